@@ -1,0 +1,287 @@
+/*
+ * cfg.c: the one configuration table and its loader.
+ *
+ * Add a key here, to config.example and to docker-compose.yml (a unit test
+ * checks that both name every key).  Keys are read by the programs in the
+ * `progs` mask only, so --check-config of the API does not demand worker
+ * settings.  See common/README.md.
+ */
+#include "common/cfg.h"
+
+#include "common/cm.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define A CFG_PROG_API
+#define W CFG_PROG_WORKER
+#define C CFG_PROG_CLI
+#define R CFG_PROG_RUN
+
+static const struct cfg_entry cfg_entries[] = {
+    /* paths and processes */
+    {"VKV_VAR_DIR", CFG_TYPE_STR, "var", 0, 0, 0, A | W | C | R,
+     "state directory: PostgreSQL cluster, sockets, logs, model cache"},
+    {"VKV_LOG_LEVEL", CFG_TYPE_STR, "info", 0, 0, 0, A | W | C | R,
+     "debug, info, warn or error"},
+    {"VKV_MODELS_DIR", CFG_TYPE_STR, "models", 0, 0, 0, A | W | C,
+     "folder of model manifests (models/*.json)"},
+    {"VKV_MODEL_CACHE", CFG_TYPE_STR, "var/cache/models", 0, 0, 0, A | W | C | R,
+     "where fetched model packages are unpacked"},
+    /* http / nginx */
+    {"VKV_HTTP_ADDR", CFG_TYPE_STR, "127.0.0.1", 0, 0, 0, R,
+     "address nginx listens on"},
+    {"VKV_HTTP_PORT", CFG_TYPE_INT, "8080", 1, 65535, 0, R,
+     "port nginx listens on"},
+    {"VKV_API_SOCKET", CFG_TYPE_STR, "var/run/api.sock", 0, 0, 0, A | R,
+     "unix socket between nginx and vkv-api"},
+    {"VKV_API_THREADS", CFG_TYPE_INT, "16", 1, 1024, 0, A,
+     "FastCGI accept threads per vkv-api process (>= nginx keepalive connections)"},
+    {"VKV_API_PROCESSES", CFG_TYPE_INT, "2", 1, 64, 0, R,
+     "vkv-api processes started by make run"},
+    {"VKV_MAX_BODY_BYTES", CFG_TYPE_INT, "20971520", 1024, 1073741824, 0, A | R,
+     "largest request body accepted (nginx and vkv-api)"},
+    /* images */
+    {"VKV_MAX_IMAGE_BYTES", CFG_TYPE_INT, "15728640", 1024, 1073741824, 0, A | W | C,
+     "largest encoded image accepted"},
+    {"VKV_MAX_IMAGE_SIDE", CFG_TYPE_INT, "8192", 16, 65535, 0, A | W | C,
+     "largest image width or height accepted"},
+    {"VKV_MAX_IMAGE_PIXELS", CFG_TYPE_INT, "40000000", 256, 1000000000, 0, A | W | C,
+     "largest width*height accepted, checked before decoding"},
+    /* postgresql */
+    {"VKV_PG_HOST", CFG_TYPE_STR, "var/run", 0, 0, 0, A | W | C | R,
+     "PostgreSQL host or socket directory"},
+    {"VKV_PG_PORT", CFG_TYPE_INT, "5488", 1, 65535, 0, A | W | C | R,
+     "PostgreSQL port"},
+    {"VKV_PG_DB", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R,
+     "PostgreSQL database"},
+    {"VKV_PG_USER", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R,
+     "PostgreSQL role"},
+    {"VKV_PG_PASSWORD", CFG_TYPE_STR, "", 0, 0, 1, A | W | C | R,
+     "PostgreSQL password (empty for local socket trust/peer)"},
+    /* queue */
+    {"VKV_LEASE_SECONDS", CFG_TYPE_INT, "30", 1, 3600, 0, A | W | C,
+     "a running job's lease; renewed by heartbeat every third of it"},
+    {"VKV_MAX_ATTEMPTS", CFG_TYPE_INT, "3", 1, 100, 0, A | C,
+     "attempts before a job fails for good"},
+    {"VKV_RETENTION_DAYS", CFG_TYPE_INT, "30", 0, 36500, 0, A | W | C,
+     "finished jobs older than this are deleted from history (0 = keep forever)"},
+    {"VKV_TIER_DEPTH_LIMIT", CFG_TYPE_INT, "100000", 1, 100000000, 0, A,
+     "queued jobs per tier before POST answers 429"},
+    {"VKV_WAIT_TIMEOUT_MS", CFG_TYPE_INT, "60000", 100, 3600000, 0, A,
+     "how long a synchronous call waits for its job"},
+    /* worker */
+    {"VKV_WORKER_DEVICE", CFG_TYPE_STR, "0", 0, 0, 0, W,
+     "Vulkan device by index, UUID or name substring"},
+    {"VKV_WORKER_BATCH", CFG_TYPE_INT, "8", 1, 256, 0, W,
+     "largest batch a worker claims and runs at once"},
+    {"VKV_VRAM_BUDGET_MB", CFG_TYPE_INT, "0", 0, 16777216, 0, W,
+     "VRAM budget for resident models; 0 = from VK_EXT_memory_budget or 80% of the heap"},
+    {"VKV_WORKER_NAME", CFG_TYPE_STR, "", 0, 0, 0, W,
+     "worker name in job history (default host:pid:device)"},
+    {NULL, CFG_TYPE_STR, NULL, 0, 0, 0, 0, NULL},
+};
+
+#undef A
+#undef W
+#undef C
+#undef R
+
+#define CFG_N (CM_ARRAY_LEN(cfg_entries) - 1)
+
+static char *cfg_values[CM_ARRAY_LEN(cfg_entries)];
+static long long cfg_ints[CM_ARRAY_LEN(cfg_entries)];
+
+const struct cfg_entry *cfg_table_get(void)
+{
+    return cfg_entries;
+}
+
+static int cfg_find(const char *name)
+{
+    for (size_t i = 0; i < CFG_N; i++)
+        if (strcmp(cfg_entries[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int cfg_parse_bool(const char *s, int *out)
+{
+    if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+        !strcasecmp(s, "on")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+        !strcasecmp(s, "off")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int cfg_validate(size_t i, const char *v, struct err *e)
+{
+    const struct cfg_entry *c = &cfg_entries[i];
+    if (c->type == CFG_TYPE_INT) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0')
+            return err_set(e, -1, 0, "invalid_config", "invalid value for %s: \"%s\" is not an integer",
+                           c->name, v);
+        if (x < c->min || x > c->max)
+            return err_set(e, -1, 0, "invalid_config",
+                           "invalid value for %s: %lld is outside %lld..%lld", c->name, x,
+                           c->min, c->max);
+        cfg_ints[i] = x;
+    } else if (c->type == CFG_TYPE_BOOL) {
+        int b;
+        if (cfg_parse_bool(v, &b) != 0)
+            return err_set(e, -1, 0, "invalid_config", "invalid value for %s: \"%s\" is not a boolean",
+                           c->name, v);
+        cfg_ints[i] = b;
+    } else if (c->name != NULL && strcmp(c->name, "VKV_LOG_LEVEL") == 0 &&
+               log_level_parse(v) < 0) {
+        return err_set(e, -1, 0, "invalid_config",
+                       "invalid value for VKV_LOG_LEVEL: \"%s\" (debug, info, warn, error)", v);
+    }
+    free(cfg_values[i]);
+    cfg_values[i] = cm_xstrdup(v);
+    return 0;
+}
+
+static int cfg_load_file(const char *file, struct err *e)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL)
+        return err_set(e, -1, 0, "invalid_config", "could not open config file \"%s\": %s", file,
+                       strerror(errno));
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strlen(p);
+        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+            p[--n] = '\0';
+        if (*p == '\0' || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (eq == NULL) {
+            rc = err_set(e, -1, 0, "invalid_config", "invalid line %d in \"%s\": expected KEY=VALUE",
+                         lineno, file);
+            break;
+        }
+        *eq = '\0';
+        int i = cfg_find(p);
+        if (i < 0) {
+            rc = err_set(e, -1, 0, "invalid_config", "unknown key \"%s\" at line %d in \"%s\"", p,
+                         lineno, file);
+            break;
+        }
+        rc = cfg_validate((size_t)i, eq + 1, e);
+    }
+    fclose(f);
+    return rc;
+}
+
+int cfg_load(int prog, const char *file, struct err *e)
+{
+    for (size_t i = 0; i < CFG_N; i++) {
+        const char *v = getenv(cfg_entries[i].name);
+        if (v == NULL)
+            v = cfg_entries[i].def;
+        if (v == NULL) {
+            if (cfg_entries[i].progs & prog)
+                return err_set(e, -1, 0, "invalid_config", "missing required setting %s",
+                               cfg_entries[i].name);
+            continue;
+        }
+        /* keys of other programs are validated too when set: a typo there
+         * is still a typo, but their defaults are always valid */
+        if (cfg_validate(i, v, e) != 0)
+            return -1;
+    }
+    if (file == NULL)
+        file = getenv("VKV_CONFIG_FILE");
+    if (file != NULL && *file != '\0' && cfg_load_file(file, e) != 0)
+        return -1;
+    const char *lvl = cfg_values[cfg_find("VKV_LOG_LEVEL")];
+    (void)prog;
+    log_init("vkv", (enum log_level)log_level_parse(lvl));
+    return 0;
+}
+
+const char *cfg_str(const char *name)
+{
+    int i = cfg_find(name);
+    CM_ASSERT(i >= 0);
+    return cfg_values[i] != NULL ? cfg_values[i] : (cfg_entries[i].def ? cfg_entries[i].def : "");
+}
+
+long long cfg_int(const char *name)
+{
+    int i = cfg_find(name);
+    CM_ASSERT(i >= 0 && cfg_entries[i].type != CFG_TYPE_STR);
+    if (cfg_values[i] == NULL && cfg_entries[i].def != NULL)
+        return strtoll(cfg_entries[i].def, NULL, 10);
+    return cfg_ints[i];
+}
+
+int cfg_bool(const char *name)
+{
+    return (int)cfg_int(name);
+}
+
+void cfg_log(int prog)
+{
+    for (size_t i = 0; i < CFG_N; i++) {
+        const struct cfg_entry *c = &cfg_entries[i];
+        if (!(c->progs & prog))
+            continue;
+        const char *v = cfg_values[i] ? cfg_values[i] : "";
+        log_info("config %s=%s", c->name, c->secret && *v ? "********" : v);
+    }
+}
+
+int cfg_main(int prog, int argc, char **argv)
+{
+    const char *file = NULL;
+    int check = 0, print = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--check-config") == 0)
+            check = 1;
+        else if (strcmp(argv[i], "--print-config") == 0)
+            print = 1;
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            file = argv[++i];
+    }
+    struct err e;
+    err_clear(&e);
+    if (cfg_load(prog, file, &e) != 0) {
+        fprintf(stderr, "configuration error: %s\n", e.msg);
+        return 1;
+    }
+    if (print) {
+        for (size_t i = 0; i < CFG_N; i++) {
+            const struct cfg_entry *c = &cfg_entries[i];
+            if (!(c->progs & prog))
+                continue;
+            const char *v = cfg_values[i] ? cfg_values[i] : "";
+            printf("%s=%s\n", c->name, c->secret && *v ? "********" : v);
+        }
+        return 0;
+    }
+    if (check) {
+        printf("configuration ok\n");
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,124 @@
+/*
+ * test_common.c: arenas, the error struct and the configuration table.
+ */
+#include "common/ar.h"
+#include "common/cfg.h"
+#include "common/err.h"
+
+#include "tests/lib/th.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int cleanup_calls;
+static void on_reset(void *p)
+{
+    cleanup_calls += *(int *)p;
+}
+
+static void test_arena(void)
+{
+    struct ar *ar = ar_init(4096);
+    TH_CHECK(ar != NULL, "arena created");
+    char *a = ar_alloc(ar, 10), *b = ar_alloc(ar, 100000);
+    TH_CHECK(a && b && ((uintptr_t)a % 16) == 0 && ((uintptr_t)b % 16) == 0,
+             "small and large allocations are 16-byte aligned");
+    memset(b, 1, 100000);
+    TH_EQ_STR(ar_printf(ar, "%s-%d", "job", 42), "job-42", "ar_printf formats into the arena");
+    static int one = 1, ten = 10;
+    ar_on_reset(ar, on_reset, &one);
+    ar_on_reset(ar, on_reset, &ten);
+    ar_reset(ar);
+    TH_EQ_INT(cleanup_calls, 11, "both cleanup callbacks ran at reset");
+    TH_EQ_INT(ar_used_get(ar), 0, "reset returns the arena to empty");
+    ar_limit_set(ar, 1000);
+    TH_CHECK(ar_alloc(ar, 2000) == NULL, "an allocation over the limit is refused, not aborted");
+    TH_CHECK(ar_alloc(ar, SIZE_MAX - 3) == NULL, "a size that would overflow is refused");
+    TH_CHECK(ar_alloc(ar, 500) != NULL, "an allocation under the limit succeeds");
+    TH_CHECK(ar_calloc(ar, SIZE_MAX / 2, 4) == NULL, "calloc overflow is refused");
+    ar_free(ar);
+    ar_free(NULL);
+}
+
+static void test_err(void)
+{
+    struct err e;
+    err_clear(&e);
+    int rc = err_set(&e, -3, 413, "image_too_large", "image is %d pixels wide", 99999);
+    TH_EQ_INT(rc, -3, "err_set returns the status");
+    TH_EQ_INT(e.http, 413, "err_set keeps the http status");
+    TH_EQ_STR(e.code, "image_too_large", "err_set keeps the machine code");
+    TH_EQ_STR(e.msg, "image is 99999 pixels wide", "err_set formats the message");
+    err_set_transient(&e, -1, "db_unavailable", "could not connect");
+    TH_CHECK(e.transient && e.http == 503, "transient errors map to 503");
+    TH_EQ_INT(err_set(NULL, -7, 400, "x", "y"), -7, "err_set accepts a NULL struct");
+}
+
+static void test_cfg(void)
+{
+    struct err e;
+    err_clear(&e);
+    unsetenv("VKV_CONFIG_FILE");
+    TH_EQ_INT(cfg_load(CFG_PROG_API, NULL, &e), 0, "defaults are valid");
+    TH_EQ_INT(cfg_int("VKV_HTTP_PORT"), 8080, "default port is 8080");
+    setenv("VKV_HTTP_PORT", "70000", 1);
+    TH_EQ_INT(cfg_load(CFG_PROG_API, NULL, &e), -1, "out-of-range port is refused");
+    TH_CHECK(strstr(e.msg, "VKV_HTTP_PORT") && strstr(e.msg, "70000"),
+             "the error names the key and the value: %s", e.msg);
+    setenv("VKV_HTTP_PORT", "80x", 1);
+    TH_EQ_INT(cfg_load(CFG_PROG_API, NULL, &e), -1, "a non-integer is refused");
+    unsetenv("VKV_HTTP_PORT");
+    setenv("VKV_LOG_LEVEL", "loud", 1);
+    TH_EQ_INT(cfg_load(CFG_PROG_API, NULL, &e), -1, "an unknown log level is refused");
+    unsetenv("VKV_LOG_LEVEL");
+
+    char path[] = "/tmp/vkv-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# comment\nVKV_API_THREADS=4\n\nVKV_PG_DB=other\n");
+    fclose(f);
+    TH_EQ_INT(cfg_load(CFG_PROG_API, path, &e), 0, "a config file loads");
+    TH_EQ_INT(cfg_int("VKV_API_THREADS"), 4, "the file sets an int");
+    TH_EQ_STR(cfg_str("VKV_PG_DB"), "other", "the file sets a string");
+    f = fopen(path, "w");
+    fprintf(f, "VKV_NO_SUCH_KEY=1\n");
+    fclose(f);
+    TH_EQ_INT(cfg_load(CFG_PROG_API, path, &e), -1, "an unknown key in the file is refused");
+    TH_CHECK(strstr(e.msg, "VKV_NO_SUCH_KEY") != NULL, "the error names the key");
+    unlink(path);
+    TH_EQ_INT(cfg_load(CFG_PROG_API, "/nonexistent/vkv.conf", &e), -1,
+              "a missing config file is refused");
+
+    /* every key is documented where operators look for it */
+    const char *docs[] = {"config.example", "docker-compose.yml"};
+    for (size_t d = 0; d < 2; d++) {
+        char fn[512];
+        snprintf(fn, sizeof(fn), "%s/%s", getenv("VKV_ROOT") ? getenv("VKV_ROOT") : ".", docs[d]);
+        FILE *df = fopen(fn, "r");
+        TH_CHECK(df != NULL, "%s exists", docs[d]);
+        if (df == NULL)
+            continue;
+        static char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, df);
+        buf[n] = '\0';
+        fclose(df);
+        int missing = 0;
+        for (const struct cfg_entry *c = cfg_table_get(); c->name; c++)
+            if (strstr(buf, c->name) == NULL) {
+                printf("# %s does not name %s\n", docs[d], c->name);
+                missing++;
+            }
+        TH_EQ_INT(missing, 0, "%s names every configuration key", docs[d]);
+    }
+}
+
+int main(void)
+{
+    test_arena();
+    test_err();
+    test_cfg();
+    return th_done();
+}
