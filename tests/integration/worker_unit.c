@@ -1,0 +1,303 @@
+/*
+ * worker_unit.c: the worker's residency manager and batch runner over a
+ * fake engine whose device memory is a number, so out-of-memory at load and
+ * at run, LRU eviction, batch halving and cancel checkpoints are exercised
+ * without a GPU.  Run by tests/suites/50-worker.sh.
+ */
+#include "worker/wk.h"
+
+#include "tests/lib/th.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the fake engine ---- */
+
+struct fake_model {
+    char name[32];
+    int max_batch;
+    size_t bytes;
+};
+
+struct fake {
+    size_t device_total;      /* the "device": loads beyond it fail with OOM */
+    size_t device_used;
+    size_t weights;           /* bytes of weights per model */
+    size_t act_per_image;     /* activation bytes per image of max_batch */
+    int run_oom_above;        /* run fails with OOM when n > this (0 = never) */
+    int run_oom_always;
+    int lose_device_at_run;   /* run number that loses the device (0 = never) */
+    int runs, loads, unloads;
+    int max_n_seen;
+    int bad_input_job;        /* job id whose input is "corrupt" */
+};
+
+static int fake_load(void *ctx, const char *model, int max_batch, size_t limit, void **handle,
+                     size_t *bytes, struct err *e)
+{
+    struct fake *f = ctx;
+    if (strcmp(model, "missing") == 0)
+        return err_set(e, WK_ERR, 404, "unknown_model", "unknown model: \"%s\"", model);
+    size_t need = f->weights + f->act_per_image * (size_t)max_batch;
+    if (need > limit || f->device_used + need > f->device_total)
+        return WK_ERR_OOM;
+    struct fake_model *m = calloc(1, sizeof(*m));
+    snprintf(m->name, sizeof(m->name), "%s", model);
+    m->max_batch = max_batch;
+    m->bytes = need;
+    f->device_used += need;
+    f->loads++;
+    *handle = m;
+    *bytes = need;
+    return WK_OK;
+}
+
+static void fake_unload(void *ctx, void *handle)
+{
+    struct fake *f = ctx;
+    struct fake_model *m = handle;
+    if (m == NULL)
+        return;
+    f->device_used -= m->bytes;
+    f->unloads++;
+    free(m);
+}
+
+static int fake_run(void *ctx, void *handle, int n, struct wk_item *items, struct err *e)
+{
+    struct fake *f = ctx;
+    struct fake_model *m = handle;
+    (void)e;
+    f->runs++;
+    if (f->lose_device_at_run && f->runs == f->lose_device_at_run)
+        return WK_ERR_DEVICE_LOST;
+    if (n > m->max_batch)
+        return err_set(e, WK_ERR, 500, "bug", "batch %d over loaded %d", n, m->max_batch);
+    if (f->run_oom_always || (f->run_oom_above && n > f->run_oom_above))
+        return WK_ERR_OOM;
+    if (n > f->max_n_seen)
+        f->max_n_seen = n;
+    for (int i = 0; i < n; i++) {
+        if (items[i].job_id == f->bad_input_job) {
+            items[i].status = WK_ERR_INPUT;
+            err_set(&items[i].err, WK_ERR_INPUT, 400, "invalid_image", "invalid image");
+            continue;
+        }
+        char buf[96];
+        snprintf(buf, sizeof(buf), "{\"model\":\"%s\",\"job\":%lld}", m->name,
+                 (long long)items[i].job_id);
+        items[i].result_json = strdup(buf);
+        items[i].status = WK_OK;
+        items[i].infer_ms = 1.0;
+    }
+    return WK_OK;
+}
+
+static const struct wk_engine_ops fake_ops = {fake_load, fake_unload, fake_run, NULL};
+
+static void items_init(struct wk_item *it, int n, int first_id)
+{
+    memset(it, 0, sizeof(*it) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        it[i].job_id = first_id + i;
+}
+
+static void items_free(struct wk_item *it, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(it[i].result_json);
+        it[i].result_json = NULL;
+    }
+}
+
+static int count_status(const struct wk_item *it, int n, int status)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += it[i].done && it[i].status == status;
+    return c;
+}
+
+/* ---- tests ---- */
+
+static void test_lru(void)
+{
+    /* room for two models of 100 + 10*8 bytes, not three */
+    struct fake f = {.device_total = 1 << 20, .weights = 100, .act_per_image = 10};
+    struct wk_res r;
+    wk_res_init(&r, &fake_ops, &f, 400);
+    struct wk_item it[8];
+    items_init(it, 8, 1);
+    TH_EQ_INT(wk_batch_run(&r, "a", 8, 8, it, NULL, NULL), WK_OK, "batch on model a runs");
+    TH_EQ_INT(count_status(it, 8, WK_OK), 8, "all 8 items of a succeed");
+    TH_EQ_INT(it[3].batch_size, 8, "the 8 items ran as one batch");
+    items_free(it, 8);
+    items_init(it, 8, 10);
+    TH_EQ_INT(wk_batch_run(&r, "b", 8, 8, it, NULL, NULL), WK_OK, "batch on model b runs");
+    items_free(it, 8);
+    TH_EQ_INT(r.loads, 2, "two loads");
+    TH_EQ_INT(r.evictions, 0, "no eviction while both fit");
+    TH_EQ_INT(wk_res_used(&r), 360, "both resident: 2 x 180 bytes");
+    /* touch a, so b is the LRU */
+    items_init(it, 2, 20);
+    wk_batch_run(&r, "a", 8, 2, it, NULL, NULL);
+    items_free(it, 2);
+    TH_EQ_INT(r.loads, 2, "a resident: no reload");
+    items_init(it, 8, 30);
+    TH_EQ_INT(wk_batch_run(&r, "c", 8, 8, it, NULL, NULL), WK_OK, "batch on model c runs");
+    TH_EQ_INT(count_status(it, 8, WK_OK), 8, "c's items succeed after an eviction");
+    items_free(it, 8);
+    TH_EQ_INT(r.evictions, 1, "one eviction made room for c");
+    TH_CHECK(r.models[1].handle == NULL && r.models[0].handle != NULL,
+             "the least recently used model (b) was evicted, a stayed");
+    TH_EQ_INT(r.models[1].evictions, 1, "b's eviction is counted on b");
+    char *js = wk_res_json(&r);
+    json_t *o = json_loads(js, 0, NULL);
+    TH_CHECK(o != NULL, "wk_res_json is valid JSON");
+    TH_EQ_INT(json_integer_value(json_object_get(o, "evictions")), 1, "json counts evictions");
+    TH_EQ_INT(json_integer_value(json_object_get(o, "used_bytes")), 360, "json counts used bytes");
+    TH_EQ_INT(json_array_size(json_object_get(o, "models")), 3, "json lists every model seen");
+    json_decref(o);
+    free(js);
+    wk_res_free(&r);
+    TH_EQ_INT(f.device_used, 0, "wk_res_free unloads everything");
+    TH_EQ_INT(f.loads, f.unloads, "every load has its unload");
+}
+
+static void test_load_oom_halves(void)
+{
+    /* budget 150: weights 100 + 10/image fits batch 4 (140), not 8 (180) */
+    struct fake f = {.device_total = 1 << 20, .weights = 100, .act_per_image = 10};
+    struct wk_res r;
+    wk_res_init(&r, &fake_ops, &f, 150);
+    struct wk_item it[8];
+    items_init(it, 8, 1);
+    TH_EQ_INT(wk_batch_run(&r, "a", 8, 8, it, NULL, NULL), WK_OK, "oversized batch still runs");
+    TH_EQ_INT(count_status(it, 8, WK_OK), 8, "every item succeeds at a halved batch");
+    TH_EQ_INT(r.models[0].max_batch, 4, "model loaded for batch 4 after one halving");
+    TH_EQ_INT(f.max_n_seen, 4, "runs used chunks of 4");
+    TH_CHECK(r.oom_events >= 1, "the out-of-memory event is counted");
+    items_free(it, 8);
+    wk_res_free(&r);
+
+    /* budget below the weights: the model can never fit: transient failure */
+    struct fake g = {.device_total = 1 << 20, .weights = 100, .act_per_image = 10};
+    wk_res_init(&r, &fake_ops, &g, 50);
+    items_init(it, 3, 1);
+    TH_EQ_INT(wk_batch_run(&r, "a", 8, 3, it, NULL, NULL), WK_OK, "hopeless load returns ok");
+    TH_EQ_INT(count_status(it, 3, WK_ERR_OOM), 3, "each item fails with out-of-memory");
+    TH_CHECK(it[0].err.transient, "the failure is transient (requeue for another device)");
+    TH_CHECK(strstr(it[0].err.msg, "out of device memory") != NULL, "with a clear message: %s",
+             it[0].err.msg);
+    items_free(it, 3);
+    wk_res_free(&r);
+
+    /* the device (not the budget) is full: evict, then succeed */
+    struct fake h = {.device_total = 300, .weights = 100, .act_per_image = 10};
+    wk_res_init(&r, &fake_ops, &h, 1 << 20);
+    items_init(it, 8, 1);
+    wk_batch_run(&r, "a", 8, 8, it, NULL, NULL);
+    items_free(it, 8);
+    items_init(it, 8, 1);
+    TH_EQ_INT(wk_batch_run(&r, "b", 8, 8, it, NULL, NULL), WK_OK, "device-full load");
+    TH_EQ_INT(count_status(it, 8, WK_OK), 8, "device out of memory: a evicted, b runs");
+    TH_EQ_INT(r.evictions, 1, "eviction counted for device out-of-memory");
+    items_free(it, 8);
+    wk_res_free(&r);
+}
+
+static void test_run_oom(void)
+{
+    struct fake f = {.device_total = 1 << 20, .weights = 100, .act_per_image = 10,
+                     .run_oom_above = 2};
+    struct wk_res r;
+    wk_res_init(&r, &fake_ops, &f, 1 << 20);
+    struct wk_item it[8];
+    items_init(it, 8, 1);
+    wk_batch_run(&r, "other", 8, 1, it, NULL, NULL);
+    items_free(it, 1);
+    items_init(it, 8, 1);
+    TH_EQ_INT(wk_batch_run(&r, "a", 8, 8, it, NULL, NULL), WK_OK, "run-time OOM batch");
+    TH_EQ_INT(count_status(it, 8, WK_OK), 8, "run-time OOM: every item succeeds after halving");
+    TH_EQ_INT(f.max_n_seen, 2, "chunks halved to 2");
+    TH_EQ_INT(r.evictions, 1, "the other model was evicted first");
+    items_free(it, 8);
+    f.run_oom_always = 1;
+    items_init(it, 4, 100);
+    TH_EQ_INT(wk_batch_run(&r, "a", 8, 4, it, NULL, NULL), WK_OK, "hopeless run returns ok");
+    TH_EQ_INT(count_status(it, 4, WK_ERR_OOM), 4, "every item is handed back as out-of-memory");
+    TH_CHECK(it[3].err.transient, "and is transient");
+    items_free(it, 4);
+    wk_res_free(&r);
+}
+
+static int cancel_job_3(void *arg, int n, struct wk_item *items)
+{
+    int *calls = arg;
+    (*calls)++;
+    for (int i = 0; i < n; i++)
+        if (items[i].job_id == 3 && !items[i].done) {
+            items[i].status = WK_ERR_CANCELED;
+            items[i].done = 1;
+        }
+    return 0;
+}
+
+static int stop_after_first(void *arg, int n, struct wk_item *items)
+{
+    int *calls = arg;
+    (void)n;
+    (void)items;
+    return (*calls)++ >= 2; /* call 0: before the batch, 1: first chunk */
+}
+
+static void test_cancel_and_errors(void)
+{
+    struct fake f = {.device_total = 1 << 20, .weights = 100, .act_per_image = 10,
+                     .bad_input_job = 5};
+    struct wk_res r;
+    wk_res_init(&r, &fake_ops, &f, 1 << 20);
+    struct wk_item it[8];
+    int calls = 0;
+    items_init(it, 6, 1);
+    TH_EQ_INT(wk_batch_run(&r, "a", 8, 6, it, cancel_job_3, &calls), WK_OK, "batch with cancel");
+    TH_EQ_INT(it[2].status, WK_ERR_CANCELED, "canceled job 3 is not run");
+    TH_CHECK(it[2].result_json == NULL, "canceled job has no result");
+    TH_EQ_INT(it[4].status, WK_ERR_INPUT, "bad input fails only its own job");
+    TH_EQ_INT(count_status(it, 6, WK_OK), 4, "the other 4 succeed");
+    TH_CHECK(calls >= 1, "checkpoint called");
+    items_free(it, 6);
+
+    /* chunks of 2 (loaded for batch 2) and a stop request after the first */
+    calls = 0;
+    items_init(it, 6, 10);
+    wk_batch_run(&r, "b", 2, 6, it, stop_after_first, &calls);
+    TH_EQ_INT(count_status(it, 6, WK_OK), 2, "first chunk of 2 finished before the stop");
+    TH_EQ_INT(count_status(it, 6, WK_ERR_CANCELED), 4, "the rest is handed back");
+    TH_CHECK(it[5].err.transient, "handed-back items are transient");
+    items_free(it, 6);
+
+    items_init(it, 2, 1);
+    wk_batch_run(&r, "missing", 8, 2, it, NULL, NULL);
+    TH_EQ_INT(count_status(it, 2, WK_ERR), 2, "an unknown model fails its items");
+    TH_EQ_STR(it[0].err.code, "unknown_model", "with the engine's error code");
+    items_free(it, 2);
+
+    f.lose_device_at_run = f.runs + 1;
+    items_init(it, 2, 1);
+    TH_EQ_INT(wk_batch_run(&r, "a", 8, 2, it, NULL, NULL), WK_ERR_DEVICE_LOST,
+              "device lost is returned to the caller");
+    TH_CHECK(!it[0].done && !it[1].done, "items of a lost device are left undone");
+    wk_res_free(&r);
+}
+
+int main(void)
+{
+    test_lru();
+    test_load_oom_halves();
+    test_run_oom();
+    test_cancel_and_errors();
+    return th_done();
+}

@@ -1,0 +1,184 @@
+/*
+ * wk.h: vkv-worker's internal interfaces (the worker is a program; nothing
+ * outside worker/ includes this header).
+ *
+ * Layers, each testable on its own (tests/unit/test_wk.c drives the first
+ * two with a fake engine that can be told to run out of memory):
+ *
+ *   wk_res    model residency: load on first use, LRU eviction inside a
+ *             VRAM budget, load/unload counts and timings, bytes per model.
+ *             Works over an abstract engine (struct wk_engine_ops).
+ *   wk_batch  one claimed batch of jobs for one model: acquire the model,
+ *             run it as one batch (in chunks of the loaded batch size),
+ *             out-of-memory policy (evict and retry, halve, then give the
+ *             jobs back as transient failures), cancel checkpoints.
+ *   wk_eng_rt the real engine over the runtime (runtime/rt.h,
+ *             runtime/rt_task.h): decode, preprocess, infer, postprocess.
+ *   wk_main   the daemon: configuration, device, PostgreSQL, LISTEN/poll,
+ *             claim, heartbeat thread, status, signals, exit codes.
+ *
+ * See worker/README.md.
+ */
+#ifndef VKV_WK_H
+#define VKV_WK_H
+
+#include "common/err.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* status codes: 0 ok, negative errors */
+enum wk_status {
+    WK_OK = 0,
+    WK_ERR = -1,             /* generic; details in struct err */
+    WK_ERR_OOM = -2,         /* device memory exhausted (load or run) */
+    WK_ERR_DEVICE_LOST = -3, /* fatal to the process */
+    WK_ERR_INPUT = -4,       /* one job's input is invalid (permanent) */
+    WK_ERR_CANCELED = -5,    /* the job was canceled at a checkpoint */
+};
+
+const char *wk_status_str(int status);
+
+/* process exit codes (worker/README.md) */
+enum {
+    WK_EXIT_OK = 0,          /* SIGTERM/SIGINT: batch finished, leases released */
+    WK_EXIT_CONFIG = 1,      /* bad configuration or command line */
+    WK_EXIT_NO_DEVICE = 2,   /* the requested Vulkan device does not exist */
+    WK_EXIT_DEVICE_LOST = 3, /* VK_ERROR_DEVICE_LOST: restart me */
+    WK_EXIT_DB = 4,          /* PostgreSQL unusable for longer than allowed */
+    WK_EXIT_INTERNAL = 5,    /* anything else that stops the loop */
+};
+
+#define WK_MODEL_NAME_LEN 64
+#define WK_MAX_MODELS 64
+#define WK_MAX_BATCH 256
+
+/* ---- one job's input and outcome inside a batch ---- */
+
+struct wk_item {
+    /* in (borrowed from the claimed job, valid for the batch) */
+    int64_t job_id;
+    const unsigned char *input;
+    size_t input_len;
+    const char *params_json;   /* may be NULL */
+    /* out */
+    int status;                /* WK_OK, WK_ERR_INPUT, WK_ERR_OOM, WK_ERR_CANCELED, WK_ERR */
+    struct err err;            /* when status != WK_OK */
+    char *result_json;         /* new string, caller frees with free() */
+    double decode_ms;          /* decode + preprocess of this item */
+    double infer_ms;           /* the batch's inference time (shared) */
+    double post_ms;            /* postprocess of this item */
+    int batch_size;            /* size of the chunk this item ran in */
+    int done;                  /* outcome decided */
+};
+
+/* ---- the engine: what the residency manager and the batch runner drive ---- */
+
+struct wk_engine_ops {
+    /*
+     * Loads `model` for batches of up to max_batch images using at most
+     * limit_bytes of device memory (0 = no limit).  Returns WK_OK with
+     * *handle and *bytes (device bytes the loaded model holds), WK_ERR_OOM
+     * when it does not fit, WK_ERR_DEVICE_LOST, or WK_ERR with e filled
+     * (e->transient says whether another try may succeed).
+     */
+    int (*load)(void *ctx, const char *model, int max_batch, size_t limit_bytes,
+                void **handle, size_t *bytes, struct err *e);
+    /* releases a loaded model; handle may be NULL; cannot fail */
+    void (*unload)(void *ctx, void *handle);
+    /*
+     * Runs items[0..n) (n <= the loaded max_batch) as one batch.  Items
+     * whose own input is bad get status WK_ERR_INPUT and do not stop the
+     * others.  Returns WK_OK (each item filled: result or its own error),
+     * WK_ERR_OOM (no item filled), WK_ERR_DEVICE_LOST, or WK_ERR with e.
+     */
+    int (*run)(void *ctx, void *handle, int n, struct wk_item *items, struct err *e);
+    /* (optional) device bytes in use by everything on the device, or 0 */
+    size_t (*device_used)(void *ctx);
+};
+
+/* ---- wk_res: residency ---- */
+
+struct wk_res_model {
+    char name[WK_MODEL_NAME_LEN];
+    void *handle;             /* NULL when not resident */
+    size_t bytes;             /* device bytes while resident */
+    int max_batch;            /* batch size it was loaded for */
+    uint64_t last_used;       /* LRU clock */
+    int in_use;               /* pinned by the batch running on it */
+    long loads, unloads, evictions, oom_events;
+    double load_ms_total, last_load_ms, unload_ms_total;
+};
+
+struct wk_res {
+    const struct wk_engine_ops *ops;
+    void *ctx;
+    size_t budget;            /* bytes resident models may hold */
+    struct wk_res_model models[WK_MAX_MODELS];
+    int n_models;             /* entries used (resident or not) */
+    uint64_t clock;
+    long loads, unloads, evictions, oom_events, load_failures;
+    double load_ms_total, unload_ms_total;
+    pthread_mutex_t mu;       /* guards everything for wk_res_json() readers */
+};
+
+/* initialises r over the engine; budget in bytes (> 0); cannot fail */
+void wk_res_init(struct wk_res *r, const struct wk_engine_ops *ops, void *ctx, size_t budget);
+/* unloads every resident model; r stays usable */
+void wk_res_free(struct wk_res *r);
+
+/*
+ * Makes `model` resident for batches of up to max_batch and pins it
+ * (wk_res_release unpins).  Not resident: loads it within the budget;
+ * out of memory: evicts the least recently used unpinned model and retries,
+ * then halves max_batch down to 1.  Returns WK_OK with *out (borrowed;
+ * valid until wk_res_release), WK_ERR_OOM with e filled (transient) when it
+ * cannot fit even alone at batch 1, WK_ERR_DEVICE_LOST, or the engine's
+ * error.  Main thread only.
+ */
+int wk_res_acquire(struct wk_res *r, const char *model, int max_batch,
+                   struct wk_res_model **out, struct err *e);
+/* unpins a model acquired by wk_res_acquire */
+void wk_res_release(struct wk_res *r, struct wk_res_model *m);
+/* evicts the LRU unpinned model other than keep; returns 1 if one went */
+int wk_res_evict_one(struct wk_res *r, const struct wk_res_model *keep);
+/* unloads m (it must not be pinned); counts an eviction when evict */
+void wk_res_unload(struct wk_res *r, struct wk_res_model *m, int evict);
+/* bytes held by resident models */
+size_t wk_res_used(struct wk_res *r);
+/* counts an out-of-memory event at run time against m */
+void wk_res_note_oom(struct wk_res *r, struct wk_res_model *m);
+
+/*
+ * Returns a new JSON object text describing residency (caller frees with
+ * free()): {"budget_bytes","used_bytes","loads","unloads","evictions",
+ * "oom_events","load_ms_total","unload_ms_total","models":[{"model",
+ * "bytes","max_batch","loads","unloads","evictions","last_load_ms"}]}.
+ * Thread-safe (the heartbeat thread calls it).
+ */
+char *wk_res_json(struct wk_res *r);
+
+/* ---- wk_batch: one batch ---- */
+
+/*
+ * Called between chunks (a checkpoint): marks canceled items
+ * (status = WK_ERR_CANCELED, done = 1) and returns 1 when the worker must
+ * stop the batch now (nothing more is started; unfinished items get
+ * WK_ERR_CANCELED too and are released by the caller).  May be NULL.
+ */
+typedef int (*wk_checkpoint_fn)(void *arg, int n, struct wk_item *items);
+
+/*
+ * Runs items[0..n) of `model` as one batch (chunks of at most the loaded
+ * batch size).  Out of memory at load: as wk_res_acquire.  Out of memory at
+ * run: evicts every other unpinned model and retries, then halves the chunk
+ * down to 1; an item that cannot run even alone gets WK_ERR_OOM with a
+ * transient error (the caller requeues it for another device).  Every item
+ * ends with done = 1.  Returns WK_OK, or WK_ERR_DEVICE_LOST (items not yet
+ * done are left undone: the caller must not complete them).
+ */
+int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n,
+                 struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg);
+
+#endif
