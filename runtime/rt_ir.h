@@ -174,4 +174,51 @@ int64_t rt_tensor_nelem(const struct rt_tensor *t);
 /* readable op name, e.g. "conv2d" */
 const char *rt_op_name(enum rt_op op);
 
+/* ---- additions (runtime engineer); see runtime/README.md ---------------- */
+
+/* readable activation name, e.g. "relu6"; cannot fail */
+const char *rt_act_name(enum rt_act act);
+
+/* numpy broadcast of the shapes of a and b into (*ndim, out); 0 or <0 with e set */
+int rt_shape_broadcast(const struct rt_tensor *a, const struct rt_tensor *b, int *ndim,
+                       int64_t *out, struct err *e);
+
+/* returns a deep copy of g (caller frees with rt_graph_free), or NULL with e set */
+struct rt_graph *rt_graph_clone(const struct rt_graph *g, struct err *e);
+
+/*
+ * Sets dim 0 of every graph input to batch and re-infers every shape in
+ * place.  A RESHAPE whose target dim 0 equals the old batch of input 0 is
+ * given the new batch (importers should prefer -1 or 0 there).  Returns 0
+ * or <0 with e set (shapes over the limits).
+ */
+int rt_graph_batch_set(struct rt_graph *g, int64_t batch, struct err *e);
+
+/*
+ * Graph passes (rt_pass.c), each in place, each keeping graph outputs and
+ * their ids: constant folding (nodes whose inputs are all constants are
+ * computed on the CPU reference), folding BATCHNORM into a preceding
+ * CONV2D/DENSE, folding ACT into the preceding CONV2D/DENSE/MATMUL/
+ * BATCHNORM/binary node, and dead-node removal.  Tensor ids stay valid
+ * (dead tensors are left in the table without producer).  Returns 0 or <0.
+ */
+int rt_graph_optimize(struct rt_graph *g, struct err *e);
+
+/*
+ * Chooses storage for constant weights (conv/dense weights only): F16 or
+ * I8 per output channel (the last dim), setting tensor.qtype and rounding
+ * tensor.data in place to the values the device will see, so the CPU
+ * reference of a quantised graph computes what the GPU computes.  qtype
+ * RT_DTYPE_F32 keeps fp32.  Returns 0 or <0.
+ */
+int rt_graph_quantize(struct rt_graph *g, enum rt_dtype qtype, struct err *e);
+
+/* int8 symmetric per-output-channel scales of a [.., cout] tensor: scale[c] =
+ * max|w[..,c]| / 127 (1 where the channel is all zero); cannot fail */
+void rt_quant_scales(const float *w, int64_t n, int64_t cout, float *scale);
+
+/* fp32 <-> IEEE half (round to nearest even, inf/nan kept); cannot fail */
+uint16_t rt_f32_to_f16(float f);
+float rt_f16_to_f32(uint16_t h);
+
 #endif

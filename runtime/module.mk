@@ -1,0 +1,76 @@
+# runtime/: libvkv (rt_), the Vulkan compute runtime, its CPU reference
+# (runtime/ref/) and the `vkv` command-line tool (runtime/vkv_cli.c).
+#
+# Consumers link:  $(RT_LIB) $(COMMON_LIB) $(RT_LDLIBS)
+# Shaders: compute-shaders/*.comp are compiled by glslc at BUILD time into
+# $(B)/shaders/<variant>.spv and embedded as uint32_t arrays in
+# $(B)/gen/rt_shaders.{c,h} (compute-shaders/embed.sh).  Nothing compiles
+# GLSL at run time.  See runtime/README.md and compute-shaders/README.md.
+
+RT_PKGS    := vulkan
+RT_CLI_SRC := runtime/vkv_cli.c
+RT_SRCS    := $(filter-out $(RT_CLI_SRC),$(wildcard runtime/*.c runtime/ref/*.c runtime/ops/*.c))
+RT_OBJS    := $(RT_SRCS:%.c=$(O)/%.o) $(O)/gen/rt_shaders.o
+RT_LIB     := $(O)/libvkv.a
+RT_LDLIBS  := $(call PKGS_LIBS,$(RT_PKGS)) $(COMMON_LDLIBS) -lm -ldl
+CFLAGS_runtime := $(call PKGS_CFLAGS,$(RT_PKGS) $(COMMON_PKGS))
+RT_BIN_VKV := $(BIN)/vkv
+
+GLSLC       ?= glslc
+GLSLC_FLAGS := --target-env=vulkan1.2 -O -Werror -Icompute-shaders/include
+SHADER_OUT  := $(B)/shaders
+
+# glslc feature tests (Debian 12's glslc lacks some extensions); the result
+# is a define in rt_shaders.h, and variants needing it are built only if 1
+glslc_has = $(shell printf '\#version 450\n\#extension $(1) : require\nlayout(local_size_x=1) in;\nvoid main(){}\n' | $(GLSLC) -fshader-stage=compute --target-env=vulkan1.3 -o /dev/null - >/dev/null 2>&1 && echo 1 || echo 0)
+RT_GLSLC_COOPMAT := $(call glslc_has,GL_KHR_cooperative_matrix)
+RT_GLSLC_INTDOT  := $(call glslc_has,GL_EXT_integer_dot_product)
+
+# variant table: <spv name>:<source>:<defines separated by ,>
+RT_SHADER_VARIANTS := \
+  conv2d_f32:conv2d:WTYPE=0  conv2d_f16:conv2d:WTYPE=1  conv2d_i8:conv2d:WTYPE=2 \
+  gemm_f32:gemm:WTYPE=0      gemm_f16:gemm:WTYPE=1      gemm_i8:gemm:WTYPE=2 \
+  dwconv_f32:dwconv:WTYPE=0  dwconv_f16:dwconv:WTYPE=1  dwconv_i8:dwconv:WTYPE=2 \
+  matmul:matmul: binary:binary: unary:unary: batchnorm:batchnorm: pool:pool: \
+  global_avg:global_avg: copy4d:copy4d: softmax:softmax: resize:resize: \
+  reduce_mean:reduce_mean: preprocess:preprocess:
+
+# only variants whose source exists (the list grows with the kernels)
+RT_SHADER_VARIANTS := $(foreach v,$(RT_SHADER_VARIANTS),$(if $(wildcard compute-shaders/$(word 2,$(subst :, ,$(v))).comp),$(v)))
+
+rt_v_name = $(word 1,$(subst :, ,$(1)))
+rt_v_src  = $(word 2,$(subst :, ,$(1)))
+rt_v_defs = $(addprefix -D,$(subst $(comma), ,$(word 3,$(subst :, ,$(1)))))
+comma := ,
+
+define RT_SHADER_RULE
+$(SHADER_OUT)/$(call rt_v_name,$(1)).spv: compute-shaders/$(call rt_v_src,$(1)).comp
+	@mkdir -p $$(dir $$@)
+	$$(if $$(Q),@echo "  GLSLC   $$@")
+	$$(Q)$$(GLSLC) $$(GLSLC_FLAGS) $(call rt_v_defs,$(1)) -MD -MF $$@.d -o $$@ $$<
+endef
+$(foreach v,$(RT_SHADER_VARIANTS),$(eval $(call RT_SHADER_RULE,$(v))))
+RT_SPVS := $(foreach v,$(RT_SHADER_VARIANTS),$(SHADER_OUT)/$(call rt_v_name,$(v)).spv)
+-include $(wildcard $(SHADER_OUT)/*.spv.d)
+
+$(B)/gen/rt_shaders.c: $(RT_SPVS) compute-shaders/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)bash compute-shaders/embed.sh $(B)/gen/rt_shaders $(RT_GLSLC_COOPMAT) $(RT_GLSLC_INTDOT) $(RT_SPVS)
+$(B)/gen/rt_shaders.h: $(B)/gen/rt_shaders.c
+
+$(O)/gen/rt_shaders.o: $(B)/gen/rt_shaders.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
+
+# every runtime object may include the generated header
+$(RT_SRCS:%.c=$(O)/%.o) $(O)/$(RT_CLI_SRC:.c=.o): $(B)/gen/rt_shaders.h
+
+$(RT_LIB): $(RT_OBJS)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(RT_BIN_VKV): $(O)/$(RT_CLI_SRC:.c=.o) $(RT_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
+
+BINS += $(if $(wildcard $(RT_CLI_SRC)),$(RT_BIN_VKV))

@@ -1,0 +1,231 @@
+/*
+ * rt.h: the public API of libvkv, the Vulkan compute runtime.
+ *
+ * Code outside runtime/ includes only this header (the importers and tasks
+ * of the models engineer also use runtime/rt_ir.h to build graphs).
+ *
+ *   struct rt_device *dev;  rt_device_create("0", &dev, &e);
+ *   struct rt_graph *g = ...importer...;
+ *   struct rt_plan_opts o = rt_plan_opts_default();  o.max_batch = 4;
+ *   struct rt_plan *p;  rt_plan_create(dev, g, &o, &p, &e);  rt_graph_free(g);
+ *   rt_plan_run(p, 1, inputs, outputs, &e);      (or rt_plan_run_rgb8)
+ *   rt_plan_destroy(p);  rt_device_destroy(dev);
+ *
+ * Threads: a device and its plans may be used by one thread at a time
+ * (the worker runs one job at a time per device).  Every function returns
+ * 0 (RT_OK) or a negative enum rt_status with e filled in.
+ * Environment switches are listed in runtime/README.md.
+ */
+#ifndef VKV_RT_H
+#define VKV_RT_H
+
+#include "common/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rt_graph;
+
+/* ---- status codes ------------------------------------------------------- */
+
+enum rt_status {
+    RT_OK = 0,
+    RT_ERR_INVALID = -1,     /* bad graph, bad arguments, corrupt model file */
+    RT_ERR_OOM = -2,         /* host or device memory exhausted, or over max_device_bytes */
+    RT_ERR_DEVICE_LOST = -3, /* VK_ERROR_DEVICE_LOST: fatal to the worker process */
+    RT_UNSUPPORTED = -4,     /* op / type / size not supported on this device */
+    RT_ERR_TOO_LARGE = -5,   /* input exceeds a documented limit */
+    RT_ERR_IO = -6,          /* could not read/write a file */
+    RT_ERR_VULKAN = -7,      /* any other Vulkan failure (no device, init failed) */
+    RT_ERR_TIMEOUT = -8,     /* fence wait timed out (VKV_RT_TIMEOUT_MS) */
+};
+
+/* readable name of a status, e.g. "out of memory"; cannot fail */
+const char *rt_status_str(int status);
+
+
+/* ---- devices ------------------------------------------------------------ */
+
+struct rt_device;
+
+struct rt_caps {
+    char name[256];
+    char driver[256];          /* driver name + info, e.g. "llvmpipe: Mesa 22.3.6" */
+    char uuid[40];             /* pipelineCacheUUID-independent device UUID, 36 chars */
+    char type[16];             /* "discrete", "integrated", "virtual", "cpu", "other" */
+    uint32_t vendor_id, device_id, api_version, driver_version;
+    int index;                 /* index in rt_device_count() order */
+    uint64_t vram_bytes;       /* sum of DEVICE_LOCAL heaps */
+    int has_budget;            /* VK_EXT_memory_budget present */
+    uint64_t budget_bytes;     /* heap budget (DEVICE_LOCAL heaps), when has_budget */
+    uint64_t usage_bytes;      /* heap usage, when has_budget (at query time) */
+    int fp16;                  /* shaderFloat16 */
+    int int8;                  /* shaderInt8 */
+    int storage16, storage8;   /* 16/8-bit storage buffer access */
+    int int_dot;               /* shaderIntegerDotProduct (4x8 packed accelerated) */
+    int coopmat;               /* VK_KHR_cooperative_matrix advertised */
+    int subgroup_size;
+    uint32_t shared_mem;       /* maxComputeSharedMemorySize */
+    uint64_t max_storage_range;/* maxStorageBufferRange */
+    uint64_t max_alloc;        /* maxMemoryAllocationSize */
+    uint32_t max_wg_count[3], max_wg_invocations, max_push_constants;
+    uint32_t min_storage_align;/* minStorageBufferOffsetAlignment */
+    int uma;                   /* device-local memory is also host visible */
+};
+
+/* number of Vulkan physical devices, or <0 with e set (no loader/ICD) */
+int rt_device_count(struct err *e);
+
+/*
+ * Fills caps of device `index` without creating a logical device (cheap;
+ * used by `vkv devices`).  Returns 0 or <0 with e set.
+ */
+int rt_device_caps_get(int index, struct rt_caps *caps, struct err *e);
+
+/*
+ * Creates a logical device.  selector: NULL or "" = device 0; a decimal
+ * index; a UUID (36 chars, as in rt_caps.uuid); or a case-insensitive
+ * substring of the device name.  With RT_VALIDATE=1 the validation layer
+ * and a message counter are enabled.  Returns 0 and a new device in *out
+ * (caller frees with rt_device_destroy), or <0 with e set (RT_ERR_VULKAN
+ * when no device matches).
+ */
+int rt_device_create(const char *selector, struct rt_device **out, struct err *e);
+
+/* destroys the device; all its plans must be destroyed first; NULL ok */
+void rt_device_destroy(struct rt_device *dev);
+
+/* borrowed; valid until rt_device_destroy.  Budget/usage are refreshed by
+ * this call when the device has VK_EXT_memory_budget. */
+const struct rt_caps *rt_device_caps(struct rt_device *dev);
+
+/* validation messages counted since creation (RT_VALIDATE=1); cannot fail */
+int rt_device_validation_errors(const struct rt_device *dev);
+int rt_device_validation_warnings(const struct rt_device *dev);
+
+
+/* ---- plans (a model prepared for one device) ---------------------------- */
+
+struct rt_plan;
+
+enum rt_weights {
+    RT_WEIGHTS_F32 = 0, /* fp32 weights (always available) */
+    RT_WEIGHTS_F16,     /* fp16 storage, fp32 arithmetic */
+    RT_WEIGHTS_I8,      /* int8 symmetric per output channel, fp32 accumulate */
+};
+
+struct rt_preprocess {
+    int enabled;              /* 1: input 0 is fed from RGB8 by rt_plan_run_rgb8 */
+    int max_w, max_h;         /* largest accepted image (sizes staging); default 4096 */
+    int bilinear;             /* 1 bilinear (default), 0 nearest */
+    int align_corners;        /* tf align_corners=true */
+    int half_pixel;           /* half-pixel centres (tf2 / onnx / cv2) */
+    float scale;              /* y = (x * scale - mean[c]) / std[c]; default 1/255 */
+    float mean[3], std[3];    /* default 0 and 1 */
+};
+
+struct rt_plan_opts {
+    int max_batch;              /* >= 1; the activation plan is sized for it */
+    enum rt_weights weights;    /* RT_WEIGHTS_F16 / I8 fall back to F32 where the op has none */
+    struct rt_preprocess pre;
+    uint64_t max_device_bytes;  /* 0 = no limit; plan creation fails with RT_ERR_OOM
+                                   when weights+activations+staging exceed it
+                                   (env VKV_RT_MAX_DEVICE_BYTES overrides when set) */
+    int no_fuse;                /* 1: skip the fusion passes (debugging) */
+};
+
+/* the defaults: batch 1, fp32, no preprocessing, no byte limit; cannot fail */
+struct rt_plan_opts rt_plan_opts_default(void);
+
+/*
+ * Prepares graph g for dev: clones it (g is borrowed and left unchanged;
+ * the caller still frees it), sets the batch to o->max_batch, runs the
+ * passes (constant folding, batch-norm folding, activation fusion, dead
+ * node removal), quantises weights, plans activation memory, uploads the
+ * weights and creates the pipelines.  Nothing is allocated on the device
+ * by rt_plan_run afterwards.  Returns 0 and a new plan in *out (caller
+ * frees with rt_plan_destroy before destroying dev), or <0 with e set:
+ * RT_ERR_OOM (device/host memory or max_device_bytes), RT_UNSUPPORTED (a
+ * tensor over maxStorageBufferRange, an op the device cannot run),
+ * RT_ERR_INVALID (bad options).
+ */
+int rt_plan_create(struct rt_device *dev, const struct rt_graph *g,
+                   const struct rt_plan_opts *o, struct rt_plan **out, struct err *e);
+
+/* destroys the plan and frees its device memory; NULL ok */
+void rt_plan_destroy(struct rt_plan *p);
+
+/*
+ * Runs batch items (1..max_batch).  inputs[i] holds batch * (elements of
+ * one item) floats of graph input i (NHWC); outputs[j] receives batch *
+ * (elements of one item) floats of graph output j.  Both are borrowed for
+ * the call.  The command buffer for this batch size is recorded on first
+ * use and replayed afterwards.  Returns 0 or <0 with e set
+ * (RT_ERR_DEVICE_LOST is fatal to the process).
+ */
+int rt_plan_run(struct rt_plan *p, int batch, const float *const *inputs,
+                float **outputs, struct err *e);
+
+struct rt_image {
+    const uint8_t *rgb; /* w*h*3 bytes, row-major, no padding; borrowed */
+    int w, h;
+};
+
+/*
+ * As rt_plan_run, but graph input 0 is made on the device from RGB8
+ * images by the preprocessing shader (resize + normalise, plan option
+ * pre.enabled).  Other graph inputs are not supported here.
+ */
+int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs,
+                     float **outputs, struct err *e);
+
+/* device bytes held by the plan: weights + activations + staging; cannot fail */
+size_t rt_plan_device_bytes(const struct rt_plan *p);
+/* bytes of the weights alone on the device; cannot fail */
+size_t rt_plan_weight_bytes(const struct rt_plan *p);
+/* dispatches per inference (after fusion); cannot fail */
+int rt_plan_dispatch_count(const struct rt_plan *p);
+/* graph nodes after the passes; cannot fail */
+int rt_plan_node_count(const struct rt_plan *p);
+
+/* inputs/outputs count and shape for batch max_batch (dim 0 is the batch);
+ * shape must hold 4 entries; returns the rank, or <0 for a bad index */
+int rt_plan_input_count(const struct rt_plan *p);
+int rt_plan_input_shape(const struct rt_plan *p, int i, int64_t *shape);
+int rt_plan_output_count(const struct rt_plan *p);
+int rt_plan_output_shape(const struct rt_plan *p, int i, int64_t *shape);
+/* borrowed; valid until rt_plan_destroy */
+const char *rt_plan_output_name(const struct rt_plan *p, int i);
+
+
+/* ---- CPU reference executor (tests, RT_CHECK, importer bring-up) -------- */
+
+/*
+ * Runs g on the CPU reference ops (fp32; constants with qtype F16/I8 are
+ * used through their dequantised values).  inputs/outputs as rt_plan_run
+ * for the graph's own batch.  Returns 0 or <0 with e set.
+ */
+int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **outputs,
+               struct err *e);
+
+
+/* ---- packed model files -------------------------------------------------- */
+
+/*
+ * Saves g (typically after rt_graph_optimize and rt_graph_quantize) to path
+ * as one file: header, tensor and node tables, then the constant data
+ * aligned to 64 bytes (int8/fp16 as quantised).  Returns 0 or <0 with e set.
+ */
+int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e);
+
+/*
+ * Maps path and builds a graph from it; every size, offset and id is
+ * bounds- and overflow-checked.  Returns 0 and a new graph in *out (caller
+ * frees with rt_graph_free), or <0 with e set (RT_ERR_IO, RT_ERR_INVALID,
+ * RT_ERR_TOO_LARGE).
+ */
+int rt_pack_load(const char *path, struct rt_graph **out, struct err *e);
+/* as rt_pack_load from memory (borrowed for the call); for the fuzzer */
+int rt_pack_load_mem(const void *data, size_t len, struct rt_graph **out, struct err *e);
+
+#endif

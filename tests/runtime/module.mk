@@ -1,0 +1,10 @@
+# tests/runtime: runtime tests, linked with libvkv.
+#   rt_test_ir    IR shape inference/validation, passes, fp16/int8 helpers,
+#                 CPU reference ops against hand-computed values (no GPU)
+#   rt_conform    op conformance: Vulkan kernels vs the CPU reference
+RT_TEST_BINS := $(patsubst tests/runtime/%.c,$(BIN)/%,$(wildcard tests/runtime/rt_*.c))
+TEST_BINS += $(RT_TEST_BINS)
+
+$(BIN)/rt_%: $(O)/tests/runtime/rt_%.o $(RT_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
