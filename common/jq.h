@@ -1,0 +1,353 @@
+/*
+ * jq.h: the job-queue client used by vkv-api, vkv-worker, vkv-admin and the
+ * SQL tests.  The queue itself (tables, state machine, claim order, lease and
+ * retry policy, starvation and fairness bounds) is documented in
+ * schema/README.md; every statement lives in schema/queries/jq.sql.
+ *
+ * Conventions (STYLE.md): every function takes the caller's connection
+ * (struct pgx, one per thread) and a struct err, returns an enum jq_status
+ * (0 = OK, JQ_EMPTY = "nothing to do", negative = error) and fills e on
+ * errors with an http status and a stable code:
+ *   JQ_ERR_NOT_FOUND  404 "not_found"   (also: another tenant's job)
+ *   JQ_ERR_TIER_FULL  429 "tier_full"   (Retry-After: see jq_retry_after_s)
+ *   JQ_ERR_CONFLICT   409 "conflict"    (lease lost, job already final)
+ *   JQ_ERR_DB         503 "db_unavailable", e->transient = 1
+ *   JQ_ERR_INVALID    400 "invalid_..."
+ * JSON outputs are built by PostgreSQL (json_build_object) and returned as
+ * new malloc'd strings; the caller frees them with free().
+ * Thread safety: a struct pgx belongs to one thread at a time; jq has no
+ * global state.
+ */
+#ifndef VKV_JQ_H
+#define VKV_JQ_H
+
+#include "common/err.h"
+#include "common/pgx.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum jq_status {
+    JQ_OK = 0,
+    JQ_EMPTY = 1,            /* no job available (not an error) */
+    JQ_ERR = -1,
+    JQ_ERR_NOT_FOUND = -2,
+    JQ_ERR_TIER_FULL = -3,   /* -> 429 + Retry-After */
+    JQ_ERR_CONFLICT = -4,    /* lease lost, already final */
+    JQ_ERR_DB = -5,          /* transient -> 503 */
+    JQ_ERR_INVALID = -6,
+};
+
+/* tiers: higher is claimed first (DESIGN.md) */
+enum jq_tier {
+    JQ_TIER_BACKGROUND = 0,
+    JQ_TIER_PRELOAD = 1,
+    JQ_TIER_INTERACTIVE = 2,
+    JQ_TIER_IMMEDIATE = 3,
+};
+#define JQ_TIERS 4
+
+/* job states, as stored (schema/README.md has the state machine) */
+enum jq_state {
+    JQ_STATE_QUEUED = 0,
+    JQ_STATE_RUNNING = 1,
+    JQ_STATE_SUCCEEDED = 2,
+    JQ_STATE_FAILED = 3,
+    JQ_STATE_CANCELED = 4,
+    JQ_STATE_EXPIRED = 5,
+    JQ_STATE_CANCEL_REQUESTED = 6, /* running, told to stop (cancel result only) */
+};
+
+/* LISTEN channels; payloads: job_new = model, job_done = job id,
+ * job_cancel = job id */
+#define JQ_CHAN_JOB_NEW "vkv_job_new"
+#define JQ_CHAN_JOB_DONE "vkv_job_done"
+#define JQ_CHAN_JOB_CANCEL "vkv_job_cancel"
+
+/* limits checked before anything is written */
+#define JQ_TASK_MAX 31
+#define JQ_MODEL_MAX 63
+#define JQ_IDEMPOTENCY_KEY_MAX 255
+
+/* "queued", "running", ...; "unknown" for other values; static */
+const char *jq_state_str(int state);
+/* parses a state name; -1 when unknown */
+int jq_state_parse(const char *s);
+/* "BACKGROUND" ... "IMMEDIATE"; NULL when out of range; static */
+const char *jq_tier_str(int tier);
+/* parses "0".."3" or a tier name (case-insensitive); -1 when unknown */
+int jq_tier_parse(const char *s);
+/* "ok", "empty", "not_found", ...; static */
+const char *jq_status_str(int status);
+
+/* ---- settings --------------------------------------------------------- */
+
+/*
+ * Per-connection limits (defaults: VKV_TIER_DEPTH_LIMIT and VKV_MAX_ATTEMPTS
+ * when cfg was loaded, else 100000 and 3).  depth_limit: queued jobs per
+ * tier before enqueue answers JQ_ERR_TIER_FULL.
+ */
+void jq_limits_set(struct pgx *c, int64_t depth_limit, int max_attempts);
+/* seconds a client should wait after JQ_ERR_TIER_FULL (Retry-After) */
+int jq_retry_after_s(void);
+
+/* ---- auth, tenants, keys ---------------------------------------------- */
+
+/*
+ * Looks up an API key (hashed with SHA-256; the key itself is never
+ * stored).  Returns JQ_OK with *tenant_id and *is_admin, JQ_ERR_NOT_FOUND
+ * (401 "invalid_key") for unknown or revoked keys or an empty key.
+ */
+int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id,
+                int *is_admin, struct err *e);
+/* creates a tenant; JQ_ERR_CONFLICT when the name exists */
+int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id,
+                     struct err *e);
+/* tenant id by name; JQ_ERR_NOT_FOUND */
+int jq_tenant_get(struct pgx *c, const char *name, int64_t *tenant_id,
+                  struct err *e);
+/*
+ * Creates a random 32-byte key for tenant_id, stores its SHA-256 and writes
+ * the printable key ("vkv_" + 43 base64url chars) into key_out (>= 64
+ * bytes).  The key cannot be recovered later.
+ */
+int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin,
+                  char *key_out, size_t key_out_len, int64_t *key_id,
+                  struct err *e);
+/* revokes a key by id; JQ_ERR_NOT_FOUND */
+int jq_key_revoke(struct pgx *c, int64_t key_id, struct err *e);
+
+/* ---- transactions ----------------------------------------------------- */
+
+/* BEGIN / COMMIT / ROLLBACK on c (e.g. a batch and its per-image jobs) */
+int jq_tx_begin(struct pgx *c, struct err *e);
+int jq_tx_commit(struct pgx *c, struct err *e);
+int jq_tx_rollback(struct pgx *c, struct err *e);
+
+/* ---- enqueue (API) ------------------------------------------------------ */
+
+struct jq_new_job {
+    int64_t tenant_id;
+    const char *task, *model;       /* <= JQ_TASK_MAX / JQ_MODEL_MAX bytes */
+    int tier;                       /* 0..3 */
+    const char *params_json;        /* a JSON object text, NULL = {} */
+    const uint8_t *input;           /* image bytes, may be NULL */
+    size_t input_len;
+    const char *input_type;         /* mime type, NULL allowed */
+    const char *idempotency_key;    /* NULL = none */
+    int64_t batch_id;               /* 0 = none */
+    int deadline_ms;                /* 0 = none: ms from now to start by */
+    int max_attempts;               /* 0 = default */
+};
+
+/*
+ * Enqueues a job and NOTIFYs vkv_job_new (delivered at commit).  With an
+ * idempotency key already used by this tenant, returns JQ_OK with *existed
+ * = 1 and the first job's id (nothing is written).  Returns
+ * JQ_ERR_TIER_FULL when the tier holds depth_limit queued jobs,
+ * JQ_ERR_INVALID for bad fields, JQ_ERR_NOT_FOUND for an unknown batch of
+ * this tenant, JQ_ERR_DB.  May run inside jq_tx_begin/commit.
+ */
+int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id,
+                   int *existed, struct err *e);
+
+/*
+ * Creates a batch (an album) of n_expected images at `tier` for tenant;
+ * the caller then enqueues the per-image jobs with batch_id set, ideally in
+ * one transaction.  label may be NULL.
+ */
+int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected,
+                    const char *label, int64_t *batch_id, struct err *e);
+/*
+ * {"id":..,"tenant_id":..,"tier":..,"label":..,"created_at":..,"total":..,
+ *  "counts":{"queued":..,"running":..,"succeeded":..,"failed":..,
+ *  "canceled":..,"expired":..},"done":bool}.  tenant_id 0 = admin (any).
+ * Returns a new string in *json (caller frees), or JQ_ERR_NOT_FOUND.
+ */
+int jq_batch_get_json(struct pgx *c, int64_t tenant_id, int64_t batch_id,
+                      char **json, struct err *e);
+
+/* ---- reading jobs ------------------------------------------------------- */
+
+/*
+ * One job as JSON: {"id","tenant_id","batch_id","task","model","tier",
+ * "tier_name","state","attempts","max_attempts","enqueued_at","started_at",
+ * "finished_at","deadline_at","worker","device","error","params","result",
+ * "has_result_bytes","result_type","timings","cancel_requested",
+ * "queue_position"(queued only, approximate)}.  tenant_id 0 = admin (any
+ * tenant); another tenant's job is JQ_ERR_NOT_FOUND.  Returns a new string
+ * in *json (caller frees).
+ */
+int jq_job_get_json(struct pgx *c, int64_t tenant_id, int64_t job_id,
+                    char **json, struct err *e);
+/*
+ * The binary result of a finished job (an image output).  Returns a new
+ * buffer in *bytes (caller frees) with *len and a borrowed-until-free
+ * content type copied into type_out (>= 64 bytes), or JQ_ERR_NOT_FOUND.
+ */
+int jq_job_result_bytes_get(struct pgx *c, int64_t tenant_id, int64_t job_id,
+                            uint8_t **bytes, size_t *len, char *type_out,
+                            struct err *e);
+
+struct jq_job_filter {
+    int state;                  /* -1 = any, else enum jq_state */
+    int tier;                   /* -1 = any */
+    const char *task, *model;   /* NULL = any */
+    int64_t batch_id;           /* 0 = any */
+    const char *created_after;  /* ISO-8601 timestamp text, NULL = any */
+};
+/*
+ * {"jobs":[ job objects without params/result, newest first ],
+ *  "next_cursor": id or null}.  cursor: return jobs with id < cursor
+ * (0 = from the newest).  limit 1..1000.  tenant_id 0 = admin (any).
+ */
+int jq_job_list_json(struct pgx *c, int64_t tenant_id,
+                     const struct jq_job_filter *f, int limit, int64_t cursor,
+                     char **json, struct err *e);
+
+/*
+ * Cancels a job: queued -> canceled at once (*state_out =
+ * JQ_STATE_CANCELED); running -> cancel_requested and NOTIFY
+ * vkv_job_cancel (*state_out = JQ_STATE_CANCEL_REQUESTED, the worker stops
+ * at its next checkpoint); already final -> JQ_ERR_CONFLICT with *state_out
+ * the final state; another tenant's or unknown -> JQ_ERR_NOT_FOUND.
+ */
+int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id,
+                  int *state_out, struct err *e);
+
+/*
+ * {"tiers":[{"tier":3,"name":"IMMEDIATE","paused":false,"queued":n,
+ *  "running":n,"oldest_wait_ms":n|null}, ...], "running":n, "queued":n,
+ *  "paused":[tiers]}.  Returns a new string (caller frees).
+ */
+int jq_queue_stats_json(struct pgx *c, char **json, struct err *e);
+/*
+ * Prometheus text for /metrics: vkv_queue_depth{tier}, vkv_queue_running{tier},
+ * vkv_queue_oldest_wait_seconds{tier}, vkv_tier_paused{tier},
+ * vkv_jobs_total{state} (history within retention + live).  New string.
+ */
+int jq_metrics_text(struct pgx *c, char **text, struct err *e);
+
+int jq_tier_pause(struct pgx *c, int tier, struct err *e);
+int jq_tier_resume(struct pgx *c, int tier, struct err *e);
+
+/* ---- worker side -------------------------------------------------------- */
+
+struct jq_job {
+    int64_t id, tenant_id, batch_id;
+    char task[JQ_TASK_MAX + 1], model[JQ_MODEL_MAX + 1];
+    int tier, attempts, max_attempts;
+    char *params_json;          /* NUL-terminated JSON object */
+    uint8_t *input;             /* may be NULL */
+    size_t input_len;
+    char input_type[64];
+    int64_t enqueued_ms;        /* epoch ms */
+};
+
+/*
+ * Claims up to max_jobs (1..256) queued jobs, all of the SAME model (the
+ * worker runs them as one batch), among models[0..n_models) (n_models 0 =
+ * any model), skipping paused tiers, jobs whose run_after is in the future
+ * and jobs whose deadline passed.  Order: the claim order of schema/README.md
+ * (tier, aging lane, tenant fairness).  Each job becomes running with
+ * worker/device set, attempts+1 and a lease of lease_s seconds.
+ * worker must be unique per process (e.g. "host:pid:dev0").
+ * Returns JQ_OK with a new array in *jobs of *n jobs (caller frees with
+ * jq_jobs_free), JQ_EMPTY (*jobs NULL, *n 0), or JQ_ERR_DB.
+ */
+int jq_job_claim(struct pgx *c, const char *worker, const char *device,
+                 const char *const *models, int n_models, int max_jobs,
+                 int lease_s, struct jq_job **jobs, int *n, struct err *e);
+/* frees an array from jq_job_claim; jobs may be NULL */
+void jq_jobs_free(struct jq_job *jobs, int n);
+
+/*
+ * Renews the leases of ids[0..n) held by worker to now + lease_s.  For each
+ * id, cancel_requested[i] (may be NULL) is set to 1 when the job should
+ * stop (canceled by a user), -1 when the lease was lost (requeued or taken
+ * by someone else: stop and do not complete), 0 otherwise.
+ */
+int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids,
+                     int n, int lease_s, int *cancel_requested, struct err *e);
+/*
+ * Completes a running job held by worker: moves it to history as
+ * succeeded with result_json (JSON text, NULL = null), result_bytes (may be
+ * NULL) of result_type (NULL allowed) and timings_json (NULL = null),
+ * deletes its input, NOTIFYs vkv_job_done.  JQ_ERR_CONFLICT when the lease
+ * was lost (requeued, claimed by another, canceled) or the job is final.
+ */
+int jq_job_complete(struct pgx *c, const char *worker, int64_t id,
+                    const char *result_json, const uint8_t *result_bytes,
+                    size_t len, const char *result_type,
+                    const char *timings_json, struct err *e);
+/*
+ * Completes many jobs in one statement (same semantics as jq_job_complete,
+ * JSON results only).  *n_done receives the number completed; the others
+ * had lost their lease.
+ */
+int jq_job_complete_many(struct pgx *c, const char *worker, const int64_t *ids,
+                         const char *const *result_json, int n, int *n_done,
+                         struct err *e);
+/*
+ * Fails a running job held by worker.  transient = 1: requeued with
+ * backoff (run_after = now + retry_base * 2^(attempts-1), capped) unless
+ * attempts reached max_attempts, then failed; transient = 0: failed at
+ * once.  A job with cancel_requested ends canceled.  msg is kept as the
+ * job's error.  *state_out (may be NULL) receives the resulting state.
+ * JQ_ERR_CONFLICT when the lease was lost.
+ */
+int jq_job_fail(struct pgx *c, const char *worker, int64_t id, const char *msg,
+                int transient, struct err *e);
+int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id,
+                      const char *msg, int transient, int *state_out,
+                      struct err *e);
+/*
+ * Maintenance (any worker or API process may run it, every few seconds):
+ * running jobs whose lease expired -> queued again (attempts were counted
+ * at claim) or failed once attempts reached max_attempts (error "lease
+ * expired on worker X" unless a worker error was kept); cancel_requested
+ * ones -> canceled; queued jobs past their deadline -> expired.
+ * *n receives the number of jobs changed.
+ */
+int jq_requeue_expired(struct pgx *c, int *n, struct err *e);
+
+/* ---- waiting ------------------------------------------------------------ */
+
+/* LISTEN on one of the JQ_CHAN_* channels (kept across reconnects) */
+int jq_listen(struct pgx *c, const char *channel, struct err *e);
+/*
+ * Waits up to timeout_ms for a notification.  Returns JQ_OK with
+ * payload (may be NULL) filled, JQ_EMPTY on timeout, JQ_ERR_DB.
+ */
+int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen,
+                   struct err *e);
+/*
+ * Waits until job_id (of tenant; 0 = any) is final or timeout_ms passes,
+ * via LISTEN vkv_job_done with a polling fallback every 1 s.  Returns JQ_OK
+ * with the job JSON (new string, caller frees) when final, JQ_EMPTY with
+ * the current JSON on timeout, JQ_ERR_NOT_FOUND.
+ */
+int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id,
+                     int timeout_ms, char **json, struct err *e);
+
+/* ---- worker registry (GET /v1/gpus) ------------------------------------ */
+
+/*
+ * Records worker's status (device_json: a JSON object: device name,
+ * vendor, driver, vram_total/budget/used, resident models with bytes,
+ * load/unload counts, jobs_running, ...) and last_seen = now().
+ */
+int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json,
+                     struct err *e);
+/*
+ * {"workers":[{"name","status":"up"|"down","last_seen","device":{...}}]}
+ * where "down" means last_seen older than stale_s.  New string.
+ */
+int jq_workers_json(struct pgx *c, int stale_s, char **json, struct err *e);
+
+/* ---- retention (vkv-admin retention run) ------------------------------- */
+
+/* deletes history, idempotency keys and batches older than days; *n rows */
+int jq_retention_run(struct pgx *c, int days, int64_t *n, struct err *e);
+
+#endif

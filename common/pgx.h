@@ -1,0 +1,97 @@
+/*
+ * pgx.h: one PostgreSQL connection with its named statements.
+ *
+ * Every statement the programs run lives in schema/queries/ (*.sql files) under a
+ * `-- name: x` line; the build embeds them into $(B)/gen/sql_queries.{c,h}
+ * (enum sqlq_id, SQLQ_<NAME>).  A pgx connection prepares each of them once
+ * (PQprepare, lazily on first use) and runs them with PQexecPrepared, always
+ * with parameters.  No SQL text is ever built at run time.
+ *
+ * Reconnect: before each statement the connection is checked; a connection
+ * that the server closed (restart, pg_terminate_backend) is reset and its
+ * statements prepared again.  A statement that fails because the connection
+ * broke while it ran is NOT retried (the server may have committed it): the
+ * caller gets PGX_ERR_DB with e->transient = 1 and may retry.
+ *
+ * Results: pgx_exec() returns a PGresult whose PQclear is registered on the
+ * connection's scratch arena (pgx_ar()); pgx_reset() frees them all.  One
+ * connection belongs to one thread at a time.  See common/README.md.
+ */
+#ifndef VKV_PGX_H
+#define VKV_PGX_H
+
+#include "common/err.h"
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ar;
+struct pgx;
+
+enum pgx_status {
+    PGX_OK = 0,
+    PGX_ERR = -1,
+    PGX_ERR_DB = -5,        /* connection lost / server error (transient) */
+    PGX_ERR_INVALID = -6,   /* bad argument */
+    PGX_ERR_CONFLICT = -4,  /* unique violation, serialization failure */
+};
+
+/* ---- connections ---------------------------------------------------- */
+
+/*
+ * Opens a connection.  conninfo: a libpq conninfo string or URI; NULL builds
+ * one from the configuration keys VKV_PG_HOST, VKV_PG_PORT, VKV_PG_DB,
+ * VKV_PG_USER, VKV_PG_PASSWORD (cfg_load must have run), or, when cfg was
+ * not loaded, from libpq's own PG* environment variables.
+ * Returns a new connection in *out (caller frees with pgx_free), or
+ * PGX_ERR_DB (transient) when the server cannot be reached: the connection
+ * object is still returned, and reconnects on its next use.
+ */
+int pgx_open(struct pgx **out, const char *conninfo, struct err *e);
+/* closes and frees; c may be NULL */
+void pgx_free(struct pgx *c);
+
+/* the underlying libpq connection; borrowed, valid until the next pgx call */
+PGconn *pgx_conn_get(struct pgx *c);
+/* the scratch arena results are registered on; borrowed */
+struct ar *pgx_ar(struct pgx *c);
+/* PQclear every result of the last calls (resets the scratch arena) */
+void pgx_reset(struct pgx *c);
+/* reconnects now if the connection is bad; PGX_OK or PGX_ERR_DB */
+int pgx_check(struct pgx *c, struct err *e);
+/* number of times this connection was re-established (tests, metrics) */
+int pgx_reconnects_get(const struct pgx *c);
+
+/* ---- statements ------------------------------------------------------ */
+
+/*
+ * Runs named statement `id` (an enum sqlq_id value from sql_queries.h) with
+ * n parameters.  vals[i] NULL is SQL NULL; lens/fmts may be NULL (all text);
+ * fmts[i] = 1 sends vals[i] as binary of lens[i] bytes (bytea).
+ * result_binary = 1 asks for binary results (bytea without hex escaping).
+ * Returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), borrowed: it is
+ * cleared by pgx_reset(); or NULL with e filled: PGX_ERR_DB (transient,
+ * connection or server trouble), PGX_ERR_CONFLICT (unique violation,
+ * serialization failure, deadlock), PGX_ERR (other SQL error: a bug).
+ */
+PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
+                   const int *lens, const int *fmts, int result_binary,
+                   struct err *e);
+
+/* parameters as text: helpers for building vals[] (buf of >= 24 bytes) */
+const char *pgx_i64(char *buf, int64_t v);
+
+/* ---- notifications --------------------------------------------------- */
+
+/*
+ * Waits up to timeout_ms for a notification on any LISTENed channel.
+ * Returns 1 with channel and payload filled (copied into the caller's buffers,
+ * truncated), 0 on timeout, or PGX_ERR_DB when the connection broke (it is
+ * reset on the next pgx call; LISTENs must then be issued again: see
+ * pgx_reconnects_get).
+ */
+int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen,
+                    char *payload, size_t plen, struct err *e);
+
+#endif
