@@ -5,6 +5,7 @@
  */
 #include "runtime/rt.h"
 #include "runtime/rt_ir.h"
+#include "runtime/rt_ref.h"
 #include "tests/lib/th.h"
 
 #include <math.h>
@@ -105,9 +106,261 @@ static void test_half(void)
                  sc[2] == 1.0f, "int8 per-channel scales");
 }
 
+
+/* builds x (input) [+ consts] -> op, runs the reference, compares with want */
+static int near(const float *a, const float *b, int n, float tol)
+{
+    for (int i = 0; i < n; i++)
+        if (!(fabsf(a[i] - b[i]) <= tol)) {
+            printf("# [%d] = %g, expected %g\n", i, a[i], b[i]);
+            return 0;
+        }
+    return 1;
+}
+
+struct cst {
+    int ndim;
+    int64_t shape[4];
+    const float *data;
+};
+
+static int run1(enum rt_op op, int xnd, const int64_t *xs, const float *x, const struct cst *c,
+                int nc, const struct rt_attrs *a, float *out, int nout)
+{
+    struct err e = {0};
+    struct rt_graph *g = rt_graph_init();
+    int in[RT_MAX_INPUTS];
+    in[0] = rt_graph_input_add(g, "x", xnd, xs, &e);
+    for (int i = 0; i < nc; i++)
+        in[1 + i] = rt_graph_const_add(g, "c", c[i].ndim, c[i].shape, c[i].data, &e);
+    int y = rt_graph_node_add(g, op, in, 1 + nc, a, "n", &e);
+    int rc = -1;
+    if (y >= 0 && rt_tensor_nelem(&g->tensors[y]) == nout) {
+        rt_graph_output_add(g, y, &e);
+        const float *ins[1] = {x};
+        rc = rt_ref_run(g, ins, &out, &e);
+    } else {
+        printf("# %s: %s (y=%d)\n", rt_op_name(op), e.msg, y);
+    }
+    rt_graph_free(g);
+    return rc;
+}
+
+static void test_ref_ops(void)
+{
+    float o[64];
+    struct rt_attrs a;
+    {
+        float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 1, 1, 1}, b[1] = {-13};
+        struct cst c[2] = {{4, {2, 2, 1, 1}, w}, {1, {1}, b}};
+        memset(&a, 0, sizeof(a));
+        a.conv.stride_h = a.conv.stride_w = 1;
+        a.act = RT_ACT_RELU;
+        float want[4] = {0, 3, 11, 15};
+        TH_CHECK(run1(RT_OP_CONV2D, 4, sh4(1, 3, 3, 1), x, c, 2, &a, o, 4) == 0 &&
+                     near(o, want, 4, 1e-6f), "ref conv2d 2x2 + bias + relu");
+        a.act = 0;
+        a.conv.stride_h = a.conv.stride_w = 2;
+        a.conv.pad_t = a.conv.pad_l = 1;
+        float want2[4] = {1, 2 + 3, 4 + 7, 5 + 6 + 8 + 9};
+        TH_CHECK(run1(RT_OP_CONV2D, 4, sh4(1, 3, 3, 1), x, c, 1, &a, o, 4) == 0 &&
+                     near(o, want2, 4, 1e-6f), "ref conv2d stride 2, top-left padding");
+    }
+    {
+        float x[2] = {1, 2}, w[2] = {3, 4};
+        struct cst c[1] = {{4, {1, 1, 1, 2}, w}};
+        memset(&a, 0, sizeof(a));
+        a.conv.stride_h = a.conv.stride_w = 1;
+        a.conv.groups = 2;
+        float want[2] = {3, 8};
+        TH_CHECK(run1(RT_OP_CONV2D, 4, sh4(1, 1, 1, 2), x, c, 1, &a, o, 2) == 0 &&
+                     near(o, want, 2, 0), "ref depthwise conv");
+    }
+    {
+        float x[2] = {1, 2}, w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0, 0, -20};
+        struct cst c[2] = {{2, {2, 3}, w}, {1, {3}, b}};
+        memset(&a, 0, sizeof(a));
+        float want[3] = {9, 12, -5};
+        TH_CHECK(run1(RT_OP_DENSE, 2, sh4(1, 2, 0, 0), x, c, 2, &a, o, 3) == 0 &&
+                     near(o, want, 3, 0), "ref dense + bias");
+    }
+    {
+        float x[4] = {1, 2, 3, 4}, w[4] = {5, 6, 7, 8};
+        struct cst c[1] = {{2, {2, 2}, w}};
+        memset(&a, 0, sizeof(a));
+        float want[4] = {19, 22, 43, 50};
+        TH_CHECK(run1(RT_OP_MATMUL, 2, sh4(2, 2, 0, 0), x, c, 1, &a, o, 4) == 0 &&
+                     near(o, want, 4, 0), "ref matmul");
+    }
+    {
+        float x[6] = {1, 2, 3, 4, 5, 6}, b[3] = {10, 20, 30};
+        struct cst c[1] = {{1, {3}, b}};
+        memset(&a, 0, sizeof(a));
+        float want[6] = {-9, -18, -27, -6, -15, -24};
+        TH_CHECK(run1(RT_OP_SUB, 2, sh4(2, 3, 0, 0), x, c, 1, &a, o, 6) == 0 &&
+                     near(o, want, 6, 0), "ref sub with broadcast [2,3]-[3]");
+        float col[2] = {2, 3};
+        struct cst c2[1] = {{2, {2, 1}, col}};
+        float want2[6] = {2, 4, 6, 12, 15, 18};
+        TH_CHECK(run1(RT_OP_MUL, 2, sh4(2, 3, 0, 0), x, c2, 1, &a, o, 6) == 0 &&
+                     near(o, want2, 6, 0), "ref mul with broadcast [2,3]*[2,1]");
+        float sc[3] = {2, 2, 2}, shf[3] = {1, 0, -100};
+        struct cst c3[2] = {{1, {3}, sc}, {1, {3}, shf}};
+        a.act = RT_ACT_RELU;
+        float want3[6] = {3, 4, 0, 9, 10, 0};
+        TH_CHECK(run1(RT_OP_BATCHNORM, 2, sh4(2, 3, 0, 0), x, c3, 2, &a, o, 6) == 0 &&
+                     near(o, want3, 6, 0), "ref batchnorm + relu");
+    }
+    {
+        float x[16];
+        for (int i = 0; i < 16; i++)
+            x[i] = (float)(i + 1);
+        memset(&a, 0, sizeof(a));
+        a.pool.kh = a.pool.kw = a.pool.stride_h = a.pool.stride_w = 2;
+        float want[4] = {6, 8, 14, 16};
+        TH_CHECK(run1(RT_OP_POOL_MAX, 4, sh4(1, 4, 4, 1), x, NULL, 0, &a, o, 4) == 0 &&
+                     near(o, want, 4, 0), "ref max pool 2x2/2");
+        a.pool.kh = a.pool.kw = 3;
+        a.pool.pad_t = a.pool.pad_l = a.pool.pad_b = a.pool.pad_r = 1;
+        /* top-left window: 1,2,5,6 valid -> 14/4 (count_pad 0) or 14/9 */
+        float want2[4] = {3.5f, (2 + 3 + 4 + 6 + 7 + 8) / 6.0f, (5 + 6 + 9 + 10 + 13 + 14) / 6.0f,
+                          (6 + 7 + 8 + 10 + 11 + 12 + 14 + 15 + 16) / 9.0f};
+        TH_CHECK(run1(RT_OP_POOL_AVG, 4, sh4(1, 4, 4, 1), x, NULL, 0, &a, o, 4) == 0 &&
+                     near(o, want2, 4, 1e-5f), "ref avg pool 3x3/2 pad 1 excluding padding");
+        a.pool.count_pad = 1;
+        TH_CHECK(run1(RT_OP_POOL_AVG, 4, sh4(1, 4, 4, 1), x, NULL, 0, &a, o, 4) == 0 &&
+                     fabsf(o[0] - 14.0f / 9) < 1e-5f, "ref avg pool counting padding");
+        float want3[2] = {(1 + 3 + 5 + 7 + 9 + 11 + 13 + 15) / 8.0f,
+                          (2 + 4 + 6 + 8 + 10 + 12 + 14 + 16) / 8.0f};
+        TH_CHECK(run1(RT_OP_GLOBAL_AVG, 4, sh4(1, 2, 4, 2), x, NULL, 0, &a, o, 2) == 0 &&
+                     near(o, want3, 2, 1e-5f), "ref global average");
+        memset(&a, 0, sizeof(a));
+        a.ndim = 2; a.perm[0] = 1; a.perm[1] = 0;
+        float want4[6] = {1, 4, 2, 5, 3, 6};
+        TH_CHECK(run1(RT_OP_TRANSPOSE, 2, sh4(2, 3, 0, 0), x, NULL, 0, &a, o, 6) == 0 &&
+                     near(o, want4, 6, 0), "ref transpose 2x3");
+        memset(&a, 0, sizeof(a));
+        a.ndim = 2; a.pad_before[1] = 1; a.pad_after[0] = 1; a.pad_value = -1;
+        float want5[9] = {-1, 1, 2, -1, 3, 4, -1, -1, -1};
+        TH_CHECK(run1(RT_OP_PAD, 2, sh4(2, 2, 0, 0), x, NULL, 0, &a, o, 9) == 0 &&
+                     near(o, want5, 9, 0), "ref pad with value");
+        memset(&a, 0, sizeof(a));
+        a.ndim = 2; a.slice_start[0] = 1; a.slice_end[0] = 3; a.slice_start[1] = 2;
+        a.slice_end[1] = -1;
+        float want6[2] = {7, 11};
+        TH_CHECK(run1(RT_OP_SLICE, 2, sh4(3, 4, 0, 0), x, NULL, 0, &a, o, 2) == 0 &&
+                     near(o, want6, 2, 0), "ref slice with negative end");
+        memset(&a, 0, sizeof(a));
+        a.axis = 0;
+        float want7[3] = {2.5f, 3.5f, 4.5f};
+        TH_CHECK(run1(RT_OP_REDUCE_MEAN, 2, sh4(2, 3, 0, 0), x, NULL, 0, &a, o, 3) == 0 &&
+                     near(o, want7, 3, 1e-6f), "ref reduce_mean axis 0");
+        a.axis = -1;
+        float sm[3] = {0, logf(2), logf(3)}, want8[3] = {1 / 6.0f, 2 / 6.0f, 3 / 6.0f};
+        TH_CHECK(run1(RT_OP_SOFTMAX, 2, sh4(1, 3, 0, 0), sm, NULL, 0, &a, o, 3) == 0 &&
+                     near(o, want8, 3, 1e-6f), "ref softmax");
+    }
+    {
+        float x[2] = {0, 1};
+        memset(&a, 0, sizeof(a));
+        a.resize.out_h = 1; a.resize.out_w = 3; a.resize.mode = 1; a.resize.align_corners = 1;
+        float want[3] = {0, 0.5f, 1};
+        TH_CHECK(run1(RT_OP_RESIZE, 4, sh4(1, 1, 2, 1), x, NULL, 0, &a, o, 3) == 0 &&
+                     near(o, want, 3, 1e-6f), "ref bilinear resize align_corners");
+        a.resize.out_w = 4; a.resize.align_corners = 0; a.resize.half_pixel = 1;
+        float want2[4] = {0, 0.25f, 0.75f, 1};
+        TH_CHECK(run1(RT_OP_RESIZE, 4, sh4(1, 1, 2, 1), x, NULL, 0, &a, o, 4) == 0 &&
+                     near(o, want2, 4, 1e-6f), "ref bilinear resize half-pixel");
+        a.resize.mode = 0; a.resize.half_pixel = 0;
+        float want3[4] = {0, 0, 1, 1};
+        TH_CHECK(run1(RT_OP_RESIZE, 4, sh4(1, 1, 2, 1), x, NULL, 0, &a, o, 4) == 0 &&
+                     near(o, want3, 4, 0), "ref nearest resize");
+    }
+    {
+        float x[3] = {1, 2, 3}, y[2] = {10, 20};
+        struct err e = {0};
+        struct rt_graph *g = rt_graph_init();
+        int in[2];
+        in[0] = rt_graph_input_add(g, "a", 2, sh4(1, 3, 0, 0), &e);
+        in[1] = rt_graph_input_add(g, "b", 2, sh4(1, 2, 0, 0), &e);
+        memset(&a, 0, sizeof(a));
+        a.axis = 1;
+        int c = rt_graph_node_add(g, RT_OP_CONCAT, in, 2, &a, "cat", &e);
+        rt_graph_output_add(g, c, &e);
+        const float *ins[2] = {x, y};
+        float *outs[1] = {o};
+        float want[5] = {1, 2, 3, 10, 20};
+        TH_CHECK(rt_ref_run(g, ins, outs, &e) == 0 && near(o, want, 5, 0), "ref concat");
+        rt_graph_free(g);
+    }
+    TH_CHECK(rt_ref_act(RT_ACT_RELU6, 0, 0, 7) == 6 &&
+                 fabsf(rt_ref_act(RT_ACT_HARDSWISH, 0, 0, 1) - 4.0f / 6) < 1e-6f &&
+                 rt_ref_act(RT_ACT_SIGMOID, 0, 0, 0) == 0.5f &&
+                 fabsf(rt_ref_act(RT_ACT_GELU, 0, 0, 1) - 0.8413447f) < 1e-5f &&
+                 rt_ref_act(RT_ACT_LEAKY, 0.1f, 0, -2) == -0.2f &&
+                 rt_ref_act(RT_ACT_CLIP, -1, 1, 3) == 1 &&
+                 fabsf(rt_ref_act(RT_ACT_ELU, 1, 0, -1) - (expf(-1) - 1)) < 1e-6f &&
+                 rt_ref_act(RT_ACT_HARDSIGMOID, 0.2f, 0.5f, 1) == 0.7f,
+             "ref activations");
+}
+
+/* conv -> batchnorm -> relu6, plus a foldable constant branch */
+static void test_passes(void)
+{
+    struct err e = {0};
+    struct rt_graph *g = rt_graph_init();
+    int x = rt_graph_input_add(g, "x", 4, sh4(1, 5, 5, 3), &e);
+    float w[3 * 3 * 3 * 4], sc[4] = {0.5f, 2, -1, 1}, sh[4] = {0.1f, -0.2f, 0.3f, 4};
+    for (int i = 0; i < (int)(sizeof(w) / sizeof(w[0])); i++)
+        w[i] = (float)((i * 37) % 11 - 5) / 7.0f;
+    int wid = rt_graph_const_add(g, "w", 4, sh4(3, 3, 3, 4), w, &e);
+    struct rt_attrs a = {0};
+    a.conv.stride_h = a.conv.stride_w = 1;
+    a.conv.pad_t = a.conv.pad_l = a.conv.pad_b = a.conv.pad_r = 1;
+    int in[3] = {x, wid};
+    int c = rt_graph_node_add(g, RT_OP_CONV2D, in, 2, &a, "conv", &e);
+    int p1 = rt_graph_const_add(g, "s0", 1, sh4(4, 0, 0, 0), sc, &e);
+    int p2 = rt_graph_const_add(g, "s1", 1, sh4(4, 0, 0, 0), sh, &e);
+    /* constant branch: scale = s0 * s0, folded at plan time */
+    int m[2] = {p1, p1};
+    memset(&a, 0, sizeof(a));
+    int sq = rt_graph_node_add(g, RT_OP_MUL, m, 2, &a, "sq", &e);
+    int bn_in[3] = {c, sq, p2};
+    int bn = rt_graph_node_add(g, RT_OP_BATCHNORM, bn_in, 3, &a, "bn", &e);
+    a.act = RT_ACT_RELU6;
+    int r = rt_graph_node_add(g, RT_OP_ACT, &bn, 1, &a, "relu6", &e);
+    rt_graph_output_add(g, r, &e);
+    float xin[75], o1[100], o2[100], o3[100];
+    for (int i = 0; i < 75; i++)
+        xin[i] = (float)((i * 13) % 17) / 8.0f - 1.0f;
+    const float *ins[1] = {xin};
+    float *outs[1] = {o1};
+    TH_CHECK(rt_ref_run(g, ins, outs, &e) == 0, "reference of the unoptimised graph");
+    struct rt_graph *o = rt_graph_clone(g, &e);
+    TH_CHECK(rt_graph_optimize(o, &e) == 0, "optimize: %s", e.msg);
+    TH_EQ_INT(o->n_nodes, 1, "const fold + bn fold + act fusion leave one conv");
+    TH_CHECK(o->nodes[0].op == RT_OP_CONV2D && o->nodes[0].a.act == RT_ACT_RELU6 &&
+                 o->nodes[0].out == r, "fused conv writes the graph output");
+    outs[0] = o2;
+    TH_CHECK(rt_ref_run(o, ins, outs, &e) == 0 && near(o1, o2, 100, 1e-5f),
+             "optimised graph computes the same values");
+    TH_CHECK(rt_graph_quantize(o, RT_DTYPE_I8, &e) == 0 &&
+                 o->tensors[o->nodes[0].in[1]].qtype == RT_DTYPE_I8, "int8 quantisation pass");
+    outs[0] = o3;
+    float maxd = 0;
+    if (rt_ref_run(o, ins, outs, &e) == 0)
+        for (int i = 0; i < 100; i++)
+            maxd = fmaxf(maxd, fabsf(o3[i] - o1[i]));
+    TH_CHECK(maxd > 0 && maxd < 0.1f, "int8 weights change results slightly (max %g)", maxd);
+    rt_graph_free(o);
+    rt_graph_free(g);
+}
+
 int main(void)
 {
     test_ir();
     test_half();
+    test_ref_ops();
+    test_passes();
     return th_done();
 }
