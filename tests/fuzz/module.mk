@@ -1,0 +1,64 @@
+# tests/fuzz: libFuzzer harnesses, one per parser (tests/fuzz/README.md).
+#
+# A target <name> is tests/fuzz/fuzz_<name>.c defining LLVMFuzzerTestOneInput.
+# Any module.mk registers it (only listed targets are built, so a harness
+# whose code does not build yet breaks nothing):
+#
+#   FUZZ_TARGETS       += <name>
+#   FUZZ_LIBS_<name>   := $(RT_LIB)        libraries for the replay binary
+#   FUZZ_SRCS_<name>   := $(RT_SRCS)       sources compiled with clang +
+#                                          libFuzzer instrumentation
+#   FUZZ_LDLIBS_<name> := $(RT_LDLIBS)     -l flags for both links
+#
+# common/*.c is always part of both links.  Two binaries per target:
+#   $(BIN)/fuzz_<name>_replay   $(CC) (+ SANITIZE), replays files/dirs;
+#                               built by `make` (part of `all`)
+#   $(FUZZ_BIN)/fuzz_<name>     clang -fsanitize=fuzzer,address,undefined;
+#                               built by `make fuzzers` (run.sh does it)
+
+FUZZ_TARGETS += durl
+FUZZ_LDLIBS_image :=
+FUZZ_LDLIBS_durl :=
+
+FUZZ_CC     ?= clang
+FUZZ_O      := $(B)/fuzz/obj
+FUZZ_BIN    := $(B)/fuzz/bin
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g \
+               $(WARN) -I. -I$(B)/gen -MMD -MP -fsanitize=fuzzer-no-link \
+               $(FUZZ_SAN) -DVKV_FUZZING=1
+
+# instrumented objects of a target: common/, its own sources, the harness
+fuzz_objs = $(patsubst %.c,$(FUZZ_O)/%.o,$(sort $(COMMON_SRCS) $(FUZZ_SRCS_$(1)) \
+              tests/fuzz/fuzz_$(1).c))
+
+$(FUZZ_O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(CFLAGS_$(firstword $(subst /, ,$<))) -c $< -o $@
+
+# prerequisites name FUZZ_TARGETS and FUZZ_*_<name> lazily, so module.mk
+# files included after this one (worker/) may still register targets
+.SECONDEXPANSION:
+
+$(FUZZ_BIN)/fuzz_%: $$(call fuzz_objs,$$*)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LDLIBS_$*) \
+	    $(COMMON_LDLIBS) $(LDLIBS_BASE)
+
+$(BIN)/fuzz_%_replay: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o \
+                      $$(FUZZ_LIBS_$$*) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(FUZZ_LDLIBS_$*) $(COMMON_LDLIBS) $(LDLIBS_BASE)
+
+.PHONY: fuzz-replay fuzzers fuzz-list
+all: fuzz-replay
+fuzz-replay: $$(foreach t,$$(FUZZ_TARGETS),$$(BIN)/fuzz_$$(t)_replay)
+fuzzers: $$(foreach t,$$(FUZZ_TARGETS),$$(FUZZ_BIN)/fuzz_$$(t))
+# prints the registered targets, one per line (run.sh uses it)
+fuzz-list:
+	@printf '%s\n' $(sort $(FUZZ_TARGETS))
+
+-include $(shell find $(FUZZ_O) -name '*.d' 2>/dev/null)
