@@ -1,0 +1,115 @@
+/*
+ * api_impl.h: vkv-api internals shared by fcgi/ *.c and fcgi/handlers/ *.c;
+ * not for other folders.  See fcgi/README.md.
+ */
+#ifndef VKV_API_IMPL_H
+#define VKV_API_IMPL_H
+
+#include "fcgi/api.h"
+
+#include <stdint.h>
+
+/* images per POST /v1/batches */
+#define API_MAX_BATCH 1000
+/* after SIGTERM, threads get this long before the process exits anyway */
+#define API_STOP_GRACE_MS 3000
+/* GET /v1/jobs page size: default and maximum */
+#define API_PAGE_DEFAULT 50
+#define API_PAGE_MAX 500
+
+/* 1 once SIGTERM/SIGINT arrived; long waits poll it */
+int api_stopping(void);
+
+/* ---- database (api_db.c) ---- */
+
+/* process-wide setup before the threads start; 0 or -1 (logged) */
+int api_db_global_init(void);
+/* this thread's connection; never NULL (connects lazily, reconnects) */
+struct pgx *api_db_thread_init(int thread);
+void api_db_thread_free(struct pgx *db);
+/* after every request: PQclear the results, drop stale notifications */
+void api_db_request_end(struct pgx *db);
+
+/* ---- image validation at the boundary (api_image.c) ---- */
+
+struct api_image {
+    const uint8_t *data;  /* borrowed (arena or body) */
+    size_t len;
+    const char *mime;     /* "image/jpeg", ... (static) */
+    int w, h;
+};
+
+/*
+ * Validates an image given as a data URL (or plain base64) string: decodes
+ * the base64 into ar, sniffs the format and decodes the pixels under the
+ * configured limits (then drops them).  Returns API_OK with *out filled, or
+ * an error: invalid_data_url / invalid_base64 / invalid_image (400),
+ * image_too_large (413), unsupported_image_type (415).
+ */
+int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n,
+                            struct api_image *out, struct err *e);
+/* the same for raw bytes (a multipart upload); data is borrowed */
+int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n,
+                         struct api_image *out, struct err *e);
+
+/* ---- job submission shared by /v1/jobs, /v1/batches and the
+ * synchronous calls (api_call.c) ---- */
+
+struct api_job_spec {
+    const char *task;
+    const char *model;          /* NULL = the task's default */
+    int tier;                   /* 0..3 */
+    const char *params_json;    /* "{}" when none */
+    struct api_image image;     /* data NULL = no image */
+    const char *idem_key;       /* NULL = none */
+    long long deadline_ms;      /* 0 = none, else ms from now */
+};
+
+/*
+ * Validates the common job fields of a JSON object (task, model, tier,
+ * params, deadline_ms/deadline, image_url) into *spec; default_tier is used
+ * when the body has none.  Returns API_OK or an error (400/413/415/422)
+ * naming the field.
+ */
+int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
+                           int default_tier, struct api_job_spec *spec, struct err *e);
+
+/*
+ * Enqueues spec for r's tenant (batch_id 0 = none).  *existed = 1 when the
+ * idempotency key returned an earlier job.  jq status codes.
+ */
+int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
+                    int64_t batch_id, int64_t *job_id, int *existed, struct err *e);
+
+/*
+ * Turns a multipart/form-data body into a JSON object of its text fields
+ * (owned by the arena; "params" parsed as JSON, "deadline_ms" as an
+ * integer) and validates its file parts named image/images/file into
+ * images[0..*nimages) (at most max_images).  Returns API_OK or an error.
+ */
+int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
+                     struct api_image *images, int max_images, int *nimages, struct err *e);
+
+/* ---- the synchronous call (api_call.c) ---- */
+
+/*
+ * Enqueues spec at spec->tier and waits up to timeout_ms (0 = ctx's
+ * VKV_WAIT_TIMEOUT_MS) for the job to end, via LISTEN vkv_job_done with a
+ * polling fallback.  On success returns API_OK and *job (the job JSON
+ * object of jq_job_get_json, owned by the request arena; look at "state",
+ * "result", "error", "timings") and *job_id.  On timeout the job is
+ * canceled and the call answers 504 "timeout"; when the job failed the
+ * caller decides (the JSON says "failed").  Errors: the jq errors
+ * (429 tier_full, 503 db_unavailable), 504 timeout.
+ */
+int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
+                  long long timeout_ms, json_t **job, int64_t *job_id, struct err *e);
+
+/* parses a decimal job/batch id path segment; -1 when invalid */
+int64_t api_id_parse(const char *s);
+
+/* replies with a JSON text built by PostgreSQL (takes ownership of json,
+ * which is free()d); status 200 unless given */
+int api_reply_json_text(struct api_req *r, int status, char *json);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * api_job.c: validation of job submissions at the API boundary.
+ *
+ * Everything a job needs is checked here before anything is written: the
+ * task and model against the manifests, the tier, params, deadline and the
+ * image (data URL or upload) decoded under the image limits.  A corrupt or
+ * oversized image is a 400/413/415 here, never a failed job later.  Used by
+ * POST /v1/jobs, POST /v1/batches and the synchronous calls (api_call.c).
+ */
+#include "fcgi/api.h"
+#include "fcgi/api_impl.h"
+
+#include "common/ar.h"
+#include "common/durl.h"
+#include "common/img.h"
+#include "common/jq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static void img_limits_from(const struct api_limits *lim, struct img_limits *il)
+{
+    il->max_bytes = lim->max_image;
+    il->max_side = (uint32_t)lim->max_side;
+    il->max_pixels = (uint64_t)lim->max_pixels;
+}
+
+
+int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n,
+                         struct api_image *out, struct err *e)
+{
+    struct img_limits il;
+    img_limits_from(ctx->lim, &il);
+    if (n == 0)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_image", "empty image");
+    struct img_info info;
+    memset(&info, 0, sizeof(info));
+    struct img im;
+    memset(&im, 0, sizeof(im));
+    /* a full decode: only that proves a truncated or corrupt file bad; the
+     * pixels are dropped at once (the worker decodes again on its side) */
+    int rc = img_decode(data, n, &il, NULL, &im, &info, e);
+    if (rc != IMG_OK) {
+        if (e->http == 0)
+            e->http = rc == IMG_ERR_OOM ? 503 : 400;
+        return API_ERR_INVALID;
+    }
+    img_free(&im);
+    out->data = data;
+    out->len = n;
+    out->mime = img_format_mime(info.format);
+    out->w = info.w;
+    out->h = info.h;
+    return API_OK;
+}
+
+
+int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n,
+                            struct api_image *out, struct err *e)
+{
+    struct durl d;
+    memset(&d, 0, sizeof(d));
+    int rc = durl_parse(s, n, ctx->lim->max_image, DURL_IMAGE_ONLY | DURL_ALLOW_PLAIN_BASE64,
+                        ctx->ar, &d, e);
+    if (rc != DURL_OK) {
+        if (e->http == 0)
+            e->http = 400;
+        return API_ERR_INVALID;
+    }
+    return api_image_from_bytes(ctx, d.data, d.len, out, e);
+}
+
+
+static int is_int(const json_t *v)
+{
+    return json_is_integer(v);
+}
+
+
+/* the valid tasks (or models of a task) as "a, b, c" in the arena */
+static const char *list_str(struct api_ctx *ctx, json_t *arr)
+{
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    const char *out = s ? ar_strdup(ctx->ar, s) : "[]";
+    free(s);
+    return out ? out : "[]";
+}
+
+
+static int check_task_model(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)
+{
+    if (spec->task[0] == '\0' || strlen(spec->task) > JQ_TASK_MAX ||
+        !api_models_has(ctx->models, spec->task, NULL))
+        return err_set(e, API_ERR_INVALID, 400, "unknown_task",
+                       "unknown task \"%.64s\"; valid tasks: %s", spec->task,
+                       list_str(ctx, api_models_tasks_json(ctx->models)));
+    if (spec->model == NULL) {
+        spec->model = api_models_default(ctx->models, spec->task);
+    } else if (strlen(spec->model) > JQ_MODEL_MAX ||
+               !api_models_has(ctx->models, spec->task, spec->model)) {
+        return err_set(e, API_ERR_INVALID, 400, "unknown_model",
+                       "unknown model \"%.64s\" for task \"%s\"; valid models: %s", spec->model,
+                       spec->task, list_str(ctx, api_models_names_json(ctx->models, spec->task)));
+    }
+    return API_OK;
+}
+
+
+static const char *const job_fields[] = {"task", "model", "tier", "priority", "image_url",
+                                         "params", "deadline_ms", "idempotency_key", NULL};
+
+
+int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
+                           int default_tier, struct api_job_spec *spec, struct err *e)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->params_json = "{}";
+    spec->tier = default_tier;
+    spec->idem_key = r->idem_key;
+
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        int known = 0;
+        for (int i = 0; job_fields[i]; i++)
+            known |= strcmp(job_fields[i], key) == 0;
+        if (!known)
+            return err_set(e, API_ERR_INVALID, 400, "unknown_field", "unknown field \"%.64s\"",
+                           key);
+    }
+
+    v = json_object_get(body, "task");
+    if (v == NULL)
+        return err_set(e, API_ERR_INVALID, 400, "missing_field", "missing field \"task\"");
+    if (!json_is_string(v))
+        return err_set(e, API_ERR_INVALID, 400, "invalid_field", "field \"task\" must be a string");
+    spec->task = json_string_value(v);
+
+    v = json_object_get(body, "model");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_string(v))
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "field \"model\" must be a string");
+        spec->model = json_string_value(v);
+    }
+    if (check_task_model(ctx, spec, e) != API_OK)
+        return API_ERR_INVALID;
+
+    if (r->priority != NULL) {
+        int t = api_tier_parse_str(r->priority);
+        if (t < 0)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_tier",
+                           "invalid X-Priority \"%.32s\": 0..3 or BACKGROUND, PRELOAD, "
+                           "INTERACTIVE, IMMEDIATE",
+                           r->priority);
+        spec->tier = t;
+    }
+    v = json_object_get(body, "tier");
+    if (v == NULL)
+        v = json_object_get(body, "priority");
+    if (v != NULL) {
+        int t = api_tier_parse_json(v);
+        if (t < 0)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_tier",
+                           "invalid tier: 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, IMMEDIATE");
+        spec->tier = t;
+    }
+
+    v = json_object_get(body, "params");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_object(v))
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "field \"params\" must be an object");
+        char *s = json_dumps(v, JSON_COMPACT);
+        spec->params_json = s ? ar_strdup(ctx->ar, s) : NULL;
+        free(s);
+        if (spec->params_json == NULL)
+            return err_set(e, API_ERR, 503, "out_of_memory", "could not copy params");
+    }
+
+    v = json_object_get(body, "deadline_ms");
+    if (v != NULL && !json_is_null(v)) {
+        if (!is_int(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > 7LL * 24 * 3600 * 1000)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "field \"deadline_ms\" must be an integer of 1..604800000 "
+                           "(milliseconds from now)");
+        spec->deadline_ms = json_integer_value(v);
+    }
+
+    v = json_object_get(body, "idempotency_key");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) > JQ_IDEMPOTENCY_KEY_MAX)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "field \"idempotency_key\" must be a string of 1..%d bytes",
+                           JQ_IDEMPOTENCY_KEY_MAX);
+        if (spec->idem_key == NULL)
+            spec->idem_key = json_string_value(v);
+    }
+
+    v = json_object_get(body, "image_url");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_string(v))
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "field \"image_url\" must be a string (a data url)");
+        if (api_image_from_data_url(ctx, json_string_value(v), json_string_length(v),
+                                    &spec->image, e) != API_OK)
+            return API_ERR_INVALID;
+    }
+    return API_OK;
+}
+
+
+int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
+                    int64_t batch_id, int64_t *job_id, int *existed, struct err *e)
+{
+    struct jq_new_job j;
+    memset(&j, 0, sizeof(j));
+    j.tenant_id = r->tenant.id;
+    j.task = spec->task;
+    j.model = spec->model;
+    j.tier = spec->tier;
+    j.params_json = spec->params_json;
+    j.input = spec->image.data;
+    j.input_len = spec->image.len;
+    j.input_type = spec->image.mime;
+    j.idempotency_key = spec->idem_key;
+    j.batch_id = batch_id;
+    j.deadline_ms = (int)spec->deadline_ms;
+    *existed = 0;
+    return jq_job_enqueue(ctx->db, &j, job_id, existed, e);
+}
+
+
+int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
+                     struct api_image *images, int max_images, int *nimages, struct err *e)
+{
+    struct api_part *parts;
+    int n;
+    if (api_multipart_parse(r->content_type, r->body, r->body_len, ctx->ar, ctx->lim->max_parts,
+                            &parts, &n, e) != API_OK)
+        return API_ERR_INVALID;
+    json_t *o = api_json_own(ctx->ar, json_object());
+    if (o == NULL)
+        return err_set(e, API_ERR, 503, "out_of_memory", "could not build the form object");
+    *nimages = 0;
+    for (int i = 0; i < n; i++) {
+        struct api_part *p = &parts[i];
+        if (strcmp(p->name, "image") == 0 || strcmp(p->name, "images") == 0 ||
+            strcmp(p->name, "file") == 0) {
+            if (*nimages >= max_images)
+                return err_set(e, API_ERR_TOO_LARGE, 413, "too_many_images",
+                               "more than %d images in one request", max_images);
+            if (api_image_from_bytes(ctx, (const uint8_t *)p->data, p->len, &images[*nimages],
+                                     e) != API_OK)
+                return API_ERR_INVALID;
+            (*nimages)++;
+            continue;
+        }
+        if (memchr(p->data, '\0', p->len) != NULL || p->len > 65536)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "form field \"%.64s\" is not text or longer than 65536 bytes", p->name);
+        json_t *v;
+        if (strcmp(p->name, "params") == 0) {
+            json_error_t je;
+            v = json_loadb(p->data, p->len, JSON_REJECT_DUPLICATES, &je);
+            if (v == NULL)
+                return err_set(e, API_ERR_INVALID, 400, "invalid_json",
+                               "form field \"params\" is not json: %s", je.text);
+        } else if (strcmp(p->name, "deadline_ms") == 0) {
+            char buf[32];
+            if (p->len == 0 || p->len >= sizeof(buf))
+                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                               "form field \"deadline_ms\" must be an integer");
+            memcpy(buf, p->data, p->len);
+            buf[p->len] = '\0';
+            char *end;
+            long long x = strtoll(buf, &end, 10);
+            if (*end != '\0')
+                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                               "form field \"deadline_ms\" must be an integer");
+            v = json_integer(x);
+        } else {
+            v = json_stringn(p->data, p->len);
+            if (v == NULL)
+                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                               "form field \"%.64s\" is not valid utf-8", p->name);
+        }
+        if (json_object_get(o, p->name) != NULL) {
+            json_decref(v);
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "form field \"%.64s\" given twice", p->name);
+        }
+        json_object_set_new(o, p->name, v);
+    }
+    *body = o;
+    return API_OK;
+}

@@ -1,0 +1,418 @@
+/*
+ * api_req.c: turns FastCGI params and a body into a struct api_req.
+ *
+ * Nothing here calls FCGX: the server hands us the envp array and, after
+ * api_req_parse() has vetted CONTENT_LENGTH, the body it read.  That keeps
+ * the whole parser reachable from tests/fuzz/fuzz_request.c.  Every size
+ * that comes from the request is checked against struct api_limits before
+ * anything is allocated for it; every string lands in the request arena.
+ * See fcgi/README.md.
+ */
+#include "fcgi/api.h"
+
+#include "common/ar.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+
+static const char *env_get(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *p = envp; p != NULL && *p != NULL; p++)
+        if (strncmp(*p, name, n) == 0 && (*p)[n] == '=')
+            return *p + n + 1;
+    return NULL;
+}
+
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+
+char *api_pct_decode(struct ar *ar, const char *s, size_t n, int plus)
+{
+    char *out = ar_alloc(ar, n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return NULL;
+            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            if (h < 0 || l < 0)
+                return NULL;
+            c = (char)(h * 16 + l);
+            if (c == '\0')
+                return NULL;
+            i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
+        } else if (c == '\0') {
+            return NULL;
+        }
+        out[j++] = c;
+    }
+    out[j] = '\0';
+    return out;
+}
+
+
+/* parses a non-negative decimal; -1 on anything else (sign, junk, overflow) */
+static long long parse_len(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    long long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        if (v > (LLONG_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+
+static const char *trim_dup(struct ar *ar, const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    return ar_strndup(ar, s, n);
+}
+
+
+int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp,
+                  const struct api_limits *lim, struct err *e)
+{
+    const char *v;
+    r->method = env_get(envp, "REQUEST_METHOD");
+    if (r->method == NULL || *r->method == '\0')
+        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "missing request method");
+    if (strlen(r->method) > 16)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "invalid request method");
+    r->method = ar_strdup(ar, r->method);
+
+    /* path: DOCUMENT_URI is already decoded by nginx, but REQUEST_URI is
+     * what the client sent; we decode it ourselves so both are the same
+     * whatever fastcgi_params says */
+    const char *uri = env_get(envp, "REQUEST_URI");
+    if (uri == NULL)
+        uri = env_get(envp, "SCRIPT_NAME");
+    if (uri == NULL || uri[0] != '/')
+        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "missing or invalid request uri");
+    if (strlen(uri) > 8192)
+        return err_set(e, API_ERR_TOO_LARGE, 414, "uri_too_long", "request uri longer than 8192 bytes");
+    r->uri = ar_strdup(ar, uri);
+    const char *q = strchr(uri, '?');
+    size_t plen = q ? (size_t)(q - uri) : strlen(uri);
+    r->path = api_pct_decode(ar, uri, plen, 0);
+    if (r->path == NULL)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "invalid percent escape in path");
+    r->query = ar_strdup(ar, q ? q + 1 : "");
+    if (r->uri == NULL || r->query == NULL)
+        return err_set(e, API_ERR, 500, "internal", "out of request memory");
+
+    v = env_get(envp, "CONTENT_TYPE");
+    r->content_type = ar_strdup(ar, v ? v : "");
+
+    v = env_get(envp, "CONTENT_LENGTH");
+    if (v == NULL || *v == '\0') {
+        r->content_length = 0;
+    } else {
+        long long n = parse_len(v);
+        if (n < 0)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_content_length",
+                           "invalid content length: \"%.32s\"", v);
+        if ((unsigned long long)n > (unsigned long long)lim->max_body)
+            return err_set(e, API_ERR_TOO_LARGE, 413, "body_too_large",
+                           "request body of %lld bytes exceeds the limit of %zu bytes", n,
+                           lim->max_body);
+        r->content_length = n;
+    }
+
+    /* auth: Authorization: Bearer KEY wins over X-Moondream-Auth */
+    r->auth_key = NULL;
+    r->auth_header_bad = 0;
+    v = env_get(envp, "HTTP_AUTHORIZATION");
+    if (v != NULL) {
+        while (*v == ' ')
+            v++;
+        if (strncasecmp(v, "Bearer ", 7) == 0) {
+            r->auth_key = trim_dup(ar, v + 7);
+        } else if (*v != '\0') {
+            r->auth_header_bad = 1;
+        } else {
+            r->auth_key = ar_strdup(ar, "");
+        }
+    }
+    if (r->auth_key == NULL && !r->auth_header_bad) {
+        v = env_get(envp, "HTTP_X_MOONDREAM_AUTH");
+        if (v != NULL)
+            r->auth_key = trim_dup(ar, v);
+    }
+    if (r->auth_key != NULL && strlen(r->auth_key) > 256)
+        r->auth_header_bad = 1;
+
+    v = env_get(envp, "HTTP_IDEMPOTENCY_KEY");
+    r->idem_key = v && *v ? ar_strdup(ar, v) : NULL;
+    if (r->idem_key && strlen(r->idem_key) > 200)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_idempotency_key",
+                       "idempotency key longer than 200 bytes");
+    v = env_get(envp, "HTTP_X_PRIORITY");
+    r->priority = v && *v ? ar_strdup(ar, v) : NULL;
+    v = env_get(envp, "HTTP_ACCEPT");
+    r->accept = ar_strdup(ar, v ? v : "");
+
+    v = env_get(envp, "HTTP_X_REQUEST_ID");
+    int rid_ok = v != NULL && *v != '\0' && strlen(v) <= 64;
+    for (const char *p = v; rid_ok && *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            rid_ok = 0;
+    if (rid_ok) {
+        r->request_id = ar_strdup(ar, v);
+    } else {
+        static __thread unsigned long long seq;
+        r->request_id = ar_printf(ar, "%llx-%llx", (unsigned long long)getpid(), ++seq);
+    }
+    if (r->content_type == NULL || r->accept == NULL || r->request_id == NULL)
+        return err_set(e, API_ERR, 500, "internal", "out of request memory");
+    return API_OK;
+}
+
+
+int api_req_ctype_is(const struct api_req *r, const char *type)
+{
+    size_t n = strlen(type);
+    const char *c = r->content_type;
+    while (*c == ' ')
+        c++;
+    return strncasecmp(c, type, n) == 0 && (c[n] == '\0' || c[n] == ';' || c[n] == ' ');
+}
+
+
+static void json_decref_cb(void *p)
+{
+    json_decref((json_t *)p);
+}
+
+
+json_t *api_json_own(struct ar *ar, json_t *j)
+{
+    if (j == NULL)
+        return NULL;
+    if (ar_on_reset(ar, json_decref_cb, j) != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+
+json_t *api_req_json(struct api_req *r, struct ar *ar, struct err *e)
+{
+    if (!api_req_ctype_is(r, "application/json"))
+        return err_set(e, API_ERR_INVALID, 415, "unsupported_media_type",
+                       "expected content type application/json, got \"%.64s\"",
+                       r->content_type[0] ? r->content_type : "(none)"),
+               NULL;
+    if (r->body_len == 0)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_json", "empty request body"), NULL;
+    json_error_t je;
+    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_json",
+                       "invalid json at line %d column %d: %s", je.line, je.column, je.text),
+               NULL;
+    j = api_json_own(ar, j);
+    if (j == NULL)
+        return err_set(e, API_ERR, 500, "internal", "out of request memory"), NULL;
+    if (!json_is_object(j))
+        return err_set(e, API_ERR_INVALID, 400, "body_not_object",
+                       "request body must be a json object"),
+               NULL;
+    return j;
+}
+
+
+const char *api_query_get(const struct api_req *r, struct ar *ar, const char *name)
+{
+    size_t nl = strlen(name);
+    const char *p = r->query;
+    while (p && *p) {
+        const char *amp = strchr(p, '&');
+        size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', seg);
+        size_t kl = eq ? (size_t)(eq - p) : seg;
+        if (kl == nl && memcmp(p, name, nl) == 0) {
+            if (eq == NULL)
+                return ar_strdup(ar, "");
+            return api_pct_decode(ar, eq + 1, seg - kl - 1, 1);
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+
+/* ------------------------------------------------------------ multipart */
+
+/* finds needle in hay[0..n), like memmem */
+static const char *find_mem(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0 || n < m)
+        return NULL;
+    const char *end = hay + n - m;
+    for (const char *p = hay; p <= end; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p) + 1);
+        if (p == NULL)
+            return NULL;
+        if (memcmp(p, needle, m) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+
+/* value of param `key` in a header value like `form-data; name="x"; filename="y"` */
+static const char *hdr_param(struct ar *ar, const char *v, size_t n, const char *key)
+{
+    size_t kl = strlen(key);
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ';' || v[i] == ' ' || v[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < n && v[i] != '=' && v[i] != ';')
+            i++;
+        size_t klen = i - start;
+        if (i >= n || v[i] != '=') {
+            continue;
+        }
+        i++; /* '=' */
+        const char *val;
+        size_t vl;
+        if (i < n && v[i] == '"') {
+            i++;
+            size_t vs = i;
+            while (i < n && v[i] != '"')
+                i++;
+            if (i >= n)
+                return NULL;
+            val = v + vs;
+            vl = i - vs;
+            i++;
+        } else {
+            size_t vs = i;
+            while (i < n && v[i] != ';' && v[i] != ' ')
+                i++;
+            val = v + vs;
+            vl = i - vs;
+        }
+        if (klen == kl && strncasecmp(v + start, key, kl) == 0) {
+            if (memchr(val, '\0', vl) != NULL)
+                return NULL;
+            return ar_strndup(ar, val, vl);
+        }
+    }
+    return NULL;
+}
+
+
+int api_multipart_parse(const char *ctype, const char *body, size_t len,
+                        struct ar *ar, int max_parts, struct api_part **parts,
+                        int *nparts, struct err *e)
+{
+    *parts = NULL;
+    *nparts = 0;
+    const char *semi = strchr(ctype, ';');
+    const char *b = semi ? hdr_param(ar, semi + 1, strlen(semi + 1), "boundary") : NULL;
+    if (b == NULL || *b == '\0' || strlen(b) > 70)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+                       "multipart content type without a valid boundary");
+    size_t bl = strlen(b);
+    char *delim = ar_printf(ar, "--%s", b);  /* first delimiter */
+    char *ndelim = ar_printf(ar, "\r\n--%s", b);
+    struct api_part *arr = ar_calloc(ar, (size_t)max_parts, sizeof(*arr));
+    if (delim == NULL || ndelim == NULL || arr == NULL)
+        return err_set(e, API_ERR, 500, "internal", "out of request memory");
+
+    /* the body starts with the delimiter (preamble is allowed but rare) */
+    const char *p = find_mem(body, len, delim, bl + 2);
+    if (p == NULL)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_multipart", "multipart body without boundary");
+    const char *end = body + len;
+    p += bl + 2;
+    int n = 0;
+    for (;;) {
+        /* after a delimiter: "--" closes, "\r\n" opens a part */
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            break;
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart", "malformed multipart delimiter");
+        p += 2;
+        const char *hend = find_mem(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (hend == NULL)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart", "multipart part without headers end");
+        if (n >= max_parts)
+            return err_set(e, API_ERR_TOO_LARGE, 413, "too_many_parts",
+                           "more than %d multipart parts", max_parts);
+        struct api_part *pt = &arr[n];
+        /* headers */
+        const char *h = p;
+        while (h < hend) {
+            const char *eol = find_mem(h, (size_t)(hend + 2 - h), "\r\n", 2);
+            if (eol == NULL)
+                eol = hend;
+            const char *colon = memchr(h, ':', (size_t)(eol - h));
+            if (colon != NULL) {
+                size_t kl = (size_t)(colon - h);
+                const char *val = colon + 1;
+                while (val < eol && (*val == ' ' || *val == '\t'))
+                    val++;
+                size_t vl = (size_t)(eol - val);
+                if (kl == 19 && strncasecmp(h, "content-disposition", 19) == 0) {
+                    pt->name = hdr_param(ar, val, vl, "name");
+                    pt->filename = hdr_param(ar, val, vl, "filename");
+                } else if (kl == 12 && strncasecmp(h, "content-type", 12) == 0) {
+                    pt->content_type = ar_strndup(ar, val, vl);
+                }
+            }
+            h = eol + 2;
+        }
+        if (pt->name == NULL)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+                           "multipart part %d without a name", n + 1);
+        const char *data = hend + 4;
+        const char *next = find_mem(data, (size_t)(end - data), ndelim, bl + 4);
+        if (next == NULL)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+                           "multipart part \"%.64s\" is not terminated", pt->name);
+        pt->data = data;
+        pt->len = (size_t)(next - data);
+        n++;
+        p = next + bl + 4;
+    }
+    *parts = arr;
+    *nparts = n;
+    return API_OK;
+}

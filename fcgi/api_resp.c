@@ -1,0 +1,229 @@
+/*
+ * api_resp.c: writes responses (JSON, text, errors, server-sent events).
+ *
+ * A response goes through struct api_out, so the same code writes to FCGX
+ * in the server and to a buffer in tests.  The head ("Status: ...",
+ * headers) is written once; a second reply on the same request is a bug.
+ * Write failures mean nginx or the client went away: they are reported as
+ * API_ERR_IO and never retried.  See fcgi/README.md.
+ */
+#include "fcgi/api.h"
+#include "fcgi/api_impl.h"
+
+#include "common/cm.h"
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static const char *status_text(int s)
+{
+    switch (s) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+
+static int out_write(struct api_req *r, const char *p, size_t n)
+{
+    if (n == 0)
+        return API_OK;
+    if (r->out.write(r->out.u, p, n) != 0) {
+        log_debug("client went away while writing the response");
+        return API_ERR_IO;
+    }
+    return API_OK;
+}
+
+
+static int send_head(struct api_req *r, int status, const char *ctype, size_t len,
+                     const char *extra)
+{
+    CM_ASSERT(r->status == 0);
+    r->status = status;
+    char head[512];
+    int n;
+    if (len == (size_t)-1)
+        n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
+                     status, status_text(status), ctype, r->request_id ? r->request_id : "-");
+    else
+        n = snprintf(head, sizeof(head),
+                     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "X-Request-Id: %s\r\n",
+                     status, status_text(status), ctype, len,
+                     r->request_id ? r->request_id : "-");
+    CM_ASSERT(n > 0 && (size_t)n < sizeof(head));
+    int rc = out_write(r, head, (size_t)n);
+    if (rc == API_OK && extra != NULL)
+        rc = out_write(r, extra, strlen(extra));
+    if (rc == API_OK)
+        rc = out_write(r, "\r\n", 2);
+    return rc;
+}
+
+
+int api_reply_text(struct api_req *r, int status, const char *ctype, const char *text, size_t n)
+{
+    int rc = send_head(r, status, ctype, n, NULL);
+    if (rc == API_OK)
+        rc = out_write(r, text, n);
+    return rc;
+}
+
+
+int api_reply_json(struct api_req *r, int status, json_t *body, const char *extra_headers)
+{
+    if (body == NULL)
+        body = json_object();
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (s == NULL) {
+        log_error("could not serialise a response body");
+        const char fb[] = "{\"error\":{\"code\":\"internal\",\"message\":\"could not serialise the response\"}}\n";
+        int rc = send_head(r, 500, "application/json", sizeof(fb) - 1, NULL);
+        return rc == API_OK ? out_write(r, fb, sizeof(fb) - 1) : rc;
+    }
+    size_t n = strlen(s);
+    int rc = send_head(r, status, "application/json", n + 1, extra_headers);
+    if (rc == API_OK)
+        rc = out_write(r, s, n);
+    if (rc == API_OK)
+        rc = out_write(r, "\n", 1);
+    free(s);
+    return rc;
+}
+
+
+static int reply_errorv(struct api_req *r, int status, const char *code, int retry_after,
+                        const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    json_t *err = json_pack("{s:s, s:s, s:s}", "code", code, "message", msg, "request_id",
+                            r->request_id ? r->request_id : "-");
+    json_t *body = json_pack("{s:o}", "error", err);
+    char extra[64] = "";
+    if (retry_after > 0)
+        snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", retry_after);
+    if (status == 405)
+        snprintf(extra, sizeof(extra), "Allow: %s\r\n", "GET, POST, DELETE");
+    if (status == 401)
+        snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer\r\n");
+    if (status >= 500)
+        log_warn("status=%d code=%s msg=\"%s\"", status, code, msg);
+    else
+        log_info("status=%d code=%s msg=\"%s\"", status, code, msg);
+    return api_reply_json(r, status, body, extra[0] ? extra : NULL);
+}
+
+
+int api_reply_error(struct api_req *r, int status, const char *code, int retry_after,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = reply_errorv(r, status, code, retry_after, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+
+int api_reply_err(struct api_req *r, const struct err *e)
+{
+    int status = e->http;
+    if (status == 0)
+        status = e->transient ? 503 : 500;
+    const char *code = e->code[0] ? e->code : (status == 503 ? "unavailable" : "internal");
+    int retry = (status == 503 || status == 429) ? 1 : 0;
+    return api_reply_error(r, status, code, retry, "%s", e->msg[0] ? e->msg : "internal error");
+}
+
+
+int api_sse_begin(struct api_req *r)
+{
+    if (r->streaming)
+        return API_OK;
+    int rc = send_head(r, 200, "text/event-stream", (size_t)-1,
+                       "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    r->streaming = 1;
+    if (rc == API_OK && r->out.flush(r->out.u) != 0)
+        rc = API_ERR_IO;
+    return rc;
+}
+
+
+int api_sse_event(struct api_req *r, const char *name, json_t *data)
+{
+    CM_ASSERT(r->streaming);
+    char *s = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    if (s == NULL)
+        return API_ERR;
+    int rc = API_OK;
+    if (name != NULL) {
+        rc = out_write(r, "event: ", 7);
+        if (rc == API_OK)
+            rc = out_write(r, name, strlen(name));
+        if (rc == API_OK)
+            rc = out_write(r, "\n", 1);
+    }
+    if (rc == API_OK)
+        rc = out_write(r, "data: ", 6);
+    if (rc == API_OK)
+        rc = out_write(r, s, strlen(s));
+    if (rc == API_OK)
+        rc = out_write(r, "\n\n", 2);
+    free(s);
+    if (rc == API_OK && r->out.flush(r->out.u) != 0)
+        rc = API_ERR_IO;
+    return rc;
+}
+
+
+int api_sse_comment(struct api_req *r, const char *text)
+{
+    CM_ASSERT(r->streaming);
+    int rc = out_write(r, ": ", 2);
+    if (rc == API_OK)
+        rc = out_write(r, text, strlen(text));
+    if (rc == API_OK)
+        rc = out_write(r, "\n\n", 2);
+    if (rc == API_OK && r->out.flush(r->out.u) != 0)
+        rc = API_ERR_IO;
+    return rc;
+}
+
+
+int api_reply_json_text(struct api_req *r, int status, char *json)
+{
+    size_t n = strlen(json);
+    int rc = send_head(r, status, "application/json", n + 1, NULL);
+    if (rc == API_OK)
+        rc = out_write(r, json, n);
+    if (rc == API_OK)
+        rc = out_write(r, "\n", 1);
+    free(json);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/*
+ * api_routes.c: the route table of vkv-api.  Order matters only between
+ * patterns that overlap (none do today).  auth: NONE (health, metrics),
+ * TENANT (any valid key), ADMIN (an admin key).
+ */
+#include "fcgi/api.h"
+#include "fcgi/handlers/handlers.h"
+
+#include <stddef.h>
+
+static const struct api_route api_routes[] = {
+    {"POST", "/v1/jobs", API_AUTH_TENANT, api_h_jobs_create},
+    {"GET", "/v1/jobs", API_AUTH_TENANT, api_h_jobs_list},
+    {"GET", "/v1/jobs/{}", API_AUTH_TENANT, api_h_jobs_get},
+    {"DELETE", "/v1/jobs/{}", API_AUTH_TENANT, api_h_jobs_cancel},
+    {"GET", "/v1/jobs/{}/events", API_AUTH_TENANT, api_h_jobs_events},
+    {"GET", "/v1/jobs/{}/result", API_AUTH_TENANT, api_h_jobs_result},
+    {"POST", "/v1/batches", API_AUTH_TENANT, api_h_batches_create},
+    {"GET", "/v1/batches/{}", API_AUTH_TENANT, api_h_batches_get},
+    {"GET", "/v1/queue", API_AUTH_TENANT, api_h_queue},
+    {"POST", "/v1/admin/tiers/{}/pause", API_AUTH_ADMIN, api_h_tier_pause},
+    {"POST", "/v1/admin/tiers/{}/resume", API_AUTH_ADMIN, api_h_tier_resume},
+    {"GET", "/v1/health", API_AUTH_NONE, api_h_health},
+    {"GET", "/metrics", API_AUTH_NONE, api_h_metrics},
+    {"GET", "/v1/models", API_AUTH_TENANT, api_h_models},
+    {"GET", "/v1/gpus", API_AUTH_TENANT, api_h_gpus},
+    {NULL, NULL, API_AUTH_NONE, NULL},
+};
+
+
+const struct api_route *api_routes_get(void)
+{
+    return api_routes;
+}

@@ -1,0 +1,178 @@
+/*
+ * h_status.c: the read-mostly status routes — queue, tier pause/resume
+ * (admin), health, Prometheus metrics, models and GPUs.
+ *
+ * /v1/health and /metrics need no key (load balancers and Prometheus);
+ * they reveal counts, never job contents.  Health is 200 while PostgreSQL
+ * answers and 503 (Retry-After) while it does not.
+ */
+#include "fcgi/api.h"
+#include "fcgi/api_impl.h"
+#include "fcgi/handlers/handlers.h"
+
+#include "common/jq.h"
+#include "common/pgx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* a worker not seen for this long is reported "down" */
+#define WORKER_STALE_S 30
+
+
+int api_h_queue(struct api_ctx *ctx, struct api_req *r)
+{
+    struct err e;
+    err_clear(&e);
+    char *text = NULL;
+    if (jq_queue_stats_json(ctx->db, &text, &e) != JQ_OK)
+        return api_reply_err(r, &e);
+    return api_reply_json_text(r, 200, text);
+}
+
+
+static int tier_set(struct api_ctx *ctx, struct api_req *r, int pause)
+{
+    int tier = api_tier_parse_str(r->pp[0]);
+    if (tier < 0)
+        return api_reply_error(r, 400, "invalid_tier", 0,
+                               "invalid tier \"%.32s\": 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
+                               "IMMEDIATE",
+                               r->pp[0]);
+    struct err e;
+    err_clear(&e);
+    int rc = pause ? jq_tier_pause(ctx->db, tier, &e) : jq_tier_resume(ctx->db, tier, &e);
+    if (rc != JQ_OK)
+        return api_reply_err(r, &e);
+    return api_reply_json(r, 200,
+                          json_pack("{s:i, s:s, s:b}", "tier", tier, "name", api_tier_name(tier),
+                                    "paused", pause),
+                          NULL);
+}
+
+
+int api_h_tier_pause(struct api_ctx *ctx, struct api_req *r)
+{
+    return tier_set(ctx, r, 1);
+}
+
+
+int api_h_tier_resume(struct api_ctx *ctx, struct api_req *r)
+{
+    return tier_set(ctx, r, 0);
+}
+
+
+int api_h_health(struct api_ctx *ctx, struct api_req *r)
+{
+    struct err e;
+    err_clear(&e);
+    if (pgx_check(ctx->db, &e) != PGX_OK)
+        return api_reply_json(r, 503,
+                              json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "status", "unavailable",
+                                        "db", "down", "api", "up", "error", "code",
+                                        "db_unavailable", "message", e.msg),
+                              "Retry-After: 1\r\n");
+    char *text = NULL;
+    json_t *workers = NULL;
+    if (jq_workers_json(ctx->db, WORKER_STALE_S, &text, &e) == JQ_OK) {
+        json_t *w = json_loads(text, 0, NULL);
+        workers = w ? json_incref(json_object_get(w, "workers")) : NULL;
+        json_decref(w);
+    } else if (e.transient) {
+        free(text);
+        return api_reply_json(r, 503,
+                              json_pack("{s:s, s:s, s:s}", "status", "unavailable", "db", "down",
+                                        "api", "up"),
+                              "Retry-After: 1\r\n");
+    }
+    free(text);
+    size_t up = 0, i;
+    json_t *w;
+    json_array_foreach(workers, i, w) {
+        const char *st = json_string_value(json_object_get(w, "status"));
+        up += st && strcmp(st, "up") == 0;
+    }
+    return api_reply_json(r, 200,
+                          json_pack("{s:s, s:s, s:s, s:I, s:o}", "status", "ok", "db", "up", "api",
+                                    "up", "workers_up", (json_int_t)up, "workers",
+                                    workers ? workers : json_array()),
+                          NULL);
+}
+
+
+int api_h_metrics(struct api_ctx *ctx, struct api_req *r)
+{
+    struct err e;
+    err_clear(&e);
+    char *text = NULL;
+    if (jq_metrics_text(ctx->db, &text, &e) != JQ_OK)
+        return api_reply_err(r, &e);
+    int rc = api_reply_text(r, 200, "text/plain; version=0.0.4", text, strlen(text));
+    free(text);
+    return rc;
+}
+
+
+/* the workers array of jq_workers_json, or an empty array */
+static json_t *workers_get(struct api_ctx *ctx, struct err *e, int *failed)
+{
+    char *text = NULL;
+    *failed = 0;
+    if (jq_workers_json(ctx->db, WORKER_STALE_S, &text, e) != JQ_OK) {
+        *failed = 1;
+        return NULL;
+    }
+    json_t *w = json_loads(text, 0, NULL);
+    free(text);
+    json_t *arr = w ? json_incref(json_object_get(w, "workers")) : NULL;
+    json_decref(w);
+    return arr ? arr : json_array();
+}
+
+
+int api_h_models(struct api_ctx *ctx, struct api_req *r)
+{
+    struct err e;
+    err_clear(&e);
+    int failed;
+    json_t *workers = workers_get(ctx, &e, &failed);
+    if (failed)
+        return api_reply_err(r, &e);
+    json_t *models = api_models_list_json(ctx->models);
+    /* where each model is resident, as the workers report it
+     * (device.resident: [{"model": name, ...}] or ["name", ...]) */
+    size_t i, k, wi;
+    json_t *m, *w, *res;
+    json_array_foreach(models, i, m) {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        json_t *where = json_array();
+        json_array_foreach(workers, wi, w) {
+            json_t *dev = json_object_get(w, "device");
+            json_t *resident = json_object_get(dev, "resident");
+            json_array_foreach(resident, k, res) {
+                const char *rn = json_is_string(res) ? json_string_value(res)
+                                                     : json_string_value(json_object_get(res, "model"));
+                if (rn && name && strcmp(rn, name) == 0)
+                    json_array_append(where, json_object_get(w, "name"));
+            }
+        }
+        json_object_set_new(m, "loaded_on", where);
+    }
+    json_decref(workers);
+    return api_reply_json(r, 200, json_pack("{s:o, s:o}", "models", models, "tasks",
+                                            api_models_tasks_json(ctx->models)),
+                          NULL);
+}
+
+
+int api_h_gpus(struct api_ctx *ctx, struct api_req *r)
+{
+    struct err e;
+    err_clear(&e);
+    int failed;
+    json_t *workers = workers_get(ctx, &e, &failed);
+    if (failed)
+        return api_reply_err(r, &e);
+    return api_reply_json(r, 200, json_pack("{s:o}", "gpus", workers), NULL);
+}

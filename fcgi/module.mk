@@ -1,0 +1,15 @@
+# fcgi/: vkv-api, the FastCGI server behind nginx (see fcgi/README.md).
+# API_PARSE_OBJS are the FCGX-free request parser and response writer, also
+# linked into the fuzz harness tests/fuzz/fuzz_request.c.
+API_SRCS := $(wildcard fcgi/*.c) $(wildcard fcgi/handlers/*.c)
+API_OBJS := $(API_SRCS:%.c=$(O)/%.o)
+API_PARSE_OBJS := $(O)/fcgi/api_req.o $(O)/fcgi/api_resp.o $(O)/fcgi/api_route.o
+CFLAGS_fcgi := $(call PKGS_CFLAGS,jansson libpq)
+API_LDLIBS := -lfcgi $(COMMON_LDLIBS)
+
+BINS += $(BIN)/vkv-api
+
+$(BIN)/vkv-api: $(API_OBJS) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $(API_OBJS) $(COMMON_LIB) $(API_LDLIBS) $(LDLIBS_BASE)
