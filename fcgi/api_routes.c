@@ -5,6 +5,7 @@
  */
 #include "fcgi/api.h"
 #include "fcgi/handlers/handlers.h"
+#include "fcgi/handlers/h_moondream.h"
 
 #include <stddef.h>
 
@@ -24,6 +25,12 @@ static const struct api_route api_routes[] = {
     {"GET", "/metrics", API_AUTH_NONE, api_h_metrics},
     {"GET", "/v1/models", API_AUTH_TENANT, api_h_models},
     {"GET", "/v1/gpus", API_AUTH_TENANT, api_h_gpus},
+    /* Moondream-compatible (fcgi/handlers/h_moondream.c) */
+    {"POST", "/v1/caption", API_AUTH_TENANT, api_h_md_caption},
+    {"POST", "/v1/query", API_AUTH_TENANT, api_h_md_query},
+    {"POST", "/v1/detect", API_AUTH_TENANT, api_h_md_detect},
+    {"POST", "/v1/point", API_AUTH_TENANT, api_h_md_point},
+    {"POST", "/v1/segment", API_AUTH_TENANT, api_h_md_segment},
     {NULL, NULL, API_AUTH_NONE, NULL},
 };
 
