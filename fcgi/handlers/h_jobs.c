@@ -71,6 +71,23 @@ int api_h_jobs_create(struct api_ctx *ctx, struct api_req *r)
                                "file field \"image\"");
     int64_t id = 0;
     int existed = 0;
+    /* ?wait=MS: the synchronous form, answered with the finished job */
+    const char *w = api_query_get(r, ctx->ar, "wait");
+    if (w != NULL) {
+        char *end;
+        long long ms = strtoll(w, &end, 10);
+        if (*w == '\0' || *end != '\0' || ms < 1 || ms > ctx->wait_timeout_ms)
+            return api_reply_error(r, 400, "invalid_query", 0,
+                                   "query parameter wait must be an integer of 1..%lld (ms)",
+                                   ctx->wait_timeout_ms);
+        json_t *job = NULL;
+        if (api_call_sync(ctx, r, &spec, ms, &job, &id, &e) != API_OK) {
+            if (strcmp(e.code, "tier_full") == 0)
+                return api_reply_error(r, 429, "tier_full", jq_retry_after_s(), "%s", e.msg);
+            return api_reply_err(r, &e);
+        }
+        return api_reply_json(r, 200, json_incref(job), NULL);
+    }
     if (api_job_enqueue(ctx, r, &spec, 0, &id, &existed, &e) != JQ_OK) {
         if (strcmp(e.code, "tier_full") == 0)
             return api_reply_error(r, 429, "tier_full", jq_retry_after_s(), "%s", e.msg);
