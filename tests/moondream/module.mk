@@ -13,3 +13,12 @@ $(MD_TEST_DECODE): $(O)/tests/moondream/test_md_decode.o $(O)/runtime/rt_task_de
 $(MD_TEST_OBJECTS): $(O)/tests/moondream/test_md_objects.o $(O)/fcgi/handlers/md_objects.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
+
+# decodes an image like the worker and writes a PPM for the tfjs reference
+MD_PPM := $(BIN)/md_ppm
+ifneq ($(wildcard common/img.c),)
+TEST_BINS += $(MD_PPM)
+endif
+$(MD_PPM): $(O)/tests/moondream/md_ppm.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
