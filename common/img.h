@@ -115,7 +115,7 @@ const char *img_status_str(int status);
 /*
  * Reads the format, size, orientation and alpha of data[0..n) from the
  * headers only (no pixel data is decoded, nothing is allocated) and checks
- * them against lim (NULL = no limits).  Returns IMG_OK with *info filled,
+ * them against lim (NULL = img_limits_default()).  Returns IMG_OK with *info filled,
  * or an IMG_ERR_* with e filled (*info then holds what was learnt).
  */
 int img_probe(const void *data, size_t n, const struct img_limits *lim,
@@ -123,7 +123,7 @@ int img_probe(const void *data, size_t n, const struct img_limits *lim,
 
 /*
  * Decodes data[0..n) to RGB8 with the rules above, checking lim (NULL =
- * no limits) before allocating.  On success fills *out: out->rgb is in ar
+ * img_limits_default()) before allocating.  On success fills *out: out->rgb is in ar
  * (valid until ar_reset/ar_free) when ar is non-NULL, otherwise a new
  * buffer the caller frees with img_free().  info (may be NULL) receives
  * the header information.  On failure returns IMG_ERR_* with e filled and
