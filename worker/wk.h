@@ -98,6 +98,54 @@ struct wk_engine_ops {
     size_t (*device_used)(void *ctx);
 };
 
+/* what the status heartbeat reports about the device (engine-filled) */
+struct wk_devinfo {
+    char name[256];
+    char driver[256];
+    char uuid[40];
+    char type[16];
+    uint32_t vendor_id, device_id;
+    int index;
+    uint64_t vram_total;      /* DEVICE_LOCAL heaps */
+    int has_budget;           /* VK_EXT_memory_budget present */
+    uint64_t heap_budget;     /* from VK_EXT_memory_budget */
+    uint64_t heap_usage;      /* from VK_EXT_memory_budget, at query time */
+};
+
+/* an engine instance: its ops, its state and the models it can run */
+struct wk_engine {
+    const struct wk_engine_ops *ops;
+    void *ctx;
+    const char *kind;                          /* "vulkan" or "test" */
+    int n_models;
+    char models[WK_MAX_MODELS][WK_MODEL_NAME_LEN];
+    int model_batch[WK_MAX_MODELS];            /* batch limit per model */
+    /* refreshes *d (budget/usage change); cannot fail */
+    void (*devinfo)(void *ctx, struct wk_devinfo *d);
+    /* releases the engine (models must be unloaded first) */
+    void (*destroy)(void *ctx);
+};
+
+/*
+ * The test engine (worker/wk_eng_test.c, `vkv-worker --engine test`): no
+ * device; a model "weighs" test_model_mb; a batch takes delay_ms; the
+ * result is {"model","task","input_bytes","fnv1a"} of the input.  For the
+ * queue/lease tests that must hold a job mid-run for a known time; never a
+ * silent fallback for the Vulkan engine.  Models: names[0..n).
+ */
+int wk_eng_test_init(struct wk_engine *eng, const char *const *names, int n, int batch,
+                     int delay_ms, int model_mb, int device_mb, struct err *e);
+
+/*
+ * The Vulkan engine (worker/wk_eng_rt.c): creates the device chosen by
+ * selector (index, UUID or name substring) and registers every model of
+ * models_dir whose task the runtime can run and whose files are present.
+ * Returns WK_OK, or WK_ERR with e filled (no such device: e->code
+ * "no_device").
+ */
+int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir,
+                   int batch, struct err *e);
+
 /* ---- wk_res: residency ---- */
 
 struct wk_res_model {
