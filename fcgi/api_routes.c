@@ -31,6 +31,8 @@ static const struct api_route api_routes[] = {
     {"POST", "/v1/detect", API_AUTH_TENANT, api_h_md_detect},
     {"POST", "/v1/point", API_AUTH_TENANT, api_h_md_point},
     {"POST", "/v1/segment", API_AUTH_TENANT, api_h_md_segment},
+    /* the worker's first task (fcgi/handlers/h_classify.c) */
+    {"POST", "/v1/classify", API_AUTH_TENANT, api_h_classify},
     {NULL, NULL, API_AUTH_NONE, NULL},
 };
 

@@ -30,4 +30,7 @@ int api_h_metrics(struct api_ctx *ctx, struct api_req *r);
 int api_h_models(struct api_ctx *ctx, struct api_req *r);
 int api_h_gpus(struct api_ctx *ctx, struct api_req *r);
 
+/* h_classify.c */
+int api_h_classify(struct api_ctx *ctx, struct api_req *r);
+
 #endif
