@@ -531,3 +531,92 @@ done:
     free(lab);
     return ret;
 }
+
+
+/* ---- glue for the task runner ------------------------------------------- */
+
+int
+rt_centernet_opts_from_json(const json_t *post, struct rt_centernet_opts *o, struct err *e)
+{
+    *o = rt_centernet_opts_default();
+    if (post == NULL || json_is_null(post))
+        return 0;
+    if (!json_is_object(post))
+        return err_set(e, RT_ERR_INVALID, 500, "invalid_manifest", "\"post\" is not an object");
+    const json_t *v;
+    if ((v = json_object_get(post, "topk")) != NULL)
+        o->topk = (int)json_integer_value(v);
+    if ((v = json_object_get(post, "stride")) != NULL)
+        o->stride = (float)json_number_value(v);
+    if ((v = json_object_get(post, "min_score")) != NULL)
+        o->min_score = (float)json_number_value(v);
+    if ((v = json_object_get(post, "nms_iou")) != NULL)
+        o->nms_iou = (float)json_number_value(v);
+    if ((v = json_object_get(post, "per_class")) != NULL)
+        o->per_class = json_is_true(v);
+    if ((v = json_object_get(post, "max_out")) != NULL)
+        o->max_out = (int)json_integer_value(v);
+    if (o->topk < 1 || o->topk > 1000 || !(o->stride > 0.0f) || !(o->min_score >= 0.0f) ||
+        !(o->nms_iou > 0.0f && o->nms_iou <= 1.0f) || o->max_out < 1 || o->max_out > 1000)
+        return err_set(e, RT_ERR_INVALID, 500, "invalid_manifest",
+                       "invalid detection settings: topk %d, stride %g, min_score %g, "
+                       "nms_iou %g, max_out %d", o->topk, (double)o->stride,
+                       (double)o->min_score, (double)o->nms_iou, o->max_out);
+    return 0;
+}
+
+
+int
+rt_task_detect_post(const struct rt_centernet_opts *o, const float *heat, const float *wh,
+                    int h, int w, int c, int in_w, int in_h, const char *const *labels,
+                    int nlabels, int img_w, int img_h, char **result, struct err *e)
+{
+    *result = NULL;
+    if (in_w <= 0 || in_h <= 0)
+        return err_set(e, RT_ERR_INVALID, 500, "invalid_detection_head",
+                       "invalid model input size %dx%d", in_w, in_h);
+    struct rt_det *d = malloc((size_t)o->topk * sizeof(*d));
+    if (d == NULL)
+        return err_set_transient(e, RT_ERR_OOM, "out_of_memory", "could not allocate %d boxes",
+                                 o->topk);
+    int n = rt_centernet_decode(heat, wh, h, w, c, o, d, e);
+    if (n >= 0) {
+        n = rt_det_nms(d, n, o->nms_iou, o->per_class, o->max_out);
+        json_t *j = rt_det_result_json(d, n, in_w, in_h, labels, nlabels, img_w, img_h);
+        *result = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (*result == NULL)
+            n = err_set_transient(e, RT_ERR_OOM, "out_of_memory",
+                                  "could not build the detection result");
+    }
+    free(d);
+    return n;
+}
+
+
+int
+rt_task_segment_post(const float *mask, int h, int w, float thr, char **result, struct err *e)
+{
+    *result = NULL;
+    char *path = NULL;
+    float bb[4];
+    /* 1 mask pixel of tolerance: a 256x256 mask gives ~30-80 vertices */
+    int n = rt_mask_svg_path(mask, h, w, thr, 1.0f, &path, bb, e);
+    if (n < 0)
+        return n;
+    size_t fg = 0, np = (size_t)h * (size_t)w;
+    for (size_t i = 0; i < np; i++)
+        fg += mask[i] >= thr;
+    json_t *j = json_pack("{s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i}", "path", path, "bbox",
+                          "x_min", (double)bb[0], "y_min", (double)bb[1], "x_max",
+                          (double)bb[2], "y_max", (double)bb[3], "coverage",
+                          round((double)fg / (double)np * 1e4) / 1e4, "vertices", n);
+    free(path);
+    *result = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (*result == NULL)
+        return err_set_transient(e, RT_ERR_OOM, "out_of_memory",
+                                 "could not build the segment result");
+    return 0;
+}
+

@@ -98,4 +98,48 @@ json_t *rt_det_result_json(const struct rt_det *d, int n, int in_w, int in_h,
 int rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px,
                      char **path, float bbox[4], struct err *e);
 
+/* ---- glue for the task runner (runtime/rt_task.c) ----------------------- */
+
+/*
+ * Reads a manifest's "post" object ({"kind":"centernet","stride",
+ * "topk","min_score","nms_iou","per_class","max_out"}; absent keys keep
+ * the defaults) into *o.  Returns 0 or RT_ERR_INVALID with e set for a
+ * value out of range.
+ */
+int rt_centernet_opts_from_json(const json_t *post, struct rt_centernet_opts *o, struct err *e);
+
+/*
+ * The whole detection post-processing of one image: decode, NMS, result
+ * JSON (rt_det_result_json) as a new compact string in *result (caller
+ * frees with free()).  heat/wh as for rt_centernet_decode; in_w x in_h is
+ * the model input the image was stretched to; labels as for the JSON.
+ * Returns the number of objects or <0 with e set.
+ */
+int rt_task_detect_post(const struct rt_centernet_opts *o, const float *heat, const float *wh,
+                        int h, int w, int c, int in_w, int in_h, const char *const *labels,
+                        int nlabels, int img_w, int img_h, char **result, struct err *e);
+
+/*
+ * The segmentation post-processing of one image: the person mask [h][w]
+ * (probabilities 0..1; channel 1 of a 2-channel softmax is the caller's
+ * business) to {"path","bbox":{x_min,y_min,x_max,y_max},"coverage"} as a
+ * new compact string in *result (caller frees).  thr is the foreground
+ * threshold (0.5).  Returns 0 or <0 with e set.
+ */
+int rt_task_segment_post(const float *mask, int h, int w, float thr, char **result,
+                         struct err *e);
+
+/*
+ * Imports a tfjs graph model from model_json_path (shards beside it) with
+ * its outputs replaced by outputs[0..n_outputs) (node names), so a graph
+ * can be cut before a tail we run on the CPU (CenterNet's TopK/Gather):
+ * only the ancestors of those nodes are imported.  n_outputs 0 keeps the
+ * model's own outputs.  Returns 0 and a new graph in *out (caller frees
+ * with rt_graph_free), or <0 with e set (the importer's codes).
+ */
+struct rt_graph;
+struct rt_import_opts;
+int rt_import_tfjs_cut(const char *model_json_path, const char *const *outputs, int n_outputs,
+                       const struct rt_import_opts *o, struct rt_graph **out, struct err *e);
+
 #endif

@@ -328,6 +328,64 @@ test_mask(void)
 }
 
 
+static void
+test_glue(void)
+{
+    struct rt_centernet_opts o;
+    struct err e;
+    json_error_t je;
+    json_t *post = json_loads("{\"kind\":\"centernet\",\"stride\":4,\"topk\":50,"
+                              "\"min_score\":0.3,\"nms_iou\":0.4}", 0, &je);
+    TH_EQ_INT(rt_centernet_opts_from_json(post, &o, &e), 0, "manifest post settings read");
+    TH_CHECK(o.topk == 50 && o.min_score == 0.3f && o.nms_iou == 0.4f && o.per_class == 1,
+             "values from the manifest, defaults elsewhere");
+    json_decref(post);
+    post = json_loads("{\"topk\":0}", 0, &je);
+    TH_CHECK(rt_centernet_opts_from_json(post, &o, &e) < 0 &&
+             strcmp(e.code, "invalid_manifest") == 0, "topk 0 refused");
+    json_decref(post);
+
+    float *heat = heat_new(), *wh = wh_new(40, 40, 40, 40);
+    blob(heat, 64, 64, 0, 0.9f);
+    put(heat, 64, 65, 0, 0.85f); /* a second peak?  no: 0.85 < 0.9 next to it */
+    blob(heat, 20, 20, 41, 0.6f);
+    blob(heat, 22, 21, 41, 0.5f); /* overlapping cup (IoU 0.75): NMS drops it */
+    const char *labels[80];
+    for (int i = 0; i < 80; i++)
+        labels[i] = "x";
+    labels[0] = "person";
+    labels[41] = "cup";
+    o = rt_centernet_opts_default();
+    char *res = NULL;
+    int n = rt_task_detect_post(&o, heat, wh, H, W, C, 512, 512, labels, 80, 640, 480, &res, &e);
+    TH_EQ_INT(n, 2, "post: person + one cup after NMS");
+    json_t *j = res ? json_loads(res, 0, &je) : NULL;
+    json_t *o0 = json_array_get(json_object_get(j, "objects"), 0);
+    TH_EQ_STR(json_string_value(json_object_get(o0, "label")), "person", "post: best first");
+    TH_CHECK(fabs(json_real_value(json_object_get(o0, "x_min")) - (256.0 - 40) / 512) < 1e-6,
+             "post: normalised box");
+    json_decref(j);
+    free(res);
+    free(heat);
+    free(wh);
+
+    float *m = calloc(64 * 64, sizeof(float));
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 64; x++)
+            m[y * 64 + x] = 1.0f;
+    TH_EQ_INT(rt_task_segment_post(m, 64, 64, 0.5f, &res, &e), 0, "segment post");
+    j = res ? json_loads(res, 0, &je) : NULL;
+    TH_EQ_STR(json_string_value(json_object_get(j, "path")),
+              "M 0.000,0.000 L 1.000,0.000 L 1.000,0.500 L 0.000,0.500 Z", "segment path");
+    TH_CHECK(json_real_value(json_object_get(j, "coverage")) == 0.5 &&
+             json_real_value(json_object_get(json_object_get(j, "bbox"), "y_max")) == 0.5,
+             "segment coverage and bbox");
+    json_decref(j);
+    free(res);
+    free(m);
+}
+
+
 int
 main(void)
 {
@@ -336,5 +394,6 @@ main(void)
     test_nms();
     test_json();
     test_mask();
+    test_glue();
     return th_done();
 }
