@@ -12,7 +12,7 @@ $(BIN)/wk_unit: $(O)/tests/integration/worker_unit.o $(WK_CORE_OBJS) $(COMMON_LI
 
 # the Vulkan engine needs the runtime's task layer; until it is in the tree
 # the worker links wk_eng_none.c (clear error for --engine vulkan)
-ifneq ($(wildcard runtime/rt_task.h),)
+ifeq ($(words $(wildcard runtime/rt_task.h worker/wk_eng_rt.c)),2)
 WK_ENG_SRC := worker/wk_eng_rt.c
 WK_ENG_LIBS := $(RT_LIB)
 WK_ENG_LDLIBS := $(RT_LDLIBS)
