@@ -56,8 +56,8 @@ static uint8_t *durl_alloc(struct ar *ar, size_t n)
 
 /*
  * Computes the decoded size of base64 text under the rules of durl.h.
- * Returns 0 and sets *len, or DURL_ERR_BASE64 with e.  Characters other
- * than whitespace and '=' are not checked here (the decoder does that).
+ * Returns 0 and sets *len, or DURL_ERR_BASE64 with e.  Refuses bytes
+ * outside printable ASCII; the alphabet proper is checked by the decoder.
  */
 int durl_base64_len(const char *s, size_t n, size_t *len, struct err *e)
 {
@@ -66,6 +66,12 @@ int durl_base64_len(const char *s, size_t n, size_t *len, struct err *e)
         unsigned char c = (unsigned char)s[i];
         if (durl_is_ws(c))
             continue;
+        /* libsodium 1.0.18 (Debian 12) accepts every byte >= 0x80 as a
+         * base64 digit (signed char in its constant-time lookup): refuse
+         * them, and control characters, here */
+        if (c >= 0x80 || c < 0x20)
+            return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+                           "invalid base64: byte 0x%02x at offset %zu", c, i);
         chars++;
         if (c == '=') {
             pad++;
