@@ -345,6 +345,26 @@ int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json,
  */
 int jq_workers_json(struct pgx *c, int stale_s, char **json, struct err *e);
 
+/* ---- schema (migrations embedded from schema/migrations/) --------------- */
+
+/*
+ * Compares the migrations recorded in schema_migrations with the ones this
+ * binary embeds.  JQ_OK when all are applied with the same sha256;
+ * JQ_ERR_CONFLICT ("schema_mismatch") when an applied file's checksum
+ * differs or the database has a migration this binary does not know: the
+ * program must refuse to start; JQ_ERR_NOT_FOUND ("schema_not_migrated")
+ * when some are missing (run vkv-admin migrate); JQ_ERR_DB.
+ */
+int jq_schema_check(struct pgx *c, struct err *e);
+/*
+ * Applies the missing migrations in order, each in its own transaction,
+ * recording version, name and sha256; serialised between processes with an
+ * advisory lock.  Refuses (JQ_ERR_CONFLICT) on a checksum mismatch.
+ * *applied (may be NULL) receives how many were applied now; log_info
+ * names each.
+ */
+int jq_schema_migrate(struct pgx *c, int *applied, struct err *e);
+
 /* ---- retention (vkv-admin retention run) ------------------------------- */
 
 /* deletes history, idempotency keys and batches older than days; *n rows */

@@ -82,16 +82,37 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
 /* parameters as text: helpers for building vals[] (buf of >= 24 bytes) */
 const char *pgx_i64(char *buf, int64_t v);
 
+/*
+ * Runs a whole SQL script without parameters (PQexec).  Only for the
+ * migrations embedded from schema/migrations/, never for anything built at
+ * run time.  PGX_OK or an error as pgx_exec.
+ */
+int pgx_script(struct pgx *c, const char *sql, struct err *e);
+
+/* int8/int4 value of a binary-format result field */
+int64_t pgx_bin_i64(const PGresult *r, int row, int col);
+int32_t pgx_bin_i32(const PGresult *r, int row, int col);
+
 /* ---- notifications --------------------------------------------------- */
+
+/*
+ * Runs LISTEN statement `id` now and again after every reconnect.
+ * PGX_OK or an error as pgx_exec.
+ */
+int pgx_listen(struct pgx *c, int id, struct err *e);
 
 /*
  * Waits up to timeout_ms for a notification on any LISTENed channel.
  * Returns 1 with channel and payload filled (copied into the caller's buffers,
  * truncated), 0 on timeout, or PGX_ERR_DB when the connection broke (it is
  * reset on the next pgx call; LISTENs must then be issued again: see
- * pgx_reconnects_get).
+ * pgx_reconnects_get; LISTENs made with pgx_listen are re-issued).
  */
 int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen,
                     char *payload, size_t plen, struct err *e);
+/* as pgx_notify_wait with timeout 0, without touching the socket when
+ * nothing is buffered: drains one already-received notification */
+int pgx_notify_poll(struct pgx *c, char *channel, size_t chlen, char *payload,
+                    size_t plen);
 
 #endif

@@ -1,0 +1,946 @@
+/*
+ * jq.c: the job-queue client.  Thin by design: each function checks its
+ * arguments, runs one named statement from schema/queries/jq.sql (JSON is
+ * built by PostgreSQL) and copies the answer out before pgx_reset() clears
+ * the results.  The queue's rules live in SQL and schema/README.md.
+ *
+ * The per-tier depth limit is checked with a bounded count (cost
+ * O(min(depth, limit))) that a connection skips while its last count, plus
+ * what it enqueued since, is below half the limit and younger than
+ * JQ_DEPTH_CACHE_MS: so a burst can overshoot the limit only by what other
+ * connections enqueue within that window while the tier is half empty.
+ * See common/README.md and schema/README.md.
+ */
+#include "common/jq.h"
+
+#include "common/cfg.h"
+#include "common/cm.h"
+#include "common/pgx_impl.h"
+
+#include "sql_queries.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define JQ_DEPTH_CACHE_MS 200.0
+#define JQ_INPUT_MAX ((size_t)512 << 20)
+#define JQ_KEY_MAX 256
+
+static const char *const jq_state_names[] = {
+    "queued", "running", "succeeded", "failed", "canceled", "expired", "cancel_requested",
+};
+static const char *const jq_tier_names[] = {"BACKGROUND", "PRELOAD", "INTERACTIVE", "IMMEDIATE"};
+
+
+const char *jq_state_str(int state)
+{
+    if (state < 0 || state >= (int)CM_ARRAY_LEN(jq_state_names))
+        return "unknown";
+    return jq_state_names[state];
+}
+
+
+int jq_state_parse(const char *s)
+{
+    for (int i = 0; s != NULL && i < (int)CM_ARRAY_LEN(jq_state_names); i++)
+        if (strcmp(s, jq_state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+
+const char *jq_tier_str(int tier)
+{
+    return tier >= 0 && tier < JQ_TIERS ? jq_tier_names[tier] : NULL;
+}
+
+
+int jq_tier_parse(const char *s)
+{
+    if (s == NULL)
+        return -1;
+    if (s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
+        return s[0] - '0';
+    for (int i = 0; i < JQ_TIERS; i++)
+        if (strcasecmp(s, jq_tier_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+
+const char *jq_status_str(int status)
+{
+    switch (status) {
+    case JQ_OK: return "ok";
+    case JQ_EMPTY: return "empty";
+    case JQ_ERR_NOT_FOUND: return "not_found";
+    case JQ_ERR_TIER_FULL: return "tier_full";
+    case JQ_ERR_CONFLICT: return "conflict";
+    case JQ_ERR_DB: return "db_unavailable";
+    case JQ_ERR_INVALID: return "invalid";
+    default: return "error";
+    }
+}
+
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* the status in e after a failed pgx_exec (the PGX_ and JQ_ values agree) */
+static int jq_fail(struct pgx *c, struct err *e)
+{
+    pgx_reset(c);
+    return e != NULL && e->status < 0 ? e->status : JQ_ERR_DB;
+}
+
+
+static PGresult *jq_q(struct pgx *c, int id, int n, const char *const *v, struct err *e)
+{
+    return pgx_exec(c, id, n, v, NULL, NULL, 0, e);
+}
+
+
+/* copies the single text value of r into a new string */
+static int jq_text_out(struct pgx *c, PGresult *r, char **out, const char *what,
+                       struct err *e)
+{
+    if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "%s not found", what);
+    }
+    *out = cm_xstrdup(PQgetvalue(r, 0, 0));
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+static int jq_tier_ok(int tier, struct err *e)
+{
+    if (tier < 0 || tier >= JQ_TIERS)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_tier",
+                       "invalid tier: %d (expected 0..3)", tier);
+    return JQ_OK;
+}
+
+
+static int jq_str_ok(const char *s, size_t max, const char *field, struct err *e)
+{
+    if (s == NULL || s[0] == '\0')
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "missing %s", field);
+    if (strlen(s) > max)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
+                       "invalid %s: longer than %zu bytes", field, max);
+    return JQ_OK;
+}
+
+
+/* builds a PostgreSQL array literal of bigints into a new string */
+static char *jq_i64_array(const int64_t *ids, int n)
+{
+    size_t cap = 3 + (size_t)n * 21;
+    char *s = cm_xmalloc(cap), *p = s;
+    *p++ = '{';
+    for (int i = 0; i < n; i++)
+        p += snprintf(p, cap - (size_t)(p - s), "%s%lld", i ? "," : "", (long long)ids[i]);
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+
+/* a PostgreSQL text[] literal, every element quoted; new string */
+static char *jq_text_array(const char *const *v, int n)
+{
+    size_t cap = 3;
+    for (int i = 0; i < n; i++)
+        cap += 2 * strlen(v[i]) + 3;
+    char *s = cm_xmalloc(cap), *p = s;
+    *p++ = '{';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *q = v[i]; *q; q++) {
+            if (*q == '"' || *q == '\\')
+                *p++ = '\\';
+            *p++ = *q;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+
+/* ---- settings ------------------------------------------------------------ */
+
+/* sets the limits of c (see jq.h); cannot fail */
+void jq_limits_set(struct pgx *c, int64_t depth_limit, int max_attempts)
+{
+    if (depth_limit > 0)
+        c->jq_depth_limit = depth_limit;
+    if (max_attempts > 0)
+        c->jq_max_attempts = max_attempts;
+    for (int t = 0; t < JQ_TIERS; t++)
+        c->jq_depth_at[t] = 0;
+}
+
+
+int jq_retry_after_s(void)
+{
+    return 5;
+}
+
+
+/* ---- auth, tenants, keys ------------------------------------------------ */
+
+static void jq_key_hash(const char *key, unsigned char out[crypto_hash_sha256_BYTES])
+{
+    crypto_hash_sha256(out, (const unsigned char *)key, strlen(key));
+}
+
+
+/* looks up a key by its SHA-256 (see jq.h) */
+int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admin,
+                struct err *e)
+{
+    if (key == NULL || key[0] == '\0' || strlen(key) > JQ_KEY_MAX)
+        return err_set(e, JQ_ERR_NOT_FOUND, 401, "invalid_key", "invalid API key");
+    unsigned char h[crypto_hash_sha256_BYTES];
+    jq_key_hash(key, h);
+    const char *v[1] = {(const char *)h};
+    int lens[1] = {sizeof(h)}, fmts[1] = {1};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_AUTH_KEY, 1, v, lens, fmts, 0, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (PQntuples(r) != 1) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR_NOT_FOUND, 401, "invalid_key", "invalid API key");
+    }
+    *tenant_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (is_admin != NULL)
+        *is_admin = atoi(PQgetvalue(r, 0, 1));
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e)
+{
+    if (jq_str_ok(name, 128, "tenant name", e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    const char *v[1] = {name};
+    PGresult *r = jq_q(c, SQLQ_JQ_TENANT_CREATE, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (PQntuples(r) != 1) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR_CONFLICT, 409, "conflict", "tenant \"%s\" already exists",
+                       name);
+    }
+    *tenant_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_tenant_get(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e)
+{
+    const char *v[1] = {name};
+    PGresult *r = jq_q(c, SQLQ_JQ_TENANT_GET, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (PQntuples(r) != 1) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown tenant: \"%s\"",
+                       name ? name : "");
+    }
+    *tenant_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+/* creates a key: 32 random bytes, printed once, stored as SHA-256 */
+int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out,
+                  size_t key_out_len, int64_t *key_id, struct err *e)
+{
+    if (key_out_len < 64)
+        return err_set(e, JQ_ERR_INVALID, 500, "internal", "key buffer too small");
+    if (sodium_init() < 0)
+        return err_set(e, JQ_ERR, 500, "internal", "could not initialise libsodium");
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof(raw));
+    char b64[64];
+    sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(key_out, key_out_len, "vkv_%s", b64);
+    sodium_memzero(raw, sizeof(raw));
+    unsigned char h[crypto_hash_sha256_BYTES];
+    jq_key_hash(key_out, h);
+    char tid[24], prefix[16];
+    snprintf(prefix, sizeof(prefix), "%.12s", key_out);
+    const char *v[4] = {pgx_i64(tid, tenant_id), (const char *)h, prefix,
+                        is_admin ? "true" : "false"};
+    int lens[4] = {0, sizeof(h), 0, 0}, fmts[4] = {0, 1, 0, 0};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_KEY_CREATE, 4, v, lens, fmts, 0, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (PQntuples(r) != 1) {
+        pgx_reset(c);
+        key_out[0] = '\0';
+        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown tenant: %lld",
+                       (long long)tenant_id);
+    }
+    if (key_id != NULL)
+        *key_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_key_revoke(struct pgx *c, int64_t key_id, struct err *e)
+{
+    char id[24];
+    const char *v[1] = {pgx_i64(id, key_id)};
+    PGresult *r = jq_q(c, SQLQ_JQ_KEY_REVOKE, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    int n = PQntuples(r);
+    pgx_reset(c);
+    if (n != 1)
+        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown or revoked key: %lld",
+                       (long long)key_id);
+    return JQ_OK;
+}
+
+
+/* ---- transactions -------------------------------------------------------- */
+
+static int jq_simple(struct pgx *c, int id, struct err *e)
+{
+    PGresult *r = jq_q(c, id, 0, NULL, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_tx_begin(struct pgx *c, struct err *e)
+{
+    return jq_simple(c, SQLQ_JQ_TX_BEGIN, e);
+}
+
+
+int jq_tx_commit(struct pgx *c, struct err *e)
+{
+    return jq_simple(c, SQLQ_JQ_TX_COMMIT, e);
+}
+
+
+int jq_tx_rollback(struct pgx *c, struct err *e)
+{
+    return jq_simple(c, SQLQ_JQ_TX_ROLLBACK, e);
+}
+
+
+/* ---- enqueue -------------------------------------------------------------- */
+
+/* the per-tier depth limit; see the file comment for the cache */
+static int jq_depth_check(struct pgx *c, int tier, struct err *e)
+{
+    int64_t limit = c->jq_depth_limit;
+    double now = cm_now_ms();
+    if (c->jq_depth_at[tier] > 0 && now - c->jq_depth_at[tier] < JQ_DEPTH_CACHE_MS &&
+        c->jq_depth_seen[tier] + c->jq_depth_added[tier] < limit / 2)
+        return JQ_OK;
+    char t[24], l[24];
+    const char *v[2] = {pgx_i64(t, tier), pgx_i64(l, limit)};
+    PGresult *r = jq_q(c, SQLQ_JQ_TIER_DEPTH, 2, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    int64_t n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    pgx_reset(c);
+    c->jq_depth_seen[tier] = n;
+    c->jq_depth_added[tier] = 0;
+    c->jq_depth_at[tier] = now;
+    if (n >= limit)
+        return err_set(e, JQ_ERR_TIER_FULL, 429, "tier_full",
+                       "could not enqueue: tier %s holds %lld queued jobs (limit %lld)",
+                       jq_tier_str(tier), (long long)n, (long long)limit);
+    return JQ_OK;
+}
+
+
+/* enqueues one job (see jq.h) */
+int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, int *existed,
+                   struct err *e)
+{
+    if (existed != NULL)
+        *existed = 0;
+    if (j->tenant_id <= 0)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_tenant", "invalid tenant: %lld",
+                       (long long)j->tenant_id);
+    if (jq_str_ok(j->task, JQ_TASK_MAX, "task", e) != JQ_OK ||
+        jq_str_ok(j->model, JQ_MODEL_MAX, "model", e) != JQ_OK ||
+        jq_tier_ok(j->tier, e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    if (j->idempotency_key != NULL &&
+        jq_str_ok(j->idempotency_key, JQ_IDEMPOTENCY_KEY_MAX, "idempotency key", e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    if (j->input_len > JQ_INPUT_MAX || (j->input == NULL && j->input_len > 0))
+        return err_set(e, JQ_ERR_INVALID, 413, "input_too_large",
+                       "invalid input: %zu bytes (limit %zu)", j->input_len, JQ_INPUT_MAX);
+    if (j->deadline_ms < 0 || j->max_attempts < 0 || j->max_attempts > 100 ||
+        j->batch_id < 0)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
+                       "invalid deadline_ms %d, max_attempts %d or batch %lld",
+                       j->deadline_ms, j->max_attempts, (long long)j->batch_id);
+    if (j->params_json != NULL) {
+        const char *p = j->params_json;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '{')
+            return err_set(e, JQ_ERR_INVALID, 400, "invalid_params",
+                           "invalid params: expected a JSON object");
+    }
+    int rc = jq_depth_check(c, j->tier, e);
+    if (rc != JQ_OK)
+        return rc;
+
+    char ten[24], tier[24], batch[24], dl[24], ma[24];
+    const char *v[11] = {
+        pgx_i64(ten, j->tenant_id), j->task, j->model, pgx_i64(tier, j->tier),
+        j->params_json, (const char *)j->input, j->input_type, j->idempotency_key,
+        j->batch_id ? pgx_i64(batch, j->batch_id) : NULL,
+        j->deadline_ms ? pgx_i64(dl, j->deadline_ms) : NULL,
+        pgx_i64(ma, j->max_attempts ? j->max_attempts : c->jq_max_attempts),
+    };
+    int lens[11] = {0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0};
+    int fmts[11] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
+    /* an idempotency race (the other insert committed after our snapshot)
+     * answers no row: the second run sees it */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 11, v, lens, fmts, 0, e);
+        if (r == NULL) {
+            rc = jq_fail(c, e);
+            if (rc == JQ_ERR_INVALID && e != NULL)
+                snprintf(e->code, sizeof(e->code), "invalid_params");
+            return rc;
+        }
+        if (PQntuples(r) == 0) {
+            pgx_reset(c);
+            continue;
+        }
+        if (PQgetisnull(r, 0, 0)) {
+            pgx_reset(c);
+            return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown batch: %lld",
+                           (long long)j->batch_id);
+        }
+        *job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        int ex = atoi(PQgetvalue(r, 0, 1));
+        if (existed != NULL)
+            *existed = ex;
+        if (!ex)
+            c->jq_depth_added[j->tier]++;
+        pgx_reset(c);
+        return JQ_OK;
+    }
+    return err_set_transient(e, JQ_ERR_DB, "db_unavailable",
+                             "could not enqueue: idempotency key in use by a concurrent request");
+}
+
+
+int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected,
+                    const char *label, int64_t *batch_id, struct err *e)
+{
+    if (jq_tier_ok(tier, e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    if (n_expected < 0)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid batch size: %d",
+                       n_expected);
+    char t[24], ti[24], n[24];
+    const char *v[4] = {pgx_i64(t, tenant_id), pgx_i64(ti, tier), label, pgx_i64(n, n_expected)};
+    PGresult *r = jq_q(c, SQLQ_JQ_BATCH_CREATE, 4, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    *batch_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_batch_get_json(struct pgx *c, int64_t tenant_id, int64_t batch_id, char **json,
+                      struct err *e)
+{
+    char t[24], b[24];
+    const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(b, batch_id)};
+    PGresult *r = jq_q(c, SQLQ_JQ_BATCH_GET, 2, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    return jq_text_out(c, r, json, "batch", e);
+}
+
+
+/* ---- reading jobs ----------------------------------------------------------- */
+
+int jq_job_get_json(struct pgx *c, int64_t tenant_id, int64_t job_id, char **json,
+                    struct err *e)
+{
+    char t[24], j[24];
+    const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(j, job_id)};
+    PGresult *r = jq_q(c, SQLQ_JQ_JOB_GET, 2, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    return jq_text_out(c, r, json, "job", e);
+}
+
+
+int jq_job_result_bytes_get(struct pgx *c, int64_t tenant_id, int64_t job_id, uint8_t **bytes,
+                            size_t *len, char *type_out, struct err *e)
+{
+    char t[24], j[24];
+    const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(j, job_id)};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_JOB_RESULT_BYTES, 2, v, NULL, NULL, 1, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (PQntuples(r) != 1) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "no result bytes for job %lld",
+                       (long long)job_id);
+    }
+    size_t n = (size_t)PQgetlength(r, 0, 0);
+    *bytes = cm_xmalloc(n ? n : 1);
+    memcpy(*bytes, PQgetvalue(r, 0, 0), n);
+    *len = n;
+    if (type_out != NULL)
+        snprintf(type_out, 64, "%s", PQgetvalue(r, 0, 1));
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_job_list_json(struct pgx *c, int64_t tenant_id, const struct jq_job_filter *f,
+                     int limit, int64_t cursor, char **json, struct err *e)
+{
+    if (limit < 1 || limit > 1000)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_limit",
+                       "invalid limit: %d (expected 1..1000)", limit);
+    if (f != NULL && f->state >= 0 && (f->state > JQ_STATE_EXPIRED))
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_state", "invalid state: %d", f->state);
+    if (f != NULL && f->tier >= 0 && jq_tier_ok(f->tier, e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    char t[24], ti[24], b[24], l[24], cu[24];
+    const char *v[9] = {
+        pgx_i64(t, tenant_id),
+        f && f->state >= 0 ? jq_state_str(f->state) : NULL,
+        f && f->tier >= 0 ? pgx_i64(ti, f->tier) : NULL,
+        f ? f->task : NULL,
+        f ? f->model : NULL,
+        f && f->batch_id > 0 ? pgx_i64(b, f->batch_id) : NULL,
+        f ? f->created_after : NULL,
+        pgx_i64(l, limit),
+        cursor > 0 ? pgx_i64(cu, cursor) : NULL,
+    };
+    PGresult *r = jq_q(c, SQLQ_JQ_JOB_LIST, 9, v, e);
+    if (r == NULL) {
+        int rc = jq_fail(c, e);
+        if (rc == JQ_ERR_INVALID && e != NULL)
+            snprintf(e->code, sizeof(e->code), "invalid_filter");
+        return rc;
+    }
+    return jq_text_out(c, r, json, "jobs", e);
+}
+
+
+/* cancels a job (see jq.h) */
+int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id, int *state_out,
+                  struct err *e)
+{
+    char t[24], j[24];
+    const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(j, job_id)};
+    /* no row can also be a race with a completion moving the job to
+     * history after our snapshot: look again once */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *r = jq_q(c, SQLQ_JQ_JOB_CANCEL, 2, v, e);
+        if (r == NULL)
+            return jq_fail(c, e);
+        if (PQntuples(r) == 0) {
+            pgx_reset(c);
+            continue;
+        }
+        int st = jq_state_parse(PQgetvalue(r, 0, 0));
+        int changed = atoi(PQgetvalue(r, 0, 1));
+        pgx_reset(c);
+        if (state_out != NULL)
+            *state_out = st;
+        if (changed)
+            return JQ_OK;
+        return err_set(e, JQ_ERR_CONFLICT, 409, "conflict", "job %lld is already %s",
+                       (long long)job_id, jq_state_str(st));
+    }
+    return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "job %lld not found",
+                   (long long)job_id);
+}
+
+
+int jq_queue_stats_json(struct pgx *c, char **json, struct err *e)
+{
+    PGresult *r = jq_q(c, SQLQ_JQ_QUEUE_STATS, 0, NULL, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    return jq_text_out(c, r, json, "queue", e);
+}
+
+
+int jq_metrics_text(struct pgx *c, char **text, struct err *e)
+{
+    PGresult *r = jq_q(c, SQLQ_JQ_METRICS, 0, NULL, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    return jq_text_out(c, r, text, "metrics", e);
+}
+
+
+static int jq_tier_set(struct pgx *c, int id, int tier, struct err *e)
+{
+    if (jq_tier_ok(tier, e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    char t[24];
+    const char *v[1] = {pgx_i64(t, tier)};
+    PGresult *r = jq_q(c, id, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_tier_pause(struct pgx *c, int tier, struct err *e)
+{
+    return jq_tier_set(c, SQLQ_JQ_TIER_PAUSE, tier, e);
+}
+
+
+int jq_tier_resume(struct pgx *c, int tier, struct err *e)
+{
+    return jq_tier_set(c, SQLQ_JQ_TIER_RESUME, tier, e);
+}
+
+
+/* ---- worker side ------------------------------------------------------------- */
+
+void jq_jobs_free(struct jq_job *jobs, int n)
+{
+    if (jobs == NULL)
+        return;
+    for (int i = 0; i < n; i++) {
+        free(jobs[i].params_json);
+        free(jobs[i].input);
+    }
+    free(jobs);
+}
+
+
+/* claims a same-model batch (see jq.h and schema/README.md "Claim order") */
+int jq_job_claim(struct pgx *c, const char *worker, const char *device,
+                 const char *const *models, int n_models, int max_jobs, int lease_s,
+                 struct jq_job **jobs, int *n, struct err *e)
+{
+    *jobs = NULL;
+    *n = 0;
+    if (jq_str_ok(worker, 200, "worker name", e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    if (max_jobs < 1 || max_jobs > 256 || lease_s < 1 || lease_s > 86400 || n_models < 0)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
+                       "invalid claim: max_jobs %d, lease %d s, %d models", max_jobs, lease_s,
+                       n_models);
+    char *arr = n_models > 0 ? jq_text_array(models, n_models) : NULL;
+    char mj[24], ls[24];
+    const char *v[5] = {worker, device, arr, pgx_i64(mj, max_jobs), pgx_i64(ls, lease_s)};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_CLAIM, 5, v, NULL, NULL, 1, e);
+    free(arr);
+    if (r == NULL)
+        return jq_fail(c, e);
+    int rows = PQntuples(r);
+    if (rows == 0) {
+        pgx_reset(c);
+        return JQ_EMPTY;
+    }
+    struct jq_job *out = cm_xcalloc((size_t)rows, sizeof(*out));
+    for (int i = 0; i < rows; i++) {
+        struct jq_job *j = &out[i];
+        j->id = pgx_bin_i64(r, i, 0);
+        j->tenant_id = pgx_bin_i64(r, i, 1);
+        j->batch_id = pgx_bin_i64(r, i, 2);
+        snprintf(j->task, sizeof(j->task), "%s", PQgetvalue(r, i, 3));
+        snprintf(j->model, sizeof(j->model), "%s", PQgetvalue(r, i, 4));
+        j->tier = pgx_bin_i32(r, i, 5);
+        j->attempts = pgx_bin_i32(r, i, 6);
+        j->max_attempts = pgx_bin_i32(r, i, 7);
+        j->params_json = cm_xstrdup(PQgetvalue(r, i, 8));
+        if (!PQgetisnull(r, i, 9)) {
+            j->input_len = (size_t)PQgetlength(r, i, 9);
+            j->input = cm_xmalloc(j->input_len ? j->input_len : 1);
+            memcpy(j->input, PQgetvalue(r, i, 9), j->input_len);
+        }
+        snprintf(j->input_type, sizeof(j->input_type), "%s", PQgetvalue(r, i, 10));
+        j->enqueued_ms = pgx_bin_i64(r, i, 11);
+    }
+    pgx_reset(c);
+    *jobs = out;
+    *n = rows;
+    return JQ_OK;
+}
+
+
+int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids, int n, int lease_s,
+                     int *cancel_requested, struct err *e)
+{
+    if (n <= 0)
+        return JQ_OK;
+    if (n > 4096 || lease_s < 1 || lease_s > 86400)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
+                       "invalid heartbeat: %d jobs, lease %d s", n, lease_s);
+    char *arr = jq_i64_array(ids, n);
+    char ls[24];
+    const char *v[3] = {worker, arr, pgx_i64(ls, lease_s)};
+    PGresult *r = jq_q(c, SQLQ_JQ_HEARTBEAT, 3, v, e);
+    free(arr);
+    if (r == NULL)
+        return jq_fail(c, e);
+    CM_ASSERT(PQntuples(r) == n);
+    for (int i = 0; i < n && cancel_requested != NULL; i++)
+        cancel_requested[i] = atoi(PQgetvalue(r, i, 1));
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_job_complete(struct pgx *c, const char *worker, int64_t id, const char *result_json,
+                    const uint8_t *result_bytes, size_t len, const char *result_type,
+                    const char *timings_json, struct err *e)
+{
+    if (result_bytes != NULL && len > JQ_INPUT_MAX)
+        return err_set(e, JQ_ERR_INVALID, 500, "result_too_large",
+                       "invalid result: %zu bytes (limit %zu)", len, JQ_INPUT_MAX);
+    char j[24];
+    const char *v[6] = {worker, pgx_i64(j, id), result_json, (const char *)result_bytes,
+                        result_type, timings_json};
+    int lens[6] = {0, 0, 0, (int)len, 0, 0}, fmts[6] = {0, 0, 0, 1, 0, 0};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_COMPLETE, 6, v, lens, fmts, 0, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    int rows = PQntuples(r);
+    pgx_reset(c);
+    if (rows != 1)
+        return err_set(e, JQ_ERR_CONFLICT, 409, "lease_lost",
+                       "cannot complete job %lld: not running on worker %s", (long long)id,
+                       worker);
+    return JQ_OK;
+}
+
+
+int jq_job_complete_many(struct pgx *c, const char *worker, const int64_t *ids,
+                         const char *const *result_json, int n, int *n_done, struct err *e)
+{
+    *n_done = 0;
+    if (n <= 0)
+        return JQ_OK;
+    if (n > 4096)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid batch: %d jobs", n);
+    const char *nulls[1] = {"null"};
+    char *ida = jq_i64_array(ids, n);
+    /* results may be NULL: complete with a JSON null */
+    const char **res = cm_xcalloc((size_t)n, sizeof(*res));
+    for (int i = 0; i < n; i++)
+        res[i] = result_json && result_json[i] ? result_json[i] : nulls[0];
+    char *ra = jq_text_array(res, n);
+    free(res);
+    const char *v[3] = {worker, ida, ra};
+    PGresult *r = jq_q(c, SQLQ_JQ_COMPLETE_MANY, 3, v, e);
+    free(ida);
+    free(ra);
+    if (r == NULL)
+        return jq_fail(c, e);
+    *n_done = PQntuples(r);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id, const char *msg,
+                      int transient, int *state_out, struct err *e)
+{
+    char j[24];
+    const char *v[4] = {worker, pgx_i64(j, id), msg ? msg : "unknown error",
+                        transient ? "true" : "false"};
+    PGresult *r = jq_q(c, SQLQ_JQ_FAIL, 4, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (PQntuples(r) != 1) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR_CONFLICT, 409, "lease_lost",
+                       "cannot fail job %lld: not running on worker %s", (long long)id, worker);
+    }
+    if (state_out != NULL)
+        *state_out = jq_state_parse(PQgetvalue(r, 0, 0));
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_job_fail(struct pgx *c, const char *worker, int64_t id, const char *msg, int transient,
+                struct err *e)
+{
+    return jq_job_fail_state(c, worker, id, msg, transient, NULL, e);
+}
+
+
+int jq_requeue_expired(struct pgx *c, int *n, struct err *e)
+{
+    PGresult *r = jq_q(c, SQLQ_JQ_REQUEUE_EXPIRED, 0, NULL, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (n != NULL)
+        *n = atoi(PQgetvalue(r, 0, 0));
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+/* ---- waiting ------------------------------------------------------------------ */
+
+int jq_listen(struct pgx *c, const char *channel, struct err *e)
+{
+    int id;
+    if (channel != NULL && strcmp(channel, JQ_CHAN_JOB_NEW) == 0)
+        id = SQLQ_JQ_LISTEN_JOB_NEW;
+    else if (channel != NULL && strcmp(channel, JQ_CHAN_JOB_DONE) == 0)
+        id = SQLQ_JQ_LISTEN_JOB_DONE;
+    else if (channel != NULL && strcmp(channel, JQ_CHAN_JOB_CANCEL) == 0)
+        id = SQLQ_JQ_LISTEN_JOB_CANCEL;
+    else
+        return err_set(e, JQ_ERR_INVALID, 500, "internal", "unknown channel: \"%s\"",
+                       channel ? channel : "");
+    int rc = pgx_listen(c, id, e);
+    pgx_reset(c);
+    return rc;
+}
+
+
+int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen, struct err *e)
+{
+    int rc = pgx_notify_wait(c, timeout_ms, NULL, 0, payload, plen, e);
+    if (rc < 0)
+        return JQ_ERR_DB;
+    return rc == 1 ? JQ_OK : JQ_EMPTY;
+}
+
+
+/* 1 when the state is final, 0 when not, or a negative status */
+static int jq_job_final(struct pgx *c, int64_t tenant_id, int64_t job_id, struct err *e)
+{
+    char t[24], j[24];
+    const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(j, job_id)};
+    PGresult *r = jq_q(c, SQLQ_JQ_JOB_STATE, 2, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (PQntuples(r) < 1) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "job %lld not found",
+                       (long long)job_id);
+    }
+    const char *s = PQgetvalue(r, 0, 0);
+    int fin = strcmp(s, "queued") != 0 && strcmp(s, "running") != 0;
+    pgx_reset(c);
+    return fin;
+}
+
+
+/* waits for job_id to be final (see jq.h) */
+int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms,
+                     char **json, struct err *e)
+{
+    *json = NULL;
+    int rc = jq_listen(c, JQ_CHAN_JOB_DONE, e);
+    if (rc != JQ_OK)
+        return rc;
+    char want[24];
+    pgx_i64(want, job_id);
+    double deadline = cm_now_ms() + timeout_ms;
+    int check = 1;
+    for (int guard = 0; guard < 10000000; guard++) {
+        if (check) {
+            int fin = jq_job_final(c, tenant_id, job_id, e);
+            if (fin < 0)
+                return fin;
+            if (fin)
+                return jq_job_get_json(c, tenant_id, job_id, json, e);
+            check = 0;
+        }
+        double left = deadline - cm_now_ms();
+        if (left <= 0)
+            break;
+        /* poll fallback: look at the job at least once a second */
+        int slice = left > 1000 ? 1000 : (int)left + 1;
+        char payload[64];
+        int w = pgx_notify_wait(c, slice, NULL, 0, payload, sizeof(payload), e);
+        if (w < 0) {
+            check = 1; /* notifications may be lost: look at the job */
+            continue;
+        }
+        if (w == 0 || strcmp(payload, want) == 0)
+            check = 1;
+    }
+    rc = jq_job_get_json(c, tenant_id, job_id, json, e);
+    return rc == JQ_OK ? JQ_EMPTY : rc;
+}
+
+
+/* ---- worker registry ------------------------------------------------------------ */
+
+int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json, struct err *e)
+{
+    if (jq_str_ok(name, 200, "worker name", e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    const char *v[2] = {name, device_json};
+    PGresult *r = jq_q(c, SQLQ_JQ_WORKER_UPSERT, 2, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
+int jq_workers_json(struct pgx *c, int stale_s, char **json, struct err *e)
+{
+    char s[24];
+    const char *v[1] = {pgx_i64(s, stale_s > 0 ? stale_s : 30)};
+    PGresult *r = jq_q(c, SQLQ_JQ_WORKERS, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    return jq_text_out(c, r, json, "workers", e);
+}
+
+
+int jq_retention_run(struct pgx *c, int days, int64_t *n, struct err *e)
+{
+    if (days < 0)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid retention: %d days",
+                       days);
+    char d[24];
+    const char *v[1] = {pgx_i64(d, days)};
+    PGresult *r = jq_q(c, SQLQ_JQ_RETENTION, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (n != NULL)
+        *n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    pgx_reset(c);
+    return JQ_OK;
+}

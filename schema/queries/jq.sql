@@ -1,0 +1,578 @@
+-- jq.sql: every statement of the queue client (common/jq.c).  Each starts
+-- with a "-- name: x" line; the build embeds them as SQLQ_X (sql_queries.h).
+-- Parameters are always typed with casts; nothing here is built at run time.
+-- The claim order, lease and retry rules are explained in schema/README.md.
+
+-- name: jq_tx_begin
+BEGIN
+
+-- name: jq_tx_commit
+COMMIT
+
+-- name: jq_tx_rollback
+ROLLBACK
+
+-- name: jq_listen_job_new
+LISTEN vkv_job_new
+
+-- name: jq_listen_job_done
+LISTEN vkv_job_done
+
+-- name: jq_listen_job_cancel
+LISTEN vkv_job_cancel
+
+-- name: jq_auth_key
+-- $1 sha256 of the key
+SELECT tenant_id, is_admin::int
+  FROM api_keys
+ WHERE key_hash = $1::bytea AND revoked_at IS NULL
+
+-- name: jq_tenant_create
+INSERT INTO tenants (name) VALUES ($1::text)
+ON CONFLICT (name) DO NOTHING
+RETURNING id
+
+-- name: jq_tenant_get
+SELECT id FROM tenants WHERE name = $1::text
+
+-- name: jq_key_create
+-- $1 tenant, $2 sha256, $3 printable prefix, $4 is_admin
+INSERT INTO api_keys (tenant_id, key_hash, key_prefix, is_admin)
+SELECT t.id, $2::bytea, $3::text, $4::boolean FROM tenants t WHERE t.id = $1::bigint
+RETURNING id
+
+-- name: jq_key_revoke
+UPDATE api_keys SET revoked_at = now()
+ WHERE id = $1::bigint AND revoked_at IS NULL
+RETURNING id
+
+-- name: jq_tier_depth
+-- queued jobs in tier $1, counted up to $2 (cost bounded by the limit)
+SELECT count(*) FROM (
+    SELECT 1 FROM jobs WHERE tier = $1::smallint AND state = 'queued' LIMIT $2::bigint
+) q
+
+-- name: jq_enqueue
+-- $1 tenant, $2 task, $3 model, $4 tier, $5 params json text, $6 input bytea,
+-- $7 input type, $8 idempotency key, $9 batch id, $10 deadline ms,
+-- $11 max attempts.  Returns (id, existed) or, for a batch that is not the
+-- tenant's, one row (NULL, false); no row: an idempotency race, run again.
+WITH b AS MATERIALIZED (
+    SELECT ($9::bigint IS NULL OR EXISTS (
+                SELECT 1 FROM batches WHERE id = $9::bigint AND tenant_id = $1::bigint)) AS ok
+),
+k AS (
+    INSERT INTO idempotency (tenant_id, key, job_id)
+    SELECT $1::bigint, $8::text, nextval('job_id_seq') FROM b
+     WHERE b.ok AND $8::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING job_id
+),
+nid AS MATERIALIZED (
+    SELECT CASE WHEN $8::text IS NULL THEN nextval('job_id_seq')
+                ELSE (SELECT job_id FROM k) END AS id
+      FROM b WHERE b.ok
+),
+fk AS MATERIALIZED (
+    SELECT greatest(
+               coalesce((SELECT max(fair_key) FROM jobs
+                          WHERE tenant_id = $1::bigint AND tier = $4::smallint
+                            AND state = 'queued') + s.fair_quantum_ms, 0),
+               (extract(epoch FROM now()) * 1000)::bigint) AS v
+      FROM queue_settings s WHERE s.id = 1
+),
+ins AS (
+    INSERT INTO jobs (id, tenant_id, batch_id, task, model, tier, fair_key,
+                      params, input, input_type, idempotency_key, max_attempts,
+                      deadline_at)
+    SELECT nid.id, $1::bigint, $9::bigint, $2::text, $3::text, $4::smallint, fk.v,
+           coalesce($5::jsonb, '{}'::jsonb), $6::bytea, $7::text, $8::text,
+           $11::int, now() + make_interval(secs => $10::int / 1000.0)
+      FROM nid, fk
+     WHERE nid.id IS NOT NULL
+    RETURNING id, model
+)
+SELECT ins.id, 0 AS existed
+  FROM ins CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_new', ins.model)) n
+UNION ALL
+SELECT i.job_id, 1
+  FROM idempotency i, b
+ WHERE b.ok AND $8::text IS NOT NULL AND i.tenant_id = $1::bigint
+   AND i.key = $8::text AND NOT EXISTS (SELECT 1 FROM k)
+UNION ALL
+SELECT NULL, 0 FROM b WHERE NOT b.ok
+
+-- name: jq_batch_create
+INSERT INTO batches (tenant_id, tier, label, n_expected)
+VALUES ($1::bigint, $2::smallint, $3::text, $4::int)
+RETURNING id
+
+-- name: jq_batch_get
+-- $1 tenant (0 = any), $2 batch id
+SELECT json_build_object(
+           'id', b.id, 'tenant_id', b.tenant_id, 'tier', b.tier,
+           'label', b.label, 'created_at', b.created_at,
+           'total', greatest(b.n_expected, count(s.state)),
+           'counts', json_build_object(
+               'queued', count(*) FILTER (WHERE s.state = 'queued'),
+               'running', count(*) FILTER (WHERE s.state = 'running'),
+               'succeeded', count(*) FILTER (WHERE s.state = 'succeeded'),
+               'failed', count(*) FILTER (WHERE s.state = 'failed'),
+               'canceled', count(*) FILTER (WHERE s.state = 'canceled'),
+               'expired', count(*) FILTER (WHERE s.state = 'expired')),
+           'done', count(s.state) >= b.n_expected
+                   AND count(*) FILTER (WHERE s.state IN ('queued', 'running')) = 0
+       )::text
+  FROM batches b
+  LEFT JOIN LATERAL (
+      SELECT state FROM jobs WHERE batch_id = b.id
+      UNION ALL
+      SELECT state FROM job_history WHERE batch_id = b.id) s ON true
+ WHERE b.id = $2::bigint AND ($1::bigint = 0 OR b.tenant_id = $1::bigint)
+ GROUP BY b.id
+
+-- name: jq_job_get
+-- $1 tenant (0 = any), $2 job id
+SELECT job_json(j, true)::text
+  FROM jobs_all j
+ WHERE j.id = $2::bigint AND ($1::bigint = 0 OR j.tenant_id = $1::bigint)
+
+-- name: jq_job_result_bytes
+SELECT result_bytes, coalesce(result_type, 'application/octet-stream')
+  FROM job_history
+ WHERE id = $2::bigint AND ($1::bigint = 0 OR tenant_id = $1::bigint)
+   AND result_bytes IS NOT NULL
+
+-- name: jq_job_list
+-- $1 tenant (0 = any), $2 state, $3 tier, $4 task, $5 model, $6 batch,
+-- $7 created_after, $8 limit, $9 cursor (id < cursor; NULL = newest)
+SELECT json_build_object(
+           'jobs', coalesce(json_agg(job_json(j, false) ORDER BY j.id DESC), '[]'),
+           'next_cursor', CASE WHEN count(*) = $8::int THEN min(j.id) END)::text
+  FROM (SELECT * FROM jobs_all
+         WHERE ($1::bigint = 0 OR tenant_id = $1::bigint)
+           AND ($2::text IS NULL OR state = $2::text)
+           AND ($3::smallint IS NULL OR tier = $3::smallint)
+           AND ($4::text IS NULL OR task = $4::text)
+           AND ($5::text IS NULL OR model = $5::text)
+           AND ($6::bigint IS NULL OR batch_id = $6::bigint)
+           AND ($7::timestamptz IS NULL OR enqueued_at > $7::timestamptz)
+           AND ($9::bigint IS NULL OR id < $9::bigint)
+         ORDER BY id DESC
+         LIMIT $8::int) j
+
+-- name: jq_job_cancel
+-- $1 tenant (0 = any), $2 job id.  Returns (state, changed): ('canceled',
+-- 1), ('cancel_requested', 1), or (final state already reached, 0).
+-- No row: unknown, another tenant's, or a race with completion (run again).
+WITH j0 AS MATERIALIZED (
+    SELECT j.id, j.state FROM jobs j
+     WHERE j.id = $2::bigint AND ($1::bigint = 0 OR j.tenant_id = $1::bigint)
+     FOR UPDATE
+),
+d AS (
+    DELETE FROM jobs j USING j0
+     WHERE j.id = j0.id AND j0.state = 'queued'
+    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
+              j.params, j.input_type, octet_length(j.input) AS input_bytes,
+              j.idempotency_key, j.attempts, j.max_attempts, j.deadline_at,
+              j.enqueued_at, j.started_at, j.worker, j.device, j.last_error
+),
+h AS (
+    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
+                             cancel_requested, params, input_type, input_bytes,
+                             idempotency_key, attempts, max_attempts,
+                             deadline_at, enqueued_at, started_at, worker,
+                             device, error)
+    SELECT id, tenant_id, batch_id, task, model, tier, 'canceled', true, params,
+           input_type, input_bytes, idempotency_key, attempts, max_attempts,
+           deadline_at, enqueued_at, started_at, worker, device, last_error
+      FROM d
+    RETURNING id
+),
+r AS (
+    UPDATE jobs j SET cancel_requested = true FROM j0
+     WHERE j.id = j0.id AND j0.state = 'running'
+    RETURNING j.id
+)
+SELECT 'canceled'::text, 1 AS changed
+  FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::text)) n
+UNION ALL
+SELECT 'cancel_requested', 1
+  FROM r CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_cancel', r.id::text)) n
+UNION ALL
+SELECT jh.state, 0 FROM job_history jh
+ WHERE jh.id = $2::bigint AND ($1::bigint = 0 OR jh.tenant_id = $1::bigint)
+   AND NOT EXISTS (SELECT 1 FROM j0)
+
+-- name: jq_queue_stats
+SELECT json_build_object(
+           'tiers', json_agg(json_build_object(
+               'tier', d.tier, 'name', d.tier_name, 'paused', d.paused,
+               'queued', d.queued, 'retry_waiting', d.retry_waiting,
+               'running', d.running,
+               'oldest_wait_ms', round(d.oldest_wait_ms)) ORDER BY d.tier DESC),
+           'queued', sum(d.queued), 'running', sum(d.running),
+           'paused', coalesce(json_agg(d.tier ORDER BY d.tier DESC)
+                              FILTER (WHERE d.paused), '[]'))::text
+  FROM admin_queue_depth d
+
+-- name: jq_metrics
+SELECT string_agg(line, E'\n' ORDER BY ord, line) || E'\n'
+  FROM (
+    SELECT 1 AS ord, '# TYPE vkv_queue_depth gauge' AS line
+    UNION ALL SELECT 2, format('vkv_queue_depth{tier="%s"} %s', tier_name, queued)
+      FROM admin_queue_depth
+    UNION ALL SELECT 3, '# TYPE vkv_queue_running gauge'
+    UNION ALL SELECT 4, format('vkv_queue_running{tier="%s"} %s', tier_name, running)
+      FROM admin_queue_depth
+    UNION ALL SELECT 5, '# TYPE vkv_queue_oldest_wait_seconds gauge'
+    UNION ALL SELECT 6, format('vkv_queue_oldest_wait_seconds{tier="%s"} %s', tier_name,
+                               round(coalesce(oldest_wait_ms, 0)::numeric / 1000, 3))
+      FROM admin_queue_depth
+    UNION ALL SELECT 7, '# TYPE vkv_tier_paused gauge'
+    UNION ALL SELECT 8, format('vkv_tier_paused{tier="%s"} %s', tier_name, paused::int)
+      FROM admin_queue_depth
+    UNION ALL SELECT 9, '# TYPE vkv_jobs gauge'
+    UNION ALL SELECT 10, format('vkv_jobs{state="%s"} %s', s.state, coalesce(c.n, 0))
+      FROM (VALUES ('queued'), ('running'), ('succeeded'), ('failed'),
+                   ('canceled'), ('expired')) s(state)
+      LEFT JOIN (SELECT state, count(*) AS n FROM jobs GROUP BY state
+                 UNION ALL
+                 SELECT state, count(*) FROM job_history GROUP BY state) c
+        ON c.state = s.state
+  ) m
+
+-- name: jq_tier_pause
+UPDATE tiers SET paused = true, paused_at = now()
+ WHERE tier = $1::smallint
+RETURNING tier
+
+-- name: jq_tier_resume
+WITH t AS (
+    UPDATE tiers SET paused = false, paused_at = NULL
+     WHERE tier = $1::smallint
+    RETURNING tier
+)
+SELECT t.tier FROM t CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_new', '')) n
+
+-- name: jq_claim
+-- $1 worker, $2 device, $3 models (NULL = any), $4 max jobs, $5 lease s.
+-- 1. aged lane: at most one claim per aged_interval_ms takes the oldest
+--    aged job of tier < 3 (fair_key older than aging_ms);
+-- 2. otherwise the head is the first queued job in (tier DESC, fair_key, id);
+-- 3. the batch is filled with more jobs of the head's model, same order.
+WITH st AS MATERIALIZED (
+    SELECT s.aging_ms, (extract(epoch FROM now()) * 1000)::bigint AS now_ms
+      FROM queue_settings s
+     WHERE s.id = 1 AND s.aged_next_at <= now()
+),
+paused AS MATERIALIZED (
+    SELECT coalesce(array_agg(tier), '{}'::smallint[]) AS t FROM tiers WHERE paused
+),
+aged_cand AS MATERIALIZED (
+    SELECT c.id
+      FROM st, paused, generate_series(0, 2) AS g(tier)
+      CROSS JOIN LATERAL (
+          SELECT j.id, j.fair_key FROM jobs j
+           WHERE j.state = 'queued' AND j.tier = g.tier
+             AND j.fair_key < st.now_ms - st.aging_ms
+             AND j.run_after <= now()
+             AND (j.deadline_at IS NULL OR j.deadline_at > now())
+             AND ($3::text[] IS NULL OR j.model = ANY ($3::text[]))
+           ORDER BY j.tier DESC, j.fair_key, j.id
+           LIMIT 1) c
+     WHERE g.tier <> ALL (paused.t)
+     ORDER BY c.fair_key, c.id
+     LIMIT 1
+),
+lane AS (
+    UPDATE queue_settings s
+       SET aged_next_at = now() + make_interval(secs => s.aged_interval_ms / 1000.0)
+     WHERE s.id = 1 AND s.aged_next_at <= now()
+       AND EXISTS (SELECT 1 FROM aged_cand)
+    RETURNING 1
+),
+aged_head AS MATERIALIZED (
+    SELECT j.id, j.model, j.tier FROM jobs j
+     WHERE j.id = (SELECT id FROM aged_cand) AND j.state = 'queued'
+       AND EXISTS (SELECT 1 FROM lane)
+     FOR UPDATE SKIP LOCKED
+),
+norm_head AS MATERIALIZED (
+    SELECT j.id, j.model, j.tier FROM jobs j
+     WHERE NOT EXISTS (SELECT 1 FROM aged_head)
+       AND j.state = 'queued' AND j.run_after <= now()
+       AND j.tier <> ALL ((SELECT t FROM paused)::smallint[])
+       AND (j.deadline_at IS NULL OR j.deadline_at > now())
+       AND ($3::text[] IS NULL OR j.model = ANY ($3::text[]))
+     ORDER BY j.tier DESC, j.fair_key, j.id
+     LIMIT 1
+     FOR UPDATE SKIP LOCKED
+),
+head AS MATERIALIZED (
+    SELECT id, model, tier FROM aged_head
+    UNION ALL
+    SELECT id, model, tier FROM norm_head
+),
+more AS MATERIALIZED (
+    SELECT j.id FROM jobs j
+     WHERE $4::int > 1
+       AND j.state = 'queued' AND j.run_after <= now()
+       AND j.model = (SELECT model FROM head)
+       AND j.tier >= (SELECT tier FROM head)
+       AND j.id <> (SELECT id FROM head)
+       AND j.tier <> ALL ((SELECT t FROM paused)::smallint[])
+       AND (j.deadline_at IS NULL OR j.deadline_at > now())
+     ORDER BY j.tier DESC, j.fair_key, j.id
+     LIMIT greatest($4::int - 1, 0)
+     FOR UPDATE SKIP LOCKED
+),
+upd AS (
+    UPDATE jobs j
+       SET state = 'running', attempts = j.attempts + 1, worker = $1::text,
+           device = $2::text, started_at = now(),
+           lease_until = now() + make_interval(secs => $5::int)
+     WHERE j.id IN (SELECT id FROM head UNION ALL SELECT id FROM more)
+    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
+              j.attempts, j.max_attempts, j.params, j.input, j.input_type,
+              j.enqueued_at, j.fair_key
+)
+SELECT id, tenant_id, coalesce(batch_id, 0), task, model, tier::int, attempts,
+       max_attempts, params::text, input, coalesce(input_type, ''),
+       (extract(epoch FROM enqueued_at) * 1000)::bigint
+  FROM upd
+ ORDER BY tier DESC, fair_key, id
+
+-- name: jq_heartbeat
+-- $1 worker, $2 ids, $3 lease s.  Per id: 1 cancel requested, -1 lease
+-- lost, 0 fine; in the order of $2.
+WITH u AS (
+    UPDATE jobs j SET lease_until = now() + make_interval(secs => $3::int)
+     WHERE j.id = ANY ($2::bigint[]) AND j.state = 'running' AND j.worker = $1::text
+    RETURNING j.id, j.cancel_requested
+)
+SELECT x.id, CASE WHEN u.id IS NULL THEN -1 WHEN u.cancel_requested THEN 1 ELSE 0 END
+  FROM unnest($2::bigint[]) WITH ORDINALITY AS x(id, ord)
+  LEFT JOIN u ON u.id = x.id
+ ORDER BY x.ord
+
+-- name: jq_complete
+-- $1 worker, $2 id, $3 result json, $4 result bytes, $5 result type,
+-- $6 timings json.  No row: the lease was lost.
+WITH d AS (
+    DELETE FROM jobs j
+     WHERE j.id = $2::bigint AND j.state = 'running' AND j.worker = $1::text
+    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
+              j.cancel_requested, j.params, j.input_type,
+              octet_length(j.input) AS input_bytes, j.idempotency_key,
+              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
+              j.started_at, j.worker, j.device
+),
+h AS (
+    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
+                             cancel_requested, params, input_type, input_bytes,
+                             idempotency_key, attempts, max_attempts,
+                             deadline_at, enqueued_at, started_at, worker,
+                             device, result, result_bytes, result_type, timings)
+    SELECT id, tenant_id, batch_id, task, model, tier, 'succeeded',
+           cancel_requested, params, input_type, input_bytes, idempotency_key,
+           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
+           device, $3::jsonb, $4::bytea, $5::text, $6::jsonb
+      FROM d
+    RETURNING id
+)
+SELECT h.id FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::text)) n
+
+-- name: jq_complete_many
+-- $1 worker, $2 ids, $3 result json texts (same length).  Returns the ids
+-- completed (the others had lost their lease).
+WITH r AS MATERIALIZED (
+    SELECT x.id, x.res FROM unnest($2::bigint[], $3::text[]) AS x(id, res)
+),
+d AS (
+    DELETE FROM jobs j USING r
+     WHERE j.id = r.id AND j.state = 'running' AND j.worker = $1::text
+    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
+              j.cancel_requested, j.params, j.input_type,
+              octet_length(j.input) AS input_bytes, j.idempotency_key,
+              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
+              j.started_at, j.worker, j.device, r.res
+),
+h AS (
+    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
+                             cancel_requested, params, input_type, input_bytes,
+                             idempotency_key, attempts, max_attempts,
+                             deadline_at, enqueued_at, started_at, worker,
+                             device, result)
+    SELECT id, tenant_id, batch_id, task, model, tier, 'succeeded',
+           cancel_requested, params, input_type, input_bytes, idempotency_key,
+           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
+           device, res::jsonb
+      FROM d
+    RETURNING id
+)
+SELECT h.id FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::text)) n
+
+-- name: jq_fail
+-- $1 worker, $2 id, $3 message, $4 transient.  Returns the resulting state
+-- ('queued' for a retry, 'failed', 'canceled'); no row: the lease was lost.
+WITH cur AS MATERIALIZED (
+    SELECT j.id, j.cancel_requested,
+           (NOT j.cancel_requested AND $4::boolean
+            AND j.attempts < j.max_attempts) AS retry
+      FROM jobs j
+     WHERE j.id = $2::bigint AND j.state = 'running' AND j.worker = $1::text
+     FOR UPDATE
+),
+rq AS (
+    UPDATE jobs j
+       SET state = 'queued', worker = NULL, device = NULL, lease_until = NULL,
+           last_error = $3::text,
+           run_after = now() + make_interval(secs =>
+               least(s.retry_max_ms::float8,
+                     s.retry_base_ms * power(2, greatest(j.attempts - 1, 0)))
+               * (1 + random() * 0.1) / 1000.0)
+      FROM cur, queue_settings s
+     WHERE j.id = cur.id AND cur.retry AND s.id = 1
+    RETURNING j.id
+),
+d AS (
+    DELETE FROM jobs j USING cur
+     WHERE j.id = cur.id AND NOT cur.retry
+    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
+              j.cancel_requested, j.params, j.input_type,
+              octet_length(j.input) AS input_bytes, j.idempotency_key,
+              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
+              j.started_at, j.worker, j.device
+),
+h AS (
+    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
+                             cancel_requested, params, input_type, input_bytes,
+                             idempotency_key, attempts, max_attempts,
+                             deadline_at, enqueued_at, started_at, worker,
+                             device, error)
+    SELECT id, tenant_id, batch_id, task, model, tier,
+           CASE WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,
+           cancel_requested, params, input_type, input_bytes, idempotency_key,
+           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
+           device, $3::text
+      FROM d
+    RETURNING id, state
+)
+SELECT 'queued'::text FROM rq
+UNION ALL
+SELECT h.state FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::text)) n
+
+-- name: jq_requeue_expired
+-- running jobs whose lease expired: queued again, or failed when attempts
+-- are used up, or canceled when a cancel was requested; queued jobs past
+-- their deadline: expired.  Returns the number of jobs changed.
+WITH exp AS MATERIALIZED (
+    SELECT j.id, j.cancel_requested, j.attempts >= j.max_attempts AS exhausted
+      FROM jobs j
+     WHERE j.state = 'running' AND j.lease_until < now()
+     FOR UPDATE SKIP LOCKED
+),
+dl AS MATERIALIZED (
+    SELECT j.id FROM jobs j
+     WHERE j.state = 'queued' AND j.deadline_at < now()
+     FOR UPDATE SKIP LOCKED
+),
+rq AS (
+    UPDATE jobs j
+       SET state = 'queued', lease_until = NULL,
+           last_error = 'lease expired on worker ' || coalesce(j.worker, '?'),
+           worker = NULL, device = NULL
+      FROM exp
+     WHERE j.id = exp.id AND NOT exp.exhausted AND NOT exp.cancel_requested
+    RETURNING j.id
+),
+d AS (
+    DELETE FROM jobs j
+     WHERE j.id IN (SELECT id FROM exp WHERE exhausted OR cancel_requested
+                    UNION ALL SELECT id FROM dl)
+    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
+              j.cancel_requested, j.params, j.input_type,
+              octet_length(j.input) AS input_bytes, j.idempotency_key,
+              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
+              j.started_at, j.worker, j.device, j.state AS old_state,
+              j.last_error
+),
+h AS (
+    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
+                             cancel_requested, params, input_type, input_bytes,
+                             idempotency_key, attempts, max_attempts,
+                             deadline_at, enqueued_at, started_at, worker,
+                             device, error)
+    SELECT id, tenant_id, batch_id, task, model, tier,
+           CASE WHEN old_state = 'queued' THEN 'expired'
+                WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,
+           cancel_requested, params, input_type, input_bytes, idempotency_key,
+           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
+           device,
+           CASE WHEN old_state = 'queued'
+                THEN 'deadline passed before the job started'
+                    || coalesce(' (last error: ' || last_error || ')', '')
+                WHEN cancel_requested THEN 'canceled while running'
+                ELSE 'lease expired on worker ' || coalesce(worker, '?')
+                    || ' after ' || attempts || ' attempts'
+                    || coalesce(' (last error: ' || last_error || ')', '')
+           END
+      FROM d
+    RETURNING id
+),
+nh AS (
+    SELECT count(*) AS n FROM h CROSS JOIN LATERAL
+        (SELECT pg_notify('vkv_job_done', h.id::text)) x
+)
+SELECT (SELECT n FROM nh) + (SELECT count(*) FROM rq)
+
+-- name: jq_worker_upsert
+INSERT INTO workers (name, device, last_seen)
+VALUES ($1::text, coalesce($2::jsonb, '{}'::jsonb), now())
+ON CONFLICT (name) DO UPDATE SET device = EXCLUDED.device, last_seen = now()
+
+-- name: jq_workers
+-- $1 stale seconds
+SELECT json_build_object('workers', coalesce(json_agg(json_build_object(
+           'name', name,
+           'status', CASE WHEN last_seen > now() - make_interval(secs => $1::int)
+                          THEN 'up' ELSE 'down' END,
+           'started_at', started_at, 'last_seen', last_seen,
+           'device', device) ORDER BY name), '[]'))::text
+  FROM workers
+
+-- name: jq_retention
+-- $1 days.  Deletes finished jobs, idempotency keys and empty batches older
+-- than that; returns the rows deleted.
+WITH h AS (
+    DELETE FROM job_history
+     WHERE finished_at < now() - make_interval(days => $1::int)
+    RETURNING 1
+),
+i AS (
+    DELETE FROM idempotency
+     WHERE created_at < now() - make_interval(days => $1::int)
+    RETURNING 1
+),
+w AS (
+    DELETE FROM workers
+     WHERE last_seen < now() - make_interval(days => $1::int)
+    RETURNING 1
+),
+b AS (
+    DELETE FROM batches bt
+     WHERE bt.created_at < now() - make_interval(days => $1::int)
+       AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = bt.id)
+       AND NOT EXISTS (SELECT 1 FROM job_history hh WHERE hh.batch_id = bt.id
+                        AND hh.finished_at >= now() - make_interval(days => $1::int))
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM i)
+     + (SELECT count(*) FROM w) + (SELECT count(*) FROM b)
+
+-- name: jq_job_state
+-- $1 tenant (0 = any), $2 job id: the state, for waiters
+SELECT state FROM jobs_all
+ WHERE id = $2::bigint AND ($1::bigint = 0 OR tenant_id = $1::bigint)

@@ -1,0 +1,28 @@
+-- migrate.sql: statements of the migration runner (vkv-admin migrate and the
+-- schema check every program runs at start).  The migration files
+-- themselves (schema/migrations/) are embedded whole and run as scripts.
+
+-- name: mig_lock
+-- one migrator at a time (released at session end or by mig_unlock)
+SELECT pg_advisory_lock(7411001)
+
+-- name: mig_unlock
+SELECT pg_advisory_unlock(7411001)
+
+-- name: mig_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     int PRIMARY KEY,
+    name        text NOT NULL,
+    sha256      text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+
+-- name: mig_table_exists
+SELECT to_regclass('schema_migrations') IS NOT NULL
+
+-- name: mig_list
+SELECT version, name, sha256 FROM schema_migrations ORDER BY version
+
+-- name: mig_record
+INSERT INTO schema_migrations (version, name, sha256)
+VALUES ($1::int, $2::text, $3::text)
