@@ -10,9 +10,9 @@ $(BIN)/wk_unit: $(O)/tests/integration/worker_unit.o $(WK_CORE_OBJS) $(COMMON_LI
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
 
-# the Vulkan engine needs the runtime's task layer; until it is in the tree
+# the Vulkan engine needs the runtime's task layer; until it is committed
 # the worker links wk_eng_none.c (clear error for --engine vulkan)
-ifeq ($(words $(wildcard runtime/rt_task.h worker/wk_eng_rt.c)),2)
+ifneq ($(shell git ls-files runtime/rt_task.c 2>/dev/null),)
 WK_ENG_SRC := worker/wk_eng_rt.c
 WK_ENG_LIBS := $(RT_LIB)
 WK_ENG_LDLIBS := $(RT_LDLIBS)

@@ -1,0 +1,297 @@
+/*
+ * wk_eng_rt.c: the Vulkan engine of vkv-worker, over the runtime's task
+ * layer (runtime/rt_task.h): one rt_device per process, one
+ * rt_task_model per resident model.
+ *
+ * Registration: every manifest in VKV_MODELS_DIR whose task the runtime
+ * runs (classify, detect_faces, detect) and whose fetched files are in
+ * VKV_MODEL_CACHE/<name>/ is a model this worker claims jobs for; its
+ * batch limit is the manifest's "batch_limit" (capped by VKV_WORKER_BATCH).
+ *
+ * A batch: every image is decoded on the CPU (common/img.h, the configured
+ * limits; a bad image fails only its own job), then the decoded images run
+ * as one rt_task_run call, which resizes and normalises them on the device,
+ * runs the model and turns the outputs into the result JSON `vkv run`
+ * prints.  Timings: decode_ms is the CPU decode of that image; infer_ms is
+ * the whole rt_task_run call (device preprocessing + inference + the host
+ * decode of the outputs, which the task layer does in one call); post_ms is
+ * the JSON serialisation of that image's result.  Status mapping:
+ * RT_ERR_OOM -> WK_ERR_OOM (the residency policy evicts/halves),
+ * RT_ERR_DEVICE_LOST -> WK_ERR_DEVICE_LOST (the process exits).
+ * See worker/README.md.
+ */
+#include "worker/wk.h"
+
+#include "common/cfg.h"
+#include "common/cm.h"
+#include "common/img.h"
+#include "common/log.h"
+#include "runtime/rt.h"
+#include "runtime/rt_task.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct rt_eng {
+    struct rt_device *dev;
+    char manifests[1024];
+    char cache[1024];
+    struct img_limits lim;
+};
+
+static int map_rt(int rc)
+{
+    switch (rc) {
+    case RT_OK: return WK_OK;
+    case RT_ERR_OOM: return WK_ERR_OOM;
+    case RT_ERR_DEVICE_LOST: return WK_ERR_DEVICE_LOST;
+    default: return WK_ERR;
+    }
+}
+
+static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, void **handle,
+                    size_t *bytes, struct err *e)
+{
+    struct rt_eng *r = ctx;
+    char path[2048];
+    snprintf(path, sizeof(path), "%s/%s.json", r->manifests, model);
+    struct rt_task_opts o = rt_task_opts_default();
+    o.max_batch = max_batch;
+    o.models_dir = r->cache;
+    o.max_device_bytes = limit;
+    struct rt_task_model *m = NULL;
+    struct err le;
+    err_clear(&le);
+    int rc = rt_task_model_load(r->dev, path, &o, &m, &le);
+    if (rc != RT_OK) {
+        int w = map_rt(rc);
+        if (w == WK_ERR) {
+            /* missing files, a bad manifest or an unsupported op will not
+             * fix themselves: the jobs fail with the reason */
+            err_set(e, WK_ERR, 500, "model_unavailable", "cannot load model %s: %s", model,
+                    le.msg);
+        }
+        return w;
+    }
+    *handle = m;
+    *bytes = rt_task_model_bytes(m);
+    return WK_OK;
+}
+
+static void rte_unload(void *ctx, void *handle)
+{
+    (void)ctx;
+    rt_task_model_free(handle);
+}
+
+/* runs imgs[0..n) of items idx[0..n); fills results; returns an rt status */
+static int run_some(struct rt_task_model *m, int n, const struct rt_image *imgs,
+                    struct wk_item **its, struct err *e)
+{
+    json_t *res[WK_MAX_BATCH];
+    double t0 = cm_now_ms();
+    int rc = rt_task_run(m, imgs, n, res, e);
+    double infer = cm_now_ms() - t0;
+    if (rc != RT_OK)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        double p0 = cm_now_ms();
+        its[i]->result_json = json_dumps(res[i], JSON_COMPACT);
+        json_decref(res[i]);
+        CM_ASSERT(its[i]->result_json != NULL);
+        its[i]->status = WK_OK;
+        its[i]->infer_ms = infer;
+        its[i]->post_ms = cm_now_ms() - p0;
+    }
+    return RT_OK;
+}
+
+static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct err *e)
+{
+    struct rt_eng *r = ctx;
+    struct rt_task_model *m = handle;
+    struct img dec[WK_MAX_BATCH];
+    struct rt_image imgs[WK_MAX_BATCH];
+    struct wk_item *its[WK_MAX_BATCH];
+    int k = 0;
+    memset(dec, 0, sizeof(dec[0]) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        struct wk_item *it = &items[i];
+        double t0 = cm_now_ms();
+        struct err de;
+        err_clear(&de);
+        int rc = img_decode(it->input, it->input_len, &r->lim, NULL, &dec[i], NULL, &de);
+        it->decode_ms = cm_now_ms() - t0;
+        if (it->input == NULL || rc != IMG_OK) {
+            it->status = WK_ERR_INPUT;
+            if (it->input == NULL)
+                err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "job has no input image");
+            else
+                it->err = de;
+            continue;
+        }
+        imgs[k].rgb = dec[i].rgb;
+        imgs[k].w = dec[i].w;
+        imgs[k].h = dec[i].h;
+        its[k++] = it;
+    }
+    int rc = RT_OK;
+    if (k > 0) {
+        struct err re;
+        err_clear(&re);
+        rc = run_some(m, k, imgs, its, &re);
+        if (rc == RT_ERR_INVALID || rc == RT_ERR_TOO_LARGE || rc == RT_UNSUPPORTED) {
+            /* one bad image must not fail the others: run them alone */
+            rc = RT_OK;
+            for (int i = 0; i < k && rc == RT_OK; i++) {
+                struct err ie;
+                err_clear(&ie);
+                int r1 = run_some(m, 1, &imgs[i], &its[i], &ie);
+                if (r1 == RT_ERR_OOM || r1 == RT_ERR_DEVICE_LOST) {
+                    rc = r1;
+                    *e = ie;
+                } else if (r1 != RT_OK) {
+                    its[i]->status = WK_ERR_INPUT;
+                    err_set(&its[i]->err, WK_ERR_INPUT, 422, "invalid_image",
+                            "cannot run model %s on this image: %s", rt_task_model_name(m),
+                            ie.msg);
+                }
+            }
+        } else if (rc != RT_OK) {
+            *e = re;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        img_free(&dec[i]);
+    if (rc != RT_OK) {
+        /* nothing may stay half-filled: the caller retries or fails all */
+        for (int i = 0; i < n; i++) {
+            free(items[i].result_json);
+            items[i].result_json = NULL;
+            items[i].status = WK_OK;
+        }
+        return map_rt(rc);
+    }
+    return WK_OK;
+}
+
+static const struct wk_engine_ops rte_ops = {rte_load, rte_unload, rte_run, NULL};
+
+static void rte_devinfo(void *ctx, struct wk_devinfo *d)
+{
+    struct rt_eng *r = ctx;
+    const struct rt_caps *c = rt_device_caps(r->dev);
+    memset(d, 0, sizeof(*d));
+    snprintf(d->name, sizeof(d->name), "%s", c->name);
+    snprintf(d->driver, sizeof(d->driver), "%s", c->driver);
+    snprintf(d->uuid, sizeof(d->uuid), "%s", c->uuid);
+    snprintf(d->type, sizeof(d->type), "%s", c->type);
+    d->vendor_id = c->vendor_id;
+    d->device_id = c->device_id;
+    d->index = c->index;
+    d->vram_total = c->vram_bytes;
+    d->has_budget = c->has_budget;
+    d->heap_budget = c->budget_bytes;
+    d->heap_usage = c->usage_bytes;
+}
+
+static void rte_destroy(void *ctx)
+{
+    struct rt_eng *r = ctx;
+    rt_device_destroy(r->dev);
+    free(r);
+}
+
+static int is_runnable_task(const char *task)
+{
+    return task != NULL && (!strcmp(task, "classify") || !strcmp(task, "detect_faces") ||
+                            !strcmp(task, "detect"));
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* registers the runnable manifests of dir into eng */
+static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
+{
+    DIR *d = opendir(r->manifests);
+    if (d == NULL) {
+        log_warn("could not open the models folder \"%s\"", r->manifests);
+        return;
+    }
+    char *files[256];
+    int nf = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && nf < 256) {
+        size_t l = strlen(de->d_name);
+        if (l > 5 && !strcmp(de->d_name + l - 5, ".json"))
+            files[nf++] = cm_xstrdup(de->d_name);
+    }
+    closedir(d);
+    qsort(files, (size_t)nf, sizeof(files[0]), name_cmp);
+    for (int i = 0; i < nf; i++) {
+        char path[2048], stem[WK_MODEL_NAME_LEN];
+        snprintf(path, sizeof(path), "%s/%s", r->manifests, files[i]);
+        size_t l = strlen(files[i]) - 5;
+        if (l >= sizeof(stem)) {
+            free(files[i]);
+            continue;
+        }
+        memcpy(stem, files[i], l);
+        stem[l] = '\0';
+        free(files[i]);
+        json_t *j = json_load_file(path, 0, NULL);
+        const char *task = json_string_value(json_object_get(j, "task"));
+        const char *name = json_string_value(json_object_get(j, "name"));
+        json_int_t bl = json_integer_value(json_object_get(j, "batch_limit"));
+        char cache[2048];
+        snprintf(cache, sizeof(cache), "%s/%s", r->cache, stem);
+        struct stat st;
+        if (j == NULL || !is_runnable_task(task)) {
+            log_info("model %s: task %s not run by this worker", stem, task ? task : "(none)");
+        } else if (name != NULL && strcmp(name, stem) != 0) {
+            log_warn("model %s: manifest name \"%s\" differs from its file name; skipped", stem,
+                     name);
+        } else if (stat(cache, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            log_warn("model %s: files not fetched (%s missing: run make models); skipped", stem,
+                     cache);
+        } else if (eng->n_models < WK_MAX_MODELS) {
+            snprintf(eng->models[eng->n_models], WK_MODEL_NAME_LEN, "%s", stem);
+            int b = bl > 0 && bl < batch ? (int)bl : batch;
+            eng->model_batch[eng->n_models++] = b;
+            log_info("model %s: task %s, batch limit %d", stem, task, b);
+        }
+        json_decref(j);
+    }
+}
+
+int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir,
+                   int batch, struct err *e)
+{
+    memset(eng, 0, sizeof(*eng));
+    struct rt_eng *r = cm_xcalloc(1, sizeof(*r));
+    struct err de;
+    err_clear(&de);
+    int rc = rt_device_create(selector, &r->dev, &de);
+    if (rc != RT_OK) {
+        free(r);
+        return err_set(e, WK_ERR, 0, "no_device", "could not open Vulkan device \"%s\": %s",
+                       selector ? selector : "0", de.msg);
+    }
+    snprintf(r->manifests, sizeof(r->manifests), "%s", models_dir);
+    snprintf(r->cache, sizeof(r->cache), "%s", cfg_str("VKV_MODEL_CACHE"));
+    img_limits_default(&r->lim);
+    eng->ops = &rte_ops;
+    eng->ctx = r;
+    eng->kind = "vulkan";
+    eng->devinfo = rte_devinfo;
+    eng->destroy = rte_destroy;
+    register_models(eng, r, batch);
+    return WK_OK;
+}
