@@ -42,6 +42,10 @@ struct rt_import_opts {
      * (0 = the model must give it); the batch dim is always set to 1 and
      * changed at plan time */
     int in_h, in_w;
+    /* tfjs graph models: stop at these nodes instead of the signature's
+     * outputs (borrowed; NULL/0 = the model's own outputs) */
+    const char *const *outputs;
+    int n_outputs;
 };
 
 /* ---- tfjs (layers and graph models) ----------------------------------- */

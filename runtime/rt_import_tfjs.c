@@ -1503,7 +1503,18 @@ tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
     const json_t *outs = json_object_get(sig, "outputs");
     const char **onames = NULL;
     int no = 0;
-    if (json_is_object(outs) && json_object_size(outs) > 0) {
+    if (c->o.n_outputs > 0) {
+        onames = calloc((size_t)c->o.n_outputs, sizeof(*onames));
+        if (onames == NULL) {
+            rc = err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate");
+            goto out;
+        }
+        for (int k = 0; k < c->o.n_outputs; k++)
+            if ((onames[no++] = c->o.outputs[k]) == NULL) {
+                rc = BAD("output name %d is missing", k);
+                goto out_names;
+            }
+    } else if (json_is_object(outs) && json_object_size(outs) > 0) {
         const char *key;
         const json_t *val;
         onames = calloc(json_object_size(outs), sizeof(*onames));
