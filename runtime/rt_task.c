@@ -26,18 +26,13 @@
 #define BAD(...) err_set(e, RT_ERR_INVALID, 400, "invalid_manifest", __VA_ARGS__)
 
 /*
- * The Vulkan executor (rt_plan.c) is written alongside this file; until it
- * is linked into libvkv these references resolve to NULL and a model
- * loaded for a device answers RT_UNSUPPORTED (the CPU path still works).
+ * Images up to this side are uploaded as RGB8 and resized on the device;
+ * larger ones are resized on the host (the cost is the model input's size,
+ * and the upload is smaller).  Sized so max_batch images fit lavapipe's
+ * 128 MiB storage binding.
  */
-#pragma weak rt_plan_create
-#pragma weak rt_plan_destroy
-#pragma weak rt_plan_run
-#pragma weak rt_plan_run_rgb8
-#pragma weak rt_plan_device_bytes
-#pragma weak rt_plan_weight_bytes
-#pragma weak rt_plan_dispatch_count
-#pragma weak rt_plan_opts_default
+#define RT_TASK_PRE_MAX_SIDE 1024
+
 
 struct rt_task_model {
     char name[96];
@@ -432,16 +427,13 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             memcpy(m->out_shape[j], t->shape, sizeof(t->shape));
         }
     }
-    if (rc == 0 && dev != NULL && rt_plan_create == NULL)
-        rc = err_set(e, RT_UNSUPPORTED, 503, "no_executor",
-                     "this build has no Vulkan executor (rt_plan); use the CPU reference");
     if (rc == 0 && dev != NULL) {
         struct rt_plan_opts po = rt_plan_opts_default();
         po.max_batch = m->max_batch;
         po.weights = o->weights;
         po.max_device_bytes = o->max_device_bytes;
         po.pre.enabled = 1;
-        po.pre.max_w = po.pre.max_h = 4096;
+        po.pre.max_w = po.pre.max_h = RT_TASK_PRE_MAX_SIDE;
         po.pre.bilinear = m->in.bilinear;
         po.pre.align_corners = m->in.align_corners;
         po.pre.half_pixel = m->in.half_pixel;
@@ -898,7 +890,8 @@ rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n, flo
     int small = 1;
     for (int i = 0; i < n; i++) {
         int s = imgs[i].w > imgs[i].h ? imgs[i].w : imgs[i].h;
-        if ((m->in.letterbox ? s : imgs[i].w) > 4096 || (m->in.letterbox ? s : imgs[i].h) > 4096)
+        if ((m->in.letterbox ? s : imgs[i].w) > RT_TASK_PRE_MAX_SIDE ||
+            (m->in.letterbox ? s : imgs[i].h) > RT_TASK_PRE_MAX_SIDE)
             small = 0;
     }
     if (m->plan && small) {
