@@ -102,6 +102,9 @@ const struct rt_caps *rt_device_caps(struct rt_device *dev);
 /* validation messages counted since creation (RT_VALIDATE=1); cannot fail */
 int rt_device_validation_errors(const struct rt_device *dev);
 int rt_device_validation_warnings(const struct rt_device *dev);
+/* validation errors of all devices so far, including those reported while
+ * destroying (leaked objects); for teardown tests; cannot fail */
+int rt_validation_errors_total(void);
 
 
 /* ---- plans (a model prepared for one device) ---------------------------- */
@@ -196,6 +199,11 @@ int rt_plan_output_count(const struct rt_plan *p);
 int rt_plan_output_shape(const struct rt_plan *p, int i, int64_t *shape);
 /* borrowed; valid until rt_plan_destroy */
 const char *rt_plan_output_name(const struct rt_plan *p, int i);
+/* the graph after passes and quantisation, at max_batch (borrowed; valid
+ * until rt_plan_destroy): what rt_pack_save stores and RT_CHECK compares */
+const struct rt_graph *rt_plan_graph(const struct rt_plan *p);
+/* compute barriers recorded per inference (hazard tracking); cannot fail */
+int rt_plan_barrier_count(const struct rt_plan *p);
 
 
 /* ---- CPU reference executor (tests, RT_CHECK, importer bring-up) -------- */

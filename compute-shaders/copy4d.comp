@@ -1,0 +1,37 @@
+#version 450
+/*
+ * copy4d.comp: strided 4-D copy with fill, used for PAD, CONCAT, SLICE,
+ * TRANSPOSE (mirrors rt_ref_copy4d): for output coordinate o in dims,
+ * y[ooff + o.ostr] = inside ? x[ioff + (o - ibeg).istr] : fill.
+ * Bindings: 0 x, 1 y.  Push: struct rt_push_copy4d.
+ */
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 64) in;
+#include "common.glsl"
+layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
+layout(std430, binding = 1) buffer YBuf { float y[]; };
+layout(push_constant) uniform P {
+    uint dims[4], ostr[4], istr[4];
+    int ibeg[4], ilim[4];
+    uint ooff, ioff, total;
+    float fill;
+} p;
+
+void main()
+{
+    uint idx = flat_index();
+    if (idx >= p.total)
+        return;
+    uint r = idx, o = p.ooff;
+    int src = int(p.ioff);
+    bool inside = true;
+    for (int d = 3; d >= 0; d--) {
+        uint c = r % p.dims[d];
+        r /= p.dims[d];
+        o += c * p.ostr[d];
+        int s = int(c) - p.ibeg[d];
+        inside = inside && s >= 0 && s < p.ilim[d];
+        src += s * int(p.istr[d]);
+    }
+    y[o] = inside ? x[uint(src)] : p.fill;
+}

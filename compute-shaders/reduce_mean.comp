@@ -1,0 +1,24 @@
+#version 450
+/*
+ * reduce_mean.comp: mean over rows of `len` elements `inner` apart, one
+ * output per invocation (host keeps len <= 60000).
+ * Bindings: 0 x, 1 y.  Push: struct rt_push_rows.
+ */
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 64) in;
+#include "common.glsl"
+layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
+layout(std430, binding = 1) writeonly buffer YBuf { float y[]; };
+layout(push_constant) uniform P { uint outer, len, inner; } p;
+
+void main()
+{
+    uint row = flat_index();
+    if (row >= p.outer * p.inner)
+        return;
+    uint base = (row / p.inner) * p.len * p.inner + row % p.inner;
+    float s = 0.0;
+    for (uint k = 0u; k < p.len; k++)
+        s += x[base + k * p.inner];
+    y[row] = s / float(p.len);
+}

@@ -1,0 +1,137 @@
+/*
+ * rt_op_conv.c: CONV2D and DENSE -> one of three kernels, chosen per node:
+ *   dwconv  depthwise (groups == C, one input channel per group)
+ *   gemm    1x1 stride-1 unpadded conv or dense with >= 64 rows (tiled GEMM)
+ *   conv2d  everything else (direct; also small pointwise / dense rows)
+ * each in a weight variant (fp32 / fp16 / int8) from the tensor's qtype.
+ * The op contract (runtime/README.md): build appends dispatches with
+ * bindings (regions) and push constants; it never touches the GPU.
+ */
+#include "runtime/rt_impl.h"
+
+#include <string.h>
+
+#define TRIP_MAX 60000 /* llvmpipe cuts loops after 65535 iterations per invocation */
+
+/* 0 f32, 1 f16, 2 i8 (matches the shader variant order) */
+int rt_wtype_of(const struct rt_tensor *t)
+{
+    return t->qtype == RT_DTYPE_F16 ? 1 : (t->qtype == RT_DTYPE_I8 ? 2 : 0);
+}
+
+static void bind_weights(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd)
+{
+    int w = nd->in[1];
+    struct rt_region bias = nd->n_in > 2 ? b->reg[nd->in[2]] : b->zero_bias[0];
+    rt_dispatch_bind(d, b->reg[w], 0);
+    rt_dispatch_bind(d, bias, 0);
+    rt_dispatch_bind(d, b->wscale[w].size ? b->wscale[w] : bias, 0);
+}
+
+static void act_spec(struct rt_dispatch *d, const struct rt_node *nd)
+{
+    d->spec[0] = (uint32_t)nd->a.act;
+    d->n_spec = 1;
+}
+
+static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, struct err *e)
+{
+    const struct rt_node *nd = &b->g->nodes[k];
+    int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
+    struct rt_dispatch *d = rt_build_add(b, (enum rt_shader_id)(RT_SHADER_GEMM_F32 + wt), k, e);
+    if (d == NULL)
+        return e->status;
+    act_spec(d, nd);
+    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
+    bind_weights(b, d, nd);
+    rt_dispatch_bind(d, b->reg[nd->out], 1);
+    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
+    memcpy(d->push, &pc, sizeof(pc));
+    d->push_size = sizeof(pc);
+    uint32_t gy = (m + 63) / 64;
+    if (gy > b->dev->caps.max_wg_count[1] || (n + 63) / 64 > b->dev->caps.max_wg_count[0])
+        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+                       "node %s: gemm of %u rows is too large for one dispatch", nd->name, m);
+    d->groups[0] = (n + 63) / 64;
+    d->groups[1] = gy;
+    d->groups[2] = 1;
+    return 0;
+}
+
+static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int depthwise,
+                  struct err *e)
+{
+    const struct rt_node *nd = &b->g->nodes[k];
+    uint64_t trip = (uint64_t)pc->kh * pc->kw * (depthwise ? 1 : pc->cg + 1);
+    if (trip > TRIP_MAX)
+        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+                       "node %s: conv reduction of %llu steps exceeds the per-invocation "
+                       "limit %d", nd->name, (unsigned long long)trip, TRIP_MAX);
+    int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
+    enum rt_shader_id sh = (enum rt_shader_id)((depthwise ? RT_SHADER_DWCONV_F32
+                                                          : RT_SHADER_CONV2D_F32) + wt);
+    struct rt_dispatch *d = rt_build_add(b, sh, k, e);
+    if (d == NULL)
+        return e->status;
+    act_spec(d, nd);
+    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
+    bind_weights(b, d, nd);
+    rt_dispatch_bind(d, b->reg[nd->out], 1);
+    memcpy(d->push, pc, sizeof(*pc));
+    d->push_size = sizeof(*pc);
+    return rt_dispatch_grid1d(d, (uint64_t)pc->n * pc->oh * pc->ow * pc->co, 64, e);
+}
+
+/* builds CONV2D / DENSE node k */
+int rt_op_conv_build(struct rt_build *b, int k, struct err *e)
+{
+    const struct rt_graph *g = b->g;
+    const struct rt_node *nd = &g->nodes[k];
+    const struct rt_tensor *x = &g->tensors[nd->in[0]], *w = &g->tensors[nd->in[1]];
+    const struct rt_tensor *y = &g->tensors[nd->out];
+    if (!w->is_const)
+        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_op",
+                       "node %s: %s with non-constant weights", nd->name, rt_op_name(nd->op));
+    struct rt_push_conv pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.alpha = nd->a.alpha;
+    pc.beta = nd->a.beta;
+    if (nd->op == RT_OP_DENSE) {
+        uint32_t kk = (uint32_t)w->shape[0], n = (uint32_t)w->shape[1];
+        uint32_t rows = (uint32_t)(rt_tensor_nelem(x) / kk);
+        if (b->dev->use_gemm && rows >= 64)
+            return gemm(b, k, rows, kk, n, e);
+        pc.n = rows;
+        pc.h = pc.w = pc.oh = pc.ow = 1;
+        pc.c = pc.cg = kk;
+        pc.co = pc.cog = n;
+        pc.kh = pc.kw = pc.sh = pc.sw = pc.dh = pc.dw = 1;
+        return direct(b, k, &pc, 0, e);
+    }
+    const struct rt_conv_attrs *c = &nd->a.conv;
+    pc.n = (uint32_t)x->shape[0];
+    pc.h = (uint32_t)x->shape[1];
+    pc.w = (uint32_t)x->shape[2];
+    pc.c = (uint32_t)x->shape[3];
+    pc.oh = (uint32_t)y->shape[1];
+    pc.ow = (uint32_t)y->shape[2];
+    pc.co = (uint32_t)y->shape[3];
+    pc.kh = (uint32_t)w->shape[0];
+    pc.kw = (uint32_t)w->shape[1];
+    pc.cg = (uint32_t)w->shape[2];
+    pc.cog = pc.co / (uint32_t)c->groups;
+    pc.sh = (uint32_t)c->stride_h;
+    pc.sw = (uint32_t)c->stride_w;
+    pc.dh = (uint32_t)c->dil_h;
+    pc.dw = (uint32_t)c->dil_w;
+    pc.pt = c->pad_t;
+    pc.pl = c->pad_l;
+    if (c->groups == (int)pc.c && pc.cg == 1 && c->groups > 1)
+        return direct(b, k, &pc, 1, e);
+    uint64_t m = (uint64_t)pc.n * pc.h * pc.w;
+    if (b->dev->use_gemm && c->groups == 1 && pc.kh == 1 && pc.kw == 1 && pc.sh == 1 &&
+        pc.sw == 1 && c->pad_t == 0 && c->pad_l == 0 && c->pad_b == 0 && c->pad_r == 0 &&
+        m >= 64)
+        return gemm(b, k, (uint32_t)m, pc.c, pc.co, e);
+    return direct(b, k, &pc, 0, e);
+}

@@ -1,0 +1,668 @@
+/*
+ * rt_conform.c: op conformance of the Vulkan backend against the CPU
+ * reference (test-backend-ops style).  For every op x variant (fp32 /
+ * fp16 / int8 weights where the op has weights) x several small shapes
+ * (odd sizes, stride 2, groups, asymmetric padding, broadcasting) it builds
+ * a one-node graph, runs rt_ref_run on the quantised graph and
+ * rt_plan_run on the device, and compares with a per-variant tolerance.
+ * Then: a multi-node chain (fusion), batching (lazily recorded batch
+ * sizes), RGB8 preprocessing, the OOM limit, and teardown.  Fails on any
+ * validation-layer error (RT_VALIDATE=1, set by suite 30-runtime).
+ *
+ *   rt_conform            all cases
+ *   rt_conform -v         print every comparison
+ */
+#include "runtime/rt.h"
+#include "runtime/rt_ir.h"
+#include "runtime/rt_ref.h"
+#include "tests/lib/th.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct rt_device *dev;
+static int verbose;
+static uint32_t rng = 12345;
+
+static float frand(float lo, float hi)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(rng >> 8) / (float)(1u << 24);
+}
+
+static void fill(float *p, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++)
+        p[i] = frand(lo, hi);
+}
+
+static const int64_t *S(int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    static int64_t s[8][4];
+    static int at;
+    int64_t *r = s[at++ & 7];
+    r[0] = a; r[1] = b; r[2] = c; r[3] = d;
+    return r;
+}
+
+static int ndim_of(const int64_t *s)
+{
+    int n = 0;
+    while (n < 4 && s[n] > 0)
+        n++;
+    return n;
+}
+
+static int in_id(struct rt_graph *g, const int64_t *s)
+{
+    struct err e = {0};
+    return rt_graph_input_add(g, "x", ndim_of(s), s, &e);
+}
+
+static int const_id(struct rt_graph *g, const int64_t *s, float lo, float hi)
+{
+    struct err e = {0};
+    int64_t n = 1;
+    int nd = ndim_of(s);
+    for (int i = 0; i < nd; i++)
+        n *= s[i];
+    float *d = malloc((size_t)n * sizeof(float));
+    fill(d, n, lo, hi);
+    int id = rt_graph_const_add(g, "c", nd, s, d, &e);
+    free(d);
+    return id;
+}
+
+static const char *wname(enum rt_weights w)
+{
+    return w == RT_WEIGHTS_F16 ? "f16" : (w == RT_WEIGHTS_I8 ? "i8" : "f32");
+}
+
+/*
+ * Runs g on the reference (after quantising a copy like the plan does) and
+ * on the device; returns 1 when every output matches within atol + rtol*|ref|.
+ * *fp32_delta receives the max difference of the quantised result from the
+ * fp32 reference (the accuracy cost of the weight type).
+ */
+static int compare(struct rt_graph *g, const struct rt_plan_opts *o, float atol, float rtol,
+                   float *fp32_delta, const char *what)
+{
+    struct err e = {0};
+    int ok = 1, nin = g->n_inputs, nout = g->n_outputs;
+    float *in[8] = {0}, *ref[16] = {0}, *ref32[16] = {0}, *got[16] = {0};
+    for (int i = 0; i < nin; i++) {
+        int64_t n = rt_tensor_nelem(&g->tensors[g->inputs[i]]);
+        in[i] = malloc((size_t)n * sizeof(float));
+        fill(in[i], n, -1.0f, 1.0f);
+    }
+    for (int i = 0; i < nout; i++) {
+        size_t n = (size_t)rt_tensor_nelem(&g->tensors[g->outputs[i]]);
+        ref[i] = calloc(n, sizeof(float));
+        ref32[i] = calloc(n, sizeof(float));
+        got[i] = calloc(n, sizeof(float));
+    }
+    struct rt_graph *q = rt_graph_clone(g, &e);
+    enum rt_dtype qt = o->weights == RT_WEIGHTS_F16 ? RT_DTYPE_F16
+                       : o->weights == RT_WEIGHTS_I8 ? RT_DTYPE_I8 : RT_DTYPE_F32;
+    struct rt_plan *p = NULL;
+    if (rt_graph_quantize(q, qt, &e) < 0 || rt_ref_run(q, (const float *const *)in, ref, &e) < 0 ||
+        rt_ref_run(g, (const float *const *)in, ref32, &e) < 0) {
+        printf("# %s: reference failed: %s\n", what, e.msg);
+        ok = 0;
+        goto out;
+    }
+    if (rt_plan_create(dev, g, o, &p, &e) < 0) {
+        printf("# %s: plan failed: %s\n", what, e.msg);
+        ok = 0;
+        goto out;
+    }
+    int batch = (int)g->tensors[g->inputs[0]].shape[0];
+    if (g->tensors[g->inputs[0]].ndim == 0 || o->max_batch != batch)
+        batch = o->max_batch;
+    if (rt_plan_run(p, batch, (const float *const *)in, got, &e) < 0) {
+        printf("# %s: run failed: %s\n", what, e.msg);
+        ok = 0;
+        goto out;
+    }
+    float maxerr = 0, maxd = 0;
+    for (int i = 0; i < nout && ok; i++) {
+        int64_t n = rt_tensor_nelem(&g->tensors[g->outputs[i]]);
+        for (int64_t j = 0; j < n; j++) {
+            float d = fabsf(got[i][j] - ref[i][j]);
+            maxerr = fmaxf(maxerr, d);
+            maxd = fmaxf(maxd, fabsf(ref[i][j] - ref32[i][j]));
+            if (!(d <= atol + rtol * fabsf(ref[i][j]))) {
+                printf("# %s: output %d [%lld] = %g, reference %g\n", what, i, (long long)j,
+                       got[i][j], ref[i][j]);
+                ok = 0;
+                break;
+            }
+        }
+    }
+    if (verbose)
+        printf("# %s: max err %g, dispatches %d\n", what, maxerr, rt_plan_dispatch_count(p));
+    if (fp32_delta)
+        *fp32_delta = maxd;
+out:
+    rt_plan_destroy(p);
+    rt_graph_free(q);
+    for (int i = 0; i < 8; i++)
+        free(in[i]);
+    for (int i = 0; i < 16; i++) {
+        free(ref[i]);
+        free(ref32[i]);
+        free(got[i]);
+    }
+    return ok;
+}
+
+static void check(struct rt_graph *g, int out, enum rt_weights w, const char *what)
+{
+    struct err e = {0};
+    if (out < 0) {
+        TH_CHECK(0, "%s: graph build failed", what);
+        rt_graph_free(g);
+        return;
+    }
+    rt_graph_output_add(g, out, &e);
+    struct rt_plan_opts o = rt_plan_opts_default();
+    o.weights = w;
+    o.max_batch = (int)g->tensors[g->inputs[0]].shape[0];
+    float atol = 1e-4f, rtol = 1e-4f, delta = 0;
+    if (w != RT_WEIGHTS_F32) {
+        atol = 2e-4f;
+        rtol = 1e-3f;
+    }
+    char name[160];
+    snprintf(name, sizeof(name), "%s [%s]", what, wname(w));
+    int ok = compare(g, &o, atol, rtol, &delta, name);
+    if (w != RT_WEIGHTS_F32)
+        printf("# %s: accuracy delta of %s weights vs fp32: %.3g\n", what, wname(w), delta);
+    TH_CHECK(ok, "%s", name);
+    rt_graph_free(g);
+}
+
+/* ---- per-op cases ------------------------------------------------------- */
+
+struct conv_case {
+    int64_t n, h, w, c, kh, kw, co;
+    int sh, sw, pt, pl, pb, pr, dil, groups, bias;
+    enum rt_act act;
+};
+
+static void conv_cases(void)
+{
+    static const struct conv_case cs[] = {
+        {1, 5, 5, 3, 3, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, RT_ACT_NONE},
+        {2, 7, 6, 5, 3, 2, 6, 2, 2, 1, 0, 0, 1, 1, 1, 1, RT_ACT_RELU6},
+        {1, 9, 8, 3, 3, 3, 5, 1, 1, 2, 2, 2, 2, 2, 1, 0, RT_ACT_RELU},
+        {1, 6, 6, 4, 3, 3, 6, 1, 2, 1, 1, 1, 1, 1, 2, 1, RT_ACT_LEAKY},
+        {1, 8, 7, 8, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 8, 1, RT_ACT_RELU6},   /* depthwise */
+        {2, 9, 9, 6, 3, 3, 12, 2, 2, 0, 0, 1, 1, 1, 6, 1, RT_ACT_NONE},  /* dw x2, asym */
+        {1, 9, 9, 20, 1, 1, 33, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* gemm, odd */
+        {2, 8, 9, 19, 1, 1, 70, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_HARDSWISH}, /* gemm */
+        {1, 3, 3, 8, 1, 1, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_SIGMOID}, /* small 1x1 */
+        {1, 7, 7, 4, 1, 1, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},   /* 1x1 stride 2 */
+    };
+    static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+        for (size_t v = 0; v < 3; v++) {
+            const struct conv_case *c = &cs[i];
+            struct rt_graph *g = rt_graph_init();
+            struct err e = {0};
+            int in[3];
+            in[0] = in_id(g, S(c->n, c->h, c->w, c->c));
+            in[1] = const_id(g, S(c->kh, c->kw, c->c / c->groups, c->co), -0.5f, 0.5f);
+            in[2] = c->bias ? const_id(g, S(c->co, 0, 0, 0), -0.2f, 0.2f) : -1;
+            struct rt_attrs a;
+            memset(&a, 0, sizeof(a));
+            a.conv = (struct rt_conv_attrs){c->sh, c->sw, c->dil, c->dil, c->pt, c->pl,
+                                            c->pb, c->pr, c->groups};
+            a.act = c->act;
+            a.alpha = 0.1f;
+            int y = rt_graph_node_add(g, RT_OP_CONV2D, in, c->bias ? 3 : 2, &a, "conv", &e);
+            if (y < 0)
+                printf("# %s\n", e.msg);
+            char what[128];
+            snprintf(what, sizeof(what), "conv2d %lldx%lldx%lldx%lld k%lldx%lld co%lld s%d g%d",
+                     (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->c,
+                     (long long)c->kh, (long long)c->kw, (long long)c->co, c->sh, c->groups);
+            check(g, y, ws[v], what);
+        }
+    /* dense: small rows (direct) and >= 64 rows (gemm) */
+    static const int64_t dn[][3] = {{1, 37, 13}, {70, 37, 13}, {3, 64, 129}};
+    for (size_t i = 0; i < 3; i++)
+        for (size_t v = 0; v < 3; v++) {
+            struct rt_graph *g = rt_graph_init();
+            struct err e = {0};
+            int in[3] = {in_id(g, S(dn[i][0], dn[i][1], 0, 0)),
+                         const_id(g, S(dn[i][1], dn[i][2], 0, 0), -0.5f, 0.5f),
+                         const_id(g, S(dn[i][2], 0, 0, 0), -0.5f, 0.5f)};
+            struct rt_attrs a;
+            memset(&a, 0, sizeof(a));
+            a.act = RT_ACT_TANH;
+            int y = rt_graph_node_add(g, RT_OP_DENSE, in, 3, &a, "dense", &e);
+            char what[64];
+            snprintf(what, sizeof(what), "dense %lldx%lld->%lld", (long long)dn[i][0],
+                     (long long)dn[i][1], (long long)dn[i][2]);
+            check(g, y, ws[v], what);
+        }
+}
+
+static void elem_cases(void)
+{
+    static const int64_t sh[][2][4] = {
+        {{2, 3, 4, 5}, {5, 0, 0, 0}},
+        {{2, 3, 4, 5}, {2, 1, 4, 1}},
+        {{1, 7, 0, 0}, {3, 1, 0, 0}},
+        {{3, 1, 1, 6}, {3, 5, 4, 6}},
+    };
+    for (int op = RT_OP_ADD; op <= RT_OP_MIN; op++)
+        for (size_t i = 0; i < 4; i++) {
+            struct rt_graph *g = rt_graph_init();
+            struct err e = {0};
+            int in[2] = {in_id(g, sh[i][0]), const_id(g, sh[i][1], 0.5f, 1.5f)};
+            struct rt_attrs a;
+            memset(&a, 0, sizeof(a));
+            a.act = (op == RT_OP_ADD && i == 1) ? RT_ACT_RELU : RT_ACT_NONE;
+            int y = rt_graph_node_add(g, (enum rt_op)op, in, 2, &a, "bin", &e);
+            char what[64];
+            snprintf(what, sizeof(what), "%s broadcast case %zu", rt_op_name((enum rt_op)op), i);
+            check(g, y, RT_WEIGHTS_F32, what);
+        }
+    for (int act = RT_ACT_RELU; act <= RT_ACT_CLIP; act++) {
+        struct rt_graph *g = rt_graph_init();
+        struct err e = {0};
+        int x = in_id(g, S(3, 17, 0, 0));
+        struct rt_attrs a;
+        memset(&a, 0, sizeof(a));
+        a.act = (enum rt_act)act;
+        a.alpha = act == RT_ACT_CLIP ? -0.3f : 0.2f;
+        a.beta = act == RT_ACT_CLIP ? 0.6f : 0.5f;
+        int y = rt_graph_node_add(g, RT_OP_ACT, &x, 1, &a, "act", &e);
+        char what[64];
+        snprintf(what, sizeof(what), "act %s", rt_act_name((enum rt_act)act));
+        check(g, y, RT_WEIGHTS_F32, what);
+    }
+    {
+        struct rt_graph *g = rt_graph_init();
+        struct err e = {0};
+        int in[3] = {in_id(g, S(2, 3, 3, 5)), const_id(g, S(5, 0, 0, 0), -2, 2),
+                     const_id(g, S(5, 0, 0, 0), -1, 1)};
+        struct rt_attrs a;
+        memset(&a, 0, sizeof(a));
+        a.act = RT_ACT_RELU;
+        check(g, rt_graph_node_add(g, RT_OP_BATCHNORM, in, 3, &a, "bn", &e), RT_WEIGHTS_F32,
+              "batchnorm + relu");
+    }
+}
+
+static void data_cases(void)
+{
+    struct rt_attrs a;
+    struct err e = {0};
+    /* pools */
+    static const int pc[][7] = {/* kh kw sh sw pad(t,l,b,r as one) count_pad max */
+                                {2, 2, 2, 2, 0, 0, 1}, {3, 3, 2, 2, 1, 0, 1},
+                                {3, 3, 1, 1, 1, 0, 0}, {3, 2, 2, 1, 1, 1, 0},
+                                {5, 5, 3, 3, 0, 0, 0}};
+    for (size_t i = 0; i < 5; i++) {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(2, 9, 8, 3));
+        memset(&a, 0, sizeof(a));
+        a.pool = (struct rt_pool_attrs){pc[i][0], pc[i][1], pc[i][2], pc[i][3], pc[i][4],
+                                        pc[i][4], pc[i][4] ? 0 : 0, pc[i][4], pc[i][5]};
+        enum rt_op op = pc[i][6] ? RT_OP_POOL_MAX : RT_OP_POOL_AVG;
+        char what[64];
+        snprintf(what, sizeof(what), "%s %dx%d/%d pad %d count_pad %d", rt_op_name(op),
+                 pc[i][0], pc[i][1], pc[i][2], pc[i][4], pc[i][5]);
+        check(g, rt_graph_node_add(g, op, &x, 1, &a, "pool", &e), RT_WEIGHTS_F32, what);
+    }
+    static const int64_t ga[][4] = {{2, 5, 7, 9}, {1, 90, 91, 3}, {1, 1, 1, 130}};
+    for (size_t i = 0; i < 3; i++) {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, ga[i]);
+        char what[64];
+        snprintf(what, sizeof(what), "global_avg %lldx%lldx%lldx%lld", (long long)ga[i][0],
+                 (long long)ga[i][1], (long long)ga[i][2], (long long)ga[i][3]);
+        check(g, rt_graph_node_add(g, RT_OP_GLOBAL_AVG, &x, 1, NULL, "gavg", &e),
+              RT_WEIGHTS_F32, what);
+    }
+    {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(1, 3, 4, 2));
+        memset(&a, 0, sizeof(a));
+        a.ndim = 4;
+        a.pad_before[1] = 1; a.pad_after[1] = 2; a.pad_before[2] = 0; a.pad_after[2] = 3;
+        a.pad_before[3] = 1;
+        a.pad_value = 0.25f;
+        check(g, rt_graph_node_add(g, RT_OP_PAD, &x, 1, &a, "pad", &e), RT_WEIGHTS_F32,
+              "pad asymmetric with value");
+    }
+    for (int axis = 1; axis <= 3; axis += 2) {
+        struct rt_graph *g = rt_graph_init();
+        int in[3] = {in_id(g, axis == 3 ? S(1, 3, 4, 2) : S(1, 2, 4, 5)),
+                     in_id(g, axis == 3 ? S(1, 3, 4, 5) : S(1, 3, 4, 5)),
+                     const_id(g, axis == 3 ? S(1, 3, 4, 1) : S(1, 1, 4, 5), -1, 1)};
+        memset(&a, 0, sizeof(a));
+        a.axis = axis == 3 ? -1 : 1;
+        char what[64];
+        snprintf(what, sizeof(what), "concat axis %d (2 inputs + constant)", axis);
+        check(g, rt_graph_node_add(g, RT_OP_CONCAT, in, 3, &a, "cat", &e), RT_WEIGHTS_F32,
+              what);
+    }
+    {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(2, 3, 4, 5));
+        memset(&a, 0, sizeof(a));
+        a.ndim = 4;
+        a.perm[0] = 0; a.perm[1] = 3; a.perm[2] = 1; a.perm[3] = 2;
+        check(g, rt_graph_node_add(g, RT_OP_TRANSPOSE, &x, 1, &a, "tr", &e), RT_WEIGHTS_F32,
+              "transpose NHWC->NCHW");
+        g = rt_graph_init();
+        x = in_id(g, S(3, 7, 0, 0));
+        a.ndim = 2;
+        a.perm[0] = 1; a.perm[1] = 0;
+        check(g, rt_graph_node_add(g, RT_OP_TRANSPOSE, &x, 1, &a, "tr", &e), RT_WEIGHTS_F32,
+              "transpose 2-D");
+    }
+    {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(2, 3, 4, 5));
+        memset(&a, 0, sizeof(a));
+        a.ndim = 3;
+        a.shape[0] = 0; a.shape[1] = -1; a.shape[2] = 10;
+        check(g, rt_graph_node_add(g, RT_OP_RESHAPE, &x, 1, &a, "rs", &e), RT_WEIGHTS_F32,
+              "reshape (aliased input -> output)");
+    }
+    for (int axis = -1; axis <= 1; axis += 2) {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(2, 6, 3, 0));
+        memset(&a, 0, sizeof(a));
+        a.axis = axis;
+        char what[64];
+        snprintf(what, sizeof(what), "softmax axis %d", axis);
+        check(g, rt_graph_node_add(g, RT_OP_SOFTMAX, &x, 1, &a, "sm", &e), RT_WEIGHTS_F32,
+              what);
+        g = rt_graph_init();
+        x = in_id(g, S(2, 6, 3, 0));
+        a.keepdims = axis > 0;
+        snprintf(what, sizeof(what), "reduce_mean axis %d keepdims %d", axis, a.keepdims);
+        check(g, rt_graph_node_add(g, RT_OP_REDUCE_MEAN, &x, 1, &a, "rm", &e), RT_WEIGHTS_F32,
+              what);
+    }
+    static const int rz[][5] = {/* oh ow mode align half */
+                                {9, 11, 1, 0, 0}, {9, 11, 1, 1, 0}, {9, 11, 1, 0, 1},
+                                {3, 2, 1, 0, 1},  {9, 11, 0, 0, 0}, {9, 11, 0, 1, 0},
+                                {3, 2, 0, 0, 1}};
+    for (size_t i = 0; i < 7; i++) {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(2, 5, 4, 3));
+        memset(&a, 0, sizeof(a));
+        a.resize = (struct rt_resize_attrs){rz[i][0], rz[i][1], rz[i][2], rz[i][3], rz[i][4]};
+        char what[80];
+        snprintf(what, sizeof(what), "resize %s to %dx%d align %d half %d",
+                 rz[i][2] ? "bilinear" : "nearest", rz[i][0], rz[i][1], rz[i][3], rz[i][4]);
+        check(g, rt_graph_node_add(g, RT_OP_RESIZE, &x, 1, &a, "rz", &e), RT_WEIGHTS_F32, what);
+    }
+    {
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(2, 6, 5, 4));
+        memset(&a, 0, sizeof(a));
+        a.ndim = 4;
+        a.slice_end[0] = 2;
+        a.slice_start[1] = 1; a.slice_end[1] = -1;
+        a.slice_start[2] = 2; a.slice_end[2] = 5;
+        a.slice_start[3] = 1; a.slice_end[3] = 3;
+        check(g, rt_graph_node_add(g, RT_OP_SLICE, &x, 1, &a, "sl", &e), RT_WEIGHTS_F32,
+              "slice 4-D");
+    }
+    {
+        struct rt_graph *g = rt_graph_init();
+        int in[2] = {in_id(g, S(2, 3, 4, 0)), const_id(g, S(2, 4, 5, 0), -1, 1)};
+        check(g, rt_graph_node_add(g, RT_OP_MATMUL, in, 2, NULL, "mm", &e), RT_WEIGHTS_F32,
+              "matmul batched [2,3,4]x[2,4,5]");
+        g = rt_graph_init();
+        in[0] = in_id(g, S(2, 1, 3, 4));
+        in[1] = const_id(g, S(3, 4, 6, 0), -1, 1);
+        memset(&a, 0, sizeof(a));
+        a.act = RT_ACT_RELU;
+        check(g, rt_graph_node_add(g, RT_OP_MATMUL, in, 2, &a, "mm", &e), RT_WEIGHTS_F32,
+              "matmul broadcast [2,1,3,4]x[3,4,6] + relu");
+    }
+}
+
+/* conv -> bn -> relu6 -> dw -> add(residual) -> gavg -> dense -> softmax */
+static struct rt_graph *chain_graph(int64_t batch, int *out)
+{
+    struct err e = {0};
+    struct rt_graph *g = rt_graph_init();
+    int x = in_id(g, S(batch, 12, 12, 3));
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.conv = (struct rt_conv_attrs){1, 1, 1, 1, 1, 1, 1, 1, 1};
+    int in[3] = {x, const_id(g, S(3, 3, 3, 8), -0.5f, 0.5f)};
+    int c1 = rt_graph_node_add(g, RT_OP_CONV2D, in, 2, &a, "conv1", &e);
+    int bn[3] = {c1, const_id(g, S(8, 0, 0, 0), 0.5f, 1.5f), const_id(g, S(8, 0, 0, 0), -0.1f, 0.1f)};
+    int b1 = rt_graph_node_add(g, RT_OP_BATCHNORM, bn, 3, NULL, "bn1", &e);
+    memset(&a, 0, sizeof(a));
+    a.act = RT_ACT_RELU6;
+    int r1 = rt_graph_node_add(g, RT_OP_ACT, &b1, 1, &a, "relu1", &e);
+    memset(&a, 0, sizeof(a));
+    a.conv = (struct rt_conv_attrs){1, 1, 1, 1, 1, 1, 1, 1, 8};
+    int dw[3] = {r1, const_id(g, S(3, 3, 1, 8), -0.5f, 0.5f), const_id(g, S(8, 0, 0, 0), -0.1f, 0.1f)};
+    int d1 = rt_graph_node_add(g, RT_OP_CONV2D, dw, 3, &a, "dw", &e);
+    memset(&a, 0, sizeof(a));
+    a.conv = (struct rt_conv_attrs){1, 1, 1, 1, 0, 0, 0, 0, 1};
+    int pw[3] = {d1, const_id(g, S(1, 1, 8, 8), -0.5f, 0.5f)};
+    int p1 = rt_graph_node_add(g, RT_OP_CONV2D, pw, 2, &a, "pw", &e);
+    int ad[2] = {p1, r1};
+    int s1 = rt_graph_node_add(g, RT_OP_ADD, ad, 2, NULL, "res", &e);
+    int ga = rt_graph_node_add(g, RT_OP_GLOBAL_AVG, &s1, 1, NULL, "gap", &e);
+    memset(&a, 0, sizeof(a));
+    a.ndim = 2;
+    a.shape[0] = -1; a.shape[1] = 8;
+    int fl = rt_graph_node_add(g, RT_OP_RESHAPE, &ga, 1, &a, "flat", &e);
+    int de[3] = {fl, const_id(g, S(8, 5, 0, 0), -1, 1), const_id(g, S(5, 0, 0, 0), -1, 1)};
+    int dn = rt_graph_node_add(g, RT_OP_DENSE, de, 3, NULL, "fc", &e);
+    memset(&a, 0, sizeof(a));
+    a.axis = -1;
+    *out = rt_graph_node_add(g, RT_OP_SOFTMAX, &dn, 1, &a, "prob", &e);
+    rt_graph_output_add(g, *out, &e);
+    if (*out < 0)
+        printf("# chain: %s\n", e.msg);
+    return g;
+}
+
+static void chain_cases(void)
+{
+    int out;
+    struct rt_graph *g = chain_graph(1, &out);
+    struct rt_plan_opts o = rt_plan_opts_default();
+    float delta;
+    TH_CHECK(out >= 0 && compare(g, &o, 1e-5f, 1e-4f, NULL, "chain fp32"),
+             "multi-node chain fp32 (bn folded, relu6 fused, residual, reshape alias)");
+    struct err e = {0};
+    struct rt_plan *p = NULL;
+    if (rt_plan_create(dev, g, &o, &p, &e) == 0) {
+        TH_CHECK(rt_plan_dispatch_count(p) == 7 && rt_plan_node_count(p) == 8,
+                 "fusion leaves 7 dispatches for 11 nodes (got %d dispatches, %d nodes)",
+                 rt_plan_dispatch_count(p), rt_plan_node_count(p));
+        TH_CHECK(rt_plan_barrier_count(p) <= rt_plan_dispatch_count(p),
+                 "barriers only on hazards (%d)", rt_plan_barrier_count(p));
+        printf("# chain: %zu device bytes, %zu weight bytes\n", rt_plan_device_bytes(p),
+               rt_plan_weight_bytes(p));
+    } else {
+        TH_CHECK(0, "chain plan: %s", e.msg);
+    }
+    rt_plan_destroy(p);
+    o.weights = RT_WEIGHTS_I8;
+    TH_CHECK(compare(g, &o, 1e-4f, 1e-3f, &delta, "chain i8"), "multi-node chain int8 weights");
+    printf("# chain int8: probability delta vs fp32 %.4f\n", delta);
+    o.weights = RT_WEIGHTS_F16;
+    TH_CHECK(compare(g, &o, 1e-4f, 1e-3f, &delta, "chain f16"), "multi-node chain fp16 weights");
+    printf("# chain fp16: probability delta vs fp32 %.5f\n", delta);
+    o.weights = RT_WEIGHTS_F32;
+    o.no_fuse = 1;
+    TH_CHECK(compare(g, &o, 1e-5f, 1e-4f, NULL, "chain unfused"), "multi-node chain unfused");
+    rt_graph_free(g);
+
+    /* batching: plan for 3, run 3 then 2 (recorded lazily) against the reference */
+    g = chain_graph(3, &out);
+    o = rt_plan_opts_default();
+    o.max_batch = 3;
+    p = NULL;
+    float in[3 * 12 * 12 * 3], ref[15], got[15];
+    fill(in, 3 * 12 * 12 * 3, -1, 1);
+    const float *ins[1] = {in};
+    float *refs[1] = {ref}, *gots[1] = {got};
+    int ok = rt_ref_run(g, ins, refs, &e) == 0 && rt_plan_create(dev, g, &o, &p, &e) == 0;
+    int ok3 = ok && rt_plan_run(p, 3, ins, gots, &e) == 0;
+    for (int i = 0; i < 15 && ok3; i++)
+        ok3 = fabsf(got[i] - ref[i]) < 1e-5f;
+    TH_CHECK(ok3, "batch 3 of a max-batch-3 plan: %s", e.msg);
+    memset(got, 0, sizeof(got));
+    int ok2 = ok && rt_plan_run(p, 2, ins, gots, &e) == 0;
+    for (int i = 0; i < 10 && ok2; i++)
+        ok2 = fabsf(got[i] - ref[i]) < 1e-5f;
+    TH_CHECK(ok2, "batch 2 of the same plan (lazily recorded): %s", e.msg);
+    TH_CHECK(ok && rt_plan_run(p, 4, ins, gots, &e) == RT_ERR_INVALID,
+             "batch over max_batch rejected: %s", e.msg);
+    rt_plan_destroy(p);
+    rt_graph_free(g);
+}
+
+/* RGB8 preprocessing shader vs resize + normalise on the CPU */
+static void preprocess_cases(void)
+{
+    static const int md[][3] = {{1, 0, 0}, {1, 1, 0}, {1, 0, 1}, {0, 0, 0}};
+    for (int m = 0; m < 4; m++) {
+        struct err e = {0};
+        int iw[2] = {37, 10}, ih[2] = {23, 31}, OH = 16, OW = 13;
+        uint8_t *rgb[2];
+        struct rt_image imgs[2];
+        for (int i = 0; i < 2; i++) {
+            rgb[i] = malloc((size_t)iw[i] * ih[i] * 3);
+            for (int j = 0; j < iw[i] * ih[i] * 3; j++)
+                rgb[i][j] = (uint8_t)((j * 37 + i * 11) % 256);
+            imgs[i] = (struct rt_image){rgb[i], iw[i], ih[i]};
+        }
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(2, OH, OW, 3));
+        struct rt_attrs a;
+        memset(&a, 0, sizeof(a));
+        a.act = RT_ACT_NONE;
+        int one = const_id(g, S(3, 0, 0, 0), 1, 1);
+        int mi[2] = {x, one};
+        int y = rt_graph_node_add(g, RT_OP_MUL, mi, 2, &a, "id", &e);
+        rt_graph_output_add(g, y, &e);
+        struct rt_plan_opts o = rt_plan_opts_default();
+        o.max_batch = 2;
+        o.pre.enabled = 1;
+        o.pre.max_w = o.pre.max_h = 64;
+        o.pre.bilinear = md[m][0];
+        o.pre.align_corners = md[m][1];
+        o.pre.half_pixel = md[m][2];
+        o.pre.scale = 1.0f / 127.5f;
+        float mean[3] = {1, 0.5f, 0}, sd[3] = {1, 2, 0.5f};
+        memcpy(o.pre.mean, mean, sizeof(mean));
+        memcpy(o.pre.std, sd, sizeof(sd));
+        struct rt_plan *p = NULL;
+        float got[2 * 16 * 13 * 3], want[2 * 16 * 13 * 3];
+        float *gots[1] = {got};
+        int ok = rt_plan_create(dev, g, &o, &p, &e) == 0 && rt_plan_run_rgb8(p, 2, imgs, gots, &e) == 0;
+        /* CPU: each image through a RESIZE graph on float pixels, then normalise */
+        for (int i = 0; i < 2 && ok; i++) {
+            struct rt_graph *r = rt_graph_init();
+            int rx = in_id(r, S(1, ih[i], iw[i], 3));
+            memset(&a, 0, sizeof(a));
+            a.resize = (struct rt_resize_attrs){OH, OW, md[m][0], md[m][1], md[m][2]};
+            int ry = rt_graph_node_add(r, RT_OP_RESIZE, &rx, 1, &a, "rz", &e);
+            rt_graph_output_add(r, ry, &e);
+            float *fin = malloc((size_t)iw[i] * ih[i] * 3 * sizeof(float));
+            for (int j = 0; j < iw[i] * ih[i] * 3; j++)
+                fin[j] = rgb[i][j];
+            const float *fins[1] = {fin};
+            float *w = want + i * OH * OW * 3;
+            float *ws[1] = {w};
+            ok = rt_ref_run(r, fins, ws, &e) == 0;
+            for (int j = 0; j < OH * OW * 3; j++)
+                w[j] = (w[j] * o.pre.scale - mean[j % 3]) / sd[j % 3];
+            free(fin);
+            rt_graph_free(r);
+        }
+        float maxerr = 0;
+        for (int j = 0; j < 2 * OH * OW * 3 && ok; j++)
+            maxerr = fmaxf(maxerr, fabsf(got[j] - want[j]));
+        TH_CHECK(ok && maxerr < 1e-3f, "rgb8 preprocessing %s align %d half %d, 2 images of "
+                 "different sizes (max err %g) %s", md[m][0] ? "bilinear" : "nearest",
+                 md[m][1], md[m][2], maxerr, e.msg);
+        rt_plan_destroy(p);
+        rt_graph_free(g);
+        free(rgb[0]);
+        free(rgb[1]);
+    }
+}
+
+static void limit_cases(void)
+{
+    int out;
+    struct err e = {0};
+    struct rt_graph *g = chain_graph(1, &out);
+    struct rt_plan_opts o = rt_plan_opts_default();
+    o.max_device_bytes = 4096;
+    struct rt_plan *p = NULL;
+    TH_EQ_INT(rt_plan_create(dev, g, &o, &p, &e), RT_ERR_OOM, "max_device_bytes -> RT_ERR_OOM");
+    TH_CHECK(p == NULL && e.transient && strstr(e.msg, "limit 4096") != NULL,
+             "clean OOM error: %s", e.msg);
+    o.max_device_bytes = 0;
+    o.max_batch = 0;
+    TH_EQ_INT(rt_plan_create(dev, g, &o, &p, &e), RT_ERR_INVALID, "max_batch 0 rejected");
+    rt_graph_free(g);
+    struct rt_device *d2 = NULL;
+    TH_CHECK(rt_device_create("no-such-gpu-name", &d2, &e) == RT_ERR_INVALID && d2 == NULL,
+             "unknown device selector: %s", e.msg);
+}
+
+int main(int argc, char **argv)
+{
+    verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    struct err e = {0};
+    int n = rt_device_count(&e);
+    TH_CHECK(n >= 1, "vulkan devices: %d %s", n, e.msg);
+    if (n < 1)
+        return th_done();
+    TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &dev, &e) == 0, "device created: %s", e.msg);
+    if (dev == NULL)
+        return th_done();
+    const struct rt_caps *c = rt_device_caps(dev);
+    printf("# device %s (%s), subgroup %d, shared %u, storage range %llu\n", c->name, c->driver,
+           c->subgroup_size, c->shared_mem, (unsigned long long)c->max_storage_range);
+    conv_cases();
+    elem_cases();
+    data_cases();
+    chain_cases();
+    preprocess_cases();
+    limit_cases();
+    rt_device_destroy(dev);
+    /* teardown: a fresh device with a plan, destroyed in order */
+    {
+        int out;
+        struct rt_graph *g = chain_graph(1, &out);
+        struct rt_device *d2 = NULL;
+        struct rt_plan *p = NULL;
+        struct rt_plan_opts o = rt_plan_opts_default();
+        TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &d2, &e) == 0 &&
+                     rt_plan_create(d2, g, &o, &p, &e) == 0, "second device + plan: %s", e.msg);
+        rt_plan_destroy(p);
+        rt_device_destroy(d2);
+        rt_graph_free(g);
+    }
+    int errs = rt_validation_errors_total();
+    const char *v = getenv("RT_VALIDATE");
+    if (v != NULL && strcmp(v, "1") == 0)
+        TH_EQ_INT(errs, 0, "no validation-layer errors (RT_VALIDATE=1)");
+    return th_done();
+}
