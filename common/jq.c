@@ -196,6 +196,26 @@ int jq_retry_after_s(void)
 }
 
 
+int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json, struct err *e)
+{
+    char b[5][24];
+    const int x[5] = {s->aging_ms, s->aged_interval_ms, s->fair_quantum_ms, s->retry_base_ms,
+                      s->retry_max_ms};
+    const char *v[5];
+    for (int i = 0; i < 5; i++)
+        v[i] = x[i] >= 0 ? pgx_i64(b[i], x[i]) : NULL;
+    if (s->fair_quantum_ms == 0)
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid fair_quantum_ms: 0");
+    PGresult *r = jq_q(c, SQLQ_JQ_SETTINGS_SET, 5, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (json != NULL)
+        return jq_text_out(c, r, json, "settings", e);
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+
 /* ---- auth, tenants, keys ------------------------------------------------ */
 
 static void jq_key_hash(const char *key, unsigned char out[crypto_hash_sha256_BYTES])

@@ -91,6 +91,18 @@ void jq_limits_set(struct pgx *c, int64_t depth_limit, int max_attempts);
 /* seconds a client should wait after JQ_ERR_TIER_FULL (Retry-After) */
 int jq_retry_after_s(void);
 
+/*
+ * The queue's tunables (table queue_settings, schema/README.md); a value
+ * < 0 leaves that setting unchanged.  *json (may be NULL) receives the
+ * new settings as a new string (caller frees).  JQ_ERR_INVALID when a
+ * value is out of range.
+ */
+struct jq_settings {
+    int aging_ms, aged_interval_ms, fair_quantum_ms, retry_base_ms, retry_max_ms;
+};
+int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json,
+                    struct err *e);
+
 /* ---- auth, tenants, keys ---------------------------------------------- */
 
 /*

@@ -191,11 +191,14 @@ int pgx_reconnects_get(const struct pgx *c)
  * before it closed the connection): read it so libpq updates the status */
 static void pgx_drain_idle(struct pgx *c)
 {
-    struct pollfd p = {.fd = PQsocket(c->conn), .events = POLLIN};
-    if (p.fd < 0)
-        return;
-    if (poll(&p, 1, 0) > 0)
-        PQconsumeInput(c->conn);
+    /* the FATAL message and the end of the stream may need two reads */
+    for (int i = 0; i < 4 && PQstatus(c->conn) == CONNECTION_OK; i++) {
+        struct pollfd p = {.fd = PQsocket(c->conn), .events = POLLIN};
+        if (p.fd < 0 || poll(&p, 1, 0) <= 0)
+            return;
+        if (!PQconsumeInput(c->conn))
+            return;
+    }
 }
 
 
@@ -292,6 +295,10 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
     CM_ASSERT(id >= 0 && id < SQLQ_COUNT);
     const struct sqlq *q = &sqlq_table[id];
     int is_rollback = strncmp(q->text, "ROLLBACK", 8) == 0;
+    /* first: noticing a dead connection here is what marks a transaction
+     * broken, so the check must come before we look at tx_broken */
+    if (pgx_check(c, e) != PGX_OK)
+        return NULL;
     if (c->tx_broken) {
         if (!is_rollback) {
             err_set_transient(e, PGX_ERR_DB, "db_unavailable",
@@ -301,8 +308,6 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
         }
         /* the server already rolled back when the connection died */
         c->tx_broken = 0;
-        if (pgx_check(c, e) != PGX_OK)
-            return NULL;
         PGresult *r = PQmakeEmptyPGresult(c->conn, PGRES_COMMAND_OK);
         if (r == NULL || ar_on_reset(c->ar, pgx_clear_cb, r) != 0) {
             PQclear(r);
@@ -311,8 +316,6 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
         }
         return r;
     }
-    if (pgx_check(c, e) != PGX_OK)
-        return NULL;
     if (!c->prepared[id]) {
         PGresult *p = PQprepare(c->conn, q->name, q->text, 0, NULL);
         int ok = PQresultStatus(p) == PGRES_COMMAND_OK;

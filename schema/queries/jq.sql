@@ -576,3 +576,17 @@ SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM i)
 -- $1 tenant (0 = any), $2 job id: the state, for waiters
 SELECT state FROM jobs_all
  WHERE id = $2::bigint AND ($1::bigint = 0 OR tenant_id = $1::bigint)
+
+-- name: jq_settings_set
+-- NULL leaves a setting as it is.  Returns the settings as JSON.
+UPDATE queue_settings SET
+       aging_ms = coalesce($1::int, aging_ms),
+       aged_interval_ms = coalesce($2::int, aged_interval_ms),
+       fair_quantum_ms = coalesce($3::int, fair_quantum_ms),
+       retry_base_ms = coalesce($4::int, retry_base_ms),
+       retry_max_ms = coalesce($5::int, retry_max_ms)
+ WHERE id = 1
+RETURNING json_build_object('aging_ms', aging_ms, 'aged_interval_ms', aged_interval_ms,
+                            'fair_quantum_ms', fair_quantum_ms,
+                            'retry_base_ms', retry_base_ms,
+                            'retry_max_ms', retry_max_ms)::text

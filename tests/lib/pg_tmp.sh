@@ -7,7 +7,8 @@
 #                           # registers pg_tmp_stop on EXIT (keeps your trap)
 #   pg_tmp_migrate          # "$BIN/vkv-admin" migrate: applies schema/migrations
 #   psql -XAtqc 'select 1'  # plain libpq clients find the cluster via PG*
-#   pg_tmp_restart          # immediate stop + start (reconnect tests)
+#   pg_tmp_restart          # fast (clean) stop + start: clients are
+#                           # disconnected, committed data stays
 #   pg_tmp_stop             # stops the server and removes the directory
 #
 # Layout: PG_TMP_DIR=$(mktemp -d) (under VKV_TEST_TMP when set) owned by the
@@ -93,7 +94,7 @@ pg_tmp__pg_ctl_start() {
 
 pg_tmp_restart() {
   [[ -n ${PG_TMP_DIR:-} ]] || return 1
-  pg_tmp__as_pg "$PG_TMP_BINDIR/pg_ctl" -D "$PG_TMP_DIR/data" -m immediate -w \
+  pg_tmp__as_pg "$PG_TMP_BINDIR/pg_ctl" -D "$PG_TMP_DIR/data" -m fast -w \
     -t 30 stop >/dev/null 2>&1
   pg_tmp__pg_ctl_start
 }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Suite 20-sql: the queue in a throw-away PostgreSQL (tests/lib/pg_tmp.sh):
+# migrations and their checksums through vkv-admin, the read-only role and
+# admin views, then the queue's semantics through the jq_ client
+# (tests/sql/test_queue.c), then a PostgreSQL restart under live connections.
+set -uo pipefail
+BIN=${BIN:-build/bin}
+source tests/lib/pg_tmp.sh
+ok() { echo "ok - $*"; }
+nok() { echo "not ok - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+
+pg_tmp_start || { nok "start a temporary PostgreSQL"; exit 1; }
+ok "temporary PostgreSQL on port $PGPORT"
+admin="$BIN/vkv-admin"
+
+out=$("$admin" schema-check 2>&1); rc=$?
+check "schema-check refuses an unmigrated database" test $rc -ne 0
+check "and says to run migrate" grep -q "schema_not_migrated" <<<"$out"
+out=$(pg_tmp_migrate 2>&1)
+check "vkv-admin migrate applies every migration" grep -q "migrations applied: 2" <<<"$out"
+out=$("$admin" migrate 2>&1)
+check "a second migrate applies nothing" grep -q "migrations applied: 0" <<<"$out"
+check "schema-check passes" "$admin" schema-check
+n=$(psql -XAtqc "select count(*) from schema_migrations where sha256 ~ '^[0-9a-f]{64}$'")
+check "each migration recorded with its sha256" test "$n" = 2
+
+# checksum mismatch: an applied file that changed stops everything
+psql -XAtqc "update schema_migrations set sha256 = repeat('0', 64) where version = 1" >/dev/null
+out=$("$admin" schema-check 2>&1); rc=$?
+check "checksum mismatch: schema-check refuses" test $rc -ne 0
+check "checksum mismatch: names the migration" grep -q "0001_queue was applied with sha256" <<<"$out"
+out=$("$admin" migrate 2>&1); rc=$?
+check "checksum mismatch: migrate refuses too" test $rc -ne 0
+out=$("$admin" tenant create x 2>&1); rc=$?
+check "checksum mismatch: other commands refuse to start" test $rc -ne 0
+sha=$(sha256sum schema/migrations/0001_queue.sql | cut -c1-64)
+psql -XAtqc "update schema_migrations set sha256 = '$sha' where version = 1" >/dev/null
+check "restored checksum equals sha256sum of the file" "$admin" schema-check
+
+# CLI: tenants, keys (printed once), tiers
+tid=$("$admin" tenant create cli-tenant 2>/dev/null)
+check "tenant create prints the id" test -n "$tid"
+key=$("$admin" key create cli-tenant 2>/dev/null)
+check "key create prints a key" grep -Eq '^vkv_[A-Za-z0-9_-]{43}$' <<<"$key"
+n=$(psql -XAtqc "select count(*) from api_keys where key_prefix = '${key:0:12}' and key_hash = sha256('$key'::bytea)")
+check "the key is stored as its SHA-256 only" test "$n" = 1
+n=$(psql -XAtqc "select count(*) from api_keys where encode(key_hash, 'escape') like '%${key:4:20}%'")
+check "the key itself is not stored" test "$n" = 0
+akey=$("$admin" key create "$tid" --admin 2>/dev/null)
+check "admin key by tenant id" test -n "$akey"
+check "tier pause by name" "$admin" tier pause INTERACTIVE
+check "paused in the tiers table" test "$(psql -XAtqc 'select paused from tiers where tier = 2')" = t
+check "tier resume by number" "$admin" tier resume 2
+out=$("$admin" tier pause 9 2>&1); rc=$?
+check "tier 9 is refused" test $rc -eq 2
+check "retention run" "$admin" retention run --days 30
+check "queue stats" "$admin" queue
+
+# read-only role: views yes, keys and inputs no
+psql -XAtqc "create role vkv_ro_login login in role vkv_readonly" >/dev/null
+ro() { psql -XAtq -U vkv_ro_login -c "$1" >/dev/null 2>&1; }
+for v in admin_job_history admin_live_jobs admin_queue_depth admin_wait_percentiles admin_usage admin_workers; do
+  check "vkv_readonly reads $v" ro "select * from $v limit 1"
+done
+check "vkv_readonly cannot read api_keys" bash -c "! psql -XAtq -U vkv_ro_login -c 'select * from api_keys' >/dev/null 2>&1"
+check "vkv_readonly cannot read job inputs" bash -c "! psql -XAtq -U vkv_ro_login -c 'select input from jobs' >/dev/null 2>&1"
+check "vkv_readonly cannot write" bash -c "! psql -XAtq -U vkv_ro_login -c 'update tiers set paused = true' >/dev/null 2>&1"
+
+# the queue's semantics
+"$BIN/sqltest_queue"; rc=$?
+((rc == 0)) || nok "sqltest_queue exited with $rc"
+
+# admin views over the history the run left (before retention wiped it the
+# test ran retention 0, so enqueue a little fresh history via the driver's
+# restart case below and look at the live view here)
+check "admin_queue_depth has the four tiers" test "$(psql -XAtqc 'select count(*) from admin_queue_depth')" = 4
+
+# PostgreSQL restart under live connections
+export PG_RESTART_CMD="bash -c 'source tests/lib/pg_tmp.sh; PG_TMP_DIR=$PG_TMP_DIR PGPORT=$PGPORT pg_tmp_restart'"
+"$BIN/sqltest_queue" restart; rc=$?
+((rc == 0)) || nok "sqltest_queue restart exited with $rc"
+
+pg_tmp_stop
+check "no PostgreSQL left running from this suite" test -z "$(pgrep -f "$PGHOST" 2>/dev/null)"
+exit 0
