@@ -45,6 +45,10 @@ static const struct cfg_entry cfg_entries[] = {
      "vkv-api processes started by make run"},
     {"VKV_MAX_BODY_BYTES", CFG_TYPE_INT, "20971520", 1024, 1073741824, 0, A | R,
      "largest request body accepted (nginx and vkv-api)"},
+    {"VKV_RATE_LIMIT", CFG_TYPE_INT, "200", 1, 1000000, 0, R,
+     "requests per second per API key, enforced by nginx (limit_req)"},
+    {"VKV_RATE_BURST", CFG_TYPE_INT, "400", 0, 1000000, 0, R,
+     "requests per API key above the rate nginx lets through at once"},
     /* images */
     {"VKV_MAX_IMAGE_BYTES", CFG_TYPE_INT, "15728640", 1024, 1073741824, 0, A | W | C,
      "largest encoded image accepted"},

@@ -177,10 +177,12 @@ int api_sse_begin(struct api_req *r)
 int api_sse_event(struct api_req *r, const char *name, json_t *data)
 {
     CM_ASSERT(r->streaming);
+    /* name may point into data: data is released only at the end */
     char *s = json_dumps(data, JSON_COMPACT);
-    json_decref(data);
-    if (s == NULL)
+    if (s == NULL) {
+        json_decref(data);
         return API_ERR;
+    }
     int rc = API_OK;
     if (name != NULL) {
         rc = out_write(r, "event: ", 7);
@@ -196,6 +198,7 @@ int api_sse_event(struct api_req *r, const char *name, json_t *data)
     if (rc == API_OK)
         rc = out_write(r, "\n\n", 2);
     free(s);
+    json_decref(data);
     if (rc == API_OK && r->out.flush(r->out.u) != 0)
         rc = API_ERR_IO;
     return rc;

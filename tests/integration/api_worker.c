@@ -10,8 +10,9 @@
  *   api_test_worker fail MODEL MESSAGE               claim one, fail it
  *       permanently; prints the job id
  *
- * Connects with libpq's PG* environment (tests/lib/pg_tmp.sh exports it).
+ * Connects with the VKV_PG_* settings (tests/lib/pg_tmp.sh exports them).
  */
+#include "common/cfg.h"
 #include "common/err.h"
 #include "common/jq.h"
 #include "common/pgx.h"
@@ -53,6 +54,11 @@ int main(int argc, char **argv)
     struct err e;
     err_clear(&e);
     struct pgx *c = NULL;
+    /* VKV_PG_* from the environment (tests/lib/pg_tmp.sh exports them) */
+    if (cfg_load(CFG_PROG_WORKER, NULL, &e) != 0) {
+        fprintf(stderr, "config: %s\n", e.msg);
+        return 1;
+    }
     if (pgx_open(&c, NULL, &e) != PGX_OK) {
         fprintf(stderr, "connect: %s\n", e.msg);
         pgx_free(c);

@@ -12,7 +12,8 @@
 # loopback port unless NGINX_PORT is set before the call (and NGINX_ADDR
 # overrides 127.0.0.1).  Settings read from the environment, with defaults:
 #   VKV_MAX_BODY_BYTES (20971520)  client_max_body_size
-#   VKV_RATE_LIMIT (1000) VKV_RATE_BURST (2000)  per-key limit_req
+#   VKV_RATE_LIMIT (200) VKV_RATE_BURST (400)  per-key limit_req in r/s;
+#       NGINX_RATE overrides the whole rate ("1r/m", for tests)
 #   VKV_API_THREADS (16)  used to size the upstream keepalive cache
 #   VKV_WAIT_TIMEOUT_MS (60000)  fastcgi_read_timeout = this + 5 s
 #   NGINX_WORKERS (1)
@@ -54,8 +55,8 @@ nginx_tmp_start() {
       -e "s|@UPSTREAM_SERVERS@|$ups|g" \
       -e "s|@KEEPALIVE@|$keep|g" \
       -e "s|@MAX_BODY@|${VKV_MAX_BODY_BYTES:-20971520}|g" \
-      -e "s|@RATE@|${VKV_RATE_LIMIT:-1000}|g" \
-      -e "s|@BURST@|${VKV_RATE_BURST:-2000}|g" \
+      -e "s|@RATE@|${NGINX_RATE:-${VKV_RATE_LIMIT:-200}r/s}|g" \
+      -e "s|@BURST@|${VKV_RATE_BURST:-400}|g" \
       -e "s|@READ_TIMEOUT@|$timeout|g" \
       "$root/nginx/nginx.conf.in" >"$NGINX_DIR/nginx.conf"
   cp "$root/nginx/fastcgi_params" "$NGINX_DIR/fastcgi_params"
