@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# make run: the whole service in the foreground on one machine.
+#
+#   PostgreSQL  cluster in $VKV_VAR_DIR/pg (created and migrated on first run,
+#               kept afterwards: queued jobs survive a restart), unix socket
+#               only, in $VKV_VAR_DIR/run, port $VKV_PG_PORT
+#   vkv-api     $VKV_API_PROCESSES processes, one FastCGI socket each,
+#               restarted if they die
+#   vkv-worker  one per Vulkan device (lavapipe when there is no GPU),
+#               restarted when they exit non-zero (device lost, crash)
+#   nginx       on $VKV_HTTP_ADDR:$VKV_HTTP_PORT (127.0.0.1:8080)
+#
+# Prints the URL, the local default tenant's API key and a curl example.
+# Ctrl-C (or SIGTERM) stops every process it started.
+# Options: --api-only (no workers, e.g. on an API host), --no-workers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${BIN:-build/bin}
+BIN=$(cd "$BIN" && pwd)
+want_workers=1
+for a in "$@"; do
+  case $a in
+    --api-only|--no-workers) want_workers=0 ;;
+    *) echo "run.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+export VKV_VAR_DIR=$(realpath -m "${VKV_VAR_DIR:-var}")
+VAR=$VKV_VAR_DIR
+export VKV_PG_PORT=${VKV_PG_PORT:-5488}
+export VKV_PG_HOST=${VKV_PG_HOST:-$VAR/run}
+[[ $VKV_PG_HOST == /* ]] || VKV_PG_HOST=$(realpath -m "$VKV_PG_HOST")
+export VKV_PG_DB=${VKV_PG_DB:-vkvision} VKV_PG_USER=${VKV_PG_USER:-vkvision}
+export VKV_HTTP_ADDR=${VKV_HTTP_ADDR:-127.0.0.1} VKV_HTTP_PORT=${VKV_HTTP_PORT:-8080}
+export VKV_MODEL_CACHE=$(realpath -m "${VKV_MODEL_CACHE:-$VAR/cache/models}")
+export VKV_MODELS_DIR=$(realpath -m "${VKV_MODELS_DIR:-models}")
+nproc_api=${VKV_API_PROCESSES:-2}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+LOG=$VAR/log
+mkdir -p "$VAR/run" "$LOG"
+
+say() { printf '[run] %s\n' "$*"; }
+t0=$(date +%s.%N)
+
+# validate the configuration once, up front, like nginx -t
+"$BIN/vkv-api" --check-config >/dev/null || { echo "run.sh: invalid configuration" >&2; exit 1; }
+
+# ---- stopping: every process this script starts, in reverse order
+pids=()
+stopping=0
+pg_started=0
+stop_all() {
+  ((stopping)) && return 0
+  stopping=1
+  say "stopping"
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  # give workers time to finish the batch in hand (or release its leases)
+  for _ in $(seq 1 100); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  [[ -n ${NGINX_PID:-} ]] && nginx_tmp_stop >/dev/null 2>&1 || true
+  if ((pg_started)); then
+    as_pg "$PGBIN/pg_ctl" -D "$VAR/pg" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+  fi
+  say "stopped"
+}
+trap 'stop_all; exit 0' INT TERM
+trap 'stop_all' EXIT
+
+# ---- PostgreSQL: our own cluster, run as the postgres user (it refuses root)
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$VAR"; then
+  echo "run.sh: the postgres user cannot reach $VAR (a parent directory is not" \
+       "world-executable); set VKV_VAR_DIR to a directory it can reach" >&2
+  exit 1
+fi
+if [[ ! -f $VAR/pg/PG_VERSION ]]; then
+  say "creating the PostgreSQL cluster in $VAR/pg"
+  mkdir -p "$VAR/pg"
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$VAR/pg" "$VAR/run" "$LOG"
+  as_pg "$PGBIN/initdb" -D "$VAR/pg" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+    >"$LOG/initdb.log" 2>&1 || { cat "$LOG/initdb.log"; exit 1; }
+  cat >>"$VAR/pg/postgresql.conf" <<CONF
+# vkvision (make run): unix socket only
+listen_addresses = ''
+unix_socket_directories = '$VKV_PG_HOST'
+max_connections = 200
+autovacuum_naptime = 10s
+CONF
+fi
+[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$VAR/run" "$LOG"
+if ! as_pg "$PGBIN/pg_ctl" -D "$VAR/pg" status >/dev/null 2>&1; then
+  as_pg "$PGBIN/pg_ctl" -D "$VAR/pg" -l "$LOG/postgresql.log" -o "-p $VKV_PG_PORT" -w -t 60 \
+    start >/dev/null || { tail -20 "$LOG/postgresql.log"; exit 1; }
+  pg_started=1
+fi
+psql_pg() { "$PGBIN/psql" -XAtq -h "$VKV_PG_HOST" -p "$VKV_PG_PORT" -U postgres "$@"; }
+if [[ -z $(psql_pg -d postgres -c "select 1 from pg_roles where rolname = '$VKV_PG_USER'") ]]; then
+  echo 'create role :"u" login createrole' | psql_pg -d postgres -v u="$VKV_PG_USER"
+fi
+if [[ -z $(psql_pg -d postgres -c "select 1 from pg_database where datname = '$VKV_PG_DB'") ]]; then
+  echo 'create database :"d" owner :"u"' | psql_pg -d postgres -v u="$VKV_PG_USER" -v d="$VKV_PG_DB"
+fi
+"$BIN/vkv-admin" migrate
+
+# ---- the local default tenant: its key is shown once by vkv-admin and kept
+# (mode 600) in var/ so later runs can print it again; production keys are
+# never written anywhere but the hashed column
+KEYFILE=$VAR/default-tenant.key
+if [[ ! -s $KEYFILE ]]; then
+  "$BIN/vkv-admin" tenant create default >/dev/null 2>&1 || true
+  (umask 077; "$BIN/vkv-admin" key create default --admin >"$KEYFILE.tmp" 2>/dev/null)
+  mv "$KEYFILE.tmp" "$KEYFILE"
+fi
+KEY=$(head -1 "$KEYFILE")
+
+# supervise NAME NO_RESTART_CODES CMD...: runs CMD, restarts it after a
+# failure (1 s back-off, doubling to 30 s) unless it exits 0 or with one of
+# the listed codes (configuration errors: restarting cannot help)
+supervise() {
+  local name=$1 stopcodes=$2; shift 2
+  (
+    child=
+    trap '[[ -n $child ]] && kill -TERM $child 2>/dev/null; wait $child 2>/dev/null; exit 0' TERM INT
+    delay=1
+    while :; do
+      "$@" >>"$LOG/$name.log" 2>&1 &
+      child=$!
+      rc=0; wait $child || rc=$?
+      child=
+      if ((rc == 0)) || [[ " $stopcodes " == *" $rc "* ]]; then
+        echo "[run] $name exited with status $rc; not restarting (see $LOG/$name.log)" >&2
+        exit 0
+      fi
+      echo "[run] $name exited with status $rc; restarting in ${delay}s" >&2
+      sleep $delay
+      delay=$((delay * 2 > 30 ? 30 : delay * 2))
+    done
+  ) &
+  pids+=($!)
+}
+
+socks=()
+for ((i = 0; i < nproc_api; i++)); do
+  s=$VAR/run/api-$i.sock
+  socks+=("$s")
+  VKV_API_SOCKET=$s supervise "api-$i" "1" "$BIN/vkv-api"
+done
+
+ndev=0
+if ((want_workers)); then
+  # lavapipe when the machine has no GPU: the loader picks every ICD it
+  # finds, so only pin lavapipe when no other device is present
+  ndev=$("$BIN/vkv" devices 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("devices",[])))' 2>/dev/null || echo 0)
+  if ((ndev == 0)); then
+    say "no Vulkan device found (is mesa-vulkan-drivers installed?); starting no workers"
+  fi
+  for ((d = 0; d < ndev; d++)); do
+    supervise "worker-$d" "1 2" "$BIN/vkv-worker" --device "$d"
+  done
+fi
+
+for s in "${socks[@]}"; do
+  for _ in $(seq 1 100); do [[ -S $s ]] && break; sleep 0.05; done
+done
+source "$ROOT/tests/lib/nginx_tmp.sh"
+NGINX_ADDR=$VKV_HTTP_ADDR NGINX_PORT=$VKV_HTTP_PORT nginx_tmp_start "$VAR/nginx" "${socks[@]}"
+
+URL="http://$VKV_HTTP_ADDR:$VKV_HTTP_PORT"
+for _ in $(seq 1 100); do
+  curl -fsS "$URL/v1/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+cat <<TXT
+
+  vkvision is up in ${ready}s: $URL   ($nproc_api API processes, $ndev workers)
+  API key (local default tenant, admin): $KEY
+  logs: $LOG/
+
+  curl -s -H "Authorization: Bearer $KEY" $URL/v1/health
+  curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
+       -d "{\"task\":\"classify\",\"model\":\"nsfw-mobilenet-v2\",\"tier\":\"IMMEDIATE\",\"image_url\":\"data:image/jpeg;base64,\$(base64 -w0 photo.jpg)\"}" \\
+       $URL/v1/jobs
+
+  Ctrl-C stops everything.
+TXT
+# stay in the foreground until Ctrl-C; children are supervised
+while :; do sleep 3600 & wait $! || true; done

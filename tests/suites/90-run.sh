@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# make run, end to end: scripts/run.sh starts PostgreSQL, vkv-api, the
+# workers and nginx; GET /v1/health answers through nginx; SIGINT (Ctrl-C)
+# leaves no process behind; a second run keeps the data (a queued job
+# survives).  Workers are left out (--no-workers) so the job stays queued.
+set -uo pipefail
+ok() { echo "ok - $*"; }
+nok() { echo "not ok - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+dir=$VKV_TEST_TMP/run
+mkdir -p "$dir" && chmod 755 "$dir"
+export VKV_VAR_DIR=$dir/var VKV_HTTP_PORT=$(free_port) VKV_PG_PORT=$(free_port)
+export VKV_PG_HOST=$dir/var/run VKV_API_PROCESSES=2
+url=http://127.0.0.1:$VKV_HTTP_PORT
+
+start_run() { # $1 log file; sets RUN_PID; waits (bounded) for the banner
+  # a shell's background job ignores SIGINT, which a script cannot undo:
+  # start run.sh in its own session with SIGINT restored, as a terminal has it
+  python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setsid()
+os.execvp("bash", ["bash", "scripts/run.sh", "--no-workers"])' >"$1" 2>&1 &
+  RUN_PID=$!
+  for _ in $(seq 1 300); do
+    grep -q 'vkvision is up' "$1" && return 0
+    kill -0 $RUN_PID 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+procs_of_run() { # every process whose command line names our var dir or sockets
+  pgrep -f -- "$VKV_VAR_DIR" || true
+}
+stop_run() { # SIGINT to the whole group, as a terminal's Ctrl-C does
+  kill -INT -- -$RUN_PID 2>/dev/null
+  for _ in $(seq 1 200); do kill -0 $RUN_PID 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 $RUN_PID 2>/dev/null
+}
+
+t=$(date +%s.%N)
+check "first make run comes up (cluster created, migrated, banner printed)" start_run "$dir/run1.log"
+echo "# first start took $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+key=$(head -1 "$VKV_VAR_DIR/default-tenant.key" 2>/dev/null)
+check "the banner prints the API key" grep -q "API key.*$key" "$dir/run1.log"
+code=$(curl -s -o "$dir/health.json" -w '%{http_code}' "$url/v1/health")
+check "GET /v1/health through nginx answers 200 ($code)" test "$code" = 200
+check "health reports PostgreSQL up" grep -q '"db" *: *"up"' "$dir/health.json"
+img=var/testdata/images/grace_hopper.jpg
+body=$dir/job.json
+printf '{"task":"classify","model":"nsfw-mobilenet-v2","tier":"BACKGROUND","image_url":"data:image/jpeg;base64,%s"}' \
+  "$(base64 -w0 "$img")" >"$body"
+code=$(curl -s -o "$dir/enq.json" -w '%{http_code}' -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' --data-binary @"$body" "$url/v1/jobs")
+check "a job is enqueued through nginx (202, got $code)" test "$code" = 202
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$dir/enq.json" 2>/dev/null)
+check "Ctrl-C stops make run" stop_run
+left=$(procs_of_run)
+check "no process is left behind after Ctrl-C (left: ${left:-none})" test -z "$left"
+check "nginx is gone from the port" bash -c "! curl -s -m 2 $url/v1/health >/dev/null"
+
+t=$(date +%s.%N)
+check "second make run comes up on the same data" start_run "$dir/run2.log"
+echo "# second start took $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+check "the second run does not create a new cluster" bash -c "! grep -q 'creating the PostgreSQL cluster' $dir/run2.log"
+code=$(curl -s -o "$dir/job.json" -w '%{http_code}' -H "Authorization: Bearer $key" "$url/v1/jobs/${id:-0}")
+check "the queued job survived the restart (GET 200, got $code)" test "$code" = 200
+check "it is still queued" grep -q '"state" *: *"queued"' "$dir/job.json"
+check "Ctrl-C stops the second run" stop_run
+left=$(procs_of_run)
+check "no process is left behind after the second Ctrl-C (left: ${left:-none})" test -z "$left"
+exit 0
