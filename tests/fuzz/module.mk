@@ -5,20 +5,22 @@
 # whose code does not build yet breaks nothing):
 #
 #   FUZZ_TARGETS       += <name>
-#   FUZZ_LIBS_<name>   := $(RT_LIB)        libraries for the replay binary
-#   FUZZ_SRCS_<name>   := $(RT_SRCS)       sources compiled with clang +
-#                                          libFuzzer instrumentation
-#   FUZZ_LDLIBS_<name> := $(RT_LDLIBS)     -l flags for both links
+#   FUZZ_SRCS_<name>   := runtime/rt_pack.c  the code under test: compiled
+#                                      again with clang + instrumentation
+#   FUZZ_LIBS_<name>   := $(RT_LIB)    archives/objects for the replay link;
+#                                      its archives (.a) also end the
+#                                      libFuzzer link
+#   FUZZ_LDLIBS_<name> := $(RT_LDLIBS) -l flags for both links
 #
-# common/*.c is always part of both links.  Two binaries per target:
+# $(COMMON_LIB) and $(COMMON_LDLIBS) are always linked.  Two binaries:
 #   $(BIN)/fuzz_<name>_replay   $(CC) (+ SANITIZE), replays files/dirs;
 #                               built by `make` (part of `all`)
 #   $(FUZZ_BIN)/fuzz_<name>     clang -fsanitize=fuzzer,address,undefined;
 #                               built by `make fuzzers` (run.sh does it)
 
-FUZZ_TARGETS += durl
-FUZZ_LDLIBS_image :=
-FUZZ_LDLIBS_durl :=
+FUZZ_TARGETS += image durl
+FUZZ_SRCS_image := common/img.c
+FUZZ_SRCS_durl  := common/durl.c
 
 FUZZ_CC     ?= clang
 FUZZ_O      := $(B)/fuzz/obj
@@ -29,9 +31,11 @@ FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g \
                $(WARN) -I. -I$(B)/gen -MMD -MP -fsanitize=fuzzer-no-link \
                $(FUZZ_SAN) -DVKV_FUZZING=1
 
-# instrumented objects of a target: common/, its own sources, the harness
-fuzz_objs = $(patsubst %.c,$(FUZZ_O)/%.o,$(sort $(COMMON_SRCS) $(FUZZ_SRCS_$(1)) \
-              tests/fuzz/fuzz_$(1).c))
+# instrumented objects of a target: the harness and FUZZ_SRCS_<name>
+fuzz_objs = $(patsubst %.c,$(FUZZ_O)/%.o,$(sort $(FUZZ_SRCS_$(1)) tests/fuzz/fuzz_$(1).c))
+# libraries of the libFuzzer link: only archives (an archive member is pulled
+# in only for a symbol the instrumented objects do not define)
+fuzz_libs = $(filter %.a,$(FUZZ_LIBS_$(1))) $(COMMON_LIB)
 
 $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,11 +46,11 @@ $(FUZZ_O)/%.o: %.c
 # files included after this one (worker/) may still register targets
 .SECONDEXPANSION:
 
-$(FUZZ_BIN)/fuzz_%: $$(call fuzz_objs,$$*)
+$(FUZZ_BIN)/fuzz_%: $$(call fuzz_objs,$$*) $$(call fuzz_libs,$$*)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LDLIBS_$*) \
-	    $(COMMON_LDLIBS) $(LDLIBS_BASE)
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $(call fuzz_objs,$*) \
+	    $(call fuzz_libs,$*) $(FUZZ_LDLIBS_$*) $(COMMON_LDLIBS) $(LDLIBS_BASE)
 
 $(BIN)/fuzz_%_replay: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o \
                       $$(FUZZ_LIBS_$$*) $(COMMON_LIB)
