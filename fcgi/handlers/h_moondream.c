@@ -247,6 +247,9 @@ static json_t *metrics_json(struct api_req *r, json_t *job)
                 if (kl > 3 && strcmp(k + kl - 3, "_ms") == 0)
                     metric_copy(m, k, v);
             }
+            /* the worker's decode_ms is decode + resize/normalise */
+            if (json_object_get(m, "preprocess_ms") == NULL)
+                metric_copy(m, "preprocess_ms", json_object_get(t, "decode_ms"));
         }
     }
     json_object_set_new(m, "total_ms", json_real(round((cm_now_ms() - r->t0_ms) * 1000.0) / 1000.0));
