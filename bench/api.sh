@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench/api.sh: enqueue rate through nginx + FastCGI (vkv-api) against the
+# raw INSERT rate of the same PostgreSQL cluster (pgbench), as a ratio.
+#
+#   bash bench/api.sh            (or: make bench, bash bench/run.sh api)
+# Settings: API_BENCH_SECONDS (10), API_BENCH_CONNS (8), API_BENCH_THREADS
+# (vkv-api threads, 8).  Both sides use the same number of concurrent
+# clients.  The job body is a JSON job with a 16x16 PNG data URL (~600
+# bytes), validated (decoded) by vkv-api like any other.  Target (issue 3):
+# enqueue >= 50% of the raw INSERT rate.  Prints figures; asserts nothing
+# about speed (tests never time things), but fails when wrk saw errors.
+set -uo pipefail
+cd "${VKV_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}"
+BIN=${BIN:-build/bin}
+SECS=${API_BENCH_SECONDS:-10}
+CONNS=${API_BENCH_CONNS:-8}
+T=${VKV_TEST_TMP:-$(mktemp -d)}/bench-api
+rm -rf "$T"; mkdir -p "$T"
+for b in vkv-api vkv-admin; do
+  [[ -x $BIN/$b ]] || { echo "bench api: $BIN/$b is not built"; exit 1; }
+done
+command -v wrk >/dev/null && command -v pgbench >/dev/null || { echo "bench api: needs wrk and pgbench"; exit 1; }
+
+source tests/lib/pg_tmp.sh
+source tests/lib/nginx_tmp.sh
+API_PID=
+cleanup() {
+  nginx_tmp_stop
+  [[ -n $API_PID ]] && { kill -TERM "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null; }
+  pg_tmp_stop
+}
+trap cleanup EXIT
+
+pg_tmp_start >/dev/null || exit 1
+"$BIN/vkv-admin" migrate >/dev/null 2>&1 || { echo "bench api: migrate failed"; exit 1; }
+"$BIN/vkv-admin" tenant create bench >/dev/null 2>&1
+KEY=$("$BIN/vkv-admin" key create bench 2>/dev/null | tail -1)
+mkdir -p "$T/models"
+echo '{"name":"centernet","task":"detect"}' >"$T/models/centernet.json"
+python3 tests/integration/api_images.py "$T/img"
+printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","image_url":"%s"}' \
+  "$(cat "$T/img/ok.png.durl")" >"$T/body.json"
+
+export VKV_MODELS_DIR=$T/models VKV_API_THREADS=${API_BENCH_THREADS:-8} VKV_LOG_LEVEL=warn \
+       VKV_TIER_DEPTH_LIMIT=100000000 VKV_RATE_LIMIT=1000000 VKV_RATE_BURST=1000000
+VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
+API_PID=$!
+for i in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
+nginx_tmp_start "$T/nginx" "$T/api.sock" || exit 1
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" \
+       -H 'Content-Type: application/json' --data-binary @"$T/body.json" "$NGINX_URL/v1/jobs")
+[[ $code == 202 ]] || { echo "bench api: a test enqueue answered $code"; exit 1; }
+
+# 1. enqueue through nginx + vkv-api (a short warm-up first)
+BODY_FILE=$T/body.json KEY=$KEY wrk -t2 -c"$CONNS" -d2s -s bench/api_post.lua "$NGINX_URL/v1/jobs" >/dev/null 2>&1
+BODY_FILE=$T/body.json KEY=$KEY wrk -t2 -c"$CONNS" -d"${SECS}s" -s bench/api_post.lua \
+  --latency "$NGINX_URL/v1/jobs" >"$T/wrk.out" 2>&1
+api_rps=$(awk '/^Requests\/sec/ {print $2}' "$T/wrk.out")
+non2xx=$(awk '/Non-2xx/ {print $5}' "$T/wrk.out")
+errs=$(grep -c 'Socket errors' "$T/wrk.out")
+p50=$(awk '$1 == "50%" {print $2}' "$T/wrk.out")
+p99=$(awk '$1 == "99%" {print $2}' "$T/wrk.out")
+
+# 2. raw INSERT of the same row on the same cluster, same concurrency
+pgbench -n -c"$CONNS" -j2 -T2 -f bench/api_insert.sql >/dev/null 2>&1
+pgbench -n -c"$CONNS" -j2 -T"$SECS" -f bench/api_insert.sql >"$T/pgbench.out" 2>&1
+raw_tps=$(awk '/^tps = / {print $3; exit}' "$T/pgbench.out")
+
+echo "api enqueue (POST /v1/jobs via nginx+FastCGI, $CONNS conns, ${SECS}s): ${api_rps:-?} req/s  p50 ${p50:-?}  p99 ${p99:-?}"
+echo "raw INSERT (pgbench, same row, $CONNS clients, ${SECS}s):             ${raw_tps:-?} tps"
+if [[ -n ${api_rps:-} && -n ${raw_tps:-} ]]; then
+  awk -v a="$api_rps" -v r="$raw_tps" 'BEGIN { printf "ratio api/raw: %.2f (target >= 0.50)\n", a / r }'
+fi
+if [[ -n ${non2xx:-} || $errs != 0 ]]; then
+  echo "bench api: wrk saw errors (non-2xx: ${non2xx:-0}):"; cat "$T/wrk.out"; exit 1
+fi
