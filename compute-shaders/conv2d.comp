@@ -1,21 +1,25 @@
 #version 450
 /*
- * conv2d.comp: direct convolution, any stride/dilation/padding/groups, one
- * output element per invocation (adjacent invocations = adjacent output
- * channels, so weight reads coalesce).  Also runs small pointwise/dense.
+ * conv2d.comp: direct convolution, any stride/dilation/padding/groups.
+ * Grid x = output channel (quads with VEC4), y = output column,
+ * z = n * OH + oy.  VEC4 (output channels per group % 4 == 0) computes 4
+ * output channels per invocation from one input load and a vec4 of
+ * weights.  Trip count per invocation: KH*KW*(CG+1) (host keeps < 60000).
  * Bindings: 0 x[N,H,W,C] f32, 1 w[KH,KW,CG,CO] (WTYPE), 2 bias[CO] f32,
  * 3 scale[CO] f32 (int8 only), 4 y[N,OH,OW,CO] f32.
- * Push: struct rt_push_conv.  Spec: 0 ACT.  Workgroup 64.
- * Loop trip count per invocation: KH*KW*(CG+1) (host keeps it < 60000).
+ * Push: struct rt_push_conv.  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int ACT = 0;
+layout(constant_id = 1) const int VEC4 = 0;
 #include "common.glsl"
 #include "weights.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
+layout(std430, binding = 2) readonly buffer BBuf4 { vec4 bias4[]; };
 layout(std430, binding = 4) writeonly buffer YBuf { float y[]; };
+layout(std430, binding = 4) writeonly buffer YBuf4 { vec4 y4[]; };
 layout(push_constant) uniform P {
     uint n, h, w, c, oh, ow, co, kh, kw, cg, cog, sh, sw, dh, dw;
     int pt, pl;
@@ -24,16 +28,13 @@ layout(push_constant) uniform P {
 
 void main()
 {
-    uint idx = flat_index();
-    if (idx >= p.n * p.oh * p.ow * p.co)
+    uint ox = gl_GlobalInvocationID.y, z = gl_GlobalInvocationID.z;
+    uint oy = z % p.oh, n = z / p.oh;
+    uint oc = gl_GlobalInvocationID.x * (VEC4 != 0 ? 4u : 1u);
+    if (oc >= p.co || ox >= p.ow)
         return;
-    uint oc = idx % p.co;
-    uint r = idx / p.co;
-    uint ox = r % p.ow;
-    r /= p.ow;
-    uint oy = r % p.oh;
-    uint n = r / p.oh;
     uint g = oc / p.cog;
+    vec4 acc4 = vec4(0.0);
     float acc = 0.0;
     for (uint ky = 0u; ky < p.kh; ky++) {
         int iy = int(oy * p.sh + ky * p.dh) - p.pt;
@@ -45,9 +46,23 @@ void main()
                 continue;
             uint xb = ((n * p.h + uint(iy)) * p.w + uint(ix)) * p.c + g * p.cg;
             uint wb = (ky * p.kw + kx) * p.cg * p.co + oc;
-            for (uint ci = 0u; ci < p.cg; ci++)
-                acc += x[xb + ci] * wraw(wb + ci * p.co);
+            if (VEC4 != 0) {
+                for (uint ci = 0u; ci < p.cg; ci++)
+                    acc4 += x[xb + ci] * wraw4(wb + ci * p.co);
+            } else {
+                for (uint ci = 0u; ci < p.cg; ci++)
+                    acc += x[xb + ci] * wraw(wb + ci * p.co);
+            }
         }
     }
-    y[idx] = apply_act(ACT, acc * wscale(oc) + bias[oc], p.alpha, p.beta);
+    uint yo = ((n * p.oh + oy) * p.ow + ox) * p.co + oc;
+    if (VEC4 != 0) {
+        vec4 v = acc4 * wscale4(oc) + bias4[oc >> 2];
+        y4[yo >> 2] = vec4(apply_act(ACT, v.x, p.alpha, p.beta),
+                           apply_act(ACT, v.y, p.alpha, p.beta),
+                           apply_act(ACT, v.z, p.alpha, p.beta),
+                           apply_act(ACT, v.w, p.alpha, p.beta));
+    } else {
+        y[yo] = apply_act(ACT, acc * wscale(oc) + bias[oc], p.alpha, p.beta);
+    }
 }

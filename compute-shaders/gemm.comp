@@ -1,69 +1,86 @@
 #version 450
 /*
  * gemm.comp: y[M,N] = act(x[M,K] w[K,N] * scale[N] + bias[N]) for 1x1
- * convolutions and dense layers.  Workgroup 16x16 computes a 64x64 tile,
- * each invocation a 4x4 block (rows ty+16i, cols tx+16j); K in steps of 16
- * through shared memory (8 KiB, fits lavapipe's 32 KiB).  Trip count per
- * invocation ~ K/16 * 24.
+ * convolutions and dense layers.  Register-blocked, no shared memory: each
+ * invocation computes 4 rows x 4 columns; with VEC4 (K % 4 == 0 and
+ * N % 4 == 0) it reads x and w as vec4 (8 loads per 64 FMAs), which is what
+ * matters on CPU drivers (llvmpipe gathers every load per lane).  Adjacent
+ * invocations take adjacent column blocks so weight reads coalesce.
+ * Trip count per invocation: K/4 (VEC4) or K.
  * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y.
- * Push: struct rt_push_gemm.  Spec: 0 ACT.  Grid: (ceil(N/64), ceil(M/64)).
+ * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4.
+ * Grid: (ceil(N/4/8), ceil(M/4/8)), workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
-layout(local_size_x = 16, local_size_y = 16) in;
+layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int ACT = 0;
+layout(constant_id = 1) const int VEC4 = 0;
 #include "common.glsl"
 #include "weights.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
+layout(std430, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
 layout(std430, binding = 4) writeonly buffer YBuf { float y[]; };
+layout(std430, binding = 4) writeonly buffer YBuf4 { vec4 y4[]; };
 layout(push_constant) uniform P {
     uint m, k, n;
     float alpha, beta;
 } p;
 
-shared float As[16][64];
-shared float Bs[16][64];
-
 void main()
 {
-    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
-    uint tid = ty * 16u + tx;
-    uint row0 = gl_WorkGroupID.y * 64u, col0 = gl_WorkGroupID.x * 64u;
-    float acc[4][4];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-            acc[i][j] = 0.0;
-    for (uint k0 = 0u; k0 < p.k; k0 += 16u) {
-        /* A tile 64 rows x 16 k: thread loads k = tid % 16, rows tid/16 + 16*i */
+    uint c0 = gl_GlobalInvocationID.x * 4u, r0 = gl_GlobalInvocationID.y * 4u;
+    if (c0 >= p.n || r0 >= p.m)
+        return;
+    /* rows past M repeat the last row (loads stay in range, stores are skipped) */
+    uint r1 = min(r0 + 1u, p.m - 1u), r2 = min(r0 + 2u, p.m - 1u), r3 = min(r0 + 3u, p.m - 1u);
+    vec4 a0 = vec4(0.0), a1 = vec4(0.0), a2 = vec4(0.0), a3 = vec4(0.0);
+    if (VEC4 != 0) {
+        uint k4 = p.k >> 2;
+        uint x0 = r0 * k4, x1 = r1 * k4, x2 = r2 * k4, x3 = r3 * k4;
+        for (uint kk = 0u; kk < k4; kk++) {
+            uint wb = kk * 4u * p.n + c0;
+            vec4 w0 = wraw4(wb), w1 = wraw4(wb + p.n), w2 = wraw4(wb + 2u * p.n),
+                 w3 = wraw4(wb + 3u * p.n);
+            vec4 v0 = x4[x0 + kk], v1 = x4[x1 + kk], v2 = x4[x2 + kk], v3 = x4[x3 + kk];
+            a0 += v0.x * w0 + v0.y * w1 + v0.z * w2 + v0.w * w3;
+            a1 += v1.x * w0 + v1.y * w1 + v1.z * w2 + v1.w * w3;
+            a2 += v2.x * w0 + v2.y * w1 + v2.z * w2 + v2.w * w3;
+            a3 += v3.x * w0 + v3.y * w1 + v3.z * w2 + v3.w * w3;
+        }
+    } else {
+        uint c1 = min(c0 + 1u, p.n - 1u), c2 = min(c0 + 2u, p.n - 1u), c3 = min(c0 + 3u, p.n - 1u);
+        for (uint kk = 0u; kk < p.k; kk++) {
+            uint wb = kk * p.n;
+            vec4 w = vec4(wraw(wb + c0), wraw(wb + c1), wraw(wb + c2), wraw(wb + c3));
+            a0 += x[r0 * p.k + kk] * w;
+            a1 += x[r1 * p.k + kk] * w;
+            a2 += x[r2 * p.k + kk] * w;
+            a3 += x[r3 * p.k + kk] * w;
+        }
+    }
+    vec4 acc[4] = vec4[4](a0, a1, a2, a3);
+    if (VEC4 != 0) {
+        vec4 s = wscale4(c0), b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
         for (uint i = 0u; i < 4u; i++) {
-            uint r = tid / 16u + 16u * i, kk = tid % 16u;
-            uint gr = row0 + r, gk = k0 + kk;
-            As[kk][r] = (gr < p.m && gk < p.k) ? x[gr * p.k + gk] : 0.0;
+            uint r = r0 + i;
+            if (r < p.m) {
+                vec4 v = acc[i] * s + b;
+                y4[(r * p.n + c0) >> 2] = vec4(apply_act(ACT, v.x, p.alpha, p.beta),
+                                               apply_act(ACT, v.y, p.alpha, p.beta),
+                                               apply_act(ACT, v.z, p.alpha, p.beta),
+                                               apply_act(ACT, v.w, p.alpha, p.beta));
+            }
         }
-        /* B tile 16 k x 64 cols: thread loads col = tid % 64, k = tid/64 + 4*i */
-        for (uint i = 0u; i < 4u; i++) {
-            uint kk = tid / 64u + 4u * i, c = tid % 64u;
-            uint gk = k0 + kk, gc = col0 + c;
-            Bs[kk][c] = (gk < p.k && gc < p.n) ? wraw(gk * p.n + gc) : 0.0;
-        }
-        barrier();
-        for (uint kk = 0u; kk < 16u; kk++) {
-            float a0 = As[kk][ty], a1 = As[kk][ty + 16u], a2 = As[kk][ty + 32u], a3 = As[kk][ty + 48u];
-            float b0 = Bs[kk][tx], b1 = Bs[kk][tx + 16u], b2 = Bs[kk][tx + 32u], b3 = Bs[kk][tx + 48u];
-            acc[0][0] += a0 * b0; acc[0][1] += a0 * b1; acc[0][2] += a0 * b2; acc[0][3] += a0 * b3;
-            acc[1][0] += a1 * b0; acc[1][1] += a1 * b1; acc[1][2] += a1 * b2; acc[1][3] += a1 * b3;
-            acc[2][0] += a2 * b0; acc[2][1] += a2 * b1; acc[2][2] += a2 * b2; acc[2][3] += a2 * b3;
-            acc[3][0] += a3 * b0; acc[3][1] += a3 * b1; acc[3][2] += a3 * b2; acc[3][3] += a3 * b3;
-        }
-        barrier();
+        return;
     }
     for (uint j = 0u; j < 4u; j++) {
-        uint c = col0 + tx + 16u * j;
+        uint c = c0 + j;
         if (c >= p.n)
-            continue;
+            break;
         float s = wscale(c), b = bias[c];
         for (uint i = 0u; i < 4u; i++) {
-            uint r = row0 + ty + 16u * i;
+            uint r = r0 + i;
             if (r < p.m)
                 y[r * p.n + c] = apply_act(ACT, acc[i][j] * s + b, p.alpha, p.beta);
         }

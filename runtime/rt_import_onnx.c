@@ -1296,6 +1296,39 @@ op_concat(struct ox_ctx *c)
         }
         return 0;
     }
+    /*
+     * Concat(x, uniform constant) along a non-batch axis is a constant pad
+     * (BlazeFace's channel zero-padding via ConstantOfShape): as a PAD the
+     * graph keeps no constant with the batch baked in, so the batch can
+     * change at plan time.
+     */
+    if (nin == 2 && ax > 0 && c->v[k[0]].host != c->v[k[1]].host) {
+        int hi = c->v[k[0]].host ? 0 : 1, ti = 1 - hi;
+        struct ox_val *h = &c->v[k[hi]];
+        int64_t dt[RT_MAX_DIMS];
+        int uniform = h->n > 0 && ox_shape(c, &c->v[k[ti]], dt) == r && h->ndim == r;
+        for (int64_t q = 1; uniform && q < h->n; q++)
+            uniform = hv_f(h, q) == hv_f(h, 0);
+        for (int d = 1; uniform && d < r; d++)
+            uniform = d == ax || h->dims[d] == dt[d];
+        if (uniform && h->dims[ax] <= 4096) {
+            struct rt_attrs a;
+            memset(&a, 0, sizeof(a));
+            static const int map4[4] = {0, 3, 1, 2};
+            int vnchw = c->v[k[ti]].nchw;
+            int d = vnchw ? map4[ax] : (int)ax;
+            int tt = ox_ir(c, k[ti], WANT_ANY);
+            if (tt < 0)
+                return tt;
+            a.ndim = r;
+            a.pad_value = hv_f(h, 0);
+            if (hi == 1)
+                a.pad_after[d] = (int)h->dims[ax];
+            else
+                a.pad_before[d] = (int)h->dims[ax];
+            return ox_out_ir(c, ir_node(c, RT_OP_PAD, &tt, 1, &a), vnchw);
+        }
+    }
     int t[RT_MAX_INPUTS];
     for (int i = 0; i < nin; i++) {
         t[i] = nchw ? ox_ir(c, k[i], WANT_NHWC) : ox_ir(c, k[i], WANT_PLAIN);

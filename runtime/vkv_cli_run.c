@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CLI_MAX_IMAGES 256
 #define CLI_MAX_FILE (64 << 20)
@@ -288,8 +289,23 @@ vkv_cli_run(int argc, char **argv)
         ri[n].w = ims[n].w;
         ri[n].h = ims[n].h;
     }
-    if (rc == 0 && c.dump && ppm_write(c.dump, &ims[0]) < 0)
-        rc = 1;
+    if (rc == 0 && c.dump) {
+        /* a directory gets every image as <basename>.ppm; a file the first */
+        struct stat st;
+        int isdir = stat(c.dump, &st) == 0 && S_ISDIR(st.st_mode);
+        for (int i = 0; rc == 0 && i < (isdir ? n : 1); i++) {
+            char p[2048];
+            const char *b = strrchr(c.imgs[i], '/');
+            b = b ? b + 1 : c.imgs[i];
+            if (isdir)
+                snprintf(p, sizeof(p), "%s/%.*s.ppm", c.dump,
+                         (int)(strrchr(b, '.') ? strrchr(b, '.') - b : (long)strlen(b)), b);
+            else
+                snprintf(p, sizeof(p), "%s", c.dump);
+            if (ppm_write(p, &ims[i]) < 0)
+                rc = 1;
+        }
+    }
     if (rc == 0 && model_open(&c, 0, &dev, &m) < 0)
         rc = 1;
     if (rc == 0) {

@@ -1,8 +1,8 @@
 /*
  * rt_op_conv.c: CONV2D and DENSE -> one of three kernels, chosen per node:
  *   dwconv  depthwise (groups == C, one input channel per group)
- *   gemm    1x1 stride-1 unpadded conv or dense with >= 64 rows (tiled GEMM)
- *   conv2d  everything else (direct; also small pointwise / dense rows)
+ *   gemm    1x1 stride-1 unpadded conv, and dense (register-blocked GEMM)
+ *   conv2d  everything else (direct)
  * each in a weight variant (fp32 / fp16 / int8) from the tensor's qtype.
  * The op contract (runtime/README.md): build appends dispatches with
  * bindings (regions) and push constants; it never touches the GPU.
@@ -42,17 +42,19 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     if (d == NULL)
         return e->status;
     act_spec(d, nd);
+    d->spec[1] = (kk % 4 == 0 && n % 4 == 0) ? 1 : 0; /* VEC4 */
+    d->n_spec = 2;
     rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
-    uint32_t gy = (m + 63) / 64;
-    if (gy > b->dev->caps.max_wg_count[1] || (n + 63) / 64 > b->dev->caps.max_wg_count[0])
+    uint32_t gx = ((n + 3) / 4 + 7) / 8, gy = ((m + 3) / 4 + 7) / 8;
+    if (gy > b->dev->caps.max_wg_count[1] || gx > b->dev->caps.max_wg_count[0])
         return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
                        "node %s: gemm of %u rows is too large for one dispatch", nd->name, m);
-    d->groups[0] = (n + 63) / 64;
+    d->groups[0] = gx;
     d->groups[1] = gy;
     d->groups[2] = 1;
     return 0;
@@ -74,12 +76,25 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     if (d == NULL)
         return e->status;
     act_spec(d, nd);
+    int vec4 = depthwise ? (pc->cog == 1 && pc->c % 4 == 0) : (pc->cog % 4 == 0);
+    d->spec[1] = (uint32_t)vec4;
+    d->n_spec = 2;
     rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
-    return rt_dispatch_grid1d(d, (uint64_t)pc->n * pc->oh * pc->ow * pc->co, 64, e);
+    uint64_t gx = ((pc->co + (vec4 ? 3 : 0)) / (vec4 ? 4 : 1) + 7) / 8, gy = (pc->ow + 7) / 8;
+    uint64_t gz = (uint64_t)pc->n * pc->oh;
+    const uint32_t *lim = b->dev->caps.max_wg_count;
+    if (gx > lim[0] || gy > lim[1] || gz > lim[2])
+        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+                       "node %s: conv output %ux%ux%u too large for one dispatch", nd->name,
+                       pc->n * pc->oh, pc->ow, pc->co);
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = (uint32_t)gy;
+    d->groups[2] = (uint32_t)gz;
+    return 0;
 }
 
 /* builds CONV2D / DENSE node k */
@@ -99,7 +114,7 @@ int rt_op_conv_build(struct rt_build *b, int k, struct err *e)
     if (nd->op == RT_OP_DENSE) {
         uint32_t kk = (uint32_t)w->shape[0], n = (uint32_t)w->shape[1];
         uint32_t rows = (uint32_t)(rt_tensor_nelem(x) / kk);
-        if (b->dev->use_gemm && rows >= 64)
+        if (b->dev->use_gemm)
             return gemm(b, k, rows, kk, n, e);
         pc.n = rows;
         pc.h = pc.w = pc.oh = pc.ow = 1;
@@ -130,8 +145,7 @@ int rt_op_conv_build(struct rt_build *b, int k, struct err *e)
         return direct(b, k, &pc, 1, e);
     uint64_t m = (uint64_t)pc.n * pc.h * pc.w;
     if (b->dev->use_gemm && c->groups == 1 && pc.kh == 1 && pc.kw == 1 && pc.sh == 1 &&
-        pc.sw == 1 && c->pad_t == 0 && c->pad_l == 0 && c->pad_b == 0 && c->pad_r == 0 &&
-        m >= 64)
+        pc.sw == 1 && c->pad_t == 0 && c->pad_l == 0 && c->pad_b == 0 && c->pad_r == 0)
         return gemm(b, k, (uint32_t)m, pc.c, pc.co, e);
     return direct(b, k, &pc, 0, e);
 }

@@ -69,7 +69,7 @@ int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
         rt_dispatch_bind(d, *ro, 1);
         memcpy(d->push, &pc, sizeof(pc));
         d->push_size = sizeof(pc);
-        return rt_dispatch_grid1d(d, total, 64, e);
+        { uint64_t t2 = total; if (t2 > 256 * 128) t2 = 256 * 128; return rt_dispatch_grid1d(d, t2, 256, e); }
     }
     case RT_OP_BATCHNORM: {
         d = rt_build_add(b, RT_SHADER_BATCHNORM, k, e);

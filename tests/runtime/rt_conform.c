@@ -205,6 +205,8 @@ static void conv_cases(void)
         {2, 8, 9, 19, 1, 1, 70, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_HARDSWISH}, /* gemm */
         {1, 3, 3, 8, 1, 1, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_SIGMOID}, /* small 1x1 */
         {1, 7, 7, 4, 1, 1, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},   /* 1x1 stride 2 */
+        {2, 6, 5, 8, 1, 1, 12, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* gemm vec4 */
+        {1, 5, 7, 12, 3, 3, 12, 2, 2, 0, 0, 1, 1, 1, 12, 1, RT_ACT_RELU}, /* dw vec4 s2 */
     };
     static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
@@ -232,8 +234,8 @@ static void conv_cases(void)
             check(g, y, ws[v], what);
         }
     /* dense: small rows (direct) and >= 64 rows (gemm) */
-    static const int64_t dn[][3] = {{1, 37, 13}, {70, 37, 13}, {3, 64, 129}};
-    for (size_t i = 0; i < 3; i++)
+    static const int64_t dn[][3] = {{1, 37, 13}, {70, 37, 13}, {3, 64, 129}, {5, 32, 16}};
+    for (size_t i = 0; i < 4; i++)
         for (size_t v = 0; v < 3; v++) {
             struct rt_graph *g = rt_graph_init();
             struct err e = {0};
