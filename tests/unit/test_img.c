@@ -9,6 +9,7 @@
  *
  *   test_img                   run the checks
  *   test_img --write-seeds DIR write the encoded inputs as fuzz seeds
+ *   test_img --bench [REPS]    decode speed over var/testdata/images/
  */
 #include "common/ar.h"
 #include "common/err.h"
@@ -24,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 /* ---- a growable byte buffer ---- */
@@ -767,10 +769,70 @@ static void test_testdata(void)
 }
 
 
+/* --bench: decode every var/testdata image `reps` times, per-format figures */
+static int bench(int reps)
+{
+    FILE *m = fopen("var/testdata/images.txt", "r");
+    if (m == NULL) {
+        fprintf(stderr, "test_img --bench: run make testdata first (from the repo root)\n");
+        return 1;
+    }
+    char line[2048], name[256];
+    double ms[4] = {0}, mpx[4] = {0}, pms[4] = {0};
+    int files[4] = {0};
+    while (fgets(line, sizeof line, m)) {
+        if (line[0] == '#' || sscanf(line, "%255[^\t]", name) != 1)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "var/testdata/images/%s", name);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL)
+            continue;
+        struct buf b = {0};
+        uint8_t chunk[65536];
+        size_t k;
+        while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+            buf_put(&b, chunk, k);
+        fclose(f);
+        struct img im;
+        struct img_info info;
+        struct err e;
+        struct timespec t0, t1, t2;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int r = 0; r < reps; r++)
+            img_probe(b.p, b.n, NULL, &info, &e);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int ok = 1;
+        for (int r = 0; r < reps && ok; r++) {
+            ok = img_decode(b.p, b.n, NULL, NULL, &im, &info, &e) == IMG_OK;
+            img_free(&im);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t2);
+        int fi = info.format < 4 ? (int)info.format : 0;
+        if (ok) {
+            files[fi]++;
+            pms[fi] += ((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6) / reps;
+            ms[fi] += ((t2.tv_sec - t1.tv_sec) * 1e3 + (t2.tv_nsec - t1.tv_nsec) / 1e6) / reps;
+            mpx[fi] += (double)info.w * info.h / 1e6;
+        }
+        free(b.p);
+    }
+    fclose(m);
+    for (int fi = 1; fi < 4; fi++)
+        if (files[fi])
+            printf("%-4s %2d files %6.2f Mpx: decode %7.2f ms total, %6.1f Mpx/s; "
+                   "probe %.2f us/file\n",
+                   img_format_name((enum img_format)fi), files[fi], mpx[fi], ms[fi],
+                   mpx[fi] / (ms[fi] / 1e3), pms[fi] * 1e3 / files[fi]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
         seed_dir = argv[2];
+    if (argc >= 2 && strcmp(argv[1], "--bench") == 0)
+        return bench(argc >= 3 ? atoi(argv[2]) : 5);
     test_jpeg();
     test_png();
     test_webp();
