@@ -585,3 +585,31 @@ int api_h_md_query(struct api_ctx *ctx, struct api_req *r)
 {
     return caption_or_query(ctx, r, MD_QUERY);
 }
+
+
+/*
+ * The Moondream tasks no installed model serves, for GET /v1/models:
+ * [{"task","route","reason"}].  New reference (an empty array when all
+ * are served; NULL only when out of memory).
+ */
+json_t *api_md_unavailable_json(const struct api_models *models)
+{
+    static const struct {
+        const char *task, *route, *reason;
+    } t[] = {
+        {"caption", "/v1/caption",
+         "no vision-language model can be obtained on this server; /v1/caption answers 503 "
+         "model_not_installed (README, \"Moondream API\")"},
+        {"query", "/v1/query",
+         "no vision-language model can be obtained on this server; /v1/query answers 503 "
+         "model_not_installed (README, \"Moondream API\")"},
+        {"detect", "/v1/detect, /v1/point", "no detection model manifest (models/centernet.json)"},
+        {"segment", "/v1/segment", "no person-segmentation model manifest (models/selfie.json)"},
+    };
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < sizeof(t) / sizeof(t[0]); i++)
+        if (!api_models_has(models, t[i].task, NULL))
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "task", t[i].task, "route",
+                                               t[i].route, "reason", t[i].reason));
+    return a;
+}

@@ -19,4 +19,8 @@ int api_h_md_point(struct api_ctx *ctx, struct api_req *r);
 /* POST /v1/segment {image_url, object, stream?} -> {path, bbox} */
 int api_h_md_segment(struct api_ctx *ctx, struct api_req *r);
 
+/* the Moondream tasks no installed model serves, for GET /v1/models:
+ * [{"task","route","reason"}]; new reference */
+json_t *api_md_unavailable_json(const struct api_models *models);
+
 #endif

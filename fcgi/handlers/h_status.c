@@ -9,6 +9,7 @@
 #include "fcgi/api.h"
 #include "fcgi/api_impl.h"
 #include "fcgi/handlers/handlers.h"
+#include "fcgi/handlers/h_moondream.h"
 
 #include "common/jq.h"
 #include "common/pgx.h"
@@ -160,8 +161,9 @@ int api_h_models(struct api_ctx *ctx, struct api_req *r)
         json_object_set_new(m, "loaded_on", where);
     }
     json_decref(workers);
-    return api_reply_json(r, 200, json_pack("{s:o, s:o}", "models", models, "tasks",
-                                            api_models_tasks_json(ctx->models)),
+    return api_reply_json(r, 200, json_pack("{s:o, s:o, s:o}", "models", models, "tasks",
+                                            api_models_tasks_json(ctx->models), "unavailable",
+                                            api_md_unavailable_json(ctx->models)),
                           NULL);
 }
 
