@@ -9,7 +9,7 @@
  * no gain, so the plan stops at `keypoints` + `wh` and this file finishes
  * the job, reproducing the graph's arithmetic exactly (see the header).
  * Mask tracing walks pixel edges, so the outline is exact before it is
- * simplified.  See runtime/README.md ("Detection decode").
+ * simplified.  See tests/moondream/README.md ("Detection decode").
  */
 #include "runtime/rt_task_detect.h"
 

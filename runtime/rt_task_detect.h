@@ -7,7 +7,7 @@
  * Everything here is plain C on host memory, deterministic, and needs no
  * device: unit tests drive it with synthetic heat maps
  * (tests/moondream/test_md_decode.c).  Internal to runtime/ and worker/
- * task code; see runtime/README.md ("Detection decode").
+ * task code; see tests/moondream/README.md ("Detection decode").
  */
 #ifndef VKV_RT_TASK_DETECT_H
 #define VKV_RT_TASK_DETECT_H

@@ -21,7 +21,7 @@
  *     on these machines, so they answer 503 model_not_installed unless a
  *     manifest serves the task.
  *
- * See fcgi/README.md ("Moondream API") and the root README.
+ * See the root README ("Moondream API") and tests/moondream/README.md.
  */
 #include "fcgi/handlers/h_moondream.h"
 

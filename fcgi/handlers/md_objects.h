@@ -3,7 +3,7 @@
  * mug", "man holding a cup") to the 80 COCO classes the CenterNet detector
  * knows, for POST /v1/detect and /v1/point.  Internal to fcgi/handlers.
  *
- * Matching, in order (see fcgi/README.md "Moondream API"):
+ * Matching, in order (see README.md "Moondream API"):
  *  1. normalise: lower case, ASCII letters/digits/spaces only, articles
  *     ("a", "an", "the", "some", "all") dropped, spaces collapsed;
  *  2. cut at the first preposition or relative word ("on", "with",
