@@ -74,3 +74,9 @@ $(RT_BIN_VKV): $(O)/$(RT_CLI_SRC:.c=.o) $(RT_LIB) $(COMMON_LIB)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
 
 BINS += $(if $(wildcard $(RT_CLI_SRC)),$(RT_BIN_VKV))
+
+# libFuzzer target for the packed-model loader (tests/fuzz/README.md)
+FUZZ_TARGETS     += pack
+FUZZ_SRCS_pack   := runtime/rt_pack.c runtime/rt_ir.c
+FUZZ_LIBS_pack   := $(RT_LIB)
+FUZZ_LDLIBS_pack := $(RT_LDLIBS)

@@ -155,6 +155,21 @@ int rt_graph_input_add(struct rt_graph *g, const char *name, int ndim,
     return id;
 }
 
+/* adds a constant owning data (malloc'ed, freed by the graph even on failure) */
+int rt_graph_const_adopt(struct rt_graph *g, const char *name, int ndim, const int64_t *shape,
+                         float *data, struct err *e)
+{
+    int rc = shape_check(name ? name : "constant", ndim, shape, e);
+    int id = rc < 0 ? rc : tensor_push(g, name, ndim, shape, e);
+    if (id < 0) {
+        free(data);
+        return id;
+    }
+    g->tensors[id].data = data;
+    g->tensors[id].is_const = 1;
+    return id;
+}
+
 /* adds a constant; data is copied; returns id or <0 with e set */
 int rt_graph_const_add(struct rt_graph *g, const char *name, int ndim,
                        const int64_t *shape, const float *data, struct err *e)

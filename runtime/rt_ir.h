@@ -176,6 +176,11 @@ const char *rt_op_name(enum rt_op op);
 
 /* ---- additions (runtime engineer); see runtime/README.md ---------------- */
 
+/* adds a constant that takes ownership of data (malloc'ed, rt_tensor_nelem
+ * floats; freed even on failure); returns its id or <0 with e set */
+int rt_graph_const_adopt(struct rt_graph *g, const char *name, int ndim, const int64_t *shape,
+                         float *data, struct err *e);
+
 /* readable activation name, e.g. "relu6"; cannot fail */
 const char *rt_act_name(enum rt_act act);
 

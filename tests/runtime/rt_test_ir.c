@@ -10,6 +10,11 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "runtime/rt_synth.h"
+#include "common/cm.h"
 
 static int64_t S4[4];
 static const int64_t *sh4(int64_t a, int64_t b, int64_t c, int64_t d)
@@ -356,11 +361,170 @@ static void test_passes(void)
     rt_graph_free(g);
 }
 
-int main(void)
+static long file_read(const char *path, uint8_t **out)
 {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *out = malloc((size_t)n + 1);
+    if (fread(*out, 1, (size_t)n, f) != (size_t)n)
+        n = -1;
+    fclose(f);
+    return n;
+}
+
+static void file_write(const char *path, const uint8_t *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f != NULL) {
+        fwrite(d, 1, n, f);
+        fclose(f);
+    }
+}
+
+/* a small optimised + int8-quantised graph (the pass test's) */
+static struct rt_graph *small_graph(void)
+{
+    struct err e = {0};
+    struct rt_graph *g = rt_graph_init();
+    int x = rt_graph_input_add(g, "image", 4, sh4(1, 6, 6, 3), &e);
+    float w[3 * 3 * 3 * 4], b[4] = {0.1f, 0.2f, -0.3f, 0};
+    for (int i = 0; i < (int)(sizeof(w) / sizeof(w[0])); i++)
+        w[i] = (float)((i * 29) % 13 - 6) / 9.0f;
+    int in[3] = {x, rt_graph_const_add(g, "w", 4, sh4(3, 3, 3, 4), w, &e),
+                 rt_graph_const_add(g, "b", 1, sh4(4, 0, 0, 0), b, &e)};
+    struct rt_attrs a = {0};
+    a.conv.stride_h = a.conv.stride_w = 2;
+    a.conv.pad_b = a.conv.pad_r = 1;
+    a.act = RT_ACT_RELU6;
+    int c = rt_graph_node_add(g, RT_OP_CONV2D, in, 3, &a, "conv", &e);
+    int ga = rt_graph_node_add(g, RT_OP_GLOBAL_AVG, &c, 1, NULL, "gap", &e);
+    memset(&a, 0, sizeof(a));
+    a.ndim = 2; a.shape[0] = -1; a.shape[1] = 4;
+    int r = rt_graph_node_add(g, RT_OP_RESHAPE, &ga, 1, &a, "flat", &e);
+    memset(&a, 0, sizeof(a));
+    a.axis = -1;
+    int sm = rt_graph_node_add(g, RT_OP_SOFTMAX, &r, 1, &a, "probs", &e);
+    rt_graph_output_add(g, sm, &e);
+    rt_graph_quantize(g, RT_DTYPE_I8, &e);
+    return g;
+}
+
+static void test_pack(const char *seed_dir)
+{
+    struct err e = {0};
+    const char *tmp = getenv("VKV_TEST_TMP") ? getenv("VKV_TEST_TMP") : "/tmp";
+    char path[512];
+    snprintf(path, sizeof(path), "%s/rt_test_%d.vkvpack", tmp, (int)getpid());
+    struct rt_graph *g = small_graph(), *l = NULL;
+    TH_CHECK(rt_pack_save(g, path, &e) == 0, "pack saved: %s", e.msg);
+    TH_CHECK(rt_pack_load(path, &l, &e) == 0, "pack loaded: %s", e.msg);
+    float x[108], o1[4], o2[4];
+    for (int i = 0; i < 108; i++)
+        x[i] = (float)(i % 17) / 8.0f - 1;
+    const float *ins[1] = {x};
+    float *a1[1] = {o1}, *a2[1] = {o2};
+    TH_CHECK(l != NULL && rt_ref_run(g, ins, a1, &e) == 0 && rt_ref_run(l, ins, a2, &e) == 0 &&
+                 near(o1, o2, 4, 1e-6f), "loaded pack computes the same (int8 weights exact)");
+    TH_CHECK(l != NULL && strcmp(l->tensors[l->outputs[0]].name, "probs") == 0 &&
+                 l->tensors[l->nodes[0].in[1]].qtype == RT_DTYPE_I8,
+             "names and weight storage type survive");
+    rt_graph_free(l);
+    uint8_t *d = NULL;
+    long n = file_read(path, &d);
+    TH_CHECK(n > 64, "pack file read (%ld bytes)", n);
+    if (n <= 64) {
+        rt_graph_free(g);
+        return;
+    }
+    if (seed_dir != NULL) {
+        char sp[600];
+        snprintf(sp, sizeof(sp), "%s/valid-small-int8", seed_dir);
+        file_write(sp, d, (size_t)n);
+    }
+    /* corrupt variants: each must fail cleanly */
+    struct {
+        const char *name;
+        size_t off, len;
+        uint64_t val;
+    } bad[] = {
+        {"bad-magic", 0, 1, 'X'},
+        {"bad-version", 8, 4, 99},
+        {"huge-table-size", 40, 8, 1ull << 40},
+        {"data-offset-past-end", 48, 8, (uint64_t)n + 4096},
+        {"too-many-nodes", 24, 4, 1u << 30},
+        {"huge-input-dim", 64 + RT_NAME_LEN + 4 + 8, 8, 1ull << 40},
+        {"const-offset-wrong", 64 + (RT_NAME_LEN + 36) + RT_NAME_LEN + 4 + 36, 8, 1ull << 33},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t *c = malloc((size_t)n);
+        memcpy(c, d, (size_t)n);
+        memcpy(c + bad[i].off, &bad[i].val, bad[i].len);
+        l = NULL;
+        int rc = rt_pack_load_mem(c, (size_t)n, &l, &e);
+        TH_CHECK(rc < 0 && l == NULL && e.msg[0], "corrupt pack (%s) rejected: %s", bad[i].name,
+                 e.msg);
+        if (seed_dir != NULL) {
+            char sp[600];
+            snprintf(sp, sizeof(sp), "%s/%s", seed_dir, bad[i].name);
+            file_write(sp, c, (size_t)n);
+        }
+        rt_graph_free(l);
+        free(c);
+    }
+    int all = 1;
+    for (long cut = 0; cut < n; cut += 7) {
+        l = NULL;
+        if (rt_pack_load_mem(d, (size_t)cut, &l, &e) == 0) {
+            all = 0;
+            rt_graph_free(l);
+        }
+    }
+    TH_CHECK(all, "every truncation of the pack is rejected");
+    if (seed_dir != NULL) {
+        char sp[600];
+        snprintf(sp, sizeof(sp), "%s/truncated-half", seed_dir);
+        file_write(sp, d, (size_t)n / 2);
+    }
+    free(d);
+    remove(path);
+    rt_graph_free(g);
+
+    /* load time of a MobileNetV2-sized pack (fp32, 3.5M weights) */
+    g = rt_synth_mobilenetv2(1, 224, 1000, 7, &e);
+    if (g != NULL && rt_graph_optimize(g, &e) == 0 && rt_pack_save(g, path, &e) == 0) {
+        double t0 = cm_now_ms();
+        TH_CHECK(rt_pack_load(path, &l, &e) == 0 && l->n_nodes == g->n_nodes,
+                 "MobileNetV2 pack loads: %s", e.msg);
+        printf("# MobileNetV2-224 pack (fp32 weights): load %.1f ms\n", cm_now_ms() - t0);
+        rt_graph_free(l);
+        l = NULL;
+        rt_graph_quantize(g, RT_DTYPE_I8, &e);
+        rt_pack_save(g, path, &e);
+        t0 = cm_now_ms();
+        TH_CHECK(rt_pack_load(path, &l, &e) == 0, "MobileNetV2 int8 pack loads");
+        struct stat st;
+        stat(path, &st);
+        printf("# MobileNetV2-224 pack (int8 weights, %lld bytes): load %.1f ms\n",
+               (long long)st.st_size, cm_now_ms() - t0);
+        rt_graph_free(l);
+    } else {
+        TH_CHECK(0, "synthetic MobileNetV2 pack: %s", e.msg);
+    }
+    remove(path);
+    rt_graph_free(g);
+}
+
+int main(int argc, char **argv)
+{
+    const char *seeds = argc > 2 && strcmp(argv[1], "--write-seeds") == 0 ? argv[2] : NULL;
     test_ir();
     test_half();
     test_ref_ops();
     test_passes();
+    test_pack(seeds);
     return th_done();
 }
