@@ -51,6 +51,9 @@ list)
   ;;
 replay)
   list=$(targets "$@") || { echo "not ok - fuzz: no registered targets"; exit 1; }
+  for t in $($MAKE --no-print-directory -s B="$B" fuzz-missing 2>/dev/null); do
+    echo "# fuzz $t: registered, but tests/fuzz/fuzz_$t.c does not exist yet (not run)"
+  done
   rc=0
   for t in $list; do
     c=tests/fuzz/corpus/$t
