@@ -69,16 +69,15 @@ function reference(files) {
     if (fs.existsSync(c)) out.set(f, JSON.parse(fs.readFileSync(c)));
     else todo.push({ f, ppm, c });
   }
-  if (todo.length) {
-    const r = spawnSync('node', ['tests/ref/md_centernet_ref.js', MODEL_DIR, ...todo.map(t => t.ppm)],
+  // one process per image, cached as soon as it is done (the pure-JS
+  // backend takes 10-60 s per image on a loaded machine)
+  for (const t of todo) {
+    const r = spawnSync('node', ['tests/ref/md_centernet_ref.js', MODEL_DIR, t.ppm],
                         { encoding: 'utf8', timeout: 600000, maxBuffer: 1 << 26 });
-    const lines = (r.stdout || '').split('\n').filter(l => l.startsWith('{'));
-    if (lines.length !== todo.length) throw new Error('tfjs reference failed: ' + (r.stderr || '').slice(-500));
-    lines.forEach((l, i) => {
-      const j = JSON.parse(l);
-      fs.writeFileSync(todo[i].c, JSON.stringify(j));
-      out.set(todo[i].f, j);
-    });
+    const line = (r.stdout || '').split('\n').find(l => l.startsWith('{'));
+    if (!line) throw new Error(`tfjs reference failed on ${t.f}: ` + (r.stderr || String(r.error)).slice(-500));
+    fs.writeFileSync(t.c, line);
+    out.set(t.f, JSON.parse(line));
   }
   return out;
 }
