@@ -7,12 +7,16 @@
  * weights.  Trip count per invocation: KH*KW*(CG+1) (host keeps < 60000).
  * Bindings: 0 x[N,H,W,C] f32, 1 w[KH,KW,CG,CO] (WTYPE), 2 bias[CO] f32,
  * 3 scale[CO] f32 (int8 only), 4 y[N,OH,OW,CO] f32.
+ * Spec 2, 3: KH, KW (unrolled taps).
  * Push: struct rt_push_conv.  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int VEC4 = 0;
+/* kernel size as spec constants so the driver unrolls the tap loops */
+layout(constant_id = 2) const uint KH = 1;
+layout(constant_id = 3) const uint KW = 1;
 #include "common.glsl"
 #include "weights.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
@@ -36,16 +40,16 @@ void main()
     uint g = oc / p.cog;
     vec4 acc4 = vec4(0.0);
     float acc = 0.0;
-    for (uint ky = 0u; ky < p.kh; ky++) {
+    for (uint ky = 0u; ky < KH; ky++) {
         int iy = int(oy * p.sh + ky * p.dh) - p.pt;
         if (iy < 0 || iy >= int(p.h))
             continue;
-        for (uint kx = 0u; kx < p.kw; kx++) {
+        for (uint kx = 0u; kx < KW; kx++) {
             int ix = int(ox * p.sw + kx * p.dw) - p.pl;
             if (ix < 0 || ix >= int(p.w))
                 continue;
             uint xb = ((n * p.h + uint(iy)) * p.w + uint(ix)) * p.c + g * p.cg;
-            uint wb = (ky * p.kw + kx) * p.cg * p.co + oc;
+            uint wb = (ky * KW + kx) * p.cg * p.co + oc;
             if (VEC4 != 0) {
                 for (uint ci = 0u; ci < p.cg; ci++)
                     acc4 += x[xb + ci] * wraw4(wb + ci * p.co);

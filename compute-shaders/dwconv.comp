@@ -1,16 +1,27 @@
 #version 450
 /*
  * dwconv.comp: depthwise convolution (groups == C, CO = C * mult).  Grid
- * x = output channel (quads with VEC4), y = output column, z = n * OH + oy,
- * so no per-invocation division by shapes.  VEC4 (mult == 1, C % 4 == 0)
- * processes 4 channels per invocation with vec4 loads.  Trip count KH*KW.
+ * x = output channel (quads with VEC4), y = output column (blocks of OXB
+ * with VEC4), z = n * OH + oy, so no per-invocation division by shapes.
+ * VEC4 (mult == 1, C % 4 == 0) processes 4 channels x OXB columns per
+ * invocation: each input row segment is loaded once into registers and
+ * reused by the OXB outputs and KW taps (loads, not FMAs, are what cost on
+ * CPU drivers).  Trip count (KH*KW or KH*SPAN) is tiny; KH, KW, SW, DW are
+ * spec constants so the driver unrolls everything.
  * Bindings: 0 x, 1 w[KH,KW,1,CO] (WTYPE), 2 bias, 3 scale, 4 y.
- * Push: struct rt_push_conv (cog = mult).  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
+ * Push: struct rt_push_conv (cog = mult).
+ * Spec: 0 ACT, 1 VEC4, 2 KH, 3 KW, 4 SW, 5 DW.  Workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int VEC4 = 0;
+layout(constant_id = 2) const uint KH = 1;
+layout(constant_id = 3) const uint KW = 1;
+layout(constant_id = 4) const uint SW = 1;
+layout(constant_id = 5) const uint DW = 1;
+const uint OXB = 4u;
+const uint SPAN = (OXB - 1u) * SW + (KW - 1u) * DW + 1u;
 #include "common.glsl"
 #include "weights.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
@@ -25,44 +36,61 @@ layout(push_constant) uniform P {
     float alpha, beta;
 } p;
 
+vec4 act4(vec4 v)
+{
+    return vec4(apply_act(ACT, v.x, p.alpha, p.beta), apply_act(ACT, v.y, p.alpha, p.beta),
+                apply_act(ACT, v.z, p.alpha, p.beta), apply_act(ACT, v.w, p.alpha, p.beta));
+}
+
 void main()
 {
-    uint ox = gl_GlobalInvocationID.y, z = gl_GlobalInvocationID.z;
+    uint z = gl_GlobalInvocationID.z;
     uint oy = z % p.oh, n = z / p.oh;
-    int iy0 = int(oy * p.sh) - p.pt, ix0 = int(ox * p.sw) - p.pl;
+    int iy0 = int(oy * p.sh) - p.pt;
     if (VEC4 != 0) {
-        uint c4 = gl_GlobalInvocationID.x;
-        if (c4 * 4u >= p.co || ox >= p.ow)
+        uint c4 = gl_GlobalInvocationID.x, ox0 = gl_GlobalInvocationID.y * OXB;
+        if (c4 * 4u >= p.co || ox0 >= p.ow)
             return;
-        vec4 acc = vec4(0.0);
         uint cq = p.c >> 2;
-        for (uint ky = 0u; ky < p.kh; ky++) {
+        int ix0 = int(ox0 * SW) - p.pl;
+        vec4 acc[OXB];
+        for (uint o = 0u; o < OXB; o++)
+            acc[o] = vec4(0.0);
+        for (uint ky = 0u; ky < KH; ky++) {
             int iy = iy0 + int(ky * p.dh);
-            for (uint kx = 0u; kx < p.kw; kx++) {
-                int ix = ix0 + int(kx * p.dw);
-                if (iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w))
-                    acc += x4[((n * p.h + uint(iy)) * p.w + uint(ix)) * cq + c4] *
-                           wraw4((ky * p.kw + kx) * p.co + c4 * 4u);
+            if (iy < 0 || iy >= int(p.h))
+                continue;
+            uint rb = (n * p.h + uint(iy)) * p.w;
+            vec4 row[SPAN];
+            for (uint j = 0u; j < SPAN; j++) {
+                int ix = ix0 + int(j);
+                row[j] = (ix >= 0 && ix < int(p.w)) ? x4[(rb + uint(ix)) * cq + c4] : vec4(0.0);
+            }
+            for (uint kx = 0u; kx < KW; kx++) {
+                vec4 wv = wraw4((ky * KW + kx) * p.co + c4 * 4u);
+                for (uint o = 0u; o < OXB; o++)
+                    acc[o] += row[o * SW + kx * DW] * wv;
             }
         }
-        vec4 v = acc * wscale4(c4 * 4u) + bias4[c4];
-        y4[((n * p.oh + oy) * p.ow + ox) * cq + c4] =
-            vec4(apply_act(ACT, v.x, p.alpha, p.beta), apply_act(ACT, v.y, p.alpha, p.beta),
-                 apply_act(ACT, v.z, p.alpha, p.beta), apply_act(ACT, v.w, p.alpha, p.beta));
+        vec4 s = wscale4(c4 * 4u), b = bias4[c4];
+        for (uint o = 0u; o < OXB; o++)
+            if (ox0 + o < p.ow)
+                y4[((n * p.oh + oy) * p.ow + ox0 + o) * cq + c4] = act4(acc[o] * s + b);
         return;
     }
-    uint oc = gl_GlobalInvocationID.x;
+    uint ox = gl_GlobalInvocationID.y, oc = gl_GlobalInvocationID.x;
     if (oc >= p.co || ox >= p.ow)
         return;
+    int ix0 = int(ox * p.sw) - p.pl;
     uint ci = oc / p.cog;
     float acc = 0.0;
-    for (uint ky = 0u; ky < p.kh; ky++) {
+    for (uint ky = 0u; ky < KH; ky++) {
         int iy = iy0 + int(ky * p.dh);
-        for (uint kx = 0u; kx < p.kw; kx++) {
+        for (uint kx = 0u; kx < KW; kx++) {
             int ix = ix0 + int(kx * p.dw);
             if (iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w))
                 acc += x[((n * p.h + uint(iy)) * p.w + uint(ix)) * p.c + ci] *
-                       wraw((ky * p.kw + kx) * p.co + oc);
+                       wraw((ky * KW + kx) * p.co + oc);
         }
     }
     y[((n * p.oh + oy) * p.ow + ox) * p.co + oc] =

@@ -27,6 +27,8 @@ struct rt_rec {
     VkCommandBuffer cmd;
     VkDescriptorPool pool;
     int n_dispatch, n_barrier;
+    VkQueryPool qp;        /* VKV_RT_PROFILE=1: a timestamp after each dispatch */
+    enum rt_shader_id *qsh; /* shader of each timed dispatch */
 };
 
 struct rt_plan {
@@ -542,8 +544,21 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
         goto out;
     }
     VkCommandBuffer cmd = rec->cmd;
+    const char *prof = getenv("VKV_RT_PROFILE");
+    if (prof != NULL && prof[0] == '1') {
+        VkQueryPoolCreateInfo qci = {
+            .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+            .queryType = VK_QUERY_TYPE_TIMESTAMP,
+            .queryCount = (uint32_t)b.n + 1,
+        };
+        rec->qsh = calloc((size_t)b.n + 1, sizeof(*rec->qsh));
+        if (rec->qsh == NULL || vkCreateQueryPool(d->dev, &qci, NULL, &rec->qp) != VK_SUCCESS)
+            rec->qp = VK_NULL_HANDLE;
+    }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     vkBeginCommandBuffer(cmd, &bi);
+    if (rec->qp != VK_NULL_HANDLE)
+        vkCmdResetQueryPool(cmd, rec->qp, 0, (uint32_t)b.n + 1);
     /* inputs: staging -> activation regions */
     int copied = 0;
     for (int i = rgb ? 1 : 0; i < g->n_inputs; i++) {
@@ -606,7 +621,14 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
         if (x->push_size > 0)
             vkCmdPushConstants(cmd, d->layout[x->n_bind], VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                x->push_size, x->push);
+        if (rec->qp != VK_NULL_HANDLE && i == 0)
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, rec->qp, 0);
         vkCmdDispatch(cmd, x->groups[0], x->groups[1], x->groups[2]);
+        if (rec->qp != VK_NULL_HANDLE) {
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, rec->qp,
+                                (uint32_t)i + 1);
+            rec->qsh[i] = x->shader;
+        }
     }
     barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
             VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -631,6 +653,9 @@ out:
             vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &rec->cmd);
         if (rec->pool != VK_NULL_HANDLE)
             vkDestroyDescriptorPool(d->dev, rec->pool, NULL);
+        if (rec->qp != VK_NULL_HANDLE)
+            vkDestroyQueryPool(d->dev, rec->qp, NULL);
+        free(rec->qsh);
         memset(rec, 0, sizeof(*rec));
     }
     free(b.d);
@@ -778,6 +803,9 @@ void rt_plan_destroy(struct rt_plan *p)
                 vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &p->rec[i].cmd);
             if (p->rec[i].pool != VK_NULL_HANDLE)
                 vkDestroyDescriptorPool(d->dev, p->rec[i].pool, NULL);
+            if (p->rec[i].qp != VK_NULL_HANDLE)
+                vkDestroyQueryPool(d->dev, p->rec[i].qp, NULL);
+            free(p->rec[i].qsh);
         }
     free(p->rec);
     if (p->fence != VK_NULL_HANDLE)
@@ -788,6 +816,36 @@ void rt_plan_destroy(struct rt_plan *p)
     free(p->wscale);
     rt_graph_free(p->g);
     free(p);
+}
+
+/* VKV_RT_PROFILE=1: per-shader device time of the last run, to stderr */
+static void profile_print(struct rt_plan *p, struct rt_rec *rec)
+{
+    int n = rec->n_dispatch;
+    uint64_t *ts = calloc((size_t)n + 1, sizeof(uint64_t));
+    double per[RT_SHADER_COUNT + 1] = {0};
+    int cnt[RT_SHADER_COUNT + 1] = {0};
+    if (ts == NULL)
+        return;
+    if (vkGetQueryPoolResults(p->dev->dev, rec->qp, 0, (uint32_t)n + 1,
+                              ((size_t)n + 1) * sizeof(uint64_t), ts, sizeof(uint64_t),
+                              VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
+        VkPhysicalDeviceProperties pr;
+        vkGetPhysicalDeviceProperties(p->dev->phys, &pr);
+        double tick = pr.limits.timestampPeriod, total = 0;
+        for (int i = 0; i < n; i++) {
+            double us = (double)(ts[i + 1] - ts[i]) * tick / 1000.0;
+            per[rec->qsh[i]] += us;
+            cnt[rec->qsh[i]]++;
+            total += us;
+        }
+        for (int s = 0; s < RT_SHADER_COUNT; s++)
+            if (cnt[s])
+                fprintf(stderr, "profile %-12s %4d dispatches %9.1f us\n", rt_shaders[s].name,
+                        cnt[s], per[s]);
+        fprintf(stderr, "profile total        %4d dispatches %9.1f us\n", n, total);
+    }
+    free(ts);
 }
 
 static int run_common(struct rt_plan *p, int batch, int rgb, float **outputs, struct err *e)
@@ -801,6 +859,8 @@ static int run_common(struct rt_plan *p, int batch, int rgb, float **outputs, st
     int rc = submit_wait(p, rec->cmd, e);
     if (rc < 0)
         return rc;
+    if (rec->qp != VK_NULL_HANDLE)
+        profile_print(p, rec);
     const uint8_t *st = p->buf[RT_REG_STAGE].map;
     for (int i = 0; i < p->g->n_outputs; i++) {
         const struct rt_tensor *t = &p->g->tensors[p->g->outputs[i]];

@@ -78,13 +78,22 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     act_spec(d, nd);
     int vec4 = depthwise ? (pc->cog == 1 && pc->c % 4 == 0) : (pc->cog % 4 == 0);
     d->spec[1] = (uint32_t)vec4;
-    d->n_spec = 2;
+    d->spec[2] = pc->kh;
+    d->spec[3] = pc->kw;
+    d->n_spec = 4;
+    if (depthwise) {
+        d->spec[4] = pc->sw;
+        d->spec[5] = pc->dw;
+        d->n_spec = 6;
+    }
     rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
-    uint64_t gx = ((pc->co + (vec4 ? 3 : 0)) / (vec4 ? 4 : 1) + 7) / 8, gy = (pc->ow + 7) / 8;
+    uint32_t oxb = (depthwise && vec4) ? 4 : 1; /* output columns per invocation */
+    uint64_t gx = ((pc->co + (vec4 ? 3 : 0)) / (vec4 ? 4 : 1) + 7) / 8;
+    uint64_t gy = ((pc->ow + oxb - 1) / oxb + 7) / 8;
     uint64_t gz = (uint64_t)pc->n * pc->oh;
     const uint32_t *lim = b->dev->caps.max_wg_count;
     if (gx > lim[0] || gy > lim[1] || gz > lim[2])
