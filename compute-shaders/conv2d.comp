@@ -3,8 +3,8 @@
  * conv2d.comp: direct convolution, any stride/dilation/padding/groups.
  * Grid x = output channel (quads with VEC4), y = output column,
  * z = n * OH + oy.  VEC4 (output channels per group % 4 == 0) computes 4
- * output channels per invocation from one input load and a vec4 of
- * weights.  Trip count per invocation: KH*KW*(CG+1) (host keeps < 60000).
+ * output channels x 4 columns per invocation (one vec4 weight load feeds 4
+ * columns).  Trip count per invocation: KH*KW*(CG+1) (host keeps < 60000).
  * Bindings: 0 x[N,H,W,C] f32, 1 w[KH,KW,CG,CO] (WTYPE), 2 bias[CO] f32,
  * 3 scale[CO] f32 (int8 only), 4 y[N,OH,OW,CO] f32.
  * Spec 2, 3: KH, KW (unrolled taps).
@@ -30,15 +30,59 @@ layout(push_constant) uniform P {
     float alpha, beta;
 } p;
 
+const uint OXB = 4u; /* output columns per invocation (VEC4 path) */
+
+vec4 act4(vec4 v)
+{
+    return vec4(apply_act(ACT, v.x, p.alpha, p.beta), apply_act(ACT, v.y, p.alpha, p.beta),
+                apply_act(ACT, v.z, p.alpha, p.beta), apply_act(ACT, v.w, p.alpha, p.beta));
+}
+
 void main()
 {
-    uint ox = gl_GlobalInvocationID.y, z = gl_GlobalInvocationID.z;
+    uint z = gl_GlobalInvocationID.z;
     uint oy = z % p.oh, n = z / p.oh;
-    uint oc = gl_GlobalInvocationID.x * (VEC4 != 0 ? 4u : 1u);
+    if (VEC4 != 0) {
+        /* 4 output channels x OXB columns: one vec4 weight load feeds OXB columns */
+        uint oc = gl_GlobalInvocationID.x * 4u, ox0 = gl_GlobalInvocationID.y * OXB;
+        if (oc >= p.co || ox0 >= p.ow)
+            return;
+        uint g = oc / p.cog;
+        vec4 acc[OXB];
+        for (uint o = 0u; o < OXB; o++)
+            acc[o] = vec4(0.0);
+        for (uint ky = 0u; ky < KH; ky++) {
+            int iy = int(oy * p.sh + ky * p.dh) - p.pt;
+            if (iy < 0 || iy >= int(p.h))
+                continue;
+            uint rb = (n * p.h + uint(iy)) * p.w;
+            for (uint kx = 0u; kx < KW; kx++) {
+                uint xb[OXB];
+                bool ok[OXB];
+                for (uint o = 0u; o < OXB; o++) {
+                    int ix = int((ox0 + o) * p.sw + kx * p.dw) - p.pl;
+                    ok[o] = ix >= 0 && ix < int(p.w) && ox0 + o < p.ow;
+                    xb[o] = ok[o] ? (rb + uint(ix)) * p.c + g * p.cg : 0u;
+                }
+                uint wb = (ky * KW + kx) * p.cg * p.co + oc;
+                for (uint ci = 0u; ci < p.cg; ci++) {
+                    vec4 wv = wraw4(wb + ci * p.co);
+                    for (uint o = 0u; o < OXB; o++)
+                        if (ok[o])
+                            acc[o] += x[xb[o] + ci] * wv;
+                }
+            }
+        }
+        vec4 s = wscale4(oc), b = bias4[oc >> 2];
+        for (uint o = 0u; o < OXB; o++)
+            if (ox0 + o < p.ow)
+                y4[(((n * p.oh + oy) * p.ow + ox0 + o) * p.co + oc) >> 2] = act4(acc[o] * s + b);
+        return;
+    }
+    uint ox = gl_GlobalInvocationID.y, oc = gl_GlobalInvocationID.x;
     if (oc >= p.co || ox >= p.ow)
         return;
     uint g = oc / p.cog;
-    vec4 acc4 = vec4(0.0);
     float acc = 0.0;
     for (uint ky = 0u; ky < KH; ky++) {
         int iy = int(oy * p.sh + ky * p.dh) - p.pt;
@@ -50,23 +94,10 @@ void main()
                 continue;
             uint xb = ((n * p.h + uint(iy)) * p.w + uint(ix)) * p.c + g * p.cg;
             uint wb = (ky * KW + kx) * p.cg * p.co + oc;
-            if (VEC4 != 0) {
-                for (uint ci = 0u; ci < p.cg; ci++)
-                    acc4 += x[xb + ci] * wraw4(wb + ci * p.co);
-            } else {
-                for (uint ci = 0u; ci < p.cg; ci++)
-                    acc += x[xb + ci] * wraw(wb + ci * p.co);
-            }
+            for (uint ci = 0u; ci < p.cg; ci++)
+                acc += x[xb + ci] * wraw(wb + ci * p.co);
         }
     }
-    uint yo = ((n * p.oh + oy) * p.ow + ox) * p.co + oc;
-    if (VEC4 != 0) {
-        vec4 v = acc4 * wscale4(oc) + bias4[oc >> 2];
-        y4[yo >> 2] = vec4(apply_act(ACT, v.x, p.alpha, p.beta),
-                           apply_act(ACT, v.y, p.alpha, p.beta),
-                           apply_act(ACT, v.z, p.alpha, p.beta),
-                           apply_act(ACT, v.w, p.alpha, p.beta));
-    } else {
-        y[yo] = apply_act(ACT, acc * wscale(oc) + bias[oc], p.alpha, p.beta);
-    }
+    y[((n * p.oh + oy) * p.ow + ox) * p.co + oc] =
+        apply_act(ACT, acc * wscale(oc) + bias[oc], p.alpha, p.beta);
 }

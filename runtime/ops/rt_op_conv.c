@@ -91,7 +91,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
-    uint32_t oxb = (depthwise && vec4) ? 4 : 1; /* output columns per invocation */
+    uint32_t oxb = vec4 ? 4 : 1; /* output columns per invocation */
     uint64_t gx = ((pc->co + (vec4 ? 3 : 0)) / (vec4 ? 4 : 1) + 7) / 8;
     uint64_t gy = ((pc->ow + oxb - 1) / oxb + 7) / 8;
     uint64_t gz = (uint64_t)pc->n * pc->oh;
