@@ -370,6 +370,8 @@ static int batch_once(struct wk_ctx *w)
     int n = 0;
     struct err e;
     err_clear(&e);
+    /* queue wait ends when the claim starts (a claimed job is ours) */
+    double claim_epoch = epoch_ms();
     int rc = jq_job_claim(w->db, w->name, w->eng.kind, models, w->eng.n_models, w->batch,
                           w->lease_s, &jobs, &n, &e);
     pgx_reset(w->db);
@@ -380,7 +382,6 @@ static int batch_once(struct wk_ctx *w)
         usleep(500000);
         return 0;
     }
-    double claim_epoch = epoch_ms();
     CM_ASSERT(n >= 1 && n <= WK_MAX_BATCH);
     pthread_mutex_lock(&w->mu);
     w->n_hand = n;

@@ -119,16 +119,46 @@ wk_job_body() {
     printf '"}'; } >"$1"
 }
 
-# enqueues a body file; prints the job id (empty on failure)
-wk_enqueue() {
-  wk_post /v1/jobs "$1"
-  [[ $HTTP == 202 ]] || { echo "# POST /v1/jobs -> $HTTP $(head -c 300 "$BODY")" >&2; return 1; }
-  wk_json "$BODY" 'j["id"]'
+# writes an album body of N copies of IMAGE: wk_batch_body OUT TASK MODEL N IMAGE
+wk_batch_body() {
+  local mime=image/jpeg i b64
+  [[ $5 == *.png ]] && mime=image/png
+  b64=$(base64 -w0 "$5")
+  { printf '{"task":"%s","model":"%s","images":[' "$2" "$3"
+    for ((i = 0; i < $4; i++)); do
+      ((i)) && printf ','
+      printf '"data:%s;base64,%s"' "$mime" "$b64"
+    done
+    printf ']}'; } >"$1"
 }
 
-# job state of id (GET /v1/jobs/ID)
+# enqueues a job body file; prints the job id (no JSON tool: a regex)
+wk_enqueue() {
+  wk_post /v1/jobs "$1"
+  [[ $HTTP == 202 && $(<"$BODY") =~ \"id\"\ *:\ *([0-9]+) ]] ||
+    { echo "# POST /v1/jobs -> $HTTP $(head -c 300 "$BODY")" >&2; return 1; }
+  echo "${BASH_REMATCH[1]}"
+}
+
+# enqueues an album; prints its job ids, one per line
+wk_enqueue_batch() {
+  wk_post /v1/batches "$1"
+  [[ $HTTP == 202 ]] || { echo "# POST /v1/batches -> $HTTP $(head -c 300 "$BODY")" >&2; return 1; }
+  grep -o '"job_ids" *: *\[[0-9, ]*\]' "$BODY" | grep -o '[0-9]\+'
+}
+
+# job state of id (GET /v1/jobs/ID), by regex
 wk_state() {
-  wk_get "/v1/jobs/$1" && [[ $HTTP == 200 ]] && wk_json "$BODY" 'j["state"]'
+  wk_get "/v1/jobs/$1"
+  [[ $HTTP == 200 && $(<"$BODY") =~ \"state\"\ *:\ *\"([a-z_]+)\" ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# 0 when no job of the stack is queued or running (one curl for both lists)
+wk_idle() {
+  local out
+  out=$(curl -s -H "Authorization: Bearer $KEY" "$NGINX_URL/v1/jobs?state=queued&limit=1" \
+    "$NGINX_URL/v1/jobs?state=running&limit=1") || return 1
+  [[ $(grep -o '"jobs" *: *\[ *\]' <<<"$out" | wc -l) == 2 ]]
 }
 
 # 0 when every id given is final
@@ -138,4 +168,21 @@ wk_all_final() {
     s=$(wk_state "$id")
     [[ $s == succeeded || $s == failed || $s == canceled || $s == expired ]] || return 1
   done
+}
+
+# writes the job JSON of ids LO..HI as one JSON list into OUT (one process)
+wk_jobs() {
+  python3 - "$NGINX_URL" "$KEY" "$1" "$2" "$3" <<'PY'
+import http.client, json, sys, urllib.parse
+url, key, lo, hi, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+u = urllib.parse.urlparse(url)
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+jobs = []
+for i in range(lo, hi + 1):
+    c.request("GET", f"/v1/jobs/{i}", headers={"Authorization": "Bearer " + key})
+    r = c.getresponse(); b = r.read()
+    if r.status == 200:
+        jobs.append(json.loads(b))
+json.dump(jobs, open(out, "w"))
+PY
 }
