@@ -9,8 +9,11 @@
 #   nginx_tmp_stop                           # stops it (also safe to call twice)
 #
 # Sets NGINX_DIR, NGINX_PORT, NGINX_URL, NGINX_PID.  The port is a free
-# loopback port unless NGINX_PORT is set before the call (and NGINX_ADDR
-# overrides 127.0.0.1).  Settings read from the environment, with defaults:
+# loopback port (retried when taken meanwhile) unless NGINX_FIXED_PORT is
+# set (make run: 8080); NGINX_ADDR overrides 127.0.0.1.  Several instances
+# may run in one shell: each call overwrites the NGINX_* variables, so save
+# NGINX_PID/NGINX_URL before starting a second one.
+# Settings read from the environment, with defaults:
 #   VKV_MAX_BODY_BYTES (20971520)  client_max_body_size
 #   VKV_RATE_LIMIT (200) VKV_RATE_BURST (400)  per-key limit_req in r/s;
 #       NGINX_RATE overrides the whole rate ("1r/m", for tests)
@@ -34,8 +37,6 @@ nginx_tmp_start() {
   mkdir -p "$dir"
   NGINX_DIR=$(cd "$dir" && pwd)
   local addr=${NGINX_ADDR:-127.0.0.1}
-  local port=${NGINX_PORT:-}
-  [[ -n $port ]] || port=$(nginx_tmp_free_port)
   local workers=${NGINX_WORKERS:-1}
   local threads=${VKV_API_THREADS:-16}
   # idle connections cached per nginx worker: leave threads free for new
@@ -48,43 +49,58 @@ nginx_tmp_start() {
     ups+="server unix:$s; "
   done
   local timeout=$(( (${VKV_WAIT_TIMEOUT_MS:-60000} + 5000) / 1000 ))
-  sed -e "s|@PREFIX@|$NGINX_DIR|g" \
-      -e "s|@USER@|$(id -un)|g" \
-      -e "s|@WORKER_PROCESSES@|$workers|g" \
-      -e "s|@LISTEN@|$addr:$port|g" \
-      -e "s|@UPSTREAM_SERVERS@|$ups|g" \
-      -e "s|@KEEPALIVE@|$keep|g" \
-      -e "s|@MAX_BODY@|${VKV_MAX_BODY_BYTES:-20971520}|g" \
-      -e "s|@RATE@|${NGINX_RATE:-${VKV_RATE_LIMIT:-200}r/s}|g" \
-      -e "s|@BURST@|${VKV_RATE_BURST:-400}|g" \
-      -e "s|@READ_TIMEOUT@|$timeout|g" \
-      "$root/nginx/nginx.conf.in" >"$NGINX_DIR/nginx.conf"
   cp "$root/nginx/fastcgi_params" "$NGINX_DIR/fastcgi_params"
-  if grep -q '@[A-Z_]*@' "$NGINX_DIR/nginx.conf"; then
-    echo "nginx_tmp_start: unrendered placeholder: $(grep -o '@[A-Z_]*@' "$NGINX_DIR/nginx.conf" | sort -u)" >&2
-    return 1
-  fi
-  : >"$NGINX_DIR/error.log"
-  nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" \
-        -g 'daemon off;' >>"$NGINX_DIR/error.log" 2>&1 &
-  NGINX_PID=$!
-  NGINX_PORT=$port
-  NGINX_URL="http://$addr:$port"
-  local i
-  for i in $(seq 1 50); do
-    if ! kill -0 "$NGINX_PID" 2>/dev/null; then
+  # a free port can be taken between the probe and nginx's bind: retry
+  # with another one (the template has no reuseport, so a taken port fails)
+  local try port i
+  for try in 1 2 3 4 5; do
+    port=${NGINX_FIXED_PORT:-$(nginx_tmp_free_port)}
+    sed -e "s|@PREFIX@|$NGINX_DIR|g" \
+        -e "s|@USER@|$(id -un)|g" \
+        -e "s|@WORKER_PROCESSES@|$workers|g" \
+        -e "s|@LISTEN@|$addr:$port|g" \
+        -e "s|@UPSTREAM_SERVERS@|$ups|g" \
+        -e "s|@KEEPALIVE@|$keep|g" \
+        -e "s|@MAX_BODY@|${VKV_MAX_BODY_BYTES:-20971520}|g" \
+        -e "s|@RATE@|${NGINX_RATE:-${VKV_RATE_LIMIT:-200}r/s}|g" \
+        -e "s|@BURST@|${VKV_RATE_BURST:-400}|g" \
+        -e "s|@READ_TIMEOUT@|$timeout|g" \
+        "$root/nginx/nginx.conf.in" >"$NGINX_DIR/nginx.conf"
+    if grep -q '@[A-Z_]*@' "$NGINX_DIR/nginx.conf"; then
+      echo "nginx_tmp_start: unrendered placeholder: $(grep -o '@[A-Z_]*@' "$NGINX_DIR/nginx.conf" | sort -u)" >&2
+      return 1
+    fi
+    : >"$NGINX_DIR/error.log"
+    rm -f "$NGINX_DIR/nginx.pid"
+    nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" \
+          -g 'daemon off;' >>"$NGINX_DIR/error.log" 2>&1 &
+    NGINX_PID=$!
+    NGINX_URL="http://$addr:$port"
+    for i in $(seq 1 50); do
+      kill -0 "$NGINX_PID" 2>/dev/null || break
+      # nginx writes its pid file only after binding every listen socket;
+      # then any HTTP answer means it is up (503 while vkv-api is not)
+      if [[ -s $NGINX_DIR/nginx.pid ]] &&
+         curl -s -o /dev/null --max-time 1 "$NGINX_URL/" 2>/dev/null; then
+        NGINX_PORT=$port
+        return 0
+      fi
+      sleep 0.1
+    done
+    if kill -0 "$NGINX_PID" 2>/dev/null; then
+      echo "nginx_tmp_start: nginx did not answer on $NGINX_URL" >&2
+      cat "$NGINX_DIR/error.log" >&2
+      nginx_tmp_stop
+      return 1
+    fi
+    wait "$NGINX_PID" 2>/dev/null
+    NGINX_PID=
+    if [[ -n ${NGINX_FIXED_PORT:-} ]] || ! grep -q 'Address already in use' "$NGINX_DIR/error.log"; then
       echo "nginx_tmp_start: nginx exited" >&2; cat "$NGINX_DIR/error.log" >&2
-      NGINX_PID=; return 1
+      return 1
     fi
-    # any HTTP answer means the listener is up (502 while vkv-api is not)
-    if curl -s -o /dev/null --max-time 1 "$NGINX_URL/" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
   done
-  echo "nginx_tmp_start: nginx did not answer on $NGINX_URL" >&2
-  cat "$NGINX_DIR/error.log" >&2
-  nginx_tmp_stop
+  echo "nginx_tmp_start: no free port after 5 tries" >&2
   return 1
 }
 
