@@ -9,10 +9,11 @@
 #   nginx_tmp_stop                           # stops it (also safe to call twice)
 #
 # Sets NGINX_DIR, NGINX_PORT, NGINX_URL, NGINX_PID.  The port is a free
-# loopback port (retried when taken meanwhile) unless NGINX_FIXED_PORT is
-# set (make run: 8080); NGINX_ADDR overrides 127.0.0.1.  Several instances
-# may run in one shell: each call overwrites the NGINX_* variables, so save
-# NGINX_PID/NGINX_URL before starting a second one.
+# loopback port (retried when taken meanwhile) unless NGINX_PORT (or
+# NGINX_FIXED_PORT) is set before the call (make run: 8080); NGINX_ADDR
+# overrides 127.0.0.1.  Several instances may run in one shell: each call
+# overwrites the NGINX_* variables, so save NGINX_PID/NGINX_URL and call the
+# next one as `NGINX_PORT= nginx_tmp_start ...` for another free port.
 # Settings read from the environment, with defaults:
 #   VKV_MAX_BODY_BYTES (20971520)  client_max_body_size
 #   VKV_RATE_LIMIT (200) VKV_RATE_BURST (400)  per-key limit_req in r/s;
@@ -52,9 +53,9 @@ nginx_tmp_start() {
   cp "$root/nginx/fastcgi_params" "$NGINX_DIR/fastcgi_params"
   # a free port can be taken between the probe and nginx's bind: retry
   # with another one (the template has no reuseport, so a taken port fails)
-  local try port i
+  local try port i fixed=${NGINX_FIXED_PORT:-${NGINX_PORT:-}}
   for try in 1 2 3 4 5; do
-    port=${NGINX_FIXED_PORT:-$(nginx_tmp_free_port)}
+    port=${fixed:-$(nginx_tmp_free_port)}
     sed -e "s|@PREFIX@|$NGINX_DIR|g" \
         -e "s|@USER@|$(id -un)|g" \
         -e "s|@WORKER_PROCESSES@|$workers|g" \
@@ -95,7 +96,7 @@ nginx_tmp_start() {
     fi
     wait "$NGINX_PID" 2>/dev/null
     NGINX_PID=
-    if [[ -n ${NGINX_FIXED_PORT:-} ]] || ! grep -q 'Address already in use' "$NGINX_DIR/error.log"; then
+    if [[ -n $fixed ]] || ! grep -q 'Address already in use' "$NGINX_DIR/error.log"; then
       echo "nginx_tmp_start: nginx exited" >&2; cat "$NGINX_DIR/error.log" >&2
       return 1
     fi

@@ -374,7 +374,7 @@ n=$(psql -XAtqc "select count(*) from job_history where model = 'm-none' and sta
 # --- rate limit per key (a second nginx with 1 r/min, burst 1) ---
 mkdir -p "$T/nginx-rl"
 NG1_PID=$NGINX_PID NG1_URL=$U
-NGINX_RATE=1r/m VKV_RATE_BURST=1 nginx_tmp_start "$T/nginx-rl" "$T/api1.sock"
+NGINX_PORT= NGINX_RATE=1r/m VKV_RATE_BURST=1 nginx_tmp_start "$T/nginx-rl" "$T/api1.sock"
 NG2_PID=$NGINX_PID; U2=$NGINX_URL; NGINX_PID=$NG1_PID; U=$NG1_URL
 codes=""
 for i in $(seq 1 10); do
