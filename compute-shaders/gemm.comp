@@ -15,6 +15,8 @@
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int VEC4 = 0;
+layout(constant_id = 2) const uint RBS = 4;
+layout(constant_id = 3) const uint CBS = 1;
 #include "common.glsl"
 #include "weights.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
@@ -27,53 +29,71 @@ layout(push_constant) uniform P {
     float alpha, beta;
 } p;
 
+const uint RB = RBS;   /* rows per invocation */
+const uint CB = CBS;   /* vec4 column blocks per invocation (VEC4 path) */
+
+vec4 act4(vec4 v)
+{
+    return vec4(apply_act(ACT, v.x, p.alpha, p.beta), apply_act(ACT, v.y, p.alpha, p.beta),
+                apply_act(ACT, v.z, p.alpha, p.beta), apply_act(ACT, v.w, p.alpha, p.beta));
+}
+
 void main()
 {
+    if (VEC4 != 0) {
+        uint c0 = gl_GlobalInvocationID.x * 4u * CB, r0 = gl_GlobalInvocationID.y * RB;
+        if (c0 >= p.n || r0 >= p.m)
+            return;
+        uint k4 = p.k >> 2, n4 = p.n >> 2;
+        /* rows past M repeat the last row (loads stay in range, stores are skipped);
+           column blocks past N repeat the last block */
+        uint xr[RB];
+        for (uint i = 0u; i < RB; i++)
+            xr[i] = min(r0 + i, p.m - 1u) * k4;
+        uint cb[CB];
+        for (uint j = 0u; j < CB; j++)
+            cb[j] = min(c0 + 4u * j, p.n - 4u);
+        vec4 acc[RB * CB];
+        for (uint i = 0u; i < RB * CB; i++)
+            acc[i] = vec4(0.0);
+        for (uint kk = 0u; kk < k4; kk++) {
+            vec4 w[4 * CB];
+            for (uint j = 0u; j < CB; j++)
+                for (uint q = 0u; q < 4u; q++)
+                    w[j * 4u + q] = wraw4((kk * 4u + q) * p.n + cb[j]);
+            for (uint i = 0u; i < RB; i++) {
+                vec4 v = x4[xr[i] + kk];
+                for (uint j = 0u; j < CB; j++)
+                    acc[i * CB + j] += v.x * w[j * 4u] + v.y * w[j * 4u + 1u] +
+                                       v.z * w[j * 4u + 2u] + v.w * w[j * 4u + 3u];
+            }
+        }
+        for (uint j = 0u; j < CB; j++) {
+            uint c = c0 + 4u * j;
+            if (c >= p.n)
+                break;
+            vec4 s = wscale4(c), b = vec4(bias[c], bias[c + 1u], bias[c + 2u], bias[c + 3u]);
+            for (uint i = 0u; i < RB; i++)
+                if (r0 + i < p.m)
+                    y4[(r0 + i) * n4 + (c >> 2)] = act4(acc[i * CB + j] * s + b);
+        }
+        return;
+    }
     uint c0 = gl_GlobalInvocationID.x * 4u, r0 = gl_GlobalInvocationID.y * 4u;
     if (c0 >= p.n || r0 >= p.m)
         return;
-    /* rows past M repeat the last row (loads stay in range, stores are skipped) */
     uint r1 = min(r0 + 1u, p.m - 1u), r2 = min(r0 + 2u, p.m - 1u), r3 = min(r0 + 3u, p.m - 1u);
+    uint c1 = min(c0 + 1u, p.n - 1u), c2 = min(c0 + 2u, p.n - 1u), c3 = min(c0 + 3u, p.n - 1u);
     vec4 a0 = vec4(0.0), a1 = vec4(0.0), a2 = vec4(0.0), a3 = vec4(0.0);
-    if (VEC4 != 0) {
-        uint k4 = p.k >> 2;
-        uint x0 = r0 * k4, x1 = r1 * k4, x2 = r2 * k4, x3 = r3 * k4;
-        for (uint kk = 0u; kk < k4; kk++) {
-            uint wb = kk * 4u * p.n + c0;
-            vec4 w0 = wraw4(wb), w1 = wraw4(wb + p.n), w2 = wraw4(wb + 2u * p.n),
-                 w3 = wraw4(wb + 3u * p.n);
-            vec4 v0 = x4[x0 + kk], v1 = x4[x1 + kk], v2 = x4[x2 + kk], v3 = x4[x3 + kk];
-            a0 += v0.x * w0 + v0.y * w1 + v0.z * w2 + v0.w * w3;
-            a1 += v1.x * w0 + v1.y * w1 + v1.z * w2 + v1.w * w3;
-            a2 += v2.x * w0 + v2.y * w1 + v2.z * w2 + v2.w * w3;
-            a3 += v3.x * w0 + v3.y * w1 + v3.z * w2 + v3.w * w3;
-        }
-    } else {
-        uint c1 = min(c0 + 1u, p.n - 1u), c2 = min(c0 + 2u, p.n - 1u), c3 = min(c0 + 3u, p.n - 1u);
-        for (uint kk = 0u; kk < p.k; kk++) {
-            uint wb = kk * p.n;
-            vec4 w = vec4(wraw(wb + c0), wraw(wb + c1), wraw(wb + c2), wraw(wb + c3));
-            a0 += x[r0 * p.k + kk] * w;
-            a1 += x[r1 * p.k + kk] * w;
-            a2 += x[r2 * p.k + kk] * w;
-            a3 += x[r3 * p.k + kk] * w;
-        }
+    for (uint kk = 0u; kk < p.k; kk++) {
+        uint wb = kk * p.n;
+        vec4 w = vec4(wraw(wb + c0), wraw(wb + c1), wraw(wb + c2), wraw(wb + c3));
+        a0 += x[r0 * p.k + kk] * w;
+        a1 += x[r1 * p.k + kk] * w;
+        a2 += x[r2 * p.k + kk] * w;
+        a3 += x[r3 * p.k + kk] * w;
     }
     vec4 acc[4] = vec4[4](a0, a1, a2, a3);
-    if (VEC4 != 0) {
-        vec4 s = wscale4(c0), b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
-        for (uint i = 0u; i < 4u; i++) {
-            uint r = r0 + i;
-            if (r < p.m) {
-                vec4 v = acc[i] * s + b;
-                y4[(r * p.n + c0) >> 2] = vec4(apply_act(ACT, v.x, p.alpha, p.beta),
-                                               apply_act(ACT, v.y, p.alpha, p.beta),
-                                               apply_act(ACT, v.z, p.alpha, p.beta),
-                                               apply_act(ACT, v.w, p.alpha, p.beta));
-            }
-        }
-        return;
-    }
     for (uint j = 0u; j < 4u; j++) {
         uint c = c0 + j;
         if (c >= p.n)

@@ -463,6 +463,17 @@ int rt_device_create(const char *selector, struct rt_device **out, struct err *e
     d->use_fp16 = !env_on("VKV_NO_FP16");
     d->use_int8 = !env_on("VKV_NO_INT8");
     d->use_gemm = !env_on("VKV_NO_GEMM");
+    /* GEMM register tile (rows x 4*cols): 8x8 measured best on lavapipe (fewer loads
+       per FMA); VKV_GEMM_TILE=RxC overrides (R, C in 1..8) */
+    d->gemm_rb = 8;
+    d->gemm_cb = 2;
+    const char *tile = getenv("VKV_GEMM_TILE");
+    unsigned tr, tc;
+    if (tile != NULL && sscanf(tile, "%ux%u", &tr, &tc) == 2 && tr >= 1 && tr <= 8 && tc >= 1 &&
+        tc <= 8) {
+        d->gemm_rb = tr;
+        d->gemm_cb = tc;
+    }
     const char *to = getenv("VKV_RT_TIMEOUT_MS");
     long long ms = to ? atoll(to) : 0;
     d->timeout_ns = (uint64_t)(ms > 0 ? ms : 60000) * 1000000ull;

@@ -51,6 +51,7 @@ struct rt_device {
     VkPhysicalDeviceMemoryProperties mem;
     struct rt_caps caps;
     int use_fp16, use_int8, use_gemm; /* after env switches */
+    uint32_t gemm_rb, gemm_cb;        /* GEMM register tile: rows, vec4 column blocks */
     int has_budget_ext;
     /* pipelines: one layout per binding count, cache, dedup table */
     VkDescriptorSetLayout dsl[RT_MAX_BINDINGS + 1];

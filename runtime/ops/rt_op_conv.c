@@ -42,15 +42,23 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     if (d == NULL)
         return e->status;
     act_spec(d, nd);
-    d->spec[1] = (kk % 4 == 0 && n % 4 == 0) ? 1 : 0; /* VEC4 */
-    d->n_spec = 2;
+    int vec4 = kk % 4 == 0 && n % 4 == 0;
+    uint32_t rb = 4, cb = 1;
+    if (vec4) {
+        rb = b->dev->gemm_rb;
+        cb = b->dev->gemm_cb;
+    }
+    d->spec[1] = (uint32_t)vec4;
+    d->spec[2] = rb;
+    d->spec[3] = cb;
+    d->n_spec = 4;
     rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
-    uint32_t gx = ((n + 3) / 4 + 7) / 8, gy = ((m + 3) / 4 + 7) / 8;
+    uint32_t gx = ((n + 4 * cb - 1) / (4 * cb) + 7) / 8, gy = ((m + rb - 1) / rb + 7) / 8;
     if (gy > b->dev->caps.max_wg_count[1] || gx > b->dev->caps.max_wg_count[0])
         return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
                        "node %s: gemm of %u rows is too large for one dispatch", nd->name, m);
