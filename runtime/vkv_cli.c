@@ -181,7 +181,7 @@ static int cmd_bench_ops(int argc, char **argv)
     const char *sel = NULL, *only = NULL;
     int batch = 1, iters = 10, res = 224;
     enum rt_weights w = RT_WEIGHTS_F32;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --flag value pairs */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
             return 2;
@@ -200,7 +200,6 @@ static int cmd_bench_ops(int argc, char **argv)
                 : strcmp(v, "f16") == 0 ? RT_WEIGHTS_F16 : RT_WEIGHTS_F32;
         else
             return 2;
-        i++;
     }
     if (batch < 1 || batch > 64 || iters < 1 || iters > 10000 || res < 32 || res > 1024)
         return 2;
