@@ -16,7 +16,8 @@
 #   $(BIN)/fuzz_<name>_replay   $(CC) (+ SANITIZE), replays files/dirs;
 #                               built by `make` (part of `all`)
 #   $(FUZZ_BIN)/fuzz_<name>     clang -fsanitize=fuzzer,address,undefined;
-#                               built by `make fuzzers` (run.sh does it)
+#                               built by `make` when clang exists, and by
+#                               `make fuzzers` (run.sh does it)
 
 FUZZ_TARGETS += image durl
 FUZZ_SRCS_image := common/img.c
@@ -64,6 +65,11 @@ fuzz_missing = $(filter-out $(fuzz_active),$(sort $(FUZZ_TARGETS)))
 
 .PHONY: fuzz-replay fuzzers fuzz-list fuzz-missing
 all: fuzz-replay
+# the libFuzzer binaries too when clang is there, so suite 15-fuzz spends
+# its time fuzzing, not compiling (run.sh builds them itself otherwise)
+ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
+all: fuzzers
+endif
 fuzz-replay: $$(foreach t,$$(fuzz_active),$$(BIN)/fuzz_$$(t)_replay)
 fuzzers: $$(foreach t,$$(fuzz_active),$$(FUZZ_BIN)/fuzz_$$(t))
 # prints the active targets, one per line (run.sh uses it)
