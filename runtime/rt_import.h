@@ -46,6 +46,10 @@ struct rt_import_opts {
      * outputs (borrowed; NULL/0 = the model's own outputs) */
     const char *const *outputs;
     int n_outputs;
+    /* largest constant an importer may create from a small description
+     * (ONNX ConstantOfShape, Shape arithmetic); 0 = RT_MAX_TENSOR_ELEMS.
+     * Constants stored in the file are bounded by the file's size. */
+    int64_t max_const_elems;
 };
 
 /* ---- tfjs (layers and graph models) ----------------------------------- */

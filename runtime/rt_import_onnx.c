@@ -202,6 +202,10 @@ ox_host_alloc(struct ox_ctx *c, struct ox_val *v, int is_int, int ndim, const in
     int64_t n = ox_dims_check(c, ndim, d, "constant");
     if (n < 0)
         return (int)n;
+    if (c->o.max_const_elems > 0 && n > c->o.max_const_elems)
+        return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, 413, "model_too_large",
+                       "constant of %lld elements (limit %lld)", (long long)n,
+                       (long long)c->o.max_const_elems);
     v->host = 1;
     v->is_int = is_int;
     v->ndim = ndim;
@@ -1984,6 +1988,18 @@ ox_graph(struct ox_ctx *c, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* errors from rt_ir.c (rt_status codes) become importer codes */
+static int
+import_status(int rc, struct err *e)
+{
+    int m = rc == -1 ? RT_IMPORT_ERR_INVALID : rc == -2 ? RT_IMPORT_ERR_OOM
+          : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
+          : rc == -6 ? RT_IMPORT_ERR_IO : rc;
+    if (e && rc < 0)
+        e->status = m;
+    return m;
+}
+
 /*
  * Imports an ONNX model from a borrowed buffer.  Returns 0 with *out a new
  * graph (caller frees with rt_graph_free) or <0 with e set and *out NULL.
@@ -2050,7 +2066,7 @@ rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_opts *
     if (rc < 0) {
         rt_graph_free(c->g);
         free(c);
-        return rc < 0 ? rc : RT_IMPORT_ERR_INVALID;
+        return import_status(rc, e);
     }
     *out = c->g;
     free(c);

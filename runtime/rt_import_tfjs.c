@@ -1606,6 +1606,18 @@ out:
 
 /* ---- entry points --------------------------------------------------------- */
 
+/* errors from rt_ir.c (rt_status codes) become importer codes */
+static int
+import_status(int rc, struct err *e)
+{
+    int m = rc == -1 ? RT_IMPORT_ERR_INVALID : rc == -2 ? RT_IMPORT_ERR_OOM
+          : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
+          : rc == -6 ? RT_IMPORT_ERR_IO : rc;
+    if (e && rc < 0)
+        e->status = m;
+    return m;
+}
+
 static int
 tj_import(const json_t *root, const uint8_t *bin, size_t bin_len, const struct rt_import_opts *o,
           struct rt_graph **out, struct err *e)
@@ -1636,7 +1648,7 @@ tj_import(const json_t *root, const uint8_t *bin, size_t bin_len, const struct r
     tj_map_free(&c->wmap);
     if (rc < 0) {
         rt_graph_free(c->g);
-        return rc;
+        return import_status(rc, e);
     }
     *out = c->g;
     return 0;
