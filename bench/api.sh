@@ -3,6 +3,8 @@
 # raw INSERT rate of the same PostgreSQL cluster (pgbench), as a ratio.
 #
 #   bash bench/api.sh            (or: make bench, bash bench/run.sh api)
+# Also prints the same INSERT followed by pg_notify in one transaction, the
+# ceiling of any enqueue that wakes workers with NOTIFY (jq_enqueue does).
 # Settings: API_BENCH_SECONDS (10), API_BENCH_CONNS (8), API_BENCH_THREADS
 # (vkv-api threads, 8).  Both sides use the same number of concurrent
 # clients.  The job body is a JSON job with a 16x16 PNG data URL (~600
@@ -65,11 +67,17 @@ p99=$(awk '$1 == "99%" {print $2}' "$T/wrk.out")
 pgbench -n -c"$CONNS" -j2 -T2 -f bench/api_insert.sql >/dev/null 2>&1
 pgbench -n -c"$CONNS" -j2 -T"$SECS" -f bench/api_insert.sql >"$T/pgbench.out" 2>&1
 raw_tps=$(awk '/^tps = / {print $3; exit}' "$T/pgbench.out")
+# 3. the same INSERT + pg_notify: the ceiling of an enqueue that wakes workers
+pgbench -n -c"$CONNS" -j2 -T"$SECS" -f bench/api_insert_notify.sql >"$T/pgbench2.out" 2>&1
+notify_tps=$(awk '/^tps = / {print $3; exit}' "$T/pgbench2.out")
 
 echo "api enqueue (POST /v1/jobs via nginx+FastCGI, $CONNS conns, ${SECS}s): ${api_rps:-?} req/s  p50 ${p50:-?}  p99 ${p99:-?}"
 echo "raw INSERT (pgbench, same row, $CONNS clients, ${SECS}s):             ${raw_tps:-?} tps"
-if [[ -n ${api_rps:-} && -n ${raw_tps:-} ]]; then
-  awk -v a="$api_rps" -v r="$raw_tps" 'BEGIN { printf "ratio api/raw: %.2f (target >= 0.50)\n", a / r }'
+echo "raw INSERT + pg_notify (pgbench, $CONNS clients, ${SECS}s):      ${notify_tps:-?} tps"
+if [[ -n ${api_rps:-} && -n ${raw_tps:-} && -n ${notify_tps:-} ]]; then
+  awk -v a="$api_rps" -v r="$raw_tps" -v n="$notify_tps" 'BEGIN {
+    printf "ratio api/raw INSERT: %.2f (target >= 0.50)\n", a / r
+    printf "ratio api/INSERT+NOTIFY: %.2f\n", a / n }'
 fi
 if [[ -n ${non2xx:-} || $errs != 0 ]]; then
   echo "bench api: wrk saw errors (non-2xx: ${non2xx:-0}):"; cat "$T/wrk.out"; exit 1
