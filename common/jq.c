@@ -680,7 +680,17 @@ int jq_job_claim(struct pgx *c, const char *worker, const char *device,
         return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
                        "invalid claim: max_jobs %d, lease %d s, %d models", max_jobs, lease_s,
                        n_models);
-    char *arr = n_models > 0 ? jq_text_array(models, n_models) : NULL;
+    char *arr;
+    if (n_models > 0) {
+        arr = jq_text_array(models, n_models);
+    } else {
+        /* any model: probe every model that has queued jobs */
+        PGresult *m = jq_q(c, SQLQ_JQ_CLAIM_MODELS, 0, NULL, e);
+        if (m == NULL)
+            return jq_fail(c, e);
+        arr = cm_xstrdup(PQgetvalue(m, 0, 0));
+        pgx_reset(c);
+    }
     char mj[24], ls[24];
     const char *v[5] = {worker, device, arr, pgx_i64(mj, max_jobs), pgx_i64(ls, lease_s)};
     PGresult *r = pgx_exec(c, SQLQ_JQ_CLAIM, 5, v, NULL, NULL, 1, e);

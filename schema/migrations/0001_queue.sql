@@ -100,8 +100,11 @@ CREATE TABLE jobs (
         toast.autovacuum_vacuum_threshold = 500,
         toast.autovacuum_vacuum_cost_delay = 0);
 
--- the claim order (partial: only queued rows are in it)
-CREATE INDEX jobs_claim_idx ON jobs (tier DESC, fair_key, id) WHERE state = 'queued';
+-- the claim order per model (partial: only queued rows are in it); the
+-- claim probes (model, tier) pairs with equality on both, and fills a batch
+-- with equality on model, so the index order is the claim order
+CREATE INDEX jobs_model_claim_idx ON jobs (model, tier DESC, fair_key, id)
+    WHERE state = 'queued';
 -- a tenant's last queued job in a tier (fair_key of the next enqueue)
 CREATE INDEX jobs_tenant_fair_idx ON jobs (tenant_id, tier, fair_key) WHERE state = 'queued';
 -- running jobs (lease expiry scan); id never changes, so a heartbeat that

@@ -257,74 +257,64 @@ WITH t AS (
 SELECT t.tier FROM t CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_new', '')) n
 
 -- name: jq_claim
--- $1 worker, $2 device, $3 models (NULL = any), $4 max jobs, $5 lease s.
--- 1. aged lane: at most one claim per aged_interval_ms takes the oldest
---    aged job of tier < 3 (fair_key older than aging_ms);
--- 2. otherwise the head is the first queued job in (tier DESC, fair_key, id);
--- 3. the batch is filled with more jobs of the head's model, same order.
+-- $1 worker, $2 device, $3 models (text[], at least one), $4 max jobs,
+-- $5 lease s.  Steps (schema/README.md "Claim order"):
+-- 1. probe: for every (model, unpaused tier) the first claimable job in
+--    (fair_key, id) order, locked with SKIP LOCKED (one index probe each on
+--    jobs_model_claim_idx, so the plan never depends on statistics);
+-- 2. the aged lane: when open (one claim per aged_interval_ms), the probe
+--    of tier < 3 with the oldest fair_key older than aging_ms is the head;
+-- 3. otherwise the head is the probe with the highest tier, then the
+--    lowest fair_key;
+-- 4. the batch is filled with more jobs of the head's model and tier, in
+--    (fair_key, id) order (equality on both: again one index range).
 WITH st AS MATERIALIZED (
-    SELECT s.aging_ms, (extract(epoch FROM now()) * 1000)::bigint AS now_ms
-      FROM queue_settings s
-     WHERE s.id = 1 AND s.aged_next_at <= now()
+    SELECT s.aging_ms, s.aged_next_at <= now() AS lane_open,
+           (extract(epoch FROM now()) * 1000)::bigint AS now_ms
+      FROM queue_settings s WHERE s.id = 1
 ),
-paused AS MATERIALIZED (
-    SELECT coalesce(array_agg(tier), '{}'::smallint[]) AS t FROM tiers WHERE paused
+tiers_on AS MATERIALIZED (
+    SELECT t.tier FROM tiers t WHERE NOT t.paused
 ),
-aged_cand AS MATERIALIZED (
-    SELECT c.id
-      FROM st, paused, generate_series(0, 2) AS g(tier)
-      CROSS JOIN LATERAL (
-          SELECT j.id, j.fair_key FROM jobs j
-           WHERE j.state = 'queued' AND j.tier = g.tier
-             AND j.fair_key < st.now_ms - st.aging_ms
-             AND j.run_after <= now()
-             AND (j.deadline_at IS NULL OR j.deadline_at > now())
-             AND ($3::text[] IS NULL OR j.model = ANY ($3::text[]))
-           ORDER BY j.tier DESC, j.fair_key, j.id
-           LIMIT 1) c
-     WHERE g.tier <> ALL (paused.t)
+cand AS MATERIALIZED (
+    SELECT p.id, p.model, p.tier, p.fair_key
+      FROM unnest($3::text[]) AS m(model)
+     CROSS JOIN tiers_on o
+     CROSS JOIN LATERAL (
+         SELECT j.id, j.model, j.tier, j.fair_key FROM jobs j
+          WHERE j.state = 'queued' AND j.model = m.model AND j.tier = o.tier
+            AND j.run_after <= now()
+            AND (j.deadline_at IS NULL OR j.deadline_at > now())
+          ORDER BY j.fair_key, j.id
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED) p
+),
+aged AS MATERIALIZED (
+    SELECT c.id FROM cand c, st
+     WHERE st.lane_open AND c.tier < 3 AND c.fair_key < st.now_ms - st.aging_ms
      ORDER BY c.fair_key, c.id
      LIMIT 1
 ),
 lane AS (
     UPDATE queue_settings s
        SET aged_next_at = now() + make_interval(secs => s.aged_interval_ms / 1000.0)
-     WHERE s.id = 1 AND s.aged_next_at <= now()
-       AND EXISTS (SELECT 1 FROM aged_cand)
+     WHERE s.id = 1 AND s.aged_next_at <= now() AND EXISTS (SELECT 1 FROM aged)
     RETURNING 1
 ),
-aged_head AS MATERIALIZED (
-    SELECT j.id, j.model, j.tier FROM jobs j
-     WHERE j.id = (SELECT id FROM aged_cand) AND j.state = 'queued'
-       AND EXISTS (SELECT 1 FROM lane)
-     FOR UPDATE SKIP LOCKED
-),
-norm_head AS MATERIALIZED (
-    SELECT j.id, j.model, j.tier FROM jobs j
-     WHERE NOT EXISTS (SELECT 1 FROM aged_head)
-       AND j.state = 'queued' AND j.run_after <= now()
-       AND j.tier <> ALL ((SELECT t FROM paused)::smallint[])
-       AND (j.deadline_at IS NULL OR j.deadline_at > now())
-       AND ($3::text[] IS NULL OR j.model = ANY ($3::text[]))
-     ORDER BY j.tier DESC, j.fair_key, j.id
-     LIMIT 1
-     FOR UPDATE SKIP LOCKED
-),
 head AS MATERIALIZED (
-    SELECT id, model, tier FROM aged_head
-    UNION ALL
-    SELECT id, model, tier FROM norm_head
+    SELECT c.id, c.model, c.tier FROM cand c
+     ORDER BY (EXISTS (SELECT 1 FROM lane) AND c.id = (SELECT id FROM aged)) DESC,
+              c.tier DESC, c.fair_key, c.id
+     LIMIT 1
 ),
 more AS MATERIALIZED (
     SELECT j.id FROM jobs j
      WHERE $4::int > 1
-       AND j.state = 'queued' AND j.run_after <= now()
-       AND j.model = (SELECT model FROM head)
-       AND j.tier >= (SELECT tier FROM head)
-       AND j.id <> (SELECT id FROM head)
-       AND j.tier <> ALL ((SELECT t FROM paused)::smallint[])
+       AND j.state = 'queued' AND j.model = (SELECT model FROM head)
+       AND j.tier = (SELECT tier FROM head) AND j.id <> (SELECT id FROM head)
+       AND j.run_after <= now()
        AND (j.deadline_at IS NULL OR j.deadline_at > now())
-     ORDER BY j.tier DESC, j.fair_key, j.id
+     ORDER BY j.fair_key, j.id
      LIMIT greatest($4::int - 1, 0)
      FOR UPDATE SKIP LOCKED
 ),
@@ -343,6 +333,20 @@ SELECT id, tenant_id, coalesce(batch_id, 0), task, model, tier::int, attempts,
        (extract(epoch FROM enqueued_at) * 1000)::bigint
   FROM upd
  ORDER BY tier DESC, fair_key, id
+
+-- name: jq_claim_models
+-- the models that have queued jobs (claims by a worker that takes any
+-- model: it probes each of them)
+-- model: one index probe per distinct model (a loose index scan)
+WITH RECURSIVE m AS (
+    (SELECT j.model FROM jobs j WHERE j.state = 'queued' ORDER BY j.model LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.model FROM jobs j
+             WHERE j.state = 'queued' AND j.model > m.model
+             ORDER BY j.model LIMIT 1)
+      FROM m WHERE m.model IS NOT NULL
+)
+SELECT coalesce(array_agg(model) FILTER (WHERE model IS NOT NULL), '{}')::text FROM m
 
 -- name: jq_heartbeat
 -- $1 worker, $2 ids, $3 lease s.  Per id: 1 cancel requested, -1 lease

@@ -8,7 +8,7 @@ BIN=${BIN:-build/bin}
 source tests/lib/pg_tmp.sh
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else nok "$what"; fi; }
 
 pg_tmp_start || { nok "start a temporary PostgreSQL"; exit 1; }
 ok "temporary PostgreSQL on port $PGPORT"
