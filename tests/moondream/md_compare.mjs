@@ -112,6 +112,34 @@ function compare(name, a, b) {
   return { matched: used.size, worstIou, worstDs };
 }
 
+// segment: our selfie run (task "segment") vs tfjs on the same pixels:
+// foreground fraction within 0.01, bbox of the largest region IoU >= 0.9
+async function segment(files) {
+  const dir = process.env.MD_SELFIE_DIR || 'var/cache/models/selfie';
+  for (const f of files) {
+    const ppm = path.join(TMP, path.basename(f) + '.seg.ppm');
+    execFileSync(path.join(BIN, 'md_ppm'), [f, ppm]);
+    const r = spawnSync('node', ['tests/ref/md_selfie_ref.js', dir, ppm], { encoding: 'utf8', timeout: 300000 });
+    const line = (r.stdout || '').split('\n').find(l => l.startsWith('{'));
+    const b = fs.readFileSync(f);
+    const res = await fetch(`${URL_}/v1/jobs?wait=60000`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ task: 'segment', image_url: `data:image/${f.endsWith('.png') ? 'png' : 'jpeg'};base64,${b.toString('base64')}` }),
+    });
+    const j = await res.json();
+    if (!line || j.state !== 'succeeded') {
+      ok(false, `segment ${path.basename(f)}: both sides ran`, (r.stderr || '').slice(-300) + JSON.stringify(j).slice(0, 300));
+      continue;
+    }
+    const ref = JSON.parse(line), ours = j.result;
+    const dc = Math.abs(ref.coverage - ours.coverage), bi = ref.bbox ? iou(ref.bbox, ours.bbox) : 0;
+    ok(dc <= 0.01 && bi >= 0.9,
+       `segment ${path.basename(f)}: coverage ${ours.coverage} vs tfjs ${ref.coverage.toFixed(4)}, bbox IoU ${bi.toFixed(3)}`,
+       JSON.stringify({ ours: ours.bbox, ref: ref.bbox }));
+  }
+}
+
 const files = process.argv.slice(2);
 try {
   const ref = reference(files);
@@ -125,6 +153,8 @@ try {
                 a.objects.map(o => `${o.label} ${o.score}`).join(', '));
   }
   ok(compared >= 8 && total >= 8, `${compared} real images compared, ${total} matched boxes`);
+  if (process.env.MD_SEGMENT === '1')
+    await segment(files.filter(f => /astronaut|grace_hopper|messi5|camera/.test(f)));
 } catch (e) {
   ok(false, 'comparison ran', e.stack);
 }

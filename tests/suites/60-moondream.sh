@@ -97,7 +97,7 @@ if [[ ! -f var/cache/models/centernet/centernet.bin || ! -d var/ref/node_modules
 fi
 # the person-segmentation model answers /v1/segment only where the runtime runs it
 MD_SEGMENT=0
-if "$BIN/vkv" run selfie "$IMAGES/astronaut.png" >"$T/selfie.json" 2>"$T/selfie.err"; then
+if VKV_MODELS_DIR= "$BIN/vkv" run selfie "$IMAGES/astronaut.png" >"$T/selfie.json" 2>"$T/selfie.err"; then
   MD_SEGMENT=1
 else
   echo "# segment: $(head -c 300 "$T/selfie.err")"
@@ -114,7 +114,7 @@ MD_URL=$NGINX_URL MD_KEY=$KEY MD_MODE=real MD_SEGMENT=$MD_SEGMENT MD_IMAGES=$IMA
 [[ ${PIPESTATUS[0]} == 0 ]] && ok "real client test exits 0" || nok "real client test exits 0"
 
 # ---- 4. fidelity against tfjs on 12 real photos ----------------------------
-MD_URL=$NGINX_URL MD_KEY=$KEY MD_BIN=$BIN MD_TMP=$T MD_MODEL_DIR=var/cache/models/centernet \
+MD_URL=$NGINX_URL MD_KEY=$KEY MD_BIN=$BIN MD_TMP=$T MD_MODEL_DIR=var/cache/models/centernet MD_SEGMENT=$MD_SEGMENT \
   timeout 900 node tests/moondream/md_compare.mjs \
   $IMAGES/scenetext01.jpg $IMAGES/coffee.png $IMAGES/messi5.jpg $IMAGES/motorcycle_left.png \
   $IMAGES/chelsea.png $IMAGES/grace_hopper.jpg $IMAGES/astronaut.png $IMAGES/basketball1.png \
