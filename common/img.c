@@ -231,6 +231,12 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info,
             info->stored_h = (int)img_be16(seg + 1);
             info->stored_w = (int)img_be16(seg + 3);
             info->orientation = orientation ? orientation : 1;
+            /* lossless (SOF3/7/11/15) and 12/16-bit JPEG: valid files that
+             * this 8-bit libjpeg-turbo build does not decode */
+            if ((m & 3) == 3 || seg[0] != 8)
+                return err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
+                               "unsupported image type: %s jpeg (SOF 0x%02x, %u-bit)",
+                               (m & 3) == 3 ? "lossless" : "high bit depth", m, seg[0]);
             return IMG_OK;
         }
         i += len;

@@ -27,7 +27,8 @@
  * Errors (struct err code / http):
  *   invalid_image (400)          empty, corrupt or truncated data, bad header
  *   unsupported_image_type (415) not JPEG/PNG/WebP (GIF, BMP, TIFF, HEIF,
- *                                unknown magic), animated WebP
+ *                                unknown magic), animated WebP, lossless
+ *                                or 12-bit JPEG
  *   image_too_large (413)        over max_bytes, max_side or max_pixels
  *   out_of_memory (503)          allocation failed (transient)
  *

@@ -446,8 +446,17 @@ static void test_jpeg(void)
             jbad.p[i + 4] = 12; /* 12-bit precision: not supported by an 8-bit build */
             break;
         }
-    expect_err(jbad.p, jbad.n, NULL, IMG_ERR_INVALID, "invalid_image", 400, "jpeg with 12-bit precision");
+    expect_err(jbad.p, jbad.n, NULL, IMG_ERR_UNSUPPORTED, "unsupported_image_type", 415,
+               "jpeg with 12-bit precision");
     seed("jpeg-precision12.jpg", jbad.p, jbad.n);
+    memcpy(jbad.p, j.p, j.n);
+    for (size_t i = 2; i + 9 < jbad.n; i++)
+        if (jbad.p[i] == 0xff && jbad.p[i + 1] == 0xc0) {
+            jbad.p[i + 1] = 0xc3; /* lossless */
+            break;
+        }
+    expect_err(jbad.p, jbad.n, NULL, IMG_ERR_UNSUPPORTED, "unsupported_image_type", 415,
+               "lossless jpeg (SOF3)");
     memcpy(jbad.p, j.p, j.n);
     for (size_t i = j.n / 2; i < j.n / 2 + 64; i++)
         jbad.p[i] ^= 0x5a; /* scribble over entropy data: decodes or fails, never crashes */
