@@ -7,12 +7,7 @@ API_PARSE_OBJS := $(O)/fcgi/api_req.o $(O)/fcgi/api_resp.o $(O)/fcgi/api_route.o
 CFLAGS_fcgi := $(call PKGS_CFLAGS,jansson libpq)
 API_LDLIBS := -lfcgi $(COMMON_LDLIBS)
 
-# vkv-api links against common/jq.c, pgx.c and img.c; until all of them are
-# in the tree the binary is left out so `make` keeps working for everyone
-API_NEEDS := $(wildcard common/jq.c common/pgx.c common/img.c)
-ifeq ($(words $(API_NEEDS)),3)
 BINS += $(BIN)/vkv-api
-endif
 
 $(BIN)/vkv-api: $(API_OBJS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)

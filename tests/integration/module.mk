@@ -12,9 +12,7 @@ $(BIN)/api_fcgi_call: $(O)/tests/integration/fcgi_call.o
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LDLIBS_BASE)
 
-ifeq ($(words $(wildcard common/jq.c common/pgx.c)),2)
 TEST_BINS += $(BIN)/api_test_worker
-endif
 
 $(BIN)/api_test_worker: $(O)/tests/integration/api_worker.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
