@@ -6,8 +6,8 @@
  * output channels x 4 columns per invocation (one vec4 weight load feeds 4
  * columns).  Trip count per invocation: KH*KW*(CG+1) (host keeps < 60000).
  * Bindings: 0 x[N,H,W,C] f32, 1 w[KH,KW,CG,CO] (WTYPE), 2 bias[CO] f32,
- * 3 scale[CO] f32 (int8 only), 4 y[N,OH,OW,CO] f32.
- * Spec 2, 3: KH, KW (unrolled taps).
+ * 3 scale[CO] f32 (int8 only), 4 y[N,OH,OW,CO] f32, 5 residual (RES).
+ * Spec 2, 3: KH, KW (unrolled taps); 4: RES.
  * Push: struct rt_push_conv.  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
@@ -17,8 +17,10 @@ layout(constant_id = 1) const int VEC4 = 0;
 /* kernel size as spec constants so the driver unrolls the tap loops */
 layout(constant_id = 2) const uint KH = 1;
 layout(constant_id = 3) const uint KW = 1;
+layout(constant_id = 4) const int RES = 0;
 #include "common.glsl"
 #include "weights.glsl"
+#include "residual.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
 layout(std430, binding = 2) readonly buffer BBuf4 { vec4 bias4[]; };
@@ -76,7 +78,10 @@ void main()
         vec4 s = wscale4(oc), b = bias4[oc >> 2];
         for (uint o = 0u; o < OXB; o++)
             if (ox0 + o < p.ow)
-                y4[(((n * p.oh + oy) * p.ow + ox0 + o) * p.co + oc) >> 2] = act4(acc[o] * s + b);
+            {
+                uint i4 = (((n * p.oh + oy) * p.ow + ox0 + o) * p.co + oc) >> 2;
+                y4[i4] = act4(acc[o] * s + b + resid4(i4));
+            }
         return;
     }
     uint ox = gl_GlobalInvocationID.y, oc = gl_GlobalInvocationID.x;
@@ -98,6 +103,6 @@ void main()
                 acc += x[xb + ci] * wraw(wb + ci * p.co);
         }
     }
-    y[((n * p.oh + oy) * p.ow + ox) * p.co + oc] =
-        apply_act(ACT, acc * wscale(oc) + bias[oc], p.alpha, p.beta);
+    uint yi = ((n * p.oh + oy) * p.ow + ox) * p.co + oc;
+    y[yi] = apply_act(ACT, acc * wscale(oc) + bias[oc] + resid(yi), p.alpha, p.beta);
 }

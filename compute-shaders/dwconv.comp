@@ -8,9 +8,9 @@
  * reused by the OXB outputs and KW taps (loads, not FMAs, are what cost on
  * CPU drivers).  Trip count (KH*KW or KH*SPAN) is tiny; KH, KW, SW, DW are
  * spec constants so the driver unrolls everything.
- * Bindings: 0 x, 1 w[KH,KW,1,CO] (WTYPE), 2 bias, 3 scale, 4 y.
+ * Bindings: 0 x, 1 w[KH,KW,1,CO] (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
  * Push: struct rt_push_conv (cog = mult).
- * Spec: 0 ACT, 1 VEC4, 2 KH, 3 KW, 4 SW, 5 DW.  Workgroup 8x8.
+ * Spec: 0 ACT, 1 VEC4, 2 KH, 3 KW, 4 SW, 5 DW, 6 RES.  Workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8, local_size_y = 8) in;
@@ -20,10 +20,12 @@ layout(constant_id = 2) const uint KH = 1;
 layout(constant_id = 3) const uint KW = 1;
 layout(constant_id = 4) const uint SW = 1;
 layout(constant_id = 5) const uint DW = 1;
+layout(constant_id = 6) const int RES = 0;
 const uint OXB = 4u;
 const uint SPAN = (OXB - 1u) * SW + (KW - 1u) * DW + 1u;
 #include "common.glsl"
 #include "weights.glsl"
+#include "residual.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
@@ -75,7 +77,10 @@ void main()
         vec4 s = wscale4(c4 * 4u), b = bias4[c4];
         for (uint o = 0u; o < OXB; o++)
             if (ox0 + o < p.ow)
-                y4[((n * p.oh + oy) * p.ow + ox0 + o) * cq + c4] = act4(acc[o] * s + b);
+            {
+                uint i4 = ((n * p.oh + oy) * p.ow + ox0 + o) * cq + c4;
+                y4[i4] = act4(acc[o] * s + b + resid4(i4));
+            }
         return;
     }
     uint ox = gl_GlobalInvocationID.y, oc = gl_GlobalInvocationID.x;
@@ -93,6 +98,6 @@ void main()
                        wraw((ky * KW + kx) * p.co + oc);
         }
     }
-    y[((n * p.oh + oy) * p.ow + ox) * p.co + oc] =
-        apply_act(ACT, acc * wscale(oc) + bias[oc], p.alpha, p.beta);
+    uint yi = ((n * p.oh + oy) * p.ow + ox) * p.co + oc;
+    y[yi] = apply_act(ACT, acc * wscale(oc) + bias[oc] + resid(yi), p.alpha, p.beta);
 }

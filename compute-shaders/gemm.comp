@@ -7,8 +7,8 @@
  * matters on CPU drivers (llvmpipe gathers every load per lane).  Adjacent
  * invocations take adjacent column blocks so weight reads coalesce.
  * Trip count per invocation: K/4 (VEC4) or K.
- * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y.
- * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4.
+ * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
+ * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4, 2 RBS, 3 CBS, 4 RES.
  * Grid: (ceil(N/4/8), ceil(M/4/8)), workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
@@ -17,8 +17,10 @@ layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int VEC4 = 0;
 layout(constant_id = 2) const uint RBS = 4;
 layout(constant_id = 3) const uint CBS = 1;
+layout(constant_id = 4) const int RES = 0;
 #include "common.glsl"
 #include "weights.glsl"
+#include "residual.glsl"
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
@@ -75,7 +77,8 @@ void main()
             vec4 s = wscale4(c), b = vec4(bias[c], bias[c + 1u], bias[c + 2u], bias[c + 3u]);
             for (uint i = 0u; i < RB; i++)
                 if (r0 + i < p.m)
-                    y4[(r0 + i) * n4 + (c >> 2)] = act4(acc[i * CB + j] * s + b);
+                    y4[(r0 + i) * n4 + (c >> 2)] =
+                        act4(acc[i * CB + j] * s + b + resid4((r0 + i) * n4 + (c >> 2)));
         }
         return;
     }
@@ -102,7 +105,8 @@ void main()
         for (uint i = 0u; i < 4u; i++) {
             uint r = r0 + i;
             if (r < p.m)
-                y[r * p.n + c] = apply_act(ACT, acc[i][j] * s + b, p.alpha, p.beta);
+                y[r * p.n + c] =
+                    apply_act(ACT, acc[i][j] * s + b + resid(r * p.n + c), p.alpha, p.beta);
         }
     }
 }

@@ -256,8 +256,8 @@ static int act_check(const struct rt_attrs *a, struct err *e)
 static int conv_infer(const struct rt_graph *g, struct rt_node *nd, int *ndim,
                       int64_t *s, struct err *e)
 {
-    if (nd->n_in < 2 || nd->n_in > 3)
-        return BAD("conv2d needs 2 or 3 inputs, got %d", nd->n_in);
+    if (nd->n_in < 2 || nd->n_in > 4)
+        return BAD("conv2d needs 2 to 4 inputs, got %d", nd->n_in);
     const struct rt_tensor *x = &g->tensors[nd->in[0]], *w = &g->tensors[nd->in[1]];
     struct rt_conv_attrs *c = &nd->a.conv;
     if (x->ndim != 4 || w->ndim != 4)
@@ -334,7 +334,7 @@ static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_
     int n_want_min = 1, n_want_max = 1;
     switch (nd->op) {
     case RT_OP_CONV2D: return conv_infer(g, nd, ndim, s, e);
-    case RT_OP_DENSE: n_want_min = 2; n_want_max = 3; break;
+    case RT_OP_DENSE: n_want_min = 2; n_want_max = 4; break;
     case RT_OP_MATMUL: n_want_min = n_want_max = 2; break;
     case RT_OP_BATCHNORM: n_want_min = n_want_max = 3; break;
     case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL:
@@ -605,6 +605,15 @@ int rt_graph_node_add(struct rt_graph *g, enum rt_op op, const int *in, int n_in
     rc = shape_check(nd.name[0] ? nd.name : rt_op_name(op), ndim, s, e);
     if (rc < 0)
         return rc;
+    if ((op == RT_OP_CONV2D || op == RT_OP_DENSE) && n_in == 4) {
+        const struct rt_tensor *r = &g->tensors[nd.in[3]];
+        int same = r->ndim == ndim;
+        for (int i = 0; same && i < ndim; i++)
+            same = r->shape[i] == s[i];
+        if (!same)
+            return BAD("%s %s: residual input must have the output's shape", rt_op_name(op),
+                       nd.name);
+    }
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
         struct rt_node *p = realloc(g->nodes, (size_t)cap * sizeof(*p));

@@ -18,6 +18,10 @@
  *    with groups == Cin and weights [KH, KW, 1, Cin*mult].  Dense weights are
  *    [Cin, Cout].  Biases are [Cout].
  *  - A node has at most RT_MAX_INPUTS inputs and exactly one output.
+ *  - (addition) CONV2D/DENSE may have a 4th input, a residual of the
+ *    output's shape added after the bias and before the activation:
+ *    y = act(conv(x) + bias + residual).  Made by the fusion pass from
+ *    ADD(conv, r); importers need not produce it (bias is required then).
  *
  * Lifetime: a graph owns all its tensors, nodes and constant data; ids are
  * indices into the graph's arrays and are valid until rt_graph_free().
@@ -57,8 +61,8 @@ enum rt_act {
 
 enum rt_op {
     RT_OP_INPUT = 0,  /* graph input, no node inputs */
-    RT_OP_CONV2D,     /* in: x[N,H,W,C], w[KH,KW,Cin/g,Cout], (bias[Cout]) */
-    RT_OP_DENSE,      /* in: x[N,Cin] (or [..,Cin]), w[Cin,Cout], (bias[Cout]) */
+    RT_OP_CONV2D,     /* in: x[N,H,W,C], w[KH,KW,Cin/g,Cout], (bias[Cout]), (residual) */
+    RT_OP_DENSE,      /* in: x[N,Cin] (or [..,Cin]), w[Cin,Cout], (bias[Cout]), (residual) */
     RT_OP_MATMUL,     /* in: a[..,M,K], b[..,K,N]; batch dims broadcast */
     RT_OP_BATCHNORM,  /* in: x, scale[C], shift[C] (folded: y = x*scale+shift) */
     RT_OP_ADD,        /* elementwise with numpy broadcasting */

@@ -99,6 +99,7 @@ static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
             continue;
         struct rt_node *cv = &g->nodes[p];
         if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->a.act != RT_ACT_NONE ||
+            cv->n_in > 3 ||
             !g->tensors[cv->in[1]].is_const ||
             (cv->n_in > 2 && !g->tensors[cv->in[2]].is_const))
             continue;
@@ -172,6 +173,71 @@ static void fuse_act(struct rt_graph *g, int *cnt)
     compact(g);
 }
 
+/*
+ * ADD(conv_out, r) with conv a CONV2D/DENSE (act NONE, single consumer) and r
+ * of the output's shape, computed before the conv node -> the conv adds r
+ * itself (4th input) and takes the ADD's activation.  Returns 1 when the
+ * tensor table grew (a zero bias was added), so the caller recounts.
+ */
+static int fuse_residual(struct rt_graph *g, int *cnt, struct err *e)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *ad = &g->nodes[k];
+        if (ad->op != RT_OP_ADD)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int ct = ad->in[side], rt = ad->in[1 - side];
+            int p = g->tensors[ct].producer;
+            if (p < 0 || cnt[ct] != 1 || ct == rt)
+                continue;
+            struct rt_node *cv = &g->nodes[p];
+            if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->a.act != RT_ACT_NONE ||
+                cv->n_in > 3 || g->tensors[rt].is_const)
+                continue;
+            int rp = g->tensors[rt].producer;
+            if (rp >= p) /* the residual must exist when the conv runs */
+                continue;
+            const struct rt_tensor *o = &g->tensors[ad->out], *r = &g->tensors[rt];
+            int same = o->ndim == r->ndim && o->ndim == g->tensors[ct].ndim;
+            for (int i = 0; same && i < o->ndim; i++)
+                same = o->shape[i] == r->shape[i] && o->shape[i] == g->tensors[ct].shape[i];
+            if (!same)
+                continue;
+            int grew = 0;
+            if (cv->n_in == 2) {
+                const struct rt_tensor *w = &g->tensors[cv->in[1]];
+                int64_t cout = w->shape[w->ndim - 1];
+                float *z = calloc((size_t)cout, sizeof(float));
+                if (z == NULL)
+                    return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not fuse %s",
+                                   ad->name);
+                int bid = rt_graph_const_adopt(g, "zero_bias", 1, &cout, z, e);
+                if (bid < 0)
+                    return bid;
+                ad = &g->nodes[k];
+                cv = &g->nodes[p];
+                cv->in[2] = bid;
+                grew = 1;
+            }
+            cv->in[3] = rt;
+            cv->n_in = 4;
+            cv->a.act = ad->a.act;
+            cv->a.alpha = ad->a.alpha;
+            cv->a.beta = ad->a.beta;
+            g->tensors[cv->out].producer = -1;
+            cv->out = ad->out;
+            g->tensors[cv->out].producer = p;
+            ad->op = DEAD_OP;
+            if (grew)
+                return 1;
+            consumers_count(g, cnt);
+            break;
+        }
+    }
+    return 0;
+}
+
 static void remove_dead(struct rt_graph *g, int *live)
 {
     memset(live, 0, (size_t)g->n_tensors * sizeof(*live));
@@ -225,7 +291,20 @@ int rt_graph_optimize(struct rt_graph *g, struct err *e)
         if (cnt == NULL)
             return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pass state");
         fuse_act(g, cnt);
-        remove_dead(g, cnt);
+        for (int guard = 0; guard < RT_MAX_NODES; guard++) {
+            free(cnt);
+            cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+            if (cnt == NULL)
+                return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
+                               "could not allocate pass state");
+            rc = fuse_residual(g, cnt, e);
+            compact(g);
+            if (rc != 1)
+                break;
+            rc = 0;
+        }
+        if (rc == 0)
+            remove_dead(g, cnt);
     }
     free(cnt);
     return rc;

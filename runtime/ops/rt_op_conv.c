@@ -28,6 +28,15 @@ static void bind_weights(struct rt_build *b, struct rt_dispatch *d, const struct
     rt_dispatch_bind(d, b->wscale[w].size ? b->wscale[w] : bias, 0);
 }
 
+/* binding 5: the residual (4th input) or, unused, the bias region */
+static void bind_residual(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd)
+{
+    if (nd->n_in > 3)
+        rt_dispatch_bind(d, b->reg[nd->in[3]], 0);
+    else
+        rt_dispatch_bind(d, nd->n_in > 2 ? b->reg[nd->in[2]] : b->zero_bias[0], 0);
+}
+
 static void act_spec(struct rt_dispatch *d, const struct rt_node *nd)
 {
     d->spec[0] = (uint32_t)nd->a.act;
@@ -51,10 +60,12 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     d->spec[1] = (uint32_t)vec4;
     d->spec[2] = rb;
     d->spec[3] = cb;
-    d->n_spec = 4;
+    d->spec[4] = nd->n_in > 3;
+    d->n_spec = 5;
     rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
+    bind_residual(b, d, nd);
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
@@ -88,15 +99,18 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     d->spec[1] = (uint32_t)vec4;
     d->spec[2] = pc->kh;
     d->spec[3] = pc->kw;
-    d->n_spec = 4;
+    d->spec[4] = nd->n_in > 3;
+    d->n_spec = 5;
     if (depthwise) {
         d->spec[4] = pc->sw;
         d->spec[5] = pc->dw;
-        d->n_spec = 6;
+        d->spec[6] = nd->n_in > 3;
+        d->n_spec = 7;
     }
     rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
+    bind_residual(b, d, nd);
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
     uint32_t oxb = vec4 ? 4 : 1; /* output columns per invocation */

@@ -90,8 +90,10 @@ static void conv2d(const struct rt_graph *g, const struct rt_node *nd, const flo
                                 acc += xp[ci] * wp[ci * CO];
                         }
                     }
-                    out[((n * OH + oy) * OW + ox) * CO + co] =
-                        rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta, acc);
+                    int64_t oi = ((n * OH + oy) * OW + ox) * CO + co;
+                    if (nd->n_in > 3)
+                        acc += in[3][oi];
+                    out[oi] = rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta, acc);
                 }
 }
 
@@ -107,6 +109,8 @@ static void dense(const struct rt_graph *g, const struct rt_node *nd, const floa
             float acc = bias ? bias[m] : 0.0f;
             for (int64_t k = 0; k < K; k++)
                 acc += in[0][r * K + k] * in[1][k * M + m];
+            if (nd->n_in > 3)
+                acc += in[3][r * M + m];
             out[r * M + m] = rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta, acc);
         }
 }
