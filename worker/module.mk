@@ -10,22 +10,14 @@ $(BIN)/wk_unit: $(O)/tests/integration/worker_unit.o $(WK_CORE_OBJS) $(COMMON_LI
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
 
-# the Vulkan engine needs the runtime's task layer; until it is committed
-# the worker links wk_eng_none.c (clear error for --engine vulkan)
-ifneq ($(shell git ls-files runtime/rt_task.c 2>/dev/null),)
+# the Vulkan engine runs models through the runtime's task layer
 WK_ENG_SRC := worker/wk_eng_rt.c
 WK_ENG_LIBS := $(RT_LIB)
 WK_ENG_LDLIBS := $(RT_LDLIBS)
-else
-WK_ENG_SRC := worker/wk_eng_none.c
-endif
 WK_SRCS := worker/wk_main.c worker/wk_eng_test.c $(WK_ENG_SRC)
 WK_OBJS := $(WK_SRCS:%.c=$(O)/%.o) $(WK_CORE_OBJS)
 
-# like vkv-api: left out until common/jq.c and pgx.c exist
-ifeq ($(words $(wildcard common/jq.c common/pgx.c)),2)
 BINS += $(BIN)/vkv-worker
-endif
 
 $(BIN)/vkv-worker: $(WK_OBJS) $(WK_ENG_LIBS) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
