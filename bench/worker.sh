@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench/worker.sh: vkv-worker end to end through nginx (real PostgreSQL,
+# vkv-api, nginx, one vkv-worker with the Vulkan engine; lavapipe unless
+# VK_ICD_FILENAMES says otherwise).
+#
+#  1. images/s: an album of N images (POST /v1/batches, one request) of
+#     nsfw-mobilenet-v2 classification, from the enqueue of the first job
+#     to the finish of the last (database timestamps), with the worker at
+#     --batch 1 and at --batch B; prints both and their ratio.
+#  2. synchronous call overhead: M sequential POST /v1/classify calls to a
+#     warm worker at --batch 1; overhead = client total (curl time_total)
+#     minus the job's inference time (Server-Timing infer), p50 and p99,
+#     with queue wait and decode shown beside it.
+#
+#   bash bench/worker.sh                 N=32 B=8 M=40
+#   WB_N=64 WB_BATCH=16 WB_M=100 bash bench/worker.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-build/bin}
+export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/share/vulkan/icd.d/lvp_icd.x86_64.json}
+N=${WB_N:-32} BATCH=${WB_BATCH:-8} M=${WB_M:-40}
+T=$(mktemp -d "${VKV_TEST_TMP:-/tmp}/bench-worker.XXXXXX")
+chmod 755 "$T"
+export VKV_TEST_TMP=$T VKV_LOG_LEVEL=warn
+IMG=${WB_IMAGE:-var/testdata/images/grace_hopper.jpg}
+[[ -f $IMG && -d var/cache/models/nsfw-mobilenet-v2 ]] ||
+  { echo "bench worker: run make models testdata first"; exit 1; }
+
+source tests/integration/worker_lib.sh
+trap wk_stack_stop EXIT
+wk_stack_start "$T/stack" >/dev/null || { echo "bench worker: stack did not start"; exit 1; }
+echo "# device: $(env -u VKV_MODELS_DIR "$BIN/vkv" devices 2>/dev/null | head -1)"
+echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg); image: $IMG"
+
+wk_batch_body "$T/album.json" classify nsfw-mobilenet-v2 "$N" "$IMG"
+wk_job_body "$T/one.json" classify nsfw-mobilenet-v2 IMMEDIATE "$IMG"
+
+# images/s of one album with the worker at --batch $1
+album_rate() {
+  wk_worker_start "b$1" --batch "$1"
+  # warm: the model loads (and records its command buffers) before timing
+  local w; w=$(wk_enqueue "$T/one.json"); wk_until 300 wk_idle
+  local ids; mapfile -t ids < <(wk_enqueue_batch "$T/album.json")
+  wk_until 900 wk_idle || { echo "bench worker: album did not finish"; return 1; }
+  wk_jobs "${ids[0]}" "${ids[$((N - 1))]}" "$T/album-$1.json"
+  wk_worker_stop "b$1" TERM
+  python3 - "$T/album-$1.json" "$1" <<'PY'
+import json, sys
+from datetime import datetime
+jobs = json.load(open(sys.argv[1]))
+ts = lambda s: datetime.fromisoformat(s)
+ok = [j for j in jobs if j["state"] == "succeeded"]
+t0 = min(ts(j["enqueued_at"]) for j in jobs); t1 = max(ts(j["finished_at"]) for j in ok)
+dt = (t1 - t0).total_seconds()
+bs = max(j["timings"]["batch_size"] for j in ok)
+inf = sorted(j["timings"]["inference_ms"] for j in ok)[len(ok) // 2]
+print(f"{len(ok) / dt:.2f} {len(ok)} {dt:.3f} {bs} {inf:.1f}")
+PY
+}
+read -r r1 n1 d1 bs1 inf1 < <(album_rate 1)
+read -r rb nb db bsb infb < <(album_rate "$BATCH")
+echo "album of $N images, worker --batch 1:      $r1 images/s ($n1 ok in $d1 s, batch $bs1, inference p50 $inf1 ms per batch)"
+echo "album of $N images, worker --batch $BATCH:      $rb images/s ($nb ok in $db s, batch up to $bsb, inference p50 $infb ms per batch)"
+echo "batching ratio (batch $BATCH / batch 1): $(python3 -c "print(f'{$rb / $r1:.2f}x')")"
+
+# synchronous call overhead
+wk_worker_start sync --batch 1
+{ printf '{"image_url":"data:image/jpeg;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
+for ((i = 0; i < 3; i++)); do wk_post /v1/classify "$T/cls.json"; done   # warm
+: >"$T/sync.txt"
+for ((i = 0; i < M; i++)); do
+  curl -s -o /dev/null -D "$T/h.txt" -w '%{time_total}\n' -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' --data-binary @"$T/cls.json" \
+    "$NGINX_URL/v1/classify" >"$T/t.txt"
+  st=$(grep -i '^server-timing:' "$T/h.txt" | tr -d '\r')
+  echo "$(cat "$T/t.txt") $st" >>"$T/sync.txt"
+done
+wk_worker_stop sync TERM
+python3 - "$T/sync.txt" <<'PY'
+import re, sys
+rows = []
+for line in open(sys.argv[1]):
+    total = float(line.split()[0]) * 1000
+    d = dict((k, float(v)) for k, v in re.findall(r"(\w+);dur=([0-9.]+)", line))
+    if "infer" in d:
+        rows.append((total, d["infer"], d.get("queue", 0), d.get("decode", 0)))
+def pct(xs, p):
+    xs = sorted(xs); return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+ov = [t - i for t, i, q, dc in rows]
+print(f"sync POST /v1/classify x{len(rows)}: total p50 {pct([r[0] for r in rows], 50):.2f} ms, "
+      f"inference p50 {pct([r[1] for r in rows], 50):.2f} ms")
+print(f"sync call overhead (total - inference): p50 {pct(ov, 50):.2f} ms, p99 {pct(ov, 99):.2f} ms "
+      f"(queue wait p50 {pct([r[2] for r in rows], 50):.2f} ms, decode p50 {pct([r[3] for r in rows], 50):.2f} ms); target p50 <= 3 ms")
+PY
