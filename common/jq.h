@@ -153,7 +153,9 @@ struct jq_new_job {
 };
 
 /*
- * Enqueues a job and NOTIFYs vkv_job_new (delivered at commit).  With an
+ * Enqueues a job and NOTIFYs vkv_job_new (delivered at commit) when it
+ * is IMMEDIATE or no job of its model and tier was waiting (schema/README.md
+ * "Notifications").  With an
  * idempotency key already used by this tenant, returns JQ_OK with *existed
  * = 1 and the first job's id (nothing is written).  Returns
  * JQ_ERR_TIER_FULL when the tier holds depth_limit queued jobs,

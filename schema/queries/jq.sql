@@ -93,7 +93,16 @@ ins AS (
     RETURNING id, model
 )
 SELECT ins.id, 0 AS existed
-  FROM ins CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_new', ins.model)) n
+  FROM ins
+  LEFT JOIN LATERAL (
+      -- wake workers only when it matters (schema/README.md
+      -- "Notifications"): always for IMMEDIATE, else only when no job of
+      -- this model and tier was waiting (the snapshot predates the insert)
+      SELECT pg_notify('vkv_job_new', ins.model)
+       WHERE $4::smallint = 3 OR NOT EXISTS (
+                 SELECT 1 FROM jobs w
+                  WHERE w.state = 'queued' AND w.model = $3::text
+                    AND w.tier = $4::smallint AND w.run_after <= now())) n ON true
 UNION ALL
 SELECT i.job_id, 1
   FROM idempotency i, b

@@ -63,6 +63,16 @@ ro() { psql -XAtq -U vkv_ro_login -c "$1" >/dev/null 2>&1; }
 for v in admin_job_history admin_live_jobs admin_queue_depth admin_wait_percentiles admin_usage admin_workers; do
   check "vkv_readonly reads $v" ro "select * from $v limit 1"
 done
+# every example query of schema/README.md runs as the read-only role
+blocks=$PG_TMP_DIR/readme_sql
+mkdir -p "$blocks"
+awk -v d="$blocks" '/^```sql$/ {n++; f=1; next} /^```$/ {f=0} f {print > (d "/" n ".sql")}' schema/README.md
+nb=$(ls "$blocks" | wc -l)
+check "schema/README.md has example queries ($nb)" test "$nb" -ge 5
+for f in "$blocks"/*.sql; do
+  check "README example $(basename "$f" .sql) runs as vkv_readonly: $(sed -n 2p "$f" | cut -c1-50)" \
+    psql -XAtq -v ON_ERROR_STOP=1 -U vkv_ro_login -f "$f"
+done
 check "vkv_readonly cannot read api_keys" bash -c "! psql -XAtq -U vkv_ro_login -c 'select * from api_keys' >/dev/null 2>&1"
 check "vkv_readonly cannot read job inputs" bash -c "! psql -XAtq -U vkv_ro_login -c 'select input from jobs' >/dev/null 2>&1"
 check "vkv_readonly cannot write" bash -c "! psql -XAtq -U vkv_ro_login -c 'update tiers set paused = true' >/dev/null 2>&1"
