@@ -237,6 +237,14 @@ wk_get /v1/models
 check "GET /v1/models: wk-test-b is loaded on t10" \
   test "$(wk_json "$BODY" '[m["loaded_on"] for m in j["models"] if m["name"] == "wk-test-b"] == [["t10"]]')" = 1
 wk_worker_stop t10 TERM
+# t2 was killed with -9 in part 2b: no status since; the API's staleness
+# threshold (30 s) has passed or passes soon
+t2_down() { gpu_of t2 && [[ $(wk_json "$T/gpu-t2.json" 'j["status"]') == down ]]; }
+wk_until 40 t2_down
+check "GET /v1/gpus: the killed worker t2 shows as down" t2_down
+gpu_of t10
+check "GET /v1/gpus: a worker stopped by SIGTERM says so (state stopped)" \
+  eq "$(wk_json "$T/gpu-t10.json" 'j["device"]["state"]')" stopped
 
 fi # part 2
 
