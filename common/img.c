@@ -585,6 +585,11 @@ static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *inf
     png_set_chunk_cache_max(png, 128);
     png_set_chunk_malloc_max(png, 8u << 20);
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+    /* skip every known ancillary chunk except tRNS: no text (zTXt/iTXt
+     * bombs), ICC profiles or gamma are used, so none is decompressed */
+    static const png_byte skip[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0"
+                                   "pCAL\0pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skip, (int)(sizeof skip / 5));
     png_set_read_fn(png, &ctx, img_png_read);
     png_read_info(png, pinfo);
     if (png_get_image_width(png, pinfo) != w || png_get_image_height(png, pinfo) != h) {

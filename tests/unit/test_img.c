@@ -199,6 +199,8 @@ static void png_buf_flush(png_structp png)
  * 4-entry palette (red, green, blue, white) and, when trns, entry 0
  * fully transparent.
  */
+static int png_text_chunks; /* zTXt chunks of 16 MB text to add (bomb test) */
+
 static struct buf png_enc(int w, int h, int ct, int depth, int interlace, int trns,
                           unsigned (*fill)(int x, int y, int ch))
 {
@@ -219,7 +221,24 @@ static struct buf png_enc(int w, int h, int ct, int depth, int interlace, int tr
             png_set_tRNS(png, info, t, 1, NULL);
         }
     }
+    char *text = NULL;
+    if (png_text_chunks > 0) {
+        size_t tn = 16u << 20;
+        text = malloc(tn + 1);
+        memset(text, 'a', tn);
+        text[tn] = 0;
+        png_text t[16];
+        for (int i = 0; i < png_text_chunks && i < 16; i++) {
+            memset(&t[i], 0, sizeof t[i]);
+            t[i].compression = PNG_TEXT_COMPRESSION_zTXt;
+            t[i].key = "Comment";
+            t[i].text = text;
+            t[i].text_length = tn;
+        }
+        png_set_text(png, info, t, png_text_chunks < 16 ? png_text_chunks : 16);
+    }
     png_write_info(png, info);
+    free(text);
     int ch = png_get_channels(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
     uint8_t *row = malloc(rowbytes);
@@ -563,6 +582,22 @@ static void test_png(void)
     TH_CHECK(abs(px[0] - 127) <= 1 && px[0] == px[2] && px_at(&im, 28, 4)[0] == 0,
              "black at alpha 128 on white is ~127, opaque black stays 0 (got %d)", px[0]);
     img_free(&im);
+
+    /* zTXt bomb: 8 chunks of 16 MB text (about 16 KB each compressed);
+     * the decoder skips text chunks, so nothing is inflated */
+    png_text_chunks = 8;
+    struct buf pz = png_enc(32, 16, PNG_COLOR_TYPE_RGB, 8, 0, 0, fill_rgb);
+    png_text_chunks = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int zrc = decode(&pz, NULL, &im, NULL, &e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double zms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    TH_CHECK(zrc == IMG_OK && quadrants(&im, Q_RED, Q_GREEN, Q_BLUE, Q_WHITE, 0),
+             "png with 8 zTXt chunks of 16 MB text (%zu bytes) decodes", pz.n);
+    TH_CHECK(zms < 300, "its 128 MB of text are not inflated (%.1f ms < 300 ms)", zms);
+    img_free(&im);
+    free(pz.p);
 
     /* corrupt, truncated, bad header, bombs */
     expect_err(p.p, p.n - 20, NULL, IMG_ERR_INVALID, "invalid_image", 400, "png cut before its end");
