@@ -9,7 +9,10 @@
  * Trip count per invocation: K/4 (VEC4) or K.
  * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
  * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4, 2 RBS, 3 CBS, 4 RES.
- * Grid: (ceil(N/4/8), ceil(M/4/8)), workgroup 8x8.
+ * TEXEL variants (gemm_tx_*) read x and w through uniform texel buffers
+ * (VEC4 only): on llvmpipe a texel fetch is a vector gather while an SSBO
+ * load is a per-lane scalar loop; on GPUs it goes through the texture cache.
+ * Grid: (ceil(N/(4*CB)/8), ceil(M/RB/8)), workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8, local_size_y = 8) in;
@@ -21,8 +24,15 @@ layout(constant_id = 4) const int RES = 0;
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
+#if TEXEL
+/* x as an RGBA32F uniform texel buffer (TEXEL variants, VEC4 only) */
+layout(binding = 0) uniform samplerBuffer xtex;
+vec4 xload4(uint i4) { return texelFetch(xtex, int(i4)); }
+#else
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
+vec4 xload4(uint i4) { return x4[i4]; }
+#endif
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
 layout(std430, binding = 4) writeonly buffer YBuf { float y[]; };
 layout(std430, binding = 4) writeonly buffer YBuf4 { vec4 y4[]; };
@@ -64,7 +74,7 @@ void main()
                 for (uint q = 0u; q < 4u; q++)
                     w[j * 4u + q] = wraw4((kk * 4u + q) * p.n + cb[j]);
             for (uint i = 0u; i < RB; i++) {
-                vec4 v = x4[xr[i] + kk];
+                vec4 v = xload4(xr[i] + kk);
                 for (uint j = 0u; j < CB; j++)
                     acc[i * CB + j] += v.x * w[j * 4u] + v.y * w[j * 4u + 1u] +
                                        v.z * w[j * 4u + 2u] + v.w * w[j * 4u + 3u];
@@ -82,6 +92,7 @@ void main()
         }
         return;
     }
+#if !TEXEL
     uint c0 = gl_GlobalInvocationID.x * 4u, r0 = gl_GlobalInvocationID.y * 4u;
     if (c0 >= p.n || r0 >= p.m)
         return;
@@ -109,4 +120,5 @@ void main()
                     apply_act(ACT, acc[i][j] * s + b + resid(r * p.n + c), p.alpha, p.beta);
         }
     }
+#endif
 }

@@ -307,6 +307,16 @@ static void caps_fill(VkPhysicalDevice p, int index, struct rt_caps *c)
     c->max_wg_invocations = P->limits.maxComputeWorkGroupInvocations;
     c->max_push_constants = P->limits.maxPushConstantsSize;
     c->min_storage_align = (uint32_t)P->limits.minStorageBufferOffsetAlignment;
+    c->max_texel_elements = P->limits.maxTexelBufferElements;
+    static const VkFormat tf[] = {VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT,
+                                  VK_FORMAT_R8G8B8A8_SINT};
+    c->texel_formats = P->limits.minTexelBufferOffsetAlignment <= 256;
+    for (size_t i = 0; i < CM_ARRAY_LEN(tf); i++) {
+        VkFormatProperties fp;
+        vkGetPhysicalDeviceFormatProperties(p, tf[i], &fp);
+        if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+            c->texel_formats = 0;
+    }
 }
 
 /* number of physical devices; <0 with e set when Vulkan is unusable */
@@ -463,10 +473,11 @@ int rt_device_create(const char *selector, struct rt_device **out, struct err *e
     d->use_fp16 = !env_on("VKV_NO_FP16");
     d->use_int8 = !env_on("VKV_NO_INT8");
     d->use_gemm = !env_on("VKV_NO_GEMM");
-    /* GEMM register tile (rows x 4*cols): 8x8 measured best on lavapipe (fewer loads
-       per FMA); VKV_GEMM_TILE=RxC overrides (R, C in 1..8) */
-    d->gemm_rb = 8;
-    d->gemm_cb = 2;
+    d->use_texel = d->caps.texel_formats && !env_on("VKV_NO_TEXEL");
+    /* GEMM register tile (rows x 4*cols), per layer by default; VKV_GEMM_TILE=RxC
+       forces one (R, C in 1..8) */
+    d->gemm_rb = 0; /* 0: chosen per layer (rt_op_conv.c) */
+    d->gemm_cb = 0;
     const char *tile = getenv("VKV_GEMM_TILE");
     unsigned tr, tc;
     if (tile != NULL && sscanf(tile, "%ux%u", &tr, &tc) == 2 && tr >= 1 && tr <= 8 && tc >= 1 &&

@@ -40,6 +40,14 @@ struct rt_pipe {
     VkPipeline pipe;
 };
 
+/* descriptor-set + pipeline layout for bindings with some uniform texel buffers */
+struct rt_layout {
+    uint32_t n_bind, texel_mask;
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout pl;
+};
+#define RT_LAYOUT_MAX 32
+
 struct rt_device {
     VkInstance inst;
     VkDebugUtilsMessengerEXT messenger;
@@ -54,8 +62,11 @@ struct rt_device {
     uint32_t gemm_rb, gemm_cb;        /* GEMM register tile: rows, vec4 column blocks */
     int has_budget_ext;
     /* pipelines: one layout per binding count, cache, dedup table */
-    VkDescriptorSetLayout dsl[RT_MAX_BINDINGS + 1];
+    VkDescriptorSetLayout dsl[RT_MAX_BINDINGS + 1];   /* storage buffers only, by count */
     VkPipelineLayout layout[RT_MAX_BINDINGS + 1];
+    struct rt_layout tlayouts[RT_LAYOUT_MAX];          /* with texel buffers */
+    int n_tlayouts;
+    int use_texel;      /* uniform texel buffers for GEMM operands (VKV_NO_TEXEL=0) */
     VkShaderModule modules[RT_SHADER_COUNT + 1];
     VkPipelineCache cache;
     char cache_path[512];
@@ -86,9 +97,13 @@ void rt_buffer_destroy(struct rt_device *d, struct rt_buffer *b);
 
 /* ---- pipelines ----------------------------------------------------------- */
 
-/* returns the pipeline for (shader, spec) creating it on first use; NULL with e set */
+/* returns the pipeline for (shader, spec) creating it on first use; NULL with e set.
+ * texel_mask: bit i set when binding i is a uniform texel buffer */
 VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint32_t *spec,
-                           int n_spec, int n_bind, struct err *e);
+                           int n_spec, int n_bind, uint32_t texel_mask, struct err *e);
+/* the layouts for n_bind bindings with texel_mask; 0 or <0 with e set */
+int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask,
+                  VkDescriptorSetLayout *dsl, VkPipelineLayout *pl, struct err *e);
 /* creates descriptor layouts, pipeline layouts, loads the pipeline cache */
 int rt_pipeline_init(struct rt_device *d, struct err *e);
 /* saves the cache and destroys everything pipeline-related */
@@ -105,9 +120,12 @@ struct rt_region {
     uint64_t off, size; /* bytes */
 };
 
+enum rt_texel { RT_TEXEL_NONE = 0, RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I };
+
 struct rt_bind {
     struct rt_region r;
     int write;
+    int texel; /* enum rt_texel: bound as a uniform texel buffer of that format */
 };
 
 struct rt_dispatch {

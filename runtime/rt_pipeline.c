@@ -167,6 +167,61 @@ int rt_pipeline_init(struct rt_device *d, struct err *e)
     return 0;
 }
 
+/* layouts for n_bind bindings, bit i of texel_mask = uniform texel buffer */
+int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask,
+                  VkDescriptorSetLayout *dsl, VkPipelineLayout *pl, struct err *e)
+{
+    if (texel_mask == 0) {
+        *dsl = d->dsl[n_bind];
+        *pl = d->layout[n_bind];
+        return 0;
+    }
+    for (int i = 0; i < d->n_tlayouts; i++)
+        if (d->tlayouts[i].n_bind == (uint32_t)n_bind && d->tlayouts[i].texel_mask == texel_mask) {
+            *dsl = d->tlayouts[i].dsl;
+            *pl = d->tlayouts[i].pl;
+            return 0;
+        }
+    if (d->n_tlayouts >= RT_LAYOUT_MAX)
+        return err_set(e, RT_ERR_TOO_LARGE, 500, "internal", "too many descriptor layouts");
+    VkDescriptorSetLayoutBinding b[RT_MAX_BINDINGS];
+    for (int i = 0; i < n_bind; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){
+            .binding = (uint32_t)i,
+            .descriptorType = (texel_mask >> i) & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                    : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorCount = 1,
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        };
+    struct rt_layout *L = &d->tlayouts[d->n_tlayouts];
+    VkDescriptorSetLayoutCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = (uint32_t)n_bind,
+        .pBindings = b,
+    };
+    RT_VK_TRY(vkCreateDescriptorSetLayout(d->dev, &ci, NULL, &L->dsl));
+    uint32_t push = d->caps.max_push_constants < 128 ? d->caps.max_push_constants : 128;
+    VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = push};
+    VkPipelineLayoutCreateInfo plc = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+        .setLayoutCount = 1,
+        .pSetLayouts = &L->dsl,
+        .pushConstantRangeCount = 1,
+        .pPushConstantRanges = &pr,
+    };
+    VkResult r = vkCreatePipelineLayout(d->dev, &plc, NULL, &L->pl);
+    if (r != VK_SUCCESS) {
+        vkDestroyDescriptorSetLayout(d->dev, L->dsl, NULL);
+        return rt_vk_fail(r, "vkCreatePipelineLayout", __FILE__, __LINE__, e);
+    }
+    L->n_bind = (uint32_t)n_bind;
+    L->texel_mask = texel_mask;
+    d->n_tlayouts++;
+    *dsl = L->dsl;
+    *pl = L->pl;
+    return 0;
+}
+
 /* saves the cache, destroys pipelines, modules and layouts */
 void rt_pipeline_fini(struct rt_device *d)
 {
@@ -180,6 +235,11 @@ void rt_pipeline_fini(struct rt_device *d)
             vkDestroyShaderModule(d->dev, d->modules[i], NULL);
     if (d->cache != VK_NULL_HANDLE)
         vkDestroyPipelineCache(d->dev, d->cache, NULL);
+    for (int i = 0; i < d->n_tlayouts; i++) {
+        vkDestroyPipelineLayout(d->dev, d->tlayouts[i].pl, NULL);
+        vkDestroyDescriptorSetLayout(d->dev, d->tlayouts[i].dsl, NULL);
+    }
+    d->n_tlayouts = 0;
     for (int n = 1; n <= RT_MAX_BINDINGS; n++) {
         if (d->layout[n] != VK_NULL_HANDLE)
             vkDestroyPipelineLayout(d->dev, d->layout[n], NULL);
@@ -190,7 +250,7 @@ void rt_pipeline_fini(struct rt_device *d)
 
 /* the pipeline for (shader, spec), created on first use; NULL with e set */
 VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint32_t *spec,
-                           int n_spec, int n_bind, struct err *e)
+                           int n_spec, int n_bind, uint32_t texel_mask, struct err *e)
 {
     for (int i = 0; i < d->n_pipes; i++) {
         struct rt_pipe *p = &d->pipes[i];
@@ -222,6 +282,10 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
             return VK_NULL_HANDLE;
         }
     }
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout pl;
+    if (rt_layout_get(d, n_bind, texel_mask, &dsl, &pl, e) < 0)
+        return VK_NULL_HANDLE;
     VkSpecializationMapEntry map[8];
     for (int i = 0; i < n_spec; i++)
         map[i] = (VkSpecializationMapEntry){
@@ -242,7 +306,7 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
             .pName = "main",
             .pSpecializationInfo = n_spec ? &si : NULL,
         },
-        .layout = d->layout[n_bind],
+        .layout = pl,
     };
     struct rt_pipe *p = &d->pipes[d->n_pipes];
     VkResult r = vkCreateComputePipelines(d->dev, d->cache, 1, &ci, NULL, &p->pipe);

@@ -28,6 +28,8 @@ struct rt_rec {
     VkDescriptorPool pool;
     int n_dispatch, n_barrier;
     VkQueryPool qp;        /* VKV_RT_PROFILE=1: a timestamp after each dispatch */
+    VkBufferView *views;   /* texel-buffer views of this recording */
+    int n_views;
     enum rt_shader_id *qsh; /* shader of each timed dispatch */
 };
 
@@ -78,6 +80,7 @@ void rt_dispatch_bind(struct rt_dispatch *d, struct rt_region r, int write)
     CM_ASSERT(d->n_bind < RT_MAX_BINDINGS);
     d->bind[d->n_bind].r = r;
     d->bind[d->n_bind].write = write;
+    d->bind[d->n_bind].texel = RT_TEXEL_NONE;
     d->n_bind++;
 }
 
@@ -517,14 +520,21 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
         return rc;
     const struct rt_graph *g = gb ? gb : p->g;
     VkResult r;
-    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                               (uint32_t)(b.n * RT_MAX_BINDINGS + 1)};
+    VkDescriptorPoolSize ps[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, (uint32_t)(b.n * RT_MAX_BINDINGS + 1)},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, (uint32_t)(b.n * RT_MAX_BINDINGS + 1)},
+    };
     VkDescriptorPoolCreateInfo pci = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = (uint32_t)(b.n + 1),
-        .poolSizeCount = 1,
-        .pPoolSizes = &ps,
+        .poolSizeCount = 2,
+        .pPoolSizes = ps,
     };
+    rec->views = calloc((size_t)b.n * RT_MAX_BINDINGS + 1, sizeof(VkBufferView));
+    if (rec->views == NULL) {
+        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate views");
+        goto out;
+    }
     r = vkCreateDescriptorPool(d->dev, &pci, NULL, &rec->pool);
     if (r != VK_SUCCESS) {
         rec->pool = VK_NULL_HANDLE;
@@ -577,8 +587,14 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
     rec->n_barrier = 0;
     for (int i = 0; i < b.n; i++) {
         const struct rt_dispatch *x = &b.d[i];
-        VkPipeline pipe = rt_pipeline_get(d, x->shader, x->spec, x->n_spec, x->n_bind, e);
-        if (pipe == VK_NULL_HANDLE) {
+        uint32_t tmask = 0;
+        for (int j = 0; j < x->n_bind; j++)
+            if (x->bind[j].texel)
+                tmask |= 1u << j;
+        VkPipeline pipe = rt_pipeline_get(d, x->shader, x->spec, x->n_spec, x->n_bind, tmask, e);
+        VkDescriptorSetLayout dsl;
+        VkPipelineLayout pl;
+        if (pipe == VK_NULL_HANDLE || rt_layout_get(d, x->n_bind, tmask, &dsl, &pl, e) < 0) {
             rc = e->status;
             goto out;
         }
@@ -586,7 +602,7 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
             .descriptorPool = rec->pool,
             .descriptorSetCount = 1,
-            .pSetLayouts = &d->dsl[x->n_bind],
+            .pSetLayouts = &dsl,
         };
         VkDescriptorSet set;
         r = vkAllocateDescriptorSets(d->dev, &dai, &set);
@@ -607,6 +623,30 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
                 .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                 .pBufferInfo = &bis[j],
             };
+            if (x->bind[j].texel) {
+                static const VkFormat fmt[] = {VK_FORMAT_UNDEFINED, VK_FORMAT_R32G32B32A32_SFLOAT,
+                                               VK_FORMAT_R16G16B16A16_SFLOAT,
+                                               VK_FORMAT_R8G8B8A8_SINT};
+                static const uint64_t texel_bytes[] = {1, 16, 8, 4};
+                int f = x->bind[j].texel;
+                VkBufferViewCreateInfo vci = {
+                    .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                    .buffer = p->buf[x->bind[j].r.kind].buf,
+                    .format = fmt[f],
+                    .offset = x->bind[j].r.off,
+                    .range = x->bind[j].r.size / texel_bytes[f] * texel_bytes[f],
+                };
+                VkBufferView *v = &rec->views[rec->n_views];
+                r = vkCreateBufferView(d->dev, &vci, NULL, v);
+                if (r != VK_SUCCESS) {
+                    rc = rt_vk_fail(r, "vkCreateBufferView", __FILE__, __LINE__, e);
+                    goto out;
+                }
+                rec->n_views++;
+                ws[j].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+                ws[j].pBufferInfo = NULL;
+                ws[j].pTexelBufferView = v;
+            }
         }
         vkUpdateDescriptorSets(d->dev, (uint32_t)x->n_bind, ws, 0, NULL);
         if (hazard_check(&hz, x)) {
@@ -616,10 +656,9 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
             rec->n_barrier++;
         }
         vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
-        vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout[x->n_bind], 0, 1,
-                                &set, 0, NULL);
+        vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl, 0, 1, &set, 0, NULL);
         if (x->push_size > 0)
-            vkCmdPushConstants(cmd, d->layout[x->n_bind], VK_SHADER_STAGE_COMPUTE_BIT, 0,
+            vkCmdPushConstants(cmd, pl, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                x->push_size, x->push);
         if (rec->qp != VK_NULL_HANDLE && i == 0)
             vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, rec->qp, 0);
@@ -655,6 +694,9 @@ out:
             vkDestroyDescriptorPool(d->dev, rec->pool, NULL);
         if (rec->qp != VK_NULL_HANDLE)
             vkDestroyQueryPool(d->dev, rec->qp, NULL);
+        for (int i = 0; i < rec->n_views; i++)
+            vkDestroyBufferView(d->dev, rec->views[i], NULL);
+        free(rec->views);
         free(rec->qsh);
         memset(rec, 0, sizeof(*rec));
     }
@@ -805,6 +847,9 @@ void rt_plan_destroy(struct rt_plan *p)
                 vkDestroyDescriptorPool(d->dev, p->rec[i].pool, NULL);
             if (p->rec[i].qp != VK_NULL_HANDLE)
                 vkDestroyQueryPool(d->dev, p->rec[i].qp, NULL);
+            for (int j = 0; j < p->rec[i].n_views; j++)
+                vkDestroyBufferView(d->dev, p->rec[i].views[j], NULL);
+            free(p->rec[i].views);
             free(p->rec[i].qsh);
         }
     free(p->rec);

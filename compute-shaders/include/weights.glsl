@@ -10,7 +10,21 @@
 #ifndef WTYPE
 #define WTYPE 0
 #endif
-#if WTYPE == 0
+#ifndef TEXEL
+#define TEXEL 0
+#endif
+#if TEXEL
+/* weights as a uniform texel buffer: RGBA32F / RGBA16F / RGBA8I, the format
+   conversion done by the sampler; only 4-aligned groups are read */
+#if WTYPE == 2
+layout(binding = 1) uniform isamplerBuffer wtex;
+vec4 wraw4(uint i) { return vec4(texelFetch(wtex, int(i >> 2))); }
+#else
+layout(binding = 1) uniform samplerBuffer wtex;
+vec4 wraw4(uint i) { return texelFetch(wtex, int(i >> 2)); }
+#endif
+float wraw(uint i) { return wraw4(i & ~3u)[i & 3u]; }
+#elif WTYPE == 0
 layout(std430, binding = 1) readonly buffer WBuf { float wdata[]; };
 layout(std430, binding = 1) readonly buffer WBuf4 { vec4 wdata4[]; };
 float wraw(uint i) { return wdata[i]; }

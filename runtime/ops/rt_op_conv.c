@@ -47,15 +47,27 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
 {
     const struct rt_node *nd = &b->g->nodes[k];
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
-    struct rt_dispatch *d = rt_build_add(b, (enum rt_shader_id)(RT_SHADER_GEMM_F32 + wt), k, e);
+    int vec4 = kk % 4 == 0 && n % 4 == 0;
+    /* texel-buffer operands where the formats and sizes allow (see gemm.comp) */
+    uint64_t maxt = b->dev->caps.max_texel_elements;
+    int texel = vec4 && b->dev->use_texel && b->reg[nd->in[0]].size / 16 <= maxt &&
+                b->reg[nd->in[1]].size / 4 <= maxt;
+    enum rt_shader_id sh = (enum rt_shader_id)((texel ? RT_SHADER_GEMM_TX_F32
+                                                      : RT_SHADER_GEMM_F32) + wt);
+    struct rt_dispatch *d = rt_build_add(b, sh, k, e);
     if (d == NULL)
         return e->status;
     act_spec(d, nd);
-    int vec4 = kk % 4 == 0 && n % 4 == 0;
     uint32_t rb = 4, cb = 1;
     if (vec4) {
-        rb = b->dev->gemm_rb;
-        cb = b->dev->gemm_cb;
+        /* 8 rows; columns by width (measured on lavapipe: narrow layers waste
+           less with 4 columns, wide ones load less per FMA with 16) */
+        rb = 8;
+        cb = n >= 512 ? 4 : (n >= 128 ? 2 : 1);
+        if (b->dev->gemm_rb) {
+            rb = b->dev->gemm_rb;
+            cb = b->dev->gemm_cb;
+        }
     }
     d->spec[1] = (uint32_t)vec4;
     d->spec[2] = rb;
@@ -66,6 +78,11 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     bind_residual(b, d, nd);
+    if (texel) {
+        static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
+        d->bind[0].texel = RT_TEXEL_RGBA32F;
+        d->bind[1].texel = wfmt[wt];
+    }
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
