@@ -7,7 +7,7 @@
 // Output: one JSON line per image: {"file", "probs":[5 in class order], "top"}
 // (NSFWJS.infer gives the probabilities classify() sorts).
 //
-//   NODE_PATH=var/ref/node_modules node tests/ref/nsfw_ref.js MODEL_DIR a.ppm b.ppm ...
+//   NODE_PATH=var/ref/node_modules node tests/ref/nsfw_ref.js MODEL_DIR|MODEL.json a.ppm b.ppm ...
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -18,7 +18,8 @@ const NSFW_CLASSES = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'];
 const { readPpm } = require('./ppm.js');
 
 async function main() {
-  const [dir, ...files] = process.argv.slice(2);
+  let [dir, ...files] = process.argv.slice(2);
+  if (dir && dir.endsWith('.json')) dir = path.dirname(dir);
   if (!dir || files.length === 0) {
     console.error('usage: nsfw_ref.js MODEL_DIR IMAGE.ppm...');
     process.exit(2);

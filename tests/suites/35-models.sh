@@ -77,12 +77,25 @@ run "$T/nsfw.vk.jsonl" nsfw-mobilenet-v2 "${PPM[@]}"
 run "$T/bft.vk.jsonl" blazeface-back-tfjs "${PPM[@]}"
 run "$T/bfo.vk.jsonl" blazeface-back-onnx "${PPM[@]}"
 
+# the references depend only on the pixels, the pinned runtimes and the
+# weights: their output is cached under var/cache/ref by a hash of all that
+refrun() { # out script args...
+  local out=$1; shift
+  local key
+  key=$(cat "${PPM[@]}" "$REF/$1" "$REF/ppm.js" "$REF/package-lock.json" \
+        "$(dirname "$2")"/* 2>/dev/null | sha256sum | cut -c1-16)
+  local c=var/cache/ref/${1%.js}-$key.jsonl
+  if [[ -s $c ]]; then cp "$c" "$out"; echo "# $1: cached ($c)"; return 0; fi
+  if node "$REF/$1" "${@:2}" "${PPM[@]}" >"$out" 2>"$out.err"; then
+    mkdir -p var/cache/ref && cp "$out" "$c"
+  else
+    tail -5 "$out.err"; nok "$1 reference failed"
+  fi
+}
 t0=$SECONDS
-node $REF/nsfw_ref.js var/cache/models/nsfw-mobilenet-v2 "${PPM[@]}" >"$T/nsfw.ref.jsonl" 2>"$T/nsfw.ref.err" ||
-  { tail -5 "$T/nsfw.ref.err"; nok "nsfwjs reference failed"; }
-node $REF/blazeface_ref.js var/cache/models/blazeface-back-onnx/face_detection_back_256x256_barracuda.onnx \
-  models/blazeface-back-onnx.json "${PPM[@]}" >"$T/face.ref.jsonl" 2>"$T/face.ref.err" ||
-  { tail -5 "$T/face.ref.err"; nok "onnxruntime-node reference failed"; }
+refrun "$T/nsfw.ref.jsonl" nsfw_ref.js var/cache/models/nsfw-mobilenet-v2/model.json
+refrun "$T/face.ref.jsonl" blazeface_ref.js \
+  var/cache/models/blazeface-back-onnx/face_detection_back_256x256_barracuda.onnx models/blazeface-back-onnx.json
 echo "# references: $((SECONDS - t0)) s"
 
 node $REF/compare.js nsfw "$T/nsfw.ref.jsonl" "$T/nsfw.vk.jsonl" "nsfw vulkan-f32 vs nsfwjs" --tol 0.01 || fail=1
