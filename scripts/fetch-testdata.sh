@@ -121,10 +121,14 @@ for entry in "${DEBS[@]}"; do
   if ! get; then
     if [[ $(id -u) -eq 0 ]]; then
       apt-get update -qq >/dev/null 2>&1 || true
-      get || { cat "$CACHE_ABS/apt.err" >&2; echo "fetch-testdata: could not download $pkg=$ver" >&2; exit 1; }
+      get || { cat "$CACHE_ABS/apt.err" >&2
+               echo "fetch-testdata: could not download $pkg=$ver; if the mirror dropped" \
+                    "this version (apt-cache policy $pkg), update its pin and sha256 in $0" >&2
+               exit 1; }
     else
       cat "$CACHE_ABS/apt.err" >&2
-      echo "fetch-testdata: could not download $pkg=$ver (run apt-get update?)" >&2
+      echo "fetch-testdata: could not download $pkg=$ver (run apt-get update as root," \
+           "or update the pin in $0)" >&2
       exit 1
     fi
   fi
