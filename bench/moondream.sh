@@ -60,7 +60,7 @@ except Exception: print("?")')
 echo "device: $DEV; image: $IMAGE; $SECS s per run"
 
 # the model alone, same process kind as the worker (batch 1)
-"$BIN/vkv" bench centernet --batch 1 --iters 10 2>&1 | tail -3 | sed 's/^/model alone (vkv bench): /'
+VKV_MODELS_DIR= "$BIN/vkv" bench centernet --batch 1 --iters 3 2>&1 | tail -3 | sed 's/^/model alone (vkv bench): /'
 
 # warm-up: loads the model into the worker, builds pipelines
 node bench/moondream_load.mjs "$NGINX_URL" "$KEY" "$IMAGE" 1 60 3 >/dev/null

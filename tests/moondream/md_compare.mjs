@@ -144,8 +144,10 @@ const files = process.argv.slice(2);
 try {
   const ref = reference(files);
   let total = 0, compared = 0;
-  for (const f of files) {
-    const a = await ours(f);
+  // our side: all jobs at once (the worker batches them, as in production)
+  const mine = await Promise.all(files.map(f => ours(f)));
+  for (const [k, f] of files.entries()) {
+    const a = mine[k];
     const r = compare(path.basename(f), a, ref.get(f));
     total += r.matched;
     compared++;
