@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BAD(...) err_set(e, RT_ERR_INVALID, 400, "invalid_manifest", __VA_ARGS__)
 
@@ -47,7 +49,8 @@ struct rt_task_model {
     int64_t out_size[16];  /* floats per image */
     int64_t out_shape[16][RT_MAX_DIMS];
     int out_ndim[16];
-    double load_ms;
+    double load_ms, graph_ms;
+    int packed;            /* the graph came from the packed cache file */
     size_t weight_bytes_f32, host_bytes;
     /* postprocessing */
     char **labels;
@@ -75,6 +78,8 @@ const char *rt_task_model_name(const struct rt_task_model *m) { return m->name; 
 enum rt_task_kind rt_task_model_kind(const struct rt_task_model *m) { return m->kind; }
 int rt_task_model_batch_limit(const struct rt_task_model *m) { return m->max_batch; }
 double rt_task_model_load_ms(const struct rt_task_model *m) { return m->load_ms; }
+double rt_task_model_graph_ms(const struct rt_task_model *m) { return m->graph_ms; }
+int rt_task_model_packed(const struct rt_task_model *m) { return m->packed; }
 int rt_task_model_output_count(const struct rt_task_model *m) { return m->n_out; }
 const struct rt_task_input *rt_task_model_input(const struct rt_task_model *m) { return &m->in; }
 size_t rt_task_model_weight_bytes_f32(const struct rt_task_model *m) { return m->weight_bytes_f32; }
@@ -393,7 +398,25 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             io.n_outputs = (int)json_array_size(jo);
         }
         snprintf(path, sizeof(path), "%s/%s/%s", models_dir(o), name, file);
-        if (!strcmp(fmt, "onnx"))
+        /*
+         * The packed cache <dir>/<name>/<name>.<w>.vkvpack holds the graph
+         * after the passes and the weight rounding; it is used when newer
+         * than both the model file and the manifest, and rewritten
+         * otherwise (best effort: a read-only directory just loads slower).
+         */
+        static const char *wn[3] = {"f32", "f16", "i8"};
+        char pack[1100];
+        struct stat sp, sm, sf;
+        snprintf(pack, sizeof(pack), "%s/%s/%s.%s.vkvpack", models_dir(o), name, name,
+                 wn[o->weights >= 0 && o->weights <= 2 ? o->weights : 0]);
+        double tg = cm_now_ms();
+        int fresh = getenv("VKV_NO_PACK") == NULL && stat(pack, &sp) == 0 &&
+                    stat(path, &sm) == 0 && stat(manifest_path, &sf) == 0 &&
+                    sp.st_mtime >= sm.st_mtime && sp.st_mtime >= sf.st_mtime;
+        struct err pe;
+        if (fresh && rt_pack_load(pack, &g, &pe) == 0) {
+            m->packed = 1;
+        } else if (!strcmp(fmt, "onnx"))
             rc = rt_import_onnx(path, &io, &g, e);
         else if (!strcmp(fmt, "tfjs-layers") || !strcmp(fmt, "tfjs-graph") || !strcmp(fmt, "tfjs"))
             rc = rt_import_tfjs(path, &io, &g, e);
@@ -406,6 +429,20 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             rc = rc == RT_IMPORT_ERR_IO ? RT_ERR_IO : rc == RT_IMPORT_ERR_TOO_LARGE ? RT_ERR_TOO_LARGE
                : rc == RT_IMPORT_ERR_UNSUPPORTED ? RT_UNSUPPORTED : rc == RT_IMPORT_ERR_OOM
                ? RT_ERR_OOM : RT_ERR_INVALID;
+        if (rc == 0 && !m->packed) {
+            /* the same passes and weight rounding as a plan, then cache */
+            if ((rc = rt_graph_optimize(g, e)) == 0 && o->weights != RT_WEIGHTS_F32)
+                rc = rt_graph_quantize(g, o->weights == RT_WEIGHTS_F16 ? RT_DTYPE_F16 : RT_DTYPE_I8, e);
+            if (rc == 0 && getenv("VKV_NO_PACK") == NULL) {
+                char tmp[1200];
+                snprintf(tmp, sizeof(tmp), "%s.%d.tmp", pack, (int)getpid());
+                if (rt_pack_save(g, tmp, &pe) == 0 && rename(tmp, pack) == 0)
+                    ;
+                else
+                    unlink(tmp);
+            }
+        }
+        m->graph_ms = cm_now_ms() - tg;
     }
     json_decref(man);
     if (rc == 0) {
@@ -444,9 +481,7 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         rt_graph_free(g);
         g = NULL;
     } else if (rc == 0) {
-        /* CPU reference: the same passes and weight rounding as a plan */
-        if ((rc = rt_graph_optimize(g, e)) == 0 && o->weights != RT_WEIGHTS_F32)
-            rc = rt_graph_quantize(g, o->weights == RT_WEIGHTS_F16 ? RT_DTYPE_F16 : RT_DTYPE_I8, e);
+        /* CPU reference: the graph after the passes (done above) */
         for (int t = 0; rc == 0 && t < g->n_tensors; t++)
             if (g->tensors[t].is_const)
                 m->host_bytes += (size_t)rt_tensor_nelem(&g->tensors[t]) *

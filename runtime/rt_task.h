@@ -14,7 +14,10 @@
  * ("classify", "detect_faces", "detect"), the model file (relative to
  * $VKV_MODELS_DIR/<name>/, default var/cache/models), the preprocessing
  * (size, resize mode, letterbox, scale/mean/std) and the postprocessing
- * parameters.  Preprocessing runs on the device (rt_plan_run_rgb8); with
+ * parameters.  The imported graph, after the passes and weight rounding,
+ * is cached as a packed file next to the model (<name>.<f32|f16|i8>.vkvpack,
+ * rt_pack_save) and loaded from it while it is newer than the model and
+ * the manifest (VKV_NO_PACK=1 disables).  Preprocessing runs on the device (rt_plan_run_rgb8); with
  * dev == NULL everything runs on the CPU reference (rt_ref_run), same
  * preprocessing in C (rt_task_preprocess).
  *
@@ -109,6 +112,10 @@ size_t rt_task_model_weight_bytes(const struct rt_task_model *m);
 size_t rt_task_model_weight_bytes_f32(const struct rt_task_model *m);
 int rt_task_model_dispatch_count(const struct rt_task_model *m);
 double rt_task_model_load_ms(const struct rt_task_model *m);
+/* of the load: milliseconds to get the graph (packed file or import) */
+double rt_task_model_graph_ms(const struct rt_task_model *m);
+/* 1 when the graph came from the packed cache file <name>.<w>.vkvpack */
+int rt_task_model_packed(const struct rt_task_model *m);
 int rt_task_model_output_count(const struct rt_task_model *m);
 int64_t rt_task_model_output_size(const struct rt_task_model *m, int j);
 const struct rt_task_input *rt_task_model_input(const struct rt_task_model *m);

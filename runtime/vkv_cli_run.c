@@ -411,14 +411,15 @@ vkv_cli_bench(int argc, char **argv)
         qsort(lat, (size_t)iters, sizeof(double), dbl_cmp);
         double f32 = (double)rt_task_model_weight_bytes_f32(m);
         printf("{\"model\":\"%s\",\"executor\":\"%s\",\"device\":\"%s\",\"weights\":\"%s\","
-               "\"load_ms\":%.2f,\"latency_ms_median\":%.3f,\"latency_ms_min\":%.3f,"
+               "\"load_ms\":%.2f,\"graph_ms\":%.2f,\"packed\":%s,\"latency_ms_median\":%.3f,\"latency_ms_min\":%.3f,"
                "\"batch\":%d,\"throughput_ips\":%.2f,\"dispatches\":%d,"
                "\"weight_bytes\":%zu,\"weight_bytes_f32\":%.0f,\"weight_ratio\":%.3f,"
                "\"model_bytes\":%zu,\"iters\":%d,\"image\":[%d,%d]}\n",
                rt_task_model_name(m), dev ? "vulkan" : "cpu-ref",
                dev ? rt_device_caps(dev)->name : "cpu",
                c.weights == RT_WEIGHTS_F16 ? "f16" : c.weights == RT_WEIGHTS_I8 ? "i8" : "f32",
-               rt_task_model_load_ms(m), lat[iters / 2], lat[0], batch,
+               rt_task_model_load_ms(m), rt_task_model_graph_ms(m),
+               rt_task_model_packed(m) ? "true" : "false", lat[iters / 2], lat[0], batch,
                tb > 0 ? bi * batch * 1000.0 / tb : 0.0, rt_task_model_dispatch_count(m),
                rt_task_model_weight_bytes(m), f32,
                f32 > 0 ? (double)rt_task_model_weight_bytes(m) / f32 : 0.0,
