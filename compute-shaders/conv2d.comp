@@ -8,6 +8,7 @@
  * Bindings: 0 x[N,H,W,C] f32, 1 w[KH,KW,CG,CO] (WTYPE), 2 bias[CO] f32,
  * 3 scale[CO] f32 (int8 only), 4 y[N,OH,OW,CO] f32, 5 residual (RES).
  * Spec 2, 3: KH, KW (unrolled taps); 4: RES.
+ * TEXEL variants (conv2d_tx_*, VEC4 only) read x (R32F) and w as texel buffers.
  * Push: struct rt_push_conv.  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
@@ -21,7 +22,14 @@ layout(constant_id = 4) const int RES = 0;
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
+#if TEXEL
+/* x as an R32F uniform texel buffer (TEXEL variants, VEC4 only; see gemm.comp) */
+layout(binding = 0) uniform samplerBuffer xtex;
+float xload(uint i) { return texelFetch(xtex, int(i)).x; }
+#else
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
+float xload(uint i) { return x[i]; }
+#endif
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
 layout(std430, binding = 2) readonly buffer BBuf4 { vec4 bias4[]; };
 layout(std430, binding = 4) writeonly buffer YBuf { float y[]; };
@@ -71,7 +79,7 @@ void main()
                     vec4 wv = wraw4(wb + ci * p.co);
                     for (uint o = 0u; o < OXB; o++)
                         if (ok[o])
-                            acc[o] += x[xb[o] + ci] * wv;
+                            acc[o] += xload(xb[o] + ci) * wv;
                 }
             }
         }
@@ -84,6 +92,7 @@ void main()
             }
         return;
     }
+#if !TEXEL
     uint ox = gl_GlobalInvocationID.y, oc = gl_GlobalInvocationID.x;
     if (oc >= p.co || ox >= p.ow)
         return;
@@ -105,4 +114,5 @@ void main()
     }
     uint yi = ((n * p.oh + oy) * p.ow + ox) * p.co + oc;
     y[yi] = apply_act(ACT, acc * wscale(oc) + bias[oc] + resid(yi), p.alpha, p.beta);
+#endif
 }

@@ -9,6 +9,7 @@
  * CPU drivers).  Trip count (KH*KW or KH*SPAN) is tiny; KH, KW, SW, DW are
  * spec constants so the driver unrolls everything.
  * Bindings: 0 x, 1 w[KH,KW,1,CO] (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
+ * TEXEL variants (dwconv_tx_*, VEC4 only) read x and w as texel buffers.
  * Push: struct rt_push_conv (cog = mult).
  * Spec: 0 ACT, 1 VEC4, 2 KH, 3 KW, 4 SW, 5 DW, 6 RES.  Workgroup 8x8.
  */
@@ -26,8 +27,15 @@ const uint SPAN = (OXB - 1u) * SW + (KW - 1u) * DW + 1u;
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
+#if TEXEL
+/* x as an RGBA32F uniform texel buffer (TEXEL variants, VEC4 only; see gemm.comp) */
+layout(binding = 0) uniform samplerBuffer xtex;
+vec4 xload4(uint i4) { return texelFetch(xtex, int(i4)); }
+#else
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
+vec4 xload4(uint i4) { return x4[i4]; }
+#endif
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
 layout(std430, binding = 2) readonly buffer BBuf4 { vec4 bias4[]; };
 layout(std430, binding = 4) writeonly buffer YBuf { float y[]; };
@@ -66,7 +74,7 @@ void main()
             vec4 row[SPAN];
             for (uint j = 0u; j < SPAN; j++) {
                 int ix = ix0 + int(j);
-                row[j] = (ix >= 0 && ix < int(p.w)) ? x4[(rb + uint(ix)) * cq + c4] : vec4(0.0);
+                row[j] = (ix >= 0 && ix < int(p.w)) ? xload4((rb + uint(ix)) * cq + c4) : vec4(0.0);
             }
             for (uint kx = 0u; kx < KW; kx++) {
                 vec4 wv = wraw4((ky * KW + kx) * p.co + c4 * 4u);
@@ -83,6 +91,7 @@ void main()
             }
         return;
     }
+#if !TEXEL
     uint ox = gl_GlobalInvocationID.y, oc = gl_GlobalInvocationID.x;
     if (oc >= p.co || ox >= p.ow)
         return;
@@ -100,4 +109,5 @@ void main()
     }
     uint yi = ((n * p.oh + oy) * p.ow + ox) * p.co + oc;
     y[yi] = apply_act(ACT, acc * wscale(oc) + bias[oc] + resid(yi), p.alpha, p.beta);
+#endif
 }

@@ -32,6 +32,10 @@ RT_SHADER_VARIANTS := \
   gemm_f32:gemm:WTYPE=0      gemm_f16:gemm:WTYPE=1      gemm_i8:gemm:WTYPE=2 \
   gemm_tx_f32:gemm:WTYPE=0,TEXEL=1 gemm_tx_f16:gemm:WTYPE=1,TEXEL=1 gemm_tx_i8:gemm:WTYPE=2,TEXEL=1 \
   dwconv_f32:dwconv:WTYPE=0  dwconv_f16:dwconv:WTYPE=1  dwconv_i8:dwconv:WTYPE=2 \
+  conv2d_tx_f32:conv2d:WTYPE=0,TEXEL=1 conv2d_tx_f16:conv2d:WTYPE=1,TEXEL=1 \
+  conv2d_tx_i8:conv2d:WTYPE=2,TEXEL=1 \
+  dwconv_tx_f32:dwconv:WTYPE=0,TEXEL=1 dwconv_tx_f16:dwconv:WTYPE=1,TEXEL=1 \
+  dwconv_tx_i8:dwconv:WTYPE=2,TEXEL=1 \
   matmul:matmul: binary:binary: unary:unary: batchnorm:batchnorm: pool:pool: \
   global_avg:global_avg: copy4d:copy4d: softmax:softmax: resize:resize: \
   reduce_mean:reduce_mean: preprocess:preprocess:

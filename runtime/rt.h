@@ -71,7 +71,7 @@ struct rt_caps {
     uint32_t max_wg_count[3], max_wg_invocations, max_push_constants;
     uint32_t min_storage_align;/* minStorageBufferOffsetAlignment */
     uint32_t max_texel_elements; /* maxTexelBufferElements */
-    int texel_formats;         /* RGBA32F, RGBA16F, RGBA8I usable as uniform texel buffers */
+    int texel_formats;         /* RGBA32F, RGBA16F, RGBA8I, R32F usable as uniform texel buffers */
     int uma;                   /* device-local memory is also host visible */
 };
 

@@ -120,7 +120,9 @@ struct rt_region {
     uint64_t off, size; /* bytes */
 };
 
-enum rt_texel { RT_TEXEL_NONE = 0, RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I };
+enum rt_texel {
+    RT_TEXEL_NONE = 0, RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I, RT_TEXEL_R32F
+};
 
 struct rt_bind {
     struct rt_region r;

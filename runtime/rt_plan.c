@@ -626,8 +626,8 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
             if (x->bind[j].texel) {
                 static const VkFormat fmt[] = {VK_FORMAT_UNDEFINED, VK_FORMAT_R32G32B32A32_SFLOAT,
                                                VK_FORMAT_R16G16B16A16_SFLOAT,
-                                               VK_FORMAT_R8G8B8A8_SINT};
-                static const uint64_t texel_bytes[] = {1, 16, 8, 4};
+                                               VK_FORMAT_R8G8B8A8_SINT, VK_FORMAT_R32_SFLOAT};
+                static const uint64_t texel_bytes[] = {1, 16, 8, 4, 4};
                 int f = x->bind[j].texel;
                 VkBufferViewCreateInfo vci = {
                     .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,

@@ -106,13 +106,19 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
                        "node %s: conv reduction of %llu steps exceeds the per-invocation "
                        "limit %d", nd->name, (unsigned long long)trip, TRIP_MAX);
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
-    enum rt_shader_id sh = (enum rt_shader_id)((depthwise ? RT_SHADER_DWCONV_F32
-                                                          : RT_SHADER_CONV2D_F32) + wt);
+    int vec4 = depthwise ? (pc->cog == 1 && pc->c % 4 == 0) : (pc->cog % 4 == 0);
+    uint64_t maxt = b->dev->caps.max_texel_elements;
+    int texel = vec4 && b->dev->use_texel && b->reg[nd->in[0]].size / 4 <= maxt &&
+                b->reg[nd->in[1]].size / 4 <= maxt;
+    enum rt_shader_id sh;
+    if (depthwise)
+        sh = (enum rt_shader_id)((texel ? RT_SHADER_DWCONV_TX_F32 : RT_SHADER_DWCONV_F32) + wt);
+    else
+        sh = (enum rt_shader_id)((texel ? RT_SHADER_CONV2D_TX_F32 : RT_SHADER_CONV2D_F32) + wt);
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
     if (d == NULL)
         return e->status;
     act_spec(d, nd);
-    int vec4 = depthwise ? (pc->cog == 1 && pc->c % 4 == 0) : (pc->cog % 4 == 0);
     d->spec[1] = (uint32_t)vec4;
     d->spec[2] = pc->kh;
     d->spec[3] = pc->kw;
@@ -128,6 +134,11 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     bind_weights(b, d, nd);
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     bind_residual(b, d, nd);
+    if (texel) {
+        static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
+        d->bind[0].texel = depthwise ? RT_TEXEL_RGBA32F : RT_TEXEL_R32F;
+        d->bind[1].texel = wfmt[wt];
+    }
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
     uint32_t oxb = vec4 ? 4 : 1; /* output columns per invocation */
