@@ -25,7 +25,11 @@ CREATE TABLE tiers (
     tier        smallint PRIMARY KEY CHECK (tier BETWEEN 0 AND 3),
     name        text NOT NULL UNIQUE,
     paused      boolean NOT NULL DEFAULT false,
-    paused_at   timestamptz
+    paused_at   timestamptz,
+    -- queued jobs, counted (up to the depth limit) at most every 2 s by
+    -- whichever enqueue finds the count stale: the depth limit's input
+    depth_cached bigint NOT NULL DEFAULT 0,
+    depth_at     timestamptz NOT NULL DEFAULT '-infinity'
 );
 INSERT INTO tiers (tier, name) VALUES
     (0, 'BACKGROUND'), (1, 'PRELOAD'), (2, 'INTERACTIVE'), (3, 'IMMEDIATE');

@@ -47,10 +47,25 @@ UPDATE api_keys SET revoked_at = now()
 RETURNING id
 
 -- name: jq_tier_depth
--- queued jobs in tier $1, counted up to $2 (cost bounded by the limit)
-SELECT count(*) FROM (
-    SELECT 1 FROM jobs WHERE tier = $1::smallint AND state = 'queued' LIMIT $2::bigint
-) q
+-- queued jobs in tier $1: the cached count, recounted (up to $2, so the cost
+-- is bounded by the limit) when older than 2 s by one caller at a time
+-- (SKIP LOCKED: the others use the cached value meanwhile)
+WITH stale AS MATERIALIZED (
+    SELECT t.tier FROM tiers t
+     WHERE t.tier = $1::smallint AND t.depth_at < now() - interval '2 seconds'
+     FOR UPDATE SKIP LOCKED
+),
+fresh AS (
+    UPDATE tiers t
+       SET depth_at = now(),
+           depth_cached = (SELECT count(*) FROM (
+               SELECT 1 FROM jobs j WHERE j.tier = t.tier AND j.state = 'queued'
+                LIMIT $2::bigint) q)
+      FROM stale WHERE t.tier = stale.tier
+    RETURNING t.depth_cached
+)
+SELECT coalesce((SELECT depth_cached FROM fresh),
+                (SELECT depth_cached FROM tiers WHERE tier = $1::smallint))
 
 -- name: jq_enqueue
 -- $1 tenant, $2 task, $3 model, $4 tier, $5 params json text, $6 input bytea,
