@@ -667,6 +667,17 @@ int main(int argc, char **argv)
     preprocess_cases();
     limit_cases();
     rt_device_destroy(dev);
+    /* the storage-buffer kernels too (the default picks texel-buffer variants) */
+    setenv("VKV_NO_TEXEL", "1", 1);
+    dev = NULL;
+    TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &dev, &e) == 0, "device without texel "
+             "buffers: %s", e.msg);
+    if (dev != NULL) {
+        printf("# conv/dense cases again with VKV_NO_TEXEL=1\n");
+        conv_cases();
+        rt_device_destroy(dev);
+    }
+    unsetenv("VKV_NO_TEXEL");
     /* teardown: a fresh device with a plan, destroyed in order */
     {
         int out;
