@@ -13,7 +13,8 @@
 #                                            committed tests/fuzz/corpus/<t>/
 #
 # Env: B (build dir), BIN (replay binaries; default $B/bin), FUZZ_TIME,
-# FUZZ_JOBS (parallel libFuzzer workers for `fuzz`, default 1).
+# FUZZ_JOBS (parallel libFuzzer workers for `fuzz`, default 1), FUZZ_SEED
+# (smoke runs; default 1, 0 = random).
 # A crash leaves its input in $FUZZ_ARTIFACTS (default var/fuzz/artifacts)
 # and makes the command exit non-zero.
 set -uo pipefail
@@ -93,6 +94,10 @@ smoke|fuzz)
     mapfile -t opts < <(lf_opts "$t")
     jobs=()
     [[ $mode == fuzz && ${FUZZ_JOBS:-1} -gt 1 ]] && jobs=("-jobs=$FUZZ_JOBS" "-workers=$FUZZ_JOBS")
+    # smoke runs use a fixed seed: the same binary explores the same inputs
+    # in the same order, so a failure in make test repeats (up to how far the
+    # time limit lets it get); FUZZ_SEED=0 means random
+    [[ $mode == smoke && ${FUZZ_SEED:-1} != 0 ]] && jobs+=("-seed=${FUZZ_SEED:-1}")
     log=$work.log
     # libFuzzer's own limit plus a hard one, so a hang cannot stall the suite
     timeout -k 5 $((time_each + 60)) "$FUZZ_BIN/fuzz_$t" "${opts[@]}" "${jobs[@]}" \
