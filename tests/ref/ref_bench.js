@@ -1,0 +1,70 @@
+// ref_bench.js: reference-runtime timings for bench/models.sh: the model
+// alone (no decode, no pre/post-processing) on a fixed random input, batch 1
+// latency and batched throughput, in this process.
+//
+//   node ref_bench.js tfjs MODEL.json SIZE ITERS BATCH   (@tensorflow/tfjs, CPU backend)
+//   node ref_bench.js onnx MODEL.onnx SIZE ITERS BATCH   (onnxruntime-node, CPU EP)
+// Prints one JSON line {"runtime","load_ms","latency_ms_median","throughput_ips","batch"}.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+function median(a) { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; }
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+async function main() {
+  const [kind, file, sizeS, itersS, batchS] = process.argv.slice(2);
+  const size = parseInt(sizeS, 10);
+  const iters = parseInt(itersS, 10);
+  const batch = parseInt(batchS, 10);
+  const rnd = (n) => { const a = new Float32Array(n); let s = 1; for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) % 2147483648; a[i] = s / 2147483648; } return a; };
+  let run;
+  let runtime;
+  const t0 = now();
+  if (kind === 'tfjs') {
+    const tf = require('@tensorflow/tfjs');
+    await tf.setBackend('cpu');
+    const mj = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const specs = [];
+    const bufs = [];
+    for (const g of mj.weightsManifest) {
+      specs.push(...g.weights);
+      for (const p of g.paths) bufs.push(fs.readFileSync(path.join(path.dirname(file), p)));
+    }
+    const all = Buffer.concat(bufs);
+    const art = { modelTopology: mj.modelTopology, weightSpecs: specs,
+                  weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.length) };
+    const graph = mj.format === 'graph-model';
+    const m = graph ? await tf.loadGraphModel(tf.io.fromMemory(art)) : await tf.loadLayersModel(tf.io.fromMemory(art));
+    runtime = '@tensorflow/tfjs ' + require('@tensorflow/tfjs/package.json').version + ' (cpu backend)';
+    run = async (b) => {
+      const x = tf.tensor4d(rnd(b * size * size * 3), [b, size, size, 3]);
+      const y = graph ? m.execute(x) : m.predict(x);
+      const ys = Array.isArray(y) ? y : [y];
+      for (const t of ys) { await t.data(); t.dispose(); }
+      x.dispose();
+    };
+  } else {
+    const ort = require('onnxruntime-node');
+    const s = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], logSeverityLevel: 3 });
+    runtime = 'onnxruntime-node ' + require('onnxruntime-node/package.json').version + ' (cpu)';
+    run = async (b) => {
+      // the keijiro export has a fixed batch of 1: a batch is b runs
+      for (let i = 0; i < b; i++) {
+        await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', rnd(size * size * 3), [1, size, size, 3]) });
+      }
+    };
+  }
+  await run(1);
+  const load = now() - t0;
+  const lat = [];
+  for (let i = 0; i < iters; i++) { const t = now(); await run(1); lat.push(now() - t); }
+  await run(batch);
+  const reps = Math.max(2, iters >> 2);
+  const tb = now();
+  for (let i = 0; i < reps; i++) await run(batch);
+  const thr = reps * batch * 1000 / (now() - tb);
+  console.log(JSON.stringify({ runtime, load_ms: +load.toFixed(1), latency_ms_median: +median(lat).toFixed(2),
+                               throughput_ips: +thr.toFixed(2), batch }));
+}
+main().catch((e) => { console.error(e); process.exit(1); });
