@@ -893,6 +893,20 @@ static int jq_job_final(struct pgx *c, int64_t tenant_id, int64_t job_id, struct
 }
 
 
+/* true when want is one of the comma-separated ids of payload */
+static int jq_payload_has(const char *payload, const char *want)
+{
+    size_t n = strlen(want);
+    for (const char *p = payload; p != NULL && *p != '\0';) {
+        size_t k = strcspn(p, ",");
+        if (k == n && strncmp(p, want, n) == 0)
+            return 1;
+        p = p[k] == ',' ? p + k + 1 : NULL;
+    }
+    return 0;
+}
+
+
 /* waits for job_id to be final (see jq.h) */
 int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms,
                      char **json, struct err *e)
@@ -919,13 +933,13 @@ int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeo
             break;
         /* poll fallback: look at the job at least once a second */
         int slice = left > 1000 ? 1000 : (int)left + 1;
-        char payload[64];
+        char payload[8192];
         int w = pgx_notify_wait(c, slice, NULL, 0, payload, sizeof(payload), e);
         if (w < 0) {
             check = 1; /* notifications may be lost: look at the job */
             continue;
         }
-        if (w == 0 || strcmp(payload, want) == 0)
+        if (w == 0 || jq_payload_has(payload, want))
             check = 1;
     }
     rc = jq_job_get_json(c, tenant_id, job_id, json, e);

@@ -58,7 +58,8 @@ enum jq_state {
     JQ_STATE_CANCEL_REQUESTED = 6, /* running, told to stop (cancel result only) */
 };
 
-/* LISTEN channels; payloads: job_new = model, job_done = job id,
+/* LISTEN channels; payloads: job_new = model, job_done = a job id or
+ * several comma-separated (batched completions; up to 8000 bytes),
  * job_cancel = job id */
 #define JQ_CHAN_JOB_NEW "vkv_job_new"
 #define JQ_CHAN_JOB_DONE "vkv_job_done"

@@ -414,7 +414,8 @@ SELECT h.id FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::te
 
 -- name: jq_complete_many
 -- $1 worker, $2 ids, $3 result json texts (same length).  Returns the ids
--- completed (the others had lost their lease).
+-- completed (the others had lost their lease).  The notification's payload
+-- lists all of them (ids are short: 256 fit the 8000-byte payload limit).
 WITH r AS MATERIALIZED (
     SELECT x.id, x.res FROM unnest($2::bigint[], $3::text[]) AS x(id, res)
 ),
@@ -440,7 +441,10 @@ h AS (
       FROM d
     RETURNING id
 )
-SELECT h.id FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::text)) n
+-- one notification for the whole batch: the ids, comma-separated
+SELECT h.id FROM h
+  CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', (SELECT string_agg(id::text, ',')
+                                                         FROM h))) n
 
 -- name: jq_fail
 -- $1 worker, $2 id, $3 message, $4 transient.  Returns the resulting state

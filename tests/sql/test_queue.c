@@ -760,6 +760,27 @@ static void t_fairness(struct pgx *c)
 }
 
 
+struct late_arg {
+    struct pgx *c; /* opened before the thread starts */
+    int64_t ids[8];
+    int n;
+};
+
+/* completes ids as one batch after 300 ms, on its own connection */
+static void *late_complete(void *p)
+{
+    struct late_arg *a = p;
+    struct pgx *c = a->c;
+    struct err e;
+    const char *res[8] = {0};
+    int done = 0;
+    sleep_ms(300);
+    jq_job_complete_many(c, "w-nb", a->ids, res, a->n, &done, &e);
+    pgx_free(c);
+    return NULL;
+}
+
+
 static void t_notify_wait(struct pgx *c)
 {
     struct err e;
@@ -792,6 +813,33 @@ static void t_notify_wait(struct pgx *c)
     free(json);
     TH_EQ_INT(jq_job_wait_done(l, tenant_b, id, 100, &json, &e), JQ_ERR_NOT_FOUND,
               "wait on another tenant's job: not found");
+
+    /* a batched completion sends one notification listing every id */
+    for (int i = 0; i < 3; i++)
+        enq(c, tenant_a, "m_notify_b", 2);
+    const char *models[1] = {"m_notify_b"};
+    struct jq_job *jobs;
+    int n = 0;
+    jq_job_claim(c, "w-nb", "d", models, 1, 8, 30, &jobs, &n, &e);
+    TH_EQ_INT(n, 3, "claimed a batch of 3");
+    if (n == 3) {
+        static struct late_arg la;
+        la = (struct late_arg){.n = 3, .c = conn()};
+        for (int i = 0; i < 3; i++)
+            la.ids[i] = jobs[i].id;
+        pthread_t th;
+        pthread_create(&th, NULL, late_complete, &la);
+        t0 = cm_now_ms();
+        TH_EQ_INT(jq_job_wait_done(l, tenant_a, jobs[1].id, 3000, &json, &e), JQ_OK,
+                  "wait_done on the middle job of a batch");
+        double took = cm_now_ms() - t0;
+        TH_CHECK(took < 800, "woken by the batch's notification 300 ms in, not by the 1 s "
+                              "poll (%.0f ms)",
+                 took);
+        free(json);
+        pthread_join(th, NULL);
+    }
+    jq_jobs_free(jobs, n);
     pgx_free(l);
 }
 
