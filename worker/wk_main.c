@@ -65,6 +65,11 @@ struct wk_ctx {
     int n_hand;
     int64_t hand_ids[WK_MAX_BATCH];
     int hand_flag[WK_MAX_BATCH];   /* 0, 1 canceled by a user, -1 lease lost */
+    double hand_since;             /* cm_now_ms() of the claim */
+    /* the device as the main thread last saw it: the runtime's device is
+     * used by one thread only, so the heartbeat thread reads this copy */
+    struct wk_devinfo dev;
+    double dev_at;
     int hb_stop;
     /* counters (under mu) */
     long jobs_done, jobs_failed, jobs_requeued, jobs_canceled, batches, images;
@@ -92,7 +97,9 @@ static double epoch_ms(void)
 static char *status_json(struct wk_ctx *w)
 {
     struct wk_devinfo d;
-    w->eng.devinfo(w->eng.ctx, &d);
+    pthread_mutex_lock(&w->mu);
+    d = w->dev;
+    pthread_mutex_unlock(&w->mu);
     char *res_text = wk_res_json(&w->res);
     json_t *res = json_loads(res_text, 0, NULL);
     free(res_text);
@@ -116,7 +123,8 @@ static char *status_json(struct wk_ctx *w)
         "engine", w->eng.kind, "state", w->state, "index", d.index, "name", d.name,
         "vendor", vendor, "driver", d.driver, "uuid", d.uuid, "type", d.type, "pid",
         (int)getpid(), "vram_total_bytes", (json_int_t)d.vram_total, "vram_budget_bytes",
-        (json_int_t)w->budget, "vram_used_bytes", (json_int_t)wk_res_used(&w->res),
+        (json_int_t)w->budget, "vram_used_bytes",
+        (json_int_t)json_integer_value(json_object_get(res, "used_bytes")),
         "budget_source", w->budget_source, "has_memory_budget", d.has_budget,
         "heap_budget_bytes", (json_int_t)d.heap_budget, "heap_usage_bytes",
         (json_int_t)d.heap_usage, "resident", resident, "models", models, "loads",
@@ -154,6 +162,20 @@ static void status_write(struct wk_ctx *w, struct pgx *c)
     free(s);
 }
 
+/* main thread: refreshes the device snapshot at most every 1 s */
+static void dev_refresh(struct wk_ctx *w, int force)
+{
+    double now = cm_now_ms();
+    if (!force && now - w->dev_at < 1000)
+        return;
+    struct wk_devinfo d;
+    w->eng.devinfo(w->eng.ctx, &d);
+    pthread_mutex_lock(&w->mu);
+    w->dev = d;
+    w->dev_at = now;
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* ------------------------------------------------------- heartbeat */
 
 static void *hb_main(void *arg)
@@ -169,6 +191,10 @@ static void *hb_main(void *arg)
     pthread_mutex_lock(&w->mu);
     while (!w->hb_stop) {
         double now = cm_now_ms();
+        /* the claim set the lease: the first renewal is due a third of
+         * it later, so short jobs cost no extra round trip */
+        if (w->n_hand > 0 && next_lease < w->hand_since + lease_ms)
+            next_lease = w->hand_since + lease_ms;
         if (now >= next_lease && w->n_hand > 0) {
             int n = w->n_hand;
             int64_t ids[WK_MAX_BATCH];
@@ -363,6 +389,9 @@ static int model_batch_limit(const struct wk_ctx *w, const char *model)
  * was empty, or -WK_EXIT_* to stop the process */
 static int batch_once(struct wk_ctx *w)
 {
+    dev_refresh(w, 0);
+    if (w->eng.n_models == 0)
+        return 0; /* jq_job_claim with no models means "any": never */
     const char *models[WK_MAX_MODELS];
     for (int i = 0; i < w->eng.n_models; i++)
         models[i] = w->eng.models[i];
@@ -385,6 +414,7 @@ static int batch_once(struct wk_ctx *w)
     CM_ASSERT(n >= 1 && n <= WK_MAX_BATCH);
     pthread_mutex_lock(&w->mu);
     w->n_hand = n;
+    w->hand_since = cm_now_ms();
     for (int i = 0; i < n; i++) {
         w->hand_ids[i] = jobs[i].id;
         w->hand_flag[i] = 0;
@@ -538,8 +568,8 @@ int main(int argc, char **argv)
         log_warn("no runnable model: this worker will claim nothing");
 
     /* the VRAM budget: configured, else VK_EXT_memory_budget, else 80% */
-    struct wk_devinfo d;
-    w.eng.devinfo(w.eng.ctx, &d);
+    dev_refresh(&w, 1);
+    struct wk_devinfo d = w.dev;
     long long mb = cfg_int("VKV_VRAM_BUDGET_MB");
     if (mb > 0) {
         w.budget = (size_t)mb << 20;
@@ -639,6 +669,7 @@ int main(int argc, char **argv)
     pthread_join(hb, NULL);
     if (exit_code != WK_EXIT_DEVICE_LOST) {
         wk_res_free(&w.res);
+        dev_refresh(&w, 1);
         status_write(&w, w.db);
         w.eng.destroy(w.eng.ctx);
     } else {

@@ -85,9 +85,10 @@ if [[ " ${WK_PARTS:-2 3} " == *" 2 "* ]]; then
 wk_batch_body "$T/album40.json" classify wk-test-a 40 "$IMG"
 mapfile -t ids < <(wk_enqueue_batch "$T/album40.json")
 check "40 BACKGROUND jobs enqueued through nginx" eq "${#ids[@]}" 40
-wk_worker_start t1 --engine test --test-models wk-test-a --test-delay-ms 500 --batch 8
-wk_until 20 running "${ids[0]}"
-check "the first batch runs" running "${ids[0]}"
+wk_worker_start t1 --engine test --test-models wk-test-a --test-delay-ms 1000 --batch 8
+started() { [[ $(wk_state "$1") == @(running|succeeded) ]]; }
+wk_until 20 started "${ids[0]}"
+check "the worker took the first batch" started "${ids[0]}"
 imm=$(wk_enqueue "$T/imm-a.json")
 check "IMMEDIATE job enqueued" test -n "$imm"
 wk_until 60 wk_idle
