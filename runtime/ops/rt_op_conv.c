@@ -64,6 +64,12 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
            less with 4 columns, wide ones load less per FMA with 16) */
         rb = 8;
         cb = n >= 512 ? 4 : (n >= 128 ? 2 : 1);
+        if (strcmp(b->dev->caps.type, "cpu") != 0) {
+            /* GPUs: smaller tiles give the parallelism batch-1 layers lack
+               (not measured on a GPU yet; VKV_GEMM_TILE overrides) */
+            rb = 4;
+            cb = 1;
+        }
         if (b->dev->gemm_rb) {
             rb = b->dev->gemm_rb;
             cb = b->dev->gemm_cb;
