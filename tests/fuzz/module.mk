@@ -38,14 +38,18 @@ fuzz_objs = $(patsubst %.c,$(FUZZ_O)/%.o,$(sort $(FUZZ_SRCS_$(1)) tests/fuzz/fuz
 # in only for a symbol the instrumented objects do not define)
 fuzz_libs = $(filter %.a,$(FUZZ_LIBS_$(1))) $(COMMON_LIB)
 
-$(FUZZ_O)/%.o: %.c
+# prerequisites name FUZZ_TARGETS and FUZZ_*_<name> lazily, so module.mk
+# files included after this one (worker/) may still register targets
+.SECONDEXPANSION:
+
+# instrumented objects wait (order-only) for the normal libraries, whose
+# rules generate the headers they may include ($(B)/gen/*.h) on a fresh tree
+$(FUZZ_O)/%.o: %.c | fuzz-prereqs
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(CFLAGS_$(firstword $(subst /, ,$<))) -c $< -o $@
 
-# prerequisites name FUZZ_TARGETS and FUZZ_*_<name> lazily, so module.mk
-# files included after this one (worker/) may still register targets
-.SECONDEXPANSION:
+fuzz-prereqs: $$(COMMON_LIB) $$(foreach t,$$(fuzz_active),$$(FUZZ_LIBS_$$(t)))
 
 $(FUZZ_BIN)/fuzz_%: $$(call fuzz_objs,$$*) $$(call fuzz_libs,$$*)
 	@mkdir -p $(dir $@)
@@ -63,7 +67,7 @@ $(BIN)/fuzz_%_replay: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o \
 fuzz_active = $(foreach t,$(sort $(FUZZ_TARGETS)),$(if $(wildcard tests/fuzz/fuzz_$(t).c),$(t)))
 fuzz_missing = $(filter-out $(fuzz_active),$(sort $(FUZZ_TARGETS)))
 
-.PHONY: fuzz-replay fuzzers fuzz-list fuzz-missing
+.PHONY: fuzz-replay fuzzers fuzz-list fuzz-missing fuzz-prereqs
 all: fuzz-replay
 # the libFuzzer binaries too when clang is there, so suite 15-fuzz spends
 # its time fuzzing, not compiling (run.sh builds them itself otherwise)
