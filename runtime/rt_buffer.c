@@ -41,14 +41,18 @@ int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind ki
         .size = size,
         .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                  VK_BUFFER_USAGE_TRANSFER_DST_BIT |
-                 (kind == RT_MEM_DEVICE ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
+                 (kind != RT_MEM_HOST ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     RT_VK_TRY(vkCreateBuffer(d->dev, &bci, NULL, &b->buf));
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(d->dev, b->buf, &req);
     int t;
-    if (kind == RT_MEM_DEVICE)
+    if (kind == RT_MEM_UMA)
+        t = mem_type(d, req.memoryTypeBits,
+                     VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0);
+    else if (kind == RT_MEM_DEVICE)
         t = mem_type(d, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
     else
         t = mem_type(d, req.memoryTypeBits,
@@ -60,7 +64,7 @@ int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind ki
         rt_buffer_destroy(d, b);
         return err_set(e, RT_UNSUPPORTED, 500, "unsupported_device",
                        "no suitable memory type for a %s buffer",
-                       kind == RT_MEM_DEVICE ? "device" : "staging");
+                       kind == RT_MEM_HOST ? "staging" : "device");
     }
     VkMemoryAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
@@ -74,7 +78,7 @@ int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind ki
         return rt_vk_fail(r, "vkAllocateMemory", __FILE__, __LINE__, e);
     }
     r = vkBindBufferMemory(d->dev, b->buf, b->mem, 0);
-    if (r == VK_SUCCESS && kind == RT_MEM_HOST)
+    if (r == VK_SUCCESS && kind != RT_MEM_DEVICE)
         r = vkMapMemory(d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map);
     if (r != VK_SUCCESS) {
         rt_buffer_destroy(d, b);

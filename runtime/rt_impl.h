@@ -79,7 +79,11 @@ struct rt_device {
 
 /* ---- buffers ------------------------------------------------------------- */
 
-enum rt_mem_kind { RT_MEM_DEVICE = 0, RT_MEM_HOST };
+enum rt_mem_kind {
+    RT_MEM_DEVICE = 0, /* device-local */
+    RT_MEM_HOST,       /* host-visible, coherent, mapped (staging) */
+    RT_MEM_UMA,        /* device-local AND host-visible, mapped (UMA devices, lavapipe) */
+};
 
 /* one VkBuffer bound to its own VkDeviceMemory block (a few per plan) */
 struct rt_buffer {

@@ -314,10 +314,12 @@ static int upload_weights(struct rt_plan *p, struct err *e)
     struct rt_device *d = p->dev;
     const struct rt_graph *g = p->g;
     struct rt_buffer st;
-    int rc = rt_buffer_create(d, p->size[RT_REG_WEIGHT], RT_MEM_HOST, &st, e);
-    if (rc < 0)
+    memset(&st, 0, sizeof(st));
+    /* a mapped weight buffer (UMA) is written in place; else through staging */
+    int direct = p->buf[RT_REG_WEIGHT].map != NULL, rc = 0;
+    if (!direct && (rc = rt_buffer_create(d, p->size[RT_REG_WEIGHT], RT_MEM_HOST, &st, e)) < 0)
         return rc;
-    uint8_t *base = st.map;
+    uint8_t *base = direct ? p->buf[RT_REG_WEIGHT].map : st.map;
     memset(base, 0, p->size[RT_REG_WEIGHT]);
     for (int t = 0; t < g->n_tensors; t++) {
         const struct rt_tensor *T = &g->tensors[t];
@@ -343,6 +345,8 @@ static int upload_weights(struct rt_plan *p, struct err *e)
             memcpy(dst, T->data, (size_t)n * 4);
         }
     }
+    if (direct)
+        return 0; /* coherent memory; the first submit makes it visible */
     VkCommandBufferAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
         .commandPool = d->cmd_pool,
@@ -797,7 +801,13 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0,
                                (unsigned long long)total, (unsigned long long)limit);
         goto fail;
     }
-    rc = rt_buffer_create(dev, p->size[RT_REG_WEIGHT], RT_MEM_DEVICE, &p->buf[RT_REG_WEIGHT], e);
+    /* UMA devices (lavapipe, integrated GPUs): weights written in place, no staging copy */
+    rc = -1;
+    if (dev->caps.uma)
+        rc = rt_buffer_create(dev, p->size[RT_REG_WEIGHT], RT_MEM_UMA, &p->buf[RT_REG_WEIGHT], e);
+    if (rc < 0)
+        rc = rt_buffer_create(dev, p->size[RT_REG_WEIGHT], RT_MEM_DEVICE, &p->buf[RT_REG_WEIGHT],
+                              e);
     if (rc == 0)
         rc = rt_buffer_create(dev, p->size[RT_REG_ACT], RT_MEM_DEVICE, &p->buf[RT_REG_ACT], e);
     if (rc == 0)
