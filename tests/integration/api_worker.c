@@ -9,6 +9,10 @@
  *       RESULT_JSON; prints the job id
  *   api_test_worker fail MODEL MESSAGE               claim one, fail it
  *       permanently; prints the job id
+ *   api_test_worker bytes MODEL TYPE TEXT            claim one, complete it
+ *       with TEXT as its binary result of content type TYPE
+ *   api_test_worker maintain                         jq_requeue_expired once
+ *       (expired leases, deadlines); prints the number of jobs changed
  *
  * Connects with the VKV_PG_* settings (tests/lib/pg_tmp.sh exports them).
  */
@@ -46,8 +50,10 @@ static int claim_one(struct pgx *c, const char *model, struct jq_job **jobs, int
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s run MODEL DELAY_MS RESULT_JSON | fail MODEL MESSAGE\n",
+    if (argc < 2 || (argc < 4 && strcmp(argv[1], "maintain") != 0)) {
+        fprintf(stderr,
+                "usage: %s run MODEL DELAY_MS RESULT_JSON | fail MODEL MESSAGE | "
+                "bytes MODEL TYPE TEXT | maintain\n",
                 argv[0]);
         return 2;
     }
@@ -66,6 +72,16 @@ int main(int argc, char **argv)
     }
     struct jq_job *jobs = NULL;
     int n = 0, rc = 1;
+    if (strcmp(argv[1], "maintain") == 0) {
+        int changed = 0;
+        if (jq_requeue_expired(c, &changed, &e) != JQ_OK) {
+            fprintf(stderr, "maintain: %s\n", e.msg);
+            goto out;
+        }
+        printf("%d\n", changed);
+        rc = 0;
+        goto out;
+    }
     if (claim_one(c, argv[2], &jobs, &n, &e) != 0)
         goto out;
     int64_t id = jobs[0].id;
@@ -73,6 +89,12 @@ int main(int argc, char **argv)
         usleep((useconds_t)atoi(argv[3]) * 1000);
         if (jq_job_complete(c, WORKER, id, argv[4], NULL, 0, NULL, "{\"test\":true}", &e) !=
             JQ_OK) {
+            fprintf(stderr, "complete: %s\n", e.msg);
+            goto out;
+        }
+    } else if (strcmp(argv[1], "bytes") == 0 && argc >= 5) {
+        if (jq_job_complete(c, WORKER, id, "{\"bytes\":true}", (const uint8_t *)argv[4],
+                            strlen(argv[4]), argv[3], NULL, &e) != JQ_OK) {
             fprintf(stderr, "complete: %s\n", e.msg);
             goto out;
         }

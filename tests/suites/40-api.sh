@@ -61,7 +61,7 @@ ok "vkv-admin creates tenants and keys"
 mkdir -p "$T/models"
 echo '{"name":"centernet","task":"detect"}' >"$T/models/centernet.json"
 echo '{"name":"tagger","tasks":["classify","tag"]}' >"$T/models/tagger.json"
-for m in m-sse m-fail m-wait m-none m-timeout; do
+for m in m-sse m-fail m-wait m-none m-timeout m-cancel m-bytes m-deadline; do
   echo "{\"name\":\"$m\",\"task\":\"detect\"}" >"$T/models/$m.json"
 done
 python3 tests/integration/api_images.py "$T/img"
@@ -370,6 +370,40 @@ req POST '/v1/jobs?wait=600' "${AJ[@]}" -d "{\"task\":\"detect\",\"model\":\"m-n
 [[ $STATUS == 504 && $(jget error.code) == timeout ]]; check $? "?wait= times out with 504 timeout"
 n=$(psql -XAtqc "select count(*) from job_history where model = 'm-none' and state = 'canceled'")
 [[ $n == 1 ]]; check $? "a timed-out synchronous call cancels its job" "$n"
+
+# --- cancel of a running job, binary results, deadlines ---
+req POST /v1/jobs "${AJ[@]}" -d "{\"task\":\"detect\",\"model\":\"m-cancel\",\"image_url\":\"$(durl ok.png)\"}"
+JC=$(jget id)
+"$BIN/api_test_worker" run m-cancel 2500 '{"late":true}' >"$T/wk-cancel.out" 2>&1 &
+WK=$!
+st=""
+for i in $(seq 1 40); do
+  req GET "/v1/jobs/$JC" -H "Authorization: Bearer $KA"; st=$(jget state)
+  [[ $st == running ]] && break
+  sleep 0.1
+done
+req DELETE "/v1/jobs/$JC" -H "Authorization: Bearer $KA"
+[[ $st == running && $STATUS == 200 && $(jget state) == cancel_requested ]]
+check $? "DELETE a running job: cancel_requested (the worker is told)" "$st $STATUS $(cat "$T/body")"
+wait $WK
+req GET "/v1/jobs/$JC" -H "Authorization: Bearer $KA"
+[[ $(jget cancel_requested) == true || $(jget state) == canceled ]]; check $? "the running job carries the cancel request" "$(head -c 300 "$T/body")"
+
+req POST /v1/jobs "${AJ[@]}" -d "{\"task\":\"detect\",\"model\":\"m-bytes\",\"image_url\":\"$(durl ok.png)\"}"
+JBY=$(jget id)
+"$BIN/api_test_worker" bytes m-bytes image/x-test 'binary-result-42' >/dev/null 2>&1
+req GET "/v1/jobs/$JBY/result" -H "Authorization: Bearer $KA"
+[[ $STATUS == 200 && $(hdr Content-Type) == image/x-test && $(cat "$T/body") == binary-result-42 ]]
+check $? "GET /v1/jobs/{id}/result: the binary result with its content type" "$STATUS $(hdr Content-Type)"
+req GET "/v1/jobs/$JBY/result" -H "Authorization: Bearer $KB"
+[[ $STATUS == 404 ]]; check $? "another tenant's binary result is 404"
+
+req POST /v1/jobs "${AJ[@]}" -d "{\"task\":\"detect\",\"model\":\"m-deadline\",\"deadline_ms\":200,\"image_url\":\"$(durl ok.png)\"}"
+JD=$(jget id)
+sleep 0.5
+"$BIN/api_test_worker" maintain >/dev/null 2>&1
+req GET "/v1/jobs/$JD" -H "Authorization: Bearer $KA"
+[[ $(jget state) == expired ]]; check $? "deadline_ms: a job not started in time ends expired" "$(jget state)"
 
 # --- rate limit per key (a second nginx with 1 r/min, burst 1) ---
 mkdir -p "$T/nginx-rl"
