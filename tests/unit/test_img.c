@@ -112,7 +112,7 @@ static int quadrants(const struct img *im, const uint8_t *tl, const uint8_t *tr,
 
 /* ---- encoders ---- */
 
-enum { J_GRAY = 1, J_PROGRESSIVE = 2, J_CMYK = 4 };
+enum { J_GRAY = 1, J_PROGRESSIVE = 2, J_CMYK = 4, J_MANY_SCANS = 8 };
 
 /*
  * JPEG of the w x h RGB pixels (quality 95); exif (may be NULL) is written
@@ -137,6 +137,18 @@ static struct buf jpeg_enc(const uint8_t *rgb, int w, int h, int flags,
     jpeg_set_quality(&c, 95, TRUE);
     if (flags & J_PROGRESSIVE)
         jpeg_simple_progression(&c);
+    /* gray only: one DC scan, then each of the 63 AC bands sent at Al = 9
+     * and refined bit by bit down to 0: 1 + 630 valid scans */
+    static jpeg_scan_info many[1 + 63 * 10];
+    if (flags & J_MANY_SCANS) {
+        int k = 0;
+        many[k++] = (jpeg_scan_info){1, {0}, 0, 0, 0, 0};
+        for (int band = 1; band <= 63; band++)
+            for (int al = 9; al >= 0; al--)
+                many[k++] = (jpeg_scan_info){1, {0}, band, band, al == 9 ? 0 : al + 1, al};
+        c.scan_info = many;
+        c.num_scans = k;
+    }
     jpeg_start_compress(&c, TRUE);
     if (exif)
         jpeg_write_marker(&c, JPEG_APP0 + 1, exif, (unsigned)exif_n);
@@ -381,6 +393,11 @@ static void test_jpeg(void)
     TH_CHECK(p[0] == p[1] && p[1] == p[2] && abs(p[0] - 76) < 12,
              "gray becomes R=G=B (red -> luma ~76, got %d)", p[0]);
     img_free(&im);
+    struct buf jm = jpeg_enc(pat, w, h, J_GRAY | J_MANY_SCANS, NULL, 0);
+    expect_err(jm.p, jm.n, NULL, IMG_ERR_INVALID, "invalid_image", 400,
+               "progressive jpeg with 631 scans (> IMG_JPEG_MAX_SCANS)");
+    seed("jpeg-631-scans.jpg", jm.p, jm.n);
+    free(jm.p);
     struct buf jc = jpeg_enc(pat, w, h, J_CMYK, NULL, 0);
     seed("jpeg-cmyk.jpg", jc.p, jc.n);
     TH_CHECK(decode(&jc, NULL, &im, NULL, &e) == IMG_OK &&
