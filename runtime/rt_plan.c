@@ -198,6 +198,10 @@ static int plan_memory(struct rt_plan *p, struct err *e)
     for (int i = 0; i < g->n_outputs; i++)
         if (!g->tensors[g->outputs[i]].is_const)
             lv[lv[g->outputs[i]].root].last = g->n_nodes;
+    /* an input no node reads still receives its upload: give it a region */
+    for (int i = 0; i < g->n_inputs; i++)
+        if (lv[lv[g->inputs[i]].root].last < -1)
+            lv[lv[g->inputs[i]].root].last = -1;
     for (int t = 0; t < nt; t++) {
         const struct rt_tensor *T = &g->tensors[t];
         if (T->is_const || lv[t].last == -2 || lv[t].root != t)

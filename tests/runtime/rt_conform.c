@@ -626,6 +626,38 @@ static void preprocess_cases(void)
     }
 }
 
+/* graphs at the edges of the memory plan */
+static void plan_edge_cases(void)
+{
+    struct err e = {0};
+    /* an input nothing reads must not be uploaded over another tensor */
+    struct rt_graph *g = rt_graph_init();
+    int x = in_id(g, S(1, 64, 0, 0));
+    rt_graph_input_add(g, "unused", 2, S(1, 4096, 0, 0), &e);
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.act = RT_ACT_SIGMOID;
+    int y = rt_graph_node_add(g, RT_OP_ACT, &x, 1, &a, "s", &e);
+    a.act = RT_ACT_TANH;
+    int z = rt_graph_node_add(g, RT_OP_ACT, &y, 1, &a, "t", &e);
+    rt_graph_output_add(g, z, &e);
+    rt_graph_output_add(g, y, &e);
+    struct rt_plan_opts o = rt_plan_opts_default();
+    TH_CHECK(compare(g, &o, 1e-6f, 1e-6f, NULL, "unused input"),
+             "graph with an unused input and two outputs");
+    rt_graph_free(g);
+    /* an output that is a graph input (identity) next to a computed one */
+    g = rt_graph_init();
+    x = in_id(g, S(2, 3, 0, 0));
+    a.act = RT_ACT_RELU;
+    y = rt_graph_node_add(g, RT_OP_ACT, &x, 1, &a, "r", &e);
+    rt_graph_output_add(g, x, &e);
+    rt_graph_output_add(g, y, &e);
+    o.max_batch = 2;
+    TH_CHECK(compare(g, &o, 0, 0, NULL, "input as output"), "a graph input that is also an output");
+    rt_graph_free(g);
+}
+
 static void limit_cases(void)
 {
     int out;
@@ -665,6 +697,7 @@ int main(int argc, char **argv)
     data_cases();
     chain_cases();
     preprocess_cases();
+    plan_edge_cases();
     limit_cases();
     rt_device_destroy(dev);
     /* the storage-buffer kernels too (the default picks texel-buffer variants) */
