@@ -371,6 +371,14 @@ req POST '/v1/jobs?wait=600' "${AJ[@]}" -d "{\"task\":\"detect\",\"model\":\"m-n
 n=$(psql -XAtqc "select count(*) from job_history where model = 'm-none' and state = 'canceled'")
 [[ $n == 1 ]]; check $? "a timed-out synchronous call cancels its job" "$n"
 
+# --- concurrency: more clients than threads (2 x 4) and cached connections ---
+r0=$(rows)
+seq 1 24 | xargs -P 12 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 \
+  -H "Authorization: Bearer $KA" -H 'Content-Type: application/json' -H 'Expect:' \
+  --data-binary @"$T/okj.json" "$U/v1/jobs" >"$T/par.out"
+[[ $(grep -c '^202$' "$T/par.out") == 24 && $(rows) == $((r0 + 24)) ]]
+check $? "24 concurrent enqueues over 12 connections: all 202, 24 rows" "$(sort "$T/par.out" | uniq -c | tr '\n' ' ')"
+
 # --- cancel of a running job, binary results, deadlines ---
 req POST /v1/jobs "${AJ[@]}" -d "{\"task\":\"detect\",\"model\":\"m-cancel\",\"image_url\":\"$(durl ok.png)\"}"
 JC=$(jget id)
