@@ -532,6 +532,25 @@ layer_conv(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int dep
     const char *actn = json_string_value(json_object_get(cfg, "activation"));
     if (act_from_name(actn, &a.act, &a.alpha, &a.beta) < 0)
         return UNSUP("layer \"%.60s\": activation %.20s", name, actn);
+    /*
+     * ZeroPadding2D -> Conv2D (Keras MobileNet's stride-2 stems): fold the
+     * zero pad into the conv's padding; the PAD node is left dead and the
+     * passes drop it, which saves a dispatch and a copy of the activation.
+     */
+    {
+        const struct rt_tensor *xt = &c->g->tensors[x];
+        const struct rt_node *pn = xt->producer >= 0 ? &c->g->nodes[xt->producer] : NULL;
+        if (pn && pn->op == RT_OP_PAD && pn->a.pad_value == 0.0f && pn->a.ndim == 4 &&
+            pn->a.pad_before[0] == 0 && pn->a.pad_after[0] == 0 && pn->a.pad_before[3] == 0 &&
+            pn->a.pad_after[3] == 0 && !xt->is_output) {
+            a.conv.pad_t += pn->a.pad_before[1];
+            a.conv.pad_b += pn->a.pad_after[1];
+            a.conv.pad_l += pn->a.pad_before[2];
+            a.conv.pad_r += pn->a.pad_after[2];
+            x = pn->in[0];
+            X = &c->g->tensors[x];
+        }
+    }
     int in[3] = {x, -1, -1}, nin = 2;
     int64_t cin = X->shape[3];
     if (depthwise) {

@@ -35,6 +35,12 @@
  */
 #define RT_TASK_PRE_MAX_SIDE 1024
 
+/*
+ * Generation of the packed cache files: bump it whenever an importer or a
+ * pass changes the graph it produces, so stale packs are not reused.
+ */
+#define RT_TASK_PACK_GEN 2
+
 
 struct rt_task_model {
     char name[96];
@@ -398,7 +404,7 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         }
         snprintf(path, sizeof(path), "%s/%s/%s", models_dir(o), name, file);
         /*
-         * The packed cache <dir>/<name>/<name>.<w>.vkvpack holds the graph
+         * The packed cache <dir>/<name>/<name>.<w>.g<GEN>.vkvpack holds the graph
          * after the passes and the weight rounding; it is used when newer
          * than both the model file and the manifest, and rewritten
          * otherwise (best effort: a read-only directory just loads slower).
@@ -406,8 +412,8 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         static const char *wn[3] = {"f32", "f16", "i8"};
         char pack[1100];
         struct stat sp, sm, sf;
-        snprintf(pack, sizeof(pack), "%s/%s/%s.%s.vkvpack", models_dir(o), name, name,
-                 wn[o->weights >= 0 && o->weights <= 2 ? o->weights : 0]);
+        snprintf(pack, sizeof(pack), "%s/%s/%s.%s.g%d.vkvpack", models_dir(o), name, name,
+                 wn[o->weights >= 0 && o->weights <= 2 ? o->weights : 0], RT_TASK_PACK_GEN);
         double tg = cm_now_ms();
         int fresh = getenv("VKV_NO_PACK") == NULL && stat(pack, &sp) == 0 &&
                     stat(path, &sm) == 0 && stat(manifest_path, &sf) == 0 &&

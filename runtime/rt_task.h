@@ -15,7 +15,7 @@
  * $VKV_MODELS_DIR/<name>/, default var/cache/models), the preprocessing
  * (size, resize mode, letterbox, scale/mean/std) and the postprocessing
  * parameters.  The imported graph, after the passes and weight rounding,
- * is cached as a packed file next to the model (<name>.<f32|f16|i8>.vkvpack,
+ * is cached as a packed file next to the model (<name>.<f32|f16|i8>.g<N>.vkvpack,
  * rt_pack_save) and loaded from it while it is newer than the model and
  * the manifest (VKV_NO_PACK=1 disables).  Preprocessing runs on the device (rt_plan_run_rgb8); with
  * dev == NULL everything runs on the CPU reference (rt_ref_run), same

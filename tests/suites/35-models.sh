@@ -82,8 +82,11 @@ run "$T/bfo.vk.jsonl" blazeface-back-onnx "${PPM[@]}"
 refrun() { # out script args...
   local out=$1; shift
   local key
+  local d
+  d=$(dirname "$2")
   key=$(cat "${PPM[@]}" "$REF/$1" "$REF/ppm.js" "$REF/package-lock.json" \
-        "$(dirname "$2")"/* 2>/dev/null | sha256sum | cut -c1-16)
+        $(find "$d" -maxdepth 1 -type f ! -name '*.vkvpack' ! -name '.*' | sort) 2>/dev/null |
+        sha256sum | cut -c1-16)
   local c=var/cache/ref/${1%.js}-$key.jsonl
   if [[ -s $c ]]; then cp "$c" "$out"; echo "# $1: cached ($c)"; return 0; fi
   if node "$REF/$1" "${@:2}" "${PPM[@]}" >"$out" 2>"$out.err"; then
