@@ -17,7 +17,9 @@
  * decode of the outputs, which the task layer does in one call); post_ms is
  * the JSON serialisation of that image's result.  Status mapping:
  * RT_ERR_OOM -> WK_ERR_OOM (the residency policy evicts/halves),
- * RT_ERR_DEVICE_LOST -> WK_ERR_DEVICE_LOST (the process exits).
+ * RT_ERR_DEVICE_LOST -> WK_ERR_DEVICE_LOST (the process exits), RT_ERR_TIMEOUT
+ * -> a transient error (the jobs are requeued), anything else fails the
+ * batch's jobs with the runtime's message.
  * See worker/README.md.
  */
 #include "worker/wk.h"
@@ -163,6 +165,10 @@ static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct
             }
         } else if (rc != RT_OK) {
             *e = re;
+            /* a fence that did not signal in VKV_RT_TIMEOUT_MS: the jobs
+             * go back to the queue (a hung device ends as device lost) */
+            if (rc == RT_ERR_TIMEOUT)
+                e->transient = 1;
         }
     }
     for (int i = 0; i < n; i++)

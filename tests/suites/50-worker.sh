@@ -22,6 +22,12 @@ T=$(mktemp -d "${VKV_TEST_TMP:-/tmp}/worker.XXXXXX")
 chmod 755 "$T"
 export VKV_TEST_TMP=$T
 export VKV_LOG_LEVEL=info
+# lavapipe under ASan on a loaded 2-core machine: a first batch of 8 can
+# take a minute; the runtime's fence timeout must not fail it
+export VKV_RT_TIMEOUT_MS=${VKV_RT_TIMEOUT_MS:-600000}
+# generous bounds for the Vulkan part (polling ends as soon as it is done)
+VW=${SANITIZE:+600}; VW=${VW:-240}
+export VKV_WAIT_TIMEOUT_MS=${VKV_WAIT_TIMEOUT_MS:-300000}   # /v1/classify's wait
 
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
@@ -266,7 +272,7 @@ wk_worker_start v1 --batch 8
 v1_ready() {
   gpu_of v1 && [[ $(wk_json "$T/gpu-v1.json" '"nsfw-mobilenet-v2" in j["device"]["models"]') == 1 ]]
 }
-wk_until 60 v1_ready
+wk_until "$VW" v1_ready
 check "the Vulkan worker registers nsfw-mobilenet-v2 on $(wk_json "$T/gpu-v1.json" 'j["device"]["name"]' 2>/dev/null)" v1_ready
 
 # the CLI's answer for some images, then the same through nginx
@@ -305,7 +311,7 @@ done
 # as a job, with its timings
 wk_job_body "$T/job-cls.json" classify nsfw-mobilenet-v2 INTERACTIVE "var/testdata/images/${CLS_IMGS[0]}"
 jid=$(wk_enqueue "$T/job-cls.json")
-wk_until 60 wk_idle
+wk_until "$VW" wk_idle
 wk_get "/v1/jobs/$jid"; cp "$BODY" "$T/job-cls-out.json"
 check "POST /v1/jobs classify: the result equals vkv run" same_json 0 "$T/job-cls-out.json"
 check "the job records queue wait, decode, inference and postprocess timings" \
@@ -314,7 +320,7 @@ check "the job records queue wait, decode, inference and postprocess timings" \
 # an album of 8 runs batched and gives the same answers as one by one
 wk_batch_body "$T/album-nsfw.json" classify nsfw-mobilenet-v2 8 "var/testdata/images/${CLS_IMGS[2]}"
 mapfile -t ids < <(wk_enqueue_batch "$T/album-nsfw.json")
-wk_until 120 wk_idle
+wk_until "$VW" wk_idle
 wk_jobs "${ids[0]}" "${ids[7]}" "$T/v-album.json"
 check "8 queued jobs ran batched (largest batch $(wk_json "$T/v-album.json" 'max(j["timings"]["batch_size"] for j in j)'))" \
   test "$(wk_json "$T/v-album.json" 'max(j["timings"]["batch_size"] for j in j)')" -gt 1
@@ -327,10 +333,10 @@ check "batched results equal vkv run's (8 of 8)" eq "$nsame" 8
 
 # two Vulkan workers on one device share the queue
 wk_worker_start v2 --batch 4
-wk_until 60 gpu_of v2
+wk_until "$VW" gpu_of v2
 wk_batch_body "$T/album12.json" classify nsfw-mobilenet-v2 12 "var/testdata/images/${CLS_IMGS[1]}"
 mapfile -t ids < <(wk_enqueue_batch "$T/album12.json")
-wk_until 240 wk_idle
+wk_until "$VW" wk_idle
 wk_jobs "${ids[0]}" "${ids[11]}" "$T/v12.json"
 check "two Vulkan workers on one device: 12 jobs succeeded exactly once" \
   eq "$(count "$T/v12.json" 'j["state"] == "succeeded" and j["attempts"] == 1')" 12
@@ -348,7 +354,7 @@ if [[ -d var/cache/models/$FACE ]]; then
   # sizes at batch 2 with room for both
   wk_worker_start v3 --batch 2
   a=$(wk_enqueue "$T/nsfw.json"); b=$(wk_enqueue "$T/face.json")
-  wk_until 120 wk_idle
+  wk_until "$VW" wk_idle
   both_res() { gpu_of v3 && [[ $(wk_json "$T/gpu-v3.json" 'len(j["device"]["resident"])') == 2 ]]; }
   wk_until 10 both_res
   check "both real models load on one worker" both_res
@@ -363,8 +369,8 @@ if [[ -d var/cache/models/$FACE ]]; then
   VKV_VRAM_BUDGET_MB=$budget_mb wk_worker_start v4 --batch 2
   first=
   for ((i = 0; i < 3; i++)); do
-    a=$(wk_enqueue "$T/nsfw.json"); wk_until 120 wk_idle
-    b=$(wk_enqueue "$T/face.json"); wk_until 120 wk_idle
+    a=$(wk_enqueue "$T/nsfw.json"); wk_until "$VW" wk_idle
+    b=$(wk_enqueue "$T/face.json"); wk_until "$VW" wk_idle
     first=${first:-$a}
   done
   wk_jobs "$first" "$b" "$T/v4.json"
