@@ -1399,6 +1399,23 @@ tg_node(struct tg *t, int i)
                     return ts[k];
             a.axis = (int)ax;
             g->tid = rt_graph_node_add(c->g, RT_OP_CONCAT, ts, nin - 1, &a, name, c->e);
+        } else if (!strcmp(op, "ResizeBilinear") || !strcmp(op, "ResizeNearestNeighbor")) {
+            int64_t sz[2];
+            int ns, rc;
+            if (nin < 2)
+                return BAD("node \"%.60s\": %s without a size", name, op);
+            if ((rc = tg_ints(t, in[1], sz, 2, &ns, name)) < 0)
+                return rc;
+            if (ns != 2 || sz[0] < 1 || sz[1] < 1 || sz[0] > 16384 || sz[1] > 16384)
+                return BAD("node \"%.60s\": invalid resize size", name);
+            a.resize.out_h = (int)sz[0];
+            a.resize.out_w = (int)sz[1];
+            a.resize.mode = op[6] == 'B' ? 1 : 0;
+            a.resize.align_corners =
+                json_is_true(json_object_get(attr_get(g->node, "align_corners"), "b"));
+            a.resize.half_pixel =
+                json_is_true(json_object_get(attr_get(g->node, "half_pixel_centers"), "b"));
+            g->tid = rt_graph_node_add(c->g, RT_OP_RESIZE, &x, 1, &a, name, c->e);
         } else if (!strcmp(op, "Softmax")) {
             a.axis = -1;
             g->tid = rt_graph_node_add(c->g, RT_OP_SOFTMAX, &x, 1, &a, name, c->e);
