@@ -306,7 +306,7 @@ static void
 tfjs_crafted(void)
 {
     struct err e;
-    uint8_t bin[4 * 27 + 4 * 3];
+    uint8_t bin[4 * 46]; /* the largest weight set used below */
     memset(bin, 0, sizeof(bin));
     const char *good =
         "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":["
