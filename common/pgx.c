@@ -108,6 +108,12 @@ static int pgx_connect(struct pgx *c, struct err *e)
     }
     c->last_try_ms = 0;
     PQsetNoticeProcessor(c->conn, pgx_notice_cb, NULL);
+    PGresult *sr = PQexec(c->conn, sqlq_table[SQLQ_PGX_SESSION].text);
+    int sok = PQresultStatus(sr) == PGRES_COMMAND_OK;
+    PQclear(sr);
+    if (!sok)
+        return err_set_transient(e, PGX_ERR_DB, "db_unavailable",
+                                 "could not set up the session: %s", PQerrorMessage(c->conn));
     /* re-issue the LISTENs of the previous connection */
     for (int i = 0; i < c->n_listens; i++) {
         const struct sqlq *q = &sqlq_table[c->listens[i]];

@@ -26,3 +26,10 @@ SELECT version, name, sha256 FROM schema_migrations ORDER BY version
 -- name: mig_record
 INSERT INTO schema_migrations (version, name, sha256)
 VALUES ($1::int, $2::text, $3::text)
+
+-- name: pgx_session
+-- run on every new connection: our statements are prepared once and run
+-- many times with parameters; plan them once (generic plans) instead of
+-- re-planning each execution (the claim and enqueue plans are shaped by
+-- their equality probes, not by parameter values)
+SET plan_cache_mode = force_generic_plan
