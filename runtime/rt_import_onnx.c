@@ -372,7 +372,15 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
         }
         return 0;
     }
-    /* typed repeated fields: walk again, decoding in order */
+    /* typed repeated fields: the field must be the one for the dtype */
+    if (typed_field && !((typed_field == 4 && dtype == OX_FLOAT) ||
+                         (typed_field == 10 && dtype == OX_DOUBLE) ||
+                         (typed_field == 7 && dtype == OX_INT64) ||
+                         (typed_field == 5 && (dtype == OX_INT32 || dtype == OX_INT8 ||
+                                               dtype == OX_UINT8 || dtype == OX_BOOL ||
+                                               dtype == OX_FLOAT16))))
+        return BAD("tensor data field %d does not match data type %d", typed_field, dtype);
+    /* walk again, decoding in order */
     int64_t k = 0;
     rt_pb_init(&r, typed[0].p, typed[0].n);
     while ((rc = rt_pb_next(&r, &f, c->e)) > 0) {
