@@ -401,7 +401,12 @@ static int batch_once(struct wk_ctx *w)
     err_clear(&e);
     /* queue wait ends when the claim starts (a claimed job is ours) */
     double claim_epoch = epoch_ms();
-    int rc = jq_job_claim(w->db, w->name, w->eng.kind, models, w->eng.n_models, w->batch,
+    /* jobs record the device by name (index and UUID are in the status) */
+    char devname[300];
+    pthread_mutex_lock(&w->mu);
+    snprintf(devname, sizeof(devname), "%d: %s", w->dev.index, w->dev.name);
+    pthread_mutex_unlock(&w->mu);
+    int rc = jq_job_claim(w->db, w->name, devname, models, w->eng.n_models, w->batch,
                           w->lease_s, &jobs, &n, &e);
     pgx_reset(w->db);
     if (rc == JQ_EMPTY)

@@ -153,12 +153,12 @@ wk_state() {
   [[ $HTTP == 200 && $(<"$BODY") =~ \"state\"\ *:\ *\"([a-z_]+)\" ]] && echo "${BASH_REMATCH[1]}"
 }
 
-# 0 when no job of the stack is queued or running (one curl for both lists)
+# 0 when no job of the stack is queued or running: GET /v1/queue counts both
+# in one statement (two list queries could straddle a requeue)
 wk_idle() {
-  local out
-  out=$(curl -s -H "Authorization: Bearer $KEY" "$NGINX_URL/v1/jobs?state=queued&limit=1" \
-    "$NGINX_URL/v1/jobs?state=running&limit=1") || return 1
-  [[ $(grep -o '"jobs" *: *\[ *\]' <<<"$out" | wc -l) == 2 ]]
+  wk_get /v1/queue || return 1
+  [[ $HTTP == 200 && $("$BIN/api_jget" "$BODY" queued) == 0 &&
+     $("$BIN/api_jget" "$BODY" running) == 0 ]]
 }
 
 # 0 when every id given is final
