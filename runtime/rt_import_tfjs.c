@@ -1258,6 +1258,78 @@ tg_pool(struct tg *t, int i, int x, int is_max)
                              c->e);
 }
 
+/*
+ * Conv2DBackpropInput (inputs: output_sizes, filter [KH,KW,Cout,Cin], x)
+ * with a 2x2 kernel, stride 2 and SAME padding (every output pixel gets
+ * exactly one tap) as IR ops: a 1x1 conv to 4*Cout channels ordered
+ * (dy, dx, co), then depth-to-space by reshape [N*H, W, 2, 2*Cout] ->
+ * transpose [N*H, 2, W, 2*Cout] -> reshape [N, 2H, 2W, Cout].
+ */
+static int
+tg_deconv(struct tg *t, int i, const int *in, int nin)
+{
+    struct tj_ctx *c = t->c;
+    const json_t *nd = t->n[i].node;
+    const char *name = t->n[i].name;
+    int64_t s[4];
+    char buf[32];
+    if (nin != 3)
+        return BAD("node \"%.60s\": Conv2DBackpropInput needs 3 inputs", name);
+    int fw = t->n[in[1]].wi;
+    int x = tg_val(t, in[2]);
+    if (x < 0)
+        return x;
+    if (fw < 0)
+        return UNSUP("node \"%.60s\": transposed conv with a computed filter", name);
+    const struct tj_weight *W = &c->w[fw];
+    attr_s(nd, "padding", buf, sizeof(buf));
+    if (W->ndim != 4 || W->shape[0] != 2 || W->shape[1] != 2 ||
+        attr_list_i(nd, "strides", s, 4) != 4 || s[1] != 2 || s[2] != 2 || strcmp(buf, "SAME"))
+        return UNSUP("node \"%.60s\": transposed conv other than 2x2 stride 2 SAME", name);
+    const struct rt_tensor *X = &c->g->tensors[x];
+    int64_t co = W->shape[2], ci = W->shape[3];
+    if (X->ndim != 4 || X->shape[3] != ci || co < 1 || co > 65536)
+        return BAD("node \"%.60s\": transposed conv shape mismatch", name);
+    int64_t h = X->shape[1], w = X->shape[2];
+    float *k = malloc((size_t)(ci * 4 * co) * sizeof(float));
+    if (k == NULL)
+        return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate");
+    for (int64_t dy = 0; dy < 2; dy++)
+        for (int64_t dx = 0; dx < 2; dx++)
+            for (int64_t o = 0; o < co; o++)
+                for (int64_t q = 0; q < ci; q++)
+                    k[q * 4 * co + (dy * 2 + dx) * co + o] =
+                        tj_wf(c, W, ((dy * 2 + dx) * co + o) * ci + q);
+    int64_t kshape[4] = {1, 1, ci, 4 * co};
+    char nm[RT_NAME_LEN];
+    snprintf(nm, sizeof(nm), "%.80s/k1x1", name);
+    int kt = rt_graph_const_add(c->g, nm, 4, kshape, k, c->e);
+    free(k);
+    if (kt < 0)
+        return kt;
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.conv.stride_h = a.conv.stride_w = a.conv.dil_h = a.conv.dil_w = a.conv.groups = 1;
+    int ins[2] = {x, kt};
+    int y = rt_graph_node_add(c->g, RT_OP_CONV2D, ins, 2, &a, name, c->e);
+    if (y < 0)
+        return y;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 4;
+    a.shape[0] = -1, a.shape[1] = w, a.shape[2] = 2, a.shape[3] = 2 * co;
+    if ((y = rt_graph_node_add(c->g, RT_OP_RESHAPE, &y, 1, &a, name, c->e)) < 0)
+        return y;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 4;
+    a.perm[0] = 0, a.perm[1] = 2, a.perm[2] = 1, a.perm[3] = 3;
+    if ((y = rt_graph_node_add(c->g, RT_OP_TRANSPOSE, &y, 1, &a, name, c->e)) < 0)
+        return y;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 4;
+    a.shape[0] = -1, a.shape[1] = 2 * h, a.shape[2] = 2 * w, a.shape[3] = co;
+    return rt_graph_node_add(c->g, RT_OP_RESHAPE, &y, 1, &a, name, c->e);
+}
+
 static int
 tg_node(struct tg *t, int i)
 {
@@ -1301,7 +1373,9 @@ tg_node(struct tg *t, int i)
         g->tid = t->n[in[0]].tid;
         return 0;
     }
-    if (!strcmp(op, "Conv2D") || !strcmp(op, "_FusedConv2D"))
+    if (!strcmp(op, "Conv2DBackpropInput"))
+        g->tid = tg_deconv(t, i, in, nin);
+    else if (!strcmp(op, "Conv2D") || !strcmp(op, "_FusedConv2D"))
         g->tid = tg_conv(t, i, in, nin, 0, op[0] == '_');
     else if (!strcmp(op, "DepthwiseConv2dNative") || !strcmp(op, "FusedDepthwiseConv2dNative"))
         g->tid = tg_conv(t, i, in, nin, 1, op[0] == 'F');
@@ -1310,7 +1384,8 @@ tg_node(struct tg *t, int i)
         if (x < 0)
             return x;
         enum rt_op bop = RT_OP_COUNT;
-        if (!strcmp(op, "Add") || !strcmp(op, "AddV2") || !strcmp(op, "BiasAdd"))
+        if (!strcmp(op, "Add") || !strcmp(op, "AddV2") || !strcmp(op, "BiasAdd") ||
+            (!strcmp(op, "AddN") && nin == 2))
             bop = RT_OP_ADD;
         else if (!strcmp(op, "Sub"))
             bop = RT_OP_SUB;
