@@ -374,6 +374,8 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             m->kind = RT_TASK_DETECT_FACES;
         else if (!strcmp(task, "detect"))
             m->kind = RT_TASK_DETECT;
+        else if (!strcmp(task, "segment"))
+            m->kind = RT_TASK_SEGMENT;
         else
             rc = err_set(e, RT_UNSUPPORTED, 422, "unsupported_model",
                          "manifest \"%s\": unknown task \"%.30s\"", manifest_path, task);
@@ -855,6 +857,22 @@ post_one(struct rt_task_model *m, float *const *outs, int b, const struct rt_ima
         free(s);
         free(r);
         free(f);
+        return res;
+    }
+    if (m->kind == RT_TASK_SEGMENT) {
+        /* output 0: [N,H,W,1] person probabilities (Moondream /v1/segment) */
+        char *txt = NULL;
+        json_t *res = NULL;
+        if (m->out_ndim[0] != 4 || m->out_shape[0][3] != 1)
+            err_set(e, RT_ERR_INVALID, 500, "invalid_model", "model \"%s\": segment needs a "
+                    "[N,H,W,1] mask output", m->name);
+        else if (rt_task_segment_post(outs[0] + (size_t)b * (size_t)m->out_size[0],
+                                      (int)m->out_shape[0][1], (int)m->out_shape[0][2], 0.5f,
+                                      &txt, e) == 0)
+            res = json_loads(txt, 0, NULL);
+        free(txt);
+        if (res)
+            json_object_set_new(res, "model", json_string(m->name));
         return res;
     }
     /* CenterNet */

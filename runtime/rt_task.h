@@ -40,6 +40,7 @@ enum rt_task_kind {
     RT_TASK_CLASSIFY = 0, /* softmax (or already probabilities) + top-k labels */
     RT_TASK_DETECT_FACES, /* BlazeFace anchors, box/landmark decode, (weighted) NMS */
     RT_TASK_DETECT,       /* CenterNet objects (rt_task_detect.c) */
+    RT_TASK_SEGMENT,      /* person mask -> SVG outline + bbox (rt_task_detect.c) */
 };
 
 struct rt_task_opts {

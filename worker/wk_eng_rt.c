@@ -215,7 +215,7 @@ static void rte_destroy(void *ctx)
 static int is_runnable_task(const char *task)
 {
     return task != NULL && (!strcmp(task, "classify") || !strcmp(task, "detect_faces") ||
-                            !strcmp(task, "detect"));
+                            !strcmp(task, "detect") || !strcmp(task, "segment"));
 }
 
 static int name_cmp(const void *a, const void *b)
