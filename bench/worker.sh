@@ -14,6 +14,7 @@
 #
 #   bash bench/worker.sh                 N=32 B=8 M=40
 #   WB_N=64 WB_BATCH=16 WB_M=100 bash bench/worker.sh
+#   WB_PARTS=sync WB_IMAGE=var/testdata/images/HappyFish.jpg bash bench/worker.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
@@ -29,7 +30,6 @@ IMG=${WB_IMAGE:-var/testdata/images/grace_hopper.jpg}
 source tests/integration/worker_lib.sh
 trap wk_stack_stop EXIT
 wk_stack_start "$T/stack" >/dev/null || { echo "bench worker: stack did not start"; exit 1; }
-echo "# device: $(env -u VKV_MODELS_DIR "$BIN/vkv" devices 2>/dev/null | head -1)"
 echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg); image: $IMG"
 
 wk_batch_body "$T/album.json" classify nsfw-mobilenet-v2 "$N" "$IMG"
@@ -57,13 +57,17 @@ inf = sorted(j["timings"]["inference_ms"] for j in ok)[len(ok) // 2]
 print(f"{len(ok) / dt:.2f} {len(ok)} {dt:.3f} {bs} {inf:.1f}")
 PY
 }
+if [[ " ${WB_PARTS:-album sync} " == *" album "* ]]; then
 read -r r1 n1 d1 bs1 inf1 < <(album_rate 1)
 read -r rb nb db bsb infb < <(album_rate "$BATCH")
 echo "album of $N images, worker --batch 1:      $r1 images/s ($n1 ok in $d1 s, batch $bs1, inference p50 $inf1 ms per batch)"
 echo "album of $N images, worker --batch $BATCH:      $rb images/s ($nb ok in $db s, batch up to $bsb, inference p50 $infb ms per batch)"
 echo "batching ratio (batch $BATCH / batch 1): $(python3 -c "print(f'{$rb / $r1:.2f}x')")"
 
+fi
+
 # synchronous call overhead
+[[ " ${WB_PARTS:-album sync} " == *" sync "* ]] || exit 0
 wk_worker_start sync --batch 1
 { printf '{"image_url":"data:image/jpeg;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
 for ((i = 0; i < 3; i++)); do wk_post /v1/classify "$T/cls.json"; done   # warm
@@ -72,18 +76,33 @@ for ((i = 0; i < M; i++)); do
   curl -s -o /dev/null -D "$T/h.txt" -w '%{time_total}\n' -H "Authorization: Bearer $KEY" \
     -H 'Content-Type: application/json' --data-binary @"$T/cls.json" \
     "$NGINX_URL/v1/classify" >"$T/t.txt"
-  st=$(grep -i '^server-timing:' "$T/h.txt" | tr -d '\r')
+  st=$(grep -i -e '^server-timing:' -e '^x-job-id:' "$T/h.txt" | tr -d '\r' | tr '\n' ' ')
   echo "$(cat "$T/t.txt") $st" >>"$T/sync.txt"
 done
+gpu_of_sync() { wk_get /v1/gpus; wk_json "$BODY" '[g["device"]["name"] for g in j["gpus"] if g["name"] == "sync"][0]'; }
+echo "# device: $(gpu_of_sync)"
 wk_worker_stop sync TERM
-python3 - "$T/sync.txt" <<'PY'
-import re, sys
-rows = []
+python3 - "$T/sync.txt" "$NGINX_URL" "$KEY" <<'PY'
+import http.client, json, re, sys, urllib.parse
+from datetime import datetime
+u = urllib.parse.urlparse(sys.argv[2])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+ts = lambda s: datetime.fromisoformat(s)
+rows, split = [], []
 for line in open(sys.argv[1]):
     total = float(line.split()[0]) * 1000
     d = dict((k, float(v)) for k, v in re.findall(r"(\w+);dur=([0-9.]+)", line))
+    m = re.search(r"x-job-id: *([0-9]+)", line, re.I)
     if "infer" in d:
         rows.append((total, d["infer"], d.get("queue", 0), d.get("decode", 0)))
+    if m and "infer" in d:
+        c.request("GET", "/v1/jobs/" + m.group(1), headers={"Authorization": "Bearer " + sys.argv[3]})
+        j = json.loads(c.getresponse().read())
+        in_db = (ts(j["finished_at"]) - ts(j["enqueued_at"])).total_seconds() * 1000
+        run = (ts(j["finished_at"]) - ts(j["started_at"])).total_seconds() * 1000
+        # outside the job's life: API validation + enqueue, wake-up, reply;
+        # inside: queue wait, and the worker's run minus inference
+        split.append((total - in_db, in_db - run, run - d["infer"]))
 def pct(xs, p):
     xs = sorted(xs); return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 ov = [t - i for t, i, q, dc in rows]
@@ -91,4 +110,7 @@ print(f"sync POST /v1/classify x{len(rows)}: total p50 {pct([r[0] for r in rows]
       f"inference p50 {pct([r[1] for r in rows], 50):.2f} ms")
 print(f"sync call overhead (total - inference): p50 {pct(ov, 50):.2f} ms, p99 {pct(ov, 99):.2f} ms "
       f"(queue wait p50 {pct([r[2] for r in rows], 50):.2f} ms, decode p50 {pct([r[3] for r in rows], 50):.2f} ms); target p50 <= 3 ms")
+if split:
+    print(f"overhead split, p50: API side (validate, enqueue, wake, reply) {pct([x[0] for x in split], 50):.2f} ms, "
+          f"enqueue->claim {pct([x[1] for x in split], 50):.2f} ms, worker run minus inference {pct([x[2] for x in split], 50):.2f} ms")
 PY
