@@ -329,11 +329,21 @@ static int run_job(struct api_ctx *ctx, struct api_req *r, struct md_call *c, co
 }
 
 
-static int wants_class(const struct md_call *c, int cls)
+/* an object of the job result is wanted when its label names one of the
+ * matched COCO classes (a model with other class indices but COCO names
+ * still works), or, without a label, when its class index is one of them */
+static int wants_object(const struct md_call *c, json_t *o)
 {
-    for (int i = 0; i < c->ncls; i++)
-        if (c->cls[i] == cls)
+    const char *label = json_string_value(json_object_get(o, "label"));
+    json_t *cl = json_object_get(o, "class");
+    for (int i = 0; i < c->ncls; i++) {
+        if (label != NULL) {
+            if (strcmp(label, api_md_coco_label(c->cls[i])) == 0)
+                return 1;
+        } else if (json_is_integer(cl) && json_integer_value(cl) == c->cls[i]) {
             return 1;
+        }
+    }
     return 0;
 }
 
@@ -391,8 +401,7 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
     json_array_foreach(objs, i, o) {
         if (kept >= c.max_objects)
             break;
-        json_t *cl = json_object_get(o, "class");
-        if (!json_is_integer(cl) || !wants_class(&c, (int)json_integer_value(cl)))
+        if (!wants_object(&c, o))
             continue;
         double x0 = num(o, "x_min"), y0 = num(o, "y_min"), x1 = num(o, "x_max"),
                y1 = num(o, "y_max");
