@@ -406,7 +406,12 @@ static int batch_once(struct wk_ctx *w)
     pthread_mutex_lock(&w->mu);
     snprintf(devname, sizeof(devname), "%d: %s", w->dev.index, w->dev.name);
     pthread_mutex_unlock(&w->mu);
-    int rc = jq_job_claim(w->db, w->name, devname, models, w->eng.n_models, w->batch,
+    /* no batch larger than the largest model limit is ever run */
+    int claim_max = 1;
+    for (int i = 0; i < w->eng.n_models; i++)
+        if (model_batch_limit(w, w->eng.models[i]) > claim_max)
+            claim_max = model_batch_limit(w, w->eng.models[i]);
+    int rc = jq_job_claim(w->db, w->name, devname, models, w->eng.n_models, claim_max,
                           w->lease_s, &jobs, &n, &e);
     pgx_reset(w->db);
     if (rc == JQ_EMPTY)
