@@ -112,12 +112,16 @@ SELECT ins.id, 0 AS existed
   LEFT JOIN LATERAL (
       -- wake workers only when it matters (schema/README.md
       -- "Notifications"): always for IMMEDIATE, else only when no job of
-      -- this model and tier was waiting (the snapshot predates the insert)
+      -- this model and tier was waiting (the snapshot predates the insert).
+      -- Probed newest first: claimed jobs leave dead index entries at the
+      -- old end of the range until vacuum, the newest entries are live.
       SELECT pg_notify('vkv_job_new', ins.model)
        WHERE $4::smallint = 3 OR NOT EXISTS (
                  SELECT 1 FROM jobs w
                   WHERE w.state = 'queued' AND w.model = $3::text
-                    AND w.tier = $4::smallint AND w.run_after <= now())) n ON true
+                    AND w.tier = $4::smallint AND w.run_after <= now()
+                  ORDER BY w.fair_key DESC
+                  LIMIT 1)) n ON true
 UNION ALL
 SELECT i.job_id, 1
   FROM idempotency i, b
