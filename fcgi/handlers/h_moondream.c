@@ -363,8 +363,13 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
     c.task = "detect";
     struct err e;
     err_clear(&e);
-    if (parse_common(ctx, r, &c, &e) != API_OK || parse_object(&c, &e) != API_OK ||
-        pick_model(ctx, &c, &e) != API_OK)
+    if (parse_common(ctx, r, &c, &e) != API_OK || parse_object(&c, &e) != API_OK)
+        return api_reply_err(r, &e);
+    /* faces are not a COCO class: the face detector answers them */
+    int face = c.ncls == 1 && c.cls[0] == API_MD_FACE;
+    if (face)
+        c.task = "detect_faces";
+    if (pick_model(ctx, &c, &e) != API_OK)
         return api_reply_err(r, &e);
     const char *field = kind == MD_DETECT ? "objects" : "points";
     json_t *out = json_object();
@@ -375,12 +380,13 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
         return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
     }
     json_object_set_new(out, field, list);
-    if (c.ncls == 0) {
-        /* nothing to run: the detector cannot see this object */
+    if (c.ncls == 0 || (face && c.model == NULL)) {
+        /* nothing to run: no installed model can see this object */
+        int faces = api_models_has(ctx->models, "detect_faces", NULL);
         size_t n = strlen(c.warning);
         snprintf(c.warning + n, sizeof(c.warning) - n,
-                 "%sthe detector has no class for \"%.64s\"; it knows: %s", n ? "; " : "",
-                 c.object, api_md_coco_names());
+                 "%sthe detector has no class for \"%.64s\"; it knows: %s%s", n ? "; " : "",
+                 c.object, api_md_coco_names(), faces ? ", face" : "");
         return reply_ok(r, &c, out, NULL, 0);
     }
     if (c.model == NULL) {
@@ -393,18 +399,24 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
         json_decref(out);
         return API_ERR;
     }
-    /* the worker's objects are sorted by score and NMS'd per class */
-    json_t *objs = json_object_get(json_object_get(job, "result"), "objects");
+    /* the worker's objects are sorted by score and NMS'd per class; a
+     * face model answers {"faces":[{"box":{x_min..},"score"}]} */
+    json_t *objs = json_object_get(json_object_get(job, "result"), face ? "faces" : "objects");
     size_t i;
     json_t *o;
     int kept = 0;
     json_array_foreach(objs, i, o) {
         if (kept >= c.max_objects)
             break;
-        if (!wants_object(&c, o))
+        json_t *bx = o;
+        if (face)
+            bx = json_object_get(o, "box");
+        else if (!wants_object(&c, o))
             continue;
-        double x0 = num(o, "x_min"), y0 = num(o, "y_min"), x1 = num(o, "x_max"),
-               y1 = num(o, "y_max");
+        if (!json_is_object(bx))
+            continue;
+        double x0 = num(bx, "x_min"), y0 = num(bx, "y_min"), x1 = num(bx, "x_max"),
+               y1 = num(bx, "y_max");
         json_t *item = json_object();
         if (item == NULL)
             break;
@@ -417,7 +429,10 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
             json_object_set_new(item, "x", json_real(round((x0 + x1) * 0.5e6) / 1e6));
             json_object_set_new(item, "y", json_real(round((y0 + y1) * 0.5e6) / 1e6));
         }
-        json_object_set(item, "label", json_object_get(o, "label"));
+        if (face)
+            json_object_set_new(item, "label", json_string("face"));
+        else
+            json_object_set(item, "label", json_object_get(o, "label"));
         json_object_set(item, "score", json_object_get(o, "score"));
         json_array_append_new(list, item);
         kept++;

@@ -106,6 +106,7 @@ static const struct syn syns[] = {
     S1("teddy", 77), S1("stuffed animal", 77), S1("plush toy", 77), S1("plushie", 77),
     S1("hair dryer", 78), S1("hairdryer", 78), S1("blow dryer", 78),
     S1("tooth brush", 79),
+    S1("face", API_MD_FACE), S1("human face", API_MD_FACE),
     {"vehicle", {2, 3, 5, 7, -1}},
     {"animal", {14, 15, 16, 17, 18, 19}},
     {"pet", {15, 16, -1}},

@@ -18,6 +18,9 @@
 
 #define API_MD_COCO_N 80
 #define API_MD_MAX_CLASSES 16
+/* not a COCO class: faces are found by the face detector (task
+ * detect_faces, BlazeFace); "face", "faces", "a woman's face" match it */
+#define API_MD_FACE 1000
 
 /*
  * Resolves object to class indices (0-based COCO-80, the order of
@@ -29,7 +32,8 @@ int api_md_object_match(const char *object, int *cls, int max);
 /* the class name of index i ("person"), or NULL outside 0..79 */
 const char *api_md_coco_label(int i);
 
-/* "person, bicycle, car, ..." (static, all 80 names) */
+/* "person, bicycle, car, ..." (static, all 80 names; face is listed by
+ * the caller when a face model is installed) */
 const char *api_md_coco_names(void);
 
 #endif

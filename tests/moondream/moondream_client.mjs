@@ -159,8 +159,8 @@ async function errorsAndStreams() {
      /toothbrush/.test(r.json.warning) && /unicorn/.test(r.json.warning) && r.json.request_id &&
      r.json.metrics && typeof r.json.metrics.total_ms === 'number',
      'detect "unicorn": 200, [], warning lists the classes, request_id + metrics', r.text);
-  const p = await md.point({ image: { imageUrl: durl('coffee.png') }, object: 'face' });
-  ok(Array.isArray(p.points) && p.points.length === 0, 'client point "face": empty list');
+  const p = await md.point({ image: { imageUrl: durl('coffee.png') }, object: 'unicorns' });
+  ok(Array.isArray(p.points) && p.points.length === 0, 'client point "unicorns": empty list');
 }
 
 // ---------------------------------------------------------------- surface
@@ -205,6 +205,18 @@ async function surface() {
     }));
   ok(r.status === 200 && r.json.count === 2 && /moondream-2/.test(r.json.warning) && job2.tier === 3,
      'unknown variant: answered by the default model with a warning; default tier IMMEDIATE', r.text);
+
+  // faces: the face detector's result, reshaped
+  const faces = { faces: [{ box: { x_min: 0.3, y_min: 0.2, x_max: 0.7, y_max: 0.6 }, score: 0.9, landmarks: [] }],
+                  image: { width: 512, height: 600 } };
+  [w, res] = await Promise.all([fakeJob('blazeface-back-tfjs', faces),
+    md.detect({ image: img('grace_hopper.jpg'), object: 'face' })]);
+  ok(res.objects.length === 1 && res.objects[0].x_min === 0.3 && res.objects[0].y_max === 0.6,
+     'client detect "face": the face detector\'s boxes', JSON.stringify(res));
+  [w, res] = await Promise.all([fakeJob('blazeface-back-tfjs', faces),
+    md.point({ image: img('grace_hopper.jpg'), object: 'faces' })]);
+  ok(res.points.length === 1 && Math.abs(res.points[0].x - 0.5) < 1e-9 && Math.abs(res.points[0].y - 0.4) < 1e-9,
+     'client point "faces": the face centre', JSON.stringify(res));
 
   // the segment stream, framed for the client
   const seg = { path: 'M 0.100,0.100 L 0.900,0.100 L 0.900,0.900 L 0.100,0.900 Z',
@@ -264,6 +276,12 @@ async function real() {
   ok(r.status === 200 && r.json.metrics && typeof r.json.metrics.queue_ms === 'number' &&
      Object.keys(r.json.metrics).some(k => /infer/.test(k)) && r.json.model === 'centernet',
      'detect metrics: queue and inference times from the worker', JSON.stringify(r.json?.metrics));
+  // the official client's own integration test asks for "face"
+  res = await md.detect({ image: img('grace_hopper.jpg'), object: 'face' });
+  const f = res.objects[0];
+  ok(res.objects.length === 1 && inUnit(f) && Math.abs((f.x_min + f.x_max) / 2 - 0.52) < 0.1 &&
+     Math.abs((f.y_min + f.y_max) / 2 - 0.4) < 0.1,
+     'grace_hopper: "face" finds one face near the top middle (BlazeFace)', JSON.stringify(res));
   if (process.env.MD_SEGMENT === '1') {
     const sg = await md.segment({ image: img('astronaut.png'), object: 'person' });
     ok(/^M [0-9.]+,[0-9.]+( L [0-9.]+,[0-9.]+){3,} Z$/.test(sg.path) && inUnit(sg.bbox) &&

@@ -80,7 +80,10 @@ main(void)
     TH_CHECK(n == 4 && cls[0] == 2, "vehicles -> car, motorcycle, bus, truck (%d)", n);
     n = api_md_object_match("animal", cls, 2);
     TH_EQ_INT(n, 2, "max caps the classes returned");
-    TH_EQ_INT(first("face"), -1, "face: no COCO class");
+    TH_EQ_INT(first("face"), API_MD_FACE, "face: the face detector");
+    TH_EQ_INT(first("faces"), API_MD_FACE, "faces: the face detector");
+    TH_EQ_INT(first("the woman's face"), API_MD_FACE, "a woman's face: the face, not the woman");
+    TH_EQ_INT(first("head"), -1, "head: no class");
     TH_EQ_INT(first("unicorn"), -1, "unknown word: no class");
     TH_EQ_INT(first(""), -1, "empty: no class");
     TH_EQ_INT(first("   the  "), -1, "only an article: no class");

@@ -71,7 +71,7 @@ KEY=$("$BIN/vkv-admin" key create mdtest | tail -1)
 [[ -n $KEY ]] || { nok "vkv-admin creates a key"; exit 1; }
 
 mkdir -p "$T/models"
-cp models/centernet.json models/selfie.json "$T/models/"
+cp models/centernet.json models/selfie.json models/blazeface-back-tfjs.json "$T/models/"
 # sanitizer builds run the model ~8x slower (one CenterNet inference ~60 s on lavapipe)
 WAIT_MS=60000; [[ -n ${SANITIZE:-} ]] && WAIT_MS=400000 && export VKV_RT_TIMEOUT_MS=400000
 export VKV_MODELS_DIR=$T/models VKV_API_THREADS=4 VKV_WAIT_TIMEOUT_MS=$WAIT_MS VKV_LOG_LEVEL=info
