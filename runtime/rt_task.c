@@ -299,7 +299,7 @@ models_dir(const struct rt_task_opts *o)
 {
     if (o && o->models_dir)
         return o->models_dir;
-    const char *env = getenv("VKV_MODELS_DIR");
+    const char *env = getenv("VKV_MODEL_CACHE");
     return env && *env ? env : "var/cache/models";
 }
 

@@ -12,7 +12,7 @@
  *
  * A manifest (models/<name>.json, see models/README.md) names the task
  * ("classify", "detect_faces", "detect"), the model file (relative to
- * $VKV_MODELS_DIR/<name>/, default var/cache/models), the preprocessing
+ * $VKV_MODEL_CACHE/<name>/, default var/cache/models; VKV_MODELS_DIR is the manifests folder), the preprocessing
  * (size, resize mode, letterbox, scale/mean/std) and the postprocessing
  * parameters.  The imported graph, after the passes and weight rounding,
  * is cached as a packed file next to the model (<name>.<f32|f16|i8>.g<N>.vkvpack,
@@ -46,7 +46,7 @@ enum rt_task_kind {
 struct rt_task_opts {
     enum rt_weights weights; /* F32 (default), F16 or I8 */
     int max_batch;           /* 0 = the manifest's batch_limit */
-    const char *models_dir;  /* NULL = $VKV_MODELS_DIR or var/cache/models */
+    const char *models_dir;  /* NULL = $VKV_MODEL_CACHE or var/cache/models */
     uint64_t max_device_bytes;
 };
 

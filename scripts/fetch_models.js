@@ -11,7 +11,7 @@ const cp = require('child_process');
 
 const ROOT = process.cwd();
 const NPM_CACHE = path.join(ROOT, 'var/cache/npm');
-const MODELS = path.join(ROOT, process.env.VKV_MODELS_DIR || 'var/cache/models');
+const MODELS = path.join(ROOT, process.env.VKV_MODEL_CACHE || 'var/cache/models');
 const REF = path.join(ROOT, 'var/ref');
 
 function sha256(file) {
