@@ -147,18 +147,29 @@ int api_h_models(struct api_ctx *ctx, struct api_req *r)
     json_t *m, *w, *res;
     json_array_foreach(models, i, m) {
         const char *name = json_string_value(json_object_get(m, "name"));
-        json_t *where = json_array();
+        json_t *where = json_array(), *vram = json_array();
+        json_int_t total = 0;
         json_array_foreach(workers, wi, w) {
             json_t *dev = json_object_get(w, "device");
             json_t *resident = json_object_get(dev, "resident");
             json_array_foreach(resident, k, res) {
                 const char *rn = json_is_string(res) ? json_string_value(res)
                                                      : json_string_value(json_object_get(res, "model"));
-                if (rn && name && strcmp(rn, name) == 0)
+                if (rn && name && strcmp(rn, name) == 0) {
+                    json_int_t bytes = json_integer_value(json_object_get(res, "bytes"));
                     json_array_append(where, json_object_get(w, "name"));
+                    json_array_append_new(vram, json_pack("{s:O, s:O, s:I}", "worker",
+                                                          json_object_get(w, "name"), "device",
+                                                          json_object_get(dev, "name"), "bytes",
+                                                          bytes));
+                    total += bytes;
+                }
             }
         }
         json_object_set_new(m, "loaded_on", where);
+        /* VRAM per model: what each worker holding it reports, and the sum */
+        json_object_set_new(m, "vram", vram);
+        json_object_set_new(m, "vram_bytes", json_integer(total));
     }
     json_decref(workers);
     return api_reply_json(r, 200, json_pack("{s:o, s:o, s:o}", "models", models, "tasks",

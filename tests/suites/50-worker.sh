@@ -243,6 +243,8 @@ check "GET /v1/gpus: worker up with device, VRAM and counts" test "$(wk_json "$T
 wk_get /v1/models
 check "GET /v1/models: wk-test-b is loaded on t10" \
   test "$(wk_json "$BODY" '[m["loaded_on"] for m in j["models"] if m["name"] == "wk-test-b"] == [["t10"]]')" = 1
+check "GET /v1/models: wk-test-b's VRAM bytes are t10's resident bytes" \
+  test "$(wk_json "$BODY" '[(m["vram_bytes"] > 0 and m["vram"][0]["worker"] == "t10" and m["vram"][0]["bytes"] == m["vram_bytes"]) for m in j["models"] if m["name"] == "wk-test-b"] == [True]')" = 1
 wk_worker_stop t10 TERM
 # t2 was killed with -9 in part 2b: no status since; the API's staleness
 # threshold (30 s) has passed or passes soon
