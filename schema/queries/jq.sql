@@ -573,7 +573,10 @@ ON CONFLICT (name) DO UPDATE SET device = EXCLUDED.device, last_seen = now()
 -- $1 stale seconds
 SELECT json_build_object('workers', coalesce(json_agg(json_build_object(
            'name', name,
-           'status', CASE WHEN last_seen > now() - make_interval(secs => $1::int)
+           -- a worker that said it stopped (SIGTERM, device lost) is down at
+           -- once; one that went silent is down after the stale time
+           'status', CASE WHEN device->>'state' IN ('stopped', 'device_lost') THEN 'down'
+                          WHEN last_seen > now() - make_interval(secs => $1::int)
                           THEN 'up' ELSE 'down' END,
            'started_at', started_at, 'last_seen', last_seen,
            'device', device) ORDER BY name), '[]'))::text

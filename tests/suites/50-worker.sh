@@ -246,6 +246,9 @@ check "GET /v1/models: wk-test-b is loaded on t10" \
 check "GET /v1/models: wk-test-b's VRAM bytes are t10's resident bytes" \
   test "$(wk_json "$BODY" '[(m["vram_bytes"] > 0 and m["vram"][0]["worker"] == "t10" and m["vram"][0]["bytes"] == m["vram_bytes"]) for m in j["models"] if m["name"] == "wk-test-b"] == [True]')" = 1
 wk_worker_stop t10 TERM
+gpu_of t10
+check "a worker stopped by SIGTERM shows as down at once, not after the stale time" \
+  test "$(wk_json "$T/gpu-t10.json" 'j["status"] == "down" and j["device"]["state"] == "stopped"')" = 1
 # t2 was killed with -9 in part 2b: no status since; the API's staleness
 # threshold (30 s) has passed or passes soon
 t2_down() { gpu_of t2 && [[ $(wk_json "$T/gpu-t2.json" 'j["status"]') == down ]]; }
