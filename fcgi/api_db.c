@@ -27,6 +27,26 @@ int api_db_global_init(void)
         log_error("libpq was built without thread safety; vkv-api needs it");
         return -1;
     }
+    /* refuse to serve a database whose schema is not the one this binary
+     * was built for (an edited or unknown migration, or none applied); when
+     * PostgreSQL is down we start anyway and answer 503 until it is back */
+    struct pgx *c = NULL;
+    struct err e;
+    err_clear(&e);
+    if (pgx_open(&c, NULL, &e) != PGX_OK) {
+        log_warn("could not check the schema at start: %s", e.msg);
+        pgx_free(c);
+        return 0;
+    }
+    int rc = jq_schema_check(c, &e);
+    pgx_free(c);
+    if (rc == JQ_ERR_CONFLICT || rc == JQ_ERR_NOT_FOUND) {
+        log_error("%s (%s); run vkv-admin migrate against a database of this version",
+                  e.msg, e.code);
+        return -1;
+    }
+    if (rc != JQ_OK)
+        log_warn("could not check the schema at start: %s", e.msg);
     return 0;
 }
 

@@ -34,6 +34,9 @@ out=$("$admin" migrate 2>&1); rc=$?
 check "checksum mismatch: migrate refuses too" test $rc -ne 0
 out=$("$admin" tenant create x 2>&1); rc=$?
 check "checksum mismatch: other commands refuse to start" test $rc -ne 0
+out=$(VKV_API_SOCKET=$PG_TMP_DIR/mismatch.sock VKV_API_THREADS=1 timeout 20 "$BIN/vkv-api" 2>&1); rc=$?
+check "checksum mismatch: vkv-api refuses to start (status $rc)" test $rc -eq 1
+check "checksum mismatch: vkv-api says why" grep -q "schema_mismatch" <<<"$out"
 sha=$(sha256sum schema/migrations/0001_queue.sql | cut -c1-64)
 psql -XAtqc "update schema_migrations set sha256 = '$sha' where version = 1" >/dev/null
 check "restored checksum equals sha256sum of the file" "$admin" schema-check
