@@ -619,6 +619,18 @@ int main(int argc, char **argv)
         log_error("could not open PostgreSQL connections: %s", e.msg);
         return WK_EXIT_DB;
     }
+    /* never claim from a database whose schema this binary was not built
+     * for; exit 1 (configuration) so make run does not restart in a loop */
+    {
+        int src = jq_schema_check(w.db, &e);
+        if (src == JQ_ERR_CONFLICT || src == JQ_ERR_NOT_FOUND) {
+            log_error("%s (%s); run vkv-admin migrate against a database of this version",
+                      e.msg, e.code);
+            return WK_EXIT_CONFIG;
+        }
+        if (src != JQ_OK)
+            log_warn("could not check the schema at start: %s", e.msg);
+    }
     /* LISTEN before the first claim so no enqueue falls between */
     double until = cm_now_ms() + 30000;
     while (jq_listen(w.db, JQ_CHAN_JOB_NEW, &e) != JQ_OK) {

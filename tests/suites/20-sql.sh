@@ -37,6 +37,9 @@ check "checksum mismatch: other commands refuse to start" test $rc -ne 0
 out=$(VKV_API_SOCKET=$PG_TMP_DIR/mismatch.sock VKV_API_THREADS=1 timeout 20 "$BIN/vkv-api" 2>&1); rc=$?
 check "checksum mismatch: vkv-api refuses to start (status $rc)" test $rc -eq 1
 check "checksum mismatch: vkv-api says why" grep -q "schema_mismatch" <<<"$out"
+out=$(timeout 60 "$BIN/vkv-worker" --engine test --test-models m1 --name mismatch 2>&1); rc=$?
+check "checksum mismatch: vkv-worker refuses to start (status $rc)" test $rc -eq 1
+check "checksum mismatch: vkv-worker says why" grep -q "schema_mismatch" <<<"$out"
 sha=$(sha256sum schema/migrations/0001_queue.sql | cut -c1-64)
 psql -XAtqc "update schema_migrations set sha256 = '$sha' where version = 1" >/dev/null
 check "restored checksum equals sha256sum of the file" "$admin" schema-check
