@@ -7,7 +7,8 @@ set -uo pipefail
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source tests/lib/nginx_tmp.sh   # nginx_tmp_free_port
+free_port() { nginx_tmp_free_port; }
 
 dir=$VKV_TEST_TMP/run
 mkdir -p "$dir" && chmod 755 "$dir"
