@@ -27,24 +27,21 @@
 
 static int adm_usage(void)
 {
-    fprintf(stderr,
-            "usage: vkv-admin [--config FILE] COMMAND\n"
-            "  migrate | schema-check\n"
-            "  tenant create NAME\n"
-            "  key create TENANT [--admin] | key revoke KEY_ID\n"
-            "  tier pause|resume TIER\n"
-            "  retention run [--days N]\n"
-            "  requeue-expired | queue\n");
+    fprintf(stderr, "usage: vkv-admin [--config FILE] COMMAND\n"
+                    "  migrate | schema-check\n"
+                    "  tenant create NAME\n"
+                    "  key create TENANT [--admin] | key revoke KEY_ID\n"
+                    "  tier pause|resume TIER\n"
+                    "  retention run [--days N]\n"
+                    "  requeue-expired | queue\n");
     return 2;
 }
-
 
 static int adm_fail(const char *what, const struct err *e)
 {
     fprintf(stderr, "vkv-admin: %s: %s (%s)\n", what, e->msg, e->code);
     return 1;
 }
-
 
 /* a tenant given by name, or by id when it is all digits */
 static int adm_tenant(struct pgx *c, const char *s, int64_t *id, struct err *e)
@@ -55,7 +52,6 @@ static int adm_tenant(struct pgx *c, const char *s, int64_t *id, struct err *e)
     }
     return jq_tenant_get(c, s, id, e);
 }
-
 
 int main(int argc, char **argv)
 {
@@ -119,8 +115,9 @@ int main(int argc, char **argv)
             } else {
                 /* the only time the key is ever shown */
                 printf("%s\n", key);
-                fprintf(stderr, "key id %lld for tenant %lld%s; it is stored hashed and "
-                                "cannot be shown again\n",
+                fprintf(stderr,
+                        "key id %lld for tenant %lld%s; it is stored hashed and "
+                        "cannot be shown again\n",
                         (long long)kid, (long long)tid, admin ? " (admin)" : "");
             }
         }

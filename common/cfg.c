@@ -26,23 +26,19 @@ static const struct cfg_entry cfg_entries[] = {
     /* paths and processes */
     {"VKV_VAR_DIR", CFG_TYPE_STR, "var", 0, 0, 0, A | W | C | R,
      "state directory: PostgreSQL cluster, sockets, logs, model cache"},
-    {"VKV_LOG_LEVEL", CFG_TYPE_STR, "info", 0, 0, 0, A | W | C | R,
-     "debug, info, warn or error"},
+    {"VKV_LOG_LEVEL", CFG_TYPE_STR, "info", 0, 0, 0, A | W | C | R, "debug, info, warn or error"},
     {"VKV_MODELS_DIR", CFG_TYPE_STR, "models", 0, 0, 0, A | W | C,
      "folder of model manifests (models/*.json)"},
     {"VKV_MODEL_CACHE", CFG_TYPE_STR, "var/cache/models", 0, 0, 0, A | W | C | R,
      "where fetched model packages are unpacked"},
     /* http / nginx */
-    {"VKV_HTTP_ADDR", CFG_TYPE_STR, "127.0.0.1", 0, 0, 0, R,
-     "address nginx listens on"},
-    {"VKV_HTTP_PORT", CFG_TYPE_INT, "8080", 1, 65535, 0, R,
-     "port nginx listens on"},
+    {"VKV_HTTP_ADDR", CFG_TYPE_STR, "127.0.0.1", 0, 0, 0, R, "address nginx listens on"},
+    {"VKV_HTTP_PORT", CFG_TYPE_INT, "8080", 1, 65535, 0, R, "port nginx listens on"},
     {"VKV_API_SOCKET", CFG_TYPE_STR, "var/run/api.sock", 0, 0, 0, A | R,
      "unix socket between nginx and vkv-api"},
     {"VKV_API_THREADS", CFG_TYPE_INT, "16", 1, 1024, 0, A,
      "FastCGI accept threads per vkv-api process (>= nginx keepalive connections)"},
-    {"VKV_API_PROCESSES", CFG_TYPE_INT, "2", 1, 64, 0, R,
-     "vkv-api processes started by make run"},
+    {"VKV_API_PROCESSES", CFG_TYPE_INT, "2", 1, 64, 0, R, "vkv-api processes started by make run"},
     {"VKV_MAX_BODY_BYTES", CFG_TYPE_INT, "20971520", 1024, 1073741824, 0, A | R,
      "largest request body accepted (nginx and vkv-api)"},
     {"VKV_RATE_LIMIT", CFG_TYPE_INT, "200", 1, 1000000, 0, R,
@@ -59,12 +55,9 @@ static const struct cfg_entry cfg_entries[] = {
     /* postgresql */
     {"VKV_PG_HOST", CFG_TYPE_STR, "var/run", 0, 0, 0, A | W | C | R,
      "PostgreSQL host or socket directory"},
-    {"VKV_PG_PORT", CFG_TYPE_INT, "5488", 1, 65535, 0, A | W | C | R,
-     "PostgreSQL port"},
-    {"VKV_PG_DB", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R,
-     "PostgreSQL database"},
-    {"VKV_PG_USER", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R,
-     "PostgreSQL role"},
+    {"VKV_PG_PORT", CFG_TYPE_INT, "5488", 1, 65535, 0, A | W | C | R, "PostgreSQL port"},
+    {"VKV_PG_DB", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R, "PostgreSQL database"},
+    {"VKV_PG_USER", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R, "PostgreSQL role"},
     {"VKV_PG_PASSWORD", CFG_TYPE_STR, "", 0, 0, 1, A | W | C | R,
      "PostgreSQL password (empty for local socket trust/peer)"},
     /* queue */
@@ -136,21 +129,20 @@ static int cfg_validate(size_t i, const char *v, struct err *e)
         errno = 0;
         long long x = strtoll(v, &end, 10);
         if (errno != 0 || end == v || *end != '\0')
-            return err_set(e, -1, 0, "invalid_config", "invalid value for %s: \"%s\" is not an integer",
-                           c->name, v);
+            return err_set(e, -1, 0, "invalid_config",
+                           "invalid value for %s: \"%s\" is not an integer", c->name, v);
         if (x < c->min || x > c->max)
             return err_set(e, -1, 0, "invalid_config",
-                           "invalid value for %s: %lld is outside %lld..%lld", c->name, x,
-                           c->min, c->max);
+                           "invalid value for %s: %lld is outside %lld..%lld", c->name, x, c->min,
+                           c->max);
         cfg_ints[i] = x;
     } else if (c->type == CFG_TYPE_BOOL) {
         int b;
         if (cfg_parse_bool(v, &b) != 0)
-            return err_set(e, -1, 0, "invalid_config", "invalid value for %s: \"%s\" is not a boolean",
-                           c->name, v);
+            return err_set(e, -1, 0, "invalid_config",
+                           "invalid value for %s: \"%s\" is not a boolean", c->name, v);
         cfg_ints[i] = b;
-    } else if (c->name != NULL && strcmp(c->name, "VKV_LOG_LEVEL") == 0 &&
-               log_level_parse(v) < 0) {
+    } else if (c->name != NULL && strcmp(c->name, "VKV_LOG_LEVEL") == 0 && log_level_parse(v) < 0) {
         return err_set(e, -1, 0, "invalid_config",
                        "invalid value for VKV_LOG_LEVEL: \"%s\" (debug, info, warn, error)", v);
     }
@@ -179,8 +171,8 @@ static int cfg_load_file(const char *file, struct err *e)
             continue;
         char *eq = strchr(p, '=');
         if (eq == NULL) {
-            rc = err_set(e, -1, 0, "invalid_config", "invalid line %d in \"%s\": expected KEY=VALUE",
-                         lineno, file);
+            rc = err_set(e, -1, 0, "invalid_config",
+                         "invalid line %d in \"%s\": expected KEY=VALUE", lineno, file);
             break;
         }
         *eq = '\0';

@@ -26,12 +26,12 @@ enum {
 };
 
 struct cfg_entry {
-    const char *name;      /* the environment variable, e.g. "VKV_HTTP_PORT" */
+    const char *name; /* the environment variable, e.g. "VKV_HTTP_PORT" */
     enum cfg_type type;
-    const char *def;       /* default as text; NULL = required */
-    long long min, max;    /* bounds for CFG_TYPE_INT */
-    int secret;            /* masked in logs */
-    int progs;             /* CFG_PROG_* mask */
+    const char *def;    /* default as text; NULL = required */
+    long long min, max; /* bounds for CFG_TYPE_INT */
+    int secret;         /* masked in logs */
+    int progs;          /* CFG_PROG_* mask */
     const char *desc;
 };
 

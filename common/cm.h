@@ -11,11 +11,9 @@
 
 #include <stddef.h>
 
-void cm_assert_fail(const char *expr, const char *file, int line)
-    __attribute__((noreturn));
+void cm_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 
-#define CM_ASSERT(x) \
-    ((x) ? (void)0 : cm_assert_fail(#x, __FILE__, __LINE__))
+#define CM_ASSERT(x) ((x) ? (void)0 : cm_assert_fail(#x, __FILE__, __LINE__))
 
 #define CM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

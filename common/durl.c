@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 static pthread_once_t durl_sodium_once = PTHREAD_ONCE_INIT;
 
 static void durl_sodium_init(void)
@@ -31,12 +30,18 @@ static void durl_sodium_init(void)
 const char *durl_status_str(int status)
 {
     switch (status) {
-    case DURL_OK: return "ok";
-    case DURL_ERR_INVALID: return "invalid data url";
-    case DURL_ERR_BASE64: return "invalid base64";
-    case DURL_ERR_TOO_LARGE: return "too large";
-    case DURL_ERR_TYPE: return "unsupported media type";
-    case DURL_ERR_OOM: return "out of memory";
+    case DURL_OK:
+        return "ok";
+    case DURL_ERR_INVALID:
+        return "invalid data url";
+    case DURL_ERR_BASE64:
+        return "invalid base64";
+    case DURL_ERR_TOO_LARGE:
+        return "too large";
+    case DURL_ERR_TYPE:
+        return "unsupported media type";
+    case DURL_ERR_OOM:
+        return "out of memory";
     }
     return "unknown durl status";
 }
@@ -99,9 +104,8 @@ int durl_base64_len(const char *s, size_t n, size_t *len, struct err *e)
 }
 
 /* as durl_base64_decode with the too-large code chosen by the caller */
-static int durl_b64_decode(const char *s, size_t n, enum durl_b64 variant,
-                           size_t max_bytes, const char *too_large_code,
-                           struct ar *ar, uint8_t **data, size_t *len,
+static int durl_b64_decode(const char *s, size_t n, enum durl_b64 variant, size_t max_bytes,
+                           const char *too_large_code, struct ar *ar, uint8_t **data, size_t *len,
                            struct err *e)
 {
     size_t want, got = 0, chars = 0;
@@ -113,8 +117,7 @@ static int durl_b64_decode(const char *s, size_t n, enum durl_b64 variant,
         return rc;
     if (max_bytes && want > max_bytes)
         return err_set(e, DURL_ERR_TOO_LARGE, 413, too_large_code,
-                       "decoded data is %zu bytes, more than the limit of %zu",
-                       want, max_bytes);
+                       "decoded data is %zu bytes, more than the limit of %zu", want, max_bytes);
     for (size_t i = 0; i < n; i++)
         chars += !durl_is_ws((unsigned char)s[i]);
 
@@ -133,8 +136,7 @@ static int durl_b64_decode(const char *s, size_t n, enum durl_b64 variant,
     pthread_once(&durl_sodium_once, durl_sodium_init);
     const char *end = NULL;
     /* sodium_base642bin with an empty input returns 0 without writing */
-    if (chars > 0 &&
-        sodium_base642bin(buf, want, s, n, " \t\r\n\f", &got, &end, sv) != 0) {
+    if (chars > 0 && sodium_base642bin(buf, want, s, n, " \t\r\n\f", &got, &end, sv) != 0) {
         if (!ar)
             free(buf);
         return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
@@ -157,12 +159,10 @@ static int durl_b64_decode(const char *s, size_t n, enum durl_b64 variant,
  * Decodes base64 (see durl.h for the rules).  Sizes are checked before
  * allocating; on failure *data is NULL and nothing is held.
  */
-int durl_base64_decode(const char *s, size_t n, enum durl_b64 variant,
-                       size_t max_bytes, struct ar *ar, uint8_t **data,
-                       size_t *len, struct err *e)
+int durl_base64_decode(const char *s, size_t n, enum durl_b64 variant, size_t max_bytes,
+                       struct ar *ar, uint8_t **data, size_t *len, struct err *e)
 {
-    return durl_b64_decode(s, n, variant, max_bytes, "data_too_large", ar,
-                           data, len, e);
+    return durl_b64_decode(s, n, variant, max_bytes, "data_too_large", ar, data, len, e);
 }
 
 /* returns a new base64 string (ar or malloc); NULL when out of memory */
@@ -190,8 +190,8 @@ static int durl_hex(unsigned char c)
 }
 
 /* percent-decodes s[0..n) (size checked first); see durl_parse */
-static int durl_pct_decode(const char *s, size_t n, size_t max_bytes,
-                           struct ar *ar, struct durl *out, struct err *e)
+static int durl_pct_decode(const char *s, size_t n, size_t max_bytes, struct ar *ar,
+                           struct durl *out, struct err *e)
 {
     size_t want = 0;
     for (size_t i = 0; i < n; i++, want++) {
@@ -205,8 +205,7 @@ static int durl_pct_decode(const char *s, size_t n, size_t max_bytes,
     }
     if (max_bytes && want > max_bytes)
         return err_set(e, DURL_ERR_TOO_LARGE, 413, "image_too_large",
-                       "decoded data is %zu bytes, more than the limit of %zu",
-                       want, max_bytes);
+                       "decoded data is %zu bytes, more than the limit of %zu", want, max_bytes);
     uint8_t *buf = durl_alloc(ar, want);
     if (buf == NULL)
         return err_set_transient(e, DURL_ERR_OOM, "out_of_memory",
@@ -237,8 +236,7 @@ static int durl_is_token(unsigned char c)
  * Validates and stores the media type h[0..n) ("type/subtype", spaces
  * around it allowed) lower-cased in out->mime.
  */
-static int durl_mime_parse(const char *h, size_t n, struct durl *out,
-                           struct err *e)
+static int durl_mime_parse(const char *h, size_t n, struct durl *out, struct err *e)
 {
     while (n > 0 && (h[0] == ' ' || h[0] == '\t'))
         h++, n--;
@@ -249,8 +247,7 @@ static int durl_mime_parse(const char *h, size_t n, struct durl *out,
         return DURL_OK;
     if (n >= DURL_MIME_MAX)
         return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
-                       "invalid data url: media type longer than %d bytes",
-                       DURL_MIME_MAX - 1);
+                       "invalid data url: media type longer than %d bytes", DURL_MIME_MAX - 1);
     size_t slash = 0, i;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)h[i];
@@ -292,8 +289,8 @@ static int durl_mime_allowed(const char *mime)
  * Parses and decodes a data URL; the rules, memory ownership and error
  * codes are in durl.h.  Never reads past s + n.  Thread-safe.
  */
-int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags,
-               struct ar *ar, struct durl *out, struct err *e)
+int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags, struct ar *ar,
+               struct durl *out, struct err *e)
 {
     int rc;
 
@@ -311,8 +308,7 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags,
         if (memchr(s, '-', n) || memchr(s, '_', n))
             v = DURL_B64_URLSAFE;
         out->base64 = 1;
-        return durl_b64_decode(s, n, v, max_bytes, "image_too_large", ar,
-                               &out->data, &out->len, e);
+        return durl_b64_decode(s, n, v, max_bytes, "image_too_large", ar, &out->data, &out->len, e);
     }
     s += 5;
     n -= 5;
@@ -336,8 +332,7 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags,
             out->base64 = 1;
         } else if (!durl_param_ok(p, pn) || memchr(p, '=', pn) == NULL) {
             return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
-                           "invalid data url: bad parameter \"%.*s\"",
-                           (int)(pn > 40 ? 40 : pn), p);
+                           "invalid data url: bad parameter \"%.*s\"", (int)(pn > 40 ? 40 : pn), p);
         }
         p = next;
     }
@@ -351,8 +346,8 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags,
         enum durl_b64 v = DURL_B64_ORIGINAL;
         if (memchr(d, '-', dn) || memchr(d, '_', dn))
             v = DURL_B64_URLSAFE;
-        return durl_b64_decode(d, dn, v, max_bytes, "image_too_large", ar,
-                               &out->data, &out->len, e);
+        return durl_b64_decode(d, dn, v, max_bytes, "image_too_large", ar, &out->data, &out->len,
+                               e);
     }
     return durl_pct_decode(d, dn, max_bytes, ar, out, e);
 }

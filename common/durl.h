@@ -84,8 +84,8 @@ const char *durl_status_str(int status);
  * Error codes: invalid_data_url (400), invalid_base64 (400),
  * image_too_large (413), unsupported_image_type (415), out_of_memory (503).
  */
-int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags,
-               struct ar *ar, struct durl *out, struct err *e);
+int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags, struct ar *ar,
+               struct durl *out, struct err *e);
 
 /*
  * Decodes base64 text s[0..n) in the given alphabet under the rules above,
@@ -94,9 +94,8 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags,
  * terminated) and *len and returns DURL_OK.  Error codes: invalid_base64
  * (400), data_too_large (413), out_of_memory (503).
  */
-int durl_base64_decode(const char *s, size_t n, enum durl_b64 variant,
-                       size_t max_bytes, struct ar *ar, uint8_t **data,
-                       size_t *len, struct err *e);
+int durl_base64_decode(const char *s, size_t n, enum durl_b64 variant, size_t max_bytes,
+                       struct ar *ar, uint8_t **data, size_t *len, struct err *e);
 
 /*
  * Exact decoded size of base64 text s[0..n) under the rules above, without

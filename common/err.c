@@ -12,8 +12,7 @@ void err_clear(struct err *e)
         memset(e, 0, sizeof(*e));
 }
 
-int err_setv(struct err *e, int status, int http, const char *code,
-             const char *fmt, va_list ap)
+int err_setv(struct err *e, int status, int http, const char *code, const char *fmt, va_list ap)
 {
     if (e == NULL)
         return status;
@@ -25,8 +24,7 @@ int err_setv(struct err *e, int status, int http, const char *code,
     return status;
 }
 
-int err_set(struct err *e, int status, int http, const char *code,
-            const char *fmt, ...)
+int err_set(struct err *e, int status, int http, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -35,8 +33,7 @@ int err_set(struct err *e, int status, int http, const char *code,
     return status;
 }
 
-int err_set_transient(struct err *e, int status, const char *code,
-                      const char *fmt, ...)
+int err_set_transient(struct err *e, int status, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -14,12 +14,12 @@
 #include <stdarg.h>
 
 struct err {
-    int status;        /* the detecting module's negative status code */
-    int http;          /* suggested HTTP status, 0 = unknown */
-    int sys_errno;     /* errno captured at the failure, or 0 */
-    int transient;     /* 1: may succeed later (retry, 503) */
-    char code[48];     /* machine-readable, e.g. "image_too_large" */
-    char msg[256];     /* lower case, no final period, names the value */
+    int status;    /* the detecting module's negative status code */
+    int http;      /* suggested HTTP status, 0 = unknown */
+    int sys_errno; /* errno captured at the failure, or 0 */
+    int transient; /* 1: may succeed later (retry, 503) */
+    char code[48]; /* machine-readable, e.g. "image_too_large" */
+    char msg[256]; /* lower case, no final period, names the value */
 };
 
 /* clears e; e may be NULL; cannot fail */
@@ -29,13 +29,12 @@ void err_clear(struct err *e);
  * Fills e (may be NULL) and returns status so callers can write
  * `return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large", "...")`.
  */
-int err_set(struct err *e, int status, int http, const char *code,
-            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-int err_setv(struct err *e, int status, int http, const char *code,
-             const char *fmt, va_list ap);
+int err_set(struct err *e, int status, int http, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int err_setv(struct err *e, int status, int http, const char *code, const char *fmt, va_list ap);
 
 /* as err_set, but marks the error transient (retry / 503) */
-int err_set_transient(struct err *e, int status, const char *code,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int err_set_transient(struct err *e, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

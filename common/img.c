@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* ---- limits, formats, small helpers ---- */
 
 void img_limits_default(struct img_limits *l)
@@ -45,14 +44,22 @@ void img_limits_default(struct img_limits *l)
 const char *img_format_name(enum img_format f)
 {
     switch (f) {
-    case IMG_FORMAT_JPEG: return "jpeg";
-    case IMG_FORMAT_PNG: return "png";
-    case IMG_FORMAT_WEBP: return "webp";
-    case IMG_FORMAT_GIF: return "gif";
-    case IMG_FORMAT_BMP: return "bmp";
-    case IMG_FORMAT_TIFF: return "tiff";
-    case IMG_FORMAT_HEIF: return "heif";
-    case IMG_FORMAT_UNKNOWN: break;
+    case IMG_FORMAT_JPEG:
+        return "jpeg";
+    case IMG_FORMAT_PNG:
+        return "png";
+    case IMG_FORMAT_WEBP:
+        return "webp";
+    case IMG_FORMAT_GIF:
+        return "gif";
+    case IMG_FORMAT_BMP:
+        return "bmp";
+    case IMG_FORMAT_TIFF:
+        return "tiff";
+    case IMG_FORMAT_HEIF:
+        return "heif";
+    case IMG_FORMAT_UNKNOWN:
+        break;
     }
     return "unknown";
 }
@@ -60,14 +67,22 @@ const char *img_format_name(enum img_format f)
 const char *img_format_mime(enum img_format f)
 {
     switch (f) {
-    case IMG_FORMAT_JPEG: return "image/jpeg";
-    case IMG_FORMAT_PNG: return "image/png";
-    case IMG_FORMAT_WEBP: return "image/webp";
-    case IMG_FORMAT_GIF: return "image/gif";
-    case IMG_FORMAT_BMP: return "image/bmp";
-    case IMG_FORMAT_TIFF: return "image/tiff";
-    case IMG_FORMAT_HEIF: return "image/heif";
-    case IMG_FORMAT_UNKNOWN: break;
+    case IMG_FORMAT_JPEG:
+        return "image/jpeg";
+    case IMG_FORMAT_PNG:
+        return "image/png";
+    case IMG_FORMAT_WEBP:
+        return "image/webp";
+    case IMG_FORMAT_GIF:
+        return "image/gif";
+    case IMG_FORMAT_BMP:
+        return "image/bmp";
+    case IMG_FORMAT_TIFF:
+        return "image/tiff";
+    case IMG_FORMAT_HEIF:
+        return "image/heif";
+    case IMG_FORMAT_UNKNOWN:
+        break;
     }
     return "application/octet-stream";
 }
@@ -75,11 +90,16 @@ const char *img_format_mime(enum img_format f)
 const char *img_status_str(int status)
 {
     switch (status) {
-    case IMG_OK: return "ok";
-    case IMG_ERR_INVALID: return "invalid image";
-    case IMG_ERR_UNSUPPORTED: return "unsupported image type";
-    case IMG_ERR_TOO_LARGE: return "image too large";
-    case IMG_ERR_OOM: return "out of memory";
+    case IMG_OK:
+        return "ok";
+    case IMG_ERR_INVALID:
+        return "invalid image";
+    case IMG_ERR_UNSUPPORTED:
+        return "unsupported image type";
+    case IMG_ERR_TOO_LARGE:
+        return "image too large";
+    case IMG_ERR_OOM:
+        return "out of memory";
     }
     return "unknown img status";
 }
@@ -117,30 +137,27 @@ static unsigned img_be16(const uint8_t *p)
 }
 
 /* the size checks shared by every format; w, h as stored */
-static int img_limits_check(uint64_t w, uint64_t h, const struct img_limits *lim,
-                            struct err *e)
+static int img_limits_check(uint64_t w, uint64_t h, const struct img_limits *lim, struct err *e)
 {
     if (w == 0 || h == 0)
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
-                       "invalid image: size %llux%llu", (unsigned long long)w,
-                       (unsigned long long)h);
+        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: size %llux%llu",
+                       (unsigned long long)w, (unsigned long long)h);
     if (lim->max_side && (w > lim->max_side || h > lim->max_side))
         return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
-                       "image is %llux%llu, larger than %u pixels on a side",
-                       (unsigned long long)w, (unsigned long long)h, lim->max_side);
+                       "image is %llux%llu, larger than %u pixels on a side", (unsigned long long)w,
+                       (unsigned long long)h, lim->max_side);
     if (lim->max_pixels && w * h > lim->max_pixels)
         return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
-                       "image is %llux%llu = %llu pixels, more than %llu",
-                       (unsigned long long)w, (unsigned long long)h,
-                       (unsigned long long)(w * h), (unsigned long long)lim->max_pixels);
+                       "image is %llux%llu = %llu pixels, more than %llu", (unsigned long long)w,
+                       (unsigned long long)h, (unsigned long long)(w * h),
+                       (unsigned long long)lim->max_pixels);
     /* whatever the limits: w*h*4 bytes must be addressable */
     if (w * h > SIZE_MAX / 8)
         return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
-                       "image is %llux%llu, too large to address",
-                       (unsigned long long)w, (unsigned long long)h);
+                       "image is %llux%llu, too large to address", (unsigned long long)w,
+                       (unsigned long long)h);
     return IMG_OK;
 }
-
 
 /* ---- headers: JPEG markers and EXIF ---- */
 
@@ -161,9 +178,10 @@ static int img_exif_orientation(const uint8_t *t, size_t n)
     else
         return 1;
 #define RD16(p) (le ? (unsigned)(p)[0] | (unsigned)(p)[1] << 8 : img_be16(p))
-#define RD32(p) (le ? (uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 | (uint32_t)(p)[2] << 16 | \
-                          (uint32_t)(p)[3] << 24                                        \
-                    : img_be32(p))
+#define RD32(p)                                                                                    \
+    (le ? (uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 | (uint32_t)(p)[2] << 16 |                      \
+              (uint32_t)(p)[3] << 24                                                               \
+        : img_be32(p))
     if (RD16(t + 2) != 42)
         return 1;
     uint32_t off = RD32(t + 4);
@@ -190,8 +208,7 @@ static int img_exif_orientation(const uint8_t *t, size_t n)
  * Walks the JPEG markers from SOI to the first SOF, filling the stored
  * size and the EXIF orientation (first APP1 "Exif" before the SOF).
  */
-static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info,
-                          struct err *e)
+static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info, struct err *e)
 {
     size_t i = 2;
     int orientation = 0;
@@ -219,7 +236,8 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info,
         if (len < 2 || len > n - i)
             return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
                            "invalid image: jpeg segment 0x%02x of %zu bytes at offset %zu "
-                           "does not fit in %zu bytes", m, len, i, n);
+                           "does not fit in %zu bytes",
+                           m, len, i, n);
         const uint8_t *seg = d + i + 2;
         size_t sn = len - 2;
         if (m == 0xe1 && !orientation && sn >= 6 && memcmp(seg, "Exif\0\0", 6) == 0)
@@ -243,11 +261,9 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info,
     }
 }
 
-
 /* ---- headers: PNG ---- */
 
-static int img_png_probe(const uint8_t *d, size_t n, struct img_info *info,
-                         struct err *e)
+static int img_png_probe(const uint8_t *d, size_t n, struct img_info *info, struct err *e)
 {
     if (n < 33 || img_be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0)
         return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
@@ -256,14 +272,22 @@ static int img_png_probe(const uint8_t *d, size_t n, struct img_info *info,
     unsigned depth = d[24], ct = d[25];
     int ok = 0;
     switch (ct) {
-    case 0: ok = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16; break;
-    case 3: ok = depth == 1 || depth == 2 || depth == 4 || depth == 8; break;
-    case 2: case 4: case 6: ok = depth == 8 || depth == 16; break;
+    case 0:
+        ok = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
+        break;
+    case 3:
+        ok = depth == 1 || depth == 2 || depth == 4 || depth == 8;
+        break;
+    case 2:
+    case 4:
+    case 6:
+        ok = depth == 8 || depth == 16;
+        break;
     }
     if (!ok || w > PNG_UINT_31_MAX || h > PNG_UINT_31_MAX)
         return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
-                       "invalid image: png header (%ux%u, color type %u, depth %u)",
-                       w, h, ct, depth);
+                       "invalid image: png header (%ux%u, color type %u, depth %u)", w, h, ct,
+                       depth);
     info->stored_w = (int)(w > INT32_MAX ? INT32_MAX : w);
     info->stored_h = (int)(h > INT32_MAX ? INT32_MAX : h);
     info->has_alpha = ct == 4 || ct == 6;
@@ -282,7 +306,6 @@ static int img_png_probe(const uint8_t *d, size_t n, struct img_info *info,
     return IMG_OK;
 }
 
-
 /* ---- probe ---- */
 
 /* NULL limits mean the configured defaults */
@@ -300,8 +323,8 @@ static const struct img_limits *img_limits_or_default(const struct img_limits *l
  * checks them against lim (NULL: img_limits_default).  Allocates nothing
  * and decodes no pixels.  Returns IMG_OK or an IMG_ERR_* with e filled.
  */
-int img_probe(const void *data, size_t n, const struct img_limits *lim,
-              struct img_info *info, struct err *e)
+int img_probe(const void *data, size_t n, const struct img_limits *lim, struct img_info *info,
+              struct err *e)
 {
     struct img_limits tmp;
     const uint8_t *d = data;
@@ -369,7 +392,6 @@ int img_probe(const void *data, size_t n, const struct img_limits *lim,
     return IMG_OK;
 }
 
-
 /* ---- pixel buffers ---- */
 
 static uint8_t *img_buf_alloc(struct ar *ar, size_t n)
@@ -392,7 +414,6 @@ static void img_rgba_on_white(uint8_t *dst, const uint8_t *src, size_t npix)
             dst[3 * i + c] = (uint8_t)((src[4 * i + c] * a + 255 * na + 127) / 255);
     }
 }
-
 
 /* ---- JPEG decoder ---- */
 
@@ -421,11 +442,9 @@ static void img_jpeg_emit(j_common_ptr c, int level)
 
 static void img_jpeg_progress(j_common_ptr c)
 {
-    if (c->is_decompressor &&
-        ((j_decompress_ptr)c)->input_scan_number > IMG_JPEG_MAX_SCANS) {
+    if (c->is_decompressor && ((j_decompress_ptr)c)->input_scan_number > IMG_JPEG_MAX_SCANS) {
         struct img_jpeg_err *je = (struct img_jpeg_err *)c->err;
-        snprintf(je->msg, sizeof je->msg, "more than %d progressive scans",
-                 IMG_JPEG_MAX_SCANS);
+        snprintf(je->msg, sizeof je->msg, "more than %d progressive scans", IMG_JPEG_MAX_SCANS);
         longjmp(je->jb, 1);
     }
 }
@@ -434,8 +453,8 @@ static void img_jpeg_progress(j_common_ptr c)
  * Decodes a JPEG of stored size info->stored_w x stored_h into dst
  * (w*h*3 bytes).  The only setjmp of the JPEG path; see the file comment.
  */
-static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *info,
-                           uint8_t *dst, struct err *e)
+static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *info, uint8_t *dst,
+                           struct err *e)
 {
     struct jpeg_decompress_struct cinfo;
     struct img_jpeg_err jerr;
@@ -452,8 +471,8 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
     if (setjmp(jerr.jb)) {
         jpeg_destroy_decompress(&cinfo);
         free(row4);
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
-                       "invalid image: jpeg: %s", jerr.msg);
+        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: jpeg: %s",
+                       jerr.msg);
     }
     jpeg_create_decompress(&cinfo);
     prog.progress_monitor = img_jpeg_progress;
@@ -473,8 +492,8 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
     jpeg_start_decompress(&cinfo);
     if (cinfo.output_width != w || cinfo.output_height != h ||
         cinfo.output_components != (cmyk ? 4 : 3)) {
-        snprintf(jerr.msg, sizeof jerr.msg, "unexpected output %ux%ux%d",
-                 cinfo.output_width, cinfo.output_height, cinfo.output_components);
+        snprintf(jerr.msg, sizeof jerr.msg, "unexpected output %ux%ux%d", cinfo.output_width,
+                 cinfo.output_height, cinfo.output_components);
         longjmp(jerr.jb, 1);
     }
     if (cmyk && (row4 = malloc(w * 4)) == NULL) {
@@ -518,7 +537,6 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
     free(row4);
     return IMG_OK;
 }
-
 
 /* ---- PNG decoder ---- */
 
@@ -565,8 +583,7 @@ static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *inf
     png_bytep *volatile rows = NULL;
     size_t w = (size_t)info->stored_w, h = (size_t)info->stored_h;
 
-    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, img_png_error,
-                                 img_png_warning);
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, img_png_error, img_png_warning);
     if (png == NULL || (pinfo = png_create_info_struct(png)) == NULL) {
         png_destroy_read_struct(&png, NULL, NULL);
         return img_oom(e, sizeof(png_struct *));
@@ -577,8 +594,7 @@ static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *inf
         free(rgba);
         if (strcmp(ctx.msg, "out of memory") == 0)
             return img_oom(e, w * h * 4);
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
-                       "invalid image: png: %s", ctx.msg);
+        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: png: %s", ctx.msg);
     }
     uint32_t side = lim->max_side ? lim->max_side : PNG_UINT_31_MAX;
     png_set_user_limits(png, side, side);
@@ -633,11 +649,10 @@ static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *inf
     return IMG_OK;
 }
 
-
 /* ---- WebP decoder ---- */
 
-static int img_webp_decode(const uint8_t *d, size_t n, const struct img_info *info,
-                           uint8_t *dst, struct err *e)
+static int img_webp_decode(const uint8_t *d, size_t n, const struct img_info *info, uint8_t *dst,
+                           struct err *e)
 {
     size_t w = (size_t)info->stored_w, h = (size_t)info->stored_h;
     if (!info->has_alpha) {
@@ -659,7 +674,6 @@ static int img_webp_decode(const uint8_t *d, size_t n, const struct img_info *in
     return IMG_OK;
 }
 
-
 /* ---- orientation ---- */
 
 /* writes src (sw x sh) to dst turned by EXIF orientation o (2..8) */
@@ -670,20 +684,43 @@ static void img_orient(const uint8_t *src, size_t sw, size_t sh, int o, uint8_t 
         for (size_t x = 0; x < dw; x++) {
             size_t sx, sy;
             switch (o) {
-            case 2: sx = sw - 1 - x; sy = y; break;
-            case 3: sx = sw - 1 - x; sy = sh - 1 - y; break;
-            case 4: sx = x; sy = sh - 1 - y; break;
-            case 5: sx = y; sy = x; break;
-            case 6: sx = y; sy = sh - 1 - x; break;
-            case 7: sx = sw - 1 - y; sy = sh - 1 - x; break;
-            case 8: sx = sw - 1 - y; sy = x; break;
-            default: sx = x; sy = y; break;
+            case 2:
+                sx = sw - 1 - x;
+                sy = y;
+                break;
+            case 3:
+                sx = sw - 1 - x;
+                sy = sh - 1 - y;
+                break;
+            case 4:
+                sx = x;
+                sy = sh - 1 - y;
+                break;
+            case 5:
+                sx = y;
+                sy = x;
+                break;
+            case 6:
+                sx = y;
+                sy = sh - 1 - x;
+                break;
+            case 7:
+                sx = sw - 1 - y;
+                sy = sh - 1 - x;
+                break;
+            case 8:
+                sx = sw - 1 - y;
+                sy = x;
+                break;
+            default:
+                sx = x;
+                sy = y;
+                break;
             }
             memcpy(dst + (y * dw + x) * 3, src + (sy * sw + sx) * 3, 3);
         }
     }
 }
-
 
 /* ---- decode ---- */
 
@@ -691,9 +728,8 @@ static void img_orient(const uint8_t *src, size_t sw, size_t sh, int o, uint8_t 
  * Probes, checks limits, then decodes data[0..n) to RGB8 with EXIF
  * orientation applied.  Ownership and errors: see img.h.  Thread-safe.
  */
-int img_decode(const void *data, size_t n, const struct img_limits *lim,
-               struct ar *ar, struct img *out, struct img_info *info_out,
-               struct err *e)
+int img_decode(const void *data, size_t n, const struct img_limits *lim, struct ar *ar,
+               struct img *out, struct img_info *info_out, struct err *e)
 {
     struct img_limits tmp;
     struct img_info info;
@@ -719,17 +755,22 @@ int img_decode(const void *data, size_t n, const struct img_limits *lim,
         return img_oom(e, bytes);
     }
     switch (info.format) {
-    case IMG_FORMAT_JPEG: rc = img_jpeg_decode(data, n, &info, pix, e); break;
-    case IMG_FORMAT_PNG: rc = img_png_decode(data, n, &info, lim, pix, e); break;
-    case IMG_FORMAT_WEBP: rc = img_webp_decode(data, n, &info, pix, e); break;
+    case IMG_FORMAT_JPEG:
+        rc = img_jpeg_decode(data, n, &info, pix, e);
+        break;
+    case IMG_FORMAT_PNG:
+        rc = img_png_decode(data, n, &info, lim, pix, e);
+        break;
+    case IMG_FORMAT_WEBP:
+        rc = img_webp_decode(data, n, &info, pix, e);
+        break;
     default:
         rc = err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
                      "unsupported image type: %s", img_format_name(info.format));
         break;
     }
     if (rc == IMG_OK && pix != final)
-        img_orient(pix, (size_t)info.stored_w, (size_t)info.stored_h,
-                   info.orientation, final);
+        img_orient(pix, (size_t)info.stored_w, (size_t)info.stored_h, info.orientation, final);
     if (pix != final)
         free(pix);
     if (rc != IMG_OK) {
@@ -754,7 +795,6 @@ void img_free(struct img *im)
     memset(im, 0, sizeof *im);
 }
 
-
 /* ---- resize ---- */
 
 /*
@@ -762,13 +802,12 @@ void img_free(struct img *im)
  * allocated from ar or malloc (free with img_free).  Returns IMG_OK,
  * IMG_ERR_INVALID for a bad size, IMG_ERR_TOO_LARGE or IMG_ERR_OOM.
  */
-int img_resize_bilinear(const struct img *src, int w, int h, struct ar *ar,
-                        struct img *dst, struct err *e)
+int img_resize_bilinear(const struct img *src, int w, int h, struct ar *ar, struct img *dst,
+                        struct err *e)
 {
     memset(dst, 0, sizeof *dst);
     if (src == NULL || src->rgb == NULL || src->w <= 0 || src->h <= 0 || w <= 0 || h <= 0)
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
-                       "invalid resize to %dx%d", w, h);
+        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid resize to %dx%d", w, h);
     if (w > 65535 || h > 65535 || (uint64_t)w * (uint64_t)h > (1u << 30))
         return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
                        "resize target %dx%d is too large", w, h);

@@ -80,10 +80,10 @@ struct img_limits {
 /* what the headers say; w and h are after EXIF orientation */
 struct img_info {
     enum img_format format;
-    int w, h;           /* displayed size */
+    int w, h;               /* displayed size */
     int stored_w, stored_h; /* as stored in the file (before orientation) */
-    int orientation;    /* EXIF 1..8; 1 when absent or not JPEG */
-    int has_alpha;      /* PNG/WebP with an alpha channel or tRNS */
+    int orientation;        /* EXIF 1..8; 1 when absent or not JPEG */
+    int has_alpha;          /* PNG/WebP with an alpha channel or tRNS */
 };
 
 /* decoded pixels: w*h*3 bytes, RGB8, stride w*3 */
@@ -119,8 +119,8 @@ const char *img_status_str(int status);
  * them against lim (NULL = img_limits_default()).  Returns IMG_OK with *info filled,
  * or an IMG_ERR_* with e filled (*info then holds what was learnt).
  */
-int img_probe(const void *data, size_t n, const struct img_limits *lim,
-              struct img_info *info, struct err *e);
+int img_probe(const void *data, size_t n, const struct img_limits *lim, struct img_info *info,
+              struct err *e);
 
 /*
  * Decodes data[0..n) to RGB8 with the rules above, checking lim (NULL =
@@ -130,9 +130,8 @@ int img_probe(const void *data, size_t n, const struct img_limits *lim,
  * the header information.  On failure returns IMG_ERR_* with e filled and
  * *out empty (nothing to free).  Thread-safe.
  */
-int img_decode(const void *data, size_t n, const struct img_limits *lim,
-               struct ar *ar, struct img *out, struct img_info *info,
-               struct err *e);
+int img_decode(const void *data, size_t n, const struct img_limits *lim, struct ar *ar,
+               struct img *out, struct img_info *info, struct err *e);
 
 /* frees a malloc'ed img->rgb (does nothing for arena memory); im may be NULL */
 void img_free(struct img *im);
@@ -144,7 +143,7 @@ void img_free(struct img *im);
  * IMG_ERR_TOO_LARGE / IMG_ERR_OOM with e.  For tests and the CLI; the
  * worker resizes on the GPU.
  */
-int img_resize_bilinear(const struct img *src, int w, int h, struct ar *ar,
-                        struct img *dst, struct err *e);
+int img_resize_bilinear(const struct img *src, int w, int h, struct ar *ar, struct img *dst,
+                        struct err *e);
 
 #endif

@@ -36,14 +36,12 @@ static const char *const jq_state_names[] = {
 };
 static const char *const jq_tier_names[] = {"BACKGROUND", "PRELOAD", "INTERACTIVE", "IMMEDIATE"};
 
-
 const char *jq_state_str(int state)
 {
     if (state < 0 || state >= (int)CM_ARRAY_LEN(jq_state_names))
         return "unknown";
     return jq_state_names[state];
 }
-
 
 int jq_state_parse(const char *s)
 {
@@ -53,12 +51,10 @@ int jq_state_parse(const char *s)
     return -1;
 }
 
-
 const char *jq_tier_str(int tier)
 {
     return tier >= 0 && tier < JQ_TIERS ? jq_tier_names[tier] : NULL;
 }
-
 
 int jq_tier_parse(const char *s)
 {
@@ -72,21 +68,27 @@ int jq_tier_parse(const char *s)
     return -1;
 }
 
-
 const char *jq_status_str(int status)
 {
     switch (status) {
-    case JQ_OK: return "ok";
-    case JQ_EMPTY: return "empty";
-    case JQ_ERR_NOT_FOUND: return "not_found";
-    case JQ_ERR_TIER_FULL: return "tier_full";
-    case JQ_ERR_CONFLICT: return "conflict";
-    case JQ_ERR_DB: return "db_unavailable";
-    case JQ_ERR_INVALID: return "invalid";
-    default: return "error";
+    case JQ_OK:
+        return "ok";
+    case JQ_EMPTY:
+        return "empty";
+    case JQ_ERR_NOT_FOUND:
+        return "not_found";
+    case JQ_ERR_TIER_FULL:
+        return "tier_full";
+    case JQ_ERR_CONFLICT:
+        return "conflict";
+    case JQ_ERR_DB:
+        return "db_unavailable";
+    case JQ_ERR_INVALID:
+        return "invalid";
+    default:
+        return "error";
     }
 }
-
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -97,16 +99,13 @@ static int jq_fail(struct pgx *c, struct err *e)
     return e != NULL && e->status < 0 ? e->status : JQ_ERR_DB;
 }
 
-
 static PGresult *jq_q(struct pgx *c, int id, int n, const char *const *v, struct err *e)
 {
     return pgx_exec(c, id, n, v, NULL, NULL, 0, e);
 }
 
-
 /* copies the single text value of r into a new string */
-static int jq_text_out(struct pgx *c, PGresult *r, char **out, const char *what,
-                       struct err *e)
+static int jq_text_out(struct pgx *c, PGresult *r, char **out, const char *what, struct err *e)
 {
     if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
         pgx_reset(c);
@@ -117,26 +116,23 @@ static int jq_text_out(struct pgx *c, PGresult *r, char **out, const char *what,
     return JQ_OK;
 }
 
-
 static int jq_tier_ok(int tier, struct err *e)
 {
     if (tier < 0 || tier >= JQ_TIERS)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_tier",
-                       "invalid tier: %d (expected 0..3)", tier);
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_tier", "invalid tier: %d (expected 0..3)",
+                       tier);
     return JQ_OK;
 }
-
 
 static int jq_str_ok(const char *s, size_t max, const char *field, struct err *e)
 {
     if (s == NULL || s[0] == '\0')
         return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "missing %s", field);
     if (strlen(s) > max)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
-                       "invalid %s: longer than %zu bytes", field, max);
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid %s: longer than %zu bytes",
+                       field, max);
     return JQ_OK;
 }
-
 
 /* builds a PostgreSQL array literal of bigints into a new string */
 static char *jq_i64_array(const int64_t *ids, int n)
@@ -150,7 +146,6 @@ static char *jq_i64_array(const int64_t *ids, int n)
     *p = '\0';
     return s;
 }
-
 
 /* a PostgreSQL text[] literal, every element quoted; new string */
 static char *jq_text_array(const char *const *v, int n)
@@ -176,7 +171,6 @@ static char *jq_text_array(const char *const *v, int n)
     return s;
 }
 
-
 /* ---- settings ------------------------------------------------------------ */
 
 /* sets the limits of c (see jq.h); cannot fail */
@@ -190,12 +184,10 @@ void jq_limits_set(struct pgx *c, int64_t depth_limit, int max_attempts)
         c->jq_depth_at[t] = 0;
 }
 
-
 int jq_retry_after_s(void)
 {
     return 5;
 }
-
 
 int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json, struct err *e)
 {
@@ -216,7 +208,6 @@ int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json, str
     return JQ_OK;
 }
 
-
 /* ---- auth, tenants, keys ------------------------------------------------ */
 
 static void jq_key_hash(const char *key, unsigned char out[crypto_hash_sha256_BYTES])
@@ -224,10 +215,8 @@ static void jq_key_hash(const char *key, unsigned char out[crypto_hash_sha256_BY
     crypto_hash_sha256(out, (const unsigned char *)key, strlen(key));
 }
 
-
 /* looks up a key by its SHA-256 (see jq.h) */
-int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admin,
-                struct err *e)
+int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admin, struct err *e)
 {
     if (key == NULL || key[0] == '\0' || strlen(key) > JQ_KEY_MAX)
         return err_set(e, JQ_ERR_NOT_FOUND, 401, "invalid_key", "invalid API key");
@@ -249,7 +238,6 @@ int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admi
     return JQ_OK;
 }
 
-
 int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e)
 {
     if (jq_str_ok(name, 128, "tenant name", e) != JQ_OK)
@@ -260,14 +248,12 @@ int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id, struct
         return jq_fail(c, e);
     if (PQntuples(r) != 1) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_CONFLICT, 409, "conflict", "tenant \"%s\" already exists",
-                       name);
+        return err_set(e, JQ_ERR_CONFLICT, 409, "conflict", "tenant \"%s\" already exists", name);
     }
     *tenant_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     pgx_reset(c);
     return JQ_OK;
 }
-
 
 int jq_tenant_get(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e)
 {
@@ -285,10 +271,9 @@ int jq_tenant_get(struct pgx *c, const char *name, int64_t *tenant_id, struct er
     return JQ_OK;
 }
 
-
 /* creates a key: 32 random bytes, printed once, stored as SHA-256 */
-int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out,
-                  size_t key_out_len, int64_t *key_id, struct err *e)
+int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out, size_t key_out_len,
+                  int64_t *key_id, struct err *e)
 {
     if (key_out_len < 64)
         return err_set(e, JQ_ERR_INVALID, 500, "internal", "key buffer too small");
@@ -297,8 +282,7 @@ int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out,
     unsigned char raw[32];
     randombytes_buf(raw, sizeof(raw));
     char b64[64];
-    sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     snprintf(key_out, key_out_len, "vkv_%s", b64);
     sodium_memzero(raw, sizeof(raw));
     unsigned char h[crypto_hash_sha256_BYTES];
@@ -323,7 +307,6 @@ int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out,
     return JQ_OK;
 }
 
-
 int jq_key_revoke(struct pgx *c, int64_t key_id, struct err *e)
 {
     char id[24];
@@ -339,7 +322,6 @@ int jq_key_revoke(struct pgx *c, int64_t key_id, struct err *e)
     return JQ_OK;
 }
 
-
 /* ---- transactions -------------------------------------------------------- */
 
 static int jq_simple(struct pgx *c, int id, struct err *e)
@@ -351,24 +333,20 @@ static int jq_simple(struct pgx *c, int id, struct err *e)
     return JQ_OK;
 }
 
-
 int jq_tx_begin(struct pgx *c, struct err *e)
 {
     return jq_simple(c, SQLQ_JQ_TX_BEGIN, e);
 }
-
 
 int jq_tx_commit(struct pgx *c, struct err *e)
 {
     return jq_simple(c, SQLQ_JQ_TX_COMMIT, e);
 }
 
-
 int jq_tx_rollback(struct pgx *c, struct err *e)
 {
     return jq_simple(c, SQLQ_JQ_TX_ROLLBACK, e);
 }
-
 
 /* ---- enqueue -------------------------------------------------------------- */
 
@@ -396,7 +374,6 @@ static int jq_depth_check(struct pgx *c, int tier, struct err *e)
     return JQ_OK;
 }
 
-
 /* enqueues one job (see jq.h) */
 int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, int *existed,
                    struct err *e)
@@ -407,8 +384,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         return err_set(e, JQ_ERR_INVALID, 400, "invalid_tenant", "invalid tenant: %lld",
                        (long long)j->tenant_id);
     if (jq_str_ok(j->task, JQ_TASK_MAX, "task", e) != JQ_OK ||
-        jq_str_ok(j->model, JQ_MODEL_MAX, "model", e) != JQ_OK ||
-        jq_tier_ok(j->tier, e) != JQ_OK)
+        jq_str_ok(j->model, JQ_MODEL_MAX, "model", e) != JQ_OK || jq_tier_ok(j->tier, e) != JQ_OK)
         return JQ_ERR_INVALID;
     if (j->idempotency_key != NULL &&
         jq_str_ok(j->idempotency_key, JQ_IDEMPOTENCY_KEY_MAX, "idempotency key", e) != JQ_OK)
@@ -416,11 +392,10 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
     if (j->input_len > JQ_INPUT_MAX || (j->input == NULL && j->input_len > 0))
         return err_set(e, JQ_ERR_INVALID, 413, "input_too_large",
                        "invalid input: %zu bytes (limit %zu)", j->input_len, JQ_INPUT_MAX);
-    if (j->deadline_ms < 0 || j->max_attempts < 0 || j->max_attempts > 100 ||
-        j->batch_id < 0)
+    if (j->deadline_ms < 0 || j->max_attempts < 0 || j->max_attempts > 100 || j->batch_id < 0)
         return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
-                       "invalid deadline_ms %d, max_attempts %d or batch %lld",
-                       j->deadline_ms, j->max_attempts, (long long)j->batch_id);
+                       "invalid deadline_ms %d, max_attempts %d or batch %lld", j->deadline_ms,
+                       j->max_attempts, (long long)j->batch_id);
     if (j->params_json != NULL) {
         const char *p = j->params_json;
         while (isspace((unsigned char)*p))
@@ -435,8 +410,14 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
 
     char ten[24], tier[24], batch[24], dl[24], ma[24];
     const char *v[11] = {
-        pgx_i64(ten, j->tenant_id), j->task, j->model, pgx_i64(tier, j->tier),
-        j->params_json, (const char *)j->input, j->input_type, j->idempotency_key,
+        pgx_i64(ten, j->tenant_id),
+        j->task,
+        j->model,
+        pgx_i64(tier, j->tier),
+        j->params_json,
+        (const char *)j->input,
+        j->input_type,
+        j->idempotency_key,
         j->batch_id ? pgx_i64(batch, j->batch_id) : NULL,
         j->deadline_ms ? pgx_i64(dl, j->deadline_ms) : NULL,
         pgx_i64(ma, j->max_attempts ? j->max_attempts : c->jq_max_attempts),
@@ -475,9 +456,8 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
                              "could not enqueue: idempotency key in use by a concurrent request");
 }
 
-
-int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected,
-                    const char *label, int64_t *batch_id, struct err *e)
+int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected, const char *label,
+                    int64_t *batch_id, struct err *e)
 {
     if (jq_tier_ok(tier, e) != JQ_OK)
         return JQ_ERR_INVALID;
@@ -494,7 +474,6 @@ int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected,
     return JQ_OK;
 }
 
-
 int jq_batch_get_json(struct pgx *c, int64_t tenant_id, int64_t batch_id, char **json,
                       struct err *e)
 {
@@ -506,11 +485,9 @@ int jq_batch_get_json(struct pgx *c, int64_t tenant_id, int64_t batch_id, char *
     return jq_text_out(c, r, json, "batch", e);
 }
 
-
 /* ---- reading jobs ----------------------------------------------------------- */
 
-int jq_job_get_json(struct pgx *c, int64_t tenant_id, int64_t job_id, char **json,
-                    struct err *e)
+int jq_job_get_json(struct pgx *c, int64_t tenant_id, int64_t job_id, char **json, struct err *e)
 {
     char t[24], j[24];
     const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(j, job_id)};
@@ -519,7 +496,6 @@ int jq_job_get_json(struct pgx *c, int64_t tenant_id, int64_t job_id, char **jso
         return jq_fail(c, e);
     return jq_text_out(c, r, json, "job", e);
 }
-
 
 int jq_job_result_bytes_get(struct pgx *c, int64_t tenant_id, int64_t job_id, uint8_t **bytes,
                             size_t *len, char *type_out, struct err *e)
@@ -544,9 +520,8 @@ int jq_job_result_bytes_get(struct pgx *c, int64_t tenant_id, int64_t job_id, ui
     return JQ_OK;
 }
 
-
-int jq_job_list_json(struct pgx *c, int64_t tenant_id, const struct jq_job_filter *f,
-                     int limit, int64_t cursor, char **json, struct err *e)
+int jq_job_list_json(struct pgx *c, int64_t tenant_id, const struct jq_job_filter *f, int limit,
+                     int64_t cursor, char **json, struct err *e)
 {
     if (limit < 1 || limit > 1000)
         return err_set(e, JQ_ERR_INVALID, 400, "invalid_limit",
@@ -577,10 +552,8 @@ int jq_job_list_json(struct pgx *c, int64_t tenant_id, const struct jq_job_filte
     return jq_text_out(c, r, json, "jobs", e);
 }
 
-
 /* cancels a job (see jq.h) */
-int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id, int *state_out,
-                  struct err *e)
+int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id, int *state_out, struct err *e)
 {
     char t[24], j[24];
     const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(j, job_id)};
@@ -604,10 +577,8 @@ int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id, int *state_o
         return err_set(e, JQ_ERR_CONFLICT, 409, "conflict", "job %lld is already %s",
                        (long long)job_id, jq_state_str(st));
     }
-    return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "job %lld not found",
-                   (long long)job_id);
+    return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "job %lld not found", (long long)job_id);
 }
-
 
 int jq_queue_stats_json(struct pgx *c, char **json, struct err *e)
 {
@@ -617,7 +588,6 @@ int jq_queue_stats_json(struct pgx *c, char **json, struct err *e)
     return jq_text_out(c, r, json, "queue", e);
 }
 
-
 int jq_metrics_text(struct pgx *c, char **text, struct err *e)
 {
     PGresult *r = jq_q(c, SQLQ_JQ_METRICS, 0, NULL, e);
@@ -625,7 +595,6 @@ int jq_metrics_text(struct pgx *c, char **text, struct err *e)
         return jq_fail(c, e);
     return jq_text_out(c, r, text, "metrics", e);
 }
-
 
 static int jq_tier_set(struct pgx *c, int id, int tier, struct err *e)
 {
@@ -640,18 +609,15 @@ static int jq_tier_set(struct pgx *c, int id, int tier, struct err *e)
     return JQ_OK;
 }
 
-
 int jq_tier_pause(struct pgx *c, int tier, struct err *e)
 {
     return jq_tier_set(c, SQLQ_JQ_TIER_PAUSE, tier, e);
 }
 
-
 int jq_tier_resume(struct pgx *c, int tier, struct err *e)
 {
     return jq_tier_set(c, SQLQ_JQ_TIER_RESUME, tier, e);
 }
-
 
 /* ---- worker side ------------------------------------------------------------- */
 
@@ -666,11 +632,10 @@ void jq_jobs_free(struct jq_job *jobs, int n)
     free(jobs);
 }
 
-
 /* claims a same-model batch (see jq.h and schema/README.md "Claim order") */
-int jq_job_claim(struct pgx *c, const char *worker, const char *device,
-                 const char *const *models, int n_models, int max_jobs, int lease_s,
-                 struct jq_job **jobs, int *n, struct err *e)
+int jq_job_claim(struct pgx *c, const char *worker, const char *device, const char *const *models,
+                 int n_models, int max_jobs, int lease_s, struct jq_job **jobs, int *n,
+                 struct err *e)
 {
     *jobs = NULL;
     *n = 0;
@@ -728,7 +693,6 @@ int jq_job_claim(struct pgx *c, const char *worker, const char *device,
     return JQ_OK;
 }
 
-
 int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids, int n, int lease_s,
                      int *cancel_requested, struct err *e)
 {
@@ -751,7 +715,6 @@ int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids, int 
     return JQ_OK;
 }
 
-
 int jq_job_complete(struct pgx *c, const char *worker, int64_t id, const char *result_json,
                     const uint8_t *result_bytes, size_t len, const char *result_type,
                     const char *timings_json, struct err *e)
@@ -760,7 +723,7 @@ int jq_job_complete(struct pgx *c, const char *worker, int64_t id, const char *r
         return err_set(e, JQ_ERR_INVALID, 500, "result_too_large",
                        "invalid result: %zu bytes (limit %zu)", len, JQ_INPUT_MAX);
     char j[24];
-    const char *v[6] = {worker, pgx_i64(j, id), result_json, (const char *)result_bytes,
+    const char *v[6] = {worker,      pgx_i64(j, id), result_json, (const char *)result_bytes,
                         result_type, timings_json};
     int lens[6] = {0, 0, 0, (int)len, 0, 0}, fmts[6] = {0, 0, 0, 1, 0, 0};
     PGresult *r = pgx_exec(c, SQLQ_JQ_COMPLETE, 6, v, lens, fmts, 0, e);
@@ -770,11 +733,9 @@ int jq_job_complete(struct pgx *c, const char *worker, int64_t id, const char *r
     pgx_reset(c);
     if (rows != 1)
         return err_set(e, JQ_ERR_CONFLICT, 409, "lease_lost",
-                       "cannot complete job %lld: not running on worker %s", (long long)id,
-                       worker);
+                       "cannot complete job %lld: not running on worker %s", (long long)id, worker);
     return JQ_OK;
 }
-
 
 int jq_job_complete_many(struct pgx *c, const char *worker, const int64_t *ids,
                          const char *const *result_json, int n, int *n_done, struct err *e)
@@ -803,9 +764,8 @@ int jq_job_complete_many(struct pgx *c, const char *worker, const int64_t *ids,
     return JQ_OK;
 }
 
-
-int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id, const char *msg,
-                      int transient, int *state_out, struct err *e)
+int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id, const char *msg, int transient,
+                      int *state_out, struct err *e)
 {
     char j[24];
     const char *v[4] = {worker, pgx_i64(j, id), msg ? msg : "unknown error",
@@ -824,13 +784,11 @@ int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id, const char 
     return JQ_OK;
 }
 
-
 int jq_job_fail(struct pgx *c, const char *worker, int64_t id, const char *msg, int transient,
                 struct err *e)
 {
     return jq_job_fail_state(c, worker, id, msg, transient, NULL, e);
 }
-
 
 int jq_requeue_expired(struct pgx *c, int *n, struct err *e)
 {
@@ -842,7 +800,6 @@ int jq_requeue_expired(struct pgx *c, int *n, struct err *e)
     pgx_reset(c);
     return JQ_OK;
 }
-
 
 /* ---- waiting ------------------------------------------------------------------ */
 
@@ -863,7 +820,6 @@ int jq_listen(struct pgx *c, const char *channel, struct err *e)
     return rc;
 }
 
-
 int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen, struct err *e)
 {
     int rc = pgx_notify_wait(c, timeout_ms, NULL, 0, payload, plen, e);
@@ -871,7 +827,6 @@ int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen, st
         return JQ_ERR_DB;
     return rc == 1 ? JQ_OK : JQ_EMPTY;
 }
-
 
 /* 1 when the state is final, 0 when not, or a negative status */
 static int jq_job_final(struct pgx *c, int64_t tenant_id, int64_t job_id, struct err *e)
@@ -892,7 +847,6 @@ static int jq_job_final(struct pgx *c, int64_t tenant_id, int64_t job_id, struct
     return fin;
 }
 
-
 /* true when want is one of the comma-separated ids of payload */
 static int jq_payload_has(const char *payload, const char *want)
 {
@@ -906,10 +860,9 @@ static int jq_payload_has(const char *payload, const char *want)
     return 0;
 }
 
-
 /* waits for job_id to be final (see jq.h) */
-int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms,
-                     char **json, struct err *e)
+int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms, char **json,
+                     struct err *e)
 {
     *json = NULL;
     int rc = jq_listen(c, JQ_CHAN_JOB_DONE, e);
@@ -946,7 +899,6 @@ int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeo
     return rc == JQ_OK ? JQ_EMPTY : rc;
 }
 
-
 /* ---- worker registry ------------------------------------------------------------ */
 
 int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json, struct err *e)
@@ -961,7 +913,6 @@ int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json, s
     return JQ_OK;
 }
 
-
 int jq_workers_json(struct pgx *c, int stale_s, char **json, struct err *e)
 {
     char s[24];
@@ -972,12 +923,10 @@ int jq_workers_json(struct pgx *c, int stale_s, char **json, struct err *e)
     return jq_text_out(c, r, json, "workers", e);
 }
 
-
 int jq_retention_run(struct pgx *c, int days, int64_t *n, struct err *e)
 {
     if (days < 0)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid retention: %d days",
-                       days);
+        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid retention: %d days", days);
     char d[24];
     const char *v[1] = {pgx_i64(d, days)};
     PGresult *r = jq_q(c, SQLQ_JQ_RETENTION, 1, v, e);

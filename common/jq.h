@@ -29,12 +29,12 @@
 
 enum jq_status {
     JQ_OK = 0,
-    JQ_EMPTY = 1,            /* no job available (not an error) */
+    JQ_EMPTY = 1, /* no job available (not an error) */
     JQ_ERR = -1,
     JQ_ERR_NOT_FOUND = -2,
-    JQ_ERR_TIER_FULL = -3,   /* -> 429 + Retry-After */
-    JQ_ERR_CONFLICT = -4,    /* lease lost, already final */
-    JQ_ERR_DB = -5,          /* transient -> 503 */
+    JQ_ERR_TIER_FULL = -3, /* -> 429 + Retry-After */
+    JQ_ERR_CONFLICT = -4,  /* lease lost, already final */
+    JQ_ERR_DB = -5,        /* transient -> 503 */
     JQ_ERR_INVALID = -6,
 };
 
@@ -101,8 +101,7 @@ int jq_retry_after_s(void);
 struct jq_settings {
     int aging_ms, aged_interval_ms, fair_quantum_ms, retry_base_ms, retry_max_ms;
 };
-int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json,
-                    struct err *e);
+int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json, struct err *e);
 
 /* ---- auth, tenants, keys ---------------------------------------------- */
 
@@ -111,22 +110,18 @@ int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json,
  * stored).  Returns JQ_OK with *tenant_id and *is_admin, JQ_ERR_NOT_FOUND
  * (401 "invalid_key") for unknown or revoked keys or an empty key.
  */
-int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id,
-                int *is_admin, struct err *e);
+int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admin, struct err *e);
 /* creates a tenant; JQ_ERR_CONFLICT when the name exists */
-int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id,
-                     struct err *e);
+int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e);
 /* tenant id by name; JQ_ERR_NOT_FOUND */
-int jq_tenant_get(struct pgx *c, const char *name, int64_t *tenant_id,
-                  struct err *e);
+int jq_tenant_get(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e);
 /*
  * Creates a random 32-byte key for tenant_id, stores its SHA-256 and writes
  * the printable key ("vkv_" + 43 base64url chars) into key_out (>= 64
  * bytes).  The key cannot be recovered later.
  */
-int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin,
-                  char *key_out, size_t key_out_len, int64_t *key_id,
-                  struct err *e);
+int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out, size_t key_out_len,
+                  int64_t *key_id, struct err *e);
 /* revokes a key by id; JQ_ERR_NOT_FOUND */
 int jq_key_revoke(struct pgx *c, int64_t key_id, struct err *e);
 
@@ -141,16 +136,16 @@ int jq_tx_rollback(struct pgx *c, struct err *e);
 
 struct jq_new_job {
     int64_t tenant_id;
-    const char *task, *model;       /* <= JQ_TASK_MAX / JQ_MODEL_MAX bytes */
-    int tier;                       /* 0..3 */
-    const char *params_json;        /* a JSON object text, NULL = {} */
-    const uint8_t *input;           /* image bytes, may be NULL */
+    const char *task, *model; /* <= JQ_TASK_MAX / JQ_MODEL_MAX bytes */
+    int tier;                 /* 0..3 */
+    const char *params_json;  /* a JSON object text, NULL = {} */
+    const uint8_t *input;     /* image bytes, may be NULL */
     size_t input_len;
-    const char *input_type;         /* mime type, NULL allowed */
-    const char *idempotency_key;    /* NULL = none */
-    int64_t batch_id;               /* 0 = none */
-    int deadline_ms;                /* 0 = none: ms from now to start by */
-    int max_attempts;               /* 0 = default */
+    const char *input_type;      /* mime type, NULL allowed */
+    const char *idempotency_key; /* NULL = none */
+    int64_t batch_id;            /* 0 = none */
+    int deadline_ms;             /* 0 = none: ms from now to start by */
+    int max_attempts;            /* 0 = default */
 };
 
 /*
@@ -163,24 +158,24 @@ struct jq_new_job {
  * JQ_ERR_INVALID for bad fields, JQ_ERR_NOT_FOUND for an unknown batch of
  * this tenant, JQ_ERR_DB.  May run inside jq_tx_begin/commit.
  */
-int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id,
-                   int *existed, struct err *e);
+int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, int *existed,
+                   struct err *e);
 
 /*
  * Creates a batch (an album) of n_expected images at `tier` for tenant;
  * the caller then enqueues the per-image jobs with batch_id set, ideally in
  * one transaction.  label may be NULL.
  */
-int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected,
-                    const char *label, int64_t *batch_id, struct err *e);
+int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected, const char *label,
+                    int64_t *batch_id, struct err *e);
 /*
  * {"id":..,"tenant_id":..,"tier":..,"label":..,"created_at":..,"total":..,
  *  "counts":{"queued":..,"running":..,"succeeded":..,"failed":..,
  *  "canceled":..,"expired":..},"done":bool}.  tenant_id 0 = admin (any).
  * Returns a new string in *json (caller frees), or JQ_ERR_NOT_FOUND.
  */
-int jq_batch_get_json(struct pgx *c, int64_t tenant_id, int64_t batch_id,
-                      char **json, struct err *e);
+int jq_batch_get_json(struct pgx *c, int64_t tenant_id, int64_t batch_id, char **json,
+                      struct err *e);
 
 /* ---- reading jobs ------------------------------------------------------- */
 
@@ -193,32 +188,29 @@ int jq_batch_get_json(struct pgx *c, int64_t tenant_id, int64_t batch_id,
  * tenant); another tenant's job is JQ_ERR_NOT_FOUND.  Returns a new string
  * in *json (caller frees).
  */
-int jq_job_get_json(struct pgx *c, int64_t tenant_id, int64_t job_id,
-                    char **json, struct err *e);
+int jq_job_get_json(struct pgx *c, int64_t tenant_id, int64_t job_id, char **json, struct err *e);
 /*
  * The binary result of a finished job (an image output).  Returns a new
  * buffer in *bytes (caller frees) with *len and a borrowed-until-free
  * content type copied into type_out (>= 64 bytes), or JQ_ERR_NOT_FOUND.
  */
-int jq_job_result_bytes_get(struct pgx *c, int64_t tenant_id, int64_t job_id,
-                            uint8_t **bytes, size_t *len, char *type_out,
-                            struct err *e);
+int jq_job_result_bytes_get(struct pgx *c, int64_t tenant_id, int64_t job_id, uint8_t **bytes,
+                            size_t *len, char *type_out, struct err *e);
 
 struct jq_job_filter {
-    int state;                  /* -1 = any, else enum jq_state */
-    int tier;                   /* -1 = any */
-    const char *task, *model;   /* NULL = any */
-    int64_t batch_id;           /* 0 = any */
-    const char *created_after;  /* ISO-8601 timestamp text, NULL = any */
+    int state;                 /* -1 = any, else enum jq_state */
+    int tier;                  /* -1 = any */
+    const char *task, *model;  /* NULL = any */
+    int64_t batch_id;          /* 0 = any */
+    const char *created_after; /* ISO-8601 timestamp text, NULL = any */
 };
 /*
  * {"jobs":[ job objects without params/result, newest first ],
  *  "next_cursor": id or null}.  cursor: return jobs with id < cursor
  * (0 = from the newest).  limit 1..1000.  tenant_id 0 = admin (any).
  */
-int jq_job_list_json(struct pgx *c, int64_t tenant_id,
-                     const struct jq_job_filter *f, int limit, int64_t cursor,
-                     char **json, struct err *e);
+int jq_job_list_json(struct pgx *c, int64_t tenant_id, const struct jq_job_filter *f, int limit,
+                     int64_t cursor, char **json, struct err *e);
 
 /*
  * Cancels a job: queued -> canceled at once (*state_out =
@@ -227,8 +219,7 @@ int jq_job_list_json(struct pgx *c, int64_t tenant_id,
  * at its next checkpoint); already final -> JQ_ERR_CONFLICT with *state_out
  * the final state; another tenant's or unknown -> JQ_ERR_NOT_FOUND.
  */
-int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id,
-                  int *state_out, struct err *e);
+int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id, int *state_out, struct err *e);
 
 /*
  * {"tiers":[{"tier":3,"name":"IMMEDIATE","paused":false,"queued":n,
@@ -252,11 +243,11 @@ struct jq_job {
     int64_t id, tenant_id, batch_id;
     char task[JQ_TASK_MAX + 1], model[JQ_MODEL_MAX + 1];
     int tier, attempts, max_attempts;
-    char *params_json;          /* NUL-terminated JSON object */
-    uint8_t *input;             /* may be NULL */
+    char *params_json; /* NUL-terminated JSON object */
+    uint8_t *input;    /* may be NULL */
     size_t input_len;
     char input_type[64];
-    int64_t enqueued_ms;        /* epoch ms */
+    int64_t enqueued_ms; /* epoch ms */
 };
 
 /*
@@ -270,9 +261,9 @@ struct jq_job {
  * Returns JQ_OK with a new array in *jobs of *n jobs (caller frees with
  * jq_jobs_free), JQ_EMPTY (*jobs NULL, *n 0), or JQ_ERR_DB.
  */
-int jq_job_claim(struct pgx *c, const char *worker, const char *device,
-                 const char *const *models, int n_models, int max_jobs,
-                 int lease_s, struct jq_job **jobs, int *n, struct err *e);
+int jq_job_claim(struct pgx *c, const char *worker, const char *device, const char *const *models,
+                 int n_models, int max_jobs, int lease_s, struct jq_job **jobs, int *n,
+                 struct err *e);
 /* frees an array from jq_job_claim; jobs may be NULL */
 void jq_jobs_free(struct jq_job *jobs, int n);
 
@@ -282,8 +273,8 @@ void jq_jobs_free(struct jq_job *jobs, int n);
  * stop (canceled by a user), -1 when the lease was lost (requeued or taken
  * by someone else: stop and do not complete), 0 otherwise.
  */
-int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids,
-                     int n, int lease_s, int *cancel_requested, struct err *e);
+int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids, int n, int lease_s,
+                     int *cancel_requested, struct err *e);
 /*
  * Completes a running job held by worker: moves it to history as
  * succeeded with result_json (JSON text, NULL = null), result_bytes (may be
@@ -291,9 +282,8 @@ int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids,
  * deletes its input, NOTIFYs vkv_job_done.  JQ_ERR_CONFLICT when the lease
  * was lost (requeued, claimed by another, canceled) or the job is final.
  */
-int jq_job_complete(struct pgx *c, const char *worker, int64_t id,
-                    const char *result_json, const uint8_t *result_bytes,
-                    size_t len, const char *result_type,
+int jq_job_complete(struct pgx *c, const char *worker, int64_t id, const char *result_json,
+                    const uint8_t *result_bytes, size_t len, const char *result_type,
                     const char *timings_json, struct err *e);
 /*
  * Completes many jobs in one statement (same semantics as jq_job_complete,
@@ -301,8 +291,7 @@ int jq_job_complete(struct pgx *c, const char *worker, int64_t id,
  * had lost their lease.
  */
 int jq_job_complete_many(struct pgx *c, const char *worker, const int64_t *ids,
-                         const char *const *result_json, int n, int *n_done,
-                         struct err *e);
+                         const char *const *result_json, int n, int *n_done, struct err *e);
 /*
  * Fails a running job held by worker.  transient = 1: requeued with
  * backoff (run_after = now + retry_base * 2^(attempts-1), capped) unless
@@ -311,11 +300,10 @@ int jq_job_complete_many(struct pgx *c, const char *worker, const int64_t *ids,
  * job's error.  *state_out (may be NULL) receives the resulting state.
  * JQ_ERR_CONFLICT when the lease was lost.
  */
-int jq_job_fail(struct pgx *c, const char *worker, int64_t id, const char *msg,
-                int transient, struct err *e);
-int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id,
-                      const char *msg, int transient, int *state_out,
-                      struct err *e);
+int jq_job_fail(struct pgx *c, const char *worker, int64_t id, const char *msg, int transient,
+                struct err *e);
+int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id, const char *msg, int transient,
+                      int *state_out, struct err *e);
 /*
  * Maintenance (any worker or API process may run it, every few seconds):
  * running jobs whose lease expired -> queued again (attempts were counted
@@ -334,16 +322,15 @@ int jq_listen(struct pgx *c, const char *channel, struct err *e);
  * Waits up to timeout_ms for a notification.  Returns JQ_OK with
  * payload (may be NULL) filled, JQ_EMPTY on timeout, JQ_ERR_DB.
  */
-int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen,
-                   struct err *e);
+int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen, struct err *e);
 /*
  * Waits until job_id (of tenant; 0 = any) is final or timeout_ms passes,
  * via LISTEN vkv_job_done with a polling fallback every 1 s.  Returns JQ_OK
  * with the job JSON (new string, caller frees) when final, JQ_EMPTY with
  * the current JSON on timeout, JQ_ERR_NOT_FOUND.
  */
-int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id,
-                     int timeout_ms, char **json, struct err *e);
+int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms, char **json,
+                     struct err *e);
 
 /* ---- worker registry (GET /v1/gpus) ------------------------------------ */
 
@@ -352,8 +339,7 @@ int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id,
  * vendor, driver, vram_total/budget/used, resident models with bytes,
  * load/unload counts, jobs_running, ...) and last_seen = now().
  */
-int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json,
-                     struct err *e);
+int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json, struct err *e);
 /*
  * {"workers":[{"name","status":"up"|"down","last_seen","device":{...}}]}
  * where "down" means last_seen older than stale_s.  New string.

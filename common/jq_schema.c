@@ -26,7 +26,6 @@ static void jq_sha256_hex(const char *text, char out[65])
     sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
-
 /*
  * Reads schema_migrations and compares.  *n_applied receives how many of
  * the embedded migrations are applied (they must be a prefix).
@@ -74,7 +73,6 @@ static int jq_schema_compare(struct pgx *c, int *n_applied, struct err *e)
     return rc;
 }
 
-
 /* the start-up check (see jq.h) */
 int jq_schema_check(struct pgx *c, struct err *e)
 {
@@ -90,7 +88,6 @@ int jq_schema_check(struct pgx *c, struct err *e)
     return JQ_OK;
 }
 
-
 static int jq_mig_fail(struct pgx *c, struct err *e)
 {
     int rc = e && e->status < 0 ? e->status : JQ_ERR_DB;
@@ -102,7 +99,6 @@ static int jq_mig_fail(struct pgx *c, struct err *e)
     pgx_reset(c);
     return rc;
 }
-
 
 /* applies the missing migrations (see jq.h) */
 int jq_schema_migrate(struct pgx *c, int *applied, struct err *e)

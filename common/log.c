@@ -61,9 +61,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     gmtime_r(&tv.tv_sec, &tm);
     n = (size_t)snprintf(line, sizeof(line),
                          "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s prog=%s pid=%d",
-                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                         tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000), names[lvl],
-                         log_prog, (int)getpid());
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec, (int)(tv.tv_usec / 1000), names[lvl], log_prog, (int)getpid());
     if (log_ctx_key[0] != '\0' && n < sizeof(line))
         n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%s", log_ctx_key, log_ctx_val);
     if (n + 8 < sizeof(line)) {

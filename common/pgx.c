@@ -34,12 +34,10 @@
 /* do not hammer a server that is down: one connect attempt per interval */
 #define PGX_RETRY_INTERVAL_MS 200.0
 
-
 static void pgx_clear_cb(void *r)
 {
     PQclear(r);
 }
-
 
 /* server NOTICEs and WARNINGs go to the log at debug level, not stderr */
 static void pgx_notice_cb(void *arg, const char *msg)
@@ -48,7 +46,6 @@ static void pgx_notice_cb(void *arg, const char *msg)
     log_debug("postgres: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
-
 static void pgx_set_kw(struct pgx *c, int i, const char *k, const char *v)
 {
     c->kw_store[i] = cm_xstrdup(k);
@@ -56,7 +53,6 @@ static void pgx_set_kw(struct pgx *c, int i, const char *k, const char *v)
     c->kw[i] = c->kw_store[i];
     c->val[i] = c->val_store[i];
 }
-
 
 /* builds keyword/value pairs from the VKV_PG_* settings */
 static void pgx_params_from_cfg(struct pgx *c)
@@ -81,7 +77,6 @@ static void pgx_params_from_cfg(struct pgx *c)
     c->val[n] = NULL;
 }
 
-
 static int pgx_connect(struct pgx *c, struct err *e)
 {
     if (c->conn != NULL) {
@@ -96,8 +91,7 @@ static int pgx_connect(struct pgx *c, struct err *e)
         c->conn = PQconnectdbParams(c->kw, c->val, 0);
     if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "%s",
-                 c->conn ? PQerrorMessage(c->conn) : "out of memory");
+        snprintf(msg, sizeof(msg), "%s", c->conn ? PQerrorMessage(c->conn) : "out of memory");
         msg[strcspn(msg, "\n")] = '\0';
         if (c->conn != NULL) {
             PQfinish(c->conn);
@@ -128,7 +122,6 @@ static int pgx_connect(struct pgx *c, struct err *e)
     return PGX_OK;
 }
 
-
 /*
  * Opens a connection (see pgx.h).  Cannot fail to return an object: on a
  * connection error *out is still set and the error is transient.
@@ -149,7 +142,6 @@ int pgx_open(struct pgx **out, const char *conninfo, struct err *e)
     return pgx_connect(c, e);
 }
 
-
 /* closes the connection and frees c; c may be NULL; cannot fail */
 void pgx_free(struct pgx *c)
 {
@@ -167,18 +159,15 @@ void pgx_free(struct pgx *c)
     free(c);
 }
 
-
 PGconn *pgx_conn_get(struct pgx *c)
 {
     return c->conn;
 }
 
-
 struct ar *pgx_ar(struct pgx *c)
 {
     return c->ar;
 }
-
 
 /* PQclears every result handed out since the last reset; cannot fail */
 void pgx_reset(struct pgx *c)
@@ -186,12 +175,10 @@ void pgx_reset(struct pgx *c)
     ar_reset(c->ar);
 }
 
-
 int pgx_reconnects_get(const struct pgx *c)
 {
     return c->reconnects;
 }
-
 
 /* true when the server has sent something while we were idle (a FATAL
  * before it closed the connection): read it so libpq updates the status */
@@ -206,7 +193,6 @@ static void pgx_drain_idle(struct pgx *c)
             return;
     }
 }
-
 
 /*
  * Makes sure c has a live connection: drains an idle socket, reconnects a
@@ -232,13 +218,11 @@ int pgx_check(struct pgx *c, struct err *e)
     return rc;
 }
 
-
 const char *pgx_i64(char *buf, int64_t v)
 {
     snprintf(buf, 24, "%lld", (long long)v);
     return buf;
 }
-
 
 int64_t pgx_bin_i64(const PGresult *r, int row, int col)
 {
@@ -248,7 +232,6 @@ int64_t pgx_bin_i64(const PGresult *r, int row, int col)
     return (int64_t)be64toh(v);
 }
 
-
 int32_t pgx_bin_i32(const PGresult *r, int row, int col)
 {
     uint32_t v;
@@ -256,7 +239,6 @@ int32_t pgx_bin_i32(const PGresult *r, int row, int col)
     memcpy(&v, PQgetvalue(r, row, col), 4);
     return (int32_t)be32toh(v);
 }
-
 
 /* maps a failed result to a status and fills e; r may be NULL */
 static int pgx_fail(struct pgx *c, PGresult *r, const char *what, struct err *e)
@@ -274,11 +256,9 @@ static int pgx_fail(struct pgx *c, PGresult *r, const char *what, struct err *e)
         strncmp(state, "53", 2) == 0) {
         if (c->last_txstatus == PQTRANS_INTRANS || c->last_txstatus == PQTRANS_INERROR)
             c->tx_broken = 1;
-        rc = err_set_transient(e, PGX_ERR_DB, "db_unavailable",
-                               "could not run %s: %s", what, m);
+        rc = err_set_transient(e, PGX_ERR_DB, "db_unavailable", "could not run %s: %s", what, m);
     } else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
-        rc = err_set_transient(e, PGX_ERR_CONFLICT, "conflict",
-                               "could not run %s: %s", what, m);
+        rc = err_set_transient(e, PGX_ERR_CONFLICT, "conflict", "could not run %s: %s", what, m);
     } else if (strcmp(state, "23505") == 0) {
         rc = err_set(e, PGX_ERR_CONFLICT, 409, "conflict", "%s", m);
     } else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0) {
@@ -289,14 +269,12 @@ static int pgx_fail(struct pgx *c, PGresult *r, const char *what, struct err *e)
     return rc;
 }
 
-
 /*
  * Runs named statement id (see pgx.h for the contract).  The result is
  * registered for PQclear on the scratch arena and cleared by pgx_reset.
  */
-PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
-                   const int *lens, const int *fmts, int result_binary,
-                   struct err *e)
+PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals, const int *lens,
+                   const int *fmts, int result_binary, struct err *e)
 {
     CM_ASSERT(id >= 0 && id < SQLQ_COUNT);
     const struct sqlq *q = &sqlq_table[id];
@@ -309,7 +287,8 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
         if (!is_rollback) {
             err_set_transient(e, PGX_ERR_DB, "db_unavailable",
                               "could not run %s: the connection was lost inside a "
-                              "transaction (roll back first)", q->name);
+                              "transaction (roll back first)",
+                              q->name);
             return NULL;
         }
         /* the server already rolled back when the connection died */
@@ -350,7 +329,6 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
     return r;
 }
 
-
 /* runs an embedded migration script (see pgx.h); PGX_OK or an error */
 int pgx_script(struct pgx *c, const char *sql, struct err *e)
 {
@@ -365,7 +343,6 @@ int pgx_script(struct pgx *c, const char *sql, struct err *e)
     PQclear(r);
     return rc;
 }
-
 
 /* LISTEN now and after every reconnect (see pgx.h) */
 int pgx_listen(struct pgx *c, int id, struct err *e)
@@ -382,9 +359,7 @@ int pgx_listen(struct pgx *c, int id, struct err *e)
     return PGX_OK;
 }
 
-
-static int pgx_take_notify(struct pgx *c, char *channel, size_t chlen,
-                           char *payload, size_t plen)
+static int pgx_take_notify(struct pgx *c, char *channel, size_t chlen, char *payload, size_t plen)
 {
     PGnotify *nt = PQnotifies(c->conn);
     if (nt == NULL)
@@ -397,20 +372,17 @@ static int pgx_take_notify(struct pgx *c, char *channel, size_t chlen,
     return 1;
 }
 
-
 /* drains one buffered notification without blocking; 1 or 0 */
-int pgx_notify_poll(struct pgx *c, char *channel, size_t chlen, char *payload,
-                    size_t plen)
+int pgx_notify_poll(struct pgx *c, char *channel, size_t chlen, char *payload, size_t plen)
 {
     if (c->conn == NULL)
         return 0;
     return pgx_take_notify(c, channel, chlen, payload, plen);
 }
 
-
 /* waits for a notification (see pgx.h); 1, 0 on timeout, or PGX_ERR_DB */
-int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen,
-                    char *payload, size_t plen, struct err *e)
+int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen, char *payload,
+                    size_t plen, struct err *e)
 {
     if (pgx_check(c, e) != PGX_OK)
         return PGX_ERR_DB;
@@ -425,8 +397,7 @@ int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen,
         int rc = poll(&p, 1, (int)(left + 0.999));
         if (rc < 0 && errno != EINTR)
             return err_set_transient(e, PGX_ERR_DB, "db_unavailable",
-                                     "could not wait for notifications: %s",
-                                     strerror(errno));
+                                     "could not wait for notifications: %s", strerror(errno));
         if (rc > 0 && (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK))
             return err_set_transient(e, PGX_ERR_DB, "db_unavailable",
                                      "could not wait for notifications: connection lost");

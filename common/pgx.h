@@ -32,9 +32,9 @@ struct pgx;
 enum pgx_status {
     PGX_OK = 0,
     PGX_ERR = -1,
-    PGX_ERR_DB = -5,        /* connection lost / server error (transient) */
-    PGX_ERR_INVALID = -6,   /* bad argument */
-    PGX_ERR_CONFLICT = -4,  /* unique violation, serialization failure */
+    PGX_ERR_DB = -5,       /* connection lost / server error (transient) */
+    PGX_ERR_INVALID = -6,  /* bad argument */
+    PGX_ERR_CONFLICT = -4, /* unique violation, serialization failure */
 };
 
 /* ---- connections ---------------------------------------------------- */
@@ -75,9 +75,8 @@ int pgx_reconnects_get(const struct pgx *c);
  * connection or server trouble), PGX_ERR_CONFLICT (unique violation,
  * serialization failure, deadlock), PGX_ERR (other SQL error: a bug).
  */
-PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals,
-                   const int *lens, const int *fmts, int result_binary,
-                   struct err *e);
+PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals, const int *lens,
+                   const int *fmts, int result_binary, struct err *e);
 
 /* parameters as text: helpers for building vals[] (buf of >= 24 bytes) */
 const char *pgx_i64(char *buf, int64_t v);
@@ -108,11 +107,10 @@ int pgx_listen(struct pgx *c, int id, struct err *e);
  * reset on the next pgx call; LISTENs must then be issued again: see
  * pgx_reconnects_get; LISTENs made with pgx_listen are re-issued).
  */
-int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen,
-                    char *payload, size_t plen, struct err *e);
+int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen, char *payload,
+                    size_t plen, struct err *e);
 /* as pgx_notify_wait with timeout 0, without touching the socket when
  * nothing is buffered: drains one already-received notification */
-int pgx_notify_poll(struct pgx *c, char *channel, size_t chlen, char *payload,
-                    size_t plen);
+int pgx_notify_poll(struct pgx *c, char *channel, size_t chlen, char *payload, size_t plen);
 
 #endif

@@ -23,21 +23,21 @@ struct pgx;
 
 enum api_status {
     API_OK = 0,
-    API_ERR = -1,         /* generic, see struct err */
+    API_ERR = -1, /* generic, see struct err */
     API_ERR_TOO_LARGE = -2,
     API_ERR_INVALID = -3,
-    API_ERR_IO = -4       /* the client or nginx went away */
+    API_ERR_IO = -4 /* the client or nginx went away */
 };
 
 /* ---------------------------------------------------------------- limits */
 
 struct api_limits {
-    size_t max_body;        /* VKV_MAX_BODY_BYTES */
-    size_t max_image;       /* VKV_MAX_IMAGE_BYTES (decoded bytes) */
-    int max_side;           /* VKV_MAX_IMAGE_SIDE */
-    long long max_pixels;   /* VKV_MAX_IMAGE_PIXELS */
-    int max_batch;          /* images per POST /v1/batches */
-    int max_parts;          /* multipart parts per request */
+    size_t max_body;      /* VKV_MAX_BODY_BYTES */
+    size_t max_image;     /* VKV_MAX_IMAGE_BYTES (decoded bytes) */
+    int max_side;         /* VKV_MAX_IMAGE_SIDE */
+    long long max_pixels; /* VKV_MAX_IMAGE_PIXELS */
+    int max_batch;        /* images per POST /v1/batches */
+    int max_parts;        /* multipart parts per request */
 };
 
 /* ------------------------------------------------------------- output */
@@ -53,11 +53,11 @@ struct api_out {
 
 #define API_MAX_PATH_PARAMS 4
 
-struct api_part {                 /* one multipart/form-data part */
-    const char *name;             /* form field name */
-    const char *filename;         /* NULL when not a file */
-    const char *content_type;     /* NULL when absent */
-    const char *data;             /* borrowed from the body */
+struct api_part {             /* one multipart/form-data part */
+    const char *name;         /* form field name */
+    const char *filename;     /* NULL when not a file */
+    const char *content_type; /* NULL when absent */
+    const char *data;         /* borrowed from the body */
     size_t len;
 };
 
@@ -69,18 +69,18 @@ struct api_tenant {
 
 struct api_req {
     /* from the FastCGI params (all borrowed from the request arena) */
-    const char *method;           /* "GET", ... */
-    const char *uri;              /* REQUEST_URI as sent */
-    const char *path;             /* percent-decoded path, no query */
-    const char *query;            /* raw query string ("" when none) */
-    const char *content_type;     /* "" when absent */
-    long long content_length;     /* 0 when absent */
-    const char *auth_key;         /* Bearer or X-Moondream-Auth; NULL when absent */
-    int auth_header_bad;          /* Authorization present but not "Bearer KEY" */
-    const char *idem_key;         /* Idempotency-Key or NULL */
-    const char *priority;         /* X-Priority or NULL */
-    const char *accept;           /* Accept or "" */
-    const char *request_id;       /* X-Request-Id or generated */
+    const char *method;       /* "GET", ... */
+    const char *uri;          /* REQUEST_URI as sent */
+    const char *path;         /* percent-decoded path, no query */
+    const char *query;        /* raw query string ("" when none) */
+    const char *content_type; /* "" when absent */
+    long long content_length; /* 0 when absent */
+    const char *auth_key;     /* Bearer or X-Moondream-Auth; NULL when absent */
+    int auth_header_bad;      /* Authorization present but not "Bearer KEY" */
+    const char *idem_key;     /* Idempotency-Key or NULL */
+    const char *priority;     /* X-Priority or NULL */
+    const char *accept;       /* Accept or "" */
+    const char *request_id;   /* X-Request-Id or generated */
     /* body (arena memory, NUL-terminated, body_len bytes) */
     char *body;
     size_t body_len;
@@ -92,8 +92,8 @@ struct api_req {
     int authed;
     /* response state */
     struct api_out out;
-    int status;                   /* status sent, 0 until the head is out */
-    int streaming;                /* SSE head sent */
+    int status;    /* status sent, 0 until the head is out */
+    int streaming; /* SSE head sent */
     double t0_ms;
 };
 
@@ -104,8 +104,8 @@ struct api_req {
  * is read.  Returns API_OK, or an error with e filled (400/413).  Strings
  * in r are borrowed from ar, valid until ar_reset.  Thread-safe.
  */
-int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp,
-                  const struct api_limits *lim, struct err *e);
+int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const struct api_limits *lim,
+                  struct err *e);
 
 /* case-insensitive media-type test: "application/json; charset=utf-8"
  * matches "application/json"; cannot fail */
@@ -125,9 +125,8 @@ json_t *api_req_json(struct api_req *r, struct ar *ar, struct err *e);
  * body.  At most max_parts parts.  Returns API_OK or an error (400
  * invalid_multipart, 413 too_many_parts).
  */
-int api_multipart_parse(const char *ctype, const char *body, size_t len,
-                        struct ar *ar, int max_parts, struct api_part **parts,
-                        int *nparts, struct err *e);
+int api_multipart_parse(const char *ctype, const char *body, size_t len, struct ar *ar,
+                        int max_parts, struct api_part **parts, int *nparts, struct err *e);
 
 /*
  * Looks up name in the query string (application/x-www-form-urlencoded).
@@ -162,8 +161,7 @@ int api_reply_error(struct api_req *r, int status, const char *code, int retry_a
 int api_reply_err(struct api_req *r, const struct err *e);
 
 /* sends a text body with the given content type */
-int api_reply_text(struct api_req *r, int status, const char *ctype, const char *text,
-                   size_t n);
+int api_reply_text(struct api_req *r, int status, const char *ctype, const char *text, size_t n);
 
 /* SSE: sends the 200 head (text/event-stream, no-cache, X-Accel-Buffering:
  * no) once; api_sse_event sends "event: <name>\ndata: <json>\n\n" (event
@@ -180,12 +178,12 @@ struct api_models;
 /* per-thread state, passed explicitly to every handler */
 struct api_ctx {
     int thread;
-    struct ar *ar;                  /* request arena */
-    struct pgx *db;                 /* this thread's connection (NULL in unit tests) */
+    struct ar *ar;  /* request arena */
+    struct pgx *db; /* this thread's connection (NULL in unit tests) */
     const struct api_models *models;
     const struct api_limits *lim;
-    long long wait_timeout_ms;      /* VKV_WAIT_TIMEOUT_MS */
-    long long sse_timeout_ms;       /* longest an events stream stays open */
+    long long wait_timeout_ms; /* VKV_WAIT_TIMEOUT_MS */
+    long long sse_timeout_ms;  /* longest an events stream stays open */
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *ctx, struct api_req *r);
@@ -193,8 +191,8 @@ typedef int (*api_handler_fn)(struct api_ctx *ctx, struct api_req *r);
 enum api_auth { API_AUTH_NONE = 0, API_AUTH_TENANT = 1, API_AUTH_ADMIN = 2 };
 
 struct api_route {
-    const char *method;       /* "GET", "POST", "DELETE" */
-    const char *pattern;      /* "/v1/jobs/{}" ({} matches one segment) */
+    const char *method;  /* "GET", "POST", "DELETE" */
+    const char *pattern; /* "/v1/jobs/{}" ({} matches one segment) */
     enum api_auth auth;
     api_handler_fn fn;
 };

@@ -22,7 +22,6 @@
 
 #define API_CALL_SLICE_MS 1000
 
-
 int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
                   long long timeout_ms, json_t **job, int64_t *job_id, struct err *e)
 {

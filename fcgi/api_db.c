@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 int api_db_global_init(void)
 {
     if (!PQisthreadsafe()) {
@@ -41,15 +40,14 @@ int api_db_global_init(void)
     int rc = jq_schema_check(c, &e);
     pgx_free(c);
     if (rc == JQ_ERR_CONFLICT || rc == JQ_ERR_NOT_FOUND) {
-        log_error("%s (%s); run vkv-admin migrate against a database of this version",
-                  e.msg, e.code);
+        log_error("%s (%s); run vkv-admin migrate against a database of this version", e.msg,
+                  e.code);
         return -1;
     }
     if (rc != JQ_OK)
         log_warn("could not check the schema at start: %s", e.msg);
     return 0;
 }
-
 
 struct pgx *api_db_thread_init(int thread)
 {
@@ -63,12 +61,10 @@ struct pgx *api_db_thread_init(int thread)
     return c;
 }
 
-
 void api_db_thread_free(struct pgx *db)
 {
     pgx_free(db);
 }
-
 
 /*
  * Called after every request: frees the request's PGresults and drops
@@ -90,7 +86,6 @@ void api_db_request_end(struct pgx *db)
         PQfreemem(n);
 }
 
-
 /*
  * A per-thread cache of recently seen keys: a hit saves one query per
  * request.  A key revoked in the database keeps working on a thread that
@@ -111,7 +106,6 @@ struct auth_slot {
 static __thread struct auth_slot auth_cache[API_AUTH_CACHE_N];
 static __thread unsigned auth_next;
 
-
 static const struct auth_slot *auth_cache_get(const char *key, double now)
 {
     for (int i = 0; i < API_AUTH_CACHE_N; i++)
@@ -119,7 +113,6 @@ static const struct auth_slot *auth_cache_get(const char *key, double now)
             return &auth_cache[i];
     return NULL;
 }
-
 
 static void auth_cache_put(const char *key, int64_t tenant, int admin, double now)
 {
@@ -131,7 +124,6 @@ static void auth_cache_put(const char *key, int64_t tenant, int admin, double no
     s->admin = admin;
     s->until = now + API_AUTH_CACHE_MS;
 }
-
 
 int api_auth_check(struct api_ctx *ctx, struct api_req *r, enum api_auth need)
 {

@@ -33,9 +33,9 @@ void api_db_request_end(struct pgx *db);
 /* ---- image validation at the boundary (api_image.c) ---- */
 
 struct api_image {
-    const uint8_t *data;  /* borrowed (arena or body) */
+    const uint8_t *data; /* borrowed (arena or body) */
     size_t len;
-    const char *mime;     /* "image/jpeg", ... (static) */
+    const char *mime; /* "image/jpeg", ... (static) */
     int w, h;
 };
 
@@ -46,23 +46,23 @@ struct api_image {
  * an error: invalid_data_url / invalid_base64 / invalid_image (400),
  * image_too_large (413), unsupported_image_type (415).
  */
-int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n,
-                            struct api_image *out, struct err *e);
+int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n, struct api_image *out,
+                            struct err *e);
 /* the same for raw bytes (a multipart upload); data is borrowed */
-int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n,
-                         struct api_image *out, struct err *e);
+int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, struct api_image *out,
+                         struct err *e);
 
 /* ---- job submission shared by /v1/jobs, /v1/batches and the
  * synchronous calls (api_call.c) ---- */
 
 struct api_job_spec {
     const char *task;
-    const char *model;          /* NULL = the task's default */
-    int tier;                   /* 0..3 */
-    const char *params_json;    /* "{}" when none */
-    struct api_image image;     /* data NULL = no image */
-    const char *idem_key;       /* NULL = none */
-    long long deadline_ms;      /* 0 = none, else ms from now */
+    const char *model;       /* NULL = the task's default */
+    int tier;                /* 0..3 */
+    const char *params_json; /* "{}" when none */
+    struct api_image image;  /* data NULL = no image */
+    const char *idem_key;    /* NULL = none */
+    long long deadline_ms;   /* 0 = none, else ms from now */
 };
 
 /*
@@ -71,8 +71,8 @@ struct api_job_spec {
  * when the body has none.  Returns API_OK or an error (400/413/415/422)
  * naming the field.
  */
-int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
-                           int default_tier, struct api_job_spec *spec, struct err *e);
+int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body, int default_tier,
+                           struct api_job_spec *spec, struct err *e);
 
 /*
  * Enqueues spec for r's tenant (batch_id 0 = none).  *existed = 1 when the

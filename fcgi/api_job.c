@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static void img_limits_from(const struct api_limits *lim, struct img_limits *il)
 {
     il->max_bytes = lim->max_image;
@@ -27,9 +26,8 @@ static void img_limits_from(const struct api_limits *lim, struct img_limits *il)
     il->max_pixels = (uint64_t)lim->max_pixels;
 }
 
-
-int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n,
-                         struct api_image *out, struct err *e)
+int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, struct api_image *out,
+                         struct err *e)
 {
     struct img_limits il;
     img_limits_from(ctx->lim, &il);
@@ -56,9 +54,8 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n,
     return API_OK;
 }
 
-
-int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n,
-                            struct api_image *out, struct err *e)
+int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n, struct api_image *out,
+                            struct err *e)
 {
     struct durl d;
     memset(&d, 0, sizeof(d));
@@ -72,12 +69,10 @@ int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n,
     return api_image_from_bytes(ctx, d.data, d.len, out, e);
 }
 
-
 static int is_int(const json_t *v)
 {
     return json_is_integer(v);
 }
-
 
 /* the valid tasks (or models of a task) as "a, b, c" in the arena */
 static const char *list_str(struct api_ctx *ctx, json_t *arr)
@@ -88,7 +83,6 @@ static const char *list_str(struct api_ctx *ctx, json_t *arr)
     free(s);
     return out ? out : "[]";
 }
-
 
 static int check_task_model(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)
 {
@@ -108,13 +102,12 @@ static int check_task_model(struct api_ctx *ctx, struct api_job_spec *spec, stru
     return API_OK;
 }
 
+static const char *const job_fields[] = {"task",        "model",           "tier",
+                                         "priority",    "image_url",       "params",
+                                         "deadline_ms", "idempotency_key", NULL};
 
-static const char *const job_fields[] = {"task", "model", "tier", "priority", "image_url",
-                                         "params", "deadline_ms", "idempotency_key", NULL};
-
-
-int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
-                           int default_tier, struct api_job_spec *spec, struct err *e)
+int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body, int default_tier,
+                           struct api_job_spec *spec, struct err *e)
 {
     memset(spec, 0, sizeof(*spec));
     spec->params_json = "{}";
@@ -123,7 +116,8 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
 
     const char *key;
     json_t *v;
-    json_object_foreach(body, key, v) {
+    json_object_foreach(body, key, v)
+    {
         int known = 0;
         for (int i = 0; job_fields[i]; i++)
             known |= strcmp(job_fields[i], key) == 0;
@@ -207,13 +201,12 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
         if (!json_is_string(v))
             return err_set(e, API_ERR_INVALID, 400, "invalid_field",
                            "field \"image_url\" must be a string (a data url)");
-        if (api_image_from_data_url(ctx, json_string_value(v), json_string_length(v),
-                                    &spec->image, e) != API_OK)
+        if (api_image_from_data_url(ctx, json_string_value(v), json_string_length(v), &spec->image,
+                                    e) != API_OK)
             return API_ERR_INVALID;
     }
     return API_OK;
 }
-
 
 int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
                     int64_t batch_id, int64_t *job_id, int *existed, struct err *e)
@@ -235,7 +228,6 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
     return jq_job_enqueue(ctx->db, &j, job_id, existed, e);
 }
 
-
 int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
                      struct api_image *images, int max_images, int *nimages, struct err *e)
 {
@@ -255,8 +247,8 @@ int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
             if (*nimages >= max_images)
                 return err_set(e, API_ERR_TOO_LARGE, 413, "too_many_images",
                                "more than %d images in one request", max_images);
-            if (api_image_from_bytes(ctx, (const uint8_t *)p->data, p->len, &images[*nimages],
-                                     e) != API_OK)
+            if (api_image_from_bytes(ctx, (const uint8_t *)p->data, p->len, &images[*nimages], e) !=
+                API_OK)
                 return API_ERR_INVALID;
             (*nimages)++;
             continue;

@@ -39,12 +39,10 @@
 static atomic_int api_stop_flag;
 static int api_listen_fd = -1;
 
-
 int api_stopping(void)
 {
     return atomic_load(&api_stop_flag);
 }
-
 
 static int fcgx_write(void *u, const char *p, size_t n)
 {
@@ -59,12 +57,10 @@ static int fcgx_write(void *u, const char *p, size_t n)
     return 0;
 }
 
-
 static int fcgx_flush(void *u)
 {
     return FCGX_FFlush((FCGX_Stream *)u) == 0 ? 0 : -1;
 }
-
 
 /* reads exactly n body bytes into buf; returns bytes read */
 static size_t read_body(FCGX_Stream *in, char *buf, size_t n)
@@ -80,7 +76,6 @@ static size_t read_body(FCGX_Stream *in, char *buf, size_t n)
     }
     return got;
 }
-
 
 /*
  * Serves one accepted request: parse, read the body, route, authenticate,
@@ -104,8 +99,8 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
         if (r.request_id == NULL)
             r.request_id = "-";
         api_reply_err(&r, &e);
-        log_info("method=%s uri=\"%s\" status=%d", r.method ? r.method : "-",
-                 r.uri ? r.uri : "-", r.status);
+        log_info("method=%s uri=\"%s\" status=%d", r.method ? r.method : "-", r.uri ? r.uri : "-",
+                 r.status);
         return;
     }
     log_ctx_set("req", r.request_id);
@@ -122,8 +117,8 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
         size_t got = read_body(fr->in, r.body, n);
         if (got != n) {
             *keep_conn = 0;
-            api_reply_error(&r, 400, "body_incomplete",
-                            0, "request body ended after %zu of %zu bytes", got, n);
+            api_reply_error(&r, 400, "body_incomplete", 0,
+                            "request body ended after %zu of %zu bytes", got, n);
             goto done;
         }
         r.body[n] = '\0';
@@ -154,12 +149,10 @@ done:
     log_ctx_set("req", NULL);
 }
 
-
 struct api_thread {
     pthread_t tid;
     struct api_ctx ctx;
 };
-
 
 static void *api_thread_main(void *arg)
 {
@@ -191,7 +184,6 @@ static void *api_thread_main(void *arg)
     return NULL;
 }
 
-
 /* a thread parked on a kept nginx connection may not notice the stop; the
  * process exits anyway after API_STOP_GRACE_MS */
 static void *watchdog_main(void *arg)
@@ -203,12 +195,10 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-
 static void noop_handler(int sig)
 {
     (void)sig;
 }
-
 
 int main(int argc, char **argv)
 {

@@ -32,12 +32,10 @@ struct api_models {
     int n;
 };
 
-
 static int cmp_model(const void *a, const void *b)
 {
     return strcmp(((const struct api_model *)a)->name, ((const struct api_model *)b)->name);
 }
-
 
 static void add_manifest(struct api_models *ms, const char *dir, const char *fname)
 {
@@ -94,7 +92,6 @@ static void add_manifest(struct api_models *ms, const char *dir, const char *fna
     json_decref(j);
 }
 
-
 struct api_models *api_models_init(const char *dir)
 {
     struct api_models *ms = cm_xcalloc(1, sizeof(*ms));
@@ -115,7 +112,6 @@ struct api_models *api_models_init(const char *dir)
     return ms;
 }
 
-
 void api_models_free(struct api_models *ms)
 {
     if (ms == NULL)
@@ -130,7 +126,6 @@ void api_models_free(struct api_models *ms)
     free(ms);
 }
 
-
 static int serves(const struct api_model *m, const char *task)
 {
     for (int k = 0; k < m->ntasks; k++)
@@ -138,7 +133,6 @@ static int serves(const struct api_model *m, const char *task)
             return 1;
     return 0;
 }
-
 
 int api_models_has(const struct api_models *ms, const char *task, const char *model)
 {
@@ -148,7 +142,6 @@ int api_models_has(const struct api_models *ms, const char *task, const char *mo
             return 1;
     return 0;
 }
-
 
 const char *api_models_default(const struct api_models *ms, const char *task)
 {
@@ -164,7 +157,6 @@ const char *api_models_default(const struct api_models *ms, const char *task)
     return first;
 }
 
-
 json_t *api_models_tasks_json(const struct api_models *ms)
 {
     json_t *a = json_array();
@@ -173,14 +165,13 @@ json_t *api_models_tasks_json(const struct api_models *ms)
             int dup = 0;
             size_t idx;
             json_t *v;
-            json_array_foreach(a, idx, v)
-                dup |= strcmp(json_string_value(v), ms->m[i].tasks[k]) == 0;
+            json_array_foreach(a, idx, v) dup |=
+                strcmp(json_string_value(v), ms->m[i].tasks[k]) == 0;
             if (!dup)
                 json_array_append_new(a, json_string(ms->m[i].tasks[k]));
         }
     return a;
 }
-
 
 json_t *api_models_names_json(const struct api_models *ms, const char *task)
 {
@@ -191,7 +182,6 @@ json_t *api_models_names_json(const struct api_models *ms, const char *task)
     return a;
 }
 
-
 json_t *api_models_list_json(const struct api_models *ms)
 {
     json_t *a = json_array();
@@ -199,9 +189,9 @@ json_t *api_models_list_json(const struct api_models *ms)
         json_t *t = json_array();
         for (int k = 0; k < ms->m[i].ntasks; k++)
             json_array_append_new(t, json_string(ms->m[i].tasks[k]));
-        json_array_append_new(a, json_pack("{s:s, s:o, s:s, s:b}", "name", ms->m[i].name,
-                                           "tasks", t, "manifest", ms->m[i].file, "default",
-                                           ms->m[i].is_default));
+        json_array_append_new(a,
+                              json_pack("{s:s, s:o, s:s, s:b}", "name", ms->m[i].name, "tasks", t,
+                                        "manifest", ms->m[i].file, "default", ms->m[i].is_default));
     }
     return a;
 }

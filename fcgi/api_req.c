@@ -21,7 +21,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-
 static const char *env_get(char *const *envp, const char *name)
 {
     size_t n = strlen(name);
@@ -30,7 +29,6 @@ static const char *env_get(char *const *envp, const char *name)
             return *p + n + 1;
     return NULL;
 }
-
 
 static int hexval(int c)
 {
@@ -41,7 +39,6 @@ static int hexval(int c)
         return c - 'a' + 10;
     return -1;
 }
-
 
 char *api_pct_decode(struct ar *ar, const char *s, size_t n, int plus)
 {
@@ -72,7 +69,6 @@ char *api_pct_decode(struct ar *ar, const char *s, size_t n, int plus)
     return out;
 }
 
-
 /* parses a non-negative decimal; -1 on anything else (sign, junk, overflow) */
 static long long parse_len(const char *s)
 {
@@ -89,7 +85,6 @@ static long long parse_len(const char *s)
     return v;
 }
 
-
 static const char *trim_dup(struct ar *ar, const char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -100,9 +95,8 @@ static const char *trim_dup(struct ar *ar, const char *s)
     return ar_strndup(ar, s, n);
 }
 
-
-int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp,
-                  const struct api_limits *lim, struct err *e)
+int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const struct api_limits *lim,
+                  struct err *e)
 {
     const char *v;
     r->method = env_get(envp, "REQUEST_METHOD");
@@ -119,15 +113,18 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp,
     if (uri == NULL)
         uri = env_get(envp, "SCRIPT_NAME");
     if (uri == NULL || uri[0] != '/')
-        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "missing or invalid request uri");
+        return err_set(e, API_ERR_INVALID, 400, "invalid_request",
+                       "missing or invalid request uri");
     if (strlen(uri) > 8192)
-        return err_set(e, API_ERR_TOO_LARGE, 414, "uri_too_long", "request uri longer than 8192 bytes");
+        return err_set(e, API_ERR_TOO_LARGE, 414, "uri_too_long",
+                       "request uri longer than 8192 bytes");
     r->uri = ar_strdup(ar, uri);
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
     r->path = api_pct_decode(ar, uri, plen, 0);
     if (r->path == NULL)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "invalid percent escape in path");
+        return err_set(e, API_ERR_INVALID, 400, "invalid_request",
+                       "invalid percent escape in path");
     r->query = ar_strdup(ar, q ? q + 1 : "");
     if (r->uri == NULL || r->query == NULL)
         return err_set(e, API_ERR, 500, "internal", "out of request memory");
@@ -199,7 +196,6 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp,
     return API_OK;
 }
 
-
 int api_req_ctype_is(const struct api_req *r, const char *type)
 {
     size_t n = strlen(type);
@@ -209,12 +205,10 @@ int api_req_ctype_is(const struct api_req *r, const char *type)
     return strncasecmp(c, type, n) == 0 && (c[n] == '\0' || c[n] == ';' || c[n] == ' ');
 }
 
-
 static void json_decref_cb(void *p)
 {
     json_decref((json_t *)p);
 }
-
 
 json_t *api_json_own(struct ar *ar, json_t *j)
 {
@@ -226,7 +220,6 @@ json_t *api_json_own(struct ar *ar, json_t *j)
     }
     return j;
 }
-
 
 json_t *api_req_json(struct api_req *r, struct ar *ar, struct err *e)
 {
@@ -253,7 +246,6 @@ json_t *api_req_json(struct api_req *r, struct ar *ar, struct err *e)
     return j;
 }
 
-
 const char *api_query_get(const struct api_req *r, struct ar *ar, const char *name)
 {
     size_t nl = strlen(name);
@@ -273,7 +265,6 @@ const char *api_query_get(const struct api_req *r, struct ar *ar, const char *na
     return NULL;
 }
 
-
 /* ------------------------------------------------------------ multipart */
 
 /* finds needle in hay[0..n), like memmem */
@@ -291,7 +282,6 @@ static const char *find_mem(const char *hay, size_t n, const char *needle, size_
     }
     return NULL;
 }
-
 
 /* value of param `key` in a header value like `form-data; name="x"; filename="y"` */
 static const char *hdr_param(struct ar *ar, const char *v, size_t n, const char *key)
@@ -337,10 +327,8 @@ static const char *hdr_param(struct ar *ar, const char *v, size_t n, const char 
     return NULL;
 }
 
-
-int api_multipart_parse(const char *ctype, const char *body, size_t len,
-                        struct ar *ar, int max_parts, struct api_part **parts,
-                        int *nparts, struct err *e)
+int api_multipart_parse(const char *ctype, const char *body, size_t len, struct ar *ar,
+                        int max_parts, struct api_part **parts, int *nparts, struct err *e)
 {
     *parts = NULL;
     *nparts = 0;
@@ -350,7 +338,7 @@ int api_multipart_parse(const char *ctype, const char *body, size_t len,
         return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
                        "multipart content type without a valid boundary");
     size_t bl = strlen(b);
-    char *delim = ar_printf(ar, "--%s", b);  /* first delimiter */
+    char *delim = ar_printf(ar, "--%s", b); /* first delimiter */
     char *ndelim = ar_printf(ar, "\r\n--%s", b);
     struct api_part *arr = ar_calloc(ar, (size_t)max_parts, sizeof(*arr));
     if (delim == NULL || ndelim == NULL || arr == NULL)
@@ -359,7 +347,8 @@ int api_multipart_parse(const char *ctype, const char *body, size_t len,
     /* the body starts with the delimiter (preamble is allowed but rare) */
     const char *p = find_mem(body, len, delim, bl + 2);
     if (p == NULL)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_multipart", "multipart body without boundary");
+        return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+                       "multipart body without boundary");
     const char *end = body + len;
     p += bl + 2;
     int n = 0;
@@ -368,11 +357,13 @@ int api_multipart_parse(const char *ctype, const char *body, size_t len,
         if (end - p >= 2 && p[0] == '-' && p[1] == '-')
             break;
         if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart", "malformed multipart delimiter");
+            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+                           "malformed multipart delimiter");
         p += 2;
         const char *hend = find_mem(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (hend == NULL)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart", "multipart part without headers end");
+            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+                           "multipart part without headers end");
         if (n >= max_parts)
             return err_set(e, API_ERR_TOO_LARGE, 413, "too_many_parts",
                            "more than %d multipart parts", max_parts);

@@ -18,33 +18,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char *status_text(int s)
 {
     switch (s) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
-
 
 static int out_write(struct api_req *r, const char *p, size_t n)
 {
@@ -57,7 +75,6 @@ static int out_write(struct api_req *r, const char *p, size_t n)
     return API_OK;
 }
 
-
 static int send_head(struct api_req *r, int status, const char *ctype, size_t len,
                      const char *extra)
 {
@@ -66,14 +83,14 @@ static int send_head(struct api_req *r, int status, const char *ctype, size_t le
     char head[512];
     int n;
     if (len == (size_t)-1)
-        n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
-                     status, status_text(status), ctype, r->request_id ? r->request_id : "-");
+        n = snprintf(head, sizeof(head),
+                     "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n", status,
+                     status_text(status), ctype, r->request_id ? r->request_id : "-");
     else
         n = snprintf(head, sizeof(head),
                      "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "X-Request-Id: %s\r\n",
-                     status, status_text(status), ctype, len,
-                     r->request_id ? r->request_id : "-");
+                     status, status_text(status), ctype, len, r->request_id ? r->request_id : "-");
     CM_ASSERT(n > 0 && (size_t)n < sizeof(head));
     int rc = out_write(r, head, (size_t)n);
     if (rc == API_OK && extra != NULL)
@@ -83,7 +100,6 @@ static int send_head(struct api_req *r, int status, const char *ctype, size_t le
     return rc;
 }
 
-
 int api_reply_text(struct api_req *r, int status, const char *ctype, const char *text, size_t n)
 {
     int rc = send_head(r, status, ctype, n, NULL);
@@ -91,7 +107,6 @@ int api_reply_text(struct api_req *r, int status, const char *ctype, const char 
         rc = out_write(r, text, n);
     return rc;
 }
-
 
 int api_reply_json(struct api_req *r, int status, json_t *body, const char *extra_headers)
 {
@@ -101,7 +116,8 @@ int api_reply_json(struct api_req *r, int status, json_t *body, const char *extr
     json_decref(body);
     if (s == NULL) {
         log_error("could not serialise a response body");
-        const char fb[] = "{\"error\":{\"code\":\"internal\",\"message\":\"could not serialise the response\"}}\n";
+        const char fb[] = "{\"error\":{\"code\":\"internal\",\"message\":\"could not serialise the "
+                          "response\"}}\n";
         int rc = send_head(r, 500, "application/json", sizeof(fb) - 1, NULL);
         return rc == API_OK ? out_write(r, fb, sizeof(fb) - 1) : rc;
     }
@@ -114,7 +130,6 @@ int api_reply_json(struct api_req *r, int status, json_t *body, const char *extr
     free(s);
     return rc;
 }
-
 
 static int reply_errorv(struct api_req *r, int status, const char *code, int retry_after,
                         const char *fmt, va_list ap)
@@ -138,7 +153,6 @@ static int reply_errorv(struct api_req *r, int status, const char *code, int ret
     return api_reply_json(r, status, body, extra[0] ? extra : NULL);
 }
 
-
 int api_reply_error(struct api_req *r, int status, const char *code, int retry_after,
                     const char *fmt, ...)
 {
@@ -149,7 +163,6 @@ int api_reply_error(struct api_req *r, int status, const char *code, int retry_a
     return rc;
 }
 
-
 int api_reply_err(struct api_req *r, const struct err *e)
 {
     int status = e->http;
@@ -159,7 +172,6 @@ int api_reply_err(struct api_req *r, const struct err *e)
     int retry = (status == 503 || status == 429) ? 1 : 0;
     return api_reply_error(r, status, code, retry, "%s", e->msg[0] ? e->msg : "internal error");
 }
-
 
 int api_sse_begin(struct api_req *r)
 {
@@ -172,7 +184,6 @@ int api_sse_begin(struct api_req *r)
         rc = API_ERR_IO;
     return rc;
 }
-
 
 int api_sse_event(struct api_req *r, const char *name, json_t *data)
 {
@@ -204,7 +215,6 @@ int api_sse_event(struct api_req *r, const char *name, json_t *data)
     return rc;
 }
 
-
 int api_sse_comment(struct api_req *r, const char *text)
 {
     CM_ASSERT(r->streaming);
@@ -217,7 +227,6 @@ int api_sse_comment(struct api_req *r, const char *text)
         rc = API_ERR_IO;
     return rc;
 }
-
 
 int api_reply_json_text(struct api_req *r, int status, char *json)
 {

@@ -13,10 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-
 /* matches pattern against path, filling pp; 1 on a match */
-static int match(const char *pattern, const char *path, const char **pp, int *npp,
-                 char *buf, size_t bufsz)
+static int match(const char *pattern, const char *path, const char **pp, int *npp, char *buf,
+                 size_t bufsz)
 {
     size_t used = 0;
     int n = 0;
@@ -49,7 +48,6 @@ static int match(const char *pattern, const char *path, const char **pp, int *np
     return 1;
 }
 
-
 const struct api_route *api_route_match(const struct api_route *table, struct api_req *r,
                                         int *path_matched)
 {
@@ -77,9 +75,7 @@ const struct api_route *api_route_match(const struct api_route *table, struct ap
     return hit;
 }
 
-
 static const char *const tier_names[] = {"BACKGROUND", "PRELOAD", "INTERACTIVE", "IMMEDIATE"};
-
 
 int api_tier_parse_str(const char *s)
 {
@@ -93,7 +89,6 @@ int api_tier_parse_str(const char *s)
     return -1;
 }
 
-
 int api_tier_parse_json(const json_t *v)
 {
     if (json_is_integer(v)) {
@@ -105,12 +100,10 @@ int api_tier_parse_json(const json_t *v)
     return -1;
 }
 
-
 const char *api_tier_name(int tier)
 {
     return tier >= 0 && tier <= 3 ? tier_names[tier] : "?";
 }
-
 
 int64_t api_id_parse(const char *s)
 {

@@ -36,7 +36,6 @@ static const struct api_route api_routes[] = {
     {NULL, NULL, API_AUTH_NONE, NULL},
 };
 
-
 const struct api_route *api_routes_get(void)
 {
     return api_routes;

@@ -43,36 +43,35 @@ enum rt_status {
 /* readable name of a status, e.g. "out of memory"; cannot fail */
 const char *rt_status_str(int status);
 
-
 /* ---- devices ------------------------------------------------------------ */
 
 struct rt_device;
 
 struct rt_caps {
     char name[256];
-    char driver[256];          /* driver name + info, e.g. "llvmpipe: Mesa 22.3.6" */
-    char uuid[40];             /* pipelineCacheUUID-independent device UUID, 36 chars */
-    char type[16];             /* "discrete", "integrated", "virtual", "cpu", "other" */
+    char driver[256]; /* driver name + info, e.g. "llvmpipe: Mesa 22.3.6" */
+    char uuid[40];    /* pipelineCacheUUID-independent device UUID, 36 chars */
+    char type[16];    /* "discrete", "integrated", "virtual", "cpu", "other" */
     uint32_t vendor_id, device_id, api_version, driver_version;
-    int index;                 /* index in rt_device_count() order */
-    uint64_t vram_bytes;       /* sum of DEVICE_LOCAL heaps */
-    int has_budget;            /* VK_EXT_memory_budget present */
-    uint64_t budget_bytes;     /* heap budget (DEVICE_LOCAL heaps), when has_budget */
-    uint64_t usage_bytes;      /* heap usage, when has_budget (at query time) */
-    int fp16;                  /* shaderFloat16 */
-    int int8;                  /* shaderInt8 */
-    int storage16, storage8;   /* 16/8-bit storage buffer access */
-    int int_dot;               /* shaderIntegerDotProduct (4x8 packed accelerated) */
-    int coopmat;               /* VK_KHR_cooperative_matrix advertised */
+    int index;               /* index in rt_device_count() order */
+    uint64_t vram_bytes;     /* sum of DEVICE_LOCAL heaps */
+    int has_budget;          /* VK_EXT_memory_budget present */
+    uint64_t budget_bytes;   /* heap budget (DEVICE_LOCAL heaps), when has_budget */
+    uint64_t usage_bytes;    /* heap usage, when has_budget (at query time) */
+    int fp16;                /* shaderFloat16 */
+    int int8;                /* shaderInt8 */
+    int storage16, storage8; /* 16/8-bit storage buffer access */
+    int int_dot;             /* shaderIntegerDotProduct (4x8 packed accelerated) */
+    int coopmat;             /* VK_KHR_cooperative_matrix advertised */
     int subgroup_size;
-    uint32_t shared_mem;       /* maxComputeSharedMemorySize */
-    uint64_t max_storage_range;/* maxStorageBufferRange */
-    uint64_t max_alloc;        /* maxMemoryAllocationSize */
+    uint32_t shared_mem;        /* maxComputeSharedMemorySize */
+    uint64_t max_storage_range; /* maxStorageBufferRange */
+    uint64_t max_alloc;         /* maxMemoryAllocationSize */
     uint32_t max_wg_count[3], max_wg_invocations, max_push_constants;
-    uint32_t min_storage_align;/* minStorageBufferOffsetAlignment */
+    uint32_t min_storage_align;  /* minStorageBufferOffsetAlignment */
     uint32_t max_texel_elements; /* maxTexelBufferElements */
-    int texel_formats;         /* RGBA32F, RGBA16F, RGBA8I, R32F usable as uniform texel buffers */
-    int uma;                   /* device-local memory is also host visible */
+    int texel_formats; /* RGBA32F, RGBA16F, RGBA8I, R32F usable as uniform texel buffers */
+    int uma;           /* device-local memory is also host visible */
 };
 
 /* number of Vulkan physical devices, or <0 with e set (no loader/ICD) */
@@ -108,7 +107,6 @@ int rt_device_validation_warnings(const struct rt_device *dev);
  * destroying (leaked objects); for teardown tests; cannot fail */
 int rt_validation_errors_total(void);
 
-
 /* ---- plans (a model prepared for one device) ---------------------------- */
 
 struct rt_plan;
@@ -120,23 +118,23 @@ enum rt_weights {
 };
 
 struct rt_preprocess {
-    int enabled;              /* 1: input 0 is fed from RGB8 by rt_plan_run_rgb8 */
-    int max_w, max_h;         /* largest accepted image (sizes staging); default 4096 */
-    int bilinear;             /* 1 bilinear (default), 0 nearest */
-    int align_corners;        /* tf align_corners=true */
-    int half_pixel;           /* half-pixel centres (tf2 / onnx / cv2) */
-    float scale;              /* y = (x * scale - mean[c]) / std[c]; default 1/255 */
-    float mean[3], std[3];    /* default 0 and 1 */
+    int enabled;           /* 1: input 0 is fed from RGB8 by rt_plan_run_rgb8 */
+    int max_w, max_h;      /* largest accepted image (sizes staging); default 4096 */
+    int bilinear;          /* 1 bilinear (default), 0 nearest */
+    int align_corners;     /* tf align_corners=true */
+    int half_pixel;        /* half-pixel centres (tf2 / onnx / cv2) */
+    float scale;           /* y = (x * scale - mean[c]) / std[c]; default 1/255 */
+    float mean[3], std[3]; /* default 0 and 1 */
 };
 
 struct rt_plan_opts {
-    int max_batch;              /* >= 1; the activation plan is sized for it */
-    enum rt_weights weights;    /* RT_WEIGHTS_F16 / I8 fall back to F32 where the op has none */
+    int max_batch;           /* >= 1; the activation plan is sized for it */
+    enum rt_weights weights; /* RT_WEIGHTS_F16 / I8 fall back to F32 where the op has none */
     struct rt_preprocess pre;
-    uint64_t max_device_bytes;  /* 0 = no limit; plan creation fails with RT_ERR_OOM
-                                   when weights+activations+staging exceed it
-                                   (env VKV_RT_MAX_DEVICE_BYTES overrides when set) */
-    int no_fuse;                /* 1: skip the fusion passes (debugging) */
+    uint64_t max_device_bytes; /* 0 = no limit; plan creation fails with RT_ERR_OOM
+                                  when weights+activations+staging exceed it
+                                  (env VKV_RT_MAX_DEVICE_BYTES overrides when set) */
+    int no_fuse;               /* 1: skip the fusion passes (debugging) */
 };
 
 /* the defaults: batch 1, fp32, no preprocessing, no byte limit; cannot fail */
@@ -154,8 +152,8 @@ struct rt_plan_opts rt_plan_opts_default(void);
  * tensor over maxStorageBufferRange, an op the device cannot run),
  * RT_ERR_INVALID (bad options).
  */
-int rt_plan_create(struct rt_device *dev, const struct rt_graph *g,
-                   const struct rt_plan_opts *o, struct rt_plan **out, struct err *e);
+int rt_plan_create(struct rt_device *dev, const struct rt_graph *g, const struct rt_plan_opts *o,
+                   struct rt_plan **out, struct err *e);
 
 /* destroys the plan and frees its device memory; NULL ok */
 void rt_plan_destroy(struct rt_plan *p);
@@ -168,8 +166,8 @@ void rt_plan_destroy(struct rt_plan *p);
  * use and replayed afterwards.  Returns 0 or <0 with e set
  * (RT_ERR_DEVICE_LOST is fatal to the process).
  */
-int rt_plan_run(struct rt_plan *p, int batch, const float *const *inputs,
-                float **outputs, struct err *e);
+int rt_plan_run(struct rt_plan *p, int batch, const float *const *inputs, float **outputs,
+                struct err *e);
 
 struct rt_image {
     const uint8_t *rgb; /* w*h*3 bytes, row-major, no padding; borrowed */
@@ -181,8 +179,8 @@ struct rt_image {
  * images by the preprocessing shader (resize + normalise, plan option
  * pre.enabled).  Other graph inputs are not supported here.
  */
-int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs,
-                     float **outputs, struct err *e);
+int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs, float **outputs,
+                     struct err *e);
 
 /* device bytes held by the plan: weights + activations + staging; cannot fail */
 size_t rt_plan_device_bytes(const struct rt_plan *p);
@@ -207,7 +205,6 @@ const struct rt_graph *rt_plan_graph(const struct rt_plan *p);
 /* compute barriers recorded per inference (hazard tracking); cannot fail */
 int rt_plan_barrier_count(const struct rt_plan *p);
 
-
 /* ---- CPU reference executor (tests, RT_CHECK, importer bring-up) -------- */
 
 /*
@@ -217,7 +214,6 @@ int rt_plan_barrier_count(const struct rt_plan *p);
  */
 int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **outputs,
                struct err *e);
-
 
 /* ---- packed model files -------------------------------------------------- */
 

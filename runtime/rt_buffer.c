@@ -51,7 +51,8 @@ int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind ki
     if (kind == RT_MEM_UMA)
         t = mem_type(d, req.memoryTypeBits,
                      VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0);
+                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                     0);
     else if (kind == RT_MEM_DEVICE)
         t = mem_type(d, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
     else

@@ -21,11 +21,11 @@ const char *rt_vk_result_str(VkResult r);
 
 /* evaluates a Vulkan call; on failure logs it and returns the mapped status
  * from the enclosing function (which must have `struct err *e` in scope) */
-#define RT_VK_TRY(call)                                                      \
-    do {                                                                     \
-        VkResult rt_vk_r_ = (call);                                          \
-        if (rt_vk_r_ != VK_SUCCESS)                                          \
-            return rt_vk_fail(rt_vk_r_, #call, __FILE__, __LINE__, e);       \
+#define RT_VK_TRY(call)                                                                            \
+    do {                                                                                           \
+        VkResult rt_vk_r_ = (call);                                                                \
+        if (rt_vk_r_ != VK_SUCCESS)                                                                \
+            return rt_vk_fail(rt_vk_r_, #call, __FILE__, __LINE__, e);                             \
     } while (0)
 
 /* ---- device -------------------------------------------------------------- */
@@ -62,11 +62,11 @@ struct rt_device {
     uint32_t gemm_rb, gemm_cb;        /* GEMM register tile: rows, vec4 column blocks */
     int has_budget_ext;
     /* pipelines: one layout per binding count, cache, dedup table */
-    VkDescriptorSetLayout dsl[RT_MAX_BINDINGS + 1];   /* storage buffers only, by count */
+    VkDescriptorSetLayout dsl[RT_MAX_BINDINGS + 1]; /* storage buffers only, by count */
     VkPipelineLayout layout[RT_MAX_BINDINGS + 1];
-    struct rt_layout tlayouts[RT_LAYOUT_MAX];          /* with texel buffers */
+    struct rt_layout tlayouts[RT_LAYOUT_MAX]; /* with texel buffers */
     int n_tlayouts;
-    int use_texel;      /* uniform texel buffers for GEMM operands (VKV_NO_TEXEL=0) */
+    int use_texel; /* uniform texel buffers for GEMM operands (VKV_NO_TEXEL=0) */
     VkShaderModule modules[RT_SHADER_COUNT + 1];
     VkPipelineCache cache;
     char cache_path[512];
@@ -106,8 +106,8 @@ void rt_buffer_destroy(struct rt_device *d, struct rt_buffer *b);
 VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint32_t *spec,
                            int n_spec, int n_bind, uint32_t texel_mask, struct err *e);
 /* the layouts for n_bind bindings with texel_mask; 0 or <0 with e set */
-int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask,
-                  VkDescriptorSetLayout *dsl, VkPipelineLayout *pl, struct err *e);
+int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask, VkDescriptorSetLayout *dsl,
+                  VkPipelineLayout *pl, struct err *e);
 /* creates descriptor layouts, pipeline layouts, loads the pipeline cache */
 int rt_pipeline_init(struct rt_device *d, struct err *e);
 /* saves the cache and destroys everything pipeline-related */
@@ -120,12 +120,16 @@ int rt_pipeline_cache_save(struct rt_device *d);
 enum rt_region_kind { RT_REG_ACT = 0, RT_REG_WEIGHT, RT_REG_STAGE, RT_REG_KINDS };
 
 struct rt_region {
-    int kind;          /* enum rt_region_kind */
+    int kind;           /* enum rt_region_kind */
     uint64_t off, size; /* bytes */
 };
 
 enum rt_texel {
-    RT_TEXEL_NONE = 0, RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I, RT_TEXEL_R32F
+    RT_TEXEL_NONE = 0,
+    RT_TEXEL_RGBA32F,
+    RT_TEXEL_RGBA16F,
+    RT_TEXEL_RGBA8I,
+    RT_TEXEL_R32F
 };
 
 struct rt_bind {
@@ -143,23 +147,22 @@ struct rt_dispatch {
     uint32_t push[32];
     uint32_t push_size;
     uint32_t groups[3];
-    int node;          /* graph node (for timing / errors) */
+    int node; /* graph node (for timing / errors) */
 };
 
 /* what ops see while building: the graph at one batch size + region map */
 struct rt_build {
     struct rt_device *dev;
     const struct rt_graph *g;
-    const struct rt_region *reg; /* per tensor id */
-    const struct rt_region *wscale; /* per tensor id: int8 scale region (size 0 if none) */
+    const struct rt_region *reg;       /* per tensor id */
+    const struct rt_region *wscale;    /* per tensor id: int8 scale region (size 0 if none) */
     const struct rt_region *zero_bias; /* per node: bias region for conv/dense without bias */
     struct rt_dispatch *d;
     int n, cap;
 };
 
 /* appends a dispatch; returns it zeroed but for shader/node, or NULL with e set */
-struct rt_dispatch *rt_build_add(struct rt_build *b, enum rt_shader_id sh, int node,
-                                 struct err *e);
+struct rt_dispatch *rt_build_add(struct rt_build *b, enum rt_shader_id sh, int node, struct err *e);
 /* sets the grid for `total` invocations of workgroup size wg, folded into 2-D */
 int rt_dispatch_grid1d(struct rt_dispatch *d, uint64_t total, uint32_t wg, struct err *e);
 void rt_dispatch_bind(struct rt_dispatch *d, struct rt_region r, int write);

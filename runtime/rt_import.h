@@ -69,27 +69,24 @@ int rt_import_tfjs(const char *model_json_path, const struct rt_import_opts *o,
  * bin[0..bin_len) the concatenation of every shard in manifest order.
  * Both buffers are borrowed for the call only.
  */
-int rt_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *bin,
-                       size_t bin_len, const struct rt_import_opts *o,
-                       struct rt_graph **out, struct err *e);
+int rt_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *bin, size_t bin_len,
+                       const struct rt_import_opts *o, struct rt_graph **out, struct err *e);
 
 /* ---- ONNX ---------------------------------------------------------- */
 
 /* imports an .onnx file (opset 9..13); as rt_import_tfjs for ownership */
-int rt_import_onnx(const char *path, const struct rt_import_opts *o,
-                   struct rt_graph **out, struct err *e);
+int rt_import_onnx(const char *path, const struct rt_import_opts *o, struct rt_graph **out,
+                   struct err *e);
 
 /* as rt_import_onnx, from a borrowed buffer */
-int rt_import_onnx_mem(const uint8_t *buf, size_t len,
-                       const struct rt_import_opts *o, struct rt_graph **out,
-                       struct err *e);
+int rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_opts *o,
+                       struct rt_graph **out, struct err *e);
 
 /*
  * Reads a whole file into a new buffer (NUL-terminated, *len excludes the
  * NUL) after checking its size against max; caller frees with free().
  * Returns 0 or RT_IMPORT_ERR_IO / RT_IMPORT_ERR_TOO_LARGE with e set.
  */
-int rt_import_file_read(const char *path, long long max, uint8_t **buf,
-                        size_t *len, struct err *e);
+int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len, struct err *e);
 
 #endif

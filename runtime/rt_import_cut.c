@@ -14,10 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-int
-rt_import_tfjs_cut(const char *model_json_path, const char *const *outputs, int n_outputs,
-                   const struct rt_import_opts *o, struct rt_graph **out, struct err *e)
+int rt_import_tfjs_cut(const char *model_json_path, const char *const *outputs, int n_outputs,
+                       const struct rt_import_opts *o, struct rt_graph **out, struct err *e)
 {
     *out = NULL;
     if (n_outputs <= 0)
@@ -32,8 +30,8 @@ rt_import_tfjs_cut(const char *model_json_path, const char *const *outputs, int 
     free(js);
     if (!json_is_object(root)) {
         json_decref(root);
-        return err_set(e, RT_IMPORT_ERR_INVALID, 400, "invalid_model",
-                       "invalid model.json \"%s\"", model_json_path);
+        return err_set(e, RT_IMPORT_ERR_INVALID, 400, "invalid_model", "invalid model.json \"%s\"",
+                       model_json_path);
     }
     /* the new outputs, as the importer reads them: signature.outputs */
     json_t *outs = json_object();
@@ -60,8 +58,10 @@ rt_import_tfjs_cut(const char *model_json_path, const char *const *outputs, int 
     size_t bin_len = 0;
     size_t gi, pi;
     json_t *grp, *pj;
-    json_array_foreach(json_object_get(root, "weightsManifest"), gi, grp) {
-        json_array_foreach(json_object_get(grp, "paths"), pi, pj) {
+    json_array_foreach(json_object_get(root, "weightsManifest"), gi, grp)
+    {
+        json_array_foreach(json_object_get(grp, "paths"), pi, pj)
+        {
             const char *p = json_string_value(pj);
             char shard[1400];
             uint8_t *sb = NULL;

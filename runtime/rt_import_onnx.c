@@ -26,8 +26,14 @@
 
 /* ONNX TensorProto data types we read */
 enum {
-    OX_FLOAT = 1, OX_UINT8 = 2, OX_INT8 = 3, OX_INT32 = 6, OX_INT64 = 7,
-    OX_BOOL = 9, OX_FLOAT16 = 10, OX_DOUBLE = 11,
+    OX_FLOAT = 1,
+    OX_UINT8 = 2,
+    OX_INT8 = 3,
+    OX_INT32 = 6,
+    OX_INT64 = 7,
+    OX_BOOL = 9,
+    OX_FLOAT16 = 10,
+    OX_DOUBLE = 11,
 };
 
 #define OX_MAX_ATTRS 32
@@ -40,18 +46,18 @@ enum {
 struct ox_val {
     const uint8_t *name;
     size_t nlen;
-    int next;          /* hash chain */
-    int tid;           /* IR tensor or -1 */
-    int nchw;          /* tid holds this NCHW value as NHWC */
-    int tid_alt;       /* cached other layout of tid (-1 none) */
-    int host;          /* a host constant: ndim/dims/f or iv */
+    int next;    /* hash chain */
+    int tid;     /* IR tensor or -1 */
+    int nchw;    /* tid holds this NCHW value as NHWC */
+    int tid_alt; /* cached other layout of tid (-1 none) */
+    int host;    /* a host constant: ndim/dims/f or iv */
     int is_int;
     int ndim;
     int64_t dims[RT_MAX_DIMS];
     int64_t n;
-    float *f;          /* owned */
-    int64_t *iv;       /* owned */
-    int tid_const[2];  /* IR constant made from it: [0] as is, [1] NHWC */
+    float *f;         /* owned */
+    int64_t *iv;      /* owned */
+    int tid_const[2]; /* IR constant made from it: [0] as is, [1] NHWC */
 };
 
 struct ox_attr {
@@ -86,11 +92,9 @@ struct ox_ctx {
     const struct ox_node *nd;
 };
 
-
 /* ---- value table -------------------------------------------------------- */
 
-static uint32_t
-ox_hash(const uint8_t *s, size_t n)
+static uint32_t ox_hash(const uint8_t *s, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
@@ -98,8 +102,7 @@ ox_hash(const uint8_t *s, size_t n)
     return h;
 }
 
-static int
-ox_find(struct ox_ctx *c, const uint8_t *name, size_t n)
+static int ox_find(struct ox_ctx *c, const uint8_t *name, size_t n)
 {
     for (int i = c->buckets[ox_hash(name, n) & 4095]; i >= 0; i = c->v[i].next)
         if (c->v[i].nlen == n && memcmp(c->v[i].name, name, n) == 0)
@@ -108,8 +111,7 @@ ox_find(struct ox_ctx *c, const uint8_t *name, size_t n)
 }
 
 /* defines a new value; returns its index or <0 (duplicate, limits) */
-static int
-ox_define(struct ox_ctx *c, const uint8_t *name, size_t n)
+static int ox_define(struct ox_ctx *c, const uint8_t *name, size_t n)
 {
     if (n == 0)
         return BAD("value with an empty name");
@@ -139,8 +141,7 @@ ox_define(struct ox_ctx *c, const uint8_t *name, size_t n)
     return c->nv++;
 }
 
-static void
-ox_name(const struct ox_val *v, char *out, size_t cap)
+static void ox_name(const struct ox_val *v, char *out, size_t cap)
 {
     size_t n = v->nlen < cap - 1 ? v->nlen : cap - 1;
     memcpy(out, v->name, n);
@@ -148,8 +149,7 @@ ox_name(const struct ox_val *v, char *out, size_t cap)
 }
 
 /* logical (ONNX) shape of a value */
-static int
-ox_shape(const struct ox_ctx *c, const struct ox_val *v, int64_t *d)
+static int ox_shape(const struct ox_ctx *c, const struct ox_val *v, int64_t *d)
 {
     if (v->host) {
         memcpy(d, v->dims, sizeof(v->dims));
@@ -167,8 +167,7 @@ ox_shape(const struct ox_ctx *c, const struct ox_val *v, int64_t *d)
     return t->ndim;
 }
 
-static int64_t
-dims_prod(int ndim, const int64_t *d)
+static int64_t dims_prod(int ndim, const int64_t *d)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
@@ -177,8 +176,7 @@ dims_prod(int ndim, const int64_t *d)
 }
 
 /* checks dims and returns the element count, or <0 with e set */
-static int64_t
-ox_dims_check(struct ox_ctx *c, int ndim, const int64_t *d, const char *what)
+static int64_t ox_dims_check(struct ox_ctx *c, int ndim, const int64_t *d, const char *what)
 {
     int64_t n = 1;
     if (ndim < 0 || ndim > RT_MAX_DIMS)
@@ -196,8 +194,7 @@ ox_dims_check(struct ox_ctx *c, int ndim, const int64_t *d, const char *what)
 }
 
 /* allocates host data for value v (n elements of float or int64) */
-static int
-ox_host_alloc(struct ox_ctx *c, struct ox_val *v, int is_int, int ndim, const int64_t *d)
+static int ox_host_alloc(struct ox_ctx *c, struct ox_val *v, int is_int, int ndim, const int64_t *d)
 {
     int64_t n = ox_dims_check(c, ndim, d, "constant");
     if (n < 0)
@@ -224,23 +221,19 @@ ox_host_alloc(struct ox_ctx *c, struct ox_val *v, int is_int, int ndim, const in
 }
 
 /* a host value as float, converting ints; index i < v->n */
-static float
-hv_f(const struct ox_val *v, int64_t i)
+static float hv_f(const struct ox_val *v, int64_t i)
 {
     return v->is_int ? (float)v->iv[i] : v->f[i];
 }
 
-static int64_t
-hv_i(const struct ox_val *v, int64_t i)
+static int64_t hv_i(const struct ox_val *v, int64_t i)
 {
     return v->is_int ? v->iv[i] : (int64_t)v->f[i];
 }
 
-
 /* ---- protobuf: tensors and attributes ---------------------------------- */
 
-static float
-half_to_float(uint16_t h)
+static float half_to_float(uint16_t h)
 {
     uint32_t s = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 31, m = h & 1023, u;
     float f;
@@ -257,8 +250,7 @@ half_to_float(uint16_t h)
 }
 
 /* reads repeated int64 (packed or not) from a field into dims */
-static int
-ox_ints_add(struct ox_ctx *c, const struct rt_pb_field *f, int64_t *out, int *n, int cap)
+static int ox_ints_add(struct ox_ctx *c, const struct rt_pb_field *f, int64_t *out, int *n, int cap)
 {
     if (f->wire == RT_PB_WIRE_VARINT) {
         if (*n >= cap)
@@ -284,9 +276,8 @@ ox_ints_add(struct ox_ctx *c, const struct rt_pb_field *f, int64_t *out, int *n,
  * name_out is set, in which case its name is returned for the caller to
  * define).  Supports raw_data and the typed repeated fields.
  */
-static int
-ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val *v,
-                struct rt_pb_field *namef)
+static int ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val *v,
+                           struct rt_pb_field *namef)
 {
     struct rt_pb r;
     struct rt_pb_field f;
@@ -296,7 +287,10 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
     size_t raw_len = 0;
     int have_raw = 0;
     /* typed fields: remember where they are (may repeat unpacked) */
-    struct { const uint8_t *p; size_t n; } typed[1] = {{buf, len}};
+    struct {
+        const uint8_t *p;
+        size_t n;
+    } typed[1] = {{buf, len}};
     int typed_field = 0;
 
     if (namef)
@@ -313,8 +307,13 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
                 return rc;
             }
             break;
-        case 2: dtype = (int)f.v; break;
-        case 4: case 5: case 7: case 10:
+        case 2:
+            dtype = (int)f.v;
+            break;
+        case 4:
+        case 5:
+        case 7:
+        case 10:
             typed_field = (int)f.num;
             break;
         case 8:
@@ -332,7 +331,8 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
             if (f.v == 1)
                 return UNSUP("tensors with external data are not supported");
             break;
-        default: break;
+        default:
+            break;
         }
     }
     if (rc < 0)
@@ -340,13 +340,34 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
     int is_int;
     size_t esz;
     switch (dtype) {
-    case OX_FLOAT: is_int = 0; esz = 4; break;
-    case OX_FLOAT16: is_int = 0; esz = 2; break;
-    case OX_DOUBLE: is_int = 0; esz = 8; break;
-    case OX_UINT8: case OX_INT8: case OX_BOOL: is_int = 0; esz = 1; break;
-    case OX_INT32: is_int = 1; esz = 4; break;
-    case OX_INT64: is_int = 1; esz = 8; break;
-    default: return UNSUP("tensor data type %d", dtype);
+    case OX_FLOAT:
+        is_int = 0;
+        esz = 4;
+        break;
+    case OX_FLOAT16:
+        is_int = 0;
+        esz = 2;
+        break;
+    case OX_DOUBLE:
+        is_int = 0;
+        esz = 8;
+        break;
+    case OX_UINT8:
+    case OX_INT8:
+    case OX_BOOL:
+        is_int = 0;
+        esz = 1;
+        break;
+    case OX_INT32:
+        is_int = 1;
+        esz = 4;
+        break;
+    case OX_INT64:
+        is_int = 1;
+        esz = 8;
+        break;
+    default:
+        return UNSUP("tensor data type %d", dtype);
     }
     if (dtype == OX_UINT8 || dtype == OX_INT8 || dtype == OX_BOOL)
         is_int = dtype == OX_BOOL;
@@ -360,25 +381,52 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
         for (int64_t i = 0; i < n; i++) {
             const uint8_t *p = raw + i * (int64_t)esz;
             switch (dtype) {
-            case OX_FLOAT: { float x; memcpy(&x, p, 4); v->f[i] = x; break; }
-            case OX_FLOAT16: v->f[i] = half_to_float((uint16_t)(p[0] | p[1] << 8)); break;
-            case OX_DOUBLE: { double x; memcpy(&x, p, 8); v->f[i] = (float)x; break; }
-            case OX_UINT8: v->f[i] = p[0]; break;
-            case OX_INT8: v->f[i] = (int8_t)p[0]; break;
-            case OX_BOOL: v->iv[i] = p[0] != 0; break;
-            case OX_INT32: { int32_t x; memcpy(&x, p, 4); v->iv[i] = x; break; }
-            case OX_INT64: { int64_t x; memcpy(&x, p, 8); v->iv[i] = x; break; }
+            case OX_FLOAT: {
+                float x;
+                memcpy(&x, p, 4);
+                v->f[i] = x;
+                break;
+            }
+            case OX_FLOAT16:
+                v->f[i] = half_to_float((uint16_t)(p[0] | p[1] << 8));
+                break;
+            case OX_DOUBLE: {
+                double x;
+                memcpy(&x, p, 8);
+                v->f[i] = (float)x;
+                break;
+            }
+            case OX_UINT8:
+                v->f[i] = p[0];
+                break;
+            case OX_INT8:
+                v->f[i] = (int8_t)p[0];
+                break;
+            case OX_BOOL:
+                v->iv[i] = p[0] != 0;
+                break;
+            case OX_INT32: {
+                int32_t x;
+                memcpy(&x, p, 4);
+                v->iv[i] = x;
+                break;
+            }
+            case OX_INT64: {
+                int64_t x;
+                memcpy(&x, p, 8);
+                v->iv[i] = x;
+                break;
+            }
             }
         }
         return 0;
     }
     /* typed repeated fields: the field must be the one for the dtype */
-    if (typed_field && !((typed_field == 4 && dtype == OX_FLOAT) ||
-                         (typed_field == 10 && dtype == OX_DOUBLE) ||
-                         (typed_field == 7 && dtype == OX_INT64) ||
-                         (typed_field == 5 && (dtype == OX_INT32 || dtype == OX_INT8 ||
-                                               dtype == OX_UINT8 || dtype == OX_BOOL ||
-                                               dtype == OX_FLOAT16))))
+    if (typed_field &&
+        !((typed_field == 4 && dtype == OX_FLOAT) || (typed_field == 10 && dtype == OX_DOUBLE) ||
+          (typed_field == 7 && dtype == OX_INT64) ||
+          (typed_field == 5 && (dtype == OX_INT32 || dtype == OX_INT8 || dtype == OX_UINT8 ||
+                                dtype == OX_BOOL || dtype == OX_FLOAT16))))
         return BAD("tensor data field %d does not match data type %d", typed_field, dtype);
     /* walk again, decoding in order */
     int64_t k = 0;
@@ -428,7 +476,10 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
                         uint8_t b = p[used++];
                         val |= (uint64_t)(b & 0x7f) << shift;
                         shift += 7;
-                        if (!(b & 0x80)) { ok = 1; break; }
+                        if (!(b & 0x80)) {
+                            ok = 1;
+                            break;
+                        }
                     }
                     if (!ok)
                         return BAD("tensor has a truncated packed varint");
@@ -461,8 +512,7 @@ ox_tensor_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_val 
     return 0;
 }
 
-static int
-ox_attr_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_attr *a)
+static int ox_attr_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_attr *a)
 {
     struct rt_pb r;
     struct rt_pb_field f;
@@ -472,11 +522,23 @@ ox_attr_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_attr *
     rt_pb_init(&r, buf, len);
     while ((rc = rt_pb_next(&r, &f, c->e)) > 0) {
         switch (f.num) {
-        case 1: rt_pb_str(&f, a->name, sizeof(a->name)); break;
-        case 2: a->f = rt_pb_float(&f); break;
-        case 3: a->i = (int64_t)f.v; break;
-        case 4: a->s = f.data; a->slen = f.len; break;
-        case 5: a->t = f.data; a->tlen = f.len; break;
+        case 1:
+            rt_pb_str(&f, a->name, sizeof(a->name));
+            break;
+        case 2:
+            a->f = rt_pb_float(&f);
+            break;
+        case 3:
+            a->i = (int64_t)f.v;
+            break;
+        case 4:
+            a->s = f.data;
+            a->slen = f.len;
+            break;
+        case 5:
+            a->t = f.data;
+            a->tlen = f.len;
+            break;
         case 7:
             if (f.wire == RT_PB_WIRE_I32) {
                 if (a->n_floats >= OX_MAX_INTS)
@@ -493,15 +555,17 @@ ox_attr_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_attr *
             if ((rc = ox_ints_add(c, &f, a->ints, &a->n_ints, OX_MAX_INTS)) < 0)
                 return rc;
             break;
-        case 20: a->type = (int)f.v; break;
-        default: break;
+        case 20:
+            a->type = (int)f.v;
+            break;
+        default:
+            break;
         }
     }
     return rc;
 }
 
-static int
-ox_node_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_node *n)
+static int ox_node_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_node *n)
 {
     struct rt_pb r;
     struct rt_pb_field f;
@@ -525,8 +589,12 @@ ox_node_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_node *
             n->out[n->n_out] = f.data;
             n->out_len[n->n_out++] = f.len;
             break;
-        case 3: rt_pb_str(&f, n->name, sizeof(n->name)); break;
-        case 4: rt_pb_str(&f, n->op, sizeof(n->op)); break;
+        case 3:
+            rt_pb_str(&f, n->name, sizeof(n->name));
+            break;
+        case 4:
+            rt_pb_str(&f, n->op, sizeof(n->op));
+            break;
         case 5:
             if (n->n_attr >= OX_MAX_ATTRS)
                 return UNSUP("node with more than %d attributes", OX_MAX_ATTRS);
@@ -538,7 +606,8 @@ ox_node_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_node *
                 return UNSUP("operator domain \"%.*s\"", (int)(f.len > 40 ? 40 : f.len),
                              (const char *)f.data);
             break;
-        default: break;
+        default:
+            break;
         }
     }
     if (rc < 0)
@@ -553,8 +622,7 @@ ox_node_parse(struct ox_ctx *c, const uint8_t *buf, size_t len, struct ox_node *
     return 0;
 }
 
-static const struct ox_attr *
-ox_attr(const struct ox_node *n, const char *name)
+static const struct ox_attr *ox_attr(const struct ox_node *n, const char *name)
 {
     for (int i = 0; i < n->n_attr; i++)
         if (strcmp(n->attr[i].name, name) == 0)
@@ -562,23 +630,20 @@ ox_attr(const struct ox_node *n, const char *name)
     return NULL;
 }
 
-static int64_t
-attr_i(const struct ox_node *n, const char *name, int64_t def)
+static int64_t attr_i(const struct ox_node *n, const char *name, int64_t def)
 {
     const struct ox_attr *a = ox_attr(n, name);
     return a ? a->i : def;
 }
 
-static float
-attr_f(const struct ox_node *n, const char *name, float def)
+static float attr_f(const struct ox_node *n, const char *name, float def)
 {
     const struct ox_attr *a = ox_attr(n, name);
     return a ? a->f : def;
 }
 
 /* copies attr ints into out; returns the count, or -1 when absent */
-static int
-attr_ints(const struct ox_node *n, const char *name, int64_t *out, int cap)
+static int attr_ints(const struct ox_node *n, const char *name, int64_t *out, int cap)
 {
     const struct ox_attr *a = ox_attr(n, name);
     if (a == NULL)
@@ -588,8 +653,7 @@ attr_ints(const struct ox_node *n, const char *name, int64_t *out, int cap)
     return a->n_ints;
 }
 
-static int
-attr_str_is(const struct ox_node *n, const char *name, const char *want, const char *def)
+static int attr_str_is(const struct ox_node *n, const char *name, const char *want, const char *def)
 {
     const struct ox_attr *a = ox_attr(n, name);
     if (a == NULL || a->s == NULL)
@@ -597,12 +661,10 @@ attr_str_is(const struct ox_node *n, const char *name, const char *want, const c
     return strlen(want) == a->slen && memcmp(a->s, want, a->slen) == 0;
 }
 
-
 /* ---- node inputs and outputs ------------------------------------------- */
 
 /* value of input i, or -1 when the optional input is absent; <-1 on error */
-static int
-ox_in(struct ox_ctx *c, int i, int required)
+static int ox_in(struct ox_ctx *c, int i, int required)
 {
     const struct ox_node *n = c->nd;
     if (i >= n->n_in || n->in_len[i] == 0) {
@@ -617,8 +679,7 @@ ox_in(struct ox_ctx *c, int i, int required)
     return k;
 }
 
-static int
-ox_in_host(struct ox_ctx *c, int i, int required)
+static int ox_in_host(struct ox_ctx *c, int i, int required)
 {
     int k = ox_in(c, i, required);
     if (k >= 0 && !c->v[k].host)
@@ -627,16 +688,14 @@ ox_in_host(struct ox_ctx *c, int i, int required)
 }
 
 /* defines output 0 of the current node; returns the value index */
-static int
-ox_out(struct ox_ctx *c)
+static int ox_out(struct ox_ctx *c)
 {
     if (c->nd->n_out < 1)
         return BAD("%s node \"%s\" has no output", c->nd->op, c->nd->name);
     return ox_define(c, c->nd->out[0], c->nd->out_len[0]);
 }
 
-static int
-ox_out_ir(struct ox_ctx *c, int tid, int nchw)
+static int ox_out_ir(struct ox_ctx *c, int tid, int nchw)
 {
     if (tid < 0)
         return tid;
@@ -648,14 +707,13 @@ ox_out_ir(struct ox_ctx *c, int tid, int nchw)
     return 0;
 }
 
-static int
-ir_node(struct ox_ctx *c, enum rt_op op, const int *in, int n_in, const struct rt_attrs *a)
+static int ir_node(struct ox_ctx *c, enum rt_op op, const int *in, int n_in,
+                   const struct rt_attrs *a)
 {
     return rt_graph_node_add(c->g, op, in, n_in, a, c->nd ? c->nd->name : "", c->e);
 }
 
-static int
-ir_transpose(struct ox_ctx *c, int tid, const int *perm)
+static int ir_transpose(struct ox_ctx *c, int tid, const int *perm)
 {
     struct rt_attrs a;
     memset(&a, 0, sizeof(a));
@@ -668,8 +726,7 @@ static const int PERM_TO_NCHW[4] = {0, 3, 1, 2};
 static const int PERM_TO_NHWC[4] = {0, 2, 3, 1};
 
 /* host float constant -> IR constant; nhwc: rank-4 data transposed */
-static int
-ox_const_ir(struct ox_ctx *c, int k, int nhwc)
+static int ox_const_ir(struct ox_ctx *c, int k, int nhwc)
 {
     struct ox_val *v = &c->v[k];
     if (v->tid_const[nhwc] >= 0)
@@ -698,7 +755,10 @@ ox_const_ir(struct ox_ctx *c, int k, int nhwc)
                         buf[((n * H + h) * W + w) * C + ch] =
                             hv_f(v, ((n * C + ch) * H + h) * W + w);
         ndim = 4;
-        d[0] = N; d[1] = H; d[2] = W; d[3] = C;
+        d[0] = N;
+        d[1] = H;
+        d[2] = W;
+        d[3] = C;
     } else {
         for (int64_t i = 0; i < v->n; i++)
             buf[i] = hv_f(v, i);
@@ -716,14 +776,13 @@ enum { WANT_ANY, WANT_PLAIN, WANT_NHWC };
  * An IR tensor for value k in the wanted layout: WANT_PLAIN gives the
  * ONNX element order, WANT_NHWC gives a rank-4 NCHW value as NHWC.
  */
-static int
-ox_ir(struct ox_ctx *c, int k, int want)
+static int ox_ir(struct ox_ctx *c, int k, int want)
 {
     struct ox_val *v = &c->v[k];
     if (v->host) {
         if (want == WANT_NHWC && v->ndim != 4)
-            return UNSUP("%s node \"%s\": rank-%d constant where an image is expected",
-                         c->nd->op, c->nd->name, v->ndim);
+            return UNSUP("%s node \"%s\": rank-%d constant where an image is expected", c->nd->op,
+                         c->nd->name, v->ndim);
         return ox_const_ir(c, k, want == WANT_NHWC);
     }
     if (want == WANT_ANY || (want == WANT_PLAIN && !v->nchw) || (want == WANT_NHWC && v->nchw))
@@ -744,11 +803,9 @@ ox_ir(struct ox_ctx *c, int k, int want)
     return t;
 }
 
-
 /* ---- ops --------------------------------------------------------------- */
 
-static int
-op_unary(struct ox_ctx *c, enum rt_act act, float alpha, float beta)
+static int op_unary(struct ox_ctx *c, enum rt_act act, float alpha, float beta)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -767,8 +824,7 @@ op_unary(struct ox_ctx *c, enum rt_act act, float alpha, float beta)
     return ox_out_ir(c, ir_node(c, RT_OP_ACT, &t, 1, &a), nchw);
 }
 
-static int
-op_binary(struct ox_ctx *c, enum rt_op op)
+static int op_binary(struct ox_ctx *c, enum rt_op op)
 {
     int k[2];
     for (int i = 0; i < 2; i++)
@@ -799,9 +855,8 @@ op_binary(struct ox_ctx *c, enum rt_op op)
 }
 
 /* resolves auto_pad / pads for one spatial dim pair */
-static int
-ox_pads(struct ox_ctx *c, int64_t in_h, int64_t in_w, const int64_t *k, const int64_t *s,
-        const int64_t *dil, int *pt, int *pl, int *pb, int *pr)
+static int ox_pads(struct ox_ctx *c, int64_t in_h, int64_t in_w, const int64_t *k, const int64_t *s,
+                   const int64_t *dil, int *pt, int *pl, int *pb, int *pr)
 {
     const struct ox_node *n = c->nd;
     int64_t pads[8] = {0};
@@ -838,8 +893,7 @@ ox_pads(struct ox_ctx *c, int64_t in_h, int64_t in_w, const int64_t *k, const in
     return 0;
 }
 
-static int
-ox_int2(const struct ox_node *n, const char *name, int64_t *out, int64_t def)
+static int ox_int2(const struct ox_node *n, const char *name, int64_t *out, int64_t def)
 {
     out[0] = out[1] = def;
     int k = attr_ints(n, name, out, 2);
@@ -848,8 +902,7 @@ ox_int2(const struct ox_node *n, const char *name, int64_t *out, int64_t def)
     return 0;
 }
 
-static int
-op_conv(struct ox_ctx *c)
+static int op_conv(struct ox_ctx *c)
 {
     const struct ox_node *n = c->nd;
     int x = ox_in(c, 0, 1), w = ox_in_host(c, 1, 1), b = ox_in_host(c, 2, 0);
@@ -872,8 +925,8 @@ op_conv(struct ox_ctx *c)
     int64_t O = W->dims[0], I = W->dims[1], KH = W->dims[2], KW = W->dims[3];
     if (group < 1 || group > X->shape[3] || I * group != X->shape[3] || O % group)
         return BAD("Conv node \"%s\": weights [%lld,%lld,..] and group %lld do not fit %lld "
-                   "input channels", n->name, (long long)O, (long long)I, (long long)group,
-                   (long long)X->shape[3]);
+                   "input channels",
+                   n->name, (long long)O, (long long)I, (long long)group, (long long)X->shape[3]);
     int64_t k[2], s[2], d[2];
     if (ox_int2(n, "strides", s, 1) < 0 || ox_int2(n, "dilations", d, 1) < 0 ||
         ox_int2(n, "kernel_shape", k, 0) < 0)
@@ -882,13 +935,13 @@ op_conv(struct ox_ctx *c)
         return BAD("Conv node \"%s\": kernel_shape disagrees with the weights", n->name);
     k[0] = KH;
     k[1] = KW;
-    if (s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || s[0] > 64 || s[1] > 64 ||
-        d[0] > 64 || d[1] > 64)
+    if (s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || s[0] > 64 || s[1] > 64 || d[0] > 64 ||
+        d[1] > 64)
         return BAD("Conv node \"%s\": invalid strides/dilations", n->name);
     struct rt_attrs a;
     memset(&a, 0, sizeof(a));
-    if (ox_pads(c, X->shape[1], X->shape[2], k, s, d, &a.conv.pad_t, &a.conv.pad_l,
-                &a.conv.pad_b, &a.conv.pad_r) < 0)
+    if (ox_pads(c, X->shape[1], X->shape[2], k, s, d, &a.conv.pad_t, &a.conv.pad_l, &a.conv.pad_b,
+                &a.conv.pad_r) < 0)
         return c->e ? c->e->status : RT_IMPORT_ERR_INVALID;
     a.conv.stride_h = (int)s[0];
     a.conv.stride_w = (int)s[1];
@@ -903,7 +956,8 @@ op_conv(struct ox_ctx *c)
         for (int64_t i = 0; i < I; i++)
             for (int64_t h = 0; h < KH; h++)
                 for (int64_t ww = 0; ww < KW; ww++)
-                    hwio[((h * KW + ww) * I + i) * O + o] = hv_f(W, ((o * I + i) * KH + h) * KW + ww);
+                    hwio[((h * KW + ww) * I + i) * O + o] =
+                        hv_f(W, ((o * I + i) * KH + h) * KW + ww);
     int64_t wd[4] = {KH, KW, I, O};
     char nm[RT_NAME_LEN];
     ox_name(W, nm, sizeof(nm));
@@ -921,7 +975,8 @@ op_conv(struct ox_ctx *c)
                        (long long)B->n, (long long)O);
         float *bf = malloc((size_t)O * sizeof(float));
         if (bf == NULL)
-            return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate bias");
+            return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory",
+                           "could not allocate bias");
         for (int64_t i = 0; i < O; i++)
             bf[i] = hv_f(B, i);
         ox_name(B, nm, sizeof(nm));
@@ -934,8 +989,7 @@ op_conv(struct ox_ctx *c)
     return ox_out_ir(c, ir_node(c, RT_OP_CONV2D, in, nin, &a), 1);
 }
 
-static int
-op_pool(struct ox_ctx *c, int is_max)
+static int op_pool(struct ox_ctx *c, int is_max)
 {
     const struct ox_node *n = c->nd;
     int x = ox_in(c, 0, 1);
@@ -951,16 +1005,16 @@ op_pool(struct ox_ctx *c, int is_max)
     if (ox_int2(n, "kernel_shape", k, 0) < 0 || ox_int2(n, "strides", s, 1) < 0 ||
         ox_int2(n, "dilations", d, 1) < 0)
         return UNSUP("%s node \"%s\": non-2-D attributes", n->op, n->name);
-    if (k[0] < 1 || k[1] < 1 || k[0] > 4096 || k[1] > 4096 || s[0] < 1 || s[1] < 1 ||
-        s[0] > 4096 || s[1] > 4096)
+    if (k[0] < 1 || k[1] < 1 || k[0] > 4096 || k[1] > 4096 || s[0] < 1 || s[1] < 1 || s[0] > 4096 ||
+        s[1] > 4096)
         return BAD("%s node \"%s\": invalid kernel/strides", n->op, n->name);
     if (d[0] != 1 || d[1] != 1)
         return UNSUP("%s node \"%s\": dilated pooling", n->op, n->name);
     struct rt_attrs a;
     memset(&a, 0, sizeof(a));
     struct rt_pool_attrs *p = &a.pool;
-    if (ox_pads(c, X->shape[1], X->shape[2], k, s, d, &p->pad_t, &p->pad_l, &p->pad_b,
-                &p->pad_r) < 0)
+    if (ox_pads(c, X->shape[1], X->shape[2], k, s, d, &p->pad_t, &p->pad_l, &p->pad_b, &p->pad_r) <
+        0)
         return c->e ? c->e->status : RT_IMPORT_ERR_INVALID;
     p->kh = (int)k[0];
     p->kw = (int)k[1];
@@ -981,8 +1035,7 @@ op_pool(struct ox_ctx *c, int is_max)
     return ox_out_ir(c, ir_node(c, is_max ? RT_OP_POOL_MAX : RT_OP_POOL_AVG, &tx, 1, &a), 1);
 }
 
-static int
-op_global_avg(struct ox_ctx *c)
+static int op_global_avg(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -996,8 +1049,7 @@ op_global_avg(struct ox_ctx *c)
 }
 
 /* host transpose of value k by perm into a new value for the output */
-static int
-host_transpose(struct ox_ctx *c, int k, const int *perm, int ndim)
+static int host_transpose(struct ox_ctx *c, int k, const int *perm, int ndim)
 {
     int o = ox_out(c);
     if (o < 0)
@@ -1033,8 +1085,7 @@ host_transpose(struct ox_ctx *c, int k, const int *perm, int ndim)
     return 0;
 }
 
-static int
-op_transpose(struct ox_ctx *c)
+static int op_transpose(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1084,8 +1135,7 @@ op_transpose(struct ox_ctx *c)
 }
 
 /* defines the output as a host copy of value k with new dims */
-static int
-host_reshape(struct ox_ctx *c, int k, int ndim, const int64_t *d)
+static int host_reshape(struct ox_ctx *c, int k, int ndim, const int64_t *d)
 {
     int o = ox_out(c);
     if (o < 0)
@@ -1105,8 +1155,8 @@ host_reshape(struct ox_ctx *c, int k, int ndim, const int64_t *d)
 }
 
 /* resolves a reshape target (0 = copy, one -1) against logical dims */
-static int
-resolve_shape(struct ox_ctx *c, int64_t total, int r, const int64_t *ld, int nt, int64_t *t)
+static int resolve_shape(struct ox_ctx *c, int64_t total, int r, const int64_t *ld, int nt,
+                         int64_t *t)
 {
     int64_t known = 1;
     int at = -1;
@@ -1141,8 +1191,7 @@ resolve_shape(struct ox_ctx *c, int64_t total, int r, const int64_t *ld, int nt,
     return 0;
 }
 
-static int
-do_reshape(struct ox_ctx *c, int x, int nt, int64_t *t)
+static int do_reshape(struct ox_ctx *c, int x, int nt, int64_t *t)
 {
     int64_t ld[RT_MAX_DIMS];
     int r = ox_shape(c, &c->v[x], ld);
@@ -1161,8 +1210,7 @@ do_reshape(struct ox_ctx *c, int x, int nt, int64_t *t)
     return ox_out_ir(c, ir_node(c, RT_OP_RESHAPE, &tx, 1, &a), 0);
 }
 
-static int
-op_reshape(struct ox_ctx *c)
+static int op_reshape(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1), s = ox_in_host(c, 1, 1);
     if (x < 0)
@@ -1178,8 +1226,7 @@ op_reshape(struct ox_ctx *c)
     return do_reshape(c, x, (int)S->n, t);
 }
 
-static int
-op_flatten(struct ox_ctx *c)
+static int op_flatten(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1196,8 +1243,7 @@ op_flatten(struct ox_ctx *c)
 }
 
 /* Squeeze/Unsqueeze: axes from the attribute (opset < 13) or input 1 */
-static int
-op_squeeze(struct ox_ctx *c, int unsq)
+static int op_squeeze(struct ox_ctx *c, int unsq)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1250,8 +1296,7 @@ op_squeeze(struct ox_ctx *c, int unsq)
     return do_reshape(c, x, nt, t);
 }
 
-static int
-op_concat(struct ox_ctx *c)
+static int op_concat(struct ox_ctx *c)
 {
     const struct ox_node *n = c->nd;
     int k[RT_MAX_INPUTS], nin = n->n_in, all_host = 1, nchw = 0;
@@ -1354,8 +1399,7 @@ op_concat(struct ox_ctx *c)
     return ox_out_ir(c, ir_node(c, RT_OP_CONCAT, t, nin, &a), nchw);
 }
 
-static int
-op_softmax(struct ox_ctx *c)
+static int op_softmax(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1371,7 +1415,8 @@ op_softmax(struct ox_ctx *c)
         return BAD("Softmax node \"%s\": axis %lld", c->nd->name, (long long)ax);
     int last_real = ax == r - 1 || dims_prod(r - (int)ax - 1, ld + ax + 1) == 1;
     if (c->opset < 13 && !last_real)
-        return UNSUP("Softmax node \"%s\": opset-%d softmax over several axes", c->nd->name, c->opset);
+        return UNSUP("Softmax node \"%s\": opset-%d softmax over several axes", c->nd->name,
+                     c->opset);
     struct rt_attrs a;
     memset(&a, 0, sizeof(a));
     int nchw = c->v[x].nchw;
@@ -1383,8 +1428,7 @@ op_softmax(struct ox_ctx *c)
     return ox_out_ir(c, ir_node(c, RT_OP_SOFTMAX, &t, 1, &a), nchw);
 }
 
-static int
-op_pad(struct ox_ctx *c)
+static int op_pad(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1438,8 +1482,7 @@ op_pad(struct ox_ctx *c)
 }
 
 /* Gemm / MatMul with a constant right operand become DENSE */
-static int
-op_dense(struct ox_ctx *c, int gemm)
+static int op_dense(struct ox_ctx *c, int gemm)
 {
     const struct ox_node *n = c->nd;
     int x = ox_in(c, 0, 1), w = ox_in(c, 1, 1), b = gemm ? ox_in_host(c, 2, 0) : -1;
@@ -1492,7 +1535,8 @@ op_dense(struct ox_ctx *c, int gemm)
                          (long long)B->n, (long long)N);
         float *bf = malloc((size_t)N * sizeof(float));
         if (bf == NULL)
-            return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate bias");
+            return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory",
+                           "could not allocate bias");
         for (int64_t j = 0; j < N; j++)
             bf[j] = beta * hv_f(B, B->n == 1 ? 0 : j);
         ox_name(B, nm, sizeof(nm));
@@ -1505,8 +1549,7 @@ op_dense(struct ox_ctx *c, int gemm)
     return ox_out_ir(c, ir_node(c, RT_OP_DENSE, in, nin, NULL), 0);
 }
 
-static int
-op_batchnorm(struct ox_ctx *c)
+static int op_batchnorm(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1), p[4];
     if (x < 0)
@@ -1524,7 +1567,8 @@ op_batchnorm(struct ox_ctx *c)
     for (int i = 0; i < 4; i++)
         if (c->v[p[i]].n != C)
             return BAD("BatchNormalization node \"%s\": parameter %d has %lld values for %lld "
-                       "channels", c->nd->name, i, (long long)c->v[p[i]].n, (long long)C);
+                       "channels",
+                       c->nd->name, i, (long long)c->v[p[i]].n, (long long)C);
     if (r != 4 && r != 2)
         return UNSUP("BatchNormalization node \"%s\": rank %d", c->nd->name, r);
     float eps = attr_f(c->nd, "epsilon", 1e-5f);
@@ -1546,8 +1590,7 @@ op_batchnorm(struct ox_ctx *c)
     return ox_out_ir(c, ir_node(c, RT_OP_BATCHNORM, in, 3, NULL), r == 4);
 }
 
-static int
-op_alias(struct ox_ctx *c)
+static int op_alias(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1557,8 +1600,7 @@ op_alias(struct ox_ctx *c)
     return host_reshape(c, x, c->v[x].ndim, c->v[x].dims);
 }
 
-static int
-op_constant(struct ox_ctx *c)
+static int op_constant(struct ox_ctx *c)
 {
     const struct ox_node *n = c->nd;
     int o = ox_out(c);
@@ -1597,8 +1639,7 @@ op_constant(struct ox_ctx *c)
     return UNSUP("Constant node \"%s\" without a supported value", n->name);
 }
 
-static int
-op_shape(struct ox_ctx *c)
+static int op_shape(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1614,8 +1655,7 @@ op_shape(struct ox_ctx *c)
     return rc;
 }
 
-static int
-op_constant_of_shape(struct ox_ctx *c)
+static int op_constant_of_shape(struct ox_ctx *c)
 {
     int s = ox_in_host(c, 0, 1);
     if (s < 0)
@@ -1658,8 +1698,7 @@ op_constant_of_shape(struct ox_ctx *c)
     return 0;
 }
 
-static int
-op_gather(struct ox_ctx *c)
+static int op_gather(struct ox_ctx *c)
 {
     int x = ox_in_host(c, 0, 1), ix = ox_in_host(c, 1, 1);
     if (x < 0)
@@ -1694,8 +1733,7 @@ op_gather(struct ox_ctx *c)
     return 0;
 }
 
-static int
-op_cast(struct ox_ctx *c)
+static int op_cast(struct ox_ctx *c)
 {
     int x = ox_in(c, 0, 1);
     if (x < 0)
@@ -1722,8 +1760,7 @@ op_cast(struct ox_ctx *c)
     return 0;
 }
 
-static int
-op_clip(struct ox_ctx *c)
+static int op_clip(struct ox_ctx *c)
 {
     float lo = -INFINITY, hi = INFINITY;
     if (c->opset >= 11) {
@@ -1747,56 +1784,87 @@ op_clip(struct ox_ctx *c)
     return op_unary(c, RT_ACT_CLIP, lo, hi);
 }
 
-static int
-ox_node_run(struct ox_ctx *c)
+static int ox_node_run(struct ox_ctx *c)
 {
     const char *op = c->nd->op;
-    if (!strcmp(op, "Conv")) return op_conv(c);
-    if (!strcmp(op, "Relu")) return op_unary(c, RT_ACT_RELU, 0, 0);
-    if (!strcmp(op, "Sigmoid")) return op_unary(c, RT_ACT_SIGMOID, 0, 0);
-    if (!strcmp(op, "Tanh")) return op_unary(c, RT_ACT_TANH, 0, 0);
-    if (!strcmp(op, "LeakyRelu")) return op_unary(c, RT_ACT_LEAKY, attr_f(c->nd, "alpha", 0.01f), 0);
-    if (!strcmp(op, "Elu")) return op_unary(c, RT_ACT_ELU, attr_f(c->nd, "alpha", 1), 0);
+    if (!strcmp(op, "Conv"))
+        return op_conv(c);
+    if (!strcmp(op, "Relu"))
+        return op_unary(c, RT_ACT_RELU, 0, 0);
+    if (!strcmp(op, "Sigmoid"))
+        return op_unary(c, RT_ACT_SIGMOID, 0, 0);
+    if (!strcmp(op, "Tanh"))
+        return op_unary(c, RT_ACT_TANH, 0, 0);
+    if (!strcmp(op, "LeakyRelu"))
+        return op_unary(c, RT_ACT_LEAKY, attr_f(c->nd, "alpha", 0.01f), 0);
+    if (!strcmp(op, "Elu"))
+        return op_unary(c, RT_ACT_ELU, attr_f(c->nd, "alpha", 1), 0);
     if (!strcmp(op, "HardSigmoid"))
         return op_unary(c, RT_ACT_HARDSIGMOID, attr_f(c->nd, "alpha", 0.2f),
                         attr_f(c->nd, "beta", 0.5f));
-    if (!strcmp(op, "HardSwish")) return op_unary(c, RT_ACT_HARDSWISH, 0, 0);
-    if (!strcmp(op, "Clip")) return op_clip(c);
-    if (!strcmp(op, "Add")) return op_binary(c, RT_OP_ADD);
-    if (!strcmp(op, "Sub")) return op_binary(c, RT_OP_SUB);
-    if (!strcmp(op, "Mul")) return op_binary(c, RT_OP_MUL);
-    if (!strcmp(op, "Div")) return op_binary(c, RT_OP_DIV);
-    if (!strcmp(op, "Max")) return op_binary(c, RT_OP_MAX);
-    if (!strcmp(op, "Min")) return op_binary(c, RT_OP_MIN);
-    if (!strcmp(op, "MaxPool")) return op_pool(c, 1);
-    if (!strcmp(op, "AveragePool")) return op_pool(c, 0);
-    if (!strcmp(op, "GlobalAveragePool")) return op_global_avg(c);
-    if (!strcmp(op, "Transpose")) return op_transpose(c);
-    if (!strcmp(op, "Reshape")) return op_reshape(c);
-    if (!strcmp(op, "Flatten")) return op_flatten(c);
-    if (!strcmp(op, "Squeeze")) return op_squeeze(c, 0);
-    if (!strcmp(op, "Unsqueeze")) return op_squeeze(c, 1);
-    if (!strcmp(op, "Concat")) return op_concat(c);
-    if (!strcmp(op, "Softmax")) return op_softmax(c);
-    if (!strcmp(op, "Pad")) return op_pad(c);
-    if (!strcmp(op, "Gemm")) return op_dense(c, 1);
-    if (!strcmp(op, "MatMul")) return op_dense(c, 0);
-    if (!strcmp(op, "BatchNormalization")) return op_batchnorm(c);
-    if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) return op_alias(c);
-    if (!strcmp(op, "Constant")) return op_constant(c);
-    if (!strcmp(op, "Shape")) return op_shape(c);
-    if (!strcmp(op, "ConstantOfShape")) return op_constant_of_shape(c);
-    if (!strcmp(op, "Gather")) return op_gather(c);
-    if (!strcmp(op, "Cast")) return op_cast(c);
+    if (!strcmp(op, "HardSwish"))
+        return op_unary(c, RT_ACT_HARDSWISH, 0, 0);
+    if (!strcmp(op, "Clip"))
+        return op_clip(c);
+    if (!strcmp(op, "Add"))
+        return op_binary(c, RT_OP_ADD);
+    if (!strcmp(op, "Sub"))
+        return op_binary(c, RT_OP_SUB);
+    if (!strcmp(op, "Mul"))
+        return op_binary(c, RT_OP_MUL);
+    if (!strcmp(op, "Div"))
+        return op_binary(c, RT_OP_DIV);
+    if (!strcmp(op, "Max"))
+        return op_binary(c, RT_OP_MAX);
+    if (!strcmp(op, "Min"))
+        return op_binary(c, RT_OP_MIN);
+    if (!strcmp(op, "MaxPool"))
+        return op_pool(c, 1);
+    if (!strcmp(op, "AveragePool"))
+        return op_pool(c, 0);
+    if (!strcmp(op, "GlobalAveragePool"))
+        return op_global_avg(c);
+    if (!strcmp(op, "Transpose"))
+        return op_transpose(c);
+    if (!strcmp(op, "Reshape"))
+        return op_reshape(c);
+    if (!strcmp(op, "Flatten"))
+        return op_flatten(c);
+    if (!strcmp(op, "Squeeze"))
+        return op_squeeze(c, 0);
+    if (!strcmp(op, "Unsqueeze"))
+        return op_squeeze(c, 1);
+    if (!strcmp(op, "Concat"))
+        return op_concat(c);
+    if (!strcmp(op, "Softmax"))
+        return op_softmax(c);
+    if (!strcmp(op, "Pad"))
+        return op_pad(c);
+    if (!strcmp(op, "Gemm"))
+        return op_dense(c, 1);
+    if (!strcmp(op, "MatMul"))
+        return op_dense(c, 0);
+    if (!strcmp(op, "BatchNormalization"))
+        return op_batchnorm(c);
+    if (!strcmp(op, "Identity") || !strcmp(op, "Dropout"))
+        return op_alias(c);
+    if (!strcmp(op, "Constant"))
+        return op_constant(c);
+    if (!strcmp(op, "Shape"))
+        return op_shape(c);
+    if (!strcmp(op, "ConstantOfShape"))
+        return op_constant_of_shape(c);
+    if (!strcmp(op, "Gather"))
+        return op_gather(c);
+    if (!strcmp(op, "Cast"))
+        return op_cast(c);
     return UNSUP("unsupported ONNX op %s (node \"%s\")", op, c->nd->name);
 }
-
 
 /* ---- graph -------------------------------------------------------------- */
 
 /* graph input: ValueInfoProto -> IR input (image inputs become NHWC) */
-static int
-ox_input(struct ox_ctx *c, const uint8_t *buf, size_t len)
+static int ox_input(struct ox_ctx *c, const uint8_t *buf, size_t len)
 {
     struct rt_pb r, r2, r3, r4;
     struct rt_pb_field f, f2, f3, f4;
@@ -1894,8 +1962,7 @@ ox_input(struct ox_ctx *c, const uint8_t *buf, size_t len)
     return 0;
 }
 
-static int
-ox_output(struct ox_ctx *c, const uint8_t *buf, size_t len)
+static int ox_output(struct ox_ctx *c, const uint8_t *buf, size_t len)
 {
     struct rt_pb r;
     struct rt_pb_field f;
@@ -1921,8 +1988,7 @@ ox_output(struct ox_ctx *c, const uint8_t *buf, size_t len)
     return rc < 0 ? rc : BAD("graph output without a name");
 }
 
-static int
-ox_graph(struct ox_ctx *c, const uint8_t *buf, size_t len)
+static int ox_graph(struct ox_ctx *c, const uint8_t *buf, size_t len)
 {
     struct rt_pb r;
     struct rt_pb_field f;
@@ -1997,12 +2063,14 @@ ox_graph(struct ox_ctx *c, const uint8_t *buf, size_t len)
 }
 
 /* errors from rt_ir.c (rt_status codes) become importer codes */
-static int
-import_status(int rc, struct err *e)
+static int import_status(int rc, struct err *e)
 {
-    int m = rc == -1 ? RT_IMPORT_ERR_INVALID : rc == -2 ? RT_IMPORT_ERR_OOM
-          : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
-          : rc == -6 ? RT_IMPORT_ERR_IO : rc;
+    int m = rc == -1   ? RT_IMPORT_ERR_INVALID
+            : rc == -2 ? RT_IMPORT_ERR_OOM
+            : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED
+            : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
+            : rc == -6 ? RT_IMPORT_ERR_IO
+                       : rc;
     if (e && rc < 0)
         e->status = m;
     return m;
@@ -2013,9 +2081,8 @@ import_status(int rc, struct err *e)
  * graph (caller frees with rt_graph_free) or <0 with e set and *out NULL.
  * Thread-safe (no globals).
  */
-int
-rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_opts *o,
-                   struct rt_graph **out, struct err *e)
+int rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_opts *o,
+                       struct rt_graph **out, struct err *e)
 {
     struct ox_ctx *c = calloc(1, sizeof(*c));
     struct rt_pb r;
@@ -2057,8 +2124,8 @@ rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_opts *
         }
     }
     if (rc >= 0 && graph == NULL)
-        rc = err_set(e, RT_IMPORT_ERR_INVALID, 400, "invalid_model",
-                     "invalid ONNX model: no graph");
+        rc =
+            err_set(e, RT_IMPORT_ERR_INVALID, 400, "invalid_model", "invalid ONNX model: no graph");
     if (rc >= 0 && (c->opset < 9 || c->opset > 13))
         rc = err_set(e, RT_IMPORT_ERR_UNSUPPORTED, 422, "unsupported_model",
                      "unsupported ONNX opset %d (supported: 9..13)", c->opset);
@@ -2081,9 +2148,8 @@ rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_opts *
     return 0;
 }
 
-int
-rt_import_onnx(const char *path, const struct rt_import_opts *o, struct rt_graph **out,
-               struct err *e)
+int rt_import_onnx(const char *path, const struct rt_import_opts *o, struct rt_graph **out,
+                   struct err *e)
 {
     uint8_t *buf;
     size_t len;

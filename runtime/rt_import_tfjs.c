@@ -36,9 +36,7 @@
  * after checking its size against max.  Returns 0, RT_IMPORT_ERR_IO
  * (transient, errno kept) or RT_IMPORT_ERR_TOO_LARGE.
  */
-int
-rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len,
-                    struct err *e)
+int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len, struct err *e)
 {
     FILE *f = fopen(path, "rb");
     struct stat st;
@@ -55,14 +53,14 @@ rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len,
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return err_set(e, RT_IMPORT_ERR_IO, 400, "model_io", "model file \"%s\" is not a regular file",
-                       path);
+        return err_set(e, RT_IMPORT_ERR_IO, 400, "model_io",
+                       "model file \"%s\" is not a regular file", path);
     }
     if ((long long)st.st_size > max) {
         fclose(f);
         return err_set(e, RT_IMPORT_ERR_TOO_LARGE, 413, "model_too_large",
-                       "model file \"%s\" has %lld bytes (limit %lld)", path,
-                       (long long)st.st_size, max);
+                       "model file \"%s\" has %lld bytes (limit %lld)", path, (long long)st.st_size,
+                       max);
     }
     uint8_t *p = malloc((size_t)st.st_size + 1);
     if (p == NULL) {
@@ -84,7 +82,6 @@ rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len,
     return 0;
 }
 
-
 /* ---- a string -> int map (names are borrowed from the JSON) ------------ */
 
 struct tj_map {
@@ -93,8 +90,7 @@ struct tj_map {
     size_t cap; /* power of two */
 };
 
-static uint32_t
-tj_hash(const char *s)
+static uint32_t tj_hash(const char *s)
 {
     uint32_t h = 2166136261u;
     while (*s)
@@ -102,8 +98,7 @@ tj_hash(const char *s)
     return h;
 }
 
-static int
-tj_map_init(struct tj_map *m, size_t n)
+static int tj_map_init(struct tj_map *m, size_t n)
 {
     m->cap = 64;
     while (m->cap < n * 2)
@@ -113,16 +108,14 @@ tj_map_init(struct tj_map *m, size_t n)
     return m->key && m->val ? 0 : -1;
 }
 
-static void
-tj_map_free(struct tj_map *m)
+static void tj_map_free(struct tj_map *m)
 {
     free(m->key);
     free(m->val);
 }
 
 /* returns 0, or 1 when the key exists already */
-static int
-tj_map_put(struct tj_map *m, const char *k, int v)
+static int tj_map_put(struct tj_map *m, const char *k, int v)
 {
     size_t i = tj_hash(k) & (m->cap - 1);
     while (m->key[i]) {
@@ -135,8 +128,7 @@ tj_map_put(struct tj_map *m, const char *k, int v)
     return 0;
 }
 
-static int
-tj_map_get(const struct tj_map *m, const char *k)
+static int tj_map_get(const struct tj_map *m, const char *k)
 {
     size_t i = tj_hash(k) & (m->cap - 1);
     while (m->key[i]) {
@@ -147,7 +139,6 @@ tj_map_get(const struct tj_map *m, const char *k)
     return -1;
 }
 
-
 /* ---- weights ------------------------------------------------------------- */
 
 enum { TQ_NONE, TQ_U8, TQ_U16, TQ_F16 };
@@ -157,12 +148,12 @@ struct tj_weight {
     int ndim;
     int64_t shape[RT_MAX_DIMS];
     int64_t n;
-    int is_int;   /* int32 (shape/axis constants) or bool */
-    int esz;      /* stored bytes per element */
+    int is_int; /* int32 (shape/axis constants) or bool */
+    int esz;    /* stored bytes per element */
     int q;
     float qmin, qscale;
     size_t off;
-    int tid;      /* IR constant made from it, -1 none */
+    int tid; /* IR constant made from it, -1 none */
 };
 
 struct tj_ctx {
@@ -176,8 +167,7 @@ struct tj_ctx {
     struct tj_map wmap;
 };
 
-static float
-tj_half(uint16_t h)
+static float tj_half(uint16_t h)
 {
     uint32_t s = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 31, m = h & 1023, u;
     float f;
@@ -190,8 +180,7 @@ tj_half(uint16_t h)
     return f;
 }
 
-static int
-tj_json_int(const json_t *j, int64_t *out)
+static int tj_json_int(const json_t *j, int64_t *out)
 {
     if (json_is_integer(j)) {
         *out = json_integer_value(j);
@@ -217,8 +206,7 @@ tj_json_int(const json_t *j, int64_t *out)
 }
 
 /* builds the weight table from weightsManifest and checks it against bin */
-static int
-tj_weights(struct tj_ctx *c, const json_t *root)
+static int tj_weights(struct tj_ctx *c, const json_t *root)
 {
     const json_t *man = json_object_get(root, "weightsManifest");
     size_t gi, wi;
@@ -230,7 +218,8 @@ tj_weights(struct tj_ctx *c, const json_t *root)
         return tj_map_init(&c->wmap, 1) < 0 ? BAD("out of memory") : 0;
     if (!json_is_array(man))
         return BAD("weightsManifest is not an array");
-    json_array_foreach(man, gi, grp) {
+    json_array_foreach(man, gi, grp)
+    {
         const json_t *ws = json_object_get(grp, "weights");
         if (!json_is_array(ws))
             return BAD("weightsManifest group %zu has no weights array", gi);
@@ -242,8 +231,10 @@ tj_weights(struct tj_ctx *c, const json_t *root)
     c->w = calloc((size_t)(n ? n : 1), sizeof(*c->w));
     if (c->w == NULL || tj_map_init(&c->wmap, (size_t)n) < 0)
         return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate");
-    json_array_foreach(man, gi, grp) {
-        json_array_foreach(json_object_get(grp, "weights"), wi, wj) {
+    json_array_foreach(man, gi, grp)
+    {
+        json_array_foreach(json_object_get(grp, "weights"), wi, wj)
+        {
             struct tj_weight *w = &c->w[c->nw];
             const char *name = json_string_value(json_object_get(wj, "name"));
             const char *dt = json_string_value(json_object_get(wj, "dtype"));
@@ -256,11 +247,12 @@ tj_weights(struct tj_ctx *c, const json_t *root)
             w->name = name;
             w->tid = -1;
             if (json_array_size(shape) > RT_MAX_DIMS)
-                return UNSUP("weight \"%.60s\" has rank %zu (max %d)", name,
-                             json_array_size(shape), RT_MAX_DIMS);
+                return UNSUP("weight \"%.60s\" has rank %zu (max %d)", name, json_array_size(shape),
+                             RT_MAX_DIMS);
             w->ndim = (int)json_array_size(shape);
             w->n = 1;
-            json_array_foreach(shape, k, dj) {
+            json_array_foreach(shape, k, dj)
+            {
                 int64_t d;
                 if (tj_json_int(dj, &d) < 0 || d < 0)
                     return BAD("weight \"%.60s\": invalid dim %zu", name, k);
@@ -304,7 +296,8 @@ tj_weights(struct tj_ctx *c, const json_t *root)
             size_t bytes = (size_t)w->n * esz;
             if (bytes > c->bin_len || off > c->bin_len - bytes)
                 return BAD("weight \"%.60s\" (%zu bytes at offset %zu) lies beyond the %zu "
-                           "bytes of weight data", name, bytes, off, c->bin_len);
+                           "bytes of weight data",
+                           name, bytes, off, c->bin_len);
             off += bytes;
             if (tj_map_put(&c->wmap, name, c->nw))
                 return BAD("weight \"%.60s\" listed twice", name);
@@ -314,15 +307,18 @@ tj_weights(struct tj_ctx *c, const json_t *root)
     return 0;
 }
 
-static float
-tj_wf(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
+static float tj_wf(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
 {
     const uint8_t *p = c->bin + w->off;
     switch (w->q) {
-    case TQ_U8: return (float)p[i] * w->qscale + w->qmin;
-    case TQ_U16: return (float)(p[2 * i] | p[2 * i + 1] << 8) * w->qscale + w->qmin;
-    case TQ_F16: return tj_half((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-    default: break;
+    case TQ_U8:
+        return (float)p[i] * w->qscale + w->qmin;
+    case TQ_U16:
+        return (float)(p[2 * i] | p[2 * i + 1] << 8) * w->qscale + w->qmin;
+    case TQ_F16:
+        return tj_half((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+    default:
+        break;
     }
     if (w->is_int) {
         int32_t v;
@@ -336,8 +332,7 @@ tj_wf(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
     return f;
 }
 
-static int64_t
-tj_wi(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
+static int64_t tj_wi(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
 {
     if (!w->is_int || w->q || w->esz != 4)
         return (int64_t)tj_wf(c, w, i);
@@ -347,13 +342,12 @@ tj_wi(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
 }
 
 /* decodes a weight into a new fp32 array; caller frees with free() */
-static float *
-tj_decode(struct tj_ctx *c, const struct tj_weight *w)
+static float *tj_decode(struct tj_ctx *c, const struct tj_weight *w)
 {
     float *f = malloc((size_t)(w->n ? w->n : 1) * sizeof(float));
     if (f == NULL) {
-        err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate weight \"%.60s\"",
-                w->name);
+        err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory",
+                "could not allocate weight \"%.60s\"", w->name);
         return NULL;
     }
     for (int64_t i = 0; i < w->n; i++)
@@ -362,8 +356,7 @@ tj_decode(struct tj_ctx *c, const struct tj_weight *w)
 }
 
 /* an IR constant for weight index wi, reshaped to (ndim, shape) if given */
-static int
-tj_const(struct tj_ctx *c, int wi, int ndim, const int64_t *shape)
+static int tj_const(struct tj_ctx *c, int wi, int ndim, const int64_t *shape)
 {
     struct tj_weight *w = &c->w[wi];
     if (ndim < 0 && w->tid >= 0)
@@ -380,8 +373,8 @@ tj_const(struct tj_ctx *c, int wi, int ndim, const int64_t *shape)
             n *= shape[i];
         if (n != w->n) {
             free(f);
-            return BAD("weight \"%.60s\" has %lld values, expected %lld", w->name,
-                       (long long)w->n, (long long)n);
+            return BAD("weight \"%.60s\" has %lld values, expected %lld", w->name, (long long)w->n,
+                       (long long)n);
         }
         id = rt_graph_const_add(c->g, w->name, ndim, shape, f, c->e);
     } else {
@@ -393,15 +386,13 @@ tj_const(struct tj_ctx *c, int wi, int ndim, const int64_t *shape)
     return id;
 }
 
-static int
-tj_weight_find(struct tj_ctx *c, const char *name)
+static int tj_weight_find(struct tj_ctx *c, const char *name)
 {
     return tj_map_get(&c->wmap, name);
 }
 
 /* TF SAME padding (extra pixel after) */
-static void
-same_pad(int64_t in, int k, int s, int d, int *before, int *after)
+static void same_pad(int64_t in, int k, int s, int d, int *before, int *after)
 {
     int64_t out = (in + s - 1) / s;
     int64_t t = (out - 1) * s + (int64_t)(k - 1) * d + 1 - in;
@@ -411,8 +402,7 @@ same_pad(int64_t in, int k, int s, int d, int *before, int *after)
     *after = (int)(t - t / 2);
 }
 
-static int
-act_from_name(const char *s, enum rt_act *act, float *alpha, float *beta)
+static int act_from_name(const char *s, enum rt_act *act, float *alpha, float *beta)
 {
     *alpha = *beta = 0;
     if (s == NULL || !strcmp(s, "linear"))
@@ -436,11 +426,9 @@ act_from_name(const char *s, enum rt_act *act, float *alpha, float *beta)
     return 0;
 }
 
-
 /* ---- layers models -------------------------------------------------------- */
 
-static int
-json_ints(const json_t *j, int64_t *out, int cap, int64_t def)
+static int json_ints(const json_t *j, int64_t *out, int cap, int64_t def)
 {
     if (j == NULL || json_is_null(j)) {
         for (int i = 0; i < cap; i++)
@@ -461,9 +449,8 @@ json_ints(const json_t *j, int64_t *out, int cap, int64_t def)
 }
 
 /* layer input tensor ids from inbound_nodes[0] */
-static int
-layer_inputs(struct tj_ctx *c, const json_t *layer, const struct tj_map *m, int *in, int cap,
-             const char *lname)
+static int layer_inputs(struct tj_ctx *c, const json_t *layer, const struct tj_map *m, int *in,
+                        int cap, const char *lname)
 {
     const json_t *nodes = json_object_get(layer, "inbound_nodes");
     const json_t *first = json_array_get(nodes, 0);
@@ -473,7 +460,8 @@ layer_inputs(struct tj_ctx *c, const json_t *layer, const struct tj_map *m, int 
 
     if (!json_is_array(first))
         return 0;
-    json_array_foreach(first, i, ref) {
+    json_array_foreach(first, i, ref)
+    {
         const char *src = json_is_array(ref) ? json_string_value(json_array_get(ref, 0))
                                              : json_string_value(json_object_get(ref, "args"));
         if (src == NULL)
@@ -488,8 +476,7 @@ layer_inputs(struct tj_ctx *c, const json_t *layer, const struct tj_map *m, int 
     return n;
 }
 
-static int
-lw(struct tj_ctx *c, const char *layer, const char *what)
+static int lw(struct tj_ctx *c, const char *layer, const char *what)
 {
     char nm[512];
     snprintf(nm, sizeof(nm), "%s/%s", layer, what);
@@ -499,8 +486,7 @@ lw(struct tj_ctx *c, const char *layer, const char *what)
     return k;
 }
 
-static int
-layer_conv(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int depthwise)
+static int layer_conv(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int depthwise)
 {
     int64_t k[2], s[2], d[2];
     const struct rt_tensor *X = &c->g->tensors[x];
@@ -587,8 +573,7 @@ layer_conv(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int dep
     return rt_graph_node_add(c->g, RT_OP_CONV2D, in, nin, &a, name, c->e);
 }
 
-static int
-layer_bn(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
+static int layer_bn(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
 {
     const struct rt_tensor *X = &c->g->tensors[x];
     int64_t C = X->shape[X->ndim - 1];
@@ -596,8 +581,8 @@ layer_bn(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
     int64_t axis = -1;
     if (ax && !json_is_array(ax) && tj_json_int(ax, &axis) < 0)
         return BAD("layer \"%.60s\": malformed axis", name);
-    if (json_is_array(ax) && (json_array_size(ax) != 1 ||
-                              tj_json_int(json_array_get(ax, 0), &axis) < 0))
+    if (json_is_array(ax) &&
+        (json_array_size(ax) != 1 || tj_json_int(json_array_get(ax, 0), &axis) < 0))
         return UNSUP("layer \"%.60s\": several batchnorm axes", name);
     if (axis != -1 && axis != X->ndim - 1)
         return UNSUP("layer \"%.60s\": batchnorm axis %lld", name, (long long)axis);
@@ -619,8 +604,8 @@ layer_bn(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
     int ks[4] = {km, kv, kg, kb};
     for (int i = 0; i < 4; i++)
         if (ks[i] >= 0 && c->w[ks[i]].n != C)
-            return BAD("layer \"%.60s\": parameter %.60s has %lld values for %lld channels",
-                       name, c->w[ks[i]].name, (long long)c->w[ks[i]].n, (long long)C);
+            return BAD("layer \"%.60s\": parameter %.60s has %lld values for %lld channels", name,
+                       c->w[ks[i]].name, (long long)c->w[ks[i]].n, (long long)C);
     float *p = malloc((size_t)C * 2 * sizeof(float));
     if (p == NULL)
         return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate");
@@ -643,8 +628,7 @@ layer_bn(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
     return rt_graph_node_add(c->g, RT_OP_BATCHNORM, in, 3, NULL, name, c->e);
 }
 
-static int
-layer_pool(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int is_max)
+static int layer_pool(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int is_max)
 {
     int64_t k[2], s[2];
     const struct rt_tensor *X = &c->g->tensors[x];
@@ -655,8 +639,8 @@ layer_pool(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int is_
     const json_t *sj = json_object_get(cfg, "strides");
     if (json_ints(sj && !json_is_null(sj) ? sj : json_object_get(cfg, "pool_size"), s, 2, 2) < 0)
         return BAD("layer \"%.60s\": malformed strides", name);
-    if (k[0] < 1 || k[1] < 1 || k[0] > 4096 || k[1] > 4096 || s[0] < 1 || s[1] < 1 ||
-        s[0] > 4096 || s[1] > 4096)
+    if (k[0] < 1 || k[1] < 1 || k[0] > 4096 || k[1] > 4096 || s[0] < 1 || s[1] < 1 || s[0] > 4096 ||
+        s[1] > 4096)
         return BAD("layer \"%.60s\": invalid pool size/strides", name);
     struct rt_attrs a;
     memset(&a, 0, sizeof(a));
@@ -669,12 +653,10 @@ layer_pool(struct tj_ctx *c, const json_t *cfg, const char *name, int x, int is_
         same_pad(X->shape[1], a.pool.kh, a.pool.stride_h, 1, &a.pool.pad_t, &a.pool.pad_b);
         same_pad(X->shape[2], a.pool.kw, a.pool.stride_w, 1, &a.pool.pad_l, &a.pool.pad_r);
     }
-    return rt_graph_node_add(c->g, is_max ? RT_OP_POOL_MAX : RT_OP_POOL_AVG, &x, 1, &a, name,
-                             c->e);
+    return rt_graph_node_add(c->g, is_max ? RT_OP_POOL_MAX : RT_OP_POOL_AVG, &x, 1, &a, name, c->e);
 }
 
-static int
-layer_dense(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
+static int layer_dense(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
 {
     int in[3] = {x, -1, -1}, nin = 2;
     int wk = lw(c, name, "kernel");
@@ -705,9 +687,8 @@ layer_dense(struct tj_ctx *c, const json_t *cfg, const char *name, int x)
     return rt_graph_node_add(c->g, RT_OP_SOFTMAX, &t, 1, &a, name, c->e);
 }
 
-static int
-layer_one(struct tj_ctx *c, const json_t *layer, const char *cls, const char *name, int *in,
-          int nin)
+static int layer_one(struct tj_ctx *c, const json_t *layer, const char *cls, const char *name,
+                     int *in, int nin)
 {
     const json_t *cfg = json_object_get(layer, "config");
     struct rt_attrs a;
@@ -724,7 +705,10 @@ layer_one(struct tj_ctx *c, const json_t *layer, const char *cls, const char *na
         for (size_t i = 0; i < r; i++) {
             const json_t *dj = json_array_get(shape, i);
             if (json_is_null(dj))
-                d[i] = i == 0 ? 1 : (r == 4 && i == 1) ? c->o.in_h : (r == 4 && i == 2) ? c->o.in_w : 0;
+                d[i] = i == 0               ? 1
+                       : (r == 4 && i == 1) ? c->o.in_h
+                       : (r == 4 && i == 2) ? c->o.in_w
+                                            : 0;
             else if (tj_json_int(dj, &d[i]) < 0)
                 return BAD("input layer \"%.60s\": malformed shape", name);
             if (d[i] < 1)
@@ -883,8 +867,7 @@ layer_one(struct tj_ctx *c, const json_t *layer, const char *cls, const char *na
     return UNSUP("unsupported tfjs layer class %.40s (layer \"%.60s\")", cls, name);
 }
 
-static int
-tj_layers(struct tj_ctx *c, const json_t *topo)
+static int tj_layers(struct tj_ctx *c, const json_t *topo)
 {
     const json_t *mc = json_object_get(topo, "model_config");
     if (mc == NULL)
@@ -907,7 +890,8 @@ tj_layers(struct tj_ctx *c, const json_t *topo)
                        "too many layers (limit %d)", RT_MAX_NODES);
     if (tj_map_init(&m, json_array_size(layers)) < 0)
         return err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate");
-    json_array_foreach(layers, i, layer) {
+    json_array_foreach(layers, i, layer)
+    {
         const char *lc = json_string_value(json_object_get(layer, "class_name"));
         const json_t *lcfg = json_object_get(layer, "config");
         const char *name = json_string_value(json_object_get(layer, "name"));
@@ -923,9 +907,9 @@ tj_layers(struct tj_ctx *c, const json_t *topo)
             in[0] = last;
             if (last < 0 && strcmp(lc, "InputLayer")) {
                 /* Sequential without an InputLayer: the first layer carries the shape */
-                json_t *fake = json_pack("{s:s, s:{s:O}}", "class_name", "InputLayer", "config",
-                                         "batch_input_shape",
-                                         json_object_get(lcfg, "batch_input_shape"));
+                json_t *fake =
+                    json_pack("{s:s, s:{s:O}}", "class_name", "InputLayer", "config",
+                              "batch_input_shape", json_object_get(lcfg, "batch_input_shape"));
                 if (fake == NULL || json_object_get(lcfg, "batch_input_shape") == NULL) {
                     json_decref(fake);
                     rc = BAD("sequential model without an input shape");
@@ -965,7 +949,8 @@ tj_layers(struct tj_ctx *c, const json_t *topo)
         if (sequential || !json_is_array(outs) || json_array_size(outs) == 0) {
             rc = rt_graph_output_add(c->g, last, c->e);
         } else {
-            json_array_foreach(outs, k, o) {
+            json_array_foreach(outs, k, o)
+            {
                 const char *nm = json_string_value(json_array_get(o, 0));
                 int t = nm ? tj_map_get(&m, nm) : -1;
                 if (t < 0) {
@@ -980,7 +965,6 @@ tj_layers(struct tj_ctx *c, const json_t *topo)
     tj_map_free(&m);
     return rc;
 }
-
 
 /* ---- graph models ------------------------------------------------------- */
 
@@ -1000,11 +984,11 @@ struct tg {
 };
 
 /* base64 string attribute ("s") decoded into out */
-static void
-attr_s(const json_t *node, const char *key, char *out, size_t cap)
+static void attr_s(const json_t *node, const char *key, char *out, size_t cap)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const char *s = json_string_value(json_object_get(json_object_get(json_object_get(node, "attr"), key), "s"));
+    const char *s = json_string_value(
+        json_object_get(json_object_get(json_object_get(node, "attr"), key), "s"));
     size_t o = 0;
     uint32_t acc = 0;
     int bits = 0;
@@ -1026,15 +1010,13 @@ attr_s(const json_t *node, const char *key, char *out, size_t cap)
     out[o] = '\0';
 }
 
-static const json_t *
-attr_get(const json_t *node, const char *key)
+static const json_t *attr_get(const json_t *node, const char *key)
 {
     return json_object_get(json_object_get(node, "attr"), key);
 }
 
 /* list of ints attribute; returns the count or -1 */
-static int
-attr_list_i(const json_t *node, const char *key, int64_t *out, int cap)
+static int attr_list_i(const json_t *node, const char *key, int64_t *out, int cap)
 {
     const json_t *l = json_object_get(json_object_get(attr_get(node, key), "list"), "i");
     if (!json_is_array(l))
@@ -1047,8 +1029,7 @@ attr_list_i(const json_t *node, const char *key, int64_t *out, int cap)
 }
 
 /* the node index an input reference names ("name", "name:0"; "^ctrl" skipped) */
-static int
-tg_ref(struct tg *t, const char *ref)
+static int tg_ref(struct tg *t, const char *ref)
 {
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", ref);
@@ -1062,15 +1043,15 @@ tg_ref(struct tg *t, const char *ref)
 }
 
 /* node i's data inputs (control inputs skipped) as node indices */
-static int
-tg_inputs(struct tg *t, int i, int *in, int cap)
+static int tg_inputs(struct tg *t, int i, int *in, int cap)
 {
     struct tj_ctx *c = t->c;
     const json_t *ins = json_object_get(t->n[i].node, "input");
     size_t k;
     const json_t *r;
     int n = 0;
-    json_array_foreach(ins, k, r) {
+    json_array_foreach(ins, k, r)
+    {
         const char *s = json_string_value(r);
         if (s == NULL)
             return BAD("node \"%.60s\": malformed input", t->n[i].name);
@@ -1089,8 +1070,7 @@ tg_inputs(struct tg *t, int i, int *in, int cap)
 }
 
 /* an IR tensor for node j used as an operand (Const -> IR constant) */
-static int
-tg_val(struct tg *t, int j)
+static int tg_val(struct tg *t, int j)
 {
     struct tj_ctx *c = t->c;
     if (t->n[j].wi >= 0)
@@ -1101,8 +1081,7 @@ tg_val(struct tg *t, int j)
 }
 
 /* a Const node's int values */
-static int
-tg_ints(struct tg *t, int j, int64_t *out, int cap, int *n, const char *user)
+static int tg_ints(struct tg *t, int j, int64_t *out, int cap, int *n, const char *user)
 {
     struct tj_ctx *c = t->c;
     if (t->n[j].wi < 0)
@@ -1116,8 +1095,7 @@ tg_ints(struct tg *t, int j, int64_t *out, int cap, int *n, const char *user)
     return 0;
 }
 
-static int
-tg_conv(struct tg *t, int i, const int *in, int nin, int depthwise, int fused)
+static int tg_conv(struct tg *t, int i, const int *in, int nin, int depthwise, int fused)
 {
     struct tj_ctx *c = t->c;
     const json_t *nd = t->n[i].node;
@@ -1176,8 +1154,8 @@ tg_conv(struct tg *t, int i, const int *in, int nin, int depthwise, int fused)
     if (depthwise) {
         int64_t sh[4] = {w->shape[0], w->shape[1], 1, w->shape[2] * w->shape[3]};
         if (w->shape[2] != X->shape[3])
-            return BAD("node \"%.60s\": depthwise filter for %lld channels, input has %lld",
-                       name, (long long)w->shape[2], (long long)X->shape[3]);
+            return BAD("node \"%.60s\": depthwise filter for %lld channels, input has %lld", name,
+                       (long long)w->shape[2], (long long)X->shape[3]);
         a.conv.groups = (int)w->shape[2];
         ins[1] = tj_const(c, t->n[in[1]].wi, 4, sh);
     } else {
@@ -1191,7 +1169,8 @@ tg_conv(struct tg *t, int i, const int *in, int nin, int depthwise, int fused)
         size_t k;
         const json_t *fs;
         int want_bias = 0;
-        json_array_foreach(fl, k, fs) {
+        json_array_foreach(fl, k, fs)
+        {
             char op[32];
             json_t *tmp = json_pack("{s:{s:{s:O}}}", "attr", "x", "s", fs);
             attr_s(tmp, "x", op, sizeof(op));
@@ -1210,7 +1189,8 @@ tg_conv(struct tg *t, int i, const int *in, int nin, int depthwise, int fused)
                 a.act = RT_ACT_TANH;
             else if (!strcmp(op, "LeakyRelu")) {
                 a.act = RT_ACT_LEAKY;
-                a.alpha = (float)json_number_value(json_object_get(attr_get(nd, "leakyrelu_alpha"), "f"));
+                a.alpha =
+                    (float)json_number_value(json_object_get(attr_get(nd, "leakyrelu_alpha"), "f"));
             } else
                 return UNSUP("node \"%.60s\": fused op %s", name, op);
         }
@@ -1225,8 +1205,7 @@ tg_conv(struct tg *t, int i, const int *in, int nin, int depthwise, int fused)
     return rt_graph_node_add(c->g, RT_OP_CONV2D, ins, n_ins, &a, name, c->e);
 }
 
-static int
-tg_pool(struct tg *t, int i, int x, int is_max)
+static int tg_pool(struct tg *t, int i, int x, int is_max)
 {
     struct tj_ctx *c = t->c;
     const json_t *nd = t->n[i].node;
@@ -1238,8 +1217,8 @@ tg_pool(struct tg *t, int i, int x, int is_max)
         return BAD("node \"%.60s\": malformed ksize/strides", name);
     if (k[0] != 1 || k[3] != 1 || s[0] != 1 || s[3] != 1 || X->ndim != 4)
         return UNSUP("node \"%.60s\": pooling over batch or channels", name);
-    if (k[1] < 1 || k[2] < 1 || k[1] > 4096 || k[2] > 4096 || s[1] < 1 || s[2] < 1 ||
-        s[1] > 4096 || s[2] > 4096)
+    if (k[1] < 1 || k[2] < 1 || k[1] > 4096 || k[2] > 4096 || s[1] < 1 || s[2] < 1 || s[1] > 4096 ||
+        s[2] > 4096)
         return BAD("node \"%.60s\": invalid ksize/strides", name);
     struct rt_attrs a;
     memset(&a, 0, sizeof(a));
@@ -1254,8 +1233,7 @@ tg_pool(struct tg *t, int i, int x, int is_max)
     } else if (strcmp(buf, "VALID")) {
         return UNSUP("node \"%.60s\": padding \"%s\"", name, buf);
     }
-    return rt_graph_node_add(c->g, is_max ? RT_OP_POOL_MAX : RT_OP_POOL_AVG, &x, 1, &a, name,
-                             c->e);
+    return rt_graph_node_add(c->g, is_max ? RT_OP_POOL_MAX : RT_OP_POOL_AVG, &x, 1, &a, name, c->e);
 }
 
 /*
@@ -1265,8 +1243,7 @@ tg_pool(struct tg *t, int i, int x, int is_max)
  * (dy, dx, co), then depth-to-space by reshape [N*H, W, 2, 2*Cout] ->
  * transpose [N*H, 2, W, 2*Cout] -> reshape [N, 2H, 2W, Cout].
  */
-static int
-tg_deconv(struct tg *t, int i, const int *in, int nin)
+static int tg_deconv(struct tg *t, int i, const int *in, int nin)
 {
     struct tj_ctx *c = t->c;
     const json_t *nd = t->n[i].node;
@@ -1330,8 +1307,7 @@ tg_deconv(struct tg *t, int i, const int *in, int nin)
     return rt_graph_node_add(c->g, RT_OP_RESHAPE, &y, 1, &a, name, c->e);
 }
 
-static int
-tg_node(struct tg *t, int i)
+static int tg_node(struct tg *t, int i)
 {
     struct tj_ctx *c = t->c;
     struct gn *g = &t->n[i];
@@ -1349,7 +1325,8 @@ tg_node(struct tg *t, int i)
         return 0;
     }
     if (!strcmp(op, "Placeholder")) {
-        const json_t *dims = json_object_get(json_object_get(attr_get(g->node, "shape"), "shape"), "dim");
+        const json_t *dims =
+            json_object_get(json_object_get(attr_get(g->node, "shape"), "shape"), "dim");
         size_t r = json_array_size(dims);
         if (r < 1 || r > RT_MAX_DIMS)
             return UNSUP("placeholder \"%.60s\" of rank %zu", name, r);
@@ -1359,7 +1336,10 @@ tg_node(struct tg *t, int i)
             if (tj_json_int(sz, &d[k]) < 0)
                 return BAD("placeholder \"%.60s\": malformed shape", name);
             if (d[k] == -1)
-                d[k] = k == 0 ? 1 : (r == 4 && k == 1) ? c->o.in_h : (r == 4 && k == 2) ? c->o.in_w : -1;
+                d[k] = k == 0               ? 1
+                       : (r == 4 && k == 1) ? c->o.in_h
+                       : (r == 4 && k == 2) ? c->o.in_w
+                                            : -1;
             if (d[k] < 1)
                 return UNSUP("placeholder \"%.60s\": dynamic dim %zu and no size given", name, k);
         }
@@ -1407,11 +1387,15 @@ tg_node(struct tg *t, int i)
             g->tid = rt_graph_node_add(c->g, bop, pair, 2, NULL, name, c->e);
         } else if (!strcmp(op, "Relu") || !strcmp(op, "Relu6") || !strcmp(op, "Sigmoid") ||
                    !strcmp(op, "Tanh") || !strcmp(op, "Elu") || !strcmp(op, "LeakyRelu")) {
-            a.act = op[0] == 'S' ? RT_ACT_SIGMOID : op[0] == 'T' ? RT_ACT_TANH :
-                    op[0] == 'E' ? RT_ACT_ELU : op[0] == 'L' ? RT_ACT_LEAKY :
-                    op[4] == '6' ? RT_ACT_RELU6 : RT_ACT_RELU;
+            a.act = op[0] == 'S'   ? RT_ACT_SIGMOID
+                    : op[0] == 'T' ? RT_ACT_TANH
+                    : op[0] == 'E' ? RT_ACT_ELU
+                    : op[0] == 'L' ? RT_ACT_LEAKY
+                    : op[4] == '6' ? RT_ACT_RELU6
+                                   : RT_ACT_RELU;
             if (a.act == RT_ACT_LEAKY)
-                a.alpha = (float)json_number_value(json_object_get(attr_get(g->node, "alpha"), "f"));
+                a.alpha =
+                    (float)json_number_value(json_object_get(attr_get(g->node, "alpha"), "f"));
             g->tid = rt_graph_node_add(c->g, RT_OP_ACT, &x, 1, &a, name, c->e);
         } else if (!strcmp(op, "MaxPool") || !strcmp(op, "AvgPool")) {
             g->tid = tg_pool(t, i, x, op[0] == 'M');
@@ -1495,7 +1479,8 @@ tg_node(struct tg *t, int i)
             a.axis = -1;
             g->tid = rt_graph_node_add(c->g, RT_OP_SOFTMAX, &x, 1, &a, name, c->e);
         } else if (!strcmp(op, "MatMul") || !strcmp(op, "_FusedMatMul")) {
-            const json_t *ta = attr_get(g->node, "transpose_a"), *tb = attr_get(g->node, "transpose_b");
+            const json_t *ta = attr_get(g->node, "transpose_a"),
+                         *tb = attr_get(g->node, "transpose_b");
             if (json_is_true(json_object_get(ta, "b")) || json_is_true(json_object_get(tb, "b")))
                 return UNSUP("node \"%.60s\": transposed MatMul", name);
             if (nin < 2)
@@ -1505,10 +1490,12 @@ tg_node(struct tg *t, int i)
                 return w;
             int ins[3] = {x, w, -1}, n_ins = 2;
             if (op[0] == '_') {
-                const json_t *fl = json_object_get(json_object_get(attr_get(g->node, "fused_ops"), "list"), "s");
+                const json_t *fl =
+                    json_object_get(json_object_get(attr_get(g->node, "fused_ops"), "list"), "s");
                 size_t k;
                 const json_t *fs;
-                json_array_foreach(fl, k, fs) {
+                json_array_foreach(fl, k, fs)
+                {
                     char fop[32];
                     json_t *tmp = json_pack("{s:{s:{s:O}}}", "attr", "x", "s", fs);
                     attr_s(tmp, "x", fop, sizeof(fop));
@@ -1528,8 +1515,8 @@ tg_node(struct tg *t, int i)
                     }
                 }
             }
-            g->tid = rt_graph_node_add(c->g, t->n[in[1]].wi >= 0 ? RT_OP_DENSE : RT_OP_MATMUL,
-                                       ins, n_ins, &a, name, c->e);
+            g->tid = rt_graph_node_add(c->g, t->n[in[1]].wi >= 0 ? RT_OP_DENSE : RT_OP_MATMUL, ins,
+                                       n_ins, &a, name, c->e);
         } else if (!strcmp(op, "Mean")) {
             int64_t ax[RT_MAX_DIMS];
             int na, rc;
@@ -1562,14 +1549,12 @@ tg_node(struct tg *t, int i)
     return g->tid < 0 ? g->tid : 0;
 }
 
-static int
-tg_cmp(const void *a, const void *b)
+static int tg_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int
-tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
+static int tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
 {
     const json_t *nodes = json_object_get(topo, "node");
     struct tg t;
@@ -1593,7 +1578,8 @@ tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
         rc = err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate");
         goto out;
     }
-    json_array_foreach(nodes, i, nd) {
+    json_array_foreach(nodes, i, nd)
+    {
         t.n[i].node = nd;
         t.n[i].name = json_string_value(json_object_get(nd, "name"));
         t.n[i].op = json_string_value(json_object_get(nd, "op"));
@@ -1633,7 +1619,8 @@ tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
             rc = err_set(c->e, RT_IMPORT_ERR_OOM, 503, "out_of_memory", "could not allocate");
             goto out;
         }
-        json_object_foreach((json_t *)outs, key, val) {
+        json_object_foreach((json_t *)outs, key, val)
+        {
             const char *nm = json_string_value(json_object_get(val, "name"));
             onames[no++] = nm ? nm : key;
         }
@@ -1714,24 +1701,24 @@ out:
     return rc;
 }
 
-
 /* ---- entry points --------------------------------------------------------- */
 
 /* errors from rt_ir.c (rt_status codes) become importer codes */
-static int
-import_status(int rc, struct err *e)
+static int import_status(int rc, struct err *e)
 {
-    int m = rc == -1 ? RT_IMPORT_ERR_INVALID : rc == -2 ? RT_IMPORT_ERR_OOM
-          : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
-          : rc == -6 ? RT_IMPORT_ERR_IO : rc;
+    int m = rc == -1   ? RT_IMPORT_ERR_INVALID
+            : rc == -2 ? RT_IMPORT_ERR_OOM
+            : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED
+            : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
+            : rc == -6 ? RT_IMPORT_ERR_IO
+                       : rc;
     if (e && rc < 0)
         e->status = m;
     return m;
 }
 
-static int
-tj_import(const json_t *root, const uint8_t *bin, size_t bin_len, const struct rt_import_opts *o,
-          struct rt_graph **out, struct err *e)
+static int tj_import(const json_t *root, const uint8_t *bin, size_t bin_len,
+                     const struct rt_import_opts *o, struct rt_graph **out, struct err *e)
 {
     struct tj_ctx cc, *c = &cc;
     int rc;
@@ -1766,9 +1753,8 @@ tj_import(const json_t *root, const uint8_t *bin, size_t bin_len, const struct r
 }
 
 /* see rt_import.h; buffers borrowed for the call; thread-safe */
-int
-rt_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *bin, size_t bin_len,
-                   const struct rt_import_opts *o, struct rt_graph **out, struct err *e)
+int rt_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *bin, size_t bin_len,
+                       const struct rt_import_opts *o, struct rt_graph **out, struct err *e)
 {
     json_error_t je;
     *out = NULL;
@@ -1786,16 +1772,14 @@ rt_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *bin, size_t
 }
 
 /* a shard path must stay inside the model's directory */
-static int
-path_safe(const char *p)
+static int path_safe(const char *p)
 {
     return p[0] && p[0] != '/' && strstr(p, "..") == NULL && strlen(p) < 256;
 }
 
 /* see rt_import.h */
-int
-rt_import_tfjs(const char *path, const struct rt_import_opts *o, struct rt_graph **out,
-               struct err *e)
+int rt_import_tfjs(const char *path, const struct rt_import_opts *o, struct rt_graph **out,
+                   struct err *e)
 {
     uint8_t *js = NULL, *bin = NULL;
     size_t js_len, bin_len = 0, cap = 0;
@@ -1823,8 +1807,10 @@ rt_import_tfjs(const char *path, const struct rt_import_opts *o, struct rt_graph
     size_t gi, pi;
     const json_t *grp, *pj;
     int nshards = 0;
-    json_array_foreach(man, gi, grp) {
-        json_array_foreach(json_object_get(grp, "paths"), pi, pj) {
+    json_array_foreach(man, gi, grp)
+    {
+        json_array_foreach(json_object_get(grp, "paths"), pi, pj)
+        {
             const char *p = json_string_value(pj);
             uint8_t *sb;
             size_t sl;

@@ -18,17 +18,28 @@
 #include <string.h>
 
 static const char *const op_names[RT_OP_COUNT] = {
-    [RT_OP_INPUT] = "input",         [RT_OP_CONV2D] = "conv2d",
-    [RT_OP_DENSE] = "dense",         [RT_OP_MATMUL] = "matmul",
-    [RT_OP_BATCHNORM] = "batchnorm", [RT_OP_ADD] = "add",
-    [RT_OP_SUB] = "sub",             [RT_OP_MUL] = "mul",
-    [RT_OP_DIV] = "div",             [RT_OP_MAX] = "max",
-    [RT_OP_MIN] = "min",             [RT_OP_ACT] = "act",
-    [RT_OP_POOL_MAX] = "pool_max",   [RT_OP_POOL_AVG] = "pool_avg",
-    [RT_OP_GLOBAL_AVG] = "global_avg", [RT_OP_PAD] = "pad",
-    [RT_OP_CONCAT] = "concat",       [RT_OP_RESHAPE] = "reshape",
-    [RT_OP_TRANSPOSE] = "transpose", [RT_OP_SOFTMAX] = "softmax",
-    [RT_OP_RESIZE] = "resize",       [RT_OP_SLICE] = "slice",
+    [RT_OP_INPUT] = "input",
+    [RT_OP_CONV2D] = "conv2d",
+    [RT_OP_DENSE] = "dense",
+    [RT_OP_MATMUL] = "matmul",
+    [RT_OP_BATCHNORM] = "batchnorm",
+    [RT_OP_ADD] = "add",
+    [RT_OP_SUB] = "sub",
+    [RT_OP_MUL] = "mul",
+    [RT_OP_DIV] = "div",
+    [RT_OP_MAX] = "max",
+    [RT_OP_MIN] = "min",
+    [RT_OP_ACT] = "act",
+    [RT_OP_POOL_MAX] = "pool_max",
+    [RT_OP_POOL_AVG] = "pool_avg",
+    [RT_OP_GLOBAL_AVG] = "global_avg",
+    [RT_OP_PAD] = "pad",
+    [RT_OP_CONCAT] = "concat",
+    [RT_OP_RESHAPE] = "reshape",
+    [RT_OP_TRANSPOSE] = "transpose",
+    [RT_OP_SOFTMAX] = "softmax",
+    [RT_OP_RESIZE] = "resize",
+    [RT_OP_SLICE] = "slice",
     [RT_OP_REDUCE_MEAN] = "reduce_mean",
 };
 
@@ -41,8 +52,8 @@ const char *rt_op_name(enum rt_op op)
 }
 
 static const char *const act_names[] = {
-    "none", "relu", "relu6", "sigmoid", "tanh", "hardswish",
-    "hardsigmoid", "leaky", "elu", "gelu", "clip",
+    "none",        "relu",  "relu6", "sigmoid", "tanh", "hardswish",
+    "hardsigmoid", "leaky", "elu",   "gelu",    "clip",
 };
 
 /* readable activation name; "?" for values out of range; cannot fail */
@@ -90,17 +101,16 @@ static void name_copy(char *dst, const char *src)
  * Validates a shape: rank 0..RT_MAX_DIMS, dims >= 1, product under the
  * element limit (checked step by step, so it cannot overflow).
  */
-static int shape_check(const char *what, int ndim, const int64_t *shape,
-                       struct err *e)
+static int shape_check(const char *what, int ndim, const int64_t *shape, struct err *e)
 {
     if (ndim < 0 || ndim > RT_MAX_DIMS)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
-                       "invalid rank of %s: %d (max %d)", what, ndim, RT_MAX_DIMS);
+        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "invalid rank of %s: %d (max %d)",
+                       what, ndim, RT_MAX_DIMS);
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
-                           "invalid dim %d of %s: %lld", i, what, (long long)shape[i]);
+            return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "invalid dim %d of %s: %lld", i,
+                           what, (long long)shape[i]);
         if (shape[i] > RT_MAX_TENSOR_ELEMS || n > RT_MAX_TENSOR_ELEMS / shape[i])
             return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large",
                            "tensor %s too large (limit %lld elements)", what,
@@ -111,18 +121,18 @@ static int shape_check(const char *what, int ndim, const int64_t *shape,
 }
 
 /* appends a tensor (shape already checked); returns its id or <0 */
-static int tensor_push(struct rt_graph *g, const char *name, int ndim,
-                       const int64_t *shape, struct err *e)
+static int tensor_push(struct rt_graph *g, const char *name, int ndim, const int64_t *shape,
+                       struct err *e)
 {
     if (g->n_tensors >= RT_MAX_TENSORS)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large",
-                       "too many tensors (limit %d)", RT_MAX_TENSORS);
+        return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large", "too many tensors (limit %d)",
+                       RT_MAX_TENSORS);
     if (g->n_tensors == g->cap_tensors) {
         int cap = g->cap_tensors ? g->cap_tensors * 2 : 64;
         struct rt_tensor *t = realloc(g->tensors, (size_t)cap * sizeof(*t));
         if (t == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
-                           "could not grow tensor table to %d", cap);
+            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not grow tensor table to %d",
+                           cap);
         g->tensors = t;
         g->cap_tensors = cap;
     }
@@ -139,12 +149,12 @@ static int tensor_push(struct rt_graph *g, const char *name, int ndim,
 }
 
 /* adds an input of the given shape; returns its tensor id or <0 with e set */
-int rt_graph_input_add(struct rt_graph *g, const char *name, int ndim,
-                       const int64_t *shape, struct err *e)
+int rt_graph_input_add(struct rt_graph *g, const char *name, int ndim, const int64_t *shape,
+                       struct err *e)
 {
     if (g->n_inputs >= (int)CM_ARRAY_LEN(g->inputs))
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
-                       "too many graph inputs (max %d)", (int)CM_ARRAY_LEN(g->inputs));
+        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "too many graph inputs (max %d)",
+                       (int)CM_ARRAY_LEN(g->inputs));
     int rc = shape_check(name ? name : "input", ndim, shape, e);
     if (rc < 0)
         return rc;
@@ -171,23 +181,23 @@ int rt_graph_const_adopt(struct rt_graph *g, const char *name, int ndim, const i
 }
 
 /* adds a constant; data is copied; returns id or <0 with e set */
-int rt_graph_const_add(struct rt_graph *g, const char *name, int ndim,
-                       const int64_t *shape, const float *data, struct err *e)
+int rt_graph_const_add(struct rt_graph *g, const char *name, int ndim, const int64_t *shape,
+                       const float *data, struct err *e)
 {
     int rc = shape_check(name ? name : "constant", ndim, shape, e);
     if (rc < 0)
         return rc;
     if (data == NULL)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
-                       "constant %s has no data", name ? name : "");
+        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "constant %s has no data",
+                       name ? name : "");
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= shape[i];
     float *copy = malloc((size_t)n * sizeof(float));
     if (copy == NULL)
         return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
-                       "could not allocate constant %s (%lld floats)",
-                       name ? name : "", (long long)n);
+                       "could not allocate constant %s (%lld floats)", name ? name : "",
+                       (long long)n);
     memcpy(copy, data, (size_t)n * sizeof(float));
     int id = tensor_push(g, name, ndim, shape, e);
     if (id < 0) {
@@ -203,11 +213,11 @@ int rt_graph_const_add(struct rt_graph *g, const char *name, int ndim,
 int rt_graph_output_add(struct rt_graph *g, int tensor, struct err *e)
 {
     if (tensor < 0 || tensor >= g->n_tensors)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
-                       "invalid output tensor id: %d", tensor);
+        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "invalid output tensor id: %d",
+                       tensor);
     if (g->n_outputs >= (int)CM_ARRAY_LEN(g->outputs))
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
-                       "too many graph outputs (max %d)", (int)CM_ARRAY_LEN(g->outputs));
+        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "too many graph outputs (max %d)",
+                       (int)CM_ARRAY_LEN(g->outputs));
     for (int i = 0; i < g->n_outputs; i++)
         if (g->outputs[i] == tensor)
             return 0;
@@ -215,7 +225,6 @@ int rt_graph_output_add(struct rt_graph *g, int tensor, struct err *e)
     g->tensors[tensor].is_output = 1;
     return 0;
 }
-
 
 /* ---- shape inference ---------------------------------------------------- */
 
@@ -227,8 +236,8 @@ static int norm_axis(int axis, int ndim)
 }
 
 /* numpy broadcasting of two shapes; 0 or <0 */
-int rt_shape_broadcast(const struct rt_tensor *a, const struct rt_tensor *b,
-                       int *ndim, int64_t *out, struct err *e)
+int rt_shape_broadcast(const struct rt_tensor *a, const struct rt_tensor *b, int *ndim,
+                       int64_t *out, struct err *e)
 {
     int n = a->ndim > b->ndim ? a->ndim : b->ndim;
     for (int i = 0; i < n; i++) {
@@ -236,8 +245,7 @@ int rt_shape_broadcast(const struct rt_tensor *a, const struct rt_tensor *b,
         int64_t da = ia >= 0 ? a->shape[ia] : 1;
         int64_t db = ib >= 0 ? b->shape[ib] : 1;
         if (da != db && da != 1 && db != 1)
-            return BAD("cannot broadcast dim %d: %lld vs %lld", i, (long long)da,
-                       (long long)db);
+            return BAD("cannot broadcast dim %d: %lld vs %lld", i, (long long)da, (long long)db);
         out[i] = da > db ? da : db;
     }
     *ndim = n;
@@ -253,8 +261,8 @@ static int act_check(const struct rt_attrs *a, struct err *e)
     return 0;
 }
 
-static int conv_infer(const struct rt_graph *g, struct rt_node *nd, int *ndim,
-                      int64_t *s, struct err *e)
+static int conv_infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_t *s,
+                      struct err *e)
 {
     if (nd->n_in < 2 || nd->n_in > 4)
         return BAD("conv2d needs 2 to 4 inputs, got %d", nd->n_in);
@@ -274,15 +282,14 @@ static int conv_infer(const struct rt_graph *g, struct rt_node *nd, int *ndim,
         return BAD("invalid conv2d dilation: %dx%d", c->dil_h, c->dil_w);
     if (c->pad_t < 0 || c->pad_l < 0 || c->pad_b < 0 || c->pad_r < 0 || c->pad_t > 1024 ||
         c->pad_l > 1024 || c->pad_b > 1024 || c->pad_r > 1024)
-        return BAD("invalid conv2d padding: %d,%d,%d,%d", c->pad_t, c->pad_l, c->pad_b,
-                   c->pad_r);
+        return BAD("invalid conv2d padding: %d,%d,%d,%d", c->pad_t, c->pad_l, c->pad_b, c->pad_r);
     int64_t cin = x->shape[3], cout = w->shape[3];
     if (c->groups < 1 || cin % c->groups != 0 || cout % c->groups != 0)
-        return BAD("invalid conv2d groups %d for %lld input and %lld output channels",
-                   c->groups, (long long)cin, (long long)cout);
+        return BAD("invalid conv2d groups %d for %lld input and %lld output channels", c->groups,
+                   (long long)cin, (long long)cout);
     if (w->shape[2] != cin / c->groups)
-        return BAD("conv2d weights have %lld input channels, expected %lld",
-                   (long long)w->shape[2], (long long)(cin / c->groups));
+        return BAD("conv2d weights have %lld input channels, expected %lld", (long long)w->shape[2],
+                   (long long)(cin / c->groups));
     if (nd->n_in == 3) {
         const struct rt_tensor *b = &g->tensors[nd->in[2]];
         if (b->ndim != 1 || b->shape[0] != cout)
@@ -292,8 +299,8 @@ static int conv_infer(const struct rt_graph *g, struct rt_node *nd, int *ndim,
     int64_t ew = (int64_t)c->dil_w * (w->shape[1] - 1) + 1;
     int64_t hp = x->shape[1] + c->pad_t + c->pad_b, wp = x->shape[2] + c->pad_l + c->pad_r;
     if (hp < eh || wp < ew)
-        return BAD("conv2d kernel %lldx%lld larger than padded input %lldx%lld",
-                   (long long)eh, (long long)ew, (long long)hp, (long long)wp);
+        return BAD("conv2d kernel %lldx%lld larger than padded input %lldx%lld", (long long)eh,
+                   (long long)ew, (long long)hp, (long long)wp);
     *ndim = 4;
     s[0] = x->shape[0];
     s[1] = (hp - eh) / c->stride_h + 1;
@@ -302,8 +309,8 @@ static int conv_infer(const struct rt_graph *g, struct rt_node *nd, int *ndim,
     return act_check(&nd->a, e);
 }
 
-static int pool_infer(const struct rt_tensor *x, struct rt_pool_attrs *p, int *ndim,
-                      int64_t *s, struct err *e)
+static int pool_infer(const struct rt_tensor *x, struct rt_pool_attrs *p, int *ndim, int64_t *s,
+                      struct err *e)
 {
     if (x->ndim != 4)
         return BAD("pool needs a rank-4 input, got %d", x->ndim);
@@ -311,10 +318,9 @@ static int pool_infer(const struct rt_tensor *x, struct rt_pool_attrs *p, int *n
         return BAD("invalid pool kernel: %dx%d", p->kh, p->kw);
     if (p->stride_h < 1 || p->stride_w < 1 || p->stride_h > 4096 || p->stride_w > 4096)
         return BAD("invalid pool stride: %dx%d", p->stride_h, p->stride_w);
-    if (p->pad_t < 0 || p->pad_l < 0 || p->pad_b < 0 || p->pad_r < 0 ||
-        p->pad_t >= p->kh || p->pad_b >= p->kh || p->pad_l >= p->kw || p->pad_r >= p->kw)
-        return BAD("invalid pool padding: %d,%d,%d,%d", p->pad_t, p->pad_l, p->pad_b,
-                   p->pad_r);
+    if (p->pad_t < 0 || p->pad_l < 0 || p->pad_b < 0 || p->pad_r < 0 || p->pad_t >= p->kh ||
+        p->pad_b >= p->kh || p->pad_l >= p->kw || p->pad_r >= p->kw)
+        return BAD("invalid pool padding: %d,%d,%d,%d", p->pad_t, p->pad_l, p->pad_b, p->pad_r);
     int64_t hp = x->shape[1] + p->pad_t + p->pad_b, wp = x->shape[2] + p->pad_l + p->pad_r;
     if (hp < p->kh || wp < p->kw)
         return BAD("pool kernel %dx%d larger than padded input", p->kh, p->kw);
@@ -326,25 +332,42 @@ static int pool_infer(const struct rt_tensor *x, struct rt_pool_attrs *p, int *n
     return 0;
 }
 
-static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_t *s,
-                 struct err *e)
+static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_t *s, struct err *e)
 {
     struct rt_attrs *a = &nd->a;
     const struct rt_tensor *x = &g->tensors[nd->in[0]];
     int n_want_min = 1, n_want_max = 1;
     switch (nd->op) {
-    case RT_OP_CONV2D: return conv_infer(g, nd, ndim, s, e);
-    case RT_OP_DENSE: n_want_min = 2; n_want_max = 4; break;
-    case RT_OP_MATMUL: n_want_min = n_want_max = 2; break;
-    case RT_OP_BATCHNORM: n_want_min = n_want_max = 3; break;
-    case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL:
-    case RT_OP_DIV: case RT_OP_MAX: case RT_OP_MIN: n_want_min = n_want_max = 2; break;
-    case RT_OP_CONCAT: n_want_min = 1; n_want_max = RT_MAX_INPUTS; break;
-    default: break;
+    case RT_OP_CONV2D:
+        return conv_infer(g, nd, ndim, s, e);
+    case RT_OP_DENSE:
+        n_want_min = 2;
+        n_want_max = 4;
+        break;
+    case RT_OP_MATMUL:
+        n_want_min = n_want_max = 2;
+        break;
+    case RT_OP_BATCHNORM:
+        n_want_min = n_want_max = 3;
+        break;
+    case RT_OP_ADD:
+    case RT_OP_SUB:
+    case RT_OP_MUL:
+    case RT_OP_DIV:
+    case RT_OP_MAX:
+    case RT_OP_MIN:
+        n_want_min = n_want_max = 2;
+        break;
+    case RT_OP_CONCAT:
+        n_want_min = 1;
+        n_want_max = RT_MAX_INPUTS;
+        break;
+    default:
+        break;
     }
     if (nd->n_in < n_want_min || nd->n_in > n_want_max)
-        return BAD("%s needs %d..%d inputs, got %d", rt_op_name(nd->op), n_want_min,
-                   n_want_max, nd->n_in);
+        return BAD("%s needs %d..%d inputs, got %d", rt_op_name(nd->op), n_want_min, n_want_max,
+                   nd->n_in);
     /* fused activations are allowed on the ops that compute values */
     if (nd->op != RT_OP_ACT && a->act != RT_ACT_NONE &&
         !(nd->op == RT_OP_DENSE || nd->op == RT_OP_MATMUL || nd->op == RT_OP_BATCHNORM ||
@@ -376,8 +399,8 @@ static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_
         if (x->ndim < 2 || b->ndim < 2)
             return BAD("matmul needs rank >= 2 operands, got %d and %d", x->ndim, b->ndim);
         if (x->shape[x->ndim - 1] != b->shape[b->ndim - 2])
-            return BAD("matmul: inner dims differ: %lld vs %lld",
-                       (long long)x->shape[x->ndim - 1], (long long)b->shape[b->ndim - 2]);
+            return BAD("matmul: inner dims differ: %lld vs %lld", (long long)x->shape[x->ndim - 1],
+                       (long long)b->shape[b->ndim - 2]);
         struct rt_tensor ba = *x, bb = *b;
         ba.ndim -= 2;
         bb.ndim -= 2;
@@ -403,8 +426,12 @@ static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_
         memcpy(s, x->shape, sizeof(x->shape));
         return 0;
     }
-    case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL:
-    case RT_OP_DIV: case RT_OP_MAX: case RT_OP_MIN:
+    case RT_OP_ADD:
+    case RT_OP_SUB:
+    case RT_OP_MUL:
+    case RT_OP_DIV:
+    case RT_OP_MAX:
+    case RT_OP_MIN:
         return rt_shape_broadcast(x, &g->tensors[nd->in[1]], ndim, s, e);
     case RT_OP_ACT:
         *ndim = x->ndim;
@@ -428,8 +455,7 @@ static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_
         for (int i = 0; i < x->ndim; i++) {
             if (a->pad_before[i] < 0 || a->pad_after[i] < 0 || a->pad_before[i] > 4096 ||
                 a->pad_after[i] > 4096)
-                return BAD("invalid pad of dim %d: %d,%d", i, a->pad_before[i],
-                           a->pad_after[i]);
+                return BAD("invalid pad of dim %d: %d,%d", i, a->pad_before[i], a->pad_after[i]);
             s[i] = x->shape[i] + a->pad_before[i] + a->pad_after[i];
         }
         return 0;
@@ -542,8 +568,8 @@ static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_
             b = b < 0 ? 0 : (b > d ? d : b);
             en = en < 0 ? 0 : (en > d ? d : en);
             if (en <= b)
-                return BAD("empty slice of dim %d: %lld..%lld", i,
-                           (long long)a->slice_start[i], (long long)a->slice_end[i]);
+                return BAD("empty slice of dim %d: %lld..%lld", i, (long long)a->slice_start[i],
+                           (long long)a->slice_end[i]);
             a->slice_start[i] = b;
             a->slice_end[i] = en;
             s[i] = en - b;
@@ -577,8 +603,8 @@ int rt_graph_node_add(struct rt_graph *g, enum rt_op op, const int *in, int n_in
     if (n_in < 1 || n_in > RT_MAX_INPUTS)
         return BAD("%s: invalid input count %d", rt_op_name(op), n_in);
     if (g->n_nodes >= RT_MAX_NODES)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large",
-                       "too many nodes (limit %d)", RT_MAX_NODES);
+        return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large", "too many nodes (limit %d)",
+                       RT_MAX_NODES);
     struct rt_node nd;
     memset(&nd, 0, sizeof(nd));
     nd.op = op;
@@ -618,8 +644,8 @@ int rt_graph_node_add(struct rt_graph *g, enum rt_op op, const int *in, int n_in
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
         struct rt_node *p = realloc(g->nodes, (size_t)cap * sizeof(*p));
         if (p == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
-                           "could not grow node table to %d", cap);
+            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not grow node table to %d",
+                           cap);
         g->nodes = p;
         g->cap_nodes = cap;
     }

@@ -56,33 +56,33 @@ enum rt_act {
     RT_ACT_LEAKY,       /* x < 0 ? alpha*x : x */
     RT_ACT_ELU,
     RT_ACT_GELU,
-    RT_ACT_CLIP,        /* clamp(x, lo, hi) */
+    RT_ACT_CLIP, /* clamp(x, lo, hi) */
 };
 
 enum rt_op {
-    RT_OP_INPUT = 0,  /* graph input, no node inputs */
-    RT_OP_CONV2D,     /* in: x[N,H,W,C], w[KH,KW,Cin/g,Cout], (bias[Cout]), (residual) */
-    RT_OP_DENSE,      /* in: x[N,Cin] (or [..,Cin]), w[Cin,Cout], (bias[Cout]), (residual) */
-    RT_OP_MATMUL,     /* in: a[..,M,K], b[..,K,N]; batch dims broadcast */
-    RT_OP_BATCHNORM,  /* in: x, scale[C], shift[C] (folded: y = x*scale+shift) */
-    RT_OP_ADD,        /* elementwise with numpy broadcasting */
+    RT_OP_INPUT = 0, /* graph input, no node inputs */
+    RT_OP_CONV2D,    /* in: x[N,H,W,C], w[KH,KW,Cin/g,Cout], (bias[Cout]), (residual) */
+    RT_OP_DENSE,     /* in: x[N,Cin] (or [..,Cin]), w[Cin,Cout], (bias[Cout]), (residual) */
+    RT_OP_MATMUL,    /* in: a[..,M,K], b[..,K,N]; batch dims broadcast */
+    RT_OP_BATCHNORM, /* in: x, scale[C], shift[C] (folded: y = x*scale+shift) */
+    RT_OP_ADD,       /* elementwise with numpy broadcasting */
     RT_OP_SUB,
     RT_OP_MUL,
     RT_OP_DIV,
     RT_OP_MAX,
     RT_OP_MIN,
-    RT_OP_ACT,        /* unary activation (attrs.act) */
-    RT_OP_POOL_MAX,   /* NHWC, attrs.pool */
-    RT_OP_POOL_AVG,   /* NHWC, attrs.pool; count_pad decides the divisor */
-    RT_OP_GLOBAL_AVG, /* NHWC -> [N,1,1,C] */
-    RT_OP_PAD,        /* constant pad, attrs.pad.before/after per dim */
-    RT_OP_CONCAT,     /* attrs.axis */
-    RT_OP_RESHAPE,    /* attrs.shape (row-major element order kept) */
-    RT_OP_TRANSPOSE,  /* attrs.perm */
-    RT_OP_SOFTMAX,    /* attrs.axis */
-    RT_OP_RESIZE,     /* NHWC; attrs.resize */
-    RT_OP_SLICE,      /* attrs.slice */
-    RT_OP_REDUCE_MEAN,/* attrs.axis, keepdims */
+    RT_OP_ACT,         /* unary activation (attrs.act) */
+    RT_OP_POOL_MAX,    /* NHWC, attrs.pool */
+    RT_OP_POOL_AVG,    /* NHWC, attrs.pool; count_pad decides the divisor */
+    RT_OP_GLOBAL_AVG,  /* NHWC -> [N,1,1,C] */
+    RT_OP_PAD,         /* constant pad, attrs.pad.before/after per dim */
+    RT_OP_CONCAT,      /* attrs.axis */
+    RT_OP_RESHAPE,     /* attrs.shape (row-major element order kept) */
+    RT_OP_TRANSPOSE,   /* attrs.perm */
+    RT_OP_SOFTMAX,     /* attrs.axis */
+    RT_OP_RESIZE,      /* NHWC; attrs.resize */
+    RT_OP_SLICE,       /* attrs.slice */
+    RT_OP_REDUCE_MEAN, /* attrs.axis, keepdims */
     RT_OP_COUNT
 };
 
@@ -106,16 +106,16 @@ struct rt_resize_attrs {
 };
 
 struct rt_attrs {
-    enum rt_act act;           /* fused activation for CONV2D/DENSE/ADD/BATCHNORM, or ACT's op */
-    float alpha, beta;         /* activation parameters (LEAKY, HARDSIGMOID, CLIP lo/hi) */
+    enum rt_act act;   /* fused activation for CONV2D/DENSE/ADD/BATCHNORM, or ACT's op */
+    float alpha, beta; /* activation parameters (LEAKY, HARDSIGMOID, CLIP lo/hi) */
     struct rt_conv_attrs conv;
     struct rt_pool_attrs pool;
     struct rt_resize_attrs resize;
-    int axis;                  /* CONCAT, SOFTMAX, REDUCE_MEAN (negative counts from the end) */
+    int axis; /* CONCAT, SOFTMAX, REDUCE_MEAN (negative counts from the end) */
     int keepdims;
-    int ndim;                  /* number of entries used in shape/perm/pads */
-    int64_t shape[RT_MAX_DIMS];  /* RESHAPE target (-1 = infer, 0 = copy) */
-    int perm[RT_MAX_DIMS];       /* TRANSPOSE */
+    int ndim;                   /* number of entries used in shape/perm/pads */
+    int64_t shape[RT_MAX_DIMS]; /* RESHAPE target (-1 = infer, 0 = copy) */
+    int perm[RT_MAX_DIMS];      /* TRANSPOSE */
     int pad_before[RT_MAX_DIMS], pad_after[RT_MAX_DIMS]; /* PAD */
     float pad_value;
     int64_t slice_start[RT_MAX_DIMS], slice_end[RT_MAX_DIMS]; /* SLICE, step 1 */
@@ -123,21 +123,21 @@ struct rt_attrs {
 
 struct rt_tensor {
     char name[RT_NAME_LEN];
-    enum rt_dtype dtype;       /* logical type of values (F32 for all float tensors) */
-    enum rt_dtype qtype;       /* storage chosen by the quantisation pass (F32, F16, I8) */
+    enum rt_dtype dtype; /* logical type of values (F32 for all float tensors) */
+    enum rt_dtype qtype; /* storage chosen by the quantisation pass (F32, F16, I8) */
     int ndim;
     int64_t shape[RT_MAX_DIMS];
-    float *data;               /* constants only: fp32 host copy, owned by the graph */
+    float *data; /* constants only: fp32 host copy, owned by the graph */
     int is_const;
-    int producer;              /* node index, -1 for constants */
+    int producer; /* node index, -1 for constants */
     int is_output;
 };
 
 struct rt_node {
     enum rt_op op;
     int n_in;
-    int in[RT_MAX_INPUTS];     /* tensor ids */
-    int out;                   /* tensor id */
+    int in[RT_MAX_INPUTS]; /* tensor ids */
+    int out;               /* tensor id */
     struct rt_attrs a;
     char name[RT_NAME_LEN];
 };
@@ -145,7 +145,7 @@ struct rt_node {
 struct rt_graph {
     struct rt_tensor *tensors;
     int n_tensors, cap_tensors;
-    struct rt_node *nodes;     /* in execution (topological) order */
+    struct rt_node *nodes; /* in execution (topological) order */
     int n_nodes, cap_nodes;
     int inputs[8], n_inputs;
     int outputs[16], n_outputs;

@@ -35,8 +35,8 @@
 #define PACK_MAGIC "VKVPACK"
 #define PACK_VERSION 1u
 #define HDR_BYTES 64u
-#define IN_REC (RT_NAME_LEN + 4 + 8 * 4)                  /* name, ndim, shape */
-#define CONST_REC (RT_NAME_LEN + 4 + 4 + 8 * 4 + 8 + 8)   /* + qtype, off, bytes */
+#define IN_REC (RT_NAME_LEN + 4 + 8 * 4)                /* name, ndim, shape */
+#define CONST_REC (RT_NAME_LEN + 4 + 4 + 8 * 4 + 8 + 8) /* + qtype, off, bytes */
 #define ATTR_WORDS 64
 #define NODE_REC (RT_NAME_LEN * 2 + 4 + 4 + 4 * RT_MAX_INPUTS + 4 * ATTR_WORDS)
 #define PACK_MAX_FILE (4ull << 30)
@@ -75,20 +75,44 @@ static float rf(struct words *s)
 }
 
 /* one list drives both directions: W(x) for ints, F(x) for floats */
-#define ATTR_FIELDS(W, F, a)                                                            \
-    W((a)->act); F((a)->alpha); F((a)->beta);                                           \
-    W((a)->conv.stride_h); W((a)->conv.stride_w); W((a)->conv.dil_h); W((a)->conv.dil_w); \
-    W((a)->conv.pad_t); W((a)->conv.pad_l); W((a)->conv.pad_b); W((a)->conv.pad_r);     \
-    W((a)->conv.groups);                                                                \
-    W((a)->pool.kh); W((a)->pool.kw); W((a)->pool.stride_h); W((a)->pool.stride_w);     \
-    W((a)->pool.pad_t); W((a)->pool.pad_l); W((a)->pool.pad_b); W((a)->pool.pad_r);     \
-    W((a)->pool.count_pad);                                                             \
-    W((a)->resize.out_h); W((a)->resize.out_w); W((a)->resize.mode);                    \
-    W((a)->resize.align_corners); W((a)->resize.half_pixel);                            \
-    W((a)->axis); W((a)->keepdims); W((a)->ndim); F((a)->pad_value);                    \
-    for (int i_ = 0; i_ < RT_MAX_DIMS; i_++) {                                          \
-        W((a)->perm[i_]); W((a)->pad_before[i_]); W((a)->pad_after[i_]);                \
-        W((a)->shape[i_]); W((a)->slice_start[i_]); W((a)->slice_end[i_]);              \
+#define ATTR_FIELDS(W, F, a)                                                                       \
+    W((a)->act);                                                                                   \
+    F((a)->alpha);                                                                                 \
+    F((a)->beta);                                                                                  \
+    W((a)->conv.stride_h);                                                                         \
+    W((a)->conv.stride_w);                                                                         \
+    W((a)->conv.dil_h);                                                                            \
+    W((a)->conv.dil_w);                                                                            \
+    W((a)->conv.pad_t);                                                                            \
+    W((a)->conv.pad_l);                                                                            \
+    W((a)->conv.pad_b);                                                                            \
+    W((a)->conv.pad_r);                                                                            \
+    W((a)->conv.groups);                                                                           \
+    W((a)->pool.kh);                                                                               \
+    W((a)->pool.kw);                                                                               \
+    W((a)->pool.stride_h);                                                                         \
+    W((a)->pool.stride_w);                                                                         \
+    W((a)->pool.pad_t);                                                                            \
+    W((a)->pool.pad_l);                                                                            \
+    W((a)->pool.pad_b);                                                                            \
+    W((a)->pool.pad_r);                                                                            \
+    W((a)->pool.count_pad);                                                                        \
+    W((a)->resize.out_h);                                                                          \
+    W((a)->resize.out_w);                                                                          \
+    W((a)->resize.mode);                                                                           \
+    W((a)->resize.align_corners);                                                                  \
+    W((a)->resize.half_pixel);                                                                     \
+    W((a)->axis);                                                                                  \
+    W((a)->keepdims);                                                                              \
+    W((a)->ndim);                                                                                  \
+    F((a)->pad_value);                                                                             \
+    for (int i_ = 0; i_ < RT_MAX_DIMS; i_++) {                                                     \
+        W((a)->perm[i_]);                                                                          \
+        W((a)->pad_before[i_]);                                                                    \
+        W((a)->pad_after[i_]);                                                                     \
+        W((a)->shape[i_]);                                                                         \
+        W((a)->slice_start[i_]);                                                                   \
+        W((a)->slice_end[i_]);                                                                     \
     }
 
 static void attrs_put(const struct rt_attrs *a, uint32_t *out)
@@ -146,8 +170,14 @@ static void put(struct buf *b, const void *d, size_t n)
     b->n += n;
 }
 
-static void put_u32(struct buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(struct buf *b, uint64_t v) { put(b, &v, 8); }
+static void put_u32(struct buf *b, uint32_t v)
+{
+    put(b, &v, 4);
+}
+static void put_u64(struct buf *b, uint64_t v)
+{
+    put(b, &v, 8);
+}
 
 static void put_name(struct buf *b, const char *s)
 {
@@ -270,8 +300,9 @@ int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e)
     uint8_t hdr[HDR_BYTES];
     memset(hdr, 0, sizeof(hdr));
     uint64_t tab_off = HDR_BYTES, dat_off = (HDR_BYTES + tab.n + 63) / 64 * 64;
-    uint32_t h32[6] = {PACK_VERSION, HDR_BYTES, (uint32_t)g->n_inputs, (uint32_t)n_const,
-                       (uint32_t)g->n_nodes, (uint32_t)g->n_outputs};
+    uint32_t h32[6] = {PACK_VERSION,          HDR_BYTES,
+                       (uint32_t)g->n_inputs, (uint32_t)n_const,
+                       (uint32_t)g->n_nodes,  (uint32_t)g->n_outputs};
     uint64_t h64[4] = {tab_off, tab.n, dat_off, dat.n};
     memcpy(hdr, PACK_MAGIC, 8);
     memcpy(hdr + 8, h32, sizeof(h32));
@@ -502,8 +533,8 @@ int rt_pack_load_mem(const void *data, size_t len, struct rt_graph **out, struct
         }
         struct rt_attrs a;
         attrs_get(aw, &a);
-        if ((rc = id[v] = rt_graph_node_add(g, (enum rt_op)op, in, (int)n_in_node, &a, name,
-                                            e)) < 0)
+        if ((rc = id[v] = rt_graph_node_add(g, (enum rt_op)op, in, (int)n_in_node, &a, name, e)) <
+            0)
             goto fail;
         snprintf(g->tensors[id[v]].name, RT_NAME_LEN, "%s", tname);
     }

@@ -99,8 +99,7 @@ static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
             continue;
         struct rt_node *cv = &g->nodes[p];
         if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->a.act != RT_ACT_NONE ||
-            cv->n_in > 3 ||
-            !g->tensors[cv->in[1]].is_const ||
+            cv->n_in > 3 || !g->tensors[cv->in[1]].is_const ||
             (cv->n_in > 2 && !g->tensors[cv->in[2]].is_const))
             continue;
         /* copy what we need first: const_new may move g->tensors */
@@ -144,8 +143,8 @@ static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
 
 static int fusable_act_host(enum rt_op op)
 {
-    return op == RT_OP_CONV2D || op == RT_OP_DENSE || op == RT_OP_MATMUL ||
-           op == RT_OP_BATCHNORM || (op >= RT_OP_ADD && op <= RT_OP_MIN);
+    return op == RT_OP_CONV2D || op == RT_OP_DENSE || op == RT_OP_MATMUL || op == RT_OP_BATCHNORM ||
+           (op >= RT_OP_ADD && op <= RT_OP_MIN);
 }
 
 /* ACT after a value-computing node with act NONE -> fused */

@@ -48,8 +48,7 @@ int rt_pb_next(struct rt_pb *r, struct rt_pb_field *f, struct err *e);
  * Packed repeated varints in a LEN payload: counts them (returns the count
  * or <0 on a malformed payload) and reads them into out[0..cap).
  */
-long rt_pb_packed_varints(const uint8_t *data, size_t len, int64_t *out,
-                          size_t cap, struct err *e);
+long rt_pb_packed_varints(const uint8_t *data, size_t len, int64_t *out, size_t cap, struct err *e);
 
 /* a LEN field as a NUL-terminated string, truncated to cap-1 bytes */
 void rt_pb_str(const struct rt_pb_field *f, char *out, size_t cap);

@@ -56,8 +56,8 @@ static void *cache_read(struct rt_device *d, size_t *len)
             memcpy(h, buf, sizeof(h));
             VkPhysicalDeviceProperties pr;
             vkGetPhysicalDeviceProperties(d->phys, &pr);
-            if (h[0] >= 32 && h[1] == VK_PIPELINE_CACHE_HEADER_VERSION_ONE &&
-                h[2] == pr.vendorID && h[3] == pr.deviceID &&
+            if (h[0] >= 32 && h[1] == VK_PIPELINE_CACHE_HEADER_VERSION_ONE && h[2] == pr.vendorID &&
+                h[3] == pr.deviceID &&
                 memcmp((char *)buf + 16, pr.pipelineCacheUUID, VK_UUID_SIZE) == 0)
                 *len = (size_t)st.st_size;
         }
@@ -109,8 +109,8 @@ int rt_pipeline_cache_save(struct rt_device *d)
                 remove(tmp);
         }
         if (rc < 0)
-            log_warn("msg=\"could not write pipeline cache\" path=\"%s\" err=\"%s\"",
-                     d->cache_path, strerror(errno));
+            log_warn("msg=\"could not write pipeline cache\" path=\"%s\" err=\"%s\"", d->cache_path,
+                     strerror(errno));
     }
     free(buf);
     return rc;
@@ -136,7 +136,9 @@ int rt_pipeline_init(struct rt_device *d, struct err *e)
         };
         RT_VK_TRY(vkCreateDescriptorSetLayout(d->dev, &ci, NULL, &d->dsl[n]));
         VkPushConstantRange pr = {
-            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = push,
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+            .offset = 0,
+            .size = push,
         };
         VkPipelineLayoutCreateInfo pl = {
             .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -168,8 +170,8 @@ int rt_pipeline_init(struct rt_device *d, struct err *e)
 }
 
 /* layouts for n_bind bindings, bit i of texel_mask = uniform texel buffer */
-int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask,
-                  VkDescriptorSetLayout *dsl, VkPipelineLayout *pl, struct err *e)
+int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask, VkDescriptorSetLayout *dsl,
+                  VkPipelineLayout *pl, struct err *e)
 {
     if (texel_mask == 0) {
         *dsl = d->dsl[n_bind];
@@ -289,7 +291,9 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
     VkSpecializationMapEntry map[8];
     for (int i = 0; i < n_spec; i++)
         map[i] = (VkSpecializationMapEntry){
-            .constantID = (uint32_t)i, .offset = (uint32_t)(i * 4), .size = 4,
+            .constantID = (uint32_t)i,
+            .offset = (uint32_t)(i * 4),
+            .size = 4,
         };
     VkSpecializationInfo si = {
         .mapEntryCount = (uint32_t)n_spec,
@@ -299,13 +303,14 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
     };
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-        .stage = {
-            .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-            .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-            .module = d->modules[sh],
-            .pName = "main",
-            .pSpecializationInfo = n_spec ? &si : NULL,
-        },
+        .stage =
+            {
+                .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                .module = d->modules[sh],
+                .pName = "main",
+                .pSpecializationInfo = n_spec ? &si : NULL,
+            },
         .layout = pl,
     };
     struct rt_pipe *p = &d->pipes[d->n_pipes];

@@ -27,8 +27,8 @@ struct rt_rec {
     VkCommandBuffer cmd;
     VkDescriptorPool pool;
     int n_dispatch, n_barrier;
-    VkQueryPool qp;        /* VKV_RT_PROFILE=1: a timestamp after each dispatch */
-    VkBufferView *views;   /* texel-buffer views of this recording */
+    VkQueryPool qp;      /* VKV_RT_PROFILE=1: a timestamp after each dispatch */
+    VkBufferView *views; /* texel-buffer views of this recording */
     int n_views;
     enum rt_shader_id *qsh; /* shader of each timed dispatch */
 };
@@ -55,8 +55,7 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 
 /* ---- building dispatches --------------------------------------------------- */
 
-struct rt_dispatch *rt_build_add(struct rt_build *b, enum rt_shader_id sh, int node,
-                                 struct err *e)
+struct rt_dispatch *rt_build_add(struct rt_build *b, enum rt_shader_id sh, int node, struct err *e)
 {
     if (b->n == b->cap) {
         int cap = b->cap ? b->cap * 2 : 64;
@@ -148,8 +147,8 @@ static int plan_memory(struct rt_plan *p, struct err *e)
         uint64_t sz = wbytes(T);
         if (sz > c->max_storage_range) {
             rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
-                         "constant %s of %llu bytes exceeds maxStorageBufferRange %llu",
-                         T->name, (unsigned long long)sz, (unsigned long long)c->max_storage_range);
+                         "constant %s of %llu bytes exceeds maxStorageBufferRange %llu", T->name,
+                         (unsigned long long)sz, (unsigned long long)c->max_storage_range);
             goto out;
         }
         p->reg[t] = (struct rt_region){RT_REG_WEIGHT, woff, sz};
@@ -210,7 +209,8 @@ static int plan_memory(struct rt_plan *p, struct err *e)
         if (lv[t].size > c->max_storage_range) {
             rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
                          "tensor %s of %llu bytes exceeds maxStorageBufferRange %llu "
-                         "(use a smaller batch)", T->name, (unsigned long long)lv[t].size,
+                         "(use a smaller batch)",
+                         T->name, (unsigned long long)lv[t].size,
                          (unsigned long long)c->max_storage_range);
             goto out;
         }
@@ -275,8 +275,8 @@ static int plan_memory(struct rt_plan *p, struct err *e)
         p->params_off = so;
         so = align_up(so + (uint64_t)p->o.max_batch * 16, al);
         p->pix_off = so;
-        p->pix_size = align_up((uint64_t)p->o.max_batch * (uint64_t)p->o.pre.max_w *
-                                   (uint64_t)p->o.pre.max_h * 3, 4);
+        p->pix_size = align_up(
+            (uint64_t)p->o.max_batch * (uint64_t)p->o.pre.max_w * (uint64_t)p->o.pre.max_h * 3, 4);
         if (p->pix_size > c->max_storage_range) {
             rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
                          "pixel staging of %llu bytes exceeds maxStorageBufferRange "
@@ -299,7 +299,9 @@ static int submit_wait(struct rt_plan *p, VkCommandBuffer cmd, struct err *e)
 {
     struct rt_device *d = p->dev;
     VkSubmitInfo si = {
-        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd,
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = 1,
+        .pCommandBuffers = &cmd,
     };
     RT_VK_TRY(vkQueueSubmit(d->queue, 1, &si, p->fence));
     VkResult r = vkWaitForFences(d->dev, 1, &p->fence, VK_TRUE, d->timeout_ns);
@@ -424,7 +426,9 @@ static void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags
                     VkPipelineStageFlags dst, VkAccessFlags da)
 {
     VkMemoryBarrier mb = {
-        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = sa, .dstAccessMask = da,
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = sa,
+        .dstAccessMask = da,
     };
     vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
 }
@@ -453,8 +457,7 @@ static struct rt_graph *shape_clone(const struct rt_graph *g, struct err *e)
 }
 
 /* builds the preprocessing dispatch (input 0 from RGB8) */
-static int build_pre(struct rt_plan *p, struct rt_build *b, const struct rt_graph *g,
-                     struct err *e)
+static int build_pre(struct rt_plan *p, struct rt_build *b, const struct rt_graph *g, struct err *e)
 {
     const struct rt_tensor *x = &g->tensors[g->inputs[0]];
     struct rt_dispatch *d = rt_build_add(b, RT_SHADER_PREPROCESS, -1, e);
@@ -462,16 +465,23 @@ static int build_pre(struct rt_plan *p, struct rt_build *b, const struct rt_grap
         return e->status;
     const struct rt_preprocess *pp = &p->o.pre;
     struct rt_push_pre pc = {
-        (uint32_t)x->shape[0], (uint32_t)x->shape[1], (uint32_t)x->shape[2],
-        (uint32_t)x->shape[3], (uint32_t)(pp->bilinear != 0), (uint32_t)(pp->align_corners != 0),
-        (uint32_t)(pp->half_pixel != 0), pp->scale, {0, 0, 0}, {0, 0, 0},
+        (uint32_t)x->shape[0],
+        (uint32_t)x->shape[1],
+        (uint32_t)x->shape[2],
+        (uint32_t)x->shape[3],
+        (uint32_t)(pp->bilinear != 0),
+        (uint32_t)(pp->align_corners != 0),
+        (uint32_t)(pp->half_pixel != 0),
+        pp->scale,
+        {0, 0, 0},
+        {0, 0, 0},
     };
     for (int c = 0; c < 3; c++) {
         pc.mean[c] = pp->mean[c];
         pc.inv_std[c] = 1.0f / pp->std[c];
     }
-    rt_dispatch_bind(d, (struct rt_region){RT_REG_STAGE, p->params_off,
-                                           (uint64_t)p->o.max_batch * 16}, 0);
+    rt_dispatch_bind(
+        d, (struct rt_region){RT_REG_STAGE, p->params_off, (uint64_t)p->o.max_batch * 16}, 0);
     rt_dispatch_bind(d, (struct rt_region){RT_REG_STAGE, p->pix_off, p->pix_size}, 0);
     rt_dispatch_bind(d, p->reg[g->inputs[0]], 1);
     memcpy(d->push, &pc, sizeof(pc));
@@ -666,8 +676,7 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
         vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
         vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl, 0, 1, &set, 0, NULL);
         if (x->push_size > 0)
-            vkCmdPushConstants(cmd, pl, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                               x->push_size, x->push);
+            vkCmdPushConstants(cmd, pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, x->push_size, x->push);
         if (rec->qp != VK_NULL_HANDLE && i == 0)
             vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, rec->qp, 0);
         vkCmdDispatch(cmd, x->groups[0], x->groups[1], x->groups[2]);
@@ -747,8 +756,7 @@ static int opts_check(struct rt_plan *p, const struct rt_graph *g, struct err *e
         if (x->ndim != 4 || x->shape[3] != 3)
             return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
                            "preprocessing needs input 0 of shape [N,H,W,3]");
-        if (o->pre.max_w < 1 || o->pre.max_h < 1 || o->pre.max_w > 16384 ||
-            o->pre.max_h > 16384)
+        if (o->pre.max_w < 1 || o->pre.max_h < 1 || o->pre.max_w > 16384 || o->pre.max_h > 16384)
             return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
                            "invalid preprocessing max size %dx%d", o->pre.max_w, o->pre.max_h);
         for (int c = 0; c < 3; c++)
@@ -763,8 +771,8 @@ static int opts_check(struct rt_plan *p, const struct rt_graph *g, struct err *e
 }
 
 /* prepares g for dev; see rt.h */
-int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0,
-                   const struct rt_plan_opts *o, struct rt_plan **out, struct err *e)
+int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struct rt_plan_opts *o,
+                   struct rt_plan **out, struct err *e)
 {
     *out = NULL;
     struct rt_plan *p = cm_xcalloc(1, sizeof(*p));
@@ -810,8 +818,8 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0,
     if (dev->caps.uma)
         rc = rt_buffer_create(dev, p->size[RT_REG_WEIGHT], RT_MEM_UMA, &p->buf[RT_REG_WEIGHT], e);
     if (rc < 0)
-        rc = rt_buffer_create(dev, p->size[RT_REG_WEIGHT], RT_MEM_DEVICE, &p->buf[RT_REG_WEIGHT],
-                              e);
+        rc =
+            rt_buffer_create(dev, p->size[RT_REG_WEIGHT], RT_MEM_DEVICE, &p->buf[RT_REG_WEIGHT], e);
     if (rc == 0)
         rc = rt_buffer_create(dev, p->size[RT_REG_ACT], RT_MEM_DEVICE, &p->buf[RT_REG_ACT], e);
     if (rc == 0)
@@ -954,8 +962,8 @@ int rt_plan_run(struct rt_plan *p, int batch, const float *const *inputs, float 
 }
 
 /* runs RGB8 images through the preprocessing shader; see rt.h */
-int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs,
-                     float **outputs, struct err *e)
+int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs, float **outputs,
+                     struct err *e)
 {
     int rc = batch_check(p, batch, e);
     if (rc < 0)

@@ -98,7 +98,7 @@ static int conv_bn(struct syn *s, int x, int k, int stride, int cout, int groups
 struct rt_graph *rt_synth_mobilenetv2(int64_t batch, int res, int classes, uint32_t seed,
                                       struct err *e)
 {
-    static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+    static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
                                   {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
     struct syn s = {rt_graph_init(), seed, e, 0, 0};
     int64_t is[4] = {batch, res, res, 3};

@@ -41,7 +41,6 @@
  */
 #define RT_TASK_PACK_GEN 2
 
-
 struct rt_task_model {
     char name[96];
     enum rt_task_kind kind;
@@ -52,11 +51,11 @@ struct rt_task_model {
     struct rt_plan *plan;
     struct rt_graph *graph;
     int n_out;
-    int64_t out_size[16];  /* floats per image */
+    int64_t out_size[16]; /* floats per image */
     int64_t out_shape[16][RT_MAX_DIMS];
     int out_ndim[16];
     double load_ms, graph_ms;
-    int packed;            /* the graph came from the packed cache file */
+    int packed; /* the graph came from the packed cache file */
     size_t weight_bytes_f32, host_bytes;
     /* postprocessing */
     char **labels;
@@ -65,14 +64,12 @@ struct rt_task_model {
     struct rt_face_opts face;
     char lm_names[6][24];
     struct rt_centernet_opts cn;
-    int cn_heat, cn_wh;    /* output indices */
+    int cn_heat, cn_wh; /* output indices */
 };
-
 
 /* ---- options and accessors --------------------------------------------- */
 
-struct rt_task_opts
-rt_task_opts_default(void)
+struct rt_task_opts rt_task_opts_default(void)
 {
     struct rt_task_opts o;
     memset(&o, 0, sizeof(o));
@@ -80,42 +77,64 @@ rt_task_opts_default(void)
     return o;
 }
 
-const char *rt_task_model_name(const struct rt_task_model *m) { return m->name; }
-enum rt_task_kind rt_task_model_kind(const struct rt_task_model *m) { return m->kind; }
-int rt_task_model_batch_limit(const struct rt_task_model *m) { return m->max_batch; }
-double rt_task_model_load_ms(const struct rt_task_model *m) { return m->load_ms; }
-double rt_task_model_graph_ms(const struct rt_task_model *m) { return m->graph_ms; }
-int rt_task_model_packed(const struct rt_task_model *m) { return m->packed; }
-int rt_task_model_output_count(const struct rt_task_model *m) { return m->n_out; }
-const struct rt_task_input *rt_task_model_input(const struct rt_task_model *m) { return &m->in; }
-size_t rt_task_model_weight_bytes_f32(const struct rt_task_model *m) { return m->weight_bytes_f32; }
+const char *rt_task_model_name(const struct rt_task_model *m)
+{
+    return m->name;
+}
+enum rt_task_kind rt_task_model_kind(const struct rt_task_model *m)
+{
+    return m->kind;
+}
+int rt_task_model_batch_limit(const struct rt_task_model *m)
+{
+    return m->max_batch;
+}
+double rt_task_model_load_ms(const struct rt_task_model *m)
+{
+    return m->load_ms;
+}
+double rt_task_model_graph_ms(const struct rt_task_model *m)
+{
+    return m->graph_ms;
+}
+int rt_task_model_packed(const struct rt_task_model *m)
+{
+    return m->packed;
+}
+int rt_task_model_output_count(const struct rt_task_model *m)
+{
+    return m->n_out;
+}
+const struct rt_task_input *rt_task_model_input(const struct rt_task_model *m)
+{
+    return &m->in;
+}
+size_t rt_task_model_weight_bytes_f32(const struct rt_task_model *m)
+{
+    return m->weight_bytes_f32;
+}
 
-int64_t
-rt_task_model_output_size(const struct rt_task_model *m, int j)
+int64_t rt_task_model_output_size(const struct rt_task_model *m, int j)
 {
     return j >= 0 && j < m->n_out ? m->out_size[j] : 0;
 }
 
-size_t
-rt_task_model_bytes(const struct rt_task_model *m)
+size_t rt_task_model_bytes(const struct rt_task_model *m)
 {
     return m->plan ? rt_plan_device_bytes(m->plan) : m->host_bytes;
 }
 
-size_t
-rt_task_model_weight_bytes(const struct rt_task_model *m)
+size_t rt_task_model_weight_bytes(const struct rt_task_model *m)
 {
     return m->plan ? rt_plan_weight_bytes(m->plan) : m->host_bytes;
 }
 
-int
-rt_task_model_dispatch_count(const struct rt_task_model *m)
+int rt_task_model_dispatch_count(const struct rt_task_model *m)
 {
     return m->plan ? rt_plan_dispatch_count(m->plan) : m->graph->n_nodes;
 }
 
-void
-rt_task_model_free(struct rt_task_model *m)
+void rt_task_model_free(struct rt_task_model *m)
 {
     if (m == NULL)
         return;
@@ -128,12 +147,10 @@ rt_task_model_free(struct rt_task_model *m)
     free(m);
 }
 
-
 /* ---- manifest ------------------------------------------------------------ */
 
-static int
-num_get(const json_t *o, const char *k, double def, double lo, double hi, double *out,
-        struct err *e)
+static int num_get(const json_t *o, const char *k, double def, double lo, double hi, double *out,
+                   struct err *e)
 {
     const json_t *v = json_object_get(o, k);
     if (v == NULL || json_is_null(v)) {
@@ -150,8 +167,7 @@ num_get(const json_t *o, const char *k, double def, double lo, double hi, double
     return 0;
 }
 
-static int
-manifest_input(struct rt_task_model *m, const json_t *in, struct err *e)
+static int manifest_input(struct rt_task_model *m, const json_t *in, struct err *e)
 {
     double v;
     const char *rs;
@@ -206,13 +222,14 @@ manifest_input(struct rt_task_model *m, const json_t *in, struct err *e)
     return 0;
 }
 
-static int
-manifest_post(struct rt_task_model *m, const json_t *post, const json_t *labels, struct err *e)
+static int manifest_post(struct rt_task_model *m, const json_t *post, const json_t *labels,
+                         struct err *e)
 {
     double v;
     if (labels) {
         if (!json_is_array(labels) || json_array_size(labels) > RT_TASK_MAX_LABELS)
-            return BAD("manifest: labels must be an array of at most %d strings", RT_TASK_MAX_LABELS);
+            return BAD("manifest: labels must be an array of at most %d strings",
+                       RT_TASK_MAX_LABELS);
         m->labels = calloc(json_array_size(labels) + 1, sizeof(char *));
         if (m->labels == NULL)
             return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate labels");
@@ -265,8 +282,8 @@ manifest_post(struct rt_task_model *m, const json_t *post, const json_t *labels,
         f->in_size = m->in.w;
         if (m->in.w != m->in.h)
             return BAD("manifest: a face detector needs a square input");
-        static const char *def_lm[6] = {"right_eye", "left_eye", "nose", "mouth", "right_ear",
-                                        "left_ear"};
+        static const char *def_lm[6] = {"right_eye", "left_eye",  "nose",
+                                        "mouth",     "right_ear", "left_ear"};
         const json_t *lm = json_object_get(post, "landmarks");
         for (int i = 0; i < 6; i++) {
             const char *s = json_string_value(json_array_get(lm, (size_t)i));
@@ -294,8 +311,7 @@ manifest_post(struct rt_task_model *m, const json_t *post, const json_t *labels,
     return 0;
 }
 
-static const char *
-models_dir(const struct rt_task_opts *o)
+static const char *models_dir(const struct rt_task_opts *o)
 {
     if (o && o->models_dir)
         return o->models_dir;
@@ -304,8 +320,7 @@ models_dir(const struct rt_task_opts *o)
 }
 
 /* fp32 bytes of the constants a node reads (g is after the standard passes) */
-static size_t
-weights_f32(const struct rt_graph *g)
+static size_t weights_f32(const struct rt_graph *g)
 {
     struct err e2;
     size_t n = 0;
@@ -332,9 +347,8 @@ weights_f32(const struct rt_graph *g)
  * path comes from "model" under <models_dir>/<name>/ and must not climb
  * out of it.
  */
-int
-rt_task_model_load(struct rt_device *dev, const char *manifest_path,
-                   const struct rt_task_opts *o, struct rt_task_model **out, struct err *e)
+int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
+                       const struct rt_task_opts *o, struct rt_task_model **out, struct err *e)
 {
     struct rt_task_opts od = rt_task_opts_default();
     uint8_t *buf;
@@ -386,7 +400,8 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         rc = manifest_post(m, json_object_get(man, "post"), json_object_get(man, "labels"), e);
     if (rc == 0 && (rc = num_get(man, "batch_limit", 16, 1, 1024, &v, e)) == 0) {
         m->batch_limit = (int)v;
-        m->max_batch = o->max_batch > 0 && o->max_batch < m->batch_limit ? o->max_batch : m->batch_limit;
+        m->max_batch =
+            o->max_batch > 0 && o->max_batch < m->batch_limit ? o->max_batch : m->batch_limit;
     }
     /* import */
     struct rt_graph *g = NULL;
@@ -417,9 +432,9 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         snprintf(pack, sizeof(pack), "%s/%s/%s.%s.g%d.vkvpack", models_dir(o), name, name,
                  wn[o->weights >= 0 && o->weights <= 2 ? o->weights : 0], RT_TASK_PACK_GEN);
         double tg = cm_now_ms();
-        int fresh = getenv("VKV_NO_PACK") == NULL && stat(pack, &sp) == 0 &&
-                    stat(path, &sm) == 0 && stat(manifest_path, &sf) == 0 &&
-                    sp.st_mtime >= sm.st_mtime && sp.st_mtime >= sf.st_mtime;
+        int fresh = getenv("VKV_NO_PACK") == NULL && stat(pack, &sp) == 0 && stat(path, &sm) == 0 &&
+                    stat(manifest_path, &sf) == 0 && sp.st_mtime >= sm.st_mtime &&
+                    sp.st_mtime >= sf.st_mtime;
         struct err pe;
         if (fresh && rt_pack_load(pack, &g, &pe) == 0) {
             m->packed = 1;
@@ -431,15 +446,19 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             rc = err_set(e, RT_UNSUPPORTED, 422, "unsupported_model",
                          "manifest \"%s\": unknown format \"%.30s\"", manifest_path, fmt);
         if (rc == RT_IMPORT_ERR_IO)
-            snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), " (run make models)");
+            snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
+                     " (run make models)");
         if (rc < 0)
-            rc = rc == RT_IMPORT_ERR_IO ? RT_ERR_IO : rc == RT_IMPORT_ERR_TOO_LARGE ? RT_ERR_TOO_LARGE
-               : rc == RT_IMPORT_ERR_UNSUPPORTED ? RT_UNSUPPORTED : rc == RT_IMPORT_ERR_OOM
-               ? RT_ERR_OOM : RT_ERR_INVALID;
+            rc = rc == RT_IMPORT_ERR_IO            ? RT_ERR_IO
+                 : rc == RT_IMPORT_ERR_TOO_LARGE   ? RT_ERR_TOO_LARGE
+                 : rc == RT_IMPORT_ERR_UNSUPPORTED ? RT_UNSUPPORTED
+                 : rc == RT_IMPORT_ERR_OOM         ? RT_ERR_OOM
+                                                   : RT_ERR_INVALID;
         if (rc == 0 && !m->packed) {
             /* the same passes and weight rounding as a plan, then cache */
             if ((rc = rt_graph_optimize(g, e)) == 0 && o->weights != RT_WEIGHTS_F32)
-                rc = rt_graph_quantize(g, o->weights == RT_WEIGHTS_F16 ? RT_DTYPE_F16 : RT_DTYPE_I8, e);
+                rc = rt_graph_quantize(g, o->weights == RT_WEIGHTS_F16 ? RT_DTYPE_F16 : RT_DTYPE_I8,
+                                       e);
             if (rc == 0 && getenv("VKV_NO_PACK") == NULL) {
                 char tmp[1200];
                 snprintf(tmp, sizeof(tmp), "%s.%d.tmp", pack, (int)getpid());
@@ -492,8 +511,9 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         for (int t = 0; rc == 0 && t < g->n_tensors; t++)
             if (g->tensors[t].is_const)
                 m->host_bytes += (size_t)rt_tensor_nelem(&g->tensors[t]) *
-                                 (g->tensors[t].qtype == RT_DTYPE_I8 ? 1 :
-                                  g->tensors[t].qtype == RT_DTYPE_F16 ? 2 : 4);
+                                 (g->tensors[t].qtype == RT_DTYPE_I8    ? 1
+                                  : g->tensors[t].qtype == RT_DTYPE_F16 ? 2
+                                                                        : 4);
         m->graph = g;
         g = NULL;
     }
@@ -518,12 +538,10 @@ rt_task_model_load(struct rt_device *dev, const char *manifest_path,
     return 0;
 }
 
-
 /* ---- preprocessing ------------------------------------------------------- */
 
 /* a letterboxed image's pixel: the image at the top left, black elsewhere */
-static inline float
-px(const struct rt_image *img, int side_w, int side_h, int x, int y, int c)
+static inline float px(const struct rt_image *img, int side_w, int side_h, int x, int y, int c)
 {
     (void)side_w;
     (void)side_h;
@@ -537,9 +555,8 @@ px(const struct rt_image *img, int side_w, int side_h, int x, int y, int c)
  * (dst+0.5)*ratio-0.5 with half-pixel centres; ratio (in-1)/(out-1) with
  * align_corners; floor clamped at 0, ceil at in-1.
  */
-int
-rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *img, float *out,
-                   struct err *e)
+int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *img, float *out,
+                       struct err *e)
 {
     if (img->rgb == NULL || img->w < 1 || img->h < 1 || img->w > RT_TASK_MAX_IMAGE_SIDE ||
         img->h > RT_TASK_MAX_IMAGE_SIDE)
@@ -548,8 +565,10 @@ rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *img, f
     int sw = img->w, sh = img->h;
     if (in->letterbox)
         sw = sh = img->w > img->h ? img->w : img->h;
-    double ry = in->align_corners && in->h > 1 ? (double)(sh - 1) / (in->h - 1) : (double)sh / in->h;
-    double rx = in->align_corners && in->w > 1 ? (double)(sw - 1) / (in->w - 1) : (double)sw / in->w;
+    double ry =
+        in->align_corners && in->h > 1 ? (double)(sh - 1) / (in->h - 1) : (double)sh / in->h;
+    double rx =
+        in->align_corners && in->w > 1 ? (double)(sw - 1) / (in->w - 1) : (double)sw / in->w;
     for (int y = 0; y < in->h; y++) {
         float fy = in->half_pixel ? (float)(ry * (y + 0.5) - 0.5) : (float)(ry * y);
         for (int x = 0; x < in->w; x++) {
@@ -561,12 +580,18 @@ rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *img, f
                     int y0 = (int)floorf(fy), x0 = (int)floorf(fx);
                     float ly = fy - (float)y0, lx = fx - (float)x0;
                     int y1 = (int)ceilf(fy), x1 = (int)ceilf(fx);
-                    if (y0 < 0) y0 = 0;
-                    if (x0 < 0) x0 = 0;
-                    if (y1 > sh - 1) y1 = sh - 1;
-                    if (x1 > sw - 1) x1 = sw - 1;
-                    if (y0 > sh - 1) y0 = sh - 1;
-                    if (x0 > sw - 1) x0 = sw - 1;
+                    if (y0 < 0)
+                        y0 = 0;
+                    if (x0 < 0)
+                        x0 = 0;
+                    if (y1 > sh - 1)
+                        y1 = sh - 1;
+                    if (x1 > sw - 1)
+                        x1 = sw - 1;
+                    if (y0 > sh - 1)
+                        y0 = sh - 1;
+                    if (x0 > sw - 1)
+                        x0 = sw - 1;
                     float tl = px(img, sw, sh, x0, y0, c), tr = px(img, sw, sh, x1, y0, c);
                     float bl = px(img, sw, sh, x0, y1, c), br = px(img, sw, sh, x1, y1, c);
                     float top = tl + (tr - tl) * lx, bot = bl + (br - bl) * lx;
@@ -585,7 +610,6 @@ rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *img, f
     return 0;
 }
 
-
 /* ---- BlazeFace ------------------------------------------------------------ */
 
 struct cand {
@@ -593,8 +617,7 @@ struct cand {
     float lm[6][2];
 };
 
-static float
-cand_iou(const struct cand *a, const struct cand *b)
+static float cand_iou(const struct cand *a, const struct cand *b)
 {
     float ax0 = a->cx - a->w / 2, ax1 = a->cx + a->w / 2, ay0 = a->cy - a->h / 2,
           ay1 = a->cy + a->h / 2;
@@ -607,8 +630,7 @@ cand_iou(const struct cand *a, const struct cand *b)
     return uni > 0 ? inter / uni : 0;
 }
 
-static int
-cand_cmp(const void *pa, const void *pb)
+static int cand_cmp(const void *pa, const void *pb)
 {
     const struct cand *a = pa, *b = pb;
     return a->score < b->score ? 1 : a->score > b->score ? -1 : 0;
@@ -622,9 +644,8 @@ cand_cmp(const void *pa, const void *pb)
  * with IoU >= nms_iou, and the group's boxes and landmarks are averaged
  * weighted by score, keeping the best score.
  */
-int
-rt_face_decode(const struct rt_face_opts *o, const float *scores, const float *regs,
-               int n_anchors, struct rt_face *out, int cap, struct err *e)
+int rt_face_decode(const struct rt_face_opts *o, const float *scores, const float *regs,
+                   int n_anchors, struct rt_face *out, int cap, struct err *e)
 {
     int total = 0;
     for (int l = 0; l < o->n_layers; l++) {
@@ -716,17 +737,14 @@ rt_face_decode(const struct rt_face_opts *o, const float *scores, const float *r
     return kept;
 }
 
-
 /* ---- results --------------------------------------------------------------- */
 
-static double
-r6(double x)
+static double r6(double x)
 {
     return round(x * 1e6) / 1e6;
 }
 
-static json_t *
-classify_json(const struct rt_task_model *m, const float *p, int64_t n)
+static json_t *classify_json(const struct rt_task_model *m, const float *p, int64_t n)
 {
     json_t *res = json_object(), *arr = json_array();
     int idx[RT_TASK_MAX_LABELS];
@@ -766,8 +784,8 @@ classify_json(const struct rt_task_model *m, const float *p, int64_t n)
     return res;
 }
 
-static json_t *
-faces_json(const struct rt_task_model *m, const struct rt_face *f, int n, const struct rt_image *img)
+static json_t *faces_json(const struct rt_task_model *m, const struct rt_face *f, int n,
+                          const struct rt_image *img)
 {
     json_t *res = json_object(), *arr = json_array();
     /* letterbox: the model saw a square of side s with the image at the top left */
@@ -780,8 +798,9 @@ faces_json(const struct rt_task_model *m, const struct rt_face *f, int n, const 
     for (int i = 0; i < n; i++) {
         json_t *lm = json_array();
         for (int q = 0; q < 6; q++)
-            json_array_append_new(lm, json_pack("{s:s, s:f, s:f}", "name", m->lm_names[q], "x",
-                                                r6(f[i].lm[q][0] * sx), "y", r6(f[i].lm[q][1] * sy)));
+            json_array_append_new(lm,
+                                  json_pack("{s:s, s:f, s:f}", "name", m->lm_names[q], "x",
+                                            r6(f[i].lm[q][0] * sx), "y", r6(f[i].lm[q][1] * sy)));
         double x0 = fmax(0, f[i].x_min * sx), x1 = fmin(1, f[i].x_max * sx);
         double y0 = fmax(0, f[i].y_min * sy), y1 = fmin(1, f[i].y_max * sy);
         json_array_append_new(arr, json_pack("{s:{s:f, s:f, s:f, s:f}, s:f, s:o}", "box", "x_min",
@@ -795,8 +814,7 @@ faces_json(const struct rt_task_model *m, const struct rt_face *f, int n, const 
 }
 
 /* output index with shape [.,n,k]: the k == 1 (scores) or k == 16 (boxes) ones, by n */
-static int
-face_outputs(const struct rt_task_model *m, int *sc, int *rg, int max, struct err *e)
+static int face_outputs(const struct rt_task_model *m, int *sc, int *rg, int max, struct err *e)
 {
     int n = 0;
     for (int j = 0; j < m->n_out && n < max; j++) {
@@ -813,8 +831,12 @@ face_outputs(const struct rt_task_model *m, int *sc, int *rg, int max, struct er
     /* the manifest's layer order is by stride: more anchors first */
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && m->out_shape[sc[j]][1] > m->out_shape[sc[j - 1]][1]; j--) {
-            int t = sc[j]; sc[j] = sc[j - 1]; sc[j - 1] = t;
-            t = rg[j]; rg[j] = rg[j - 1]; rg[j - 1] = t;
+            int t = sc[j];
+            sc[j] = sc[j - 1];
+            sc[j - 1] = t;
+            t = rg[j];
+            rg[j] = rg[j - 1];
+            rg[j - 1] = t;
         }
     if (n == 0)
         return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
@@ -822,9 +844,8 @@ face_outputs(const struct rt_task_model *m, int *sc, int *rg, int max, struct er
     return n;
 }
 
-static json_t *
-post_one(struct rt_task_model *m, float *const *outs, int b, const struct rt_image *img,
-         struct err *e)
+static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
+                        const struct rt_image *img, struct err *e)
 {
     if (m->kind == RT_TASK_CLASSIFY)
         return classify_json(m, outs[0] + (size_t)b * (size_t)m->out_size[0], m->out_size[0]);
@@ -864,11 +885,13 @@ post_one(struct rt_task_model *m, float *const *outs, int b, const struct rt_ima
         char *txt = NULL;
         json_t *res = NULL;
         if (m->out_ndim[0] != 4 || m->out_shape[0][3] != 1)
-            err_set(e, RT_ERR_INVALID, 500, "invalid_model", "model \"%s\": segment needs a "
-                    "[N,H,W,1] mask output", m->name);
+            err_set(e, RT_ERR_INVALID, 500, "invalid_model",
+                    "model \"%s\": segment needs a "
+                    "[N,H,W,1] mask output",
+                    m->name);
         else if (rt_task_segment_post(outs[0] + (size_t)b * (size_t)m->out_size[0],
-                                      (int)m->out_shape[0][1], (int)m->out_shape[0][2], 0.5f,
-                                      &txt, e) == 0)
+                                      (int)m->out_shape[0][1], (int)m->out_shape[0][2], 0.5f, &txt,
+                                      e) == 0)
             res = json_loads(txt, 0, NULL);
         free(txt);
         if (res)
@@ -897,12 +920,10 @@ post_one(struct rt_task_model *m, float *const *outs, int b, const struct rt_ima
     return res;
 }
 
-
 /* ---- running --------------------------------------------------------------- */
 
 /* a letterboxed copy of img (new buffer in *buf) or img itself */
-static int
-letterbox(const struct rt_image *img, struct rt_image *out, uint8_t **buf, struct err *e)
+static int letterbox(const struct rt_image *img, struct rt_image *out, uint8_t **buf, struct err *e)
 {
     *buf = NULL;
     *out = *img;
@@ -911,7 +932,8 @@ letterbox(const struct rt_image *img, struct rt_image *out, uint8_t **buf, struc
     int s = img->w > img->h ? img->w : img->h;
     uint8_t *p = calloc((size_t)s * (size_t)s, 3);
     if (p == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a %dx%d canvas", s, s);
+        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a %dx%d canvas", s,
+                       s);
     for (int y = 0; y < img->h; y++)
         memcpy(p + (size_t)y * (size_t)s * 3, img->rgb + (size_t)y * (size_t)img->w * 3,
                (size_t)img->w * 3);
@@ -922,9 +944,8 @@ letterbox(const struct rt_image *img, struct rt_image *out, uint8_t **buf, struc
 }
 
 /* see rt_task.h */
-int
-rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n, float **outs,
-                struct err *e)
+int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n, float **outs,
+                    struct err *e)
 {
     int rc = 0;
     if (n < 1 || n > m->max_batch)
@@ -999,9 +1020,8 @@ fail:
 }
 
 /* see rt_task.h */
-int
-rt_task_run(struct rt_task_model *m, const struct rt_image *imgs, int n, json_t **results,
-            struct err *e)
+int rt_task_run(struct rt_task_model *m, const struct rt_image *imgs, int n, json_t **results,
+                struct err *e)
 {
     int done = 0, rc = 0;
     for (int i = 0; i < n; i++)

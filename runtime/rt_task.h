@@ -12,13 +12,12 @@
  *
  * A manifest (models/<name>.json, see models/README.md) names the task
  * ("classify", "detect_faces", "detect"), the model file (relative to
- * $VKV_MODEL_CACHE/<name>/, default var/cache/models; VKV_MODELS_DIR is the manifests folder), the preprocessing
- * (size, resize mode, letterbox, scale/mean/std) and the postprocessing
- * parameters.  The imported graph, after the passes and weight rounding,
- * is cached as a packed file next to the model (<name>.<f32|f16|i8>.g<N>.vkvpack,
- * rt_pack_save) and loaded from it while it is newer than the model and
- * the manifest (VKV_NO_PACK=1 disables).  Preprocessing runs on the device (rt_plan_run_rgb8); with
- * dev == NULL everything runs on the CPU reference (rt_ref_run), same
+ * $VKV_MODEL_CACHE/<name>/, default var/cache/models; VKV_MODELS_DIR is the manifests folder), the
+ * preprocessing (size, resize mode, letterbox, scale/mean/std) and the postprocessing parameters.
+ * The imported graph, after the passes and weight rounding, is cached as a packed file next to the
+ * model (<name>.<f32|f16|i8>.g<N>.vkvpack, rt_pack_save) and loaded from it while it is newer than
+ * the model and the manifest (VKV_NO_PACK=1 disables).  Preprocessing runs on the device
+ * (rt_plan_run_rgb8); with dev == NULL everything runs on the CPU reference (rt_ref_run), same
  * preprocessing in C (rt_task_preprocess).
  *
  * Threads: a model may be used by one thread at a time (as its plan).
@@ -55,9 +54,9 @@ struct rt_task_opts rt_task_opts_default(void);
 
 /* preprocessing as the manifest gives it */
 struct rt_task_input {
-    int w, h;            /* model input size */
+    int w, h; /* model input size */
     int bilinear, align_corners, half_pixel;
-    int letterbox;       /* pad to a square (black, image at the top left) first */
+    int letterbox; /* pad to a square (black, image at the top left) first */
     float scale, mean[3], std[3];
 };
 
@@ -72,8 +71,7 @@ struct rt_task_model;
  * Load time is reported by rt_task_model_load_ms.
  */
 int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
-                       const struct rt_task_opts *o, struct rt_task_model **out,
-                       struct err *e);
+                       const struct rt_task_opts *o, struct rt_task_model **out, struct err *e);
 
 /* frees m and its plan; NULL ok */
 void rt_task_model_free(struct rt_task_model *m);
@@ -90,16 +88,16 @@ void rt_task_model_free(struct rt_task_model *m);
  * with e set (RT_ERR_INVALID for a bad image size); on failure no result
  * is left allocated.
  */
-int rt_task_run(struct rt_task_model *m, const struct rt_image *imgs, int n,
-                json_t **results, struct err *e);
+int rt_task_run(struct rt_task_model *m, const struct rt_image *imgs, int n, json_t **results,
+                struct err *e);
 
 /*
  * As rt_task_run but returns the raw graph outputs for image batch
  * imgs[0..n) (n <= batch limit): outs[j] is a new array of
  * n * rt_task_model_output_size(m, j) floats (caller frees with free()).
  */
-int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
-                    float **outs, struct err *e);
+int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n, float **outs,
+                    struct err *e);
 
 /* accessors; borrowed strings valid until rt_task_model_free; cannot fail */
 const char *rt_task_model_name(const struct rt_task_model *m);
@@ -121,7 +119,6 @@ int rt_task_model_output_count(const struct rt_task_model *m);
 int64_t rt_task_model_output_size(const struct rt_task_model *m, int j);
 const struct rt_task_input *rt_task_model_input(const struct rt_task_model *m);
 
-
 /* ---- pieces, exposed for tests ------------------------------------------ */
 
 /*
@@ -138,9 +135,9 @@ struct rt_face_opts {
     int n_layers;
     int stride[4], per_cell[4];
     float min_score, nms_iou;
-    int weighted;   /* 1: MediaPipe weighted blending; 0: greedy NMS */
+    int weighted; /* 1: MediaPipe weighted blending; 0: greedy NMS */
     int max_faces;
-    int in_size;    /* model input side (256) */
+    int in_size; /* model input side (256) */
 };
 
 struct rt_face {

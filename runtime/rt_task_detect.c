@@ -20,9 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-struct rt_centernet_opts
-rt_centernet_opts_default(void)
+struct rt_centernet_opts rt_centernet_opts_default(void)
 {
     struct rt_centernet_opts o;
     o.topk = 100;
@@ -34,22 +32,18 @@ rt_centernet_opts_default(void)
     return o;
 }
 
-
 /* a before b in TopKV2 order: higher score, then lower flat index */
-static int
-det_before(float sa, int64_t ia, float sb, int64_t ib)
+static int det_before(float sa, int64_t ia, float sb, int64_t ib)
 {
     return sa > sb || (sa == sb && ia < ib);
 }
-
 
 /*
  * Inserts a candidate into out[0..*n) kept sorted in TopKV2 order, holding
  * at most k entries.  k is small (100) and peaks above the threshold are
  * few, so a binary search + memmove beats a heap in practice.
  */
-static void
-topk_insert(struct rt_det *out, int *n, int k, float s, int64_t idx)
+static void topk_insert(struct rt_det *out, int *n, int k, float s, int64_t idx)
 {
     if (*n == k && !det_before(s, idx, out[k - 1].score, out[k - 1].idx))
         return;
@@ -70,17 +64,13 @@ topk_insert(struct rt_det *out, int *n, int k, float s, int64_t idx)
         (*n)++;
 }
 
-
-int
-rt_centernet_decode(const float *heat, const float *wh, int h, int w, int c,
-                    const struct rt_centernet_opts *o, struct rt_det *out,
-                    struct err *e)
+int rt_centernet_decode(const float *heat, const float *wh, int h, int w, int c,
+                        const struct rt_centernet_opts *o, struct rt_det *out, struct err *e)
 {
     if (!heat || !wh || !o || !out || h <= 0 || w <= 0 || c <= 0 || o->topk <= 0 ||
         (int64_t)h * w * c > (int64_t)1 << 30)
         return err_set(e, RT_ERR_INVALID, 500, "invalid_detection_head",
-                       "invalid detection head: %dx%dx%d, topk %d", h, w, c,
-                       o ? o->topk : 0);
+                       "invalid detection head: %dx%dx%d, topk %d", h, w, c, o ? o->topk : 0);
     int n = 0;
     int64_t hw_c = (int64_t)w * c;
     for (int y = 0; y < h; y++) {
@@ -127,9 +117,7 @@ rt_centernet_decode(const float *heat, const float *wh, int h, int w, int c,
     return n;
 }
 
-
-float
-rt_det_iou(const struct rt_det *a, const struct rt_det *b)
+float rt_det_iou(const struct rt_det *a, const struct rt_det *b)
 {
     /* tf.image.nonMaxSuppression normalises corner order first */
     float ax1 = fminf(a->x1, a->x2), ax2 = fmaxf(a->x1, a->x2);
@@ -148,9 +136,7 @@ rt_det_iou(const struct rt_det *a, const struct rt_det *b)
     return inter / (area_a + area_b - inter);
 }
 
-
-int
-rt_det_nms(struct rt_det *d, int n, float iou, int per_class, int max_keep)
+int rt_det_nms(struct rt_det *d, int n, float iou, int per_class, int max_keep)
 {
     int kept = 0;
     for (int i = 0; i < n && kept < max_keep; i++) {
@@ -169,25 +155,19 @@ rt_det_nms(struct rt_det *d, int n, float iou, int per_class, int max_keep)
     return kept;
 }
 
-
-static double
-clamp01(double v)
+static double clamp01(double v)
 {
     return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
 }
 
-
 /* rounds to 1e-6 so JSON stays short and both sides compare stably */
-static json_t *
-jnum(double v)
+static json_t *jnum(double v)
 {
     return json_real(round(v * 1e6) / 1e6);
 }
 
-
-json_t *
-rt_det_result_json(const struct rt_det *d, int n, int in_w, int in_h,
-                   const char *const *labels, int nlabels, int img_w, int img_h)
+json_t *rt_det_result_json(const struct rt_det *d, int n, int in_w, int in_h,
+                           const char *const *labels, int nlabels, int img_w, int img_h)
 {
     json_t *root = json_object();
     json_t *arr = json_array();
@@ -207,10 +187,14 @@ rt_det_result_json(const struct rt_det *d, int n, int in_w, int in_h,
         if (json_object_set_new(o, "label", json_string(label)) < 0 ||
             json_object_set_new(o, "class", json_integer(d[i].cls)) < 0 ||
             json_object_set_new(o, "score", jnum(d[i].score)) < 0 ||
-            json_object_set_new(o, "x_min", jnum(clamp01((double)fminf(d[i].x1, d[i].x2) / in_w))) < 0 ||
-            json_object_set_new(o, "y_min", jnum(clamp01((double)fminf(d[i].y1, d[i].y2) / in_h))) < 0 ||
-            json_object_set_new(o, "x_max", jnum(clamp01((double)fmaxf(d[i].x1, d[i].x2) / in_w))) < 0 ||
-            json_object_set_new(o, "y_max", jnum(clamp01((double)fmaxf(d[i].y1, d[i].y2) / in_h))) < 0)
+            json_object_set_new(o, "x_min", jnum(clamp01((double)fminf(d[i].x1, d[i].x2) / in_w))) <
+                0 ||
+            json_object_set_new(o, "y_min", jnum(clamp01((double)fminf(d[i].y1, d[i].y2) / in_h))) <
+                0 ||
+            json_object_set_new(o, "x_max", jnum(clamp01((double)fmaxf(d[i].x1, d[i].x2) / in_w))) <
+                0 ||
+            json_object_set_new(o, "y_max", jnum(clamp01((double)fmaxf(d[i].y1, d[i].y2) / in_h))) <
+                0)
             goto oom;
     }
     if (json_object_set_new(img, "width", json_integer(img_w)) < 0 ||
@@ -233,7 +217,6 @@ oom:
     return NULL;
 }
 
-
 /* ---- masks to SVG paths -------------------------------------------------- */
 
 #define MASK_MAX_SIDE 4096
@@ -243,8 +226,7 @@ struct pt {
 };
 
 /* squared distance of p from the segment a-b */
-static double
-seg_dist2(struct pt p, struct pt a, struct pt b)
+static double seg_dist2(struct pt p, struct pt a, struct pt b)
 {
     double dx = b.x - a.x, dy = b.y - a.y;
     double px = p.x - a.x, py = p.y - a.y;
@@ -258,15 +240,13 @@ seg_dist2(struct pt p, struct pt a, struct pt b)
     return ex * ex + ey * ey;
 }
 
-
 /*
  * Douglas-Peucker on pts[a..b] with an explicit stack (outlines can be
  * tens of thousands of points long); marks survivors in keep[].
  * stack must hold 2 * (b - a + 1) ints.
  */
-static void
-dp_simplify(const struct pt *pts, int a, int b, double eps2, unsigned char *keep,
-            int *stack)
+static void dp_simplify(const struct pt *pts, int a, int b, double eps2, unsigned char *keep,
+                        int *stack)
 {
     int sp = 0;
     keep[a] = keep[b] = 1;
@@ -293,16 +273,13 @@ dp_simplify(const struct pt *pts, int a, int b, double eps2, unsigned char *keep
     }
 }
 
-
-int
-rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px,
-                 char **path, float bbox[4], struct err *e)
+int rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px, char **path,
+                     float bbox[4], struct err *e)
 {
     *path = NULL;
     bbox[0] = bbox[1] = bbox[2] = bbox[3] = 0.0f;
     if (!mask || h <= 0 || w <= 0 || h > MASK_MAX_SIDE || w > MASK_MAX_SIDE)
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_mask",
-                       "invalid mask size: %dx%d", w, h);
+        return err_set(e, RT_ERR_INVALID, 500, "invalid_mask", "invalid mask size: %dx%d", w, h);
     size_t np = (size_t)w * (size_t)h;
     size_t nv = (size_t)(w + 1) * (size_t)(h + 1);
     int *lab = malloc(np * sizeof(int));
@@ -335,12 +312,16 @@ rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px,
             int q = queue[qh++];
             int x = q % w, y = q / w;
             cnt++;
-            if (x < mnx) mnx = x;
-            if (x > mxx) mxx = x;
-            if (y < mny) mny = y;
-            if (y > mxy) mxy = y;
-            int nb[4] = {x > 0 ? q - 1 : -1, x < w - 1 ? q + 1 : -1,
-                         y > 0 ? q - w : -1, y < h - 1 ? q + w : -1};
+            if (x < mnx)
+                mnx = x;
+            if (x > mxx)
+                mxx = x;
+            if (y < mny)
+                mny = y;
+            if (y > mxy)
+                mxy = y;
+            int nb[4] = {x > 0 ? q - 1 : -1, x < w - 1 ? q + 1 : -1, y > 0 ? q - w : -1,
+                         y < h - 1 ? q + w : -1};
             for (int k = 0; k < 4; k++) {
                 if (nb[k] >= 0 && lab[nb[k]] == 0) {
                     lab[nb[k]] = id;
@@ -372,21 +353,30 @@ rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px,
         out_e[v] = -1;
     size_t nedges = 0;
     int W1 = w + 1;
-#define IN(xx, yy) ((xx) >= 0 && (xx) < w && (yy) >= 0 && (yy) < h && \
-                    lab[(size_t)(yy) * (size_t)w + (size_t)(xx)] == big)
-#define ADD_EDGE(ax, ay, bx, by) do { \
-        int va_ = (ay) * W1 + (ax), vb_ = (by) * W1 + (bx); \
-        if (out_e[va_ * 2] < 0) out_e[va_ * 2] = vb_; else out_e[va_ * 2 + 1] = vb_; \
-        nedges++; \
+#define IN(xx, yy)                                                                                 \
+    ((xx) >= 0 && (xx) < w && (yy) >= 0 && (yy) < h &&                                             \
+     lab[(size_t)(yy) * (size_t)w + (size_t)(xx)] == big)
+#define ADD_EDGE(ax, ay, bx, by)                                                                   \
+    do {                                                                                           \
+        int va_ = (ay)*W1 + (ax), vb_ = (by)*W1 + (bx);                                            \
+        if (out_e[va_ * 2] < 0)                                                                    \
+            out_e[va_ * 2] = vb_;                                                                  \
+        else                                                                                       \
+            out_e[va_ * 2 + 1] = vb_;                                                              \
+        nedges++;                                                                                  \
     } while (0)
     for (int y = by0; y <= by1; y++) {
         for (int x = bx0; x <= bx1; x++) {
             if (!IN(x, y))
                 continue;
-            if (!IN(x, y - 1)) ADD_EDGE(x, y, x + 1, y);
-            if (!IN(x + 1, y)) ADD_EDGE(x + 1, y, x + 1, y + 1);
-            if (!IN(x, y + 1)) ADD_EDGE(x + 1, y + 1, x, y + 1);
-            if (!IN(x - 1, y)) ADD_EDGE(x, y + 1, x, y);
+            if (!IN(x, y - 1))
+                ADD_EDGE(x, y, x + 1, y);
+            if (!IN(x + 1, y))
+                ADD_EDGE(x + 1, y, x + 1, y + 1);
+            if (!IN(x, y + 1))
+                ADD_EDGE(x + 1, y + 1, x, y + 1);
+            if (!IN(x - 1, y))
+                ADD_EDGE(x, y + 1, x, y);
         }
     }
 #undef ADD_EDGE
@@ -458,10 +448,9 @@ rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px,
      * split at point 0 and the point farthest from it */
     size_t m = 0;
     for (size_t i = 0; i < best_n; i++) {
-        struct pt a = best[(i + best_n - 1) % best_n], b = best[i],
-                  c = best[(i + 1) % best_n];
-        long long cross = (long long)(b.x - a.x) * (c.y - b.y) -
-                          (long long)(b.y - a.y) * (c.x - b.x);
+        struct pt a = best[(i + best_n - 1) % best_n], b = best[i], c = best[(i + 1) % best_n];
+        long long cross =
+            (long long)(b.x - a.x) * (c.y - b.y) - (long long)(b.y - a.y) * (c.x - b.x);
         if (cross != 0)
             loop[m++] = b;
     }
@@ -486,7 +475,7 @@ rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px,
             far = i;
         }
     }
-    loop[m] = loop[0];  /* close the loop for the second half */
+    loop[m] = loop[0]; /* close the loop for the second half */
     double eps2 = (double)eps_px * (double)eps_px;
     dp_simplify(loop, 0, (int)far, eps2, keep, stack);
     dp_simplify(loop, (int)far, (int)m, eps2, keep, stack);
@@ -532,11 +521,9 @@ done:
     return ret;
 }
 
-
 /* ---- glue for the task runner ------------------------------------------- */
 
-int
-rt_centernet_opts_from_json(const json_t *post, struct rt_centernet_opts *o, struct err *e)
+int rt_centernet_opts_from_json(const json_t *post, struct rt_centernet_opts *o, struct err *e)
 {
     *o = rt_centernet_opts_default();
     if (post == NULL || json_is_null(post))
@@ -560,16 +547,15 @@ rt_centernet_opts_from_json(const json_t *post, struct rt_centernet_opts *o, str
         !(o->nms_iou > 0.0f && o->nms_iou <= 1.0f) || o->max_out < 1 || o->max_out > 1000)
         return err_set(e, RT_ERR_INVALID, 500, "invalid_manifest",
                        "invalid detection settings: topk %d, stride %g, min_score %g, "
-                       "nms_iou %g, max_out %d", o->topk, (double)o->stride,
-                       (double)o->min_score, (double)o->nms_iou, o->max_out);
+                       "nms_iou %g, max_out %d",
+                       o->topk, (double)o->stride, (double)o->min_score, (double)o->nms_iou,
+                       o->max_out);
     return 0;
 }
 
-
-int
-rt_task_detect_post(const struct rt_centernet_opts *o, const float *heat, const float *wh,
-                    int h, int w, int c, int in_w, int in_h, const char *const *labels,
-                    int nlabels, int img_w, int img_h, char **result, struct err *e)
+int rt_task_detect_post(const struct rt_centernet_opts *o, const float *heat, const float *wh,
+                        int h, int w, int c, int in_w, int in_h, const char *const *labels,
+                        int nlabels, int img_w, int img_h, char **result, struct err *e)
 {
     *result = NULL;
     if (in_w <= 0 || in_h <= 0)
@@ -593,9 +579,7 @@ rt_task_detect_post(const struct rt_centernet_opts *o, const float *heat, const 
     return n;
 }
 
-
-int
-rt_task_segment_post(const float *mask, int h, int w, float thr, char **result, struct err *e)
+int rt_task_segment_post(const float *mask, int h, int w, float thr, char **result, struct err *e)
 {
     *result = NULL;
     char *path = NULL;
@@ -607,10 +591,10 @@ rt_task_segment_post(const float *mask, int h, int w, float thr, char **result, 
     size_t fg = 0, np = (size_t)h * (size_t)w;
     for (size_t i = 0; i < np; i++)
         fg += mask[i] >= thr;
-    json_t *j = json_pack("{s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i}", "path", path, "bbox",
-                          "x_min", (double)bb[0], "y_min", (double)bb[1], "x_max",
-                          (double)bb[2], "y_max", (double)bb[3], "coverage",
-                          round((double)fg / (double)np * 1e4) / 1e4, "vertices", n);
+    json_t *j = json_pack("{s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i}", "path", path, "bbox", "x_min",
+                          (double)bb[0], "y_min", (double)bb[1], "x_max", (double)bb[2], "y_max",
+                          (double)bb[3], "coverage", round((double)fg / (double)np * 1e4) / 1e4,
+                          "vertices", n);
     free(path);
     *result = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -619,4 +603,3 @@ rt_task_segment_post(const float *mask, int h, int w, float thr, char **result, 
                                  "could not build the segment result");
     return 0;
 }
-

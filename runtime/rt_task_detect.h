@@ -22,18 +22,18 @@
 struct rt_det {
     float x1, y1, x2, y2;
     float score;
-    int cls;          /* 0-based class index */
-    int64_t idx;      /* flat heat-map index (y*W + x)*C + c; orders ties */
+    int cls;     /* 0-based class index */
+    int64_t idx; /* flat heat-map index (y*W + x)*C + c; orders ties */
 };
 
 /* decode settings; rt_centernet_opts_default() gives the CenterNet ones */
 struct rt_centernet_opts {
-    int topk;          /* candidates kept before thresholding (graph: 100) */
-    float stride;      /* heat-map cell size in input pixels (4) */
-    float min_score;   /* drop candidates below (0.2; `human` default) */
-    float nms_iou;     /* suppress a box whose IoU with a kept one is > this (0.5) */
-    int per_class;     /* 1: NMS within each class (default); 0: class-agnostic */
-    int max_out;       /* keep at most this many after NMS (100) */
+    int topk;        /* candidates kept before thresholding (graph: 100) */
+    float stride;    /* heat-map cell size in input pixels (4) */
+    float min_score; /* drop candidates below (0.2; `human` default) */
+    float nms_iou;   /* suppress a box whose IoU with a kept one is > this (0.5) */
+    int per_class;   /* 1: NMS within each class (default); 0: class-agnostic */
+    int max_out;     /* keep at most this many after NMS (100) */
 };
 
 /* topk 100, stride 4, min_score 0.2, nms_iou 0.5, per_class 1, max_out 100 */
@@ -54,8 +54,7 @@ struct rt_centernet_opts rt_centernet_opts_default(void);
  * (RT_ERR_INVALID).  Cannot allocate.  Thread-safe.
  */
 int rt_centernet_decode(const float *heat, const float *wh, int h, int w, int c,
-                        const struct rt_centernet_opts *o, struct rt_det *out,
-                        struct err *e);
+                        const struct rt_centernet_opts *o, struct rt_det *out, struct err *e);
 
 /*
  * Greedy non-maximum suppression in place, as tf.image.nonMaxSuppression:
@@ -95,8 +94,8 @@ json_t *rt_det_result_json(const struct rt_det *d, int n, int in_w, int in_h,
  * bad sizes, with e set.  *path is a new string; caller frees with free().
  * The mask must be at most 4096 x 4096.  Thread-safe.
  */
-int rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px,
-                     char **path, float bbox[4], struct err *e);
+int rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px, char **path,
+                     float bbox[4], struct err *e);
 
 /* ---- glue for the task runner (runtime/rt_task.c) ----------------------- */
 
@@ -126,8 +125,7 @@ int rt_task_detect_post(const struct rt_centernet_opts *o, const float *heat, co
  * new compact string in *result (caller frees).  thr is the foreground
  * threshold (0.5).  Returns 0 or <0 with e set.
  */
-int rt_task_segment_post(const float *mask, int h, int w, float thr, char **result,
-                         struct err *e);
+int rt_task_segment_post(const float *mask, int h, int w, float thr, char **result, struct err *e);
 
 /*
  * Imports a tfjs graph model from model_json_path (shards beside it) with

@@ -8,15 +8,25 @@
 const char *rt_status_str(int status)
 {
     switch (status) {
-    case RT_OK: return "ok";
-    case RT_ERR_INVALID: return "invalid";
-    case RT_ERR_OOM: return "out of memory";
-    case RT_ERR_DEVICE_LOST: return "device lost";
-    case RT_UNSUPPORTED: return "unsupported";
-    case RT_ERR_TOO_LARGE: return "too large";
-    case RT_ERR_IO: return "i/o error";
-    case RT_ERR_VULKAN: return "vulkan error";
-    case RT_ERR_TIMEOUT: return "timeout";
-    default: return "unknown status";
+    case RT_OK:
+        return "ok";
+    case RT_ERR_INVALID:
+        return "invalid";
+    case RT_ERR_OOM:
+        return "out of memory";
+    case RT_ERR_DEVICE_LOST:
+        return "device lost";
+    case RT_UNSUPPORTED:
+        return "unsupported";
+    case RT_ERR_TOO_LARGE:
+        return "too large";
+    case RT_ERR_IO:
+        return "i/o error";
+    case RT_ERR_VULKAN:
+        return "vulkan error";
+    case RT_ERR_TIMEOUT:
+        return "timeout";
+    default:
+        return "unknown status";
     }
 }

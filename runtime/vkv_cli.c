@@ -159,14 +159,15 @@ static int bench_graph(struct rt_device *dev, const char *what, struct rt_graph 
         for (int i = 0; i < iters; i++)
             sum += t[i];
         static const char *const wn[] = {"f32", "f16", "i8"};
-        printf("{\"bench\":\"%s\",\"device\":\"%s\",\"batch\":%d,\"weights\":\"%s\","
-               "\"min_ms\":%.3f,\"median_ms\":%.3f,\"mean_ms\":%.3f,\"max_ms\":%.3f,"
-               "\"per_image_ms\":%.3f,\"cpu_ms\":%.3f,\"dispatches\":%d,\"barriers\":%d,\"nodes\":%d,"
-               "\"device_bytes\":%zu,\"weight_bytes\":%zu,\"plan_ms\":%.1f}\n",
-               what, rt_device_caps(dev)->name, batch, wn[w], t[0], t[iters / 2],
-               sum / iters, t[iters - 1], t[iters / 2] / batch, cpu_per, rt_plan_dispatch_count(p),
-               rt_plan_barrier_count(p), rt_plan_node_count(p), rt_plan_device_bytes(p),
-               rt_plan_weight_bytes(p), t_plan);
+        printf(
+            "{\"bench\":\"%s\",\"device\":\"%s\",\"batch\":%d,\"weights\":\"%s\","
+            "\"min_ms\":%.3f,\"median_ms\":%.3f,\"mean_ms\":%.3f,\"max_ms\":%.3f,"
+            "\"per_image_ms\":%.3f,\"cpu_ms\":%.3f,\"dispatches\":%d,\"barriers\":%d,\"nodes\":%d,"
+            "\"device_bytes\":%zu,\"weight_bytes\":%zu,\"plan_ms\":%.1f}\n",
+            what, rt_device_caps(dev)->name, batch, wn[w], t[0], t[iters / 2], sum / iters,
+            t[iters - 1], t[iters / 2] / batch, cpu_per, rt_plan_dispatch_count(p),
+            rt_plan_barrier_count(p), rt_plan_node_count(p), rt_plan_device_bytes(p),
+            rt_plan_weight_bytes(p), t_plan);
         fflush(stdout);
     }
     free(t);
@@ -196,8 +197,9 @@ static int cmd_bench_ops(int argc, char **argv)
         else if (strcmp(a, "--only") == 0)
             only = v;
         else if (strcmp(a, "--weights") == 0)
-            w = strcmp(v, "i8") == 0 ? RT_WEIGHTS_I8
-                : strcmp(v, "f16") == 0 ? RT_WEIGHTS_F16 : RT_WEIGHTS_F32;
+            w = strcmp(v, "i8") == 0    ? RT_WEIGHTS_I8
+                : strcmp(v, "f16") == 0 ? RT_WEIGHTS_F16
+                                        : RT_WEIGHTS_F32;
         else
             return 2;
     }
@@ -242,8 +244,10 @@ static const struct vkv_cmd cmds[] = {
     {"bench-ops", cmd_bench_ops,
      "vkv bench-ops [--device SEL] [--batch N] [--weights f32|f16|i8] [--iters N] [--res N] "
      "[--only mobilenetv2|chain]"},
-    {"run", vkv_cli_run, "vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR]"},
-    {"bench", vkv_cli_bench, "vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] [--cpu] [--image F]"},
+    {"run", vkv_cli_run,
+     "vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR]"},
+    {"bench", vkv_cli_bench,
+     "vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] [--cpu] [--image F]"},
     {"help", cmd_help, "vkv help"},
 };
 

@@ -25,8 +25,7 @@
 #define CLI_MAX_IMAGES 256
 #define CLI_MAX_FILE (64 << 20)
 
-static int
-read_all(const char *path, uint8_t **buf, size_t *len)
+static int read_all(const char *path, uint8_t **buf, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -65,8 +64,7 @@ read_all(const char *path, uint8_t **buf, size_t *len)
 }
 
 /* parses a P6 PPM with maxval 255; 0 or -1 */
-static int
-ppm_parse(const uint8_t *b, size_t n, struct img *out)
+static int ppm_parse(const uint8_t *b, size_t n, struct img *out)
 {
     size_t i = 2;
     long v[3];
@@ -103,8 +101,7 @@ ppm_parse(const uint8_t *b, size_t n, struct img *out)
     return 0;
 }
 
-static int
-image_load(const char *path, struct img *im)
+static int image_load(const char *path, struct img *im)
 {
     uint8_t *buf;
     size_t len;
@@ -131,8 +128,7 @@ image_load(const char *path, struct img *im)
     return rc;
 }
 
-static int
-ppm_write(const char *path, const struct img *im)
+static int ppm_write(const char *path, const struct img *im)
 {
     FILE *f = fopen(path, "wb");
     if (f == NULL) {
@@ -148,8 +144,7 @@ ppm_write(const char *path, const struct img *im)
     return bad ? -1 : 0;
 }
 
-static void
-manifest_path(const char *model, char *out, size_t cap)
+static void manifest_path(const char *model, char *out, size_t cap)
 {
     if (strchr(model, '/') || strstr(model, ".json")) {
         snprintf(out, cap, "%s", model);
@@ -159,8 +154,7 @@ manifest_path(const char *model, char *out, size_t cap)
     snprintf(out, cap, "%s/%s.json", dir && *dir ? dir : "models", model);
 }
 
-static int
-weights_parse(const char *s, enum rt_weights *w)
+static int weights_parse(const char *s, enum rt_weights *w)
 {
     if (!strcmp(s, "f32"))
         *w = RT_WEIGHTS_F32;
@@ -180,8 +174,7 @@ struct cli {
     enum rt_weights weights;
 };
 
-static int
-cli_parse(int argc, char **argv, struct cli *c, int bench)
+static int cli_parse(int argc, char **argv, struct cli *c, int bench)
 {
     memset(c, 0, sizeof(*c));
     c->batch = 8;
@@ -231,17 +224,18 @@ cli_parse(int argc, char **argv, struct cli *c, int bench)
         }
     }
     if (c->model == NULL || (!bench && c->n_imgs == 0)) {
-        fprintf(stderr, bench ? "usage: vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] "
-                                "[--cpu] [--device SEL] [--image FILE]\n"
-                              : "usage: vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] "
-                                "[--device SEL] [--dump-rgb FILE.ppm]\n");
+        fprintf(stderr,
+                bench ? "usage: vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] "
+                        "[--cpu] [--device SEL] [--image FILE]\n"
+                      : "usage: vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] "
+                        "[--device SEL] [--dump-rgb FILE.ppm]\n");
         return -1;
     }
     return 0;
 }
 
-static int
-model_open(const struct cli *c, int max_batch, struct rt_device **dev, struct rt_task_model **m)
+static int model_open(const struct cli *c, int max_batch, struct rt_device **dev,
+                      struct rt_task_model **m)
 {
     struct err e;
     char mp[1024];
@@ -266,8 +260,7 @@ model_open(const struct cli *c, int max_batch, struct rt_device **dev, struct rt
 }
 
 /* see vkv_cli_run.h */
-int
-vkv_cli_run(int argc, char **argv)
+int vkv_cli_run(int argc, char **argv)
 {
     struct cli c;
     struct rt_device *dev;
@@ -332,16 +325,14 @@ vkv_cli_run(int argc, char **argv)
     return rc;
 }
 
-static int
-dbl_cmp(const void *a, const void *b)
+static int dbl_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 /* see vkv_cli_run.h; prints one JSON object */
-int
-vkv_cli_bench(int argc, char **argv)
+int vkv_cli_bench(int argc, char **argv)
 {
     struct cli c;
     struct rt_device *dev;
@@ -411,19 +402,22 @@ vkv_cli_bench(int argc, char **argv)
         qsort(lat, (size_t)iters, sizeof(double), dbl_cmp);
         double f32 = (double)rt_task_model_weight_bytes_f32(m);
         printf("{\"model\":\"%s\",\"executor\":\"%s\",\"device\":\"%s\",\"weights\":\"%s\","
-               "\"load_ms\":%.2f,\"graph_ms\":%.2f,\"packed\":%s,\"latency_ms_median\":%.3f,\"latency_ms_min\":%.3f,"
+               "\"load_ms\":%.2f,\"graph_ms\":%.2f,\"packed\":%s,\"latency_ms_median\":%.3f,"
+               "\"latency_ms_min\":%.3f,"
                "\"batch\":%d,\"throughput_ips\":%.2f,\"dispatches\":%d,"
                "\"weight_bytes\":%zu,\"weight_bytes_f32\":%.0f,\"weight_ratio\":%.3f,"
                "\"model_bytes\":%zu,\"iters\":%d,\"image\":[%d,%d]}\n",
                rt_task_model_name(m), dev ? "vulkan" : "cpu-ref",
                dev ? rt_device_caps(dev)->name : "cpu",
-               c.weights == RT_WEIGHTS_F16 ? "f16" : c.weights == RT_WEIGHTS_I8 ? "i8" : "f32",
+               c.weights == RT_WEIGHTS_F16  ? "f16"
+               : c.weights == RT_WEIGHTS_I8 ? "i8"
+                                            : "f32",
                rt_task_model_load_ms(m), rt_task_model_graph_ms(m),
                rt_task_model_packed(m) ? "true" : "false", lat[iters / 2], lat[0], batch,
                tb > 0 ? bi * batch * 1000.0 / tb : 0.0, rt_task_model_dispatch_count(m),
                rt_task_model_weight_bytes(m), f32,
-               f32 > 0 ? (double)rt_task_model_weight_bytes(m) / f32 : 0.0,
-               rt_task_model_bytes(m), iters, im.w, im.h);
+               f32 > 0 ? (double)rt_task_model_weight_bytes(m) / f32 : 0.0, rt_task_model_bytes(m),
+               iters, im.w, im.h);
     }
     free(lat);
     free(ri);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config clang libclang-rt-14-dev
+  build-essential pkg-config clang clang-format libclang-rt-14-dev
   libfcgi-dev libjansson-dev libpq-dev libsodium-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev
   libvulkan-dev glslc spirv-tools vulkan-tools mesa-vulkan-drivers vulkan-validationlayers

@@ -61,16 +61,16 @@ struct wk_item {
     int64_t job_id;
     const unsigned char *input;
     size_t input_len;
-    const char *params_json;   /* may be NULL */
+    const char *params_json; /* may be NULL */
     /* out */
-    int status;                /* WK_OK, WK_ERR_INPUT, WK_ERR_OOM, WK_ERR_CANCELED, WK_ERR */
-    struct err err;            /* when status != WK_OK */
-    char *result_json;         /* new string, caller frees with free() */
-    double decode_ms;          /* decode + preprocess of this item */
-    double infer_ms;           /* the batch's inference time (shared) */
-    double post_ms;            /* postprocess of this item */
-    int batch_size;            /* size of the chunk this item ran in */
-    int done;                  /* outcome decided */
+    int status;        /* WK_OK, WK_ERR_INPUT, WK_ERR_OOM, WK_ERR_CANCELED, WK_ERR */
+    struct err err;    /* when status != WK_OK */
+    char *result_json; /* new string, caller frees with free() */
+    double decode_ms;  /* decode + preprocess of this item */
+    double infer_ms;   /* the batch's inference time (shared) */
+    double post_ms;    /* postprocess of this item */
+    int batch_size;    /* size of the chunk this item ran in */
+    int done;          /* outcome decided */
 };
 
 /* ---- the engine: what the residency manager and the batch runner drive ---- */
@@ -83,8 +83,8 @@ struct wk_engine_ops {
      * when it does not fit, WK_ERR_DEVICE_LOST, or WK_ERR with e filled
      * (e->transient says whether another try may succeed).
      */
-    int (*load)(void *ctx, const char *model, int max_batch, size_t limit_bytes,
-                void **handle, size_t *bytes, struct err *e);
+    int (*load)(void *ctx, const char *model, int max_batch, size_t limit_bytes, void **handle,
+                size_t *bytes, struct err *e);
     /* releases a loaded model; handle may be NULL; cannot fail */
     void (*unload)(void *ctx, void *handle);
     /*
@@ -106,20 +106,20 @@ struct wk_devinfo {
     char type[16];
     uint32_t vendor_id, device_id;
     int index;
-    uint64_t vram_total;      /* DEVICE_LOCAL heaps */
-    int has_budget;           /* VK_EXT_memory_budget present */
-    uint64_t heap_budget;     /* from VK_EXT_memory_budget */
-    uint64_t heap_usage;      /* from VK_EXT_memory_budget, at query time */
+    uint64_t vram_total;  /* DEVICE_LOCAL heaps */
+    int has_budget;       /* VK_EXT_memory_budget present */
+    uint64_t heap_budget; /* from VK_EXT_memory_budget */
+    uint64_t heap_usage;  /* from VK_EXT_memory_budget, at query time */
 };
 
 /* an engine instance: its ops, its state and the models it can run */
 struct wk_engine {
     const struct wk_engine_ops *ops;
     void *ctx;
-    const char *kind;                          /* "vulkan" or "test" */
+    const char *kind; /* "vulkan" or "test" */
     int n_models;
     char models[WK_MAX_MODELS][WK_MODEL_NAME_LEN];
-    int model_batch[WK_MAX_MODELS];            /* batch limit per model */
+    int model_batch[WK_MAX_MODELS]; /* batch limit per model */
     /* refreshes *d (budget/usage change); cannot fail */
     void (*devinfo)(void *ctx, struct wk_devinfo *d);
     /* releases the engine (models must be unloaded first) */
@@ -143,18 +143,18 @@ int wk_eng_test_init(struct wk_engine *eng, const char *const *names, int n, int
  * Returns WK_OK, or WK_ERR with e filled (no such device: e->code
  * "no_device").
  */
-int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir,
-                   int batch, struct err *e);
+int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir, int batch,
+                   struct err *e);
 
 /* ---- wk_res: residency ---- */
 
 struct wk_res_model {
     char name[WK_MODEL_NAME_LEN];
-    void *handle;             /* NULL when not resident */
-    size_t bytes;             /* device bytes while resident */
-    int max_batch;            /* batch size it was loaded for */
-    uint64_t last_used;       /* LRU clock */
-    int in_use;               /* pinned by the batch running on it */
+    void *handle;       /* NULL when not resident */
+    size_t bytes;       /* device bytes while resident */
+    int max_batch;      /* batch size it was loaded for */
+    uint64_t last_used; /* LRU clock */
+    int in_use;         /* pinned by the batch running on it */
     long loads, unloads, evictions, oom_events;
     double load_ms_total, last_load_ms, unload_ms_total;
 };
@@ -162,13 +162,13 @@ struct wk_res_model {
 struct wk_res {
     const struct wk_engine_ops *ops;
     void *ctx;
-    size_t budget;            /* bytes resident models may hold */
+    size_t budget; /* bytes resident models may hold */
     struct wk_res_model models[WK_MAX_MODELS];
-    int n_models;             /* entries used (resident or not) */
+    int n_models; /* entries used (resident or not) */
     uint64_t clock;
     long loads, unloads, evictions, oom_events, load_failures;
     double load_ms_total, unload_ms_total;
-    pthread_mutex_t mu;       /* guards everything for wk_res_json() readers */
+    pthread_mutex_t mu; /* guards everything for wk_res_json() readers */
 };
 
 /* initialises r over the engine; budget in bytes (> 0); cannot fail */
@@ -185,8 +185,8 @@ void wk_res_free(struct wk_res *r);
  * cannot fit even alone at batch 1, WK_ERR_DEVICE_LOST, or the engine's
  * error.  Main thread only.
  */
-int wk_res_acquire(struct wk_res *r, const char *model, int max_batch,
-                   struct wk_res_model **out, struct err *e);
+int wk_res_acquire(struct wk_res *r, const char *model, int max_batch, struct wk_res_model **out,
+                   struct err *e);
 /* unpins a model acquired by wk_res_acquire */
 void wk_res_release(struct wk_res *r, struct wk_res_model *m);
 /* evicts the LRU unpinned model other than keep; returns 1 if one went */
@@ -226,7 +226,7 @@ typedef int (*wk_checkpoint_fn)(void *arg, int n, struct wk_item *items);
  * ends with done = 1.  Returns WK_OK, or WK_ERR_DEVICE_LOST (items not yet
  * done are left undone: the caller must not complete them).
  */
-int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n,
-                 struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg);
+int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, struct wk_item *items,
+                 wk_checkpoint_fn cp, void *cp_arg);
 
 #endif

@@ -92,8 +92,7 @@ static int batch_chunks(struct wk_res *r, struct wk_res_model *m, int n, struct 
                 continue;
             }
             err_set_transient(&e, WK_ERR_OOM, "out_of_device_memory",
-                              "could not run model %s: out of device memory at batch 1",
-                              m->name);
+                              "could not run model %s: out of device memory at batch 1", m->name);
             item_fail(run[0], WK_ERR_OOM, &e);
             i = k;
             continue;
@@ -109,8 +108,8 @@ static int batch_chunks(struct wk_res *r, struct wk_res_model *m, int n, struct 
     return WK_OK;
 }
 
-int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n,
-                 struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg)
+int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, struct wk_item *items,
+                 wk_checkpoint_fn cp, void *cp_arg)
 {
     CM_ASSERT(n >= 1 && n <= WK_MAX_BATCH);
     if (max_batch > WK_MAX_BATCH)

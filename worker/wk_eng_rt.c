@@ -48,10 +48,14 @@ struct rt_eng {
 static int map_rt(int rc)
 {
     switch (rc) {
-    case RT_OK: return WK_OK;
-    case RT_ERR_OOM: return WK_ERR_OOM;
-    case RT_ERR_DEVICE_LOST: return WK_ERR_DEVICE_LOST;
-    default: return WK_ERR;
+    case RT_OK:
+        return WK_OK;
+    case RT_ERR_OOM:
+        return WK_ERR_OOM;
+    case RT_ERR_DEVICE_LOST:
+        return WK_ERR_DEVICE_LOST;
+    default:
+        return WK_ERR;
     }
 }
 
@@ -74,8 +78,7 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
         if (w == WK_ERR) {
             /* missing files, a bad manifest or an unsupported op will not
              * fix themselves: the jobs fail with the reason */
-            err_set(e, WK_ERR, 500, "model_unavailable", "cannot load model %s: %s", model,
-                    le.msg);
+            err_set(e, WK_ERR, 500, "model_unavailable", "cannot load model %s: %s", model, le.msg);
         }
         return w;
     }
@@ -159,8 +162,7 @@ static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct
                 } else if (r1 != RT_OK) {
                     its[i]->status = WK_ERR_INPUT;
                     err_set(&its[i]->err, WK_ERR_INPUT, 422, "invalid_image",
-                            "cannot run model %s on this image: %s", rt_task_model_name(m),
-                            ie.msg);
+                            "cannot run model %s on this image: %s", rt_task_model_name(m), ie.msg);
                 }
             }
         } else if (rc != RT_OK) {
@@ -277,8 +279,8 @@ static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
     }
 }
 
-int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir,
-                   int batch, struct err *e)
+int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir, int batch,
+                   struct err *e)
 {
     memset(eng, 0, sizeof(*eng));
     struct rt_eng *r = cm_xcalloc(1, sizeof(*r));

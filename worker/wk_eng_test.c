@@ -64,8 +64,7 @@ static int test_run(void *ctx, void *handle, int n, struct wk_item *items, struc
     struct test_eng *t = ctx;
     struct test_model *m = handle;
     if (n > m->max_batch)
-        return err_set(e, WK_ERR, 500, "internal", "batch %d over the loaded %d", n,
-                       m->max_batch);
+        return err_set(e, WK_ERR, 500, "internal", "batch %d over the loaded %d", n, m->max_batch);
     double t0 = cm_now_ms();
     struct timespec ts = {t->delay_ms / 1000, (long)(t->delay_ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
@@ -84,8 +83,8 @@ static int test_run(void *ctx, void *handle, int n, struct wk_item *items, struc
             h = (h ^ it->input[k]) * 16777619u;
         char buf[256];
         snprintf(buf, sizeof(buf),
-                 "{\"model\":\"%s\",\"task\":\"test\",\"input_bytes\":%zu,\"fnv1a\":%u}",
-                 m->name, it->input_len, h);
+                 "{\"model\":\"%s\",\"task\":\"test\",\"input_bytes\":%zu,\"fnv1a\":%u}", m->name,
+                 it->input_len, h);
         it->result_json = cm_xstrdup(buf);
         it->status = WK_OK;
         it->infer_ms = infer;

@@ -39,12 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WK_STATUS_MS 2000       /* status heartbeat period */
-#define WK_REQUEUE_MS 3000      /* jq_requeue_expired period */
-#define WK_POLL_MS 1000         /* polling fallback when no NOTIFY arrives */
-#define WK_DB_RETRY_MS 30000    /* how long a result write is retried */
+#define WK_STATUS_MS 2000    /* status heartbeat period */
+#define WK_REQUEUE_MS 3000   /* jq_requeue_expired period */
+#define WK_POLL_MS 1000      /* polling fallback when no NOTIFY arrives */
+#define WK_DB_RETRY_MS 30000 /* how long a result write is retried */
 
-static volatile sig_atomic_t wk_stop;  /* 1: finish the batch; 2: stop now */
+static volatile sig_atomic_t wk_stop; /* 1: finish the batch; 2: stop now */
 
 struct wk_ctx {
     /* settings */
@@ -57,15 +57,15 @@ struct wk_ctx {
     struct wk_engine eng;
     struct wk_res res;
     /* database */
-    struct pgx *db;            /* main thread */
-    struct pgx *hb;            /* heartbeat thread */
+    struct pgx *db; /* main thread */
+    struct pgx *hb; /* heartbeat thread */
     /* jobs in hand, shared with the heartbeat thread */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int n_hand;
     int64_t hand_ids[WK_MAX_BATCH];
-    int hand_flag[WK_MAX_BATCH];   /* 0, 1 canceled by a user, -1 lease lost */
-    double hand_since;             /* cm_now_ms() of the claim */
+    int hand_flag[WK_MAX_BATCH]; /* 0, 1 canceled by a user, -1 lease lost */
+    double hand_since;           /* cm_now_ms() of the claim */
     /* the device as the main thread last saw it: the runtime's device is
      * used by one thread only, so the heartbeat thread reads this copy */
     struct wk_devinfo dev;
@@ -107,7 +107,8 @@ static char *status_json(struct wk_ctx *w)
     json_t *resident = json_array();
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(res, "models"), i, m) {
+    json_array_foreach(json_object_get(res, "models"), i, m)
+    {
         if (json_is_true(json_object_get(m, "resident")))
             json_array_append(resident, m);
     }
@@ -120,29 +121,26 @@ static char *status_json(struct wk_ctx *w)
     json_t *o = json_pack(
         "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:b, s:I, s:I,"
         " s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i}",
-        "engine", w->eng.kind, "state", w->state, "index", d.index, "name", d.name,
-        "vendor", vendor, "driver", d.driver, "uuid", d.uuid, "type", d.type, "pid",
-        (int)getpid(), "vram_total_bytes", (json_int_t)d.vram_total, "vram_budget_bytes",
-        (json_int_t)w->budget, "vram_used_bytes",
-        (json_int_t)json_integer_value(json_object_get(res, "used_bytes")),
-        "budget_source", w->budget_source, "has_memory_budget", d.has_budget,
-        "heap_budget_bytes", (json_int_t)d.heap_budget, "heap_usage_bytes",
-        (json_int_t)d.heap_usage, "resident", resident, "models", models, "loads",
+        "engine", w->eng.kind, "state", w->state, "index", d.index, "name", d.name, "vendor",
+        vendor, "driver", d.driver, "uuid", d.uuid, "type", d.type, "pid", (int)getpid(),
+        "vram_total_bytes", (json_int_t)d.vram_total, "vram_budget_bytes", (json_int_t)w->budget,
+        "vram_used_bytes", (json_int_t)json_integer_value(json_object_get(res, "used_bytes")),
+        "budget_source", w->budget_source, "has_memory_budget", d.has_budget, "heap_budget_bytes",
+        (json_int_t)d.heap_budget, "heap_usage_bytes", (json_int_t)d.heap_usage, "resident",
+        resident, "models", models, "loads",
         (json_int_t)json_integer_value(json_object_get(res, "loads")), "unloads",
         (json_int_t)json_integer_value(json_object_get(res, "unloads")), "evictions",
         (json_int_t)json_integer_value(json_object_get(res, "evictions")), "oom_events",
         (json_int_t)json_integer_value(json_object_get(res, "oom_events")), "load_failures",
         (json_int_t)json_integer_value(json_object_get(res, "load_failures")), "jobs_running",
-        w->n_hand, "jobs_done", (json_int_t)w->jobs_done, "jobs_failed",
-        (json_int_t)w->jobs_failed, "jobs_requeued", (json_int_t)w->jobs_requeued,
-        "jobs_canceled", (json_int_t)w->jobs_canceled, "batches", (json_int_t)w->batches,
-        "images", (json_int_t)w->images, "started_at_ms", w->started_epoch, "batch_limit",
-        w->batch);
+        w->n_hand, "jobs_done", (json_int_t)w->jobs_done, "jobs_failed", (json_int_t)w->jobs_failed,
+        "jobs_requeued", (json_int_t)w->jobs_requeued, "jobs_canceled",
+        (json_int_t)w->jobs_canceled, "batches", (json_int_t)w->batches, "images",
+        (json_int_t)w->images, "started_at_ms", w->started_epoch, "batch_limit", w->batch);
     pthread_mutex_unlock(&w->mu);
     CM_ASSERT(o != NULL);
     json_object_set_new(o, "load_ms_total", json_incref(json_object_get(res, "load_ms_total")));
-    json_object_set_new(o, "unload_ms_total",
-                        json_incref(json_object_get(res, "unload_ms_total")));
+    json_object_set_new(o, "unload_ms_total", json_incref(json_object_get(res, "unload_ms_total")));
     json_object_set_new(o, "models_seen", json_incref(json_object_get(res, "models")));
     json_decref(res);
     char *s = json_dumps(o, JSON_COMPACT);
@@ -213,8 +211,7 @@ static void *hb_main(void *arg)
                 /* the set in hand may have changed meanwhile: match by id */
                 for (int i = 0; i < n; i++)
                     for (int k = 0; k < w->n_hand; k++)
-                        if (w->hand_ids[k] == ids[i] && flags[i] != 0 &&
-                            w->hand_flag[k] == 0) {
+                        if (w->hand_ids[k] == ids[i] && flags[i] != 0 && w->hand_flag[k] == 0) {
                             w->hand_flag[k] = flags[i];
                             log_info("job %lld %s", (long long)ids[i],
                                      flags[i] > 0 ? "cancel requested" : "lease lost");
@@ -308,10 +305,8 @@ static void outcome_write(struct wk_ctx *w, const struct jq_job *j, struct wk_it
     snprintf(tbuf, sizeof(tbuf),
              "{\"queue_wait_ms\":%.3f,\"decode_ms\":%.3f,\"inference_ms\":%.3f,"
              "\"postprocess_ms\":%.3f,\"batch_size\":%d,\"worker_ms\":%.3f}",
-             claim_epoch - (double)j->enqueued_ms > 0 ? claim_epoch - (double)j->enqueued_ms
-                                                        : 0.0,
-             it->decode_ms, it->infer_ms, it->post_ms, it->batch_size,
-             epoch_ms() - claim_epoch);
+             claim_epoch - (double)j->enqueued_ms > 0 ? claim_epoch - (double)j->enqueued_ms : 0.0,
+             it->decode_ms, it->infer_ms, it->post_ms, it->batch_size, epoch_ms() - claim_epoch);
     int flag = hand_flag_get(w, j->id);
     double until = cm_now_ms() + WK_DB_RETRY_MS;
     for (int attempt = 0;; attempt++) {
@@ -320,19 +315,18 @@ static void outcome_write(struct wk_ctx *w, const struct jq_job *j, struct wk_it
         int rc, kind;
         if (it->status == WK_OK && flag == 0) {
             kind = 0;
-            rc = jq_job_complete(w->db, w->name, j->id, it->result_json, NULL, 0, NULL, tbuf,
-                                 &e);
-        } else if (flag < 0 || (it->status == WK_ERR_CANCELED &&
-                                strcmp(it->err.code, "lease_lost") == 0)) {
+            rc = jq_job_complete(w->db, w->name, j->id, it->result_json, NULL, 0, NULL, tbuf, &e);
+        } else if (flag < 0 ||
+                   (it->status == WK_ERR_CANCELED && strcmp(it->err.code, "lease_lost") == 0)) {
             /* someone else owns it now: write nothing */
             log_info("job %lld: lease lost, outcome dropped", (long long)j->id);
             return;
         } else {
-            int transient = it->status == WK_ERR_OOM ||
-                            (it->status != WK_ERR_INPUT && it->err.transient);
+            int transient =
+                it->status == WK_ERR_OOM || (it->status != WK_ERR_INPUT && it->err.transient);
             char msg[320];
-            if (flag > 0 || (it->status == WK_ERR_CANCELED &&
-                             strcmp(it->err.code, "canceled") == 0)) {
+            if (flag > 0 ||
+                (it->status == WK_ERR_CANCELED && strcmp(it->err.code, "canceled") == 0)) {
                 transient = 0;
                 kind = 3;
                 snprintf(msg, sizeof(msg), "canceled");
@@ -357,7 +351,9 @@ static void outcome_write(struct wk_ctx *w, const struct jq_job *j, struct wk_it
             pthread_mutex_unlock(&w->mu);
             if (kind != 0)
                 log_info("job %lld: %s (%s)", (long long)j->id,
-                         kind == 1 ? "failed" : kind == 2 ? "handed back" : "canceled",
+                         kind == 1   ? "failed"
+                         : kind == 2 ? "handed back"
+                                     : "canceled",
                          it->err.msg);
             return;
         }
@@ -411,8 +407,8 @@ static int batch_once(struct wk_ctx *w)
     for (int i = 0; i < w->eng.n_models; i++)
         if (model_batch_limit(w, w->eng.models[i]) > claim_max)
             claim_max = model_batch_limit(w, w->eng.models[i]);
-    int rc = jq_job_claim(w->db, w->name, devname, models, w->eng.n_models, claim_max,
-                          w->lease_s, &jobs, &n, &e);
+    int rc = jq_job_claim(w->db, w->name, devname, models, w->eng.n_models, claim_max, w->lease_s,
+                          &jobs, &n, &e);
     pgx_reset(w->db);
     if (rc == JQ_EMPTY)
         return 0;
@@ -560,8 +556,8 @@ int main(int argc, char **argv)
         for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t && n < WK_MAX_MODELS;
              t = strtok_r(NULL, ",", &sv))
             names[n++] = t;
-        if (wk_eng_test_init(&w.eng, names, n, batch, test_delay, test_model_mb,
-                             test_device_mb, &e) != WK_OK) {
+        if (wk_eng_test_init(&w.eng, names, n, batch, test_delay, test_model_mb, test_device_mb,
+                             &e) != WK_OK) {
             log_error("%s", e.msg);
             return WK_EXIT_CONFIG;
         }
@@ -605,12 +601,10 @@ int main(int argc, char **argv)
         char host[64] = "host";
         gethostname(host, sizeof(host));
         host[sizeof(host) - 1] = '\0';
-        snprintf(w.name, sizeof(w.name), "%s:%d:%s%d", host, (int)getpid(), w.eng.kind,
-                 d.index);
+        snprintf(w.name, sizeof(w.name), "%s:%d:%s%d", host, (int)getpid(), w.eng.kind, d.index);
     }
-    log_info("worker %s on %s (%s), budget %zu MB (%s), batch %d, lease %d s, %d models",
-             w.name, d.name, d.driver, w.budget >> 20, w.budget_source, w.batch, w.lease_s,
-             w.eng.n_models);
+    log_info("worker %s on %s (%s), budget %zu MB (%s), batch %d, lease %d s, %d models", w.name,
+             d.name, d.driver, w.budget >> 20, w.budget_source, w.batch, w.lease_s, w.eng.n_models);
     cfg_log(CFG_PROG_WORKER);
 
     pgx_open(&w.db, NULL, &e);
@@ -624,8 +618,8 @@ int main(int argc, char **argv)
     {
         int src = jq_schema_check(w.db, &e);
         if (src == JQ_ERR_CONFLICT || src == JQ_ERR_NOT_FOUND) {
-            log_error("%s (%s); run vkv-admin migrate against a database of this version",
-                      e.msg, e.code);
+            log_error("%s (%s); run vkv-admin migrate against a database of this version", e.msg,
+                      e.code);
             return WK_EXIT_CONFIG;
         }
         if (src != JQ_OK)

@@ -26,13 +26,20 @@
 const char *wk_status_str(int status)
 {
     switch (status) {
-    case WK_OK: return "ok";
-    case WK_ERR: return "error";
-    case WK_ERR_OOM: return "out of device memory";
-    case WK_ERR_DEVICE_LOST: return "device lost";
-    case WK_ERR_INPUT: return "invalid input";
-    case WK_ERR_CANCELED: return "canceled";
-    default: return "unknown status";
+    case WK_OK:
+        return "ok";
+    case WK_ERR:
+        return "error";
+    case WK_ERR_OOM:
+        return "out of device memory";
+    case WK_ERR_DEVICE_LOST:
+        return "device lost";
+    case WK_ERR_INPUT:
+        return "invalid input";
+    case WK_ERR_CANCELED:
+        return "canceled";
+    default:
+        return "unknown status";
     }
 }
 
@@ -93,8 +100,8 @@ void wk_res_unload(struct wk_res *r, struct wk_res_model *m, int evict)
     size_t freed = m->bytes;
     m->bytes = 0;
     pthread_mutex_unlock(&r->mu);
-    log_info("%s model %s (%zu bytes, %.1f ms)", evict ? "evicted" : "unloaded", m->name,
-             freed, dt);
+    log_info("%s model %s (%zu bytes, %.1f ms)", evict ? "evicted" : "unloaded", m->name, freed,
+             dt);
 }
 
 int wk_res_evict_one(struct wk_res *r, const struct wk_res_model *keep)
@@ -122,13 +129,12 @@ void wk_res_note_oom(struct wk_res *r, struct wk_res_model *m)
     pthread_mutex_unlock(&r->mu);
 }
 
-int wk_res_acquire(struct wk_res *r, const char *model, int max_batch,
-                   struct wk_res_model **out, struct err *e)
+int wk_res_acquire(struct wk_res *r, const char *model, int max_batch, struct wk_res_model **out,
+                   struct err *e)
 {
     CM_ASSERT(max_batch >= 1);
     if (strlen(model) >= WK_MODEL_NAME_LEN)
-        return err_set(e, WK_ERR, 400, "unknown_model", "invalid model name: \"%.64s...\"",
-                       model);
+        return err_set(e, WK_ERR, 400, "unknown_model", "invalid model name: \"%.64s...\"", model);
     struct wk_res_model *m = res_find(r, model);
     if (m == NULL) {
         if (r->n_models == WK_MAX_MODELS) {
@@ -191,7 +197,8 @@ int wk_res_acquire(struct wk_res *r, const char *model, int max_batch,
             r->load_ms_total += dt;
             pthread_mutex_unlock(&r->mu);
             log_info("loaded model %s for batch %d: %zu bytes in %.1f ms (resident %zu of %zu "
-                     "bytes)", model, batch, bytes, dt, wk_res_used(r), r->budget);
+                     "bytes)",
+                     model, batch, bytes, dt, wk_res_used(r), r->budget);
             *out = m;
             return WK_OK;
         }
@@ -209,8 +216,8 @@ int wk_res_acquire(struct wk_res *r, const char *model, int max_batch,
             return rc;
         }
         wk_res_note_oom(r, m);
-        log_warn("out of device memory loading %s for batch %d (limit %zu bytes)", model,
-                 batch, limit);
+        log_warn("out of device memory loading %s for batch %d (limit %zu bytes)", model, batch,
+                 limit);
         if (wk_res_evict_one(r, m))
             continue;
         if (batch > 1) {
@@ -248,12 +255,11 @@ char *wk_res_json(struct wk_res *r)
             used += m->bytes;
         json_array_append_new(
             models, json_pack("{s:s, s:b, s:I, s:i, s:I, s:I, s:I, s:I, s:f, s:f}", "model",
-                              m->name, "resident", m->handle != NULL, "bytes",
-                              (json_int_t)m->bytes, "max_batch", m->max_batch, "loads",
-                              (json_int_t)m->loads, "unloads", (json_int_t)m->unloads,
-                              "evictions", (json_int_t)m->evictions, "oom_events",
-                              (json_int_t)m->oom_events, "last_load_ms", m->last_load_ms,
-                              "load_ms_total", m->load_ms_total));
+                              m->name, "resident", m->handle != NULL, "bytes", (json_int_t)m->bytes,
+                              "max_batch", m->max_batch, "loads", (json_int_t)m->loads, "unloads",
+                              (json_int_t)m->unloads, "evictions", (json_int_t)m->evictions,
+                              "oom_events", (json_int_t)m->oom_events, "last_load_ms",
+                              m->last_load_ms, "load_ms_total", m->load_ms_total));
     }
     json_object_set_new(o, "budget_bytes", json_integer((json_int_t)r->budget));
     json_object_set_new(o, "used_bytes", json_integer((json_int_t)used));

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 int api_h_batches_create(struct api_ctx *ctx, struct api_req *r)
 {
     struct err e;
@@ -72,7 +71,8 @@ int api_h_batches_create(struct api_ctx *ctx, struct api_req *r)
                                    json_array_size(images), max);
         size_t i;
         json_t *it;
-        json_array_foreach(images, i, it) {
+        json_array_foreach(images, i, it)
+        {
             json_t *url = it;
             if (json_is_object(it)) {
                 url = json_object_get(it, "image_url");
@@ -136,7 +136,7 @@ int api_h_batches_create(struct api_ctx *ctx, struct api_req *r)
                                     api_tier_name(spec.tier), "job_ids", ids, "url",
                                     ar_printf(ctx->ar, "/v1/batches/%lld", (long long)bid)),
                           NULL);
-fail: {
+fail : {
     struct err re;
     err_clear(&re);
     jq_tx_rollback(ctx->db, &re);
@@ -145,7 +145,6 @@ fail: {
     return api_reply_err(r, &e);
 }
 }
-
 
 int api_h_batches_get(struct api_ctx *ctx, struct api_req *r)
 {

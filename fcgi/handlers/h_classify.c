@@ -82,25 +82,24 @@ int api_h_classify(struct api_ctx *ctx, struct api_req *r)
     const char *msg = json_string_value(json_object_get(job, "error"));
     if (state == NULL || strcmp(state, "succeeded") != 0) {
         if (state != NULL && strcmp(state, "canceled") == 0)
-            return api_reply_error(r, 503, "canceled", 0, "job %lld was canceled",
-                                   (long long)id);
+            return api_reply_error(r, 503, "canceled", 0, "job %lld was canceled", (long long)id);
         if (msg != NULL && strstr(msg, "out_of_device_memory") != NULL)
             return api_reply_error(r, 503, "out_of_device_memory", 5, "job %lld %s: %s",
                                    (long long)id, state ? state : "ended", msg);
-        return api_reply_error(r, 500, "inference_failed", 0, "job %lld %s: %s",
-                               (long long)id, state ? state : "ended", msg ? msg : "no detail");
+        return api_reply_error(r, 500, "inference_failed", 0, "job %lld %s: %s", (long long)id,
+                               state ? state : "ended", msg ? msg : "no detail");
     }
     json_t *result = json_object_get(job, "result");
     if (!json_is_object(result))
         return api_reply_error(r, 500, "internal", 0, "job %lld succeeded without a JSON result",
                                (long long)id);
     json_t *t = json_object_get(job, "timings");
-    char *hdr = ar_printf(ctx->ar,
-                          "X-Job-Id: %lld\r\n"
-                          "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
-                          "post;dur=%.3f, worker;dur=%.3f\r\n",
-                          (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
-                          timing(t, "inference_ms"), timing(t, "postprocess_ms"),
-                          timing(t, "worker_ms"));
+    char *hdr =
+        ar_printf(ctx->ar,
+                  "X-Job-Id: %lld\r\n"
+                  "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
+                  "post;dur=%.3f, worker;dur=%.3f\r\n",
+                  (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
+                  timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"));
     return api_reply_json(r, 200, json_incref(result), hdr);
 }

@@ -24,7 +24,6 @@
 /* how often an event stream looks at the job's state */
 #define EVENTS_SLICE_MS 500
 
-
 /* reads the body of a job submission into a JSON object + optional image */
 static int read_submission(struct api_ctx *ctx, struct api_req *r, json_t **body,
                            struct api_image *form_img, int *has_form_img, struct err *e)
@@ -44,7 +43,6 @@ static int read_submission(struct api_ctx *ctx, struct api_req *r, json_t **body
     *body = api_req_json(r, ctx->ar, e);
     return *body ? API_OK : API_ERR;
 }
-
 
 int api_h_jobs_create(struct api_ctx *ctx, struct api_req *r)
 {
@@ -114,7 +112,6 @@ int api_h_jobs_create(struct api_ctx *ctx, struct api_req *r)
     return api_reply_json(r, existed ? 200 : 202, out, NULL);
 }
 
-
 static int job_id_or_404(struct api_req *r, int64_t *id)
 {
     *id = api_id_parse(r->pp[0]);
@@ -124,7 +121,6 @@ static int job_id_or_404(struct api_req *r, int64_t *id)
     }
     return API_OK;
 }
-
 
 int api_h_jobs_get(struct api_ctx *ctx, struct api_req *r)
 {
@@ -138,7 +134,6 @@ int api_h_jobs_get(struct api_ctx *ctx, struct api_req *r)
         return api_reply_err(r, &e);
     return api_reply_json_text(r, 200, text);
 }
-
 
 int api_h_jobs_result(struct api_ctx *ctx, struct api_req *r)
 {
@@ -158,7 +153,6 @@ int api_h_jobs_result(struct api_ctx *ctx, struct api_req *r)
     return rc;
 }
 
-
 int api_h_jobs_cancel(struct api_ctx *ctx, struct api_req *r)
 {
     int64_t id;
@@ -173,13 +167,12 @@ int api_h_jobs_cancel(struct api_ctx *ctx, struct api_req *r)
                                (long long)id, jq_state_str(st));
     if (rc != JQ_OK)
         return api_reply_err(r, &e);
-    return api_reply_json(r, 200,
-                          json_pack("{s:I, s:s}", "id", (json_int_t)id, "state",
-                                    st == JQ_STATE_CANCEL_REQUESTED ? "cancel_requested"
-                                                                    : jq_state_str(st)),
-                          NULL);
+    return api_reply_json(
+        r, 200,
+        json_pack("{s:I, s:s}", "id", (json_int_t)id, "state",
+                  st == JQ_STATE_CANCEL_REQUESTED ? "cancel_requested" : jq_state_str(st)),
+        NULL);
 }
-
 
 static int query_int(struct api_ctx *ctx, struct api_req *r, const char *name, long long lo,
                      long long hi, long long *out, int *present)
@@ -191,15 +184,14 @@ static int query_int(struct api_ctx *ctx, struct api_req *r, const char *name, l
     char *end;
     long long x = strtoll(v, &end, 10);
     if (*v == '\0' || *end != '\0' || x < lo || x > hi) {
-        api_reply_error(r, 400, "invalid_query", 0, "query parameter %s must be an integer of %lld..%lld",
-                        name, lo, hi);
+        api_reply_error(r, 400, "invalid_query", 0,
+                        "query parameter %s must be an integer of %lld..%lld", name, lo, hi);
         return API_ERR;
     }
     *out = x;
     *present = 1;
     return API_OK;
 }
-
 
 int api_h_jobs_list(struct api_ctx *ctx, struct api_req *r)
 {
@@ -251,7 +243,6 @@ int api_h_jobs_list(struct api_ctx *ctx, struct api_req *r)
     return api_reply_json_text(r, 200, text);
 }
 
-
 /* the event name for a job state */
 static const char *event_name(const char *state)
 {
@@ -264,13 +255,11 @@ static const char *event_name(const char *state)
     return "state";
 }
 
-
 static int is_final(const char *state)
 {
     return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
            strcmp(state, "canceled") == 0 || strcmp(state, "expired") == 0;
 }
-
 
 int api_h_jobs_events(struct api_ctx *ctx, struct api_req *r)
 {
@@ -295,9 +284,9 @@ int api_h_jobs_events(struct api_ctx *ctx, struct api_req *r)
         free(text);
         text = NULL;
         if (j == NULL) {
-            api_sse_event(r, "error",
-                          json_pack("{s:s, s:s}", "code", "internal", "message",
-                                    "could not read the job"));
+            api_sse_event(
+                r, "error",
+                json_pack("{s:s, s:s}", "code", "internal", "message", "could not read the job"));
             return API_ERR;
         }
         const char *state = json_string_value(json_object_get(j, "state"));
@@ -330,9 +319,9 @@ int api_h_jobs_events(struct api_ctx *ctx, struct api_req *r)
         int rc = jq_job_wait_done(ctx->db, r->tenant.id, id, slice, &text, &e);
         if (rc != JQ_OK && rc != JQ_EMPTY) {
             free(text);
-            api_sse_event(r, "error",
-                          json_pack("{s:s, s:s}", "code", e.code[0] ? e.code : "internal",
-                                    "message", e.msg));
+            api_sse_event(
+                r, "error",
+                json_pack("{s:s, s:s}", "code", e.code[0] ? e.code : "internal", "message", e.msg));
             return API_ERR;
         }
         /* results of this slice are not needed any more */

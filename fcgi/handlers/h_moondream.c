@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MD_DEFAULT_TIER 3        /* IMMEDIATE: a person is waiting */
+#define MD_DEFAULT_TIER 3         /* IMMEDIATE: a person is waiting */
 #define MD_MAX_OBJECTS_DEFAULT 50 /* Moondream's own default */
 #define MD_MAX_OBJECTS_LIMIT 100  /* CenterNet keeps 100 candidates */
 #define MD_MAX_OBJECT_LEN 256
@@ -48,22 +48,21 @@ enum md_kind { MD_CAPTION, MD_QUERY, MD_DETECT, MD_POINT, MD_SEGMENT };
 
 struct md_call {
     enum md_kind kind;
-    json_t *body;                /* owned by the arena */
-    struct api_image image;      /* data NULL = no image (query only) */
+    json_t *body;           /* owned by the arena */
+    struct api_image image; /* data NULL = no image (query only) */
     const char *object;
     const char *question;
-    const char *length;          /* caption: short, normal, long */
+    const char *length; /* caption: short, normal, long */
     int stream;
     int max_objects;
     int tier;
-    long long timeout_ms;        /* 0 = the server default */
+    long long timeout_ms; /* 0 = the server default */
     const char *task;
-    const char *model;           /* resolved model name */
+    const char *model; /* resolved model name */
     int cls[API_MD_MAX_CLASSES];
     int ncls;
     char warning[1024];
 };
-
 
 /* ---- validation --------------------------------------------------------- */
 
@@ -71,7 +70,6 @@ static int bad(struct err *e, int http, const char *code, const char *fmt, const
 {
     return err_set(e, API_ERR_INVALID, http, code, fmt, field);
 }
-
 
 /* optional string field: NULL when absent or null */
 static int opt_string(json_t *body, const char *key, size_t max, const char **out, struct err *e)
@@ -89,7 +87,6 @@ static int opt_string(json_t *body, const char *key, size_t max, const char **ou
     return API_OK;
 }
 
-
 static int opt_bool(json_t *body, const char *key, int *out, struct err *e)
 {
     json_t *v = json_object_get(body, key);
@@ -101,7 +98,6 @@ static int opt_bool(json_t *body, const char *key, int *out, struct err *e)
     *out = json_is_true(v);
     return API_OK;
 }
-
 
 /*
  * The model: `model` (Python client) or `variant` (Node client).  A name
@@ -129,7 +125,6 @@ static int pick_model(struct api_ctx *ctx, struct md_call *c, struct err *e)
     return API_OK;
 }
 
-
 static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *c, struct err *e)
 {
     c->body = api_req_json(r, ctx->ar, e);
@@ -145,7 +140,8 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
         if (t < 0)
             return bad(e, 400, "invalid_tier",
                        "invalid X-Priority \"%.32s\": 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
-                       "IMMEDIATE", r->priority);
+                       "IMMEDIATE",
+                       r->priority);
         c->tier = t;
     }
     json_t *v = json_object_get(c->body, "priority");
@@ -202,7 +198,6 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     return API_OK;
 }
 
-
 static int parse_object(struct md_call *c, struct err *e)
 {
     if (opt_string(c->body, "object", MD_MAX_OBJECT_LEN, &c->object, e) != API_OK)
@@ -215,7 +210,6 @@ static int parse_object(struct md_call *c, struct err *e)
     return API_OK;
 }
 
-
 /* ---- the job and the response ------------------------------------------- */
 
 static void metric_copy(json_t *m, const char *name, json_t *v)
@@ -223,7 +217,6 @@ static void metric_copy(json_t *m, const char *name, json_t *v)
     if (json_is_number(v))
         json_object_set_new(m, name, json_real(round(json_number_value(v) * 1000.0) / 1000.0));
 }
-
 
 /*
  * metrics: queue (enqueued -> claimed), the worker's own timings
@@ -242,7 +235,8 @@ static json_t *metrics_json(struct api_req *r, json_t *job)
         const char *k;
         json_t *v;
         if (json_is_object(t)) {
-            json_object_foreach(t, k, v) {
+            json_object_foreach(t, k, v)
+            {
                 size_t kl = strlen(k);
                 if (kl > 3 && strcmp(k + kl - 3, "_ms") == 0)
                     metric_copy(m, k, v);
@@ -252,14 +246,13 @@ static json_t *metrics_json(struct api_req *r, json_t *job)
                 metric_copy(m, "preprocess_ms", json_object_get(t, "decode_ms"));
         }
     }
-    json_object_set_new(m, "total_ms", json_real(round((cm_now_ms() - r->t0_ms) * 1000.0) / 1000.0));
+    json_object_set_new(m, "total_ms",
+                        json_real(round((cm_now_ms() - r->t0_ms) * 1000.0) / 1000.0));
     return m;
 }
 
-
 /* adds request_id, metrics, model and warning to a success body */
-static int reply_ok(struct api_req *r, struct md_call *c, json_t *out, json_t *job,
-                    int64_t job_id)
+static int reply_ok(struct api_req *r, struct md_call *c, json_t *out, json_t *job, int64_t job_id)
 {
     json_object_set_new(out, "request_id", json_string(r->request_id ? r->request_id : ""));
     if (c->model != NULL)
@@ -275,7 +268,6 @@ static int reply_ok(struct api_req *r, struct md_call *c, json_t *out, json_t *j
     return api_reply_json(r, 200, out, NULL);
 }
 
-
 static int reply_not_installed(struct api_req *r, struct md_call *c)
 {
     if (c->kind == MD_CAPTION || c->kind == MD_QUERY)
@@ -288,9 +280,9 @@ static int reply_not_installed(struct api_req *r, struct md_call *c)
             c->task, c->kind == MD_CAPTION ? "caption" : "query", c->task);
     return api_reply_error(r, 503, "model_not_installed", 0,
                            "no model serving task \"%s\" is installed; run `make models` "
-                           "(models/*.json) and restart vkv-api and the workers", c->task);
+                           "(models/*.json) and restart vkv-api and the workers",
+                           c->task);
 }
-
 
 /* runs the job; on any failure answers itself and returns API_ERR */
 static int run_job(struct api_ctx *ctx, struct api_req *r, struct md_call *c, const char *params,
@@ -316,8 +308,8 @@ static int run_job(struct api_ctx *ctx, struct api_req *r, struct md_call *c, co
         if (state != NULL && strcmp(state, "canceled") == 0)
             api_reply_error(r, 503, "canceled", 0, "job %lld was canceled", (long long)*job_id);
         else
-            api_reply_error(r, 500, "inference_failed", 0, "job %lld %s: %s",
-                            (long long)*job_id, state ? state : "ended", msg ? msg : "no detail");
+            api_reply_error(r, 500, "inference_failed", 0, "job %lld %s: %s", (long long)*job_id,
+                            state ? state : "ended", msg ? msg : "no detail");
         return API_ERR;
     }
     if (!json_is_object(json_object_get(*job, "result"))) {
@@ -327,7 +319,6 @@ static int run_job(struct api_ctx *ctx, struct api_req *r, struct md_call *c, co
     }
     return API_OK;
 }
-
 
 /* an object of the job result is wanted when its label names one of the
  * matched COCO classes (a model with other class indices but COCO names
@@ -347,12 +338,10 @@ static int wants_object(const struct md_call *c, json_t *o)
     return 0;
 }
 
-
 static double num(json_t *o, const char *k)
 {
     return json_number_value(json_object_get(o, k));
 }
-
 
 /* detect and point share everything but the output shape */
 static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind kind)
@@ -405,7 +394,8 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
     size_t i;
     json_t *o;
     int kept = 0;
-    json_array_foreach(objs, i, o) {
+    json_array_foreach(objs, i, o)
+    {
         if (kept >= c.max_objects)
             break;
         json_t *bx = o;
@@ -442,18 +432,15 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
     return reply_ok(r, &c, out, job, job_id);
 }
 
-
 int api_h_md_detect(struct api_ctx *ctx, struct api_req *r)
 {
     return detect_or_point(ctx, r, MD_DETECT);
 }
 
-
 int api_h_md_point(struct api_ctx *ctx, struct api_req *r)
 {
     return detect_or_point(ctx, r, MD_POINT);
 }
-
 
 int api_h_md_segment(struct api_ctx *ctx, struct api_req *r)
 {
@@ -485,8 +472,8 @@ int api_h_md_segment(struct api_ctx *ctx, struct api_req *r)
     json_t *path = json_object_get(res, "path");
     json_t *bbox = json_object_get(res, "bbox");
     if (!json_is_string(path) || !json_is_object(bbox))
-        return api_reply_error(r, 500, "internal", 0,
-                               "segment job %lld has no path and bbox", (long long)job_id);
+        return api_reply_error(r, 500, "internal", 0, "segment job %lld has no path and bbox",
+                               (long long)job_id);
     if (!c.stream) {
         json_t *out = json_object();
         if (out == NULL)
@@ -512,11 +499,10 @@ int api_h_md_segment(struct api_ctx *ctx, struct api_req *r)
             return API_ERR_IO;
     }
     ev = json_pack("{s:s, s:O, s:O, s:b, s:s, s:o}", "type", "final", "path", path, "bbox", bbox,
-                   "completed", 1, "request_id", r->request_id ? r->request_id : "",
-                   "metrics", metrics_json(r, job));
+                   "completed", 1, "request_id", r->request_id ? r->request_id : "", "metrics",
+                   metrics_json(r, job));
     return api_sse_event(r, NULL, ev);
 }
-
 
 /* caption and query: validated in full, then a model serving the task
  * answers, or 503 model_not_installed before any byte of a stream */
@@ -546,8 +532,7 @@ static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind
         if (opt_string(c.body, "question", MD_MAX_QUESTION_LEN, &c.question, &e) != API_OK)
             return api_reply_err(r, &e);
         if (c.question == NULL || c.question[0] == '\0')
-            return api_reply_error(r, 400, "missing_field", 0,
-                                   "missing field \"question\"");
+            return api_reply_error(r, 400, "missing_field", 0, "missing field \"question\"");
         json_t *rs = json_object_get(c.body, "reasoning");
         if (rs != NULL && !json_is_null(rs) && !json_is_boolean(rs))
             return api_reply_error(r, 400, "invalid_field", 0,
@@ -577,8 +562,8 @@ static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind
     const char *key = kind == MD_CAPTION ? "caption" : "answer";
     json_t *text = json_object_get(json_object_get(job, "result"), key);
     if (!json_is_string(text))
-        return api_reply_error(r, 500, "internal", 0, "job %lld has no \"%s\"",
-                               (long long)job_id, key);
+        return api_reply_error(r, 500, "internal", 0, "job %lld has no \"%s\"", (long long)job_id,
+                               key);
     if (!c.stream) {
         json_t *out = json_object();
         if (out == NULL)
@@ -598,18 +583,15 @@ static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind
     return api_sse_event(r, NULL, fin);
 }
 
-
 int api_h_md_caption(struct api_ctx *ctx, struct api_req *r)
 {
     return caption_or_query(ctx, r, MD_CAPTION);
 }
 
-
 int api_h_md_query(struct api_ctx *ctx, struct api_req *r)
 {
     return caption_or_query(ctx, r, MD_QUERY);
 }
-
 
 /*
  * The Moondream tasks no installed model serves, for GET /v1/models:

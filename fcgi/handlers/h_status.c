@@ -20,7 +20,6 @@
 /* a worker not seen for this long is reported "down" */
 #define WORKER_STALE_S 30
 
-
 int api_h_queue(struct api_ctx *ctx, struct api_req *r)
 {
     struct err e;
@@ -30,7 +29,6 @@ int api_h_queue(struct api_ctx *ctx, struct api_req *r)
         return api_reply_err(r, &e);
     return api_reply_json_text(r, 200, text);
 }
-
 
 static int tier_set(struct api_ctx *ctx, struct api_req *r, int pause)
 {
@@ -45,24 +43,21 @@ static int tier_set(struct api_ctx *ctx, struct api_req *r, int pause)
     int rc = pause ? jq_tier_pause(ctx->db, tier, &e) : jq_tier_resume(ctx->db, tier, &e);
     if (rc != JQ_OK)
         return api_reply_err(r, &e);
-    return api_reply_json(r, 200,
-                          json_pack("{s:i, s:s, s:b}", "tier", tier, "name", api_tier_name(tier),
-                                    "paused", pause),
-                          NULL);
+    return api_reply_json(
+        r, 200,
+        json_pack("{s:i, s:s, s:b}", "tier", tier, "name", api_tier_name(tier), "paused", pause),
+        NULL);
 }
-
 
 int api_h_tier_pause(struct api_ctx *ctx, struct api_req *r)
 {
     return tier_set(ctx, r, 1);
 }
 
-
 int api_h_tier_resume(struct api_ctx *ctx, struct api_req *r)
 {
     return tier_set(ctx, r, 0);
 }
-
 
 int api_h_health(struct api_ctx *ctx, struct api_req *r)
 {
@@ -82,15 +77,16 @@ int api_h_health(struct api_ctx *ctx, struct api_req *r)
         json_decref(w);
     } else if (e.transient) {
         free(text);
-        return api_reply_json(r, 503,
-                              json_pack("{s:s, s:s, s:s}", "status", "unavailable", "db", "down",
-                                        "api", "up"),
-                              "Retry-After: 1\r\n");
+        return api_reply_json(
+            r, 503,
+            json_pack("{s:s, s:s, s:s}", "status", "unavailable", "db", "down", "api", "up"),
+            "Retry-After: 1\r\n");
     }
     free(text);
     size_t up = 0, i;
     json_t *w;
-    json_array_foreach(workers, i, w) {
+    json_array_foreach(workers, i, w)
+    {
         const char *st = json_string_value(json_object_get(w, "status"));
         up += st && strcmp(st, "up") == 0;
     }
@@ -100,7 +96,6 @@ int api_h_health(struct api_ctx *ctx, struct api_req *r)
                                     workers ? workers : json_array()),
                           NULL);
 }
-
 
 int api_h_metrics(struct api_ctx *ctx, struct api_req *r)
 {
@@ -113,7 +108,6 @@ int api_h_metrics(struct api_ctx *ctx, struct api_req *r)
     free(text);
     return rc;
 }
-
 
 /* the workers array of jq_workers_json, or an empty array */
 static json_t *workers_get(struct api_ctx *ctx, struct err *e, int *failed)
@@ -131,7 +125,6 @@ static json_t *workers_get(struct api_ctx *ctx, struct err *e, int *failed)
     return arr ? arr : json_array();
 }
 
-
 int api_h_models(struct api_ctx *ctx, struct api_req *r)
 {
     struct err e;
@@ -145,23 +138,26 @@ int api_h_models(struct api_ctx *ctx, struct api_req *r)
      * (device.resident: [{"model": name, ...}] or ["name", ...]) */
     size_t i, k, wi;
     json_t *m, *w, *res;
-    json_array_foreach(models, i, m) {
+    json_array_foreach(models, i, m)
+    {
         const char *name = json_string_value(json_object_get(m, "name"));
         json_t *where = json_array(), *vram = json_array();
         json_int_t total = 0;
-        json_array_foreach(workers, wi, w) {
+        json_array_foreach(workers, wi, w)
+        {
             json_t *dev = json_object_get(w, "device");
             json_t *resident = json_object_get(dev, "resident");
-            json_array_foreach(resident, k, res) {
-                const char *rn = json_is_string(res) ? json_string_value(res)
-                                                     : json_string_value(json_object_get(res, "model"));
+            json_array_foreach(resident, k, res)
+            {
+                const char *rn = json_is_string(res)
+                                     ? json_string_value(res)
+                                     : json_string_value(json_object_get(res, "model"));
                 if (rn && name && strcmp(rn, name) == 0) {
                     json_int_t bytes = json_integer_value(json_object_get(res, "bytes"));
                     json_array_append(where, json_object_get(w, "name"));
-                    json_array_append_new(vram, json_pack("{s:O, s:O, s:I}", "worker",
-                                                          json_object_get(w, "name"), "device",
-                                                          json_object_get(dev, "name"), "bytes",
-                                                          bytes));
+                    json_array_append_new(
+                        vram, json_pack("{s:O, s:O, s:I}", "worker", json_object_get(w, "name"),
+                                        "device", json_object_get(dev, "name"), "bytes", bytes));
                     total += bytes;
                 }
             }
@@ -172,12 +168,12 @@ int api_h_models(struct api_ctx *ctx, struct api_req *r)
         json_object_set_new(m, "vram_bytes", json_integer(total));
     }
     json_decref(workers);
-    return api_reply_json(r, 200, json_pack("{s:o, s:o, s:o}", "models", models, "tasks",
-                                            api_models_tasks_json(ctx->models), "unavailable",
-                                            api_md_unavailable_json(ctx->models)),
+    return api_reply_json(r, 200,
+                          json_pack("{s:o, s:o, s:o}", "models", models, "tasks",
+                                    api_models_tasks_json(ctx->models), "unavailable",
+                                    api_md_unavailable_json(ctx->models)),
                           NULL);
 }
-
 
 int api_h_gpus(struct api_ctx *ctx, struct api_req *r)
 {

@@ -14,18 +14,33 @@
 #include <string.h>
 
 static const char *const coco[API_MD_COCO_N] = {
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck",
-    "boat", "traffic light", "fire hydrant", "stop sign", "parking meter", "bench",
-    "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",
-    "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
-    "skateboard", "surfboard", "tennis racket", "bottle", "wine glass", "cup",
-    "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse",
-    "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink",
-    "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush",
+    "person",        "bicycle",      "car",
+    "motorcycle",    "airplane",     "bus",
+    "train",         "truck",        "boat",
+    "traffic light", "fire hydrant", "stop sign",
+    "parking meter", "bench",        "bird",
+    "cat",           "dog",          "horse",
+    "sheep",         "cow",          "elephant",
+    "bear",          "zebra",        "giraffe",
+    "backpack",      "umbrella",     "handbag",
+    "tie",           "suitcase",     "frisbee",
+    "skis",          "snowboard",    "sports ball",
+    "kite",          "baseball bat", "baseball glove",
+    "skateboard",    "surfboard",    "tennis racket",
+    "bottle",        "wine glass",   "cup",
+    "fork",          "knife",        "spoon",
+    "bowl",          "banana",       "apple",
+    "sandwich",      "orange",       "broccoli",
+    "carrot",        "hot dog",      "pizza",
+    "donut",         "cake",         "chair",
+    "couch",         "potted plant", "bed",
+    "dining table",  "toilet",       "tv",
+    "laptop",        "mouse",        "remote",
+    "keyboard",      "cell phone",   "microwave",
+    "oven",          "toaster",      "sink",
+    "refrigerator",  "book",         "clock",
+    "vase",          "scissors",     "teddy bear",
+    "hair drier",    "toothbrush",
 };
 
 /* synonym -> up to 6 classes (-1 terminates); singular forms, plurals are
@@ -35,67 +50,167 @@ struct syn {
     int cls[6];
 };
 
-#define S1(n, a) {n, {a, -1}}
+#define S1(n, a)                                                                                   \
+    {                                                                                              \
+        n,                                                                                         \
+        {                                                                                          \
+            a, -1                                                                                  \
+        }                                                                                          \
+    }
 static const struct syn syns[] = {
-    S1("people", 0), S1("man", 0), S1("men", 0), S1("woman", 0), S1("women", 0),
-    S1("boy", 0), S1("girl", 0), S1("child", 0), S1("children", 0), S1("kid", 0),
-    S1("human", 0), S1("pedestrian", 0), S1("guy", 0), S1("lady", 0),
-    S1("ladies", 0), S1("adult", 0), S1("baby", 0), S1("player", 0),
-    S1("persons", 0), S1("someone", 0), S1("somebody", 0), S1("figure", 0),
-    S1("bike", 1), S1("cycle", 1),
-    S1("automobile", 2), S1("auto", 2), S1("sedan", 2), S1("taxi", 2), S1("cab", 2),
-    S1("suv", 2), S1("jeep", 2), S1("van", 2),
-    S1("motorbike", 3), S1("scooter", 3), S1("moped", 3),
-    S1("plane", 4), S1("aeroplane", 4), S1("aircraft", 4), S1("jet", 4),
+    S1("people", 0),
+    S1("man", 0),
+    S1("men", 0),
+    S1("woman", 0),
+    S1("women", 0),
+    S1("boy", 0),
+    S1("girl", 0),
+    S1("child", 0),
+    S1("children", 0),
+    S1("kid", 0),
+    S1("human", 0),
+    S1("pedestrian", 0),
+    S1("guy", 0),
+    S1("lady", 0),
+    S1("ladies", 0),
+    S1("adult", 0),
+    S1("baby", 0),
+    S1("player", 0),
+    S1("persons", 0),
+    S1("someone", 0),
+    S1("somebody", 0),
+    S1("figure", 0),
+    S1("bike", 1),
+    S1("cycle", 1),
+    S1("automobile", 2),
+    S1("auto", 2),
+    S1("sedan", 2),
+    S1("taxi", 2),
+    S1("cab", 2),
+    S1("suv", 2),
+    S1("jeep", 2),
+    S1("van", 2),
+    S1("motorbike", 3),
+    S1("scooter", 3),
+    S1("moped", 3),
+    S1("plane", 4),
+    S1("aeroplane", 4),
+    S1("aircraft", 4),
+    S1("jet", 4),
     S1("airliner", 4),
-    S1("coach", 5), S1("minibus", 5),
-    S1("locomotive", 6), S1("tram", 6),
-    S1("lorry", 7), S1("pickup", 7), S1("pickup truck", 7),
-    S1("ship", 8), S1("canoe", 8), S1("kayak", 8), S1("yacht", 8), S1("sailboat", 8),
-    S1("traffic signal", 9), S1("stoplight", 9), S1("traffic lights", 9),
+    S1("coach", 5),
+    S1("minibus", 5),
+    S1("locomotive", 6),
+    S1("tram", 6),
+    S1("lorry", 7),
+    S1("pickup", 7),
+    S1("pickup truck", 7),
+    S1("ship", 8),
+    S1("canoe", 8),
+    S1("kayak", 8),
+    S1("yacht", 8),
+    S1("sailboat", 8),
+    S1("traffic signal", 9),
+    S1("stoplight", 9),
+    S1("traffic lights", 9),
     S1("hydrant", 10),
     S1("parking sign", 11),
     S1("meter", 12),
     S1("park bench", 13),
-    S1("pigeon", 14), S1("seagull", 14), S1("gull", 14), S1("duck", 14),
-    S1("sparrow", 14), S1("robin", 14), S1("crow", 14),
-    S1("kitten", 15), S1("kitty", 15),
-    S1("puppy", 16), S1("doggy", 16),
-    S1("pony", 17), S1("foal", 17),
+    S1("pigeon", 14),
+    S1("seagull", 14),
+    S1("gull", 14),
+    S1("duck", 14),
+    S1("sparrow", 14),
+    S1("robin", 14),
+    S1("crow", 14),
+    S1("kitten", 15),
+    S1("kitty", 15),
+    S1("puppy", 16),
+    S1("doggy", 16),
+    S1("pony", 17),
+    S1("foal", 17),
     S1("lamb", 18),
-    S1("cattle", 19), S1("bull", 19), S1("calf", 19), S1("calves", 19), S1("ox", 19),
+    S1("cattle", 19),
+    S1("bull", 19),
+    S1("calf", 19),
+    S1("calves", 19),
+    S1("ox", 19),
     S1("oxen", 19),
-    S1("rucksack", 24), S1("knapsack", 24),
+    S1("rucksack", 24),
+    S1("knapsack", 24),
     S1("parasol", 25),
-    S1("purse", 26), S1("bag", 26), S1("handbags", 26),
-    S1("necktie", 27), S1("bow tie", 27),
-    S1("luggage", 28), S1("travel bag", 28),
+    S1("purse", 26),
+    S1("bag", 26),
+    S1("handbags", 26),
+    S1("necktie", 27),
+    S1("bow tie", 27),
+    S1("luggage", 28),
+    S1("travel bag", 28),
     S1("ski", 30),
-    S1("ball", 32), S1("football", 32), S1("soccer ball", 32), S1("basketball", 32),
-    S1("tennis ball", 32), S1("volleyball", 32),
+    S1("ball", 32),
+    S1("football", 32),
+    S1("soccer ball", 32),
+    S1("basketball", 32),
+    S1("tennis ball", 32),
+    S1("volleyball", 32),
     S1("bat", 34),
-    S1("mitt", 35), S1("glove", 35),
-    S1("racket", 38), S1("racquet", 38), S1("tennis racquet", 38),
-    S1("wineglass", 40), S1("glass", 40), S1("champagne glass", 40),
-    S1("mug", 41), S1("coffee mug", 41), S1("teacup", 41), S1("coffee cup", 41),
-    S1("tea cup", 41), S1("espresso cup", 41), S1("coffee", 41), S1("espresso", 41),
+    S1("mitt", 35),
+    S1("glove", 35),
+    S1("racket", 38),
+    S1("racquet", 38),
+    S1("tennis racquet", 38),
+    S1("wineglass", 40),
+    S1("glass", 40),
+    S1("champagne glass", 40),
+    S1("mug", 41),
+    S1("coffee mug", 41),
+    S1("teacup", 41),
+    S1("coffee cup", 41),
+    S1("tea cup", 41),
+    S1("espresso cup", 41),
+    S1("coffee", 41),
+    S1("espresso", 41),
     S1("knives", 43),
     S1("dish", 45),
-    S1("sub", 48), S1("burger", 48), S1("hamburger", 48),
+    S1("sub", 48),
+    S1("burger", 48),
+    S1("hamburger", 48),
     S1("hotdog", 52),
     S1("doughnut", 54),
     S1("cupcake", 55),
-    S1("stool", 56), S1("armchair", 56), S1("seat", 56),
-    S1("sofa", 57), S1("settee", 57),
-    S1("plant", 58), S1("houseplant", 58), S1("flower pot", 58), S1("pot plant", 58),
-    S1("table", 60), S1("dinner table", 60), S1("kitchen table", 60), S1("desk", 60),
-    S1("television", 62), S1("tv monitor", 62), S1("monitor", 62), S1("screen", 62),
-    S1("tv set", 62), S1("tvs", 62),
-    S1("notebook computer", 63), S1("notebook", 63),
-    S1("computer mouse", 64), S1("mice", 64),
-    S1("remote control", 65), S1("tv remote", 65), S1("controller", 65),
-    S1("phone", 67), S1("cellphone", 67), S1("mobile phone", 67), S1("smartphone", 67),
-    S1("mobile", 67), S1("iphone", 67),
+    S1("stool", 56),
+    S1("armchair", 56),
+    S1("seat", 56),
+    S1("sofa", 57),
+    S1("settee", 57),
+    S1("plant", 58),
+    S1("houseplant", 58),
+    S1("flower pot", 58),
+    S1("pot plant", 58),
+    S1("table", 60),
+    S1("dinner table", 60),
+    S1("kitchen table", 60),
+    S1("desk", 60),
+    S1("television", 62),
+    S1("tv monitor", 62),
+    S1("monitor", 62),
+    S1("screen", 62),
+    S1("tv set", 62),
+    S1("tvs", 62),
+    S1("notebook computer", 63),
+    S1("notebook", 63),
+    S1("computer mouse", 64),
+    S1("mice", 64),
+    S1("remote control", 65),
+    S1("tv remote", 65),
+    S1("controller", 65),
+    S1("phone", 67),
+    S1("cellphone", 67),
+    S1("mobile phone", 67),
+    S1("smartphone", 67),
+    S1("mobile", 67),
+    S1("iphone", 67),
     S1("microwave oven", 68),
     S1("stove", 69),
     S1("basin", 71),
@@ -103,10 +218,16 @@ static const struct syn syns[] = {
     S1("novel", 73),
     S1("wall clock", 74),
     S1("scissor", 76),
-    S1("teddy", 77), S1("stuffed animal", 77), S1("plush toy", 77), S1("plushie", 77),
-    S1("hair dryer", 78), S1("hairdryer", 78), S1("blow dryer", 78),
+    S1("teddy", 77),
+    S1("stuffed animal", 77),
+    S1("plush toy", 77),
+    S1("plushie", 77),
+    S1("hair dryer", 78),
+    S1("hairdryer", 78),
+    S1("blow dryer", 78),
     S1("tooth brush", 79),
-    S1("face", API_MD_FACE), S1("human face", API_MD_FACE),
+    S1("face", API_MD_FACE),
+    S1("human face", API_MD_FACE),
     {"vehicle", {2, 3, 5, 7, -1}},
     {"animal", {14, 15, 16, 17, 18, 19}},
     {"pet", {15, 16, -1}},
@@ -121,27 +242,22 @@ static const struct syn syns[] = {
 #undef S1
 
 static const char *const stop_words[] = {
-    "on", "in", "at", "with", "near", "next", "by", "of", "under", "behind",
-    "beside", "besides", "from", "wearing", "holding", "that", "which", "who",
-    "whose", "to", "inside", "over", "above", "below", "between", "sitting",
-    "standing", "riding", "carrying", "against", "for", "into", "onto", "and",
-    "or", NULL,
+    "on",     "in",       "at",      "with", "near",    "next",    "by",      "of",      "under",
+    "behind", "beside",   "besides", "from", "wearing", "holding", "that",    "which",   "who",
+    "whose",  "to",       "inside",  "over", "above",   "below",   "between", "sitting", "standing",
+    "riding", "carrying", "against", "for",  "into",    "onto",    "and",     "or",      NULL,
 };
 static const char *const articles[] = {"a", "an", "the", "some", "all", "any", "every", NULL};
 
 #define MAX_OBJECT 256
 #define MAX_WORDS 16
 
-
-const char *
-api_md_coco_label(int i)
+const char *api_md_coco_label(int i)
 {
     return i >= 0 && i < API_MD_COCO_N ? coco[i] : NULL;
 }
 
-
-const char *
-api_md_coco_names(void)
+const char *api_md_coco_names(void)
 {
     static char buf[1024];
     static int done;
@@ -156,9 +272,7 @@ api_md_coco_names(void)
     return buf;
 }
 
-
-static int
-in_list(const char *w, const char *const *list)
+static int in_list(const char *w, const char *const *list)
 {
     for (int i = 0; list[i]; i++)
         if (strcmp(w, list[i]) == 0)
@@ -166,10 +280,8 @@ in_list(const char *w, const char *const *list)
     return 0;
 }
 
-
 /* exact lookup of one normalised phrase (no plural handling) */
-static int
-lookup_exact(const char *p, int *cls, int max)
+static int lookup_exact(const char *p, int *cls, int max)
 {
     for (int i = 0; i < API_MD_COCO_N; i++) {
         if (strcmp(p, coco[i]) == 0) {
@@ -189,10 +301,8 @@ lookup_exact(const char *p, int *cls, int max)
     return 0;
 }
 
-
 /* lookup with English plural endings on the last word */
-static int
-lookup(const char *p, int *cls, int max)
+static int lookup(const char *p, int *cls, int max)
 {
     int n = lookup_exact(p, cls, max);
     if (n)
@@ -204,8 +314,8 @@ lookup(const char *p, int *cls, int max)
     static const struct {
         const char *from, *to;
     } rules[] = {
-        {"ies", "y"}, {"ves", "f"}, {"ves", "fe"}, {"ches", "ch"}, {"shes", "sh"},
-        {"sses", "ss"}, {"ses", "s"}, {"xes", "x"}, {"oes", "o"}, {"s", ""},
+        {"ies", "y"},   {"ves", "f"}, {"ves", "fe"}, {"ches", "ch"}, {"shes", "sh"},
+        {"sses", "ss"}, {"ses", "s"}, {"xes", "x"},  {"oes", "o"},   {"s", ""},
     };
     for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
         size_t fl = strlen(rules[r].from);
@@ -220,9 +330,7 @@ lookup(const char *p, int *cls, int max)
     return 0;
 }
 
-
-int
-api_md_object_match(const char *object, int *cls, int max)
+int api_md_object_match(const char *object, int *cls, int max)
 {
     if (!object || max <= 0)
         return 0;
@@ -236,12 +344,12 @@ api_md_object_match(const char *object, int *cls, int max)
     size_t o = 0;
     for (size_t i = 0; i <= len; i++) {
         unsigned char ch = (unsigned char)object[i];
-        int alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                    (ch >= 'A' && ch <= 'Z');
+        int alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z');
         if (alnum) {
             buf[o++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-        } else if (ch == '\'' ) {
-            continue;  /* "people's" -> "peoples" handled by plurals */
+        } else if (ch == '\'') {
+            continue; /* "people's" -> "peoples" handled by plurals */
         } else if (o > 0 && buf[o - 1] != 0) {
             buf[o++] = 0;
         }

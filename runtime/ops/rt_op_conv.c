@@ -52,8 +52,8 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     uint64_t maxt = b->dev->caps.max_texel_elements;
     int texel = vec4 && b->dev->use_texel && b->reg[nd->in[0]].size / 16 <= maxt &&
                 b->reg[nd->in[1]].size / 4 <= maxt;
-    enum rt_shader_id sh = (enum rt_shader_id)((texel ? RT_SHADER_GEMM_TX_F32
-                                                      : RT_SHADER_GEMM_F32) + wt);
+    enum rt_shader_id sh =
+        (enum rt_shader_id)((texel ? RT_SHADER_GEMM_TX_F32 : RT_SHADER_GEMM_F32) + wt);
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
     if (d == NULL)
         return e->status;
@@ -110,7 +110,8 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     if (trip > TRIP_MAX)
         return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
                        "node %s: conv reduction of %llu steps exceeds the per-invocation "
-                       "limit %d", nd->name, (unsigned long long)trip, TRIP_MAX);
+                       "limit %d",
+                       nd->name, (unsigned long long)trip, TRIP_MAX);
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
     int vec4 = depthwise ? (pc->cog == 1 && pc->c % 4 == 0) : (pc->cog % 4 == 0);
     uint64_t maxt = b->dev->caps.max_texel_elements;

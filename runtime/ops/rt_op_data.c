@@ -24,8 +24,7 @@ static void contig4(const uint32_t *d, uint32_t *s)
         s[i] = s[i + 1] * d[i + 1];
 }
 
-static int copy4d(struct rt_build *b, int k, int in, const struct rt_push_copy4d *pc,
-                  struct err *e)
+static int copy4d(struct rt_build *b, int k, int in, const struct rt_push_copy4d *pc, struct err *e)
 {
     struct rt_dispatch *d = rt_build_add(b, RT_SHADER_COPY4D, k, e);
     if (d == NULL)
@@ -37,8 +36,8 @@ static int copy4d(struct rt_build *b, int k, int in, const struct rt_push_copy4d
     return rt_dispatch_grid1d(d, pc->total, 64, e);
 }
 
-static struct rt_dispatch *simple(struct rt_build *b, int k, enum rt_shader_id sh,
-                                  const void *pc, uint32_t size, struct err *e)
+static struct rt_dispatch *simple(struct rt_build *b, int k, enum rt_shader_id sh, const void *pc,
+                                  uint32_t size, struct err *e)
 {
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
     if (d == NULL)
@@ -135,10 +134,19 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
     case RT_OP_POOL_AVG: {
         const struct rt_pool_attrs *p = &nd->a.pool;
         struct rt_push_pool pc = {
-            (uint32_t)x->shape[0], (uint32_t)x->shape[1], (uint32_t)x->shape[2],
-            (uint32_t)x->shape[3], (uint32_t)y->shape[1], (uint32_t)y->shape[2],
-            (uint32_t)p->kh, (uint32_t)p->kw, (uint32_t)p->stride_h, (uint32_t)p->stride_w,
-            p->pad_t, p->pad_l, (uint32_t)(p->count_pad != 0),
+            (uint32_t)x->shape[0],
+            (uint32_t)x->shape[1],
+            (uint32_t)x->shape[2],
+            (uint32_t)x->shape[3],
+            (uint32_t)y->shape[1],
+            (uint32_t)y->shape[2],
+            (uint32_t)p->kh,
+            (uint32_t)p->kw,
+            (uint32_t)p->stride_h,
+            (uint32_t)p->stride_w,
+            p->pad_t,
+            p->pad_l,
+            (uint32_t)(p->count_pad != 0),
         };
         if ((uint64_t)p->kh * p->kw > ROW_MAX)
             return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
@@ -151,8 +159,8 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         return rt_dispatch_grid1d(d, total, 64, e);
     }
     case RT_OP_GLOBAL_AVG: {
-        struct rt_push_gavg pc = {(uint32_t)x->shape[0],
-                                  (uint32_t)(x->shape[1] * x->shape[2]), (uint32_t)x->shape[3]};
+        struct rt_push_gavg pc = {(uint32_t)x->shape[0], (uint32_t)(x->shape[1] * x->shape[2]),
+                                  (uint32_t)x->shape[3]};
         d = simple(b, k, RT_SHADER_GLOBAL_AVG, &pc, sizeof(pc), e);
         if (d == NULL)
             return e->status;
@@ -165,10 +173,10 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         rows_of(x, nd->a.axis, &pc);
         if (pc.len > ROW_MAX)
             return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
-                           "node %s: %s over %u elements exceeds %d", nd->name,
-                           rt_op_name(nd->op), pc.len, ROW_MAX);
-        d = simple(b, k, nd->op == RT_OP_SOFTMAX ? RT_SHADER_SOFTMAX : RT_SHADER_REDUCE_MEAN,
-                   &pc, sizeof(pc), e);
+                           "node %s: %s over %u elements exceeds %d", nd->name, rt_op_name(nd->op),
+                           pc.len, ROW_MAX);
+        d = simple(b, k, nd->op == RT_OP_SOFTMAX ? RT_SHADER_SOFTMAX : RT_SHADER_REDUCE_MEAN, &pc,
+                   sizeof(pc), e);
         if (d == NULL)
             return e->status;
         return rt_dispatch_grid1d(d, (uint64_t)pc.outer * pc.inner, 64, e);
@@ -176,9 +184,9 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
     case RT_OP_RESIZE: {
         const struct rt_resize_attrs *r = &nd->a.resize;
         struct rt_push_resize pc = {
-            (uint32_t)x->shape[0], (uint32_t)x->shape[1], (uint32_t)x->shape[2],
-            (uint32_t)x->shape[3], (uint32_t)r->out_h, (uint32_t)r->out_w, (uint32_t)r->mode,
-            (uint32_t)r->align_corners, (uint32_t)r->half_pixel,
+            (uint32_t)x->shape[0], (uint32_t)x->shape[1],      (uint32_t)x->shape[2],
+            (uint32_t)x->shape[3], (uint32_t)r->out_h,         (uint32_t)r->out_w,
+            (uint32_t)r->mode,     (uint32_t)r->align_corners, (uint32_t)r->half_pixel,
         };
         d = simple(b, k, RT_SHADER_RESIZE, &pc, sizeof(pc), e);
         if (d == NULL)
@@ -236,8 +244,15 @@ int rt_ops_build(struct rt_build *b, int k, struct err *e)
     case RT_OP_CONV2D:
     case RT_OP_DENSE:
         return rt_op_conv_build(b, k, e);
-    case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL: case RT_OP_DIV: case RT_OP_MAX:
-    case RT_OP_MIN: case RT_OP_ACT: case RT_OP_RESHAPE: case RT_OP_BATCHNORM:
+    case RT_OP_ADD:
+    case RT_OP_SUB:
+    case RT_OP_MUL:
+    case RT_OP_DIV:
+    case RT_OP_MAX:
+    case RT_OP_MIN:
+    case RT_OP_ACT:
+    case RT_OP_RESHAPE:
+    case RT_OP_BATCHNORM:
         return rt_op_elem_build(b, k, e);
     default:
         return rt_op_data_build(b, k, e);

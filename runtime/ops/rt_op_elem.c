@@ -23,8 +23,12 @@ int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
     uint64_t total = (uint64_t)rt_tensor_nelem(y);
     struct rt_dispatch *d;
     switch (nd->op) {
-    case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL:
-    case RT_OP_DIV: case RT_OP_MAX: case RT_OP_MIN: {
+    case RT_OP_ADD:
+    case RT_OP_SUB:
+    case RT_OP_MUL:
+    case RT_OP_DIV:
+    case RT_OP_MAX:
+    case RT_OP_MIN: {
         d = rt_build_add(b, RT_SHADER_BINARY, k, e);
         if (d == NULL)
             return e->status;
@@ -69,7 +73,12 @@ int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
         rt_dispatch_bind(d, *ro, 1);
         memcpy(d->push, &pc, sizeof(pc));
         d->push_size = sizeof(pc);
-        { uint64_t t2 = total; if (t2 > 256 * 128) t2 = 256 * 128; return rt_dispatch_grid1d(d, t2, 256, e); }
+        {
+            uint64_t t2 = total;
+            if (t2 > 256 * 128)
+                t2 = 256 * 128;
+            return rt_dispatch_grid1d(d, t2, 256, e);
+        }
     }
     case RT_OP_BATCHNORM: {
         d = rt_build_add(b, RT_SHADER_BATCHNORM, k, e);

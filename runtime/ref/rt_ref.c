@@ -19,11 +19,16 @@
 float rt_ref_act(enum rt_act act, float alpha, float beta, float x)
 {
     switch (act) {
-    case RT_ACT_NONE: return x;
-    case RT_ACT_RELU: return x > 0 ? x : 0;
-    case RT_ACT_RELU6: return x < 0 ? 0 : (x > 6 ? 6 : x);
-    case RT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case RT_ACT_TANH: return tanhf(x);
+    case RT_ACT_NONE:
+        return x;
+    case RT_ACT_RELU:
+        return x > 0 ? x : 0;
+    case RT_ACT_RELU6:
+        return x < 0 ? 0 : (x > 6 ? 6 : x);
+    case RT_ACT_SIGMOID:
+        return 1.0f / (1.0f + expf(-x));
+    case RT_ACT_TANH:
+        return tanhf(x);
     case RT_ACT_HARDSWISH: {
         float r = x + 3;
         r = r < 0 ? 0 : (r > 6 ? 6 : r);
@@ -33,10 +38,14 @@ float rt_ref_act(enum rt_act act, float alpha, float beta, float x)
         float r = alpha * x + beta;
         return r < 0 ? 0 : (r > 1 ? 1 : r);
     }
-    case RT_ACT_LEAKY: return x < 0 ? alpha * x : x;
-    case RT_ACT_ELU: return x < 0 ? alpha * (expf(x) - 1) : x;
-    case RT_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case RT_ACT_CLIP: return x < alpha ? alpha : (x > beta ? beta : x);
+    case RT_ACT_LEAKY:
+        return x < 0 ? alpha * x : x;
+    case RT_ACT_ELU:
+        return x < 0 ? alpha * (expf(x) - 1) : x;
+    case RT_ACT_GELU:
+        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case RT_ACT_CLIP:
+        return x < alpha ? alpha : (x > beta ? beta : x);
     }
     return x;
 }
@@ -148,13 +157,20 @@ static void matmul(const struct rt_graph *g, const struct rt_node *nd, const flo
 float rt_ref_binary(enum rt_op op, float a, float b)
 {
     switch (op) {
-    case RT_OP_ADD: return a + b;
-    case RT_OP_SUB: return a - b;
-    case RT_OP_MUL: return a * b;
-    case RT_OP_DIV: return a / b;
-    case RT_OP_MAX: return a > b ? a : b;
-    case RT_OP_MIN: return a < b ? a : b;
-    default: return 0;
+    case RT_OP_ADD:
+        return a + b;
+    case RT_OP_SUB:
+        return a - b;
+    case RT_OP_MUL:
+        return a * b;
+    case RT_OP_DIV:
+        return a / b;
+    case RT_OP_MAX:
+        return a > b ? a : b;
+    case RT_OP_MIN:
+        return a < b ? a : b;
+    default:
+        return 0;
     }
 }
 
@@ -174,8 +190,8 @@ static void binary(const struct rt_graph *g, const struct rt_node *nd, const flo
                 for (int64_t i3 = 0; i3 < dy[3]; i3++) {
                     float a = in[0][i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3]];
                     float b = in[1][i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3]];
-                    out[o++] = rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta,
-                                          rt_ref_binary(nd->op, a, b));
+                    out[o++] =
+                        rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta, rt_ref_binary(nd->op, a, b));
                 }
 }
 
@@ -215,8 +231,8 @@ static void pool(const struct rt_graph *g, const struct rt_node *nd, const float
                 }
 }
 
-static void global_avg(const struct rt_graph *g, const struct rt_node *nd,
-                       const float *const *in, float *out)
+static void global_avg(const struct rt_graph *g, const struct rt_node *nd, const float *const *in,
+                       float *out)
 {
     const struct rt_tensor *x = &g->tensors[nd->in[0]];
     int64_t N = x->shape[0], HW = x->shape[1] * x->shape[2], C = x->shape[3];
@@ -311,8 +327,8 @@ static void slice(const struct rt_graph *g, const struct rt_node *nd, const floa
     rt_ref_copy4d(in[0], out, dy, sy, 0, sx, ioff, beg, dy, 0);
 }
 
-static void transpose(const struct rt_graph *g, const struct rt_node *nd,
-                      const float *const *in, float *out)
+static void transpose(const struct rt_graph *g, const struct rt_node *nd, const float *const *in,
+                      float *out)
 {
     const struct rt_tensor *x = &g->tensors[nd->in[0]], *y = &g->tensors[nd->out];
     int64_t dx[4], dy[4], sx[4], sy[4], pstr[4], beg[4] = {0, 0, 0, 0};
@@ -358,8 +374,8 @@ static void softmax(const struct rt_graph *g, const struct rt_node *nd, const fl
         }
 }
 
-static void reduce_mean(const struct rt_graph *g, const struct rt_node *nd,
-                        const float *const *in, float *out)
+static void reduce_mean(const struct rt_graph *g, const struct rt_node *nd, const float *const *in,
+                        float *out)
 {
     int64_t outer, len, inner;
     split_axis(&g->tensors[nd->in[0]], nd->a.axis, &outer, &len, &inner);
@@ -414,10 +430,10 @@ static void resize(const struct rt_graph *g, const struct rt_node *nd, const flo
             for (int ox = 0; ox < r->out_w; ox++) {
                 float *yp = out + ((n * r->out_h + oy) * r->out_w + ox) * C;
                 if (r->mode == 0) {
-                    int sy = rt_ref_resize_nearest(oy, H, r->out_h, r->align_corners,
-                                                   r->half_pixel);
-                    int sx = rt_ref_resize_nearest(ox, W, r->out_w, r->align_corners,
-                                                   r->half_pixel);
+                    int sy =
+                        rt_ref_resize_nearest(oy, H, r->out_h, r->align_corners, r->half_pixel);
+                    int sx =
+                        rt_ref_resize_nearest(ox, W, r->out_w, r->align_corners, r->half_pixel);
                     memcpy(yp, in[0] + ((n * H + sy) * W + sx) * C, (size_t)C * sizeof(float));
                     continue;
                 }
@@ -446,9 +462,15 @@ int rt_ref_node(const struct rt_graph *g, const struct rt_node *nd, const float 
     const struct rt_tensor *y = &g->tensors[nd->out];
     int64_t n = rt_tensor_nelem(y);
     switch (nd->op) {
-    case RT_OP_CONV2D: conv2d(g, nd, in, out); break;
-    case RT_OP_DENSE: dense(g, nd, in, out); break;
-    case RT_OP_MATMUL: matmul(g, nd, in, out); break;
+    case RT_OP_CONV2D:
+        conv2d(g, nd, in, out);
+        break;
+    case RT_OP_DENSE:
+        dense(g, nd, in, out);
+        break;
+    case RT_OP_MATMUL:
+        matmul(g, nd, in, out);
+        break;
     case RT_OP_BATCHNORM: {
         int64_t C = y->ndim ? y->shape[y->ndim - 1] : 1;
         for (int64_t i = 0; i < n; i++)
@@ -456,8 +478,12 @@ int rt_ref_node(const struct rt_graph *g, const struct rt_node *nd, const float 
                                 in[0][i] * in[1][i % C] + in[2][i % C]);
         break;
     }
-    case RT_OP_ADD: case RT_OP_SUB: case RT_OP_MUL:
-    case RT_OP_DIV: case RT_OP_MAX: case RT_OP_MIN:
+    case RT_OP_ADD:
+    case RT_OP_SUB:
+    case RT_OP_MUL:
+    case RT_OP_DIV:
+    case RT_OP_MAX:
+    case RT_OP_MIN:
         binary(g, nd, in, out);
         break;
     case RT_OP_ACT:
@@ -465,26 +491,45 @@ int rt_ref_node(const struct rt_graph *g, const struct rt_node *nd, const float 
             out[i] = rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta, in[0][i]);
         break;
     case RT_OP_POOL_MAX:
-    case RT_OP_POOL_AVG: pool(g, nd, in, out); break;
-    case RT_OP_GLOBAL_AVG: global_avg(g, nd, in, out); break;
-    case RT_OP_PAD: pad(g, nd, in, out); break;
-    case RT_OP_CONCAT: concat(g, nd, in, out); break;
-    case RT_OP_RESHAPE: memcpy(out, in[0], (size_t)n * sizeof(float)); break;
-    case RT_OP_TRANSPOSE: transpose(g, nd, in, out); break;
-    case RT_OP_SOFTMAX: softmax(g, nd, in, out); break;
-    case RT_OP_RESIZE: resize(g, nd, in, out); break;
-    case RT_OP_SLICE: slice(g, nd, in, out); break;
-    case RT_OP_REDUCE_MEAN: reduce_mean(g, nd, in, out); break;
+    case RT_OP_POOL_AVG:
+        pool(g, nd, in, out);
+        break;
+    case RT_OP_GLOBAL_AVG:
+        global_avg(g, nd, in, out);
+        break;
+    case RT_OP_PAD:
+        pad(g, nd, in, out);
+        break;
+    case RT_OP_CONCAT:
+        concat(g, nd, in, out);
+        break;
+    case RT_OP_RESHAPE:
+        memcpy(out, in[0], (size_t)n * sizeof(float));
+        break;
+    case RT_OP_TRANSPOSE:
+        transpose(g, nd, in, out);
+        break;
+    case RT_OP_SOFTMAX:
+        softmax(g, nd, in, out);
+        break;
+    case RT_OP_RESIZE:
+        resize(g, nd, in, out);
+        break;
+    case RT_OP_SLICE:
+        slice(g, nd, in, out);
+        break;
+    case RT_OP_REDUCE_MEAN:
+        reduce_mean(g, nd, in, out);
+        break;
     default:
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_op",
-                       "reference has no op %d", (int)nd->op);
+        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_op", "reference has no op %d",
+                       (int)nd->op);
     }
     return 0;
 }
 
 /* runs the whole graph on the CPU; see rt.h */
-int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **outputs,
-               struct err *e)
+int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **outputs, struct err *e)
 {
     float **buf = calloc((size_t)g->n_tensors + 1, sizeof(*buf));
     const float **view = calloc((size_t)g->n_tensors + 1, sizeof(*view));
@@ -505,16 +550,15 @@ int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **out
             in[i] = view[nd->in[i]];
             if (in[i] == NULL) {
                 rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model",
-                             "node %s reads tensor %d before it is computed", nd->name,
-                             nd->in[i]);
+                             "node %s reads tensor %d before it is computed", nd->name, nd->in[i]);
                 goto out;
             }
         }
         int64_t n = rt_tensor_nelem(&g->tensors[nd->out]);
         buf[nd->out] = malloc((size_t)n * sizeof(float));
         if (buf[nd->out] == NULL) {
-            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory",
-                         "could not allocate %lld floats", (long long)n);
+            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate %lld floats",
+                         (long long)n);
             goto out;
         }
         rc = rt_ref_node(g, nd, in, buf[nd->out], e);

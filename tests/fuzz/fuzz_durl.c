@@ -51,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CM_ASSERT(enc != NULL);
         uint8_t *back;
         size_t blen;
-        CM_ASSERT(durl_base64_decode(enc, strlen(enc), DURL_B64_ORIGINAL, 0, ar,
-                                     &back, &blen, &e) == DURL_OK);
+        CM_ASSERT(durl_base64_decode(enc, strlen(enc), DURL_B64_ORIGINAL, 0, ar, &back, &blen,
+                                     &e) == DURL_OK);
         CM_ASSERT(blen == d.len && memcmp(back, d.data, blen) == 0);
     }
     durl_free(&d);

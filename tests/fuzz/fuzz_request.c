@@ -28,7 +28,6 @@ struct fuzz_buf {
     size_t n;
 };
 
-
 static int buf_write(void *u, const char *p, size_t n)
 {
     struct fuzz_buf *b = u;
@@ -39,13 +38,11 @@ static int buf_write(void *u, const char *p, size_t n)
     return 0;
 }
 
-
 static int buf_flush(void *u)
 {
     (void)u;
     return 0;
 }
-
 
 static int h_dummy(struct api_ctx *ctx, struct api_req *r)
 {
@@ -53,7 +50,6 @@ static int h_dummy(struct api_ctx *ctx, struct api_req *r)
     (void)r;
     return 0;
 }
-
 
 static const struct api_route fuzz_routes[] = {
     {"POST", "/v1/jobs", API_AUTH_TENANT, h_dummy},
@@ -64,7 +60,6 @@ static const struct api_route fuzz_routes[] = {
     {NULL, NULL, API_AUTH_NONE, NULL},
 };
 
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -73,7 +68,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     log_init("fuzz_request", LOG_LEVEL_ERROR);
     return 0;
 }
-
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -102,8 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     envp[n] = NULL;
 
-    struct api_limits lim = {.max_body = 65536, .max_image = 65536, .max_side = 256,
-                             .max_pixels = 65536, .max_batch = 8, .max_parts = 16};
+    struct api_limits lim = {.max_body = 65536,
+                             .max_image = 65536,
+                             .max_side = 256,
+                             .max_pixels = 65536,
+                             .max_batch = 8,
+                             .max_parts = 16};
     struct api_req r;
     memset(&r, 0, sizeof(r));
     struct fuzz_buf out;

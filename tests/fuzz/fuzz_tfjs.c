@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&o, 0, sizeof(o));
     memset(&e, 0, sizeof(e));
     o.in_h = o.in_w = 32;
-    int rc = rt_import_tfjs_mem((const char *)data + 2, jl, data + 2 + jl, size - 2 - jl, &o, &g, &e);
+    int rc =
+        rt_import_tfjs_mem((const char *)data + 2, jl, data + 2 + jl, size - 2 - jl, &o, &g, &e);
     if (rc < 0) {
         CM_ASSERT(g == NULL && e.msg[0] != '\0');
         return 0;

@@ -28,9 +28,7 @@
 
 #define WORKER "api-test-worker"
 
-
-static int claim_one(struct pgx *c, const char *model, struct jq_job **jobs, int *n,
-                     struct err *e)
+static int claim_one(struct pgx *c, const char *model, struct jq_job **jobs, int *n, struct err *e)
 {
     const char *models[1] = {model};
     for (int i = 0; i < 100; i++) {
@@ -46,7 +44,6 @@ static int claim_one(struct pgx *c, const char *model, struct jq_job **jobs, int
     fprintf(stderr, "claim: no job of model %s within 10 s\n", model);
     return -1;
 }
-
 
 int main(int argc, char **argv)
 {

@@ -24,7 +24,6 @@
 
 enum { T_BEGIN = 1, T_END = 3, T_PARAMS = 4, T_STDIN = 5, T_STDOUT = 6, T_STDERR = 7 };
 
-
 static int write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
@@ -41,16 +40,14 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-
 static int record(int fd, int type, const void *data, size_t n)
 {
-    unsigned char h[8] = {1, (unsigned char)type, 0, 1, (unsigned char)(n >> 8),
-                          (unsigned char)(n & 255), 0, 0};
+    unsigned char h[8] = {
+        1, (unsigned char)type, 0, 1, (unsigned char)(n >> 8), (unsigned char)(n & 255), 0, 0};
     if (write_all(fd, h, 8) != 0)
         return -1;
     return n ? write_all(fd, data, n) : 0;
 }
-
 
 static int read_full(int fd, void *p, size_t n)
 {
@@ -68,7 +65,6 @@ static int read_full(int fd, void *p, size_t n)
     return 0;
 }
 
-
 static size_t put_len(unsigned char *b, size_t n)
 {
     if (n < 128) {
@@ -81,7 +77,6 @@ static size_t put_len(unsigned char *b, size_t n)
     b[3] = (unsigned char)n;
     return 4;
 }
-
 
 int main(int argc, char **argv)
 {

@@ -22,16 +22,16 @@ struct fake_model {
 };
 
 struct fake {
-    size_t device_total;      /* the "device": loads beyond it fail with OOM */
+    size_t device_total; /* the "device": loads beyond it fail with OOM */
     size_t device_used;
-    size_t weights;           /* bytes of weights per model */
-    size_t act_per_image;     /* activation bytes per image of max_batch */
-    int run_oom_above;        /* run fails with OOM when n > this (0 = never) */
+    size_t weights;       /* bytes of weights per model */
+    size_t act_per_image; /* activation bytes per image of max_batch */
+    int run_oom_above;    /* run fails with OOM when n > this (0 = never) */
     int run_oom_always;
-    int lose_device_at_run;   /* run number that loses the device (0 = never) */
+    int lose_device_at_run; /* run number that loses the device (0 = never) */
     int runs, loads, unloads;
     int max_n_seen;
-    int bad_input_job;        /* job id whose input is "corrupt" */
+    int bad_input_job; /* job id whose input is "corrupt" */
 };
 
 static int fake_load(void *ctx, const char *model, int max_batch, size_t limit, void **handle,
@@ -210,8 +210,8 @@ static void test_load_oom_halves(void)
 
 static void test_run_oom(void)
 {
-    struct fake f = {.device_total = 1 << 20, .weights = 100, .act_per_image = 10,
-                     .run_oom_above = 2};
+    struct fake f = {
+        .device_total = 1 << 20, .weights = 100, .act_per_image = 10, .run_oom_above = 2};
     struct wk_res r;
     wk_res_init(&r, &fake_ops, &f, 1 << 20);
     struct wk_item it[8];
@@ -255,8 +255,8 @@ static int stop_after_first(void *arg, int n, struct wk_item *items)
 
 static void test_cancel_and_errors(void)
 {
-    struct fake f = {.device_total = 1 << 20, .weights = 100, .act_per_image = 10,
-                     .bad_input_job = 5};
+    struct fake f = {
+        .device_total = 1 << 20, .weights = 100, .act_per_image = 10, .bad_input_job = 5};
     struct wk_res r;
     wk_res_init(&r, &fake_ops, &f, 1 << 20);
     struct wk_item it[8];

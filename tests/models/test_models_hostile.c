@@ -21,8 +21,8 @@
 /* --write-seeds DIR: also store the crafted inputs as fuzz seeds */
 static const char *seed_dir;
 
-static void
-seed(const char *target, const char *name, const void *json, size_t jl, const void *b, size_t n)
+static void seed(const char *target, const char *name, const void *json, size_t jl, const void *b,
+                 size_t n)
 {
     char p[1024];
     if (seed_dir == NULL)
@@ -47,8 +47,7 @@ struct pbw {
     size_t n;
 };
 
-static void
-w_varint(struct pbw *w, uint64_t v)
+static void w_varint(struct pbw *w, uint64_t v)
 {
     do {
         uint8_t c = v & 0x7f;
@@ -57,14 +56,12 @@ w_varint(struct pbw *w, uint64_t v)
     } while (v);
 }
 
-static void
-w_key(struct pbw *w, int num, int wire)
+static void w_key(struct pbw *w, int num, int wire)
 {
     w_varint(w, (uint64_t)num << 3 | (uint64_t)wire);
 }
 
-static void
-w_bytes(struct pbw *w, int num, const void *p, size_t n)
+static void w_bytes(struct pbw *w, int num, const void *p, size_t n)
 {
     w_key(w, num, 2);
     w_varint(w, n);
@@ -72,28 +69,25 @@ w_bytes(struct pbw *w, int num, const void *p, size_t n)
     w->n += n;
 }
 
-static void
-w_str(struct pbw *w, int num, const char *s)
+static void w_str(struct pbw *w, int num, const char *s)
 {
     w_bytes(w, num, s, strlen(s));
 }
 
-static void
-w_sub(struct pbw *w, int num, const struct pbw *sub)
+static void w_sub(struct pbw *w, int num, const struct pbw *sub)
 {
     w_bytes(w, num, sub->b, sub->n);
 }
 
-static void
-w_int(struct pbw *w, int num, int64_t v)
+static void w_int(struct pbw *w, int num, int64_t v)
 {
     w_key(w, num, 0);
     w_varint(w, (uint64_t)v);
 }
 
 /* a float tensor with the given dims and raw data of n floats */
-static void
-tensor(struct pbw *t, const char *name, const int64_t *dims, int nd, const float *data, size_t n)
+static void tensor(struct pbw *t, const char *name, const int64_t *dims, int nd, const float *data,
+                   size_t n)
 {
     memset(t, 0, sizeof(*t));
     for (int i = 0; i < nd; i++)
@@ -104,8 +98,7 @@ tensor(struct pbw *t, const char *name, const int64_t *dims, int nd, const float
 }
 
 /* graph input "x" float [1,3,8,8] */
-static void
-value_info(struct pbw *vi, const char *name, const int64_t *dims, int nd)
+static void value_info(struct pbw *vi, const char *name, const int64_t *dims, int nd)
 {
     struct pbw shape = {0}, tt = {0}, tp = {0};
     memset(vi, 0, sizeof(*vi));
@@ -121,8 +114,7 @@ value_info(struct pbw *vi, const char *name, const int64_t *dims, int nd)
     w_sub(vi, 2, &tp);
 }
 
-static void
-node(struct pbw *n, const char *op, const char *in0, const char *in1, const char *out)
+static void node(struct pbw *n, const char *op, const char *in0, const char *in1, const char *out)
 {
     memset(n, 0, sizeof(*n));
     if (in0)
@@ -134,9 +126,8 @@ node(struct pbw *n, const char *op, const char *in0, const char *in1, const char
 }
 
 /* a model: Conv(x, w) -> Relu -> y, with the initializer w as given */
-static size_t
-model(uint8_t *out, int opset, const struct pbw *init, const struct pbw *extra_node,
-      const char *relu_in)
+static size_t model(uint8_t *out, int opset, const struct pbw *init, const struct pbw *extra_node,
+                    const char *relu_in)
 {
     struct pbw g = {0}, n = {0}, m = {0}, op = {0}, vi = {0};
     int64_t xd[4] = {1, 3, 8, 8}, yd[4] = {1, 4, 8, 8};
@@ -161,8 +152,7 @@ model(uint8_t *out, int opset, const struct pbw *init, const struct pbw *extra_n
     return m.n;
 }
 
-static int
-onnx(const uint8_t *b, size_t n, struct err *e)
+static int onnx(const uint8_t *b, size_t n, struct err *e)
 {
     struct rt_graph *g = NULL;
     struct rt_import_opts o;
@@ -177,8 +167,7 @@ onnx(const uint8_t *b, size_t n, struct err *e)
     return rc;
 }
 
-static int
-tfjs(const char *json, const uint8_t *bin, size_t bin_len, struct err *e)
+static int tfjs(const char *json, const uint8_t *bin, size_t bin_len, struct err *e)
 {
     struct rt_graph *g = NULL;
     memset(e, 0, sizeof(*e));
@@ -190,8 +179,7 @@ tfjs(const char *json, const uint8_t *bin, size_t bin_len, struct err *e)
     return rc;
 }
 
-static void
-onnx_crafted(void)
+static void onnx_crafted(void)
 {
     uint8_t buf[16384];
     struct pbw w;
@@ -302,15 +290,15 @@ onnx_crafted(void)
              e.msg);
 }
 
-static void
-tfjs_crafted(void)
+static void tfjs_crafted(void)
 {
     struct err e;
     uint8_t bin[4 * 46]; /* the largest weight set used below */
     memset(bin, 0, sizeof(bin));
     const char *good =
         "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":["
-        "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":[{\"size\":\"1\"},{\"size\":\"8\"},{\"size\":\"8\"},{\"size\":\"3\"}]}}}},"
+        "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":[{\"size\":"
+        "\"1\"},{\"size\":\"8\"},{\"size\":\"8\"},{\"size\":\"3\"}]}}}},"
         "{\"name\":\"w\",\"op\":\"Const\"},{\"name\":\"b\",\"op\":\"Const\"},"
         "{\"name\":\"y\",\"op\":\"_FusedConv2D\",\"input\":[\"x\",\"w\",\"b\"],\"attr\":{"
         "\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},\"padding\":{\"s\":\"U0FNRQ==\"},"
@@ -338,23 +326,26 @@ tfjs_crafted(void)
     TH_CHECK(all, "every truncation of model.json is an error with a message");
 
     char j[4096];
-#define SUB(from, to) \
-    do { \
-        const char *p_ = strstr(good, from); \
-        size_t k_ = (size_t)(p_ - good); \
-        snprintf(j, sizeof(j), "%.*s%s%s", (int)k_, good, to, p_ + strlen(from)); \
+#define SUB(from, to)                                                                              \
+    do {                                                                                           \
+        const char *p_ = strstr(good, from);                                                       \
+        size_t k_ = (size_t)(p_ - good);                                                           \
+        snprintf(j, sizeof(j), "%.*s%s%s", (int)k_, good, to, p_ + strlen(from));                  \
     } while (0)
     SUB("[3,3,3,1]", "[1000000000,1000000000,3,1]");
     seed("tfjs", "graph_huge_shape.bin", j, strlen(j), bin, sizeof(bin));
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_TOO_LARGE, "huge weight shape: %s", e.msg);
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_TOO_LARGE, "huge weight shape: %s",
+             e.msg);
     SUB("[3,3,3,1]", "[3,-3,3,1]");
     TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID, "negative dim: %s", e.msg);
     SUB("[3,3,3,1]", "[3,3,3,1,1,1]");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED, "rank 6 weight: %s", e.msg);
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED, "rank 6 weight: %s",
+             e.msg);
     SUB("[3,3,3,1]", "[3,3,5,1]");
     TH_CHECK(tfjs(j, bin, 4 * 46, &e) == RT_IMPORT_ERR_INVALID, "filter for 5 channels: %s", e.msg);
     SUB("\"float32\"}]", "\"complex64\"}]");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED && strstr(e.msg, "complex64"),
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED &&
+                 strstr(e.msg, "complex64"),
              "unknown dtype: %s", e.msg);
     SUB("\"_FusedConv2D\"", "\"Bogus\"");
     TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED && strstr(e.msg, "Bogus"),
@@ -366,27 +357,35 @@ tfjs_crafted(void)
     TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "cycle"),
              "a node feeding itself: %s", e.msg);
     SUB("[\"x\",\"w\",\"b\"]", "[\"nope\",\"w\",\"b\"]");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "unknown input"),
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID &&
+                 strstr(e.msg, "unknown input"),
              "unknown input: %s", e.msg);
     SUB("{\"name\":\"b\",\"op\":\"Const\"}", "{\"name\":\"w\",\"op\":\"Const\"}");
     TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "twice"),
              "duplicate node: %s", e.msg);
     TH_CHECK(tfjs("[]", bin, 0, &e) == RT_IMPORT_ERR_INVALID, "not an object: %s", e.msg);
-    TH_CHECK(tfjs("{\"modelTopology\":{\"model_config\":{\"class_name\":\"Model\",\"config\":{\"layers\":["
-                  "{\"name\":\"i\",\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":[null,8,8,3]}},"
-                  "{\"name\":\"q\",\"class_name\":\"Quantum\",\"config\":{},\"inbound_nodes\":[[[\"i\",0,0,{}]]]}]}}}}",
-                  bin, 0, &e) == RT_IMPORT_ERR_UNSUPPORTED && strstr(e.msg, "Quantum"),
+    TH_CHECK(tfjs("{\"modelTopology\":{\"model_config\":{\"class_name\":\"Model\",\"config\":{"
+                  "\"layers\":["
+                  "{\"name\":\"i\",\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":"
+                  "[null,8,8,3]}},"
+                  "{\"name\":\"q\",\"class_name\":\"Quantum\",\"config\":{},\"inbound_nodes\":[[["
+                  "\"i\",0,0,{}]]]}]}}}}",
+                  bin, 0, &e) == RT_IMPORT_ERR_UNSUPPORTED &&
+                 strstr(e.msg, "Quantum"),
              "unknown layer class: %s", e.msg);
-    TH_CHECK(tfjs("{\"modelTopology\":{\"model_config\":{\"class_name\":\"Model\",\"config\":{\"layers\":["
-                  "{\"name\":\"i\",\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":[null,8,8,3]}},"
-                  "{\"name\":\"c\",\"class_name\":\"Conv2D\",\"config\":{\"kernel_size\":[3,3],\"filters\":1},"
+    TH_CHECK(tfjs("{\"modelTopology\":{\"model_config\":{\"class_name\":\"Model\",\"config\":{"
+                  "\"layers\":["
+                  "{\"name\":\"i\",\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":"
+                  "[null,8,8,3]}},"
+                  "{\"name\":\"c\",\"class_name\":\"Conv2D\",\"config\":{\"kernel_size\":[3,3],"
+                  "\"filters\":1},"
                   "\"inbound_nodes\":[[[\"i\",0,0,{}]]]}]}}}}",
-                  bin, 0, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "missing weight"),
+                  bin, 0, &e) == RT_IMPORT_ERR_INVALID &&
+                 strstr(e.msg, "missing weight"),
              "layer without its weights: %s", e.msg);
 }
 
-static long
-file_size(const char *p)
+static long file_size(const char *p)
 {
     FILE *f = fopen(p, "rb");
     if (!f)
@@ -397,14 +396,14 @@ file_size(const char *p)
     return n;
 }
 
-static void
-real_files(const char *dir)
+static void real_files(const char *dir)
 {
     char p[1024];
     struct err e;
     uint8_t *buf;
     size_t len;
-    snprintf(p, sizeof(p), "%s/blazeface-back-onnx/face_detection_back_256x256_barracuda.onnx", dir);
+    snprintf(p, sizeof(p), "%s/blazeface-back-onnx/face_detection_back_256x256_barracuda.onnx",
+             dir);
     if (rt_import_file_read(p, RT_IMPORT_MAX_FILE, &buf, &len, &e) < 0) {
         TH_CHECK(0, "real ONNX model readable (make models): %s", e.msg);
         return;
@@ -417,7 +416,8 @@ real_files(const char *dir)
         crashes += rc == -999;
         trunc_ok &= rc < 0;
     }
-    TH_CHECK(trunc_ok && crashes == 0, "64 truncations of the real ONNX model are errors with messages");
+    TH_CHECK(trunc_ok && crashes == 0,
+             "64 truncations of the real ONNX model are errors with messages");
     uint32_t seed = 12345;
     for (int k = 0; k < 300; k++) {
         seed = seed * 1103515245u + 12345u;
@@ -474,7 +474,7 @@ real_files(const char *dir)
             seed = seed * 1103515245u + 12345u;
             size_t at = (seed >> 8) % jl;
             uint8_t old = js[at];
-            js[at] = (uint8_t)"0123456789[]{},:\"-eE9"[seed % 21];
+            js[at] = (uint8_t) "0123456789[]{},:\"-eE9"[seed % 21];
             g = NULL;
             rc = rt_import_tfjs_mem((const char *)js, jl, bin, binl, NULL, &g, &e);
             if (rc == 0)
@@ -491,8 +491,10 @@ real_files(const char *dir)
     snprintf(p, sizeof(p), "%s/../hostile-model.json", dir);
     FILE *f = fopen(p, "w");
     if (f) {
-        fputs("{\"modelTopology\":{\"node\":[]},\"weightsManifest\":[{\"paths\":[\"../../etc/passwd\"],"
-              "\"weights\":[]}]}", f);
+        fputs("{\"modelTopology\":{\"node\":[]},\"weightsManifest\":[{\"paths\":[\"../../etc/"
+              "passwd\"],"
+              "\"weights\":[]}]}",
+              f);
         fclose(f);
         struct rt_graph *g = NULL;
         TH_CHECK(rt_import_tfjs(p, NULL, &g, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "path"),
@@ -501,29 +503,43 @@ real_files(const char *dir)
     }
     struct rt_graph *g = NULL;
     TH_CHECK(rt_import_onnx("/nonexistent/model.onnx", NULL, &g, &e) == RT_IMPORT_ERR_IO &&
-             e.transient && strstr(e.msg, "could not open"), "missing file: %s", e.msg);
+                 e.transient && strstr(e.msg, "could not open"),
+             "missing file: %s", e.msg);
 }
 
-static void
-layers_seed(void)
+static void layers_seed(void)
 {
     struct err e;
     static const char *js =
         "{\"modelTopology\":{\"model_config\":{\"class_name\":\"Model\",\"config\":{\"layers\":["
-        "{\"name\":\"i\",\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":[null,8,8,3]},\"inbound_nodes\":[]},"
-        "{\"name\":\"p\",\"class_name\":\"ZeroPadding2D\",\"config\":{\"padding\":[[0,1],[0,1]]},\"inbound_nodes\":[[[\"i\",0,0,{}]]]},"
-        "{\"name\":\"c\",\"class_name\":\"Conv2D\",\"config\":{\"kernel_size\":[3,3],\"strides\":[2,2],\"padding\":\"valid\",\"use_bias\":false,\"activation\":\"linear\"},\"inbound_nodes\":[[[\"p\",0,0,{}]]]},"
-        "{\"name\":\"bn\",\"class_name\":\"BatchNormalization\",\"config\":{\"epsilon\":0.001},\"inbound_nodes\":[[[\"c\",0,0,{}]]]},"
-        "{\"name\":\"r\",\"class_name\":\"ReLU\",\"config\":{\"max_value\":6},\"inbound_nodes\":[[[\"bn\",0,0,{}]]]},"
-        "{\"name\":\"f\",\"class_name\":\"Flatten\",\"config\":{},\"inbound_nodes\":[[[\"r\",0,0,{}]]]},"
-        "{\"name\":\"d\",\"class_name\":\"Dense\",\"config\":{\"units\":2,\"activation\":\"softmax\"},\"inbound_nodes\":[[[\"f\",0,0,{}]]]}],"
+        "{\"name\":\"i\",\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":[null,8,8,"
+        "3]},\"inbound_nodes\":[]},"
+        "{\"name\":\"p\",\"class_name\":\"ZeroPadding2D\",\"config\":{\"padding\":[[0,1],[0,1]]},"
+        "\"inbound_nodes\":[[[\"i\",0,0,{}]]]},"
+        "{\"name\":\"c\",\"class_name\":\"Conv2D\",\"config\":{\"kernel_size\":[3,3],\"strides\":["
+        "2,2],\"padding\":\"valid\",\"use_bias\":false,\"activation\":\"linear\"},\"inbound_"
+        "nodes\":[[[\"p\",0,0,{}]]]},"
+        "{\"name\":\"bn\",\"class_name\":\"BatchNormalization\",\"config\":{\"epsilon\":0.001},"
+        "\"inbound_nodes\":[[[\"c\",0,0,{}]]]},"
+        "{\"name\":\"r\",\"class_name\":\"ReLU\",\"config\":{\"max_value\":6},\"inbound_nodes\":[[["
+        "\"bn\",0,0,{}]]]},"
+        "{\"name\":\"f\",\"class_name\":\"Flatten\",\"config\":{},\"inbound_nodes\":[[[\"r\",0,0,{}"
+        "]]]},"
+        "{\"name\":\"d\",\"class_name\":\"Dense\",\"config\":{\"units\":2,\"activation\":"
+        "\"softmax\"},\"inbound_nodes\":[[[\"f\",0,0,{}]]]}],"
         "\"input_layers\":[[\"i\",0,0]],\"output_layers\":[[\"d\",0,0]]}}},"
         "\"weightsManifest\":[{\"paths\":[\"s\"],\"weights\":["
-        "{\"name\":\"c/kernel\",\"shape\":[3,3,3,1],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"uint8\",\"min\":-1,\"scale\":0.01}},"
-        "{\"name\":\"bn/gamma\",\"shape\":[1],\"dtype\":\"float32\"},{\"name\":\"bn/beta\",\"shape\":[1],\"dtype\":\"float32\"},"
+        "{\"name\":\"c/"
+        "kernel\",\"shape\":[3,3,3,1],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"uint8\","
+        "\"min\":-1,\"scale\":0.01}},"
+        "{\"name\":\"bn/gamma\",\"shape\":[1],\"dtype\":\"float32\"},{\"name\":\"bn/"
+        "beta\",\"shape\":[1],\"dtype\":\"float32\"},"
         "{\"name\":\"bn/moving_mean\",\"shape\":[1],\"dtype\":\"float32\"},"
-        "{\"name\":\"bn/moving_variance\",\"shape\":[1],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"float16\"}},"
-        "{\"name\":\"d/kernel\",\"shape\":[16,2],\"dtype\":\"float32\"},{\"name\":\"d/bias\",\"shape\":[2],\"dtype\":\"float32\"}]}]}";
+        "{\"name\":\"bn/"
+        "moving_variance\",\"shape\":[1],\"dtype\":\"float32\",\"quantization\":{\"dtype\":"
+        "\"float16\"}},"
+        "{\"name\":\"d/kernel\",\"shape\":[16,2],\"dtype\":\"float32\"},{\"name\":\"d/"
+        "bias\",\"shape\":[2],\"dtype\":\"float32\"}]}]}";
     uint8_t bin[27 + 12 + 2 + 128 + 8];
     memset(bin, 0, sizeof(bin));
     bin[27 + 12] = 0x00;
@@ -531,12 +547,11 @@ layers_seed(void)
     TH_EQ_INT(tfjs(js, bin, sizeof(bin), &e), 0,
               "a hand-built tfjs layers model (uint8 + float16 weights) imports");
     seed("tfjs", "layers_small.bin", js, strlen(js), bin, sizeof(bin));
-    TH_CHECK(tfjs(js, bin, sizeof(bin) - 1, &e) == RT_IMPORT_ERR_INVALID, "layers model, short weights: %s",
-             e.msg);
+    TH_CHECK(tfjs(js, bin, sizeof(bin) - 1, &e) == RT_IMPORT_ERR_INVALID,
+             "layers model, short weights: %s", e.msg);
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     if (argc > 3 && !strcmp(argv[2], "--write-seeds"))
         seed_dir = argv[3];

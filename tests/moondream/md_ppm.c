@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 int main(int argc, char **argv)
 {
     if (argc != 3) {

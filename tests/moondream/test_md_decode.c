@@ -17,16 +17,12 @@
 #define W 128
 #define C 80
 
-
-static float *
-heat_new(void)
+static float *heat_new(void)
 {
     return calloc((size_t)H * W * C, sizeof(float));
 }
 
-
-static float *
-wh_new(float l, float t, float r, float b)
+static float *wh_new(float l, float t, float r, float b)
 {
     float *wh = malloc((size_t)H * W * 4 * sizeof(float));
     for (int i = 0; i < H * W; i++) {
@@ -38,24 +34,19 @@ wh_new(float l, float t, float r, float b)
     return wh;
 }
 
-
-static void
-put(float *heat, int y, int x, int c, float v)
+static void put(float *heat, int y, int x, int c, float v)
 {
     heat[((size_t)y * W + x) * C + c] = v;
 }
 
-
 /* a 3x3 blob with its maximum in the middle, as a real heat map has */
-static void
-blob(float *heat, int y, int x, int c, float v)
+static void blob(float *heat, int y, int x, int c, float v)
 {
     for (int dy = -1; dy <= 1; dy++)
         for (int dx = -1; dx <= 1; dx++)
             if (y + dy >= 0 && y + dy < H && x + dx >= 0 && x + dx < W)
                 put(heat, y + dy, x + dx, c, v * ((dx || dy) ? 0.5f : 1.0f));
 }
-
 
 /* ---- the literal graph tail, for the randomised comparison --------------- */
 
@@ -64,8 +55,7 @@ struct cand {
     int64_t i;
 };
 
-static int
-cand_cmp(const void *a, const void *b)
+static int cand_cmp(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
     if (x->s != y->s)
@@ -74,8 +64,7 @@ cand_cmp(const void *a, const void *b)
 }
 
 /* keypoints * (keypoints == maxpool(keypoints)), reshape, top 100 */
-static int
-graph_tail(const float *heat, struct cand *top)
+static int graph_tail(const float *heat, struct cand *top)
 {
     size_t n = (size_t)H * W * C;
     struct cand *all = malloc(n * sizeof(*all));
@@ -102,24 +91,22 @@ graph_tail(const float *heat, struct cand *top)
     return 100;
 }
 
-
-static void
-test_synthetic(void)
+static void test_synthetic(void)
 {
     float *heat = heat_new(), *wh = wh_new(10, 20, 30, 40);
-    blob(heat, 50, 60, 0, 0.9f);   /* person */
-    blob(heat, 10, 100, 2, 0.7f);  /* car */
-    blob(heat, 0, 0, 41, 0.6f);    /* cup, at the corner: SAME padding */
+    blob(heat, 50, 60, 0, 0.9f);  /* person */
+    blob(heat, 10, 100, 2, 0.7f); /* car */
+    blob(heat, 0, 0, 41, 0.6f);   /* cup, at the corner: SAME padding */
     blob(heat, 127, 127, 41, 0.5f);
-    blob(heat, 90, 20, 5, 0.1f);   /* below min_score */
+    blob(heat, 90, 20, 5, 0.1f); /* below min_score */
     struct rt_centernet_opts o = rt_centernet_opts_default();
     struct rt_det d[100];
     struct err e;
     int n = rt_centernet_decode(heat, wh, H, W, C, &o, d, &e);
     TH_EQ_INT(n, 4, "decode finds the four peaks above 0.2 (blob shoulders are not peaks)");
     TH_CHECK(n >= 1 && d[0].cls == 0 && d[0].score == 0.9f, "best first: person 0.9");
-    TH_CHECK(n >= 1 && d[0].x1 == 4 * 60 - 10 && d[0].y1 == 4 * 50 - 20 &&
-             d[0].x2 == 4 * 60 + 30 && d[0].y2 == 4 * 50 + 40,
+    TH_CHECK(n >= 1 && d[0].x1 == 4 * 60 - 10 && d[0].y1 == 4 * 50 - 20 && d[0].x2 == 4 * 60 + 30 &&
+                 d[0].y2 == 4 * 50 + 40,
              "box = 4x-l, 4y-t, 4x+r, 4y+b");
     TH_CHECK(n >= 2 && d[1].cls == 2, "second: car");
     TH_CHECK(n >= 3 && d[2].cls == 41 && d[2].x1 == -10 && d[2].y1 == -20,
@@ -165,9 +152,7 @@ test_synthetic(void)
     free(wh);
 }
 
-
-static void
-test_against_graph_tail(void)
+static void test_against_graph_tail(void)
 {
     float *heat = heat_new(), *wh = malloc((size_t)H * W * 4 * sizeof(float));
     struct cand top[100];
@@ -213,17 +198,13 @@ test_against_graph_tail(void)
     free(wh);
 }
 
-
-static struct rt_det
-box(float x1, float y1, float x2, float y2, float s, int cls)
+static struct rt_det box(float x1, float y1, float x2, float y2, float s, int cls)
 {
     struct rt_det d = {x1, y1, x2, y2, s, cls, 0};
     return d;
 }
 
-
-static void
-test_nms(void)
+static void test_nms(void)
 {
     struct rt_det d[5];
     d[0] = box(0, 0, 100, 100, 0.9f, 0);
@@ -231,13 +212,15 @@ test_nms(void)
     d[2] = box(10, 10, 110, 110, 0.7f, 1);   /* other class: kept per class */
     d[3] = box(200, 200, 300, 300, 0.6f, 0); /* disjoint: kept */
     d[4] = box(50, 0, 150, 100, 0.5f, 0);    /* IoU 1/3 with d0: kept at 0.5 */
-    TH_CHECK(fabsf(rt_det_iou(&d[0], &d[4]) - 1.0f / 3.0f) < 1e-6f, "IoU of half-overlapping boxes");
+    TH_CHECK(fabsf(rt_det_iou(&d[0], &d[4]) - 1.0f / 3.0f) < 1e-6f,
+             "IoU of half-overlapping boxes");
     struct rt_det a[5];
     memcpy(a, d, sizeof(d));
     int n = rt_det_nms(a, 5, 0.5f, 1, 100);
     TH_EQ_INT(n, 4, "per-class NMS keeps 4 of 5");
     TH_CHECK(n == 4 && a[0].score == 0.9f && a[1].cls == 1 && a[2].score == 0.6f &&
-             a[3].score == 0.5f, "kept in score order");
+                 a[3].score == 0.5f,
+             "kept in score order");
     memcpy(a, d, sizeof(d));
     n = rt_det_nms(a, 5, 0.5f, 0, 100);
     TH_EQ_INT(n, 3, "class-agnostic NMS also drops the other-class duplicate");
@@ -248,9 +231,7 @@ test_nms(void)
     TH_CHECK(rt_det_iou(&z, &d[0]) == 0.0f, "empty box has IoU 0");
 }
 
-
-static void
-test_json(void)
+static void test_json(void)
 {
     const char *labels[] = {"person", "bicycle", "car"};
     struct rt_det d[2];
@@ -261,20 +242,19 @@ test_json(void)
     json_t *o = json_array_get(json_object_get(j, "objects"), 0);
     TH_EQ_STR(json_string_value(json_object_get(o, "label")), "car", "label from the class list");
     TH_CHECK(json_real_value(json_object_get(o, "x_min")) == 0.0 &&
-             json_real_value(json_object_get(o, "y_min")) == 0.5 &&
-             json_real_value(json_object_get(o, "x_max")) == 0.25 &&
-             json_real_value(json_object_get(o, "y_max")) == 1.0,
+                 json_real_value(json_object_get(o, "y_min")) == 0.5 &&
+                 json_real_value(json_object_get(o, "x_max")) == 0.25 &&
+                 json_real_value(json_object_get(o, "y_max")) == 1.0,
              "normalised by the input size and clamped to 0..1");
     o = json_array_get(json_object_get(j, "objects"), 1);
-    TH_EQ_STR(json_string_value(json_object_get(o, "label")), "class_9", "unknown class named by index");
+    TH_EQ_STR(json_string_value(json_object_get(o, "label")), "class_9",
+              "unknown class named by index");
     TH_EQ_INT(json_integer_value(json_object_get(json_object_get(j, "image"), "width")), 800,
               "image size recorded");
     json_decref(j);
 }
 
-
-static void
-test_mask(void)
+static void test_mask(void)
 {
     int h = 64, w = 64;
     float *m = calloc((size_t)h * w, sizeof(float));
@@ -309,8 +289,7 @@ test_mask(void)
                 m[y * w + x] = 1.0f;
     n = rt_mask_svg_path(m, h, w, 0.5f, 1.0f, &path, bb, &e);
     TH_CHECK(n >= 8 && n <= 64, "disc outline simplified to %d vertices", n);
-    TH_CHECK(path && strncmp(path, "M ", 2) == 0 && strstr(path, " Z") != NULL,
-             "SVG path syntax");
+    TH_CHECK(path && strncmp(path, "M ", 2) == 0 && strstr(path, " Z") != NULL, "SVG path syntax");
     free(path);
 
     /* diagonal-only pixels are two components (4-connectivity) */
@@ -327,22 +306,22 @@ test_mask(void)
     free(m);
 }
 
-
-static void
-test_glue(void)
+static void test_glue(void)
 {
     struct rt_centernet_opts o;
     struct err e;
     json_error_t je;
     json_t *post = json_loads("{\"kind\":\"centernet\",\"stride\":4,\"topk\":50,"
-                              "\"min_score\":0.3,\"nms_iou\":0.4}", 0, &je);
+                              "\"min_score\":0.3,\"nms_iou\":0.4}",
+                              0, &je);
     TH_EQ_INT(rt_centernet_opts_from_json(post, &o, &e), 0, "manifest post settings read");
     TH_CHECK(o.topk == 50 && o.min_score == 0.3f && o.nms_iou == 0.4f && o.per_class == 1,
              "values from the manifest, defaults elsewhere");
     json_decref(post);
     post = json_loads("{\"topk\":0}", 0, &je);
     TH_CHECK(rt_centernet_opts_from_json(post, &o, &e) < 0 &&
-             strcmp(e.code, "invalid_manifest") == 0, "topk 0 refused");
+                 strcmp(e.code, "invalid_manifest") == 0,
+             "topk 0 refused");
     json_decref(post);
 
     float *heat = heat_new(), *wh = wh_new(40, 40, 40, 40);
@@ -378,16 +357,14 @@ test_glue(void)
     TH_EQ_STR(json_string_value(json_object_get(j, "path")),
               "M 0.000,0.000 L 1.000,0.000 L 1.000,0.500 L 0.000,0.500 Z", "segment path");
     TH_CHECK(json_real_value(json_object_get(j, "coverage")) == 0.5 &&
-             json_real_value(json_object_get(json_object_get(j, "bbox"), "y_max")) == 0.5,
+                 json_real_value(json_object_get(json_object_get(j, "bbox"), "y_max")) == 0.5,
              "segment coverage and bbox");
     json_decref(j);
     free(res);
     free(m);
 }
 
-
-int
-main(void)
+int main(void)
 {
     test_synthetic();
     test_against_graph_tail();

@@ -10,19 +10,15 @@
 #include <jansson.h>
 #include <string.h>
 
-
 /* the first class object matches, or -1 */
-static int
-first(const char *object)
+static int first(const char *object)
 {
     int cls[API_MD_MAX_CLASSES];
     int n = api_md_object_match(object, cls, API_MD_MAX_CLASSES);
     return n > 0 ? cls[0] : -1;
 }
 
-
-static int
-label_is(const char *object, const char *label)
+static int label_is(const char *object, const char *label)
 {
     int c = first(object);
     const char *got = api_md_coco_label(c);
@@ -32,9 +28,7 @@ label_is(const char *object, const char *label)
     return ok;
 }
 
-
-int
-main(void)
+int main(void)
 {
     /* the class table is the model's label list */
     json_error_t je;
@@ -52,26 +46,27 @@ main(void)
     TH_CHECK(label_is("person", "person"), "class name");
     TH_CHECK(label_is("Person", "person"), "case-insensitive");
     TH_CHECK(label_is("people", "person") && label_is("man", "person") &&
-             label_is("woman", "person") && label_is("women", "person") &&
-             label_is("children", "person") && label_is("kids", "person"),
+                 label_is("woman", "person") && label_is("women", "person") &&
+                 label_is("children", "person") && label_is("kids", "person"),
              "people/man/woman/children/kids -> person");
-    TH_CHECK(label_is("cars", "car") && label_is("buses", "bus") &&
-             label_is("benches", "bench") && label_is("knives", "knife") &&
-             label_is("dishes", "bowl") && label_is("ponies", "horse"),
+    TH_CHECK(label_is("cars", "car") && label_is("buses", "bus") && label_is("benches", "bench") &&
+                 label_is("knives", "knife") && label_is("dishes", "bowl") &&
+                 label_is("ponies", "horse"),
              "plurals: cars, buses, benches, knives, dishes, ponies");
     TH_CHECK(label_is("mug", "cup") && label_is("coffee mugs", "cup") &&
-             label_is("a cup of coffee", "cup"), "mug, coffee mugs, a cup of coffee -> cup");
+                 label_is("a cup of coffee", "cup"),
+             "mug, coffee mugs, a cup of coffee -> cup");
     TH_CHECK(label_is("the red car", "car") && label_is("a man holding a cup", "person") &&
-             label_is("person on the left", "person"),
+                 label_is("person on the left", "person"),
              "head noun: adjectives and trailing phrases ignored");
     TH_CHECK(label_is("hot dogs", "hot dog") && label_is("dog", "dog") &&
-             label_is("teddy bear", "teddy bear") && label_is("bear", "bear"),
+                 label_is("teddy bear", "teddy bear") && label_is("bear", "bear"),
              "longest match first: hot dogs vs dog, teddy bear vs bear");
     TH_CHECK(label_is("coffee table", "dining table"), "coffee table -> dining table");
     TH_CHECK(label_is("sofa", "couch") && label_is("television", "tv") &&
-             label_is("smartphone", "cell phone") && label_is("fridge", "refrigerator") &&
-             label_is("motorbike", "motorcycle") && label_is("plane", "airplane") &&
-             label_is("hair dryer", "hair drier") && label_is("doughnut", "donut"),
+                 label_is("smartphone", "cell phone") && label_is("fridge", "refrigerator") &&
+                 label_is("motorbike", "motorcycle") && label_is("plane", "airplane") &&
+                 label_is("hair dryer", "hair drier") && label_is("doughnut", "donut"),
              "common synonyms");
     TH_CHECK(label_is("traffic lights", "traffic light") && label_is("stop signs", "stop sign"),
              "plural of a two-word class");
@@ -94,7 +89,8 @@ main(void)
     TH_EQ_INT(first(big), -1, "overlong: no class");
     TH_EQ_INT(first("\xff\xfe person"), 0, "non-ASCII bytes are separators");
     TH_CHECK(strncmp(api_md_coco_names(), "person, bicycle, car,", 21) == 0 &&
-             strstr(api_md_coco_names(), "toothbrush") != NULL, "class list for warnings");
+                 strstr(api_md_coco_names(), "toothbrush") != NULL,
+             "class list for warnings");
     TH_CHECK(api_md_coco_label(80) == NULL && api_md_coco_label(-1) == NULL, "label range");
     return th_done();
 }

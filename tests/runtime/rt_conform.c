@@ -43,7 +43,10 @@ static const int64_t *S(int64_t a, int64_t b, int64_t c, int64_t d)
     static int64_t s[8][4];
     static int at;
     int64_t *r = s[at++ & 7];
-    r[0] = a; r[1] = b; r[2] = c; r[3] = d;
+    r[0] = a;
+    r[1] = b;
+    r[2] = c;
+    r[3] = d;
     return r;
 }
 
@@ -104,8 +107,9 @@ static int compare(struct rt_graph *g, const struct rt_plan_opts *o, float atol,
         got[i] = calloc(n, sizeof(float));
     }
     struct rt_graph *q = rt_graph_clone(g, &e);
-    enum rt_dtype qt = o->weights == RT_WEIGHTS_F16 ? RT_DTYPE_F16
-                       : o->weights == RT_WEIGHTS_I8 ? RT_DTYPE_I8 : RT_DTYPE_F32;
+    enum rt_dtype qt = o->weights == RT_WEIGHTS_F16  ? RT_DTYPE_F16
+                       : o->weights == RT_WEIGHTS_I8 ? RT_DTYPE_I8
+                                                     : RT_DTYPE_F32;
     struct rt_plan *p = NULL;
     if (rt_graph_quantize(q, qt, &e) < 0 || rt_ref_run(q, (const float *const *)in, ref, &e) < 0 ||
         rt_ref_run(g, (const float *const *)in, ref32, &e) < 0) {
@@ -199,14 +203,14 @@ static void conv_cases(void)
         {2, 7, 6, 5, 3, 2, 6, 2, 2, 1, 0, 0, 1, 1, 1, 1, RT_ACT_RELU6},
         {1, 9, 8, 3, 3, 3, 5, 1, 1, 2, 2, 2, 2, 2, 1, 0, RT_ACT_RELU},
         {1, 6, 6, 4, 3, 3, 6, 1, 2, 1, 1, 1, 1, 1, 2, 1, RT_ACT_LEAKY},
-        {1, 8, 7, 8, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 8, 1, RT_ACT_RELU6},   /* depthwise */
-        {2, 9, 9, 6, 3, 3, 12, 2, 2, 0, 0, 1, 1, 1, 6, 1, RT_ACT_NONE},  /* dw x2, asym */
-        {1, 9, 9, 20, 1, 1, 33, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* gemm, odd */
+        {1, 8, 7, 8, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 8, 1, RT_ACT_RELU6},       /* depthwise */
+        {2, 9, 9, 6, 3, 3, 12, 2, 2, 0, 0, 1, 1, 1, 6, 1, RT_ACT_NONE},       /* dw x2, asym */
+        {1, 9, 9, 20, 1, 1, 33, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},     /* gemm, odd */
         {2, 8, 9, 19, 1, 1, 70, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_HARDSWISH}, /* gemm */
-        {1, 3, 3, 8, 1, 1, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_SIGMOID}, /* small 1x1 */
-        {1, 7, 7, 4, 1, 1, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},   /* 1x1 stride 2 */
-        {2, 6, 5, 8, 1, 1, 12, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* gemm vec4 */
-        {1, 5, 7, 12, 3, 3, 12, 2, 2, 0, 0, 1, 1, 1, 12, 1, RT_ACT_RELU}, /* dw vec4 s2 */
+        {1, 3, 3, 8, 1, 1, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_SIGMOID},     /* small 1x1 */
+        {1, 7, 7, 4, 1, 1, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},        /* 1x1 stride 2 */
+        {2, 6, 5, 8, 1, 1, 12, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},      /* gemm vec4 */
+        {1, 5, 7, 12, 3, 3, 12, 2, 2, 0, 0, 1, 1, 1, 12, 1, RT_ACT_RELU},     /* dw vec4 s2 */
     };
     static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
@@ -220,8 +224,8 @@ static void conv_cases(void)
             in[2] = c->bias ? const_id(g, S(c->co, 0, 0, 0), -0.2f, 0.2f) : -1;
             struct rt_attrs a;
             memset(&a, 0, sizeof(a));
-            a.conv = (struct rt_conv_attrs){c->sh, c->sw, c->dil, c->dil, c->pt, c->pl,
-                                            c->pb, c->pr, c->groups};
+            a.conv = (struct rt_conv_attrs){c->sh, c->sw, c->dil, c->dil,   c->pt,
+                                            c->pl, c->pb, c->pr,  c->groups};
             a.act = c->act;
             a.alpha = 0.1f;
             int y = rt_graph_node_add(g, RT_OP_CONV2D, in, c->bias ? 3 : 2, &a, "conv", &e);
@@ -325,19 +329,21 @@ static void data_cases(void)
     struct err e = {0};
     /* pools */
     static const int pc[][7] = {/* kh kw sh sw pad(t,l,b,r as one) count_pad max */
-                                {2, 2, 2, 2, 0, 0, 1}, {3, 3, 2, 2, 1, 0, 1},
-                                {3, 3, 1, 1, 1, 0, 0}, {3, 2, 2, 1, 1, 1, 0},
+                                {2, 2, 2, 2, 0, 0, 1},
+                                {3, 3, 2, 2, 1, 0, 1},
+                                {3, 3, 1, 1, 1, 0, 0},
+                                {3, 2, 2, 1, 1, 1, 0},
                                 {5, 5, 3, 3, 0, 0, 0}};
     for (size_t i = 0; i < 5; i++) {
         struct rt_graph *g = rt_graph_init();
         int x = in_id(g, S(2, 9, 8, 3));
         memset(&a, 0, sizeof(a));
-        a.pool = (struct rt_pool_attrs){pc[i][0], pc[i][1], pc[i][2], pc[i][3], pc[i][4],
+        a.pool = (struct rt_pool_attrs){pc[i][0], pc[i][1],         pc[i][2], pc[i][3], pc[i][4],
                                         pc[i][4], pc[i][4] ? 0 : 0, pc[i][4], pc[i][5]};
         enum rt_op op = pc[i][6] ? RT_OP_POOL_MAX : RT_OP_POOL_AVG;
         char what[64];
-        snprintf(what, sizeof(what), "%s %dx%d/%d pad %d count_pad %d", rt_op_name(op),
-                 pc[i][0], pc[i][1], pc[i][2], pc[i][4], pc[i][5]);
+        snprintf(what, sizeof(what), "%s %dx%d/%d pad %d count_pad %d", rt_op_name(op), pc[i][0],
+                 pc[i][1], pc[i][2], pc[i][4], pc[i][5]);
         check(g, rt_graph_node_add(g, op, &x, 1, &a, "pool", &e), RT_WEIGHTS_F32, what);
     }
     static const int64_t ga[][4] = {{2, 5, 7, 9}, {1, 90, 91, 3}, {1, 1, 1, 130}};
@@ -347,15 +353,18 @@ static void data_cases(void)
         char what[64];
         snprintf(what, sizeof(what), "global_avg %lldx%lldx%lldx%lld", (long long)ga[i][0],
                  (long long)ga[i][1], (long long)ga[i][2], (long long)ga[i][3]);
-        check(g, rt_graph_node_add(g, RT_OP_GLOBAL_AVG, &x, 1, NULL, "gavg", &e),
-              RT_WEIGHTS_F32, what);
+        check(g, rt_graph_node_add(g, RT_OP_GLOBAL_AVG, &x, 1, NULL, "gavg", &e), RT_WEIGHTS_F32,
+              what);
     }
     {
         struct rt_graph *g = rt_graph_init();
         int x = in_id(g, S(1, 3, 4, 2));
         memset(&a, 0, sizeof(a));
         a.ndim = 4;
-        a.pad_before[1] = 1; a.pad_after[1] = 2; a.pad_before[2] = 0; a.pad_after[2] = 3;
+        a.pad_before[1] = 1;
+        a.pad_after[1] = 2;
+        a.pad_before[2] = 0;
+        a.pad_after[2] = 3;
         a.pad_before[3] = 1;
         a.pad_value = 0.25f;
         check(g, rt_graph_node_add(g, RT_OP_PAD, &x, 1, &a, "pad", &e), RT_WEIGHTS_F32,
@@ -370,21 +379,24 @@ static void data_cases(void)
         a.axis = axis == 3 ? -1 : 1;
         char what[64];
         snprintf(what, sizeof(what), "concat axis %d (2 inputs + constant)", axis);
-        check(g, rt_graph_node_add(g, RT_OP_CONCAT, in, 3, &a, "cat", &e), RT_WEIGHTS_F32,
-              what);
+        check(g, rt_graph_node_add(g, RT_OP_CONCAT, in, 3, &a, "cat", &e), RT_WEIGHTS_F32, what);
     }
     {
         struct rt_graph *g = rt_graph_init();
         int x = in_id(g, S(2, 3, 4, 5));
         memset(&a, 0, sizeof(a));
         a.ndim = 4;
-        a.perm[0] = 0; a.perm[1] = 3; a.perm[2] = 1; a.perm[3] = 2;
+        a.perm[0] = 0;
+        a.perm[1] = 3;
+        a.perm[2] = 1;
+        a.perm[3] = 2;
         check(g, rt_graph_node_add(g, RT_OP_TRANSPOSE, &x, 1, &a, "tr", &e), RT_WEIGHTS_F32,
               "transpose NHWC->NCHW");
         g = rt_graph_init();
         x = in_id(g, S(3, 7, 0, 0));
         a.ndim = 2;
-        a.perm[0] = 1; a.perm[1] = 0;
+        a.perm[0] = 1;
+        a.perm[1] = 0;
         check(g, rt_graph_node_add(g, RT_OP_TRANSPOSE, &x, 1, &a, "tr", &e), RT_WEIGHTS_F32,
               "transpose 2-D");
     }
@@ -393,7 +405,9 @@ static void data_cases(void)
         int x = in_id(g, S(2, 3, 4, 5));
         memset(&a, 0, sizeof(a));
         a.ndim = 3;
-        a.shape[0] = 0; a.shape[1] = -1; a.shape[2] = 10;
+        a.shape[0] = 0;
+        a.shape[1] = -1;
+        a.shape[2] = 10;
         check(g, rt_graph_node_add(g, RT_OP_RESHAPE, &x, 1, &a, "rs", &e), RT_WEIGHTS_F32,
               "reshape (aliased input -> output)");
     }
@@ -404,8 +418,7 @@ static void data_cases(void)
         a.axis = axis;
         char what[64];
         snprintf(what, sizeof(what), "softmax axis %d", axis);
-        check(g, rt_graph_node_add(g, RT_OP_SOFTMAX, &x, 1, &a, "sm", &e), RT_WEIGHTS_F32,
-              what);
+        check(g, rt_graph_node_add(g, RT_OP_SOFTMAX, &x, 1, &a, "sm", &e), RT_WEIGHTS_F32, what);
         g = rt_graph_init();
         x = in_id(g, S(2, 6, 3, 0));
         a.keepdims = axis > 0;
@@ -433,9 +446,12 @@ static void data_cases(void)
         memset(&a, 0, sizeof(a));
         a.ndim = 4;
         a.slice_end[0] = 2;
-        a.slice_start[1] = 1; a.slice_end[1] = -1;
-        a.slice_start[2] = 2; a.slice_end[2] = 5;
-        a.slice_start[3] = 1; a.slice_end[3] = 3;
+        a.slice_start[1] = 1;
+        a.slice_end[1] = -1;
+        a.slice_start[2] = 2;
+        a.slice_end[2] = 5;
+        a.slice_start[3] = 1;
+        a.slice_end[3] = 3;
         check(g, rt_graph_node_add(g, RT_OP_SLICE, &x, 1, &a, "sl", &e), RT_WEIGHTS_F32,
               "slice 4-D");
     }
@@ -465,14 +481,16 @@ static struct rt_graph *chain_graph(int64_t batch, int *out)
     a.conv = (struct rt_conv_attrs){1, 1, 1, 1, 1, 1, 1, 1, 1};
     int in[3] = {x, const_id(g, S(3, 3, 3, 8), -0.5f, 0.5f)};
     int c1 = rt_graph_node_add(g, RT_OP_CONV2D, in, 2, &a, "conv1", &e);
-    int bn[3] = {c1, const_id(g, S(8, 0, 0, 0), 0.5f, 1.5f), const_id(g, S(8, 0, 0, 0), -0.1f, 0.1f)};
+    int bn[3] = {c1, const_id(g, S(8, 0, 0, 0), 0.5f, 1.5f),
+                 const_id(g, S(8, 0, 0, 0), -0.1f, 0.1f)};
     int b1 = rt_graph_node_add(g, RT_OP_BATCHNORM, bn, 3, NULL, "bn1", &e);
     memset(&a, 0, sizeof(a));
     a.act = RT_ACT_RELU6;
     int r1 = rt_graph_node_add(g, RT_OP_ACT, &b1, 1, &a, "relu1", &e);
     memset(&a, 0, sizeof(a));
     a.conv = (struct rt_conv_attrs){1, 1, 1, 1, 1, 1, 1, 1, 8};
-    int dw[3] = {r1, const_id(g, S(3, 3, 1, 8), -0.5f, 0.5f), const_id(g, S(8, 0, 0, 0), -0.1f, 0.1f)};
+    int dw[3] = {r1, const_id(g, S(3, 3, 1, 8), -0.5f, 0.5f),
+                 const_id(g, S(8, 0, 0, 0), -0.1f, 0.1f)};
     int d1 = rt_graph_node_add(g, RT_OP_CONV2D, dw, 3, &a, "dw", &e);
     memset(&a, 0, sizeof(a));
     a.conv = (struct rt_conv_attrs){1, 1, 1, 1, 0, 0, 0, 0, 1};
@@ -483,7 +501,8 @@ static struct rt_graph *chain_graph(int64_t batch, int *out)
     int ga = rt_graph_node_add(g, RT_OP_GLOBAL_AVG, &s1, 1, NULL, "gap", &e);
     memset(&a, 0, sizeof(a));
     a.ndim = 2;
-    a.shape[0] = -1; a.shape[1] = 8;
+    a.shape[0] = -1;
+    a.shape[1] = 8;
     int fl = rt_graph_node_add(g, RT_OP_RESHAPE, &ga, 1, &a, "flat", &e);
     int de[3] = {fl, const_id(g, S(8, 5, 0, 0), -1, 1), const_id(g, S(5, 0, 0, 0), -1, 1)};
     int dn = rt_graph_node_add(g, RT_OP_DENSE, de, 3, NULL, "fc", &e);
@@ -592,7 +611,8 @@ static void preprocess_cases(void)
         struct rt_plan *p = NULL;
         float got[2 * 16 * 13 * 3], want[2 * 16 * 13 * 3];
         float *gots[1] = {got};
-        int ok = rt_plan_create(dev, g, &o, &p, &e) == 0 && rt_plan_run_rgb8(p, 2, imgs, gots, &e) == 0;
+        int ok =
+            rt_plan_create(dev, g, &o, &p, &e) == 0 && rt_plan_run_rgb8(p, 2, imgs, gots, &e) == 0;
         /* CPU: each image through a RESIZE graph on float pixels, then normalise */
         for (int i = 0; i < 2 && ok; i++) {
             struct rt_graph *r = rt_graph_init();
@@ -616,9 +636,10 @@ static void preprocess_cases(void)
         float maxerr = 0;
         for (int j = 0; j < 2 * OH * OW * 3 && ok; j++)
             maxerr = fmaxf(maxerr, fabsf(got[j] - want[j]));
-        TH_CHECK(ok && maxerr < 1e-3f, "rgb8 preprocessing %s align %d half %d, 2 images of "
-                 "different sizes (max err %g) %s", md[m][0] ? "bilinear" : "nearest",
-                 md[m][1], md[m][2], maxerr, e.msg);
+        TH_CHECK(ok && maxerr < 1e-3f,
+                 "rgb8 preprocessing %s align %d half %d, 2 images of "
+                 "different sizes (max err %g) %s",
+                 md[m][0] ? "bilinear" : "nearest", md[m][1], md[m][2], maxerr, e.msg);
         rt_plan_destroy(p);
         rt_graph_free(g);
         free(rgb[0]);
@@ -667,8 +688,8 @@ static void limit_cases(void)
     o.max_device_bytes = 4096;
     struct rt_plan *p = NULL;
     TH_EQ_INT(rt_plan_create(dev, g, &o, &p, &e), RT_ERR_OOM, "max_device_bytes -> RT_ERR_OOM");
-    TH_CHECK(p == NULL && e.transient && strstr(e.msg, "limit 4096") != NULL,
-             "clean OOM error: %s", e.msg);
+    TH_CHECK(p == NULL && e.transient && strstr(e.msg, "limit 4096") != NULL, "clean OOM error: %s",
+             e.msg);
     o.max_device_bytes = 0;
     o.max_batch = 0;
     TH_EQ_INT(rt_plan_create(dev, g, &o, &p, &e), RT_ERR_INVALID, "max_batch 0 rejected");
@@ -703,8 +724,10 @@ int main(int argc, char **argv)
     /* the storage-buffer kernels too (the default picks texel-buffer variants) */
     setenv("VKV_NO_TEXEL", "1", 1);
     dev = NULL;
-    TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &dev, &e) == 0, "device without texel "
-             "buffers: %s", e.msg);
+    TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &dev, &e) == 0,
+             "device without texel "
+             "buffers: %s",
+             e.msg);
     if (dev != NULL) {
         printf("# conv/dense cases again with VKV_NO_TEXEL=1\n");
         conv_cases();
@@ -719,7 +742,8 @@ int main(int argc, char **argv)
         struct rt_plan *p = NULL;
         struct rt_plan_opts o = rt_plan_opts_default();
         TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &d2, &e) == 0 &&
-                     rt_plan_create(d2, g, &o, &p, &e) == 0, "second device + plan: %s", e.msg);
+                     rt_plan_create(d2, g, &o, &p, &e) == 0,
+                 "second device + plan: %s", e.msg);
         rt_plan_destroy(p);
         rt_device_destroy(d2);
         rt_graph_free(g);

@@ -19,7 +19,10 @@
 static int64_t S4[4];
 static const int64_t *sh4(int64_t a, int64_t b, int64_t c, int64_t d)
 {
-    S4[0] = a; S4[1] = b; S4[2] = c; S4[3] = d;
+    S4[0] = a;
+    S4[1] = b;
+    S4[2] = c;
+    S4[3] = d;
     return S4;
 }
 
@@ -33,8 +36,12 @@ static void test_ir(void)
     int wid = rt_graph_const_add(g, "w", 4, sh4(3, 3, 2, 6), w, &e);
     TH_CHECK(wid == 1, "const id");
     struct rt_attrs a = {0};
-    a.conv.stride_h = 2; a.conv.stride_w = 2;
-    a.conv.pad_t = 1; a.conv.pad_b = 0; a.conv.pad_l = 1; a.conv.pad_r = 1;
+    a.conv.stride_h = 2;
+    a.conv.stride_w = 2;
+    a.conv.pad_t = 1;
+    a.conv.pad_b = 0;
+    a.conv.pad_l = 1;
+    a.conv.pad_r = 1;
     a.conv.groups = 2;
     int in[2] = {x, wid};
     int y = rt_graph_node_add(g, RT_OP_CONV2D, in, 2, &a, "conv", &e);
@@ -50,7 +57,9 @@ static void test_ir(void)
     TH_CHECK(rt_graph_node_add(g, RT_OP_CONV2D, in, 2, &a, "bad", &e) == RT_ERR_INVALID,
              "groups not dividing channels rejected: %s", e.msg);
     struct rt_attrs r = {0};
-    r.ndim = 2; r.shape[0] = 1; r.shape[1] = -1;
+    r.ndim = 2;
+    r.shape[0] = 1;
+    r.shape[1] = -1;
     int rs = rt_graph_node_add(g, RT_OP_RESHAPE, &y, 1, &r, "flat", &e);
     TH_CHECK(rs > 0 && g->tensors[rs].shape[1] == 90, "reshape -1 inferred");
     r.shape[1] = 7;
@@ -59,14 +68,17 @@ static void test_ir(void)
     int bad_in = 99;
     TH_CHECK(rt_graph_node_add(g, RT_OP_ACT, &bad_in, 1, NULL, "x", &e) < 0,
              "unknown input id rejected");
-    TH_CHECK(rt_graph_input_add(g, "huge", 4, sh4(1 << 20, 1 << 20, 1, 1), &e) ==
-                 RT_ERR_TOO_LARGE, "huge shape rejected: %s", e.msg);
+    TH_CHECK(rt_graph_input_add(g, "huge", 4, sh4(1 << 20, 1 << 20, 1, 1), &e) == RT_ERR_TOO_LARGE,
+             "huge shape rejected: %s", e.msg);
     TH_CHECK(rt_graph_input_add(g, "neg", 4, sh4(1, -3, 1, 1), &e) == RT_ERR_INVALID,
              "negative dim rejected");
     struct rt_attrs sl = {0};
     sl.ndim = 4;
-    sl.slice_start[1] = -2; sl.slice_end[1] = 100;
-    sl.slice_end[0] = 1; sl.slice_end[2] = 5; sl.slice_end[3] = 6;
+    sl.slice_start[1] = -2;
+    sl.slice_end[1] = 100;
+    sl.slice_end[0] = 1;
+    sl.slice_end[2] = 5;
+    sl.slice_end[3] = 6;
     int s = rt_graph_node_add(g, RT_OP_SLICE, &y, 1, &sl, "slice", &e);
     TH_CHECK(s > 0 && g->tensors[s].shape[1] == 2, "slice with negative start clamps");
     struct rt_attrs b = {0};
@@ -108,9 +120,9 @@ static void test_half(void)
     float sc[3];
     rt_quant_scales(w, 6, 3, sc);
     TH_CHECK(fabsf(sc[0] - 1.0f / 127) < 1e-9f && fabsf(sc[1] - 4.0f / 127) < 1e-9f &&
-                 sc[2] == 1.0f, "int8 per-channel scales");
+                 sc[2] == 1.0f,
+             "int8 per-channel scales");
 }
-
 
 /* builds x (input) [+ consts] -> op, runs the reference, compares with want */
 static int near(const float *a, const float *b, int n, float tol)
@@ -163,13 +175,15 @@ static void test_ref_ops(void)
         a.act = RT_ACT_RELU;
         float want[4] = {0, 3, 11, 15};
         TH_CHECK(run1(RT_OP_CONV2D, 4, sh4(1, 3, 3, 1), x, c, 2, &a, o, 4) == 0 &&
-                     near(o, want, 4, 1e-6f), "ref conv2d 2x2 + bias + relu");
+                     near(o, want, 4, 1e-6f),
+                 "ref conv2d 2x2 + bias + relu");
         a.act = 0;
         a.conv.stride_h = a.conv.stride_w = 2;
         a.conv.pad_t = a.conv.pad_l = 1;
         float want2[4] = {1, 2 + 3, 4 + 7, 5 + 6 + 8 + 9};
         TH_CHECK(run1(RT_OP_CONV2D, 4, sh4(1, 3, 3, 1), x, c, 1, &a, o, 4) == 0 &&
-                     near(o, want2, 4, 1e-6f), "ref conv2d stride 2, top-left padding");
+                     near(o, want2, 4, 1e-6f),
+                 "ref conv2d stride 2, top-left padding");
     }
     {
         float x[2] = {1, 2}, w[2] = {3, 4};
@@ -179,7 +193,8 @@ static void test_ref_ops(void)
         a.conv.groups = 2;
         float want[2] = {3, 8};
         TH_CHECK(run1(RT_OP_CONV2D, 4, sh4(1, 1, 1, 2), x, c, 1, &a, o, 2) == 0 &&
-                     near(o, want, 2, 0), "ref depthwise conv");
+                     near(o, want, 2, 0),
+                 "ref depthwise conv");
     }
     {
         float x[2] = {1, 2}, w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0, 0, -20};
@@ -187,7 +202,8 @@ static void test_ref_ops(void)
         memset(&a, 0, sizeof(a));
         float want[3] = {9, 12, -5};
         TH_CHECK(run1(RT_OP_DENSE, 2, sh4(1, 2, 0, 0), x, c, 2, &a, o, 3) == 0 &&
-                     near(o, want, 3, 0), "ref dense + bias");
+                     near(o, want, 3, 0),
+                 "ref dense + bias");
     }
     {
         float x[4] = {1, 2, 3, 4}, w[4] = {5, 6, 7, 8};
@@ -195,26 +211,29 @@ static void test_ref_ops(void)
         memset(&a, 0, sizeof(a));
         float want[4] = {19, 22, 43, 50};
         TH_CHECK(run1(RT_OP_MATMUL, 2, sh4(2, 2, 0, 0), x, c, 1, &a, o, 4) == 0 &&
-                     near(o, want, 4, 0), "ref matmul");
+                     near(o, want, 4, 0),
+                 "ref matmul");
     }
     {
         float x[6] = {1, 2, 3, 4, 5, 6}, b[3] = {10, 20, 30};
         struct cst c[1] = {{1, {3}, b}};
         memset(&a, 0, sizeof(a));
         float want[6] = {-9, -18, -27, -6, -15, -24};
-        TH_CHECK(run1(RT_OP_SUB, 2, sh4(2, 3, 0, 0), x, c, 1, &a, o, 6) == 0 &&
-                     near(o, want, 6, 0), "ref sub with broadcast [2,3]-[3]");
+        TH_CHECK(run1(RT_OP_SUB, 2, sh4(2, 3, 0, 0), x, c, 1, &a, o, 6) == 0 && near(o, want, 6, 0),
+                 "ref sub with broadcast [2,3]-[3]");
         float col[2] = {2, 3};
         struct cst c2[1] = {{2, {2, 1}, col}};
         float want2[6] = {2, 4, 6, 12, 15, 18};
         TH_CHECK(run1(RT_OP_MUL, 2, sh4(2, 3, 0, 0), x, c2, 1, &a, o, 6) == 0 &&
-                     near(o, want2, 6, 0), "ref mul with broadcast [2,3]*[2,1]");
+                     near(o, want2, 6, 0),
+                 "ref mul with broadcast [2,3]*[2,1]");
         float sc[3] = {2, 2, 2}, shf[3] = {1, 0, -100};
         struct cst c3[2] = {{1, {3}, sc}, {1, {3}, shf}};
         a.act = RT_ACT_RELU;
         float want3[6] = {3, 4, 0, 9, 10, 0};
         TH_CHECK(run1(RT_OP_BATCHNORM, 2, sh4(2, 3, 0, 0), x, c3, 2, &a, o, 6) == 0 &&
-                     near(o, want3, 6, 0), "ref batchnorm + relu");
+                     near(o, want3, 6, 0),
+                 "ref batchnorm + relu");
     }
     {
         float x[16];
@@ -224,62 +243,88 @@ static void test_ref_ops(void)
         a.pool.kh = a.pool.kw = a.pool.stride_h = a.pool.stride_w = 2;
         float want[4] = {6, 8, 14, 16};
         TH_CHECK(run1(RT_OP_POOL_MAX, 4, sh4(1, 4, 4, 1), x, NULL, 0, &a, o, 4) == 0 &&
-                     near(o, want, 4, 0), "ref max pool 2x2/2");
+                     near(o, want, 4, 0),
+                 "ref max pool 2x2/2");
         a.pool.kh = a.pool.kw = 3;
         a.pool.pad_t = a.pool.pad_l = a.pool.pad_b = a.pool.pad_r = 1;
         /* top-left window: 1,2,5,6 valid -> 14/4 (count_pad 0) or 14/9 */
         float want2[4] = {3.5f, (2 + 3 + 4 + 6 + 7 + 8) / 6.0f, (5 + 6 + 9 + 10 + 13 + 14) / 6.0f,
                           (6 + 7 + 8 + 10 + 11 + 12 + 14 + 15 + 16) / 9.0f};
         TH_CHECK(run1(RT_OP_POOL_AVG, 4, sh4(1, 4, 4, 1), x, NULL, 0, &a, o, 4) == 0 &&
-                     near(o, want2, 4, 1e-5f), "ref avg pool 3x3/2 pad 1 excluding padding");
+                     near(o, want2, 4, 1e-5f),
+                 "ref avg pool 3x3/2 pad 1 excluding padding");
         a.pool.count_pad = 1;
         TH_CHECK(run1(RT_OP_POOL_AVG, 4, sh4(1, 4, 4, 1), x, NULL, 0, &a, o, 4) == 0 &&
-                     fabsf(o[0] - 14.0f / 9) < 1e-5f, "ref avg pool counting padding");
+                     fabsf(o[0] - 14.0f / 9) < 1e-5f,
+                 "ref avg pool counting padding");
         float want3[2] = {(1 + 3 + 5 + 7 + 9 + 11 + 13 + 15) / 8.0f,
                           (2 + 4 + 6 + 8 + 10 + 12 + 14 + 16) / 8.0f};
         TH_CHECK(run1(RT_OP_GLOBAL_AVG, 4, sh4(1, 2, 4, 2), x, NULL, 0, &a, o, 2) == 0 &&
-                     near(o, want3, 2, 1e-5f), "ref global average");
+                     near(o, want3, 2, 1e-5f),
+                 "ref global average");
         memset(&a, 0, sizeof(a));
-        a.ndim = 2; a.perm[0] = 1; a.perm[1] = 0;
+        a.ndim = 2;
+        a.perm[0] = 1;
+        a.perm[1] = 0;
         float want4[6] = {1, 4, 2, 5, 3, 6};
         TH_CHECK(run1(RT_OP_TRANSPOSE, 2, sh4(2, 3, 0, 0), x, NULL, 0, &a, o, 6) == 0 &&
-                     near(o, want4, 6, 0), "ref transpose 2x3");
+                     near(o, want4, 6, 0),
+                 "ref transpose 2x3");
         memset(&a, 0, sizeof(a));
-        a.ndim = 2; a.pad_before[1] = 1; a.pad_after[0] = 1; a.pad_value = -1;
+        a.ndim = 2;
+        a.pad_before[1] = 1;
+        a.pad_after[0] = 1;
+        a.pad_value = -1;
         float want5[9] = {-1, 1, 2, -1, 3, 4, -1, -1, -1};
         TH_CHECK(run1(RT_OP_PAD, 2, sh4(2, 2, 0, 0), x, NULL, 0, &a, o, 9) == 0 &&
-                     near(o, want5, 9, 0), "ref pad with value");
+                     near(o, want5, 9, 0),
+                 "ref pad with value");
         memset(&a, 0, sizeof(a));
-        a.ndim = 2; a.slice_start[0] = 1; a.slice_end[0] = 3; a.slice_start[1] = 2;
+        a.ndim = 2;
+        a.slice_start[0] = 1;
+        a.slice_end[0] = 3;
+        a.slice_start[1] = 2;
         a.slice_end[1] = -1;
         float want6[2] = {7, 11};
         TH_CHECK(run1(RT_OP_SLICE, 2, sh4(3, 4, 0, 0), x, NULL, 0, &a, o, 2) == 0 &&
-                     near(o, want6, 2, 0), "ref slice with negative end");
+                     near(o, want6, 2, 0),
+                 "ref slice with negative end");
         memset(&a, 0, sizeof(a));
         a.axis = 0;
         float want7[3] = {2.5f, 3.5f, 4.5f};
         TH_CHECK(run1(RT_OP_REDUCE_MEAN, 2, sh4(2, 3, 0, 0), x, NULL, 0, &a, o, 3) == 0 &&
-                     near(o, want7, 3, 1e-6f), "ref reduce_mean axis 0");
+                     near(o, want7, 3, 1e-6f),
+                 "ref reduce_mean axis 0");
         a.axis = -1;
         float sm[3] = {0, logf(2), logf(3)}, want8[3] = {1 / 6.0f, 2 / 6.0f, 3 / 6.0f};
         TH_CHECK(run1(RT_OP_SOFTMAX, 2, sh4(1, 3, 0, 0), sm, NULL, 0, &a, o, 3) == 0 &&
-                     near(o, want8, 3, 1e-6f), "ref softmax");
+                     near(o, want8, 3, 1e-6f),
+                 "ref softmax");
     }
     {
         float x[2] = {0, 1};
         memset(&a, 0, sizeof(a));
-        a.resize.out_h = 1; a.resize.out_w = 3; a.resize.mode = 1; a.resize.align_corners = 1;
+        a.resize.out_h = 1;
+        a.resize.out_w = 3;
+        a.resize.mode = 1;
+        a.resize.align_corners = 1;
         float want[3] = {0, 0.5f, 1};
         TH_CHECK(run1(RT_OP_RESIZE, 4, sh4(1, 1, 2, 1), x, NULL, 0, &a, o, 3) == 0 &&
-                     near(o, want, 3, 1e-6f), "ref bilinear resize align_corners");
-        a.resize.out_w = 4; a.resize.align_corners = 0; a.resize.half_pixel = 1;
+                     near(o, want, 3, 1e-6f),
+                 "ref bilinear resize align_corners");
+        a.resize.out_w = 4;
+        a.resize.align_corners = 0;
+        a.resize.half_pixel = 1;
         float want2[4] = {0, 0.25f, 0.75f, 1};
         TH_CHECK(run1(RT_OP_RESIZE, 4, sh4(1, 1, 2, 1), x, NULL, 0, &a, o, 4) == 0 &&
-                     near(o, want2, 4, 1e-6f), "ref bilinear resize half-pixel");
-        a.resize.mode = 0; a.resize.half_pixel = 0;
+                     near(o, want2, 4, 1e-6f),
+                 "ref bilinear resize half-pixel");
+        a.resize.mode = 0;
+        a.resize.half_pixel = 0;
         float want3[4] = {0, 0, 1, 1};
         TH_CHECK(run1(RT_OP_RESIZE, 4, sh4(1, 1, 2, 1), x, NULL, 0, &a, o, 4) == 0 &&
-                     near(o, want3, 4, 0), "ref nearest resize");
+                     near(o, want3, 4, 0),
+                 "ref nearest resize");
     }
     {
         float x[3] = {1, 2, 3}, y[2] = {10, 20};
@@ -345,12 +390,14 @@ static void test_passes(void)
     TH_CHECK(rt_graph_optimize(o, &e) == 0, "optimize: %s", e.msg);
     TH_EQ_INT(o->n_nodes, 1, "const fold + bn fold + act fusion leave one conv");
     TH_CHECK(o->nodes[0].op == RT_OP_CONV2D && o->nodes[0].a.act == RT_ACT_RELU6 &&
-                 o->nodes[0].out == r, "fused conv writes the graph output");
+                 o->nodes[0].out == r,
+             "fused conv writes the graph output");
     outs[0] = o2;
     TH_CHECK(rt_ref_run(o, ins, outs, &e) == 0 && near(o1, o2, 100, 1e-5f),
              "optimised graph computes the same values");
     TH_CHECK(rt_graph_quantize(o, RT_DTYPE_I8, &e) == 0 &&
-                 o->tensors[o->nodes[0].in[1]].qtype == RT_DTYPE_I8, "int8 quantisation pass");
+                 o->tensors[o->nodes[0].in[1]].qtype == RT_DTYPE_I8,
+             "int8 quantisation pass");
     outs[0] = o3;
     float maxd = 0;
     if (rt_ref_run(o, ins, outs, &e) == 0)
@@ -403,7 +450,9 @@ static struct rt_graph *small_graph(void)
     int c = rt_graph_node_add(g, RT_OP_CONV2D, in, 3, &a, "conv", &e);
     int ga = rt_graph_node_add(g, RT_OP_GLOBAL_AVG, &c, 1, NULL, "gap", &e);
     memset(&a, 0, sizeof(a));
-    a.ndim = 2; a.shape[0] = -1; a.shape[1] = 4;
+    a.ndim = 2;
+    a.shape[0] = -1;
+    a.shape[1] = 4;
     int r = rt_graph_node_add(g, RT_OP_RESHAPE, &ga, 1, &a, "flat", &e);
     memset(&a, 0, sizeof(a));
     a.axis = -1;
@@ -428,7 +477,8 @@ static void test_pack(const char *seed_dir)
     const float *ins[1] = {x};
     float *a1[1] = {o1}, *a2[1] = {o2};
     TH_CHECK(l != NULL && rt_ref_run(g, ins, a1, &e) == 0 && rt_ref_run(l, ins, a2, &e) == 0 &&
-                 near(o1, o2, 4, 1e-6f), "loaded pack computes the same (int8 weights exact)");
+                 near(o1, o2, 4, 1e-6f),
+             "loaded pack computes the same (int8 weights exact)");
     TH_CHECK(l != NULL && strcmp(l->tensors[l->outputs[0]].name, "probs") == 0 &&
                  l->tensors[l->nodes[0].in[1]].qtype == RT_DTYPE_I8,
              "names and weight storage type survive");

@@ -34,7 +34,6 @@
 static int64_t bench_tenant;
 static atomic_int stop_flag;
 
-
 static struct pgx *conn(void)
 {
     struct pgx *c = NULL;
@@ -47,7 +46,6 @@ static struct pgx *conn(void)
     return c;
 }
 
-
 static double wall_ms(void)
 {
     struct timespec ts;
@@ -55,13 +53,11 @@ static double wall_ms(void)
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-
 static void sleep_ms(double ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (time_t)(ms / 1000) * 1000) * 1e6)};
     nanosleep(&ts, NULL);
 }
-
 
 static void tenant_setup(struct pgx *c)
 {
@@ -73,7 +69,6 @@ static void tenant_setup(struct pgx *c)
     }
 }
 
-
 static int enqueue_n(struct pgx *c, int n, const char *model, int tier, int per_tx)
 {
     struct err e;
@@ -81,8 +76,11 @@ static int enqueue_n(struct pgx *c, int n, const char *model, int tier, int per_
     for (int i = 0; i < n; i++) {
         if (per_tx > 1 && i % per_tx == 0)
             jq_tx_begin(c, &e);
-        struct jq_new_job j = {.tenant_id = bench_tenant, .task = "caption", .model = model,
-                               .tier = tier, .params_json = "{\"length\":\"short\"}"};
+        struct jq_new_job j = {.tenant_id = bench_tenant,
+                               .task = "caption",
+                               .model = model,
+                               .tier = tier,
+                               .params_json = "{\"length\":\"short\"}"};
         int64_t id;
         if (jq_job_enqueue(c, &j, &id, NULL, &e) == JQ_OK)
             ok++;
@@ -93,7 +91,6 @@ static int enqueue_n(struct pgx *c, int n, const char *model, int tier, int per_
     }
     return ok;
 }
-
 
 /* ---- enqueue ---------------------------------------------------------------- */
 
@@ -128,7 +125,6 @@ static int bench_enqueue(int n, int conns)
     printf("enqueue_jobs=%d conns=%d seconds=%.2f jobs_per_s=%.0f\n", done, conns, s, done / s);
     return 0;
 }
-
 
 /* ---- drain ------------------------------------------------------------------ */
 
@@ -214,7 +210,6 @@ static int bench_drain(int n, int workers, int batch)
            done, workers, batch, s, done / s, errors);
     return errors ? 1 : 0;
 }
-
 
 /* ---- flood ------------------------------------------------------------------ */
 
@@ -316,7 +311,6 @@ static int bench_flood(int service_ms, int samples, int workers)
     return 0;
 }
 
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -328,8 +322,8 @@ int main(int argc, char **argv)
     tenant_setup(c);
     pgx_free(c);
     if (strcmp(argv[1], "enqueue") == 0 && argc == 4)
-        return bench_enqueue(atoi(argv[2]), atoi(argv[3]) > 0 && atoi(argv[3]) <= 64
-                                                ? atoi(argv[3]) : 1);
+        return bench_enqueue(atoi(argv[2]),
+                             atoi(argv[3]) > 0 && atoi(argv[3]) <= 64 ? atoi(argv[3]) : 1);
     if (strcmp(argv[1], "drain") == 0 && argc == 5) {
         int w = atoi(argv[3]), b = atoi(argv[4]);
         if (w < 1 || w > 64 || b < 1 || b > 256)

@@ -25,7 +25,6 @@
 
 static int64_t tenant_a, tenant_b;
 
-
 static struct pgx *conn(void)
 {
     struct pgx *c = NULL;
@@ -38,18 +37,15 @@ static struct pgx *conn(void)
     return c;
 }
 
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-
 static int64_t enq(struct pgx *c, int64_t tenant, const char *model, int tier)
 {
-    struct jq_new_job j = {.tenant_id = tenant, .task = "caption", .model = model,
-                           .tier = tier};
+    struct jq_new_job j = {.tenant_id = tenant, .task = "caption", .model = model, .tier = tier};
     int64_t id = 0;
     struct err e;
     int rc = jq_job_enqueue(c, &j, &id, NULL, &e);
@@ -57,7 +53,6 @@ static int64_t enq(struct pgx *c, int64_t tenant, const char *model, int tier)
         printf("# enqueue failed: %s\n", e.msg);
     return id;
 }
-
 
 /* claims one job of model; returns its id or 0 */
 static int64_t claim1(struct pgx *c, const char *worker, const char *model, int lease_s)
@@ -73,7 +68,6 @@ static int64_t claim1(struct pgx *c, const char *worker, const char *model, int 
     jq_jobs_free(jobs, n);
     return id;
 }
-
 
 /* the "state" of a job from its JSON (test-side parsing, crude but exact) */
 static void job_state(struct pgx *c, int64_t tenant, int64_t id, char *out, size_t n)
@@ -92,7 +86,6 @@ static void job_state(struct pgx *c, int64_t tenant, int64_t id, char *out, size
     free(json);
 }
 
-
 static int json_has(struct pgx *c, int64_t tenant, int64_t id, const char *needle)
 {
     char *json = NULL;
@@ -106,14 +99,12 @@ static int json_has(struct pgx *c, int64_t tenant, int64_t id, const char *needl
     return ok;
 }
 
-
 static void settings(struct pgx *c, int aging, int interval, int quantum, int rbase)
 {
     struct jq_settings s = {aging, interval, quantum, rbase, -1};
     struct err e;
     CM_ASSERT(jq_settings_set(c, &s, NULL, &e) == JQ_OK);
 }
-
 
 /* ---- cases ------------------------------------------------------------ */
 
@@ -131,8 +122,7 @@ static void t_auth(struct pgx *c)
     TH_EQ_INT(jq_key_create(c, tenant_a, 0, key, sizeof(key), &kid, &e), JQ_OK, "key created");
     TH_EQ_INT(jq_key_create(c, tenant_b, 1, akey, sizeof(akey), &akid, &e), JQ_OK,
               "admin key created");
-    TH_CHECK(strncmp(key, "vkv_", 4) == 0 && strlen(key) == 47, "key is vkv_ + 43 chars: %s",
-             key);
+    TH_CHECK(strncmp(key, "vkv_", 4) == 0 && strlen(key) == 47, "key is vkv_ + 43 chars: %s", key);
     TH_EQ_INT(jq_auth_key(c, key, &tid, &adm, &e), JQ_OK, "key authenticates");
     TH_EQ_INT(tid, tenant_a, "key maps to its tenant");
     TH_EQ_INT(adm, 0, "plain key is not admin");
@@ -148,7 +138,6 @@ static void t_auth(struct pgx *c)
               "key for an unknown tenant refused");
 }
 
-
 /* first: the tiers are still empty here */
 static void t_depth_limit(struct pgx *c)
 {
@@ -159,8 +148,7 @@ static void t_depth_limit(struct pgx *c)
     for (int i = 0; i < 5; i++)
         ok &= enq(c, tenant_a, "m_depth", 1) > 0;
     TH_CHECK(ok, "5 jobs fit a tier limited to 5");
-    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_depth",
-                           .tier = 1};
+    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_depth", .tier = 1};
     TH_EQ_INT(jq_job_enqueue(c, &j, &id, NULL, &e), JQ_ERR_TIER_FULL, "6th job: tier full");
     TH_EQ_INT(e.http, 429, "tier full answers 429");
     j.tier = 2;
@@ -173,14 +161,18 @@ static void t_depth_limit(struct pgx *c)
     TH_EQ_INT(n, 6, "the 6 accepted jobs are claimable");
 }
 
-
 static void t_enqueue_get(struct pgx *c)
 {
     struct err e;
     const uint8_t img[5] = {1, 2, 0, 4, 5};
-    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_get",
-                           .tier = 2, .params_json = "{\"length\":\"short\"}", .input = img,
-                           .input_len = sizeof(img), .input_type = "image/png"};
+    struct jq_new_job j = {.tenant_id = tenant_a,
+                           .task = "caption",
+                           .model = "m_get",
+                           .tier = 2,
+                           .params_json = "{\"length\":\"short\"}",
+                           .input = img,
+                           .input_len = sizeof(img),
+                           .input_type = "image/png"};
     int64_t id = 0;
     int existed = -1;
     TH_EQ_INT(jq_job_enqueue(c, &j, &id, &existed, &e), JQ_OK, "enqueue");
@@ -221,8 +213,7 @@ static void t_enqueue_get(struct pgx *c)
     struct jq_job *jobs;
     int n;
     const char *models[1] = {"m_get"};
-    TH_EQ_INT(jq_job_claim(c, "w-get", "dev0", models, 1, 8, 30, &jobs, &n, &e), JQ_OK,
-              "claim");
+    TH_EQ_INT(jq_job_claim(c, "w-get", "dev0", models, 1, 8, 30, &jobs, &n, &e), JQ_OK, "claim");
     TH_EQ_INT(n, 1, "only the one valid job exists");
     if (n == 1) {
         TH_CHECK(jobs[0].input_len == 5 && memcmp(jobs[0].input, img, 5) == 0,
@@ -231,8 +222,8 @@ static void t_enqueue_get(struct pgx *c)
         TH_EQ_INT(jobs[0].attempts, 1, "attempts counted at claim");
         TH_CHECK(strstr(jobs[0].params_json, "short") != NULL, "params to the worker");
         const uint8_t out[3] = {9, 0, 9};
-        TH_EQ_INT(jq_job_complete(c, "w-get", id, "{\"caption\":\"a cat\"}", out, 3,
-                                  "image/png", "{\"run_ms\":3}", &e),
+        TH_EQ_INT(jq_job_complete(c, "w-get", id, "{\"caption\":\"a cat\"}", out, 3, "image/png",
+                                  "{\"run_ms\":3}", &e),
                   JQ_OK, "complete");
         uint8_t *b = NULL;
         size_t bl = 0;
@@ -244,12 +235,11 @@ static void t_enqueue_get(struct pgx *c)
         TH_CHECK(json_has(c, tenant_a, id, "\"caption\": \"a cat\""), "result JSON kept");
         TH_CHECK(json_has(c, tenant_a, id, "\"state\" : \"succeeded\""), "succeeded");
         TH_CHECK(json_has(c, tenant_a, id, "\"input_bytes\" : 5"), "history keeps input size");
-        TH_EQ_INT(jq_job_complete(c, "w-get", id, "{}", NULL, 0, NULL, NULL, &e),
-                  JQ_ERR_CONFLICT, "a second complete is rejected");
+        TH_EQ_INT(jq_job_complete(c, "w-get", id, "{}", NULL, 0, NULL, NULL, &e), JQ_ERR_CONFLICT,
+                  "a second complete is rejected");
     }
     jq_jobs_free(jobs, n);
 }
-
 
 static void t_tier_order(struct pgx *c)
 {
@@ -260,15 +250,13 @@ static void t_tier_order(struct pgx *c)
     for (int t = 3; t >= 0; t--) {
         int64_t got = claim1(c, "w-order", "m_order", 30);
         if (got != id[t]) {
-            printf("# expected tier %d job %lld, got %lld\n", t, (long long)id[t],
-                   (long long)got);
+            printf("# expected tier %d job %lld, got %lld\n", t, (long long)id[t], (long long)got);
             ok = 0;
         }
     }
     TH_CHECK(ok, "claims come in tier order 3, 2, 1, 0 (enqueued 0..3)");
     TH_EQ_INT(claim1(c, "w-order", "m_order", 30), 0, "then the queue is empty");
 }
-
 
 static void t_same_model_batch(struct pgx *c)
 {
@@ -294,8 +282,7 @@ static void t_same_model_batch(struct pgx *c)
     int done = 0;
     TH_EQ_INT(jq_job_complete_many(c, "w-b", ids, res, n, &done, &e), JQ_OK, "complete_many");
     TH_EQ_INT(done, 4, "all 4 completed in one statement");
-    TH_EQ_INT(jq_job_complete_many(c, "w-b", ids, res, n, &done, &e), JQ_OK,
-              "complete_many again");
+    TH_EQ_INT(jq_job_complete_many(c, "w-b", ids, res, n, &done, &e), JQ_OK, "complete_many again");
     TH_EQ_INT(done, 0, "none completed twice");
     jq_jobs_free(jobs, n);
     const char *other[1] = {"m_none"};
@@ -308,7 +295,6 @@ static void t_same_model_batch(struct pgx *c)
         jq_job_complete(c, "w-b", jobs[i].id, NULL, NULL, 0, NULL, NULL, &e);
     jq_jobs_free(jobs, n);
 }
-
 
 /* isolation-style: session 1 holds its claim open in a transaction */
 static void t_skip_locked(struct pgx *c1, struct pgx *c2)
@@ -326,7 +312,6 @@ static void t_skip_locked(struct pgx *c1, struct pgx *c2)
     jq_job_complete(c2, "w-s2", a, NULL, NULL, 0, NULL, NULL, &e);
     jq_job_complete(c2, "w-s2", b, NULL, NULL, 0, NULL, NULL, &e);
 }
-
 
 struct conc_arg {
     int idx, n_claimed, errors;
@@ -410,12 +395,11 @@ static void t_concurrent_claims(struct pgx *c)
     TH_EQ_INT(busy, W, "every claimer got work");
 }
 
-
 static void t_lease_expiry(struct pgx *c)
 {
     struct err e;
-    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_lease",
-                           .tier = 2, .max_attempts = 2};
+    struct jq_new_job j = {
+        .tenant_id = tenant_a, .task = "caption", .model = "m_lease", .tier = 2, .max_attempts = 2};
     int64_t id = 0, other;
     jq_job_enqueue(c, &j, &id, NULL, &e);
     TH_EQ_INT(claim1(c, "w-dead", "m_lease", 1), id, "w-dead claims with a 1 s lease");
@@ -454,13 +438,12 @@ static void t_lease_expiry(struct pgx *c)
               "complete after heartbeat");
 }
 
-
 static void t_retry(struct pgx *c)
 {
     struct err e;
     settings(c, -1, -1, -1, 300);
-    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_retry",
-                           .tier = 2, .max_attempts = 2};
+    struct jq_new_job j = {
+        .tenant_id = tenant_a, .task = "caption", .model = "m_retry", .tier = 2, .max_attempts = 2};
     int64_t id = 0;
     jq_job_enqueue(c, &j, &id, NULL, &e);
     TH_EQ_INT(claim1(c, "w-r", "m_retry", 30), id, "claim");
@@ -471,8 +454,7 @@ static void t_retry(struct pgx *c)
     TH_EQ_INT(claim1(c, "w-r", "m_retry", 30), 0, "not claimable during the backoff");
     sleep_ms(450);
     TH_EQ_INT(claim1(c, "w-r", "m_retry", 30), id, "claimable after the backoff (300 ms)");
-    TH_EQ_INT(jq_job_fail_state(c, "w-r", id, "could not allocate device memory again", 1, &st,
-                                &e),
+    TH_EQ_INT(jq_job_fail_state(c, "w-r", id, "could not allocate device memory again", 1, &st, &e),
               JQ_OK, "second transient failure");
     TH_EQ_INT(st, JQ_STATE_FAILED, "attempts exhausted: failed");
     TH_CHECK(json_has(c, tenant_a, id, "could not allocate device memory again"),
@@ -486,7 +468,6 @@ static void t_retry(struct pgx *c)
     TH_EQ_INT(st, JQ_STATE_FAILED, "a permanent error fails at once");
     settings(c, -1, -1, -1, 2000);
 }
-
 
 static void t_cancel(struct pgx *c)
 {
@@ -520,12 +501,14 @@ static void t_cancel(struct pgx *c)
     pgx_free(l);
 }
 
-
 static void t_deadline(struct pgx *c)
 {
     struct err e;
-    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_deadline",
-                           .tier = 0, .deadline_ms = 150};
+    struct jq_new_job j = {.tenant_id = tenant_a,
+                           .task = "caption",
+                           .model = "m_deadline",
+                           .tier = 0,
+                           .deadline_ms = 150};
     int64_t id = 0;
     jq_job_enqueue(c, &j, &id, NULL, &e);
     sleep_ms(300);
@@ -541,7 +524,6 @@ static void t_deadline(struct pgx *c)
     jq_job_complete(c, "w-d", id, NULL, NULL, 0, NULL, NULL, &e);
 }
 
-
 struct idem_arg {
     int64_t id;
     int existed;
@@ -552,8 +534,11 @@ static void *idem_thread(void *p)
     struct idem_arg *a = p;
     struct pgx *c = conn();
     struct err e;
-    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_idem",
-                           .tier = 1, .idempotency_key = "race-key"};
+    struct jq_new_job j = {.tenant_id = tenant_a,
+                           .task = "caption",
+                           .model = "m_idem",
+                           .tier = 1,
+                           .idempotency_key = "race-key"};
     if (jq_job_enqueue(c, &j, &a->id, &a->existed, &e) != JQ_OK)
         printf("# idem thread: %s\n", e.msg);
     pgx_free(c);
@@ -563,8 +548,11 @@ static void *idem_thread(void *p)
 static void t_idempotency(struct pgx *c)
 {
     struct err e;
-    struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_idem",
-                           .tier = 1, .idempotency_key = "upload-17"};
+    struct jq_new_job j = {.tenant_id = tenant_a,
+                           .task = "caption",
+                           .model = "m_idem",
+                           .tier = 1,
+                           .idempotency_key = "upload-17"};
     int64_t a = 0, b = 0, x = 0;
     int ex = -1;
     TH_EQ_INT(jq_job_enqueue(c, &j, &a, &ex, &e), JQ_OK, "first enqueue with a key");
@@ -598,7 +586,6 @@ static void t_idempotency(struct pgx *c)
     jq_job_complete(c, "w-i", g, NULL, NULL, 0, NULL, NULL, &e);
 }
 
-
 static void t_pause(struct pgx *c)
 {
     struct err e;
@@ -617,7 +604,6 @@ static void t_pause(struct pgx *c)
     jq_job_complete(c, "w-p", id, NULL, NULL, 0, NULL, NULL, &e);
     jq_job_complete(c, "w-p", low, NULL, NULL, 0, NULL, NULL, &e);
 }
-
 
 /*
  * No starvation: one BACKGROUND job under a sustained IMMEDIATE flood that
@@ -657,7 +643,6 @@ static void t_starvation(struct pgx *c)
     settings(c, 10000, 1000, -1, -1);
 }
 
-
 /* an IMMEDIATE job under a BACKGROUND album: the very next claim */
 static void t_immediate_under_flood(struct pgx *c)
 {
@@ -672,13 +657,13 @@ static void t_immediate_under_flood(struct pgx *c)
     }
     int64_t imm = enq(c, tenant_b, "m_flood", 3);
     int64_t next = claim1(c, "w-f", "m_flood", 30);
-    TH_EQ_INT(next, imm, "the next claim after an IMMEDIATE enqueue takes it, 490 BACKGROUND "
-                         "jobs waiting");
+    TH_EQ_INT(next, imm,
+              "the next claim after an IMMEDIATE enqueue takes it, 490 BACKGROUND "
+              "jobs waiting");
     jq_job_complete(c, "w-f", next, NULL, NULL, 0, NULL, NULL, &e);
     for (int64_t id; (id = claim1(c, "w-f", "m_flood", 30)) > 0;)
         jq_job_complete(c, "w-f", id, NULL, NULL, 0, NULL, NULL, &e);
 }
-
 
 /* one tenant's 1,000-image album does not delay another's single image */
 static void t_fairness(struct pgx *c)
@@ -689,8 +674,11 @@ static void t_fairness(struct pgx *c)
     jq_tx_begin(c, &e);
     int ok = 1;
     for (int i = 0; i < 1000; i++) {
-        struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_fair",
-                               .tier = 0, .batch_id = batch};
+        struct jq_new_job j = {.tenant_id = tenant_a,
+                               .task = "caption",
+                               .model = "m_fair",
+                               .tier = 0,
+                               .batch_id = batch};
         int64_t id;
         ok &= jq_job_enqueue(c, &j, &id, NULL, &e) == JQ_OK;
     }
@@ -759,7 +747,6 @@ static void t_fairness(struct pgx *c)
     TH_EQ_INT(gone, 995, "the rest drained");
 }
 
-
 struct late_arg {
     struct pgx *c; /* opened before the thread starts */
     int64_t ids[8];
@@ -779,7 +766,6 @@ static void *late_complete(void *p)
     pgx_free(c);
     return NULL;
 }
-
 
 static void t_notify_wait(struct pgx *c)
 {
@@ -833,8 +819,9 @@ static void t_notify_wait(struct pgx *c)
         TH_EQ_INT(jq_job_wait_done(l, tenant_a, jobs[1].id, 3000, &json, &e), JQ_OK,
                   "wait_done on the middle job of a batch");
         double took = cm_now_ms() - t0;
-        TH_CHECK(took < 800, "woken by the batch's notification 300 ms in, not by the 1 s "
-                              "poll (%.0f ms)",
+        TH_CHECK(took < 800,
+                 "woken by the batch's notification 300 ms in, not by the 1 s "
+                 "poll (%.0f ms)",
                  took);
         free(json);
         pthread_join(th, NULL);
@@ -843,16 +830,14 @@ static void t_notify_wait(struct pgx *c)
     pgx_free(l);
 }
 
-
 static void t_workers_metrics(struct pgx *c)
 {
     struct err e;
-    TH_EQ_INT(jq_worker_upsert(c, "host:1:gpu0", "{\"device\":\"llvmpipe\",\"vram_total\":1}",
-                               &e),
+    TH_EQ_INT(jq_worker_upsert(c, "host:1:gpu0", "{\"device\":\"llvmpipe\",\"vram_total\":1}", &e),
               JQ_OK, "worker upsert");
-    TH_EQ_INT(jq_worker_upsert(c, "host:1:gpu0", "{\"device\":\"llvmpipe\",\"jobs_running\":2}",
-                               &e),
-              JQ_OK, "worker upsert again");
+    TH_EQ_INT(
+        jq_worker_upsert(c, "host:1:gpu0", "{\"device\":\"llvmpipe\",\"jobs_running\":2}", &e),
+        JQ_OK, "worker upsert again");
     char *json = NULL;
     TH_EQ_INT(jq_workers_json(c, 30, &json, &e), JQ_OK, "workers");
     TH_CHECK(json && strstr(json, "\"status\" : \"up\"") && strstr(json, "jobs_running"),
@@ -871,7 +856,6 @@ static void t_workers_metrics(struct pgx *c)
     free(m);
 }
 
-
 static void t_retention(struct pgx *c)
 {
     struct err e;
@@ -881,7 +865,6 @@ static void t_retention(struct pgx *c)
     TH_EQ_INT(jq_retention_run(c, 0, &n, &e), JQ_OK, "retention 0 days");
     TH_CHECK(n > 1000, "all finished history removed (%lld rows)", (long long)n);
 }
-
 
 static int t_restart(void)
 {
@@ -907,8 +890,9 @@ static int t_restart(void)
             sleep_ms(250);
     }
     TH_CHECK(id > 0, "enqueue after the restart (%d tries)", tries);
-    TH_EQ_INT(tries, 1, "the first statement after the restart succeeded (dead connection "
-                        "noticed before sending)");
+    TH_EQ_INT(tries, 1,
+              "the first statement after the restart succeeded (dead connection "
+              "noticed before sending)");
     TH_CHECK(pgx_reconnects_get(c) >= 1, "the connection was re-established");
     /* the listener reconnects and LISTENs again */
     char payload[64];
@@ -951,7 +935,6 @@ static int t_restart(void)
     pgx_free(l);
     return th_done();
 }
-
 
 int main(int argc, char **argv)
 {

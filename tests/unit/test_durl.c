@@ -38,7 +38,8 @@ static void test_good(void)
     durl_free(NULL);
 
     rc = parse("  DATA:Image/JPEG;BASE64,QUJD\n", 0, DURL_IMAGE_ONLY, &d, &e);
-    TH_EQ_INT(rc, DURL_OK, "scheme, type and ;base64 are case-insensitive; outer whitespace trimmed");
+    TH_EQ_INT(rc, DURL_OK,
+              "scheme, type and ;base64 are case-insensitive; outer whitespace trimmed");
     TH_EQ_STR(d.mime, "image/jpeg", "media type is lower-cased");
     TH_EQ_STR((char *)d.data, "ABC", "decoded ABC");
     durl_free(&d);
@@ -88,7 +89,7 @@ static void test_bad_framing(void)
 
     const char *bad_mimes[] = {
         "data:image/png/x;base64,QUJD", "data:image/;base64,QUJD", "data:/png;base64,QUJD",
-        "data:ima ge/png;base64,QUJD", "data:image;base64,QUJD", "data:image/p\"ng;base64,QUJD",
+        "data:ima ge/png;base64,QUJD",  "data:image;base64,QUJD",  "data:image/p\"ng;base64,QUJD",
     };
     for (size_t i = 0; i < sizeof bad_mimes / sizeof *bad_mimes; i++) {
         rc = parse(bad_mimes[i], 0, DURL_IMAGE_ONLY, &d, &e);
@@ -142,7 +143,9 @@ static void test_base64_rules(void)
         {"QR==", DURL_ERR_BASE64, NULL, "non-zero trailing bits are refused"},
         {"QUJDQ", DURL_ERR_BASE64, NULL, "4k+1 characters are refused"},
         {"QU*D", DURL_ERR_BASE64, NULL, "a character outside the alphabet is refused"},
-        {"QU\x80" "D", DURL_ERR_BASE64, NULL, "a non-ASCII byte is refused"},
+        {"QU\x80"
+         "D",
+         DURL_ERR_BASE64, NULL, "a non-ASCII byte is refused"},
         {"Q U\r\nJ\tD", DURL_OK, "ABC", "whitespace anywhere is ignored"},
         {"QUJD\n", DURL_OK, "ABC", "a trailing newline is ignored"},
         {"-_-_", DURL_OK, "\xfb\xff\xbf", "the URL-safe alphabet is detected"},
@@ -188,7 +191,8 @@ static void test_plain_and_variants(void)
     TH_CHECK(rc == DURL_OK && len == 3 && out[0] == 0xfb, "url-safe alphabet decodes");
     free(out);
     rc = durl_base64_decode("-_-_", 4, DURL_B64_ORIGINAL, 0, NULL, &out, &len, &e);
-    TH_CHECK(rc == DURL_ERR_BASE64 && out == NULL, "url-safe text is refused by the original alphabet");
+    TH_CHECK(rc == DURL_ERR_BASE64 && out == NULL,
+             "url-safe text is refused by the original alphabet");
     rc = durl_base64_decode("+/+/", 4, DURL_B64_URLSAFE, 0, NULL, &out, &len, &e);
     TH_EQ_INT(rc, DURL_ERR_BASE64, "original text is refused by the url-safe alphabet");
     rc = durl_base64_decode("QUJDRA==", 8, DURL_B64_ORIGINAL, 3, NULL, &out, &len, &e);
@@ -250,9 +254,10 @@ static void test_roundtrip(void)
         char *enc = durl_base64_encode(buf, n, NULL);
         uint8_t *dec = NULL;
         size_t len = 0, want = 0;
-        ok = enc && durl_base64_len(enc, strlen(enc), &want, &e) == 0 && want == n &&
-             durl_base64_decode(enc, strlen(enc), DURL_B64_ORIGINAL, n, NULL, &dec, &len, &e) == 0 &&
-             len == n && memcmp(dec, buf, n) == 0;
+        ok =
+            enc && durl_base64_len(enc, strlen(enc), &want, &e) == 0 && want == n &&
+            durl_base64_decode(enc, strlen(enc), DURL_B64_ORIGINAL, n, NULL, &dec, &len, &e) == 0 &&
+            len == n && memcmp(dec, buf, n) == 0;
         if (!ok)
             printf("# round trip failed at %zu bytes\n", n);
         free(enc);

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-
 /* ---- a growable byte buffer ---- */
 
 struct buf {
@@ -62,19 +61,18 @@ static void seed(const char *name, const void *p, size_t n)
     fclose(f);
 }
 
-
 /* ---- test pattern: four quadrants red, green / blue, white ---- */
 
-static const uint8_t Q_RED[3] = {255, 0, 0}, Q_GREEN[3] = {0, 255, 0},
-                     Q_BLUE[3] = {0, 0, 255}, Q_WHITE[3] = {255, 255, 255};
+static const uint8_t Q_RED[3] = {255, 0, 0}, Q_GREEN[3] = {0, 255, 0}, Q_BLUE[3] = {0, 0, 255},
+                     Q_WHITE[3] = {255, 255, 255};
 
 static uint8_t *pattern(int w, int h)
 {
     uint8_t *p = malloc((size_t)w * h * 3);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            const uint8_t *c = y < h / 2 ? (x < w / 2 ? Q_RED : Q_GREEN)
-                                         : (x < w / 2 ? Q_BLUE : Q_WHITE);
+            const uint8_t *c =
+                y < h / 2 ? (x < w / 2 ? Q_RED : Q_GREEN) : (x < w / 2 ? Q_BLUE : Q_WHITE);
             memcpy(p + ((size_t)y * w + x) * 3, c, 3);
         }
     return p;
@@ -94,8 +92,8 @@ static const uint8_t *px_at(const struct img *im, int x, int y)
 }
 
 /* checks the quadrant centres of im against tl, tr, bl, br */
-static int quadrants(const struct img *im, const uint8_t *tl, const uint8_t *tr,
-                     const uint8_t *bl, const uint8_t *br, int tol)
+static int quadrants(const struct img *im, const uint8_t *tl, const uint8_t *tr, const uint8_t *bl,
+                     const uint8_t *br, int tol)
 {
     int x0 = im->w / 4, x1 = im->w * 3 / 4, y0 = im->h / 4, y1 = im->h * 3 / 4;
     int ok = near(px_at(im, x0, y0), tl, tol) && near(px_at(im, x1, y0), tr, tol) &&
@@ -109,7 +107,6 @@ static int quadrants(const struct img *im, const uint8_t *tl, const uint8_t *tr,
     return ok;
 }
 
-
 /* ---- encoders ---- */
 
 enum { J_GRAY = 1, J_PROGRESSIVE = 2, J_CMYK = 4, J_MANY_SCANS = 8 };
@@ -118,8 +115,8 @@ enum { J_GRAY = 1, J_PROGRESSIVE = 2, J_CMYK = 4, J_MANY_SCANS = 8 };
  * JPEG of the w x h RGB pixels (quality 95); exif (may be NULL) is written
  * as an APP1 block right after the JFIF header.
  */
-static struct buf jpeg_enc(const uint8_t *rgb, int w, int h, int flags,
-                           const uint8_t *exif, size_t exif_n)
+static struct buf jpeg_enc(const uint8_t *rgb, int w, int h, int flags, const uint8_t *exif,
+                           size_t exif_n)
 {
     struct jpeg_compress_struct c;
     struct jpeg_error_mgr jerr;
@@ -183,10 +180,10 @@ static struct buf jpeg_enc(const uint8_t *rgb, int w, int h, int flags,
 /* EXIF APP1 payload with IFD0 holding only Orientation = o */
 static size_t exif_block(uint8_t *out, int o, int little)
 {
-    static const uint8_t be[] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8,
-                                 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
-    static const uint8_t le[] = {'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0,
-                                 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t be[] = {'E',  'x',  'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1,
+                                 0x01, 0x12, 0,   3,   0, 0, 0,   1,   0, 0,  0, 0, 0, 0, 0, 0};
+    static const uint8_t le[] = {'E',  'x',  'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
+                                 0x12, 0x01, 3,   0,   1, 0, 0,   0,   0,  0, 0, 0, 0, 0, 0, 0};
     memcpy(out, little ? le : be, sizeof be);
     if (little)
         out[24] = (uint8_t)o; /* value field, low byte first */
@@ -223,8 +220,8 @@ static struct buf png_enc(int w, int h, int ct, int depth, int interlace, int tr
         abort();
     png_set_write_fn(png, &b, png_buf_write, png_buf_flush);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, ct,
-                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
     if (ct == PNG_COLOR_TYPE_PALETTE) {
         png_color pal[4] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 255}};
         png_set_PLTE(png, info, pal, 4);
@@ -285,8 +282,8 @@ static int fill_w = 32, fill_h = 16;
 /* the quadrant pattern per channel (RGB / RGBA; alpha: left transparent) */
 static unsigned fill_rgb(int x, int y, int c)
 {
-    const uint8_t *q = y < fill_h / 2 ? (x < fill_w / 2 ? Q_RED : Q_GREEN)
-                                      : (x < fill_w / 2 ? Q_BLUE : Q_WHITE);
+    const uint8_t *q =
+        y < fill_h / 2 ? (x < fill_w / 2 ? Q_RED : Q_GREEN) : (x < fill_w / 2 ? Q_BLUE : Q_WHITE);
     if (c == 3)
         return x < fill_w / 2 ? 0 : 255;
     return q[c];
@@ -325,7 +322,6 @@ static unsigned fill_gray_alpha(int x, int y, int c)
     return 0;
 }
 
-
 /* ---- helpers to decode and check ---- */
 
 static int decode(const struct buf *b, const struct img_limits *lim, struct img *im,
@@ -350,7 +346,6 @@ static void expect_err(const void *p, size_t n, const struct img_limits *lim, in
     img_free(&im);
 }
 
-
 /* ---- JPEG ---- */
 
 static void test_jpeg(void)
@@ -365,7 +360,8 @@ static void test_jpeg(void)
     seed("jpeg-baseline.jpg", j.p, j.n);
     TH_EQ_INT(img_format_sniff(j.p, j.n), IMG_FORMAT_JPEG, "jpeg is sniffed");
     TH_EQ_INT(img_probe(j.p, j.n, NULL, &info, &e), IMG_OK, "jpeg probe");
-    TH_CHECK(info.w == w && info.h == h && info.orientation == 1, "probe reads 64x32, orientation 1");
+    TH_CHECK(info.w == w && info.h == h && info.orientation == 1,
+             "probe reads 64x32, orientation 1");
     TH_EQ_INT(decode(&j, NULL, &im, &info, &e), IMG_OK, "baseline jpeg decodes");
     TH_CHECK(im.w == w && im.h == h && im.owned, "decoded 64x32, malloc-owned");
     TH_CHECK(quadrants(&im, Q_RED, Q_GREEN, Q_BLUE, Q_WHITE, 40), "jpeg colours are right");
@@ -408,10 +404,14 @@ static void test_jpeg(void)
     /* EXIF orientations 1..8: expected quadrant colours (TL, TR, BL, BR) */
     static const uint8_t *const want[9][4] = {
         {0},
-        {Q_RED, Q_GREEN, Q_BLUE, Q_WHITE}, {Q_GREEN, Q_RED, Q_WHITE, Q_BLUE},
-        {Q_WHITE, Q_BLUE, Q_GREEN, Q_RED}, {Q_BLUE, Q_WHITE, Q_RED, Q_GREEN},
-        {Q_RED, Q_BLUE, Q_GREEN, Q_WHITE}, {Q_BLUE, Q_RED, Q_WHITE, Q_GREEN},
-        {Q_WHITE, Q_GREEN, Q_BLUE, Q_RED}, {Q_GREEN, Q_WHITE, Q_RED, Q_BLUE},
+        {Q_RED, Q_GREEN, Q_BLUE, Q_WHITE},
+        {Q_GREEN, Q_RED, Q_WHITE, Q_BLUE},
+        {Q_WHITE, Q_BLUE, Q_GREEN, Q_RED},
+        {Q_BLUE, Q_WHITE, Q_RED, Q_GREEN},
+        {Q_RED, Q_BLUE, Q_GREEN, Q_WHITE},
+        {Q_BLUE, Q_RED, Q_WHITE, Q_GREEN},
+        {Q_WHITE, Q_GREEN, Q_BLUE, Q_RED},
+        {Q_GREEN, Q_WHITE, Q_RED, Q_BLUE},
     };
     for (int o = 1; o <= 8; o++) {
         for (int little = 0; little < 2; little++) {
@@ -427,7 +427,8 @@ static void test_jpeg(void)
             TH_CHECK(rc == IMG_OK && info.orientation == o && im.w == sw && im.h == sh &&
                          info.stored_w == w && info.stored_h == h,
                      "exif orientation %d (%s): displayed %dx%d", o, little ? "II" : "MM", sw, sh);
-            TH_CHECK(rc == IMG_OK && quadrants(&im, want[o][0], want[o][1], want[o][2], want[o][3], 40),
+            TH_CHECK(rc == IMG_OK &&
+                         quadrants(&im, want[o][0], want[o][1], want[o][2], want[o][3], 40),
                      "exif orientation %d (%s) turns the pixels", o, little ? "II" : "MM");
             img_free(&im);
             free(jo.p);
@@ -457,8 +458,8 @@ static void test_jpeg(void)
         ex2[bad[i].at] = bad[i].v;
         struct buf jo = jpeg_enc(pat, w, h, 0, ex2, exn);
         int rc = decode(&jo, NULL, &im, &info, &e);
-        TH_CHECK(rc == IMG_OK && info.orientation == bad[i].want,
-                 "malformed exif: %s", bad[i].what);
+        TH_CHECK(rc == IMG_OK && info.orientation == bad[i].want, "malformed exif: %s",
+                 bad[i].what);
         if (i == 0)
             seed("jpeg-exif-bad-offset.jpg", jo.p, jo.n);
         img_free(&im);
@@ -497,13 +498,14 @@ static void test_jpeg(void)
     for (size_t i = j.n / 2; i < j.n / 2 + 64; i++)
         jbad.p[i] ^= 0x5a; /* scribble over entropy data: decodes or fails, never crashes */
     int rc = decode(&jbad, NULL, &im, NULL, &e);
-    TH_CHECK(rc == IMG_OK || rc == IMG_ERR_INVALID, "jpeg with scribbled entropy data: no crash (%d)", rc);
+    TH_CHECK(rc == IMG_OK || rc == IMG_ERR_INVALID,
+             "jpeg with scribbled entropy data: no crash (%d)", rc);
     seed("jpeg-scribbled.jpg", jbad.p, jbad.n);
     img_free(&im);
 
     /* decompression bomb: SOI + SOF0 declaring 60000x60000, no data */
-    static const uint8_t bomb[] = {0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0xea, 0x60, 0xea, 0x60, 3,
-                                   1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1, 0xff, 0xd9};
+    static const uint8_t bomb[] = {0xff, 0xd8, 0xff, 0xc0, 0,    17, 8, 0xea, 0x60, 0xea, 0x60, 3,
+                                   1,    0x22, 0,    2,    0x11, 1,  3, 0x11, 1,    0xff, 0xd9};
     struct img_limits big = {0, 65535, 1000000000ull};
     expect_err(bomb, sizeof bomb, NULL, IMG_ERR_TOO_LARGE, "image_too_large", 413,
                "jpeg header declaring 60000x60000 (default limits)");
@@ -511,18 +513,17 @@ static void test_jpeg(void)
                "jpeg 60000x60000 within max_side 65535 but over max_pixels 1e9");
     seed("jpeg-bomb-60000.jpg", bomb, sizeof bomb);
     struct img_limits small = {0, 100, 0};
-    expect_err(j.p, j.n, &(struct img_limits){0, 63, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
-               413, "64-pixel-wide jpeg against max_side 63");
+    expect_err(j.p, j.n, &(struct img_limits){0, 63, 0}, IMG_ERR_TOO_LARGE, "image_too_large", 413,
+               "64-pixel-wide jpeg against max_side 63");
     expect_err(j.p, j.n, &(struct img_limits){0, 0, 2047}, IMG_ERR_TOO_LARGE, "image_too_large",
                413, "2048-pixel jpeg against max_pixels 2047");
-    expect_err(j.p, j.n, &(struct img_limits){j.n - 1, 0, 0}, IMG_ERR_TOO_LARGE,
-               "image_too_large", 413, "jpeg one byte over max_bytes");
+    expect_err(j.p, j.n, &(struct img_limits){j.n - 1, 0, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
+               413, "jpeg one byte over max_bytes");
     TH_CHECK(decode(&j, &small, &im, NULL, &e) == IMG_OK, "jpeg within explicit limits decodes");
     img_free(&im);
 
     free(j.p), free(jp.p), free(jg.p), free(jc.p), free(jbad.p), free(pat);
 }
-
 
 /* ---- PNG ---- */
 
@@ -617,7 +618,8 @@ static void test_png(void)
     free(pz.p);
 
     /* corrupt, truncated, bad header, bombs */
-    expect_err(p.p, p.n - 20, NULL, IMG_ERR_INVALID, "invalid_image", 400, "png cut before its end");
+    expect_err(p.p, p.n - 20, NULL, IMG_ERR_INVALID, "invalid_image", 400,
+               "png cut before its end");
     expect_err(p.p, p.n / 2, NULL, IMG_ERR_INVALID, "invalid_image", 400, "png cut in half");
     seed("png-truncated.png", p.p, p.n / 2);
     expect_err(p.p, 20, NULL, IMG_ERR_INVALID, "invalid_image", 400, "png cut inside IHDR");
@@ -646,13 +648,12 @@ static void test_png(void)
     memcpy(pc.p + 16, (uint8_t[8]){0, 0, 0x20, 0, 0, 0, 0x20, 0}, 8); /* 8192x8192 */
     expect_err(pc.p, pc.n, NULL, IMG_ERR_TOO_LARGE, "image_too_large", 413,
                "png 8192x8192 = 67 Mpx over the 40 Mpx default");
-    expect_err(pa.p, pa.n, &(struct img_limits){0, 31, 0}, IMG_ERR_TOO_LARGE,
-               "image_too_large", 413, "png 32 wide against max_side 31");
+    expect_err(pa.p, pa.n, &(struct img_limits){0, 31, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
+               413, "png 32 wide against max_side 31");
 
     free(p.p), free(pa.p), free(pi.p), free(pp.p), free(pt.p), free(g1.p), free(g16.p);
     free(p16.p), free(ga.p), free(pc.p);
 }
-
 
 /* ---- WebP ---- */
 
@@ -695,20 +696,19 @@ static void test_webp(void)
     expect_err(wl.p, wl.n / 2, NULL, IMG_ERR_INVALID, "invalid_image", 400, "webp cut in half");
     seed("webp-truncated.webp", wl.p, wl.n / 2);
     expect_err(wl.p, 16, NULL, IMG_ERR_INVALID, "invalid_image", 400, "webp cut in its header");
-    expect_err(wl.p, wl.n, &(struct img_limits){0, 0, 2047}, IMG_ERR_TOO_LARGE,
-               "image_too_large", 413, "webp over max_pixels");
+    expect_err(wl.p, wl.n, &(struct img_limits){0, 0, 2047}, IMG_ERR_TOO_LARGE, "image_too_large",
+               413, "webp over max_pixels");
 
     /* VP8X header with the animation flag and a 16383x16383 canvas */
-    static const uint8_t anim[] = {'R', 'I', 'F', 'F', 30, 0, 0, 0, 'W', 'E', 'B', 'P',
-                                   'V', 'P', '8', 'X', 10, 0, 0, 0, 0x02, 0, 0, 0,
-                                   0xfe, 0x3f, 0, 0xfe, 0x3f, 0,
-                                   'A', 'N', 'I', 'M', 6, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t anim[] = {'R', 'I', 'F',  'F',  30,  0,    0,    0, 'W', 'E',  'B',
+                                   'P', 'V', 'P',  '8',  'X', 10,   0,    0, 0,   0x02, 0,
+                                   0,   0,   0xfe, 0x3f, 0,   0xfe, 0x3f, 0, 'A', 'N',  'I',
+                                   'M', 6,   0,    0,    0,   0,    0,    0, 0,   0,    0};
     expect_err(anim, sizeof anim, NULL, IMG_ERR_UNSUPPORTED, "unsupported_image_type", 415,
                "animated webp");
     seed("webp-animated-header.webp", anim, sizeof anim);
     free(wl.p), free(wa.p), free(rgba), free(pat);
 }
-
 
 /* ---- other formats, empty, garbage ---- */
 
@@ -720,10 +720,11 @@ static void test_other(void)
                "unsupported_image_type", 415, "gif");
     expect_err("BM\x46\0\0\0\0\0\0\0\x36\0\0\0(\0\0\0", 20, NULL, IMG_ERR_UNSUPPORTED,
                "unsupported_image_type", 415, "bmp");
-    expect_err("II*\0\x08\0\0\0\0\0\0\0", 12, NULL, IMG_ERR_UNSUPPORTED,
-               "unsupported_image_type", 415, "tiff");
-    expect_err("\0\0\0\x18" "ftypheic\0\0\0\0", 16, NULL, IMG_ERR_UNSUPPORTED,
-               "unsupported_image_type", 415, "heic");
+    expect_err("II*\0\x08\0\0\0\0\0\0\0", 12, NULL, IMG_ERR_UNSUPPORTED, "unsupported_image_type",
+               415, "tiff");
+    expect_err("\0\0\0\x18"
+               "ftypheic\0\0\0\0",
+               16, NULL, IMG_ERR_UNSUPPORTED, "unsupported_image_type", 415, "heic");
     const char *html = "<html><body>not an image</body></html>";
     expect_err(html, strlen(html), NULL, IMG_ERR_UNSUPPORTED, "unsupported_image_type", 415,
                "wrong magic (html)");
@@ -741,7 +742,6 @@ static void test_other(void)
              "default limits come from the config table");
 }
 
-
 /* ---- resize ---- */
 
 static void test_resize(void)
@@ -752,17 +752,17 @@ static void test_resize(void)
     TH_EQ_INT(img_resize_bilinear(&src, 4, 2, NULL, &dst, &e), IMG_OK, "resize 2x2 -> 4x2");
     /* half-pixel centres: x = 0.25 -> 0 (clamped), 0.75 -> 0.25, 1.25 -> 0.75, 1.75 -> 1 */
     TH_CHECK(dst.rgb[0] == 0 && dst.rgb[3] == 50 && dst.rgb[6] == 150 && dst.rgb[9] == 200,
-             "bilinear values 0 50 150 200 (got %d %d %d %d)", dst.rgb[0], dst.rgb[3],
-             dst.rgb[6], dst.rgb[9]);
+             "bilinear values 0 50 150 200 (got %d %d %d %d)", dst.rgb[0], dst.rgb[3], dst.rgb[6],
+             dst.rgb[9]);
     img_free(&dst);
     TH_EQ_INT(img_resize_bilinear(&src, 1, 1, NULL, &dst, &e), IMG_OK, "resize to 1x1");
     TH_EQ_INT(dst.rgb[0], 100, "1x1 is the average");
     img_free(&dst);
-    TH_EQ_INT(img_resize_bilinear(&src, 0, 5, NULL, &dst, &e), IMG_ERR_INVALID, "zero width refused");
+    TH_EQ_INT(img_resize_bilinear(&src, 0, 5, NULL, &dst, &e), IMG_ERR_INVALID,
+              "zero width refused");
     TH_EQ_INT(img_resize_bilinear(&src, 60000, 60000, NULL, &dst, &e), IMG_ERR_TOO_LARGE,
               "huge target refused");
 }
-
 
 /* ---- the real images of make testdata ---- */
 
@@ -818,17 +818,17 @@ static void test_testdata(void)
             expected++;
             int ok = rc == IMG_OK && im.w == w && im.h == h;
             if (!ok)
-                printf("# %s: rc %d %dx%d, manifest %dx%d: %s\n", name, rc, im.w, im.h, w, h, e.msg);
+                printf("# %s: rc %d %dx%d, manifest %dx%d: %s\n", name, rc, im.w, im.h, w, h,
+                       e.msg);
             good += ok;
         }
         img_free(&im);
         free(b.p);
     }
     fclose(m);
-    TH_CHECK(n >= 40 && good == expected,
-             "%d real files from var/testdata: %d behave as expected", n, good);
+    TH_CHECK(n >= 40 && good == expected, "%d real files from var/testdata: %d behave as expected",
+             n, good);
 }
-
 
 /* --bench: decode every var/testdata image `reps` times, per-format figures */
 static int bench(int reps)
