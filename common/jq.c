@@ -923,6 +923,16 @@ int jq_workers_json(struct pgx *c, int stale_s, char **json, struct err *e)
     return jq_text_out(c, r, json, "workers", e);
 }
 
+int jq_station_stats_json(struct pgx *c, int stale_s, char **json, struct err *e)
+{
+    char s[24];
+    const char *v[1] = {pgx_i64(s, stale_s > 0 ? stale_s : 30)};
+    PGresult *r = jq_q(c, SQLQ_JQ_STATION_STATS, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    return jq_text_out(c, r, json, "station stats", e);
+}
+
 int jq_retention_run(struct pgx *c, int days, int64_t *n, struct err *e)
 {
     if (days < 0)

@@ -345,6 +345,13 @@ int jq_worker_upsert(struct pgx *c, const char *name, const char *device_json, s
  * where "down" means last_seen older than stale_s.  New string.
  */
 int jq_workers_json(struct pgx *c, int stale_s, char **json, struct err *e);
+/*
+ * The counts behind Moondream Station's /v1/stats: {"workers" (up, seen
+ * within stale_s), "queue_size" (queued jobs), "processing" (running jobs),
+ * "requests_processed" (jobs succeeded or failed), "timeouts" (jobs
+ * expired)}.  Returns a new string in *json (caller frees).
+ */
+int jq_station_stats_json(struct pgx *c, int stale_s, char **json, struct err *e);
 
 /* ---- schema (migrations embedded from schema/migrations/) --------------- */
 

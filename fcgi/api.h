@@ -227,7 +227,7 @@ const char *api_models_default(const struct api_models *m, const char *task);
 /* JSON arrays of the known task names / model names (new references) */
 json_t *api_models_tasks_json(const struct api_models *m);
 json_t *api_models_names_json(const struct api_models *m, const char *task);
-/* [{name, tasks, file}] (new reference) */
+/* [{id, name, description, version, tasks, manifest, default}] (new reference) */
 json_t *api_models_list_json(const struct api_models *m);
 
 /* -------------------------------------------------------------- tiers */

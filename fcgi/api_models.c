@@ -25,6 +25,8 @@ struct api_model {
     char **tasks;
     int ntasks;
     int is_default;
+    char *description; /* the manifest's "description", "" when absent */
+    char *version;     /* "version", else "source.version" (npm), "" when absent */
 };
 
 struct api_models {
@@ -88,6 +90,12 @@ static void add_manifest(struct api_models *ms, const char *dir, const char *fna
     m->name = cm_xstrdup(name);
     m->file = cm_xstrdup(fname);
     m->is_default = json_is_true(json_object_get(j, "default"));
+    const char *desc = json_string_value(json_object_get(j, "description"));
+    const char *ver = json_string_value(json_object_get(j, "version"));
+    if (ver == NULL)
+        ver = json_string_value(json_object_get(json_object_get(j, "source"), "version"));
+    m->description = cm_xstrdup(desc ? desc : "");
+    m->version = cm_xstrdup(ver ? ver : "");
     ms->n++;
     json_decref(j);
 }
@@ -122,6 +130,8 @@ void api_models_free(struct api_models *ms)
         free(ms->m[i].tasks);
         free(ms->m[i].name);
         free(ms->m[i].file);
+        free(ms->m[i].description);
+        free(ms->m[i].version);
     }
     free(ms);
 }
@@ -189,9 +199,13 @@ json_t *api_models_list_json(const struct api_models *ms)
         json_t *t = json_array();
         for (int k = 0; k < ms->m[i].ntasks; k++)
             json_array_append_new(t, json_string(ms->m[i].tasks[k]));
+        /* id, name, description, version: the fields of a Moondream Station
+         * model entry (fcgi/handlers/h_station.c); "name" is also ours */
         json_array_append_new(a,
-                              json_pack("{s:s, s:o, s:s, s:b}", "name", ms->m[i].name, "tasks", t,
-                                        "manifest", ms->m[i].file, "default", ms->m[i].is_default));
+                              json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "id", ms->m[i].name,
+                                        "name", ms->m[i].name, "description", ms->m[i].description,
+                                        "version", ms->m[i].version, "tasks", t, "manifest",
+                                        ms->m[i].file, "default", ms->m[i].is_default));
     }
     return a;
 }

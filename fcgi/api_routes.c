@@ -6,6 +6,7 @@
 #include "fcgi/api.h"
 #include "fcgi/handlers/handlers.h"
 #include "fcgi/handlers/h_moondream.h"
+#include "fcgi/handlers/h_station.h"
 
 #include <stddef.h>
 
@@ -31,6 +32,9 @@ static const struct api_route api_routes[] = {
     {"POST", "/v1/detect", API_AUTH_TENANT, api_h_md_detect},
     {"POST", "/v1/point", API_AUTH_TENANT, api_h_md_point},
     {"POST", "/v1/segment", API_AUTH_TENANT, api_h_md_segment},
+    /* Moondream Station status (fcgi/handlers/h_station.c) */
+    {"GET", "/health", API_AUTH_NONE, api_h_station_health},
+    {"GET", "/v1/stats", API_AUTH_TENANT, api_h_station_stats},
     /* the worker's first task (fcgi/handlers/h_classify.c) */
     {"POST", "/v1/classify", API_AUTH_TENANT, api_h_classify},
     {NULL, NULL, API_AUTH_NONE, NULL},

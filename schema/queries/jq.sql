@@ -245,6 +245,21 @@ SELECT json_build_object(
                               FILTER (WHERE d.paused), '[]'))::text
   FROM admin_queue_depth d
 
+-- name: jq_station_stats
+-- Moondream Station's /v1/stats counts (fcgi/handlers/h_station.c):
+-- $1 stale seconds (a worker not seen for that long is not counted, as in
+-- jq_workers).  requests_processed: jobs that ran to an answer (succeeded
+-- or failed); timeouts: jobs that expired before a worker started them.
+SELECT json_build_object(
+           'workers', (SELECT count(*) FROM workers
+                        WHERE coalesce(device->>'state', '') NOT IN ('stopped', 'device_lost')
+                          AND last_seen > now() - make_interval(secs => $1::int)),
+           'queue_size', (SELECT count(*) FROM jobs WHERE state = 'queued'),
+           'processing', (SELECT count(*) FROM jobs WHERE state = 'running'),
+           'requests_processed', (SELECT count(*) FROM job_history
+                                   WHERE state IN ('succeeded', 'failed')),
+           'timeouts', (SELECT count(*) FROM job_history WHERE state = 'expired'))::text
+
 -- name: jq_metrics
 SELECT string_agg(line, E'\n' ORDER BY ord, line) || E'\n'
   FROM (

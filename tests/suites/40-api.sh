@@ -59,8 +59,8 @@ ok "vkv-admin creates tenants and keys"
 
 # --- models: a fixed catalogue, independent of models/ ---
 mkdir -p "$T/models"
-echo '{"name":"centernet","task":"detect"}' >"$T/models/centernet.json"
-echo '{"name":"tagger","tasks":["classify","tag"]}' >"$T/models/tagger.json"
+echo '{"name":"centernet","task":"detect","source":{"version":"3.0.4"}}' >"$T/models/centernet.json"
+echo '{"name":"tagger","tasks":["classify","tag"],"description":"test tagger","version":"2.0.1"}' >"$T/models/tagger.json"
 for m in m-sse m-fail m-wait m-none m-timeout m-cancel m-bytes m-deadline; do
   echo "{\"name\":\"$m\",\"task\":\"detect\"}" >"$T/models/$m.json"
 done
@@ -429,6 +429,9 @@ check $? "per-key rate limit: 429 rate_limited with Retry-After" "$codes"
 c2=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KB" "$U2/v1/queue")
 [[ $c2 == 200 ]]; check $? "per-key rate limit: another key is not limited" "$c2"
 kill -QUIT "$NG2_PID" 2>/dev/null; wait "$NG2_PID" 2>/dev/null; NG2_PID=
+
+# Moondream Station drop-in: /health, /v1/models fields, /v1/stats
+source tests/integration/api_station.sh
 
 # ===================== 4. PostgreSQL restart ============================
 runuser -u postgres -- "$PG_TMP_BINDIR/pg_ctl" -D "$PG_TMP_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1
