@@ -52,6 +52,8 @@ static const struct cfg_entry cfg_entries[] = {
      "largest image width or height accepted"},
     {"VKV_MAX_IMAGE_PIXELS", CFG_TYPE_INT, "40000000", 256, 1000000000, 0, A | W | C,
      "largest width*height accepted, checked before decoding"},
+    {"VKV_MAX_DECODE_CPU_MS", CFG_TYPE_INT, "500", 0, 600000, 0, A | W | C,
+     "CPU time one request's image decoding may use (0 = no limit)"},
     /* postgresql */
     {"VKV_PG_HOST", CFG_TYPE_STR, "var/run", 0, 0, 0, A | W | C | R,
      "PostgreSQL host or socket directory"},

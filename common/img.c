@@ -31,6 +31,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- limits, formats, small helpers ---- */
 
@@ -39,6 +40,7 @@ void img_limits_default(struct img_limits *l)
     l->max_bytes = (size_t)cfg_int("VKV_MAX_IMAGE_BYTES");
     l->max_side = (uint32_t)cfg_int("VKV_MAX_IMAGE_SIDE");
     l->max_pixels = (uint64_t)cfg_int("VKV_MAX_IMAGE_PIXELS");
+    l->max_cpu_ms = (uint32_t)cfg_int("VKV_MAX_DECODE_CPU_MS");
 }
 
 const char *img_format_name(enum img_format f)
@@ -421,7 +423,12 @@ struct img_jpeg_err {
     struct jpeg_error_mgr pub;
     jmp_buf jb;
     char msg[JMSG_LENGTH_MAX];
+    uint64_t cpu0;   /* thread CPU ms at the start */
+    uint32_t budget; /* max_cpu_ms, 0 = none */
+    int costly;      /* the budget was exceeded */
 };
+
+static uint64_t img_cpu_ms(void);
 
 static void img_jpeg_error_exit(j_common_ptr c)
 {
@@ -447,14 +454,21 @@ static void img_jpeg_progress(j_common_ptr c)
         snprintf(je->msg, sizeof je->msg, "more than %d progressive scans", IMG_JPEG_MAX_SCANS);
         longjmp(je->jb, 1);
     }
+    struct img_jpeg_err *je = (struct img_jpeg_err *)c->err;
+    if (je->budget && img_cpu_ms() - je->cpu0 > je->budget) {
+        je->costly = 1;
+        longjmp(je->jb, 1);
+    }
 }
 
 /*
  * Decodes a JPEG of stored size info->stored_w x stored_h into dst
  * (w*h*3 bytes).  The only setjmp of the JPEG path; see the file comment.
  */
-static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *info, uint8_t *dst,
-                           struct err *e)
+static int img_too_costly(struct err *e, const struct img_limits *lim);
+
+static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *info,
+                           const struct img_limits *lim, uint8_t *dst, struct err *e)
 {
     struct jpeg_decompress_struct cinfo;
     struct img_jpeg_err jerr;
@@ -468,9 +482,14 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
     jerr.pub.error_exit = img_jpeg_error_exit;
     jerr.pub.emit_message = img_jpeg_emit;
     jerr.msg[0] = 0;
+    jerr.cpu0 = img_cpu_ms();
+    jerr.budget = lim->max_cpu_ms;
+    jerr.costly = 0;
     if (setjmp(jerr.jb)) {
         jpeg_destroy_decompress(&cinfo);
         free(row4);
+        if (jerr.costly)
+            return img_too_costly(e, lim);
         return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: jpeg: %s",
                        jerr.msg);
     }
@@ -540,20 +559,30 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
 
 /* ---- PNG decoder ---- */
 
-struct img_png_ctx {
-    const uint8_t *d;
-    size_t n, off;
-    char msg[160];
-};
+/*
+ * The PNG path uses libpng's progressive (push) reader, fed IMG_PNG_FEED
+ * bytes at a time, not the pull reader: after the last row the pull
+ * reader inflates whatever compressed data follows in the IDAT chunks to
+ * the end of the zlib stream (10 GB of zeros behind a 16x16 image took
+ * 53 s), while the push reader stops inflating at the first byte of
+ * output past the last row and only skips (CRC) the rest.  So the work is
+ * bounded by the image's own size, and the CPU budget is checked between
+ * feeds.
+ */
+#define IMG_PNG_FEED 8192
 
-static void img_png_read(png_structp png, png_bytep out, size_t len)
-{
-    struct img_png_ctx *c = png_get_io_ptr(png);
-    if (len > c->n - c->off)
-        png_error(png, "truncated file");
-    memcpy(out, c->d + c->off, len);
-    c->off += len;
-}
+struct img_png_ctx {
+    char msg[160];
+    size_t w, h;
+    int last_pass; /* 6 for Adam7, 0 otherwise */
+    int rows_done; /* the last row of the last pass was delivered */
+    int end_seen;  /* IEND was read */
+    int info_ok;   /* the info callback accepted the layout */
+    size_t ch;     /* 3 or 4 after the transforms */
+    uint8_t *base; /* dst, or the RGBA temporary */
+    uint8_t *rgba; /* malloc'd when ch == 4 */
+    uint8_t *dst;
+};
 
 static void img_png_error(png_structp png, png_const_charp msg)
 {
@@ -568,6 +597,82 @@ static void img_png_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
+static void img_png_fail(png_structp png, struct img_png_ctx *c, const char *msg)
+{
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void img_png_info_cb(png_structp png, png_infop pinfo)
+{
+    struct img_png_ctx *c = png_get_progressive_ptr(png);
+    if (png_get_image_width(png, pinfo) != c->w || png_get_image_height(png, pinfo) != c->h)
+        img_png_fail(png, c, "size differs from the header");
+    int ct = png_get_color_type(png, pinfo);
+    if (png_get_bit_depth(png, pinfo) == 16)
+        png_set_scale_16(png);
+    png_set_expand(png); /* palette -> RGB, gray < 8 bit -> 8, tRNS -> alpha */
+    if (!(ct & PNG_COLOR_MASK_COLOR))
+        png_set_gray_to_rgb(png);
+    c->last_pass = png_set_interlace_handling(png) - 1;
+    png_read_update_info(png, pinfo);
+    c->ch = png_get_channels(png, pinfo);
+    if ((c->ch != 3 && c->ch != 4) || png_get_rowbytes(png, pinfo) != c->w * c->ch ||
+        png_get_bit_depth(png, pinfo) != 8)
+        img_png_fail(png, c, "unexpected layout after transforms");
+    c->base = c->dst;
+    if (c->ch == 4) {
+        /* calloc: an interlaced pass combines into the rows it leaves */
+        if ((c->rgba = calloc(c->w * c->h, 4)) == NULL)
+            img_png_fail(png, c, "out of memory");
+        c->base = c->rgba;
+    } else {
+        memset(c->dst, 0, c->w * c->h * 3);
+    }
+    c->info_ok = 1;
+}
+
+static void img_png_row_cb(png_structp png, png_bytep row, png_uint_32 y, int pass)
+{
+    struct img_png_ctx *c = png_get_progressive_ptr(png);
+    if (!c->info_ok || y >= c->h || pass > c->last_pass)
+        img_png_fail(png, c, "row outside the image");
+    if (row != NULL)
+        png_progressive_combine_row(png, c->base + (size_t)y * c->w * c->ch, row);
+    /* libpng calls back for every row of the last pass, with NULL where
+     * that pass has no pixels: its last call marks the image complete */
+    if (pass == c->last_pass && y == c->h - 1)
+        c->rows_done = 1;
+}
+
+static void img_png_end_cb(png_structp png, png_infop pinfo)
+{
+    struct img_png_ctx *c = png_get_progressive_ptr(png);
+    (void)pinfo;
+    c->end_seen = 1;
+}
+
+/* thread CPU time in ms; 0 when the clock is unavailable (no budget) */
+static uint64_t img_cpu_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int img_cpu_over(uint64_t start_ms, const struct img_limits *lim)
+{
+    return lim->max_cpu_ms && img_cpu_ms() - start_ms > lim->max_cpu_ms;
+}
+
+static int img_too_costly(struct err *e, const struct img_limits *lim)
+{
+    return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_costly",
+                   "decoding the image took more than the budget of %u ms of CPU",
+                   (unsigned)lim->max_cpu_ms);
+}
+
 /*
  * Decodes a PNG of stored size info->stored_w x stored_h into dst
  * (w*h*3 bytes); alpha is composited on white.  The only setjmp of the
@@ -576,12 +681,13 @@ static void img_png_warning(png_structp png, png_const_charp msg)
 static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *info,
                           const struct img_limits *lim, uint8_t *dst, struct err *e)
 {
-    struct img_png_ctx ctx = {.d = d, .n = n, .off = 0, .msg = ""};
+    struct img_png_ctx ctx = {
+        .msg = "", .w = (size_t)info->stored_w, .h = (size_t)info->stored_h, .dst = dst};
+    struct img_png_ctx *volatile cp = &ctx;
     png_structp png;
     png_infop pinfo = NULL;
-    uint8_t *volatile rgba = NULL;
-    png_bytep *volatile rows = NULL;
-    size_t w = (size_t)info->stored_w, h = (size_t)info->stored_h;
+    volatile int costly = 0;
+    const volatile uint64_t t0 = img_cpu_ms();
 
     png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, img_png_error, img_png_warning);
     if (png == NULL || (pinfo = png_create_info_struct(png)) == NULL) {
@@ -590,11 +696,12 @@ static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *inf
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &pinfo, NULL);
-        free(rows);
-        free(rgba);
-        if (strcmp(ctx.msg, "out of memory") == 0)
-            return img_oom(e, w * h * 4);
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: png: %s", ctx.msg);
+        free(cp->rgba);
+        if (costly)
+            return img_too_costly(e, lim);
+        if (strcmp(cp->msg, "out of memory") == 0)
+            return img_oom(e, cp->w * cp->h * 4);
+        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: png: %s", cp->msg);
     }
     uint32_t side = lim->max_side ? lim->max_side : PNG_UINT_31_MAX;
     png_set_user_limits(png, side, side);
@@ -606,46 +713,28 @@ static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *inf
     static const png_byte skip[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0"
                                    "pCAL\0pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skip, (int)(sizeof skip / 5));
-    png_set_read_fn(png, &ctx, img_png_read);
-    png_read_info(png, pinfo);
-    if (png_get_image_width(png, pinfo) != w || png_get_image_height(png, pinfo) != h) {
-        snprintf(ctx.msg, sizeof ctx.msg, "size differs from the header");
-        png_longjmp(png, 1);
-    }
-    int ct = png_get_color_type(png, pinfo);
-    if (png_get_bit_depth(png, pinfo) == 16)
-        png_set_scale_16(png);
-    png_set_expand(png); /* palette -> RGB, gray < 8 bit -> 8, tRNS -> alpha */
-    if (!(ct & PNG_COLOR_MASK_COLOR))
-        png_set_gray_to_rgb(png);
-    png_set_interlace_handling(png);
-    png_read_update_info(png, pinfo);
-    size_t ch = png_get_channels(png, pinfo);
-    if ((ch != 3 && ch != 4) || png_get_rowbytes(png, pinfo) != w * ch ||
-        png_get_bit_depth(png, pinfo) != 8) {
-        snprintf(ctx.msg, sizeof ctx.msg, "unexpected layout after transforms (%zu channels)", ch);
-        png_longjmp(png, 1);
-    }
-    uint8_t *base = dst;
-    if (ch == 4) {
-        if ((rgba = malloc(w * h * 4)) == NULL) {
-            snprintf(ctx.msg, sizeof ctx.msg, "out of memory");
+    png_set_progressive_read_fn(png, &ctx, img_png_info_cb, img_png_row_cb, img_png_end_cb);
+    /* fed to IEND: past the last row libpng no longer inflates, it only
+     * checks the CRCs of what follows, so a truncated file is still found */
+    for (size_t off = 0; off < n && !ctx.end_seen; off += IMG_PNG_FEED) {
+        size_t len = n - off < IMG_PNG_FEED ? n - off : IMG_PNG_FEED;
+        png_process_data(png, pinfo, (png_bytep)(uintptr_t)(d + off), len);
+        if (img_cpu_over(t0, lim)) {
+            costly = 1;
             png_longjmp(png, 1);
         }
-        base = rgba;
     }
-    if ((rows = malloc(h * sizeof *rows)) == NULL) {
-        snprintf(ctx.msg, sizeof ctx.msg, "out of memory");
+    if (!ctx.rows_done || !ctx.end_seen) {
+        snprintf(ctx.msg, sizeof ctx.msg, "%s",
+                 !ctx.info_ok     ? "truncated file (no image data)"
+                 : !ctx.rows_done ? "image data ends before the last row"
+                                  : "truncated file (no IEND chunk)");
         png_longjmp(png, 1);
     }
-    for (size_t y = 0; y < h; y++)
-        rows[y] = base + y * w * ch;
-    png_read_image(png, rows);
     png_destroy_read_struct(&png, &pinfo, NULL);
-    if (ch == 4)
-        img_rgba_on_white(dst, rgba, w * h);
-    free(rows);
-    free(rgba);
+    if (ctx.ch == 4)
+        img_rgba_on_white(dst, ctx.rgba, ctx.w * ctx.h);
+    free(ctx.rgba);
     return IMG_OK;
 }
 
@@ -756,7 +845,7 @@ int img_decode(const void *data, size_t n, const struct img_limits *lim, struct 
     }
     switch (info.format) {
     case IMG_FORMAT_JPEG:
-        rc = img_jpeg_decode(data, n, &info, pix, e);
+        rc = img_jpeg_decode(data, n, &info, lim, pix, e);
         break;
     case IMG_FORMAT_PNG:
         rc = img_png_decode(data, n, &info, lim, pix, e);

@@ -19,6 +19,10 @@
  *   A truncated file (libjpeg's "premature end of data") is invalid_image.
  * - PNG: palette, gray, gray+alpha, 1/2/4/16-bit, tRNS and interlaced all
  *   become RGB8 (16-bit is scaled, not truncated); gamma is ignored.
+ *   Decoded with libpng's progressive reader, which stops inflating at the
+ *   first byte past the last row: compressed data appended after the image
+ *   (gigabytes of zeros in a few MB) costs a CRC pass, not an inflate.
+ *   The file must end with IEND.
  * - WebP: lossy and lossless still images; animated files are refused
  *   with unsupported_image_type.
  * - Alpha (PNG, WebP) is composited onto white (a transparent pixel
@@ -30,6 +34,11 @@
  *                                unknown magic), animated WebP, lossless
  *                                or 12-bit JPEG
  *   image_too_large (413)        over max_bytes, max_side or max_pixels
+ *   image_too_costly (413)       decoding used more than max_cpu_ms of the
+ *                                thread's CPU time (checked between 8 KB
+ *                                feeds of PNG data and by libjpeg's progress
+ *                                monitor; WebP decodes in one call, bounded
+ *                                by its pixel count)
  *   out_of_memory (503)          allocation failed (transient)
  *
  * libjpeg and libpng report fatal errors by longjmp from their error
@@ -75,6 +84,7 @@ struct img_limits {
     size_t max_bytes;    /* encoded size */
     uint32_t max_side;   /* width and height, each */
     uint64_t max_pixels; /* width * height */
+    uint32_t max_cpu_ms; /* thread CPU time one decode may use (image_too_costly) */
 };
 
 /* what the headers say; w and h are after EXIF orientation */

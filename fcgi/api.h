@@ -32,12 +32,14 @@ enum api_status {
 /* ---------------------------------------------------------------- limits */
 
 struct api_limits {
-    size_t max_body;      /* VKV_MAX_BODY_BYTES */
-    size_t max_image;     /* VKV_MAX_IMAGE_BYTES (decoded bytes) */
-    int max_side;         /* VKV_MAX_IMAGE_SIDE */
-    long long max_pixels; /* VKV_MAX_IMAGE_PIXELS */
-    int max_batch;        /* images per POST /v1/batches */
-    int max_parts;        /* multipart parts per request */
+    size_t max_body;           /* VKV_MAX_BODY_BYTES */
+    size_t max_image;          /* VKV_MAX_IMAGE_BYTES (decoded bytes) */
+    int max_side;              /* VKV_MAX_IMAGE_SIDE */
+    long long max_pixels;      /* VKV_MAX_IMAGE_PIXELS */
+    int max_batch;             /* images per POST /v1/batches */
+    int max_parts;             /* multipart parts per request */
+    unsigned decode_cpu_ms;    /* VKV_MAX_DECODE_CPU_MS: image decoding CPU per request */
+    long long max_json_values; /* values (scalars, arrays, objects) in one JSON body */
 };
 
 /* ------------------------------------------------------------- output */
@@ -95,6 +97,7 @@ struct api_req {
     int status;    /* status sent, 0 until the head is out */
     int streaming; /* SSE head sent */
     double t0_ms;
+    long long max_json_values; /* from api_limits; 0 = no limit */
 };
 
 /*
@@ -182,8 +185,9 @@ struct api_ctx {
     struct pgx *db; /* this thread's connection (NULL in unit tests) */
     const struct api_models *models;
     const struct api_limits *lim;
-    long long wait_timeout_ms; /* VKV_WAIT_TIMEOUT_MS */
-    long long sse_timeout_ms;  /* longest an events stream stays open */
+    long long wait_timeout_ms;             /* VKV_WAIT_TIMEOUT_MS */
+    long long sse_timeout_ms;              /* longest an events stream stays open */
+    unsigned long long decode_cpu_used_ms; /* this request's image decoding so far */
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *ctx, struct api_req *r);

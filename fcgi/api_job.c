@@ -18,12 +18,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void img_limits_from(const struct api_limits *lim, struct img_limits *il)
 {
     il->max_bytes = lim->max_image;
     il->max_side = (uint32_t)lim->max_side;
     il->max_pixels = (uint64_t)lim->max_pixels;
+    il->max_cpu_ms = 0;
+}
+
+static unsigned long long thread_cpu_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u;
 }
 
 int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, struct api_image *out,
@@ -31,6 +41,15 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
 {
     struct img_limits il;
     img_limits_from(ctx->lim, &il);
+    /* one CPU budget for all the images of a request (a batch of 1000
+     * small bombs must not cost 1000 budgets) */
+    if (ctx->lim->decode_cpu_ms) {
+        if (ctx->decode_cpu_used_ms >= ctx->lim->decode_cpu_ms)
+            return err_set(e, API_ERR_INVALID, 413, "image_too_costly",
+                           "the request's images used its decoding budget of %u ms of CPU",
+                           ctx->lim->decode_cpu_ms);
+        il.max_cpu_ms = (uint32_t)(ctx->lim->decode_cpu_ms - ctx->decode_cpu_used_ms);
+    }
     if (n == 0)
         return err_set(e, API_ERR_INVALID, 400, "invalid_image", "empty image");
     struct img_info info;
@@ -39,7 +58,9 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
     memset(&im, 0, sizeof(im));
     /* a full decode: only that proves a truncated or corrupt file bad; the
      * pixels are dropped at once (the worker decodes again on its side) */
+    unsigned long long c0 = thread_cpu_ms();
     int rc = img_decode(data, n, &il, NULL, &im, &info, e);
+    ctx->decode_cpu_used_ms += thread_cpu_ms() - c0;
     if (rc != IMG_OK) {
         if (e->http == 0)
             e->http = rc == IMG_ERR_OOM ? 503 : 400;

@@ -91,6 +91,7 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
     r.out.flush = fcgx_flush;
     r.out.u = fr->out;
     r.t0_ms = cm_now_ms();
+    ctx->decode_cpu_used_ms = 0;
     struct err e;
     err_clear(&e);
 
@@ -229,6 +230,10 @@ int main(int argc, char **argv)
     lim.max_pixels = cfg_int("VKV_MAX_IMAGE_PIXELS");
     lim.max_batch = API_MAX_BATCH;
     lim.max_parts = API_MAX_BATCH + 16;
+    lim.decode_cpu_ms = (unsigned)cfg_int("VKV_MAX_DECODE_CPU_MS");
+    /* a full batch (1000 jobs of a dozen values each) is far below this;
+     * a 19 MB array of numbers (9.5 M values, 4.6 s to parse) is not */
+    lim.max_json_values = 200000;
 
     struct api_models *models = api_models_init(cfg_str("VKV_MODELS_DIR"));
     if (api_db_global_init() != 0)

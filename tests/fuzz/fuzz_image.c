@@ -22,7 +22,7 @@ static volatile unsigned fuzz_image_sink;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct img_limits lim = {1u << 20, 2048, 1u << 20};
+    static const struct img_limits lim = {1u << 20, 2048, 1u << 20, 0};
     struct img_info pinfo, dinfo;
     struct img im;
     struct err e;

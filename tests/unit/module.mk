@@ -7,4 +7,4 @@ TEST_BINS += $(UNIT_BINS)
 
 $(BIN)/test_%: $(O)/tests/unit/test_%.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(call PKGS_LIBS,zlib) $(LDLIBS_BASE)

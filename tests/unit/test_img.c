@@ -21,6 +21,7 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <webp/encode.h>
+#include <zlib.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -506,19 +507,19 @@ static void test_jpeg(void)
     /* decompression bomb: SOI + SOF0 declaring 60000x60000, no data */
     static const uint8_t bomb[] = {0xff, 0xd8, 0xff, 0xc0, 0,    17, 8, 0xea, 0x60, 0xea, 0x60, 3,
                                    1,    0x22, 0,    2,    0x11, 1,  3, 0x11, 1,    0xff, 0xd9};
-    struct img_limits big = {0, 65535, 1000000000ull};
+    struct img_limits big = {0, 65535, 1000000000ull, 0};
     expect_err(bomb, sizeof bomb, NULL, IMG_ERR_TOO_LARGE, "image_too_large", 413,
                "jpeg header declaring 60000x60000 (default limits)");
     expect_err(bomb, sizeof bomb, &big, IMG_ERR_TOO_LARGE, "image_too_large", 413,
                "jpeg 60000x60000 within max_side 65535 but over max_pixels 1e9");
     seed("jpeg-bomb-60000.jpg", bomb, sizeof bomb);
-    struct img_limits small = {0, 100, 0};
-    expect_err(j.p, j.n, &(struct img_limits){0, 63, 0}, IMG_ERR_TOO_LARGE, "image_too_large", 413,
-               "64-pixel-wide jpeg against max_side 63");
-    expect_err(j.p, j.n, &(struct img_limits){0, 0, 2047}, IMG_ERR_TOO_LARGE, "image_too_large",
+    struct img_limits small = {0, 100, 0, 0};
+    expect_err(j.p, j.n, &(struct img_limits){0, 63, 0, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
+               413, "64-pixel-wide jpeg against max_side 63");
+    expect_err(j.p, j.n, &(struct img_limits){0, 0, 2047, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
                413, "2048-pixel jpeg against max_pixels 2047");
-    expect_err(j.p, j.n, &(struct img_limits){j.n - 1, 0, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
-               413, "jpeg one byte over max_bytes");
+    expect_err(j.p, j.n, &(struct img_limits){j.n - 1, 0, 0, 0}, IMG_ERR_TOO_LARGE,
+               "image_too_large", 413, "jpeg one byte over max_bytes");
     TH_CHECK(decode(&j, &small, &im, NULL, &e) == IMG_OK, "jpeg within explicit limits decodes");
     img_free(&im);
 
@@ -648,11 +649,160 @@ static void test_png(void)
     memcpy(pc.p + 16, (uint8_t[8]){0, 0, 0x20, 0, 0, 0, 0x20, 0}, 8); /* 8192x8192 */
     expect_err(pc.p, pc.n, NULL, IMG_ERR_TOO_LARGE, "image_too_large", 413,
                "png 8192x8192 = 67 Mpx over the 40 Mpx default");
-    expect_err(pa.p, pa.n, &(struct img_limits){0, 31, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
+    expect_err(pa.p, pa.n, &(struct img_limits){0, 31, 0, 0}, IMG_ERR_TOO_LARGE, "image_too_large",
                413, "png 32 wide against max_side 31");
 
     free(p.p), free(pa.p), free(pi.p), free(pp.p), free(pt.p), free(g1.p), free(g16.p);
     free(p16.p), free(ga.p), free(pc.p);
+}
+
+/* ---- work bombs: small files that cost a lot to decode ---- */
+
+static void png_chunk(struct buf *b, const char *type, const uint8_t *p, size_t n)
+{
+    uint8_t hdr[8] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    memcpy(hdr + 4, type, 4);
+    buf_put(b, hdr, 8);
+    if (n)
+        buf_put(b, p, n);
+    uLong crc = crc32(0, (const Bytef *)type, 4);
+    if (n)
+        crc = crc32(crc, p, (uInt)n);
+    uint8_t c[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    buf_put(b, c, 4);
+}
+
+/* deflates n zero bytes with a sync flush: byte-aligned blocks that,
+ * after at least 32 KB of zeros, decode the same wherever they are copied */
+static struct buf deflate_zeros(z_stream *z, size_t n, int flush)
+{
+    struct buf out = {0};
+    static uint8_t zeros[1 << 16], tmp[1 << 16];
+    while (n > 0 || flush != Z_NO_FLUSH) {
+        size_t k = n < sizeof zeros ? n : sizeof zeros;
+        z->next_in = zeros;
+        z->avail_in = (uInt)k;
+        n -= k;
+        int f = n == 0 ? flush : Z_NO_FLUSH;
+        do {
+            z->next_out = tmp;
+            z->avail_out = sizeof tmp;
+            if (deflate(z, f) == Z_STREAM_ERROR)
+                abort();
+            buf_put(&out, tmp, sizeof tmp - z->avail_out);
+        } while (z->avail_out == 0);
+        if (n == 0)
+            break;
+    }
+    return out;
+}
+
+/*
+ * A valid 16x16 RGB PNG (black) whose zlib stream carries `extra` more
+ * zero bytes after the image's 784: a 16 MiB block of deflated zeros
+ * (about 16 KB) copied extra / 16 MiB times, then an empty final block
+ * and the right Adler-32 (of N zeros: ((N mod 65521) << 16) | 1).
+ * 10 GiB of zeros fit in about 10 MB.
+ */
+static struct buf png_zero_bomb(uint64_t extra)
+{
+    const size_t w = 16, h = 16, raw = h * (1 + w * 3), blk = (size_t)16 << 20;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        abort();
+    struct buf head = deflate_zeros(&z, raw, Z_SYNC_FLUSH);
+    struct buf block = deflate_zeros(&z, blk, Z_SYNC_FLUSH);
+    deflateEnd(&z);
+    struct buf idat = {0};
+    buf_put(&idat, "\x78\x01", 2);
+    buf_put(&idat, head.p, head.n);
+    uint64_t copies = extra / blk, total = raw + copies * blk;
+    for (uint64_t i = 0; i < copies; i++)
+        buf_put(&idat, block.p, block.n);
+    buf_put(&idat, "\x01\x00\x00\xff\xff", 5);
+    uint32_t ad = ((uint32_t)(total % 65521u) << 16) | 1u;
+    uint8_t a[4] = {(uint8_t)(ad >> 24), (uint8_t)(ad >> 16), (uint8_t)(ad >> 8), (uint8_t)ad};
+    buf_put(&idat, a, 4);
+
+    struct buf b = {0};
+    buf_put(&b, "\x89PNG\r\n\x1a\n", 8);
+    uint8_t ihdr[13] = {0, 0, 0, (uint8_t)w, 0, 0, 0, (uint8_t)h, 8, PNG_COLOR_TYPE_RGB, 0, 0, 0};
+    png_chunk(&b, "IHDR", ihdr, sizeof ihdr);
+    for (size_t off = 0; off < idat.n; off += 1u << 20) /* 1 MiB IDAT chunks */
+        png_chunk(&b, "IDAT", idat.p + off, idat.n - off < (1u << 20) ? idat.n - off : 1u << 20);
+    png_chunk(&b, "IEND", NULL, 0);
+    free(head.p), free(block.p), free(idat.p);
+    return b;
+}
+
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void test_bombs(void)
+{
+    struct img im;
+    struct err e;
+
+    /* 1 GiB of zeros after a 16x16 image in about 1 MB.  Before the push
+     * reader this inflated the whole gigabyte (about 4 s of CPU here; the
+     * 10 GiB version took 53 s); now it costs the CRC of the file: about
+     * 3 ms measured, the bound is 100 ms */
+    struct buf zb = png_zero_bomb((uint64_t)1 << 30);
+    double c0 = thread_cpu_ms();
+    int rc = decode(&zb, NULL, &im, NULL, &e);
+    double ms = thread_cpu_ms() - c0;
+    static const uint8_t black[3] = {0, 0, 0};
+    TH_CHECK(rc == IMG_OK && im.w == 16 && im.h == 16 && near(px_at(&im, 15, 15), black, 0),
+             "16x16 png followed by 1 GiB of compressed zeros (%zu bytes) decodes (rc %d)", zb.n,
+             rc);
+    TH_CHECK(ms < 100, "the zeros past the last row are not inflated (%.1f ms CPU < 100)", ms);
+    img_free(&im);
+    free(zb.p);
+    struct buf zs = png_zero_bomb((uint64_t)64 << 20); /* 64 MiB: a seed of ~70 KB */
+    seed("png-zero-bomb-64m.png", zs.p, zs.n);
+    TH_EQ_INT(decode(&zs, NULL, &im, NULL, &e), IMG_OK, "the 64 MiB zero bomb decodes too");
+    img_free(&im);
+
+    /* the same bomb cut before IEND: still refused (the file is fed to IEND) */
+    expect_err(zs.p, zs.n - 12, NULL, IMG_ERR_INVALID, "invalid_image", 400,
+               "zero bomb without its IEND chunk");
+    free(zs.p);
+
+    /* a CPU budget: a 4000x4000 PNG (16 Mpx, 48 MB decoded) against a 1 ms
+     * budget is refused as image_too_costly; with no budget it decodes */
+    uint8_t *big = calloc(4000u * 4000u, 3);
+    struct buf pb = {0};
+    {
+        png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+        png_infop info = png_create_info_struct(png);
+        if (setjmp(png_jmpbuf(png)))
+            abort();
+        png_set_write_fn(png, &pb, png_buf_write, png_buf_flush);
+        png_set_IHDR(png, info, 4000, 4000, 8, PNG_COLOR_TYPE_RGB, 0, 0, 0);
+        png_set_compression_level(png, 1);
+        png_write_info(png, info);
+        for (int y = 0; y < 4000; y++)
+            png_write_row(png, big + (size_t)y * 12000);
+        png_write_end(png, info);
+        png_destroy_write_struct(&png, &info);
+    }
+    struct img_limits tight = {0, 0, 0, 1};
+    expect_err(pb.p, pb.n, &tight, IMG_ERR_TOO_LARGE, "image_too_costly", 413,
+               "16 Mpx png against a 1 ms CPU budget");
+    struct img_limits none = {0, 0, 0, 0};
+    TH_EQ_INT(decode(&pb, &none, &im, NULL, &e), IMG_OK, "the same png with no budget decodes");
+    img_free(&im);
+    free(pb.p);
+    struct buf jb = jpeg_enc(big, 4000, 4000, 0, NULL, 0);
+    expect_err(jb.p, jb.n, &tight, IMG_ERR_TOO_LARGE, "image_too_costly", 413,
+               "16 Mpx jpeg against a 1 ms CPU budget");
+    free(jb.p);
+    free(big);
 }
 
 /* ---- WebP ---- */
@@ -696,8 +846,8 @@ static void test_webp(void)
     expect_err(wl.p, wl.n / 2, NULL, IMG_ERR_INVALID, "invalid_image", 400, "webp cut in half");
     seed("webp-truncated.webp", wl.p, wl.n / 2);
     expect_err(wl.p, 16, NULL, IMG_ERR_INVALID, "invalid_image", 400, "webp cut in its header");
-    expect_err(wl.p, wl.n, &(struct img_limits){0, 0, 2047}, IMG_ERR_TOO_LARGE, "image_too_large",
-               413, "webp over max_pixels");
+    expect_err(wl.p, wl.n, &(struct img_limits){0, 0, 2047, 0}, IMG_ERR_TOO_LARGE,
+               "image_too_large", 413, "webp over max_pixels");
 
     /* VP8X header with the animation flag and a 16383x16383 canvas */
     static const uint8_t anim[] = {'R', 'I', 'F',  'F',  30,  0,    0,    0, 'W', 'E',  'B',
@@ -896,6 +1046,7 @@ int main(int argc, char **argv)
         return bench(argc >= 3 ? atoi(argv[2]) : 5);
     test_jpeg();
     test_png();
+    test_bombs();
     test_webp();
     test_other();
     test_resize();
