@@ -141,6 +141,11 @@ const char *api_query_get(const struct api_req *r, struct ar *ar, const char *na
  * NULL on a bad escape, an embedded NUL or allocation failure */
 char *api_pct_decode(struct ar *ar, const char *s, size_t n, int plus);
 
+/* length of the well-formed UTF-8 sequence at p (1..4; RFC 3629: no
+ * overlongs, surrogates or code points past U+10FFFF), 0 when invalid or at
+ * the terminating NUL; reads at most 4 bytes, never past a NUL; cannot fail */
+size_t api_utf8_seq(const unsigned char *p);
+
 /* registers json_decref(j) on ar; returns j (NULL stays NULL); when the
  * registration fails the value is decref'd and NULL returned */
 json_t *api_json_own(struct ar *ar, json_t *j);

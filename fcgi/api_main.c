@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -208,6 +209,11 @@ int main(int argc, char **argv)
         return rc;
     log_init("vkv-api", (enum log_level)log_level_parse(cfg_str("VKV_LOG_LEVEL")));
     cfg_log(CFG_PROG_API);
+    /* before any thread: request ids come from randombytes_buf */
+    if (sodium_init() < 0) {
+        log_error("libsodium could not initialise (no random source)");
+        return 1;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -131,11 +131,31 @@ int api_reply_json(struct api_req *r, int status, json_t *body, const char *extr
     return rc;
 }
 
+/*
+ * Replaces every byte that is not part of well-formed UTF-8, and every
+ * control byte, with '?', in place.  Messages quote what the client sent
+ * (/v1/jobs/%ff); jansson refuses a string with invalid UTF-8, and the
+ * answer was `{}` without a code or request id.
+ */
+static void utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = api_utf8_seq(p);
+        if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 static int reply_errorv(struct api_req *r, int status, const char *code, int retry_after,
                         const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    utf8_scrub(msg);
     json_t *err = json_pack("{s:s, s:s, s:s}", "code", code, "message", msg, "request_id",
                             r->request_id ? r->request_id : "-");
     json_t *body = json_pack("{s:o}", "error", err);

@@ -120,6 +120,38 @@ hostile "19 MB json array of numbers" 413 json_too_large -X POST "$U/v1/jobs" "$
 c1=$(api_cpu_ms)
 [[ $((c1 - c0)) -lt 1000 ]]; check $? "the 19 MB json array cost $((c1 - c0)) ms of API CPU (< 1000; was 4.6 s)"
 
+# ======================= 2. malformed http, answered by nginx ==============
+hostile "NUL in the path (GET /v1/jobs/1%00)" 400 bad_request "$U/v1/jobs/1%00" "${AH[@]}"
+hostile "Transfer-Encoding: gzip" 400 bad_request -X POST "$U/v1/jobs" "${AH[@]}" \
+  -H 'Content-Type: application/json' -H 'Transfer-Encoding: gzip' --data-binary '{"task":"detect"}'
+hostile "TRACE" 405 method_not_allowed -X TRACE "$U/v1/jobs" "${AH[@]}"
+hostile "a 10 KB url" 414 uri_too_long "$U/v1/jobs?x=$(head -c 10000 /dev/zero | tr '\0' a)" "${AH[@]}"
+hostile "a 10 KB header" 400 bad_request "$U/v1/jobs" "${AH[@]}" -H "X-Junk: $(head -c 10000 /dev/zero | tr '\0' a)"
+hostile "an unknown method" '400|405' 'bad_request|method_not_allowed' -X 'BREW' "$U/v1/jobs" "${AH[@]}"
+hostile "body over client_max_body_size" 413 body_too_large -X POST "$U/v1/jobs" "${AH[@]}" \
+  -H 'Content-Type: application/json' -H 'Content-Length: 999999999' --data-binary '{}'
+
+# ======================= 3. invalid UTF-8, answered by vkv-api =============
+hostile "job id %ff" '400|404' 'not_found|invalid_path' "$U/v1/jobs/%ff" "${AH[@]}"
+hostile "?state=%ff" 400 invalid_query "$U/v1/jobs?state=%ff" "${AH[@]}"
+hostile "?task=%c3%28 (bad continuation)" 400 'invalid_query|unknown_task' "$U/v1/jobs?task=%c3%28" "${AH[@]}"
+hostile "X-Priority: 0xff" 400 invalid_tier -X POST "$U/v1/jobs" "${AH[@]}" -H $'X-Priority: \xff' \
+  -H 'Content-Type: application/json' -d '{"task":"detect"}'
+hostile "json with an invalid utf-8 task" 400 'invalid_json|unknown_task' -X POST "$U/v1/jobs" "${AH[@]}" \
+  -H 'Content-Type: application/json' --data-binary $'{"task":"\xff"}'
+hostile "Idempotency-Key 0xfe" '400' 'invalid_idempotency_key|missing_field|invalid_json' -X POST "$U/v1/jobs" "${AH[@]}" \
+  -H $'Idempotency-Key: \xfe\xfe' -H 'Content-Type: application/json' -d '{"task":"detect"}'
+
+# ======================= 4. request ids: unique, one per request ===========
+: >"$T/ids"
+for i in $(seq 1 100); do
+  curl -s -o /dev/null -D - --max-time 10 "${AH[@]}" "$U/v1/jobs/999999$i" | tr -d '\r' |
+    awk -F': ' 'tolower($1)=="x-request-id"{print $2}' >>"$T/ids"
+done
+n=$(wc -l <"$T/ids"); d=$(sort -u "$T/ids" | wc -l)
+[[ $n == 100 && $d == 100 ]]; check $? "100 requests over two vkv-api processes carry 100 distinct request ids ($d of $n)"
+grep -qvE '^[0-9a-f]{32}$' "$T/ids"; [[ $? != 0 ]]; check $? "request ids are 128-bit hex (nginx \$request_id): $(head -1 "$T/ids")"
+
 # ======================= tally ==========================================
 CRASHES=0
 for p in "${API_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || CRASHES=$((CRASHES + 1)); done
