@@ -9,7 +9,7 @@
 
 RT_PKGS    := vulkan
 RT_CLI_SRC := runtime/vkv_cli.c
-RT_SRCS    := $(filter-out $(RT_CLI_SRC),$(wildcard runtime/*.c runtime/ref/*.c runtime/ops/*.c))
+RT_SRCS    := $(filter-out $(RT_CLI_SRC),$(wildcard runtime/*.c runtime/ref/*.c runtime/ops/*.c runtime/tfm/*.c))
 RT_OBJS    := $(RT_SRCS:%.c=$(O)/%.o) $(O)/gen/rt_shaders.o
 RT_LIB     := $(O)/libvkv.a
 RT_LDLIBS  := $(call PKGS_LIBS,$(RT_PKGS)) $(COMMON_LDLIBS) -lm -ldl
@@ -26,6 +26,18 @@ glslc_has = $(shell printf '\#version 450\n\#extension $(1) : require\nlayout(lo
 RT_GLSLC_COOPMAT := $(call glslc_has,GL_KHR_cooperative_matrix)
 RT_GLSLC_INTDOT  := $(call glslc_has,GL_EXT_integer_dot_product)
 
+# transformer kernels (runtime/tfm/): weight type WTYPE 0 f32, 1 f16, 2 i8, 3 q4; head size HD
+RT_TF_SHADER_VARIANTS := \
+  tf_linear_mv_f32:tf_linear_mv:WTYPE=0 tf_linear_mv_f16:tf_linear_mv:WTYPE=1 \
+  tf_linear_mv_i8:tf_linear_mv:WTYPE=2  tf_linear_mv_q4:tf_linear_mv:WTYPE=3 \
+  tf_linear_mm_f32:tf_linear_mm:WTYPE=0 tf_linear_mm_f16:tf_linear_mm:WTYPE=1 \
+  tf_linear_mm_i8:tf_linear_mm:WTYPE=2  tf_linear_mm_q4:tf_linear_mm:WTYPE=3 \
+  tf_embed_f32:tf_embed:WTYPE=0 tf_embed_f16:tf_embed:WTYPE=1 tf_embed_i8:tf_embed:WTYPE=2 \
+  tf_attn_h64:tf_attn:HD=64 tf_attn_h72:tf_attn:HD=72 \
+  tf_attn_dec_h64:tf_attn_dec:HD=64 tf_attn_dec_h72:tf_attn_dec:HD=72 \
+  tf_layernorm:tf_layernorm: tf_eltwise:tf_eltwise: tf_softmax:tf_softmax: tf_rope:tf_rope: \
+  tf_pool:tf_pool: tf_copy:tf_copy: tf_fourier:tf_fourier: tf_argmax:tf_argmax:
+
 # variant table: <spv name>:<source>:<defines separated by ,>
 RT_SHADER_VARIANTS := \
   conv2d_f32:conv2d:WTYPE=0  conv2d_f16:conv2d:WTYPE=1  conv2d_i8:conv2d:WTYPE=2 \
@@ -38,7 +50,9 @@ RT_SHADER_VARIANTS := \
   dwconv_tx_i8:dwconv:WTYPE=2,TEXEL=1 \
   matmul:matmul: binary:binary: unary:unary: batchnorm:batchnorm: pool:pool: \
   global_avg:global_avg: copy4d:copy4d: softmax:softmax: resize:resize: \
-  reduce_mean:reduce_mean: preprocess:preprocess:
+  reduce_mean:reduce_mean: preprocess:preprocess: \
+  $(RT_TF_SHADER_VARIANTS)
+
 
 # only variants whose source exists (the list grows with the kernels)
 RT_SHADER_VARIANTS := $(foreach v,$(RT_SHADER_VARIANTS),$(if $(wildcard compute-shaders/$(word 2,$(subst :, ,$(v))).comp),$(v)))

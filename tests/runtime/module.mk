@@ -8,3 +8,6 @@ TEST_BINS += $(RT_TEST_BINS)
 $(BIN)/rt_%: $(O)/tests/runtime/rt_%.o $(RT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
+
+# the transformer-kernel conformance test includes runtime/tfm/rt_tf.h (generated shader ids)
+$(O)/tests/runtime/rt_tf_conform.o: $(B)/gen/rt_shaders.h

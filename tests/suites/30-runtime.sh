@@ -15,5 +15,7 @@ if [[ -x $BIN/rt_conform ]]; then
   [[ -f tests/lsan.supp ]] && export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
   echo "# $BIN/rt_conform"
   "$BIN/rt_conform" || rc=1
+  echo "# $BIN/rt_tf_conform"
+  "$BIN/rt_tf_conform" || rc=1
 fi
 exit $rc
