@@ -92,6 +92,7 @@ struct api_req {
     /* set by auth */
     struct api_tenant tenant;
     int authed;
+    int long_held; /* holds a long-request slot (api_long.c) */
     /* response state */
     struct api_out out;
     int status;    /* status sent, 0 until the head is out */

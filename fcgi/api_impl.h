@@ -112,4 +112,21 @@ int64_t api_id_parse(const char *s);
  * which is free()d); status 200 unless given */
 int api_reply_json_text(struct api_req *r, int status, char *json);
 
+/* ---- long requests (api_long.c): event streams, ?wait=, synchronous
+ * calls; see fcgi/README.md "Long requests" ---- */
+
+/* sets the caps before any thread starts: threads - reserve long requests
+ * per process, per_tenant of one tenant */
+void api_long_init(int threads, int reserve, int per_tenant);
+
+/* 1 when the routed request r holds its thread until a job ends */
+int api_long_is(const struct api_route *rt, const struct api_req *r);
+
+/* takes a slot for r's (authenticated) tenant, or answers 429
+ * too_many_long_requests + Retry-After and returns API_ERR; thread-safe */
+int api_long_enter(struct api_req *r);
+
+/* releases r's slot when it holds one; cannot fail */
+void api_long_leave(struct api_req *r);
+
 #endif

@@ -141,7 +141,10 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
     }
     if (api_auth_check(ctx, &r, rt->auth) != API_OK)
         goto done;
+    if (api_long_is(rt, &r) && api_long_enter(&r) != API_OK)
+        goto done;
     rt->fn(ctx, &r);
+    api_long_leave(&r);
     if (r.status == 0)
         api_reply_error(&r, 500, "internal", 0, "the handler produced no response");
 
@@ -261,6 +264,10 @@ int main(int argc, char **argv)
     chmod(path, 0666);
     log_info("listening on unix:%s with %d threads", path, nthreads);
 
+    int reserve = (int)cfg_int("VKV_API_SHORT_RESERVE");
+    if (reserve == 0)
+        reserve = nthreads / 4 > 2 ? nthreads / 4 : 2;
+    api_long_init(nthreads, reserve, (int)cfg_int("VKV_LONG_PER_TENANT"));
     struct api_thread *th = cm_xcalloc((size_t)nthreads, sizeof(*th));
     for (int i = 0; i < nthreads; i++) {
         struct api_ctx *ctx = &th[i].ctx;

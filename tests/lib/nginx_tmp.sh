@@ -20,6 +20,7 @@
 #       NGINX_RATE overrides the whole rate ("1r/m", for tests)
 #   VKV_API_THREADS (16)  used to size the upstream keepalive cache
 #   VKV_WAIT_TIMEOUT_MS (60000)  fastcgi_read_timeout = this + 5 s
+#   VKV_LONG_PER_KEY (8)  concurrent long requests per API key (limit_conn)
 #   NGINX_WORKERS (1)
 # Logs: $NGINX_DIR/error.log and access.log.  Returns non-zero (and prints
 # the error log) when nginx did not come up within 5 s.
@@ -66,6 +67,7 @@ nginx_tmp_start() {
         -e "s|@RATE@|${NGINX_RATE:-${VKV_RATE_LIMIT:-200}r/s}|g" \
         -e "s|@BURST@|${VKV_RATE_BURST:-400}|g" \
         -e "s|@READ_TIMEOUT@|$timeout|g" \
+        -e "s|@LONG_PER_KEY@|${VKV_LONG_PER_KEY:-8}|g" \
         "$root/nginx/nginx.conf.in" >"$NGINX_DIR/nginx.conf"
     if grep -q '@[A-Z_]*@' "$NGINX_DIR/nginx.conf"; then
       echo "nginx_tmp_start: unrendered placeholder: $(grep -o '@[A-Z_]*@' "$NGINX_DIR/nginx.conf" | sort -u)" >&2

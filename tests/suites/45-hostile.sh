@@ -152,6 +152,43 @@ n=$(wc -l <"$T/ids"); d=$(sort -u "$T/ids" | wc -l)
 [[ $n == 100 && $d == 100 ]]; check $? "100 requests over two vkv-api processes carry 100 distinct request ids ($d of $n)"
 grep -qvE '^[0-9a-f]{32}$' "$T/ids"; [[ $? != 0 ]]; check $? "request ids are 128-bit hex (nginx \$request_id): $(head -1 "$T/ids")"
 
+# ======================= 5. long requests cannot starve short ones =========
+# 40 event streams of one key on a queued job (each would stay open for
+# VKV_WAIT_TIMEOUT_MS): nginx admits VKV_LONG_PER_KEY (8) at once, vkv-api
+# at most threads - reserve (4 - 2 here) per process; the rest get 429
+# too_many_long_requests + Retry-After at once, and /v1/health and another
+# tenant still answer.  Before: all threads held, health timed out.
+curl -s -o "$T/body" --max-time 10 "${AH[@]}" -H 'Content-Type: application/json' \
+  -d "{\"task\":\"detect\",\"image_url\":\"$(cat "$T/img/ok.png.durl")\"}" "$U/v1/jobs"
+JOB=$(jget id)
+mkdir -p "$T/sse"
+SSE_PIDS=()
+for i in $(seq 1 40); do
+  curl -s -N -o "$T/sse/$i.body" -D "$T/sse/$i.hdr" --max-time 15 "${AH[@]}" "$U/v1/jobs/$JOB/events" &
+  SSE_PIDS+=($!)
+done
+sleep 1
+t0=$(date +%s%N)
+hs=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$U/v1/health")
+bs=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H "Authorization: Bearer $KB" "$U/v1/jobs")
+as=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "${AH[@]}" "$U/v1/jobs/$JOB")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[[ $hs == 200 ]]; check $? "with 40 event streams of one key open, GET /v1/health answers ($hs)"
+[[ $bs == 200 ]]; check $? "... another tenant's GET /v1/jobs answers ($bs)"
+[[ $as == 200 ]]; check $? "... the same key's short GET /v1/jobs/{id} answers ($as; all three in $ms ms)"
+for p in "${SSE_PIDS[@]}"; do wait "$p"; done
+n429=0 nlong=0 nretry=0
+for i in $(seq 1 40); do
+  if grep -q '^HTTP/1.1 429' "$T/sse/$i.hdr"; then
+    n429=$((n429 + 1))
+    grep -q 'too_many_long_requests' "$T/sse/$i.body" && grep -qi '^Retry-After:' "$T/sse/$i.hdr" && nretry=$((nretry + 1))
+  elif grep -q '^HTTP/1.1 200' "$T/sse/$i.hdr"; then
+    nlong=$((nlong + 1))
+  fi
+done
+((nlong >= 1 && nlong <= 8 && n429 == 40 - nlong && nretry == n429))
+check $? "of 40 streams $nlong were admitted (<= 8 per key), $n429 got 429 too_many_long_requests with Retry-After ($nretry)"
+
 # ======================= tally ==========================================
 CRASHES=0
 for p in "${API_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || CRASHES=$((CRASHES + 1)); done
