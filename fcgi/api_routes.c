@@ -5,6 +5,7 @@
  */
 #include "fcgi/api.h"
 #include "fcgi/handlers/handlers.h"
+#include "fcgi/handlers/h_dash.h"
 #include "fcgi/handlers/h_moondream.h"
 #include "fcgi/handlers/h_station.h"
 
@@ -26,6 +27,14 @@ static const struct api_route api_routes[] = {
     {"GET", "/metrics", API_AUTH_NONE, api_h_metrics},
     {"GET", "/v1/models", API_AUTH_TENANT, api_h_models},
     {"GET", "/v1/gpus", API_AUTH_TENANT, api_h_gpus},
+    /* the dashboard's routes (fcgi/handlers/h_dash.c, web/): read-only but
+     * for the queue settings */
+    {"GET", "/v1/whoami", API_AUTH_TENANT, api_h_whoami},
+    {"GET", "/v1/queue/stats", API_AUTH_TENANT, api_h_dash_stats},
+    {"GET", "/v1/jobs/{}/input", API_AUTH_TENANT, api_h_jobs_input},
+    {"GET", "/v1/admin/tenants", API_AUTH_ADMIN, api_h_admin_tenants},
+    {"GET", "/v1/admin/settings", API_AUTH_ADMIN, api_h_admin_settings},
+    {"POST", "/v1/admin/settings", API_AUTH_ADMIN, api_h_admin_settings_set},
     /* Moondream-compatible (fcgi/handlers/h_moondream.c) */
     {"POST", "/v1/caption", API_AUTH_TENANT, api_h_md_caption},
     {"POST", "/v1/query", API_AUTH_TENANT, api_h_md_query},

@@ -11,6 +11,7 @@ PKGS=(
   postgresql postgresql-client nginx-light
   libcmocka-dev curl ca-certificates wrk
   nodejs npm
+  chromium
   python3 python3-torch python3-pil
 )
 

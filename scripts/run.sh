@@ -10,7 +10,8 @@
 #               restarted when they exit non-zero (device lost, crash)
 #   nginx       on $VKV_HTTP_ADDR:$VKV_HTTP_PORT (127.0.0.1:8080)
 #
-# Prints the URL, the local default tenant's API key and a curl example.
+# Prints the API's URL, the dashboard's (nginx serves build/web under
+# /dashboard/), the local default tenant's API key and a curl example.
 # Ctrl-C (or SIGTERM) stops every process it started.
 # Options: --api-only (no workers, e.g. on an API host), --no-workers.
 set -euo pipefail
@@ -170,6 +171,8 @@ for s in "${socks[@]}"; do
   for _ in $(seq 1 100); do [[ -S $s ]] && break; sleep 0.05; done
 done
 source "$ROOT/tests/lib/nginx_tmp.sh"
+# the dashboard's static files, as make copied them (web/module.mk)
+export VKV_WEB_ROOT=${VKV_WEB_ROOT:-$(realpath -m "${B:-build}/web")}
 NGINX_ADDR=$VKV_HTTP_ADDR NGINX_PORT=$VKV_HTTP_PORT nginx_tmp_start "$VAR/nginx" "${socks[@]}"
 
 URL="http://$VKV_HTTP_ADDR:$VKV_HTTP_PORT"
@@ -181,6 +184,7 @@ ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 cat <<TXT
 
   vkvision is up in ${ready}s: $URL   ($nproc_api API processes, $ndev workers)
+  dashboard: $URL/dashboard/   (sign in by pasting the API key)
   API key (local default tenant, admin): $KEY
   logs: $LOG/
 

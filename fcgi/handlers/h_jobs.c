@@ -10,6 +10,7 @@
 #include "fcgi/api.h"
 #include "fcgi/api_impl.h"
 #include "fcgi/handlers/handlers.h"
+#include "fcgi/handlers/h_dash.h"
 
 #include "common/ar.h"
 #include "common/cm.h"
@@ -130,7 +131,10 @@ int api_h_jobs_get(struct api_ctx *ctx, struct api_req *r)
     struct err e;
     err_clear(&e);
     char *text = NULL;
-    if (jq_job_get_json(ctx->db, r->tenant.id, id, &text, &e) != JQ_OK)
+    int64_t scope;
+    if (api_dash_scope(ctx, r, &scope) != API_OK)
+        return API_ERR;
+    if (jq_job_get_json(ctx->db, scope, id, &text, &e) != JQ_OK)
         return api_reply_err(r, &e);
     return api_reply_json_text(r, 200, text);
 }
@@ -238,7 +242,10 @@ int api_h_jobs_list(struct api_ctx *ctx, struct api_req *r)
     struct err e;
     err_clear(&e);
     char *text = NULL;
-    if (jq_job_list_json(ctx->db, r->tenant.id, &f, (int)limit, cursor, &text, &e) != JQ_OK)
+    int64_t scope;
+    if (api_dash_scope(ctx, r, &scope) != API_OK)
+        return API_ERR;
+    if (jq_job_list_json(ctx->db, scope, &f, (int)limit, cursor, &text, &e) != JQ_OK)
         return api_reply_err(r, &e);
     return api_reply_json_text(r, 200, text);
 }

@@ -22,6 +22,7 @@
 #   VKV_WAIT_TIMEOUT_MS (60000)  fastcgi_read_timeout = this + 5 s
 #   VKV_LONG_PER_KEY (8)  concurrent long requests per API key (limit_conn)
 #   NGINX_WORKERS (1)
+#   VKV_WEB_ROOT (build/web of this checkout)  the dashboard's files
 # Logs: $NGINX_DIR/error.log and access.log.  Returns non-zero (and prints
 # the error log) when nginx did not come up within 5 s.
 
@@ -68,6 +69,7 @@ nginx_tmp_start() {
         -e "s|@BURST@|${VKV_RATE_BURST:-400}|g" \
         -e "s|@READ_TIMEOUT@|$timeout|g" \
         -e "s|@LONG_PER_KEY@|${VKV_LONG_PER_KEY:-8}|g" \
+        -e "s|@WEB_ROOT@|${VKV_WEB_ROOT:-$root/build/web}|g" \
         "$root/nginx/nginx.conf.in" >"$NGINX_DIR/nginx.conf"
     if grep -q '@[A-Z_]*@' "$NGINX_DIR/nginx.conf"; then
       echo "nginx_tmp_start: unrendered placeholder: $(grep -o '@[A-Z_]*@' "$NGINX_DIR/nginx.conf" | sort -u)" >&2

@@ -48,6 +48,9 @@ check "the banner prints the API key" grep -q "API key.*$key" "$dir/run1.log"
 code=$(curl -s -o "$dir/health.json" -w '%{http_code}' "$url/v1/health")
 check "GET /v1/health through nginx answers 200 ($code)" test "$code" = 200
 check "health reports PostgreSQL up" grep -q '"db" *: *"up"' "$dir/health.json"
+check "the banner prints the dashboard's URL" grep -q "dashboard: $url/dashboard/" "$dir/run1.log"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/dashboard/")
+check "the dashboard's page is served ($code)" test "$code" = 200
 img=var/testdata/images/grace_hopper.jpg
 body=$dir/job.json
 printf '{"task":"classify","model":"nsfw-mobilenet-v2","tier":"BACKGROUND","image_url":"data:image/jpeg;base64,%s"}' \

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# 70-dashboard: the operator's dashboard (web/) in a real browser.
+#
+# A real stack on loopback: throw-away PostgreSQL (pg_tmp.sh), vkv-api, nginx
+# (nginx_tmp.sh, serving build/web under /dashboard/) and one vkv-worker on
+# lavapipe running CenterNet and the NSFW classifier.  Debian's
+# /usr/bin/chromium is driven by puppeteer-core (pinned in
+# tests/dashboard/package.json, installed into var/dash-client; it never
+# downloads a browser) from tests/dashboard/dashboard.test.mjs, which prints
+# its own ok / not ok lines.  Three tenants: ops (admin key), acme and other
+# (tenant keys).  Screenshots: $VKV_TEST_TMP/dashboard/shots/*.png.
+# Every wait is bounded; every server is stopped on exit.
+set -uo pipefail
+cd "${VKV_ROOT:-$(pwd)}"
+BIN=${BIN:-build/bin}
+T=${VKV_TEST_TMP:-$(mktemp -d)}/dashboard
+rm -rf "$T"; mkdir -p "$T"; chmod 755 "$T"
+
+pass=0; fail=0
+ok()  { echo "ok - $*"; pass=$((pass + 1)); }
+nok() { echo "not ok - $*"; fail=$((fail + 1)); }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
+
+# ---- the static files and their rules (CSP: no inline code, no HTML sinks)
+W=build/web
+check "make copied the dashboard into $W" test -f "$W/index.html" -a -f "$W/js/app.js"
+check "index.html has no inline script, handler or style attribute" \
+  bash -c "! grep -nEi '<script>|<script [^>]*>[^<]|\son[a-z]+=|\sstyle=' web/src/index.html"
+check "no HTML sink or eval in web/src/js (innerHTML, outerHTML, insertAdjacentHTML, document.write, eval, Function)" \
+  bash -c "! grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function' web/src/js/*.js"
+
+# ---- tools: the system browser and the pinned driver
+CHROME=${VKV_CHROMIUM:-/usr/bin/chromium}
+[[ -x $CHROME ]] || { nok "chromium at $CHROME (scripts/install-deps.sh)"; exit 1; }
+DC=var/dash-client
+if ! cmp -s tests/dashboard/package-lock.json "$DC/package-lock.json" 2>/dev/null ||
+   [[ ! -d $DC/node_modules/puppeteer-core ]]; then
+  rm -rf "$DC"; mkdir -p "$DC"
+  cp tests/dashboard/package.json tests/dashboard/package-lock.json "$DC/"
+  (cd "$DC" && PUPPETEER_SKIP_DOWNLOAD=1 timeout 300 npm ci --ignore-scripts --no-audit --no-fund \
+     >"$T/npm.log" 2>&1) || { nok "npm ci of puppeteer-core"; tail -20 "$T/npm.log"; exit 1; }
+fi
+ok "puppeteer-core $(node -p "require('./$DC/node_modules/puppeteer-core/package.json').version") installed in $DC"
+IMAGES=var/testdata/images
+PHOTO=$IMAGES/scenetext01.jpg
+[[ -f $PHOTO && -f $IMAGES/coffee.png ]] || { nok "test photos in $IMAGES (make testdata)"; exit 1; }
+[[ -f var/cache/models/centernet/centernet.bin ]] || { nok "CenterNet weights (make models)"; exit 1; }
+
+# ---- the stack
+source tests/lib/pg_tmp.sh
+source tests/lib/nginx_tmp.sh
+PIDS=()
+cleanup() {
+  nginx_tmp_stop
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  pg_tmp_stop
+}
+trap cleanup EXIT
+
+pg_tmp_start || { nok "PostgreSQL starts"; exit 1; }
+pg_tmp_migrate >"$T/migrate.log" 2>&1 || { nok "migrations apply"; cat "$T/migrate.log"; exit 1; }
+for t in ops acme other; do "$BIN/vkv-admin" tenant create "$t" >/dev/null; done
+ADMIN_KEY=$("$BIN/vkv-admin" key create ops --admin | tail -1)
+ACME_KEY=$("$BIN/vkv-admin" key create acme | tail -1)
+OTHER_KEY=$("$BIN/vkv-admin" key create other | tail -1)
+[[ -n $ADMIN_KEY && -n $ACME_KEY && -n $OTHER_KEY ]] || { nok "vkv-admin creates keys"; exit 1; }
+ACME_ID=$(psql -XAtqc "select id from tenants where name = 'acme'")
+OTHER_ID=$(psql -XAtqc "select id from tenants where name = 'other'")
+
+mkdir -p "$T/models"
+cp models/centernet.json models/nsfw-mobilenet-v2.json "$T/models/"
+WAIT_MS=120000; [[ -n ${SANITIZE:-} ]] && WAIT_MS=400000 && export VKV_RT_TIMEOUT_MS=400000
+export VKV_MODELS_DIR=$T/models VKV_API_THREADS=8 VKV_WAIT_TIMEOUT_MS=$WAIT_MS VKV_LOG_LEVEL=info
+export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/share/vulkan/icd.d/lvp_icd.x86_64.json}
+VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
+[[ -S $T/api.sock ]] || { nok "vkv-api listens"; tail "$T/api.log"; exit 1; }
+VKV_WEB_ROOT=$PWD/$W nginx_tmp_start "$T/nginx" "$T/api.sock" || { nok "nginx starts"; exit 1; }
+VKV_WORKER_NAME=dash-worker "$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
+PIDS+=($!)
+ok "PostgreSQL, vkv-api, nginx and vkv-worker start"
+U=$NGINX_URL
+
+# ---- HTTP: headers and the dashboard's API routes (curl)
+hdr=$(curl -s -D - -o "$T/index.html" "$U/dashboard/")
+check "GET /dashboard/ is the page (200, text/html)" \
+  bash -c "grep -q '^HTTP/1.1 200' <<<\"\$1\" && grep -qi '^content-type: text/html' <<<\"\$1\"" _ "$hdr"
+csp=$(grep -i '^content-security-policy:' <<<"$hdr" | tr -d '\r')
+check "the page has a strict CSP (script-src 'self', no unsafe-inline or unsafe-eval)" \
+  bash -c "[[ \$1 == *\"script-src 'self'\"* && \$1 == *\"default-src 'none'\"* && \$1 != *unsafe* ]]" _ "$csp"
+check "scripts are served as JavaScript (module scripts need it)" \
+  bash -c "curl -s -D - -o /dev/null '$U/dashboard/js/app.js' | grep -qi '^content-type: text/javascript'"
+code() { curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $1" "$U$2"; }
+check "GET /v1/whoami: admin key -> admin true" \
+  bash -c "[[ \$(curl -s -H 'Authorization: Bearer $ADMIN_KEY' $U/v1/whoami) == *'\"admin\": true'* || \$(curl -s -H 'Authorization: Bearer $ADMIN_KEY' $U/v1/whoami) == *'\"admin\":true'* ]]"
+c=$(code "$ACME_KEY" /v1/admin/tenants); check "GET /v1/admin/tenants with a tenant key is 403" test "$c" = 403
+c=$(code "$ACME_KEY" "/v1/jobs?tenant=all"); check "GET /v1/jobs?tenant=all with a tenant key is 403" test "$c" = 403
+c=$(code "$ACME_KEY" "/v1/queue/stats?tenant=all"); check "GET /v1/queue/stats?tenant=all with a tenant key is 403" test "$c" = 403
+c=$(code "$ADMIN_KEY" /v1/admin/tenants)
+check "GET /v1/admin/tenants lists keys by prefix, never a hash or a key" \
+  bash -c "[[ $c == 200 ]] && python3 -c '
+import json,sys; j=json.load(open(sys.argv[1])); t={x[\"name\"]:x for x in j[\"tenants\"]}
+assert set(t) == {\"ops\",\"acme\",\"other\"}, t
+ks=[k for x in j[\"tenants\"] for k in x[\"keys\"]]
+assert len(ks) == 3 and all(set(k) == {\"id\",\"prefix\",\"is_admin\",\"created_at\",\"revoked_at\"} for k in ks), ks
+' $T/body && ! grep -q -e '$ADMIN_KEY' -e '$ACME_KEY' -e hash $T/body"
+
+pcode() { curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$3" "$U$2"; }
+c=$(pcode "$ACME_KEY" /v1/admin/settings '{"aging_ms":5}'); check "POST /v1/admin/settings with a tenant key is 403" test "$c" = 403
+c=$(pcode "$ADMIN_KEY" /v1/admin/settings '{"fair_quantum_ms":0}')
+check "POST /v1/admin/settings refuses fair_quantum_ms 0 (400 invalid_field)" bash -c "[[ $c == 400 ]] && grep -q invalid_field $T/body"
+c=$(pcode "$ADMIN_KEY" /v1/admin/settings '{"aging_ms":"5"}')
+check "POST /v1/admin/settings refuses a string (400 invalid_field)" bash -c "[[ $c == 400 ]] && grep -q invalid_field $T/body"
+c=$(pcode "$ADMIN_KEY" /v1/admin/settings '{"aging_ms":86400001}')
+check "POST /v1/admin/settings refuses more than a day (400)" test "$c" = 400
+c=$(pcode "$ADMIN_KEY" /v1/admin/settings '{"bogus":1}')
+check "POST /v1/admin/settings refuses an unknown field (400 unknown_field)" bash -c "[[ $c == 400 ]] && grep -q unknown_field $T/body"
+c=$(pcode "$ADMIN_KEY" /v1/admin/settings '{"aging_ms":12000}')
+check "POST /v1/admin/settings sets aging_ms and keeps the others" bash -c "[[ $c == 200 ]] && python3 -c '
+import json,sys; s=json.load(open(sys.argv[1]))[\"settings\"]
+assert s[\"aging_ms\"] == 12000 and s[\"fair_quantum_ms\"] == 1000 and s[\"retry_max_ms\"] == 300000, s' $T/body"
+
+# the input of a live job: pause BACKGROUND, enqueue, read it back
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $ADMIN_KEY" "$U/v1/admin/tiers/0/pause"
+id=$(curl -s -H "Authorization: Bearer $ACME_KEY" -F task=classify -F tier=BACKGROUND \
+       -F "image=@$IMAGES/coffee.png;type=image/png" "$U/v1/jobs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+c=$(code "$ACME_KEY" "/v1/jobs/$id/input")
+check "GET /v1/jobs/ID/input of a queued job returns its bytes" \
+  bash -c "[[ $c == 200 ]] && cmp -s $T/body $IMAGES/coffee.png"
+c=$(code "$OTHER_KEY" "/v1/jobs/$id/input"); check "another tenant's job input is 404" test "$c" = 404
+c=$(code "$ADMIN_KEY" "/v1/jobs/$id/input?tenant=all"); check "an admin reads any input with ?tenant=all" test "$c" = 200
+# two more queued BACKGROUND jobs stay queued (the tier is paused) so the
+# overview shows a depth that does not move while the browser compares it
+for i in 1 2; do
+  curl -s -o /dev/null -H "Authorization: Bearer $OTHER_KEY" -F task=classify -F tier=BACKGROUND \
+       -F "image=@$IMAGES/coffee.png;type=image/png" "$U/v1/jobs"
+done
+BG_QUEUED=3
+
+# ---- jobs whose result and error carry markup (injected through SQL, as a
+# worker or a model could produce them): they must show as text
+XSS_LABEL='<script>window.__xss=1</script>'
+XSS_ERR='<img src=x onerror="window.__xss=2">'
+XSS_ID=$(psql -XAtq -v t="$ACME_ID" -v lab="$XSS_LABEL" -v err="$XSS_ERR" <<'SQL'
+INSERT INTO job_history (id, tenant_id, task, model, tier, state, params, input_type, input_bytes,
+                         attempts, max_attempts, enqueued_at, started_at, finished_at, error, result)
+VALUES (nextval('job_id_seq'), :t, 'detect', 'centernet', 2, 'failed', '{}', 'image/png', 100, 1, 3,
+        now() - interval '3 s', now() - interval '2 s', now() - interval '1 s', :'err',
+        json_build_object('objects', json_build_array(json_build_object('label', :'lab',
+            'score', 0.9, 'x_min', 0.1, 'y_min', 0.1, 'x_max', 0.5, 'y_max', 0.6)),
+            'caption', :'lab', 'image', json_build_object('width', 640, 'height', 480))::jsonb)
+RETURNING id;
+SQL
+)
+check "a job with markup in its label, caption and error is in job_history" test -n "$XSS_ID"
+
+# ---- the worker is up (it registers after loading its models)
+for _ in $(seq 1 600); do grep -q "model centernet" "$T/worker.log" && break; sleep 0.1; done
+check "vkv-worker registers centernet" grep -q "model centernet" "$T/worker.log"
+
+# ---- the browser
+DASH_URL=$U DASH_ADMIN_KEY=$ADMIN_KEY DASH_ACME_KEY=$ACME_KEY DASH_ACME_ID=$ACME_ID \
+DASH_OTHER_ID=$OTHER_ID DASH_XSS_ID=$XSS_ID DASH_XSS_LABEL=$XSS_LABEL DASH_XSS_ERR=$XSS_ERR \
+DASH_BG_QUEUED=$BG_QUEUED DASH_PHOTO=$PHOTO DASH_OBJECT=person DASH_CHROME=$CHROME DASH_TMP=$T \
+DASH_MODULES=$PWD/$DC/node_modules DASH_WAIT_MS=$WAIT_MS \
+  timeout 300 node tests/dashboard/dashboard.test.mjs 2>&1 | tee "$T/browser.log" |
+  grep -E '^(ok|not ok|#) '
+rc=${PIPESTATUS[0]}
+check "the browser test exits 0" test "$rc" = 0
+echo "# screenshots: $T/shots"
+((fail == 0))
