@@ -339,7 +339,7 @@ int rt_tf_seq_end(struct rt_tf_seq *s, struct err *e)
     return 0;
 }
 
-int rt_tf_seq_submit(struct rt_tf_seq *s, struct err *e)
+int rt_tf_seq_kick(struct rt_tf_seq *s, struct err *e)
 {
     struct rt_device *d = s->d;
     CM_ASSERT(s->ended);
@@ -347,6 +347,12 @@ int rt_tf_seq_submit(struct rt_tf_seq *s, struct err *e)
                        .commandBufferCount = 1,
                        .pCommandBuffers = &s->cmd};
     RT_VK_TRY(vkQueueSubmit(d->queue, 1, &si, s->fence));
+    return 0;
+}
+
+int rt_tf_seq_wait(struct rt_tf_seq *s, struct err *e)
+{
+    struct rt_device *d = s->d;
     VkResult r = vkWaitForFences(d->dev, 1, &s->fence, VK_TRUE, d->timeout_ns);
     if (r == VK_TIMEOUT)
         return err_set(e, RT_ERR_TIMEOUT, 503, "device_timeout",
@@ -356,6 +362,12 @@ int rt_tf_seq_submit(struct rt_tf_seq *s, struct err *e)
         return rt_vk_fail(r, "vkWaitForFences", __FILE__, __LINE__, e);
     RT_VK_TRY(vkResetFences(d->dev, 1, &s->fence));
     return 0;
+}
+
+int rt_tf_seq_submit(struct rt_tf_seq *s, struct err *e)
+{
+    int rc = rt_tf_seq_kick(s, e);
+    return rc < 0 ? rc : rt_tf_seq_wait(s, e);
 }
 
 /* ---- weights ------------------------------------------------------------------------ */
@@ -409,7 +421,11 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
     uint64_t al = d->caps.min_storage_align > 256 ? d->caps.min_storage_align : 256;
     uint64_t row_d, row_s, row_z;
     part_bytes(type, 1, k, group, &row_d, &row_s, &row_z);
-    uint64_t rows = d->caps.max_storage_range / row_d;
+    uint64_t range = d->caps.max_storage_range;
+    const char *lim = getenv("VKV_TF_PART_BYTES"); /* tests: force several parts */
+    if (lim != NULL && strtoull(lim, NULL, 10) > 0 && strtoull(lim, NULL, 10) < range)
+        range = strtoull(lim, NULL, 10);
+    uint64_t rows = range / row_d;
     if (rows == 0)
         return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
                        "weight row of %llu bytes over maxStorageBufferRange",
@@ -417,7 +433,8 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
     if (rows > n)
         rows = n;
     /* parts start at 256-byte multiples of the bias (and scales) for every type */
-    rows = rows >= 64 ? rows / 64 * 64 : rows;
+    if (rows < n && rows >= 64)
+        rows = rows / 64 * 64;
     int parts = (int)((n + rows - 1) / rows);
     if (parts > RT_TF_MAX_PARTS)
         return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",

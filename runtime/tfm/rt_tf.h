@@ -68,6 +68,10 @@ int rt_tf_seq_end(struct rt_tf_seq *s, struct err *e);
  * may be called any number of times.  0 or <0 (RT_ERR_TIMEOUT,
  * RT_ERR_DEVICE_LOST fatal) */
 int rt_tf_seq_submit(struct rt_tf_seq *s, struct err *e);
+/* the two halves of rt_tf_seq_submit: submit without waiting, then wait
+ * for that submission (exactly one wait per kick) */
+int rt_tf_seq_kick(struct rt_tf_seq *s, struct err *e);
+int rt_tf_seq_wait(struct rt_tf_seq *s, struct err *e);
 /* frees the sequence (not running); NULL ok */
 void rt_tf_seq_free(struct rt_tf_seq *s);
 /* dispatches / barriers recorded so far; cannot fail */

@@ -11,3 +11,4 @@ $(BIN)/rt_%: $(O)/tests/runtime/rt_%.o $(RT_LIB) $(COMMON_LIB)
 
 # the transformer-kernel conformance test includes runtime/tfm/rt_tf.h (generated shader ids)
 $(O)/tests/runtime/rt_tf_conform.o: $(B)/gen/rt_shaders.h
+$(O)/tests/runtime/rt_dec_test.o: $(B)/gen/rt_shaders.h

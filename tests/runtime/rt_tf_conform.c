@@ -271,6 +271,53 @@ static void t_linear_raw(void)
     free(q), free(q8), free(sc), free(x), free(wr), free(ref), free(got);
 }
 
+/* weights split by rows into parts (as a 51200-row head is under lavapipe's
+ * 128 MiB binding limit), forced small here */
+static void t_parts(void)
+{
+    uint32_t m = 2, n = 300, K = 64;
+    float *x = rnd((size_t)m * K, -1, 1), *w = rnd((size_t)n * K, -1, 1), *b = rnd(n, -1, 1);
+    float *wr = malloc((size_t)n * K * 4), *ref = calloc((size_t)m * n, 4),
+          *got = calloc((size_t)m * n, 4);
+    setenv("VKV_TF_PART_BYTES", "16384", 1); /* 64 f32 rows of 64 */
+    for (int type = 0; type < 4; type++) {
+        struct err e0 = {0};
+        struct rt_tf_weight W;
+        int rc = rt_tf_weight_upload(dev, type, n, K, w, b, &W, &e0);
+        TH_CHECK(rc == 0 && (type != RT_TF_F32 || W.n_parts == 5), "%s weight in %d parts: %s",
+                 rt_tf_wtype_name(type), W.n_parts, e0.msg);
+        struct rt_tf_ref X = dbuf(x, (size_t)m * K), Y = dbuf(NULL, (size_t)m * n);
+        rt_tfr_round_weight(type, w, n, K, wr);
+        for (int mm = 0; mm < 2; mm++) {
+            setenv("VKV_TF_LINEAR", mm ? "mm" : "mv", 1);
+            RUN(rt_tf_linear(s, &W, X, K, Y, n, m, 0, 0, e));
+            get(Y, got, (size_t)m * n);
+            rt_tfr_linear(x, K, wr, b, ref, n, m, n, K, 0, 0);
+            char what[80];
+            snprintf(what, sizeof(what), "linear %s in %d parts (%s kernel)",
+                     rt_tf_wtype_name(type), W.n_parts, mm ? "mm" : "mv");
+            check(what, got, ref, (size_t)m * n, 8e-7f * 8);
+        }
+        unsetenv("VKV_TF_LINEAR");
+        if (type < 3) {
+            uint32_t ids[4] = {0, 63, 64, 299};
+            float out[4 * 64], want[4 * 64];
+            struct rt_tf_ref I = dbuf((const float *)ids, 4), E = dbuf(NULL, 4 * 64);
+            RUN(rt_tf_embed(s, &W, I, 0, 4, E, K, e));
+            get(E, out, 4 * 64);
+            for (int i = 0; i < 4; i++)
+                memcpy(want + i * 64, wr + (size_t)ids[i] * K, 64 * 4);
+            check(type == 0
+                      ? "embedding f32 across parts"
+                      : (type == 1 ? "embedding f16 across parts" : "embedding i8 across parts"),
+                  out, want, 4 * 64, 1e-6f);
+        }
+        rt_tf_weight_free(dev, &W);
+    }
+    unsetenv("VKV_TF_PART_BYTES");
+    free(x), free(w), free(b), free(wr), free(ref), free(got);
+}
+
 static void t_attention(void)
 {
     struct {
@@ -543,6 +590,7 @@ int main(int argc, char **argv)
     t_softmax();
     t_linear();
     t_linear_raw();
+    t_parts();
     t_attention();
     t_rope();
     t_embed();

@@ -17,5 +17,7 @@ if [[ -x $BIN/rt_conform ]]; then
   "$BIN/rt_conform" || rc=1
   echo "# $BIN/rt_tf_conform"
   "$BIN/rt_tf_conform" || rc=1
+  echo "# $BIN/rt_dec_test"
+  "$BIN/rt_dec_test" || rc=1
 fi
 exit $rc
