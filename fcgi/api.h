@@ -92,7 +92,8 @@ struct api_req {
     /* set by auth */
     struct api_tenant tenant;
     int authed;
-    int long_held; /* holds a long-request slot (api_long.c) */
+    int long_held;           /* holds a long-request slot (api_long.c) */
+    const char *remote_addr; /* REMOTE_ADDR, NULL when absent */
     /* response state */
     struct api_out out;
     int status;    /* status sent, 0 until the head is out */

@@ -129,4 +129,18 @@ int api_long_enter(struct api_req *r);
 /* releases r's slot when it holds one; cannot fail */
 void api_long_leave(struct api_req *r);
 
+/* ---- per-process token buckets (api_limit.c) ---- */
+
+/* sets the rates before any thread starts; a rate <= 0 disables that limit */
+void api_limit_init(double fail_rate, double tenant_rate, double tenant_burst);
+
+/* 1 when addr has used up its failed authentications (*retry_after set) */
+int api_limit_auth_blocked(const char *addr, int *retry_after);
+
+/* counts one failed key lookup from addr */
+void api_limit_auth_failed(const char *addr);
+
+/* takes one request token of the tenant: 1, or 0 with *retry_after set */
+int api_limit_tenant_take(int64_t tenant, int *retry_after);
+
 #endif

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <grp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <signal.h>
@@ -260,14 +261,28 @@ int main(int argc, char **argv)
         log_error("could not listen on \"%s\": %s", path, strerror(errno));
         return 1;
     }
-    /* nginx's workers may run as another user */
-    chmod(path, 0666);
+    /* only nginx may connect: owner and group (VKV_API_SOCKET_GROUP, the
+     * group of nginx's worker user when it is not vkv-api's user) */
+    const char *grp = cfg_str("VKV_API_SOCKET_GROUP");
+    if (grp[0] != '\0') {
+        struct group *g = getgrnam(grp);
+        if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+            log_error("could not give socket \"%s\" to group \"%s\"", path, grp);
+            return 1;
+        }
+    }
+    if (chmod(path, 0660) != 0) {
+        log_error("could not chmod socket \"%s\": %s", path, strerror(errno));
+        return 1;
+    }
     log_info("listening on unix:%s with %d threads", path, nthreads);
 
     int reserve = (int)cfg_int("VKV_API_SHORT_RESERVE");
     if (reserve == 0)
         reserve = nthreads / 4 > 2 ? nthreads / 4 : 2;
     api_long_init(nthreads, reserve, (int)cfg_int("VKV_LONG_PER_TENANT"));
+    api_limit_init((double)cfg_int("VKV_AUTH_FAIL_RATE"), (double)cfg_int("VKV_RATE_LIMIT"),
+                   (double)cfg_int("VKV_RATE_BURST"));
     struct api_thread *th = cm_xcalloc((size_t)nthreads, sizeof(*th));
     for (int i = 0; i < nthreads; i++) {
         struct api_ctx *ctx = &th[i].ctx;

@@ -205,6 +205,8 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const str
     r->content_type = ar_strdup(ar, v ? v : "");
 
     r->max_json_values = lim->max_json_values;
+    v = env_get(envp, "REMOTE_ADDR");
+    r->remote_addr = v && *v && strlen(v) < 64 ? ar_strdup(ar, v) : NULL;
     v = env_get(envp, "CONTENT_LENGTH");
     if (v == NULL || *v == '\0') {
         r->content_length = 0;

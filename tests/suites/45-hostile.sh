@@ -44,7 +44,7 @@ echo '{"name":"centernet","task":"detect"}' >"$T/models/centernet.json"
 python3 tests/integration/api_images.py "$T/img"
 python3 tests/integration/hostile_inputs.py "$T/bomb"
 
-export VKV_MODELS_DIR=$T/models VKV_API_THREADS=4 VKV_WAIT_TIMEOUT_MS=4000 VKV_LOG_LEVEL=info
+export VKV_MODELS_DIR=$T/models VKV_API_THREADS=4 VKV_WAIT_TIMEOUT_MS=4000 VKV_LOG_LEVEL=info VKV_AUTH_FAIL_RATE=2
 for i in 1 2; do
   VKV_API_SOCKET=$T/api$i.sock "$BIN/vkv-api" >"$T/api$i.log" 2>&1 &
   API_PIDS+=($!)
@@ -188,6 +188,35 @@ for i in $(seq 1 40); do
 done
 ((nlong >= 1 && nlong <= 8 && n429 == 40 - nlong && nretry == n429))
 check $? "of 40 streams $nlong were admitted (<= 8 per key), $n429 got 429 too_many_long_requests with Retry-After ($nretry)"
+
+# ======================= 6. keys, failed authentications, sockets =========
+KR=$("$BIN/vkv-admin" key create alice | tail -1)
+KRID=$(psql -XAtq -c "select max(id) from api_keys")
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $KR" "$U/v1/jobs")
+"$BIN/vkv-admin" key revoke "$KRID" >/dev/null
+codes=""
+for i in $(seq 1 10); do   # spread over both processes and several threads
+  codes+=$(curl -s -o /dev/null -w '%{http_code} ' --max-time 5 -H "Authorization: Bearer $KR" "$U/v1/jobs")
+done
+# (401, or 429 once the address used its failed lookups, see below)
+[[ $st == 200 && $codes == 401* && $codes != *200* && $codes != *5* ]]
+check $? "a revoked key is refused at once: 200 before, none of 10 requests right after the revoke gets through ($codes)"
+
+# random keys from one address: each process allows VKV_AUTH_FAIL_RATE (2 here)
+# failed lookups per second, burst 4, then 429 too_many_failed_auth
+# without a lookup (nginx's limit_req gave each random key a new bucket)
+n401=0 n429=0
+for i in $(seq 1 80); do
+  c=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 5 -H "Authorization: Bearer vkv_bogus_$i$RANDOM" "$U/v1/jobs")
+  [[ $c == 401 ]] && n401=$((n401 + 1))
+  [[ $c == 429 && $(jget error.code) == too_many_failed_auth ]] && n429=$((n429 + 1))
+done
+((n401 + n429 == 80 && n429 >= 40))
+check $? "80 random keys from one address: $n401 looked up (401), $n429 refused unlooked (429 too_many_failed_auth)"
+sleep 3   # the address's bucket refills
+
+m1=$(stat -c %a "$T/api1.sock"); m2=$(stat -c %a "$T/api2.sock")
+[[ $m1 == 660 && $m2 == 660 ]]; check $? "FastCGI sockets are mode 660, not 666 ($m1 $m2)"
 
 # ======================= tally ==========================================
 CRASHES=0
