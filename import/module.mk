@@ -15,3 +15,8 @@ $(IMPORT_LIB): $(IMPORT_OBJS)
 FUZZ_TARGETS          += safetensors
 FUZZ_SRCS_safetensors := import/st.c
 FUZZ_LIBS_safetensors := $(IMPORT_LIB)
+FUZZ_TARGETS          += tokenizer tok_encode
+FUZZ_SRCS_tokenizer   := import/tok.c
+FUZZ_LIBS_tokenizer   := $(IMPORT_LIB)
+FUZZ_SRCS_tok_encode  := import/tok.c
+FUZZ_LIBS_tok_encode  := $(IMPORT_LIB)
