@@ -12,9 +12,20 @@
 #
 # Prints the API's URL, the dashboard's (nginx serves build/web under
 # /dashboard/), the local default tenant's API key and a curl example.
-# Ctrl-C (or SIGTERM) stops every process it started.
+# Ctrl-C (or SIGTERM) stops every process it started, also when started in
+# the background by a script or service manager (SIGINT ignored: see below).
+# The banner says "is up" only once GET /v1/health answered 200 through
+# nginx (within VKV_RUN_HEALTH_WAIT_S, 30 s); else it says what failed.
 # Options: --api-only (no workers, e.g. on an API host), --no-workers.
 set -euo pipefail
+# A background job of a non-interactive shell starts with SIGINT and
+# SIGQUIT ignored, and bash cannot trap a signal ignored at entry: the
+# script kept running (and PostgreSQL with it) while its children, which
+# reset their handlers, stopped.  Re-exec once with the default handlers.
+if [[ -z ${VKV_RUN_SIGNALS_RESET:-} ]]; then
+  export VKV_RUN_SIGNALS_RESET=1
+  exec env --default-signal=INT,QUIT bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${BIN:-build/bin}
@@ -51,11 +62,14 @@ t0=$(date +%s.%N)
 pids=()
 stopping=0
 pg_started=0
+idle_pid=
 stop_all() {
   ((stopping)) && return 0
   stopping=1
   say "stopping"
   local p
+  # the foreground sleep too: it was left behind as an orphan
+  [[ -n $idle_pid ]] && kill -TERM "$idle_pid" 2>/dev/null || true
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   # give workers time to finish the batch in hand (or release its leases)
   for _ in $(seq 1 100); do
@@ -140,7 +154,11 @@ supervise() {
         exit 0
       fi
       echo "[run] $name exited with status $rc; restarting in ${delay}s" >&2
-      sleep $delay
+      # in the background and waited for, so TERM ends it (and the back-off)
+      sleep $delay &
+      child=$!
+      wait $child || true
+      child=
       delay=$((delay * 2 > 30 ? 30 : delay * 2))
     done
   ) &
@@ -176,14 +194,27 @@ export VKV_WEB_ROOT=${VKV_WEB_ROOT:-$(realpath -m "${B:-build}/web")}
 NGINX_ADDR=$VKV_HTTP_ADDR NGINX_PORT=$VKV_HTTP_PORT nginx_tmp_start "$VAR/nginx" "${socks[@]}"
 
 URL="http://$VKV_HTTP_ADDR:$VKV_HTTP_PORT"
-for _ in $(seq 1 100); do
-  curl -fsS "$URL/v1/health" >/dev/null 2>&1 && break
-  sleep 0.1
+healthy=0 hcode=000
+deadline=$(( $(date +%s) + ${VKV_RUN_HEALTH_WAIT_S:-30} ))
+while (( $(date +%s) < deadline )); do
+  hcode=$(curl -s -o "$VAR/run/health.json" -w '%{http_code}' -m 2 "$URL/v1/health" 2>/dev/null) || true
+  [[ $hcode == 200 ]] && { healthy=1; break; }
+  sleep 0.2
 done
 ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+if ((!healthy)); then
+  cat <<TXT
+
+  vkvision is NOT healthy after ${ready}s: GET $URL/v1/health answered $hcode
+  $(head -c 300 "$VAR/run/health.json" 2>/dev/null)
+  the processes keep running (and are restarted); see the logs in $LOG/
+  Ctrl-C stops everything.
+TXT
+else
+hstatus=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("status","?"))' "$VAR/run/health.json" 2>/dev/null || echo "?")
 cat <<TXT
 
-  vkvision is up in ${ready}s: $URL   ($nproc_api API processes, $ndev workers)
+  vkvision is up in ${ready}s: $URL   ($nproc_api API processes, $ndev workers; health: $hstatus)
   dashboard: $URL/dashboard/   (sign in by pasting the API key)
   API key (local default tenant, admin): $KEY
   logs: $LOG/
@@ -195,5 +226,11 @@ cat <<TXT
 
   Ctrl-C stops everything.
 TXT
-# stay in the foreground until Ctrl-C; children are supervised
-while :; do sleep 3600 & wait $! || true; done
+fi
+# stay in the foreground until Ctrl-C; children are supervised.  The sleep
+# is remembered so that stopping kills it (it was left as an orphan)
+while :; do
+  sleep 3600 &
+  idle_pid=$!
+  wait $idle_pid || true
+done

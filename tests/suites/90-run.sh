@@ -31,8 +31,10 @@ os.execvp("bash", ["bash", "scripts/run.sh", "--no-workers"])' >"$1" 2>&1 &
   done
   return 1
 }
-procs_of_run() { # every process whose command line names our var dir or sockets
-  pgrep -f -- "$VKV_VAR_DIR" || true
+procs_of_run() { # every process whose command line names our var dir or
+  # sockets, and every process left in run.sh's session (the orphan
+  # `sleep 3600` of the idle loop named neither)
+  { pgrep -f -- "$VKV_VAR_DIR"; [[ -n ${RUN_PID:-} ]] && pgrep -s "$RUN_PID"; } | sort -u | tr '\n' ' '
 }
 stop_run() { # SIGINT to the whole group, as a terminal's Ctrl-C does
   kill -INT -- -$RUN_PID 2>/dev/null
@@ -74,4 +76,46 @@ check "it is still queued" grep -q '"state" *: *"queued"' "$dir/job.json"
 check "Ctrl-C stops the second run" stop_run
 left=$(procs_of_run)
 check "no process is left behind after the second Ctrl-C (left: ${left:-none})" test -z "$left"
+
+# started in the background by a script (SIGINT ignored, as a service
+# manager or `cmd &` in a script leaves it), in its own session so the
+# test can find everything it started; then one signal to run.sh alone
+start_bg() { # $1 log: sets RUN_PID (run.sh, also the session id)
+  setsid bash -c 'bash scripts/run.sh --no-workers >"$1" 2>&1 & echo $! >"$1.pid"; wait' _ "$1" &
+  for _ in $(seq 1 300); do
+    RUN_PID=$(cat "$1.pid" 2>/dev/null)
+    grep -q 'vkvision is up' "$1" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+stop_one() { # $1 signal, to run.sh only
+  kill "-$1" "$RUN_PID" 2>/dev/null
+  for _ in $(seq 1 200); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$RUN_PID" 2>/dev/null
+}
+for sig in INT TERM; do
+  check "run.sh started in the background (SIGINT ignored) comes up" start_bg "$dir/run-bg-$sig.log"
+  check "SIG$sig to run.sh alone stops it" stop_one "$sig"
+  sleep 0.5
+  left=$(procs_of_run)
+  check "no process is left behind after SIG$sig to the background run.sh (left: ${left:-none})" test -z "$left"
+  pgleft=$(pgrep -f -- "postgres.*$VKV_VAR_DIR/pg" | tr '\n' ' ')
+  check "PostgreSQL was stopped too (left: ${pgleft:-none})" test -z "$pgleft"
+done
+
+# the banner says "is up" only when /v1/health answered: a vkv-api that
+# exits at once (status 1: not restarted) leaves nginx without a backend
+fake=$dir/fakebin; rm -rf "$fake"; mkdir -p "$fake"
+for b in build/bin/*; do ln -s "$PWD/$b" "$fake/"; done
+rm "$fake/vkv-api"; printf '#!/bin/sh\ncase "$1" in --check-config) exit 0;; esac\nexit 1\n' >"$fake/vkv-api"
+chmod +x "$fake/vkv-api"
+BIN=$fake VKV_RUN_HEALTH_WAIT_S=3 setsid bash -c 'bash scripts/run.sh --no-workers >"$1" 2>&1 & echo $! >"$1.pid"; wait' _ "$dir/run-bad.log" &
+for _ in $(seq 1 300); do grep -q 'vkvision is' "$dir/run-bad.log" && break; sleep 0.2; done
+RUN_PID=$(cat "$dir/run-bad.log.pid")
+check "with no vkv-api the banner says NOT healthy" grep -q 'vkvision is NOT healthy' "$dir/run-bad.log"
+check "... and never 'is up'" bash -c "! grep -q 'vkvision is up' '$dir/run-bad.log'"
+check "SIGTERM stops that run too" stop_one TERM
+left=$(procs_of_run)
+check "no process is left behind (left: ${left:-none})" test -z "$left"
 exit 0
