@@ -36,7 +36,8 @@ RT_TF_SHADER_VARIANTS := \
   tf_attn_h64:tf_attn:HD=64 tf_attn_h72:tf_attn:HD=72 \
   tf_attn_dec_h64:tf_attn_dec:HD=64 tf_attn_dec_h72:tf_attn_dec:HD=72 \
   tf_layernorm:tf_layernorm: tf_eltwise:tf_eltwise: tf_softmax:tf_softmax: tf_rope:tf_rope: \
-  tf_pool:tf_pool: tf_copy:tf_copy: tf_fourier:tf_fourier: tf_argmax:tf_argmax:
+  tf_pool:tf_pool: tf_copy:tf_copy: tf_fourier:tf_fourier: tf_argmax:tf_argmax: \
+  tf_peak:tf_peak:
 
 # variant table: <spv name>:<source>:<defines separated by ,>
 RT_SHADER_VARIANTS := \

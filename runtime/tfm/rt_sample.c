@@ -98,13 +98,22 @@ uint32_t rt_sample_pick(struct rt_sampler *sm, const float *logits, float temper
         m = logits[i] > m ? logits[i] : m;
     if (m == -INFINITY)
         return 0;
+    /* logits more than 40 temperatures below the maximum have probability
+     * ratios under e^-40 (4e-18): below fp32 resolution of a sum >= 1, so
+     * skipping them changes nothing and saves most exp() calls */
     double sum = 0;
+    float thr = m - 40.0f * temperature;
     struct rt_sample_pi *v = sm->v;
+    uint32_t nc = 0;
     for (uint32_t i = 0; i < n; i++) {
-        v[i].p = (float)exp((double)(logits[i] - m) / temperature);
-        v[i].i = i;
-        sum += v[i].p;
+        if (!(logits[i] >= thr))
+            continue;
+        v[nc].p = (float)exp((double)(logits[i] - m) / temperature);
+        v[nc].i = i;
+        sum += v[nc].p;
+        nc++;
     }
+    n = nc;
     /* nucleus: entries whose preceding mass (sorted descending) is <= top_p */
     uint32_t kept = n;
     if (top_p < 1) {

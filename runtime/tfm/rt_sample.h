@@ -6,7 +6,7 @@
  * renormalised, drawn with a seeded generator (xoshiro-style, our own
  * stream: same seed, same tokens).  Host sampling reads the logits row
  * (vocab floats) once per step; partial selection keeps it O(vocab) for
- * small top_p.
+ * small top_p, and logits 40 temperatures under the maximum are skipped.
  */
 #ifndef VKV_RT_SAMPLE_H
 #define VKV_RT_SAMPLE_H

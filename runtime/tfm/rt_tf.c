@@ -678,7 +678,7 @@ int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf
                                    {y, 1}, {w->scale[p], 0}, {w->zero[p], 0}};
         if (mv) {
             uint32_t nr = 4, gx, gy;
-            uint32_t spec[8] = {(uint32_t)act, acc != 0, nr, m, 0, 0, 0, gshift};
+            uint32_t spec[8] = {(uint32_t)act, acc != 0, 0, 0, 0, 0, 0, gshift};
             fold((pr + nr - 1) / nr, &gx, &gy);
             CHECK(
                 rt_tf_seq_dispatch(s, mvs[w->type], spec, 8, bd, 6, &pc, sizeof(pc), gx, gy, 1, e));
@@ -850,4 +850,18 @@ int rt_tf_argmax(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref out, 
     fold(rows, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_ARGMAX, NULL, 0, bd, 2, &pc, sizeof(pc), gx, gy, 1,
                               e);
+}
+
+int rt_tf_peak(struct rt_tf_seq *s, struct rt_tf_ref out, uint32_t groups, uint32_t iters,
+               struct err *e)
+{
+    CHECK(need(out, (uint64_t)groups * 64 * 4, "peak", "out", e));
+    struct {
+        uint32_t iters;
+        float seed;
+    } pc = {iters, 0.5f};
+    struct rt_tf_bind bd[1] = {{out, 1}};
+    uint32_t gx, gy;
+    fold(groups, &gx, &gy);
+    return rt_tf_seq_dispatch(s, RT_SHADER_TF_PEAK, NULL, 0, bd, 1, &pc, sizeof(pc), gx, gy, 1, e);
 }

@@ -215,4 +215,9 @@ int rt_tf_fourier(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref w, s
 int rt_tf_argmax(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref out, uint32_t rows,
                  uint32_t len, uint32_t ld, uint32_t ooff, struct err *e);
 
+/* benches: `groups` workgroups of 64 invocations, each 32 * iters FMAs
+ * (tf_peak.comp), one float per invocation into out */
+int rt_tf_peak(struct rt_tf_seq *s, struct rt_tf_ref out, uint32_t groups, uint32_t iters,
+               struct err *e);
+
 #endif

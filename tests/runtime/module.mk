@@ -12,3 +12,9 @@ $(BIN)/rt_%: $(O)/tests/runtime/rt_%.o $(RT_LIB) $(COMMON_LIB)
 # the transformer-kernel conformance test includes runtime/tfm/rt_tf.h (generated shader ids)
 $(O)/tests/runtime/rt_tf_conform.o: $(B)/gen/rt_shaders.h
 $(O)/tests/runtime/rt_dec_test.o: $(B)/gen/rt_shaders.h
+
+# rt_dec_torch also reads safetensors (import/)
+$(O)/tests/runtime/rt_dec_torch.o: $(B)/gen/rt_shaders.h
+$(BIN)/rt_dec_torch: $(O)/tests/runtime/rt_dec_torch.o $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)

@@ -19,5 +19,19 @@ if [[ -x $BIN/rt_conform ]]; then
   "$BIN/rt_tf_conform" || rc=1
   echo "# $BIN/rt_dec_test"
   "$BIN/rt_dec_test" || rc=1
+  # the decoder against the PyTorch reference (Debian's python3-torch)
+  T=${VKV_TEST_TMP:-/tmp}/30-runtime
+  mkdir -p "$T"
+  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    echo "not ok - python3-torch is not installed (scripts/install-deps.sh)"; rc=1
+  elif /usr/bin/python3 tests/ref/moondream_ref.py --parts text --seed 3 --dtype f32 \
+      --config '{"text":{"dim":128,"n_heads":2,"n_layers":2,"ff_dim":256,"vocab_size":300,"max_context":64,"rot_dim":32}}' \
+      --save "$T/dec.safetensors" --text 5,17,42,99,7,250,3,11 --prefix 3 --generate 5 \
+      --out "$T/dec.json"; then
+    echo "# $BIN/rt_dec_torch"
+    "$BIN/rt_dec_torch" "$T/dec.safetensors" "$T/dec.json" || rc=1
+  else
+    echo "not ok - moondream_ref.py wrote the decoder reference"; rc=1
+  fi
 fi
 exit $rc

@@ -1,0 +1,13 @@
+# bench/: benchmark programs (the scripts are bench/*.sh, run by make bench).
+#   vkv-tf-bench   transformer kernels and the decoder on the device
+#                  (bench/transformer.sh)
+TF_BENCH := $(BIN)/vkv-tf-bench
+
+$(O)/bench/tf_bench.o: $(B)/gen/rt_shaders.h
+
+# (this file is included before runtime/ and common/: their library paths by name)
+$(TF_BENCH): $(O)/bench/tf_bench.o $(O)/libvkv.a $(O)/libvkvcommon.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
+
+BINS += $(TF_BENCH)
