@@ -12,7 +12,7 @@ PKGS=(
   libcmocka-dev curl ca-certificates wrk
   nodejs npm
   chromium
-  python3 python3-torch python3-pil
+  python3 python3-torch python3-pil python3-numpy
 )
 
 missing=()
