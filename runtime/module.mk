@@ -89,7 +89,7 @@ $(RT_LIB): $(RT_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(RT_BIN_VKV): $(O)/$(RT_CLI_SRC:.c=.o) $(RT_LIB) $(COMMON_LIB)
+$(RT_BIN_VKV): $(O)/$(RT_CLI_SRC:.c=.o) $(RT_LIB) $(IMPORT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
 

@@ -4,6 +4,7 @@
  *
  *   vkv devices                      JSON list of Vulkan devices with caps
  *   vkv bench-ops [options]          synthetic MobileNetV2 + dispatch-chain timing
+ *   vkv decode WEIGHTS [options]     a decoder LM from safetensors on ids or text
  *
  * Exit status: 0 ok, 1 failure, 2 usage.  See runtime/README.md.
  */
@@ -11,6 +12,7 @@
 #include "runtime/rt_ir.h"
 #include "runtime/rt_synth.h"
 #include "runtime/vkv_cli_run.h"
+#include "runtime/vkv_cli_dec.h"
 #include "common/cm.h"
 
 #include <jansson.h>
@@ -248,6 +250,10 @@ static const struct vkv_cmd cmds[] = {
      "vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR]"},
     {"bench", vkv_cli_bench,
      "vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] [--cpu] [--image F]"},
+    {"decode", vkv_cli_decode,
+     "vkv decode WEIGHTS.safetensors [--config FILE|JSON] [--wtype f32|f16|i8|q4] "
+     "(--ids 1,2,3 | --text STR --tokenizer tokenizer.json) [--prefix P] [--generate N] "
+     "[--force ID,...] [--stop ID,...] [--device SEL] [--no-logits] [--hidden]"},
     {"help", cmd_help, "vkv help"},
 };
 

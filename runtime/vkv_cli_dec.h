@@ -1,0 +1,12 @@
+/*
+ * vkv_cli_dec.h: the `vkv decode` subcommand (a decoder-only language model
+ * from safetensors + config, on ids or text; see vkv_cli_dec.c).  Called by
+ * the dispatch table in runtime/vkv_cli.c with argv[0] = "decode"; returns
+ * the process exit status: 0 ok, 1 failure, 2 usage error.
+ */
+#ifndef VKV_CLI_DEC_H
+#define VKV_CLI_DEC_H
+
+int vkv_cli_decode(int argc, char **argv);
+
+#endif
