@@ -5,6 +5,7 @@
  *   vkv devices                      JSON list of Vulkan devices with caps
  *   vkv bench-ops [options]          synthetic MobileNetV2 + dispatch-chain timing
  *   vkv decode WEIGHTS [options]     a decoder LM from safetensors on ids or text
+ *   vkv tokenize TOKENIZER [options] tokenizer.json encode / decode
  *
  * Exit status: 0 ok, 1 failure, 2 usage.  See runtime/README.md.
  */
@@ -254,6 +255,8 @@ static const struct vkv_cmd cmds[] = {
      "vkv decode WEIGHTS.safetensors [--config FILE|JSON] [--wtype f32|f16|i8|q4] "
      "(--ids 1,2,3 | --text STR --tokenizer tokenizer.json) [--prefix P] [--generate N] "
      "[--force ID,...] [--stop ID,...] [--device SEL] [--no-logits] [--hidden]"},
+    {"tokenize", vkv_cli_tokenize,
+     "vkv tokenize TOKENIZER.json (--text STR | --ids 1,2,3) [--skip-special]"},
     {"help", cmd_help, "vkv help"},
 };
 

@@ -18,6 +18,11 @@
  * The config is the reference's JSON ({"text": {"dim", "n_layers",
  * "n_heads", "ff_dim", "vocab_size", "max_context", "rot_dim",
  * "rope_theta", "ln_eps"}}), each field defaulting to Moondream 2's.
+ *   vkv tokenize TOKENIZER.json (--text STR | --ids 1,2,3) [--skip-special]
+ *
+ * prints {"ids", "tokens" (each id's content as in the file), "text"
+ * (decode of the ids)}: encode when given text, decode when given ids.
+ *
  * Weights: every "model.text.*" tensor (BF16/F16/F32) is converted to fp32
  * one tensor at a time and handed to the device (quantised there for
  * i8/q4); no whole-model host copy exists.
@@ -320,5 +325,78 @@ out_tok:
     tok_free(tok);
     free(ids);
     free(force);
+    return rc;
+}
+
+int vkv_cli_tokenize(int argc, char **argv)
+{
+    const char *tokp = NULL, *text = NULL, *ids_s = NULL;
+    int skip = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--text") == 0 && i + 1 < argc)
+            text = argv[++i];
+        else if (strcmp(argv[i], "--ids") == 0 && i + 1 < argc)
+            ids_s = argv[++i];
+        else if (strcmp(argv[i], "--skip-special") == 0)
+            skip = 1;
+        else if (argv[i][0] != '-' && !tokp)
+            tokp = argv[i];
+        else
+            return 2;
+    }
+    if (!tokp || !text == !ids_s)
+        return 2;
+    struct err e;
+    err_clear(&e);
+    struct tok_tokenizer *tok = NULL;
+    if (tok_load(&tok, tokp, NULL, &e) < 0) {
+        fprintf(stderr, "vkv: %s\n", e.msg);
+        return 1;
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = 1;
+    if (text) {
+        if (tok_encode(tok, text, strlen(text), &ids, &n, &e) < 0)
+            goto out;
+    } else {
+        uint32_t *u = cm_xcalloc(DEC_MAX_IDS, sizeof *u);
+        int k = parse_ids(ids_s, u, DEC_MAX_IDS);
+        if (k < 0) {
+            free(u);
+            fprintf(stderr, "vkv: invalid --ids list\n");
+            tok_free(tok);
+            return 2;
+        }
+        ids = cm_xcalloc((size_t)k + 1, sizeof *ids);
+        for (int i = 0; i < k; i++)
+            ids[i] = (int32_t)u[i];
+        n = (size_t)k;
+        free(u);
+    }
+    struct tok_buf b = {0};
+    if (tok_decode(tok, ids, n, skip, &b, &e) < 0) {
+        free(b.p);
+        goto out;
+    }
+    json_t *o = json_object(), *ja = json_array(), *jt = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(ja, json_integer(ids[i]));
+        json_array_append_new(jt, json_string(tok_token(tok, ids[i])));
+    }
+    json_object_set_new(o, "ids", ja);
+    json_object_set_new(o, "tokens", jt);
+    json_object_set_new(o, "text", json_stringn(b.p, b.n));
+    char *s = json_dumps(o, JSON_COMPACT);
+    printf("%s\n", s);
+    free(s);
+    json_decref(o);
+    free(b.p);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "vkv: %s\n", e.msg);
+    free(ids);
+    tok_free(tok);
     return rc;
 }

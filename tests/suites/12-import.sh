@@ -65,4 +65,22 @@ if [[ $first == '{"ids":[24564,4892,262,2939,13],"text":"Describe the image."}' 
 else
   echo "not ok - gpt2: \"Describe the image.\" gave $first"; rc=1
 fi
+# the same through the CLI
+out=$("$BIN/vkv" tokenize "$TK/gpt2.json" --text "Describe the image." 2>&1)
+if [[ $out == '{"ids":[24564,4892,262,2939,13],"tokens":["Desc","ribe","Ġthe","Ġimage","."],"text":"Describe the image."}' ]]; then
+  echo "ok - vkv tokenize --text: GPT-2 ids and tokens"
+else
+  echo "not ok - vkv tokenize --text gave $out"; rc=1
+fi
+out=$("$BIN/vkv" tokenize "$TK/gpt2.json" --ids 24564,4892,50256,262 --skip-special 2>&1)
+if [[ $out == *'"text":"Describe the"}' ]]; then
+  echo "ok - vkv tokenize --ids --skip-special decodes without <|endoftext|>"
+else
+  echo "not ok - vkv tokenize --ids gave $out"; rc=1
+fi
+if out=$("$BIN/vkv" tokenize "$TK/gpt2.json" --ids 1,99999999 2>&1); then
+  echo "not ok - vkv tokenize accepted an unknown id"; rc=1
+else
+  echo "ok - vkv tokenize refuses an unknown id: $out"
+fi
 exit $rc
