@@ -107,7 +107,23 @@ int jq_schema_migrate(struct pgx *c, int *applied, struct err *e)
         *applied = 0;
     if (sodium_init() < 0)
         return err_set(e, JQ_ERR, 500, "internal", "could not initialise libsodium");
-    if (pgx_exec(c, SQLQ_MIG_LOCK, 0, NULL, NULL, NULL, 0, e) == NULL ||
+    if (pgx_exec(c, SQLQ_MIG_LOCK_TIMEOUT, 0, NULL, NULL, NULL, 0, e) == NULL)
+        return jq_mig_fail(c, e);
+    if (pgx_exec(c, SQLQ_MIG_LOCK, 0, NULL, NULL, NULL, 0, e) == NULL) {
+        /* say who holds it: the lock timed out (or failed) */
+        struct err e2;
+        err_clear(&e2);
+        pgx_reset(c);
+        PGresult *h = pgx_exec(c, SQLQ_MIG_LOCK_HOLDER, 0, NULL, NULL, NULL, 0, &e2);
+        if (h != NULL && PQntuples(h) == 1)
+            err_set(e, JQ_ERR_DB, 503, "migration_locked",
+                    "the migration lock (advisory 7411001) was not free within 10 s: held by pid "
+                    "%s (user %s, application %s, from %s, %s for %s)",
+                    PQgetvalue(h, 0, 0), PQgetvalue(h, 0, 1), PQgetvalue(h, 0, 2),
+                    PQgetvalue(h, 0, 3), PQgetvalue(h, 0, 4), PQgetvalue(h, 0, 5));
+        return jq_mig_fail(c, e);
+    }
+    if (pgx_exec(c, SQLQ_MIG_LOCK_TIMEOUT_OFF, 0, NULL, NULL, NULL, 0, e) == NULL ||
         pgx_exec(c, SQLQ_MIG_TABLE, 0, NULL, NULL, NULL, 0, e) == NULL)
         return jq_mig_fail(c, e);
     pgx_reset(c);

@@ -123,6 +123,9 @@ if [[ -z $(psql_pg -d postgres -c "select 1 from pg_database where datname = '$V
   echo 'create database :"d" owner :"u"' | psql_pg -d postgres -v u="$VKV_PG_USER" -v d="$VKV_PG_DB"
 fi
 "$BIN/vkv-admin" migrate
+# what only a superuser may take from PUBLIC (large objects, advisory
+# locks, pg_notify), so that vkv_readonly reads views and nothing else
+psql_pg -d "$VKV_PG_DB" -v ON_ERROR_STOP=1 -v u="$VKV_PG_USER" -f "$ROOT/schema/roles.sql" >/dev/null
 
 # ---- the local default tenant: its key is shown once by vkv-admin and kept
 # (mode 600) in var/ so later runs can print it again; production keys are

@@ -6,6 +6,23 @@
 -- one migrator at a time (released at session end or by mig_unlock)
 SELECT pg_advisory_lock(7411001)
 
+-- name: mig_lock_timeout
+-- the lock waits at most 10 s: a session holding it (a stuck migrator, or
+-- any login that took pg_advisory_lock(7411001)) made make run hang
+SET lock_timeout = '10s'
+
+-- name: mig_lock_timeout_off
+SET lock_timeout = 0
+
+-- name: mig_lock_holder
+-- who holds the migration lock, for the error message
+SELECT a.pid, coalesce(a.usename, '?'), coalesce(nullif(a.application_name, ''), '?'),
+       coalesce(a.client_addr::text, 'local'), coalesce(a.state, '?'),
+       date_trunc('second', now() - coalesce(a.xact_start, a.backend_start))::text
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = 7411001 AND l.granted
+ LIMIT 1
+
 -- name: mig_unlock
 SELECT pg_advisory_unlock(7411001)
 

@@ -5,7 +5,8 @@
 #   pg_tmp_start            # initdb + start; exports PGHOST PGPORT PGUSER
 #                           # PGDATABASE and VKV_PG_HOST/PORT/DB/USER/PASSWORD;
 #                           # registers pg_tmp_stop on EXIT (keeps your trap)
-#   pg_tmp_migrate          # "$BIN/vkv-admin" migrate: applies schema/migrations
+#   pg_tmp_migrate          # "$BIN/vkv-admin" migrate: applies schema/migrations,
+#                           # then schema/roles.sql as postgres (superuser part)
 #   psql -XAtqc 'select 1'  # plain libpq clients find the cluster via PG*
 #   pg_tmp_restart          # fast (clean) stop + start: clients are
 #                           # disconnected, committed data stays
@@ -113,5 +114,8 @@ pg_tmp_stop() {
 
 # applies schema/migrations with the real CLI (what production does)
 pg_tmp_migrate() {
-  "${BIN:-build/bin}/vkv-admin" migrate
+  local root; root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  "${BIN:-build/bin}/vkv-admin" migrate &&
+    psql -XAtq -U postgres -v ON_ERROR_STOP=1 -v u="${VKV_PG_USER:-postgres}" \
+         -f "$root/schema/roles.sql" >/dev/null
 }

@@ -18,12 +18,13 @@ out=$("$admin" schema-check 2>&1); rc=$?
 check "schema-check refuses an unmigrated database" test $rc -ne 0
 check "and says to run migrate" grep -q "schema_not_migrated" <<<"$out"
 out=$(pg_tmp_migrate 2>&1)
-check "vkv-admin migrate applies every migration" grep -q "migrations applied: 2" <<<"$out"
+nmig=$(ls schema/migrations/*.sql | wc -l)
+check "vkv-admin migrate applies every migration ($nmig)" grep -q "migrations applied: $nmig" <<<"$out"
 out=$("$admin" migrate 2>&1)
 check "a second migrate applies nothing" grep -q "migrations applied: 0" <<<"$out"
 check "schema-check passes" "$admin" schema-check
 n=$(psql -XAtqc "select count(*) from schema_migrations where sha256 ~ '^[0-9a-f]{64}$'")
-check "each migration recorded with its sha256" test "$n" = 2
+check "each migration recorded with its sha256" test "$n" = "$nmig"
 
 # checksum mismatch: an applied file that changed stops everything
 psql -XAtqc "update schema_migrations set sha256 = repeat('0', 64) where version = 1" >/dev/null
@@ -64,7 +65,7 @@ check "retention run" "$admin" retention run --days 30
 check "queue stats" "$admin" queue
 
 # read-only role: views yes, keys and inputs no
-psql -XAtqc "create role vkv_ro_login login in role vkv_readonly" >/dev/null
+psql -XAtqc "select vkv_readonly_login('vkv_ro_login')" >/dev/null
 ro() { psql -XAtq -U vkv_ro_login -c "$1" >/dev/null 2>&1; }
 for v in admin_job_history admin_live_jobs admin_queue_depth admin_wait_percentiles admin_usage admin_workers; do
   check "vkv_readonly reads $v" ro "select * from $v limit 1"
@@ -82,6 +83,38 @@ done
 check "vkv_readonly cannot read api_keys" bash -c "! psql -XAtq -U vkv_ro_login -c 'select * from api_keys' >/dev/null 2>&1"
 check "vkv_readonly cannot read job inputs" bash -c "! psql -XAtq -U vkv_ro_login -c 'select input from jobs' >/dev/null 2>&1"
 check "vkv_readonly cannot write" bash -c "! psql -XAtq -U vkv_ro_login -c 'update tiers set paused = true' >/dev/null 2>&1"
+# ... nor store anything, hold the migration lock, wake the workers or
+# make temp tables, even after turning read-only off for its session
+# (migration 0003 + schema/roles.sql; each of these worked before)
+lo0=$(psql -XAtqc "select count(*) from pg_largeobject_metadata")
+for q in "select lo_from_bytea(0, 'x')" "select lo_create(0)" "select pg_advisory_lock(7411001)" \
+         "select pg_try_advisory_lock(1)" "select pg_advisory_xact_lock(1)" \
+         "select pg_notify('vkv_job_new', 'x')" "create temp table t (x int)"; do
+  check "vkv_readonly refused: $q" bash -c "! psql -XAtq -U vkv_ro_login -c 'set default_transaction_read_only = off' -c \"$q\" >/dev/null 2>&1"
+done
+lo1=$(psql -XAtqc "select count(*) from pg_largeobject_metadata")
+check "no large object was stored ($lo0 -> $lo1)" test "$lo0" = "$lo1"
+for s in "statement_timeout 30s" "idle_in_transaction_session_timeout 1min" "lock_timeout 5s" \
+         "default_transaction_read_only on"; do
+  got=$(psql -XAtq -U vkv_ro_login -c "show ${s% *}")
+  check "vkv_readonly sessions have ${s% *} = ${s#* } (got $got)" test "$got" = "${s#* }"
+done
+# an idle transaction is ended by the server (timeout shortened for the test)
+out=$(psql -XAtq -U vkv_ro_login -c "set idle_in_transaction_session_timeout = '1s'" \
+      -c 'begin' -c 'select 1' -c 'select pg_sleep(0)' -c "\\! sleep 2" -c 'select 2' 2>&1)
+check "an idle-in-transaction vkv_readonly session is terminated" grep -q 'terminat' <<<"$out"
+# the migration lock waits 10 s, then names its holder (it hung forever)
+coproc HOLD { psql -XAtq 2>&1; }
+echo "select pg_advisory_lock(7411001), pg_backend_pid();" >&"${HOLD[1]}"
+read -r -t 10 holdline <&"${HOLD[0]}"
+t0=$(date +%s)
+out=$("$admin" migrate 2>&1); rc=$?
+dt=$(( $(date +%s) - t0 ))
+check "migrate with the lock held fails after ~10 s (rc $rc, ${dt}s), not hanging" test $rc -ne 0 -a $dt -le 20
+check "... and names the holder: ${out:0:200}" grep -q "held by pid ${holdline#*|}" <<<"$out"
+echo "select pg_advisory_unlock(7411001);" >&"${HOLD[1]}"; read -r -t 10 _ <&"${HOLD[0]}"
+exec {HOLD[1]}>&-; wait "$HOLD_PID" 2>/dev/null
+check "migrate succeeds once the lock is free" "$admin" migrate
 
 # the queue's semantics
 "$BIN/sqltest_queue"; rc=$?
