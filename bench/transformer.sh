@@ -43,6 +43,12 @@ awk -F'"fraction_of_copy_bw":' '/linear_one_row/ { split($2, a, /[,}]/); v = a[1
 awk -F'"fraction_of_peak":' '/linear_many_rows/ { split($2, a, /[,}]/); v = a[1] + 0;
      if (n == 0 || v < lo) lo = v; if (v > hi) hi = v; n++ }
      END { if (n) printf "many-row matmul: %.3f .. %.3f of peak multiply-add rate (goal >= 0.50)\n", lo, hi }' "$out"
+awk -F'"cpu_fraction_of_copy_bw":' '/linear_one_row/ { split($2, a, /[,}]/); v = a[1] + 0;
+     if (n == 0 || v < lo) lo = v; if (v > hi) hi = v; n++ }
+     END { if (n) printf "one-row matmul by CPU time: %.3f .. %.3f of copy bandwidth\n", lo, hi }' "$out"
+awk -F'"cpu_fraction_of_peak":' '/linear_many_rows/ { split($2, a, /[,}]/); v = a[1] + 0;
+     if (n == 0 || v < lo) lo = v; if (v > hi) hi = v; n++ }
+     END { if (n) printf "many-row matmul by CPU time: %.3f .. %.3f of peak\n", lo, hi }' "$out"
 grep '"bench":"decoder"' "$out" | sed -E 's/.*"weights":"([a-z0-9]+)".*"decode_ms_per_token":([0-9.]+).*"host_fraction":([0-9.]+),"dispatches_per_token":([0-9]+).*/decoder \1: \2 ms\/token, host \3 of the step (goal <= 0.05), \4 dispatches per token/'
 rm -f "$out"
 exit $rc

@@ -7,16 +7,24 @@
  * 4 W rows for 128 FMAs.  Invocation x = column block, y = row block;
  * trip count K/8.  Weight storage: include/tf_weights.glsl.
  * Bindings: 0 x, 1 W, 2 bias, 3 y, 4 scales, 5 zeros.  Push: struct rt_tf_push_linear.
- * Spec: 0 ACT, 1 ACC.  K % 8 == 0, ldx % 4 == 0.
+ * Spec: 0 ACT, 1 ACC, 7 GSHIFT.  K % 16 == 0, ldx % 4 == 0.  TEXEL=1: x and W
+ * as uniform texel buffers (see tf_linear_mv.comp).
  */
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int ACC = 0;
 #include "tf_common.glsl"
 #include "tf_weights.glsl"
+#if TEXEL
+layout(binding = 0) uniform samplerBuffer xtex; /* RGBA32F */
+#define XL(i) texelFetch(xtex, int(i))
+#else
 layout(std430, binding = 0) readonly buffer XBuf { vec4 x4[]; };
+#define XL(i) x4[i]
+#endif
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
 layout(std430, binding = 3) buffer YBuf { float y[]; };
 layout(push_constant) uniform P { uint m, n, k, ldx, ldy, ycol0; } p;
@@ -35,14 +43,17 @@ void main()
     vec4 acc[4]; /* acc[row][col] */
     [[unroll]] for (uint i = 0u; i < 4u; i++)
         acc[i] = vec4(0.0);
-    for (uint k0 = 0u; k0 < p.k; k0 += 8u) {
-        vec4 wa[4], wb[4];
+    for (uint k0 = 0u; k0 < p.k; k0 += 16u) {
+        vec4 w[4][4];
         [[unroll]] for (uint j = 0u; j < 4u; j++)
-            wload8(wr[j] + k0, wa[j], wb[j]);
+            wload16(wr[j] + k0, w[j]);
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
-            vec4 a = x4[xr[i] + (k0 >> 2)], b = x4[xr[i] + (k0 >> 2) + 1u];
-            acc[i] += vec4(dot(a, wa[0]) + dot(b, wb[0]), dot(a, wa[1]) + dot(b, wb[1]),
-                           dot(a, wa[2]) + dot(b, wb[2]), dot(a, wa[3]) + dot(b, wb[3]));
+            uint xi = xr[i] + (k0 >> 2);
+            vec4 a = XL(xi), b = XL(xi + 1u), c = XL(xi + 2u), d = XL(xi + 3u);
+            vec4 s;
+            [[unroll]] for (uint j = 0u; j < 4u; j++)
+                s[j] = dot(a, w[j][0]) + dot(b, w[j][1]) + dot(c, w[j][2]) + dot(d, w[j][3]);
+            acc[i] += s;
         }
     }
     [[unroll]] for (uint i = 0u; i < 4u; i++) {

@@ -2,16 +2,18 @@
 /*
  * tf_linear_mv.comp: y[m, n] = act(sum_k x[m, k] * W[n, k] * rs[n] + bias[n]) (+ y[m, n]
  * when ACC), for m <= 4 rows (decode: one row).  One workgroup of 64
- * computes NR = 4 outputs; its invocations split K in runs of 8 (coalesced
+ * computes NR = 4 outputs; its invocations split K in runs of 16 (coalesced
  * reads of each weight row), then reduce with subgroupAdd and one shared
  * step (one barrier).  Every loop has a build-time bound so the 4 x 4
  * accumulators stay in registers; rows past m are skipped by uniform
  * branches.  Weight storage: include/tf_weights.glsl.
- * Bindings: 0 x, 1 W, 2 bias, 3 y, 4 scales, 5 zeros.  Push: struct rt_tf_push_linear.
+ * Bindings: 0 x, 1 W, 2 bias, 3 y, 4 scales, 5 zeros (TEXEL=1: x an RGBA32F and W an
+ * RGBA32UI uniform texel buffer).  Push: struct rt_tf_push_linear.
  * Spec: 0 ACT (0 none, 1 gelu tanh, 2 gelu erf), 1 ACC, 7 GSHIFT (q4).
- * K % 8 == 0, ldx % 4 == 0.
+ * K % 16 == 0, ldx % 4 == 0.
  */
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_samplerless_texture_functions : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
@@ -21,7 +23,13 @@ layout(constant_id = 1) const int ACC = 0;
 #define NR 4
 #include "tf_common.glsl"
 #include "tf_weights.glsl"
+#if TEXEL
+layout(binding = 0) uniform samplerBuffer xtex; /* RGBA32F */
+#define XL(i) texelFetch(xtex, int(i))
+#else
 layout(std430, binding = 0) readonly buffer XBuf { vec4 x4[]; };
+#define XL(i) x4[i]
+#endif
 layout(std430, binding = 2) readonly buffer BBuf { float bias[]; };
 layout(std430, binding = 3) buffer YBuf { float y[]; };
 layout(push_constant) uniform P { uint m, n, k, ldx, ldy, ycol0; } p;
@@ -37,16 +45,18 @@ void main()
     vec4 acc[MR]; /* acc[row][output j] */
     [[unroll]] for (uint r = 0u; r < MR; r++)
         acc[r] = vec4(0.0);
-    for (uint k0 = tid * 8u; k0 < p.k; k0 += 512u) {
-        vec4 wa[NR], wb[NR];
+    for (uint k0 = tid * 16u; k0 < p.k; k0 += 1024u) {
+        vec4 w[NR][4];
         [[unroll]] for (uint j = 0u; j < NR; j++)
-            wload8(wr[j] + k0, wa[j], wb[j]);
+            wload16(wr[j] + k0, w[j]);
         [[unroll]] for (uint r = 0u; r < MR; r++) {
             if (r < p.m) {
                 uint xi = (r * p.ldx + k0) >> 2;
-                vec4 a = x4[xi], b = x4[xi + 1u];
-                acc[r] += vec4(dot(a, wa[0]) + dot(b, wb[0]), dot(a, wa[1]) + dot(b, wb[1]),
-                               dot(a, wa[2]) + dot(b, wb[2]), dot(a, wa[3]) + dot(b, wb[3]));
+                vec4 a = XL(xi), b = XL(xi + 1u), c = XL(xi + 2u), d = XL(xi + 3u);
+                vec4 s;
+                [[unroll]] for (uint j = 0u; j < NR; j++)
+                    s[j] = dot(a, w[j][0]) + dot(b, w[j][1]) + dot(c, w[j][2]) + dot(d, w[j][3]);
+                acc[r] += s;
             }
         }
     }

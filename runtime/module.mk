@@ -30,6 +30,10 @@ RT_GLSLC_INTDOT  := $(call glslc_has,GL_EXT_integer_dot_product)
 RT_TF_SHADER_VARIANTS := \
   tf_linear_mv_f32:tf_linear_mv:WTYPE=0 tf_linear_mv_f16:tf_linear_mv:WTYPE=1 \
   tf_linear_mv_i8:tf_linear_mv:WTYPE=2  tf_linear_mv_q4:tf_linear_mv:WTYPE=3 \
+  tf_linear_mv_tx_f32:tf_linear_mv:WTYPE=0,TEXEL=1 tf_linear_mv_tx_f16:tf_linear_mv:WTYPE=1,TEXEL=1 \
+  tf_linear_mv_tx_i8:tf_linear_mv:WTYPE=2,TEXEL=1  tf_linear_mv_tx_q4:tf_linear_mv:WTYPE=3,TEXEL=1 \
+  tf_linear_mm_tx_f32:tf_linear_mm:WTYPE=0,TEXEL=1 tf_linear_mm_tx_f16:tf_linear_mm:WTYPE=1,TEXEL=1 \
+  tf_linear_mm_tx_i8:tf_linear_mm:WTYPE=2,TEXEL=1  tf_linear_mm_tx_q4:tf_linear_mm:WTYPE=3,TEXEL=1 \
   tf_linear_mm_f32:tf_linear_mm:WTYPE=0 tf_linear_mm_f16:tf_linear_mm:WTYPE=1 \
   tf_linear_mm_i8:tf_linear_mm:WTYPE=2  tf_linear_mm_q4:tf_linear_mm:WTYPE=3 \
   tf_embed_f32:tf_embed:WTYPE=0 tf_embed_f16:tf_embed:WTYPE=1 tf_embed_i8:tf_embed:WTYPE=2 \

@@ -146,6 +146,9 @@ struct rt_tf_seq {
     VkDescriptorPool pools[MAX_POOLS];
     int n_pools, sets_in_pool;
     int n_dispatch, n_barrier, ended;
+    VkBufferView *views; /* texel-buffer views of this recording */
+    int n_views, cap_views;
+    uint64_t texel_align; /* minTexelBufferOffsetAlignment; 0: no RGBA32UI/F texel buffers */
     struct rt_tf_ref w[MAX_PEND], r[MAX_PEND];
     int nw, nr;
 };
@@ -174,8 +177,23 @@ int rt_tf_seq_init(struct rt_device *d, struct rt_tf_seq **out, struct err *e)
         rt_tf_seq_free(s);
         return rt_vk_fail(r, "sequence init", __FILE__, __LINE__, e);
     }
+    VkPhysicalDeviceProperties pp;
+    vkGetPhysicalDeviceProperties(d->phys, &pp);
+    VkFormatProperties fu, ff;
+    vkGetPhysicalDeviceFormatProperties(d->phys, VK_FORMAT_R32G32B32A32_UINT, &fu);
+    vkGetPhysicalDeviceFormatProperties(d->phys, VK_FORMAT_R32G32B32A32_SFLOAT, &ff);
+    VkFormatFeatureFlags want = VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
+    if ((fu.bufferFeatures & want) && (ff.bufferFeatures & want))
+        s->texel_align =
+            pp.limits.minTexelBufferOffsetAlignment ? pp.limits.minTexelBufferOffsetAlignment : 1;
     *out = s;
     return 0;
+}
+
+int rt_tf_seq_texel_ok(const struct rt_tf_seq *s, struct rt_tf_ref r)
+{
+    return s->texel_align != 0 && r.off % s->texel_align == 0 && r.size % 16 == 0 &&
+           r.size / 16 <= s->d->caps.max_texel_elements;
 }
 
 void rt_tf_seq_free(struct rt_tf_seq *s)
@@ -185,6 +203,9 @@ void rt_tf_seq_free(struct rt_tf_seq *s)
     struct rt_device *d = s->d;
     for (int i = 0; i < s->n_pools; i++)
         vkDestroyDescriptorPool(d->dev, s->pools[i], NULL);
+    for (int i = 0; i < s->n_views; i++)
+        vkDestroyBufferView(d->dev, s->views[i], NULL);
+    free(s->views);
     if (s->fence != VK_NULL_HANDLE)
         vkDestroyFence(d->dev, s->fence, NULL);
     if (s->cmd != VK_NULL_HANDLE)
@@ -246,7 +267,7 @@ int rt_tf_seq_copy(struct rt_tf_seq *s, struct rt_tf_ref src, struct rt_tf_ref d
 {
     if (dst.size < src.size)
         return err_set(e, RT_ERR_INVALID, 500, "internal", "copy destination too small");
-    struct rt_tf_bind b[2] = {{src, 0}, {rt_tf_sub(dst, 0, src.size), 1}};
+    struct rt_tf_bind b[2] = {{src, 0, 0}, {rt_tf_sub(dst, 0, src.size), 1, 0}};
     hazard(s, b, 2);
     VkBufferCopy cp = {src.off, dst.off, src.size};
     vkCmdCopyBuffer(s->cmd, src.buf->b.buf, dst.buf->b.buf, 1, &cp);
@@ -269,20 +290,40 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
             return err_set(e, RT_ERR_INVALID, 500, "internal",
                            "binding %d of %s: empty, misaligned or over maxStorageBufferRange", i,
                            rt_shaders[sh].name);
-    VkPipeline pipe = rt_pipeline_get(d, sh, spec, n_spec, nb, 0, e);
-    if (pipe == VK_NULL_HANDLE)
+    uint32_t tmask = 0;
+    for (int i = 0; i < nb; i++)
+        if (b[i].texel != RT_TF_TEXEL_NONE) {
+            if (b[i].write || !rt_tf_seq_texel_ok(s, b[i].r))
+                return err_set(e, RT_ERR_INVALID, 500, "internal",
+                               "binding %d of %s cannot be a texel buffer", i, rt_shaders[sh].name);
+            tmask |= 1u << i;
+        }
+    VkPipeline pipe = rt_pipeline_get(d, sh, spec, n_spec, nb, tmask, e);
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout pl;
+    if (pipe == VK_NULL_HANDLE || rt_layout_get(d, nb, tmask, &dsl, &pl, e) < 0)
         return e->status;
+    if (tmask != 0 && s->n_views + nb > s->cap_views) {
+        int cap = s->cap_views ? s->cap_views * 2 : 64;
+        VkBufferView *v = realloc(s->views, (size_t)cap * sizeof(*v));
+        if (v == NULL)
+            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not grow buffer views");
+        s->views = v;
+        s->cap_views = cap;
+    }
     if (s->sets_in_pool == SETS_PER_POOL) {
         if (s->n_pools == MAX_POOLS)
             return err_set(e, RT_ERR_TOO_LARGE, 500, "internal", "sequence over %d dispatches",
                            MAX_POOLS * SETS_PER_POOL);
-        VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                   SETS_PER_POOL * RT_MAX_BINDINGS};
+        VkDescriptorPoolSize ps[2] = {
+            {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * RT_MAX_BINDINGS},
+            {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * 2},
+        };
         VkDescriptorPoolCreateInfo pci = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = SETS_PER_POOL,
-            .poolSizeCount = 1,
-            .pPoolSizes = &ps,
+            .poolSizeCount = 2,
+            .pPoolSizes = ps,
         };
         RT_VK_TRY(vkCreateDescriptorPool(d->dev, &pci, NULL, &s->pools[s->n_pools]));
         s->n_pools++;
@@ -292,7 +333,7 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
         .descriptorPool = s->pools[s->n_pools - 1],
         .descriptorSetCount = 1,
-        .pSetLayouts = &d->dsl[nb],
+        .pSetLayouts = &dsl,
     };
     VkDescriptorSet set;
     RT_VK_TRY(vkAllocateDescriptorSets(d->dev, &dai, &set));
@@ -309,14 +350,27 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
             .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .pBufferInfo = &bi[i],
         };
+        if (b[i].texel != RT_TF_TEXEL_NONE) {
+            VkBufferViewCreateInfo vci = {
+                .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                .buffer = b[i].r.buf->b.buf,
+                .format = b[i].texel == RT_TF_TEXEL_U32X4 ? VK_FORMAT_R32G32B32A32_UINT
+                                                          : VK_FORMAT_R32G32B32A32_SFLOAT,
+                .offset = b[i].r.off,
+                .range = b[i].r.size,
+            };
+            RT_VK_TRY(vkCreateBufferView(d->dev, &vci, NULL, &s->views[s->n_views]));
+            ws[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            ws[i].pBufferInfo = NULL;
+            ws[i].pTexelBufferView = &s->views[s->n_views++];
+        }
     }
     vkUpdateDescriptorSets(d->dev, (uint32_t)nb, ws, 0, NULL);
     hazard(s, b, nb);
     vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
-    vkCmdBindDescriptorSets(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout[nb], 0, 1, &set, 0,
-                            NULL);
+    vkCmdBindDescriptorSets(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl, 0, 1, &set, 0, NULL);
     if (push_size > 0)
-        vkCmdPushConstants(s->cmd, d->layout[nb], VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
+        vkCmdPushConstants(s->cmd, pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
     vkCmdDispatch(s->cmd, gx, gy, gz);
     s->n_dispatch++;
     return 0;
@@ -605,7 +659,7 @@ int rt_tf_layernorm(struct rt_tf_seq *s, struct rt_tf_ref x, uint32_t ldx, struc
     CHECK(need(w, (uint64_t)dim * 4, "layernorm", "w", e));
     CHECK(need(b, (uint64_t)dim * 4, "layernorm", "b", e));
     struct rt_tf_push_ln pc = {rows, dim, ldx, ldy, eps};
-    struct rt_tf_bind bd[4] = {{x, 0}, {w, 0}, {b, 0}, {y, 1}};
+    struct rt_tf_bind bd[4] = {{x, 0, 0}, {w, 0, 0}, {b, 0, 0}, {y, 1, 0}};
     uint32_t gx, gy;
     fold(rows, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_LAYERNORM, NULL, 0, bd, 4, &pc, sizeof(pc), gx, gy, 1,
@@ -625,7 +679,7 @@ int rt_tf_eltwise(struct rt_tf_seq *s, int op, struct rt_tf_ref a, struct rt_tf_
         b = a, nb = 1;
     struct rt_tf_push_elt pc = {n, nb};
     uint32_t spec[1] = {(uint32_t)op};
-    struct rt_tf_bind bd[3] = {{a, 0}, {b, 0}, {y, 1}};
+    struct rt_tf_bind bd[3] = {{a, 0, 0}, {b, 0, 0}, {y, 1, 0}};
     uint32_t gx, gy;
     fold(((uint64_t)n + 63) / 64, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_ELTWISE, spec, 1, bd, 3, &pc, sizeof(pc), gx, gy, 1,
@@ -641,7 +695,7 @@ int rt_tf_softmax(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref y, u
     CHECK(need(x, rows_bytes(rows, ld, len), "softmax", "x", e));
     CHECK(need(y, rows_bytes(rows, ld, len), "softmax", "y", e));
     struct rt_tf_push_softmax pc = {rows, len, ld, t, pos0, prefix, causal != 0, scale};
-    struct rt_tf_bind bd[2] = {{x, 0}, {y, 1}};
+    struct rt_tf_bind bd[2] = {{x, 0, 0}, {y, 1, 0}};
     uint32_t gx, gy;
     fold(rows, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_SOFTMAX, NULL, 0, bd, 2, &pc, sizeof(pc), gx, gy, 1,
@@ -652,19 +706,32 @@ int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf
                  uint32_t ldx, struct rt_tf_ref y, uint32_t ldy, uint32_t m, int act, int acc,
                  struct err *e)
 {
-    if (m == 0 || ldx % 4 != 0 || ldx < w->k || ldy < w->n || act < 0 || act > 2)
+    if (m == 0 || ldx % 4 != 0 || ldx < w->k || ldy < w->n || act < 0 || act > 2 || w->k % 16 != 0)
         return err_set(e, RT_ERR_INVALID, 500, "internal",
                        "linear: bad shape m %u ldx %u ldy %u for %ux%u", m, ldx, ldy, w->n, w->k);
     CHECK(need(x, rows_bytes(m, ldx, w->k), "linear", "x", e));
     CHECK(need(y, rows_bytes(m, ldy, w->n), "linear", "y", e));
     const char *force = getenv("VKV_TF_LINEAR");
     int mv = m <= 4;
+    /* texel buffers on CPU devices: llvmpipe gathers a texel fetch as one
+     * vector, a storage-buffer load lane by lane */
+    const char *tx = getenv("VKV_TF_TEXEL");
+    int texel = tx != NULL ? tx[0] == '1' : s->d->caps.type[0] == 'c';
+    texel = texel && rt_tf_seq_texel_ok(s, x);
+    for (int p = 0; p < w->n_parts && texel; p++)
+        texel = rt_tf_seq_texel_ok(s, w->data[p]);
     if (force != NULL && strcmp(force, "mm") == 0)
         mv = 0;
     else if (force != NULL && strcmp(force, "mv") == 0 && m <= 4)
         mv = 1;
     static const enum rt_shader_id mvs[] = {RT_SHADER_TF_LINEAR_MV_F32, RT_SHADER_TF_LINEAR_MV_F16,
                                             RT_SHADER_TF_LINEAR_MV_I8, RT_SHADER_TF_LINEAR_MV_Q4};
+    static const enum rt_shader_id mvt[] = {
+        RT_SHADER_TF_LINEAR_MV_TX_F32, RT_SHADER_TF_LINEAR_MV_TX_F16, RT_SHADER_TF_LINEAR_MV_TX_I8,
+        RT_SHADER_TF_LINEAR_MV_TX_Q4};
+    static const enum rt_shader_id mmt[] = {
+        RT_SHADER_TF_LINEAR_MM_TX_F32, RT_SHADER_TF_LINEAR_MM_TX_F16, RT_SHADER_TF_LINEAR_MM_TX_I8,
+        RT_SHADER_TF_LINEAR_MM_TX_Q4};
     static const enum rt_shader_id mms[] = {RT_SHADER_TF_LINEAR_MM_F32, RT_SHADER_TF_LINEAR_MM_F16,
                                             RT_SHADER_TF_LINEAR_MM_I8, RT_SHADER_TF_LINEAR_MM_Q4};
     uint32_t gshift = w->group == 128 ? 7 : (w->group == 64 ? 6 : 5);
@@ -674,19 +741,20 @@ int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf
         struct rt_tf_push_linear pc = {m, pr, w->k, ldx, ldy, r0};
         struct rt_tf_ref bias = rt_tf_sub(w->bias, (uint64_t)r0 * 4, (uint64_t)pr * 4);
         /* the i8 row scale of output n is read at n within the part */
-        struct rt_tf_bind bd[6] = {{x, 0}, {w->data[p], 0},  {bias, 0},
-                                   {y, 1}, {w->scale[p], 0}, {w->zero[p], 0}};
+        int tf = texel ? RT_TF_TEXEL_F32X4 : 0, tu = texel ? RT_TF_TEXEL_U32X4 : 0;
+        struct rt_tf_bind bd[6] = {{x, 0, tf}, {w->data[p], 0, tu}, {bias, 0, 0},
+                                   {y, 1, 0},  {w->scale[p], 0, 0}, {w->zero[p], 0, 0}};
         if (mv) {
             uint32_t nr = 4, gx, gy;
             uint32_t spec[8] = {(uint32_t)act, acc != 0, 0, 0, 0, 0, 0, gshift};
             fold((pr + nr - 1) / nr, &gx, &gy);
-            CHECK(
-                rt_tf_seq_dispatch(s, mvs[w->type], spec, 8, bd, 6, &pc, sizeof(pc), gx, gy, 1, e));
+            CHECK(rt_tf_seq_dispatch(s, texel ? mvt[w->type] : mvs[w->type], spec, 8, bd, 6, &pc,
+                                     sizeof(pc), gx, gy, 1, e));
         } else {
             uint32_t spec[8] = {(uint32_t)act, acc != 0, 0, 0, 0, 0, 0, gshift};
             uint32_t gx = ((pr + 3) / 4 + 63) / 64, gy = (m + 3) / 4;
-            CHECK(
-                rt_tf_seq_dispatch(s, mms[w->type], spec, 8, bd, 6, &pc, sizeof(pc), gx, gy, 1, e));
+            CHECK(rt_tf_seq_dispatch(s, texel ? mmt[w->type] : mms[w->type], spec, 8, bd, 6, &pc,
+                                     sizeof(pc), gx, gy, 1, e));
         }
     }
     return 0;
@@ -720,7 +788,8 @@ int rt_tf_attention(struct rt_tf_seq *s, const struct rt_tf_attn *a, struct err 
     struct rt_tf_push_attn pc = {a->t,    a->st,    a->prefix, a->causal != 0, a->q.off, a->q.ld,
                                  a->q.bs, a->k.off, a->k.ld,   a->k.bs,        a->v.off, a->v.ld,
                                  a->v.bs, a->o.off, a->o.ld,   a->o.bs,        a->scale};
-    struct rt_tf_bind bd[5] = {{a->q.r, 0}, {a->k.r, 0}, {a->v.r, 0}, {a->o.r, 1}, {a->state, 0}};
+    struct rt_tf_bind bd[5] = {
+        {a->q.r, 0, 0}, {a->k.r, 0, 0}, {a->v.r, 0, 0}, {a->o.r, 1, 0}, {a->state, 0, 0}};
     int h72 = a->hd == 72;
     if (a->t == 1 && a->batch == 1)
         return rt_tf_seq_dispatch(s, h72 ? RT_SHADER_TF_ATTN_DEC_H72 : RT_SHADER_TF_ATTN_DEC_H64,
@@ -745,7 +814,8 @@ int rt_tf_rope(struct rt_tf_seq *s, struct rt_tf_ref qkv, uint32_t ld, struct rt
     CHECK(need(cs, (uint64_t)max_pos * (rot / 2) * 8, "rope", "table", e));
     CHECK(need(state, ((uint64_t)st + 1) * 4, "rope", "state", e));
     struct rt_tf_push_rope pc = {t, d, hd, rot, ld, st, max_pos, qld, kld};
-    struct rt_tf_bind bd[6] = {{qkv, 0}, {cs, 0}, {state, 0}, {qo, 1}, {kc, 1}, {vc, 1}};
+    struct rt_tf_bind bd[6] = {{qkv, 0, 0}, {cs, 0, 0}, {state, 0, 0},
+                               {qo, 1, 0},  {kc, 1, 0}, {vc, 1, 0}};
     uint32_t gx, gy;
     fold(((uint64_t)t * d + 63) / 64, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_ROPE, NULL, 0, bd, 6, &pc, sizeof(pc), gx, gy, 1, e);
@@ -766,8 +836,11 @@ int rt_tf_embed(struct rt_tf_seq *s, const struct rt_tf_weight *table, struct rt
         uint32_t r0 = (uint32_t)p * table->part_rows;
         uint32_t pr = p == table->n_parts - 1 ? table->n - r0 : table->part_rows;
         struct rt_tf_push_embed pc = {t, table->k, r0, pr, ldx, idoff};
-        struct rt_tf_bind bd[5] = {
-            {ids, 0}, {table->data[p], 0}, {table->bias, 0}, {x, 1}, {table->scale[p], 0}};
+        struct rt_tf_bind bd[5] = {{ids, 0, 0},
+                                   {table->data[p], 0, 0},
+                                   {table->bias, 0, 0},
+                                   {x, 1, 0},
+                                   {table->scale[p], 0, 0}};
         uint32_t gx, gy;
         fold(((uint64_t)t * (table->k / 8) + 63) / 64, &gx, &gy);
         CHECK(
@@ -786,7 +859,7 @@ int rt_tf_pool(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref y, uint
     CHECK(need(x, (uint64_t)n * h * w * c * 4, "pool", "x", e));
     CHECK(need(y, (uint64_t)n * oh * ow * c * 4, "pool", "y", e));
     struct rt_tf_push_pool pc = {n, h, w, c, oh, ow};
-    struct rt_tf_bind bd[2] = {{x, 0}, {y, 1}};
+    struct rt_tf_bind bd[2] = {{x, 0, 0}, {y, 1, 0}};
     uint32_t gx, gy;
     fold(((uint64_t)n * oh * ow * c + 63) / 64, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_POOL, NULL, 0, bd, 2, &pc, sizeof(pc), gx, gy, 1, e);
@@ -815,7 +888,7 @@ int rt_tf_copy(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref y, cons
     pc.soff = soff;
     pc.doff = doff;
     pc.total = (uint32_t)total;
-    struct rt_tf_bind bd[2] = {{x, 0}, {y, 1}};
+    struct rt_tf_bind bd[2] = {{x, 0, 0}, {y, 1, 0}};
     uint32_t gx, gy;
     fold((total + 63) / 64, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_COPY, NULL, 0, bd, 2, &pc, sizeof(pc), gx, gy, 1, e);
@@ -830,7 +903,7 @@ int rt_tf_fourier(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref w, s
     CHECK(need(w, (uint64_t)i * f * 4, "fourier", "w", e));
     CHECK(need(y, (uint64_t)m * 2 * f * 4, "fourier", "y", e));
     struct rt_tf_push_fourier pc = {m, i, f};
-    struct rt_tf_bind bd[3] = {{x, 0}, {w, 0}, {y, 1}};
+    struct rt_tf_bind bd[3] = {{x, 0, 0}, {w, 0, 0}, {y, 1, 0}};
     uint32_t gx, gy;
     fold(((uint64_t)m * f + 63) / 64, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_FOURIER, NULL, 0, bd, 3, &pc, sizeof(pc), gx, gy, 1,
@@ -845,7 +918,7 @@ int rt_tf_argmax(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref out, 
     CHECK(need(x, rows_bytes(rows, ld, len), "argmax", "x", e));
     CHECK(need(out, ((uint64_t)ooff + rows) * 4, "argmax", "out", e));
     struct rt_tf_push_argmax pc = {rows, len, ld, ooff};
-    struct rt_tf_bind bd[2] = {{x, 0}, {out, 1}};
+    struct rt_tf_bind bd[2] = {{x, 0, 0}, {out, 1, 0}};
     uint32_t gx, gy;
     fold(rows, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_ARGMAX, NULL, 0, bd, 2, &pc, sizeof(pc), gx, gy, 1,
@@ -860,7 +933,7 @@ int rt_tf_peak(struct rt_tf_seq *s, struct rt_tf_ref out, uint32_t groups, uint3
         uint32_t iters;
         float seed;
     } pc = {iters, 0.5f};
-    struct rt_tf_bind bd[1] = {{out, 1}};
+    struct rt_tf_bind bd[1] = {{out, 1, 0}};
     uint32_t gx, gy;
     fold(groups, &gx, &gy);
     return rt_tf_seq_dispatch(s, RT_SHADER_TF_PEAK, NULL, 0, bd, 1, &pc, sizeof(pc), gx, gy, 1, e);

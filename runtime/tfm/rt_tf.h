@@ -80,10 +80,22 @@ int rt_tf_seq_barriers(const struct rt_tf_seq *s);
 /* records a buffer copy of src.size bytes into dst (dst.size >= src.size) */
 int rt_tf_seq_copy(struct rt_tf_seq *s, struct rt_tf_ref src, struct rt_tf_ref dst, struct err *e);
 
+enum rt_tf_texel {
+    RT_TF_TEXEL_NONE = 0, /* storage buffer */
+    RT_TF_TEXEL_U32X4,    /* uniform texel buffer, RGBA32UI */
+    RT_TF_TEXEL_F32X4,    /* uniform texel buffer, RGBA32F */
+};
+
 struct rt_tf_bind {
     struct rt_tf_ref r;
     int write;
+    int texel; /* enum rt_tf_texel (read-only bindings) */
 };
+
+/* 1 when r can be bound as a uniform texel buffer of 16-byte texels on this
+ * device (format supported, offset aligned, size a multiple of 16, under
+ * maxTexelBufferElements); cannot fail */
+int rt_tf_seq_texel_ok(const struct rt_tf_seq *s, struct rt_tf_ref r);
 /* records one dispatch of shader sh; a barrier first only on a hazard
  * (reads or writes bytes written since the last barrier, or writes bytes
  * read since then).  Bindings are storage buffers 0..nb-1. */
@@ -159,8 +171,10 @@ int rt_tf_softmax(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref y, u
 
 /*
  * y[m, :] = act(x[m, :] W^T + bias) (+ y when acc), m rows; row strides
- * ldx, ldy (floats; ldx % 4 == 0).  m <= 4 uses the one-row kernel
- * (VKV_TF_LINEAR=mm|mv forces one, for benches).
+ * ldx, ldy (floats; ldx % 4 == 0; k % 16 == 0).  m <= 4 uses the one-row
+ * kernel (VKV_TF_LINEAR=mm|mv forces one, for benches).  On CPU devices
+ * (lavapipe) x and W are read through uniform texel buffers when they can
+ * be (VKV_TF_TEXEL=0|1 overrides the choice).
  */
 int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf_ref x,
                  uint32_t ldx, struct rt_tf_ref y, uint32_t ldy, uint32_t m, int act, int acc,
