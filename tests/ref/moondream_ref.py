@@ -54,6 +54,8 @@ DEFAULT = {
                "patch_size": 14, "crop_size": 378, "in_channels": 3,
                "overlap_margin": 4, "proj_inner_dim": 8192, "proj_out_dim": 2048,
                "ln_eps": 1e-5},
+    "region": {"dim": 2048, "coord_feat_dim": 256, "coord_out_dim": 1024, "size_feat_dim": 512,
+               "size_out_dim": 2048, "inner_dim": 8192},
 }
 
 ST_DTYPES = {"f32": (torch.float32, "F32"), "f16": (torch.float16, "F16"),
@@ -65,8 +67,10 @@ def load_config(arg):
     cfg = json.loads(json.dumps(DEFAULT))
     if arg:
         user = json.loads(arg) if arg.lstrip().startswith("{") else json.load(open(arg))
-        for part in ("text", "vision"):
+        for part in ("text", "vision", "region"):
             cfg[part].update(user.get(part, {}))
+        if "dim" not in user.get("region", {}):
+            cfg["region"]["dim"] = cfg["text"]["dim"]
     t = cfg["text"]
     if t["dim"] % t["n_heads"]:
         sys.exit("config: text dim must be a multiple of n_heads")
@@ -122,6 +126,21 @@ def shapes(cfg):
     s["model.vision.proj_mlp.fc1.bias"] = [v["proj_inner_dim"]]
     s["model.vision.proj_mlp.fc2.weight"] = [v["proj_out_dim"], v["proj_inner_dim"]]
     s["model.vision.proj_mlp.fc2.bias"] = [v["proj_out_dim"]]
+    r = cfg["region"]
+    s["model.region.coord_features"] = [1, r["coord_feat_dim"] // 2]
+    s["model.region.coord_encoder.weight"] = [r["dim"], r["coord_feat_dim"]]
+    s["model.region.coord_encoder.bias"] = [r["dim"]]
+    s["model.region.coord_decoder.fc1.weight"] = [r["inner_dim"], r["dim"]]
+    s["model.region.coord_decoder.fc1.bias"] = [r["inner_dim"]]
+    s["model.region.coord_decoder.fc2.weight"] = [r["coord_out_dim"], r["inner_dim"]]
+    s["model.region.coord_decoder.fc2.bias"] = [r["coord_out_dim"]]
+    s["model.region.size_features"] = [2, r["size_feat_dim"] // 2]
+    s["model.region.size_encoder.weight"] = [r["dim"], r["size_feat_dim"]]
+    s["model.region.size_encoder.bias"] = [r["dim"]]
+    s["model.region.size_decoder.fc1.weight"] = [r["inner_dim"], r["dim"]]
+    s["model.region.size_decoder.fc1.bias"] = [r["inner_dim"]]
+    s["model.region.size_decoder.fc2.weight"] = [r["size_out_dim"], r["inner_dim"]]
+    s["model.region.size_decoder.fc2.bias"] = [r["size_out_dim"]]
     return s
 
 
@@ -144,6 +163,8 @@ def random_weights(cfg, seed, parts):
             pass
         elif name.endswith("pos_emb"):
             x = 0.5 * x
+        elif name.endswith("_features"):
+            pass
         else:
             x = x / math.sqrt(shp[-1])
         w[name] = x
@@ -221,11 +242,18 @@ def attention(q, k, v, mask):
 
 
 def text_forward(cfg, w, tokens, prefix, keep_hidden):
+    hidden, logits, _ = text_forward_x(cfg, w, w["model.text.wte"][torch.tensor(tokens)], prefix,
+                                       keep_hidden)
+    return hidden, logits
+
+
+def text_forward_x(cfg, w, x, prefix, keep_hidden, last_only=False):
+    """x [T, dim] input embeddings; returns hidden list, logits, the last
+    block's residual stream (what the region head reads)"""
     t = cfg["text"]
     H, D = t["n_heads"], t["dim"]
     hd = D // H
-    T = len(tokens)
-    x = w["model.text.wte"][torch.tensor(tokens)]
+    T = x.shape[0]
     pos = torch.arange(T)
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
     mask[:prefix, :prefix] = True
@@ -244,9 +272,83 @@ def text_forward(cfg, w, tokens, prefix, keep_hidden):
         x = x + a + m
         if keep_hidden:
             hidden.append(x)
-    y = layer_norm(x, w["model.text.post_ln.weight"], w["model.text.post_ln.bias"], t["ln_eps"])
+    y = layer_norm(x[-1:] if last_only else x, w["model.text.post_ln.weight"],
+                   w["model.text.post_ln.bias"], t["ln_eps"])
     logits = linear(y, w["model.text.lm_head.weight"], w["model.text.lm_head.bias"])
-    return hidden, logits
+    return hidden, logits, x
+
+
+def fourier(x, f):
+    a = 2 * math.pi * (x @ f)
+    return torch.cat((torch.cos(a), torch.sin(a)), -1)
+
+
+def region_mlp(w, name, h):
+    p = "model.region." + name
+    return linear(gelu_tanh(linear(h, w[p + ".fc1.weight"], w[p + ".fc1.bias"])),
+                  w[p + ".fc2.weight"], w[p + ".fc2.bias"])
+
+
+def encode_coord(w, c):
+    f = fourier(torch.tensor([c], dtype=w["model.region.coord_features"].dtype),
+                w["model.region.coord_features"])
+    return linear(f, w["model.region.coord_encoder.weight"], w["model.region.coord_encoder.bias"])
+
+
+def encode_size(w, wh):
+    f = fourier(torch.tensor(wh, dtype=w["model.region.size_features"].dtype),
+                w["model.region.size_features"])
+    return linear(f, w["model.region.size_encoder.weight"], w["model.region.size_encoder.bias"])
+
+
+def md_task(cfg, w, proj, bos, prompt, task, max_tokens, eos, max_objects):
+    """Moondream 2's task on projected image features: [bos] + image as the
+    bidirectional prefix, then the prompt; caption/query: greedy tokens until
+    eos or max_tokens; detect/point: the region loop of the published code.
+    Full recompute per position (exact, small sizes only)."""
+    wte = w["model.text.wte"]
+    P = proj.shape[0] + 1
+    seq = torch.cat((wte[bos][None], proj, wte[torch.tensor(prompt)]), 0)
+    _, logits, res = text_forward_x(cfg, w, seq, P, False, True)
+    out = {"prompt": prompt, "prompt_logits": tolist(logits[-1])}
+    if task in ("caption", "query"):
+        gen, lg = [], logits[-1]
+        while len(gen) < max_tokens:
+            nxt = int(torch.argmax(lg))
+            if nxt == eos:
+                break
+            gen.append(nxt)
+            seq = torch.cat((seq, wte[nxt][None]), 0)
+            _, l2, _ = text_forward_x(cfg, w, seq, P, False, True)
+            lg = l2[-1]
+        out["tokens"] = gen
+        return out
+    r = cfg["region"]
+    bins = r["size_out_dim"] // 2
+    h, nxt, objs = res[-1], int(torch.argmax(logits[-1])), []
+
+    def step(e):
+        nonlocal seq
+        seq = torch.cat((seq, e[None]), 0)
+        _, l2, r2 = text_forward_x(cfg, w, seq, P, False, True)
+        return l2[-1], r2[-1]
+
+    while nxt != eos and len(objs) < max_objects:
+        x = int(torch.argmax(region_mlp(w, "coord_decoder", h))) / r["coord_out_dim"]
+        _, h = step(encode_coord(w, x))
+        y = int(torch.argmax(region_mlp(w, "coord_decoder", h))) / r["coord_out_dim"]
+        lg, h = step(encode_coord(w, y))
+        if task == "detect":
+            s = region_mlp(w, "size_decoder", h).reshape(2, bins)
+            sw, sh = (2 ** (int(torch.argmax(s[k])) / (bins - 1) * 10 - 10) for k in (0, 1))
+            objs.append({"x_min": x - sw / 2, "y_min": y - sh / 2, "x_max": x + sw / 2,
+                         "y_max": y + sh / 2})
+            lg, h = step(encode_size(w, [sw, sh]))
+        else:
+            objs.append({"x": x, "y": y})
+        nxt = int(torch.argmax(lg))
+    out["objects"] = objs
+    return out
 
 
 def create_patches(img, ps):
@@ -371,7 +473,8 @@ def main():
     ap.add_argument("--dtype", choices=sorted(ST_DTYPES), default="f32")
     ap.add_argument("--weights", help="read weights from this safetensors file")
     ap.add_argument("--save", help="write the (random) weights here as safetensors")
-    ap.add_argument("--parts", default="text,vision", help="which weights to build")
+    ap.add_argument("--parts", default="text,vision",
+                    help="which weights to build (text, vision, region)")
     ap.add_argument("--text", help="comma-separated token ids to run the decoder on")
     ap.add_argument("--prefix", type=int, default=0, help="positions attending both ways")
     ap.add_argument("--generate", type=int, default=0, help="greedy tokens after the prompt")
@@ -379,6 +482,14 @@ def main():
     ap.add_argument("--pixel-seed", type=int, default=2)
     ap.add_argument("--pixels", help="float32 file [crops, C, S, S] in [-1, 1]")
     ap.add_argument("--tiling", default="1x1", help="local crops HxW (crops = 1 + H*W)")
+    ap.add_argument("--task", help="after --vision: comma-separated tasks (caption, query, "
+                    "detect, point) run on the projected features")
+    ap.add_argument("--save-pixels", help="write the crops (float32) here")
+    ap.add_argument("--prompt", help="comma-separated prompt token ids (after the image)")
+    ap.add_argument("--bos", type=int, default=0)
+    ap.add_argument("--eos", type=int, default=0)
+    ap.add_argument("--max-tokens", type=int, default=8)
+    ap.add_argument("--max-objects", type=int, default=4)
     ap.add_argument("--no-hidden", action="store_true")
     ap.add_argument("--compute", choices=("f64", "f32"), default="f64")
     ap.add_argument("--out")
@@ -434,6 +545,12 @@ def main():
             if not a.no_hidden:
                 res["hidden"] = [tolist(h) for h in hidden]
             out["vision"] = res
+            if a.save_pixels:
+                crops.to(torch.float32).numpy().tofile(a.save_pixels)
+            for task in (a.task.split(",") if a.task else []):
+                prompt = [int(x) for x in a.prompt.split(",")]
+                out[task] = md_task(cfg, w, proj, a.bos, prompt, task, a.max_tokens, a.eos,
+                                    a.max_objects)
     s = json.dumps(out)
     if a.out:
         open(a.out, "w").write(s + "\n")
