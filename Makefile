@@ -50,7 +50,12 @@ $(O)/%.o: %.c
 	$(if $(Q),@echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS_$(firstword $(subst /, ,$<))) -c $< -o $@
 
-include $(sort $(wildcard */module.mk) $(wildcard tests/*/module.mk))
+# libraries first, in dependency order (a module.mk names the libraries it
+# links in its rules, which make expands as it reads them), then the rest
+MODULES_LIB := common runtime import tasks
+include $(MODULES_LIB:%=%/module.mk)
+include $(sort $(filter-out $(MODULES_LIB:%=%/module.mk),$(wildcard */module.mk)) \
+               $(wildcard tests/*/module.mk))
 
 .SECONDARY:
 .PHONY: all deps test bench run fuzz clean format check-config models testdata

@@ -1,5 +1,7 @@
-# runtime/: libvkv (rt_), the Vulkan compute runtime, its CPU reference
-# (runtime/ref/) and the `vkv` command-line tool (runtime/vkv_cli.c).
+# runtime/: libvkv (rt_), the compute engine: the Vulkan backend (vk/), the
+# graph IR with its passes and packed files (ir/), the op families (ops/)
+# and the CPU reference (ref/).  Sources are found by wildcard: a new file in
+# one of these folders needs no edit here.
 #
 # Consumers link:  $(RT_LIB) $(COMMON_LIB) $(RT_LDLIBS)
 # Shaders: compute-shaders/*.comp are compiled by glslc at BUILD time into
@@ -8,13 +10,11 @@
 # GLSL at run time.  See runtime/README.md and compute-shaders/README.md.
 
 RT_PKGS    := vulkan
-RT_CLI_SRC := runtime/vkv_cli.c
-RT_SRCS    := $(filter-out $(RT_CLI_SRC),$(wildcard runtime/*.c runtime/ref/*.c runtime/ops/*.c runtime/tfm/*.c))
+RT_SRCS    := $(wildcard runtime/*.c runtime/*/*.c)
 RT_OBJS    := $(RT_SRCS:%.c=$(O)/%.o) $(O)/gen/rt_shaders.o
 RT_LIB     := $(O)/libvkv.a
 RT_LDLIBS  := $(call PKGS_LIBS,$(RT_PKGS)) $(COMMON_LDLIBS) -lm -ldl
 CFLAGS_runtime := $(call PKGS_CFLAGS,$(RT_PKGS) $(COMMON_PKGS))
-RT_BIN_VKV := $(BIN)/vkv
 
 GLSLC       ?= glslc
 GLSLC_FLAGS := --target-env=vulkan1.2 -O -Werror -Icompute-shaders/include
@@ -87,20 +87,14 @@ $(O)/gen/rt_shaders.o: $(B)/gen/rt_shaders.c
 	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
 
 # every runtime object may include the generated header
-$(RT_SRCS:%.c=$(O)/%.o) $(O)/$(RT_CLI_SRC:.c=.o): $(B)/gen/rt_shaders.h
+$(RT_SRCS:%.c=$(O)/%.o): $(B)/gen/rt_shaders.h
 
 $(RT_LIB): $(RT_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(RT_BIN_VKV): $(O)/$(RT_CLI_SRC:.c=.o) $(RT_LIB) $(IMPORT_LIB) $(COMMON_LIB)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
-
-BINS += $(if $(wildcard $(RT_CLI_SRC)),$(RT_BIN_VKV))
-
 # libFuzzer target for the packed-model loader (tests/fuzz/README.md)
 FUZZ_TARGETS     += pack
-FUZZ_SRCS_pack   := runtime/rt_pack.c runtime/rt_ir.c
+FUZZ_SRCS_pack   := runtime/ir/rt_pack.c runtime/ir/rt_ir.c
 FUZZ_LIBS_pack   := $(RT_LIB)
 FUZZ_LDLIBS_pack := $(RT_LDLIBS)

@@ -2,7 +2,7 @@
  * rt.h: the public API of libvkv, the Vulkan compute runtime.
  *
  * Code outside runtime/ includes only this header (the importers and tasks
- * of the models engineer also use runtime/rt_ir.h to build graphs).
+ * of the models engineer also use runtime/ir/rt_ir.h to build graphs).
  *
  *   struct rt_device *dev;  rt_device_create("0", &dev, &e);
  *   struct rt_graph *g = ...importer...;

@@ -10,9 +10,9 @@ $(BIN)/wk_unit: $(O)/tests/integration/worker_unit.o $(WK_CORE_OBJS) $(COMMON_LI
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
 
-# the Vulkan engine runs models through the runtime's task layer
+# the Vulkan engine runs models through the task layer (tasks/)
 WK_ENG_SRC := worker/wk_eng_rt.c
-WK_ENG_LIBS := $(RT_LIB)
+WK_ENG_LIBS := $(TASK_LIB) $(IMPORT_LIB) $(RT_LIB)
 WK_ENG_LDLIBS := $(RT_LDLIBS)
 WK_SRCS := worker/wk_main.c worker/wk_eng_test.c $(WK_ENG_SRC)
 WK_OBJS := $(WK_SRCS:%.c=$(O)/%.o) $(WK_CORE_OBJS)

@@ -13,7 +13,7 @@
  *             out-of-memory policy (evict and retry, halve, then give the
  *             jobs back as transient failures), cancel checkpoints.
  *   wk_eng_rt the real engine over the runtime (runtime/rt.h,
- *             runtime/rt_task.h): decode, preprocess, infer, postprocess.
+ *             tasks/rt_task.h): decode, preprocess, infer, postprocess.
  *   wk_main   the daemon: configuration, device, PostgreSQL, LISTEN/poll,
  *             claim, heartbeat thread, status, signals, exit codes.
  *

@@ -1,6 +1,6 @@
 /*
  * wk_eng_rt.c: the Vulkan engine of vkv-worker, over the runtime's task
- * layer (runtime/rt_task.h): one rt_device per process, one
+ * layer (tasks/rt_task.h): one rt_device per process, one
  * rt_task_model per resident model.
  *
  * Registration: every manifest in VKV_MODELS_DIR whose task the runtime
@@ -29,7 +29,7 @@
 #include "common/img.h"
 #include "common/log.h"
 #include "runtime/rt.h"
-#include "runtime/rt_task.h"
+#include "tasks/rt_task.h"
 
 #include <dirent.h>
 #include <jansson.h>

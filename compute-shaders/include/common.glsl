@@ -1,6 +1,6 @@
 /*
  * common.glsl: shared by every shader.  Activation codes equal enum rt_act
- * (runtime/rt_ir.h); the flat invocation index folds a 2-D grid (the host
+ * (runtime/ir/rt_ir.h); the flat invocation index folds a 2-D grid (the host
  * splits dispatches over 65535 workgroups into y).
  */
 #define ACT_NONE 0

@@ -7,7 +7,7 @@
  * The op contract (runtime/README.md): build appends dispatches with
  * bindings (regions) and push constants; it never touches the GPU.
  */
-#include "runtime/rt_impl.h"
+#include "runtime/vk/rt_impl.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * reference's rt_ref_copy4d), pools, global average, softmax, resize,
  * reduce_mean, and MATMUL.
  */
-#include "runtime/rt_impl.h"
+#include "runtime/vk/rt_impl.h"
 
 #include <string.h>
 

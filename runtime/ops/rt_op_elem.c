@@ -3,7 +3,7 @@
  * ACT, BATCHNORM; and RESHAPE, which is free when the plan aliased its
  * output to its input (same region) and a plain copy otherwise.
  */
-#include "runtime/rt_impl.h"
+#include "runtime/vk/rt_impl.h"
 
 #include <string.h>
 

@@ -7,7 +7,7 @@
  * and the importers' bring-up executor.  Clarity beats speed here; every
  * index is computed in int64_t.  See runtime/README.md "Op contract".
  */
-#include "runtime/rt_ref.h"
+#include "runtime/ref/rt_ref.h"
 #include "runtime/rt.h"
 #include "common/cm.h"
 

@@ -20,7 +20,7 @@
 #ifndef VKV_RT_TF_H
 #define VKV_RT_TF_H
 
-#include "runtime/rt_impl.h"
+#include "runtime/vk/rt_impl.h"
 
 #include <stdint.h>
 

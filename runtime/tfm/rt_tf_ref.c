@@ -4,7 +4,7 @@
  * is closer to exact than the kernels it judges.
  */
 #include "runtime/tfm/rt_tf_ref.h"
-#include "runtime/rt_ir.h"
+#include "runtime/ir/rt_ir.h"
 
 #include <math.h>
 #include <string.h>

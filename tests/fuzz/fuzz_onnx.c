@@ -1,6 +1,6 @@
 /*
- * fuzz_onnx.c: the ONNX importer (runtime/rt_import_onnx.c over the
- * bounds-checked protobuf reader runtime/rt_pb.c) on arbitrary bytes.
+ * fuzz_onnx.c: the ONNX importer (import/rt_import_onnx.c over the
+ * bounds-checked protobuf reader import/rt_pb.c) on arbitrary bytes.
  *
  * Checks, besides "no crash": a failure leaves no graph and fills the
  * error message; a success gives a graph with inputs and outputs whose
@@ -11,7 +11,7 @@
 #include "tests/fuzz/fuzz.h"
 
 #include "common/cm.h"
-#include "runtime/rt_import.h"
+#include "import/rt_import.h"
 
 #include <string.h>
 

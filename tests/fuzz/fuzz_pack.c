@@ -1,5 +1,5 @@
 /*
- * fuzz_pack.c: the packed model loader (runtime/rt_pack.c).
+ * fuzz_pack.c: the packed model loader (runtime/ir/rt_pack.c).
  *
  * Feeds the bytes to rt_pack_load_mem.  Besides "no crash / leak / read
  * outside the input": a successful load yields a graph with at least one
@@ -12,7 +12,7 @@
 
 #include "common/cm.h"
 #include "runtime/rt.h"
-#include "runtime/rt_ir.h"
+#include "runtime/ir/rt_ir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

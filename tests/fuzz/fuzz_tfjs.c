@@ -1,6 +1,6 @@
 /*
  * fuzz_tfjs.c: the tfjs importer (layers and graph models,
- * runtime/rt_import_tfjs.c) on arbitrary input.  The input is split: the
+ * import/rt_import_tfjs.c) on arbitrary input.  The input is split: the
  * first two bytes (little endian) give the length of model.json, the rest
  * after it is the concatenated weight shards.
  *
@@ -10,7 +10,7 @@
 #include "tests/fuzz/fuzz.h"
 
 #include "common/cm.h"
-#include "runtime/rt_import.h"
+#include "import/rt_import.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
 # whose code does not build yet breaks nothing):
 #
 #   FUZZ_TARGETS       += <name>
-#   FUZZ_SRCS_<name>   := runtime/rt_pack.c  the code under test: compiled
+#   FUZZ_SRCS_<name>   := runtime/ir/rt_pack.c  the code under test: compiled
 #                                      again with clang + instrumentation
 #   FUZZ_LIBS_<name>   := $(RT_LIB)    archives/objects for the replay link;
 #                                      its archives (.a) also end the

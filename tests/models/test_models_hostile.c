@@ -10,7 +10,7 @@
  * and bit-flipped, where only "no crash, and an error has a message" is
  * asserted.  See models/README.md.
  */
-#include "runtime/rt_import.h"
+#include "import/rt_import.h"
 #include "tests/lib/th.h"
 
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * graph tail (MaxPool 3x3 SAME, Equal, Mul, full sort, TopKV2 k=100) on
  * random heat maps.  No device, no model files.  See tests/moondream/README.md.
  */
-#include "runtime/rt_task_detect.h"
+#include "tasks/rt_task_detect.h"
 
 #include "tests/lib/th.h"
 

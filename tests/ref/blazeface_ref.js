@@ -4,7 +4,7 @@
 // (pad to a square with black at the right/bottom, resizeBilinear with
 // half-pixel centres to 256x256, x/127.5 - 1) and the decode is written
 // here from the MediaPipe/keijiro description (anchors, sigmoid scores,
-// weighted NMS), independently of runtime/rt_task.c.
+// weighted NMS), independently of tasks/rt_task.c.
 // Input: binary PPM files.  Output: one JSON line per image in the shape
 // of `vkv run` ({"file", "faces":[{"box":{x_min,..}, "score", "landmarks"}]}).
 //

@@ -11,7 +11,7 @@
 // normalisation.  The graph's own tail (MaxPool/Equal/TopKV2/GatherV2)
 // gives `tower_0/detections` [1,100,6] = x1,y1,x2,y2 (512-pixel input
 // coordinates), score, class; then the same post-processing as
-// runtime/rt_task_detect.c: score >= 0.2, per-class NMS at IoU 0.5
+// tasks/rt_task_detect.c: score >= 0.2, per-class NMS at IoU 0.5
 // (tf.image.nonMaxSuppression), coordinates / 512 clamped to 0..1.
 // Prints one JSON line per image: {"file","ms","objects":[{label,class,
 // score,x_min,y_min,x_max,y_max}]}.

@@ -8,7 +8,7 @@
 // `activation_10` [1,256,256,1] is the person probability; pixels >= 0.5
 // are foreground.  Prints one JSON line per image: {"file", "coverage"
 // (foreground fraction), "bbox" (of the largest 4-connected component,
-// normalised, as runtime/rt_task_detect.c reports it)}.
+// normalised, as tasks/rt_task_detect.c reports it)}.
 'use strict';
 const path = require('path');
 const fs = require('fs');

@@ -13,8 +13,8 @@
  *   rt_conform -v         print every comparison
  */
 #include "runtime/rt.h"
-#include "runtime/rt_ir.h"
-#include "runtime/rt_ref.h"
+#include "runtime/ir/rt_ir.h"
+#include "runtime/ref/rt_ref.h"
 #include "tests/lib/th.h"
 
 #include <math.h>

@@ -4,8 +4,8 @@
  * Needs no GPU.  Run by tests/suites/30-runtime.sh.
  */
 #include "runtime/rt.h"
-#include "runtime/rt_ir.h"
-#include "runtime/rt_ref.h"
+#include "runtime/ir/rt_ir.h"
+#include "runtime/ref/rt_ref.h"
 #include "tests/lib/th.h"
 
 #include <math.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "runtime/rt_synth.h"
+#include "runtime/ir/rt_synth.h"
 #include "common/cm.h"
 
 static int64_t S4[4];

@@ -1,0 +1,345 @@
+/*
+ * rt_pass.c: graph passes run by rt_plan_create before memory planning:
+ * constant folding, batch-norm folding into conv/dense, activation fusion,
+ * dead-node removal, and weight quantisation (int8 per output channel or
+ * fp16 storage).
+ *
+ * Every pass keeps tensor ids stable (a removed node leaves its tensor in
+ * the table with no producer), keeps graph outputs, and leaves the graph
+ * valid for rt_ref_run, so each pass is tested by comparing the reference
+ * output before and after.  See runtime/README.md "Passes".
+ */
+#include "runtime/ir/rt_ir.h"
+#include "runtime/ref/rt_ref.h"
+#include "runtime/rt.h"
+#include "common/cm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEAD_OP RT_OP_INPUT /* marks a removed node until compaction */
+
+static void consumers_count(const struct rt_graph *g, int *cnt)
+{
+    memset(cnt, 0, (size_t)g->n_tensors * sizeof(*cnt));
+    for (int k = 0; k < g->n_nodes; k++) {
+        if (g->nodes[k].op == DEAD_OP)
+            continue;
+        for (int i = 0; i < g->nodes[k].n_in; i++)
+            cnt[g->nodes[k].in[i]]++;
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        cnt[g->outputs[i]] += 1000000; /* never fuse away a graph output */
+}
+
+static void compact(struct rt_graph *g)
+{
+    int w = 0;
+    for (int k = 0; k < g->n_nodes; k++) {
+        if (g->nodes[k].op == DEAD_OP)
+            continue;
+        g->nodes[w] = g->nodes[k];
+        g->tensors[g->nodes[w].out].producer = w;
+        w++;
+    }
+    g->n_nodes = w;
+}
+
+/* nodes whose inputs are all constants become constants */
+static int fold_constants(struct rt_graph *g, int *cnt, struct err *e)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *nd = &g->nodes[k];
+        int all = 1;
+        for (int i = 0; i < nd->n_in; i++)
+            all &= g->tensors[nd->in[i]].is_const;
+        if (!all || g->tensors[nd->out].is_output)
+            continue;
+        struct rt_tensor *t = &g->tensors[nd->out];
+        float *data = malloc((size_t)rt_tensor_nelem(t) * sizeof(float));
+        if (data == NULL)
+            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not fold %s", nd->name);
+        const float *in[RT_MAX_INPUTS];
+        for (int i = 0; i < nd->n_in; i++)
+            in[i] = g->tensors[nd->in[i]].data;
+        int rc = rt_ref_node(g, nd, in, data, e);
+        if (rc < 0) {
+            free(data);
+            return rc;
+        }
+        t->data = data;
+        t->is_const = 1;
+        t->producer = -1;
+        nd->op = DEAD_OP;
+    }
+    compact(g);
+    return 0;
+}
+
+/* adds a constant copy of n floats; returns its id or <0 */
+static int const_new(struct rt_graph *g, const char *name, int ndim, const int64_t *shape,
+                     const float *data, struct err *e)
+{
+    return rt_graph_const_add(g, name, ndim, shape, data, e);
+}
+
+/* BATCHNORM(const scale, const shift) after CONV2D/DENSE -> new weights and bias */
+static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *bn = &g->nodes[k];
+        if (bn->op != RT_OP_BATCHNORM || !g->tensors[bn->in[1]].is_const ||
+            !g->tensors[bn->in[2]].is_const)
+            continue;
+        int p = g->tensors[bn->in[0]].producer;
+        if (p < 0 || cnt[bn->in[0]] != 1)
+            continue;
+        struct rt_node *cv = &g->nodes[p];
+        if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->a.act != RT_ACT_NONE ||
+            cv->n_in > 3 || !g->tensors[cv->in[1]].is_const ||
+            (cv->n_in > 2 && !g->tensors[cv->in[2]].is_const))
+            continue;
+        /* copy what we need first: const_new may move g->tensors */
+        struct rt_tensor wt = g->tensors[cv->in[1]];
+        int64_t n = rt_tensor_nelem(&wt), cout = wt.shape[wt.ndim - 1];
+        float *w = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)cout * sizeof(float));
+        if (w == NULL || b == NULL) {
+            free(w);
+            free(b);
+            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not fold %s", bn->name);
+        }
+        const float *sc = g->tensors[bn->in[1]].data, *sh = g->tensors[bn->in[2]].data;
+        const float *ob = cv->n_in > 2 ? g->tensors[cv->in[2]].data : NULL;
+        for (int64_t i = 0; i < n; i++)
+            w[i] = wt.data[i] * sc[i % cout];
+        for (int64_t c = 0; c < cout; c++)
+            b[c] = (ob ? ob[c] : 0.0f) * sc[c] + sh[c];
+        int64_t bshape[1] = {cout};
+        int wid = const_new(g, wt.name, wt.ndim, wt.shape, w, e);
+        int bid = wid < 0 ? wid : const_new(g, bn->name, 1, bshape, b, e);
+        free(w);
+        free(b);
+        if (wid < 0 || bid < 0)
+            return wid < 0 ? wid : bid;
+        bn = &g->nodes[k];
+        cv = &g->nodes[p];
+        cv->in[1] = wid;
+        cv->in[2] = bid;
+        cv->n_in = 3;
+        cv->a.act = bn->a.act;
+        cv->a.alpha = bn->a.alpha;
+        cv->a.beta = bn->a.beta;
+        g->tensors[cv->out].producer = -1;
+        cv->out = bn->out;
+        g->tensors[cv->out].producer = p;
+        bn->op = DEAD_OP;
+        return 1; /* tensor table grew: caller reallocates cnt and calls again */
+    }
+    return 0;
+}
+
+static int fusable_act_host(enum rt_op op)
+{
+    return op == RT_OP_CONV2D || op == RT_OP_DENSE || op == RT_OP_MATMUL || op == RT_OP_BATCHNORM ||
+           (op >= RT_OP_ADD && op <= RT_OP_MIN);
+}
+
+/* ACT after a value-computing node with act NONE -> fused */
+static void fuse_act(struct rt_graph *g, int *cnt)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *ac = &g->nodes[k];
+        if (ac->op != RT_OP_ACT)
+            continue;
+        int p = g->tensors[ac->in[0]].producer;
+        if (p < 0 || cnt[ac->in[0]] != 1)
+            continue;
+        struct rt_node *pr = &g->nodes[p];
+        if (pr->op == DEAD_OP || !fusable_act_host(pr->op) || pr->a.act != RT_ACT_NONE)
+            continue;
+        pr->a.act = ac->a.act;
+        pr->a.alpha = ac->a.alpha;
+        pr->a.beta = ac->a.beta;
+        g->tensors[pr->out].producer = -1;
+        pr->out = ac->out;
+        g->tensors[pr->out].producer = p;
+        ac->op = DEAD_OP;
+    }
+    compact(g);
+}
+
+/*
+ * ADD(conv_out, r) with conv a CONV2D/DENSE (act NONE, single consumer) and r
+ * of the output's shape, computed before the conv node -> the conv adds r
+ * itself (4th input) and takes the ADD's activation.  Returns 1 when the
+ * tensor table grew (a zero bias was added), so the caller recounts.
+ */
+static int fuse_residual(struct rt_graph *g, int *cnt, struct err *e)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *ad = &g->nodes[k];
+        if (ad->op != RT_OP_ADD)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int ct = ad->in[side], rt = ad->in[1 - side];
+            int p = g->tensors[ct].producer;
+            if (p < 0 || cnt[ct] != 1 || ct == rt)
+                continue;
+            struct rt_node *cv = &g->nodes[p];
+            if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->a.act != RT_ACT_NONE ||
+                cv->n_in > 3 || g->tensors[rt].is_const)
+                continue;
+            int rp = g->tensors[rt].producer;
+            if (rp >= p) /* the residual must exist when the conv runs */
+                continue;
+            const struct rt_tensor *o = &g->tensors[ad->out], *r = &g->tensors[rt];
+            int same = o->ndim == r->ndim && o->ndim == g->tensors[ct].ndim;
+            for (int i = 0; same && i < o->ndim; i++)
+                same = o->shape[i] == r->shape[i] && o->shape[i] == g->tensors[ct].shape[i];
+            if (!same)
+                continue;
+            int grew = 0;
+            if (cv->n_in == 2) {
+                const struct rt_tensor *w = &g->tensors[cv->in[1]];
+                int64_t cout = w->shape[w->ndim - 1];
+                float *z = calloc((size_t)cout, sizeof(float));
+                if (z == NULL)
+                    return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not fuse %s",
+                                   ad->name);
+                int bid = rt_graph_const_adopt(g, "zero_bias", 1, &cout, z, e);
+                if (bid < 0)
+                    return bid;
+                ad = &g->nodes[k];
+                cv = &g->nodes[p];
+                cv->in[2] = bid;
+                grew = 1;
+            }
+            cv->in[3] = rt;
+            cv->n_in = 4;
+            cv->a.act = ad->a.act;
+            cv->a.alpha = ad->a.alpha;
+            cv->a.beta = ad->a.beta;
+            g->tensors[cv->out].producer = -1;
+            cv->out = ad->out;
+            g->tensors[cv->out].producer = p;
+            ad->op = DEAD_OP;
+            if (grew)
+                return 1;
+            consumers_count(g, cnt);
+            break;
+        }
+    }
+    return 0;
+}
+
+static void remove_dead(struct rt_graph *g, int *live)
+{
+    memset(live, 0, (size_t)g->n_tensors * sizeof(*live));
+    for (int i = 0; i < g->n_outputs; i++)
+        live[g->outputs[i]] = 1;
+    for (int k = g->n_nodes - 1; k >= 0; k--) {
+        struct rt_node *nd = &g->nodes[k];
+        if (!live[nd->out]) {
+            nd->op = DEAD_OP;
+            g->tensors[nd->out].producer = -1;
+            continue;
+        }
+        for (int i = 0; i < nd->n_in; i++)
+            live[nd->in[i]] = 1;
+    }
+    compact(g);
+    /* constants no node reads any more: free their data */
+    for (int i = 0; i < g->n_tensors; i++) {
+        struct rt_tensor *t = &g->tensors[i];
+        if (t->is_const && !live[i] && t->data != NULL && !t->is_output) {
+            free(t->data);
+            t->data = NULL;
+            t->is_const = 0; /* a dead slot: no producer, no data */
+        }
+    }
+}
+
+/* runs all passes in place; see rt_ir.h */
+int rt_graph_optimize(struct rt_graph *g, struct err *e)
+{
+    int *cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+    if (cnt == NULL)
+        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pass state");
+    int rc = fold_constants(g, cnt, e);
+    for (int guard = 0; rc == 0 && guard < RT_MAX_NODES; guard++) {
+        free(cnt);
+        cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+        if (cnt == NULL)
+            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pass state");
+        rc = fold_batchnorm(g, cnt, e);
+        if (rc == 1) {
+            compact(g);
+            rc = 0;
+            continue;
+        }
+        break;
+    }
+    if (rc == 0) {
+        free(cnt);
+        cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+        if (cnt == NULL)
+            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pass state");
+        fuse_act(g, cnt);
+        for (int guard = 0; guard < RT_MAX_NODES; guard++) {
+            free(cnt);
+            cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+            if (cnt == NULL)
+                return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
+                               "could not allocate pass state");
+            rc = fuse_residual(g, cnt, e);
+            compact(g);
+            if (rc != 1)
+                break;
+            rc = 0;
+        }
+        if (rc == 0)
+            remove_dead(g, cnt);
+    }
+    free(cnt);
+    return rc;
+}
+
+/* chooses weight storage for conv/dense weights; see rt_ir.h */
+int rt_graph_quantize(struct rt_graph *g, enum rt_dtype qtype, struct err *e)
+{
+    if (qtype != RT_DTYPE_F32 && qtype != RT_DTYPE_F16 && qtype != RT_DTYPE_I8)
+        return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+                       "invalid weight storage type: %d", (int)qtype);
+    for (int k = 0; k < g->n_nodes; k++) {
+        const struct rt_node *nd = &g->nodes[k];
+        if (nd->op != RT_OP_CONV2D && nd->op != RT_OP_DENSE)
+            continue;
+        struct rt_tensor *w = &g->tensors[nd->in[1]];
+        if (!w->is_const || w->qtype != RT_DTYPE_F32 || qtype == RT_DTYPE_F32)
+            continue;
+        int64_t n = rt_tensor_nelem(w), cout = w->shape[w->ndim - 1];
+        if (qtype == RT_DTYPE_F16) {
+            for (int64_t i = 0; i < n; i++)
+                w->data[i] = rt_f16_to_f32(rt_f32_to_f16(w->data[i]));
+        } else {
+            float *sc = malloc((size_t)cout * sizeof(float));
+            if (sc == NULL)
+                return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not quantise %s",
+                               w->name);
+            rt_quant_scales(w->data, n, cout, sc);
+            for (int64_t i = 0; i < n; i++) {
+                float q = roundf(w->data[i] / sc[i % cout]);
+                q = q < -127 ? -127 : (q > 127 ? 127 : q);
+                w->data[i] = q * sc[i % cout];
+            }
+            free(sc);
+        }
+        w->qtype = qtype;
+    }
+    return 0;
+}

@@ -1,0 +1,14 @@
+# tasks/: model tasks (rt_task_*): manifest reading, model loading through
+# the importers, pre- and post-processing per task (classify, detect,
+# segment, ...) and the result JSON.  Built as one static library; sources
+# are found by wildcard.  See tasks/README.md.
+#
+# Consumers link:  $(TASK_LIB) $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB) $(RT_LDLIBS)
+TASK_SRCS := $(wildcard tasks/*.c)
+TASK_OBJS := $(TASK_SRCS:%.c=$(O)/%.o)
+TASK_LIB  := $(O)/libvkvtasks.a
+CFLAGS_tasks := $(call PKGS_CFLAGS,$(COMMON_PKGS))
+
+$(TASK_LIB): $(TASK_OBJS)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
