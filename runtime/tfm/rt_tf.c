@@ -192,7 +192,8 @@ int rt_tf_seq_init(struct rt_device *d, struct rt_tf_seq **out, struct err *e)
 
 int rt_tf_seq_texel_ok(const struct rt_tf_seq *s, struct rt_tf_ref r)
 {
-    return s->texel_align != 0 && r.off % s->texel_align == 0 && r.size % 16 == 0 &&
+    /* host-visible buffers are made without the texel-buffer usage */
+    return s->texel_align != 0 && !r.buf->host && r.off % s->texel_align == 0 && r.size % 16 == 0 &&
            r.size / 16 <= s->d->caps.max_texel_elements;
 }
 

@@ -93,8 +93,8 @@ struct rt_tf_bind {
 };
 
 /* 1 when r can be bound as a uniform texel buffer of 16-byte texels on this
- * device (format supported, offset aligned, size a multiple of 16, under
- * maxTexelBufferElements); cannot fail */
+ * device (a device buffer, format supported, offset aligned, size a multiple
+ * of 16, under maxTexelBufferElements); cannot fail */
 int rt_tf_seq_texel_ok(const struct rt_tf_seq *s, struct rt_tf_ref r);
 /* records one dispatch of shader sh; a barrier first only on a hazard
  * (reads or writes bytes written since the last barrier, or writes bytes

@@ -254,6 +254,14 @@ static void t_linear_raw(void)
               got, ref, (size_t)m * n, 8e-7f * 16);
     }
     unsetenv("VKV_TF_LINEAR");
+    /* x in a host-visible buffer (no texel-buffer usage): storage-buffer path */
+    struct rt_tf_buf *hb = NULL;
+    rt_tf_buf_init(dev, (uint64_t)m * K * 4, 1, &hb, &e0);
+    rt_tf_buf_write(dev, hb, 0, x, (uint64_t)m * K * 4, &e0);
+    RUN(rt_tf_linear(s, &W, rt_tf_whole(hb), K, Y, n, m, 0, 0, e));
+    get(Y, got, (size_t)m * n);
+    check("linear with x in a host-visible buffer", got, ref, (size_t)m * n, 8e-7f * 16);
+    rt_tf_buf_free(dev, hb);
     rt_tf_weight_free(dev, &W);
     struct rt_tf_weight W8;
     int8_t *q8 = malloc((size_t)n * K);
