@@ -102,13 +102,13 @@ uint32_t rt_sample_pick(struct rt_sampler *sm, const float *logits, float temper
      * ratios under e^-40 (4e-18): below fp32 resolution of a sum >= 1, so
      * skipping them changes nothing and saves most exp() calls */
     double sum = 0;
-    float thr = m - 40.0f * temperature;
+    float thr = m - 40.0f * temperature, inv_t = 1.0f / temperature;
     struct rt_sample_pi *v = sm->v;
     uint32_t nc = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!(logits[i] >= thr))
             continue;
-        v[nc].p = (float)exp((double)(logits[i] - m) / temperature);
+        v[nc].p = expf((logits[i] - m) * inv_t);
         v[nc].i = i;
         sum += v[nc].p;
         nc++;
