@@ -6,6 +6,7 @@
  *   vkv-admin tenant create NAME         prints the tenant id
  *   vkv-admin key create TENANT [--admin]  prints the key ONCE (stored hashed)
  *   vkv-admin key revoke KEY_ID
+ *   vkv-admin workers-prune [SECONDS]    forget workers not seen for that long
  *   vkv-admin tier pause|resume TIER     TIER: 0..3 or a tier name
  *   vkv-admin retention run [--days N]   default VKV_RETENTION_DAYS
  *   vkv-admin requeue-expired            expired leases and deadlines, once
@@ -33,7 +34,7 @@ static int adm_usage(void)
                     "  key create TENANT [--admin] | key revoke KEY_ID\n"
                     "  tier pause|resume TIER\n"
                     "  retention run [--days N]\n"
-                    "  requeue-expired | queue\n");
+                    "  requeue-expired | workers-prune [SECONDS] | queue\n");
     return 2;
 }
 
@@ -157,6 +158,16 @@ int main(int argc, char **argv)
             rc = adm_fail("requeue-expired", &e);
         else
             printf("%d jobs changed\n", changed);
+    } else if (strcmp(cmd, "workers-prune") == 0 && (n == 1 || n == 2)) {
+        /* what every worker runs with its requeue (VKV_WORKER_PRUNE_S) */
+        long long age = n == 2 ? strtoll(args[1], NULL, 10) : cfg_int("VKV_WORKER_PRUNE_S");
+        int pruned = 0;
+        if (age < 1)
+            rc = 2, fprintf(stderr, "vkv-admin: workers-prune: seconds must be >= 1\n");
+        else if (jq_workers_prune(c, (int)age, &pruned, &e) != JQ_OK)
+            rc = adm_fail("workers-prune", &e);
+        else
+            printf("%d workers not seen for %lld s removed\n", pruned, age);
     } else if (strcmp(cmd, "queue") == 0 && n == 1) {
         char *json;
         if (jq_queue_stats_json(c, &json, &e) != JQ_OK)

@@ -73,7 +73,7 @@ static const struct cfg_entry cfg_entries[] = {
     {"VKV_PG_PASSWORD", CFG_TYPE_STR, "", 0, 0, 1, A | W | C | R,
      "PostgreSQL password (empty for local socket trust/peer)"},
     /* queue */
-    {"VKV_LEASE_SECONDS", CFG_TYPE_INT, "30", 1, 3600, 0, A | W | C,
+    {"VKV_LEASE_SECONDS", CFG_TYPE_INT, "10", 1, 3600, 0, A | W | C,
      "a running job's lease; renewed by heartbeat every third of it"},
     {"VKV_MAX_ATTEMPTS", CFG_TYPE_INT, "3", 1, 100, 0, A | C,
      "attempts before a job fails for good"},
@@ -90,6 +90,8 @@ static const struct cfg_entry cfg_entries[] = {
      "largest batch a worker claims and runs at once"},
     {"VKV_VRAM_BUDGET_MB", CFG_TYPE_INT, "0", 0, 16777216, 0, W,
      "VRAM budget for resident models; 0 = from VK_EXT_memory_budget or 80% of the heap"},
+    {"VKV_WORKER_PRUNE_S", CFG_TYPE_INT, "86400", 60, 31536000, 0, W | C,
+     "a worker not seen for this long is removed from the registry (/v1/gpus, /v1/health)"},
     {"VKV_WORKER_NAME", CFG_TYPE_STR, "", 0, 0, 0, W,
      "worker name in job history (default host:pid:device)"},
     {NULL, CFG_TYPE_STR, NULL, 0, 0, 0, 0, NULL},

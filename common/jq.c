@@ -801,6 +801,19 @@ int jq_requeue_expired(struct pgx *c, int *n, struct err *e)
     return JQ_OK;
 }
 
+int jq_workers_prune(struct pgx *c, int max_age_s, int *n, struct err *e)
+{
+    char s[24];
+    const char *v[1] = {pgx_i64(s, max_age_s)};
+    PGresult *r = jq_q(c, SQLQ_JQ_WORKERS_PRUNE, 1, v, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    if (n != NULL)
+        *n = atoi(PQgetvalue(r, 0, 0));
+    pgx_reset(c);
+    return JQ_OK;
+}
+
 /* ---- waiting ------------------------------------------------------------------ */
 
 int jq_listen(struct pgx *c, const char *channel, struct err *e)

@@ -314,6 +314,10 @@ int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id, const char 
  */
 int jq_requeue_expired(struct pgx *c, int *n, struct err *e);
 
+/* deletes the workers not seen for max_age_s seconds; *n = how many (may be
+ * NULL).  Run with the requeue by every worker (VKV_WORKER_PRUNE_S). */
+int jq_workers_prune(struct pgx *c, int max_age_s, int *n, struct err *e);
+
 /* ---- waiting ------------------------------------------------------------ */
 
 /* LISTEN on one of the JQ_CHAN_* channels (kept across reconnects) */

@@ -45,7 +45,10 @@ export VKV_PG_HOST=${VKV_PG_HOST:-$VAR/run}
 [[ $VKV_PG_HOST == /* ]] || VKV_PG_HOST=$(realpath -m "$VKV_PG_HOST")
 export VKV_PG_DB=${VKV_PG_DB:-vkvision} VKV_PG_USER=${VKV_PG_USER:-vkvision}
 export VKV_HTTP_ADDR=${VKV_HTTP_ADDR:-127.0.0.1} VKV_HTTP_PORT=${VKV_HTTP_PORT:-8080}
-export VKV_MODEL_CACHE=$(realpath -m "${VKV_MODEL_CACHE:-$VAR/cache/models}")
+# the model cache is where `make models` put it (scripts/fetch_models.js:
+# VKV_MODEL_CACHE, default var/cache/models in the checkout), whatever
+# VKV_VAR_DIR is: deriving it from VKV_VAR_DIR started workers with no models
+export VKV_MODEL_CACHE=$(realpath -m "${VKV_MODEL_CACHE:-$ROOT/var/cache/models}")
 export VKV_MODELS_DIR=$(realpath -m "${VKV_MODELS_DIR:-models}")
 nproc_api=${VKV_API_PROCESSES:-2}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)

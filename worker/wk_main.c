@@ -237,6 +237,11 @@ static void *hb_main(void *arg)
             else if (n > 0)
                 log_info("requeued %d jobs with expired leases", n);
             pgx_reset(w->hb);
+            if (jq_workers_prune(w->hb, (int)cfg_int("VKV_WORKER_PRUNE_S"), &n, &e) == JQ_OK &&
+                n > 0)
+                log_info("forgot %d workers not seen for %lld s", n,
+                         (long long)cfg_int("VKV_WORKER_PRUNE_S"));
+            pgx_reset(w->hb);
             pthread_mutex_lock(&w->mu);
             next_requeue = cm_now_ms() + WK_REQUEUE_MS;
             continue;

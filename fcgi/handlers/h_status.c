@@ -14,6 +14,7 @@
 #include "common/jq.h"
 #include "common/pgx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,10 +60,41 @@ int api_h_tier_resume(struct api_ctx *ctx, struct api_req *r)
     return tier_set(ctx, r, 0);
 }
 
+/* 1 when some up worker lists model among the models it claims */
+static int model_servable(json_t *workers, const char *model)
+{
+    size_t i, k;
+    json_t *w, *m;
+    json_array_foreach(workers, i, w)
+    {
+        const char *st = json_string_value(json_object_get(w, "status"));
+        if (st == NULL || strcmp(st, "up") != 0)
+            continue;
+        json_array_foreach(json_object_get(json_object_get(w, "device"), "models"), k, m)
+        {
+            const char *n = json_string_value(m);
+            if (n != NULL && strcmp(n, model) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * GET /v1/health.  Without a key: liveness only, {status, db} (no worker
+ * names, pids, devices or models: it is public).  With a valid key: also
+ * the workers and which catalogue models no up worker can run.  status is
+ * "ok", or "degraded" (200) when a model the catalogue offers has no up
+ * worker to run it (jobs for it would be accepted and never run), or
+ * "unavailable" (503 + Retry-After) when PostgreSQL is down.
+ */
 int api_h_health(struct api_ctx *ctx, struct api_req *r)
 {
     struct err e;
     err_clear(&e);
+    int detail = r->auth_key != NULL || r->auth_header_bad;
+    if (detail && api_auth_check(ctx, r, API_AUTH_TENANT) != API_OK)
+        return API_OK; /* answered 401/429 */
     if (pgx_check(ctx->db, &e) != PGX_OK)
         return api_reply_json(r, 503,
                               json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "status", "unavailable",
@@ -83,6 +115,8 @@ int api_h_health(struct api_ctx *ctx, struct api_req *r)
             "Retry-After: 1\r\n");
     }
     free(text);
+    if (workers == NULL)
+        workers = json_array();
     size_t up = 0, i;
     json_t *w;
     json_array_foreach(workers, i, w)
@@ -90,11 +124,33 @@ int api_h_health(struct api_ctx *ctx, struct api_req *r)
         const char *st = json_string_value(json_object_get(w, "status"));
         up += st && strcmp(st, "up") == 0;
     }
-    return api_reply_json(r, 200,
-                          json_pack("{s:s, s:s, s:s, s:I, s:o}", "status", "ok", "db", "up", "api",
-                                    "up", "workers_up", (json_int_t)up, "workers",
-                                    workers ? workers : json_array()),
-                          NULL);
+    json_t *names = api_models_names_json(ctx->models, NULL);
+    json_t *unservable = json_array();
+    json_t *m;
+    json_array_foreach(names, i, m)
+    {
+        if (!model_servable(workers, json_string_value(m)))
+            json_array_append(unservable, m);
+    }
+    size_t n_bad = json_array_size(unservable), n_all = json_array_size(names);
+    json_decref(names);
+    const char *status = n_bad == 0 ? "ok" : "degraded";
+    json_t *o = json_pack("{s:s, s:s, s:s}", "status", status, "db", "up", "api", "up");
+    if (n_bad > 0) {
+        char why[160];
+        snprintf(why, sizeof why, "no worker up can run %zu of the %zu models offered", n_bad,
+                 n_all);
+        json_object_set_new(o, "reason", json_string(why));
+    }
+    if (detail) {
+        json_object_set_new(o, "workers_up", json_integer((json_int_t)up));
+        json_object_set_new(o, "workers", workers);
+        json_object_set_new(o, "models_unservable", unservable);
+    } else {
+        json_decref(workers);
+        json_decref(unservable);
+    }
+    return api_reply_json(r, 200, o, NULL);
 }
 
 int api_h_metrics(struct api_ctx *ctx, struct api_req *r)

@@ -579,6 +579,12 @@ nh AS (
 )
 SELECT (SELECT n FROM nh) + (SELECT count(*) FROM rq)
 
+-- name: jq_workers_prune
+-- $1 seconds: forget workers not seen for that long (dead workers stayed
+-- listed in /v1/gpus and /v1/health for the 30 days of retention)
+WITH d AS (DELETE FROM workers WHERE last_seen < now() - make_interval(secs => $1::int) RETURNING 1)
+SELECT count(*) FROM d
+
 -- name: jq_worker_upsert
 INSERT INTO workers (name, device, last_seen)
 VALUES ($1::text, coalesce($2::jsonb, '{}'::jsonb), now())

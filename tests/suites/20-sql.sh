@@ -116,6 +116,14 @@ echo "select pg_advisory_unlock(7411001);" >&"${HOLD[1]}"; read -r -t 10 _ <&"${
 exec {HOLD[1]}>&-; wait "$HOLD_PID" 2>/dev/null
 check "migrate succeeds once the lock is free" "$admin" migrate
 
+# dead workers are forgotten after VKV_WORKER_PRUNE_S (they stayed 30 days)
+psql -XAtqc "insert into workers (name, device, last_seen) values
+  ('dead-w', '{}', now() - interval '2 hours'), ('live-w', '{}', now())" >/dev/null
+out=$("$admin" workers-prune 3600)
+left=$(psql -XAtqc "select string_agg(name, ',' order by name) from workers where name in ('dead-w', 'live-w')")
+check "workers-prune 3600 removes a worker last seen 2 h ago, keeps a live one ($out; left $left)" test "$left" = live-w
+psql -XAtqc "delete from workers where name = 'live-w'" >/dev/null
+
 # the queue's semantics
 "$BIN/sqltest_queue"; rc=$?
 ((rc == 0)) || nok "sqltest_queue exited with $rc"

@@ -234,8 +234,17 @@ out=$("$BIN/api_fcgi_call" "$T/api1.sock" "$T/okj.json" "${P[@]}" CONTENT_LENGTH
 [[ $(printf '%s' "$out" | head -1) == *"Status: 202"* ]]; check $? "vkv-api alone: a correct CONTENT_LENGTH is accepted (202)" "$(printf '%s' "$out" | head -c 200)"
 
 # ===================== 3. happy paths ===================================
+# no worker runs any catalogue model here: degraded (it said ok before);
+# without a key no internals, with one the workers and the models
 req GET /v1/health
-[[ $STATUS == 200 && $(jget status) == ok && $(jget db) == up ]]; check $? "health: 200, db up" "$STATUS $(cat "$T/body")"
+[[ $STATUS == 200 && $(jget status) == degraded && $(jget db) == up && -n $(jget reason) ]]
+check $? "health without workers: 200 degraded, db up, a reason" "$STATUS $(cat "$T/body")"
+! grep -q '"workers' "$T/body"; check $? "public health shows no workers, pids or devices" "$(cat "$T/body")"
+req GET /v1/health -H "Authorization: Bearer $KA"
+[[ $STATUS == 200 && $(jget workers_up) == 0 && $(jget models_unservable.0) != "" ]] && grep -q '"centernet"' "$T/body"
+check $? "health with a key: workers_up and the unservable models (centernet among them)" "$STATUS $(head -c 300 "$T/body")"
+req GET /v1/health -H "Authorization: Bearer vkv_nope"
+[[ $STATUS == 401 ]]; check $? "health with a bad key: 401 (not the public view)" "$STATUS"
 
 req GET "/v1/jobs/$JA" -H "Authorization: Bearer $KA"
 [[ $STATUS == 200 && $(jget id) == "$JA" && $(jget state) == queued && $(jget task) == detect && $(jget model) == centernet ]]

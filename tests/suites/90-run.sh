@@ -16,13 +16,14 @@ export VKV_VAR_DIR=$dir/var VKV_HTTP_PORT=$(free_port) VKV_PG_PORT=$(free_port)
 export VKV_PG_HOST=$dir/var/run VKV_API_PROCESSES=2
 url=http://127.0.0.1:$VKV_HTTP_PORT
 
-start_run() { # $1 log file; sets RUN_PID; waits (bounded) for the banner
-  # a shell's background job ignores SIGINT, which a script cannot undo:
-  # start run.sh in its own session with SIGINT restored, as a terminal has it
+start_run() { # $1 log file [$2 run.sh option, default --no-workers]; sets
+  # RUN_PID; waits (bounded) for the banner.  A shell's background job
+  # ignores SIGINT: start run.sh in its own session with SIGINT restored, as
+  # a terminal has it
   python3 -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.setsid()
-os.execvp("bash", ["bash", "scripts/run.sh", "--no-workers"])' >"$1" 2>&1 &
+os.execvp("bash", ["bash", "scripts/run.sh"] + sys.argv[1:])' ${2---no-workers} >"$1" 2>&1 &
   RUN_PID=$!
   for _ in $(seq 1 300); do
     grep -q 'vkvision is up' "$1" && return 0
@@ -103,6 +104,23 @@ for sig in INT TERM; do
   pgleft=$(pgrep -f -- "postgres.*$VKV_VAR_DIR/pg" | tr '\n' ' ')
   check "PostgreSQL was stopped too (left: ${pgleft:-none})" test -z "$pgleft"
 done
+
+# with a worker, and VKV_VAR_DIR outside the checkout (as the README
+# advises): the worker must find the models `make models` fetched into
+# var/cache/models (it read $VKV_VAR_DIR/cache/models: no models, jobs
+# accepted and ending in 504), and health says ok only then
+check "make run with workers comes up" start_run "$dir/run-w.log" ""
+hs="" ; for _ in $(seq 1 150); do
+  curl -s -o "$dir/health-w.json" -H "Authorization: Bearer $key" "$url/v1/health"
+  hs=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["status"], d.get("workers_up"), len(d.get("models_unservable", [1])))' "$dir/health-w.json" 2>/dev/null)
+  [[ $hs == "ok "[1-9]*" 0" ]] && break
+  sleep 0.2
+done
+check "with a worker up, health is ok and every catalogue model is servable ($hs)" test "${hs%% *}" = ok
+check "the worker's log names the models it found" grep -q "centernet" "$dir/var/log/worker-0.log"
+check "Ctrl-C stops the run with workers" stop_run
+left=$(procs_of_run)
+check "no process is left behind (left: ${left:-none})" test -z "$left"
 
 # the banner says "is up" only when /v1/health answered: a vkv-api that
 # exits at once (status 1: not restarted) leaves nginx without a backend
