@@ -143,4 +143,10 @@ void api_limit_auth_failed(const char *addr);
 /* takes one request token of the tenant: 1, or 0 with *retry_after set */
 int api_limit_tenant_take(int64_t tenant, int *retry_after);
 
+/* ---- query parameters per route (api_query.c) ---- */
+
+/* answers 400 unknown_query_parameter and returns API_ERR when r's query
+ * names a parameter route rt does not accept */
+int api_query_check(const struct api_route *rt, struct api_req *r);
+
 #endif

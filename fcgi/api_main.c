@@ -140,6 +140,8 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
             api_reply_error(&r, 404, "not_found", 0, "no route for %s", r.path);
         goto done;
     }
+    if (api_query_check(rt, &r) != API_OK)
+        goto done;
     if (api_auth_check(ctx, &r, rt->auth) != API_OK)
         goto done;
     if (api_long_is(rt, &r) && api_long_enter(&r) != API_OK)

@@ -218,6 +218,15 @@ sleep 3   # the address's bucket refills
 m1=$(stat -c %a "$T/api1.sock"); m2=$(stat -c %a "$T/api2.sock")
 [[ $m1 == 660 && $m2 == 660 ]]; check $? "FastCGI sockets are mode 660, not 666 ($m1 $m2)"
 
+# ======================= 7. unknown query parameters =======================
+# refused like unknown body fields (GET /v1/jobs?stat=queued listed every job)
+hostile "GET /v1/jobs?stat=queued (a typo)" 400 unknown_query_parameter "$U/v1/jobs?stat=queued" "${AH[@]}"
+hostile "GET /v1/queue?verbose=1" 400 unknown_query_parameter "$U/v1/queue?verbose=1" "${AH[@]}"
+hostile "POST /v1/jobs?priority=3" 400 unknown_query_parameter -X POST "$U/v1/jobs?priority=3" "${AH[@]}" \
+  -H 'Content-Type: application/json' -d '{"task":"detect"}'
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${AH[@]}" "$U/v1/jobs?state=queued&limit=5")
+[[ $st == 200 ]]; check $? "known parameters still work (GET /v1/jobs?state=queued&limit=5: $st)"
+
 # ======================= tally ==========================================
 CRASHES=0
 for p in "${API_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || CRASHES=$((CRASHES + 1)); done
