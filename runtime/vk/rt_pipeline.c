@@ -257,7 +257,7 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
     for (int i = 0; i < d->n_pipes; i++) {
         struct rt_pipe *p = &d->pipes[i];
         if (p->shader == sh && p->n_spec == n_spec &&
-            memcmp(p->spec, spec, (size_t)n_spec * sizeof(uint32_t)) == 0)
+            (n_spec == 0 || memcmp(p->spec, spec, (size_t)n_spec * sizeof(uint32_t)) == 0))
             return p->pipe;
     }
     if (d->n_pipes >= RT_PIPE_MAX) {
@@ -322,7 +322,8 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
     p->shader = sh;
     p->n_spec = n_spec;
     memset(p->spec, 0, sizeof(p->spec));
-    memcpy(p->spec, spec, (size_t)n_spec * sizeof(uint32_t));
+    if (n_spec) /* spec may be NULL then: memcpy's arguments must not be */
+        memcpy(p->spec, spec, (size_t)n_spec * sizeof(uint32_t));
     d->n_pipes++;
     return p->pipe;
 }
