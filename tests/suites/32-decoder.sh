@@ -19,7 +19,8 @@ if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
    ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
   export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 fi
-export RT_VALIDATE=1
+# a private pipeline cache (the default, ~/.cache/vkvision, is shared by every run on the machine)
+export RT_VALIDATE=1 VKV_VAR_DIR=$T/var
 if ! "$PY" -c 'import torch' 2>/dev/null; then
   echo "not ok - python3-torch is not installed (scripts/install-deps.sh)"; exit 1
 fi
