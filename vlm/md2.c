@@ -594,7 +594,7 @@ int md2_vision(struct md2 *m, const float *crops, uint32_t n, uint32_t th, uint3
     float *ph = NULL;
     uint64_t rows = (uint64_t)bc * N;
     int rc = 0;
-    if ((rc = rt_tf_buf_init(m->dev, (uint64_t)n * N * m->kp * 4, 1, &pat, e)) < 0 ||
+    if ((rc = rt_tf_buf_init(m->dev, (uint64_t)n * N * m->kp * 4, 0, &pat, e)) < 0 ||
         (rc = rt_tf_buf_init(m->dev, rows * d * 4, 0, &x, e)) < 0 ||
         (rc = rt_tf_buf_init(m->dev, rows * d * 4, 0, &h, e)) < 0 ||
         (rc = rt_tf_buf_init(m->dev, rows * 3 * d * 4, 0, &qkv, e)) < 0 ||
@@ -677,7 +677,7 @@ static int record_region(struct md2 *m, struct err *e)
     m->r_out = m->r_tmp + (uint64_t)r->inner * 4;
     m->r_feat = m->r_out + (uint64_t)co * 4;
     m->r_enc = m->r_feat + (uint64_t)cf * 4;
-    int rc = rt_tf_buf_init(m->dev, m->r_enc + (uint64_t)r->dim * 4, 1, &m->rio, e);
+    int rc = rt_tf_buf_init(m->dev, m->r_enc + (uint64_t)r->dim * 4, 0, &m->rio, e);
     struct rt_tf_ref io = rt_tf_whole(m->rio);
     struct rt_tf_ref in = rt_tf_sub(io, m->r_in, (uint64_t)r->dim * 4),
                      tmp = rt_tf_sub(io, m->r_tmp, (uint64_t)r->inner * 4),
@@ -840,6 +840,18 @@ int md2_generate(struct md2_image *im, const uint32_t *ids, uint32_t n, const st
         return rc;
     if (first_logits != NULL)
         memcpy(first_logits, im->lg, (size_t)V * 4);
+    return rt_dec_generate(im->run, im->lg, g, out, cap, n_out, e);
+}
+
+int md2_generate_more(struct md2_image *im, const uint32_t *ids, uint32_t n,
+                      const struct rt_dec_gen *g, uint32_t *out, uint32_t cap, uint32_t *n_out,
+                      struct err *e)
+{
+    if (n == 0 || n > im->hid_rows)
+        return err_set(e, RT_ERR_TOO_LARGE, 413, "prompt_too_long", "prompt of %u tokens", n);
+    int rc = rt_dec_prefill(im->run, ids, NULL, n, im->m->N + 1, im->lg, e);
+    if (rc < 0)
+        return rc;
     return rt_dec_generate(im->run, im->lg, g, out, cap, n_out, e);
 }
 

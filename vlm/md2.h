@@ -111,6 +111,12 @@ int md2_generate(struct md2_image *im, const uint32_t *prompt, uint32_t n,
                  const struct rt_dec_gen *g, uint32_t *out, uint32_t cap, uint32_t *n_out,
                  float *first_logits, struct err *e);
 
+/* as md2_generate without restoring the image prefix: continues after the
+ * positions already in the cache (reasoning, then the answer) */
+int md2_generate_more(struct md2_image *im, const uint32_t *prompt, uint32_t n,
+                      const struct rt_dec_gen *g, uint32_t *out, uint32_t cap, uint32_t *n_out,
+                      struct err *e);
+
 struct md2_obj {
     float x_min, y_min, x_max, y_max; /* detect: a box, normalised, not clipped */
     float x, y;                       /* the centre (point: the point) */

@@ -17,7 +17,7 @@ $(VLM_LIB): $(VLM_OBJS)
 # tests/vlm: md_*_test.c, linked with everything above
 VLM_TEST_BINS := $(patsubst tests/vlm/%.c,$(BIN)/%,$(wildcard tests/vlm/md_*_test.c))
 TEST_BINS += $(VLM_TEST_BINS)
-$(O)/tests/vlm/%.o: $(B)/gen/rt_shaders.h
+$(VLM_TEST_BINS:$(BIN)/%=$(O)/tests/vlm/%.o): $(B)/gen/rt_shaders.h
 $(VLM_TEST_BINS): $(BIN)/%: $(O)/tests/vlm/%.o $(VLM_LIB) $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)

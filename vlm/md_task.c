@@ -1,0 +1,440 @@
+/*
+ * md_task.c: Moondream 2's tasks on a model directory (see md_task.h).
+ * Prompt ids per revision are the published code's: the starmie templates
+ * (caption [1, 32708, 2, L, 3], query [1, 15381, 2] + question + [3, 3],
+ * detect [1, 7235, 476, 2] + " object" + [3], point [1, 2581, 2] + " object"
+ * + [3]; the answer id 3 suppressed while answering) and the legacy text
+ * templates ("\n\nShort caption:", "\n\nQuestion:", ...).
+ */
+#include "vlm/md_task.h"
+#include "import/tok.h"
+#include "vlm/md_crop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MDT_MAX_PROMPT 1024
+#define MDT_MAX_OUT 4096
+
+struct mdt_model {
+    struct rt_device *dev;
+    struct md2 *m;
+    struct tok_tokenizer *tok;
+    int rev;
+    char revision[32];
+    uint32_t bos, eos;
+    struct mdc_geom geom;
+    /* the last image */
+    struct md2_image *im;
+    uint64_t im_hash;
+    int im_w, im_h;
+};
+
+static char *read_file(const char *path, size_t max, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *p = malloc(max + 1);
+    size_t k = p ? fread(p, 1, max, f) : 0;
+    fclose(f);
+    if (p != NULL)
+        p[k] = 0;
+    *n = k;
+    return p;
+}
+
+const char *mdt_revision(const struct mdt_model *m)
+{
+    return m->revision;
+}
+
+int mdt_rev(const struct mdt_model *m)
+{
+    return m->rev;
+}
+
+struct md2 *mdt_md2(struct mdt_model *m)
+{
+    return m->m;
+}
+
+uint64_t mdt_device_bytes(const struct mdt_model *m)
+{
+    return md2_device_bytes(m->m) + (m->im ? md2_image_device_bytes(m->im) : 0);
+}
+
+void mdt_close(struct mdt_model *m)
+{
+    if (m == NULL)
+        return;
+    md2_image_free(m->im);
+    md2_free(m->m);
+    tok_free(m->tok);
+    free(m);
+}
+
+/* guidance first: a long directory name is what err's message cuts */
+#define STARMIE_HINT                                                                               \
+    "revision 2025-06-21 needs tokenizer.json of https://huggingface.co/moondream/starmie-v1 "     \
+    "(the one in vikhyatk/moondream2@2025-06-21 is the older GPT-2 tokenizer it no longer "        \
+    "uses): put it in %s"
+
+int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model **out, struct err *e)
+{
+    char path[4096];
+    size_t n = 0;
+    struct mdt_model *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for a model");
+    m->dev = d;
+    int rc = 0;
+    /* the revision, when the directory says it */
+    int rev = 0;
+    snprintf(path, sizeof path, "%s/revision", dir);
+    char *txt = read_file(path, 64, &n);
+    if (txt != NULL) {
+        txt[strcspn(txt, " \r\n")] = 0;
+        if (strcmp(txt, "2025-06-21") == 0)
+            rev = MDT_REV_STARMIE;
+        else if (strcmp(txt, "2025-01-09") == 0 || strcmp(txt, "2025-03-27") == 0 ||
+                 strcmp(txt, "2025-04-14") == 0)
+            rev = MDT_REV_LEGACY;
+        else
+            rc = err_set(e, RT_UNSUPPORTED, 400, "unsupported_revision",
+                         "%s: revision \"%s\" unknown (2025-01-09, 2025-03-27, 2025-04-14 or "
+                         "2025-06-21; earlier revisions have another architecture)",
+                         path, txt);
+        if (rev != 0)
+            snprintf(m->revision, sizeof m->revision, "%s", txt);
+        free(txt);
+    } else {
+        snprintf(path, sizeof path, "%s/moondream.py", dir);
+        txt = read_file(path, 1 << 20, &n);
+        if (txt != NULL) {
+            rev = strstr(txt, "starmie") != NULL ? MDT_REV_STARMIE : MDT_REV_LEGACY;
+            snprintf(m->revision, sizeof m->revision, "%s",
+                     rev == MDT_REV_STARMIE ? "2025-06-21" : "2025-04-14");
+            free(txt);
+        }
+    }
+    /* the tokenizer, and whether it is the one the revision needs */
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (rc == 0 && (rc = tok_load(&m->tok, path, NULL, e)) < 0 && rev == MDT_REV_STARMIE)
+        err_set(e, rc, 400, "tokenizer_missing", STARMIE_HINT, dir);
+    if (rc == 0) {
+        int starmie =
+            tok_id(m->tok, "<|md_reserved_0|>") >= 0 || tok_id(m->tok, "<|endoftext|>") == 0;
+        int gpt2 = tok_id(m->tok, "<|endoftext|>") == 50256;
+        if (rev == MDT_REV_STARMIE && !starmie)
+            rc = err_set(e, RT_ERR_INVALID, 400, "wrong_tokenizer", STARMIE_HINT, dir);
+        else if (rev == MDT_REV_LEGACY && !gpt2)
+            rc = err_set(e, RT_ERR_INVALID, 400, "wrong_tokenizer",
+                         "revision %s uses the GPT-2 tokenizer of vikhyatk/moondream2@%s "
+                         "(<|endoftext|> = 50256); %s has another one",
+                         m->revision, m->revision, path);
+        else if (rev == 0 && !starmie && !gpt2)
+            rc = err_set(e, RT_ERR_INVALID, 400, "wrong_tokenizer",
+                         "%s is neither Moondream 2's GPT-2 tokenizer nor starmie-v1", path);
+        if (rc == 0 && rev == 0) {
+            rev = starmie ? MDT_REV_STARMIE : MDT_REV_LEGACY;
+            snprintf(m->revision, sizeof m->revision, "%s", starmie ? "2025-06-21" : "2025-04-14");
+        }
+    }
+    m->rev = rev;
+    m->bos = m->eos = rev == MDT_REV_STARMIE ? 0 : 50256;
+    /* sizes, weights */
+    struct md2_config c = md2_config_default();
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    txt = rc == 0 ? read_file(path, 1 << 16, &n) : NULL;
+    if (txt != NULL) {
+        rc = md2_config_parse(txt, n, &c, e);
+        free(txt);
+    }
+    if (rc == 0 && c.text.vocab <= m->eos)
+        rc = err_set(e, RT_ERR_INVALID, 400, "invalid_config", "vocab %u has no eos %u",
+                     c.text.vocab, m->eos);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (rc == 0)
+        rc = md2_load(d, path, &c, wtype, &m->m, e);
+    if (rc < 0) {
+        mdt_close(m);
+        return rc;
+    }
+    m->geom = (struct mdc_geom){(int)c.vision.crop, (int)c.vision.patch, (int)c.vision.margin,
+                                (int)c.vision.max_crops};
+    *out = m;
+    return 0;
+}
+
+/* ---- prompts ---------------------------------------------------------------- */
+
+struct ids {
+    uint32_t v[MDT_MAX_PROMPT];
+    uint32_t n;
+};
+
+static int add(struct ids *p, const uint32_t *v, uint32_t n, struct err *e)
+{
+    if (p->n + n > MDT_MAX_PROMPT)
+        return err_set(e, RT_ERR_TOO_LARGE, 413, "prompt_too_long", "the prompt is over %d tokens",
+                       MDT_MAX_PROMPT);
+    memcpy(p->v + p->n, v, n * 4);
+    p->n += n;
+    return 0;
+}
+
+static int add_text(struct mdt_model *m, struct ids *p, const char *prefix, const char *s,
+                    struct err *e)
+{
+    char buf[8192];
+    int k = snprintf(buf, sizeof buf, "%s%s", prefix, s);
+    if (k < 0 || (size_t)k >= sizeof buf)
+        return err_set(e, RT_ERR_TOO_LARGE, 413, "text_too_long", "text over %zu bytes",
+                       sizeof buf - 1);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = tok_encode(m->tok, buf, (size_t)k, &ids, &n, e);
+    uint32_t V = md2_get_config(m->m)->text.vocab;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= V)
+            rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+                         "tokenizer id %d outside the model's vocabulary %u", ids[i], V);
+    if (rc == 0 && p->n + n > MDT_MAX_PROMPT)
+        rc = err_set(e, RT_ERR_TOO_LARGE, 413, "prompt_too_long", "the prompt is over %d tokens",
+                     MDT_MAX_PROMPT);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        p->v[p->n++] = (uint32_t)ids[i];
+    free(ids);
+    return rc;
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+static uint64_t fnv(const uint8_t *p, size_t n, int w, int h)
+{
+    uint64_t x = 1469598103934665603ull ^ (uint64_t)w ^ ((uint64_t)h << 32);
+    for (size_t i = 0; i < n; i++)
+        x = (x ^ p[i]) * 1099511628211ull;
+    return x;
+}
+
+static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, struct err *e)
+{
+    uint64_t hash = fnv(rgb, (size_t)w * h * 3, w, h);
+    if (m->im != NULL && m->im_hash == hash && m->im_w == w && m->im_h == h)
+        return 0;
+    md2_image_free(m->im);
+    m->im = NULL;
+    float *crops = NULL, *proj = NULL;
+    int n = 0, th = 0, tw = 0;
+    int rc = mdc_crops(&m->geom, rgb, w, h, &crops, &n, &th, &tw, e);
+    const struct md2_config *c = md2_get_config(m->m);
+    if (rc == 0 && (proj = malloc((size_t)md2_image_tokens(m->m) * c->text.dim * 4)) == NULL)
+        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+    if (rc == 0)
+        rc = md2_vision(m->m, crops, (uint32_t)n, (uint32_t)th, (uint32_t)tw, proj, NULL, e);
+    if (rc == 0)
+        rc = md2_image_init(m->m, proj, m->bos, 0, 0, &m->im, e);
+    free(crops);
+    free(proj);
+    if (rc == 0)
+        m->im_hash = hash, m->im_w = w, m->im_h = h;
+    return rc;
+}
+
+struct stream {
+    struct mdt_model *m;
+    const struct mdt_req *r;
+    struct tok_stream ts;
+    struct tok_buf buf;
+    int stopped;
+};
+
+static int on_token(void *ud, uint32_t id)
+{
+    struct stream *s = ud;
+    size_t before = s->buf.n;
+    struct err e = {0};
+    if (tok_stream_push(s->m->tok, &s->ts, (int32_t)id, 1, &s->buf, &e) < 0)
+        return 0; /* an id outside the tokenizer: nothing to show */
+    if (s->r->on_text != NULL && s->buf.n > before && s->buf.p != NULL) {
+        char *piece = strndup(s->buf.p + before, s->buf.n - before);
+        int stop = piece ? s->r->on_text(s->r->ud, piece) : 0;
+        free(piece);
+        if (stop)
+            s->stopped = 1;
+        return stop;
+    }
+    return 0;
+}
+
+static json_t *ids_json(const uint32_t *v, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a != NULL && i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+static const char *finish(int end)
+{
+    switch (end) {
+    case RT_DEC_END_STOP:
+        return "stop";
+    case RT_DEC_END_LIMIT:
+    case RT_DEC_END_CONTEXT:
+        return "length";
+    default:
+        return "canceled";
+    }
+}
+
+/* generates with streaming text; *text (new) the decoded answer */
+static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct ids *p, int more,
+                    const uint32_t *suppress, int n_sup, uint32_t stop_id, uint32_t *out,
+                    uint32_t *n_out, char **text, int stream, struct err *e)
+{
+    struct stream s = {m, r, {{0}, 0}, {NULL, 0, 0}, 0};
+    tok_stream_init(&s.ts);
+    struct rt_dec_gen g = {0};
+    g.max_tokens = r->max_tokens ? r->max_tokens : 768;
+    if (g.max_tokens > MDT_MAX_OUT)
+        g.max_tokens = MDT_MAX_OUT;
+    g.temperature = r->temperature;
+    g.top_p = r->top_p > 0 ? r->top_p : 1.0f;
+    g.seed = r->seed;
+    g.stop = &stop_id, g.n_stop = 1;
+    g.suppress = suppress, g.n_suppress = n_sup;
+    g.cancel = r->cancel;
+    struct stream quiet = s;
+    quiet.r = &(struct mdt_req){0};
+    g.on_token = on_token;
+    g.ud = stream ? &s : &quiet;
+    int end = more ? md2_generate_more(m->im, p->v, p->n, &g, out, MDT_MAX_OUT, n_out, e)
+                   : md2_generate(m->im, p->v, p->n, &g, out, MDT_MAX_OUT, n_out, NULL, e);
+    struct stream *u = stream ? &s : &quiet;
+    tok_stream_flush(&u->ts, &u->buf);
+    *text = u->buf.p != NULL ? u->buf.p : strdup("");
+    if (end < 0) {
+        free(*text);
+        *text = NULL;
+    }
+    return end;
+}
+
+int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct mdt_req *r,
+            json_t **result, struct err *e)
+{
+    *result = NULL;
+    const char *t = r->task ? r->task : "";
+    int st = m->rev == MDT_REV_STARMIE;
+    struct ids p = {{0}, 0};
+    int rc = 0;
+    if (strcmp(t, "caption") == 0) {
+        const char *len = r->length ? r->length : "normal";
+        static const uint32_t s_id[3] = {12492, 6382, 4059};
+        static const uint32_t l_ids[3][5] = {
+            {198, 198, 16438, 8305, 25}, {198, 198, 24334, 1159, 25}, {198, 198, 14617, 8305, 25}};
+        int k = strcmp(len, "short") == 0    ? 0
+                : strcmp(len, "normal") == 0 ? 1
+                : strcmp(len, "long") == 0   ? 2
+                                             : -1;
+        if (k < 0)
+            return err_set(e, RT_ERR_INVALID, 400, "invalid_field",
+                           "caption length \"%s\": short, normal or long", len);
+        uint32_t sp[5] = {1, 32708, 2, s_id[k], 3};
+        rc = add(&p, st ? sp : l_ids[k], 5, e);
+    } else if (strcmp(t, "query") == 0) {
+        if (r->question == NULL || !r->question[0])
+            return err_set(e, RT_ERR_INVALID, 400, "missing_field", "missing question");
+        if (r->reasoning && !st)
+            return err_set(e, RT_UNSUPPORTED, 400, "unsupported_field",
+                           "reasoning needs the 2025-06-21 revision (this model is %s)",
+                           m->revision);
+        static const uint32_t sq[3] = {1, 15381, 2}, lq[4] = {198, 198, 24361, 25};
+        static const uint32_t la[4] = {198, 198, 33706, 25}, sa[2] = {3, 3}, sr[2] = {3, 4};
+        rc = st ? add(&p, sq, 3, e) : add(&p, lq, 4, e);
+        if (rc == 0)
+            rc = add_text(m, &p, st ? "" : " ", r->question, e);
+        if (rc == 0)
+            rc = st ? add(&p, r->reasoning ? sr : sa, 2, e) : add(&p, la, 4, e);
+    } else if (strcmp(t, "detect") == 0 || strcmp(t, "point") == 0) {
+        if (r->object == NULL || !r->object[0])
+            return err_set(e, RT_ERR_INVALID, 400, "missing_field", "missing object");
+        int det = t[0] == 'd';
+        static const uint32_t sd[4] = {1, 7235, 476, 2}, spn[3] = {1, 2581, 2};
+        static const uint32_t ld[4] = {198, 198, 47504, 25}, lp[4] = {198, 198, 12727, 25};
+        static const uint32_t s_end = 3, l_end = 628;
+        rc = st ? (det ? add(&p, sd, 4, e) : add(&p, spn, 3, e)) : add(&p, det ? ld : lp, 4, e);
+        if (rc == 0)
+            rc = add_text(m, &p, " ", r->object, e);
+        if (rc == 0)
+            rc = add(&p, st ? &s_end : &l_end, 1, e);
+    } else {
+        return err_set(e, RT_ERR_INVALID, 400, "invalid_task",
+                       "task \"%s\": caption, query, detect or point", t);
+    }
+    if (rc < 0)
+        return rc;
+    if ((rc = encode_image(m, rgb, w, h, e)) < 0)
+        return rc;
+    json_t *res = json_object();
+    if (res == NULL)
+        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+    if (t[0] == 'd' || t[0] == 'p') {
+        int det = t[0] == 'd';
+        uint32_t mx = r->max_objects ? r->max_objects : 50;
+        struct md2_obj *o = calloc(mx, sizeof(*o));
+        uint32_t n = 0;
+        rc = o ? md2_locate(m->im, p.v, p.n, det, m->eos, mx, o, &n, e)
+               : err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+        json_t *a = json_array();
+        for (uint32_t i = 0; rc == 0 && i < n; i++)
+            json_array_append_new(a, det ? json_pack("{s:f, s:f, s:f, s:f}", "x_min", o[i].x_min,
+                                                     "y_min", o[i].y_min, "x_max", o[i].x_max,
+                                                     "y_max", o[i].y_max)
+                                         : json_pack("{s:f, s:f}", "x", o[i].x, "y", o[i].y));
+        json_object_set_new(res, det ? "objects" : "points", a);
+        free(o);
+    } else {
+        uint32_t *out = malloc(MDT_MAX_OUT * 4), n = 0;
+        char *text = NULL;
+        uint32_t answer = 3, sup_ans[1] = {3}, sup_think[2] = {0, 6};
+        int end = 0;
+        if (out == NULL)
+            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+        if (rc == 0 && r->reasoning) { /* think until the answer id, then answer */
+            end = gen_text(m, r, &p, 0, sup_think, 2, answer, out, &n, &text, 0, e);
+            if (end < 0) {
+                rc = end;
+            } else {
+                json_object_set_new(res, "reasoning", json_string(text));
+                json_object_set_new(res, "reasoning_tokens", ids_json(out, n));
+                free(text);
+                struct ids a = {{3}, 1};
+                end = gen_text(m, r, &a, 1, sup_ans, 1, m->eos, out, &n, &text, 1, e);
+            }
+        } else if (rc == 0) {
+            end = gen_text(m, r, &p, 0, st ? sup_ans : NULL, st ? 1 : 0, m->eos, out, &n, &text, 1,
+                           e);
+        }
+        if (rc == 0 && end < 0)
+            rc = end;
+        if (rc == 0) {
+            json_object_set_new(res, t[0] == 'c' ? "caption" : "answer", json_string(text));
+            json_object_set_new(res, "tokens", ids_json(out, n));
+            json_object_set_new(res, "finish_reason", json_string(finish(end)));
+        }
+        free(text);
+        free(out);
+    }
+    if (rc < 0) {
+        json_decref(res);
+        return rc;
+    }
+    json_object_set_new(res, "revision", json_string(m->revision));
+    *result = res;
+    return 0;
+}

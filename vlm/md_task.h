@@ -1,0 +1,82 @@
+/*
+ * md_task.h: Moondream 2 tasks on a model directory (prefix mdt_): the
+ * revision and its tokenizer, prompts per revision, caption (short /
+ * normal / long), query (with or without reasoning), detect and point, and
+ * the result JSON.  A model directory holds:
+ *
+ *   model.safetensors   the official 2025 weights (bf16), required
+ *   tokenizer.json      the tokenizer of the revision, required:
+ *                       2025-06-21: moondream/starmie-v1's tokenizer.json
+ *                       2025-01-09 .. 2025-04-14: vikhyatk/moondream2's own
+ *   config.json         optional, the published config form (md2.h)
+ *   revision            optional, one line: 2025-06-21, 2025-04-14, ...
+ *                       (else read from moondream.py when present, else
+ *                       from the tokenizer)
+ *
+ * The 2025-06-21 revision's own repository ships the older GPT-2
+ * tokenizer.json, which that revision no longer uses: given with it,
+ * mdt_open fails naming the file that is needed.
+ *
+ * The last image is kept (its KV snapshot): a second request on the same
+ * pixels skips the vision encoder and the prefix prefill.  One thread at a
+ * time per model.
+ */
+#ifndef VKV_MD_TASK_H
+#define VKV_MD_TASK_H
+
+#include "vlm/md2.h"
+
+#include <jansson.h>
+
+enum mdt_rev {
+    MDT_REV_LEGACY = 1, /* 2025-01-09, 2025-03-27, 2025-04-14: GPT-2 tokenizer, bos = eos = 50256 */
+    MDT_REV_STARMIE = 2, /* 2025-06-21: starmie-v1 tokenizer, bos = eos = 0 */
+};
+
+struct mdt_model;
+
+/*
+ * Opens dir (files above) on d with linears in wtype (enum rt_tf_wtype).
+ * Returns 0 and *out (free with mdt_close), or <0 with e set: a missing
+ * file, the wrong tokenizer for the revision, an unknown revision, a
+ * tensor missing or misshapen.
+ */
+int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model **out,
+             struct err *e);
+void mdt_close(struct mdt_model *m);
+/* "2025-06-21" or the legacy revision named (static / borrowed) */
+const char *mdt_revision(const struct mdt_model *m);
+int mdt_rev(const struct mdt_model *m);
+/* device bytes of the weights and the kept image */
+uint64_t mdt_device_bytes(const struct mdt_model *m);
+struct md2 *mdt_md2(struct mdt_model *m);
+
+struct mdt_req {
+    const char *task;     /* "caption", "query", "detect", "point" */
+    const char *length;   /* caption: "short", "normal" (NULL), "long" */
+    const char *question; /* query */
+    const char *object;   /* detect, point */
+    int reasoning;        /* query: think first (2025-06-21 only) */
+    float temperature;    /* 0: greedy */
+    float top_p;          /* 1: no nucleus cut */
+    uint32_t max_tokens;  /* 0: 768 */
+    uint32_t max_objects; /* 0: 50 */
+    uint64_t seed;
+    /* streaming: called with each piece of answer text (complete UTF-8
+     * characters); non-zero stops */
+    int (*on_text)(void *ud, const char *text);
+    void *ud;
+    const volatile int *cancel;
+};
+
+/*
+ * Runs r on an RGB8 image (w x h, borrowed).  *result receives a new JSON
+ * object: caption {"caption", "tokens", "finish_reason"}, query {"answer",
+ * "tokens", "finish_reason"} (+ "reasoning", "reasoning_tokens"), detect
+ * {"objects": [{x_min, y_min, x_max, y_max}]}, point {"points": [{x, y}]}.
+ * Returns 0, or <0 with e (bad request fields: RT_ERR_INVALID, 400).
+ */
+int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct mdt_req *r,
+            json_t **result, struct err *e);
+
+#endif
