@@ -9,6 +9,7 @@
  */
 #include "fcgi/api.h"
 #include "fcgi/api_impl.h"
+#include "fcgi/handlers/h_analyze.h"
 
 #include "common/ar.h"
 #include "common/durl.h"
@@ -107,6 +108,9 @@ static const char *list_str(struct api_ctx *ctx, json_t *arr)
 
 static int check_task_model(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)
 {
+    /* several models in one job (fcgi/handlers/h_analyze.c) */
+    if (strcmp(spec->task, API_ANALYZE_TASK) == 0)
+        return api_analyze_check_model(ctx, spec, e);
     if (spec->task[0] == '\0' || strlen(spec->task) > JQ_TASK_MAX ||
         !api_models_has(ctx->models, spec->task, NULL))
         return err_set(e, API_ERR_INVALID, 400, "unknown_task",
@@ -196,6 +200,9 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
             return err_set(e, API_ERR, 503, "out_of_memory", "could not copy params");
     }
 
+    if (strcmp(spec->task, API_ANALYZE_TASK) == 0 && api_analyze_params(ctx, spec, e) != API_OK)
+        return API_ERR_INVALID;
+
     v = json_object_get(body, "deadline_ms");
     if (v != NULL && !json_is_null(v)) {
         if (!is_int(v) || json_integer_value(v) < 1 ||
@@ -232,6 +239,14 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
 int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
                     int64_t batch_id, int64_t *job_id, int *existed, struct err *e)
 {
+    /* a batch may give each image its own params: resolve them too */
+    struct api_job_spec as;
+    if (strcmp(spec->task, API_ANALYZE_TASK) == 0) {
+        as = *spec;
+        if (api_analyze_params(ctx, &as, e) != API_OK)
+            return JQ_ERR_INVALID;
+        spec = &as;
+    }
     struct jq_new_job j;
     memset(&j, 0, sizeof(j));
     j.tenant_id = r->tenant.id;

@@ -8,6 +8,7 @@
 #include "fcgi/handlers/h_dash.h"
 #include "fcgi/handlers/h_moondream.h"
 #include "fcgi/handlers/h_station.h"
+#include "fcgi/handlers/h_analyze.h"
 
 #include <stddef.h>
 
@@ -41,6 +42,8 @@ static const struct api_route api_routes[] = {
     {"POST", "/v1/detect", API_AUTH_TENANT, api_h_md_detect},
     {"POST", "/v1/point", API_AUTH_TENANT, api_h_md_point},
     {"POST", "/v1/segment", API_AUTH_TENANT, api_h_md_segment},
+    /* photo analysis: several models, one decode (fcgi/handlers/h_analyze.c) */
+    {"POST", "/v1/analyze", API_AUTH_TENANT, api_h_analyze},
     /* Moondream Station status (fcgi/handlers/h_station.c) */
     {"GET", "/health", API_AUTH_NONE, api_h_station_health},
     {"GET", "/v1/stats", API_AUTH_TENANT, api_h_station_stats},

@@ -1,7 +1,7 @@
 # worker/: vkv-worker, one process per Vulkan device (worker/README.md).
 # WK_CORE is the part that needs neither PostgreSQL nor Vulkan (residency
 # and the batch runner); tests/integration/worker_unit.c links only it.
-WK_CORE_SRCS := worker/wk_res.c worker/wk_batch.c
+WK_CORE_SRCS := worker/wk_res.c worker/wk_batch.c worker/wk_analyze.c
 WK_CORE_OBJS := $(WK_CORE_SRCS:%.c=$(O)/%.o)
 CFLAGS_worker := $(call PKGS_CFLAGS,jansson libpq vulkan)
 

@@ -24,6 +24,7 @@
 
 #include "common/err.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,11 @@ struct wk_item {
     const unsigned char *input;
     size_t input_len;
     const char *params_json; /* may be NULL */
+    /* in, optional: pixels already decoded (RGB8, rgb_w * rgb_h * 3 bytes,
+     * borrowed); when set the engine runs them instead of decoding input,
+     * so wk_analyze decodes a photo once for all its models */
+    const unsigned char *rgb;
+    int rgb_w, rgb_h;
     /* out */
     int status;        /* WK_OK, WK_ERR_INPUT, WK_ERR_OOM, WK_ERR_CANCELED, WK_ERR */
     struct err err;    /* when status != WK_OK */
@@ -228,5 +234,42 @@ typedef int (*wk_checkpoint_fn)(void *arg, int n, struct wk_item *items);
  */
 int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, struct wk_item *items,
                  wk_checkpoint_fn cp, void *cp_arg);
+
+/* ---- wk_analyze: several models on one decoded image ---- */
+
+/* the model name analyze jobs are queued under (task "analyze") */
+#define WK_ANALYZE_MODEL "analyze"
+/* sub-tasks of one analyze job */
+#define WK_ANALYZE_MAX_PARTS 8
+
+/*
+ * Runs n analyze jobs (model WK_ANALYZE_MODEL).  Each job's params are
+ * {"tasks": [task, ...], "models": {task: model}} (completed by vkv-api).
+ * Each image is decoded once; then every (task, model) pair runs as one
+ * wk_batch_run over the decoded pixels of the jobs that ask for it (so the
+ * residency and out-of-memory policy are the ones of single-model jobs).
+ * A job's result is {"model": "analyze", "tasks": [...], "results": {task:
+ * the model's own result | {"model", "error": {"code", "message"}}},
+ * "failed": [tasks], "tags": [...], "tag_details": [...], "image": {width,
+ * height}, "timings_ms": {"decode", task: inference ms}}: a model that fails
+ * (or is not installed on this worker) leaves its error in its slot and the
+ * other results stand; the job fails only when every part failed (with the
+ * first part's error).  A part canceled at a checkpoint cancels the job.
+ * eng gives the models this worker runs and their batch limits (capped by
+ * max_batch).  Every item ends done, except after a lost device
+ * (WK_ERR_DEVICE_LOST returned, as wk_batch_run).
+ */
+int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch, int n,
+                   struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg);
+
+/*
+ * The tags of an analyze result's "results" object (borrowed), by the rule
+ * in worker/README.md: classify -> its top label lowercased (+ "nsfw" when
+ * that is Porn, Hentai or Sexy); detect -> each object label once, most
+ * frequent first; detect_faces -> "face" when any.  Returns a new array of
+ * strings in *tags and a new array of {"tag", "source", "count", "score"}
+ * in *details (caller decrefs both).  Cannot fail.
+ */
+void wk_analyze_tags(const json_t *results, json_t **tags, json_t **details);
 
 #endif

@@ -126,6 +126,15 @@ static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct
     memset(dec, 0, sizeof(dec[0]) * (size_t)n);
     for (int i = 0; i < n; i++) {
         struct wk_item *it = &items[i];
+        if (it->rgb != NULL) {
+            /* decoded once by the caller (wk_analyze) */
+            it->decode_ms = 0;
+            imgs[k].rgb = it->rgb;
+            imgs[k].w = it->rgb_w;
+            imgs[k].h = it->rgb_h;
+            its[k++] = it;
+            continue;
+        }
         double t0 = cm_now_ms();
         struct err de;
         err_clear(&de);

@@ -73,6 +73,22 @@ static int test_run(void *ctx, void *handle, int n, struct wk_item *items, struc
     for (int i = 0; i < n; i++) {
         struct wk_item *it = &items[i];
         double p0 = cm_now_ms();
+        if (it->rgb != NULL) {
+            /* decoded pixels (wk_analyze): the hash of the pixels */
+            uint32_t h = 2166136261u;
+            size_t len = (size_t)it->rgb_w * (size_t)it->rgb_h * 3;
+            for (size_t k = 0; k < len; k++)
+                h = (h ^ it->rgb[k]) * 16777619u;
+            char buf[256];
+            snprintf(buf, sizeof(buf),
+                     "{\"model\":\"%s\",\"task\":\"test\",\"pixels\":%zu,\"fnv1a\":%u}", m->name,
+                     len, h);
+            it->result_json = cm_xstrdup(buf);
+            it->status = WK_OK;
+            it->infer_ms = infer;
+            it->post_ms = cm_now_ms() - p0;
+            continue;
+        }
         if (it->input == NULL || it->input_len == 0) {
             it->status = WK_ERR_INPUT;
             err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "invalid image: empty input");

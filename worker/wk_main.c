@@ -447,7 +447,10 @@ static int batch_once(struct wk_ctx *w)
     const char *model = jobs[0].model;
     int lim = model_batch_limit(w, model);
     double t0 = cm_now_ms();
-    rc = wk_batch_run(&w->res, model, lim, n, items, checkpoint, w);
+    if (strcmp(model, WK_ANALYZE_MODEL) == 0)
+        rc = wk_analyze_run(&w->res, &w->eng, w->batch, n, items, checkpoint, w);
+    else
+        rc = wk_batch_run(&w->res, model, lim, n, items, checkpoint, w);
     log_info("batch of %d %s jobs in %.1f ms", n, model, cm_now_ms() - t0);
     int exit_code = 1;
     if (rc == WK_ERR_DEVICE_LOST) {
@@ -574,6 +577,11 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr, "vkv-worker: unknown engine \"%s\" (vulkan or test)\n", engine);
         return WK_EXIT_CONFIG;
+    }
+    /* analyze jobs run the models above on one decoded image (wk_analyze.c) */
+    if (!strcmp(engine, "vulkan") && w.eng.n_models > 0 && w.eng.n_models < WK_MAX_MODELS) {
+        snprintf(w.eng.models[w.eng.n_models], WK_MODEL_NAME_LEN, "%s", WK_ANALYZE_MODEL);
+        w.eng.model_batch[w.eng.n_models++] = batch;
     }
     if (w.eng.n_models == 0)
         log_warn("no runnable model: this worker will claim nothing");

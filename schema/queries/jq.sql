@@ -148,6 +148,9 @@ SELECT json_build_object(
                'failed', count(*) FILTER (WHERE s.state = 'failed'),
                'canceled', count(*) FILTER (WHERE s.state = 'canceled'),
                'expired', count(*) FILTER (WHERE s.state = 'expired')),
+           -- jobs in a final state: never above total (total counts them)
+           'finished', count(*) FILTER (WHERE s.state IN ('succeeded', 'failed',
+                                                          'canceled', 'expired')),
            'done', count(s.state) >= b.n_expected
                    AND count(*) FILTER (WHERE s.state IN ('queued', 'running')) = 0
        )::text

@@ -32,6 +32,7 @@ struct fake {
     int runs, loads, unloads;
     int max_n_seen;
     int bad_input_job; /* job id whose input is "corrupt" */
+    int rgb_items;     /* items run from decoded pixels (wk_analyze) */
 };
 
 static int fake_load(void *ctx, const char *model, int max_batch, size_t limit, void **handle,
@@ -80,6 +81,7 @@ static int fake_run(void *ctx, void *handle, int n, struct wk_item *items, struc
     if (n > f->max_n_seen)
         f->max_n_seen = n;
     for (int i = 0; i < n; i++) {
+        f->rgb_items += items[i].rgb != NULL && items[i].rgb_w == 2 && items[i].rgb_h == 2;
         if (items[i].job_id == f->bad_input_job) {
             items[i].status = WK_ERR_INPUT;
             err_set(&items[i].err, WK_ERR_INPUT, 400, "invalid_image", "invalid image");
@@ -293,11 +295,139 @@ static void test_cancel_and_errors(void)
     wk_res_free(&r);
 }
 
+/* ---- analyze: several models on one decoded image ---- */
+
+/* a 2x2 RGB PNG */
+static const unsigned char png2x2[] = {
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0xd4, 0x9a,
+    0x73, 0x00, 0x00, 0x00, 0x13, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x38, 0x91, 0x62, 0x04,
+    0x44, 0x0c, 0x5c, 0x22, 0x72, 0x40, 0x04, 0x00, 0x1f, 0x6c, 0x03, 0x35, 0xe8, 0x0f, 0xa7, 0x08,
+    0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+
+static void test_analyze_tags(void)
+{
+    json_t *res =
+        json_loads("{\"classify\":{\"labels\":[{\"label\":\"Porn\",\"score\":0.8},"
+                   "{\"label\":\"Neutral\",\"score\":0.1}]},"
+                   "\"detect\":{\"objects\":[{\"label\":\"car\",\"score\":0.5},"
+                   "{\"label\":\"person\",\"score\":0.9},{\"label\":\"person\",\"score\":0.7},"
+                   "{\"label\":\"bus\",\"score\":0.6}]},"
+                   "\"detect_faces\":{\"faces\":[{\"score\":0.95},{\"score\":0.99}]}}",
+                   0, NULL);
+    json_t *tags, *det;
+    wk_analyze_tags(res, &tags, &det);
+    char *s = json_dumps(tags, JSON_COMPACT);
+    TH_EQ_STR(s, "[\"porn\",\"nsfw\",\"person\",\"bus\",\"car\",\"face\"]",
+              "tags: top class lowercased + nsfw, objects by count then name, face");
+    free(s);
+    TH_EQ_INT(json_integer_value(json_object_get(json_array_get(det, 2), "count")), 2,
+              "tag_details: person counted twice");
+    TH_EQ_INT(json_integer_value(json_object_get(json_array_get(det, 5), "count")), 2,
+              "tag_details: two faces");
+    TH_CHECK(json_number_value(json_object_get(json_array_get(det, 5), "score")) > 0.98,
+             "tag_details: the best face score");
+    json_decref(tags);
+    json_decref(det);
+    json_decref(res);
+    json_t *empty = json_loads("{\"classify\":{\"model\":\"x\",\"error\":{}}}", 0, NULL);
+    wk_analyze_tags(empty, &tags, &det);
+    TH_EQ_INT(json_array_size(tags), 0, "tags: a failed slot gives none");
+    json_decref(tags);
+    json_decref(det);
+    json_decref(empty);
+}
+
+static void test_analyze_run(void)
+{
+    struct fake f = {.device_total = 1000, .weights = 100, .act_per_image = 10};
+    struct wk_res r;
+    wk_res_init(&r, &fake_ops, &f, 1000);
+    struct wk_engine eng;
+    memset(&eng, 0, sizeof(eng));
+    const char *names[] = {"m-cls", "m-det", "missing"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(eng.models[i], WK_MODEL_NAME_LEN, "%s", names[i]);
+        eng.model_batch[i] = 8;
+    }
+    eng.n_models = 3;
+    struct wk_item it[5];
+    items_init(it, 5, 100);
+    const char *both = "{\"tasks\":[\"classify\",\"detect\"],"
+                       "\"models\":{\"classify\":\"m-cls\",\"detect\":\"m-det\"}}";
+    const char *one_missing = "{\"tasks\":[\"classify\",\"detect\"],"
+                              "\"models\":{\"classify\":\"m-cls\",\"detect\":\"missing\"}}";
+    const char *only_missing = "{\"tasks\":[\"detect\"],\"models\":{\"detect\":\"missing\"}}";
+    const char *not_here = "{\"tasks\":[\"detect\",\"classify\"],"
+                           "\"models\":{\"detect\":\"m-elsewhere\",\"classify\":\"m-cls\"}}";
+    const char *params[5] = {both, one_missing, only_missing, both, not_here};
+    for (int i = 0; i < 5; i++) {
+        it[i].input = png2x2;
+        it[i].input_len = sizeof(png2x2);
+        it[i].params_json = params[i];
+    }
+    it[3].input_len = 20; /* a truncated photo */
+    int rc = wk_analyze_run(&r, &eng, 8, 5, it, NULL, NULL);
+    TH_EQ_INT(rc, WK_OK, "analyze: a batch of 5 jobs runs");
+    TH_EQ_INT(count_status(it, 5, WK_OK), 3, "analyze: 3 jobs succeed (one with a failed part)");
+    json_t *a = json_loads(it[0].result_json ? it[0].result_json : "null", 0, NULL);
+    TH_EQ_STR(json_string_value(json_object_get(
+                  json_object_get(json_object_get(a, "results"), "detect"), "model")),
+              "m-det", "analyze: each model's result in its slot");
+    TH_EQ_INT(json_integer_value(json_object_get(
+                  json_object_get(json_object_get(a, "results"), "classify"), "job")),
+              100, "analyze: the classify slot is the model's own answer for this job");
+    TH_EQ_INT(json_array_size(json_object_get(a, "failed")), 0, "analyze: nothing failed");
+    json_decref(a);
+    a = json_loads(it[1].result_json ? it[1].result_json : "null", 0, NULL);
+    json_t *slot = json_object_get(json_object_get(a, "results"), "detect");
+    TH_EQ_STR(json_string_value(json_object_get(json_object_get(slot, "error"), "code")),
+              "unknown_model", "analyze: a model that cannot load leaves its error in its slot");
+    TH_EQ_STR(json_string_value(json_array_get(json_object_get(a, "failed"), 0)), "detect",
+              "analyze: failed names the part");
+    TH_EQ_STR(json_string_value(json_object_get(
+                  json_object_get(json_object_get(a, "results"), "classify"), "model")),
+              "m-cls", "analyze: the other part's result is kept");
+    json_decref(a);
+    TH_CHECK(it[2].done && it[2].status == WK_ERR && it[2].result_json == NULL &&
+                 strcmp(it[2].err.code, "unknown_model") == 0,
+             "analyze: every part failing fails the job with the first part's error (%s)",
+             it[2].err.code);
+    TH_CHECK(it[3].done && it[3].status == WK_ERR_INPUT, "analyze: a corrupt photo fails its job");
+    a = json_loads(it[4].result_json ? it[4].result_json : "null", 0, NULL);
+    slot = json_object_get(json_object_get(a, "results"), "detect");
+    TH_EQ_STR(json_string_value(json_object_get(json_object_get(slot, "error"), "code")),
+              "model_not_installed", "analyze: a model this worker lacks: model_not_installed");
+    json_decref(a);
+    /* every model got the decoded 2x2 pixels (the corrupt photo never
+     * reached one); m-cls ran once for its 3 jobs (batched across jobs) */
+    TH_EQ_INT(f.rgb_items, 4, "analyze: the models ran on decoded pixels (3 m-cls + 1 m-det)");
+    TH_EQ_INT(f.runs, 2, "analyze: one batch per model across the jobs");
+    TH_EQ_INT(f.max_n_seen, 3, "analyze: m-cls ran its 3 photos as one batch");
+    items_free(it, 5);
+
+    /* a lost device: returned, jobs left for the caller to hand back */
+    items_init(it, 2, 200);
+    for (int i = 0; i < 2; i++) {
+        it[i].input = png2x2;
+        it[i].input_len = sizeof(png2x2);
+        it[i].params_json = both;
+    }
+    f.lose_device_at_run = f.runs + 1;
+    rc = wk_analyze_run(&r, &eng, 8, 2, it, NULL, NULL);
+    TH_EQ_INT(rc, WK_ERR_DEVICE_LOST, "analyze: a lost device is returned");
+    TH_CHECK(!it[0].done && !it[1].done, "analyze: after a lost device no job is done");
+    items_free(it, 2);
+    wk_res_free(&r);
+}
+
 int main(void)
 {
     test_lru();
     test_load_oom_halves();
     test_run_oom();
     test_cancel_and_errors();
+    test_analyze_tags();
+    test_analyze_run();
     return th_done();
 }

@@ -1,0 +1,263 @@
+/*
+ * h_analyze.c: photo analysis -- POST /v1/analyze and the rules of every
+ * job of task "analyze" (also submitted through /v1/jobs and, for albums,
+ * /v1/batches).
+ *
+ * An analyze job is one job (model "analyze") whose params name the
+ * sub-tasks and their models; vkv-worker decodes the image once and runs
+ * each model on the decoded pixels (worker/wk_analyze.c), so the answer
+ * holds each model's own result, exactly as a separate job of that task
+ * gives it, plus the tags built from them.  The API resolves the models
+ * here so the job row says precisely what runs: {"tasks": [...], "models":
+ * {task: model}}.  Which models a worker really has is the worker's
+ * business: one that is missing answers in its slot (model_not_installed).
+ * See README, "Photo analysis".
+ */
+#include "fcgi/handlers/h_analyze.h"
+
+#include "common/ar.h"
+#include "common/jq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the sub-tasks an analyze job may ask for (the worker's task kinds) and
+ * whether each is in the default set */
+static const struct {
+    const char *task;
+    int by_default;
+} parts[] = {
+    {"classify", 1},     /* NSFW classes (nsfw-mobilenet-v2) */
+    {"detect", 1},       /* COCO objects (centernet) */
+    {"detect_faces", 1}, /* faces (BlazeFace) */
+    {"segment", 0},      /* person outline (selfie) */
+};
+#define NPARTS (sizeof(parts) / sizeof(parts[0]))
+
+static int part_known(const char *t)
+{
+    for (size_t i = 0; i < NPARTS; i++)
+        if (strcmp(parts[i].task, t) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *part_list(void)
+{
+    return "classify, detect, detect_faces, segment";
+}
+
+int api_analyze_check_model(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)
+{
+    (void)ctx;
+    if (spec->model != NULL && strcmp(spec->model, API_ANALYZE_TASK) != 0)
+        return err_set(e, API_ERR_INVALID, 400, "unknown_model",
+                       "task \"analyze\" runs model \"analyze\"; choose its models with "
+                       "params.models (task -> model), not \"%.64s\"",
+                       spec->model);
+    spec->model = API_ANALYZE_TASK;
+    return API_OK;
+}
+
+int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)
+{
+    json_t *p =
+        api_json_own(ctx->ar, json_loads(spec->params_json ? spec->params_json : "{}", 0, NULL));
+    if (!json_is_object(p))
+        return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                       "field \"params\" must be an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(p, key, v)
+    {
+        if (strcmp(key, "tasks") != 0 && strcmp(key, "models") != 0)
+            return err_set(e, API_ERR_INVALID, 400, "unknown_field",
+                           "unknown analyze parameter \"%.64s\" (tasks, models)", key);
+    }
+    json_t *tasks = json_object_get(p, "tasks");
+    json_t *models = json_object_get(p, "models");
+    if (models != NULL && !json_is_null(models) && !json_is_object(models))
+        return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                       "\"models\" must be an object: {task: model}");
+    json_t *out_tasks = api_json_own(ctx->ar, json_array());
+    json_t *out_models = api_json_own(ctx->ar, json_object());
+    if (out_tasks == NULL || out_models == NULL)
+        return err_set(e, API_ERR, 503, "out_of_memory", "out of request memory");
+    if (tasks == NULL || json_is_null(tasks)) {
+        for (size_t i = 0; i < NPARTS; i++)
+            if (parts[i].by_default && api_models_has(ctx->models, parts[i].task, NULL))
+                json_array_append_new(out_tasks, json_string(parts[i].task));
+        if (json_array_size(out_tasks) == 0)
+            return err_set(e, API_ERR, 503, "model_not_installed",
+                           "no model installed for any of classify, detect, detect_faces");
+    } else {
+        if (!json_is_array(tasks) || json_array_size(tasks) == 0 || json_array_size(tasks) > NPARTS)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "\"tasks\" must be a list of 1..%zu of: %s", NPARTS, part_list());
+        size_t i;
+        json_t *t;
+        json_array_foreach(tasks, i, t)
+        {
+            const char *s = json_string_value(t);
+            if (s == NULL || !part_known(s))
+                return err_set(e, API_ERR_INVALID, 400, "unknown_task",
+                               "tasks[%zu]: not an analyze task; valid: %s", i, part_list());
+            int twice = 0;
+            size_t k;
+            json_t *u;
+            json_array_foreach(out_tasks, k, u) twice |= strcmp(json_string_value(u), s) == 0;
+            if (twice)
+                return err_set(e, API_ERR_INVALID, 400, "invalid_field", "tasks[%zu]: \"%s\" twice",
+                               i, s);
+            json_array_append_new(out_tasks, json_string(s));
+        }
+    }
+    json_object_foreach(models, key, v)
+    {
+        int asked = 0;
+        size_t k;
+        json_t *u;
+        json_array_foreach(out_tasks, k, u) asked |= strcmp(json_string_value(u), key) == 0;
+        if (!asked)
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "models names task \"%.64s\", which is not among the tasks", key);
+        if (!json_is_string(v) || json_string_length(v) > JQ_MODEL_MAX ||
+            !api_models_has(ctx->models, key, json_string_value(v)))
+            return err_set(e, API_ERR_INVALID, 400, "unknown_model",
+                           "models.%.64s: no such model for task \"%.64s\"", key, key);
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(out_tasks, i, t)
+    {
+        const char *task = json_string_value(t);
+        json_t *m = json_object_get(models, task);
+        const char *model = m ? json_string_value(m) : api_models_default(ctx->models, task);
+        if (model == NULL)
+            return err_set(e, API_ERR, 503, "model_not_installed",
+                           "no model installed for task \"%s\"", task);
+        json_object_set_new(out_models, task, json_string(model));
+    }
+    json_t *resolved = json_pack("{s:O, s:O}", "tasks", out_tasks, "models", out_models);
+    char *s = resolved ? json_dumps(resolved, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(resolved);
+    spec->params_json = s ? ar_strdup(ctx->ar, s) : NULL;
+    free(s);
+    if (spec->params_json == NULL)
+        return err_set(e, API_ERR, 503, "out_of_memory", "could not copy params");
+    return API_OK;
+}
+
+static double timing(json_t *t, const char *key)
+{
+    json_t *v = json_object_get(t, key);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+/* moves the analyze fields of a /v1/analyze body into params */
+static int body_to_job(struct api_ctx *ctx, json_t *body, struct err *e)
+{
+    if (json_object_get(body, "task") != NULL || json_object_get(body, "params") != NULL)
+        return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                       "/v1/analyze takes \"tasks\" and \"models\", not \"task\" or \"params\"");
+    json_t *params = json_object();
+    json_t *tasks = json_object_get(body, "tasks");
+    if (json_is_string(tasks)) {
+        /* a multipart field: "classify,detect" */
+        json_t *a = json_array();
+        char *copy = ar_strdup(ctx->ar, json_string_value(tasks));
+        for (char *sv = NULL, *tok = copy ? strtok_r(copy, ", ", &sv) : NULL; tok;
+             tok = strtok_r(NULL, ", ", &sv))
+            json_array_append_new(a, json_string(tok));
+        json_object_set_new(params, "tasks", a);
+    } else if (tasks != NULL) {
+        json_object_set(params, "tasks", tasks);
+    }
+    json_t *models = json_object_get(body, "models");
+    if (json_is_string(models)) {
+        json_t *m = json_loads(json_string_value(models), 0, NULL);
+        if (m == NULL) {
+            json_decref(params);
+            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                           "field \"models\" must be a json object {task: model}");
+        }
+        json_object_set_new(params, "models", m);
+    } else if (models != NULL) {
+        json_object_set(params, "models", models);
+    }
+    json_object_del(body, "tasks");
+    json_object_del(body, "models");
+    json_object_set_new(body, "params", params);
+    json_object_set_new(body, "task", json_string(API_ANALYZE_TASK));
+    return API_OK;
+}
+
+int api_h_analyze(struct api_ctx *ctx, struct api_req *r)
+{
+    struct err e;
+    err_clear(&e);
+    json_t *body = NULL;
+    struct api_image fimg;
+    memset(&fimg, 0, sizeof(fimg));
+    int nfimg = 0;
+    if (api_req_ctype_is(r, "multipart/form-data")) {
+        if (api_form_to_json(ctx, r, &body, &fimg, 1, &nfimg, &e) != API_OK)
+            return api_reply_err(r, &e);
+    } else if (api_req_ctype_is(r, "application/json")) {
+        body = api_req_json(r, ctx->ar, &e);
+        if (body == NULL)
+            return api_reply_err(r, &e);
+    } else {
+        return api_reply_error(r, 415, "unsupported_media_type", 0,
+                               "expected application/json or multipart/form-data, got \"%.64s\"",
+                               r->content_type[0] ? r->content_type : "(none)");
+    }
+    if (body_to_job(ctx, body, &e) != API_OK)
+        return api_reply_err(r, &e);
+    struct api_job_spec spec;
+    if (api_job_spec_from_json(ctx, r, body, JQ_TIER_IMMEDIATE, &spec, &e) != API_OK)
+        return api_reply_err(r, &e);
+    if (nfimg > 0) {
+        if (spec.image.data != NULL)
+            return api_reply_error(r, 400, "invalid_field", 0,
+                                   "give the image either as image_url or as a file, not both");
+        spec.image = fimg;
+    }
+    if (spec.image.data == NULL)
+        return api_reply_error(r, 400, "missing_field", 0,
+                               "missing image: send \"image_url\" (a data url) or a multipart "
+                               "file field \"image\"");
+    json_t *job = NULL;
+    int64_t id = 0;
+    if (api_call_sync(ctx, r, &spec, 0, &job, &id, &e) != API_OK) {
+        if (strcmp(e.code, "tier_full") == 0)
+            return api_reply_error(r, 429, "tier_full", jq_retry_after_s(), "%s", e.msg);
+        return api_reply_err(r, &e);
+    }
+    const char *state = json_string_value(json_object_get(job, "state"));
+    const char *msg = json_string_value(json_object_get(job, "error"));
+    if (state == NULL || strcmp(state, "succeeded") != 0) {
+        if (state != NULL && strcmp(state, "canceled") == 0)
+            return api_reply_error(r, 503, "canceled", 0, "job %lld was canceled", (long long)id);
+        /* only when every model failed; otherwise the errors are in the slots */
+        return api_reply_error(r, 500, "inference_failed", 0, "job %lld %s: %s", (long long)id,
+                               state ? state : "ended", msg ? msg : "no detail");
+    }
+    json_t *result = json_object_get(job, "result");
+    if (!json_is_object(result))
+        return api_reply_error(r, 500, "internal", 0, "job %lld succeeded without a JSON result",
+                               (long long)id);
+    json_t *out = json_deep_copy(result);
+    json_object_set_new(out, "job_id", json_integer(id));
+    json_object_set_new(out, "request_id", json_string(r->request_id));
+    json_t *t = json_object_get(job, "timings");
+    char *hdr =
+        ar_printf(ctx->ar,
+                  "X-Job-Id: %lld\r\n"
+                  "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
+                  "post;dur=%.3f, worker;dur=%.3f\r\n",
+                  (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
+                  timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"));
+    return api_reply_json(r, 200, out, hdr);
+}

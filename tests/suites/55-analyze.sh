@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# 55-analyze: photo analysis through nginx + vkv-api + a real vkv-worker on
+# lavapipe (README "Photo analysis"):
+#  1. POST /v1/analyze on real photos: the combined answer's result for each
+#     model equals the result of a separate job of that task on the same
+#     photo; the tags follow the documented rule;
+#  2. a failing model (a manifest whose files are broken) keeps the other
+#     models' results, its error in its slot; all models failing is a 500;
+#  3. bad analyze requests: status, code, and no job written;
+#  4. an album through /v1/batches (task analyze): progress polled while it
+#     runs always has finished <= total and the counts add up to total; at
+#     the end every photo's result equals its /v1/analyze answer.
+# Needs `make models testdata`.  Prints "ok - ..." / "not ok - ...".
+set -uo pipefail
+cd "${VKV_ROOT:-$(pwd)}"
+BIN=${BIN:-build/bin}
+T=${VKV_TEST_TMP:-$(mktemp -d)}/analyze
+rm -rf "$T"; mkdir -p "$T"
+
+pass=0; fail=0
+ok()  { echo "ok - $*"; pass=$((pass + 1)); }
+nok() { echo "not ok - $*"; fail=$((fail + 1)); }
+check() { if [[ $1 == 0 ]]; then ok "$2"; else nok "$2${3:+ ($3)}"; fi; }
+
+IMGS=var/testdata/images
+CACHE=${VKV_MODEL_CACHE:-var/cache/models}
+for f in grace_hopper.jpg messi5.jpg coffee.png chelsea.png; do
+  [[ -f $IMGS/$f ]] || { nok "test photo $IMGS/$f present (make testdata)"; exit 1; }
+done
+for m in nsfw-mobilenet-v2 centernet blazeface-back-onnx; do
+  [[ -d $CACHE/$m ]] || { nok "model $m fetched (make models)"; exit 1; }
+done
+
+source tests/integration/worker_lib.sh
+trap 'wk_stack_stop' EXIT
+
+# the catalogue: our manifests plus "x-broken" (after nsfw-mobilenet-v2, so
+# not the default classifier), a classifier whose weights
+# file is missing from its (present) folder, so loading it fails for real
+mkdir -p "$T/models" "$T/cache/x-broken"
+cp models/*.json "$T/models/"
+python3 - "$T/models" <<'PY'
+import json, sys
+m = json.load(open("models/nsfw-mobilenet-v2.json"))
+m["name"] = "x-broken"; m["description"] = "a classifier whose files are missing (55-analyze)"
+json.dump(m, open(sys.argv[1] + "/x-broken.json", "w"))
+PY
+for d in "$CACHE"/*/; do ln -s "$(cd "$d" && pwd)" "$T/cache/$(basename "$d")"; done
+export VKV_MODEL_CACHE=$T/cache WK_MODELS_DIR=$T/models VKV_WAIT_TIMEOUT_MS=300000
+
+wk_stack_start "$T/stack" || { nok "stack starts"; exit 1; }
+ok "stack (PostgreSQL, vkv-api, nginx) starts"
+# batch 2: an album of 6 runs as 3 batches, so progress moves in steps
+wk_worker_start w1 --device 0 --batch 2
+wk_until 60 grep -q 'worker w1 on' "$T/stack/worker-w1.log" || nok "vkv-worker starts"
+
+# body FILE IMAGE [EXTRA_JSON_FIELDS]: an /v1/analyze or /v1/jobs body
+body() {
+  local mime=image/jpeg
+  [[ $2 == *.png ]] && mime=image/png
+  { printf '{%s"image_url":"data:%s;base64,' "${3:+$3,}" "$mime"; base64 -w0 "$IMGS/$2"; printf '"}'; } >"$1"
+}
+rows() { psql -XAtqc "select (select count(*) from jobs) + (select count(*) from job_history)"; }
+
+# ===================== 1. combined = separate ===========================
+for photo in grace_hopper.jpg messi5.jpg coffee.png chelsea.png; do
+  body "$T/a.json" "$photo"
+  wk_post /v1/analyze "$T/a.json"; cp "$BODY" "$T/an-$photo.json"
+  [[ $HTTP == 200 ]]; check $? "$photo: POST /v1/analyze answers 200" "$HTTP $(head -c 300 "$BODY")"
+  for task in classify detect detect_faces; do
+    body "$T/j.json" "$photo" "\"task\":\"$task\""
+    wk_post '/v1/jobs?wait=300000' "$T/j.json"; cp "$BODY" "$T/sep-$task-$photo.json"
+  done
+  python3 - "$T" "$photo" <<'PY'
+import json, sys
+t, photo = sys.argv[1], sys.argv[2]
+a = json.load(open(f"{t}/an-{photo}.json"))
+bad = []
+if a.get("tasks") != ["classify", "detect", "detect_faces"] or a.get("failed") != []:
+    bad.append(f"tasks {a.get('tasks')} failed {a.get('failed')}")
+for task in ("classify", "detect", "detect_faces"):
+    s = json.load(open(f"{t}/sep-{task}-{photo}.json"))
+    if s.get("state") != "succeeded":
+        bad.append(f"separate {task}: {s.get('state')} {s.get('error')}")
+    elif a["results"].get(task) != s["result"]:
+        bad.append(f"{task}: analyze {json.dumps(a['results'].get(task))[:200]} != separate {json.dumps(s['result'])[:200]}")
+print("# " + "; ".join(bad) if bad else "# equal", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+  check $? "$photo: each model's result in the combined answer equals its separate job's result"
+  # the documented tag rule, recomputed from the results
+  python3 - "$T/an-$photo.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1])); r = a["results"]
+tags, det = [], []
+top = r["classify"]["labels"][0]
+tags.append(top["label"].lower())
+if top["label"].lower() in ("porn", "hentai", "sexy"): tags.append("nsfw")
+cnt = {}
+for o in r["detect"]["objects"]: cnt[o["label"]] = cnt.get(o["label"], 0) + 1
+tags += sorted(cnt, key=lambda l: (-cnt[l], l))
+if r["detect_faces"]["faces"]: tags.append("face")
+ok = a["tags"] == tags and [d["tag"] for d in a["tag_details"]] == tags and \
+     all(d["count"] == cnt[d["tag"]] for d in a["tag_details"] if d["source"] == "detect") and \
+     a["image"]["width"] > 0 and a["timings_ms"]["decode"] >= 0
+print(f"# tags {a['tags']} expected {tags}", file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+  check $? "$photo: tags follow the rule (top class, COCO objects by count, face)"
+done
+[[ $(wk_json "$T/an-grace_hopper.jpg.json" '"person" in j["tags"] and "face" in j["tags"]') == 1 ]]
+check $? "grace_hopper.jpg: tagged person and face" "$(wk_json "$T/an-grace_hopper.jpg.json" 'j["tags"]')"
+[[ $(wk_json "$T/an-coffee.png.json" '"cup" in j["tags"]') == 1 ]]
+check $? "coffee.png: tagged cup" "$(wk_json "$T/an-coffee.png.json" 'j["tags"]')"
+
+# ===================== 2. a failing model ===============================
+body "$T/a.json" grace_hopper.jpg '"models":{"classify":"x-broken"}'
+wk_post /v1/analyze "$T/a.json"; cp "$BODY" "$T/an-broken.json"
+python3 - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+a = json.load(open(f"{t}/an-broken.json")); ref = json.load(open(f"{t}/an-grace_hopper.jpg.json"))
+c = a["results"]["classify"]
+ok = a["failed"] == ["classify"] and c["model"] == "x-broken" and \
+     c["error"]["code"] == "model_unavailable" and "x-broken" in c["error"]["message"] and \
+     a["results"]["detect"] == ref["results"]["detect"] and \
+     a["results"]["detect_faces"] == ref["results"]["detect_faces"] and \
+     "neutral" not in a["tags"] and "face" in a["tags"]
+print("# " + json.dumps(a)[:400], file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+check $? "a failing model: 200, its error in its slot, the other models' results kept and equal"
+body "$T/a.json" grace_hopper.jpg '"tasks":["classify"],"models":{"classify":"x-broken"}'
+wk_post /v1/analyze "$T/a.json"
+[[ $HTTP == 500 && $("$BIN/api_jget" "$BODY" error.code) == inference_failed ]]
+check $? "every model failing: 500 inference_failed" "$HTTP $(head -c 300 "$BODY")"
+body "$T/a.json" coffee.png '"tasks":["detect_faces","classify"]'
+wk_post /v1/analyze "$T/a.json"
+[[ $HTTP == 200 && $(wk_json "$BODY" 'j["tasks"] == ["detect_faces", "classify"] and sorted(j["results"]) == ["classify", "detect_faces"]') == 1 ]]
+check $? "tasks choose the models: only those run, in the order asked" "$HTTP $(head -c 300 "$BODY")"
+
+# ===================== 3. bad requests ==================================
+bad() { # bad NAME STATUS CODE PATH BODYFILE
+  local before; before=$(rows)
+  wk_post "$4" "$5"
+  local got; got=$("$BIN/api_jget" "$BODY" error.code)
+  [[ $HTTP == "$2" && $got == "$3" && $(rows) == "$before" ]]
+  check $? "$1: $2 $3, nothing written" "$HTTP $got $(head -c 200 "$BODY")"
+}
+body "$T/b.json" coffee.png '"tasks":["caption"]'; bad "unknown analyze task" 400 unknown_task /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"tasks":["detect","detect"]'; bad "a task twice" 400 invalid_field /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"tasks":5'; bad "tasks not a list" 400 invalid_field /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"models":{"detect":"nsfw-mobilenet-v2"}'; bad "a model of another task" 400 unknown_model /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"tasks":["detect"],"models":{"classify":"x-broken"}'; bad "models for a task not asked" 400 invalid_field /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"task":"classify"'; bad "task field on /v1/analyze" 400 invalid_field /v1/analyze "$T/b.json"
+printf '{"tasks":["detect"]}' >"$T/b.json"; bad "no image" 400 missing_field /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"task":"analyze","model":"centernet"'; bad "/v1/jobs analyze with another model" 400 unknown_model /v1/jobs "$T/b.json"
+body "$T/b.json" coffee.png '"task":"analyze","params":{"tasks":["detect"],"k":1}'; bad "/v1/jobs analyze with an unknown param" 400 unknown_field /v1/jobs "$T/b.json"
+
+# ===================== 4. an album ======================================
+album=(grace_hopper.jpg messi5.jpg coffee.png chelsea.png grace_hopper.jpg coffee.png)
+{ printf '{"task":"analyze","images":['
+  i=0
+  for p in "${album[@]}"; do
+    ((i++)) && printf ','
+    mime=image/jpeg; [[ $p == *.png ]] && mime=image/png
+    printf '"data:%s;base64,' "$mime"; base64 -w0 "$IMGS/$p"; printf '"'
+  done
+  printf ']}'; } >"$T/album.json"
+wk_post /v1/batches "$T/album.json"; cp "$BODY" "$T/album-resp.json"
+BID=$("$BIN/api_jget" "$BODY" id)
+[[ $HTTP == 202 && $("$BIN/api_jget" "$BODY" total) == ${#album[@]} && $("$BIN/api_jget" "$BODY" model) == analyze ]]
+check $? "album of ${#album[@]} analyze jobs: 202 at BACKGROUND" "$HTTP $(head -c 300 "$BODY")"
+polls=0 bounds=0 seen_mid=0 done=0
+for i in $(seq 1 1800); do
+  wk_get "/v1/batches/$BID"
+  polls=$((polls + 1))
+  fin=$("$BIN/api_jget" "$BODY" finished); tot=$("$BIN/api_jget" "$BODY" total)
+  sum=0
+  for st in queued running succeeded failed canceled expired; do
+    sum=$((sum + $("$BIN/api_jget" "$BODY" "counts.$st")))
+  done
+  dn=0; [[ $("$BIN/api_jget" "$BODY" done) == true ]] && dn=1
+  ((fin <= tot && sum == tot)) || { bounds=$((bounds + 1)); echo "# progress out of bounds: $(cat "$BODY")"; }
+  ((fin > 0 && fin < tot)) && seen_mid=1
+  ((dn == 1)) && { done=1; break; }
+  sleep 0.2
+done
+((done && bounds == 0)); check $? "album progress: finished <= total and the counts add up to total in all $polls polls" "done=$done bounds=$bounds"
+((seen_mid)); check $? "album progress was seen part-way (0 < finished < total)"
+wk_json "$BODY" 'j["counts"]["succeeded"]' >"$T/succ"
+[[ $(<"$T/succ") == ${#album[@]} && $(wk_json "$BODY" 'j["finished"]') == ${#album[@]} ]]
+check $? "album: every job succeeded, finished == total" "$(cat "$BODY")"
+ids=$(wk_json "$T/album-resp.json" '" ".join(map(str, j["job_ids"]))')
+k=0 same=1
+for id in $ids; do
+  wk_get "/v1/jobs/$id"
+  p=${album[$k]}
+  [[ $(python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))["result"]; b = json.load(open(sys.argv[2]))
+print(int(a["results"] == b["results"] and a["tags"] == b["tags"]))' "$BODY" "$T/an-$p.json" 2>/dev/null) == 1 ]] ||
+    { same=0; echo "# album job $id ($p) differs from its /v1/analyze answer"; }
+  k=$((k + 1))
+done
+((same)); check $? "album: each photo's result equals its /v1/analyze answer"
+[[ $(grep -c "batch of [0-9]* analyze jobs" "$T/stack/worker-w1.log") -ge 1 ]]
+check $? "the worker ran analyze jobs as batches" "$(grep 'analyze' "$T/stack/worker-w1.log" | tail -2)"
+
+grep -q 'level=error' "$T/stack/api.log" && nok "no error lines in the vkv-api log: $(grep 'level=error' "$T/stack/api.log" | head -2)" || ok "no error lines in the vkv-api log"
+echo "# $pass passed, $fail failed"
+((fail == 0))

@@ -1,0 +1,347 @@
+/*
+ * wk_analyze.c: analyze jobs -- several models on one decoded photo, one
+ * combined answer (see wk.h and worker/README.md, "Analyze").
+ *
+ * The image of each job is decoded once here; the decoded pixels go to
+ * every model as wk_item.rgb, so the engines skip their own decode.  Each
+ * (task, model) pair asked for by the claimed jobs runs as one
+ * wk_batch_run over those jobs, which keeps batching across an album and
+ * the residency / out-of-memory policy of ordinary jobs.  Parts are
+ * independent: one failing model leaves its error in its slot.
+ */
+#include "worker/wk.h"
+
+#include "common/cm.h"
+#include "common/img.h"
+#include "common/log.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAIRS_MAX (WK_ANALYZE_MAX_PARTS * 2)
+#define TASK_LEN 32
+
+struct part {
+    char task[TASK_LEN];
+    char model[WK_MODEL_NAME_LEN];
+};
+
+struct job {
+    struct part parts[WK_ANALYZE_MAX_PARTS];
+    int nparts;
+    json_t *slot[WK_ANALYZE_MAX_PARTS]; /* result or {"model","error"} */
+    int failed[WK_ANALYZE_MAX_PARTS];
+    struct err first_err; /* of the first failed part */
+    double infer_ms[WK_ANALYZE_MAX_PARTS];
+    struct img dec;
+};
+
+/* parses {"tasks": [...], "models": {task: model}} into j; 0 or -1 with e */
+static int params_parse(const char *text, struct job *j, struct err *e)
+{
+    json_t *p = json_loads(text ? text : "{}", 0, NULL);
+    json_t *tasks = json_object_get(p, "tasks");
+    json_t *models = json_object_get(p, "models");
+    int rc = 0;
+    if (!json_is_array(tasks) || json_array_size(tasks) == 0 ||
+        json_array_size(tasks) > WK_ANALYZE_MAX_PARTS || !json_is_object(models)) {
+        rc = err_set(e, WK_ERR_INPUT, 400, "invalid_params",
+                     "analyze params need \"tasks\" (1..%d) and \"models\"", WK_ANALYZE_MAX_PARTS);
+        goto out;
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t)
+    {
+        const char *task = json_string_value(t);
+        const char *model = json_string_value(json_object_get(models, task ? task : ""));
+        if (task == NULL || model == NULL || strlen(task) >= TASK_LEN ||
+            strlen(model) >= WK_MODEL_NAME_LEN) {
+            rc = err_set(e, WK_ERR_INPUT, 400, "invalid_params",
+                         "analyze params: task %zu has no model", i);
+            goto out;
+        }
+        snprintf(j->parts[j->nparts].task, TASK_LEN, "%s", task);
+        snprintf(j->parts[j->nparts].model, WK_MODEL_NAME_LEN, "%s", model);
+        j->nparts++;
+    }
+out:
+    json_decref(p);
+    return rc;
+}
+
+static int eng_model_index(const struct wk_engine *eng, const char *model)
+{
+    for (int i = 0; i < eng->n_models; i++)
+        if (strcmp(eng->models[i], model) == 0)
+            return i;
+    return -1;
+}
+
+static void part_fail(struct job *j, int k, const char *code, const char *msg, int transient)
+{
+    j->slot[k] = json_pack("{s:s, s:{s:s, s:s}}", "model", j->parts[k].model, "error", "code", code,
+                           "message", msg);
+    j->failed[k] = 1;
+    if (j->first_err.code[0] == '\0') {
+        err_set(&j->first_err, WK_ERR, 500, code, "%s: %s", j->parts[k].task, msg);
+        j->first_err.transient = transient;
+    }
+}
+
+static int pair_index(struct part *pairs, int *np, const struct part *p)
+{
+    for (int i = 0; i < *np; i++)
+        if (!strcmp(pairs[i].task, p->task) && !strcmp(pairs[i].model, p->model))
+            return i;
+    if (*np >= PAIRS_MAX)
+        return -1;
+    pairs[*np] = *p;
+    return (*np)++;
+}
+
+/* ---- tags ---- */
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static void tag_add(json_t *tags, json_t *details, const char *tag, const char *source,
+                    json_int_t count, double score)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(tags, i, v) if (strcmp(json_string_value(v), tag) == 0) return;
+    json_array_append_new(tags, json_string(tag));
+    json_array_append_new(details, json_pack("{s:s, s:s, s:I, s:f}", "tag", tag, "source", source,
+                                             "count", count, "score", score));
+}
+
+struct obj_count {
+    const char *label;
+    json_int_t n;
+    double best;
+};
+
+static int obj_cmp(const void *a, const void *b)
+{
+    const struct obj_count *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->label, y->label);
+}
+
+void wk_analyze_tags(const json_t *results, json_t **tags, json_t **details)
+{
+    *tags = json_array();
+    *details = json_array();
+    CM_ASSERT(*tags != NULL && *details != NULL);
+    /* the order is fixed (classify, detect, detect_faces), whatever the
+     * order of the tasks asked for */
+    json_t *cls = json_object_get(results, "classify");
+    json_t *top = json_array_get(json_object_get(cls, "labels"), 0);
+    const char *label = json_string_value(json_object_get(top, "label"));
+    if (label != NULL) {
+        char buf[128];
+        snprintf(buf, sizeof(buf), "%s", label);
+        lower(buf);
+        double sc = json_number_value(json_object_get(top, "score"));
+        tag_add(*tags, *details, buf, "classify", 1, sc);
+        if (!strcmp(buf, "porn") || !strcmp(buf, "hentai") || !strcmp(buf, "sexy"))
+            tag_add(*tags, *details, "nsfw", "classify", 1, sc);
+    }
+    json_t *objs = json_object_get(json_object_get(results, "detect"), "objects");
+    size_t no = json_array_size(objs);
+    if (no > 0) {
+        struct obj_count *c = cm_xcalloc(no, sizeof(*c));
+        size_t nc = 0, i, k;
+        json_t *o;
+        json_array_foreach(objs, i, o)
+        {
+            const char *l = json_string_value(json_object_get(o, "label"));
+            double sc = json_number_value(json_object_get(o, "score"));
+            if (l == NULL)
+                continue;
+            for (k = 0; k < nc && strcmp(c[k].label, l) != 0; k++)
+                ;
+            if (k == nc)
+                c[nc++] = (struct obj_count){l, 0, 0.0};
+            c[k].n++;
+            if (sc > c[k].best)
+                c[k].best = sc;
+        }
+        qsort(c, nc, sizeof(*c), obj_cmp);
+        for (k = 0; k < nc; k++)
+            tag_add(*tags, *details, c[k].label, "detect", c[k].n, c[k].best);
+        free(c);
+    }
+    json_t *faces = json_object_get(json_object_get(results, "detect_faces"), "faces");
+    if (json_array_size(faces) > 0) {
+        double best = 0;
+        size_t i;
+        json_t *f;
+        json_array_foreach(faces, i, f)
+        {
+            double sc = json_number_value(json_object_get(f, "score"));
+            if (sc > best)
+                best = sc;
+        }
+        tag_add(*tags, *details, "face", "detect_faces", (json_int_t)json_array_size(faces), best);
+    }
+}
+
+/* ---- the run ---- */
+
+/* the combined result of job j; NULL when every part failed */
+static char *combine(struct job *j, double decode_ms)
+{
+    int ok = 0;
+    json_t *tasks = json_array(), *results = json_object(), *failed = json_array();
+    json_t *timings = json_pack("{s:f}", "decode", decode_ms);
+    for (int k = 0; k < j->nparts; k++) {
+        json_array_append_new(tasks, json_string(j->parts[k].task));
+        json_object_set(results, j->parts[k].task, j->slot[k]);
+        if (j->failed[k])
+            json_array_append_new(failed, json_string(j->parts[k].task));
+        else
+            ok++;
+        json_object_set_new(timings, j->parts[k].task, json_real(j->infer_ms[k]));
+    }
+    json_t *tags, *details;
+    wk_analyze_tags(results, &tags, &details);
+    json_t *o =
+        json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i}, s:o}", "model", WK_ANALYZE_MODEL,
+                  "tasks", tasks, "results", results, "failed", failed, "tags", tags, "tag_details",
+                  details, "image", "width", j->dec.w, "height", j->dec.h, "timings_ms", timings);
+    CM_ASSERT(o != NULL);
+    char *s = ok > 0 ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    CM_ASSERT(ok == 0 || s != NULL);
+    return s;
+}
+
+int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch, int n,
+                   struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg)
+{
+    CM_ASSERT(n >= 1 && n <= WK_MAX_BATCH);
+    struct job *jobs = cm_xcalloc((size_t)n, sizeof(*jobs));
+    struct wk_item *sub = cm_xcalloc((size_t)n, sizeof(*sub));
+    int *who = cm_xcalloc((size_t)n, sizeof(*who));
+    struct part pairs[PAIRS_MAX];
+    int npairs = 0, rc = WK_OK;
+    struct img_limits lim;
+    img_limits_default(&lim);
+
+    for (int i = 0; i < n; i++) {
+        struct wk_item *it = &items[i];
+        it->status = WK_OK;
+        it->done = 0;
+        it->batch_size = n;
+        err_clear(&it->err);
+        if (params_parse(it->params_json, &jobs[i], &it->err) != 0) {
+            it->status = WK_ERR_INPUT;
+            it->done = 1;
+            continue;
+        }
+        /* the one decode of this photo */
+        double t0 = cm_now_ms();
+        int drc = it->input == NULL ? IMG_ERR_INVALID
+                                    : img_decode(it->input, it->input_len, &lim, NULL, &jobs[i].dec,
+                                                 NULL, &it->err);
+        it->decode_ms = cm_now_ms() - t0;
+        if (drc != IMG_OK) {
+            if (it->input == NULL)
+                err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "job has no input image");
+            it->status = WK_ERR_INPUT;
+            it->done = 1;
+            continue;
+        }
+        for (int k = 0; k < jobs[i].nparts; k++)
+            if (pair_index(pairs, &npairs, &jobs[i].parts[k]) < 0)
+                part_fail(&jobs[i], k, "too_many_models",
+                          "too many different models in one batch of analyze jobs", 1);
+    }
+
+    for (int p = 0; p < npairs && rc == WK_OK; p++) {
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            if (items[i].done)
+                continue;
+            for (int k = 0; k < jobs[i].nparts; k++) {
+                if (strcmp(jobs[i].parts[k].task, pairs[p].task) != 0 ||
+                    strcmp(jobs[i].parts[k].model, pairs[p].model) != 0 || jobs[i].slot[k])
+                    continue;
+                memset(&sub[m], 0, sizeof(sub[m]));
+                sub[m].job_id = items[i].job_id;
+                sub[m].rgb = jobs[i].dec.rgb;
+                sub[m].rgb_w = jobs[i].dec.w;
+                sub[m].rgb_h = jobs[i].dec.h;
+                who[m++] = i * WK_ANALYZE_MAX_PARTS + k;
+            }
+        }
+        if (m == 0)
+            continue;
+        int mi = eng_model_index(eng, pairs[p].model);
+        if (mi < 0) {
+            for (int s = 0; s < m; s++)
+                part_fail(&jobs[who[s] / WK_ANALYZE_MAX_PARTS], who[s] % WK_ANALYZE_MAX_PARTS,
+                          "model_not_installed", "this worker does not run that model", 0);
+            continue;
+        }
+        int lim_b = eng->model_batch[mi] < max_batch ? eng->model_batch[mi] : max_batch;
+        rc = wk_batch_run(r, pairs[p].model, lim_b, m, sub, cp, cp_arg);
+        if (rc != WK_OK)
+            break; /* device lost: the caller hands every job back */
+        for (int s = 0; s < m; s++) {
+            struct job *j = &jobs[who[s] / WK_ANALYZE_MAX_PARTS];
+            int k = who[s] % WK_ANALYZE_MAX_PARTS;
+            struct wk_item *it = &items[who[s] / WK_ANALYZE_MAX_PARTS];
+            j->infer_ms[k] = sub[s].infer_ms;
+            if (sub[s].status == WK_ERR_CANCELED) {
+                /* canceled, lease lost or worker stopping: the whole job */
+                it->status = WK_ERR_CANCELED;
+                it->err = sub[s].err;
+                it->done = 1;
+                j->slot[k] = json_null();
+            } else if (sub[s].status != WK_OK) {
+                part_fail(j, k, sub[s].err.code[0] ? sub[s].err.code : "inference_failed",
+                          sub[s].err.msg, sub[s].err.transient);
+            } else {
+                json_t *res = json_loads(sub[s].result_json, 0, NULL);
+                CM_ASSERT(res != NULL);
+                j->slot[k] = res;
+            }
+            free(sub[s].result_json);
+            sub[s].result_json = NULL;
+        }
+    }
+
+    for (int i = 0; i < n && rc == WK_OK; i++) {
+        struct wk_item *it = &items[i];
+        if (it->done)
+            continue;
+        double p0 = cm_now_ms();
+        for (int k = 0; k < jobs[i].nparts; k++)
+            it->infer_ms += jobs[i].infer_ms[k];
+        it->result_json = combine(&jobs[i], it->decode_ms);
+        it->post_ms = cm_now_ms() - p0;
+        if (it->result_json == NULL) {
+            /* nothing to keep: the job fails with the first part's reason */
+            it->status = WK_ERR;
+            it->err = jobs[i].first_err;
+        }
+        it->done = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < jobs[i].nparts; k++)
+            json_decref(jobs[i].slot[k]);
+        img_free(&jobs[i].dec);
+    }
+    free(jobs);
+    free(sub);
+    free(who);
+    return rc;
+}
