@@ -7,6 +7,8 @@
 # Bounds (max |err| / max |ref logit|), a few times what was measured
 # (lavapipe, 3 seeds): f32 1e-6 (measured 3.1e-7), f16 2e-3 (6.3e-4),
 # i8 6e-2 (2.3e-2), q4 0.5 (0.19; the runtime's asymmetric groups of 32).
+# st_upload: the safetensors converters' f16/i8/q4 output (import/st.h)
+# uploaded as is and multiplied on the device, vs the same product here.
 # Also weights saved as BF16 and F16 (the reference computes on the same
 # rounded values), and --text through a tokenizer.json.
 set -uo pipefail
@@ -24,6 +26,9 @@ export RT_VALIDATE=1 VKV_VAR_DIR=$T/var
 if ! "$PY" -c 'import torch' 2>/dev/null; then
   echo "not ok - python3-torch is not installed (scripts/install-deps.sh)"; exit 1
 fi
+# the safetensors converters' formats through the matmul kernels
+echo "# $BIN/st_upload"
+"$BIN/st_upload" || rc=1
 IDS=5,17,42,99,7,250,3,11
 ref() { # seed dtype
   "$PY" tests/ref/moondream_ref.py --config $CFG --seed "$1" --dtype "$2" --parts text \
