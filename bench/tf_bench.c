@@ -216,7 +216,7 @@ static int decoder(int wtype, uint32_t layers, uint32_t prefill, uint32_t tokens
     struct err e = {0};
     struct rt_dec_config c = rt_dec_config_moondream2();
     if (tiny)
-        c = (struct rt_dec_config){256, 2, 4, 1024, 4096, 512, 32, 10000.0f, 1e-5f};
+        c = (struct rt_dec_config){256, 2, 4, 1024, 4096, 512, 32, 10000.0f, 1e-5f, 0};
     if (layers > 0)
         c.n_layers = layers;
     struct rt_dec *m = NULL;

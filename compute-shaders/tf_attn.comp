@@ -12,6 +12,7 @@
  * with causal != 0 key j is seen when j < prefix or j <= query position
  * (a prefix attended both ways, then causal).  Element (b, row, head h, d)
  * of q/k/v/o is at off + b * bs + row * ld + h * HD + d.
+ * KVH=1: k and v are IEEE halves (fp16 KV cache; offsets and strides still in elements).
  * Bindings: 0 q, 1 k, 2 v, 3 o, 4 state (uint).  Push: struct rt_tf_push_attn.
  */
 #extension GL_GOOGLE_include_directive : require
@@ -23,8 +24,20 @@ layout(local_size_x = 64) in;
 #define HD4 (HD / 4)
 #define TILE 32
 layout(std430, binding = 0) readonly buffer QBuf { vec4 q4[]; };
+#ifndef KVH
+#define KVH 0
+#endif
+#if KVH /* keys and values stored as IEEE halves (an fp16 KV cache) */
+layout(std430, binding = 1) readonly buffer KBuf { uvec2 k2[]; };
+layout(std430, binding = 2) readonly buffer VBuf { uvec2 v2[]; };
+#define KL(i) vec4(unpackHalf2x16(k2[i].x), unpackHalf2x16(k2[i].y))
+#define VL(i) vec4(unpackHalf2x16(v2[i].x), unpackHalf2x16(v2[i].y))
+#else
 layout(std430, binding = 1) readonly buffer KBuf { vec4 k4[]; };
 layout(std430, binding = 2) readonly buffer VBuf { vec4 v4[]; };
+#define KL(i) k4[i]
+#define VL(i) v4[i]
+#endif
 layout(std430, binding = 3) writeonly buffer OBuf { vec4 o4[]; };
 layout(std430, binding = 4) readonly buffer SBuf { uint state[]; };
 layout(push_constant) uniform P {
@@ -56,8 +69,8 @@ void main()
         for (uint i = tid; i < TILE * HD4; i += 64u) {
             uint j = j0 + i / HD4, c = i % HD4;
             bool in_ = j < end;
-            ks[i] = in_ ? k4[kb + ((j * p.kld) >> 2) + c] : vec4(0.0);
-            vs[i] = in_ ? v4[vb + ((j * p.vld) >> 2) + c] : vec4(0.0);
+            ks[i] = in_ ? KL(kb + ((j * p.kld) >> 2) + c) : vec4(0.0);
+            vs[i] = in_ ? VL(vb + ((j * p.vld) >> 2) + c) : vec4(0.0);
         }
         barrier();
         uint n = min(uint(TILE), end - j0);

@@ -6,6 +6,7 @@
  * max and sum by subgroup ops plus a shared step, then 256 invocations
  * split (vec4 of the head, key residue class) to sum p * v, and a shared
  * reduction over the classes.  Layout as tf_attn.comp (b = 0).
+ * KVH=1: k and v are IEEE halves (fp16 KV cache; offsets and strides still in elements).
  * Bindings: 0 q, 1 k, 2 v, 3 o, 4 state.  Push: struct rt_tf_push_attn (t = 1).
  */
 #extension GL_GOOGLE_include_directive : require
@@ -17,8 +18,20 @@ layout(local_size_x = 256) in;
 #define HD4 (HD / 4)
 #define MAXN 4096
 layout(std430, binding = 0) readonly buffer QBuf { vec4 q4[]; };
+#ifndef KVH
+#define KVH 0
+#endif
+#if KVH /* keys and values stored as IEEE halves (an fp16 KV cache) */
+layout(std430, binding = 1) readonly buffer KBuf { uvec2 k2[]; };
+layout(std430, binding = 2) readonly buffer VBuf { uvec2 v2[]; };
+#define KL(i) vec4(unpackHalf2x16(k2[i].x), unpackHalf2x16(k2[i].y))
+#define VL(i) vec4(unpackHalf2x16(v2[i].x), unpackHalf2x16(v2[i].y))
+#else
 layout(std430, binding = 1) readonly buffer KBuf { vec4 k4[]; };
 layout(std430, binding = 2) readonly buffer VBuf { vec4 v4[]; };
+#define KL(i) k4[i]
+#define VL(i) v4[i]
+#endif
 layout(std430, binding = 3) writeonly buffer OBuf { vec4 o4[]; };
 layout(std430, binding = 4) readonly buffer SBuf { uint state[]; };
 layout(push_constant) uniform P {
@@ -44,7 +57,7 @@ void main()
         uint ki = kb + ((j * p.kld) >> 2);
         float s = 0.0;
         for (uint i = 0u; i < HD4; i++)
-            s += dot(qs[i], k4[ki + i]);
+            s += dot(qs[i], KL(ki + i));
         sc[j] = s;
         m = max(m, s);
     }
@@ -71,7 +84,7 @@ void main()
     vec4 a = vec4(0.0);
     if (cls < classes)
         for (uint j = cls; j < n; j += classes)
-            a += sc[j] * v4[vb + ((j * p.vld) >> 2) + c];
+            a += sc[j] * VL(vb + ((j * p.vld) >> 2) + c);
     part[tid] = a;
     barrier();
     if (tid < HD4) {

@@ -39,6 +39,9 @@ RT_TF_SHADER_VARIANTS := \
   tf_embed_f32:tf_embed:WTYPE=0 tf_embed_f16:tf_embed:WTYPE=1 tf_embed_i8:tf_embed:WTYPE=2 \
   tf_attn_h64:tf_attn:HD=64 tf_attn_h72:tf_attn:HD=72 \
   tf_attn_dec_h64:tf_attn_dec:HD=64 tf_attn_dec_h72:tf_attn_dec:HD=72 \
+  tf_attn_h64_kvh:tf_attn:HD=64,KVH=1 tf_attn_h72_kvh:tf_attn:HD=72,KVH=1 \
+  tf_attn_dec_h64_kvh:tf_attn_dec:HD=64,KVH=1 tf_attn_dec_h72_kvh:tf_attn_dec:HD=72,KVH=1 \
+  tf_rope_kvh:tf_rope:KVH=1 \
   tf_layernorm:tf_layernorm: tf_eltwise:tf_eltwise: tf_softmax:tf_softmax: tf_rope:tf_rope: \
   tf_pool:tf_pool: tf_copy:tf_copy: tf_fourier:tf_fourier: tf_argmax:tf_argmax: \
   tf_peak:tf_peak:

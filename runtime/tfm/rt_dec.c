@@ -48,7 +48,7 @@ struct rt_dec_run {
 
 struct rt_dec_config rt_dec_config_moondream2(void)
 {
-    return (struct rt_dec_config){2048, 24, 32, 8192, 51200, 2048, 32, 10000.0f, 1e-5f};
+    return (struct rt_dec_config){2048, 24, 32, 8192, 51200, 2048, 32, 10000.0f, 1e-5f, 0};
 }
 
 const struct rt_dec_config *rt_dec_config(const struct rt_dec *m)
@@ -61,7 +61,9 @@ int rt_dec_init(struct rt_device *d, const struct rt_dec_config *c, int wtype, s
 {
     if (c->n_heads == 0 || c->dim % c->n_heads != 0 || c->n_layers == 0 || c->vocab == 0 ||
         c->max_context == 0 || c->ff_dim == 0 || c->dim % 32 != 0 || c->ff_dim % 32 != 0 ||
-        wtype < 0 || wtype > 3 || c->n_layers > 256 || c->max_context > 4096)
+        wtype < 0 || wtype > 3 || c->n_layers > 256 || c->max_context > 4096 || c->dim > 16384 ||
+        c->ff_dim > 65536 || c->vocab > (1u << 20) || c->n_heads > 1024 || !(c->ln_eps > 0) ||
+        !(c->rope_theta > 0))
         return err_set(e, RT_ERR_INVALID, 400, "invalid_config",
                        "invalid decoder config (dim %u, heads %u, layers %u, context %u)", c->dim,
                        c->n_heads, c->n_layers, c->max_context);
@@ -74,6 +76,7 @@ int rt_dec_init(struct rt_device *d, const struct rt_dec_config *c, int wtype, s
         return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a model");
     m->dev = d;
     m->c = *c;
+    m->c.kv_f16 = c->kv_f16 != 0;
     m->hd = hd;
     m->wtype = wtype;
     m->etype = wtype == RT_TF_F32 ? RT_TF_F32 : (wtype == RT_TF_I8 ? RT_TF_I8 : RT_TF_F16);
@@ -323,7 +326,7 @@ static int record(struct rt_dec_run *r, struct rt_tf_seq *s, uint32_t t, uint32_
             rc = rt_tf_linear(s, &w[L_QKV], h, D, qkv, 3 * D, t, RT_TF_ACT_NONE, 0, e);
         if (rc == 0)
             rc = rt_tf_rope(s, qkv, 3 * D, cs_ref(m), state, 0, q, D, kc, vc, D, t, D, m->hd,
-                            c->rot_dim, r->kv->cap, e);
+                            c->rot_dim, r->kv->cap, c->kv_f16, e);
         if (rc == 0) {
             struct rt_tf_attn a = {
                 .q = {q, 0, D, 0},
@@ -339,6 +342,7 @@ static int record(struct rt_dec_run *r, struct rt_tf_seq *s, uint32_t t, uint32_
                 .prefix = prefix,
                 .causal = 1,
                 .scale = 1.0f / sqrtf((float)m->hd),
+                .kv_f16 = c->kv_f16,
             };
             rc = rt_tf_attention(s, &a, e);
         }
@@ -378,7 +382,7 @@ int rt_dec_run_init(struct rt_dec *m, uint32_t max_len, uint32_t max_t, uint64_t
                        "run of %u positions (prefill %u) over the context of %u", max_len, max_t,
                        c->max_context);
     uint64_t D = c->dim, act = max_t * (D * 5 + c->ff_dim) * 4 + D * 4 + (uint64_t)c->vocab * 4;
-    uint64_t need = rt_kv_bytes_for(c->n_layers, c->dim, max_len) + act;
+    uint64_t need = rt_kv_bytes_for(c->n_layers, c->dim, max_len, c->kv_f16) + act;
     if (budget != 0 && need > budget)
         return err_set(e, RT_ERR_OOM, 503, "vram_budget",
                        "request needs %llu device bytes (KV cache for %u positions + "
@@ -392,7 +396,7 @@ int rt_dec_run_init(struct rt_dec *m, uint32_t max_len, uint32_t max_t, uint64_t
     r->host_ids = 256;
     r->host_logits = (256 + (uint64_t)max_t * 4 + 255) / 256 * 256;
     struct rt_device *d = m->dev;
-    int rc = rt_kv_init(d, c->n_layers, c->dim, max_len, 0, &r->kv, e);
+    int rc = rt_kv_init(d, c->n_layers, c->dim, max_len, c->kv_f16, 0, &r->kv, e);
     struct {
         struct rt_tf_buf **b;
         uint64_t size;

@@ -25,6 +25,7 @@
 struct rt_dec_config {
     uint32_t dim, n_layers, n_heads, ff_dim, vocab, max_context, rot_dim;
     float rope_theta, ln_eps;
+    int kv_f16; /* 1: the KV cache holds IEEE halves (half the bytes); 0: fp32 */
 };
 
 /* Moondream 2's text model: 2048, 24 layers, 32 heads, ff 8192, vocab
@@ -37,7 +38,9 @@ struct rt_dec_run;
 /*
  * Creates an empty model on d: weights of the blocks and lm_head stored as
  * wtype (enum rt_tf_wtype), the embedding table as f32 (wtype f32), i8
- * (i8) or f16 (f16, q4).  Head size dim/n_heads must be 64 or 72.
+ * (i8) or f16 (f16, q4).  Head size dim/n_heads must be 64 or 72; limits:
+ * dim <= 16384 and ff_dim multiples of 32, ff_dim <= 65536, vocab <= 2^20,
+ * layers <= 256, context <= 4096 (RT_ERR_INVALID / RT_UNSUPPORTED otherwise).
  * Returns 0 and a new model in *out (caller frees with rt_dec_free after
  * its runs), or <0 with e set.
  */

@@ -5,22 +5,22 @@
 
 #include <stdlib.h>
 
-uint64_t rt_kv_bytes_for(uint32_t n_layers, uint32_t dim, uint32_t cap)
+uint64_t rt_kv_bytes_for(uint32_t n_layers, uint32_t dim, uint32_t cap, int f16)
 {
-    return (uint64_t)n_layers * 2 * cap * dim * 4;
+    return (uint64_t)n_layers * 2 * cap * dim * (f16 ? 2 : 4);
 }
 
-int rt_kv_init(struct rt_device *d, uint32_t n_layers, uint32_t dim, uint32_t cap, uint64_t budget,
-               struct rt_kv **out, struct err *e)
+int rt_kv_init(struct rt_device *d, uint32_t n_layers, uint32_t dim, uint32_t cap, int f16,
+               uint64_t budget, struct rt_kv **out, struct err *e)
 {
-    uint64_t bytes = rt_kv_bytes_for(n_layers, dim, cap);
+    uint64_t bytes = rt_kv_bytes_for(n_layers, dim, cap, f16);
     if (n_layers == 0 || dim == 0 || cap == 0)
         return err_set(e, RT_ERR_INVALID, 500, "internal", "empty KV cache");
     if (budget != 0 && bytes > budget)
         return err_set(e, RT_ERR_OOM, 503, "vram_budget",
                        "KV cache of %llu bytes (%u positions) exceeds the budget of %llu",
                        (unsigned long long)bytes, cap, (unsigned long long)budget);
-    if ((uint64_t)cap * dim * 4 > d->caps.max_storage_range)
+    if ((uint64_t)cap * dim * (f16 ? 2 : 4) > d->caps.max_storage_range)
         return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
                        "KV cache layer of %u positions over maxStorageBufferRange", cap);
     struct rt_kv *kv = calloc(1, sizeof(*kv));
@@ -35,6 +35,7 @@ int rt_kv_init(struct rt_device *d, uint32_t n_layers, uint32_t dim, uint32_t ca
     kv->n_layers = n_layers;
     kv->dim = dim;
     kv->cap = cap;
+    kv->f16 = f16 != 0;
     *out = kv;
     return 0;
 }
@@ -49,7 +50,7 @@ void rt_kv_free(struct rt_kv *kv)
 
 struct rt_tf_ref rt_kv_ref(const struct rt_kv *kv, uint32_t l, int which)
 {
-    uint64_t layer = (uint64_t)kv->cap * kv->dim * 4;
+    uint64_t layer = (uint64_t)kv->cap * kv->dim * (kv->f16 ? 2 : 4);
     return rt_tf_sub(rt_tf_whole(kv->buf), (2 * (uint64_t)l + (uint64_t)which) * layer, layer);
 }
 
@@ -61,7 +62,7 @@ static int copy_rows(struct rt_kv *kv, struct rt_tf_buf *snap, uint32_t len, int
         return 0;
     struct rt_tf_seq *s = NULL;
     int rc = rt_tf_seq_init(kv->dev, &s, e);
-    uint64_t rows = (uint64_t)len * kv->dim * 4;
+    uint64_t rows = (uint64_t)len * kv->dim * (kv->f16 ? 2 : 4);
     for (uint32_t i = 0; rc == 0 && i < 2 * kv->n_layers; i++) {
         struct rt_tf_ref c = rt_tf_sub(rt_kv_ref(kv, i / 2, (int)(i % 2)), 0, rows);
         struct rt_tf_ref p = rt_tf_sub(rt_tf_whole(snap), i * rows, rows);
@@ -80,7 +81,7 @@ int rt_kv_snapshot(struct rt_kv *kv, struct rt_kv_snap **out, struct err *e)
     struct rt_kv_snap *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a snapshot");
-    uint64_t bytes = rt_kv_bytes_for(kv->n_layers, kv->dim, kv->len ? kv->len : 1);
+    uint64_t bytes = rt_kv_bytes_for(kv->n_layers, kv->dim, kv->len ? kv->len : 1, kv->f16);
     int rc = rt_tf_buf_init(kv->dev, bytes, 0, &s->buf, e);
     if (rc == 0)
         rc = copy_rows(kv, s->buf, kv->len, 1, e);
@@ -91,13 +92,14 @@ int rt_kv_snapshot(struct rt_kv *kv, struct rt_kv_snap **out, struct err *e)
     s->n_layers = kv->n_layers;
     s->dim = kv->dim;
     s->len = kv->len;
+    s->f16 = kv->f16;
     *out = s;
     return 0;
 }
 
 int rt_kv_restore(struct rt_kv *kv, const struct rt_kv_snap *s, struct err *e)
 {
-    if (s->n_layers != kv->n_layers || s->dim != kv->dim || s->len > kv->cap)
+    if (s->n_layers != kv->n_layers || s->dim != kv->dim || s->f16 != kv->f16 || s->len > kv->cap)
         return err_set(e, RT_ERR_INVALID, 500, "internal",
                        "snapshot of %u layers x %u (%u positions) does not fit the cache",
                        s->n_layers, s->dim, s->len);

@@ -476,7 +476,10 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
     uint64_t al = d->caps.min_storage_align > 256 ? d->caps.min_storage_align : 256;
     uint64_t row_d, row_s, row_z;
     part_bytes(type, 1, k, group, &row_d, &row_s, &row_z);
-    uint64_t range = d->caps.max_storage_range;
+    /* parts of at most 1 GiB keep every element index of a part under 2^31
+     * (the kernels index with 32-bit uints) whatever maxStorageBufferRange is */
+    uint64_t range =
+        d->caps.max_storage_range < (1ull << 30) ? d->caps.max_storage_range : (1ull << 30);
     const char *lim = getenv("VKV_TF_PART_BYTES"); /* tests: force several parts */
     if (lim != NULL && strtoull(lim, NULL, 10) > 0 && strtoull(lim, NULL, 10) < range)
         range = strtoull(lim, NULL, 10);
@@ -762,13 +765,13 @@ int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf
 }
 
 static int view_need(const struct rt_tf_view *v, uint32_t batch, uint32_t rows, uint32_t width,
-                     const char *what, struct err *e)
+                     uint32_t esize, const char *what, struct err *e)
 {
     uint64_t last = v->off + (uint64_t)(batch - 1) * v->bs + (uint64_t)(rows - 1) * v->ld + width;
     if (v->off % 4 || v->ld % 4 || v->bs % 4)
         return err_set(e, RT_ERR_INVALID, 500, "internal",
                        "attention: %s offsets/strides must be multiples of 4", what);
-    return need(v->r, last * 4, "attention", what, e);
+    return need(v->r, last * esize, "attention", what, e);
 }
 
 int rt_tf_attention(struct rt_tf_seq *s, const struct rt_tf_attn *a, struct err *e)
@@ -781,45 +784,55 @@ int rt_tf_attention(struct rt_tf_seq *s, const struct rt_tf_attn *a, struct err 
     uint32_t width = a->heads * a->hd;
     /* keys: the whole range a kernel may read is pos0 + t rows; pos0 lives on
      * the device, so the caller sizes k/v for its maximum (checked: t rows) */
-    CHECK(view_need(&a->q, a->batch, a->t, width, "q", e));
-    CHECK(view_need(&a->k, a->batch, a->t, width, "k", e));
-    CHECK(view_need(&a->v, a->batch, a->t, width, "v", e));
-    CHECK(view_need(&a->o, a->batch, a->t, width, "o", e));
+    uint32_t kvs = a->kv_f16 ? 2 : 4;
+    CHECK(view_need(&a->q, a->batch, a->t, width, 4, "q", e));
+    CHECK(view_need(&a->k, a->batch, a->t, width, kvs, "k", e));
+    CHECK(view_need(&a->v, a->batch, a->t, width, kvs, "v", e));
+    CHECK(view_need(&a->o, a->batch, a->t, width, 4, "o", e));
     CHECK(need(a->state, ((uint64_t)a->st + 1) * 4, "attention", "state", e));
     struct rt_tf_push_attn pc = {a->t,    a->st,    a->prefix, a->causal != 0, a->q.off, a->q.ld,
                                  a->q.bs, a->k.off, a->k.ld,   a->k.bs,        a->v.off, a->v.ld,
                                  a->v.bs, a->o.off, a->o.ld,   a->o.bs,        a->scale};
     struct rt_tf_bind bd[5] = {
         {a->q.r, 0, 0}, {a->k.r, 0, 0}, {a->v.r, 0, 0}, {a->o.r, 1, 0}, {a->state, 0, 0}};
-    int h72 = a->hd == 72;
+    /* [f16 kv][h72] */
+    static const enum rt_shader_id dec[2][2] = {
+        {RT_SHADER_TF_ATTN_DEC_H64, RT_SHADER_TF_ATTN_DEC_H72},
+        {RT_SHADER_TF_ATTN_DEC_H64_KVH, RT_SHADER_TF_ATTN_DEC_H72_KVH}};
+    static const enum rt_shader_id pre[2][2] = {
+        {RT_SHADER_TF_ATTN_H64, RT_SHADER_TF_ATTN_H72},
+        {RT_SHADER_TF_ATTN_H64_KVH, RT_SHADER_TF_ATTN_H72_KVH}};
+    int h72 = a->hd == 72, kh = a->kv_f16 != 0;
     if (a->t == 1 && a->batch == 1)
-        return rt_tf_seq_dispatch(s, h72 ? RT_SHADER_TF_ATTN_DEC_H72 : RT_SHADER_TF_ATTN_DEC_H64,
-                                  NULL, 0, bd, 5, &pc, sizeof(pc), 1, a->heads, 1, e);
+        return rt_tf_seq_dispatch(s, dec[kh][h72], NULL, 0, bd, 5, &pc, sizeof(pc), 1, a->heads, 1,
+                                  e);
     uint32_t gx = (a->t + 63) / 64;
-    return rt_tf_seq_dispatch(s, h72 ? RT_SHADER_TF_ATTN_H72 : RT_SHADER_TF_ATTN_H64, NULL, 0, bd,
-                              5, &pc, sizeof(pc), gx, a->heads, a->batch, e);
+    return rt_tf_seq_dispatch(s, pre[kh][h72], NULL, 0, bd, 5, &pc, sizeof(pc), gx, a->heads,
+                              a->batch, e);
 }
 
 int rt_tf_rope(struct rt_tf_seq *s, struct rt_tf_ref qkv, uint32_t ld, struct rt_tf_ref cs,
                struct rt_tf_ref state, uint32_t st, struct rt_tf_ref qo, uint32_t qld,
                struct rt_tf_ref kc, struct rt_tf_ref vc, uint32_t kld, uint32_t t, uint32_t d,
-               uint32_t hd, uint32_t rot, uint32_t max_pos, struct err *e)
+               uint32_t hd, uint32_t rot, uint32_t max_pos, int kv_f16, struct err *e)
 {
-    if (t == 0 || hd == 0 || d % hd != 0 || rot % 2 != 0 || rot > hd || ld < 3 * d || kld < d ||
-        max_pos == 0)
+    if (t == 0 || hd == 0 || hd % 2 != 0 || d % hd != 0 || rot % 2 != 0 || rot > hd || ld < 3 * d ||
+        kld < d || kld % 2 != 0 || max_pos == 0)
         return err_set(e, RT_ERR_INVALID, 500, "internal", "rope: bad shape");
+    uint32_t kvs = kv_f16 ? 2 : 4;
     CHECK(need(qkv, rows_bytes(t, ld, 3 * d), "rope", "qkv", e));
     CHECK(need(qo, rows_bytes(t, qld, d), "rope", "q", e));
-    CHECK(need(kc, rows_bytes(max_pos, kld, d), "rope", "k cache", e));
-    CHECK(need(vc, rows_bytes(max_pos, kld, d), "rope", "v cache", e));
+    CHECK(need(kc, rows_bytes(max_pos, kld, d) / 4 * kvs, "rope", "k cache", e));
+    CHECK(need(vc, rows_bytes(max_pos, kld, d) / 4 * kvs, "rope", "v cache", e));
     CHECK(need(cs, (uint64_t)max_pos * (rot / 2) * 8, "rope", "table", e));
     CHECK(need(state, ((uint64_t)st + 1) * 4, "rope", "state", e));
     struct rt_tf_push_rope pc = {t, d, hd, rot, ld, st, max_pos, qld, kld};
     struct rt_tf_bind bd[6] = {{qkv, 0, 0}, {cs, 0, 0}, {state, 0, 0},
                                {qo, 1, 0},  {kc, 1, 0}, {vc, 1, 0}};
     uint32_t gx, gy;
-    fold(((uint64_t)t * d + 63) / 64, &gx, &gy);
-    return rt_tf_seq_dispatch(s, RT_SHADER_TF_ROPE, NULL, 0, bd, 6, &pc, sizeof(pc), gx, gy, 1, e);
+    fold(((uint64_t)t * d / 2 + 63) / 64, &gx, &gy);
+    return rt_tf_seq_dispatch(s, kv_f16 ? RT_SHADER_TF_ROPE_KVH : RT_SHADER_TF_ROPE, NULL, 0, bd, 6,
+                              &pc, sizeof(pc), gx, gy, 1, e);
 }
 
 int rt_tf_embed(struct rt_tf_seq *s, const struct rt_tf_weight *table, struct rt_tf_ref ids,

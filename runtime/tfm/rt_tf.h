@@ -194,6 +194,7 @@ struct rt_tf_attn {
     uint32_t prefix;              /* causal: keys < prefix seen by all */
     int causal;
     float scale; /* usually 1/sqrt(hd) */
+    int kv_f16;  /* k and v hold IEEE halves (an fp16 KV cache); q and o fp32 */
 };
 /* o = softmax(q k^T * scale + mask) v; keys 0 .. pos0 + t - 1 (t == 1 and batch == 1:
  * the decode kernel, context <= 4096) */
@@ -201,11 +202,12 @@ int rt_tf_attention(struct rt_tf_seq *s, const struct rt_tf_attn *a, struct err 
 
 /* rotary embedding + KV write (tf_rope.comp): qkv rows [t][ld] (q, k, v of d
  * each), cs = table of rt_tfr_rope_table (max_pos x rot/2 (cos, sin)); q -> qo
- * rows (qld), k and v -> kc / vc rows pos0 + t (kld); pos0 = state[st] */
+ * rows (qld), k and v -> kc / vc rows pos0 + t (kld; fp32, or IEEE halves with
+ * kv_f16); pos0 = state[st]; d, hd, rot and kld even */
 int rt_tf_rope(struct rt_tf_seq *s, struct rt_tf_ref qkv, uint32_t ld, struct rt_tf_ref cs,
                struct rt_tf_ref state, uint32_t st, struct rt_tf_ref qo, uint32_t qld,
                struct rt_tf_ref kc, struct rt_tf_ref vc, uint32_t kld, uint32_t t, uint32_t d,
-               uint32_t hd, uint32_t rot, uint32_t max_pos, struct err *e);
+               uint32_t hd, uint32_t rot, uint32_t max_pos, int kv_f16, struct err *e);
 
 /* x[i, :] = table[ids[idoff + i], :] for i < t (table: a weight of n rows x k
  * columns, f32/f16/i8; its bias unused); row stride ldx */

@@ -92,7 +92,8 @@ int main(int argc, char **argv)
                               ju(tc, "max_context"),
                               ju(tc, "rot_dim"),
                               (float)json_number_value(json_object_get(tc, "rope_theta")),
-                              (float)json_number_value(json_object_get(tc, "ln_eps"))};
+                              (float)json_number_value(json_object_get(tc, "ln_eps")),
+                              0};
     json_t *toks = json_object_get(tx, "tokens"), *logits = json_object_get(tx, "logits");
     json_t *gen = json_object_get(tx, "generated"), *steps = json_object_get(tx, "step_logits");
     json_t *hidden = json_object_get(tx, "hidden");

@@ -11,6 +11,7 @@
  */
 #include "runtime/tfm/rt_tf.h"
 #include "runtime/tfm/rt_tf_ref.h"
+#include "runtime/ir/rt_ir.h"
 #include "tests/lib/th.h"
 
 #include <math.h>
@@ -388,7 +389,7 @@ static void t_rope(void)
     struct rt_tf_ref X = dbuf(qkv, (size_t)T * ld), C = dbuf(cs, (size_t)maxp * rot),
                      S = dbuf((const float *)st, 1), Q = dbuf(NULL, (size_t)T * D),
                      K = dbuf(NULL, nc), V = dbuf(NULL, nc);
-    RUN(rt_tf_rope(s, X, ld, C, S, 0, Q, D, K, V, D, T, D, hd, rot, maxp, e));
+    RUN(rt_tf_rope(s, X, ld, C, S, 0, Q, D, K, V, D, T, D, hd, rot, maxp, 0, e));
     get(Q, gq, (size_t)T * D);
     get(K, gk, nc);
     get(V, gv, nc);
@@ -404,6 +405,87 @@ static void t_rope(void)
              "rotated dims are interleaved: out[2] = r1 cos - m1 sin, out[3] = r1 sin + m1 cos");
     TH_CHECK(gq[40] == qkv[40], "dims past the rotary part pass through");
     free(qkv), free(cs), free(rq), free(rk), free(rv), free(gq), free(gk), free(gv);
+}
+
+/* halves of n floats (two per uint) and the floats they hold */
+static void to_half(const float *f, size_t n, uint16_t *h, float *back)
+{
+    for (size_t i = 0; i < n; i++) {
+        h[i] = rt_f32_to_f16(f[i]);
+        back[i] = rt_f16_to_f32(h[i]);
+    }
+}
+
+static void t_kv_f16(void)
+{
+    /* rotary + KV write into an fp16 cache */
+    uint32_t T = 3, hd = 64, H = 2, D = H * hd, rot = 32, maxp = 16, P0 = 5, ld = 3 * D;
+    float *qkv = rnd((size_t)T * ld, -2, 2), *cs = malloc((size_t)maxp * rot / 2 * 8);
+    rt_tfr_rope_table(cs, maxp, rot, 10000.0);
+    size_t nc = (size_t)maxp * D;
+    float *rq = calloc((size_t)T * D, 4), *rk = calloc(nc, 4), *rv = calloc(nc, 4);
+    float *gq = calloc((size_t)T * D, 4), *gk = calloc(nc, 4), *gv = calloc(nc, 4);
+    uint16_t *hk = calloc(nc, 2), *hv = calloc(nc, 2), *tmp = calloc(nc, 2);
+    uint32_t st[1] = {P0};
+    struct rt_tf_ref X = dbuf(qkv, (size_t)T * ld), C = dbuf(cs, (size_t)maxp * rot),
+                     S = dbuf((const float *)st, 1), Q = dbuf(NULL, (size_t)T * D),
+                     K = dbuf(NULL, nc / 2), V = dbuf(NULL, nc / 2);
+    RUN(rt_tf_rope(s, X, ld, C, S, 0, Q, D, K, V, D, T, D, hd, rot, maxp, 1, e));
+    get(Q, gq, (size_t)T * D);
+    get(K, (float *)hk, nc / 2);
+    get(V, (float *)hv, nc / 2);
+    for (size_t i = 0; i < nc; i++)
+        gk[i] = rt_f16_to_f32(hk[i]), gv[i] = rt_f16_to_f32(hv[i]);
+    rt_tfr_rope(qkv, ld, cs, P0, rq, D, rk, rv, D, T, D, hd, rot, maxp);
+    to_half(rk, nc, tmp, rk);
+    to_half(rv, nc, tmp, rv);
+    check("rope q with an fp16 cache", gq, rq, (size_t)T * D, 1e-6f);
+    check("rope k into an fp16 cache (vs the reference rounded to halves)", gk, rk, nc, 0);
+    check("rope v into an fp16 cache", gv, rv, nc, 0);
+    free(qkv), free(cs), free(rq), free(rk), free(rv), free(gq), free(gk), free(gv), free(hk),
+        free(hv), free(tmp);
+    /* attention reading halves: prefill after a cached prefix, and decode */
+    struct {
+        uint32_t hd, heads, t, pos0, prefix;
+        const char *what;
+    } c[] = {{64, 2, 9, 30, 25, "attention h64 prefill, fp16 KV"},
+             {72, 2, 7, 3, 0, "attention h72 prefill, fp16 KV"},
+             {64, 3, 1, 77, 0, "attention h64 decode, fp16 KV"},
+             {72, 2, 1, 50, 0, "attention h72 decode, fp16 KV"}};
+    for (int k = 0; k < 4; k++) {
+        uint32_t H2 = c[k].heads, hd2 = c[k].hd, D2 = H2 * hd2, T2 = c[k].t, L = c[k].pos0 + T2;
+        size_t nq = (size_t)T2 * D2, nkv = (size_t)L * D2;
+        float *q = rnd(nq, -1, 1), *kk = rnd(nkv, -1, 1), *vv = rnd(nkv, -1, 1);
+        uint16_t *kh = calloc(nkv + 2, 2), *vh = calloc(nkv + 2, 2);
+        to_half(kk, nkv, kh, kk);
+        to_half(vv, nkv, vh, vv);
+        float *ref = calloc(nq, 4), *got = calloc(nq, 4);
+        uint32_t st2[1] = {c[k].pos0};
+        struct rt_tf_ref Qb = dbuf(q, nq), Kb = dbuf((const float *)kh, (nkv + 1) / 2),
+                         Vb = dbuf((const float *)vh, (nkv + 1) / 2), Ob = dbuf(NULL, nq),
+                         Sb = dbuf((const float *)st2, 1);
+        struct rt_tf_attn a = {.q = {Qb, 0, D2, 0},
+                               .k = {Kb, 0, D2, 0},
+                               .v = {Vb, 0, D2, 0},
+                               .o = {Ob, 0, D2, 0},
+                               .state = Sb,
+                               .st = 0,
+                               .t = T2,
+                               .batch = 1,
+                               .heads = H2,
+                               .hd = hd2,
+                               .prefix = c[k].prefix,
+                               .causal = 1,
+                               .scale = 1.0f / sqrtf((float)hd2),
+                               .kv_f16 = 1};
+        RUN(rt_tf_attention(s, &a, e));
+        get(Ob, got, nq);
+        rt_tfr_attention((struct rt_tfr_view){q, 0, D2, 0}, (struct rt_tfr_view){kk, 0, D2, 0},
+                         (struct rt_tfr_view){vv, 0, D2, 0}, ref, 0, D2, 0, c[k].pos0, T2, 1, H2,
+                         hd2, c[k].prefix, 1, a.scale);
+        check(c[k].what, got, ref, nq, 6e-7f);
+        free(q), free(kk), free(vv), free(kh), free(vh), free(ref), free(got);
+    }
 }
 
 static void t_embed(void)
@@ -556,7 +638,7 @@ static void t_replay(void)
                            .scale = 0.125f};
     int rc = rt_tf_seq_init(dev, &s, &e);
     if (rc == 0)
-        rc = rt_tf_rope(s, X, 3 * D, C, S, 0, Q, D, K, V, D, 1, D, hd, rot, maxp, &e);
+        rc = rt_tf_rope(s, X, 3 * D, C, S, 0, Q, D, K, V, D, 1, D, hd, rot, maxp, 0, &e);
     if (rc == 0)
         rc = rt_tf_attention(s, &a, &e);
     if (rc == 0)
@@ -601,6 +683,7 @@ int main(int argc, char **argv)
     t_parts();
     t_attention();
     t_rope();
+    t_kv_f16();
     t_embed();
     t_pool();
     t_copy();
