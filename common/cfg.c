@@ -64,6 +64,8 @@ static const struct cfg_entry cfg_entries[] = {
      "largest width*height accepted, checked before decoding"},
     {"VKV_MAX_DECODE_CPU_MS", CFG_TYPE_INT, "500", 0, 600000, 0, A | W | C,
      "CPU time one request's image decoding may use (0 = no limit)"},
+    {"VKV_THUMB_SIDE", CFG_TYPE_INT, "160", 0, 1024, 0, A,
+     "side of the thumbnail vkv-api keeps per job for the dashboard (below 8 = none)"},
     /* postgresql */
     {"VKV_PG_HOST", CFG_TYPE_STR, "var/run", 0, 0, 0, A | W | C | R,
      "PostgreSQL host or socket directory"},

@@ -40,6 +40,7 @@ struct api_limits {
     int max_parts;             /* multipart parts per request */
     unsigned decode_cpu_ms;    /* VKV_MAX_DECODE_CPU_MS: image decoding CPU per request */
     long long max_json_values; /* values (scalars, arrays, objects) in one JSON body */
+    int thumb_side;            /* VKV_THUMB_SIDE: the dashboard's per-job thumbnail, 0 = none */
 };
 
 /* ------------------------------------------------------------- output */

@@ -15,6 +15,10 @@
 #include "common/durl.h"
 #include "common/img.h"
 #include "common/jq.h"
+#include "common/log.h"
+#include "common/pgx.h"
+#include "common/thumb.h"
+#include "sql_queries.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +39,31 @@ static unsigned long long thread_cpu_ms(void)
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
         return 0;
     return (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u;
+}
+
+/* WebP quality of the thumbnails: ~3-6 KB at 160 px, enough to see what
+ * boxes were drawn on */
+#define API_THUMB_QUALITY 70
+
+/* the dashboard's thumbnail of a decoded image into the request arena;
+ * best effort: a job is never refused for want of a thumbnail */
+static void thumb_keep(struct api_ctx *ctx, const struct img *im, struct api_image *out)
+{
+    struct err te;
+    err_clear(&te);
+    uint8_t *t = NULL;
+    size_t n = 0;
+    if (thumb_webp(im, ctx->lim->thumb_side, API_THUMB_QUALITY, &t, &n, &te) != THUMB_OK) {
+        log_warn("no thumbnail: %s", te.msg);
+        return;
+    }
+    uint8_t *copy = ar_alloc(ctx->ar, n);
+    if (copy != NULL) {
+        memcpy(copy, t, n);
+        out->thumb = copy;
+        out->thumb_len = n;
+    }
+    thumb_free(t);
 }
 
 int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, struct api_image *out,
@@ -67,6 +96,10 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
             e->http = rc == IMG_ERR_OOM ? 503 : 400;
         return API_ERR_INVALID;
     }
+    out->thumb = NULL;
+    out->thumb_len = 0;
+    if (ctx->lim->thumb_side > 0)
+        thumb_keep(ctx, &im, out);
     img_free(&im);
     out->data = data;
     out->len = n;
@@ -261,7 +294,23 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
     j.batch_id = batch_id;
     j.deadline_ms = (int)spec->deadline_ms;
     *existed = 0;
-    return jq_job_enqueue(ctx->db, &j, job_id, existed, e);
+    int rc = jq_job_enqueue(ctx->db, &j, job_id, existed, e);
+    if (rc != JQ_OK || *existed || spec->image.thumb == NULL)
+        return rc;
+    /* the thumbnail outlives the job's input (job_thumbs, schema/README.md);
+     * inside a batch's transaction it commits with the jobs */
+    char t[24], id[24];
+    const char *v[3] = {pgx_i64(t, r->tenant.id), pgx_i64(id, *job_id),
+                        (const char *)spec->image.thumb};
+    const int lens[3] = {0, 0, (int)spec->image.thumb_len}, fmts[3] = {0, 0, 1};
+    struct err te;
+    err_clear(&te);
+    if (pgx_exec(ctx->db, SQLQ_DASH_THUMB_PUT, 3, v, lens, fmts, 0, &te) == NULL) {
+        /* the job is enqueued (or, in a batch, the transaction is now
+         * aborted and the commit reports it) */
+        log_warn("job %lld: thumbnail not stored: %s", (long long)*job_id, te.msg);
+    }
+    return rc;
 }
 
 int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,

@@ -246,6 +246,7 @@ int main(int argc, char **argv)
     /* a full batch (1000 jobs of a dozen values each) is far below this;
      * a 19 MB array of numbers (9.5 M values, 4.6 s to parse) is not */
     lim.max_json_values = 200000;
+    lim.thumb_side = cfg_int("VKV_THUMB_SIDE") >= 8 ? (int)cfg_int("VKV_THUMB_SIDE") : 0;
 
     struct api_models *models = api_models_init(cfg_str("VKV_MODELS_DIR"));
     if (api_db_global_init() != 0)

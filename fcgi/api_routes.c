@@ -33,6 +33,7 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/whoami", API_AUTH_TENANT, api_h_whoami},
     {"GET", "/v1/queue/stats", API_AUTH_TENANT, api_h_dash_stats},
     {"GET", "/v1/jobs/{}/input", API_AUTH_TENANT, api_h_jobs_input},
+    {"GET", "/v1/jobs/{}/thumbnail", API_AUTH_TENANT, api_h_jobs_thumbnail},
     {"GET", "/v1/admin/tenants", API_AUTH_ADMIN, api_h_admin_tenants},
     {"GET", "/v1/admin/settings", API_AUTH_ADMIN, api_h_admin_settings},
     {"POST", "/v1/admin/settings", API_AUTH_ADMIN, api_h_admin_settings_set},

@@ -22,3 +22,4 @@ FUZZ_LDLIBS_request :=
 
 # the dashboard's handlers run named statements of schema/queries/dash.sql
 $(O)/fcgi/handlers/h_dash.o: $(B)/gen/sql_queries.h
+$(O)/fcgi/api_job.o: $(B)/gen/sql_queries.h

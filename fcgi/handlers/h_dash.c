@@ -9,6 +9,7 @@
 
 #include "common/jq.h"
 #include "common/pgx.h"
+#include "common/thumb.h"
 #include "sql_queries.h"
 
 #include <stdlib.h>
@@ -158,4 +159,28 @@ int api_h_admin_settings_set(struct api_ctx *ctx, struct api_req *r)
     if (j == NULL)
         return api_reply_error(r, 500, "internal", 0, "the settings could not be read back");
     return api_reply_json(r, 200, json_pack("{s:o}", "settings", j), NULL);
+}
+
+int api_h_jobs_thumbnail(struct api_ctx *ctx, struct api_req *r)
+{
+    int64_t id = api_id_parse(r->pp[0]);
+    if (id < 0)
+        return api_reply_error(r, 404, "not_found", 0, "no job \"%.32s\"", r->pp[0]);
+    int64_t scope;
+    if (api_dash_scope(ctx, r, &scope) != API_OK)
+        return API_ERR;
+    char s[24], j[24];
+    const char *v[2] = {pgx_i64(s, scope), pgx_i64(j, id)};
+    struct err e;
+    err_clear(&e);
+    PGresult *res = pgx_exec(ctx->db, SQLQ_DASH_JOB_THUMB, 2, v, NULL, NULL, 1, &e);
+    if (res == NULL)
+        return api_reply_err(r, &e);
+    if (PQntuples(res) == 0)
+        return api_reply_error(r, 404, "not_found", 0, "job not found");
+    /* binary result: the flag is an int4 */
+    if (pgx_bin_i32(res, 0, 0) == 0)
+        return api_reply_text(r, 204, THUMB_MIME, "", 0);
+    return api_reply_text(r, 200, THUMB_MIME, PQgetvalue(res, 0, 1),
+                          (size_t)PQgetlength(res, 0, 1));
 }

@@ -31,6 +31,10 @@ int api_h_dash_stats(struct api_ctx *ctx, struct api_req *r);
 /* GET /v1/jobs/{id}/input: the input image of a queued or running job;
  * 404 input_not_retained once it finished (the input leaves with it) */
 int api_h_jobs_input(struct api_ctx *ctx, struct api_req *r);
+/* GET /v1/jobs/{id}/thumbnail: the WebP thumbnail vkv-api kept at enqueue
+ * (any state, for a day); 204 when the job has none (VKV_THUMB_SIDE 0, an
+ * older job), 404 when there is no such job for this key */
+int api_h_jobs_thumbnail(struct api_ctx *ctx, struct api_req *r);
 /* GET /v1/admin/tenants: tenants, their keys (prefix, flags; never the
  * hash), live job counts */
 int api_h_admin_tenants(struct api_ctx *ctx, struct api_req *r);

@@ -88,3 +88,17 @@ SELECT json_build_object('settings', json_build_object(
            'retry_max_ms', retry_max_ms))::text
   FROM queue_settings
  WHERE id = 1
+
+-- name: dash_thumb_put
+-- $1 tenant, $2 job id, $3 the WebP bytes (vkv-api at enqueue)
+INSERT INTO job_thumbs (job_id, tenant_id, bytes)
+VALUES ($2::bigint, $1::bigint, $3::bytea)
+ON CONFLICT (job_id) DO NOTHING
+
+-- name: dash_job_thumb
+-- $1 tenant (0 = any), $2 job id: (1, bytes) when a thumbnail is kept,
+-- (0, NULL) when the job exists without one, no row when no such job
+SELECT CASE WHEN t.bytes IS NULL THEN 0 ELSE 1 END, t.bytes
+  FROM jobs_all j
+  LEFT JOIN job_thumbs t ON t.job_id = j.id
+ WHERE j.id = $2::bigint AND ($1::bigint = 0 OR j.tenant_id = $1::bigint)

@@ -608,7 +608,8 @@ SELECT json_build_object('workers', coalesce(json_agg(json_build_object(
 
 -- name: jq_retention
 -- $1 days.  Deletes finished jobs, idempotency keys and empty batches older
--- than that; returns the rows deleted.
+-- than that, and the dashboard's job thumbnails older than one day (or $1
+-- days when fewer); returns the rows deleted.
 WITH h AS (
     DELETE FROM job_history
      WHERE finished_at < now() - make_interval(days => $1::int)
@@ -631,9 +632,14 @@ b AS (
        AND NOT EXISTS (SELECT 1 FROM job_history hh WHERE hh.batch_id = bt.id
                         AND hh.finished_at >= now() - make_interval(days => $1::int))
     RETURNING 1
+),
+t AS (
+    DELETE FROM job_thumbs
+     WHERE created_at < now() - make_interval(days => least($1::int, 1))
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM i)
-     + (SELECT count(*) FROM w) + (SELECT count(*) FROM b)
+     + (SELECT count(*) FROM w) + (SELECT count(*) FROM b) + (SELECT count(*) FROM t)
 
 -- name: jq_job_state
 -- $1 tenant (0 = any), $2 job id: the state, for waiters

@@ -216,8 +216,11 @@ try {
   await shot(page, 'jobs');
   await page.goto(`${U}/dashboard/#job/${tryId}`);
   await page.waitForFunction(() => document.querySelector('#job-canvas').dataset.boxes !== undefined, { timeout: 10000 });
-  check('job detail: the try-it job draws its boxes on its input', Number(await attr(page, '#job-canvas', 'data-boxes')) > 0 &&
-        !(await page.$eval('#job-canvas-note', (e) => e.textContent)).includes('kept only'));
+  const tryJob = (await api(env.DASH_ADMIN_KEY, `/v1/jobs/${tryId}`)).json;
+  const nAll = tryJob.result.objects.length;
+  check(`job detail: the try-it job draws all its ${nAll} boxes on this tab's copy of its input`,
+        Number(await attr(page, '#job-canvas', 'data-boxes')) === nAll && (await attr(page, '#job-canvas', 'data-src')) === 'local',
+        `boxes ${await attr(page, '#job-canvas', 'data-boxes')}, src ${await attr(page, '#job-canvas', 'data-src')}`);
   clean(page, 'job detail loads');
   await shot(page, 'job');
 
@@ -297,8 +300,19 @@ try {
         shown.items.includes(`caption: ${env.DASH_XSS_LABEL}`), shown.items.join('\n'));
   check('job detail: no element was created from the markup and none of it ran', shown.injected === 0 && shown.xss === undefined,
         JSON.stringify(shown));
-  check('job detail: a finished job says its input is not kept', (await tp.$eval('#job-canvas-note', (e) => e.textContent)).includes('kept only'));
+  check('job detail: a job without a thumbnail says so and draws on a blank',
+        (await attr(tp, '#job-canvas', 'data-src')) === 'none' &&
+        (await tp.$eval('#job-canvas-note', (e) => e.textContent)).includes('No picture was kept'));
   await shot(tp, 'job-markup');
+  // a finished job of another client: drawn on the thumbnail vkv-api kept
+  await tp.goto(`${U}/dashboard/#job/${env.DASH_THUMB_JOB}`);
+  await tp.waitForFunction((id) => document.querySelector('#job-id').textContent === id &&
+    document.querySelector('#job-canvas').dataset.src, { timeout: 10000 }, env.DASH_THUMB_JOB);
+  check(`job detail: a finished detect job (curl) is drawn on its thumbnail with its ${env.DASH_THUMB_BOXES} boxes`,
+        (await attr(tp, '#job-canvas', 'data-src')) === 'thumbnail' &&
+        (await attr(tp, '#job-canvas', 'data-boxes')) === env.DASH_THUMB_BOXES,
+        `src ${await attr(tp, '#job-canvas', 'data-src')}, boxes ${await attr(tp, '#job-canvas', 'data-boxes')}`);
+  await shot(tp, 'job-thumbnail');
   // another tenant's job by id is "not found" for this key
   const other = await api(env.DASH_ACME_KEY, `/v1/jobs?limit=500`);
   check('tenant key: the API lists none of the other tenant\'s jobs',

@@ -17,8 +17,8 @@ admin="$BIN/vkv-admin"
 out=$("$admin" schema-check 2>&1); rc=$?
 check "schema-check refuses an unmigrated database" test $rc -ne 0
 check "and says to run migrate" grep -q "schema_not_migrated" <<<"$out"
+nmig=$(ls schema/migrations/[0-9][0-9][0-9][0-9]_*.sql | wc -l)
 out=$(pg_tmp_migrate 2>&1)
-nmig=$(ls schema/migrations/*.sql | wc -l)
 check "vkv-admin migrate applies every migration ($nmig)" grep -q "migrations applied: $nmig" <<<"$out"
 out=$("$admin" migrate 2>&1)
 check "a second migrate applies nothing" grep -q "migrations applied: 0" <<<"$out"
@@ -82,6 +82,7 @@ for f in "$blocks"/*.sql; do
 done
 check "vkv_readonly cannot read api_keys" bash -c "! psql -XAtq -U vkv_ro_login -c 'select * from api_keys' >/dev/null 2>&1"
 check "vkv_readonly cannot read job inputs" bash -c "! psql -XAtq -U vkv_ro_login -c 'select input from jobs' >/dev/null 2>&1"
+check "vkv_readonly cannot read job thumbnails" bash -c "! psql -XAtq -U vkv_ro_login -c 'select bytes from job_thumbs' >/dev/null 2>&1"
 check "vkv_readonly cannot write" bash -c "! psql -XAtq -U vkv_ro_login -c 'update tiers set paused = true' >/dev/null 2>&1"
 # ... nor store anything, hold the migration lock, wake the workers or
 # make temp tables, even after turning read-only off for its session

@@ -161,14 +161,42 @@ check "a job with markup in its label, caption and error is in job_history" test
 for _ in $(seq 1 600); do grep -q "model centernet" "$T/worker.log" && break; sleep 0.1; done
 check "vkv-worker registers centernet" grep -q "model centernet" "$T/worker.log"
 
+# ---- a finished job submitted by another client: its thumbnail stays
+tj=$(curl -s --max-time $((WAIT_MS / 1000 + 10)) -H "Authorization: Bearer $ACME_KEY" -F task=detect -F model=centernet \
+       -F tier=IMMEDIATE -F "image=@$IMAGES/coffee.png;type=image/png" "$U/v1/jobs?wait=$WAIT_MS")
+THUMB_JOB=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$tj" 2>/dev/null)
+THUMB_BOXES=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["result"]["objects"]))' "$tj" 2>/dev/null)
+check "a detect job on coffee.png succeeds (${THUMB_BOXES:-?} objects)" test -n "$THUMB_BOXES"
+hdr=$(curl -s -D - -o "$T/thumb.webp" -H "Authorization: Bearer $ACME_KEY" "$U/v1/jobs/$THUMB_JOB/thumbnail")
+check "GET /v1/jobs/ID/thumbnail of the finished job is a WebP of at most 160 px" bash -c "
+  grep -q '^HTTP/1.1 200' <<<\"\$1\" && grep -qi '^content-type: image/webp' <<<\"\$1\" &&
+  python3 -c '
+import struct, sys
+d = open(sys.argv[1], \"rb\").read()
+assert d[:4] == b\"RIFF\" and d[8:16] == b\"WEBPVP8 \", d[:16]
+w, h = (v & 0x3fff for v in struct.unpack(\"<HH\", d[26:30]))
+print(\"# thumbnail\", w, \"x\", h, len(d), \"bytes\")
+assert max(w, h) == 160 and min(w, h) > 0, (w, h)' $T/thumb.webp" _ "$hdr"
+c=$(code "$OTHER_KEY" "/v1/jobs/$THUMB_JOB/thumbnail"); check "another tenant's thumbnail is 404" test "$c" = 404
+c=$(code "$ACME_KEY" "/v1/jobs/$XSS_ID/thumbnail"); check "a job without a thumbnail answers 204" test "$c" = 204
+c=$(code "$ACME_KEY" "/v1/jobs/999999/thumbnail"); check "no such job: thumbnail 404" test "$c" = 404
+
 # ---- the browser
 DASH_URL=$U DASH_ADMIN_KEY=$ADMIN_KEY DASH_ACME_KEY=$ACME_KEY DASH_ACME_ID=$ACME_ID \
 DASH_OTHER_ID=$OTHER_ID DASH_XSS_ID=$XSS_ID DASH_XSS_LABEL=$XSS_LABEL DASH_XSS_ERR=$XSS_ERR \
 DASH_BG_QUEUED=$BG_QUEUED DASH_PHOTO=$PHOTO DASH_OBJECT=person DASH_CHROME=$CHROME DASH_TMP=$T \
-DASH_MODULES=$PWD/$DC/node_modules DASH_WAIT_MS=$WAIT_MS \
+DASH_MODULES=$PWD/$DC/node_modules DASH_WAIT_MS=$WAIT_MS DASH_THUMB_JOB=$THUMB_JOB DASH_THUMB_BOXES=$THUMB_BOXES \
   timeout 300 node tests/dashboard/dashboard.test.mjs 2>&1 | tee "$T/browser.log" |
   grep -E '^(ok|not ok|#) '
 rc=${PIPESTATUS[0]}
 check "the browser test exits 0" test "$rc" = 0
 echo "# screenshots: $T/shots"
+
+# ---- retention: thumbnails go after a day, whatever VKV_RETENTION_DAYS
+n0=$(psql -XAtqc "select count(*) from job_thumbs")
+psql -XAtqc "update job_thumbs set created_at = now() - interval '25 hours' where job_id = $THUMB_JOB" >/dev/null
+"$BIN/vkv-admin" retention run --days 30 >"$T/retention.log" 2>&1
+n1=$(psql -XAtqc "select count(*) from job_thumbs")
+check "retention deletes the day-old thumbnail and keeps the rest ($n0 -> $n1)" \
+  bash -c "(( $n0 >= 2 && $n1 == $n0 - 1 )) && [[ -z \$(psql -XAtqc 'select 1 from job_thumbs where job_id = $THUMB_JOB') ]]"
 ((fail == 0))

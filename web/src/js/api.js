@@ -42,13 +42,14 @@ export async function get(path, params) {
   return res.json();
 }
 
-// GET path -> Blob (images)
+// GET path -> Blob (images); null for 204 No Content
 export async function getBlob(path, params) {
   const u = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params || {}))
     if (v) u.searchParams.set(k, v);
   const res = await fetch(u, { headers: headers(), cache: 'no-store' });
   if (!res.ok) await fail(res);
+  if (res.status === 204) return null;
   return res.blob();
 }
 

@@ -43,8 +43,11 @@ function fmtScore(s) { return typeof s === 'number' ? s.toFixed(2) : ''; }
 // result's aspect) and the shapes on canvas; returns the number of boxes
 export function drawResult(canvas, img, result, filter) {
   const sh = shapes(result, filter);
-  const iw = img ? img.width : (result && result.image && result.image.width) || 640;
-  const ih = img ? img.height : (result && result.image && result.image.height) || 480;
+  // the size of the original when the result knows it (a thumbnail is
+  // drawn scaled up), else the picture's, else 4:3
+  const orig = result && result.image && result.image.width > 0 && result.image.height > 0;
+  const iw = orig ? result.image.width : img ? img.width : 640;
+  const ih = orig ? result.image.height : img ? img.height : 480;
   const maxSide = 960, s = Math.min(1, maxSide / Math.max(iw, ih));
   canvas.width = Math.max(1, Math.round(iw * s));
   canvas.height = Math.max(1, Math.round(ih * s));

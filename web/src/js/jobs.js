@@ -88,6 +88,9 @@ export async function showJob(id) {
   clear($('#job-items'));
   const note = $('#job-canvas-note');
   note.textContent = 'loading…';
+  // set again once this job is drawn (the browser tests wait for them)
+  delete $('#job-canvas').dataset.src;
+  delete $('#job-canvas').dataset.boxes;
   let j;
   try {
     j = await get(`/v1/jobs/${encodeURIComponent(id)}`, { tenant: state.admin ? 'all' : '' });
@@ -110,20 +113,29 @@ export async function showJob(id) {
   add('worker / device', j.worker ? `${j.worker} / ${j.device ?? ''}` : null);
   add('input', `${j.input_type ?? '?'}, ${j.input_bytes ?? '?'} bytes`);
   for (const [k, v] of Object.entries(j.timings || {}))
-    add(`timing ${k}`, typeof v === 'number' ? `${v} ms` : JSON.stringify(v));
+    add(`timing ${k}`, typeof v === 'number' && k.endsWith('_ms') ? `${v} ms` : JSON.stringify(v));
   $('#job-error').textContent = j.error || 'none';
+  $('#job-error').className = j.error ? 'error-text' : 'note';
   $('#job-raw').textContent = JSON.stringify(j, null, 2);
   listResult($('#job-items'), j.result);
-  // the input: this tab's own upload, else the server's copy while live
-  let img = null;
+  // the picture: this tab's own upload, else the thumbnail vkv-api kept
+  // (204 when none), else the full input while the job is live
+  let img = null, src = 'none';
+  const scope = { tenant: state.admin ? 'all' : '' };
   try {
-    const blob = localInputs.get(String(j.id)) ||
-      (j.state === 'queued' || j.state === 'running'
-        ? await getBlob(`/v1/jobs/${encodeURIComponent(id)}/input`, { tenant: state.admin ? 'all' : '' })
-        : null);
+    let blob = localInputs.get(String(j.id));
+    if (blob) src = 'local';
+    if (!blob && (blob = await getBlob(`/v1/jobs/${encodeURIComponent(id)}/thumbnail`, scope))) src = 'thumbnail';
+    if (!blob && (j.state === 'queued' || j.state === 'running') &&
+        (blob = await getBlob(`/v1/jobs/${encodeURIComponent(id)}/input`, scope))) src = 'input';
     if (blob) img = await blobToImage(blob);
   } catch (_) { img = null; }
-  const n = drawResult($('#job-canvas'), img, j.result);
-  note.textContent = (img ? '' : 'The input is kept only while a job is queued or running; ' +
-    'the result is drawn on a blank of the image\'s size. ') + `${n} boxes drawn.`;
+  if (!img) src = 'none';
+  const canvas = $('#job-canvas');
+  const n = drawResult(canvas, img, j.result);
+  canvas.dataset.src = src;
+  note.textContent = (src === 'thumbnail' ? 'Drawn on the thumbnail kept for this job. ' : '') +
+    (src === 'none' ? 'No picture was kept for this job (thumbnails are kept for a day; ' +
+      'VKV_THUMB_SIDE=0 keeps none): the result is drawn on a blank of the image\'s size. ' : '') +
+    `${n} boxes drawn.`;
 }

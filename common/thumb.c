@@ -1,0 +1,88 @@
+/*
+ * thumb.c: thumbnails (thumb.h).  The box filter averages every source
+ * pixel into exactly one destination pixel, so a large downscale does not
+ * alias the way a bilinear sample of a few pixels would; one pass over the
+ * source, integer sums.
+ */
+#include "common/thumb.h"
+
+#include <webp/encode.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_t *len,
+               struct err *e)
+{
+    *out = NULL;
+    *len = 0;
+    if (side < 8 || side > 1024 || im == NULL || im->rgb == NULL || im->w < 1 || im->h < 1)
+        return err_set(e, THUMB_ERR_INVALID, 0, "invalid_thumbnail",
+                       "cannot make a thumbnail of side %d from a %dx%d image", side,
+                       im ? im->w : 0, im ? im->h : 0);
+    int w = im->w, h = im->h;
+    if (w > side || h > side) {
+        /* fit the longer side, keep the aspect, at least one pixel */
+        if (w >= h) {
+            h = (int)((long long)h * side / w);
+            w = side;
+        } else {
+            w = (int)((long long)w * side / h);
+            h = side;
+        }
+        w = w < 1 ? 1 : w;
+        h = h < 1 ? 1 : h;
+    }
+    uint8_t *dst = malloc((size_t)w * (size_t)h * 3);
+    /* per destination pixel of one row: channel sums and counts */
+    uint64_t *acc = calloc((size_t)w * 4, sizeof(*acc));
+    if (dst == NULL || acc == NULL) {
+        free(dst);
+        free(acc);
+        return err_set_transient(e, THUMB_ERR_OOM, "out_of_memory",
+                                 "could not allocate a %dx%d thumbnail", w, h);
+    }
+    for (int dy = 0; dy < h; dy++) {
+        int y0 = (int)((long long)dy * im->h / h), y1 = (int)((long long)(dy + 1) * im->h / h);
+        if (y1 <= y0)
+            y1 = y0 + 1;
+        memset(acc, 0, (size_t)w * 4 * sizeof(*acc));
+        for (int y = y0; y < y1; y++) {
+            const uint8_t *row = im->rgb + (size_t)y * (size_t)im->w * 3;
+            for (int x = 0; x < im->w; x++) {
+                uint64_t *a = acc + (size_t)((long long)x * w / im->w) * 4;
+                a[0] += row[3 * x];
+                a[1] += row[3 * x + 1];
+                a[2] += row[3 * x + 2];
+                a[3]++;
+            }
+        }
+        uint8_t *d = dst + (size_t)dy * (size_t)w * 3;
+        for (int dx = 0; dx < w; dx++) {
+            const uint64_t *a = acc + (size_t)dx * 4;
+            for (int c = 0; c < 3; c++)
+                d[3 * dx + c] = (uint8_t)((a[c] + a[3] / 2) / a[3]);
+        }
+    }
+    free(acc);
+    uint8_t *webp = NULL;
+    size_t n = WebPEncodeRGB(dst, w, h, w * 3,
+                             (float)(quality < 1     ? 1
+                                     : quality > 100 ? 100
+                                                     : quality),
+                             &webp);
+    free(dst);
+    if (n == 0 || webp == NULL) {
+        WebPFree(webp);
+        return err_set_transient(e, THUMB_ERR_OOM, "out_of_memory",
+                                 "could not encode a %dx%d thumbnail", w, h);
+    }
+    *out = webp;
+    *len = n;
+    return THUMB_OK;
+}
+
+void thumb_free(uint8_t *p)
+{
+    WebPFree(p);
+}

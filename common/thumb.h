@@ -1,0 +1,36 @@
+/*
+ * thumb.h: a small preview of a decoded image, for the operator's
+ * dashboard (the API keeps one per job; the full input leaves with the
+ * job).  Box-filtered down to fit a square of `side` pixels (never up),
+ * encoded as lossy WebP with libwebp's one-call encoder (no setjmp, unlike
+ * libjpeg and libpng).
+ */
+#ifndef VKV_THUMB_H
+#define VKV_THUMB_H
+
+#include "common/err.h"
+#include "common/img.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum thumb_status {
+    THUMB_OK = 0,
+    THUMB_ERR_INVALID = -2, /* side out of 8..1024, or an empty image */
+    THUMB_ERR_OOM = -3,     /* allocation or the encoder failed */
+};
+
+#define THUMB_MIME "image/webp"
+
+/*
+ * Encodes a thumbnail of im (RGB8, borrowed) no larger than side x side
+ * at the given WebP quality (1..100).  On THUMB_OK *out is a new buffer of
+ * *len bytes the caller frees with thumb_free(); on error *out is NULL and
+ * e is filled (transient for THUMB_ERR_OOM).
+ */
+int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_t *len,
+               struct err *e);
+/* frees a buffer from thumb_webp; p may be NULL */
+void thumb_free(uint8_t *p);
+
+#endif
