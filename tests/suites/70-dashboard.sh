@@ -93,6 +93,8 @@ check "the page has a strict CSP (script-src 'self', no unsafe-inline or unsafe-
   bash -c "[[ \$1 == *\"script-src 'self'\"* && \$1 == *\"default-src 'none'\"* && \$1 != *unsafe* ]]" _ "$csp"
 check "scripts are served as JavaScript (module scripts need it)" \
   bash -c "curl -s -D - -o /dev/null '$U/dashboard/js/app.js' | grep -qi '^content-type: text/javascript'"
+loc=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$U/dashboard")
+check "GET /dashboard redirects to /dashboard/ ($loc)" test "$loc" = "301 $U/dashboard/"
 code() { curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $1" "$U$2"; }
 check "GET /v1/whoami: admin key -> admin true" \
   bash -c "[[ \$(curl -s -H 'Authorization: Bearer $ADMIN_KEY' $U/v1/whoami) == *'\"admin\": true'* || \$(curl -s -H 'Authorization: Bearer $ADMIN_KEY' $U/v1/whoami) == *'\"admin\":true'* ]]"

@@ -1,18 +1,22 @@
-// overview.js: workers and devices, tiers, charts; polls every 2 s while
-// the page is shown (and the tab visible).
+// overview.js: workers and devices, tiers, charts; polls the queue and
+// the workers every 2 s and the wait statistics every 10 s while the page
+// is shown (and the tab visible).
 import { get } from './api.js';
 import { el, $, clear, fmtBytes, fmtNum, numCell, banner, TIERS } from './ui.js';
 import { lineChart } from './charts.js';
 
 const POLL_MS = 2000;
+// the wait percentiles scan a day of job history: every 5th poll only
+const STATS_EVERY = 5;
 const DEPTH_KEEP_MS = 10 * 60 * 1000;
 const depthHist = [];            // [{t, queued: [4]}], this tab only
 const prevDone = new Map();      // worker -> {t, done}: jobs/s between polls
-let timer = 0, active = false, state = { admin: false };
+let timer = 0, active = false, state = { admin: false }, ticks = 0, stats = null;
 
 export function start(st) {
   state = st;
   active = true;
+  stats = null;   // a new visit (or another key) reads them at once
   tick();
 }
 export function stop() { active = false; clearTimeout(timer); }
@@ -22,10 +26,14 @@ async function tick() {
   if (!active) return;
   if (document.visibilityState !== 'hidden') {
     try {
-      const [gpus, queue, stats] = await Promise.all([
-        get('/v1/gpus'), get('/v1/queue'), get('/v1/queue/stats', { tenant: state.admin ? 'all' : '' }),
+      const fresh = !stats || ticks % STATS_EVERY === 0;
+      const [gpus, queue, st] = await Promise.all([
+        get('/v1/gpus'), get('/v1/queue'),
+        fresh ? get('/v1/queue/stats', { tenant: state.admin ? 'all' : '' }) : stats,
       ]);
+      ticks++;
       if (!active) return;
+      stats = st;
       render(gpus, queue, stats);
     } catch (e) {
       banner(`Overview: ${e.message}`);
