@@ -204,6 +204,7 @@ try {
   const tenantsSeen = await page.$$eval('#jobs-table tbody tr', (es) => [...new Set(es.map((e) => e.dataset.tenant))]);
   check('jobs: an admin with tenant "all" sees several tenants\' jobs', tenantsSeen.includes(env.DASH_ACME_ID) &&
         tenantsSeen.includes(env.DASH_OTHER_ID), tenantsSeen.join(','));
+  await shot(page, 'jobs');
   await page.select('#jobs-filter select[name=tenant]', '');
   await page.select('#jobs-filter select[name=state]', 'succeeded');
   await page.click('#jobs-filter button[type=submit]');
@@ -213,7 +214,6 @@ try {
   });
   check('jobs: the state filter shows only succeeded jobs, the try-it job among them', !!onlyMine);
   clean(page, 'jobs list loads and filters');
-  await shot(page, 'jobs');
   await page.goto(`${U}/dashboard/#job/${tryId}`);
   await page.waitForFunction(() => document.querySelector('#job-canvas').dataset.boxes !== undefined, { timeout: 10000 });
   const tryJob = (await api(env.DASH_ADMIN_KEY, `/v1/jobs/${tryId}`)).json;
