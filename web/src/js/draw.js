@@ -1,5 +1,5 @@
 // draw.js: a job's result drawn on its image (canvas), and the same result
-// as a list of text items.  Results (rt_task*.c, fcgi/handlers):
+// as a list of text items.  Results (tasks/rt_task*.c, fcgi/handlers/):
 //   classify      {labels: [{label, score}]}
 //   detect        {objects: [{label, score, x_min, y_min, x_max, y_max}]}  (0..1)
 //   detect_faces  {faces: [{box: {x_min..}, score, landmarks: [{name, x, y}]}]}
