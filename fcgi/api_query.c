@@ -28,6 +28,7 @@ static const struct api_query_rule api_query_rules[] = {
     /* tenant=all: an admin key reads any tenant's job (h_dash.c) */
     {"GET", "/v1/jobs/{}", {"tenant", NULL}},
     {"GET", "/v1/jobs/{}/input", {"tenant", NULL}},
+    {"GET", "/v1/jobs/{}/thumbnail", {"tenant", NULL}},
     {"GET", "/v1/queue/stats", {"tenant", NULL}},
     {NULL, NULL, {NULL}},
 };
