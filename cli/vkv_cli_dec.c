@@ -110,8 +110,9 @@ static int load_weights(struct rt_dec *m, const struct st_file *f, struct err *e
             continue;
         float *x = malloc((t->nelem ? t->nelem : 1) * sizeof *x);
         if (!x)
-            return err_set(e, -1, 0, "out_of_memory", "could not allocate %llu floats for %s",
-                           (unsigned long long)t->nelem, t->name);
+            return err_set(e, -1, ERR_INTERNAL, "out_of_memory",
+                           "could not allocate %llu floats for %s", (unsigned long long)t->nelem,
+                           t->name);
         int rc = st_rows_f32(f, t, 0, t->rows, x, e);
         if (rc == 0)
             rc = rt_dec_tensor_set(m, t->name, x, t->nelem, e);
@@ -121,7 +122,8 @@ static int load_weights(struct rt_dec *m, const struct st_file *f, struct err *e
         used++;
     }
     if (!used)
-        return err_set(e, -1, 0, "invalid_model", "no model.text.* tensor in the weights file");
+        return err_set(e, -1, ERR_INTERNAL, "invalid_model",
+                       "no model.text.* tensor in the weights file");
     return rt_dec_ready(m, e);
 }
 

@@ -145,21 +145,21 @@ static int cfg_validate(size_t i, const char *v, struct err *e)
         errno = 0;
         long long x = strtoll(v, &end, 10);
         if (errno != 0 || end == v || *end != '\0')
-            return err_set(e, -1, 0, "invalid_config",
+            return err_set(e, -1, ERR_INVALID, "invalid_config",
                            "invalid value for %s: \"%s\" is not an integer", c->name, v);
         if (x < c->min || x > c->max)
-            return err_set(e, -1, 0, "invalid_config",
+            return err_set(e, -1, ERR_INVALID, "invalid_config",
                            "invalid value for %s: %lld is outside %lld..%lld", c->name, x, c->min,
                            c->max);
         cfg_ints[i] = x;
     } else if (c->type == CFG_TYPE_BOOL) {
         int b;
         if (cfg_parse_bool(v, &b) != 0)
-            return err_set(e, -1, 0, "invalid_config",
+            return err_set(e, -1, ERR_INVALID, "invalid_config",
                            "invalid value for %s: \"%s\" is not a boolean", c->name, v);
         cfg_ints[i] = b;
     } else if (c->name != NULL && strcmp(c->name, "VKV_LOG_LEVEL") == 0 && log_level_parse(v) < 0) {
-        return err_set(e, -1, 0, "invalid_config",
+        return err_set(e, -1, ERR_INVALID, "invalid_config",
                        "invalid value for VKV_LOG_LEVEL: \"%s\" (debug, info, warn, error)", v);
     }
     free(cfg_values[i]);
@@ -171,8 +171,8 @@ static int cfg_load_file(const char *file, struct err *e)
 {
     FILE *f = fopen(file, "r");
     if (f == NULL)
-        return err_set(e, -1, 0, "invalid_config", "could not open config file \"%s\": %s", file,
-                       strerror(errno));
+        return err_set(e, -1, ERR_INVALID, "invalid_config",
+                       "could not open config file \"%s\": %s", file, strerror(errno));
     char line[4096];
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
@@ -187,15 +187,15 @@ static int cfg_load_file(const char *file, struct err *e)
             continue;
         char *eq = strchr(p, '=');
         if (eq == NULL) {
-            rc = err_set(e, -1, 0, "invalid_config",
+            rc = err_set(e, -1, ERR_INVALID, "invalid_config",
                          "invalid line %d in \"%s\": expected KEY=VALUE", lineno, file);
             break;
         }
         *eq = '\0';
         int i = cfg_find(p);
         if (i < 0) {
-            rc = err_set(e, -1, 0, "invalid_config", "unknown key \"%s\" at line %d in \"%s\"", p,
-                         lineno, file);
+            rc = err_set(e, -1, ERR_INVALID, "invalid_config",
+                         "unknown key \"%s\" at line %d in \"%s\"", p, lineno, file);
             break;
         }
         rc = cfg_validate((size_t)i, eq + 1, e);
@@ -212,7 +212,7 @@ int cfg_load(int prog, const char *file, struct err *e)
             v = cfg_entries[i].def;
         if (v == NULL) {
             if (cfg_entries[i].progs & prog)
-                return err_set(e, -1, 0, "invalid_config", "missing required setting %s",
+                return err_set(e, -1, ERR_INVALID, "invalid_config", "missing required setting %s",
                                cfg_entries[i].name);
             continue;
         }

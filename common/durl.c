@@ -75,29 +75,29 @@ int durl_base64_len(const char *s, size_t n, size_t *len, struct err *e)
          * base64 digit (signed char in its constant-time lookup): refuse
          * them, and control characters, here */
         if (c >= 0x80 || c < 0x20)
-            return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+            return err_set(e, DURL_ERR_BASE64, ERR_INVALID, "invalid_base64",
                            "invalid base64: byte 0x%02x at offset %zu", c, i);
         chars++;
         if (c == '=') {
             pad++;
             pad_seen = 1;
         } else if (pad_seen) {
-            return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+            return err_set(e, DURL_ERR_BASE64, ERR_INVALID, "invalid_base64",
                            "invalid base64: data after padding at offset %zu", i);
         }
     }
     if (chars % 4 == 0) {
         if (pad > 2)
-            return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+            return err_set(e, DURL_ERR_BASE64, ERR_INVALID, "invalid_base64",
                            "invalid base64: %zu padding characters", pad);
         *len = chars / 4 * 3 - pad;
         return DURL_OK;
     }
     if (pad > 0)
-        return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+        return err_set(e, DURL_ERR_BASE64, ERR_INVALID, "invalid_base64",
                        "invalid base64: wrong padding for %zu characters", chars);
     if (chars % 4 == 1)
-        return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+        return err_set(e, DURL_ERR_BASE64, ERR_INVALID, "invalid_base64",
                        "invalid base64: truncated, %zu characters", chars);
     *len = chars / 4 * 3 + (chars % 4 - 1);
     return DURL_OK;
@@ -116,7 +116,7 @@ static int durl_b64_decode(const char *s, size_t n, enum durl_b64 variant, size_
     if ((rc = durl_base64_len(s, n, &want, e)) != DURL_OK)
         return rc;
     if (max_bytes && want > max_bytes)
-        return err_set(e, DURL_ERR_TOO_LARGE, 413, too_large_code,
+        return err_set(e, DURL_ERR_TOO_LARGE, ERR_TOO_LARGE, too_large_code,
                        "decoded data is %zu bytes, more than the limit of %zu", want, max_bytes);
     for (size_t i = 0; i < n; i++)
         chars += !durl_is_ws((unsigned char)s[i]);
@@ -139,14 +139,14 @@ static int durl_b64_decode(const char *s, size_t n, enum durl_b64 variant, size_
     if (chars > 0 && sodium_base642bin(buf, want, s, n, " \t\r\n\f", &got, &end, sv) != 0) {
         if (!ar)
             free(buf);
-        return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+        return err_set(e, DURL_ERR_BASE64, ERR_INVALID, "invalid_base64",
                        "invalid base64 character or trailing bits");
     }
     if (chars > 0 && (end != s + n || got != want)) {
         size_t off = end ? (size_t)(end - s) : 0;
         if (!ar)
             free(buf);
-        return err_set(e, DURL_ERR_BASE64, 400, "invalid_base64",
+        return err_set(e, DURL_ERR_BASE64, ERR_INVALID, "invalid_base64",
                        "invalid base64 character at offset %zu", off);
     }
     buf[want] = 0;
@@ -199,12 +199,12 @@ static int durl_pct_decode(const char *s, size_t n, size_t max_bytes, struct ar 
             continue;
         if (n - i < 3 || durl_hex((unsigned char)s[i + 1]) < 0 ||
             durl_hex((unsigned char)s[i + 2]) < 0)
-            return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
+            return err_set(e, DURL_ERR_INVALID, ERR_INVALID, "invalid_data_url",
                            "invalid data url: bad percent escape at offset %zu", i);
         i += 2;
     }
     if (max_bytes && want > max_bytes)
-        return err_set(e, DURL_ERR_TOO_LARGE, 413, "image_too_large",
+        return err_set(e, DURL_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                        "decoded data is %zu bytes, more than the limit of %zu", want, max_bytes);
     uint8_t *buf = durl_alloc(ar, want);
     if (buf == NULL)
@@ -246,7 +246,7 @@ static int durl_mime_parse(const char *h, size_t n, struct durl *out, struct err
     if (n == 0)
         return DURL_OK;
     if (n >= DURL_MIME_MAX)
-        return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
+        return err_set(e, DURL_ERR_INVALID, ERR_INVALID, "invalid_data_url",
                        "invalid data url: media type longer than %d bytes", DURL_MIME_MAX - 1);
     size_t slash = 0, i;
     for (i = 0; i < n; i++) {
@@ -257,7 +257,7 @@ static int durl_mime_parse(const char *h, size_t n, struct durl *out, struct err
             break;
     }
     if (i != n || slash == 0 || slash == n - 1)
-        return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
+        return err_set(e, DURL_ERR_INVALID, ERR_INVALID, "invalid_data_url",
                        "invalid data url: bad media type \"%.*s\"", (int)n, h);
     for (i = 0; i < n; i++)
         out->mime[i] = (char)tolower((unsigned char)h[i]);
@@ -302,7 +302,7 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags, struct
 
     if (n < 5 || strncasecmp(s, "data:", 5) != 0) {
         if (!(flags & DURL_ALLOW_PLAIN_BASE64))
-            return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
+            return err_set(e, DURL_ERR_INVALID, ERR_INVALID, "invalid_data_url",
                            "invalid data url: does not start with \"data:\"");
         enum durl_b64 v = DURL_B64_ORIGINAL;
         if (memchr(s, '-', n) || memchr(s, '_', n))
@@ -314,7 +314,7 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags, struct
     n -= 5;
     const char *comma = memchr(s, ',', n);
     if (comma == NULL)
-        return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
+        return err_set(e, DURL_ERR_INVALID, ERR_INVALID, "invalid_data_url",
                        "invalid data url: no ',' after the header");
     size_t hn = (size_t)(comma - s);
     const char *semi = memchr(s, ';', hn);
@@ -331,13 +331,13 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags, struct
         if (next == NULL && pn == 6 && strncasecmp(p, "base64", 6) == 0) {
             out->base64 = 1;
         } else if (!durl_param_ok(p, pn) || memchr(p, '=', pn) == NULL) {
-            return err_set(e, DURL_ERR_INVALID, 400, "invalid_data_url",
+            return err_set(e, DURL_ERR_INVALID, ERR_INVALID, "invalid_data_url",
                            "invalid data url: bad parameter \"%.*s\"", (int)(pn > 40 ? 40 : pn), p);
         }
         p = next;
     }
     if ((flags & DURL_IMAGE_ONLY) && !durl_mime_allowed(out->mime))
-        return err_set(e, DURL_ERR_TYPE, 415, "unsupported_image_type",
+        return err_set(e, DURL_ERR_TYPE, ERR_UNSUPPORTED, "unsupported_image_type",
                        "unsupported media type \"%s\": expected image/*", out->mime);
 
     const char *d = comma + 1;

@@ -4,7 +4,7 @@
  *
  * The decoded size is computed from the encoded text and checked against
  * the caller's limit BEFORE anything is allocated, so a 1 GB base64 string
- * is refused with "image_too_large" (413) without touching memory.
+ * is refused with "image_too_large" (ERR_TOO_LARGE) without touching memory.
  *
  * Base64 rules (one place, so the API and the CLI agree):
  * - alphabet: original (+/) or URL-safe (-_), per call;
@@ -42,11 +42,11 @@
 
 enum durl_status {
     DURL_OK = 0,
-    DURL_ERR_INVALID = -1,   /* "invalid_data_url", 400 */
-    DURL_ERR_BASE64 = -2,    /* "invalid_base64", 400 */
-    DURL_ERR_TOO_LARGE = -3, /* "image_too_large" / "data_too_large", 413 */
-    DURL_ERR_TYPE = -4,      /* "unsupported_image_type", 415 (DURL_IMAGE_ONLY) */
-    DURL_ERR_OOM = -5        /* "out_of_memory", 503, transient */
+    DURL_ERR_INVALID = -1,   /* "invalid_data_url", ERR_INVALID */
+    DURL_ERR_BASE64 = -2,    /* "invalid_base64", ERR_INVALID */
+    DURL_ERR_TOO_LARGE = -3, /* "image_too_large" / "data_too_large", ERR_TOO_LARGE */
+    DURL_ERR_TYPE = -4,      /* "unsupported_image_type", ERR_UNSUPPORTED (IMAGE_ONLY) */
+    DURL_ERR_OOM = -5        /* "out_of_memory", ERR_UNAVAILABLE, transient */
 };
 
 /* base64 alphabets */
@@ -81,8 +81,9 @@ const char *durl_status_str(int status);
  * before allocating.  flags: DURL_IMAGE_ONLY | DURL_ALLOW_PLAIN_BASE64.
  * On success fills *out (see "Output memory") and returns DURL_OK; on
  * failure returns a DURL_ERR_* with e filled, and *out holds no memory.
- * Error codes: invalid_data_url (400), invalid_base64 (400),
- * image_too_large (413), unsupported_image_type (415), out_of_memory (503).
+ * Error codes: invalid_data_url and invalid_base64 (ERR_INVALID),
+ * image_too_large (ERR_TOO_LARGE), unsupported_image_type (ERR_UNSUPPORTED),
+ * out_of_memory (ERR_UNAVAILABLE).
  */
 int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags, struct ar *ar,
                struct durl *out, struct err *e);
@@ -92,7 +93,7 @@ int durl_parse(const char *s, size_t n, size_t max_bytes, unsigned flags, struct
  * refusing more than max_bytes decoded bytes (0 = no limit) before
  * allocating.  On success sets *data (arena or malloc, as above; NUL
  * terminated) and *len and returns DURL_OK.  Error codes: invalid_base64
- * (400), data_too_large (413), out_of_memory (503).
+ * (ERR_INVALID), data_too_large (ERR_TOO_LARGE), out_of_memory (ERR_UNAVAILABLE).
  */
 int durl_base64_decode(const char *s, size_t n, enum durl_b64 variant, size_t max_bytes,
                        struct ar *ar, uint8_t **data, size_t *len, struct err *e);

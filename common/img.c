@@ -142,20 +142,21 @@ static unsigned img_be16(const uint8_t *p)
 static int img_limits_check(uint64_t w, uint64_t h, const struct img_limits *lim, struct err *e)
 {
     if (w == 0 || h == 0)
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: size %llux%llu",
-                       (unsigned long long)w, (unsigned long long)h);
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
+                       "invalid image: size %llux%llu", (unsigned long long)w,
+                       (unsigned long long)h);
     if (lim->max_side && (w > lim->max_side || h > lim->max_side))
-        return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
+        return err_set(e, IMG_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                        "image is %llux%llu, larger than %u pixels on a side", (unsigned long long)w,
                        (unsigned long long)h, lim->max_side);
     if (lim->max_pixels && w * h > lim->max_pixels)
-        return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
+        return err_set(e, IMG_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                        "image is %llux%llu = %llu pixels, more than %llu", (unsigned long long)w,
                        (unsigned long long)h, (unsigned long long)(w * h),
                        (unsigned long long)lim->max_pixels);
     /* whatever the limits: w*h*4 bytes must be addressable */
     if (w * h > SIZE_MAX / 8)
-        return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
+        return err_set(e, IMG_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                        "image is %llux%llu, too large to address", (unsigned long long)w,
                        (unsigned long long)h);
     return IMG_OK;
@@ -216,10 +217,10 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info, str
     int orientation = 0;
     for (;;) {
         if (i >= n)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: jpeg ends before its frame header");
         if (d[i] != 0xff)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: jpeg marker expected at offset %zu", i);
         while (i < n && d[i] == 0xff) /* fill bytes */
             i++;
@@ -229,14 +230,14 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info, str
         if (m == 0x01 || (m >= 0xd0 && m <= 0xd7))
             continue; /* standalone markers */
         if (m == 0xd8 || m == 0xd9 || m == 0xda)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: jpeg marker 0x%02x before the frame header", m);
         if (n - i < 2)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: jpeg ends inside a marker");
         size_t len = img_be16(d + i);
         if (len < 2 || len > n - i)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: jpeg segment 0x%02x of %zu bytes at offset %zu "
                            "does not fit in %zu bytes",
                            m, len, i, n);
@@ -246,7 +247,7 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info, str
             orientation = img_exif_orientation(seg + 6, sn - 6);
         if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
             if (sn < 6)
-                return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+                return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                                "invalid image: jpeg frame header of %zu bytes", sn);
             info->stored_h = (int)img_be16(seg + 1);
             info->stored_w = (int)img_be16(seg + 3);
@@ -254,7 +255,7 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info, str
             /* lossless (SOF3/7/11/15) and 12/16-bit JPEG: valid files that
              * this 8-bit libjpeg-turbo build does not decode */
             if ((m & 3) == 3 || seg[0] != 8)
-                return err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
+                return err_set(e, IMG_ERR_UNSUPPORTED, ERR_UNSUPPORTED, "unsupported_image_type",
                                "unsupported image type: %s jpeg (SOF 0x%02x, %u-bit)",
                                (m & 3) == 3 ? "lossless" : "high bit depth", m, seg[0]);
             return IMG_OK;
@@ -268,7 +269,7 @@ static int img_jpeg_probe(const uint8_t *d, size_t n, struct img_info *info, str
 static int img_png_probe(const uint8_t *d, size_t n, struct img_info *info, struct err *e)
 {
     if (n < 33 || img_be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0)
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                        "invalid image: png without a complete IHDR chunk");
     uint32_t w = img_be32(d + 16), h = img_be32(d + 20);
     unsigned depth = d[24], ct = d[25];
@@ -287,7 +288,7 @@ static int img_png_probe(const uint8_t *d, size_t n, struct img_info *info, stru
         break;
     }
     if (!ok || w > PNG_UINT_31_MAX || h > PNG_UINT_31_MAX)
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                        "invalid image: png header (%ux%u, color type %u, depth %u)", w, h, ct,
                        depth);
     info->stored_w = (int)(w > INT32_MAX ? INT32_MAX : w);
@@ -336,9 +337,9 @@ int img_probe(const void *data, size_t n, const struct img_limits *lim, struct i
     memset(info, 0, sizeof *info);
     info->orientation = 1;
     if (n == 0 || d == NULL)
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: empty");
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image", "invalid image: empty");
     if (lim->max_bytes && n > lim->max_bytes)
-        return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
+        return err_set(e, IMG_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                        "image is %zu bytes, more than the limit of %zu", n, lim->max_bytes);
     info->format = img_format_sniff(d, n);
     switch (info->format) {
@@ -352,30 +353,30 @@ int img_probe(const void *data, size_t n, const struct img_limits *lim, struct i
         WebPBitstreamFeatures f;
         VP8StatusCode st = WebPGetFeatures(d, n, &f);
         if (st == VP8_STATUS_UNSUPPORTED_FEATURE)
-            return err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
+            return err_set(e, IMG_ERR_UNSUPPORTED, ERR_UNSUPPORTED, "unsupported_image_type",
                            "unsupported image type: webp with an unsupported feature");
         if (st != VP8_STATUS_OK)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: webp header (libwebp status %d)", (int)st);
         info->stored_w = f.width;
         info->stored_h = f.height;
         info->has_alpha = f.has_alpha;
         if (f.has_animation)
-            return err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
+            return err_set(e, IMG_ERR_UNSUPPORTED, ERR_UNSUPPORTED, "unsupported_image_type",
                            "unsupported image type: animated webp");
         rc = IMG_OK;
         break;
     }
     case IMG_FORMAT_UNKNOWN:
         if (n < 12)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: %zu bytes are too few for an image", n);
-        return err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
+        return err_set(e, IMG_ERR_UNSUPPORTED, ERR_UNSUPPORTED, "unsupported_image_type",
                        "unsupported image type: unrecognised data starting "
                        "%02x %02x %02x %02x; send JPEG, PNG or WebP",
                        d[0], d[1], d[2], d[3]);
     default:
-        return err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
+        return err_set(e, IMG_ERR_UNSUPPORTED, ERR_UNSUPPORTED, "unsupported_image_type",
                        "unsupported image type: %s; send JPEG, PNG or WebP",
                        img_format_name(info->format));
     }
@@ -490,7 +491,7 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
         free(row4);
         if (jerr.costly)
             return img_too_costly(e, lim);
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: jpeg: %s",
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image", "invalid image: jpeg: %s",
                        jerr.msg);
     }
     jpeg_create_decompress(&cinfo);
@@ -668,7 +669,7 @@ static int img_cpu_over(uint64_t start_ms, const struct img_limits *lim)
 
 static int img_too_costly(struct err *e, const struct img_limits *lim)
 {
-    return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_costly",
+    return err_set(e, IMG_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_costly",
                    "decoding the image took more than the budget of %u ms of CPU",
                    (unsigned)lim->max_cpu_ms);
 }
@@ -701,7 +702,8 @@ static int img_png_decode(const uint8_t *d, size_t n, const struct img_info *inf
             return img_too_costly(e, lim);
         if (strcmp(cp->msg, "out of memory") == 0)
             return img_oom(e, cp->w * cp->h * 4);
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid image: png: %s", cp->msg);
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image", "invalid image: png: %s",
+                       cp->msg);
     }
     uint32_t side = lim->max_side ? lim->max_side : PNG_UINT_31_MAX;
     png_set_user_limits(png, side, side);
@@ -746,7 +748,7 @@ static int img_webp_decode(const uint8_t *d, size_t n, const struct img_info *in
     size_t w = (size_t)info->stored_w, h = (size_t)info->stored_h;
     if (!info->has_alpha) {
         if (WebPDecodeRGBInto(d, n, dst, w * h * 3, (int)(w * 3)) == NULL)
-            return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+            return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                            "invalid image: webp data could not be decoded");
         return IMG_OK;
     }
@@ -755,7 +757,7 @@ static int img_webp_decode(const uint8_t *d, size_t n, const struct img_info *in
         return img_oom(e, w * h * 4);
     if (WebPDecodeRGBAInto(d, n, rgba, w * h * 4, (int)(w * 4)) == NULL) {
         free(rgba);
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image",
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
                        "invalid image: webp data could not be decoded");
     }
     img_rgba_on_white(dst, rgba, w * h);
@@ -854,7 +856,7 @@ int img_decode(const void *data, size_t n, const struct img_limits *lim, struct 
         rc = img_webp_decode(data, n, &info, pix, e);
         break;
     default:
-        rc = err_set(e, IMG_ERR_UNSUPPORTED, 415, "unsupported_image_type",
+        rc = err_set(e, IMG_ERR_UNSUPPORTED, ERR_UNSUPPORTED, "unsupported_image_type",
                      "unsupported image type: %s", img_format_name(info.format));
         break;
     }
@@ -896,9 +898,10 @@ int img_resize_bilinear(const struct img *src, int w, int h, struct ar *ar, stru
 {
     memset(dst, 0, sizeof *dst);
     if (src == NULL || src->rgb == NULL || src->w <= 0 || src->h <= 0 || w <= 0 || h <= 0)
-        return err_set(e, IMG_ERR_INVALID, 400, "invalid_image", "invalid resize to %dx%d", w, h);
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image", "invalid resize to %dx%d",
+                       w, h);
     if (w > 65535 || h > 65535 || (uint64_t)w * (uint64_t)h > (1u << 30))
-        return err_set(e, IMG_ERR_TOO_LARGE, 413, "image_too_large",
+        return err_set(e, IMG_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                        "resize target %dx%d is too large", w, h);
     size_t bytes = (size_t)w * (size_t)h * 3;
     uint8_t *o = img_buf_alloc(ar, bytes);

@@ -6,7 +6,7 @@
  * reads VKV_MAX_IMAGE_BYTES / _SIDE / _PIXELS) and are checked BEFORE any
  * pixel memory is allocated or any scan is decoded: the encoded size
  * first, then the width and height read from the headers.  A tiny file
- * declaring 60000x60000 is refused with "image_too_large" (413) after
+ * declaring 60000x60000 is refused with "image_too_large" (ERR_TOO_LARGE) after
  * reading a few dozen bytes.
  *
  * Output: struct img holds w*h*3 bytes, rows top to bottom, tightly packed
@@ -29,17 +29,17 @@
  *   becomes 255,255,255), as a browser shows it on a white page.
  *
  * Errors (struct err code / http):
- *   invalid_image (400)          empty, corrupt or truncated data, bad header
- *   unsupported_image_type (415) not JPEG/PNG/WebP (GIF, BMP, TIFF, HEIF,
+ *   invalid_image (ERR_INVALID)  empty, corrupt or truncated data, bad header
+ *   unsupported_image_type (ERR_UNSUPPORTED) not JPEG/PNG/WebP (GIF, BMP, TIFF, HEIF,
  *                                unknown magic), animated WebP, lossless
  *                                or 12-bit JPEG
- *   image_too_large (413)        over max_bytes, max_side or max_pixels
- *   image_too_costly (413)       decoding used more than max_cpu_ms of the
+ *   image_too_large (ERR_TOO_LARGE) over max_bytes, max_side or max_pixels
+ *   image_too_costly (ERR_TOO_LARGE) decoding used more than max_cpu_ms of the
  *                                thread's CPU time (checked between 8 KB
  *                                feeds of PNG data and by libjpeg's progress
  *                                monitor; WebP decodes in one call, bounded
  *                                by its pixel count)
- *   out_of_memory (503)          allocation failed (transient)
+ *   out_of_memory (ERR_UNAVAILABLE) allocation failed (transient)
  *
  * libjpeg and libpng report fatal errors by longjmp from their error
  * callbacks; img.c installs its own error managers and keeps every
@@ -58,10 +58,10 @@
 
 enum img_status {
     IMG_OK = 0,
-    IMG_ERR_INVALID = -1,     /* invalid_image, 400 */
-    IMG_ERR_UNSUPPORTED = -2, /* unsupported_image_type, 415 */
-    IMG_ERR_TOO_LARGE = -3,   /* image_too_large, 413 */
-    IMG_ERR_OOM = -4          /* out_of_memory, 503 */
+    IMG_ERR_INVALID = -1,     /* invalid_image, ERR_INVALID */
+    IMG_ERR_UNSUPPORTED = -2, /* unsupported_image_type, ERR_UNSUPPORTED */
+    IMG_ERR_TOO_LARGE = -3,   /* image_too_large, ERR_TOO_LARGE */
+    IMG_ERR_OOM = -4          /* out_of_memory, ERR_UNAVAILABLE */
 };
 
 enum img_format {
@@ -69,7 +69,7 @@ enum img_format {
     IMG_FORMAT_JPEG,
     IMG_FORMAT_PNG,
     IMG_FORMAT_WEBP,
-    /* recognised but not decoded (answered with 415) */
+    /* recognised but not decoded (refused as ERR_UNSUPPORTED) */
     IMG_FORMAT_GIF,
     IMG_FORMAT_BMP,
     IMG_FORMAT_TIFF,

@@ -109,7 +109,7 @@ static int jq_text_out(struct pgx *c, PGresult *r, char **out, const char *what,
 {
     if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "%s not found", what);
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "%s not found", what);
     }
     *out = cm_xstrdup(PQgetvalue(r, 0, 0));
     pgx_reset(c);
@@ -119,18 +119,18 @@ static int jq_text_out(struct pgx *c, PGresult *r, char **out, const char *what,
 static int jq_tier_ok(int tier, struct err *e)
 {
     if (tier < 0 || tier >= JQ_TIERS)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_tier", "invalid tier: %d (expected 0..3)",
-                       tier);
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_tier",
+                       "invalid tier: %d (expected 0..3)", tier);
     return JQ_OK;
 }
 
 static int jq_str_ok(const char *s, size_t max, const char *field, struct err *e)
 {
     if (s == NULL || s[0] == '\0')
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "missing %s", field);
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field", "missing %s", field);
     if (strlen(s) > max)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid %s: longer than %zu bytes",
-                       field, max);
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "invalid %s: longer than %zu bytes", field, max);
     return JQ_OK;
 }
 
@@ -198,7 +198,8 @@ int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json, str
     for (int i = 0; i < 5; i++)
         v[i] = x[i] >= 0 ? pgx_i64(b[i], x[i]) : NULL;
     if (s->fair_quantum_ms == 0)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid fair_quantum_ms: 0");
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "invalid fair_quantum_ms: 0");
     PGresult *r = jq_q(c, SQLQ_JQ_SETTINGS_SET, 5, v, e);
     if (r == NULL)
         return jq_fail(c, e);
@@ -219,7 +220,7 @@ static void jq_key_hash(const char *key, unsigned char out[crypto_hash_sha256_BY
 int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admin, struct err *e)
 {
     if (key == NULL || key[0] == '\0' || strlen(key) > JQ_KEY_MAX)
-        return err_set(e, JQ_ERR_NOT_FOUND, 401, "invalid_key", "invalid API key");
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_AUTH, "invalid_key", "invalid API key");
     unsigned char h[crypto_hash_sha256_BYTES];
     jq_key_hash(key, h);
     const char *v[1] = {(const char *)h};
@@ -229,7 +230,7 @@ int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admi
         return jq_fail(c, e);
     if (PQntuples(r) != 1) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_NOT_FOUND, 401, "invalid_key", "invalid API key");
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_AUTH, "invalid_key", "invalid API key");
     }
     *tenant_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     if (is_admin != NULL)
@@ -248,7 +249,8 @@ int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id, struct
         return jq_fail(c, e);
     if (PQntuples(r) != 1) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_CONFLICT, 409, "conflict", "tenant \"%s\" already exists", name);
+        return err_set(e, JQ_ERR_CONFLICT, ERR_CONFLICT, "conflict", "tenant \"%s\" already exists",
+                       name);
     }
     *tenant_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     pgx_reset(c);
@@ -263,7 +265,7 @@ int jq_tenant_get(struct pgx *c, const char *name, int64_t *tenant_id, struct er
         return jq_fail(c, e);
     if (PQntuples(r) != 1) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown tenant: \"%s\"",
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "unknown tenant: \"%s\"",
                        name ? name : "");
     }
     *tenant_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -276,9 +278,9 @@ int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out,
                   int64_t *key_id, struct err *e)
 {
     if (key_out_len < 64)
-        return err_set(e, JQ_ERR_INVALID, 500, "internal", "key buffer too small");
+        return err_set(e, JQ_ERR_INVALID, ERR_INTERNAL, "internal", "key buffer too small");
     if (sodium_init() < 0)
-        return err_set(e, JQ_ERR, 500, "internal", "could not initialise libsodium");
+        return err_set(e, JQ_ERR, ERR_INTERNAL, "internal", "could not initialise libsodium");
     unsigned char raw[32];
     randombytes_buf(raw, sizeof(raw));
     char b64[64];
@@ -298,7 +300,7 @@ int jq_key_create(struct pgx *c, int64_t tenant_id, int is_admin, char *key_out,
     if (PQntuples(r) != 1) {
         pgx_reset(c);
         key_out[0] = '\0';
-        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown tenant: %lld",
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "unknown tenant: %lld",
                        (long long)tenant_id);
     }
     if (key_id != NULL)
@@ -317,8 +319,8 @@ int jq_key_revoke(struct pgx *c, int64_t key_id, struct err *e)
     int n = PQntuples(r);
     pgx_reset(c);
     if (n != 1)
-        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown or revoked key: %lld",
-                       (long long)key_id);
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found",
+                       "unknown or revoked key: %lld", (long long)key_id);
     return JQ_OK;
 }
 
@@ -368,7 +370,7 @@ static int jq_depth_check(struct pgx *c, int tier, struct err *e)
     }
     int64_t n = c->jq_depth_seen[tier] + c->jq_depth_added[tier];
     if (n >= limit)
-        return err_set(e, JQ_ERR_TIER_FULL, 429, "tier_full",
+        return err_set(e, JQ_ERR_TIER_FULL, ERR_RATE_LIMITED, "tier_full",
                        "could not enqueue: tier %s holds about %lld queued jobs (limit %lld)",
                        jq_tier_str(tier), (long long)n, (long long)limit);
     return JQ_OK;
@@ -381,7 +383,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
     if (existed != NULL)
         *existed = 0;
     if (j->tenant_id <= 0)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_tenant", "invalid tenant: %lld",
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_tenant", "invalid tenant: %lld",
                        (long long)j->tenant_id);
     if (jq_str_ok(j->task, JQ_TASK_MAX, "task", e) != JQ_OK ||
         jq_str_ok(j->model, JQ_MODEL_MAX, "model", e) != JQ_OK || jq_tier_ok(j->tier, e) != JQ_OK)
@@ -390,10 +392,10 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         jq_str_ok(j->idempotency_key, JQ_IDEMPOTENCY_KEY_MAX, "idempotency key", e) != JQ_OK)
         return JQ_ERR_INVALID;
     if (j->input_len > JQ_INPUT_MAX || (j->input == NULL && j->input_len > 0))
-        return err_set(e, JQ_ERR_INVALID, 413, "input_too_large",
+        return err_set(e, JQ_ERR_INVALID, ERR_TOO_LARGE, "input_too_large",
                        "invalid input: %zu bytes (limit %zu)", j->input_len, JQ_INPUT_MAX);
     if (j->deadline_ms < 0 || j->max_attempts < 0 || j->max_attempts > 100 || j->batch_id < 0)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
                        "invalid deadline_ms %d, max_attempts %d or batch %lld", j->deadline_ms,
                        j->max_attempts, (long long)j->batch_id);
     if (j->params_json != NULL) {
@@ -401,7 +403,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         while (isspace((unsigned char)*p))
             p++;
         if (*p != '{')
-            return err_set(e, JQ_ERR_INVALID, 400, "invalid_params",
+            return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_params",
                            "invalid params: expected a JSON object");
     }
     int rc = jq_depth_check(c, j->tier, e);
@@ -440,7 +442,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         }
         if (PQgetisnull(r, 0, 0)) {
             pgx_reset(c);
-            return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "unknown batch: %lld",
+            return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "unknown batch: %lld",
                            (long long)j->batch_id);
         }
         *job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -462,7 +464,7 @@ int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected, 
     if (jq_tier_ok(tier, e) != JQ_OK)
         return JQ_ERR_INVALID;
     if (n_expected < 0)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid batch size: %d",
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field", "invalid batch size: %d",
                        n_expected);
     char t[24], ti[24], n[24];
     const char *v[4] = {pgx_i64(t, tenant_id), pgx_i64(ti, tier), label, pgx_i64(n, n_expected)};
@@ -507,8 +509,8 @@ int jq_job_result_bytes_get(struct pgx *c, int64_t tenant_id, int64_t job_id, ui
         return jq_fail(c, e);
     if (PQntuples(r) != 1) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "no result bytes for job %lld",
-                       (long long)job_id);
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found",
+                       "no result bytes for job %lld", (long long)job_id);
     }
     size_t n = (size_t)PQgetlength(r, 0, 0);
     *bytes = cm_xmalloc(n ? n : 1);
@@ -524,10 +526,11 @@ int jq_job_list_json(struct pgx *c, int64_t tenant_id, const struct jq_job_filte
                      int64_t cursor, char **json, struct err *e)
 {
     if (limit < 1 || limit > 1000)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_limit",
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_limit",
                        "invalid limit: %d (expected 1..1000)", limit);
     if (f != NULL && f->state >= 0 && (f->state > JQ_STATE_EXPIRED))
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_state", "invalid state: %d", f->state);
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_state", "invalid state: %d",
+                       f->state);
     if (f != NULL && f->tier >= 0 && jq_tier_ok(f->tier, e) != JQ_OK)
         return JQ_ERR_INVALID;
     char t[24], ti[24], b[24], l[24], cu[24];
@@ -574,10 +577,11 @@ int jq_job_cancel(struct pgx *c, int64_t tenant_id, int64_t job_id, int *state_o
             *state_out = st;
         if (changed)
             return JQ_OK;
-        return err_set(e, JQ_ERR_CONFLICT, 409, "conflict", "job %lld is already %s",
+        return err_set(e, JQ_ERR_CONFLICT, ERR_CONFLICT, "conflict", "job %lld is already %s",
                        (long long)job_id, jq_state_str(st));
     }
-    return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "job %lld not found", (long long)job_id);
+    return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "job %lld not found",
+                   (long long)job_id);
 }
 
 int jq_queue_stats_json(struct pgx *c, char **json, struct err *e)
@@ -642,7 +646,7 @@ int jq_job_claim(struct pgx *c, const char *worker, const char *device, const ch
     if (jq_str_ok(worker, 200, "worker name", e) != JQ_OK)
         return JQ_ERR_INVALID;
     if (max_jobs < 1 || max_jobs > 256 || lease_s < 1 || lease_s > 86400 || n_models < 0)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
                        "invalid claim: max_jobs %d, lease %d s, %d models", max_jobs, lease_s,
                        n_models);
     char *arr;
@@ -699,7 +703,7 @@ int jq_job_heartbeat(struct pgx *c, const char *worker, const int64_t *ids, int 
     if (n <= 0)
         return JQ_OK;
     if (n > 4096 || lease_s < 1 || lease_s > 86400)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field",
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
                        "invalid heartbeat: %d jobs, lease %d s", n, lease_s);
     char *arr = jq_i64_array(ids, n);
     char ls[24];
@@ -720,7 +724,7 @@ int jq_job_complete(struct pgx *c, const char *worker, int64_t id, const char *r
                     const char *timings_json, struct err *e)
 {
     if (result_bytes != NULL && len > JQ_INPUT_MAX)
-        return err_set(e, JQ_ERR_INVALID, 500, "result_too_large",
+        return err_set(e, JQ_ERR_INVALID, ERR_INTERNAL, "result_too_large",
                        "invalid result: %zu bytes (limit %zu)", len, JQ_INPUT_MAX);
     char j[24];
     const char *v[6] = {worker,      pgx_i64(j, id), result_json, (const char *)result_bytes,
@@ -732,7 +736,7 @@ int jq_job_complete(struct pgx *c, const char *worker, int64_t id, const char *r
     int rows = PQntuples(r);
     pgx_reset(c);
     if (rows != 1)
-        return err_set(e, JQ_ERR_CONFLICT, 409, "lease_lost",
+        return err_set(e, JQ_ERR_CONFLICT, ERR_CONFLICT, "lease_lost",
                        "cannot complete job %lld: not running on worker %s", (long long)id, worker);
     return JQ_OK;
 }
@@ -744,7 +748,8 @@ int jq_job_complete_many(struct pgx *c, const char *worker, const int64_t *ids,
     if (n <= 0)
         return JQ_OK;
     if (n > 4096)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid batch: %d jobs", n);
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field", "invalid batch: %d jobs",
+                       n);
     const char *nulls[1] = {"null"};
     char *ida = jq_i64_array(ids, n);
     /* results may be NULL: complete with a JSON null */
@@ -775,7 +780,7 @@ int jq_job_fail_state(struct pgx *c, const char *worker, int64_t id, const char 
         return jq_fail(c, e);
     if (PQntuples(r) != 1) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_CONFLICT, 409, "lease_lost",
+        return err_set(e, JQ_ERR_CONFLICT, ERR_CONFLICT, "lease_lost",
                        "cannot fail job %lld: not running on worker %s", (long long)id, worker);
     }
     if (state_out != NULL)
@@ -826,7 +831,7 @@ int jq_listen(struct pgx *c, const char *channel, struct err *e)
     else if (channel != NULL && strcmp(channel, JQ_CHAN_JOB_CANCEL) == 0)
         id = SQLQ_JQ_LISTEN_JOB_CANCEL;
     else
-        return err_set(e, JQ_ERR_INVALID, 500, "internal", "unknown channel: \"%s\"",
+        return err_set(e, JQ_ERR_INVALID, ERR_INTERNAL, "internal", "unknown channel: \"%s\"",
                        channel ? channel : "");
     int rc = pgx_listen(c, id, e);
     pgx_reset(c);
@@ -851,7 +856,7 @@ static int jq_job_final(struct pgx *c, int64_t tenant_id, int64_t job_id, struct
         return jq_fail(c, e);
     if (PQntuples(r) < 1) {
         pgx_reset(c);
-        return err_set(e, JQ_ERR_NOT_FOUND, 404, "not_found", "job %lld not found",
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "job %lld not found",
                        (long long)job_id);
     }
     const char *s = PQgetvalue(r, 0, 0);
@@ -949,7 +954,8 @@ int jq_station_stats_json(struct pgx *c, int stale_s, char **json, struct err *e
 int jq_retention_run(struct pgx *c, int days, int64_t *n, struct err *e)
 {
     if (days < 0)
-        return err_set(e, JQ_ERR_INVALID, 400, "invalid_field", "invalid retention: %d days", days);
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "invalid retention: %d days", days);
     char d[24];
     const char *v[1] = {pgx_i64(d, days)};
     PGresult *r = jq_q(c, SQLQ_JQ_RETENTION, 1, v, e);

@@ -7,12 +7,12 @@
  * Conventions (STYLE.md): every function takes the caller's connection
  * (struct pgx, one per thread) and a struct err, returns an enum jq_status
  * (0 = OK, JQ_EMPTY = "nothing to do", negative = error) and fills e on
- * errors with an http status and a stable code:
- *   JQ_ERR_NOT_FOUND  404 "not_found"   (also: another tenant's job)
- *   JQ_ERR_TIER_FULL  429 "tier_full"   (Retry-After: see jq_retry_after_s)
- *   JQ_ERR_CONFLICT   409 "conflict"    (lease lost, job already final)
- *   JQ_ERR_DB         503 "db_unavailable", e->transient = 1
- *   JQ_ERR_INVALID    400 "invalid_..."
+ * errors with a class (common/err.h) and a stable code:
+ *   JQ_ERR_NOT_FOUND  ERR_NOT_FOUND    "not_found"   (also: another tenant's job)
+ *   JQ_ERR_TIER_FULL  ERR_RATE_LIMITED "tier_full"   (Retry-After: see jq_retry_after_s)
+ *   JQ_ERR_CONFLICT   ERR_CONFLICT     "conflict"    (lease lost, job already final)
+ *   JQ_ERR_DB         ERR_UNAVAILABLE  "db_unavailable", e->transient = 1
+ *   JQ_ERR_INVALID    ERR_INVALID      "invalid_..."
  * JSON outputs are built by PostgreSQL (json_build_object) and returned as
  * new malloc'd strings; the caller frees them with free().
  * Thread safety: a struct pgx belongs to one thread at a time; jq has no
@@ -32,9 +32,9 @@ enum jq_status {
     JQ_EMPTY = 1, /* no job available (not an error) */
     JQ_ERR = -1,
     JQ_ERR_NOT_FOUND = -2,
-    JQ_ERR_TIER_FULL = -3, /* -> 429 + Retry-After */
+    JQ_ERR_TIER_FULL = -3, /* ERR_RATE_LIMITED; see jq_retry_after_s */
     JQ_ERR_CONFLICT = -4,  /* lease lost, already final */
-    JQ_ERR_DB = -5,        /* transient -> 503 */
+    JQ_ERR_DB = -5,        /* ERR_UNAVAILABLE, transient */
     JQ_ERR_INVALID = -6,
 };
 
@@ -108,7 +108,7 @@ int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json, str
 /*
  * Looks up an API key (hashed with SHA-256; the key itself is never
  * stored).  Returns JQ_OK with *tenant_id and *is_admin, JQ_ERR_NOT_FOUND
- * (401 "invalid_key") for unknown or revoked keys or an empty key.
+ * (ERR_AUTH "invalid_key") for unknown or revoked keys or an empty key.
  */
 int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admin, struct err *e);
 /* creates a tenant; JQ_ERR_CONFLICT when the name exists */

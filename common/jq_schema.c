@@ -51,7 +51,7 @@ static int jq_schema_compare(struct pgx *c, int *n_applied, struct err *e)
     for (int i = 0; i < rows; i++) {
         int version = atoi(PQgetvalue(r, i, 0));
         if (version != i + 1 || version > sqlq_n_migrations) {
-            rc = err_set(e, JQ_ERR_CONFLICT, 500, "schema_mismatch",
+            rc = err_set(e, JQ_ERR_CONFLICT, ERR_INTERNAL, "schema_mismatch",
                          "cannot use this database: it has migration %d (%s), this "
                          "binary knows %d migrations",
                          version, PQgetvalue(r, i, 1), sqlq_n_migrations);
@@ -60,7 +60,7 @@ static int jq_schema_compare(struct pgx *c, int *n_applied, struct err *e)
         char hex[65];
         jq_sha256_hex(sqlq_migrations[i].text, hex);
         if (strcmp(hex, PQgetvalue(r, i, 2)) != 0) {
-            rc = err_set(e, JQ_ERR_CONFLICT, 500, "schema_mismatch",
+            rc = err_set(e, JQ_ERR_CONFLICT, ERR_INTERNAL, "schema_mismatch",
                          "cannot use this database: migration %04d_%s was applied with "
                          "sha256 %.12s..., the file now has %.12s... (applied migrations "
                          "must never be edited)",
@@ -81,7 +81,7 @@ int jq_schema_check(struct pgx *c, struct err *e)
     if (rc != JQ_OK)
         return rc;
     if (n < sqlq_n_migrations)
-        return err_set(e, JQ_ERR_NOT_FOUND, 500, "schema_not_migrated",
+        return err_set(e, JQ_ERR_NOT_FOUND, ERR_INTERNAL, "schema_not_migrated",
                        "cannot use this database: %d of %d migrations applied (run "
                        "vkv-admin migrate)",
                        n, sqlq_n_migrations);
@@ -106,7 +106,7 @@ int jq_schema_migrate(struct pgx *c, int *applied, struct err *e)
     if (applied != NULL)
         *applied = 0;
     if (sodium_init() < 0)
-        return err_set(e, JQ_ERR, 500, "internal", "could not initialise libsodium");
+        return err_set(e, JQ_ERR, ERR_INTERNAL, "internal", "could not initialise libsodium");
     if (pgx_exec(c, SQLQ_MIG_LOCK_TIMEOUT, 0, NULL, NULL, NULL, 0, e) == NULL)
         return jq_mig_fail(c, e);
     if (pgx_exec(c, SQLQ_MIG_LOCK, 0, NULL, NULL, NULL, 0, e) == NULL) {
@@ -116,7 +116,7 @@ int jq_schema_migrate(struct pgx *c, int *applied, struct err *e)
         pgx_reset(c);
         PGresult *h = pgx_exec(c, SQLQ_MIG_LOCK_HOLDER, 0, NULL, NULL, NULL, 0, &e2);
         if (h != NULL && PQntuples(h) == 1)
-            err_set(e, JQ_ERR_DB, 503, "migration_locked",
+            err_set(e, JQ_ERR_DB, ERR_UNAVAILABLE, "migration_locked",
                     "the migration lock (advisory 7411001) was not free within 10 s: held by pid "
                     "%s (user %s, application %s, from %s, %s for %s)",
                     PQgetvalue(h, 0, 0), PQgetvalue(h, 0, 1), PQgetvalue(h, 0, 2),

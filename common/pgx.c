@@ -260,11 +260,11 @@ static int pgx_fail(struct pgx *c, PGresult *r, const char *what, struct err *e)
     } else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
         rc = err_set_transient(e, PGX_ERR_CONFLICT, "conflict", "could not run %s: %s", what, m);
     } else if (strcmp(state, "23505") == 0) {
-        rc = err_set(e, PGX_ERR_CONFLICT, 409, "conflict", "%s", m);
+        rc = err_set(e, PGX_ERR_CONFLICT, ERR_CONFLICT, "conflict", "%s", m);
     } else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0) {
-        rc = err_set(e, PGX_ERR_INVALID, 400, "invalid_value", "%s", m);
+        rc = err_set(e, PGX_ERR_INVALID, ERR_INVALID, "invalid_value", "%s", m);
     } else {
-        rc = err_set(e, PGX_ERR, 500, "internal", "%s failed (%s): %s", what, state, m);
+        rc = err_set(e, PGX_ERR, ERR_INTERNAL, "internal", "%s failed (%s): %s", what, state, m);
     }
     return rc;
 }
@@ -296,7 +296,7 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals, const 
         PGresult *r = PQmakeEmptyPGresult(c->conn, PGRES_COMMAND_OK);
         if (r == NULL || ar_on_reset(c->ar, pgx_clear_cb, r) != 0) {
             PQclear(r);
-            err_set(e, PGX_ERR, 500, "internal", "out of memory");
+            err_set(e, PGX_ERR, ERR_INTERNAL, "internal", "out of memory");
             return NULL;
         }
         return r;
@@ -323,7 +323,7 @@ PGresult *pgx_exec(struct pgx *c, int id, int n, const char *const *vals, const 
     c->last_txstatus = (int)PQtransactionStatus(c->conn);
     if (ar_on_reset(c->ar, pgx_clear_cb, r) != 0) {
         PQclear(r);
-        err_set(e, PGX_ERR, 500, "internal", "out of memory");
+        err_set(e, PGX_ERR, ERR_INTERNAL, "internal", "out of memory");
         return NULL;
     }
     return r;
@@ -351,7 +351,7 @@ int pgx_listen(struct pgx *c, int id, struct err *e)
         if (c->listens[i] == id)
             return PGX_OK;
     if (c->n_listens >= PGX_MAX_LISTENS)
-        return err_set(e, PGX_ERR_INVALID, 500, "internal", "too many LISTEN channels");
+        return err_set(e, PGX_ERR_INVALID, ERR_INTERNAL, "internal", "too many LISTEN channels");
     PGresult *r = pgx_exec(c, id, 0, NULL, NULL, NULL, 0, e);
     if (r == NULL)
         return e ? e->status : PGX_ERR_DB;

@@ -17,7 +17,7 @@ int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_
     *out = NULL;
     *len = 0;
     if (side < 8 || side > 1024 || im == NULL || im->rgb == NULL || im->w < 1 || im->h < 1)
-        return err_set(e, THUMB_ERR_INVALID, 0, "invalid_thumbnail",
+        return err_set(e, THUMB_ERR_INVALID, ERR_INTERNAL, "invalid_thumbnail",
                        "cannot make a thumbnail of side %d from a %dx%d image", side,
                        im ? im->w : 0, im ? im->h : 0);
     int w = im->w, h = im->h;

@@ -167,8 +167,15 @@ int api_reply_json(struct api_req *r, int status, json_t *body, const char *extr
 int api_reply_error(struct api_req *r, int status, const char *code, int retry_after,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* api_reply_error from a struct err: http 0 -> 500 (or 503 when transient),
- * code "" -> "internal"; transient errors carry Retry-After: 1 */
+/*
+ * The HTTP status for an error from below the API: the one table that maps
+ * an error class (common/err.h) to a status.  An ERR_INTERNAL error that is
+ * transient answers 503.  Cannot fail.
+ */
+int api_err_status(const struct err *e);
+
+/* api_reply_error from a struct err with api_err_status(e); code "" ->
+ * "internal"; 503 and 429 carry Retry-After: 1 */
 int api_reply_err(struct api_req *r, const struct err *e);
 
 /* sends a text body with the given content type */

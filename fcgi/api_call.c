@@ -42,7 +42,7 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
             err_clear(&ce);
             jq_job_cancel(ctx->db, r->tenant.id, *job_id, &st, &ce);
             free(text);
-            return err_set(e, API_ERR, 504, "timeout",
+            return err_set(e, API_ERR, ERR_TIMEOUT, "timeout",
                            "job %lld did not finish within %lld ms; it was canceled",
                            (long long)*job_id, timeout_ms);
         }
@@ -61,10 +61,10 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
     json_t *j = text ? json_loads(text, 0, &je) : NULL;
     free(text);
     if (j == NULL)
-        return err_set(e, API_ERR, 500, "internal", "could not parse the job json of job %lld",
-                       (long long)*job_id);
+        return err_set(e, API_ERR, ERR_INTERNAL, "internal",
+                       "could not parse the job json of job %lld", (long long)*job_id);
     *job = api_json_own(ctx->ar, j);
     if (*job == NULL)
-        return err_set(e, API_ERR, 503, "out_of_memory", "out of request memory");
+        return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of request memory");
     return API_OK;
 }

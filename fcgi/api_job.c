@@ -75,13 +75,13 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
      * small bombs must not cost 1000 budgets) */
     if (ctx->lim->decode_cpu_ms) {
         if (ctx->decode_cpu_used_ms >= ctx->lim->decode_cpu_ms)
-            return err_set(e, API_ERR_INVALID, 413, "image_too_costly",
+            return err_set(e, API_ERR_INVALID, ERR_TOO_LARGE, "image_too_costly",
                            "the request's images used its decoding budget of %u ms of CPU",
                            ctx->lim->decode_cpu_ms);
         il.max_cpu_ms = (uint32_t)(ctx->lim->decode_cpu_ms - ctx->decode_cpu_used_ms);
     }
     if (n == 0)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_image", "empty image");
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_image", "empty image");
     struct img_info info;
     memset(&info, 0, sizeof(info));
     struct img im;
@@ -92,8 +92,8 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
     int rc = img_decode(data, n, &il, NULL, &im, &info, e);
     ctx->decode_cpu_used_ms += thread_cpu_ms() - c0;
     if (rc != IMG_OK) {
-        if (e->http == 0)
-            e->http = rc == IMG_ERR_OOM ? 503 : 400;
+        if (e->cls == ERR_INTERNAL)
+            e->cls = rc == IMG_ERR_OOM ? ERR_UNAVAILABLE : ERR_INVALID;
         return API_ERR_INVALID;
     }
     out->thumb = NULL;
@@ -117,8 +117,8 @@ int api_image_from_data_url(struct api_ctx *ctx, const char *s, size_t n, struct
     int rc = durl_parse(s, n, ctx->lim->max_image, DURL_IMAGE_ONLY | DURL_ALLOW_PLAIN_BASE64,
                         ctx->ar, &d, e);
     if (rc != DURL_OK) {
-        if (e->http == 0)
-            e->http = 400;
+        if (e->cls == ERR_INTERNAL)
+            e->cls = ERR_INVALID;
         return API_ERR_INVALID;
     }
     return api_image_from_bytes(ctx, d.data, d.len, out, e);
@@ -146,14 +146,14 @@ static int check_task_model(struct api_ctx *ctx, struct api_job_spec *spec, stru
         return api_analyze_check_model(ctx, spec, e);
     if (spec->task[0] == '\0' || strlen(spec->task) > JQ_TASK_MAX ||
         !api_models_has(ctx->models, spec->task, NULL))
-        return err_set(e, API_ERR_INVALID, 400, "unknown_task",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_task",
                        "unknown task \"%.64s\"; valid tasks: %s", spec->task,
                        list_str(ctx, api_models_tasks_json(ctx->models)));
     if (spec->model == NULL) {
         spec->model = api_models_default(ctx->models, spec->task);
     } else if (strlen(spec->model) > JQ_MODEL_MAX ||
                !api_models_has(ctx->models, spec->task, spec->model)) {
-        return err_set(e, API_ERR_INVALID, 400, "unknown_model",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_model",
                        "unknown model \"%.64s\" for task \"%s\"; valid models: %s", spec->model,
                        spec->task, list_str(ctx, api_models_names_json(ctx->models, spec->task)));
     }
@@ -180,21 +180,22 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
         for (int i = 0; job_fields[i]; i++)
             known |= strcmp(job_fields[i], key) == 0;
         if (!known)
-            return err_set(e, API_ERR_INVALID, 400, "unknown_field", "unknown field \"%.64s\"",
-                           key);
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_field",
+                           "unknown field \"%.64s\"", key);
     }
 
     v = json_object_get(body, "task");
     if (v == NULL)
-        return err_set(e, API_ERR_INVALID, 400, "missing_field", "missing field \"task\"");
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "missing_field", "missing field \"task\"");
     if (!json_is_string(v))
-        return err_set(e, API_ERR_INVALID, 400, "invalid_field", "field \"task\" must be a string");
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "field \"task\" must be a string");
     spec->task = json_string_value(v);
 
     v = json_object_get(body, "model");
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_string(v))
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "field \"model\" must be a string");
         spec->model = json_string_value(v);
     }
@@ -204,7 +205,7 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     if (r->priority != NULL) {
         int t = api_tier_parse_str(r->priority);
         if (t < 0)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_tier",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_tier",
                            "invalid X-Priority \"%.32s\": 0..3 or BACKGROUND, PRELOAD, "
                            "INTERACTIVE, IMMEDIATE",
                            r->priority);
@@ -216,7 +217,7 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     if (v != NULL) {
         int t = api_tier_parse_json(v);
         if (t < 0)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_tier",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_tier",
                            "invalid tier: 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, IMMEDIATE");
         spec->tier = t;
     }
@@ -224,13 +225,13 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     v = json_object_get(body, "params");
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_object(v))
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "field \"params\" must be an object");
         char *s = json_dumps(v, JSON_COMPACT);
         spec->params_json = s ? ar_strdup(ctx->ar, s) : NULL;
         free(s);
         if (spec->params_json == NULL)
-            return err_set(e, API_ERR, 503, "out_of_memory", "could not copy params");
+            return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory", "could not copy params");
     }
 
     if (strcmp(spec->task, API_ANALYZE_TASK) == 0 && api_analyze_params(ctx, spec, e) != API_OK)
@@ -240,7 +241,7 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     if (v != NULL && !json_is_null(v)) {
         if (!is_int(v) || json_integer_value(v) < 1 ||
             json_integer_value(v) > 7LL * 24 * 3600 * 1000)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "field \"deadline_ms\" must be an integer of 1..604800000 "
                            "(milliseconds from now)");
         spec->deadline_ms = json_integer_value(v);
@@ -250,7 +251,7 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             json_string_length(v) > JQ_IDEMPOTENCY_KEY_MAX)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "field \"idempotency_key\" must be a string of 1..%d bytes",
                            JQ_IDEMPOTENCY_KEY_MAX);
         if (spec->idem_key == NULL)
@@ -260,7 +261,7 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     v = json_object_get(body, "image_url");
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_string(v))
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "field \"image_url\" must be a string (a data url)");
         if (api_image_from_data_url(ctx, json_string_value(v), json_string_length(v), &spec->image,
                                     e) != API_OK)
@@ -323,14 +324,15 @@ int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
         return API_ERR_INVALID;
     json_t *o = api_json_own(ctx->ar, json_object());
     if (o == NULL)
-        return err_set(e, API_ERR, 503, "out_of_memory", "could not build the form object");
+        return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not build the form object");
     *nimages = 0;
     for (int i = 0; i < n; i++) {
         struct api_part *p = &parts[i];
         if (strcmp(p->name, "image") == 0 || strcmp(p->name, "images") == 0 ||
             strcmp(p->name, "file") == 0) {
             if (*nimages >= max_images)
-                return err_set(e, API_ERR_TOO_LARGE, 413, "too_many_images",
+                return err_set(e, API_ERR_TOO_LARGE, ERR_TOO_LARGE, "too_many_images",
                                "more than %d images in one request", max_images);
             if (api_image_from_bytes(ctx, (const uint8_t *)p->data, p->len, &images[*nimages], e) !=
                 API_OK)
@@ -339,37 +341,37 @@ int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
             continue;
         }
         if (memchr(p->data, '\0', p->len) != NULL || p->len > 65536)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "form field \"%.64s\" is not text or longer than 65536 bytes", p->name);
         json_t *v;
         if (strcmp(p->name, "params") == 0) {
             json_error_t je;
             v = json_loadb(p->data, p->len, JSON_REJECT_DUPLICATES, &je);
             if (v == NULL)
-                return err_set(e, API_ERR_INVALID, 400, "invalid_json",
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_json",
                                "form field \"params\" is not json: %s", je.text);
         } else if (strcmp(p->name, "deadline_ms") == 0) {
             char buf[32];
             if (p->len == 0 || p->len >= sizeof(buf))
-                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                                "form field \"deadline_ms\" must be an integer");
             memcpy(buf, p->data, p->len);
             buf[p->len] = '\0';
             char *end;
             long long x = strtoll(buf, &end, 10);
             if (*end != '\0')
-                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                                "form field \"deadline_ms\" must be an integer");
             v = json_integer(x);
         } else {
             v = json_stringn(p->data, p->len);
             if (v == NULL)
-                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                                "form field \"%.64s\" is not valid utf-8", p->name);
         }
         if (json_object_get(o, p->name) != NULL) {
             json_decref(v);
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "form field \"%.64s\" given twice", p->name);
         }
         json_object_set_new(o, p->name, v);

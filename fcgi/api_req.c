@@ -164,9 +164,11 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const str
     req_id_set(r, ar, envp);
     r->method = env_get(envp, "REQUEST_METHOD");
     if (r->method == NULL || *r->method == '\0')
-        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "missing request method");
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_request",
+                       "missing request method");
     if (strlen(r->method) > 16)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_request", "invalid request method");
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_request",
+                       "invalid request method");
     r->method = ar_strdup(ar, r->method);
 
     /* path: DOCUMENT_URI is already decoded by nginx, but REQUEST_URI is
@@ -176,29 +178,29 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const str
     if (uri == NULL)
         uri = env_get(envp, "SCRIPT_NAME");
     if (uri == NULL || uri[0] != '/')
-        return err_set(e, API_ERR_INVALID, 400, "invalid_request",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_request",
                        "missing or invalid request uri");
     if (strlen(uri) > 8192)
-        return err_set(e, API_ERR_TOO_LARGE, 414, "uri_too_long",
+        return err_set(e, API_ERR_TOO_LARGE, ERR_TOO_LONG, "uri_too_long",
                        "request uri longer than 8192 bytes");
     r->uri = ar_strdup(ar, uri);
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
     r->path = api_pct_decode(ar, uri, plen, 0);
     if (r->path == NULL)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_request",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_request",
                        "invalid percent escape in path");
     r->query = ar_strdup(ar, q ? q + 1 : "");
     if (r->uri == NULL || r->query == NULL)
-        return err_set(e, API_ERR, 500, "internal", "out of request memory");
+        return err_set(e, API_ERR, ERR_INTERNAL, "internal", "out of request memory");
     /* invalid UTF-8 (or an escaped NUL: the decoder stops there) is refused
      * here, before it reaches a message, a JSON answer or PostgreSQL */
     if (!utf8_valid(r->path))
-        return err_set(e, API_ERR_INVALID, 400, "invalid_path",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_path",
                        "the decoded path is not valid UTF-8 text");
     const char *dq = api_pct_decode(ar, r->query, strlen(r->query), 1);
     if (dq == NULL || !utf8_valid(dq))
-        return err_set(e, API_ERR_INVALID, 400, "invalid_query",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_query",
                        "a query parameter is not valid UTF-8 text or has a bad percent escape");
 
     v = env_get(envp, "CONTENT_TYPE");
@@ -213,10 +215,10 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const str
     } else {
         long long n = parse_len(v);
         if (n < 0)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_content_length",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_content_length",
                            "invalid content length: \"%.32s\"", v);
         if ((unsigned long long)n > (unsigned long long)lim->max_body)
-            return err_set(e, API_ERR_TOO_LARGE, 413, "body_too_large",
+            return err_set(e, API_ERR_TOO_LARGE, ERR_TOO_LARGE, "body_too_large",
                            "request body of %lld bytes exceeds the limit of %zu bytes", n,
                            lim->max_body);
         r->content_length = n;
@@ -248,7 +250,7 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const str
     v = env_get(envp, "HTTP_IDEMPOTENCY_KEY");
     r->idem_key = v && *v ? ar_strdup(ar, v) : NULL;
     if (r->idem_key && strlen(r->idem_key) > 200)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_idempotency_key",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_idempotency_key",
                        "idempotency key longer than 200 bytes");
     v = env_get(envp, "HTTP_X_PRIORITY");
     r->priority = v && *v ? ar_strdup(ar, v) : NULL;
@@ -256,7 +258,7 @@ int api_req_parse(struct api_req *r, struct ar *ar, char *const *envp, const str
     r->accept = ar_strdup(ar, v ? v : "");
 
     if (r->content_type == NULL || r->accept == NULL || r->request_id == NULL)
-        return err_set(e, API_ERR, 500, "internal", "out of request memory");
+        return err_set(e, API_ERR, ERR_INTERNAL, "internal", "out of request memory");
     return API_OK;
 }
 
@@ -315,28 +317,28 @@ static long long json_values_upto(const char *p, size_t n, long long max)
 json_t *api_req_json(struct api_req *r, struct ar *ar, struct err *e)
 {
     if (!api_req_ctype_is(r, "application/json"))
-        return err_set(e, API_ERR_INVALID, 415, "unsupported_media_type",
+        return err_set(e, API_ERR_INVALID, ERR_UNSUPPORTED, "unsupported_media_type",
                        "expected content type application/json, got \"%.64s\"",
                        r->content_type[0] ? r->content_type : "(none)"),
                NULL;
     if (r->body_len == 0)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_json", "empty request body"), NULL;
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_json", "empty request body"), NULL;
     if (r->max_json_values > 0 &&
         json_values_upto(r->body, r->body_len, r->max_json_values) > r->max_json_values)
-        return err_set(e, API_ERR_INVALID, 413, "json_too_large",
+        return err_set(e, API_ERR_INVALID, ERR_TOO_LARGE, "json_too_large",
                        "the json body holds more than %lld values", r->max_json_values),
                NULL;
     json_error_t je;
     json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_json",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_json",
                        "invalid json at line %d column %d: %s", je.line, je.column, je.text),
                NULL;
     j = api_json_own(ar, j);
     if (j == NULL)
-        return err_set(e, API_ERR, 500, "internal", "out of request memory"), NULL;
+        return err_set(e, API_ERR, ERR_INTERNAL, "internal", "out of request memory"), NULL;
     if (!json_is_object(j))
-        return err_set(e, API_ERR_INVALID, 400, "body_not_object",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "body_not_object",
                        "request body must be a json object"),
                NULL;
     return j;
@@ -431,19 +433,19 @@ int api_multipart_parse(const char *ctype, const char *body, size_t len, struct 
     const char *semi = strchr(ctype, ';');
     const char *b = semi ? hdr_param(ar, semi + 1, strlen(semi + 1), "boundary") : NULL;
     if (b == NULL || *b == '\0' || strlen(b) > 70)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_multipart",
                        "multipart content type without a valid boundary");
     size_t bl = strlen(b);
     char *delim = ar_printf(ar, "--%s", b); /* first delimiter */
     char *ndelim = ar_printf(ar, "\r\n--%s", b);
     struct api_part *arr = ar_calloc(ar, (size_t)max_parts, sizeof(*arr));
     if (delim == NULL || ndelim == NULL || arr == NULL)
-        return err_set(e, API_ERR, 500, "internal", "out of request memory");
+        return err_set(e, API_ERR, ERR_INTERNAL, "internal", "out of request memory");
 
     /* the body starts with the delimiter (preamble is allowed but rare) */
     const char *p = find_mem(body, len, delim, bl + 2);
     if (p == NULL)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_multipart",
                        "multipart body without boundary");
     const char *end = body + len;
     p += bl + 2;
@@ -453,15 +455,15 @@ int api_multipart_parse(const char *ctype, const char *body, size_t len, struct 
         if (end - p >= 2 && p[0] == '-' && p[1] == '-')
             break;
         if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_multipart",
                            "malformed multipart delimiter");
         p += 2;
         const char *hend = find_mem(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (hend == NULL)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_multipart",
                            "multipart part without headers end");
         if (n >= max_parts)
-            return err_set(e, API_ERR_TOO_LARGE, 413, "too_many_parts",
+            return err_set(e, API_ERR_TOO_LARGE, ERR_TOO_LARGE, "too_many_parts",
                            "more than %d multipart parts", max_parts);
         struct api_part *pt = &arr[n];
         /* headers */
@@ -487,12 +489,12 @@ int api_multipart_parse(const char *ctype, const char *body, size_t len, struct 
             h = eol + 2;
         }
         if (pt->name == NULL)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_multipart",
                            "multipart part %d without a name", n + 1);
         const char *data = hend + 4;
         const char *next = find_mem(data, (size_t)(end - data), ndelim, bl + 4);
         if (next == NULL)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_multipart",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_multipart",
                            "multipart part \"%.64s\" is not terminated", pt->name);
         pt->data = data;
         pt->len = (size_t)(next - data);

@@ -59,6 +59,8 @@ static const char *status_text(int s)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 507:
+        return "Insufficient Storage";
     default:
         return "Unknown";
     }
@@ -183,11 +185,25 @@ int api_reply_error(struct api_req *r, int status, const char *code, int retry_a
     return rc;
 }
 
+int api_err_status(const struct err *e)
+{
+    static const short status[ERR_CLASS_COUNT] = {
+        [ERR_INTERNAL] = 500,  [ERR_INVALID] = 400,      [ERR_UNPROCESSABLE] = 422,
+        [ERR_TOO_LARGE] = 413, [ERR_TOO_LONG] = 414,     [ERR_UNSUPPORTED] = 415,
+        [ERR_NOT_FOUND] = 404, [ERR_CONFLICT] = 409,     [ERR_AUTH] = 401,
+        [ERR_FORBIDDEN] = 403, [ERR_RATE_LIMITED] = 429, [ERR_UNAVAILABLE] = 503,
+        [ERR_TIMEOUT] = 504,   [ERR_RESOURCE] = 507,
+    };
+    if ((unsigned)e->cls >= ERR_CLASS_COUNT || status[e->cls] == 0)
+        return 500;
+    if (e->cls == ERR_INTERNAL && e->transient)
+        return 503;
+    return status[e->cls];
+}
+
 int api_reply_err(struct api_req *r, const struct err *e)
 {
-    int status = e->http;
-    if (status == 0)
-        status = e->transient ? 503 : 500;
+    int status = api_err_status(e);
     const char *code = e->code[0] ? e->code : (status == 503 ? "unavailable" : "internal");
     int retry = (status == 503 || status == 429) ? 1 : 0;
     return api_reply_error(r, status, code, retry, "%s", e->msg[0] ? e->msg : "internal error");

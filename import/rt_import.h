@@ -6,8 +6,8 @@
  * Every importer treats its input as hostile: sizes and offsets are
  * checked against the bytes present and against RT_MAX_* limits before
  * anything input-sized is allocated, and every failure fills struct err
- * with code "invalid_model" (HTTP 400), "model_too_large" (413),
- * "unsupported_model" (422) or, for files, "model_io" (transient).
+ * with code "invalid_model" (ERR_INVALID), "model_too_large" (ERR_TOO_LARGE),
+ * "unsupported_model" (ERR_UNPROCESSABLE) or, for files, "model_io" (transient).
  *
  * Layout: the IR is NHWC (see rt_ir.h).  The ONNX importer keeps, for each
  * rank-4 value, whether the IR tensor holds the ONNX NCHW value in NHWC

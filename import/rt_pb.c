@@ -50,23 +50,24 @@ int rt_pb_next(struct rt_pb *r, struct rt_pb_field *f, struct err *e)
     if (r->p >= r->end)
         return 0;
     if (pb_varint(&r->p, r->end, &key) < 0)
-        return err_set(e, RT_PB_ERR, 400, "invalid_model", "invalid protobuf: truncated field key");
+        return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
+                       "invalid protobuf: truncated field key");
     memset(f, 0, sizeof(*f));
     f->num = (uint32_t)(key >> 3);
     f->wire = (enum rt_pb_wire)(key & 7);
     if (key >> 3 == 0 || key >> 3 > 0x1fffffff)
-        return err_set(e, RT_PB_ERR, 400, "invalid_model", "invalid protobuf: field number %llu",
-                       (unsigned long long)(key >> 3));
+        return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
+                       "invalid protobuf: field number %llu", (unsigned long long)(key >> 3));
     left = (size_t)(r->end - r->p);
     switch (f->wire) {
     case RT_PB_WIRE_VARINT:
         if (pb_varint(&r->p, r->end, &f->v) < 0)
-            return err_set(e, RT_PB_ERR, 400, "invalid_model",
+            return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
                            "invalid protobuf: truncated varint in field %u", f->num);
         return 1;
     case RT_PB_WIRE_I64:
         if (left < 8)
-            return err_set(e, RT_PB_ERR, 400, "invalid_model",
+            return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
                            "invalid protobuf: truncated fixed64 in field %u", f->num);
         for (int i = 7; i >= 0; i--)
             f->v = (f->v << 8) | r->p[i];
@@ -74,7 +75,7 @@ int rt_pb_next(struct rt_pb *r, struct rt_pb_field *f, struct err *e)
         return 1;
     case RT_PB_WIRE_I32:
         if (left < 4)
-            return err_set(e, RT_PB_ERR, 400, "invalid_model",
+            return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
                            "invalid protobuf: truncated fixed32 in field %u", f->num);
         f->v = (uint64_t)r->p[0] | (uint64_t)r->p[1] << 8 | (uint64_t)r->p[2] << 16 |
                (uint64_t)r->p[3] << 24;
@@ -82,11 +83,11 @@ int rt_pb_next(struct rt_pb *r, struct rt_pb_field *f, struct err *e)
         return 1;
     case RT_PB_WIRE_LEN:
         if (pb_varint(&r->p, r->end, &len) < 0)
-            return err_set(e, RT_PB_ERR, 400, "invalid_model",
+            return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
                            "invalid protobuf: truncated length in field %u", f->num);
         left = (size_t)(r->end - r->p);
         if (len > left)
-            return err_set(e, RT_PB_ERR, 400, "invalid_model",
+            return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
                            "invalid protobuf: field %u length %llu exceeds "
                            "the %zu bytes left",
                            f->num, (unsigned long long)len, left);
@@ -95,7 +96,7 @@ int rt_pb_next(struct rt_pb *r, struct rt_pb_field *f, struct err *e)
         r->p += len;
         return 1;
     default:
-        return err_set(e, RT_PB_ERR, 400, "invalid_model",
+        return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
                        "invalid protobuf: unsupported wire type %d in field %u", (int)f->wire,
                        f->num);
     }
@@ -113,7 +114,7 @@ long rt_pb_packed_varints(const uint8_t *data, size_t len, int64_t *out, size_t 
     while (p < end) {
         uint64_t v;
         if (pb_varint(&p, end, &v) < 0)
-            return err_set(e, RT_PB_ERR, 400, "invalid_model",
+            return err_set(e, RT_PB_ERR, ERR_INVALID, "invalid_model",
                            "invalid protobuf: truncated packed varint");
         if ((size_t)n < cap)
             out[n] = (int64_t)v;

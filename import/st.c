@@ -49,7 +49,7 @@ size_t st_dtype_size(enum st_dtype d)
 
 static int fmt_err(struct err *e, const char *fmt, const char *a, const char *b)
 {
-    return err_set(e, ST_ERR_FORMAT, 422, "invalid_safetensors", fmt, a, b);
+    return err_set(e, ST_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_safetensors", fmt, a, b);
 }
 
 static int cmp_begin(const void *a, const void *b)
@@ -87,13 +87,13 @@ static int parse_entry(struct st_tensor *t, const char *name, json_t *v,
         t->dtype = ST_BF16;
     else
         return err_set(
-            e, ST_ERR_DTYPE, 422, "unsupported_dtype",
+            e, ST_ERR_DTYPE, ERR_UNPROCESSABLE, "unsupported_dtype",
             "cannot load tensor \"%.100s\": dtype \"%.20s\" is not supported (BF16, F16, "
             "F32 are)",
             name, ds);
     size_t rank = json_array_size(sh);
     if (rank > (size_t)lim->max_rank)
-        return err_set(e, ST_ERR_LIMIT, 413, "tensor_too_large",
+        return err_set(e, ST_ERR_LIMIT, ERR_TOO_LARGE, "tensor_too_large",
                        "tensor \"%.100s\" has rank %zu, more than %d", name, rank, lim->max_rank);
     t->rank = (int)rank;
     uint64_t n = 1;
@@ -106,7 +106,7 @@ static int parse_entry(struct st_tensor *t, const char *name, json_t *v,
                            name, "");
         uint64_t dim = (uint64_t)json_integer_value(d);
         if (dim > lim->max_elems || (dim > 0 && n > lim->max_elems / dim))
-            return err_set(e, ST_ERR_LIMIT, 413, "tensor_too_large",
+            return err_set(e, ST_ERR_LIMIT, ERR_TOO_LARGE, "tensor_too_large",
                            "tensor \"%.100s\" has more than %llu elements", name,
                            (unsigned long long)lim->max_elems);
         t->shape[i] = dim;
@@ -129,7 +129,7 @@ static int parse_entry(struct st_tensor *t, const char *name, json_t *v,
     t->begin = (uint64_t)json_integer_value(b);
     t->end = (uint64_t)json_integer_value(en);
     if (t->end - t->begin != n * st_dtype_size(t->dtype))
-        return err_set(e, ST_ERR_FORMAT, 422, "invalid_safetensors",
+        return err_set(e, ST_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_safetensors",
                        "invalid safetensors header: tensor \"%.100s\" is %s with %llu elements "
                        "(%llu bytes) but data_offsets span %llu bytes",
                        name, st_dtype_name(t->dtype), (unsigned long long)n,
@@ -160,18 +160,18 @@ static int parse_meta(struct st_file *f, json_t *v, struct err *e)
 static int parse(struct st_file *f, const struct st_limits *lim, struct err *e)
 {
     if (f->size < 8)
-        return err_set(e, ST_ERR_FORMAT, 422, "invalid_safetensors",
+        return err_set(e, ST_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_safetensors",
                        "invalid safetensors file: %zu bytes, shorter than the 8-byte header length",
                        f->size);
     uint64_t hn = 0;
     for (int i = 7; i >= 0; i--)
         hn = hn << 8 | f->base[i];
     if (hn > lim->max_header)
-        return err_set(e, ST_ERR_LIMIT, 413, "header_too_large",
+        return err_set(e, ST_ERR_LIMIT, ERR_TOO_LARGE, "header_too_large",
                        "safetensors header of %llu bytes exceeds the limit of %llu",
                        (unsigned long long)hn, (unsigned long long)lim->max_header);
     if (hn > f->size - 8)
-        return err_set(e, ST_ERR_FORMAT, 422, "invalid_safetensors",
+        return err_set(e, ST_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_safetensors",
                        "invalid safetensors file: header of %llu bytes runs past the end of the "
                        "%zu-byte file",
                        (unsigned long long)hn, f->size);
@@ -183,7 +183,7 @@ static int parse(struct st_file *f, const struct st_limits *lim, struct err *e)
     json_error_t je;
     json_t *root = json_loadb((const char *)f->base + 8, (size_t)hn, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return err_set(e, ST_ERR_FORMAT, 422, "invalid_safetensors",
+        return err_set(e, ST_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_safetensors",
                        "invalid safetensors header: bad JSON at byte %d: %s", je.position, je.text);
     int rc = 0;
     if (!json_is_object(root)) {
@@ -195,7 +195,7 @@ static int parse(struct st_file *f, const struct st_limits *lim, struct err *e)
     if (meta)
         cnt--;
     if (cnt > lim->max_tensors) {
-        rc = err_set(e, ST_ERR_LIMIT, 413, "too_many_tensors",
+        rc = err_set(e, ST_ERR_LIMIT, ERR_TOO_LARGE, "too_many_tensors",
                      "safetensors file has %zu tensors, more than %llu", cnt,
                      (unsigned long long)lim->max_tensors);
         goto out;
@@ -228,7 +228,7 @@ static int parse(struct st_file *f, const struct st_limits *lim, struct err *e)
     for (size_t i = 0; i < f->n; i++) {
         const struct st_tensor *t = &f->t[i];
         if (t->begin != at) {
-            rc = err_set(e, ST_ERR_FORMAT, 422, "invalid_safetensors",
+            rc = err_set(e, ST_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_safetensors",
                          "invalid safetensors header: tensor \"%.100s\" starts at byte %llu, "
                          "expected %llu (tensors %s)",
                          t->name, (unsigned long long)t->begin, (unsigned long long)at,
@@ -238,7 +238,7 @@ static int parse(struct st_file *f, const struct st_limits *lim, struct err *e)
         at = t->end;
     }
     if (at != f->data_size) {
-        rc = err_set(e, ST_ERR_FORMAT, 422, "invalid_safetensors",
+        rc = err_set(e, ST_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_safetensors",
                      "invalid safetensors file: tensors span %llu bytes but the data buffer is "
                      "%llu bytes (%s)",
                      (unsigned long long)at, (unsigned long long)f->data_size,
@@ -292,8 +292,8 @@ int st_open(struct st_file **out, const char *path, const struct st_limits *lim,
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        int rc = err_set(e, ST_ERR_IO, 0, "model_unreadable", "could not open %s: %s", path,
-                         strerror(errno));
+        int rc = err_set(e, ST_ERR_IO, ERR_INTERNAL, "model_unreadable", "could not open %s: %s",
+                         path, strerror(errno));
         if (e)
             e->sys_errno = errno;
         return rc;
@@ -301,14 +301,14 @@ int st_open(struct st_file **out, const char *path, const struct st_limits *lim,
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return err_set(e, ST_ERR_IO, 0, "model_unreadable", "could not read %s: not a regular file",
-                       path);
+        return err_set(e, ST_ERR_IO, ERR_INTERNAL, "model_unreadable",
+                       "could not read %s: not a regular file", path);
     }
     size_t size = (size_t)sb.st_size;
     void *m = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (m == MAP_FAILED)
-        return err_set(e, ST_ERR_IO, 0, "model_unreadable", "could not map %s: %s", path,
+        return err_set(e, ST_ERR_IO, ERR_INTERNAL, "model_unreadable", "could not map %s: %s", path,
                        strerror(errno));
     int rc = st_open_mem(out, m ? m : "", size, lim, e);
     if (rc < 0) {
@@ -464,7 +464,7 @@ int st_rows_f32(const struct st_file *f, const struct st_tensor *t, uint64_t row
                 float *dst, struct err *e)
 {
     if (row0 > t->rows || nrows > t->rows - row0)
-        return err_set(e, ST_ERR_ARG, 0, "invalid_argument",
+        return err_set(e, ST_ERR_ARG, ERR_INTERNAL, "invalid_argument",
                        "rows %llu..%llu are outside tensor \"%.100s\" (%llu rows)",
                        (unsigned long long)row0, (unsigned long long)(row0 + nrows), t->name,
                        (unsigned long long)t->rows);
@@ -519,7 +519,7 @@ int st_to_q4(const struct st_file *f, const struct st_tensor *t, int group, uint
              float *scale, struct err *e)
 {
     if ((group != 32 && group != 64 && group != 128) || t->cols % (uint64_t)group)
-        return err_set(e, ST_ERR_ARG, 0, "invalid_argument",
+        return err_set(e, ST_ERR_ARG, ERR_INTERNAL, "invalid_argument",
                        "cannot quantise tensor \"%.100s\" to 4-bit groups of %d: %llu columns "
                        "(groups of 32, 64 or 128 that divide the row)",
                        t->name, group, (unsigned long long)t->cols);

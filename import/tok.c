@@ -488,7 +488,7 @@ int tok_encode(const struct tok_tokenizer *t, const char *text, size_t n, int32_
     *ids = NULL;
     *nids = 0;
     if (n > t->max_text)
-        return err_set(e, TOK_ERR_LIMIT, 413, "text_too_long",
+        return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "text_too_long",
                        "text of %zu bytes exceeds the tokenizer limit of %zu", n, t->max_text);
     const uint8_t *s = (const uint8_t *)text;
     size_t cap = 0, ns = 0, scap = 16, sec = 0, i = 0;
@@ -605,7 +605,7 @@ static void token_bytes(const struct tok_tokenizer *t, int32_t id, struct tok_bu
 
 static int bad_id(int32_t id, struct err *e)
 {
-    return err_set(e, TOK_ERR_ARG, 400, "invalid_token", "unknown token id %d", (int)id);
+    return err_set(e, TOK_ERR_ARG, ERR_INVALID, "invalid_token", "unknown token id %d", (int)id);
 }
 
 int tok_decode(const struct tok_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
@@ -686,12 +686,12 @@ int tok_is_special(const struct tok_tokenizer *t, int32_t id)
 
 static int fmt(struct err *e, const char *fmt_, const char *a)
 {
-    return err_set(e, TOK_ERR_FORMAT, 422, "invalid_tokenizer", fmt_, a);
+    return err_set(e, TOK_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_tokenizer", fmt_, a);
 }
 
 static int unsupp(struct err *e, const char *what, const char *val)
 {
-    return err_set(e, TOK_ERR_UNSUPP, 422, "unsupported_tokenizer",
+    return err_set(e, TOK_ERR_UNSUPP, ERR_UNPROCESSABLE, "unsupported_tokenizer",
                    "tokenizer.json: %s \"%.100s\" is not supported", what, val);
 }
 
@@ -707,7 +707,7 @@ static int set_token(struct tok_tokenizer *t, int32_t id, const char *s, size_t 
     if (t->tok[id]) {
         if (t->len[id] == n && memcmp(t->tok[id], s, n) == 0)
             return 0;
-        return err_set(e, TOK_ERR_FORMAT, 422, "invalid_tokenizer",
+        return err_set(e, TOK_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_tokenizer",
                        "tokenizer.json: id %d is given to both \"%.60s\" and \"%.60s\"", (int)id,
                        t->tok[id], s);
     }
@@ -725,7 +725,7 @@ static int check_id(json_t *v, const struct tok_limits *lim, const char *what, s
     if (!json_is_integer(v) || json_integer_value(v) < 0)
         return fmt(e, "tokenizer.json: %s has an id that is not a non-negative integer", what);
     if ((uint64_t)json_integer_value(v) >= lim->max_vocab)
-        return err_set(e, TOK_ERR_LIMIT, 413, "tokenizer_too_large",
+        return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "tokenizer_too_large",
                        "tokenizer.json: id %lld of %.60s exceeds the limit of %zu",
                        (long long)json_integer_value(v), what, lim->max_vocab);
     return 0;
@@ -829,13 +829,13 @@ static int load_json(struct tok_tokenizer *t, json_t *root, const struct tok_lim
         return fmt(e, "tokenizer.json: added_tokens is not an array%s", "");
     size_t nv = json_object_size(vocab), nm = json_array_size(merges), na = json_array_size(added);
     if (nv > lim->max_vocab)
-        return err_set(e, TOK_ERR_LIMIT, 413, "tokenizer_too_large",
+        return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "tokenizer_too_large",
                        "tokenizer.json: %zu vocab entries, more than %zu", nv, lim->max_vocab);
     if (nm > lim->max_merges)
-        return err_set(e, TOK_ERR_LIMIT, 413, "tokenizer_too_large",
+        return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "tokenizer_too_large",
                        "tokenizer.json: %zu merges, more than %zu", nm, lim->max_merges);
     if (na > lim->max_added)
-        return err_set(e, TOK_ERR_LIMIT, 413, "tokenizer_too_large",
+        return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "tokenizer_too_large",
                        "tokenizer.json: %zu added tokens, more than %zu", na, lim->max_added);
     /* ids: the largest id sizes the tables */
     size_t nid = 0;
@@ -847,7 +847,7 @@ static int load_json(struct tok_tokenizer *t, json_t *root, const struct tok_lim
         if ((size_t)json_integer_value(v) + 1 > nid)
             nid = (size_t)json_integer_value(v) + 1;
         if (strlen(k) > lim->max_token_len)
-            return err_set(e, TOK_ERR_LIMIT, 413, "tokenizer_too_large",
+            return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "tokenizer_too_large",
                            "tokenizer.json: token \"%.40s...\" is %zu bytes, more than %zu", k,
                            strlen(k), lim->max_token_len);
     }
@@ -936,7 +936,7 @@ static int load_json(struct tok_tokenizer *t, json_t *root, const struct tok_lim
             const char *sp = strchr(a, ' ');
             if (!sp || sp == a || !sp[1] || strchr(sp + 1, ' ')) {
                 free(cat.p);
-                return err_set(e, TOK_ERR_FORMAT, 422, "invalid_tokenizer",
+                return err_set(e, TOK_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_tokenizer",
                                "tokenizer.json: merge %zu \"%.60s\" is not \"a b\"", i, a);
             }
             al = (size_t)(sp - a);
@@ -950,7 +950,7 @@ static int load_json(struct tok_tokenizer *t, json_t *root, const struct tok_lim
             bl = strlen(b);
         } else {
             free(cat.p);
-            return err_set(e, TOK_ERR_FORMAT, 422, "invalid_tokenizer",
+            return err_set(e, TOK_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_tokenizer",
                            "tokenizer.json: merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
         }
         int32_t ia = smap_get(t, a, al), ib = smap_get(t, b, bl);
@@ -964,7 +964,7 @@ static int load_json(struct tok_tokenizer *t, json_t *root, const struct tok_lim
                      (int)(bl > 60 ? 60 : bl), b);
             free(cat.p);
             return err_set(
-                e, TOK_ERR_FORMAT, 422, "invalid_tokenizer",
+                e, TOK_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_tokenizer",
                 "tokenizer.json: merge %zu \"%s\" uses or makes a token not in the vocab", i, what);
         }
         pair_put(t, ia, ib, (int32_t)i, ic);
@@ -997,12 +997,12 @@ int tok_load_mem(struct tok_tokenizer **out, const char *json, size_t n,
     *out = NULL;
     struct tok_limits lim = fill(lim0);
     if (n > lim.max_file)
-        return err_set(e, TOK_ERR_LIMIT, 413, "tokenizer_too_large",
+        return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "tokenizer_too_large",
                        "tokenizer.json of %zu bytes exceeds the limit of %zu", n, lim.max_file);
     json_error_t je;
     json_t *root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return err_set(e, TOK_ERR_FORMAT, 422, "invalid_tokenizer",
+        return err_set(e, TOK_ERR_FORMAT, ERR_UNPROCESSABLE, "invalid_tokenizer",
                        "tokenizer.json: bad JSON at line %d column %d: %s", je.line, je.column,
                        je.text);
     struct tok_tokenizer *t = cm_xcalloc(1, sizeof *t);
@@ -1025,15 +1025,15 @@ int tok_load(struct tok_tokenizer **out, const char *path, const struct tok_limi
     FILE *f = fopen(path, "rb");
     struct stat sb;
     if (!f || fstat(fileno(f), &sb) < 0) {
-        int rc = err_set(e, TOK_ERR_IO, 0, "tokenizer_unreadable", "could not open %s: %s", path,
-                         strerror(errno));
+        int rc = err_set(e, TOK_ERR_IO, ERR_INTERNAL, "tokenizer_unreadable",
+                         "could not open %s: %s", path, strerror(errno));
         if (f)
             fclose(f);
         return rc;
     }
     if ((uint64_t)sb.st_size > lim.max_file) {
         fclose(f);
-        return err_set(e, TOK_ERR_LIMIT, 413, "tokenizer_too_large",
+        return err_set(e, TOK_ERR_LIMIT, ERR_TOO_LARGE, "tokenizer_too_large",
                        "%s: %lld bytes exceeds the tokenizer.json limit of %zu", path,
                        (long long)sb.st_size, lim.max_file);
     }
@@ -1043,7 +1043,8 @@ int tok_load(struct tok_tokenizer **out, const char *path, const struct tok_limi
     fclose(f);
     if (got != n) {
         free(buf);
-        return err_set(e, TOK_ERR_IO, 0, "tokenizer_unreadable", "could not read %s", path);
+        return err_set(e, TOK_ERR_IO, ERR_INTERNAL, "tokenizer_unreadable", "could not read %s",
+                       path);
     }
     int rc = tok_load_mem(out, buf, n, &lim, e);
     free(buf);

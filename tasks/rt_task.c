@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BAD(...) err_set(e, RT_ERR_INVALID, 400, "invalid_manifest", __VA_ARGS__)
+#define BAD(...) err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_manifest", __VA_ARGS__)
 
 /*
  * Images up to this side are uploaded as RGB8 and resized on the device;
@@ -217,7 +217,7 @@ static int manifest_input(struct rt_task_model *m, const json_t *in, struct err 
     }
     const char *color = json_string_value(json_object_get(in, "color"));
     if (color && strcmp(color, "RGB"))
-        return err_set(e, RT_UNSUPPORTED, 422, "unsupported_model",
+        return err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                        "manifest: input color %.10s (RGB only)", color);
     return 0;
 }
@@ -232,7 +232,8 @@ static int manifest_post(struct rt_task_model *m, const json_t *post, const json
                        RT_TASK_MAX_LABELS);
         m->labels = calloc(json_array_size(labels) + 1, sizeof(char *));
         if (m->labels == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate labels");
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "could not allocate labels");
         for (size_t i = 0; i < json_array_size(labels); i++) {
             const char *s = json_string_value(json_array_get(labels, i));
             if (s == NULL)
@@ -391,7 +392,7 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         else if (!strcmp(task, "segment"))
             m->kind = RT_TASK_SEGMENT;
         else
-            rc = err_set(e, RT_UNSUPPORTED, 422, "unsupported_model",
+            rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                          "manifest \"%s\": unknown task \"%.30s\"", manifest_path, task);
     }
     if (rc == 0)
@@ -443,7 +444,7 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         else if (!strcmp(fmt, "tfjs-layers") || !strcmp(fmt, "tfjs-graph") || !strcmp(fmt, "tfjs"))
             rc = rt_import_tfjs(path, &io, &g, e);
         else
-            rc = err_set(e, RT_UNSUPPORTED, 422, "unsupported_model",
+            rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                          "manifest \"%s\": unknown format \"%.30s\"", manifest_path, fmt);
         if (rc == RT_IMPORT_ERR_IO)
             snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
@@ -560,7 +561,7 @@ int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *im
 {
     if (img->rgb == NULL || img->w < 1 || img->h < 1 || img->w > RT_TASK_MAX_IMAGE_SIDE ||
         img->h > RT_TASK_MAX_IMAGE_SIDE)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_image", "invalid image size %dx%d",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_image", "invalid image size %dx%d",
                        img ? img->w : 0, img ? img->h : 0);
     int sw = img->w, sh = img->h;
     if (in->letterbox)
@@ -653,11 +654,11 @@ int rt_face_decode(const struct rt_face_opts *o, const float *scores, const floa
         total += grid * grid * o->per_cell[l];
     }
     if (total != n_anchors)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                        "face model gives %d anchors, the manifest describes %d", n_anchors, total);
     struct cand *c = malloc((size_t)(total ? total : 1) * sizeof(*c));
     if (c == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
     int n = 0, a = 0;
     float inv = 1.0f / (float)o->in_size;
     for (int l = 0; l < o->n_layers; l++) {
@@ -839,7 +840,7 @@ static int face_outputs(const struct rt_task_model *m, int *sc, int *rg, int max
             rg[j - 1] = t;
         }
     if (n == 0)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                        "face model \"%s\" has no [N,A,1] score and [N,A,16] box outputs", m->name);
     return n;
 }
@@ -873,7 +874,7 @@ static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
             if (n >= 0)
                 res = faces_json(m, f, n, img);
         } else {
-            err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate");
+            err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
         }
         free(s);
         free(r);
@@ -885,7 +886,7 @@ static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
         char *txt = NULL;
         json_t *res = NULL;
         if (m->out_ndim[0] != 4 || m->out_shape[0][3] != 1)
-            err_set(e, RT_ERR_INVALID, 500, "invalid_model",
+            err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_model",
                     "model \"%s\": segment needs a "
                     "[N,H,W,1] mask output",
                     m->name);
@@ -902,7 +903,7 @@ static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
     const int64_t *hs = m->out_shape[m->cn_heat];
     struct rt_det *d = malloc((size_t)m->cn.topk * sizeof(*d));
     if (d == NULL) {
-        err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate");
+        err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
         return NULL;
     }
     int n = rt_centernet_decode(outs[m->cn_heat] + (size_t)b * (size_t)m->out_size[m->cn_heat],
@@ -932,8 +933,8 @@ static int letterbox(const struct rt_image *img, struct rt_image *out, uint8_t *
     int s = img->w > img->h ? img->w : img->h;
     uint8_t *p = calloc((size_t)s * (size_t)s, 3);
     if (p == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a %dx%d canvas", s,
-                       s);
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate a %dx%d canvas", s, s);
     for (int y = 0; y < img->h; y++)
         memcpy(p + (size_t)y * (size_t)s * 3, img->rgb + (size_t)y * (size_t)img->w * 3,
                (size_t)img->w * 3);
@@ -949,19 +950,20 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
 {
     int rc = 0;
     if (n < 1 || n > m->max_batch)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_batch", "batch of %d images (1..%d)", n,
-                       m->max_batch);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_batch",
+                       "batch of %d images (1..%d)", n, m->max_batch);
     for (int i = 0; i < n; i++)
         if (imgs[i].rgb == NULL || imgs[i].w < 1 || imgs[i].h < 1 ||
             imgs[i].w > RT_TASK_MAX_IMAGE_SIDE || imgs[i].h > RT_TASK_MAX_IMAGE_SIDE)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_image", "invalid image size %dx%d",
-                           imgs[i].w, imgs[i].h);
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_image",
+                           "invalid image size %dx%d", imgs[i].w, imgs[i].h);
     for (int j = 0; j < m->n_out; j++)
         outs[j] = NULL;
     for (int j = 0; j < m->n_out; j++) {
         outs[j] = malloc((size_t)n * (size_t)m->out_size[j] * sizeof(float));
         if (outs[j] == NULL) {
-            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate outputs");
+            rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                         "could not allocate outputs");
             goto fail;
         }
     }
@@ -992,7 +994,8 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
     }
     float *x = malloc(in_n * (size_t)n * sizeof(float));
     if (x == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate the input");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                     "could not allocate the input");
         goto fail;
     }
     for (int i = 0; i < n && rc == 0; i++)

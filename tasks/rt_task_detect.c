@@ -69,7 +69,7 @@ int rt_centernet_decode(const float *heat, const float *wh, int h, int w, int c,
 {
     if (!heat || !wh || !o || !out || h <= 0 || w <= 0 || c <= 0 || o->topk <= 0 ||
         (int64_t)h * w * c > (int64_t)1 << 30)
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_detection_head",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_detection_head",
                        "invalid detection head: %dx%dx%d, topk %d", h, w, c, o ? o->topk : 0);
     int n = 0;
     int64_t hw_c = (int64_t)w * c;
@@ -279,7 +279,8 @@ int rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px, c
     *path = NULL;
     bbox[0] = bbox[1] = bbox[2] = bbox[3] = 0.0f;
     if (!mask || h <= 0 || w <= 0 || h > MASK_MAX_SIDE || w > MASK_MAX_SIDE)
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_mask", "invalid mask size: %dx%d", w, h);
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_mask", "invalid mask size: %dx%d",
+                       w, h);
     size_t np = (size_t)w * (size_t)h;
     size_t nv = (size_t)(w + 1) * (size_t)(h + 1);
     int *lab = malloc(np * sizeof(int));
@@ -505,7 +506,7 @@ int rt_mask_svg_path(const float *mask, int h, int w, float thr, float eps_px, c
     goto done;
 
 oom:
-    ret = err_set(e, RT_ERR_OOM, 503, "out_of_memory",
+    ret = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                   "could not allocate the outline of a %dx%d mask", w, h);
     if (e)
         e->transient = 1;
@@ -529,7 +530,8 @@ int rt_centernet_opts_from_json(const json_t *post, struct rt_centernet_opts *o,
     if (post == NULL || json_is_null(post))
         return 0;
     if (!json_is_object(post))
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_manifest", "\"post\" is not an object");
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_manifest",
+                       "\"post\" is not an object");
     const json_t *v;
     if ((v = json_object_get(post, "topk")) != NULL)
         o->topk = (int)json_integer_value(v);
@@ -545,7 +547,7 @@ int rt_centernet_opts_from_json(const json_t *post, struct rt_centernet_opts *o,
         o->max_out = (int)json_integer_value(v);
     if (o->topk < 1 || o->topk > 1000 || !(o->stride > 0.0f) || !(o->min_score >= 0.0f) ||
         !(o->nms_iou > 0.0f && o->nms_iou <= 1.0f) || o->max_out < 1 || o->max_out > 1000)
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_manifest",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_manifest",
                        "invalid detection settings: topk %d, stride %g, min_score %g, "
                        "nms_iou %g, max_out %d",
                        o->topk, (double)o->stride, (double)o->min_score, (double)o->nms_iou,
@@ -559,7 +561,7 @@ int rt_task_detect_post(const struct rt_centernet_opts *o, const float *heat, co
 {
     *result = NULL;
     if (in_w <= 0 || in_h <= 0)
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_detection_head",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_detection_head",
                        "invalid model input size %dx%d", in_w, in_h);
     struct rt_det *d = malloc((size_t)o->topk * sizeof(*d));
     if (d == NULL)

@@ -63,7 +63,7 @@ static int get_u(json_t *o, const char *k1, const char *k2, uint32_t *v, struct 
     if (x == NULL)
         return 0;
     if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 1 << 20)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_config",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config",
                        "config.json: %s must be an integer in 1..1048576", k1);
     *v = (uint32_t)json_integer_value(x);
     return 0;
@@ -75,7 +75,7 @@ static int get_f(json_t *o, const char *k, float *v, struct err *e)
     if (x == NULL)
         return 0;
     if (!json_is_number(x) || json_number_value(x) <= 0)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_config",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config",
                        "config.json: %s must be a positive number", k);
     *v = (float)json_number_value(x);
     return 0;
@@ -87,7 +87,7 @@ int md2_config_parse(const char *json, size_t n, struct md2_config *c, struct er
     json_t *root = json_loadb(json, n, 0, &je);
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_config", "config.json: %s",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config", "config.json: %s",
                        root ? "not an object" : je.text);
     }
     json_t *t = json_object_get(root, "text"), *v = json_object_get(root, "vision"),
@@ -122,7 +122,7 @@ int md2_config_parse(const char *json, size_t n, struct md2_config *c, struct er
         if (json_is_integer(om) && json_integer_value(om) >= 0 && json_integer_value(om) < 64)
             x->margin = (uint32_t)json_integer_value(om);
         else if (om != NULL)
-            rc |= err_set(e, RT_ERR_INVALID, 400, "invalid_config",
+            rc |= err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config",
                           "config.json: overlap_margin must be an integer in 0..63");
         rc |= get_f(v, "ln_eps", &x->ln_eps, e);
     }
@@ -141,7 +141,7 @@ int md2_config_parse(const char *json, size_t n, struct md2_config *c, struct er
     if (rc != 0)
         return RT_ERR_INVALID;
     if (kvh != 0 && kvh != c->text.n_heads)
-        return err_set(e, RT_UNSUPPORTED, 400, "unsupported_config",
+        return err_set(e, RT_UNSUPPORTED, ERR_INVALID, "unsupported_config",
                        "config.json: n_kv_heads %u != n_heads %u (grouped attention) unsupported",
                        kvh, c->text.n_heads);
     const struct md2_vision_config *x = &c->vision;
@@ -149,7 +149,7 @@ int md2_config_parse(const char *json, size_t n, struct md2_config *c, struct er
         x->crop / x->patch <= 2 * x->margin || c->region.dim != c->text.dim ||
         x->proj_out != c->text.dim || c->region.coord_feat % 2 || c->region.size_feat % 4 ||
         c->region.size_out % 2 || c->region.size_out < 4)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_config",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config",
                        "config.json: inconsistent sizes (crop %% patch, enc_dim %% heads, "
                        "projection and region dims equal to the text dim)");
     return 0;
@@ -225,7 +225,8 @@ static int upload(struct md2 *m, struct pending *p, struct rt_tf_weight *out, st
     if (p->kp != p->k) { /* pad columns with zeros */
         float *w = calloc((size_t)p->n * p->kp, sizeof(float));
         if (w == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for a weight");
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "no memory for a weight");
         for (uint32_t r = 0; r < p->n; r++)
             memcpy(w + (size_t)r * p->kp, p->w + (size_t)r * p->k, (size_t)p->k * 4);
         free(p->w);
@@ -247,7 +248,7 @@ static uint64_t n_small(const struct md2 *m)
 static int expect(const struct st_tensor *t, uint64_t n, struct err *e)
 {
     if (t->nelem != n)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                        "tensor %s has %llu elements, the config wants %llu", t->name,
                        (unsigned long long)t->nelem, (unsigned long long)n);
     return 0;
@@ -333,7 +334,7 @@ static int set_tensor(struct md2 *m, const char *name, const struct st_tensor *t
         if (sz && t->rank == 2 && t->shape[0] != 2) { /* [f][2] -> [2][f] */
             float *tr = malloc((size_t)want * 4);
             if (tr == NULL)
-                return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+                return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
             uint64_t f = want / 2;
             for (uint64_t i = 0; i < f; i++)
                 tr[i] = (*dst)[i * 2], tr[f + i] = (*dst)[i * 2 + 1];
@@ -378,7 +379,7 @@ static int set_tensor(struct md2 *m, const char *name, const struct st_tensor *t
     *x = NULL;
     return 0;
 unknown:
-    return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "unknown tensor %s", t->name);
+    return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", "unknown tensor %s", t->name);
 }
 
 static int record_region(struct md2 *m, struct err *e);
@@ -389,11 +390,11 @@ int md2_load(struct rt_device *d, const char *path, const struct md2_config *c, 
     const struct md2_vision_config *v = &c->vision;
     if (v->crop % v->patch != 0 || v->enc_dim % v->n_heads != 0 ||
         (v->enc_dim / v->n_heads != 64 && v->enc_dim / v->n_heads != 72))
-        return err_set(e, RT_UNSUPPORTED, 400, "unsupported_config",
+        return err_set(e, RT_UNSUPPORTED, ERR_INVALID, "unsupported_config",
                        "vision head size %u unsupported (64 or 72)", v->enc_dim / v->n_heads);
     struct md2 *m = calloc(1, sizeof(*m));
     if (m == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for a model");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for a model");
     m->dev = d;
     m->c = *c;
     m->wtype = wtype;
@@ -411,7 +412,7 @@ int md2_load(struct rt_device *d, const char *path, const struct md2_config *c, 
     struct st_file *f = NULL;
     int rc = 0;
     if (m->vl == NULL || m->seen == NULL || m->hostp == NULL || pv == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for a model");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for a model");
         goto done;
     }
     if ((rc = st_open(&f, path, NULL, e)) < 0 ||
@@ -424,7 +425,8 @@ int md2_load(struct rt_device *d, const char *path, const struct md2_config *c, 
             name += 6;
         float *x = malloc((size_t)t->nelem * sizeof(float) + 4);
         if (x == NULL) {
-            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for tensor %s", t->name);
+            rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for tensor %s",
+                         t->name);
             break;
         }
         rc = st_rows_f32(f, t, 0, t->rows, x, e);
@@ -464,7 +466,8 @@ int md2_load(struct rt_device *d, const char *path, const struct md2_config *c, 
     if (missing == NULL && (m->patch.buf == NULL || m->proj1.buf == NULL || m->proj2.buf == NULL))
         missing = "vision.patch_emb / vision.proj_mlp";
     if (missing != NULL) {
-        rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model", "%s: %s missing", path, missing);
+        rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", "%s: %s missing", path,
+                     missing);
         goto done;
     }
     if ((rc = rt_dec_ready(m->text, e)) < 0)
@@ -575,15 +578,15 @@ int md2_vision(struct md2 *m, const float *crops, uint32_t n, uint32_t th, uint3
 {
     const struct md2_vision_config *v = &m->c.vision;
     if (n != 1 + th * tw || n > 1 + v->max_crops * 4 || th == 0 || tw == 0)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_crops", "%u crops for a %ux%u tiling", n,
-                       th, tw);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_crops",
+                       "%u crops for a %ux%u tiling", n, th, tw);
     uint32_t d = v->enc_dim, N = m->N, g = m->grid, mg = v->margin, win = g - 2 * mg;
     uint64_t range = m->dev->caps.max_storage_range;
     uint64_t per = (uint64_t)N * 4 * (v->ff_dim > 3 * d ? v->ff_dim : 3 * d);
     uint64_t perp = (uint64_t)N * m->kp * 4;
     uint32_t bc = (uint32_t)(range / (per > perp ? per : perp));
     if (bc == 0)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "one crop's activations exceed maxStorageBufferRange");
     if (bc > n)
         bc = n;
@@ -607,7 +610,7 @@ int md2_vision(struct md2 *m, const float *crops, uint32_t n, uint32_t th, uint3
         (rc = rt_tf_buf_init(m->dev, (uint64_t)N * v->proj_out * 4, 1, &po, e)) < 0)
         goto out;
     if ((ph = malloc((uint64_t)n * N * m->kp * 4)) == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for patches");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for patches");
         goto out;
     }
     /* every batch of the encoder, then the merge, in one command buffer */
@@ -735,7 +738,8 @@ static int region_encode(struct md2 *m, int size, const float *vals, float *emb,
     const float *w = size ? m->size_f : m->coord_f;
     float feat[8192];
     if (2 * f > sizeof feat / sizeof feat[0])
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape", "region features too wide");
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
+                       "region features too wide");
     for (uint32_t j = 0; j < f; j++) {
         double a = 0;
         for (uint32_t i = 0; i < ni; i++)
@@ -778,7 +782,7 @@ int md2_image_init(struct md2 *m, const float *proj, uint32_t bos, uint32_t max_
     if (max_len == 0 || max_len > c->max_context)
         max_len = c->max_context;
     if (max_len <= P || bos >= c->vocab)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
                        "context %u too short for the %u image positions (or bos %u >= vocab)",
                        max_len, P, bos);
     struct md2_image *im = calloc(1, sizeof(*im));
@@ -786,7 +790,7 @@ int md2_image_init(struct md2 *m, const float *proj, uint32_t bos, uint32_t max_
     float *emb = malloc((size_t)P * c->dim * 4);
     int rc = 0;
     if (im == NULL || ids == NULL || emb == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for an image");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for an image");
         goto out;
     }
     im->m = m;
@@ -795,7 +799,7 @@ int md2_image_init(struct md2 *m, const float *proj, uint32_t bos, uint32_t max_
     im->emb = malloc((size_t)c->dim * 4);
     im->lg = malloc((size_t)c->vocab * 4);
     if (im->hid == NULL || im->emb == NULL || im->lg == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for an image");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for an image");
         goto out;
     }
     ids[0] = bos;
@@ -823,7 +827,7 @@ static int prompt(struct md2_image *im, const uint32_t *ids, uint32_t n, float *
                   struct err *e)
 {
     if (n == 0 || n > im->hid_rows)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "prompt_too_long",
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "prompt_too_long",
                        "prompt of %u tokens (at most %u)", n, im->hid_rows);
     int rc = rt_kv_restore(rt_dec_run_kv(im->run), im->snap, e);
     if (rc == 0)
@@ -848,7 +852,8 @@ int md2_generate_more(struct md2_image *im, const uint32_t *ids, uint32_t n,
                       struct err *e)
 {
     if (n == 0 || n > im->hid_rows)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "prompt_too_long", "prompt of %u tokens", n);
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "prompt_too_long", "prompt of %u tokens",
+                       n);
     int rc = rt_dec_prefill(im->run, ids, NULL, n, im->m->N + 1, im->lg, e);
     if (rc < 0)
         return rc;
@@ -874,7 +879,7 @@ int md2_locate(struct md2_image *im, const uint32_t *ids, uint32_t n, int detect
     float *lbuf = malloc((size_t)(r->coord_out > r->size_out ? r->coord_out : r->size_out) * 4);
     *n_out = 0;
     if (lbuf == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
     int rc = prompt(im, ids, n, im->lg, e);
     if (rc == 0)
         rc = rt_dec_hidden(im->run, n, im->hid, e);

@@ -117,15 +117,16 @@ int mdc_resize_lanczos(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
                        struct err *e)
 {
     if (sw < 1 || sh < 1 || dw < 1 || dh < 1 || dw > 65535 || dh > 65535)
-        return err_set(e, MDC_ERR_INVALID, 400, "invalid_size", "resize %dx%d -> %dx%d", sw, sh, dw,
-                       dh);
+        return err_set(e, MDC_ERR_INVALID, ERR_INVALID, "invalid_size", "resize %dx%d -> %dx%d", sw,
+                       sh, dw, dh);
     int *bh = NULL, *bv = NULL;
     int32_t *kh = NULL, *kv = NULL;
     int kszh = coeffs(sw, dw, &bh, &kh), kszv = coeffs(sh, dh, &bv, &kv);
     uint8_t *tmp = NULL;
     int rc = 0;
     if (kszh == 0 || kszv == 0) {
-        rc = err_set(e, MDC_ERR_OOM, 503, "out_of_memory", "resize: no memory for coefficients");
+        rc = err_set(e, MDC_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                     "resize: no memory for coefficients");
         goto out;
     }
     int need_h = dw != sw, need_v = dh != sh;
@@ -138,7 +139,7 @@ int mdc_resize_lanczos(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
         ih = y_last - y_first;
         tmp = malloc((size_t)dw * (size_t)ih * 3);
         if (tmp == NULL) {
-            rc = err_set(e, MDC_ERR_OOM, 503, "out_of_memory", "resize: no memory");
+            rc = err_set(e, MDC_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "resize: no memory");
             goto out;
         }
         for (int y = 0; y < ih; y++) {
@@ -200,7 +201,8 @@ int mdc_crops(const struct mdc_geom *g, const uint8_t *rgb, int w, int h, float 
     *out = NULL;
     if (g->crop < 1 || g->patch < 1 || g->crop % g->patch != 0 || g->margin < 0 ||
         g->crop / g->patch <= 2 * g->margin || g->max_crops < 1 || w < 1 || h < 1)
-        return err_set(e, MDC_ERR_INVALID, 400, "invalid_size", "crops of a %dx%d image", w, h);
+        return err_set(e, MDC_ERR_INVALID, ERR_INVALID, "invalid_size", "crops of a %dx%d image", w,
+                       h);
     int c = g->crop, win = (c / g->patch - 2 * g->margin) * g->patch;
     int m2 = 2 * g->margin * g->patch;
     mdc_tiling(g, h, w, th, tw);
@@ -210,7 +212,7 @@ int mdc_crops(const struct mdc_geom *g, const uint8_t *rgb, int w, int h, float 
     uint8_t *gl = malloc((size_t)c * c * 3), *loc = malloc((size_t)rw * rh * 3);
     int rc = 0;
     if (f == NULL || gl == NULL || loc == NULL) {
-        rc = err_set(e, MDC_ERR_OOM, 503, "out_of_memory", "crops: no memory");
+        rc = err_set(e, MDC_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "crops: no memory");
         goto fail;
     }
     if ((rc = mdc_resize_lanczos(rgb, w, h, gl, c, c, e)) < 0 ||

@@ -87,7 +87,7 @@ int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model *
     size_t n = 0;
     struct mdt_model *m = calloc(1, sizeof(*m));
     if (m == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory for a model");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for a model");
     m->dev = d;
     int rc = 0;
     /* the revision, when the directory says it */
@@ -102,7 +102,7 @@ int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model *
                  strcmp(txt, "2025-04-14") == 0)
             rev = MDT_REV_LEGACY;
         else
-            rc = err_set(e, RT_UNSUPPORTED, 400, "unsupported_revision",
+            rc = err_set(e, RT_UNSUPPORTED, ERR_INVALID, "unsupported_revision",
                          "%s: revision \"%s\" unknown (2025-01-09, 2025-03-27, 2025-04-14 or "
                          "2025-06-21; earlier revisions have another architecture)",
                          path, txt);
@@ -122,20 +122,20 @@ int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model *
     /* the tokenizer, and whether it is the one the revision needs */
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     if (rc == 0 && (rc = tok_load(&m->tok, path, NULL, e)) < 0 && rev == MDT_REV_STARMIE)
-        err_set(e, rc, 400, "tokenizer_missing", STARMIE_HINT, dir);
+        err_set(e, rc, ERR_INVALID, "tokenizer_missing", STARMIE_HINT, dir);
     if (rc == 0) {
         int starmie =
             tok_id(m->tok, "<|md_reserved_0|>") >= 0 || tok_id(m->tok, "<|endoftext|>") == 0;
         int gpt2 = tok_id(m->tok, "<|endoftext|>") == 50256;
         if (rev == MDT_REV_STARMIE && !starmie)
-            rc = err_set(e, RT_ERR_INVALID, 400, "wrong_tokenizer", STARMIE_HINT, dir);
+            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "wrong_tokenizer", STARMIE_HINT, dir);
         else if (rev == MDT_REV_LEGACY && !gpt2)
-            rc = err_set(e, RT_ERR_INVALID, 400, "wrong_tokenizer",
+            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "wrong_tokenizer",
                          "revision %s uses the GPT-2 tokenizer of vikhyatk/moondream2@%s "
                          "(<|endoftext|> = 50256); %s has another one",
                          m->revision, m->revision, path);
         else if (rev == 0 && !starmie && !gpt2)
-            rc = err_set(e, RT_ERR_INVALID, 400, "wrong_tokenizer",
+            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "wrong_tokenizer",
                          "%s is neither Moondream 2's GPT-2 tokenizer nor starmie-v1", path);
         if (rc == 0 && rev == 0) {
             rev = starmie ? MDT_REV_STARMIE : MDT_REV_LEGACY;
@@ -153,7 +153,7 @@ int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model *
         free(txt);
     }
     if (rc == 0 && c.text.vocab <= m->eos)
-        rc = err_set(e, RT_ERR_INVALID, 400, "invalid_config", "vocab %u has no eos %u",
+        rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config", "vocab %u has no eos %u",
                      c.text.vocab, m->eos);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (rc == 0)
@@ -178,8 +178,8 @@ struct ids {
 static int add(struct ids *p, const uint32_t *v, uint32_t n, struct err *e)
 {
     if (p->n + n > MDT_MAX_PROMPT)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "prompt_too_long", "the prompt is over %d tokens",
-                       MDT_MAX_PROMPT);
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "prompt_too_long",
+                       "the prompt is over %d tokens", MDT_MAX_PROMPT);
     memcpy(p->v + p->n, v, n * 4);
     p->n += n;
     return 0;
@@ -191,7 +191,7 @@ static int add_text(struct mdt_model *m, struct ids *p, const char *prefix, cons
     char buf[8192];
     int k = snprintf(buf, sizeof buf, "%s%s", prefix, s);
     if (k < 0 || (size_t)k >= sizeof buf)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "text_too_long", "text over %zu bytes",
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "text_too_long", "text over %zu bytes",
                        sizeof buf - 1);
     int32_t *ids = NULL;
     size_t n = 0;
@@ -199,11 +199,11 @@ static int add_text(struct mdt_model *m, struct ids *p, const char *prefix, cons
     uint32_t V = md2_get_config(m->m)->text.vocab;
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (ids[i] < 0 || (uint32_t)ids[i] >= V)
-            rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                          "tokenizer id %d outside the model's vocabulary %u", ids[i], V);
     if (rc == 0 && p->n + n > MDT_MAX_PROMPT)
-        rc = err_set(e, RT_ERR_TOO_LARGE, 413, "prompt_too_long", "the prompt is over %d tokens",
-                     MDT_MAX_PROMPT);
+        rc = err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "prompt_too_long",
+                     "the prompt is over %d tokens", MDT_MAX_PROMPT);
     for (size_t i = 0; rc == 0 && i < n; i++)
         p->v[p->n++] = (uint32_t)ids[i];
     free(ids);
@@ -232,7 +232,7 @@ static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, s
     int rc = mdc_crops(&m->geom, rgb, w, h, &crops, &n, &th, &tw, e);
     const struct md2_config *c = md2_get_config(m->m);
     if (rc == 0 && (proj = malloc((size_t)md2_image_tokens(m->m) * c->text.dim * 4)) == NULL)
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
     if (rc == 0)
         rc = md2_vision(m->m, crops, (uint32_t)n, (uint32_t)th, (uint32_t)tw, proj, NULL, e);
     if (rc == 0)
@@ -342,15 +342,15 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
                 : strcmp(len, "long") == 0   ? 2
                                              : -1;
         if (k < 0)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "caption length \"%s\": short, normal or long", len);
         uint32_t sp[5] = {1, 32708, 2, s_id[k], 3};
         rc = add(&p, st ? sp : l_ids[k], 5, e);
     } else if (strcmp(t, "query") == 0) {
         if (r->question == NULL || !r->question[0])
-            return err_set(e, RT_ERR_INVALID, 400, "missing_field", "missing question");
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "missing_field", "missing question");
         if (r->reasoning && !st)
-            return err_set(e, RT_UNSUPPORTED, 400, "unsupported_field",
+            return err_set(e, RT_UNSUPPORTED, ERR_INVALID, "unsupported_field",
                            "reasoning needs the 2025-06-21 revision (this model is %s)",
                            m->revision);
         static const uint32_t sq[3] = {1, 15381, 2}, lq[4] = {198, 198, 24361, 25};
@@ -362,7 +362,7 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
             rc = st ? add(&p, r->reasoning ? sr : sa, 2, e) : add(&p, la, 4, e);
     } else if (strcmp(t, "detect") == 0 || strcmp(t, "point") == 0) {
         if (r->object == NULL || !r->object[0])
-            return err_set(e, RT_ERR_INVALID, 400, "missing_field", "missing object");
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "missing_field", "missing object");
         int det = t[0] == 'd';
         static const uint32_t sd[4] = {1, 7235, 476, 2}, spn[3] = {1, 2581, 2};
         static const uint32_t ld[4] = {198, 198, 47504, 25}, lp[4] = {198, 198, 12727, 25};
@@ -373,7 +373,7 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
         if (rc == 0)
             rc = add(&p, st ? &s_end : &l_end, 1, e);
     } else {
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_task",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_task",
                        "task \"%s\": caption, query, detect or point", t);
     }
     if (rc < 0)
@@ -382,14 +382,14 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
         return rc;
     json_t *res = json_object();
     if (res == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
     if (t[0] == 'd' || t[0] == 'p') {
         int det = t[0] == 'd';
         uint32_t mx = r->max_objects ? r->max_objects : 50;
         struct md2_obj *o = calloc(mx, sizeof(*o));
         uint32_t n = 0;
         rc = o ? md2_locate(m->im, p.v, p.n, det, m->eos, mx, o, &n, e)
-               : err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+               : err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
         json_t *a = json_array();
         for (uint32_t i = 0; rc == 0 && i < n; i++)
             json_array_append_new(a, det ? json_pack("{s:f, s:f, s:f, s:f}", "x_min", o[i].x_min,
@@ -404,7 +404,7 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
         uint32_t answer = 3, sup_ans[1] = {3}, sup_think[2] = {0, 6};
         int end = 0;
         if (out == NULL)
-            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "no memory");
+            rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
         if (rc == 0 && r->reasoning) { /* think until the answer id, then answer */
             end = gen_text(m, r, &p, 0, sup_think, 2, answer, out, &n, &text, 0, e);
             if (end < 0) {

@@ -46,7 +46,7 @@ static int params_parse(const char *text, struct job *j, struct err *e)
     int rc = 0;
     if (!json_is_array(tasks) || json_array_size(tasks) == 0 ||
         json_array_size(tasks) > WK_ANALYZE_MAX_PARTS || !json_is_object(models)) {
-        rc = err_set(e, WK_ERR_INPUT, 400, "invalid_params",
+        rc = err_set(e, WK_ERR_INPUT, ERR_INVALID, "invalid_params",
                      "analyze params need \"tasks\" (1..%d) and \"models\"", WK_ANALYZE_MAX_PARTS);
         goto out;
     }
@@ -58,7 +58,7 @@ static int params_parse(const char *text, struct job *j, struct err *e)
         const char *model = json_string_value(json_object_get(models, task ? task : ""));
         if (task == NULL || model == NULL || strlen(task) >= TASK_LEN ||
             strlen(model) >= WK_MODEL_NAME_LEN) {
-            rc = err_set(e, WK_ERR_INPUT, 400, "invalid_params",
+            rc = err_set(e, WK_ERR_INPUT, ERR_INVALID, "invalid_params",
                          "analyze params: task %zu has no model", i);
             goto out;
         }
@@ -85,7 +85,7 @@ static void part_fail(struct job *j, int k, const char *code, const char *msg, i
                            "message", msg);
     j->failed[k] = 1;
     if (j->first_err.code[0] == '\0') {
-        err_set(&j->first_err, WK_ERR, 500, code, "%s: %s", j->parts[k].task, msg);
+        err_set(&j->first_err, WK_ERR, ERR_INTERNAL, code, "%s: %s", j->parts[k].task, msg);
         j->first_err.transient = transient;
     }
 }
@@ -254,7 +254,8 @@ int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch,
         it->decode_ms = cm_now_ms() - t0;
         if (drc != IMG_OK) {
             if (it->input == NULL)
-                err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "job has no input image");
+                err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image",
+                        "job has no input image");
             it->status = WK_ERR_INPUT;
             it->done = 1;
             continue;

@@ -99,7 +99,7 @@ static int batch_chunks(struct wk_res *r, struct wk_res_model *m, int n, struct 
         }
         /* any other error of the engine fails this chunk's items with it */
         if (e.code[0] == '\0')
-            err_set(&e, rc, 500, "inference_failed", "could not run model %s: %s", m->name,
+            err_set(&e, rc, ERR_INTERNAL, "inference_failed", "could not run model %s: %s", m->name,
                     wk_status_str(rc));
         for (int j = 0; j < c; j++)
             item_fail(run[j], rc == WK_ERR_INPUT ? WK_ERR_INPUT : WK_ERR, &e);

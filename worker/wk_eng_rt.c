@@ -78,7 +78,8 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
         if (w == WK_ERR) {
             /* missing files, a bad manifest or an unsupported op will not
              * fix themselves: the jobs fail with the reason */
-            err_set(e, WK_ERR, 500, "model_unavailable", "cannot load model %s: %s", model, le.msg);
+            err_set(e, WK_ERR, ERR_INTERNAL, "model_unavailable", "cannot load model %s: %s", model,
+                    le.msg);
         }
         return w;
     }
@@ -143,7 +144,8 @@ static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct
         if (it->input == NULL || rc != IMG_OK) {
             it->status = WK_ERR_INPUT;
             if (it->input == NULL)
-                err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "job has no input image");
+                err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image",
+                        "job has no input image");
             else
                 it->err = de;
             continue;
@@ -170,7 +172,7 @@ static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct
                     *e = ie;
                 } else if (r1 != RT_OK) {
                     its[i]->status = WK_ERR_INPUT;
-                    err_set(&its[i]->err, WK_ERR_INPUT, 422, "invalid_image",
+                    err_set(&its[i]->err, WK_ERR_INPUT, ERR_UNPROCESSABLE, "invalid_image",
                             "cannot run model %s on this image: %s", rt_task_model_name(m), ie.msg);
                 }
             }
@@ -298,8 +300,9 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
     int rc = rt_device_create(selector, &r->dev, &de);
     if (rc != RT_OK) {
         free(r);
-        return err_set(e, WK_ERR, 0, "no_device", "could not open Vulkan device \"%s\": %s",
-                       selector ? selector : "0", de.msg);
+        return err_set(e, WK_ERR, ERR_INTERNAL, "no_device",
+                       "could not open Vulkan device \"%s\": %s", selector ? selector : "0",
+                       de.msg);
     }
     snprintf(r->manifests, sizeof(r->manifests), "%s", models_dir);
     snprintf(r->cache, sizeof(r->cache), "%s", cfg_str("VKV_MODEL_CACHE"));

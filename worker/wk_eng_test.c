@@ -64,7 +64,8 @@ static int test_run(void *ctx, void *handle, int n, struct wk_item *items, struc
     struct test_eng *t = ctx;
     struct test_model *m = handle;
     if (n > m->max_batch)
-        return err_set(e, WK_ERR, 500, "internal", "batch %d over the loaded %d", n, m->max_batch);
+        return err_set(e, WK_ERR, ERR_INTERNAL, "internal", "batch %d over the loaded %d", n,
+                       m->max_batch);
     double t0 = cm_now_ms();
     struct timespec ts = {t->delay_ms / 1000, (long)(t->delay_ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
@@ -91,7 +92,8 @@ static int test_run(void *ctx, void *handle, int n, struct wk_item *items, struc
         }
         if (it->input == NULL || it->input_len == 0) {
             it->status = WK_ERR_INPUT;
-            err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "invalid image: empty input");
+            err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image",
+                    "invalid image: empty input");
             continue;
         }
         uint32_t h = 2166136261u;
@@ -137,7 +139,8 @@ int wk_eng_test_init(struct wk_engine *eng, const char *const *names, int n, int
                      int delay_ms, int model_mb, int device_mb, struct err *e)
 {
     if (n < 1 || n > WK_MAX_MODELS)
-        return err_set(e, WK_ERR, 0, "invalid_config", "invalid number of test models: %d", n);
+        return err_set(e, WK_ERR, ERR_INVALID, "invalid_config",
+                       "invalid number of test models: %d", n);
     memset(eng, 0, sizeof(*eng));
     struct test_eng *t = cm_xcalloc(1, sizeof(*t));
     t->delay_ms = delay_ms;
@@ -152,8 +155,8 @@ int wk_eng_test_init(struct wk_engine *eng, const char *const *names, int n, int
     for (int i = 0; i < n; i++) {
         if (strlen(names[i]) == 0 || strlen(names[i]) >= WK_MODEL_NAME_LEN) {
             free(t);
-            return err_set(e, WK_ERR, 0, "invalid_config", "invalid test model name: \"%s\"",
-                           names[i]);
+            return err_set(e, WK_ERR, ERR_INVALID, "invalid_config",
+                           "invalid test model name: \"%s\"", names[i]);
         }
         snprintf(eng->models[i], WK_MODEL_NAME_LEN, "%s", names[i]);
         eng->model_batch[i] = batch;

@@ -278,9 +278,10 @@ static int checkpoint(void *arg, int n, struct wk_item *items)
             items[i].status = WK_ERR_CANCELED;
             items[i].done = 1;
             if (w->hand_flag[k] > 0)
-                err_set(&items[i].err, WK_ERR_CANCELED, 0, "canceled", "canceled by request");
+                err_set(&items[i].err, WK_ERR_CANCELED, ERR_INTERNAL, "canceled",
+                        "canceled by request");
             else
-                err_set(&items[i].err, WK_ERR_CANCELED, 0, "lease_lost", "lease lost");
+                err_set(&items[i].err, WK_ERR_CANCELED, ERR_CONFLICT, "lease_lost", "lease lost");
         }
     }
     pthread_mutex_unlock(&w->mu);

@@ -134,7 +134,8 @@ int wk_res_acquire(struct wk_res *r, const char *model, int max_batch, struct wk
 {
     CM_ASSERT(max_batch >= 1);
     if (strlen(model) >= WK_MODEL_NAME_LEN)
-        return err_set(e, WK_ERR, 400, "unknown_model", "invalid model name: \"%.64s...\"", model);
+        return err_set(e, WK_ERR, ERR_INVALID, "unknown_model", "invalid model name: \"%.64s...\"",
+                       model);
     struct wk_res_model *m = res_find(r, model);
     if (m == NULL) {
         if (r->n_models == WK_MAX_MODELS) {
@@ -203,8 +204,8 @@ int wk_res_acquire(struct wk_res *r, const char *model, int max_batch, struct wk
             return WK_OK;
         }
         if (rc == WK_ERR_DEVICE_LOST) {
-            err_set(e, WK_ERR_DEVICE_LOST, 503, "device_lost", "device lost while loading %s",
-                    model);
+            err_set(e, WK_ERR_DEVICE_LOST, ERR_UNAVAILABLE, "device_lost",
+                    "device lost while loading %s", model);
             return WK_ERR_DEVICE_LOST;
         }
         if (rc != WK_ERR_OOM) {

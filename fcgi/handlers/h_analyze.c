@@ -52,7 +52,7 @@ int api_analyze_check_model(struct api_ctx *ctx, struct api_job_spec *spec, stru
 {
     (void)ctx;
     if (spec->model != NULL && strcmp(spec->model, API_ANALYZE_TASK) != 0)
-        return err_set(e, API_ERR_INVALID, 400, "unknown_model",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_model",
                        "task \"analyze\" runs model \"analyze\"; choose its models with "
                        "params.models (task -> model), not \"%.64s\"",
                        spec->model);
@@ -65,35 +65,35 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
     json_t *p =
         api_json_own(ctx->ar, json_loads(spec->params_json ? spec->params_json : "{}", 0, NULL));
     if (!json_is_object(p))
-        return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                        "field \"params\" must be an object");
     const char *key;
     json_t *v;
     json_object_foreach(p, key, v)
     {
         if (strcmp(key, "tasks") != 0 && strcmp(key, "models") != 0)
-            return err_set(e, API_ERR_INVALID, 400, "unknown_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_field",
                            "unknown analyze parameter \"%.64s\" (tasks, models)", key);
     }
     json_t *tasks = json_object_get(p, "tasks");
     json_t *models = json_object_get(p, "models");
     if (models != NULL && !json_is_null(models) && !json_is_object(models))
-        return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                        "\"models\" must be an object: {task: model}");
     json_t *out_tasks = api_json_own(ctx->ar, json_array());
     json_t *out_models = api_json_own(ctx->ar, json_object());
     if (out_tasks == NULL || out_models == NULL)
-        return err_set(e, API_ERR, 503, "out_of_memory", "out of request memory");
+        return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of request memory");
     if (tasks == NULL || json_is_null(tasks)) {
         for (size_t i = 0; i < NPARTS; i++)
             if (parts[i].by_default && api_models_has(ctx->models, parts[i].task, NULL))
                 json_array_append_new(out_tasks, json_string(parts[i].task));
         if (json_array_size(out_tasks) == 0)
-            return err_set(e, API_ERR, 503, "model_not_installed",
+            return err_set(e, API_ERR, ERR_UNAVAILABLE, "model_not_installed",
                            "no model installed for any of classify, detect, detect_faces");
     } else {
         if (!json_is_array(tasks) || json_array_size(tasks) == 0 || json_array_size(tasks) > NPARTS)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "\"tasks\" must be a list of 1..%zu of: %s", NPARTS, part_list());
         size_t i;
         json_t *t;
@@ -101,15 +101,15 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
         {
             const char *s = json_string_value(t);
             if (s == NULL || !part_known(s))
-                return err_set(e, API_ERR_INVALID, 400, "unknown_task",
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_task",
                                "tasks[%zu]: not an analyze task; valid: %s", i, part_list());
             int twice = 0;
             size_t k;
             json_t *u;
             json_array_foreach(out_tasks, k, u) twice |= strcmp(json_string_value(u), s) == 0;
             if (twice)
-                return err_set(e, API_ERR_INVALID, 400, "invalid_field", "tasks[%zu]: \"%s\" twice",
-                               i, s);
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                               "tasks[%zu]: \"%s\" twice", i, s);
             json_array_append_new(out_tasks, json_string(s));
         }
     }
@@ -120,11 +120,11 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
         json_t *u;
         json_array_foreach(out_tasks, k, u) asked |= strcmp(json_string_value(u), key) == 0;
         if (!asked)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "models names task \"%.64s\", which is not among the tasks", key);
         if (!json_is_string(v) || json_string_length(v) > JQ_MODEL_MAX ||
             !api_models_has(ctx->models, key, json_string_value(v)))
-            return err_set(e, API_ERR_INVALID, 400, "unknown_model",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_model",
                            "models.%.64s: no such model for task \"%.64s\"", key, key);
     }
     size_t i;
@@ -135,7 +135,7 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
         json_t *m = json_object_get(models, task);
         const char *model = m ? json_string_value(m) : api_models_default(ctx->models, task);
         if (model == NULL)
-            return err_set(e, API_ERR, 503, "model_not_installed",
+            return err_set(e, API_ERR, ERR_UNAVAILABLE, "model_not_installed",
                            "no model installed for task \"%s\"", task);
         json_object_set_new(out_models, task, json_string(model));
     }
@@ -145,7 +145,7 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
     spec->params_json = s ? ar_strdup(ctx->ar, s) : NULL;
     free(s);
     if (spec->params_json == NULL)
-        return err_set(e, API_ERR, 503, "out_of_memory", "could not copy params");
+        return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory", "could not copy params");
     return API_OK;
 }
 
@@ -159,7 +159,7 @@ static double timing(json_t *t, const char *key)
 static int body_to_job(struct api_ctx *ctx, json_t *body, struct err *e)
 {
     if (json_object_get(body, "task") != NULL || json_object_get(body, "params") != NULL)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                        "/v1/analyze takes \"tasks\" and \"models\", not \"task\" or \"params\"");
     json_t *params = json_object();
     json_t *tasks = json_object_get(body, "tasks");
@@ -179,7 +179,7 @@ static int body_to_job(struct api_ctx *ctx, json_t *body, struct err *e)
         json_t *m = json_loads(json_string_value(models), 0, NULL);
         if (m == NULL) {
             json_decref(params);
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "field \"models\" must be a json object {task: model}");
         }
         json_object_set_new(params, "models", m);

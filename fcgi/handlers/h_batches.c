@@ -93,7 +93,7 @@ int api_h_batches_create(struct api_ctx *ctx, struct api_req *r)
                                        i);
             if (api_image_from_data_url(ctx, json_string_value(url), json_string_length(url),
                                         &imgs[i], &e) != API_OK) {
-                int st = e.http ? e.http : 400;
+                int st = e.cls == ERR_INTERNAL ? 400 : api_err_status(&e);
                 return api_reply_error(r, st, e.code, st == 503 ? 1 : 0, "images[%zu]: %s", i,
                                        e.msg);
             }

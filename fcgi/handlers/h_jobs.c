@@ -38,7 +38,7 @@ static int read_submission(struct api_ctx *ctx, struct api_req *r, json_t **body
         return API_OK;
     }
     if (!api_req_ctype_is(r, "application/json"))
-        return err_set(e, API_ERR_INVALID, 415, "unsupported_media_type",
+        return err_set(e, API_ERR_INVALID, ERR_UNSUPPORTED, "unsupported_media_type",
                        "expected application/json or multipart/form-data, got \"%.64s\"",
                        r->content_type[0] ? r->content_type : "(none)");
     *body = api_req_json(r, ctx->ar, e);

@@ -66,9 +66,10 @@ struct md_call {
 
 /* ---- validation --------------------------------------------------------- */
 
-static int bad(struct err *e, int http, const char *code, const char *fmt, const char *field)
+static int bad(struct err *e, enum err_class cls, const char *code, const char *fmt,
+               const char *field)
 {
-    return err_set(e, API_ERR_INVALID, http, code, fmt, field);
+    return err_set(e, API_ERR_INVALID, cls, code, fmt, field);
 }
 
 /* optional string field: NULL when absent or null */
@@ -79,9 +80,9 @@ static int opt_string(json_t *body, const char *key, size_t max, const char **ou
     if (v == NULL || json_is_null(v))
         return API_OK;
     if (!json_is_string(v))
-        return bad(e, 400, "invalid_field", "field \"%s\" must be a string", key);
+        return bad(e, ERR_INVALID, "invalid_field", "field \"%s\" must be a string", key);
     if (json_string_length(v) > max)
-        return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                        "field \"%s\" is longer than %zu bytes", key, max);
     *out = json_string_value(v);
     return API_OK;
@@ -94,7 +95,7 @@ static int opt_bool(json_t *body, const char *key, int *out, struct err *e)
     if (v == NULL || json_is_null(v))
         return API_OK;
     if (!json_is_boolean(v))
-        return bad(e, 400, "invalid_field", "field \"%s\" must be true or false", key);
+        return bad(e, ERR_INVALID, "invalid_field", "field \"%s\" must be true or false", key);
     *out = json_is_true(v);
     return API_OK;
 }
@@ -138,7 +139,7 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     if (r->priority != NULL) {
         int t = api_tier_parse_str(r->priority);
         if (t < 0)
-            return bad(e, 400, "invalid_tier",
+            return bad(e, ERR_INVALID, "invalid_tier",
                        "invalid X-Priority \"%.32s\": 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
                        "IMMEDIATE",
                        r->priority);
@@ -150,7 +151,7 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     if (v != NULL && !json_is_null(v)) {
         int t = api_tier_parse_json(v);
         if (t < 0)
-            return err_set(e, API_ERR_INVALID, 400, "invalid_tier",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_tier",
                            "invalid priority: 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
                            "IMMEDIATE");
         c->tier = t;
@@ -161,7 +162,7 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     if (v != NULL && !json_is_null(v)) {
         double s = json_is_number(v) ? json_number_value(v) : -1.0;
         if (!(s > 0.0 && s <= 600.0))
-            return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "field \"timeout\" must be a number of seconds in (0, 600]");
         c->timeout_ms = (long long)ceil(s * 1000.0);
     }
@@ -172,12 +173,13 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     json_t *st = json_object_get(c->body, "settings");
     if (st != NULL && !json_is_null(st)) {
         if (!json_is_object(st))
-            return bad(e, 400, "invalid_field", "field \"%s\" must be an object", "settings");
+            return bad(e, ERR_INVALID, "invalid_field", "field \"%s\" must be an object",
+                       "settings");
         json_t *mo = json_object_get(st, "max_objects");
         if (mo != NULL && !json_is_null(mo)) {
             if (!json_is_integer(mo) || json_integer_value(mo) < 1 ||
                 json_integer_value(mo) > MD_MAX_OBJECTS_LIMIT)
-                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                                "settings.max_objects must be an integer of 1..%d",
                                MD_MAX_OBJECTS_LIMIT);
             c->max_objects = (int)json_integer_value(mo);
@@ -189,7 +191,7 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     if (opt_string(c->body, "image_url", (size_t)-1, &url, e) != API_OK)
         return API_ERR_INVALID;
     if (url == NULL && c->kind != MD_QUERY)
-        return bad(e, 400, "missing_field", "missing field \"%s\"", "image_url");
+        return bad(e, ERR_INVALID, "missing_field", "missing field \"%s\"", "image_url");
     if (url != NULL) {
         size_t n = json_string_length(json_object_get(c->body, "image_url"));
         if (api_image_from_data_url(ctx, url, n, &c->image, e) != API_OK)
@@ -203,9 +205,9 @@ static int parse_object(struct md_call *c, struct err *e)
     if (opt_string(c->body, "object", MD_MAX_OBJECT_LEN, &c->object, e) != API_OK)
         return API_ERR_INVALID;
     if (c->object == NULL)
-        return bad(e, 400, "missing_field", "missing field \"%s\"", "object");
+        return bad(e, ERR_INVALID, "missing_field", "missing field \"%s\"", "object");
     if (c->object[0] == '\0')
-        return bad(e, 400, "invalid_field", "field \"%s\" must not be empty", "object");
+        return bad(e, ERR_INVALID, "invalid_field", "field \"%s\" must not be empty", "object");
     c->ncls = api_md_object_match(c->object, c->cls, API_MD_MAX_CLASSES);
     return API_OK;
 }

@@ -104,15 +104,15 @@ static void name_copy(char *dst, const char *src)
 static int shape_check(const char *what, int ndim, const int64_t *shape, struct err *e)
 {
     if (ndim < 0 || ndim > RT_MAX_DIMS)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "invalid rank of %s: %d (max %d)",
-                       what, ndim, RT_MAX_DIMS);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
+                       "invalid rank of %s: %d (max %d)", what, ndim, RT_MAX_DIMS);
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "invalid dim %d of %s: %lld", i,
-                           what, (long long)shape[i]);
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
+                           "invalid dim %d of %s: %lld", i, what, (long long)shape[i]);
         if (shape[i] > RT_MAX_TENSOR_ELEMS || n > RT_MAX_TENSOR_ELEMS / shape[i])
-            return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large",
+            return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                            "tensor %s too large (limit %lld elements)", what,
                            (long long)RT_MAX_TENSOR_ELEMS);
         n *= shape[i];
@@ -125,14 +125,14 @@ static int tensor_push(struct rt_graph *g, const char *name, int ndim, const int
                        struct err *e)
 {
     if (g->n_tensors >= RT_MAX_TENSORS)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large", "too many tensors (limit %d)",
-                       RT_MAX_TENSORS);
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+                       "too many tensors (limit %d)", RT_MAX_TENSORS);
     if (g->n_tensors == g->cap_tensors) {
         int cap = g->cap_tensors ? g->cap_tensors * 2 : 64;
         struct rt_tensor *t = realloc(g->tensors, (size_t)cap * sizeof(*t));
         if (t == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not grow tensor table to %d",
-                           cap);
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "could not grow tensor table to %d", cap);
         g->tensors = t;
         g->cap_tensors = cap;
     }
@@ -153,8 +153,8 @@ int rt_graph_input_add(struct rt_graph *g, const char *name, int ndim, const int
                        struct err *e)
 {
     if (g->n_inputs >= (int)CM_ARRAY_LEN(g->inputs))
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "too many graph inputs (max %d)",
-                       (int)CM_ARRAY_LEN(g->inputs));
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
+                       "too many graph inputs (max %d)", (int)CM_ARRAY_LEN(g->inputs));
     int rc = shape_check(name ? name : "input", ndim, shape, e);
     if (rc < 0)
         return rc;
@@ -188,14 +188,14 @@ int rt_graph_const_add(struct rt_graph *g, const char *name, int ndim, const int
     if (rc < 0)
         return rc;
     if (data == NULL)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "constant %s has no data",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", "constant %s has no data",
                        name ? name : "");
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= shape[i];
     float *copy = malloc((size_t)n * sizeof(float));
     if (copy == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                        "could not allocate constant %s (%lld floats)", name ? name : "",
                        (long long)n);
     memcpy(copy, data, (size_t)n * sizeof(float));
@@ -213,11 +213,11 @@ int rt_graph_const_add(struct rt_graph *g, const char *name, int ndim, const int
 int rt_graph_output_add(struct rt_graph *g, int tensor, struct err *e)
 {
     if (tensor < 0 || tensor >= g->n_tensors)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "invalid output tensor id: %d",
-                       tensor);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
+                       "invalid output tensor id: %d", tensor);
     if (g->n_outputs >= (int)CM_ARRAY_LEN(g->outputs))
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model", "too many graph outputs (max %d)",
-                       (int)CM_ARRAY_LEN(g->outputs));
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
+                       "too many graph outputs (max %d)", (int)CM_ARRAY_LEN(g->outputs));
     for (int i = 0; i < g->n_outputs; i++)
         if (g->outputs[i] == tensor)
             return 0;
@@ -228,7 +228,7 @@ int rt_graph_output_add(struct rt_graph *g, int tensor, struct err *e)
 
 /* ---- shape inference ---------------------------------------------------- */
 
-#define BAD(...) err_set(e, RT_ERR_INVALID, 400, "invalid_model", __VA_ARGS__)
+#define BAD(...) err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", __VA_ARGS__)
 
 static int norm_axis(int axis, int ndim)
 {
@@ -603,8 +603,8 @@ int rt_graph_node_add(struct rt_graph *g, enum rt_op op, const int *in, int n_in
     if (n_in < 1 || n_in > RT_MAX_INPUTS)
         return BAD("%s: invalid input count %d", rt_op_name(op), n_in);
     if (g->n_nodes >= RT_MAX_NODES)
-        return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large", "too many nodes (limit %d)",
-                       RT_MAX_NODES);
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+                       "too many nodes (limit %d)", RT_MAX_NODES);
     struct rt_node nd;
     memset(&nd, 0, sizeof(nd));
     nd.op = op;
@@ -644,8 +644,8 @@ int rt_graph_node_add(struct rt_graph *g, enum rt_op op, const int *in, int n_in
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
         struct rt_node *p = realloc(g->nodes, (size_t)cap * sizeof(*p));
         if (p == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not grow node table to %d",
-                           cap);
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "could not grow node table to %d", cap);
         g->nodes = p;
         g->cap_nodes = cap;
     }
@@ -689,7 +689,7 @@ struct rt_graph *rt_graph_clone(const struct rt_graph *g, struct err *e)
     return c;
 oom:
     rt_graph_free(c);
-    err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not copy graph");
+    err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not copy graph");
     return NULL;
 }
 

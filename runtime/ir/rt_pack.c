@@ -211,7 +211,8 @@ int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e)
     struct buf tab = {0}, dat = {0};
     int rc = 0, n_const = 0, next = 0;
     if (vn == NULL || used == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pack tables");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                     "could not allocate pack tables");
         goto out;
     }
     for (int t = 0; t < nt; t++)
@@ -245,7 +246,8 @@ int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e)
         } else if (T->qtype == RT_DTYPE_I8) {
             float *sc = malloc((size_t)cout * sizeof(float));
             if (sc == NULL) {
-                rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not pack %s", T->name);
+                rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not pack %s",
+                             T->name);
                 goto out;
             }
             rt_quant_scales(T->data, n, cout, sc);
@@ -275,7 +277,7 @@ int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e)
         for (int i = 0; i < RT_MAX_INPUTS; i++) {
             int v = i < nd->n_in ? vn[nd->in[i]] : -1;
             if (i < nd->n_in && v < 0) {
-                rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+                rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                              "node %s reads a tensor that is not packed", nd->name);
                 goto out;
             }
@@ -288,13 +290,14 @@ int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e)
     }
     for (int i = 0; i < g->n_outputs; i++) {
         if (vn[g->outputs[i]] < 0) {
-            rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model", "output %d is not packed", i);
+            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", "output %d is not packed",
+                         i);
             goto out;
         }
         put_u32(&tab, (uint32_t)vn[g->outputs[i]]);
     }
     if (tab.oom || dat.oom) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not build pack");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not build pack");
         goto out;
     }
     uint8_t hdr[HDR_BYTES];
@@ -311,7 +314,7 @@ int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e)
     snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
     if (f == NULL) {
-        rc = err_set(e, RT_ERR_IO, 500, "io_error", "could not create \"%s\": %s", tmp,
+        rc = err_set(e, RT_ERR_IO, ERR_INTERNAL, "io_error", "could not create \"%s\": %s", tmp,
                      strerror(errno));
         goto out;
     }
@@ -322,7 +325,7 @@ int rt_pack_save(const struct rt_graph *g, const char *path, struct err *e)
     ok &= dat.n == 0 || fwrite(dat.p, 1, dat.n, f) == dat.n;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
-        rc = err_set(e, RT_ERR_IO, 500, "io_error", "could not write \"%s\": %s", path,
+        rc = err_set(e, RT_ERR_IO, ERR_INTERNAL, "io_error", "could not write \"%s\": %s", path,
                      strerror(errno));
         remove(tmp);
     }
@@ -350,7 +353,7 @@ static int take(struct cur *c, void *out, size_t n)
     return 0;
 }
 
-#define BADF(...) err_set(e, RT_ERR_INVALID, 400, "invalid_model", __VA_ARGS__)
+#define BADF(...) err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", __VA_ARGS__)
 
 static int take_name(struct cur *c, char *name)
 {
@@ -371,7 +374,7 @@ static int take_shape(struct cur *c, int *ndim, int64_t *shape, struct err *e)
     *ndim = (int)nd;
     for (int i = 0; i < 4; i++) {
         if (s[i] > (uint64_t)RT_MAX_TENSOR_ELEMS)
-            return err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large",
+            return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                            "dim %d of %llu over the limit", i, (unsigned long long)s[i]);
         shape[i] = (int64_t)s[i];
     }
@@ -416,7 +419,8 @@ int rt_pack_load_mem(const void *data, size_t len, struct rt_graph **out, struct
     int rc = 0;
     uint32_t v = 0;
     if (id == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pack ids");
+        rc =
+            err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate pack ids");
         goto fail;
     }
     for (uint32_t i = 0; i < n_in; i++, v++) {
@@ -456,7 +460,7 @@ int rt_pack_load_mem(const void *data, size_t len, struct rt_graph **out, struct
         int64_t n = 1;
         for (int d = 0; d < nd; d++) {
             if (s[d] < 1 || n > RT_MAX_TENSOR_ELEMS / s[d]) {
-                rc = err_set(e, RT_ERR_TOO_LARGE, 413, "model_too_large",
+                rc = err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                              "constant %s: invalid or too large shape", name);
                 goto fail;
             }
@@ -471,7 +475,8 @@ int rt_pack_load_mem(const void *data, size_t len, struct rt_graph **out, struct
         }
         tmp = malloc((size_t)n * sizeof(float));
         if (tmp == NULL) {
-            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not load %s", name);
+            rc =
+                err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not load %s", name);
             goto fail;
         }
         const uint8_t *src = dat + off;
@@ -484,7 +489,8 @@ int rt_pack_load_mem(const void *data, size_t len, struct rt_graph **out, struct
         } else if (q == RT_DTYPE_I8) {
             float *sc = malloc((size_t)cout * sizeof(float));
             if (sc == NULL) {
-                rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not load %s", name);
+                rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not load %s",
+                             name);
                 goto fail;
             }
             memcpy(sc, src + n, (size_t)cout * 4);
@@ -564,19 +570,19 @@ int rt_pack_load(const char *path, struct rt_graph **out, struct err *e)
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return err_set(e, RT_ERR_IO, 404, "model_not_found", "could not open \"%s\": %s", path,
-                       strerror(errno));
+        return err_set(e, RT_ERR_IO, ERR_NOT_FOUND, "model_not_found", "could not open \"%s\": %s",
+                       path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)HDR_BYTES ||
         (uint64_t)st.st_size > PACK_MAX_FILE) {
         close(fd);
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                        "invalid pack file \"%s\" (size %lld)", path, (long long)st.st_size);
     }
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (m == MAP_FAILED)
-        return err_set(e, RT_ERR_IO, 500, "io_error", "could not map \"%s\": %s", path,
+        return err_set(e, RT_ERR_IO, ERR_INTERNAL, "io_error", "could not map \"%s\": %s", path,
                        strerror(errno));
     int rc = rt_pack_load_mem(m, (size_t)st.st_size, out, e);
     munmap(m, (size_t)st.st_size);

@@ -60,7 +60,8 @@ static int fold_constants(struct rt_graph *g, int *cnt, struct err *e)
         struct rt_tensor *t = &g->tensors[nd->out];
         float *data = malloc((size_t)rt_tensor_nelem(t) * sizeof(float));
         if (data == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not fold %s", nd->name);
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not fold %s",
+                           nd->name);
         const float *in[RT_MAX_INPUTS];
         for (int i = 0; i < nd->n_in; i++)
             in[i] = g->tensors[nd->in[i]].data;
@@ -109,7 +110,8 @@ static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
         if (w == NULL || b == NULL) {
             free(w);
             free(b);
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not fold %s", bn->name);
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not fold %s",
+                           bn->name);
         }
         const float *sc = g->tensors[bn->in[1]].data, *sh = g->tensors[bn->in[2]].data;
         const float *ob = cv->n_in > 2 ? g->tensors[cv->in[2]].data : NULL;
@@ -209,8 +211,8 @@ static int fuse_residual(struct rt_graph *g, int *cnt, struct err *e)
                 int64_t cout = w->shape[w->ndim - 1];
                 float *z = calloc((size_t)cout, sizeof(float));
                 if (z == NULL)
-                    return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not fuse %s",
-                                   ad->name);
+                    return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                                   "could not fuse %s", ad->name);
                 int bid = rt_graph_const_adopt(g, "zero_bias", 1, &cout, z, e);
                 if (bid < 0)
                     return bid;
@@ -269,13 +271,15 @@ int rt_graph_optimize(struct rt_graph *g, struct err *e)
 {
     int *cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
     if (cnt == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pass state");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate pass state");
     int rc = fold_constants(g, cnt, e);
     for (int guard = 0; rc == 0 && guard < RT_MAX_NODES; guard++) {
         free(cnt);
         cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
         if (cnt == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pass state");
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "could not allocate pass state");
         rc = fold_batchnorm(g, cnt, e);
         if (rc == 1) {
             compact(g);
@@ -288,13 +292,14 @@ int rt_graph_optimize(struct rt_graph *g, struct err *e)
         free(cnt);
         cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
         if (cnt == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate pass state");
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "could not allocate pass state");
         fuse_act(g, cnt);
         for (int guard = 0; guard < RT_MAX_NODES; guard++) {
             free(cnt);
             cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
             if (cnt == NULL)
-                return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
+                return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                                "could not allocate pass state");
             rc = fuse_residual(g, cnt, e);
             compact(g);
@@ -313,7 +318,7 @@ int rt_graph_optimize(struct rt_graph *g, struct err *e)
 int rt_graph_quantize(struct rt_graph *g, enum rt_dtype qtype, struct err *e)
 {
     if (qtype != RT_DTYPE_F32 && qtype != RT_DTYPE_F16 && qtype != RT_DTYPE_I8)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
                        "invalid weight storage type: %d", (int)qtype);
     for (int k = 0; k < g->n_nodes; k++) {
         const struct rt_node *nd = &g->nodes[k];
@@ -329,8 +334,8 @@ int rt_graph_quantize(struct rt_graph *g, enum rt_dtype qtype, struct err *e)
         } else {
             float *sc = malloc((size_t)cout * sizeof(float));
             if (sc == NULL)
-                return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not quantise %s",
-                               w->name);
+                return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                               "could not quantise %s", w->name);
             rt_quant_scales(w->data, n, cout, sc);
             for (int64_t i = 0; i < n; i++) {
                 float q = roundf(w->data[i] / sc[i % cout]);

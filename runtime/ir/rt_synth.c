@@ -34,7 +34,7 @@ static int cnst(struct syn *s, int ndim, const int64_t *shape, float scale, floa
         n *= shape[i];
     float *d = malloc((size_t)n * sizeof(float));
     if (d == NULL) {
-        s->fail = err_set(s->e, RT_ERR_OOM, 503, "out_of_memory", "synthetic weights");
+        s->fail = err_set(s->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "synthetic weights");
         return -1;
     }
     for (int64_t i = 0; i < n; i++)

@@ -94,7 +94,7 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     d->push_size = sizeof(pc);
     uint32_t gx = ((n + 4 * cb - 1) / (4 * cb) + 7) / 8, gy = ((m + rb - 1) / rb + 7) / 8;
     if (gy > b->dev->caps.max_wg_count[1] || gx > b->dev->caps.max_wg_count[0])
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "node %s: gemm of %u rows is too large for one dispatch", nd->name, m);
     d->groups[0] = gx;
     d->groups[1] = gy;
@@ -108,7 +108,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     const struct rt_node *nd = &b->g->nodes[k];
     uint64_t trip = (uint64_t)pc->kh * pc->kw * (depthwise ? 1 : pc->cg + 1);
     if (trip > TRIP_MAX)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "node %s: conv reduction of %llu steps exceeds the per-invocation "
                        "limit %d",
                        nd->name, (unsigned long long)trip, TRIP_MAX);
@@ -154,7 +154,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     uint64_t gz = (uint64_t)pc->n * pc->oh;
     const uint32_t *lim = b->dev->caps.max_wg_count;
     if (gx > lim[0] || gy > lim[1] || gz > lim[2])
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "node %s: conv output %ux%ux%u too large for one dispatch", nd->name,
                        pc->n * pc->oh, pc->ow, pc->co);
     d->groups[0] = (uint32_t)gx;
@@ -171,7 +171,7 @@ int rt_op_conv_build(struct rt_build *b, int k, struct err *e)
     const struct rt_tensor *x = &g->tensors[nd->in[0]], *w = &g->tensors[nd->in[1]];
     const struct rt_tensor *y = &g->tensors[nd->out];
     if (!w->is_const)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_op",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op",
                        "node %s: %s with non-constant weights", nd->name, rt_op_name(nd->op));
     struct rt_push_conv pc;
     memset(&pc, 0, sizeof(pc));

@@ -149,7 +149,7 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
             (uint32_t)(p->count_pad != 0),
         };
         if ((uint64_t)p->kh * p->kw > ROW_MAX)
-            return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+            return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                            "node %s: pool window %dx%d too large", nd->name, p->kh, p->kw);
         d = simple(b, k, RT_SHADER_POOL, &pc, sizeof(pc), e);
         if (d == NULL)
@@ -172,7 +172,7 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         struct rt_push_rows pc;
         rows_of(x, nd->a.axis, &pc);
         if (pc.len > ROW_MAX)
-            return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+            return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                            "node %s: %s over %u elements exceeds %d", nd->name, rt_op_name(nd->op),
                            pc.len, ROW_MAX);
         d = simple(b, k, nd->op == RT_OP_SOFTMAX ? RT_SHADER_SOFTMAX : RT_SHADER_REDUCE_MEAN, &pc,
@@ -201,7 +201,7 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         pc.k = (uint32_t)x->shape[x->ndim - 1];
         pc.n = (uint32_t)bt->shape[bt->ndim - 1];
         if (pc.k > ROW_MAX * 3)
-            return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+            return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                            "node %s: matmul inner dim %u too large", nd->name, pc.k);
         uint32_t ab[2] = {1, 1}, bb[2] = {1, 1}, yb[2] = {1, 1};
         for (int i = 0; i < x->ndim - 2; i++)
@@ -232,8 +232,8 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         return rt_dispatch_grid1d(d, total, 64, e);
     }
     default:
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_op", "node %s: op %s", nd->name,
-                       rt_op_name(nd->op));
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op", "node %s: op %s",
+                       nd->name, rt_op_name(nd->op));
     }
 }
 

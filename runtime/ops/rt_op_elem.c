@@ -96,7 +96,7 @@ int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
         return rt_dispatch_grid1d(d, total, 64, e);
     }
     default:
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_op", "node %s: op %s", nd->name,
-                       rt_op_name(nd->op));
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op", "node %s: op %s",
+                       nd->name, rt_op_name(nd->op));
     }
 }

@@ -522,7 +522,7 @@ int rt_ref_node(const struct rt_graph *g, const struct rt_node *nd, const float 
         reduce_mean(g, nd, in, out);
         break;
     default:
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_op", "reference has no op %d",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op", "reference has no op %d",
                        (int)nd->op);
     }
     return 0;
@@ -535,7 +535,8 @@ int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **out
     const float **view = calloc((size_t)g->n_tensors + 1, sizeof(*view));
     int rc = 0;
     if (buf == NULL || view == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate reference state");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                     "could not allocate reference state");
         goto out;
     }
     for (int i = 0; i < g->n_tensors; i++)
@@ -549,7 +550,7 @@ int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **out
         for (int i = 0; i < nd->n_in; i++) {
             in[i] = view[nd->in[i]];
             if (in[i] == NULL) {
-                rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+                rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                              "node %s reads tensor %d before it is computed", nd->name, nd->in[i]);
                 goto out;
             }
@@ -557,8 +558,8 @@ int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **out
         int64_t n = rt_tensor_nelem(&g->tensors[nd->out]);
         buf[nd->out] = malloc((size_t)n * sizeof(float));
         if (buf[nd->out] == NULL) {
-            rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate %lld floats",
-                         (long long)n);
+            rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                         "could not allocate %lld floats", (long long)n);
             goto out;
         }
         rc = rt_ref_node(g, nd, in, buf[nd->out], e);
@@ -569,8 +570,8 @@ int rt_ref_run(const struct rt_graph *g, const float *const *inputs, float **out
     for (int i = 0; i < g->n_outputs; i++) {
         const struct rt_tensor *t = &g->tensors[g->outputs[i]];
         if (view[g->outputs[i]] == NULL) {
-            rc = err_set(e, RT_ERR_INVALID, 400, "invalid_model", "output %s is never computed",
-                         t->name);
+            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
+                         "output %s is never computed", t->name);
             goto out;
         }
         memcpy(outputs[i], view[g->outputs[i]], (size_t)rt_tensor_nelem(t) * sizeof(float));

@@ -64,16 +64,17 @@ int rt_dec_init(struct rt_device *d, const struct rt_dec_config *c, int wtype, s
         wtype < 0 || wtype > 3 || c->n_layers > 256 || c->max_context > 4096 || c->dim > 16384 ||
         c->ff_dim > 65536 || c->vocab > (1u << 20) || c->n_heads > 1024 || !(c->ln_eps > 0) ||
         !(c->rope_theta > 0))
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_config",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config",
                        "invalid decoder config (dim %u, heads %u, layers %u, context %u)", c->dim,
                        c->n_heads, c->n_layers, c->max_context);
     uint32_t hd = c->dim / c->n_heads;
     if ((hd != 64 && hd != 72) || c->rot_dim > hd || c->rot_dim % 2 != 0)
-        return err_set(e, RT_UNSUPPORTED, 400, "unsupported_config",
+        return err_set(e, RT_UNSUPPORTED, ERR_INVALID, "unsupported_config",
                        "head size %u / rotary %u unsupported (head size 64 or 72)", hd, c->rot_dim);
     struct rt_dec *m = calloc(1, sizeof(*m));
     if (m == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a model");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate a model");
     m->dev = d;
     m->c = *c;
     m->c.kv_f16 = c->kv_f16 != 0;
@@ -87,7 +88,8 @@ int rt_dec_init(struct rt_device *d, const struct rt_dec_config *c, int wtype, s
     m->set = calloc((size_t)m->n_tensors, 1);
     if (m->lin == NULL || m->small == NULL || m->bias == NULL || m->set == NULL) {
         rt_dec_free(m);
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a model");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate a model");
     }
     *out = m;
     return 0;
@@ -154,7 +156,8 @@ int rt_dec_tensor_set(struct rt_dec *m, const char *name, const float *data, uin
             float **b = &m->bias[c->n_layers * L_N];
             free(*b);
             if ((*b = malloc((size_t)n * 4)) == NULL)
-                return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not keep a bias");
+                return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                               "could not keep a bias");
             memcpy(*b, data, (size_t)n * 4);
         }
     } else if (strcmp(name, "post_ln.weight") == 0 || strcmp(name, "post_ln.bias") == 0) {
@@ -193,7 +196,7 @@ int rt_dec_tensor_set(struct rt_dec *m, const char *name, const float *data, uin
                 if (n == want) {
                     free(*b);
                     if ((*b = malloc((size_t)n * 4)) == NULL)
-                        return err_set(e, RT_ERR_OOM, 503, "out_of_memory",
+                        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                                        "could not keep a bias");
                     memcpy(*b, data, (size_t)n * 4);
                 }
@@ -201,9 +204,10 @@ int rt_dec_tensor_set(struct rt_dec *m, const char *name, const float *data, uin
         }
     }
     if (idx < 0)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_weights", "unknown tensor %s", name);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_weights", "unknown tensor %s",
+                       name);
     if (n != want)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_weights",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_weights",
                        "tensor %s has %llu elements, expected %llu", name, (unsigned long long)n,
                        (unsigned long long)want);
     if (rc < 0)
@@ -218,7 +222,7 @@ int rt_dec_ready(struct rt_dec *m, struct err *e)
     const struct rt_dec_config *c = &m->c;
     for (int i = 0; i < m->n_tensors; i++)
         if (!m->set[i])
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_weights",
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_weights",
                            "decoder tensor %d of %d was never set", i, m->n_tensors);
     /* biases into the weights' bias regions */
     for (uint32_t i = 0; i <= c->n_layers * L_N; i++) {
@@ -238,7 +242,8 @@ int rt_dec_ready(struct rt_dec *m, struct err *e)
         return rc;
     float *table = malloc((size_t)cs + 16);
     if (table == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not build the rotary table");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not build the rotary table");
     rt_tfr_rope_table(table, c->max_context, c->rot_dim, c->rope_theta);
     rc = rt_tf_buf_write(m->dev, m->params, m->small_off, m->small, small, e);
     if (rc == 0 && cs > 0)
@@ -355,7 +360,8 @@ static int record(struct rt_dec_run *r, struct rt_tf_seq *s, uint32_t t, uint32_
     }
     struct rt_tf_ref last = rt_tf_sub(x, (uint64_t)(t - 1) * D * 4, (uint64_t)D * 4);
     if (rc == 0 && last.off % m->dev->caps.min_storage_align != 0)
-        rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape", "dim %u misaligns rows", D);
+        rc = err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape", "dim %u misaligns rows",
+                     D);
     if (rc == 0)
         rc = rt_tf_layernorm(s, last, D, small_ref(m, 2 * c->n_layers),
                              small_ref(m, 2 * c->n_layers + 1), rt_tf_whole(r->hl), D, 1, D,
@@ -376,21 +382,21 @@ int rt_dec_run_init(struct rt_dec *m, uint32_t max_len, uint32_t max_t, uint64_t
 {
     const struct rt_dec_config *c = &m->c;
     if (!m->ready)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "decoder weights not ready");
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "decoder weights not ready");
     if (max_len == 0 || max_len > c->max_context || max_t == 0 || max_t > max_len)
-        return err_set(e, RT_ERR_TOO_LARGE, 400, "too_long",
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_INVALID, "too_long",
                        "run of %u positions (prefill %u) over the context of %u", max_len, max_t,
                        c->max_context);
     uint64_t D = c->dim, act = max_t * (D * 5 + c->ff_dim) * 4 + D * 4 + (uint64_t)c->vocab * 4;
     uint64_t need = rt_kv_bytes_for(c->n_layers, c->dim, max_len, c->kv_f16) + act;
     if (budget != 0 && need > budget)
-        return err_set(e, RT_ERR_OOM, 503, "vram_budget",
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "vram_budget",
                        "request needs %llu device bytes (KV cache for %u positions + "
                        "activations), over the budget of %llu",
                        (unsigned long long)need, max_len, (unsigned long long)budget);
     struct rt_dec_run *r = calloc(1, sizeof(*r));
     if (r == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a run");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate a run");
     r->m = m;
     r->max_t = max_t;
     r->host_ids = 256;
@@ -414,7 +420,7 @@ int rt_dec_run_init(struct rt_dec *m, uint32_t max_len, uint32_t max_t, uint64_t
     };
     for (size_t i = 0; i < sizeof(bs) / sizeof(bs[0]) && rc == 0; i++) {
         if (bs[i].size > d->caps.max_storage_range)
-            rc = err_set(e, RT_ERR_TOO_LARGE, 400, "too_long",
+            rc = err_set(e, RT_ERR_TOO_LARGE, ERR_INVALID, "too_long",
                          "prefill of %u positions needs a %llu-byte buffer (limit %llu)", max_t,
                          (unsigned long long)bs[i].size,
                          (unsigned long long)d->caps.max_storage_range);
@@ -472,22 +478,22 @@ int rt_dec_prefill(struct rt_dec_run *r, const uint32_t *ids, const float *embed
 {
     const struct rt_dec_config *c = &r->m->c;
     if (t == 0 || t > r->max_t || r->kv->len + t > r->kv->cap)
-        return err_set(e, RT_ERR_TOO_LARGE, 400, "too_long",
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_INVALID, "too_long",
                        "prefill of %u positions after %u (run limits %u / %u)", t, r->kv->len,
                        r->max_t, r->kv->cap);
     uint32_t *st = host_state(r), *hid = (uint32_t *)((char *)r->host->b.map + r->host_ids);
     for (uint32_t i = 0; i < t; i++) {
         if (ids[i] == RT_DEC_EMBED) {
             if (embeds == NULL)
-                return err_set(e, RT_ERR_INVALID, 400, "invalid_input",
+                return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_input",
                                "position %u takes an embedding but none was given", i);
             int rc = rt_tf_buf_write(r->m->dev, r->x, (uint64_t)i * c->dim * 4,
                                      embeds + (uint64_t)i * c->dim, (uint64_t)c->dim * 4, e);
             if (rc < 0)
                 return rc;
         } else if (ids[i] >= c->vocab) {
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_input", "token id %u >= vocab %u",
-                           ids[i], c->vocab);
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_input",
+                           "token id %u >= vocab %u", ids[i], c->vocab);
         }
         hid[i] = ids[i];
     }
@@ -514,11 +520,11 @@ int rt_dec_step(struct rt_dec_run *r, uint32_t id, float *logits, struct err *e)
 {
     double t0 = cm_now_ms();
     if (id >= r->m->c.vocab)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_input", "token id %u >= vocab %u", id,
-                       r->m->c.vocab);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_input", "token id %u >= vocab %u",
+                       id, r->m->c.vocab);
     if (r->kv->len + 1 > r->kv->cap)
-        return err_set(e, RT_ERR_TOO_LARGE, 400, "too_long", "KV cache full at %u positions",
-                       r->kv->cap);
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_INVALID, "too_long",
+                       "KV cache full at %u positions", r->kv->cap);
     uint32_t *st = host_state(r);
     st[0] = r->kv->len;
     ((uint32_t *)((char *)r->host->b.map + r->host_ids))[0] = id;
@@ -528,7 +534,8 @@ int rt_dec_step(struct rt_dec_run *r, uint32_t id, float *logits, struct err *e)
 int rt_dec_hidden(struct rt_dec_run *r, uint32_t rows, float *out, struct err *e)
 {
     if (rows > r->last_t)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "hidden rows %u > %u", rows, r->last_t);
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "hidden rows %u > %u", rows,
+                       r->last_t);
     return rt_tf_buf_read(r->m->dev, r->x, 0, out, (uint64_t)rows * r->m->c.dim * 4, e);
 }
 

@@ -15,17 +15,18 @@ int rt_kv_init(struct rt_device *d, uint32_t n_layers, uint32_t dim, uint32_t ca
 {
     uint64_t bytes = rt_kv_bytes_for(n_layers, dim, cap, f16);
     if (n_layers == 0 || dim == 0 || cap == 0)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "empty KV cache");
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "empty KV cache");
     if (budget != 0 && bytes > budget)
-        return err_set(e, RT_ERR_OOM, 503, "vram_budget",
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "vram_budget",
                        "KV cache of %llu bytes (%u positions) exceeds the budget of %llu",
                        (unsigned long long)bytes, cap, (unsigned long long)budget);
     if ((uint64_t)cap * dim * (f16 ? 2 : 4) > d->caps.max_storage_range)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "KV cache layer of %u positions over maxStorageBufferRange", cap);
     struct rt_kv *kv = calloc(1, sizeof(*kv));
     if (kv == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a KV cache");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate a KV cache");
     int rc = rt_tf_buf_init(d, bytes, 0, &kv->buf, e);
     if (rc < 0) {
         free(kv);
@@ -80,7 +81,8 @@ int rt_kv_snapshot(struct rt_kv *kv, struct rt_kv_snap **out, struct err *e)
 {
     struct rt_kv_snap *s = calloc(1, sizeof(*s));
     if (s == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a snapshot");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate a snapshot");
     uint64_t bytes = rt_kv_bytes_for(kv->n_layers, kv->dim, kv->len ? kv->len : 1, kv->f16);
     int rc = rt_tf_buf_init(kv->dev, bytes, 0, &s->buf, e);
     if (rc == 0)
@@ -100,7 +102,7 @@ int rt_kv_snapshot(struct rt_kv *kv, struct rt_kv_snap **out, struct err *e)
 int rt_kv_restore(struct rt_kv *kv, const struct rt_kv_snap *s, struct err *e)
 {
     if (s->n_layers != kv->n_layers || s->dim != kv->dim || s->f16 != kv->f16 || s->len > kv->cap)
-        return err_set(e, RT_ERR_INVALID, 500, "internal",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
                        "snapshot of %u layers x %u (%u positions) does not fit the cache",
                        s->n_layers, s->dim, s->len);
     int rc = copy_rows(kv, s->buf, s->len, 0, e);

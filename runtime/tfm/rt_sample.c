@@ -14,7 +14,8 @@ int rt_sample_init(struct rt_sampler *sm, uint32_t n, uint64_t seed, struct err 
     sm->v = malloc((size_t)n * sizeof(*sm->v) + 8);
     if (sm->v == NULL) {
         rt_sample_free(sm);
-        return err_set(e, -2, 503, "out_of_memory", "could not allocate sampler scratch");
+        return err_set(e, -2, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate sampler scratch");
     }
     /* splitmix64 to spread the seed over the state */
     for (int i = 0; i < 2; i++) {

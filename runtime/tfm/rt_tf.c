@@ -19,7 +19,8 @@ int rt_tf_buf_init(struct rt_device *d, uint64_t size, int host, struct rt_tf_bu
 {
     struct rt_tf_buf *b = calloc(1, sizeof(*b));
     if (b == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a buffer");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate a buffer");
     enum rt_mem_kind kind = host ? RT_MEM_HOST : (d->caps.uma ? RT_MEM_UMA : RT_MEM_DEVICE);
     int rc = rt_buffer_create(d, size, kind, &b->b, e);
     if (rc < 0) {
@@ -96,8 +97,8 @@ int rt_tf_buf_write(struct rt_device *d, struct rt_tf_buf *b, uint64_t off, cons
                     uint64_t n, struct err *e)
 {
     if (off + n > b->b.size)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "write of %llu bytes past a buffer",
-                       (unsigned long long)n);
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
+                       "write of %llu bytes past a buffer", (unsigned long long)n);
     if (b->b.map != NULL) {
         memcpy((char *)b->b.map + off, src, (size_t)n);
         return 0;
@@ -116,8 +117,8 @@ int rt_tf_buf_read(struct rt_device *d, struct rt_tf_buf *b, uint64_t off, void 
                    struct err *e)
 {
     if (off + n > b->b.size)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "read of %llu bytes past a buffer",
-                       (unsigned long long)n);
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
+                       "read of %llu bytes past a buffer", (unsigned long long)n);
     if (b->b.map != NULL) {
         memcpy(dst, (const char *)b->b.map + off, (size_t)n);
         return 0;
@@ -157,7 +158,8 @@ int rt_tf_seq_init(struct rt_device *d, struct rt_tf_seq **out, struct err *e)
 {
     struct rt_tf_seq *s = calloc(1, sizeof(*s));
     if (s == NULL)
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate a sequence");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate a sequence");
     s->d = d;
     s->sets_in_pool = SETS_PER_POOL;
     VkCommandBufferAllocateInfo ai = {
@@ -267,7 +269,7 @@ static void hazard(struct rt_tf_seq *s, const struct rt_tf_bind *b, int nb)
 int rt_tf_seq_copy(struct rt_tf_seq *s, struct rt_tf_ref src, struct rt_tf_ref dst, struct err *e)
 {
     if (dst.size < src.size)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "copy destination too small");
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "copy destination too small");
     struct rt_tf_bind b[2] = {{src, 0, 0}, {rt_tf_sub(dst, 0, src.size), 1, 0}};
     hazard(s, b, 2);
     VkBufferCopy cp = {src.off, dst.off, src.size};
@@ -283,19 +285,19 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
     CM_ASSERT(!s->ended && nb >= 1 && nb <= RT_MAX_BINDINGS && push_size <= 128);
     if (gx > d->caps.max_wg_count[0] || gy > d->caps.max_wg_count[1] ||
         gz > d->caps.max_wg_count[2])
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "dispatch grid %ux%ux%u over the device limit", gx, gy, gz);
     for (int i = 0; i < nb; i++)
         if (b[i].r.buf == NULL || b[i].r.size == 0 || b[i].r.size > d->caps.max_storage_range ||
             b[i].r.off % d->caps.min_storage_align != 0)
-            return err_set(e, RT_ERR_INVALID, 500, "internal",
+            return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
                            "binding %d of %s: empty, misaligned or over maxStorageBufferRange", i,
                            rt_shaders[sh].name);
     uint32_t tmask = 0;
     for (int i = 0; i < nb; i++)
         if (b[i].texel != RT_TF_TEXEL_NONE) {
             if (b[i].write || !rt_tf_seq_texel_ok(s, b[i].r))
-                return err_set(e, RT_ERR_INVALID, 500, "internal",
+                return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
                                "binding %d of %s cannot be a texel buffer", i, rt_shaders[sh].name);
             tmask |= 1u << i;
         }
@@ -308,14 +310,15 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
         int cap = s->cap_views ? s->cap_views * 2 : 64;
         VkBufferView *v = realloc(s->views, (size_t)cap * sizeof(*v));
         if (v == NULL)
-            return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not grow buffer views");
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "could not grow buffer views");
         s->views = v;
         s->cap_views = cap;
     }
     if (s->sets_in_pool == SETS_PER_POOL) {
         if (s->n_pools == MAX_POOLS)
-            return err_set(e, RT_ERR_TOO_LARGE, 500, "internal", "sequence over %d dispatches",
-                           MAX_POOLS * SETS_PER_POOL);
+            return err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "internal",
+                           "sequence over %d dispatches", MAX_POOLS * SETS_PER_POOL);
         VkDescriptorPoolSize ps[2] = {
             {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * RT_MAX_BINDINGS},
             {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * 2},
@@ -410,7 +413,7 @@ int rt_tf_seq_wait(struct rt_tf_seq *s, struct err *e)
     struct rt_device *d = s->d;
     VkResult r = vkWaitForFences(d->dev, 1, &s->fence, VK_TRUE, d->timeout_ns);
     if (r == VK_TIMEOUT)
-        return err_set(e, RT_ERR_TIMEOUT, 503, "device_timeout",
+        return err_set(e, RT_ERR_TIMEOUT, ERR_UNAVAILABLE, "device_timeout",
                        "sequence did not finish within %llu ms",
                        (unsigned long long)(d->timeout_ns / 1000000));
     if (r != VK_SUCCESS)
@@ -470,7 +473,7 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
     memset(L, 0, sizeof(*L));
     if (type < 0 || type > 3 || n == 0 || k == 0 || k % 8 != 0 ||
         (type == RT_TF_Q4 && ((group != 32 && group != 64 && group != 128) || k % group != 0)))
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_weight",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_weight",
                        "cannot store a %ux%u weight as %s (group %u)", n, k, rt_tf_wtype_name(type),
                        group);
     uint64_t al = d->caps.min_storage_align > 256 ? d->caps.min_storage_align : 256;
@@ -485,7 +488,7 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
         range = strtoull(lim, NULL, 10);
     uint64_t rows = range / row_d;
     if (rows == 0)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "weight row of %llu bytes over maxStorageBufferRange",
                        (unsigned long long)row_d);
     if (rows > n)
@@ -495,7 +498,7 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
         rows = rows / 64 * 64;
     int parts = (int)((n + rows - 1) / rows);
     if (parts > RT_TF_MAX_PARTS)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "weight %ux%u needs %d parts (limit %d)", n, k, parts, RT_TF_MAX_PARTS);
     out->type = type;
     out->n = n;
@@ -597,8 +600,8 @@ int rt_tf_weight_upload_raw(struct rt_device *d, int type, uint32_t n, uint32_t 
         rt_tf_weight_free(d, out);
         if (L.st.buf != VK_NULL_HANDLE)
             rt_buffer_destroy(d, &L.st);
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_weight", "%s weight without scales",
-                       rt_tf_wtype_name(type));
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_weight",
+                       "%s weight without scales", rt_tf_wtype_name(type));
     }
     uint64_t dat0 = 0, sc0 = 0;
     for (int p = 0; p < out->n_parts; p++) {
@@ -627,7 +630,7 @@ void rt_tf_weight_free(struct rt_device *d, struct rt_tf_weight *w)
 static int need(struct rt_tf_ref r, uint64_t bytes, const char *op, const char *what, struct err *e)
 {
     if (r.buf == NULL || r.size < bytes)
-        return err_set(e, RT_ERR_INVALID, 500, "internal",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
                        "%s: %s holds %llu bytes, the kernel touches %llu", op, what,
                        (unsigned long long)r.size, (unsigned long long)bytes);
     return 0;
@@ -674,7 +677,7 @@ int rt_tf_eltwise(struct rt_tf_seq *s, int op, struct rt_tf_ref a, struct rt_tf_
                   struct rt_tf_ref y, uint32_t n, struct err *e)
 {
     if (op < 0 || op > 2 || (op == RT_TF_ADD && nb == 0))
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "eltwise: bad op %d", op);
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "eltwise: bad op %d", op);
     CHECK(need(a, (uint64_t)n * 4, "eltwise", "a", e));
     CHECK(need(y, (uint64_t)n * 4, "eltwise", "y", e));
     if (op == RT_TF_ADD)
@@ -695,7 +698,7 @@ int rt_tf_softmax(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref y, u
                   float scale, struct err *e)
 {
     if (t == 0 || len == 0)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "softmax: empty rows");
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "softmax: empty rows");
     CHECK(need(x, rows_bytes(rows, ld, len), "softmax", "x", e));
     CHECK(need(y, rows_bytes(rows, ld, len), "softmax", "y", e));
     struct rt_tf_push_softmax pc = {rows, len, ld, t, pos0, prefix, causal != 0, scale};
@@ -711,7 +714,7 @@ int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf
                  struct err *e)
 {
     if (m == 0 || ldx % 4 != 0 || ldx < w->k || ldy < w->n || act < 0 || act > 2 || w->k % 16 != 0)
-        return err_set(e, RT_ERR_INVALID, 500, "internal",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
                        "linear: bad shape m %u ldx %u ldy %u for %ux%u", m, ldx, ldy, w->n, w->k);
     CHECK(need(x, rows_bytes(m, ldx, w->k), "linear", "x", e));
     CHECK(need(y, rows_bytes(m, ldy, w->n), "linear", "y", e));
@@ -769,7 +772,7 @@ static int view_need(const struct rt_tf_view *v, uint32_t batch, uint32_t rows, 
 {
     uint64_t last = v->off + (uint64_t)(batch - 1) * v->bs + (uint64_t)(rows - 1) * v->ld + width;
     if (v->off % 4 || v->ld % 4 || v->bs % 4)
-        return err_set(e, RT_ERR_INVALID, 500, "internal",
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
                        "attention: %s offsets/strides must be multiples of 4", what);
     return need(v->r, last * esize, "attention", what, e);
 }
@@ -778,7 +781,7 @@ int rt_tf_attention(struct rt_tf_seq *s, const struct rt_tf_attn *a, struct err 
 {
     if ((a->hd != 64 && a->hd != 72) || a->t == 0 || a->batch == 0 || a->heads == 0 ||
         a->heads > 65535 || a->batch > 65535)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "attention: head size %u (64 or 72), t %u, batch %u, heads %u", a->hd, a->t,
                        a->batch, a->heads);
     uint32_t width = a->heads * a->hd;
@@ -818,7 +821,7 @@ int rt_tf_rope(struct rt_tf_seq *s, struct rt_tf_ref qkv, uint32_t ld, struct rt
 {
     if (t == 0 || hd == 0 || hd % 2 != 0 || d % hd != 0 || rot % 2 != 0 || rot > hd || ld < 3 * d ||
         kld < d || kld % 2 != 0 || max_pos == 0)
-        return err_set(e, RT_ERR_INVALID, 500, "internal", "rope: bad shape");
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "rope: bad shape");
     uint32_t kvs = kv_f16 ? 2 : 4;
     CHECK(need(qkv, rows_bytes(t, ld, 3 * d), "rope", "qkv", e));
     CHECK(need(qo, rows_bytes(t, qld, d), "rope", "q", e));
@@ -839,7 +842,7 @@ int rt_tf_embed(struct rt_tf_seq *s, const struct rt_tf_weight *table, struct rt
                 uint32_t idoff, uint32_t t, struct rt_tf_ref x, uint32_t ldx, struct err *e)
 {
     if (table->type == RT_TF_Q4 || t == 0 || ldx % 4 != 0 || ldx < table->k)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "embedding: %s tables or ldx %u unsupported", rt_tf_wtype_name(table->type),
                        ldx);
     CHECK(need(ids, ((uint64_t)idoff + t) * 4, "embed", "ids", e));
@@ -868,8 +871,8 @@ int rt_tf_pool(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref y, uint
 {
     if (n == 0 || h == 0 || w == 0 || c == 0 || oh == 0 || ow == 0 || oh > h || ow > w ||
         h > 4 * oh * 64 || w > 4 * ow * 64)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape", "adaptive pool %ux%u -> %ux%u",
-                       h, w, oh, ow);
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
+                       "adaptive pool %ux%u -> %ux%u", h, w, oh, ow);
     CHECK(need(x, (uint64_t)n * h * w * c * 4, "pool", "x", e));
     CHECK(need(y, (uint64_t)n * oh * ow * c * 4, "pool", "y", e));
     struct rt_tf_push_pool pc = {n, h, w, c, oh, ow};
@@ -886,13 +889,13 @@ int rt_tf_copy(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref y, cons
     uint64_t total = 1, sl = soff, dl = doff;
     for (int i = 0; i < 4; i++) {
         if (dims[i] == 0)
-            return err_set(e, RT_ERR_INVALID, 500, "internal", "copy: empty dimension");
+            return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "copy: empty dimension");
         total *= dims[i];
         sl += (uint64_t)(dims[i] - 1) * ss[i];
         dl += (uint64_t)(dims[i] - 1) * ds[i];
     }
     if (total > UINT32_MAX)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape", "copy too large");
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape", "copy too large");
     CHECK(need(x, (sl + 1) * 4, "copy", "x", e));
     CHECK(need(y, (dl + 1) * 4, "copy", "y", e));
     struct rt_tf_push_copy pc;
@@ -912,7 +915,8 @@ int rt_tf_fourier(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref w, s
                   uint32_t m, uint32_t i, uint32_t f, struct err *e)
 {
     if (m == 0 || i == 0 || f == 0 || i > 4096)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape", "fourier %ux%ux%u", m, i, f);
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape", "fourier %ux%ux%u", m,
+                       i, f);
     CHECK(need(x, (uint64_t)m * i * 4, "fourier", "x", e));
     CHECK(need(w, (uint64_t)i * f * 4, "fourier", "w", e));
     CHECK(need(y, (uint64_t)m * 2 * f * 4, "fourier", "y", e));
@@ -928,7 +932,7 @@ int rt_tf_argmax(struct rt_tf_seq *s, struct rt_tf_ref x, struct rt_tf_ref out, 
                  uint32_t len, uint32_t ld, uint32_t ooff, struct err *e)
 {
     if (rows == 0 || len == 0 || len > 256u * 60000u)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape", "argmax of %u", len);
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape", "argmax of %u", len);
     CHECK(need(x, rows_bytes(rows, ld, len), "argmax", "x", e));
     CHECK(need(out, ((uint64_t)ooff + rows) * 4, "argmax", "out", e));
     struct rt_tf_push_argmax pc = {rows, len, ld, ooff};

@@ -33,7 +33,7 @@ int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind ki
     if (size < 256)
         size = 256;
     if (size > d->caps.max_alloc)
-        return err_set(e, RT_ERR_OOM, 507, "device_out_of_memory",
+        return err_set(e, RT_ERR_OOM, ERR_RESOURCE, "device_out_of_memory",
                        "buffer of %llu bytes exceeds maxMemoryAllocationSize %llu",
                        (unsigned long long)size, (unsigned long long)d->caps.max_alloc);
     VkBufferCreateInfo bci = {
@@ -63,7 +63,7 @@ int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind ki
         t = mem_type(d, req.memoryTypeBits, 0, 0);
     if (t < 0) {
         rt_buffer_destroy(d, b);
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_device",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_device",
                        "no suitable memory type for a %s buffer",
                        kind == RT_MEM_HOST ? "staging" : "device");
     }

@@ -91,7 +91,8 @@ int rt_vk_fail(VkResult r, const char *call, const char *file, int line, struct 
     if (st == RT_ERR_OOM)
         return err_set_transient(e, st, code, "could not allocate device memory: %s",
                                  rt_vk_result_str(r));
-    return err_set(e, st, 500, code, "vulkan call failed: %s (%s)", rt_vk_result_str(r), call);
+    return err_set(e, st, ERR_INTERNAL, code, "vulkan call failed: %s (%s)", rt_vk_result_str(r),
+                   call);
 }
 
 static int env_on(const char *name)
@@ -163,7 +164,7 @@ static int instance_create(struct rt_device *d, VkInstance *out, struct err *e)
     };
     if (d != NULL && env_on("RT_VALIDATE")) {
         if (!has_layer("VK_LAYER_KHRONOS_validation"))
-            return err_set(e, RT_ERR_VULKAN, 500, "vulkan_error",
+            return err_set(e, RT_ERR_VULKAN, ERR_INTERNAL, "vulkan_error",
                            "RT_VALIDATE=1 but VK_LAYER_KHRONOS_validation is not installed");
         layers[n_layers++] = "VK_LAYER_KHRONOS_validation";
         exts[n_exts++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
@@ -180,7 +181,7 @@ static int instance_create(struct rt_device *d, VkInstance *out, struct err *e)
     };
     VkResult r = vkCreateInstance(&ci, NULL, out);
     if (r != VK_SUCCESS)
-        return err_set(e, RT_ERR_VULKAN, 503, "no_vulkan",
+        return err_set(e, RT_ERR_VULKAN, ERR_UNAVAILABLE, "no_vulkan",
                        "could not create a Vulkan instance: %s (is a Vulkan driver installed?)",
                        rt_vk_result_str(r));
     if (d != NULL && d->validation) {
@@ -190,7 +191,7 @@ static int instance_create(struct rt_device *d, VkInstance *out, struct err *e)
         if (f == NULL || f(*out, &dbg, NULL, &d->messenger) != VK_SUCCESS) {
             vkDestroyInstance(*out, NULL);
             *out = VK_NULL_HANDLE;
-            return err_set(e, RT_ERR_VULKAN, 500, "vulkan_error",
+            return err_set(e, RT_ERR_VULKAN, ERR_INTERNAL, "vulkan_error",
                            "could not create the validation messenger");
         }
     }
@@ -369,7 +370,7 @@ int rt_device_caps_get(int index, struct rt_caps *caps, struct err *e)
     uint32_t n = 0;
     rc = phys_list(inst, &p, &n, e);
     if (rc == 0 && (index < 0 || (uint32_t)index >= n))
-        rc = err_set(e, RT_ERR_INVALID, 400, "invalid_device",
+        rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_device",
                      "invalid device index: %d (%u devices)", index, n);
     if (rc == 0)
         caps_fill(p[index], index, caps);
@@ -391,7 +392,7 @@ static int icase_contains(const char *hay, const char *needle)
 static int select_device(VkPhysicalDevice *p, uint32_t n, const char *sel, struct err *e)
 {
     if (n == 0)
-        return err_set(e, RT_ERR_VULKAN, 503, "no_device", "no Vulkan device found");
+        return err_set(e, RT_ERR_VULKAN, ERR_UNAVAILABLE, "no_device", "no Vulkan device found");
     if (sel == NULL || sel[0] == '\0')
         return 0;
     int digits = 1;
@@ -400,7 +401,7 @@ static int select_device(VkPhysicalDevice *p, uint32_t n, const char *sel, struc
     if (digits && strlen(sel) < 6) {
         int i = atoi(sel);
         if ((uint32_t)i >= n)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_device",
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_device",
                            "invalid device index: %s (%u devices)", sel, n);
         return i;
     }
@@ -416,7 +417,8 @@ static int select_device(VkPhysicalDevice *p, uint32_t n, const char *sel, struc
         if (icase_contains(pr.deviceName, sel))
             return (int)i;
     }
-    return err_set(e, RT_ERR_INVALID, 400, "invalid_device", "no device matches \"%.80s\"", sel);
+    return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_device", "no device matches \"%.80s\"",
+                   sel);
 }
 
 /* creates a logical device; see rt.h */
@@ -456,8 +458,8 @@ int rt_device_create(const char *selector, struct rt_device **out, struct err *e
             d->queue_family = i;
     free(qf);
     if (d->queue_family == UINT32_MAX) {
-        rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_device", "device %s has no compute queue",
-                     d->caps.name);
+        rc = err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_device",
+                     "device %s has no compute queue", d->caps.name);
         goto fail;
     }
     float prio = 1.0f;

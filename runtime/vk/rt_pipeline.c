@@ -185,7 +185,8 @@ int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask, VkDescri
             return 0;
         }
     if (d->n_tlayouts >= RT_LAYOUT_MAX)
-        return err_set(e, RT_ERR_TOO_LARGE, 500, "internal", "too many descriptor layouts");
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "internal",
+                       "too many descriptor layouts");
     VkDescriptorSetLayoutBinding b[RT_MAX_BINDINGS];
     for (int i = 0; i < n_bind; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
@@ -261,14 +262,14 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
             return p->pipe;
     }
     if (d->n_pipes >= RT_PIPE_MAX) {
-        err_set(e, RT_ERR_TOO_LARGE, 500, "too_many_pipelines",
+        err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "too_many_pipelines",
                 "too many distinct pipelines (limit %d)", RT_PIPE_MAX);
         return VK_NULL_HANDLE;
     }
     if ((int)sh < 0 || sh >= RT_SHADER_COUNT || n_bind < 1 || n_bind > RT_MAX_BINDINGS ||
         n_spec > 8) {
-        err_set(e, RT_ERR_INVALID, 500, "internal", "invalid pipeline request %d/%d", (int)sh,
-                n_bind);
+        err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "invalid pipeline request %d/%d",
+                (int)sh, n_bind);
         return VK_NULL_HANDLE;
     }
     if (d->modules[sh] == VK_NULL_HANDLE) {

@@ -61,7 +61,8 @@ struct rt_dispatch *rt_build_add(struct rt_build *b, enum rt_shader_id sh, int n
         int cap = b->cap ? b->cap * 2 : 64;
         struct rt_dispatch *d = realloc(b->d, (size_t)cap * sizeof(*d));
         if (d == NULL) {
-            err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not grow dispatch list");
+            err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                    "could not grow dispatch list");
             return NULL;
         }
         b->d = d;
@@ -92,7 +93,7 @@ int rt_dispatch_grid1d(struct rt_dispatch *d, uint64_t total, uint32_t wg, struc
     uint64_t gx = groups < 65535 ? groups : 65535;
     uint64_t gy = (groups + gx - 1) / gx;
     if (gy > 65535)
-        return err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "dispatch of %llu invocations too large", (unsigned long long)total);
     d->groups[0] = (uint32_t)gx;
     d->groups[1] = (uint32_t)gy;
@@ -130,7 +131,8 @@ static int plan_memory(struct rt_plan *p, struct err *e)
     if (p->reg == NULL || p->wscale == NULL || lv == NULL || used == NULL) {
         free(lv);
         free(used);
-        return err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate memory plan");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate memory plan");
     }
     int rc = 0;
     /* weights: every constant read by a node */
@@ -146,7 +148,7 @@ static int plan_memory(struct rt_plan *p, struct err *e)
             continue;
         uint64_t sz = wbytes(T);
         if (sz > c->max_storage_range) {
-            rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+            rc = err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                          "constant %s of %llu bytes exceeds maxStorageBufferRange %llu", T->name,
                          (unsigned long long)sz, (unsigned long long)c->max_storage_range);
             goto out;
@@ -207,7 +209,7 @@ static int plan_memory(struct rt_plan *p, struct err *e)
             continue;
         lv[t].size = (uint64_t)rt_tensor_nelem(T) * 4;
         if (lv[t].size > c->max_storage_range) {
-            rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+            rc = err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                          "tensor %s of %llu bytes exceeds maxStorageBufferRange %llu "
                          "(use a smaller batch)",
                          T->name, (unsigned long long)lv[t].size,
@@ -218,7 +220,8 @@ static int plan_memory(struct rt_plan *p, struct err *e)
     /* greedy: place largest first at the lowest offset free over its lifetime */
     int *order = calloc((size_t)nt + 1, sizeof(int)), n_ord = 0;
     if (order == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate memory plan");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                     "could not allocate memory plan");
         goto out;
     }
     for (int t = 0; t < nt; t++)
@@ -278,7 +281,7 @@ static int plan_memory(struct rt_plan *p, struct err *e)
         p->pix_size = align_up(
             (uint64_t)p->o.max_batch * (uint64_t)p->o.pre.max_w * (uint64_t)p->o.pre.max_h * 3, 4);
         if (p->pix_size > c->max_storage_range) {
-            rc = err_set(e, RT_UNSUPPORTED, 500, "unsupported_shape",
+            rc = err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                          "pixel staging of %llu bytes exceeds maxStorageBufferRange "
                          "(lower pre.max_w/max_h or max_batch)",
                          (unsigned long long)p->pix_size);
@@ -306,7 +309,7 @@ static int submit_wait(struct rt_plan *p, VkCommandBuffer cmd, struct err *e)
     RT_VK_TRY(vkQueueSubmit(d->queue, 1, &si, p->fence));
     VkResult r = vkWaitForFences(d->dev, 1, &p->fence, VK_TRUE, d->timeout_ns);
     if (r == VK_TIMEOUT)
-        return err_set(e, RT_ERR_TIMEOUT, 503, "device_timeout",
+        return err_set(e, RT_ERR_TIMEOUT, ERR_UNAVAILABLE, "device_timeout",
                        "inference did not finish within %llu ms",
                        (unsigned long long)(d->timeout_ns / 1000000));
     if (r != VK_SUCCESS)
@@ -444,7 +447,7 @@ static struct rt_graph *shape_clone(const struct rt_graph *g, struct err *e)
         free(c->tensors);
         free(c->nodes);
         free(c);
-        err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not copy graph shapes");
+        err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not copy graph shapes");
         return NULL;
     }
     memcpy(c->tensors, g->tensors, (size_t)g->n_tensors * sizeof(*c->tensors));
@@ -550,7 +553,7 @@ static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
     };
     rec->views = calloc((size_t)b.n * RT_MAX_BINDINGS + 1, sizeof(VkBufferView));
     if (rec->views == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate views");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate views");
         goto out;
     }
     r = vkCreateDescriptorPool(d->dev, &pci, NULL, &rec->pool);
@@ -742,29 +745,29 @@ static int opts_check(struct rt_plan *p, const struct rt_graph *g, struct err *e
 {
     struct rt_plan_opts *o = &p->o;
     if (o->max_batch < 1 || o->max_batch > 256)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_argument", "invalid max_batch: %d",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument", "invalid max_batch: %d",
                        o->max_batch);
     if ((int)o->weights < 0 || o->weights > RT_WEIGHTS_I8)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_argument", "invalid weight type: %d",
-                       (int)o->weights);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
+                       "invalid weight type: %d", (int)o->weights);
     if (g->n_inputs < 1 || g->n_outputs < 1)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_model",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                        "graph needs at least one input and one output (%d, %d)", g->n_inputs,
                        g->n_outputs);
     if (o->pre.enabled) {
         const struct rt_tensor *x = &g->tensors[g->inputs[0]];
         if (x->ndim != 4 || x->shape[3] != 3)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
                            "preprocessing needs input 0 of shape [N,H,W,3]");
         if (o->pre.max_w < 1 || o->pre.max_h < 1 || o->pre.max_w > 16384 || o->pre.max_h > 16384)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
                            "invalid preprocessing max size %dx%d", o->pre.max_w, o->pre.max_h);
         for (int c = 0; c < 3; c++)
             if (!(o->pre.std[c] != 0.0f))
-                return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+                return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
                                "preprocessing std[%d] is zero", c);
         if (o->pre.align_corners && o->pre.half_pixel)
-            return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
                            "preprocessing cannot use both align_corners and half_pixel");
     }
     return 0;
@@ -838,7 +841,7 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
         goto fail;
     p->rec = calloc((size_t)(p->o.max_batch + 1) * 2, sizeof(*p->rec));
     if (p->rec == NULL) {
-        rc = err_set(e, RT_ERR_OOM, 503, "out_of_memory", "could not allocate plan");
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate plan");
         goto fail;
     }
     rc = record(p, p->o.max_batch, p->o.pre.enabled ? 1 : 0, e);
@@ -940,7 +943,7 @@ static int run_common(struct rt_plan *p, int batch, int rgb, float **outputs, st
 static int batch_check(const struct rt_plan *p, int batch, struct err *e)
 {
     if (batch < 1 || batch > p->o.max_batch)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_batch",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_batch",
                        "invalid batch size %d (plan max %d)", batch, p->o.max_batch);
     return 0;
 }
@@ -969,10 +972,10 @@ int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs, 
     if (rc < 0)
         return rc;
     if (!p->o.pre.enabled)
-        return err_set(e, RT_ERR_INVALID, 400, "invalid_argument",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
                        "plan was created without preprocessing");
     if (p->g->n_inputs != 1)
-        return err_set(e, RT_UNSUPPORTED, 400, "invalid_argument",
+        return err_set(e, RT_UNSUPPORTED, ERR_INVALID, "invalid_argument",
                        "rgb8 input needs a single-input graph (has %d)", p->g->n_inputs);
     uint8_t *st = p->buf[RT_REG_STAGE].map;
     uint32_t *params = (uint32_t *)(st + p->params_off);
@@ -981,12 +984,12 @@ int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs, 
         const struct rt_image *im = &imgs[i];
         if (im->rgb == NULL || im->w < 1 || im->h < 1 || im->w > p->o.pre.max_w ||
             im->h > p->o.pre.max_h)
-            return err_set(e, RT_ERR_TOO_LARGE, 413, "image_too_large",
+            return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                            "invalid image %d size %dx%d (max %dx%d)", i, im->w, im->h,
                            p->o.pre.max_w, p->o.pre.max_h);
         uint64_t n = (uint64_t)im->w * (uint64_t)im->h * 3;
         if (at + n > p->pix_size)
-            return err_set(e, RT_ERR_TOO_LARGE, 413, "image_too_large",
+            return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "image_too_large",
                            "images exceed the staging area");
         memcpy(st + p->pix_off + at, im->rgb, n);
         params[i * 4 + 0] = (uint32_t)im->w;

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CM_ASSERT(d.data != NULL && d.data[d.len] == 0);
         CM_ASSERT(strlen(d.mime) < DURL_MIME_MAX);
     } else {
-        CM_ASSERT(d.data == NULL && e.code[0] != 0 && e.http >= 400);
+        CM_ASSERT(d.data == NULL && e.code[0] != 0 && e.cls != ERR_INTERNAL);
     }
 
     /* arena path must agree */

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CM_ASSERT(drc == IMG_OK || drc == IMG_ERR_INVALID);
     if (drc != IMG_OK) {
-        CM_ASSERT(im.rgb == NULL && e.http == 400);
+        CM_ASSERT(im.rgb == NULL && e.cls == ERR_INVALID);
         return 0;
     }
     CM_ASSERT(dinfo.format == pinfo.format && im.w == pinfo.w && im.h == pinfo.h);

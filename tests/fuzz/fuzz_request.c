@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err_clear(&e);
     int rc = api_req_parse(&r, ar, envp, &lim, &e);
     if (rc != API_OK) {
-        CM_ASSERT(e.http >= 400 && e.code[0] != '\0');
+        CM_ASSERT(api_err_status(&e) >= 400 && e.code[0] != '\0');
         if (r.request_id == NULL)
             r.request_id = "-";
         api_reply_err(&r, &e);
@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           parts[i].data + parts[i].len <= r.body + r.body_len);
             }
         } else {
-            CM_ASSERT(e.http >= 400);
+            CM_ASSERT(api_err_status(&e) >= 400);
         }
     } else {
         json_t *j = api_req_json(&r, ar, &e);
@@ -149,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int t = api_tier_parse_json(json_object_get(j, "tier"));
             CM_ASSERT(t >= -1 && t <= 3);
         } else {
-            CM_ASSERT(e.http == 400 || e.http == 415 || e.http == 500);
+            CM_ASSERT(e.cls == ERR_INVALID || e.cls == ERR_UNSUPPORTED || e.cls == ERR_INTERNAL);
         }
     }
     const char *names[] = {"state", "tier", "limit", "cursor", "task"};

@@ -40,7 +40,7 @@ static int fake_load(void *ctx, const char *model, int max_batch, size_t limit, 
 {
     struct fake *f = ctx;
     if (strcmp(model, "missing") == 0)
-        return err_set(e, WK_ERR, 404, "unknown_model", "unknown model: \"%s\"", model);
+        return err_set(e, WK_ERR, ERR_NOT_FOUND, "unknown_model", "unknown model: \"%s\"", model);
     size_t need = f->weights + f->act_per_image * (size_t)max_batch;
     if (need > limit || f->device_used + need > f->device_total)
         return WK_ERR_OOM;
@@ -75,7 +75,7 @@ static int fake_run(void *ctx, void *handle, int n, struct wk_item *items, struc
     if (f->lose_device_at_run && f->runs == f->lose_device_at_run)
         return WK_ERR_DEVICE_LOST;
     if (n > m->max_batch)
-        return err_set(e, WK_ERR, 500, "bug", "batch %d over loaded %d", n, m->max_batch);
+        return err_set(e, WK_ERR, ERR_INTERNAL, "bug", "batch %d over loaded %d", n, m->max_batch);
     if (f->run_oom_always || (f->run_oom_above && n > f->run_oom_above))
         return WK_ERR_OOM;
     if (n > f->max_n_seen)
@@ -84,7 +84,7 @@ static int fake_run(void *ctx, void *handle, int n, struct wk_item *items, struc
         f->rgb_items += items[i].rgb != NULL && items[i].rgb_w == 2 && items[i].rgb_h == 2;
         if (items[i].job_id == f->bad_input_job) {
             items[i].status = WK_ERR_INPUT;
-            err_set(&items[i].err, WK_ERR_INPUT, 400, "invalid_image", "invalid image");
+            err_set(&items[i].err, WK_ERR_INPUT, ERR_INVALID, "invalid_image", "invalid image");
             continue;
         }
         char buf[96];

@@ -130,7 +130,7 @@ static void t_auth(struct pgx *c)
     TH_EQ_INT(adm, 1, "admin key is admin");
     key[10] ^= 1;
     TH_EQ_INT(jq_auth_key(c, key, &tid, &adm, &e), JQ_ERR_NOT_FOUND, "altered key rejected");
-    TH_EQ_INT(e.http, 401, "unknown key answers 401");
+    TH_EQ_INT(e.cls, ERR_AUTH, "unknown key is an authentication error");
     TH_EQ_INT(jq_auth_key(c, "", &tid, &adm, &e), JQ_ERR_NOT_FOUND, "empty key rejected");
     TH_EQ_INT(jq_key_revoke(c, akid, &e), JQ_OK, "key revoked");
     TH_EQ_INT(jq_auth_key(c, akey, &tid, &adm, &e), JQ_ERR_NOT_FOUND, "revoked key rejected");
@@ -150,7 +150,7 @@ static void t_depth_limit(struct pgx *c)
     TH_CHECK(ok, "5 jobs fit a tier limited to 5");
     struct jq_new_job j = {.tenant_id = tenant_a, .task = "caption", .model = "m_depth", .tier = 1};
     TH_EQ_INT(jq_job_enqueue(c, &j, &id, NULL, &e), JQ_ERR_TIER_FULL, "6th job: tier full");
-    TH_EQ_INT(e.http, 429, "tier full answers 429");
+    TH_EQ_INT(e.cls, ERR_RATE_LIMITED, "tier full is rate limited");
     j.tier = 2;
     TH_EQ_INT(jq_job_enqueue(c, &j, &id, NULL, &e), JQ_OK, "another tier still accepts");
     jq_limits_set(c, 100000, 0);

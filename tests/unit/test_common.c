@@ -47,14 +47,14 @@ static void test_err(void)
 {
     struct err e;
     err_clear(&e);
-    int rc = err_set(&e, -3, 413, "image_too_large", "image is %d pixels wide", 99999);
+    int rc = err_set(&e, -3, ERR_TOO_LARGE, "image_too_large", "image is %d pixels wide", 99999);
     TH_EQ_INT(rc, -3, "err_set returns the status");
-    TH_EQ_INT(e.http, 413, "err_set keeps the http status");
+    TH_EQ_INT(e.cls, ERR_TOO_LARGE, "err_set keeps the class");
     TH_EQ_STR(e.code, "image_too_large", "err_set keeps the machine code");
     TH_EQ_STR(e.msg, "image is 99999 pixels wide", "err_set formats the message");
     err_set_transient(&e, -1, "db_unavailable", "could not connect");
-    TH_CHECK(e.transient && e.http == 503, "transient errors map to 503");
-    TH_EQ_INT(err_set(NULL, -7, 400, "x", "y"), -7, "err_set accepts a NULL struct");
+    TH_CHECK(e.transient && e.cls == ERR_UNAVAILABLE, "transient errors are unavailable");
+    TH_EQ_INT(err_set(NULL, -7, ERR_INVALID, "x", "y"), -7, "err_set accepts a NULL struct");
 }
 
 static void test_cfg(void)
