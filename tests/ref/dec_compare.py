@@ -8,7 +8,8 @@ error = max |vkv - ref| / max |ref| over the last prefill logits and every
 step's logits (the run must have been teacher-forced with the reference's
 tokens, --force, so the steps see the same inputs); --hidden adds the last
 block's residual rows (vkv --hidden vs ref hidden[-1]).  BOUND is the largest
-error accepted.  --same-tokens also requires identical greedy tokens.
+error accepted.  --same-tokens also requires identical greedy tokens (meaningful only for a
+run that was not teacher-forced).
 """
 import json
 import sys
