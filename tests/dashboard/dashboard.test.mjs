@@ -313,6 +313,17 @@ try {
         (await attr(tp, '#job-canvas', 'data-boxes')) === env.DASH_THUMB_BOXES,
         `src ${await attr(tp, '#job-canvas', 'data-src')}, boxes ${await attr(tp, '#job-canvas', 'data-boxes')}`);
   await shot(tp, 'job-thumbnail');
+  // an analyze job: every slot drawn together, a failed slot as text
+  await tp.goto(`${U}/dashboard/#job/${env.DASH_ANALYZE_ID}`);
+  await tp.waitForFunction((id) => document.querySelector('#job-id').textContent === id &&
+    document.querySelector('#job-canvas').dataset.src, { timeout: 10000 }, env.DASH_ANALYZE_ID);
+  const an = await tp.evaluate(() => ({ boxes: document.querySelector('#job-canvas').dataset.boxes,
+    w: document.querySelector('#job-canvas').width, h: document.querySelector('#job-canvas').height,
+    items: [...document.querySelectorAll('#job-items li')].map((e) => e.textContent) }));
+  check('job detail: an analyze job draws its detect slot\'s 2 boxes at the image\'s 3:2 and lists each slot',
+        an.boxes === '2' && Math.abs(an.w / an.h - 1.5) < 0.01 &&
+        an.items.includes('classify: Neutral 0.98') && an.items.includes('detect_faces failed: out of memory') &&
+        an.items.includes('tags: neutral, cup, dining table'), JSON.stringify(an));
   // another tenant's job by id is "not found" for this key
   const other = await api(env.DASH_ACME_KEY, `/v1/jobs?limit=500`);
   check('tenant key: the API lists none of the other tenant\'s jobs',

@@ -158,6 +158,24 @@ RETURNING id;
 SQL
 )
 check "a job with markup in its label, caption and error is in job_history" test -n "$XSS_ID"
+# an analyze job's result (POST /v1/analyze's shape, README "Photo
+# analysis"): two boxes in its detect slot, a failed face slot, tags
+ANALYZE_ID=$(psql -XAtq -v t="$ACME_ID" <<'SQL'
+INSERT INTO job_history (id, tenant_id, task, model, tier, state, params, input_type, input_bytes,
+                         attempts, max_attempts, enqueued_at, started_at, finished_at, result)
+VALUES (nextval('job_id_seq'), :t, 'analyze', 'analyze', 3, 'succeeded', '{}', 'image/png', 100, 1, 3,
+        now() - interval '3 s', now() - interval '2 s', now() - interval '1 s',
+        '{"results": {"classify": {"model": "nsfw-mobilenet-v2", "labels": [{"class": 2, "label": "Neutral", "score": 0.98}]},
+                      "detect": {"model": "centernet", "image": {"width": 600, "height": 400},
+                                 "objects": [{"label": "cup", "score": 0.46, "x_min": 0.27, "y_min": 0.05, "x_max": 0.68, "y_max": 0.65},
+                                             {"label": "dining table", "score": 0.40, "x_min": 0.25, "y_min": 0.03, "x_max": 0.71, "y_max": 0.89}]},
+                      "detect_faces": {"model": "blazeface-back-onnx", "error": {"code": "model_failed", "message": "out of memory"}}},
+          "failed": ["detect_faces"], "tags": ["neutral", "cup", "dining table"],
+          "image": {"width": 600, "height": 400}}'::jsonb)
+RETURNING id;
+SQL
+)
+check "an analyze-shaped job is in job_history" test -n "$ANALYZE_ID"
 
 # ---- the worker is up (it registers after loading its models)
 for _ in $(seq 1 600); do grep -q "model centernet" "$T/worker.log" && break; sleep 0.1; done
@@ -180,6 +198,7 @@ w, h = (v & 0x3fff for v in struct.unpack(\"<HH\", d[26:30]))
 print(\"# thumbnail\", w, \"x\", h, len(d), \"bytes\")
 assert max(w, h) == 160 and min(w, h) > 0, (w, h)' $T/thumb.webp" _ "$hdr"
 c=$(code "$OTHER_KEY" "/v1/jobs/$THUMB_JOB/thumbnail"); check "another tenant's thumbnail is 404" test "$c" = 404
+c=$(code "$ADMIN_KEY" "/v1/jobs/$THUMB_JOB/thumbnail?tenant=all"); check "an admin reads any thumbnail with ?tenant=all" test "$c" = 200
 c=$(code "$ACME_KEY" "/v1/jobs/$XSS_ID/thumbnail"); check "a job without a thumbnail answers 204" test "$c" = 204
 c=$(code "$ACME_KEY" "/v1/jobs/999999/thumbnail"); check "no such job: thumbnail 404" test "$c" = 404
 
@@ -187,7 +206,7 @@ c=$(code "$ACME_KEY" "/v1/jobs/999999/thumbnail"); check "no such job: thumbnail
 DASH_URL=$U DASH_ADMIN_KEY=$ADMIN_KEY DASH_ACME_KEY=$ACME_KEY DASH_ACME_ID=$ACME_ID \
 DASH_OTHER_ID=$OTHER_ID DASH_XSS_ID=$XSS_ID DASH_XSS_LABEL=$XSS_LABEL DASH_XSS_ERR=$XSS_ERR \
 DASH_BG_QUEUED=$BG_QUEUED DASH_PHOTO=$PHOTO DASH_OBJECT=person DASH_CHROME=$CHROME DASH_TMP=$T \
-DASH_MODULES=$PWD/$DC/node_modules DASH_WAIT_MS=$WAIT_MS DASH_THUMB_JOB=$THUMB_JOB DASH_THUMB_BOXES=$THUMB_BOXES \
+DASH_MODULES=$PWD/$DC/node_modules DASH_WAIT_MS=$WAIT_MS DASH_THUMB_JOB=$THUMB_JOB DASH_THUMB_BOXES=$THUMB_BOXES DASH_ANALYZE_ID=$ANALYZE_ID \
   timeout 300 node tests/dashboard/dashboard.test.mjs 2>&1 | tee "$T/browser.log" |
   grep -E '^(ok|not ok|#) '
 rc=${PIPESTATUS[0]}

@@ -6,6 +6,7 @@
 //   segment       {path: "M x y L ...", bbox: {x_min..}, coverage}  (0..1)
 //   points        {points: [{x, y}]}; text lines {lines: [{text, box}]};
 //   captions      {caption} or {answer}
+//   analyze       {results: {task: one of the above, or {model, error}}, tags}
 // Labels and text are drawn with fillText and listed with textContent.
 import { el, clear } from './ui.js';
 
@@ -34,7 +35,32 @@ export function shapes(result, filter) {
   for (const k of ['caption', 'answer', 'text'])
     if (typeof r[k] === 'string') out.text.push(`${k}: ${r[k]}`);
   for (const l of r.labels || []) out.text.push(`${l.label} ${fmtScore(l.score)}`);
+  // analyze: each model's result in its slot, drawn together
+  if (r.results && typeof r.results === 'object' && !Array.isArray(r.results)) {
+    for (const [task, sub] of Object.entries(r.results)) {
+      if (!sub || typeof sub !== 'object') continue;
+      if (sub.error !== undefined) {
+        const msg = typeof sub.error === 'string' ? sub.error : (sub.error.message || JSON.stringify(sub.error));
+        out.text.push(`${task} failed: ${msg}`);
+        continue;
+      }
+      const s = shapes(sub, filter);
+      for (const k of Object.keys(out)) out[k].push(...s[k].map((v) => (k === 'text' ? `${task}: ${v}` : v)));
+    }
+  }
+  if (Array.isArray(r.tags) && r.tags.length)
+    out.text.push(`tags: ${r.tags.map((t) => (typeof t === 'string' ? t : t && t.tag)).join(', ')}`);
   return out;
+}
+
+// the original image size a result states (analyze: its own or a slot's)
+function imageOf(result) {
+  const ok = (i) => i && i.width > 0 && i.height > 0;
+  if (!result) return null;
+  if (ok(result.image)) return result.image;
+  for (const sub of Object.values((result.results && typeof result.results === 'object') ? result.results : {}))
+    if (sub && ok(sub.image)) return sub.image;
+  return null;
 }
 
 function fmtScore(s) { return typeof s === 'number' ? s.toFixed(2) : ''; }
@@ -45,9 +71,9 @@ export function drawResult(canvas, img, result, filter) {
   const sh = shapes(result, filter);
   // the size of the original when the result knows it (a thumbnail is
   // drawn scaled up), else the picture's, else 4:3
-  const orig = result && result.image && result.image.width > 0 && result.image.height > 0;
-  const iw = orig ? result.image.width : img ? img.width : 640;
-  const ih = orig ? result.image.height : img ? img.height : 480;
+  const orig = imageOf(result);
+  const iw = orig ? orig.width : img ? img.width : 640;
+  const ih = orig ? orig.height : img ? img.height : 480;
   const maxSide = 960, s = Math.min(1, maxSide / Math.max(iw, ih));
   canvas.width = Math.max(1, Math.round(iw * s));
   canvas.height = Math.max(1, Math.round(ih * s));
