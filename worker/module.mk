@@ -4,6 +4,7 @@
 WK_CORE_SRCS := worker/wk_res.c worker/wk_batch.c worker/wk_analyze.c
 WK_CORE_OBJS := $(WK_CORE_SRCS:%.c=$(O)/%.o)
 CFLAGS_worker := $(call PKGS_CFLAGS,jansson libpq vulkan)
+$(O)/worker/wk_eng_md.o: $(B)/gen/rt_shaders.h
 
 TEST_BINS += $(BIN)/wk_unit
 $(BIN)/wk_unit: $(O)/tests/integration/worker_unit.o $(WK_CORE_OBJS) $(COMMON_LIB)
@@ -11,8 +12,8 @@ $(BIN)/wk_unit: $(O)/tests/integration/worker_unit.o $(WK_CORE_OBJS) $(COMMON_LI
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
 
 # the Vulkan engine runs models through the task layer (tasks/)
-WK_ENG_SRC := worker/wk_eng_rt.c
-WK_ENG_LIBS := $(TASK_LIB) $(IMPORT_LIB) $(RT_LIB)
+WK_ENG_SRC := worker/wk_eng_rt.c worker/wk_eng_md.c
+WK_ENG_LIBS := $(VLM_LIB) $(TASK_LIB) $(IMPORT_LIB) $(RT_LIB)
 WK_ENG_LDLIBS := $(RT_LDLIBS)
 WK_SRCS := worker/wk_main.c worker/wk_eng_test.c $(WK_ENG_SRC)
 WK_OBJS := $(WK_SRCS:%.c=$(O)/%.o) $(WK_CORE_OBJS)

@@ -152,6 +152,21 @@ int wk_eng_test_init(struct wk_engine *eng, const char *const *names, int n, int
 int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir, int batch,
                    struct err *e);
 
+/*
+ * Moondream 2 in the Vulkan engine (worker/wk_eng_md.c, over vlm/md_task.h):
+ * a manifest with "format": "moondream2" names a model directory
+ * VKV_MODEL_CACHE/<name>/ (vlm/README.md) and "weights" (f32, f16, i8, q4;
+ * default i8).  Each job's params carry "task" (caption, query, detect,
+ * point) and the request's fields; jobs run one at a time.
+ */
+struct rt_device;
+/* loads dir on dev; WK_OK with *handle and *bytes, WK_ERR_OOM, or WK_ERR */
+int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void **handle,
+               size_t *bytes, struct err *e);
+void wk_md_unload(void *handle);
+/* runs items one by one (a bad input fails only its item); WK_OK or a batch error */
+int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items, struct err *e);
+
 /* ---- wk_res: residency ---- */
 
 struct wk_res_model {

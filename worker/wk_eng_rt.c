@@ -38,6 +38,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* a resident model: a task-layer model or Moondream 2 (wk_eng_md.c) */
+struct rte_handle {
+    struct rt_task_model *m;
+    void *md;
+};
+
 struct rt_eng {
     struct rt_device *dev;
     char manifests[1024];
@@ -65,6 +71,23 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
     struct rt_eng *r = ctx;
     char path[2048];
     snprintf(path, sizeof(path), "%s/%s.json", r->manifests, model);
+    json_t *man = json_load_file(path, 0, NULL);
+    const char *fmt = json_string_value(json_object_get(man, "format"));
+    if (fmt != NULL && strcmp(fmt, "moondream2") == 0) {
+        char dir[2048];
+        snprintf(dir, sizeof(dir), "%s/%s", r->cache, model);
+        void *md = NULL;
+        int w = wk_md_load(r->dev, dir, json_string_value(json_object_get(man, "weights")), &md,
+                           bytes, e);
+        json_decref(man);
+        if (w != WK_OK)
+            return w;
+        struct rte_handle *h = cm_xcalloc(1, sizeof(*h));
+        h->md = md;
+        *handle = h;
+        return WK_OK;
+    }
+    json_decref(man);
     struct rt_task_opts o = rt_task_opts_default();
     o.max_batch = max_batch;
     o.models_dir = r->cache;
@@ -83,7 +106,9 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
         }
         return w;
     }
-    *handle = m;
+    struct rte_handle *h = cm_xcalloc(1, sizeof(*h));
+    h->m = m;
+    *handle = h;
     *bytes = rt_task_model_bytes(m);
     return WK_OK;
 }
@@ -91,7 +116,14 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
 static void rte_unload(void *ctx, void *handle)
 {
     (void)ctx;
-    rt_task_model_free(handle);
+    struct rte_handle *h = handle;
+    if (h == NULL)
+        return;
+    if (h->md != NULL)
+        wk_md_unload(h->md);
+    else
+        rt_task_model_free(h->m);
+    free(h);
 }
 
 /* runs imgs[0..n) of items idx[0..n); fills results; returns an rt status */
@@ -119,7 +151,10 @@ static int run_some(struct rt_task_model *m, int n, const struct rt_image *imgs,
 static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct err *e)
 {
     struct rt_eng *r = ctx;
-    struct rt_task_model *m = handle;
+    struct rte_handle *h = handle;
+    if (h->md != NULL)
+        return wk_md_run(h->md, &r->lim, n, items, e);
+    struct rt_task_model *m = h->m;
     struct img dec[WK_MAX_BATCH];
     struct rt_image imgs[WK_MAX_BATCH];
     struct wk_item *its[WK_MAX_BATCH];
@@ -267,12 +302,16 @@ static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
         free(files[i]);
         json_t *j = json_load_file(path, 0, NULL);
         const char *task = json_string_value(json_object_get(j, "task"));
+        const char *fmt = json_string_value(json_object_get(j, "format"));
+        int md = fmt != NULL && strcmp(fmt, "moondream2") == 0;
+        if (md)
+            task = "moondream2";
         const char *name = json_string_value(json_object_get(j, "name"));
         json_int_t bl = json_integer_value(json_object_get(j, "batch_limit"));
         char cache[2048];
         snprintf(cache, sizeof(cache), "%s/%s", r->cache, stem);
         struct stat st;
-        if (j == NULL || !is_runnable_task(task)) {
+        if (j == NULL || (!md && !is_runnable_task(task))) {
             log_info("model %s: task %s not run by this worker", stem, task ? task : "(none)");
         } else if (name != NULL && strcmp(name, stem) != 0) {
             log_warn("model %s: manifest name \"%s\" differs from its file name; skipped", stem,
@@ -282,7 +321,7 @@ static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
                      cache);
         } else if (eng->n_models < WK_MAX_MODELS) {
             snprintf(eng->models[eng->n_models], WK_MODEL_NAME_LEN, "%s", stem);
-            int b = bl > 0 && bl < batch ? (int)bl : batch;
+            int b = md ? 1 : (bl > 0 && bl < batch ? (int)bl : batch);
             eng->model_batch[eng->n_models++] = b;
             log_info("model %s: task %s, batch limit %d", stem, task, b);
         }

@@ -17,9 +17,10 @@
  *     detector has no class for answers 200 with an empty list and a
  *     `warning` naming the classes, without running the model.
  *   segment: task "segment" (a person-mask model), "person" only.
- *   caption/query: task "caption" / "query"; no such model can be obtained
- *     on these machines, so they answer 503 model_not_installed unless a
- *     manifest serves the task.
+ *   caption/query: task "caption" / "query", served by Moondream 2 when its
+ *     manifest (vlm/moondream2.json) is installed; the job params carry
+ *     "task", the request's fields and `settings`; otherwise 503
+ *     model_not_installed.
  *
  * See the root README ("Moondream API") and tests/moondream/README.md.
  */
@@ -55,6 +56,8 @@ struct md_call {
     const char *length; /* caption: short, normal, long */
     int stream;
     int max_objects;
+    double temperature, top_p; /* < 0: not given (the model's defaults) */
+    int max_tokens;            /* 0: not given */
     int tier;
     long long timeout_ms; /* 0 = the server default */
     const char *task;
@@ -170,6 +173,7 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     /* settings: {max_objects, temperature, top_p, max_tokens}; only
      * max_objects means something to a detector */
     c->max_objects = MD_MAX_OBJECTS_DEFAULT;
+    c->temperature = c->top_p = -1;
     json_t *st = json_object_get(c->body, "settings");
     if (st != NULL && !json_is_null(st)) {
         if (!json_is_object(st))
@@ -183,6 +187,28 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
                                "settings.max_objects must be an integer of 1..%d",
                                MD_MAX_OBJECTS_LIMIT);
             c->max_objects = (int)json_integer_value(mo);
+        }
+        /* generation settings, passed to a vision-language model's job */
+        static const struct {
+            const char *k;
+            double lo, hi;
+        } lim[3] = {{"temperature", 0, 2}, {"top_p", 0, 1}, {"max_tokens", 1, 4096}};
+        for (int i = 0; i < 3; i++) {
+            json_t *sv = json_object_get(st, lim[i].k);
+            if (sv == NULL || json_is_null(sv))
+                continue;
+            double x = json_number_value(sv);
+            if (!json_is_number(sv) || x < lim[i].lo || x > lim[i].hi || (i == 1 && x == 0) ||
+                (i == 2 && !json_is_integer(sv)))
+                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                               "settings.%s must be a%s number in %s%g..%g", lim[i].k,
+                               i == 2 ? "n integer" : "", i == 1 ? "(" : "", lim[i].lo, lim[i].hi);
+            if (i == 0)
+                c->temperature = x;
+            else if (i == 1)
+                c->top_p = x;
+            else
+                c->max_tokens = (int)x;
         }
     }
 
@@ -518,7 +544,6 @@ static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind
     err_clear(&e);
     if (parse_common(ctx, r, &c, &e) != API_OK)
         return api_reply_err(r, &e);
-    char params[256];
     if (kind == MD_CAPTION) {
         if (opt_string(c.body, "length", 16, &c.length, &e) != API_OK)
             return api_reply_err(r, &e);
@@ -529,7 +554,6 @@ static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind
             return api_reply_error(r, 400, "invalid_field", 0,
                                    "invalid caption length \"%s\": short, normal or long",
                                    c.length);
-        snprintf(params, sizeof(params), "{\"length\":\"%s\"}", c.length);
     } else {
         if (opt_string(c.body, "question", MD_MAX_QUESTION_LEN, &c.question, &e) != API_OK)
             return api_reply_err(r, &e);
@@ -539,24 +563,41 @@ static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind
         if (rs != NULL && !json_is_null(rs) && !json_is_boolean(rs))
             return api_reply_error(r, 400, "invalid_field", 0,
                                    "field \"reasoning\" must be true or false");
-        params[0] = 0;
     }
     if (pick_model(ctx, &c, &e) != API_OK)
         return api_reply_err(r, &e);
     if (c.model == NULL)
         return reply_not_installed(r, &c);
 
-    /* a model serves the task (none ships today): run it as a job */
-    const char *pj = params;
-    if (kind == MD_QUERY) {
-        json_t *pq = json_pack("{s:s}", "question", c.question);
-        char *s = pq ? json_dumps(pq, JSON_COMPACT) : NULL;
+    /* the job's params: the task (a model may serve several), the request's
+     * fields and the generation settings given */
+    json_t *pq = json_pack("{s:s}", "task", c.task);
+    json_t *set = json_object();
+    if (pq == NULL || set == NULL) {
         json_decref(pq);
-        pj = s ? ar_strdup(ctx->ar, s) : NULL;
-        free(s);
-        if (pj == NULL)
-            return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
+        json_decref(set);
+        return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
     }
+    if (kind == MD_CAPTION) {
+        json_object_set_new(pq, "length", json_string(c.length));
+    } else {
+        json_object_set_new(pq, "question", json_string(c.question));
+        if (json_is_true(json_object_get(c.body, "reasoning")))
+            json_object_set_new(pq, "reasoning", json_true());
+    }
+    if (c.temperature >= 0)
+        json_object_set_new(set, "temperature", json_real(c.temperature));
+    if (c.top_p >= 0)
+        json_object_set_new(set, "top_p", json_real(c.top_p));
+    if (c.max_tokens > 0)
+        json_object_set_new(set, "max_tokens", json_integer(c.max_tokens));
+    json_object_set_new(pq, "settings", set);
+    char *ps = json_dumps(pq, JSON_COMPACT);
+    json_decref(pq);
+    const char *pj = ps ? ar_strdup(ctx->ar, ps) : NULL;
+    free(ps);
+    if (pj == NULL)
+        return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
     json_t *job = NULL;
     int64_t job_id = 0;
     if (run_job(ctx, r, &c, pj, &job, &job_id) != API_OK)

@@ -1,0 +1,115 @@
+/*
+ * wk_eng_md.c: Moondream 2 jobs in vkv-worker (see wk.h): the job's image
+ * decoded under the worker's limits, its params turned into an mdt_req
+ * (task, length, question, reasoning, object, settings.temperature,
+ * top_p, max_tokens, max_objects), the result JSON of mdt_run returned
+ * as the job result.  The model keeps the last image, so a question after
+ * a caption of the same photo skips the vision encoder.
+ */
+#include "worker/wk.h"
+
+#include "common/cm.h"
+#include "common/img.h"
+#include "vlm/md_task.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void **handle,
+               size_t *bytes, struct err *e)
+{
+    int wt = weights ? rt_tf_wtype_parse(weights) : RT_TF_I8;
+    if (wt < 0)
+        return err_set(e, WK_ERR, 500, "model_unavailable", "moondream2: weights \"%s\" unknown",
+                       weights);
+    struct mdt_model *m = NULL;
+    struct err le;
+    err_clear(&le);
+    int rc = mdt_open(dev, dir, wt, &m, &le);
+    if (rc == RT_ERR_OOM)
+        return WK_ERR_OOM;
+    if (rc == RT_ERR_DEVICE_LOST)
+        return WK_ERR_DEVICE_LOST;
+    if (rc < 0)
+        return err_set(e, WK_ERR, 500, "model_unavailable", "cannot load %s: %s", dir, le.msg);
+    *handle = m;
+    *bytes = (size_t)mdt_device_bytes(m);
+    return WK_OK;
+}
+
+void wk_md_unload(void *handle)
+{
+    mdt_close(handle);
+}
+
+static double num(json_t *o, const char *k, double dflt)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items, struct err *e)
+{
+    struct mdt_model *m = handle;
+    for (int i = 0; i < n; i++) {
+        struct wk_item *it = &items[i];
+        double t0 = cm_now_ms();
+        struct img im = {0};
+        struct err ie;
+        err_clear(&ie);
+        json_t *p = json_loads(it->params_json ? it->params_json : "{}", 0, NULL);
+        if (it->input == NULL ||
+            img_decode(it->input, it->input_len, img_limits, NULL, &im, NULL, &ie) != IMG_OK) {
+            it->status = WK_ERR_INPUT;
+            if (it->input == NULL)
+                err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "job has no input image");
+            else
+                it->err = ie;
+            json_decref(p);
+            continue;
+        }
+        it->decode_ms = cm_now_ms() - t0;
+        json_t *s = json_object_get(p, "settings");
+        struct mdt_req r = {0};
+        r.task = json_string_value(json_object_get(p, "task"));
+        r.length = json_string_value(json_object_get(p, "length"));
+        r.question = json_string_value(json_object_get(p, "question"));
+        r.object = json_string_value(json_object_get(p, "object"));
+        r.reasoning = json_is_true(json_object_get(p, "reasoning"));
+        /* the published defaults: temperature 0.5, top_p 0.3, 768 tokens, 50 objects */
+        r.temperature = (float)num(s, "temperature", 0.5);
+        r.top_p = (float)num(s, "top_p", 0.3);
+        r.max_tokens = (uint32_t)num(s, "max_tokens", 768);
+        r.max_objects = (uint32_t)num(s, "max_objects", 50);
+        r.seed = (uint64_t)it->job_id;
+        json_t *res = NULL;
+        double t1 = cm_now_ms();
+        int rc = mdt_run(m, im.rgb, im.w, im.h, &r, &res, &ie);
+        it->infer_ms = cm_now_ms() - t1;
+        img_free(&im);
+        json_decref(p);
+        if (rc == RT_ERR_OOM || rc == RT_ERR_DEVICE_LOST) {
+            *e = ie;
+            for (int k = 0; k < n; k++) {
+                free(items[k].result_json);
+                items[k].result_json = NULL;
+                items[k].status = WK_OK;
+            }
+            return rc == RT_ERR_OOM ? WK_ERR_OOM : WK_ERR_DEVICE_LOST;
+        }
+        if (rc < 0) {
+            it->status = WK_ERR_INPUT;
+            it->err = ie;
+            continue;
+        }
+        double t2 = cm_now_ms();
+        it->result_json = json_dumps(res, JSON_COMPACT);
+        json_decref(res);
+        CM_ASSERT(it->result_json != NULL);
+        it->status = WK_OK;
+        it->batch_size = 1;
+        it->post_ms = cm_now_ms() - t2;
+    }
+    return WK_OK;
+}
