@@ -372,6 +372,40 @@ static double num(json_t *o, const char *k)
 }
 
 /* detect and point share everything but the output shape */
+/* detect / point by Moondream 2's region head: any object name */
+static int locate(struct api_ctx *ctx, struct api_req *r, struct md_call *c, enum md_kind kind)
+{
+    struct err e;
+    err_clear(&e);
+    c->task = "locate";
+    if (pick_model(ctx, c, &e) != API_OK)
+        return api_reply_err(r, &e);
+    json_t *pq = json_pack("{s:s, s:s, s:{s:i}}", "task", kind == MD_DETECT ? "detect" : "point",
+                           "object", c->object, "settings", "max_objects", c->max_objects);
+    char *ps = pq ? json_dumps(pq, JSON_COMPACT) : NULL;
+    json_decref(pq);
+    const char *pj = ps ? ar_strdup(ctx->ar, ps) : NULL;
+    free(ps);
+    if (pj == NULL)
+        return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
+    json_t *job = NULL;
+    int64_t job_id = 0;
+    if (run_job(ctx, r, c, pj, &job, &job_id) != API_OK)
+        return API_ERR;
+    const char *field = kind == MD_DETECT ? "objects" : "points";
+    json_t *list = json_object_get(json_object_get(job, "result"), field);
+    json_t *out = json_object();
+    if (out == NULL)
+        return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
+    if (json_is_array(list))
+        json_object_set(out, field, list);
+    else
+        json_object_set_new(out, field, json_array());
+    if (kind == MD_POINT)
+        json_object_set_new(out, "count", json_integer((json_int_t)json_array_size(list)));
+    return reply_ok(r, c, out, job, job_id);
+}
+
 static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind kind)
 {
     struct md_call c;
@@ -386,6 +420,20 @@ static int detect_or_point(struct api_ctx *ctx, struct api_req *r, enum md_kind 
     int face = c.ncls == 1 && c.cls[0] == API_MD_FACE;
     if (face)
         c.task = "detect_faces";
+    /* Moondream 2 (task "locate") answers any object name when installed:
+     * when `model`/`variant` names it, or when the fast detectors have no
+     * class for the object */
+    const char *asked = NULL, *variant = NULL;
+    if (opt_string(c.body, "model", 128, &asked, &e) != API_OK ||
+        opt_string(c.body, "variant", 128, &variant, &e) != API_OK)
+        return api_reply_err(r, &e);
+    if (asked == NULL)
+        asked = variant;
+    int md = api_models_has(ctx->models, "locate", NULL) &&
+             ((asked != NULL && api_models_has(ctx->models, "locate", asked)) || c.ncls == 0 ||
+              !api_models_has(ctx->models, c.task, NULL));
+    if (md)
+        return locate(ctx, r, &c, kind);
     if (pick_model(ctx, &c, &e) != API_OK)
         return api_reply_err(r, &e);
     const char *field = kind == MD_DETECT ? "objects" : "points";

@@ -81,6 +81,22 @@ ok(one.status === 200 && oj.caption === expect.caption1, 'settings.max_tokens 1:
 const bad = await raw('caption', { image_url: image.imageUrl, settings: { top_p: 0 } });
 ok(bad.status === 400 && /top_p/.test(bad.text), 'settings.top_p 0 refused with 400', bad.text);
 
+// detect and point: any object name through the region head
+const dc = await md.detect({ image, object: 'A' });
+ok(Array.isArray(dc.objects) && dc.objects.length > 0 &&
+   dc.objects.every(o => ['x_min', 'y_min', 'x_max', 'y_max'].every(k => typeof o[k] === 'number')),
+   'client detect (any object name): boxes', JSON.stringify(dc).slice(0, 300));
+const pc = await md.point({ image, object: 'A' });
+ok(Array.isArray(pc.points) && pc.points.length > 0 && pc.points.every(p => typeof p.x === 'number'),
+   'client point: points', JSON.stringify(pc).slice(0, 300));
+const close = (a, b) => a.length === b.length && a.every((o, i) => Object.keys(b[i]).every(k => Math.abs(o[k] - b[i][k]) < 1e-6));
+w = await raw('detect', { image_url: image.imageUrl, object: 'A', settings: { max_objects: 2 } });
+ok(w.status === 200 && close(JSON.parse(w.text).objects, expect.objects),
+   'detect, settings.max_objects 2: the boxes of vkv-md', w.text);
+w = await raw('point', { image_url: image.imageUrl, object: 'A', variant: 'moondream2', settings: { max_objects: 2 } });
+ok(w.status === 200 && close(JSON.parse(w.text).points, expect.points) && JSON.parse(w.text).count === 2,
+   'point with variant moondream2: the points of vkv-md', w.text);
+
 // GET /v1/models lists the model
 const lm = await new Promise(res => http.get(`${URL_}/v1/models`, { headers: { 'X-Moondream-Auth': KEY } },
   rr => { let t = ''; rr.on('data', c => { t += c; }); rr.on('end', () => res(JSON.parse(t))); }));

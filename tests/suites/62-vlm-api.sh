@@ -43,11 +43,14 @@ echo "ok - reduced Moondream 2 installed in $M with its manifest"
 IMG=$IMAGES/grace_hopper.jpg
 cap=$("$BIN/vkv-md" caption "$M" "$IMG" --max-tokens 6) &&
   cap1=$("$BIN/vkv-md" caption "$M" "$IMG" --max-tokens 1) &&
-  ans=$("$BIN/vkv-md" query "$M" "$IMG" --question "What is this?" --max-tokens 6) ||
+  ans=$("$BIN/vkv-md" query "$M" "$IMG" --question "What is this?" --max-tokens 6) &&
+  det=$("$BIN/vkv-md" detect "$M" "$IMG" --object A --max-objects 2) &&
+  pts=$("$BIN/vkv-md" point "$M" "$IMG" --object A --max-objects 2) ||
   { echo "not ok - vkv-md runs the installed model"; exit 1; }
 "$PY" -c 'import json,sys; print(json.dumps({"caption": json.loads(sys.argv[1])["caption"],
-  "caption1": json.loads(sys.argv[2])["caption"], "answer": json.loads(sys.argv[3])["answer"]}))' \
-  "$cap" "$cap1" "$ans" >"$T/expect.json"
+  "caption1": json.loads(sys.argv[2])["caption"], "answer": json.loads(sys.argv[3])["answer"],
+  "objects": json.loads(sys.argv[4])["objects"], "points": json.loads(sys.argv[5])["points"]}))' \
+  "$cap" "$cap1" "$ans" "$det" "$pts" >"$T/expect.json"
 
 source tests/lib/pg_tmp.sh
 source tests/lib/nginx_tmp.sh
