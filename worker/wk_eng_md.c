@@ -21,8 +21,8 @@ int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void
 {
     int wt = weights ? rt_tf_wtype_parse(weights) : RT_TF_I8;
     if (wt < 0)
-        return err_set(e, WK_ERR, 500, "model_unavailable", "moondream2: weights \"%s\" unknown",
-                       weights);
+        return err_set(e, WK_ERR, ERR_INTERNAL, "model_unavailable",
+                       "moondream2: weights \"%s\" unknown", weights);
     struct mdt_model *m = NULL;
     struct err le;
     err_clear(&le);
@@ -32,7 +32,8 @@ int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void
     if (rc == RT_ERR_DEVICE_LOST)
         return WK_ERR_DEVICE_LOST;
     if (rc < 0)
-        return err_set(e, WK_ERR, 500, "model_unavailable", "cannot load %s: %s", dir, le.msg);
+        return err_set(e, WK_ERR, ERR_INTERNAL, "model_unavailable", "cannot load %s: %s", dir,
+                       le.msg);
     *handle = m;
     *bytes = (size_t)mdt_device_bytes(m);
     return WK_OK;
@@ -63,7 +64,8 @@ int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items
             img_decode(it->input, it->input_len, img_limits, NULL, &im, NULL, &ie) != IMG_OK) {
             it->status = WK_ERR_INPUT;
             if (it->input == NULL)
-                err_set(&it->err, WK_ERR_INPUT, 400, "invalid_image", "job has no input image");
+                err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image",
+                        "job has no input image");
             else
                 it->err = ie;
             json_decref(p);

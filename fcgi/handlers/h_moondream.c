@@ -200,7 +200,7 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
             double x = json_number_value(sv);
             if (!json_is_number(sv) || x < lim[i].lo || x > lim[i].hi || (i == 1 && x == 0) ||
                 (i == 2 && !json_is_integer(sv)))
-                return err_set(e, API_ERR_INVALID, 400, "invalid_field",
+                return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
                                "settings.%s must be a%s number in %s%g..%g", lim[i].k,
                                i == 2 ? "n integer" : "", i == 1 ? "(" : "", lim[i].lo, lim[i].hi);
             if (i == 0)
