@@ -327,11 +327,18 @@ static int record(struct rt_dec_run *r, struct rt_tf_seq *s, uint32_t t, uint32_
         struct rt_tf_ref kc = rt_kv_ref(r->kv, l, 0), vc = rt_kv_ref(r->kv, l, 1);
         rc = rt_tf_layernorm(s, x, D, small_ref(m, 2 * l), small_ref(m, 2 * l + 1), h, D, t, D,
                              c->ln_eps, e);
+        /* order for concurrency: qkv and fc1 both read h (no barrier between
+         * them), then rope and fc2, then attention, then proj; the residual
+         * gets fc2 before proj (x + m + a) */
         if (rc == 0)
             rc = rt_tf_linear(s, &w[L_QKV], h, D, qkv, 3 * D, t, RT_TF_ACT_NONE, 0, e);
         if (rc == 0)
+            rc = rt_tf_linear(s, &w[L_FC1], h, D, ff, c->ff_dim, t, RT_TF_ACT_GELU_TANH, 0, e);
+        if (rc == 0)
             rc = rt_tf_rope(s, qkv, 3 * D, cs_ref(m), state, 0, q, D, kc, vc, D, t, D, m->hd,
                             c->rot_dim, r->kv->cap, c->kv_f16, e);
+        if (rc == 0)
+            rc = rt_tf_linear(s, &w[L_FC2], ff, c->ff_dim, x, D, t, RT_TF_ACT_NONE, 1, e);
         if (rc == 0) {
             struct rt_tf_attn a = {
                 .q = {q, 0, D, 0},
@@ -353,10 +360,6 @@ static int record(struct rt_dec_run *r, struct rt_tf_seq *s, uint32_t t, uint32_
         }
         if (rc == 0)
             rc = rt_tf_linear(s, &w[L_PROJ], att, D, x, D, t, RT_TF_ACT_NONE, 1, e);
-        if (rc == 0)
-            rc = rt_tf_linear(s, &w[L_FC1], h, D, ff, c->ff_dim, t, RT_TF_ACT_GELU_TANH, 0, e);
-        if (rc == 0)
-            rc = rt_tf_linear(s, &w[L_FC2], ff, c->ff_dim, x, D, t, RT_TF_ACT_NONE, 1, e);
     }
     struct rt_tf_ref last = rt_tf_sub(x, (uint64_t)(t - 1) * D * 4, (uint64_t)D * 4);
     if (rc == 0 && last.off % m->dev->caps.min_storage_align != 0)
