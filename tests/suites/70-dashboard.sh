@@ -207,7 +207,7 @@ DASH_URL=$U DASH_ADMIN_KEY=$ADMIN_KEY DASH_ACME_KEY=$ACME_KEY DASH_ACME_ID=$ACME
 DASH_OTHER_ID=$OTHER_ID DASH_XSS_ID=$XSS_ID DASH_XSS_LABEL=$XSS_LABEL DASH_XSS_ERR=$XSS_ERR \
 DASH_BG_QUEUED=$BG_QUEUED DASH_PHOTO=$PHOTO DASH_OBJECT=person DASH_CHROME=$CHROME DASH_TMP=$T \
 DASH_MODULES=$PWD/$DC/node_modules DASH_WAIT_MS=$WAIT_MS DASH_THUMB_JOB=$THUMB_JOB DASH_THUMB_BOXES=$THUMB_BOXES DASH_ANALYZE_ID=$ANALYZE_ID \
-  timeout 300 node tests/dashboard/dashboard.test.mjs 2>&1 | tee "$T/browser.log" |
+  timeout $((WAIT_MS / 1000 + 200)) node tests/dashboard/dashboard.test.mjs 2>&1 | tee "$T/browser.log" |
   grep -E '^(ok|not ok|#) '
 rc=${PIPESTATUS[0]}
 check "the browser test exits 0" test "$rc" = 0
