@@ -5,8 +5,7 @@ TF_BENCH := $(BIN)/vkv-tf-bench
 
 $(O)/bench/tf_bench.o: $(B)/gen/rt_shaders.h
 
-# (this file is included before runtime/ and common/: their library paths by name)
-$(TF_BENCH): $(O)/bench/tf_bench.o $(O)/libvkv.a $(O)/libvkvcommon.a
+$(TF_BENCH): $(O)/bench/tf_bench.o $(RT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
 
