@@ -11,6 +11,12 @@
 //               leads its top-2 by more than M (near ties are reported)
 //   --near S    (faces) a face present on one side only is tolerated (and
 //               reported) when its score is below S (threshold crossings)
+//   --lm L      (faces) every landmark of a matched face within L of the
+//               reference's, as a fraction of the reference box's width
+//               (BlazeFace's 6 keypoints; they were never compared)
+//   --max-unmatched N  (faces) faces present on one side only (either side,
+//               any score) do not fail their image; their total over all
+//               images must be <= N (each is printed with its score)
 //   --subset    compare only the images present in OURS
 // REF lines are nsfw_ref.js / blazeface_ref.js output, or `vkv run` lines
 // (for the quantisation comparisons: fp32 as reference).
@@ -46,13 +52,27 @@ function iou(a, b) {
   return inter / (area(a) + area(b) - inter);
 }
 
+// largest landmark distance between two faces, in units of a's box width
+// (Infinity when the landmark lists differ in length or names)
+function lmDelta(a, b) {
+  const la = a.landmarks || [], lb = b.landmarks || [];
+  if (la.length !== lb.length || la.length === 0) return Infinity;
+  const w = Math.max(a.box.x_max - a.box.x_min, 1e-9);
+  let d = 0;
+  for (let i = 0; i < la.length; i++) {
+    if (la[i].name !== lb[i].name) return Infinity;
+    d = Math.max(d, Math.hypot(la[i].x - lb[i].x, la[i].y - lb[i].y) / w);
+  }
+  return d;
+}
+
 function main() {
   const [mode, refF, oursF, label, ...rest] = process.argv.slice(2);
   const opt = (k, d) => { const i = rest.indexOf(k); return i >= 0 ? parseFloat(rest[i + 1]) : d; };
   const ref = load(refF);
   const ours = load(oursF);
   let fails = 0;
-  let worst = 0;
+  let worst = 0, worstIou = 1, worstLm = 0, unmatched = 0;
   if (ref.size === 0) { console.log(`not ok - ${label}: reference produced no results`); return 1; }
   for (const [name, r] of ref) {
     const o = ours.get(name);
@@ -80,6 +100,8 @@ function main() {
       const fr = r.faces;
       const fo = o.faces;
       const near = opt('--near', -1);
+      const tLm = opt('--lm', -1);
+      const maxUn = opt('--max-unmatched', -1);
       let good = true;
       let msg = `${fr.length} vs ${fo.length} faces`;
       const matched = new Set();
@@ -88,22 +110,40 @@ function main() {
         let bi = -1;
         for (const b of fo) { const v = iou(a.box, b.box); if (v > bi) { bi = v; best = b; } }
         if (bi < 0.5 && a.score < near) { msg += `; unmatched ours-missing face ${a.score.toFixed(4)} (near threshold)`; continue; }
+        if (bi < 0.5 && maxUn >= 0) { unmatched++; msg += `; missing face ${a.score.toFixed(4)} (counted)`; continue; }
         if (best) matched.add(best);
         const ds = best ? Math.abs(a.score - best.score) : Infinity;
         worst = Math.max(worst, ds);
         msg += `; IoU ${bi.toFixed(4)} score ${a.score.toFixed(4)} vs ${best ? best.score.toFixed(4) : '-'}`;
         if (!(bi >= tIou && ds <= tScore)) good = false;
+        worstIou = Math.min(worstIou, bi);
+        if (tLm >= 0) {
+          const dl = best ? lmDelta(a, best) : Infinity;
+          worstLm = Math.max(worstLm, dl);
+          msg += ` landmarks ${dl.toExponential(2)}`;
+          if (!(dl <= tLm)) good = false;
+        }
       }
       for (const b of fo) {
         if (matched.has(b)) continue;
-        if (b.score < near) msg += `; extra face ${b.score.toFixed(4)} (near threshold)`;
+        if (maxUn >= 0) { unmatched++; msg += `; extra face ${b.score.toFixed(4)} (counted)`; }
+        else if (b.score < near) msg += `; extra face ${b.score.toFixed(4)} (near threshold)`;
         else { msg += `; extra face ${b.score.toFixed(4)}`; good = false; }
       }
       if (!good) fails++;
-      console.log(`${good ? 'ok' : 'not ok'} - ${label} ${name}: ${msg} (IoU >= ${tIou}, |ds| <= ${tScore})`);
+      console.log(`${good ? 'ok' : 'not ok'} - ${label} ${name}: ${msg} (IoU >= ${tIou}, |ds| <= ${tScore}` +
+                  `${tLm >= 0 ? `, landmarks <= ${tLm} box widths` : ''})`);
     }
   }
-  console.log(`# ${label}: ${ref.size} images, worst delta ${worst.toExponential(3)}, ${fails} failed`);
+  const maxUnAll = opt('--max-unmatched', -1);
+  if (mode === 'faces' && maxUnAll >= 0) {
+    const good = unmatched <= maxUnAll;
+    if (!good) fails++;
+    console.log(`${good ? 'ok' : 'not ok'} - ${label}: ${unmatched} faces on one side only <= ${maxUnAll}`);
+  }
+  console.log(`# ${label}: ${ref.size} images, worst delta ${worst.toExponential(3)}` +
+              `${mode === 'faces' ? `, worst IoU ${worstIou.toFixed(4)}, worst landmark ${worstLm.toExponential(3)}` : ''}` +
+              `, ${fails} failed`);
   return fails ? 1 : 0;
 }
 process.exitCode = main();

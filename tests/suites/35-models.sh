@@ -8,15 +8,15 @@
 #     our decoder into PPM files that both sides read:
 #       - nsfw MobileNetV2 on Vulkan (lavapipe here) vs nsfwjs@4.4.0 on
 #         @tensorflow/tfjs (CPU backend): same top-1, every probability
-#         within 0.01
+#         within 2e-4 (5.4e-5 measured)
 #       - BlazeFace from the tfjs graph AND the ONNX file, on Vulkan, vs
-#         onnxruntime-node: same faces, IoU >= 0.95, scores within 0.01
+#         onnxruntime-node: same faces, IoU >= 0.999, scores within 2e-6,
+#         the 6 landmarks within 5e-5 box widths (bounds a few times the
+#         measured figures, stated where each check runs)
 #  3. quantisation: int8 and fp16 weights vs fp32 on 6 images (CPU
 #     reference executor, whose weights are rounded exactly as the
-#     device's; one Vulkan int8 run checks that): fp16 within 0.05 / faces
-#     IoU >= 0.95 and scores within 0.01; int8 nsfw top-1 kept (except a
-#     fp32 near tie, margin <= 0.3) and probabilities within 0.15; int8
-#     faces IoU >= 0.85 and scores within 0.15.  Deltas print as "# ...".
+#     device's; one Vulkan int8 run checks that): bounds and measured
+#     figures are stated at each check below.  Deltas print as "# ...".
 # Needs `make models testdata` (make test runs them).
 set -uo pipefail
 BIN=${BIN:-build/bin}
@@ -101,11 +101,18 @@ refrun "$T/face.ref.jsonl" blazeface_ref.js \
   var/cache/models/blazeface-back-onnx/face_detection_back_256x256_barracuda.onnx models/blazeface-back-onnx.json
 echo "# references: $((SECONDS - t0)) s"
 
-node $REF/compare.js nsfw "$T/nsfw.ref.jsonl" "$T/nsfw.vk.jsonl" "nsfw vulkan-f32 vs nsfwjs" --tol 0.01 || fail=1
+# Bounds are a few times the figures measured on lavapipe (2026-12-07, 12
+# images; the "# ... worst" lines print them every run).  They were 100x
+# looser (|dp| 0.01, IoU 0.95), so a 100x regression passed.
+# nsfw f32 vs nsfwjs: max |dp| 5.4e-5 measured, bound 2e-4
+node $REF/compare.js nsfw "$T/nsfw.ref.jsonl" "$T/nsfw.vk.jsonl" "nsfw vulkan-f32 vs nsfwjs" --tol 2e-4 || fail=1
+# BlazeFace f32 vs onnxruntime: IoU 1.0000, |ds| 4.3e-7, landmarks 7.2e-6
+# box widths measured; bounds IoU 0.999, 2e-6, 5e-5 (landmarks were never
+# compared)
 node $REF/compare.js faces "$T/face.ref.jsonl" "$T/bft.vk.jsonl" "blazeface tfjs-import vulkan-f32 vs onnxruntime" \
-  --iou 0.95 --score 0.01 || fail=1
+  --iou 0.999 --score 2e-6 --lm 5e-5 || fail=1
 node $REF/compare.js faces "$T/face.ref.jsonl" "$T/bfo.vk.jsonl" "blazeface onnx-import vulkan-f32 vs onnxruntime" \
-  --iou 0.95 --score 0.01 || fail=1
+  --iou 0.999 --score 2e-6 --lm 5e-5 || fail=1
 
 # -- 3. quantisation (6 of the images) ------------------------------------------
 Q=()
@@ -114,21 +121,32 @@ for w in f32 f16 i8; do
   run "$T/nsfw.cpu.$w.jsonl" nsfw-mobilenet-v2 "${Q[@]}" --cpu --weights $w
   run "$T/bfo.cpu.$w.jsonl" blazeface-back-onnx "${Q[@]}" --cpu --weights $w
 done
+# CPU reference f32 vs nsfwjs: 5.3e-5 measured, bound 2e-4
 node $REF/compare.js nsfw "$T/nsfw.ref.jsonl" "$T/nsfw.cpu.f32.jsonl" "nsfw cpu-ref-f32 vs nsfwjs" \
-  --tol 0.01 --subset || fail=1
+  --tol 2e-4 --subset || fail=1
+# f16 weights: 1.5e-2 measured, bound 0.05
 node $REF/compare.js nsfw "$T/nsfw.cpu.f32.jsonl" "$T/nsfw.cpu.f16.jsonl" "nsfw f16 vs f32" --tol 0.05 || fail=1
-# int8 weights: top-1 kept unless fp32 itself is a near tie (margin <= 0.3)
+# int8 weights: 0.126 measured, bound 0.25; top-1 kept unless fp32 itself
+# is a near tie (margin <= 0.3; horse: 0.139)
 node $REF/compare.js nsfw "$T/nsfw.cpu.f32.jsonl" "$T/nsfw.cpu.i8.jsonl" "nsfw i8 vs f32" \
-  --tol 0.15 --margin 0.3 || fail=1
+  --tol 0.25 --margin 0.3 || fail=1
+# BlazeFace f16 weights: identical output measured (IoU 1, |ds| 0,
+# landmarks 0); bounds allow only summation-order noise
 node $REF/compare.js faces "$T/bfo.cpu.f32.jsonl" "$T/bfo.cpu.f16.jsonl" "blazeface f16 vs f32" \
-  --iou 0.95 --score 0.01 || fail=1
-# BlazeFace is sensitive to int8 weights (see models/README.md): bounded, not equal
+  --iou 0.9999 --score 1e-5 --lm 1e-5 || fail=1
+# BlazeFace is sensitive to int8 weights (models/README.md), stated as
+# measured: matched faces IoU >= 0.862, |ds| <= 0.137, landmarks <= 0.174
+# box widths (bounds 0.8, 0.3, 0.35), and int8 finds a face that fp32 does
+# not on chelsea (a cat; score 0.697, above the 0.5 threshold): at most 1
+# face on one side only over the 6 images.  The old `--near 0.7` window let
+# that extra face pass as "near the threshold".
 node $REF/compare.js faces "$T/bfo.cpu.f32.jsonl" "$T/bfo.cpu.i8.jsonl" "blazeface i8 vs f32" \
-  --iou 0.85 --score 0.15 --near 0.7 || fail=1
-# the device computes what the CPU reference computes with the same rounded weights
+  --iou 0.8 --score 0.3 --lm 0.35 --max-unmatched 1 || fail=1
+# the device computes what the CPU reference computes with the same rounded
+# weights: 0 measured (identical), bound 1e-5
 run "$T/nsfw.vk.i8.jsonl" nsfw-mobilenet-v2 "${Q[@]:0:2}" --weights i8
 node $REF/compare.js nsfw "$T/nsfw.cpu.i8.jsonl" "$T/nsfw.vk.i8.jsonl" "nsfw vulkan-i8 vs cpu-ref-i8" \
-  --tol 0.01 --subset || fail=1
+  --tol 1e-5 --subset || fail=1
 
 # -- 4. CLI behaviour ------------------------------------------------------------
 out=$("$VKV" run nsfw-mobilenet-v2 /nonexistent.jpg --cpu 2>&1); rc=$?
