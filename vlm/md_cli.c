@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int usage(void)
 {
@@ -108,12 +109,20 @@ int main(int argc, char **argv)
     struct mdt_model *m = NULL;
     json_t *res = NULL;
     int rc = rt_device_create(device, &dev, &e);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (rc == 0)
         rc = mdt_open(dev, dir, wtype, &m, &e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == 0)
         rc = mdt_run(m, im.rgb, im.w, im.h, &r, &res, &e);
     if (rc == 0) {
         json_object_set_new(res, "weights", json_string(rt_tf_wtype_name(wtype)));
+        json_t *mt = json_object_get(res, "metrics");
+        json_object_set_new(
+            mt, "load_ms",
+            json_real((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6));
+        json_object_set_new(mt, "device_bytes", json_integer((json_int_t)mdt_device_bytes(m)));
         if (r.on_text != NULL)
             fputc('\n', stderr);
         char *s = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(9));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MDT_MAX_PROMPT 1024
 #define MDT_MAX_OUT 4096
@@ -25,6 +26,9 @@ struct mdt_model {
     char revision[32];
     uint32_t bos, eos;
     struct mdc_geom geom;
+    /* timings of the last mdt_run (ms; vision and prefix 0 when the image was kept) */
+    double t_vision, t_prefix;
+    int crops;
     /* the last image */
     struct md2_image *im;
     uint64_t im_hash;
@@ -220,8 +224,16 @@ static uint64_t fnv(const uint8_t *p, size_t n, int w, int h)
     return x;
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, struct err *e)
 {
+    m->t_vision = m->t_prefix = 0;
     uint64_t hash = fnv(rgb, (size_t)w * h * 3, w, h);
     if (m->im != NULL && m->im_hash == hash && m->im_w == w && m->im_h == h)
         return 0;
@@ -233,10 +245,13 @@ static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, s
     const struct md2_config *c = md2_get_config(m->m);
     if (rc == 0 && (proj = malloc((size_t)md2_image_tokens(m->m) * c->text.dim * 4)) == NULL)
         rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
+    double t0 = now_ms();
     if (rc == 0)
         rc = md2_vision(m->m, crops, (uint32_t)n, (uint32_t)th, (uint32_t)tw, proj, NULL, e);
+    double t1 = now_ms();
     if (rc == 0)
         rc = md2_image_init(m->m, proj, m->bos, 0, 0, &m->im, e);
+    m->t_vision = t1 - t0, m->t_prefix = now_ms() - t1, m->crops = n;
     free(crops);
     free(proj);
     if (rc == 0)
@@ -378,8 +393,10 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
     }
     if (rc < 0)
         return rc;
+    double t0 = now_ms();
     if ((rc = encode_image(m, rgb, w, h, e)) < 0)
         return rc;
+    double t1 = now_ms();
     json_t *res = json_object();
     if (res == NULL)
         return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
@@ -435,6 +452,12 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
         return rc;
     }
     json_object_set_new(res, "revision", json_string(m->revision));
+    /* where the time went: crops + vision encoder, [bos] + image prefill
+     * (0 when the image was kept), prompt + generation (or the region loop) */
+    json_object_set_new(res, "metrics",
+                        json_pack("{s:f, s:i, s:f, s:f, s:f}", "vision_ms", m->t_vision, "crops",
+                                  m->crops, "prefix_ms", m->t_prefix, "generate_ms", now_ms() - t1,
+                                  "total_ms", now_ms() - t0));
     *result = res;
     return 0;
 }
