@@ -178,6 +178,8 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [[ $as == 200 ]]; check $? "... the same key's short GET /v1/jobs/{id} answers ($as; all three in $ms ms)"
 for p in "${SSE_PIDS[@]}"; do wait "$p"; done
 n429=0 nlong=0 nretry=0
+N_TRIED=$((N_TRIED + 40))
+N_5XX=$((N_5XX + $(cat "$T"/sse/*.hdr | grep -c '^HTTP/1.1 5')))
 for i in $(seq 1 40); do
   if grep -q '^HTTP/1.1 429' "$T/sse/$i.hdr"; then
     n429=$((n429 + 1))
@@ -198,6 +200,7 @@ codes=""
 for i in $(seq 1 10); do   # spread over both processes and several threads
   codes+=$(curl -s -o /dev/null -w '%{http_code} ' --max-time 5 -H "Authorization: Bearer $KR" "$U/v1/jobs")
 done
+N_TRIED=$((N_TRIED + 10)); N_5XX=$((N_5XX + $(grep -o '5[0-9][0-9]' <<<"$codes" | wc -l)))
 # (401, or 429 once the address used its failed lookups, see below)
 [[ $st == 200 && $codes == 401* && $codes != *200* && $codes != *5* ]]
 check $? "a revoked key is refused at once: 200 before, none of 10 requests right after the revoke gets through ($codes)"
@@ -210,6 +213,7 @@ for i in $(seq 1 80); do
   c=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 5 -H "Authorization: Bearer vkv_bogus_$i$RANDOM" "$U/v1/jobs")
   [[ $c == 401 ]] && n401=$((n401 + 1))
   [[ $c == 429 && $(jget error.code) == too_many_failed_auth ]] && n429=$((n429 + 1))
+  N_TRIED=$((N_TRIED + 1)); [[ $c == 5* || $c == 000 ]] && N_5XX=$((N_5XX + 1))
 done
 ((n401 + n429 == 80 && n429 >= 40))
 check $? "80 random keys from one address: $n401 looked up (401), $n429 refused unlooked (429 too_many_failed_auth)"
