@@ -256,6 +256,8 @@ int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, stru
 #define WK_ANALYZE_MODEL "analyze"
 /* sub-tasks of one analyze job */
 #define WK_ANALYZE_MAX_PARTS 8
+/* decoded pixels one analyze run holds at once; more photos run in turns */
+#define WK_ANALYZE_DECODED_MAX ((size_t)256 << 20)
 
 /*
  * Runs n analyze jobs (model WK_ANALYZE_MODEL).  Each job's params are
@@ -271,11 +273,13 @@ int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, stru
  * other results stand; the job fails only when every part failed (with the
  * first part's error).  A part canceled at a checkpoint cancels the job.
  * eng gives the models this worker runs and their batch limits (capped by
- * max_batch).  Every item ends done, except after a lost device
+ * max_batch).  The decoded photos held at once stay within decoded_max
+ * bytes (WK_ANALYZE_DECODED_MAX; one photo at least): jobs beyond run in
+ * later turns, each turn as above.  Every item ends done, except after a lost device
  * (WK_ERR_DEVICE_LOST returned, as wk_batch_run).
  */
-int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch, int n,
-                   struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg);
+int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch, size_t decoded_max,
+                   int n, struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg);
 
 /*
  * The tags of an analyze result's "results" object (borrowed), by the rule

@@ -223,49 +223,21 @@ static char *combine(struct job *j, double decode_ms)
     return s;
 }
 
-int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch, int n,
-                   struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg)
+/* runs the parts of jobs[0..n) (decoded already; items done = failed) */
+static int run_window(struct wk_res *r, const struct wk_engine *eng, int max_batch, int n,
+                      struct job *jobs, struct wk_item *items, struct wk_item *sub, int *who,
+                      wk_checkpoint_fn cp, void *cp_arg)
 {
-    CM_ASSERT(n >= 1 && n <= WK_MAX_BATCH);
-    struct job *jobs = cm_xcalloc((size_t)n, sizeof(*jobs));
-    struct wk_item *sub = cm_xcalloc((size_t)n, sizeof(*sub));
-    int *who = cm_xcalloc((size_t)n, sizeof(*who));
     struct part pairs[PAIRS_MAX];
     int npairs = 0, rc = WK_OK;
-    struct img_limits lim;
-    img_limits_default(&lim);
-
     for (int i = 0; i < n; i++) {
-        struct wk_item *it = &items[i];
-        it->status = WK_OK;
-        it->done = 0;
-        it->batch_size = n;
-        err_clear(&it->err);
-        if (params_parse(it->params_json, &jobs[i], &it->err) != 0) {
-            it->status = WK_ERR_INPUT;
-            it->done = 1;
+        if (items[i].done)
             continue;
-        }
-        /* the one decode of this photo */
-        double t0 = cm_now_ms();
-        int drc = it->input == NULL ? IMG_ERR_INVALID
-                                    : img_decode(it->input, it->input_len, &lim, NULL, &jobs[i].dec,
-                                                 NULL, &it->err);
-        it->decode_ms = cm_now_ms() - t0;
-        if (drc != IMG_OK) {
-            if (it->input == NULL)
-                err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image",
-                        "job has no input image");
-            it->status = WK_ERR_INPUT;
-            it->done = 1;
-            continue;
-        }
         for (int k = 0; k < jobs[i].nparts; k++)
             if (pair_index(pairs, &npairs, &jobs[i].parts[k]) < 0)
                 part_fail(&jobs[i], k, "too_many_models",
                           "too many different models in one batch of analyze jobs", 1);
     }
-
     for (int p = 0; p < npairs && rc == WK_OK; p++) {
         int m = 0;
         for (int i = 0; i < n; i++) {
@@ -336,10 +308,75 @@ int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch,
         }
         it->done = 1;
     }
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < jobs[i].nparts; k++)
-            json_decref(jobs[i].slot[k]);
-        img_free(&jobs[i].dec);
+    return rc;
+}
+
+/* bytes of RGB8 pixels the photo of item it decodes to (0: unknown) */
+static size_t decoded_bytes(const struct wk_item *it, const struct img_limits *lim)
+{
+    struct img_info info;
+    struct err e;
+    err_clear(&e);
+    if (it->input == NULL || img_probe(it->input, it->input_len, lim, &info, &e) != IMG_OK)
+        return 0;
+    return (size_t)info.w * (size_t)info.h * 3;
+}
+
+int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch, size_t decoded_max,
+                   int n, struct wk_item *items, wk_checkpoint_fn cp, void *cp_arg)
+{
+    CM_ASSERT(n >= 1 && n <= WK_MAX_BATCH);
+    struct job *jobs = cm_xcalloc((size_t)n, sizeof(*jobs));
+    struct wk_item *sub = cm_xcalloc((size_t)n, sizeof(*sub));
+    int *who = cm_xcalloc((size_t)n, sizeof(*who));
+    int rc = WK_OK;
+    struct img_limits lim;
+    img_limits_default(&lim);
+
+    /* windows of jobs whose decoded photos fit decoded_max together (at least one job each): the
+     * pixels of a whole batch of photos at the image limits need not fit in memory at once */
+    for (int lo = 0; lo < n && rc == WK_OK;) {
+        size_t held = 0;
+        int hi = lo;
+        for (; hi < n; hi++) {
+            struct wk_item *it = &items[hi];
+            size_t need = decoded_bytes(it, &lim);
+            if (hi > lo && held + need > decoded_max)
+                break;
+            it->status = WK_OK;
+            it->done = 0;
+            it->batch_size = n;
+            err_clear(&it->err);
+            if (params_parse(it->params_json, &jobs[hi], &it->err) != 0) {
+                it->status = WK_ERR_INPUT;
+                it->done = 1;
+                continue;
+            }
+            /* the one decode of this photo */
+            double t0 = cm_now_ms();
+            int drc = it->input == NULL ? IMG_ERR_INVALID
+                                        : img_decode(it->input, it->input_len, &lim, NULL,
+                                                     &jobs[hi].dec, NULL, &it->err);
+            it->decode_ms = cm_now_ms() - t0;
+            if (drc != IMG_OK) {
+                if (it->input == NULL)
+                    err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image",
+                            "job has no input image");
+                it->status = WK_ERR_INPUT;
+                it->done = 1;
+                continue;
+            }
+            held += (size_t)jobs[hi].dec.w * (size_t)jobs[hi].dec.h * 3;
+        }
+        rc = run_window(r, eng, max_batch, hi - lo, jobs + lo, items + lo, sub, who, cp, cp_arg);
+        for (int i = lo; i < hi; i++) {
+            for (int k = 0; k < jobs[i].nparts; k++) {
+                json_decref(jobs[i].slot[k]);
+                jobs[i].slot[k] = NULL;
+            }
+            img_free(&jobs[i].dec);
+        }
+        lo = hi;
     }
     free(jobs);
     free(sub);

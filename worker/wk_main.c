@@ -449,7 +449,8 @@ static int batch_once(struct wk_ctx *w)
     int lim = model_batch_limit(w, model);
     double t0 = cm_now_ms();
     if (strcmp(model, WK_ANALYZE_MODEL) == 0)
-        rc = wk_analyze_run(&w->res, &w->eng, w->batch, n, items, checkpoint, w);
+        rc = wk_analyze_run(&w->res, &w->eng, w->batch, WK_ANALYZE_DECODED_MAX, n, items,
+                            checkpoint, w);
     else
         rc = wk_batch_run(&w->res, model, lim, n, items, checkpoint, w);
     log_info("batch of %d %s jobs in %.1f ms", n, model, cm_now_ms() - t0);

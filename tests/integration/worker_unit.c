@@ -367,7 +367,7 @@ static void test_analyze_run(void)
         it[i].params_json = params[i];
     }
     it[3].input_len = 20; /* a truncated photo */
-    int rc = wk_analyze_run(&r, &eng, 8, 5, it, NULL, NULL);
+    int rc = wk_analyze_run(&r, &eng, 8, WK_ANALYZE_DECODED_MAX, 5, it, NULL, NULL);
     TH_EQ_INT(rc, WK_OK, "analyze: a batch of 5 jobs runs");
     TH_EQ_INT(count_status(it, 5, WK_OK), 3, "analyze: 3 jobs succeed (one with a failed part)");
     json_t *a = json_loads(it[0].result_json ? it[0].result_json : "null", 0, NULL);
@@ -414,10 +414,29 @@ static void test_analyze_run(void)
         it[i].params_json = both;
     }
     f.lose_device_at_run = f.runs + 1;
-    rc = wk_analyze_run(&r, &eng, 8, 2, it, NULL, NULL);
+    rc = wk_analyze_run(&r, &eng, 8, WK_ANALYZE_DECODED_MAX, 2, it, NULL, NULL);
     TH_EQ_INT(rc, WK_ERR_DEVICE_LOST, "analyze: a lost device is returned");
     TH_CHECK(!it[0].done && !it[1].done, "analyze: after a lost device no job is done");
     items_free(it, 2);
+
+    /* decoded photos capped at two 2x2 photos (24 bytes): 5 jobs run in
+     * turns of 2, 2 and 1, each turn one batch per model */
+    f.lose_device_at_run = 0;
+    int runs0 = f.runs, rgb0 = f.rgb_items;
+    f.max_n_seen = 0;
+    items_init(it, 5, 300);
+    for (int i = 0; i < 5; i++) {
+        it[i].input = png2x2;
+        it[i].input_len = sizeof(png2x2);
+        it[i].params_json = both;
+    }
+    rc = wk_analyze_run(&r, &eng, 8, 24, 5, it, NULL, NULL);
+    TH_EQ_INT(rc, WK_OK, "analyze in turns: runs");
+    TH_EQ_INT(count_status(it, 5, WK_OK), 5, "analyze in turns: every job succeeds");
+    TH_EQ_INT(f.runs - runs0, 6, "analyze in turns: 3 turns x 2 models");
+    TH_EQ_INT(f.max_n_seen, 2, "analyze in turns: no batch holds more than the cap's 2 photos");
+    TH_EQ_INT(f.rgb_items - rgb0, 10, "analyze in turns: each photo reached both models");
+    items_free(it, 5);
     wk_res_free(&r);
 }
 
