@@ -7,7 +7,8 @@
  * The op contract (runtime/README.md): build appends dispatches with
  * bindings (regions) and push constants; it never touches the GPU.
  */
-#include "runtime/vk/rt_impl.h"
+#include "runtime/ops/rt_ops.h"
+#include "common/cm.h"
 
 #include <string.h>
 
@@ -49,8 +50,8 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
     int vec4 = kk % 4 == 0 && n % 4 == 0;
     /* texel-buffer operands where the formats and sizes allow (see gemm.comp) */
-    uint64_t maxt = b->dev->caps.max_texel_elements;
-    int texel = vec4 && b->dev->use_texel && b->reg[nd->in[0]].size / 16 <= maxt &&
+    uint64_t maxt = b->t->caps.max_texel_elements;
+    int texel = vec4 && b->t->use_texel && b->reg[nd->in[0]].size / 16 <= maxt &&
                 b->reg[nd->in[1]].size / 4 <= maxt;
     enum rt_shader_id sh =
         (enum rt_shader_id)((texel ? RT_SHADER_GEMM_TX_F32 : RT_SHADER_GEMM_F32) + wt);
@@ -64,15 +65,15 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
            less with 4 columns, wide ones load less per FMA with 16) */
         rb = 8;
         cb = n >= 512 ? 4 : (n >= 128 ? 2 : 1);
-        if (strcmp(b->dev->caps.type, "cpu") != 0) {
+        if (strcmp(b->t->caps.type, "cpu") != 0) {
             /* GPUs: smaller tiles give the parallelism batch-1 layers lack
                (not measured on a GPU yet; VKV_GEMM_TILE overrides) */
             rb = 4;
             cb = 1;
         }
-        if (b->dev->gemm_rb) {
-            rb = b->dev->gemm_rb;
-            cb = b->dev->gemm_cb;
+        if (b->t->gemm_rb) {
+            rb = b->t->gemm_rb;
+            cb = b->t->gemm_cb;
         }
     }
     d->spec[1] = (uint32_t)vec4;
@@ -93,7 +94,7 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
     uint32_t gx = ((n + 4 * cb - 1) / (4 * cb) + 7) / 8, gy = ((m + rb - 1) / rb + 7) / 8;
-    if (gy > b->dev->caps.max_wg_count[1] || gx > b->dev->caps.max_wg_count[0])
+    if (gy > b->t->caps.max_wg_count[1] || gx > b->t->caps.max_wg_count[0])
         return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "node %s: gemm of %u rows is too large for one dispatch", nd->name, m);
     d->groups[0] = gx;
@@ -114,8 +115,8 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
                        nd->name, (unsigned long long)trip, TRIP_MAX);
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
     int vec4 = depthwise ? (pc->cog == 1 && pc->c % 4 == 0) : (pc->cog % 4 == 0);
-    uint64_t maxt = b->dev->caps.max_texel_elements;
-    int texel = vec4 && b->dev->use_texel && b->reg[nd->in[0]].size / 4 <= maxt &&
+    uint64_t maxt = b->t->caps.max_texel_elements;
+    int texel = vec4 && b->t->use_texel && b->reg[nd->in[0]].size / 4 <= maxt &&
                 b->reg[nd->in[1]].size / 4 <= maxt;
     enum rt_shader_id sh;
     if (depthwise)
@@ -152,7 +153,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     uint64_t gx = ((pc->co + (vec4 ? 3 : 0)) / (vec4 ? 4 : 1) + 7) / 8;
     uint64_t gy = ((pc->ow + oxb - 1) / oxb + 7) / 8;
     uint64_t gz = (uint64_t)pc->n * pc->oh;
-    const uint32_t *lim = b->dev->caps.max_wg_count;
+    const uint32_t *lim = b->t->caps.max_wg_count;
     if (gx > lim[0] || gy > lim[1] || gz > lim[2])
         return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "node %s: conv output %ux%ux%u too large for one dispatch", nd->name,
@@ -180,7 +181,7 @@ int rt_op_conv_build(struct rt_build *b, int k, struct err *e)
     if (nd->op == RT_OP_DENSE) {
         uint32_t kk = (uint32_t)w->shape[0], n = (uint32_t)w->shape[1];
         uint32_t rows = (uint32_t)(rt_tensor_nelem(x) / kk);
-        if (b->dev->use_gemm)
+        if (b->t->use_gemm)
             return gemm(b, k, rows, kk, n, e);
         pc.n = rows;
         pc.h = pc.w = pc.oh = pc.ow = 1;
@@ -210,8 +211,8 @@ int rt_op_conv_build(struct rt_build *b, int k, struct err *e)
     if (c->groups == (int)pc.c && pc.cg == 1 && c->groups > 1)
         return direct(b, k, &pc, 1, e);
     uint64_t m = (uint64_t)pc.n * pc.h * pc.w;
-    if (b->dev->use_gemm && c->groups == 1 && pc.kh == 1 && pc.kw == 1 && pc.sh == 1 &&
-        pc.sw == 1 && c->pad_t == 0 && c->pad_l == 0 && c->pad_b == 0 && c->pad_r == 0)
+    if (b->t->use_gemm && c->groups == 1 && pc.kh == 1 && pc.kw == 1 && pc.sh == 1 && pc.sw == 1 &&
+        c->pad_t == 0 && c->pad_l == 0 && c->pad_b == 0 && c->pad_r == 0)
         return gemm(b, k, (uint32_t)m, pc.c, pc.co, e);
     return direct(b, k, &pc, 0, e);
 }

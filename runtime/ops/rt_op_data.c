@@ -4,7 +4,8 @@
  * reference's rt_ref_copy4d), pools, global average, softmax, resize,
  * reduce_mean, and MATMUL.
  */
-#include "runtime/vk/rt_impl.h"
+#include "runtime/ops/rt_ops.h"
+#include "common/cm.h"
 
 #include <string.h>
 
@@ -231,30 +232,8 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         d->push_size = sizeof(pc);
         return rt_dispatch_grid1d(d, total, 64, e);
     }
-    default:
-        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op", "node %s: op %s",
-                       nd->name, rt_op_name(nd->op));
-    }
-}
-
-/* dispatches node k to its family */
-int rt_ops_build(struct rt_build *b, int k, struct err *e)
-{
-    switch (b->g->nodes[k].op) {
-    case RT_OP_CONV2D:
-    case RT_OP_DENSE:
-        return rt_op_conv_build(b, k, e);
-    case RT_OP_ADD:
-    case RT_OP_SUB:
-    case RT_OP_MUL:
-    case RT_OP_DIV:
-    case RT_OP_MAX:
-    case RT_OP_MIN:
-    case RT_OP_ACT:
-    case RT_OP_RESHAPE:
-    case RT_OP_BATCHNORM:
-        return rt_op_elem_build(b, k, e);
-    default:
-        return rt_op_data_build(b, k, e);
+    default: /* the op table routes only the ops above here */
+        CM_ASSERT(!"op routed to the wrong family");
+        return RT_UNSUPPORTED;
     }
 }

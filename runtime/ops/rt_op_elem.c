@@ -3,7 +3,8 @@
  * ACT, BATCHNORM; and RESHAPE, which is free when the plan aliased its
  * output to its input (same region) and a plain copy otherwise.
  */
-#include "runtime/vk/rt_impl.h"
+#include "runtime/ops/rt_ops.h"
+#include "common/cm.h"
 
 #include <string.h>
 
@@ -95,8 +96,8 @@ int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
         d->push_size = sizeof(pc);
         return rt_dispatch_grid1d(d, total, 64, e);
     }
-    default:
-        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op", "node %s: op %s",
-                       nd->name, rt_op_name(nd->op));
+    default: /* the op table routes only the ops above here */
+        CM_ASSERT(!"op routed to the wrong family");
+        return RT_UNSUPPORTED;
     }
 }

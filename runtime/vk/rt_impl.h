@@ -1,14 +1,15 @@
 /*
  * rt_impl.h: internals of the Vulkan backend shared by rt_device.c,
- * rt_buffer.c, rt_pipeline.c, rt_plan.c and ops/.  Never included outside
- * runtime/.  See runtime/README.md for lifetimes and invariants.
+ * rt_buffer.c, rt_pipeline.c and rt_plan.c.  Never included outside
+ * runtime/ (ops/ sees the device only through ops/rt_ops.h).  See runtime/README.md for lifetimes
+ * and invariants.
  */
 #ifndef VKV_RT_IMPL_H
 #define VKV_RT_IMPL_H
 
 #include "runtime/rt.h"
 #include "runtime/ir/rt_ir.h"
-#include "runtime/ops/rt_push.h"
+#include "runtime/ops/rt_ops.h"
 #include "rt_shaders.h"
 
 #include <vulkan/vulkan.h>
@@ -30,7 +31,6 @@ const char *rt_vk_result_str(VkResult r);
 
 /* ---- device -------------------------------------------------------------- */
 
-#define RT_MAX_BINDINGS 8
 #define RT_PIPE_MAX 512
 
 struct rt_pipe {
@@ -114,66 +114,5 @@ int rt_pipeline_init(struct rt_device *d, struct err *e);
 void rt_pipeline_fini(struct rt_device *d);
 /* writes the pipeline cache file now; 0 or <0 (failures only logged) */
 int rt_pipeline_cache_save(struct rt_device *d);
-
-/* ---- plan internals (ops build dispatches) ------------------------------- */
-
-enum rt_region_kind { RT_REG_ACT = 0, RT_REG_WEIGHT, RT_REG_STAGE, RT_REG_KINDS };
-
-struct rt_region {
-    int kind;           /* enum rt_region_kind */
-    uint64_t off, size; /* bytes */
-};
-
-enum rt_texel {
-    RT_TEXEL_NONE = 0,
-    RT_TEXEL_RGBA32F,
-    RT_TEXEL_RGBA16F,
-    RT_TEXEL_RGBA8I,
-    RT_TEXEL_R32F
-};
-
-struct rt_bind {
-    struct rt_region r;
-    int write;
-    int texel; /* enum rt_texel: bound as a uniform texel buffer of that format */
-};
-
-struct rt_dispatch {
-    enum rt_shader_id shader;
-    uint32_t spec[8];
-    int n_spec;
-    int n_bind;
-    struct rt_bind bind[RT_MAX_BINDINGS];
-    uint32_t push[32];
-    uint32_t push_size;
-    uint32_t groups[3];
-    int node; /* graph node (for timing / errors) */
-};
-
-/* what ops see while building: the graph at one batch size + region map */
-struct rt_build {
-    struct rt_device *dev;
-    const struct rt_graph *g;
-    const struct rt_region *reg;       /* per tensor id */
-    const struct rt_region *wscale;    /* per tensor id: int8 scale region (size 0 if none) */
-    const struct rt_region *zero_bias; /* per node: bias region for conv/dense without bias */
-    struct rt_dispatch *d;
-    int n, cap;
-};
-
-/* appends a dispatch; returns it zeroed but for shader/node, or NULL with e set */
-struct rt_dispatch *rt_build_add(struct rt_build *b, enum rt_shader_id sh, int node, struct err *e);
-/* sets the grid for `total` invocations of workgroup size wg, folded into 2-D */
-int rt_dispatch_grid1d(struct rt_dispatch *d, uint64_t total, uint32_t wg, struct err *e);
-void rt_dispatch_bind(struct rt_dispatch *d, struct rt_region r, int write);
-
-/* ops: builds the dispatches of node k (ops/rt_op_*.c); 0 or <0 */
-int rt_ops_build(struct rt_build *b, int k, struct err *e);
-int rt_op_conv_build(struct rt_build *b, int k, struct err *e);
-int rt_op_elem_build(struct rt_build *b, int k, struct err *e);
-int rt_op_data_build(struct rt_build *b, int k, struct err *e);
-
-/* weight qtype that the conv shaders read for tensor t: 0 f32, 1 f16, 2 i8 */
-int rt_wtype_of(const struct rt_tensor *t);
 
 #endif

@@ -35,7 +35,8 @@ struct rt_rec {
 
 struct rt_plan {
     struct rt_device *dev;
-    struct rt_graph *g; /* optimised, at max_batch; owned */
+    struct rt_op_target tgt; /* what the op families see of dev */
+    struct rt_graph *g;      /* optimised, at max_batch; owned */
     struct rt_plan_opts o;
     struct rt_region *reg, *wscale; /* per tensor */
     struct rt_region zero_bias;
@@ -51,54 +52,6 @@ struct rt_plan {
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
     return (v + a - 1) / a * a;
-}
-
-/* ---- building dispatches --------------------------------------------------- */
-
-struct rt_dispatch *rt_build_add(struct rt_build *b, enum rt_shader_id sh, int node, struct err *e)
-{
-    if (b->n == b->cap) {
-        int cap = b->cap ? b->cap * 2 : 64;
-        struct rt_dispatch *d = realloc(b->d, (size_t)cap * sizeof(*d));
-        if (d == NULL) {
-            err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                    "could not grow dispatch list");
-            return NULL;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    struct rt_dispatch *d = &b->d[b->n++];
-    memset(d, 0, sizeof(*d));
-    d->shader = sh;
-    d->node = node;
-    return d;
-}
-
-void rt_dispatch_bind(struct rt_dispatch *d, struct rt_region r, int write)
-{
-    CM_ASSERT(d->n_bind < RT_MAX_BINDINGS);
-    d->bind[d->n_bind].r = r;
-    d->bind[d->n_bind].write = write;
-    d->bind[d->n_bind].texel = RT_TEXEL_NONE;
-    d->n_bind++;
-}
-
-/* 1-D grid of total invocations folded into (x, y) under the device limits */
-int rt_dispatch_grid1d(struct rt_dispatch *d, uint64_t total, uint32_t wg, struct err *e)
-{
-    uint64_t groups = (total + wg - 1) / wg;
-    if (groups == 0)
-        groups = 1;
-    uint64_t gx = groups < 65535 ? groups : 65535;
-    uint64_t gy = (groups + gx - 1) / gx;
-    if (gy > 65535)
-        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
-                       "dispatch of %llu invocations too large", (unsigned long long)total);
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = (uint32_t)gy;
-    d->groups[2] = 1;
-    return 0;
 }
 
 /* ---- memory plan -------------------------------------------------------------- */
@@ -510,7 +463,7 @@ static int build_list(struct rt_plan *p, int batch, int rgb, struct rt_build *b,
         g = gb;
     }
     memset(b, 0, sizeof(*b));
-    b->dev = p->dev;
+    b->t = &p->tgt;
     b->g = g;
     b->reg = p->reg;
     b->wscale = p->wscale;
@@ -794,6 +747,12 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
         rc = rt_graph_optimize(p->g, e);
     if (rc < 0)
         goto fail;
+    /* every op left after the passes must have a kernel: refused here, by name */
+    rc = rt_ops_check(p->g, e);
+    if (rc < 0)
+        goto fail;
+    p->tgt =
+        (struct rt_op_target){dev->caps, dev->use_gemm, dev->use_texel, dev->gemm_rb, dev->gemm_cb};
     enum rt_dtype q = RT_DTYPE_F32;
     if (p->o.weights == RT_WEIGHTS_F16 && dev->use_fp16)
         q = RT_DTYPE_F16;

@@ -18,3 +18,6 @@ $(O)/tests/runtime/rt_dec_torch.o: $(B)/gen/rt_shaders.h
 $(BIN)/rt_dec_torch: $(O)/tests/runtime/rt_dec_torch.o $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
+
+# rt_test_ir checks the op table (runtime/ops/rt_ops.h includes the generated shader ids)
+$(O)/tests/runtime/rt_test_ir.o: $(B)/gen/rt_shaders.h

@@ -6,6 +6,7 @@
 #include "runtime/rt.h"
 #include "runtime/ir/rt_ir.h"
 #include "runtime/ref/rt_ref.h"
+#include "runtime/ops/rt_ops.h"
 #include "tests/lib/th.h"
 
 #include <math.h>
@@ -568,10 +569,32 @@ static void test_pack(const char *seed_dir)
     rt_graph_free(g);
 }
 
+/* the op table: every IR op has a row; a node whose op has none is refused
+ * by name before a plan allocates anything */
+static void test_op_table(void)
+{
+    struct err e = {0};
+    for (int op = 1; op < RT_OP_COUNT; op++)
+        TH_CHECK(rt_op_row_get((enum rt_op)op) != NULL, "op %s has a row in the op table",
+                 rt_op_name((enum rt_op)op));
+    TH_CHECK(rt_op_row_get(RT_OP_INPUT) == NULL && rt_op_row_get(RT_OP_COUNT) == NULL,
+             "no row for INPUT or out-of-range ops");
+    struct rt_graph *g = rt_graph_init();
+    int x = rt_graph_input_add(g, "x", 4, sh4(1, 2, 2, 4), &e);
+    int y = rt_graph_node_add(g, RT_OP_ACT, &x, 1, NULL, "act0", &e);
+    TH_CHECK(y > 0 && rt_ops_check(g, &e) == 0, "a graph of known ops passes the check");
+    g->nodes[0].op = RT_OP_INPUT; /* stands for an op no family builds */
+    TH_CHECK(rt_ops_check(g, &e) == RT_UNSUPPORTED && strstr(e.msg, "op input") &&
+                 strstr(e.msg, "act0"),
+             "an op without a kernel is refused naming op and node: %s", e.msg);
+    rt_graph_free(g);
+}
+
 int main(int argc, char **argv)
 {
     const char *seeds = argc > 2 && strcmp(argv[1], "--write-seeds") == 0 ? argv[2] : NULL;
     test_ir();
+    test_op_table();
     test_half();
     test_ref_ops();
     test_passes();
