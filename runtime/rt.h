@@ -200,12 +200,13 @@ int rt_plan_output_shape(const struct rt_plan *p, int i, int64_t *shape);
 /* borrowed; valid until rt_plan_destroy */
 const char *rt_plan_output_name(const struct rt_plan *p, int i);
 /* the graph after passes and quantisation, at max_batch (borrowed; valid
- * until rt_plan_destroy): what rt_pack_save stores and RT_CHECK compares */
+ * until rt_plan_destroy): what rt_pack_save stores; rt_ref_run of it is the
+ * exact reference of the plan's results */
 const struct rt_graph *rt_plan_graph(const struct rt_plan *p);
 /* compute barriers recorded per inference (hazard tracking); cannot fail */
 int rt_plan_barrier_count(const struct rt_plan *p);
 
-/* ---- CPU reference executor (tests, RT_CHECK, importer bring-up) -------- */
+/* ---- CPU reference executor (tests, tasks without a device, bring-up) ---- */
 
 /*
  * Runs g on the CPU reference ops (fp32; constants with qtype F16/I8 are
