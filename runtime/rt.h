@@ -206,6 +206,37 @@ const struct rt_graph *rt_plan_graph(const struct rt_plan *p);
 /* compute barriers recorded per inference (hazard tracking); cannot fail */
 int rt_plan_barrier_count(const struct rt_plan *p);
 
+/* ---- executors: one interface over the backends ------------------------ */
+
+/*
+ * An executor is a graph prepared for one backend: the Vulkan plan when
+ * dev is non-NULL (rt_plan_create with o), else the CPU reference (the
+ * graph after the same passes and weight rounding, at batch 1, run image
+ * by image).  Callers hold a struct rt_exec and never branch on which.
+ * g is borrowed.  Returns 0 and a new executor in *out (caller frees with
+ * rt_exec_destroy, before dev), or <0 with e set as rt_plan_create.
+ */
+struct rt_exec;
+int rt_exec_create(struct rt_device *dev, const struct rt_graph *g, const struct rt_plan_opts *o,
+                   struct rt_exec **out, struct err *e);
+void rt_exec_destroy(struct rt_exec *x);
+/* "vulkan" or "cpu-reference" (static string); cannot fail */
+const char *rt_exec_backend(const struct rt_exec *x);
+/* as rt_plan_run, for batch images (<= o->max_batch on Vulkan) */
+int rt_exec_run(struct rt_exec *x, int batch, const float *const *inputs, float **outputs,
+                struct err *e);
+/* 1 when the backend takes RGB8 images (rt_exec_run_rgb8); cannot fail */
+int rt_exec_has_rgb8(const struct rt_exec *x);
+/* as rt_plan_run_rgb8; only where rt_exec_has_rgb8 */
+int rt_exec_run_rgb8(struct rt_exec *x, int batch, const struct rt_image *imgs, float **outputs,
+                     struct err *e);
+/* bytes the executor holds (device memory, or host memory of the CPU
+ * reference's constants), the weights alone, dispatches (or nodes) per
+ * inference; cannot fail */
+size_t rt_exec_device_bytes(const struct rt_exec *x);
+size_t rt_exec_weight_bytes(const struct rt_exec *x);
+int rt_exec_dispatch_count(const struct rt_exec *x);
+
 /* ---- CPU reference executor (tests, tasks without a device, bring-up) ---- */
 
 /*

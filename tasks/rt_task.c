@@ -1,10 +1,11 @@
 /*
- * rt_task.c: manifests, preprocessing and postprocessing around a plan.
+ * rt_task.c: manifests, preprocessing and postprocessing around an
+ * executor.
  *
  * Design: rt_task_model_load reads models/<name>.json, imports the model
- * file with rt_import_*, then either creates a Vulkan plan (preprocessing
- * on the device from RGB8) or keeps the graph for the CPU reference
- * executor (dev == NULL; used by tests and when no device is wanted).  The
+ * file with rt_import_*, then creates an executor (rt_exec_create): the
+ * Vulkan plan (preprocessing on the device from RGB8) or, with dev ==
+ * NULL, the CPU reference (tests, no device wanted).  The
  * postprocessing (softmax/top-k with labels, BlazeFace anchors + decode +
  * weighted NMS, CenterNet via rt_task_detect.c) is plain C on the host
  * outputs and is shared by both paths, so the fidelity tests exercise what
@@ -47,16 +48,14 @@ struct rt_task_model {
     struct rt_task_input in;
     int batch_limit, max_batch;
     enum rt_weights weights;
-    /* exactly one of plan / graph */
-    struct rt_plan *plan;
-    struct rt_graph *graph;
+    struct rt_exec *exec; /* Vulkan plan or CPU reference */
     int n_out;
     int64_t out_size[16]; /* floats per image */
     int64_t out_shape[16][RT_MAX_DIMS];
     int out_ndim[16];
     double load_ms, graph_ms;
     int packed; /* the graph came from the packed cache file */
-    size_t weight_bytes_f32, host_bytes;
+    size_t weight_bytes_f32;
     /* postprocessing */
     char **labels;
     int n_labels;
@@ -121,26 +120,24 @@ int64_t rt_task_model_output_size(const struct rt_task_model *m, int j)
 
 size_t rt_task_model_bytes(const struct rt_task_model *m)
 {
-    return m->plan ? rt_plan_device_bytes(m->plan) : m->host_bytes;
+    return rt_exec_device_bytes(m->exec);
 }
 
 size_t rt_task_model_weight_bytes(const struct rt_task_model *m)
 {
-    return m->plan ? rt_plan_weight_bytes(m->plan) : m->host_bytes;
+    return rt_exec_weight_bytes(m->exec);
 }
 
 int rt_task_model_dispatch_count(const struct rt_task_model *m)
 {
-    return m->plan ? rt_plan_dispatch_count(m->plan) : m->graph->n_nodes;
+    return rt_exec_dispatch_count(m->exec);
 }
 
 void rt_task_model_free(struct rt_task_model *m)
 {
     if (m == NULL)
         return;
-    if (m->plan)
-        rt_plan_destroy(m->plan);
-    rt_graph_free(m->graph);
+    rt_exec_destroy(m->exec);
     for (int i = 0; i < m->n_labels; i++)
         free(m->labels[i]);
     free(m->labels);
@@ -491,7 +488,8 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             memcpy(m->out_shape[j], t->shape, sizeof(t->shape));
         }
     }
-    if (rc == 0 && dev != NULL) {
+    if (rc == 0) {
+        /* the CPU reference (dev == NULL) runs the graph after the passes done above */
         struct rt_plan_opts po = rt_plan_opts_default();
         po.max_batch = m->max_batch;
         po.weights = o->weights;
@@ -504,19 +502,7 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         po.pre.scale = m->in.scale;
         memcpy(po.pre.mean, m->in.mean, sizeof(po.pre.mean));
         memcpy(po.pre.std, m->in.std, sizeof(po.pre.std));
-        rc = rt_plan_create(dev, g, &po, &m->plan, e);
-        rt_graph_free(g);
-        g = NULL;
-    } else if (rc == 0) {
-        /* CPU reference: the graph after the passes (done above) */
-        for (int t = 0; rc == 0 && t < g->n_tensors; t++)
-            if (g->tensors[t].is_const)
-                m->host_bytes += (size_t)rt_tensor_nelem(&g->tensors[t]) *
-                                 (g->tensors[t].qtype == RT_DTYPE_I8    ? 1
-                                  : g->tensors[t].qtype == RT_DTYPE_F16 ? 2
-                                                                        : 4);
-        m->graph = g;
-        g = NULL;
+        rc = rt_exec_create(dev, g, &po, &m->exec, e);
     }
     rt_graph_free(g);
     if (rc == 0 && m->kind == RT_TASK_DETECT) {
@@ -975,7 +961,7 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
             (m->in.letterbox ? s : imgs[i].h) > RT_TASK_PRE_MAX_SIDE)
             small = 0;
     }
-    if (m->plan && small) {
+    if (rt_exec_has_rgb8(m->exec) && small) {
         struct rt_image lb[1024];
         uint8_t *bufs[1024];
         for (int i = 0; i < n; i++) {
@@ -985,7 +971,7 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
                 rc = letterbox(&imgs[i], &lb[i], &bufs[i], e);
         }
         if (rc == 0)
-            rc = rt_plan_run_rgb8(m->plan, n, lb, outs, e);
+            rc = rt_exec_run_rgb8(m->exec, n, lb, outs, e);
         for (int i = 0; i < n; i++)
             free(bufs[i]);
         if (rc < 0)
@@ -1000,16 +986,9 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
     }
     for (int i = 0; i < n && rc == 0; i++)
         rc = rt_task_preprocess(&m->in, &imgs[i], x + in_n * (size_t)i, e);
-    if (rc == 0 && m->plan) {
+    if (rc == 0) {
         const float *ins[1] = {x};
-        rc = rt_plan_run(m->plan, n, ins, outs, e);
-    }
-    for (int i = 0; rc == 0 && !m->plan && i < n; i++) {
-        const float *ins[1] = {x + in_n * (size_t)i};
-        float *o1[16];
-        for (int j = 0; j < m->n_out; j++)
-            o1[j] = outs[j] + (size_t)i * (size_t)m->out_size[j];
-        rc = rt_ref_run(m->graph, ins, o1, e);
+        rc = rt_exec_run(m->exec, n, ins, outs, e);
     }
     free(x);
     if (rc == 0)
