@@ -23,7 +23,7 @@ static int ref_run(void *impl, int batch, const float *const *inputs, float **ou
     const struct ref_exec *r = impl;
     const struct rt_graph *g = r->g;
     if (batch < 1 || g->n_inputs > 8 || g->n_outputs > 16)
-        return err_set(e, RT_ERR_INVALID, 500, "invalid_batch", "invalid batch %d", batch);
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_batch", "invalid batch %d", batch);
     for (int b = 0; b < batch; b++) {
         const float *in1[8];
         float *out1[16];
