@@ -68,6 +68,32 @@ int jq_tier_parse(const char *s)
     return -1;
 }
 
+int jq_priority_parse(const char *header, const char *tier, const char *priority, int def, int *out,
+                      struct err *e)
+{
+    if (tier != NULL && priority != NULL)
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "conflicting_fields",
+                       "give \"tier\" or \"priority\", not both (they are the same setting)");
+    const char *said = tier != NULL ? tier : priority;
+    const char *what = tier != NULL ? "field \"tier\"" : "field \"priority\"";
+    if (said == NULL) {
+        said = header;
+        what = "X-Priority";
+    }
+    if (said == NULL) {
+        *out = def;
+        return JQ_OK;
+    }
+    int t = jq_tier_parse(said);
+    if (t < 0)
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_tier",
+                       "invalid %s \"%.32s\": 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
+                       "IMMEDIATE",
+                       what, said);
+    *out = t;
+    return JQ_OK;
+}
+
 const char *jq_status_str(int status)
 {
     switch (status) {

@@ -78,6 +78,18 @@ int jq_state_parse(const char *s);
 const char *jq_tier_str(int tier);
 /* parses "0".."3" or a tier name (case-insensitive); -1 when unknown */
 int jq_tier_parse(const char *s);
+/*
+ * The one priority parser: the tier of a job from what a request says.
+ * header: the X-Priority header, or NULL; tier, priority: the body's "tier"
+ * and "priority" fields as text (an integer as its decimal digits), NULL
+ * when absent or null (null means "not said").  A body field wins over the
+ * header; *out = def when nothing is said.  Each value is "0".."3" or a
+ * tier name, any case.  Returns JQ_OK, or JQ_ERR_INVALID (ERR_INVALID) with
+ * "conflicting_fields" when the body names both fields and "invalid_tier"
+ * for a value that is not a tier; *out is then unchanged.
+ */
+int jq_priority_parse(const char *header, const char *tier, const char *priority, int def, int *out,
+                      struct err *e);
 /* "ok", "empty", "not_found", ...; static */
 const char *jq_status_str(int status);
 

@@ -88,6 +88,7 @@ struct api_req {
     char *body;
     size_t body_len;
     /* set by the router */
+    const struct api_route *route; /* the matched row (static) */
     const char *pp[API_MAX_PATH_PARAMS];
     int npp;
     /* set by auth */
@@ -209,10 +210,14 @@ typedef int (*api_handler_fn)(struct api_ctx *ctx, struct api_req *r);
 
 enum api_auth { API_AUTH_NONE = 0, API_AUTH_TENANT = 1, API_AUTH_ADMIN = 2 };
 
+/* a route that enqueues no job has no default tier */
+#define API_TIER_NONE (-1)
+
 struct api_route {
     const char *method;  /* "GET", "POST", "DELETE" */
     const char *pattern; /* "/v1/jobs/{}" ({} matches one segment) */
     enum api_auth auth;
+    int tier; /* default tier of the jobs it enqueues (enum jq_tier), or API_TIER_NONE */
     api_handler_fn fn;
 };
 
@@ -251,11 +256,13 @@ json_t *api_models_list_json(const struct api_models *m);
 
 /* -------------------------------------------------------------- tiers */
 
-/* parses 0..3 or BACKGROUND/PRELOAD/INTERACTIVE/IMMEDIATE (any case) from
- * a JSON value (integer or string); returns 0..3 or -1 */
-int api_tier_parse_json(const json_t *v);
-int api_tier_parse_str(const char *s);
-/* "BACKGROUND" .. "IMMEDIATE"; "?" outside 0..3 */
-const char *api_tier_name(int tier);
+/*
+ * The tier of a job r asks for: X-Priority and the body's "tier" or
+ * "priority" field (body may be NULL), read by jq_priority_parse (the one
+ * priority parser; tier names live in common/jq.c), with the route's
+ * default tier.  A field that is not an integer, a string or null is an
+ * invalid tier.  Returns API_OK or API_ERR_INVALID with e filled.
+ */
+int api_job_tier(const struct api_req *r, json_t *body, int *out, struct err *e);
 
 #endif

@@ -70,12 +70,12 @@ struct api_job_spec {
 };
 
 /*
- * Validates the common job fields of a JSON object (task, model, tier,
- * params, deadline_ms/deadline, image_url) into *spec; default_tier is used
- * when the body has none.  Returns API_OK or an error (400/413/415/422)
- * naming the field.
+ * Validates the common job fields of a JSON object (task, model, tier or
+ * priority, params, deadline_ms/deadline, image_url) into *spec; the tier
+ * comes from api_job_tier (the route's default tier when none is said).
+ * Returns API_OK or an error naming the field.
  */
-int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body, int default_tier,
+int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
                            struct api_job_spec *spec, struct err *e);
 
 /*

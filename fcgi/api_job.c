@@ -164,12 +164,11 @@ static const char *const job_fields[] = {"task",        "model",           "tier
                                          "priority",    "image_url",       "params",
                                          "deadline_ms", "idempotency_key", NULL};
 
-int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body, int default_tier,
+int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
                            struct api_job_spec *spec, struct err *e)
 {
     memset(spec, 0, sizeof(*spec));
     spec->params_json = "{}";
-    spec->tier = default_tier;
     spec->idem_key = r->idem_key;
 
     const char *key;
@@ -202,25 +201,8 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     if (check_task_model(ctx, spec, e) != API_OK)
         return API_ERR_INVALID;
 
-    if (r->priority != NULL) {
-        int t = api_tier_parse_str(r->priority);
-        if (t < 0)
-            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_tier",
-                           "invalid X-Priority \"%.32s\": 0..3 or BACKGROUND, PRELOAD, "
-                           "INTERACTIVE, IMMEDIATE",
-                           r->priority);
-        spec->tier = t;
-    }
-    v = json_object_get(body, "tier");
-    if (v == NULL)
-        v = json_object_get(body, "priority");
-    if (v != NULL) {
-        int t = api_tier_parse_json(v);
-        if (t < 0)
-            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_tier",
-                           "invalid tier: 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, IMMEDIATE");
-        spec->tier = t;
-    }
+    if (api_job_tier(r, body, &spec->tier, e) != API_OK)
+        return API_ERR_INVALID;
 
     v = json_object_get(body, "params");
     if (v != NULL && !json_is_null(v)) {

@@ -1,5 +1,5 @@
 /*
- * api_route.c: the router and tier names.
+ * api_route.c: the router and the tier a request asks for.
  *
  * A route pattern is a path whose "{}" segments match any one non-empty
  * segment, captured in r->pp in order.  The table is scanned in order (a
@@ -10,8 +10,11 @@
 #include "fcgi/api.h"
 #include "fcgi/api_impl.h"
 
+#include "common/cm.h"
+#include "common/jq.h"
+
+#include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* matches pattern against path, filling pp; 1 on a match */
 static int match(const char *pattern, const char *path, const char **pp, int *npp, char *buf,
@@ -69,40 +72,38 @@ const struct api_route *api_route_match(const struct api_route *table, struct ap
         }
         /* re-run the match into the persistent buffer */
         match(rt->pattern, r->path, r->pp, &r->npp, buf, sizeof(buf));
+        r->route = rt;
         hit = rt;
         break;
     }
     return hit;
 }
 
-static const char *const tier_names[] = {"BACKGROUND", "PRELOAD", "INTERACTIVE", "IMMEDIATE"};
-
-int api_tier_parse_str(const char *s)
+/* a tier field as text for jq_priority_parse: NULL when absent or null, an
+ * integer as its digits, a string as is, any other type "" (not a tier) */
+static const char *tier_text(json_t *v, char *buf, size_t n)
 {
-    if (s == NULL)
-        return -1;
-    if (s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
-        return s[0] - '0';
-    for (int i = 0; i < 4; i++)
-        if (strcasecmp(s, tier_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-int api_tier_parse_json(const json_t *v)
-{
-    if (json_is_integer(v)) {
-        json_int_t t = json_integer_value(v);
-        return t >= 0 && t <= 3 ? (int)t : -1;
-    }
+    if (v == NULL || json_is_null(v))
+        return NULL;
     if (json_is_string(v))
-        return api_tier_parse_str(json_string_value(v));
-    return -1;
+        return json_string_value(v);
+    if (json_is_integer(v))
+        snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+    else
+        snprintf(buf, n, "%s", "");
+    return buf;
 }
 
-const char *api_tier_name(int tier)
+int api_job_tier(const struct api_req *r, json_t *body, int *out, struct err *e)
 {
-    return tier >= 0 && tier <= 3 ? tier_names[tier] : "?";
+    char tb[32], pb[32];
+    const char *tier = body ? tier_text(json_object_get(body, "tier"), tb, sizeof(tb)) : NULL;
+    const char *prio = body ? tier_text(json_object_get(body, "priority"), pb, sizeof(pb)) : NULL;
+    int def = r->route != NULL ? r->route->tier : API_TIER_NONE;
+    CM_ASSERT(def >= 0 && def < JQ_TIERS); /* only enqueuing routes ask */
+    if (jq_priority_parse(r->priority, tier, prio, def, out, e) != JQ_OK)
+        return API_ERR_INVALID;
+    return API_OK;
 }
 
 int64_t api_id_parse(const char *s)

@@ -54,7 +54,7 @@ int api_h_batches_create(struct api_ctx *ctx, struct api_req *r)
     json_object_del(common, "images");
     json_object_del(common, "label");
     struct api_job_spec spec;
-    if (api_job_spec_from_json(ctx, r, common, JQ_TIER_BACKGROUND, &spec, &e) != API_OK)
+    if (api_job_spec_from_json(ctx, r, common, &spec, &e) != API_OK)
         return api_reply_err(r, &e);
     if (spec.image.data != NULL)
         return api_reply_error(r, 400, "invalid_field", 0,
@@ -133,7 +133,7 @@ int api_h_batches_create(struct api_ctx *ctx, struct api_req *r)
                           json_pack("{s:I, s:i, s:s, s:s, s:i, s:s, s:o, s:s}", "id",
                                     (json_int_t)bid, "total", n, "task", spec.task, "model",
                                     spec.model ? spec.model : "", "tier", spec.tier, "tier_name",
-                                    api_tier_name(spec.tier), "job_ids", ids, "url",
+                                    jq_tier_str(spec.tier), "job_ids", ids, "url",
                                     ar_printf(ctx->ar, "/v1/batches/%lld", (long long)bid)),
                           NULL);
 fail : {

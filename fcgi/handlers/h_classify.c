@@ -59,7 +59,7 @@ int api_h_classify(struct api_ctx *ctx, struct api_req *r)
                                "field \"task\" must be \"classify\" here (or left out)");
     }
     struct api_job_spec spec;
-    if (api_job_spec_from_json(ctx, r, body, JQ_TIER_IMMEDIATE, &spec, &e) != API_OK)
+    if (api_job_spec_from_json(ctx, r, body, &spec, &e) != API_OK)
         return api_reply_err(r, &e);
     if (nfimg > 0) {
         if (spec.image.data != NULL)

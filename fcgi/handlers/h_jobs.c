@@ -56,7 +56,7 @@ int api_h_jobs_create(struct api_ctx *ctx, struct api_req *r)
     if (read_submission(ctx, r, &body, &fimg, &has_fimg, &e) != API_OK)
         return api_reply_err(r, &e);
     struct api_job_spec spec;
-    if (api_job_spec_from_json(ctx, r, body, JQ_TIER_INTERACTIVE, &spec, &e) != API_OK)
+    if (api_job_spec_from_json(ctx, r, body, &spec, &e) != API_OK)
         return api_reply_err(r, &e);
     if (has_fimg) {
         if (spec.image.data != NULL)
@@ -95,7 +95,7 @@ int api_h_jobs_create(struct api_ctx *ctx, struct api_req *r)
     json_t *out = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:b, s:s, s:s}", "id", (json_int_t)id,
                             "state", existed ? "existing" : "queued", "task", spec.task, "model",
                             spec.model ? spec.model : "", "tier", spec.tier, "tier_name",
-                            api_tier_name(spec.tier), "idempotent_replay", existed, "url",
+                            jq_tier_str(spec.tier), "idempotent_replay", existed, "url",
                             ar_printf(ctx->ar, "/v1/jobs/%lld", (long long)id), "events",
                             ar_printf(ctx->ar, "/v1/jobs/%lld/events", (long long)id));
     if (existed) {
@@ -213,7 +213,7 @@ int api_h_jobs_list(struct api_ctx *ctx, struct api_req *r)
                                    v);
     }
     if ((v = api_query_get(r, ctx->ar, "tier")) != NULL) {
-        f.tier = api_tier_parse_str(v);
+        f.tier = jq_tier_parse(v);
         if (f.tier < 0)
             return api_reply_error(r, 400, "invalid_tier", 0, "invalid tier \"%.32s\"", v);
     }

@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MD_DEFAULT_TIER 3         /* IMMEDIATE: a person is waiting */
 #define MD_MAX_OBJECTS_DEFAULT 50 /* Moondream's own default */
 #define MD_MAX_OBJECTS_LIMIT 100  /* CenterNet keeps 100 candidates */
 #define MD_MAX_OBJECT_LEN 256
@@ -137,31 +136,13 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
     if (opt_bool(c->body, "stream", &c->stream, e) != API_OK)
         return API_ERR_INVALID;
 
-    /* priority: header, then body; IMMEDIATE by default */
-    c->tier = MD_DEFAULT_TIER;
-    if (r->priority != NULL) {
-        int t = api_tier_parse_str(r->priority);
-        if (t < 0)
-            return bad(e, ERR_INVALID, "invalid_tier",
-                       "invalid X-Priority \"%.32s\": 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
-                       "IMMEDIATE",
-                       r->priority);
-        c->tier = t;
-    }
-    json_t *v = json_object_get(c->body, "priority");
-    if (v == NULL)
-        v = json_object_get(c->body, "tier");
-    if (v != NULL && !json_is_null(v)) {
-        int t = api_tier_parse_json(v);
-        if (t < 0)
-            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_tier",
-                           "invalid priority: 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
-                           "IMMEDIATE");
-        c->tier = t;
-    }
+    /* the route's default tier (IMMEDIATE: a person is waiting) unless
+     * X-Priority or the body's "tier"/"priority" says otherwise */
+    if (api_job_tier(r, c->body, &c->tier, e) != API_OK)
+        return API_ERR_INVALID;
 
     /* Moondream Station's per-request timeout, in seconds */
-    v = json_object_get(c->body, "timeout");
+    json_t *v = json_object_get(c->body, "timeout");
     if (v != NULL && !json_is_null(v)) {
         double s = json_is_number(v) ? json_number_value(v) : -1.0;
         if (!(s > 0.0 && s <= 600.0))

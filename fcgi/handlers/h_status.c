@@ -33,7 +33,7 @@ int api_h_queue(struct api_ctx *ctx, struct api_req *r)
 
 static int tier_set(struct api_ctx *ctx, struct api_req *r, int pause)
 {
-    int tier = api_tier_parse_str(r->pp[0]);
+    int tier = jq_tier_parse(r->pp[0]);
     if (tier < 0)
         return api_reply_error(r, 400, "invalid_tier", 0,
                                "invalid tier \"%.32s\": 0..3 or BACKGROUND, PRELOAD, INTERACTIVE, "
@@ -46,7 +46,7 @@ static int tier_set(struct api_ctx *ctx, struct api_req *r, int pause)
         return api_reply_err(r, &e);
     return api_reply_json(
         r, 200,
-        json_pack("{s:i, s:s, s:b}", "tier", tier, "name", api_tier_name(tier), "paused", pause),
+        json_pack("{s:i, s:s, s:b}", "tier", tier, "name", jq_tier_str(tier), "paused", pause),
         NULL);
 }
 

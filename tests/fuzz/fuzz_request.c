@@ -15,6 +15,7 @@
 
 #include "common/ar.h"
 #include "common/cm.h"
+#include "common/jq.h"
 #include "common/log.h"
 #include "fcgi/api.h"
 
@@ -52,12 +53,12 @@ static int h_dummy(struct api_ctx *ctx, struct api_req *r)
 }
 
 static const struct api_route fuzz_routes[] = {
-    {"POST", "/v1/jobs", API_AUTH_TENANT, h_dummy},
-    {"GET", "/v1/jobs/{}", API_AUTH_TENANT, h_dummy},
-    {"GET", "/v1/jobs/{}/events", API_AUTH_TENANT, h_dummy},
-    {"POST", "/v1/admin/tiers/{}/pause", API_AUTH_ADMIN, h_dummy},
-    {"GET", "/v1/health", API_AUTH_NONE, h_dummy},
-    {NULL, NULL, API_AUTH_NONE, NULL},
+    {"POST", "/v1/jobs", API_AUTH_TENANT, JQ_TIER_INTERACTIVE, h_dummy},
+    {"GET", "/v1/jobs/{}", API_AUTH_TENANT, API_TIER_NONE, h_dummy},
+    {"GET", "/v1/jobs/{}/events", API_AUTH_TENANT, API_TIER_NONE, h_dummy},
+    {"POST", "/v1/admin/tiers/{}/pause", API_AUTH_ADMIN, API_TIER_NONE, h_dummy},
+    {"GET", "/v1/health", API_AUTH_NONE, API_TIER_NONE, h_dummy},
+    {NULL, NULL, API_AUTH_NONE, API_TIER_NONE, NULL},
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -146,8 +147,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *j = api_req_json(&r, ar, &e);
         if (j != NULL) {
             CM_ASSERT(json_is_object(j));
-            int t = api_tier_parse_json(json_object_get(j, "tier"));
-            CM_ASSERT(t >= -1 && t <= 3);
+            r.route = &fuzz_routes[0]; /* POST /v1/jobs: enqueues at INTERACTIVE */
+            int t = -1;
+            if (api_job_tier(&r, j, &t, &e) == API_OK)
+                CM_ASSERT(t >= 0 && t <= 3);
+            else
+                CM_ASSERT(e.cls == ERR_INVALID && t == -1);
         } else {
             CM_ASSERT(e.cls == ERR_INVALID || e.cls == ERR_UNSUPPORTED || e.cls == ERR_INTERNAL);
         }
@@ -156,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < CM_ARRAY_LEN(names); i++) {
         const char *v = api_query_get(&r, ar, names[i]);
         if (v != NULL)
-            (void)api_tier_parse_str(v);
+            (void)jq_tier_parse(v);
     }
     int path_matched = 0;
     const struct api_route *rt = api_route_match(fuzz_routes, &r, &path_matched);

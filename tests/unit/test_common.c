@@ -4,6 +4,7 @@
 #include "common/ar.h"
 #include "common/cfg.h"
 #include "common/err.h"
+#include "common/jq.h"
 
 #include "tests/lib/th.h"
 
@@ -115,10 +116,45 @@ static void test_cfg(void)
     }
 }
 
+/* the one priority parser: every route reads tier/priority through it */
+static void test_priority(void)
+{
+    struct err e;
+    int t = -7;
+    TH_CHECK(jq_priority_parse(NULL, NULL, NULL, 2, &t, &e) == JQ_OK && t == 2,
+             "nothing said: the route's default");
+    TH_CHECK(jq_priority_parse("background", NULL, NULL, 2, &t, &e) == JQ_OK && t == 0,
+             "X-Priority by name, any case");
+    TH_CHECK(jq_priority_parse("0", "IMMEDIATE", NULL, 2, &t, &e) == JQ_OK && t == 3,
+             "a body tier wins over X-Priority");
+    TH_CHECK(jq_priority_parse("0", NULL, "1", 2, &t, &e) == JQ_OK && t == 1,
+             "a body priority wins over X-Priority");
+    t = -7;
+    err_clear(&e);
+    TH_CHECK(jq_priority_parse(NULL, "1", "1", 2, &t, &e) == JQ_ERR_INVALID && t == -7 &&
+                 strcmp(e.code, "conflicting_fields") == 0 && e.cls == ERR_INVALID,
+             "tier and priority together are refused, even when they agree");
+    const char *bad[] = {"4", "-1", "", "03", "URGENT", "2.0", " 1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err_clear(&e);
+        TH_CHECK(jq_priority_parse(NULL, bad[i], NULL, 2, &t, &e) == JQ_ERR_INVALID &&
+                     strcmp(e.code, "invalid_tier") == 0 && t == -7,
+                 "tier \"%s\" is refused", bad[i]);
+    }
+    err_clear(&e);
+    TH_CHECK(jq_priority_parse("soon", NULL, NULL, 2, &t, &e) == JQ_ERR_INVALID &&
+                 strstr(e.msg, "X-Priority") != NULL,
+             "a bad X-Priority is named in the message");
+    for (int i = 0; i < JQ_TIERS; i++)
+        TH_CHECK(jq_tier_parse(jq_tier_str(i)) == i, "tier %d round-trips by name", i);
+    TH_CHECK(jq_tier_str(JQ_TIERS) == NULL, "no name past the last tier");
+}
+
 int main(void)
 {
     test_arena();
     test_err();
+    test_priority();
     test_cfg();
     return th_done();
 }
