@@ -89,12 +89,8 @@ nid AS MATERIALIZED (
       FROM b WHERE b.ok
 ),
 fk AS MATERIALIZED (
-    SELECT greatest(
-               coalesce((SELECT max(fair_key) FROM jobs
-                          WHERE tenant_id = $1::bigint AND tier = $4::smallint
-                            AND state = 'queued') + s.fair_quantum_ms, 0),
-               (extract(epoch FROM now()) * 1000)::bigint) AS v
-      FROM queue_settings s WHERE s.id = 1
+    -- an index probe whatever the statistics (migration 0005)
+    SELECT job_fair_key($1::bigint, $4::smallint) AS v
 ),
 ins AS (
     INSERT INTO jobs (id, tenant_id, batch_id, task, model, tier, fair_key,
@@ -113,15 +109,10 @@ SELECT ins.id, 0 AS existed
       -- wake workers only when it matters (schema/README.md
       -- "Notifications"): always for IMMEDIATE, else only when no job of
       -- this model and tier was waiting (the snapshot predates the insert).
-      -- Probed newest first: claimed jobs leave dead index entries at the
-      -- old end of the range until vacuum, the newest entries are live.
+      -- Probed newest first (job_model_waiting): claimed jobs leave dead
+      -- index entries at the old end of the range until vacuum.
       SELECT pg_notify('vkv_job_new', ins.model)
-       WHERE $4::smallint = 3 OR NOT EXISTS (
-                 SELECT 1 FROM jobs w
-                  WHERE w.state = 'queued' AND w.model = $3::text
-                    AND w.tier = $4::smallint AND w.run_after <= now()
-                  ORDER BY w.fair_key DESC
-                  LIMIT 1)) n ON true
+       WHERE $4::smallint = 3 OR NOT job_model_waiting($3::text, $4::smallint)) n ON true
 UNION ALL
 SELECT i.job_id, 1
   FROM idempotency i, b
@@ -197,29 +188,14 @@ SELECT json_build_object(
 -- 1), ('cancel_requested', 1), or (final state already reached, 0).
 -- No row: unknown, another tenant's, or a race with completion (run again).
 WITH j0 AS MATERIALIZED (
-    SELECT j.id, j.state FROM jobs j
+    SELECT j.id, j.state, j.last_error FROM jobs j
      WHERE j.id = $2::bigint AND ($1::bigint = 0 OR j.tenant_id = $1::bigint)
      FOR UPDATE
 ),
-d AS (
-    DELETE FROM jobs j USING j0
-     WHERE j.id = j0.id AND j0.state = 'queued'
-    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
-              j.params, j.input_type, octet_length(j.input) AS input_bytes,
-              j.idempotency_key, j.attempts, j.max_attempts, j.deadline_at,
-              j.enqueued_at, j.started_at, j.worker, j.device, j.last_error
-),
 h AS (
-    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
-                             cancel_requested, params, input_type, input_bytes,
-                             idempotency_key, attempts, max_attempts,
-                             deadline_at, enqueued_at, started_at, worker,
-                             device, error)
-    SELECT id, tenant_id, batch_id, task, model, tier, 'canceled', true, params,
-           input_type, input_bytes, idempotency_key, attempts, max_attempts,
-           deadline_at, enqueued_at, started_at, worker, device, last_error
-      FROM d
-    RETURNING id
+    SELECT a.archived_id AS id
+      FROM j0, LATERAL job_archive(ARRAY[j0.id], ARRAY['canceled'], ARRAY[j0.last_error]) a
+     WHERE j0.state = 'queued'
 ),
 r AS (
     UPDATE jobs j SET cancel_requested = true FROM j0
@@ -410,27 +386,15 @@ SELECT x.id, CASE WHEN u.id IS NULL THEN -1 WHEN u.cancel_requested THEN 1 ELSE 
 -- name: jq_complete
 -- $1 worker, $2 id, $3 result json, $4 result bytes, $5 result type,
 -- $6 timings json.  No row: the lease was lost.
-WITH d AS (
-    DELETE FROM jobs j
+WITH c AS MATERIALIZED (
+    SELECT j.id FROM jobs j
      WHERE j.id = $2::bigint AND j.state = 'running' AND j.worker = $1::text
-    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
-              j.cancel_requested, j.params, j.input_type,
-              octet_length(j.input) AS input_bytes, j.idempotency_key,
-              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
-              j.started_at, j.worker, j.device
+     FOR UPDATE
 ),
 h AS (
-    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
-                             cancel_requested, params, input_type, input_bytes,
-                             idempotency_key, attempts, max_attempts,
-                             deadline_at, enqueued_at, started_at, worker,
-                             device, result, result_bytes, result_type, timings)
-    SELECT id, tenant_id, batch_id, task, model, tier, 'succeeded',
-           cancel_requested, params, input_type, input_bytes, idempotency_key,
-           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
-           device, $3::jsonb, $4::bytea, $5::text, $6::jsonb
-      FROM d
-    RETURNING id
+    SELECT a.archived_id AS id
+      FROM c, LATERAL job_archive(ARRAY[c.id], ARRAY['succeeded'], NULL, ARRAY[$3::jsonb],
+                                  ARRAY[$4::bytea], ARRAY[$5::text], ARRAY[$6::jsonb]) a
 )
 SELECT h.id FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::text)) n
 
@@ -438,30 +402,20 @@ SELECT h.id FROM h CROSS JOIN LATERAL (SELECT pg_notify('vkv_job_done', h.id::te
 -- $1 worker, $2 ids, $3 result json texts (same length).  Returns the ids
 -- completed (the others had lost their lease).  The notification's payload
 -- lists all of them (ids are short: 256 fit the 8000-byte payload limit).
-WITH r AS MATERIALIZED (
-    SELECT x.id, x.res FROM unnest($2::bigint[], $3::text[]) AS x(id, res)
+WITH c AS MATERIALIZED (
+    SELECT j.id, x.res FROM unnest($2::bigint[], $3::text[]) AS x(id, res)
+      JOIN jobs j ON j.id = x.id
+     WHERE j.state = 'running' AND j.worker = $1::text
+     FOR UPDATE OF j
 ),
-d AS (
-    DELETE FROM jobs j USING r
-     WHERE j.id = r.id AND j.state = 'running' AND j.worker = $1::text
-    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
-              j.cancel_requested, j.params, j.input_type,
-              octet_length(j.input) AS input_bytes, j.idempotency_key,
-              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
-              j.started_at, j.worker, j.device, r.res
+agg AS (
+    SELECT array_agg(c.id) AS ids, array_agg('succeeded'::text) AS states,
+           array_agg(c.res::jsonb) AS results
+      FROM c
 ),
 h AS (
-    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
-                             cancel_requested, params, input_type, input_bytes,
-                             idempotency_key, attempts, max_attempts,
-                             deadline_at, enqueued_at, started_at, worker,
-                             device, result)
-    SELECT id, tenant_id, batch_id, task, model, tier, 'succeeded',
-           cancel_requested, params, input_type, input_bytes, idempotency_key,
-           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
-           device, res::jsonb
-      FROM d
-    RETURNING id
+    SELECT a.archived_id AS id
+      FROM agg, LATERAL job_archive(agg.ids, agg.states, NULL, agg.results) a
 )
 -- one notification for the whole batch: the ids, comma-separated
 SELECT h.id FROM h
@@ -491,28 +445,13 @@ rq AS (
      WHERE j.id = cur.id AND cur.retry AND s.id = 1
     RETURNING j.id
 ),
-d AS (
-    DELETE FROM jobs j USING cur
-     WHERE j.id = cur.id AND NOT cur.retry
-    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
-              j.cancel_requested, j.params, j.input_type,
-              octet_length(j.input) AS input_bytes, j.idempotency_key,
-              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
-              j.started_at, j.worker, j.device
-),
 h AS (
-    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
-                             cancel_requested, params, input_type, input_bytes,
-                             idempotency_key, attempts, max_attempts,
-                             deadline_at, enqueued_at, started_at, worker,
-                             device, error)
-    SELECT id, tenant_id, batch_id, task, model, tier,
-           CASE WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,
-           cancel_requested, params, input_type, input_bytes, idempotency_key,
-           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
-           device, $3::text
-      FROM d
-    RETURNING id, state
+    SELECT a.archived_id AS id, a.archived_state AS state
+      FROM (SELECT * FROM cur WHERE NOT cur.retry) e,
+           LATERAL job_archive(ARRAY[e.id],
+                               ARRAY[CASE WHEN e.cancel_requested THEN 'canceled'
+                                          ELSE 'failed' END],
+                               ARRAY[$3::text]) a
 )
 SELECT 'queued'::text FROM rq
 UNION ALL
@@ -542,39 +481,28 @@ rq AS (
      WHERE j.id = exp.id AND NOT exp.exhausted AND NOT exp.cancel_requested
     RETURNING j.id
 ),
-d AS (
-    DELETE FROM jobs j
+ended AS MATERIALIZED (
+    SELECT j.id,
+           CASE WHEN j.state = 'queued' THEN 'expired'
+                WHEN j.cancel_requested THEN 'canceled' ELSE 'failed' END AS state,
+           CASE WHEN j.state = 'queued'
+                THEN 'deadline passed before the job started'
+                    || coalesce(' (last error: ' || j.last_error || ')', '')
+                WHEN j.cancel_requested THEN 'canceled while running'
+                ELSE 'lease expired on worker ' || coalesce(j.worker, '?')
+                    || ' after ' || j.attempts || ' attempts'
+                    || coalesce(' (last error: ' || j.last_error || ')', '')
+           END AS error
+      FROM jobs j
      WHERE j.id IN (SELECT id FROM exp WHERE exhausted OR cancel_requested
                     UNION ALL SELECT id FROM dl)
-    RETURNING j.id, j.tenant_id, j.batch_id, j.task, j.model, j.tier,
-              j.cancel_requested, j.params, j.input_type,
-              octet_length(j.input) AS input_bytes, j.idempotency_key,
-              j.attempts, j.max_attempts, j.deadline_at, j.enqueued_at,
-              j.started_at, j.worker, j.device, j.state AS old_state,
-              j.last_error
+),
+agg AS (
+    SELECT array_agg(id) AS ids, array_agg(state) AS states, array_agg(error) AS errors
+      FROM ended
 ),
 h AS (
-    INSERT INTO job_history (id, tenant_id, batch_id, task, model, tier, state,
-                             cancel_requested, params, input_type, input_bytes,
-                             idempotency_key, attempts, max_attempts,
-                             deadline_at, enqueued_at, started_at, worker,
-                             device, error)
-    SELECT id, tenant_id, batch_id, task, model, tier,
-           CASE WHEN old_state = 'queued' THEN 'expired'
-                WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,
-           cancel_requested, params, input_type, input_bytes, idempotency_key,
-           attempts, max_attempts, deadline_at, enqueued_at, started_at, worker,
-           device,
-           CASE WHEN old_state = 'queued'
-                THEN 'deadline passed before the job started'
-                    || coalesce(' (last error: ' || last_error || ')', '')
-                WHEN cancel_requested THEN 'canceled while running'
-                ELSE 'lease expired on worker ' || coalesce(worker, '?')
-                    || ' after ' || attempts || ' attempts'
-                    || coalesce(' (last error: ' || last_error || ')', '')
-           END
-      FROM d
-    RETURNING id
+    SELECT a.archived_id AS id FROM agg, LATERAL job_archive(agg.ids, agg.states, agg.errors) a
 ),
 nh AS (
     SELECT count(*) AS n FROM h CROSS JOIN LATERAL
