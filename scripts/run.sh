@@ -217,6 +217,8 @@ if ((!healthy)); then
   Ctrl-C stops everything.
 TXT
 else
+# an image that exists in every checkout (make run fetches no test photos)
+DEMO_IMG=$ROOT/tests/fuzz/corpus/image/jpeg-baseline.jpg
 hstatus=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("status","?"))' "$VAR/run/health.json" 2>/dev/null || echo "?")
 cat <<TXT
 
@@ -226,9 +228,10 @@ cat <<TXT
   logs: $LOG/
 
   curl -s -H "Authorization: Bearer $KEY" $URL/v1/health
-  curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
-       -d "{\"task\":\"classify\",\"model\":\"nsfw-mobilenet-v2\",\"tier\":\"IMMEDIATE\",\"image_url\":\"data:image/jpeg;base64,\$(base64 -w0 photo.jpg)\"}" \\
-       $URL/v1/jobs
+  curl -s -H "Authorization: Bearer $KEY" -F task=classify -F model=nsfw-mobilenet-v2 \\
+       -F tier=IMMEDIATE -F image=@$DEMO_IMG $URL/v1/jobs
+  (any JPEG, PNG or WebP of yours in place of the example image; the upload is
+  multipart, so its size is not limited by the shell's argument length)
 
   Ctrl-C stops everything.
 TXT
