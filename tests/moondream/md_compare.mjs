@@ -6,7 +6,7 @@
 //   MD_URL=... MD_KEY=... MD_BIN=build/bin MD_MODEL_DIR=var/cache/models/centernet \
 //     node tests/moondream/md_compare.mjs IMG...
 //
-// Our side: POST /v1/jobs?wait= {task:"detect", image_url: the file as a
+// Our side: POST /v1/jobs (then polled) {task:"detect", image_url: the file as a
 // data URL}; the worker decodes it with common/img.  Reference side: the
 // same bytes decoded by common/img (md_ppm) into a PPM, fed to tfjs, which
 // resizes with tf.image.resizeBilinear exactly as @vladmandic/human does.
@@ -46,18 +46,27 @@ const iou = (a, b) => {
   return ua > 0 ? i / ua : 0;
 };
 
+// Submitted without ?wait (a short request each) and polled: a synchronous
+// call per image would hold one of the key's VKV_LONG_PER_KEY (8) long
+// requests each, and this comparison sends more images than that at once.
 async function ours(file) {
   const b = fs.readFileSync(file);
   const mime = file.endsWith('.png') ? 'image/png' : 'image/jpeg';
   const t0 = Date.now();
-  const res = await fetch(`${URL_}/v1/jobs?wait=60000`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+  const headers = { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' };
+  const res = await fetch(`${URL_}/v1/jobs`, {
+    method: 'POST', headers,
     body: JSON.stringify({ task: 'detect', model: 'centernet', tier: 'IMMEDIATE',
                            image_url: `data:${mime};base64,${b.toString('base64')}` }),
   });
-  const j = await res.json();
-  if (j.state !== 'succeeded') throw new Error(`job ${j.id} ${j.state}: ${JSON.stringify(j.error ?? j)}`);
+  let j = await res.json();
+  if (res.status !== 202 || !j.id) throw new Error(`enqueue ${file}: ${res.status} ${JSON.stringify(j)}`);
+  const id = j.id;
+  for (let i = 0; i < 1200 && !['succeeded', 'failed', 'canceled'].includes(j.state); i++) {
+    await new Promise(r => setTimeout(r, 50));
+    j = await (await fetch(`${URL_}/v1/jobs/${id}`, { headers })).json();
+  }
+  if (j.state !== 'succeeded') throw new Error(`job ${id} ${j.state}: ${JSON.stringify(j.error ?? j)}`);
   return { ms: Date.now() - t0, objects: j.result.objects, timings: j.timings };
 }
 
