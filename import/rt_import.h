@@ -8,6 +8,8 @@
  * anything input-sized is allocated, and every failure fills struct err
  * with code "invalid_model" (ERR_INVALID), "model_too_large" (ERR_TOO_LARGE),
  * "unsupported_model" (ERR_UNPROCESSABLE) or, for files, "model_io" (transient).
+ * Importers return the runtime's enum rt_status (rt.h): RT_ERR_INVALID,
+ * RT_ERR_TOO_LARGE, RT_UNSUPPORTED, RT_ERR_IO, RT_ERR_OOM.
  *
  * Layout: the IR is NHWC (see rt_ir.h).  The ONNX importer keeps, for each
  * rank-4 value, whether the IR tensor holds the ONNX NCHW value in NHWC
@@ -18,19 +20,11 @@
 #define VKV_RT_IMPORT_H
 
 #include "common/err.h"
+#include "runtime/rt.h"
 #include "runtime/ir/rt_ir.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-enum rt_import_status {
-    RT_IMPORT_OK = 0,
-    RT_IMPORT_ERR_INVALID = -40,     /* malformed or inconsistent model */
-    RT_IMPORT_ERR_TOO_LARGE = -41,   /* a size beyond the limits below */
-    RT_IMPORT_ERR_UNSUPPORTED = -42, /* valid, but an op/attr we do not run */
-    RT_IMPORT_ERR_IO = -43,          /* could not read a file */
-    RT_IMPORT_ERR_OOM = -44,
-};
 
 /* limits on what a model file may ask for, checked before allocating */
 #define RT_IMPORT_MAX_FILE (512LL * 1024 * 1024) /* model.json, .bin or .onnx */
@@ -85,7 +79,7 @@ int rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_op
 /*
  * Reads a whole file into a new buffer (NUL-terminated, *len excludes the
  * NUL) after checking its size against max; caller frees with free().
- * Returns 0 or RT_IMPORT_ERR_IO / RT_IMPORT_ERR_TOO_LARGE with e set.
+ * Returns 0 or RT_ERR_IO / RT_ERR_TOO_LARGE with e set.
  */
 int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len, struct err *e);
 

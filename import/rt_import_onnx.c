@@ -40,9 +40,9 @@ enum {
 #define OX_MAX_IO 16
 #define OX_MAX_INTS 16
 
-#define BAD(...) err_set(c->e, RT_IMPORT_ERR_INVALID, ERR_INVALID, "invalid_model", __VA_ARGS__)
+#define BAD(...) err_set(c->e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", __VA_ARGS__)
 #define UNSUP(...)                                                                                 \
-    err_set(c->e, RT_IMPORT_ERR_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model", __VA_ARGS__)
+    err_set(c->e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model", __VA_ARGS__)
 
 struct ox_val {
     const uint8_t *name;
@@ -119,13 +119,13 @@ static int ox_define(struct ox_ctx *c, const uint8_t *name, size_t n)
     if (ox_find(c, name, n) >= 0)
         return BAD("value \"%.*s\" defined twice", (int)(n > 60 ? 60 : n), (const char *)name);
     if (c->nv >= RT_MAX_TENSORS)
-        return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+        return err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                        "too many values (limit %d)", RT_MAX_TENSORS);
     if (c->nv == c->capv) {
         int cap = c->capv ? c->capv * 2 : 256;
         struct ox_val *p = realloc(c->v, (size_t)cap * sizeof(*p));
         if (p == NULL)
-            return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+            return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                            "could not grow the value table to %d", cap);
         c->v = p;
         c->capv = cap;
@@ -186,7 +186,7 @@ static int64_t ox_dims_check(struct ox_ctx *c, int ndim, const int64_t *d, const
         if (d[i] < 0)
             return BAD("%s has a negative dim %d: %lld", what, i, (long long)d[i]);
         if (d[i] > RT_MAX_TENSOR_ELEMS || (d[i] && n > RT_MAX_TENSOR_ELEMS / d[i]))
-            return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+            return err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                            "%s too large (limit %lld elements)", what,
                            (long long)RT_MAX_TENSOR_ELEMS);
         n *= d[i];
@@ -201,7 +201,7 @@ static int ox_host_alloc(struct ox_ctx *c, struct ox_val *v, int is_int, int ndi
     if (n < 0)
         return (int)n;
     if (c->o.max_const_elems > 0 && n > c->o.max_const_elems)
-        return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+        return err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                        "constant of %lld elements (limit %lld)", (long long)n,
                        (long long)c->o.max_const_elems);
     v->host = 1;
@@ -212,7 +212,7 @@ static int ox_host_alloc(struct ox_ctx *c, struct ox_val *v, int is_int, int ndi
     size_t bytes = (size_t)(n ? n : 1) * (is_int ? sizeof(int64_t) : sizeof(float));
     void *p = calloc(1, bytes);
     if (p == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                        "could not allocate a constant of %lld elements", (long long)n);
     if (is_int)
         v->iv = p;
@@ -736,7 +736,7 @@ static int ox_const_ir(struct ox_ctx *c, int k, int nhwc)
         return BAD("empty constant used as an operand");
     float *buf = malloc((size_t)v->n * sizeof(float));
     if (buf == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                        "could not allocate a constant of %lld floats", (long long)v->n);
     int64_t d[RT_MAX_DIMS];
     int ndim = v->ndim;
@@ -943,7 +943,7 @@ static int op_conv(struct ox_ctx *c)
     memset(&a, 0, sizeof(a));
     if (ox_pads(c, X->shape[1], X->shape[2], k, s, d, &a.conv.pad_t, &a.conv.pad_l, &a.conv.pad_b,
                 &a.conv.pad_r) < 0)
-        return c->e ? c->e->status : RT_IMPORT_ERR_INVALID;
+        return c->e ? c->e->status : RT_ERR_INVALID;
     a.conv.stride_h = (int)s[0];
     a.conv.stride_w = (int)s[1];
     a.conv.dil_h = (int)d[0];
@@ -952,7 +952,7 @@ static int op_conv(struct ox_ctx *c)
     /* OIHW -> HWIO */
     float *hwio = malloc((size_t)W->n * sizeof(float));
     if (hwio == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                        "could not allocate weights");
     for (int64_t o = 0; o < O; o++)
         for (int64_t i = 0; i < I; i++)
@@ -977,7 +977,7 @@ static int op_conv(struct ox_ctx *c)
                        (long long)B->n, (long long)O);
         float *bf = malloc((size_t)O * sizeof(float));
         if (bf == NULL)
-            return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+            return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                            "could not allocate bias");
         for (int64_t i = 0; i < O; i++)
             bf[i] = hv_f(B, i);
@@ -1017,7 +1017,7 @@ static int op_pool(struct ox_ctx *c, int is_max)
     struct rt_pool_attrs *p = &a.pool;
     if (ox_pads(c, X->shape[1], X->shape[2], k, s, d, &p->pad_t, &p->pad_l, &p->pad_b, &p->pad_r) <
         0)
-        return c->e ? c->e->status : RT_IMPORT_ERR_INVALID;
+        return c->e ? c->e->status : RT_ERR_INVALID;
     p->kh = (int)k[0];
     p->kw = (int)k[1];
     p->stride_h = (int)s[0];
@@ -1518,7 +1518,7 @@ static int op_dense(struct ox_ctx *c, int gemm)
     int64_t K = tb ? W->dims[1] : W->dims[0], N = tb ? W->dims[0] : W->dims[1];
     float *wf = malloc((size_t)(K * N) * sizeof(float));
     if (wf == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                        "could not allocate weights");
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++)
@@ -1538,7 +1538,7 @@ static int op_dense(struct ox_ctx *c, int gemm)
                          (long long)B->n, (long long)N);
         float *bf = malloc((size_t)N * sizeof(float));
         if (bf == NULL)
-            return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+            return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                            "could not allocate bias");
         for (int64_t j = 0; j < N; j++)
             bf[j] = beta * hv_f(B, B->n == 1 ? 0 : j);
@@ -1577,8 +1577,7 @@ static int op_batchnorm(struct ox_ctx *c)
     float eps = attr_f(c->nd, "epsilon", 1e-5f);
     float *sc = malloc((size_t)C * 2 * sizeof(float));
     if (sc == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate");
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
     for (int64_t i = 0; i < C; i++) {
         float s = hv_f(&c->v[p[0]], i) / sqrtf(hv_f(&c->v[p[3]], i) + eps);
         sc[i] = s;
@@ -1999,8 +1998,7 @@ static int ox_graph(struct ox_ctx *c, const uint8_t *buf, size_t len)
     int rc, n_nodes = 0;
     struct ox_node *nd = malloc(sizeof(*nd));
     if (nd == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate");
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
 
     /* pass 1: initializers (they may follow the nodes in the file) */
     rt_pb_init(&r, buf, len);
@@ -2008,7 +2006,7 @@ static int ox_graph(struct ox_ctx *c, const uint8_t *buf, size_t len)
         if (f.wire != RT_PB_WIRE_LEN)
             continue;
         if (f.num == 1 && ++n_nodes > RT_MAX_NODES) {
-            rc = err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+            rc = err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                          "too many nodes (limit %d)", RT_MAX_NODES);
             break;
         }
@@ -2070,11 +2068,11 @@ static int ox_graph(struct ox_ctx *c, const uint8_t *buf, size_t len)
 /* errors from rt_ir.c (rt_status codes) become importer codes */
 static int import_status(int rc, struct err *e)
 {
-    int m = rc == -1   ? RT_IMPORT_ERR_INVALID
-            : rc == -2 ? RT_IMPORT_ERR_OOM
-            : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED
-            : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
-            : rc == -6 ? RT_IMPORT_ERR_IO
+    int m = rc == -1   ? RT_ERR_INVALID
+            : rc == -2 ? RT_ERR_OOM
+            : rc == -4 ? RT_UNSUPPORTED
+            : rc == -5 ? RT_ERR_TOO_LARGE
+            : rc == -6 ? RT_ERR_IO
                        : rc;
     if (e && rc < 0)
         e->status = m;
@@ -2098,8 +2096,7 @@ int rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_op
 
     *out = NULL;
     if (c == NULL)
-        return err_set(e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate");
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
     c->e = e;
     if (o)
         c->o = *o;
@@ -2130,10 +2127,10 @@ int rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_op
         }
     }
     if (rc >= 0 && graph == NULL)
-        rc = err_set(e, RT_IMPORT_ERR_INVALID, ERR_INVALID, "invalid_model",
+        rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                      "invalid ONNX model: no graph");
     if (rc >= 0 && (c->opset < 9 || c->opset > 13))
-        rc = err_set(e, RT_IMPORT_ERR_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
+        rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                      "unsupported ONNX opset %d (supported: 9..13)", c->opset);
     if (rc >= 0) {
         c->g = rt_graph_init();

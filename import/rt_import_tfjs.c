@@ -25,17 +25,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define BAD(...) err_set(c->e, RT_IMPORT_ERR_INVALID, ERR_INVALID, "invalid_model", __VA_ARGS__)
+#define BAD(...) err_set(c->e, RT_ERR_INVALID, ERR_INVALID, "invalid_model", __VA_ARGS__)
 #define UNSUP(...)                                                                                 \
-    err_set(c->e, RT_IMPORT_ERR_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model", __VA_ARGS__)
+    err_set(c->e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model", __VA_ARGS__)
 #define TJ_MAX_WEIGHTS 100000
 
 /* ---- files --------------------------------------------------------------- */
 
 /*
  * Reads path into a new NUL-terminated buffer (caller frees with free())
- * after checking its size against max.  Returns 0, RT_IMPORT_ERR_IO
- * (transient, errno kept) or RT_IMPORT_ERR_TOO_LARGE.
+ * after checking its size against max.  Returns 0, RT_ERR_IO
+ * (transient, errno kept) or RT_ERR_TOO_LARGE.
  */
 int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len, struct err *e)
 {
@@ -46,27 +46,27 @@ int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *
     *len = 0;
     if (f == NULL) {
         int en = errno;
-        err_set_transient(e, RT_IMPORT_ERR_IO, "model_io", "could not open model file \"%s\": %s",
-                          path, strerror(en));
+        err_set_transient(e, RT_ERR_IO, "model_io", "could not open model file \"%s\": %s", path,
+                          strerror(en));
         if (e)
             e->sys_errno = en;
-        return RT_IMPORT_ERR_IO;
+        return RT_ERR_IO;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return err_set(e, RT_IMPORT_ERR_IO, ERR_INVALID, "model_io",
+        return err_set(e, RT_ERR_IO, ERR_INVALID, "model_io",
                        "model file \"%s\" is not a regular file", path);
     }
     if ((long long)st.st_size > max) {
         fclose(f);
-        return err_set(e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                        "model file \"%s\" has %lld bytes (limit %lld)", path, (long long)st.st_size,
                        max);
     }
     uint8_t *p = malloc((size_t)st.st_size + 1);
     if (p == NULL) {
         fclose(f);
-        return err_set(e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                        "could not allocate %lld bytes for \"%s\"", (long long)st.st_size, path);
     }
     size_t n = fread(p, 1, (size_t)st.st_size, f);
@@ -74,8 +74,8 @@ int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *
     fclose(f);
     if (bad || n != (size_t)st.st_size) {
         free(p);
-        return err_set_transient(e, RT_IMPORT_ERR_IO, "model_io",
-                                 "could not read model file \"%s\"", path);
+        return err_set_transient(e, RT_ERR_IO, "model_io", "could not read model file \"%s\"",
+                                 path);
     }
     p[n] = '\0';
     *buf = p;
@@ -226,13 +226,12 @@ static int tj_weights(struct tj_ctx *c, const json_t *root)
             return BAD("weightsManifest group %zu has no weights array", gi);
         n += (int)json_array_size(ws);
         if (n > TJ_MAX_WEIGHTS)
-            return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+            return err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                            "too many weights (limit %d)", TJ_MAX_WEIGHTS);
     }
     c->w = calloc((size_t)(n ? n : 1), sizeof(*c->w));
     if (c->w == NULL || tj_map_init(&c->wmap, (size_t)n) < 0)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate");
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
     json_array_foreach(man, gi, grp)
     {
         json_array_foreach(json_object_get(grp, "weights"), wi, wj)
@@ -259,7 +258,7 @@ static int tj_weights(struct tj_ctx *c, const json_t *root)
                 if (tj_json_int(dj, &d) < 0 || d < 0)
                     return BAD("weight \"%.60s\": invalid dim %zu", name, k);
                 if (d > RT_MAX_TENSOR_ELEMS || (d && w->n > RT_MAX_TENSOR_ELEMS / d))
-                    return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+                    return err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                                    "weight \"%.60s\" too large (limit %lld elements)", name,
                                    (long long)RT_MAX_TENSOR_ELEMS);
                 w->shape[k] = d;
@@ -348,7 +347,7 @@ static float *tj_decode(struct tj_ctx *c, const struct tj_weight *w)
 {
     float *f = malloc((size_t)(w->n ? w->n : 1) * sizeof(float));
     if (f == NULL) {
-        err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+        err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                 "could not allocate weight \"%.60s\"", w->name);
         return NULL;
     }
@@ -367,7 +366,7 @@ static int tj_const(struct tj_ctx *c, int wi, int ndim, const int64_t *shape)
         return BAD("weight \"%.60s\" is empty", w->name);
     float *f = tj_decode(c, w);
     if (f == NULL)
-        return RT_IMPORT_ERR_OOM;
+        return RT_ERR_OOM;
     int id;
     if (ndim >= 0) {
         int64_t n = 1;
@@ -610,8 +609,7 @@ static int layer_bn(struct tj_ctx *c, const json_t *cfg, const char *name, int x
                        c->w[ks[i]].name, (long long)c->w[ks[i]].n, (long long)C);
     float *p = malloc((size_t)C * 2 * sizeof(float));
     if (p == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate");
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
     for (int64_t i = 0; i < C; i++) {
         float g = kg >= 0 ? tj_wf(c, &c->w[kg], i) : 1.0f;
         float b = kb >= 0 ? tj_wf(c, &c->w[kb], i) : 0.0f;
@@ -889,11 +887,10 @@ static int tj_layers(struct tj_ctx *c, const json_t *topo)
     if (!json_is_array(layers) || json_array_size(layers) == 0)
         return BAD("tfjs layers model without layers");
     if (json_array_size(layers) > RT_MAX_NODES)
-        return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+        return err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                        "too many layers (limit %d)", RT_MAX_NODES);
     if (tj_map_init(&m, json_array_size(layers)) < 0)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate");
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
     json_array_foreach(layers, i, layer)
     {
         const char *lc = json_string_value(json_object_get(layer, "class_name"));
@@ -1274,8 +1271,7 @@ static int tg_deconv(struct tg *t, int i, const int *in, int nin)
     int64_t h = X->shape[1], w = X->shape[2];
     float *k = malloc((size_t)(ci * 4 * co) * sizeof(float));
     if (k == NULL)
-        return err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate");
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
     for (int64_t dy = 0; dy < 2; dy++)
         for (int64_t dx = 0; dx < 2; dx++)
             for (int64_t o = 0; o < co; o++)
@@ -1571,7 +1567,7 @@ static int tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
     if (!json_is_array(nodes) || json_array_size(nodes) == 0)
         return BAD("tfjs graph model without nodes");
     if (json_array_size(nodes) > RT_MAX_NODES)
-        return err_set(c->e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+        return err_set(c->e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                        "too many nodes (limit %d)", RT_MAX_NODES);
     memset(&t, 0, sizeof(t));
     t.c = c;
@@ -1580,8 +1576,7 @@ static int tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
     stack = malloc((size_t)t.nn * sizeof(int));
     pos = malloc((size_t)t.nn * sizeof(int));
     if (t.n == NULL || stack == NULL || pos == NULL || tj_map_init(&t.m, (size_t)t.nn) < 0) {
-        rc = err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                     "could not allocate");
+        rc = err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
         goto out;
     }
     json_array_foreach(nodes, i, nd)
@@ -1609,8 +1604,7 @@ static int tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
     if (c->o.n_outputs > 0) {
         onames = calloc((size_t)c->o.n_outputs, sizeof(*onames));
         if (onames == NULL) {
-            rc = err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                         "could not allocate");
+            rc = err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
             goto out;
         }
         for (int k = 0; k < c->o.n_outputs; k++)
@@ -1623,8 +1617,7 @@ static int tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
         const json_t *val;
         onames = calloc(json_object_size(outs), sizeof(*onames));
         if (onames == NULL) {
-            rc = err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                         "could not allocate");
+            rc = err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
             goto out;
         }
         json_object_foreach((json_t *)outs, key, val)
@@ -1638,8 +1631,7 @@ static int tj_graph(struct tj_ctx *c, const json_t *root, const json_t *topo)
         onames = calloc((size_t)t.nn, sizeof(*onames));
         if (used == NULL || onames == NULL) {
             free(used);
-            rc = err_set(c->e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                         "could not allocate");
+            rc = err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate");
             goto out_names;
         }
         for (int k = 0; k < t.nn; k++) {
@@ -1715,11 +1707,11 @@ out:
 /* errors from rt_ir.c (rt_status codes) become importer codes */
 static int import_status(int rc, struct err *e)
 {
-    int m = rc == -1   ? RT_IMPORT_ERR_INVALID
-            : rc == -2 ? RT_IMPORT_ERR_OOM
-            : rc == -4 ? RT_IMPORT_ERR_UNSUPPORTED
-            : rc == -5 ? RT_IMPORT_ERR_TOO_LARGE
-            : rc == -6 ? RT_IMPORT_ERR_IO
+    int m = rc == -1   ? RT_ERR_INVALID
+            : rc == -2 ? RT_ERR_OOM
+            : rc == -4 ? RT_UNSUPPORTED
+            : rc == -5 ? RT_ERR_TOO_LARGE
+            : rc == -6 ? RT_ERR_IO
                        : rc;
     if (e && rc < 0)
         e->status = m;
@@ -1768,12 +1760,12 @@ int rt_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *bin, si
     json_error_t je;
     *out = NULL;
     if ((long long)json_len > RT_IMPORT_MAX_JSON)
-        return err_set(e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                        "model.json has %zu bytes (limit %lld)", json_len,
                        (long long)RT_IMPORT_MAX_JSON);
     json_t *root = json_loadb(json, json_len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL)
-        return err_set(e, RT_IMPORT_ERR_INVALID, ERR_INVALID, "invalid_model",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                        "invalid model.json: %s at line %d", je.text, je.line);
     int rc = tj_import(root, bin, bin_len, o, out, e);
     json_decref(root);
@@ -1804,7 +1796,7 @@ int rt_import_tfjs(const char *path, const struct rt_import_opts *o, struct rt_g
     root = json_loadb((const char *)js, js_len, JSON_REJECT_DUPLICATES, &je);
     free(js);
     if (root == NULL)
-        return err_set(e, RT_IMPORT_ERR_INVALID, ERR_INVALID, "invalid_model",
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                        "invalid model.json \"%s\": %s at line %d", path, je.text, je.line);
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
@@ -1824,12 +1816,12 @@ int rt_import_tfjs(const char *path, const struct rt_import_opts *o, struct rt_g
             uint8_t *sb;
             size_t sl;
             if (p == NULL || !path_safe(p)) {
-                rc = err_set(e, RT_IMPORT_ERR_INVALID, ERR_INVALID, "invalid_model",
+                rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_model",
                              "invalid weight shard path in \"%s\"", path);
                 goto out;
             }
             if (++nshards > RT_IMPORT_MAX_SHARDS) {
-                rc = err_set(e, RT_IMPORT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
+                rc = err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "model_too_large",
                              "too many weight shards (limit %d)", RT_IMPORT_MAX_SHARDS);
                 goto out;
             }
@@ -1842,7 +1834,7 @@ int rt_import_tfjs(const char *path, const struct rt_import_opts *o, struct rt_g
                 uint8_t *nb = realloc(bin, nc ? nc : 1);
                 if (nb == NULL) {
                     free(sb);
-                    rc = err_set(e, RT_IMPORT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                    rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                                  "could not allocate");
                     goto out;
                 }

@@ -360,7 +360,7 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         o = &od;
     rc = rt_import_file_read(manifest_path, 1 << 20, &buf, &len, e);
     if (rc < 0)
-        return rc == RT_IMPORT_ERR_TOO_LARGE ? RT_ERR_TOO_LARGE : RT_ERR_IO;
+        return rc;
     json_t *man = json_loadb((const char *)buf, len, 0, &je);
     free(buf);
     if (man == NULL)
@@ -443,15 +443,9 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         else
             rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                          "manifest \"%s\": unknown format \"%.30s\"", manifest_path, fmt);
-        if (rc == RT_IMPORT_ERR_IO)
+        if (rc == RT_ERR_IO)
             snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
                      " (run make models)");
-        if (rc < 0)
-            rc = rc == RT_IMPORT_ERR_IO            ? RT_ERR_IO
-                 : rc == RT_IMPORT_ERR_TOO_LARGE   ? RT_ERR_TOO_LARGE
-                 : rc == RT_IMPORT_ERR_UNSUPPORTED ? RT_UNSUPPORTED
-                 : rc == RT_IMPORT_ERR_OOM         ? RT_ERR_OOM
-                                                   : RT_ERR_INVALID;
         if (rc == 0 && !m->packed) {
             /* the same passes and weight rounding as a plan, then cache */
             if ((rc = rt_graph_optimize(g, e)) == 0 && o->weights != RT_WEIGHTS_F32)

@@ -206,15 +206,15 @@ static void onnx_crafted(void)
 
     n = model(buf, 17, &w, NULL, NULL);
     seed("onnx", "opset17.onnx", NULL, 0, buf, n);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_UNSUPPORTED && strstr(e.msg, "opset 17"),
-             "opset 17: %s", e.msg);
+    TH_CHECK(onnx(buf, n, &e) == RT_UNSUPPORTED && strstr(e.msg, "opset 17"), "opset 17: %s",
+             e.msg);
     n = model(buf, 8, &w, NULL, NULL);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_UNSUPPORTED, "opset 8: %s", e.msg);
+    TH_CHECK(onnx(buf, n, &e) == RT_UNSUPPORTED, "opset 8: %s", e.msg);
 
     /* raw_data shorter than the dims say */
     tensor(&w, "w", wd, 4, wdata, 100);
     n = model(buf, 11, &w, NULL, NULL);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "raw_data"),
+    TH_CHECK(onnx(buf, n, &e) == RT_ERR_INVALID && strstr(e.msg, "raw_data"),
              "raw_data size mismatch: %s", e.msg);
 
     /* huge shape with little data */
@@ -222,33 +222,33 @@ static void onnx_crafted(void)
     tensor(&w, "w", huge, 4, wdata, 108);
     n = model(buf, 11, &w, NULL, NULL);
     seed("onnx", "huge_dims.onnx", NULL, 0, buf, n);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_TOO_LARGE && strstr(e.msg, "too large"),
+    TH_CHECK(onnx(buf, n, &e) == RT_ERR_TOO_LARGE && strstr(e.msg, "too large"),
              "initializer of 2^80 elements: %s", e.msg);
     int64_t neg[4] = {-4, 3, 3, 3};
     tensor(&w, "w", neg, 4, wdata, 108);
     n = model(buf, 11, &w, NULL, NULL);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_INVALID, "negative dim: %s", e.msg);
+    TH_CHECK(onnx(buf, n, &e) == RT_ERR_INVALID, "negative dim: %s", e.msg);
     int64_t wrong[4] = {4, 5, 3, 3};
     float big[180] = {0};
     tensor(&w, "w", wrong, 4, big, 180);
     n = model(buf, 11, &w, NULL, NULL);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "group"),
+    TH_CHECK(onnx(buf, n, &e) == RT_ERR_INVALID && strstr(e.msg, "group"),
              "weights for 5 input channels on a 3-channel input: %s", e.msg);
 
     /* missing initializer, unknown input, unknown op */
     n = model(buf, 11, NULL, NULL, NULL);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "unknown input"),
+    TH_CHECK(onnx(buf, n, &e) == RT_ERR_INVALID && strstr(e.msg, "unknown input"),
              "conv weights never defined: %s", e.msg);
     tensor(&w, "w", wd, 4, wdata, 108);
     struct pbw extra;
     node(&extra, "FancyOp", "c", NULL, "f");
     n = model(buf, 11, &w, &extra, "f");
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_UNSUPPORTED && strstr(e.msg, "FancyOp"),
-             "unknown op: %s", e.msg);
+    TH_CHECK(onnx(buf, n, &e) == RT_UNSUPPORTED && strstr(e.msg, "FancyOp"), "unknown op: %s",
+             e.msg);
     node(&extra, "Relu", "c", NULL, "c");
     n = model(buf, 11, &w, &extra, NULL);
     seed("onnx", "defined_twice.onnx", NULL, 0, buf, n);
-    TH_CHECK(onnx(buf, n, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "twice"),
+    TH_CHECK(onnx(buf, n, &e) == RT_ERR_INVALID && strstr(e.msg, "twice"),
              "a value defined twice: %s", e.msg);
 
     /* ConstantOfShape asking for 2^48 elements from a 3-int shape */
@@ -276,12 +276,12 @@ static void onnx_crafted(void)
     w_sub(&m, 8, &op);
     w_sub(&m, 7, &g);
     seed("onnx", "constant_of_shape_huge.onnx", NULL, 0, m.b, m.n);
-    TH_CHECK(onnx(m.b, m.n, &e) == RT_IMPORT_ERR_TOO_LARGE, "ConstantOfShape 65536^3: %s", e.msg);
+    TH_CHECK(onnx(m.b, m.n, &e) == RT_ERR_TOO_LARGE, "ConstantOfShape 65536^3: %s", e.msg);
 
     /* a length varint pointing past the end, and an overlong varint */
     uint8_t bad1[] = {0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
     seed("onnx", "length_past_end.bin", NULL, 0, bad1, sizeof(bad1));
-    TH_CHECK(onnx(bad1, sizeof(bad1), &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "exceeds"),
+    TH_CHECK(onnx(bad1, sizeof(bad1), &e) == RT_ERR_INVALID && strstr(e.msg, "exceeds"),
              "graph length past the end: %s", e.msg);
     uint8_t bad2[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     TH_CHECK(onnx(bad2, sizeof(bad2), &e) < 0, "11-byte varint: %s", e.msg);
@@ -309,7 +309,7 @@ static void tfjs_crafted(void)
     TH_EQ_INT(tfjs(good, bin, 4 * 28, &e), 0, "a valid hand-built tfjs graph model imports");
     seed("tfjs", "graph_conv.bin", good, strlen(good), bin, 4 * 28);
     seed("tfjs", "graph_conv_short_weights.bin", good, strlen(good), bin, 4 * 27);
-    TH_CHECK(tfjs(good, bin, 4 * 28 - 1, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "beyond"),
+    TH_CHECK(tfjs(good, bin, 4 * 28 - 1, &e) == RT_ERR_INVALID && strstr(e.msg, "beyond"),
              "weights one byte short (wrong offsets): %s", e.msg);
     int all = 1;
     size_t len = strlen(good);
@@ -334,43 +334,39 @@ static void tfjs_crafted(void)
     } while (0)
     SUB("[3,3,3,1]", "[1000000000,1000000000,3,1]");
     seed("tfjs", "graph_huge_shape.bin", j, strlen(j), bin, sizeof(bin));
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_TOO_LARGE, "huge weight shape: %s",
-             e.msg);
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_ERR_TOO_LARGE, "huge weight shape: %s", e.msg);
     SUB("[3,3,3,1]", "[3,-3,3,1]");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID, "negative dim: %s", e.msg);
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_ERR_INVALID, "negative dim: %s", e.msg);
     SUB("[3,3,3,1]", "[3,3,3,1,1,1]");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED, "rank 6 weight: %s",
-             e.msg);
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_UNSUPPORTED, "rank 6 weight: %s", e.msg);
     SUB("[3,3,3,1]", "[3,3,5,1]");
-    TH_CHECK(tfjs(j, bin, 4 * 46, &e) == RT_IMPORT_ERR_INVALID, "filter for 5 channels: %s", e.msg);
+    TH_CHECK(tfjs(j, bin, 4 * 46, &e) == RT_ERR_INVALID, "filter for 5 channels: %s", e.msg);
     SUB("\"float32\"}]", "\"complex64\"}]");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED &&
-                 strstr(e.msg, "complex64"),
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_UNSUPPORTED && strstr(e.msg, "complex64"),
              "unknown dtype: %s", e.msg);
     SUB("\"_FusedConv2D\"", "\"Bogus\"");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_UNSUPPORTED && strstr(e.msg, "Bogus"),
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_UNSUPPORTED && strstr(e.msg, "Bogus"),
              "unknown graph op: %s", e.msg);
     SUB("[\"x\",\"w\",\"b\"]", "[\"y\",\"w\",\"b\"]");
     j[strlen(j) - 1] = '\0';
     strcat(j, ",\"signature\":{\"outputs\":{\"y:0\":{\"name\":\"y:0\"}}}}");
     seed("tfjs", "graph_cycle.bin", j, strlen(j), bin, sizeof(bin));
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "cycle"),
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_ERR_INVALID && strstr(e.msg, "cycle"),
              "a node feeding itself: %s", e.msg);
     SUB("[\"x\",\"w\",\"b\"]", "[\"nope\",\"w\",\"b\"]");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID &&
-                 strstr(e.msg, "unknown input"),
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_ERR_INVALID && strstr(e.msg, "unknown input"),
              "unknown input: %s", e.msg);
     SUB("{\"name\":\"b\",\"op\":\"Const\"}", "{\"name\":\"w\",\"op\":\"Const\"}");
-    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "twice"),
+    TH_CHECK(tfjs(j, bin, sizeof(bin), &e) == RT_ERR_INVALID && strstr(e.msg, "twice"),
              "duplicate node: %s", e.msg);
-    TH_CHECK(tfjs("[]", bin, 0, &e) == RT_IMPORT_ERR_INVALID, "not an object: %s", e.msg);
+    TH_CHECK(tfjs("[]", bin, 0, &e) == RT_ERR_INVALID, "not an object: %s", e.msg);
     TH_CHECK(tfjs("{\"modelTopology\":{\"model_config\":{\"class_name\":\"Model\",\"config\":{"
                   "\"layers\":["
                   "{\"name\":\"i\",\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":"
                   "[null,8,8,3]}},"
                   "{\"name\":\"q\",\"class_name\":\"Quantum\",\"config\":{},\"inbound_nodes\":[[["
                   "\"i\",0,0,{}]]]}]}}}}",
-                  bin, 0, &e) == RT_IMPORT_ERR_UNSUPPORTED &&
+                  bin, 0, &e) == RT_UNSUPPORTED &&
                  strstr(e.msg, "Quantum"),
              "unknown layer class: %s", e.msg);
     TH_CHECK(tfjs("{\"modelTopology\":{\"model_config\":{\"class_name\":\"Model\",\"config\":{"
@@ -380,7 +376,7 @@ static void tfjs_crafted(void)
                   "{\"name\":\"c\",\"class_name\":\"Conv2D\",\"config\":{\"kernel_size\":[3,3],"
                   "\"filters\":1},"
                   "\"inbound_nodes\":[[[\"i\",0,0,{}]]]}]}}}}",
-                  bin, 0, &e) == RT_IMPORT_ERR_INVALID &&
+                  bin, 0, &e) == RT_ERR_INVALID &&
                  strstr(e.msg, "missing weight"),
              "layer without its weights: %s", e.msg);
 }
@@ -459,7 +455,7 @@ static void real_files(const char *dir)
             size_t cut = binl * (size_t)k / 16;
             g = NULL;
             rc = rt_import_tfjs_mem((const char *)js, jl, bin, cut, NULL, &g, &e);
-            ok &= rc == RT_IMPORT_ERR_INVALID && g == NULL && strstr(e.msg, "beyond") != NULL;
+            ok &= rc == RT_ERR_INVALID && g == NULL && strstr(e.msg, "beyond") != NULL;
         }
         TH_CHECK(ok, "%s: 16 truncations of the weights are 'beyond' errors", models[m][0]);
         ok = 1;
@@ -497,13 +493,13 @@ static void real_files(const char *dir)
               f);
         fclose(f);
         struct rt_graph *g = NULL;
-        TH_CHECK(rt_import_tfjs(p, NULL, &g, &e) == RT_IMPORT_ERR_INVALID && strstr(e.msg, "path"),
+        TH_CHECK(rt_import_tfjs(p, NULL, &g, &e) == RT_ERR_INVALID && strstr(e.msg, "path"),
                  "shard path escaping the model directory: %s", e.msg);
         remove(p);
     }
     struct rt_graph *g = NULL;
-    TH_CHECK(rt_import_onnx("/nonexistent/model.onnx", NULL, &g, &e) == RT_IMPORT_ERR_IO &&
-                 e.transient && strstr(e.msg, "could not open"),
+    TH_CHECK(rt_import_onnx("/nonexistent/model.onnx", NULL, &g, &e) == RT_ERR_IO && e.transient &&
+                 strstr(e.msg, "could not open"),
              "missing file: %s", e.msg);
 }
 
@@ -547,7 +543,7 @@ static void layers_seed(void)
     TH_EQ_INT(tfjs(js, bin, sizeof(bin), &e), 0,
               "a hand-built tfjs layers model (uint8 + float16 weights) imports");
     seed("tfjs", "layers_small.bin", js, strlen(js), bin, sizeof(bin));
-    TH_CHECK(tfjs(js, bin, sizeof(bin) - 1, &e) == RT_IMPORT_ERR_INVALID,
+    TH_CHECK(tfjs(js, bin, sizeof(bin) - 1, &e) == RT_ERR_INVALID,
              "layers model, short weights: %s", e.msg);
 }
 
