@@ -13,6 +13,7 @@
 #include "runtime/ir/rt_ir.h"
 #include "runtime/ir/rt_synth.h"
 #include "cli/vkv_cli_run.h"
+#include "cli/vkv_cli_up.h"
 #include "cli/vkv_cli_dec.h"
 #include "common/cm.h"
 
@@ -251,6 +252,8 @@ static const struct vkv_cmd cmds[] = {
      "vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR]"},
     {"bench", vkv_cli_bench,
      "vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] [--cpu] [--image F]"},
+    {"upscale", vkv_cli_upscale,
+     "vkv upscale MODEL IMAGE OUT.png|.webp|.ppm [--cpu] [--device SEL] [--quality 1..100|101]"},
     {"decode", vkv_cli_decode,
      "vkv decode WEIGHTS.safetensors [--config FILE|JSON] [--wtype f32|f16|i8|q4] "
      "(--ids 1,2,3 | --text STR --tokenizer tokenizer.json) [--prefix P] [--generate N] "

@@ -388,6 +388,8 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             m->kind = RT_TASK_DETECT;
         else if (!strcmp(task, "segment"))
             m->kind = RT_TASK_SEGMENT;
+        else if (!strcmp(task, "upscale"))
+            m->kind = RT_TASK_UPSCALE;
         else
             rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                          "manifest \"%s\": unknown task \"%.30s\"", manifest_path, task);
@@ -828,6 +830,11 @@ static int face_outputs(const struct rt_task_model *m, int *sc, int *rg, int max
 static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
                         const struct rt_image *img, struct err *e)
 {
+    if (m->kind == RT_TASK_UPSCALE) {
+        err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_task",
+                "model \"%s\" answers with an image: use rt_task_upscale", m->name);
+        return NULL;
+    }
     if (m->kind == RT_TASK_CLASSIFY)
         return classify_json(m, outs[0] + (size_t)b * (size_t)m->out_size[0], m->out_size[0]);
     if (m->kind == RT_TASK_DETECT_FACES) {

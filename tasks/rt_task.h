@@ -40,6 +40,7 @@ enum rt_task_kind {
     RT_TASK_DETECT_FACES, /* BlazeFace anchors, box/landmark decode, (weighted) NMS */
     RT_TASK_DETECT,       /* CenterNet objects (rt_task_detect.c) */
     RT_TASK_SEGMENT,      /* person mask -> SVG outline + bbox (rt_task_detect.c) */
+    RT_TASK_UPSCALE,      /* super-resolution, an image out (rt_task_upscale.c, not rt_task_run) */
 };
 
 struct rt_task_opts {
