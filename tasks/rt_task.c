@@ -832,7 +832,9 @@ static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
 {
     if (m->kind == RT_TASK_UPSCALE) {
         err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_task",
-                "model \"%s\" answers with an image: use rt_task_upscale", m->name);
+                "model \"%s\" makes images: upscale jobs are not served yet, only `vkv "
+                "upscale` and rt_task_upscale",
+                m->name);
         return NULL;
     }
     if (m->kind == RT_TASK_CLASSIFY)
