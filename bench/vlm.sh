@@ -19,6 +19,8 @@ if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
   export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 fi
 export VKV_VAR_DIR=${VKV_TEST_TMP:-/tmp}/vlm-bench-var
+# one command buffer runs the whole vision encoder: minutes on lavapipe at full size
+export VKV_RT_TIMEOUT_MS=${VKV_RT_TIMEOUT_MS:-1800000}
 D=var/bench/md2-full
 mkdir -p "$D"
 if [[ ! -s $D/model.safetensors ]]; then
