@@ -3,7 +3,8 @@
  * VKV_MODELS_DIR (models/ *.json) at start.
  *
  * A manifest names its model ("name", else "id", else the file stem) and
- * the task(s) it serves ("task": "detect" or "tasks": [...]).  The API
+ * the task(s) it serves ("task": "detect" or "tasks": [...]); one with
+ * "serve": false is not offered (CLI and tests only).  The API
  * uses the catalogue only to reject unknown tasks and models before a job
  * is written; what a worker can actually run is the worker's registry.
  * Read once, immutable afterwards, shared by every thread.
@@ -47,6 +48,14 @@ static void add_manifest(struct api_models *ms, const char *dir, const char *fna
     json_t *j = json_load_file(path, 0, &je);
     if (j == NULL || !json_is_object(j)) {
         log_warn("could not read model manifest \"%s\": %s", path, j ? "not an object" : je.text);
+        json_decref(j);
+        return;
+    }
+    /* "serve": false marks a model fetched for the CLI and tests only (no job
+     * task runs it yet): offering it would accept jobs that no worker can
+     * claim and report the service degraded */
+    if (json_is_false(json_object_get(j, "serve"))) {
+        log_info("model manifest \"%s\" has \"serve\": false; not offered", path);
         json_decref(j);
         return;
     }
