@@ -109,6 +109,24 @@ int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
 int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
                   long long timeout_ms, json_t **job, int64_t *job_id, struct err *e);
 
+/* flags of api_call_sync_reply */
+enum {
+    API_SYNC_ADD_IDS = 1, /* add "job_id" and "request_id" to the answered result */
+    API_SYNC_OOM_503 = 2  /* a job failed for device memory answers 503 (retry), not 500 */
+};
+
+/*
+ * The synchronous image routes' common tail: takes the image from the form
+ * file (nfimg > 0: fimg) or from spec's image_url (both: 400), runs spec
+ * with api_call_sync, and replies 200 with the job's result object (a copy
+ * when flags add fields) and X-Job-Id + Server-Timing headers, or with the
+ * error (429 tier_full with Retry-After, 503 canceled, 500
+ * inference_failed).  spec and fimg are borrowed.  Returns the reply's
+ * status like every handler.
+ */
+int api_call_sync_reply(struct api_ctx *ctx, struct api_req *r, struct api_job_spec *spec,
+                        const struct api_image *fimg, int nfimg, int flags);
+
 /* parses a decimal job/batch id path segment; -1 when invalid */
 int64_t api_id_parse(const char *s);
 

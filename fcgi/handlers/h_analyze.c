@@ -149,12 +149,6 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
     return API_OK;
 }
 
-static double timing(json_t *t, const char *key)
-{
-    json_t *v = json_object_get(t, key);
-    return json_is_number(v) ? json_number_value(v) : 0.0;
-}
-
 /* moves the analyze fields of a /v1/analyze body into params */
 static int body_to_job(struct api_ctx *ctx, json_t *body, struct err *e)
 {
@@ -218,46 +212,6 @@ int api_h_analyze(struct api_ctx *ctx, struct api_req *r)
     struct api_job_spec spec;
     if (api_job_spec_from_json(ctx, r, body, &spec, &e) != API_OK)
         return api_reply_err(r, &e);
-    if (nfimg > 0) {
-        if (spec.image.data != NULL)
-            return api_reply_error(r, 400, "invalid_field", 0,
-                                   "give the image either as image_url or as a file, not both");
-        spec.image = fimg;
-    }
-    if (spec.image.data == NULL)
-        return api_reply_error(r, 400, "missing_field", 0,
-                               "missing image: send \"image_url\" (a data url) or a multipart "
-                               "file field \"image\"");
-    json_t *job = NULL;
-    int64_t id = 0;
-    if (api_call_sync(ctx, r, &spec, 0, &job, &id, &e) != API_OK) {
-        if (strcmp(e.code, "tier_full") == 0)
-            return api_reply_error(r, 429, "tier_full", jq_retry_after_s(), "%s", e.msg);
-        return api_reply_err(r, &e);
-    }
-    const char *state = json_string_value(json_object_get(job, "state"));
-    const char *msg = json_string_value(json_object_get(job, "error"));
-    if (state == NULL || strcmp(state, "succeeded") != 0) {
-        if (state != NULL && strcmp(state, "canceled") == 0)
-            return api_reply_error(r, 503, "canceled", 0, "job %lld was canceled", (long long)id);
-        /* only when every model failed; otherwise the errors are in the slots */
-        return api_reply_error(r, 500, "inference_failed", 0, "job %lld %s: %s", (long long)id,
-                               state ? state : "ended", msg ? msg : "no detail");
-    }
-    json_t *result = json_object_get(job, "result");
-    if (!json_is_object(result))
-        return api_reply_error(r, 500, "internal", 0, "job %lld succeeded without a JSON result",
-                               (long long)id);
-    json_t *out = json_deep_copy(result);
-    json_object_set_new(out, "job_id", json_integer(id));
-    json_object_set_new(out, "request_id", json_string(r->request_id));
-    json_t *t = json_object_get(job, "timings");
-    char *hdr =
-        ar_printf(ctx->ar,
-                  "X-Job-Id: %lld\r\n"
-                  "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
-                  "post;dur=%.3f, worker;dur=%.3f\r\n",
-                  (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
-                  timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"));
-    return api_reply_json(r, 200, out, hdr);
+    /* 500 only when every model failed; otherwise the errors are in the slots */
+    return api_call_sync_reply(ctx, r, &spec, &fimg, nfimg, API_SYNC_ADD_IDS);
 }
