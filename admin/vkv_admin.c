@@ -11,12 +11,15 @@
  *   vkv-admin retention run [--days N]   default VKV_RETENTION_DAYS
  *   vkv-admin requeue-expired            expired leases and deadlines, once
  *   vkv-admin queue                      queue stats as JSON
+ *   vkv-admin model install|fetch|list   Moondream 2 into the model cache
+ *                                        (adm_model.h; no database needed)
  *
  * Connection: the VKV_PG_* settings (environment or --config FILE).  Every
  * command but migrate first checks the schema and refuses to run against a
  * database whose applied migrations differ from the embedded ones.
  * Exit status: 0 ok, 1 failure, 2 usage.  See admin/README.md.
  */
+#include "admin/adm_model.h"
 #include "common/cfg.h"
 #include "common/jq.h"
 #include "common/log.h"
@@ -34,7 +37,8 @@ static int adm_usage(void)
                     "  key create TENANT [--admin] | key revoke KEY_ID\n"
                     "  tier pause|resume TIER\n"
                     "  retention run [--days N]\n"
-                    "  requeue-expired | workers-prune [SECONDS] | queue\n");
+                    "  requeue-expired | workers-prune [SECONDS] | queue\n"
+                    "  model install moondream2 DIR | model fetch moondream2 | model list\n");
     return 2;
 }
 
@@ -72,6 +76,9 @@ int main(int argc, char **argv)
     args[n] = NULL;
     if (n < 1)
         return adm_usage();
+    /* files only: no database */
+    if (strcmp(args[0], "model") == 0)
+        return adm_model_main(n, args);
 
     struct err e;
     err_clear(&e);

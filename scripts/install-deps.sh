@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config clang clang-format libclang-rt-14-dev
-  libfcgi-dev libjansson-dev libpq-dev libsodium-dev
+  libfcgi-dev libjansson-dev libpq-dev libsodium-dev libcurl4-openssl-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev
   libvulkan-dev glslc spirv-tools vulkan-tools mesa-vulkan-drivers vulkan-validationlayers
   postgresql postgresql-client nginx-light

@@ -79,12 +79,6 @@ void mdt_close(struct mdt_model *m)
     free(m);
 }
 
-/* guidance first: a long directory name is what err's message cuts */
-#define STARMIE_HINT                                                                               \
-    "revision 2025-06-21 needs tokenizer.json of https://huggingface.co/moondream/starmie-v1 "     \
-    "(the one in vikhyatk/moondream2@2025-06-21 is the older GPT-2 tokenizer it no longer "        \
-    "uses): put it in %s"
-
 int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model **out, struct err *e)
 {
     char path[4096];
@@ -93,65 +87,18 @@ int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model *
     if (m == NULL)
         return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for a model");
     m->dev = d;
-    int rc = 0;
-    /* the revision, when the directory says it */
-    int rev = 0;
-    snprintf(path, sizeof path, "%s/revision", dir);
-    char *txt = read_file(path, 64, &n);
-    if (txt != NULL) {
-        txt[strcspn(txt, " \r\n")] = 0;
-        if (strcmp(txt, "2025-06-21") == 0)
-            rev = MDT_REV_STARMIE;
-        else if (strcmp(txt, "2025-01-09") == 0 || strcmp(txt, "2025-03-27") == 0 ||
-                 strcmp(txt, "2025-04-14") == 0)
-            rev = MDT_REV_LEGACY;
-        else
-            rc = err_set(e, RT_UNSUPPORTED, ERR_INVALID, "unsupported_revision",
-                         "%s: revision \"%s\" unknown (2025-01-09, 2025-03-27, 2025-04-14 or "
-                         "2025-06-21; earlier revisions have another architecture)",
-                         path, txt);
-        if (rev != 0)
-            snprintf(m->revision, sizeof m->revision, "%s", txt);
-        free(txt);
-    } else {
-        snprintf(path, sizeof path, "%s/moondream.py", dir);
-        txt = read_file(path, 1 << 20, &n);
-        if (txt != NULL) {
-            rev = strstr(txt, "starmie") != NULL ? MDT_REV_STARMIE : MDT_REV_LEGACY;
-            snprintf(m->revision, sizeof m->revision, "%s",
-                     rev == MDT_REV_STARMIE ? "2025-06-21" : "2025-04-14");
-            free(txt);
-        }
-    }
-    /* the tokenizer, and whether it is the one the revision needs */
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (rc == 0 && (rc = tok_load(&m->tok, path, NULL, e)) < 0 && rev == MDT_REV_STARMIE)
-        err_set(e, rc, ERR_INVALID, "tokenizer_missing", STARMIE_HINT, dir);
+    struct mdr_info ri;
+    int rc = mdr_detect(dir, NULL, &m->tok, &ri, e);
     if (rc == 0) {
-        int starmie =
-            tok_id(m->tok, "<|md_reserved_0|>") >= 0 || tok_id(m->tok, "<|endoftext|>") == 0;
-        int gpt2 = tok_id(m->tok, "<|endoftext|>") == 50256;
-        if (rev == MDT_REV_STARMIE && !starmie)
-            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "wrong_tokenizer", STARMIE_HINT, dir);
-        else if (rev == MDT_REV_LEGACY && !gpt2)
-            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "wrong_tokenizer",
-                         "revision %s uses the GPT-2 tokenizer of vikhyatk/moondream2@%s "
-                         "(<|endoftext|> = 50256); %s has another one",
-                         m->revision, m->revision, path);
-        else if (rev == 0 && !starmie && !gpt2)
-            rc = err_set(e, RT_ERR_INVALID, ERR_INVALID, "wrong_tokenizer",
-                         "%s is neither Moondream 2's GPT-2 tokenizer nor starmie-v1", path);
-        if (rc == 0 && rev == 0) {
-            rev = starmie ? MDT_REV_STARMIE : MDT_REV_LEGACY;
-            snprintf(m->revision, sizeof m->revision, "%s", starmie ? "2025-06-21" : "2025-04-14");
-        }
+        m->rev = ri.rev;
+        snprintf(m->revision, sizeof m->revision, "%s", ri.revision);
+        m->bos = ri.bos;
+        m->eos = ri.eos;
     }
-    m->rev = rev;
-    m->bos = m->eos = rev == MDT_REV_STARMIE ? 0 : 50256;
     /* sizes, weights */
     struct md2_config c = md2_config_default();
     snprintf(path, sizeof path, "%s/config.json", dir);
-    txt = rc == 0 ? read_file(path, 1 << 16, &n) : NULL;
+    char *txt = rc == 0 ? read_file(path, 1 << 16, &n) : NULL;
     if (txt != NULL) {
         rc = md2_config_parse(txt, n, &c, e);
         free(txt);
@@ -344,7 +291,7 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
 {
     *result = NULL;
     const char *t = r->task ? r->task : "";
-    int st = m->rev == MDT_REV_STARMIE;
+    int st = m->rev == MDR_REV_STARMIE;
     struct ids p = {{0}, 0};
     int rc = 0;
     if (strcmp(t, "caption") == 0) {

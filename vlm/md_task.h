@@ -25,13 +25,9 @@
 #define VKV_MD_TASK_H
 
 #include "vlm/md2.h"
+#include "vlm/md_rev.h"
 
 #include <jansson.h>
-
-enum mdt_rev {
-    MDT_REV_LEGACY = 1, /* 2025-01-09, 2025-03-27, 2025-04-14: GPT-2 tokenizer, bos = eos = 50256 */
-    MDT_REV_STARMIE = 2, /* 2025-06-21: starmie-v1 tokenizer, bos = eos = 0 */
-};
 
 struct mdt_model;
 
@@ -46,6 +42,7 @@ int mdt_open(struct rt_device *d, const char *dir, int wtype, struct mdt_model *
 void mdt_close(struct mdt_model *m);
 /* "2025-06-21" or the legacy revision named (static / borrowed) */
 const char *mdt_revision(const struct mdt_model *m);
+/* enum mdr_rev */
 int mdt_rev(const struct mdt_model *m);
 /* device bytes of the weights and the kept image */
 uint64_t mdt_device_bytes(const struct mdt_model *m);
