@@ -9,6 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export B=${B:-build} VKV_ROOT=$PWD
+export BIN=${BIN:-$B/bin}
 export VKV_TEST_TMP=${VKV_TEST_TMP:-$(mktemp -d /tmp/vkv-test.XXXXXX)}
 chmod 755 "$VKV_TEST_TMP"
 pass=0 fail=0 failed_suites=()
