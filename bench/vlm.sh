@@ -34,8 +34,8 @@ echo 2025-06-21 >"$D/revision"
 IMG=${VLM_IMAGE:-var/testdata/images/chelsea.png}
 rc=0
 for w in ${VLM_WEIGHTS:-i8 q4}; do
-  out=$("$BIN/vkv-md" caption "$D" "$IMG" --length short --max-tokens "${VLM_TOKENS:-64}" \
-        --weights "$w") || { echo "bench vlm: vkv-md ($w) failed"; rc=1; continue; }
+  out=$("$BIN/vkv" md caption "$D" "$IMG" --length short --max-tokens "${VLM_TOKENS:-64}" \
+        --weights "$w") || { echo "bench vlm: vkv md ($w) failed"; rc=1; continue; }
   "$PY" - "$w" "$out" <<'PYEOF'
 import json, sys
 w, r = sys.argv[1], json.loads(sys.argv[2])

@@ -6,6 +6,7 @@
  *   vkv bench-ops [options]          synthetic MobileNetV2 + dispatch-chain timing
  *   vkv decode WEIGHTS [options]     a decoder LM from safetensors on ids or text
  *   vkv tokenize TOKENIZER [options] tokenizer.json encode / decode
+ *   vkv md TASK MODEL_DIR IMAGE      Moondream 2 caption / query / detect / point
  *
  * Exit status: 0 ok, 1 failure, 2 usage.  See cli/README.md.
  */
@@ -15,6 +16,7 @@
 #include "cli/vkv_cli_run.h"
 #include "cli/vkv_cli_up.h"
 #include "cli/vkv_cli_dec.h"
+#include "cli/vkv_cli_md.h"
 #include "common/cm.h"
 
 #include <jansson.h>
@@ -260,6 +262,11 @@ static const struct vkv_cmd cmds[] = {
      "[--force ID,...] [--stop ID,...] [--device SEL] [--no-logits] [--hidden]"},
     {"tokenize", vkv_cli_tokenize,
      "vkv tokenize TOKENIZER.json (--text STR | --ids 1,2,3) [--skip-special]"},
+    {"md", vkv_cli_md,
+     "vkv md caption|query|detect|point MODEL_DIR IMAGE [--length short|normal|long] "
+     "[--question Q] [--reasoning] [--object O] [--max-objects N] [--max-tokens N] "
+     "[--temperature T] [--top-p P] [--seed N] [--weights f32|f16|i8|q4] [--device SEL] "
+     "[--stream]"},
     {"help", cmd_help, "vkv help"},
 };
 

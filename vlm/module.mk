@@ -3,7 +3,7 @@
 # head) loaded from safetensors, and its tasks.  One static library.
 #
 # Consumers link:  $(VLM_LIB) $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB) $(RT_LDLIBS)
-VLM_SRCS := $(filter-out vlm/md_cli.c,$(wildcard vlm/*.c))
+VLM_SRCS := $(wildcard vlm/*.c)
 VLM_OBJS := $(VLM_SRCS:%.c=$(O)/%.o)
 VLM_LIB  := $(O)/libvkvvlm.a
 CFLAGS_vlm := $(call PKGS_CFLAGS,vulkan $(COMMON_PKGS))
@@ -21,11 +21,3 @@ $(VLM_TEST_BINS:$(BIN)/%=$(O)/tests/vlm/%.o): $(B)/gen/rt_shaders.h
 $(VLM_TEST_BINS): $(BIN)/%: $(O)/tests/vlm/%.o $(VLM_LIB) $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
-
-# the command-line tool: vkv-md (caption / query / detect / point on a model directory)
-VLM_BIN_CLI := $(BIN)/vkv-md
-$(O)/vlm/md_cli.o: $(B)/gen/rt_shaders.h
-$(VLM_BIN_CLI): $(O)/vlm/md_cli.o $(VLM_LIB) $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
-BINS += $(if $(wildcard vlm/md_cli.c),$(VLM_BIN_CLI))

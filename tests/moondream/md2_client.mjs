@@ -2,7 +2,7 @@
 // nginx -> vkv-api -> PostgreSQL -> vkv-worker running Moondream 2 on our
 // runtime (a reduced random-weight model, so the text is meaningless; every
 // part of the path is real).  Run by suite 62-vlm-api with MD_URL, MD_KEY,
-// MD_CLIENT_MODULES, MD_IMAGES and MD_EXPECT (the vkv-md results, greedy).
+// MD_CLIENT_MODULES, MD_IMAGES and MD_EXPECT (the vkv md results, greedy).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -54,17 +54,17 @@ parts = [];
 for await (const c of s.answer) parts.push(c);
 ok(parts.length > 0 && parts.join('').length > 0, 'client query (stream): chunks', JSON.stringify(parts));
 
-// greedy settings: the same text as vkv-md on the same photo, whole and streamed
+// greedy settings: the same text as vkv md on the same photo, whole and streamed
 const body = { image_url: image.imageUrl, settings: greedy };
 let w = await raw('caption', { ...body, length: 'normal' });
 ok(w.status === 200 && JSON.parse(w.text).caption === expect.caption,
-   'caption, settings temperature 0 / max_tokens 6: equals vkv-md\'s greedy caption', w.text);
+   'caption, settings temperature 0 / max_tokens 6: equals vkv md\'s greedy caption', w.text);
 w = await raw('query', { ...body, question: 'What is this?' });
 ok(w.status === 200 && JSON.parse(w.text).answer === expect.answer,
-   'query, greedy: equals vkv-md\'s answer', w.text);
+   'query, greedy: equals vkv md\'s answer', w.text);
 const sse = t => t.split('\n').filter(l => l.startsWith('data: ')).map(l => JSON.parse(l.slice(6)));
 w = await raw('query', { ...body, question: 'What is this?', stream: true });
-ok(sse(w.text).map(e => e.chunk || '').join('') === expect.answer, 'query stream, greedy: chunks join to vkv-md\'s answer', w.text);
+ok(sse(w.text).map(e => e.chunk || '').join('') === expect.answer, 'query stream, greedy: chunks join to vkv md\'s answer', w.text);
 
 // the wire format of a stream
 const wr = await raw('caption', { ...body, stream: true });
@@ -92,10 +92,10 @@ ok(Array.isArray(pc.points) && pc.points.length > 0 && pc.points.every(p => type
 const close = (a, b) => a.length === b.length && a.every((o, i) => Object.keys(b[i]).every(k => Math.abs(o[k] - b[i][k]) < 1e-6));
 w = await raw('detect', { image_url: image.imageUrl, object: 'A', settings: { max_objects: 2 } });
 ok(w.status === 200 && close(JSON.parse(w.text).objects, expect.objects),
-   'detect, settings.max_objects 2: the boxes of vkv-md', w.text);
+   'detect, settings.max_objects 2: the boxes of vkv md', w.text);
 w = await raw('point', { image_url: image.imageUrl, object: 'A', variant: 'moondream2', settings: { max_objects: 2 } });
 ok(w.status === 200 && close(JSON.parse(w.text).points, expect.points) && JSON.parse(w.text).count === 2,
-   'point with variant moondream2: the points of vkv-md', w.text);
+   'point with variant moondream2: the points of vkv md', w.text);
 
 // GET /v1/models lists the model
 const lm = await new Promise(res => http.get(`${URL_}/v1/models`, { headers: { 'X-Moondream-Auth': KEY } },

@@ -46,7 +46,7 @@ fi
 cp tests/ref/md2_small.json "$M/config.json"
 "$BIN/md_model_test" "$M/model.safetensors" "$M/config.json" "$M/ref.json" "$M/crops.f32" || rc=1
 
-# the whole path on a photo: Pillow's crops -> the reference, against vkv-md
+# the whole path on a photo: Pillow's crops -> the reference, against vkv md
 # (our decoder, crops, vision, prompt templates, generation, region head)
 "$PY" tests/ref/md_tok_gen.py starmie "$M/tokenizer.json" &&
   "$PY" tests/ref/md_tok_gen.py gpt2 "$T/gpt2-tokenizer.json" || rc=1
@@ -61,7 +61,7 @@ for task in caption detect point; do
   args=(--weights f32 --max-tokens 6 --max-objects 2)
   # " A" encodes to byte tokens 42 (space) and 75 (A) with the generated starmie-shaped file
   [[ $task != caption ]] && args+=(--object A)
-  if "$BIN/vkv-md" "$task" "$M" "$IMG" "${args[@]}" >"$T/vkv_$task.json"; then
+  if "$BIN/vkv" md "$task" "$M" "$IMG" "${args[@]}" >"$T/vkv_$task.json"; then
     if "$PY" - "$T/photo_$task.json" "$T/vkv_$task.json" "$task" <<'PYEOF'
 import json, sys
 ref = json.load(open(sys.argv[1]))[sys.argv[3]]
@@ -69,20 +69,20 @@ got = json.load(open(sys.argv[2]))
 t = sys.argv[3]
 if t == "caption":
     ok = got["tokens"] == ref["tokens"]
-    print("%s - vkv-md caption on a %s photo: greedy tokens %s equal the reference's %s"
+    print("%s - vkv md caption on a %s photo: greedy tokens %s equal the reference's %s"
           % ("ok" if ok else "not ok", "real", got["tokens"], ref["tokens"]))
 else:
     key = "objects" if t == "detect" else "points"
     a, b = got[key], ref["objects"]
     d = max([abs(x[k] - y[k]) for x, y in zip(a, b) for k in y] + [0])
     ok = len(a) == len(b) and d <= 1e-6
-    print("%s - vkv-md %s on a real photo: %d objects equal the reference's (max difference %.3g)"
+    print("%s - vkv md %s on a real photo: %d objects equal the reference's (max difference %.3g)"
           % ("ok" if ok else "not ok", t, len(a), d))
 sys.exit(0 if ok else 1)
 PYEOF
     then :; else rc=1; fi
   else
-    echo "not ok - vkv-md $task failed: $(cat "$T/vkv_$task.json")"; rc=1
+    echo "not ok - vkv md $task failed: $(cat "$T/vkv_$task.json")"; rc=1
   fi
 done
 # revisions and tokenizers: 2025-06-21 with the GPT-2 tokenizer.json of its own repository
@@ -95,7 +95,7 @@ for case in wrong none legacy; do
   cp "$M/config.json" "$D/config.json"
   [[ $case != none ]] && cp "$T/gpt2-tokenizer.json" "$D/tokenizer.json"
   [[ $case != legacy ]] && echo 2025-06-21 >"$D/revision"
-  out=$("$BIN/vkv-md" caption "$D" "$IMG" --weights f32 --max-tokens 2 2>&1)
+  out=$("$BIN/vkv" md caption "$D" "$IMG" --weights f32 --max-tokens 2 2>&1)
   st=$?
   if [[ $case == legacy ]]; then
     if ((st == 0)) && [[ $out == *'"revision":"2025-04-14"'* ]]; then

@@ -2,7 +2,7 @@
 # Moondream 2 through the service: nginx -> vkv-api -> PostgreSQL ->
 # vkv-worker running the reduced random-weight Moondream 2 (vlm/) on
 # lavapipe; the official moondream@0.2.0 client for caption and query,
-# whole and streamed; greedy answers equal vkv-md's on the same photo.
+# whole and streamed; greedy answers equal vkv md's on the same photo.
 set -uo pipefail
 cd "${VKV_ROOT:-$(pwd)}"
 BIN=${BIN:-build/bin}
@@ -11,7 +11,7 @@ T=${VKV_TEST_TMP:-$(mktemp -d)}/62-vlm-api
 rm -rf "$T"; mkdir -p "$T"
 IMAGES=var/testdata/images
 MDC=var/md-client
-for b in vkv-api vkv-admin vkv-worker vkv-md; do
+for b in vkv-api vkv-admin vkv-worker vkv; do
   [[ -x $BIN/$b ]] || { echo "not ok - binary $BIN/$b is built"; exit 1; }
 done
 [[ -f $IMAGES/grace_hopper.jpg ]] || { echo "not ok - test images (make testdata)"; exit 1; }
@@ -39,14 +39,14 @@ echo 2025-06-21 >"$M/revision"
 cp vlm/moondream2.json "$T/models/"
 echo "ok - reduced Moondream 2 installed in $M with its manifest"
 
-# what the greedy answers must be (vkv-md, same weights format as the manifest: i8)
+# what the greedy answers must be (vkv md, same weights format as the manifest: i8)
 IMG=$IMAGES/grace_hopper.jpg
-cap=$("$BIN/vkv-md" caption "$M" "$IMG" --max-tokens 6) &&
-  cap1=$("$BIN/vkv-md" caption "$M" "$IMG" --max-tokens 1) &&
-  ans=$("$BIN/vkv-md" query "$M" "$IMG" --question "What is this?" --max-tokens 6) &&
-  det=$("$BIN/vkv-md" detect "$M" "$IMG" --object A --max-objects 2) &&
-  pts=$("$BIN/vkv-md" point "$M" "$IMG" --object A --max-objects 2) ||
-  { echo "not ok - vkv-md runs the installed model"; exit 1; }
+cap=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 6) &&
+  cap1=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 1) &&
+  ans=$("$BIN/vkv" md query "$M" "$IMG" --question "What is this?" --max-tokens 6) &&
+  det=$("$BIN/vkv" md detect "$M" "$IMG" --object A --max-objects 2) &&
+  pts=$("$BIN/vkv" md point "$M" "$IMG" --object A --max-objects 2) ||
+  { echo "not ok - vkv md runs the installed model"; exit 1; }
 "$PY" -c 'import json,sys; print(json.dumps({"caption": json.loads(sys.argv[1])["caption"],
   "caption1": json.loads(sys.argv[2])["caption"], "answer": json.loads(sys.argv[3])["answer"],
   "objects": json.loads(sys.argv[4])["objects"], "points": json.loads(sys.argv[5])["points"]}))' \

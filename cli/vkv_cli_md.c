@@ -1,18 +1,19 @@
 /*
- * md_cli.c: vkv-md, Moondream 2 tasks from the shell (greedy by default),
+ * vkv_cli_md.c: `vkv md`, Moondream 2 tasks from the shell (greedy by default),
  * printing the result JSON with the generated token ids, so that anyone can
  * compare with the published PyTorch code:
  *
- *   vkv-md caption MODEL_DIR IMAGE [--length short|normal|long]
- *   vkv-md query   MODEL_DIR IMAGE --question TEXT [--reasoning]
- *   vkv-md detect  MODEL_DIR IMAGE --object NAME [--max-objects N]
- *   vkv-md point   MODEL_DIR IMAGE --object NAME [--max-objects N]
+ *   vkv md caption MODEL_DIR IMAGE [--length short|normal|long]
+ *   vkv md query   MODEL_DIR IMAGE --question TEXT [--reasoning]
+ *   vkv md detect  MODEL_DIR IMAGE --object NAME [--max-objects N]
+ *   vkv md point   MODEL_DIR IMAGE --object NAME [--max-objects N]
  *   options: --weights f32|f16|i8|q4 (i8)  --max-tokens N  --temperature T
  *            --top-p P  --seed N  --device SELECTOR  --stream (text to stderr)
  *
  * Exit status 0 with the JSON on stdout, 1 with the error on stderr, 2 on
  * usage.
  */
+#include "cli/vkv_cli_md.h"
 #include "common/img.h"
 #include "vlm/md_task.h"
 
@@ -20,16 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: vkv-md caption|query|detect|point MODEL_DIR IMAGE [--length L] [--question Q]\n"
-            "       [--reasoning] [--object O] [--max-objects N] [--max-tokens N]\n"
-            "       [--temperature T] [--top-p P] [--seed N] [--weights f32|f16|i8|q4]\n"
-            "       [--device SELECTOR] [--stream]\n");
-    return 2;
-}
 
 static int print_piece(void *ud, const char *text)
 {
@@ -39,10 +30,10 @@ static int print_piece(void *ud, const char *text)
     return 0;
 }
 
-int main(int argc, char **argv)
+int vkv_cli_md(int argc, char **argv)
 {
     if (argc < 4)
-        return usage();
+        return 2;
     struct mdt_req r = {0};
     r.task = argv[1];
     r.top_p = 1.0f;
@@ -59,7 +50,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (v == NULL)
-            return usage();
+            return 2;
         i++;
         if (strcmp(a, "--length") == 0)
             r.length = v;
@@ -80,14 +71,14 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--device") == 0)
             device = v;
         else if (strcmp(a, "--weights") == 0 && (wtype = rt_tf_wtype_parse(v)) < 0)
-            return usage();
+            return 2;
         else if (strcmp(a, "--weights") != 0)
-            return usage();
+            return 2;
     }
     struct err e = {0};
     FILE *f = fopen(image, "rb");
     if (f == NULL) {
-        fprintf(stderr, "vkv-md: cannot open %s\n", image);
+        fprintf(stderr, "vkv md: cannot open %s\n", image);
         return 1;
     }
     fseek(f, 0, SEEK_END);
@@ -100,7 +91,7 @@ int main(int argc, char **argv)
     struct img_limits lim;
     img_limits_default(&lim);
     if (got != (size_t)sz || img_decode(data, got, &lim, NULL, &im, NULL, &e) != 0) {
-        fprintf(stderr, "vkv-md: %s: %s\n", image, e.msg[0] ? e.msg : "cannot read");
+        fprintf(stderr, "vkv md: %s: %s\n", image, e.msg[0] ? e.msg : "cannot read");
         free(data);
         return 1;
     }
@@ -130,7 +121,7 @@ int main(int argc, char **argv)
         free(s);
         json_decref(res);
     } else {
-        fprintf(stderr, "vkv-md: %s (%s)\n", e.msg, e.code);
+        fprintf(stderr, "vkv md: %s (%s)\n", e.msg, e.code);
     }
     mdt_close(m);
     if (dev != NULL)
