@@ -74,6 +74,17 @@ static const struct cfg_entry cfg_entries[] = {
     {"VKV_PG_USER", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R, "PostgreSQL role"},
     {"VKV_PG_PASSWORD", CFG_TYPE_STR, "", 0, 0, 1, A | W | C | R,
      "PostgreSQL password (empty for local socket trust/peer)"},
+    {"VKV_PG_PASSFILE", CFG_TYPE_STR, "", 0, 0, 0, A | W | C | R,
+     "libpq password file (host:port:db:user:password lines, mode 0600) instead of "
+     "VKV_PG_PASSWORD"},
+    {"VKV_PG_SSLMODE", CFG_TYPE_STR, "", 0, 0, 0, A | W | C | R,
+     "libpq sslmode: empty = libpq's default (prefer); verify-full for a server on another host"},
+    {"VKV_PG_SSLROOTCERT", CFG_TYPE_STR, "", 0, 0, 0, A | W | C | R,
+     "CA certificate (PEM) that signed the PostgreSQL server's certificate "
+     "(verify-ca/verify-full)"},
+    {"VKV_PG_CHANNEL_BINDING", CFG_TYPE_STR, "", 0, 0, 0, A | W | C | R,
+     "libpq channel_binding: require = only SCRAM bound to the TLS channel (no trust, md5, "
+     "cleartext)"},
     /* queue */
     {"VKV_LEASE_SECONDS", CFG_TYPE_INT, "10", 1, 3600, 0, A | W | C,
      "a running job's lease; renewed by heartbeat every third of it"},

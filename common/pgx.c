@@ -71,6 +71,14 @@ static void pgx_params_from_cfg(struct pgx *c)
     pgx_set_kw(c, n++, "user", cfg_str("VKV_PG_USER"));
     if (cfg_str("VKV_PG_PASSWORD")[0] != '\0')
         pgx_set_kw(c, n++, "password", cfg_str("VKV_PG_PASSWORD"));
+    /* empty = libpq's own default (and its PG* environment variables) */
+    static const char *const opt[][2] = {{"passfile", "VKV_PG_PASSFILE"},
+                                         {"sslmode", "VKV_PG_SSLMODE"},
+                                         {"sslrootcert", "VKV_PG_SSLROOTCERT"},
+                                         {"channel_binding", "VKV_PG_CHANNEL_BINDING"}};
+    for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+        if (cfg_str(opt[i][1])[0] != '\0')
+            pgx_set_kw(c, n++, opt[i][0], cfg_str(opt[i][1]));
     pgx_set_kw(c, n++, "connect_timeout", "5");
     pgx_set_kw(c, n++, "application_name", "vkvision");
     c->kw[n] = NULL;
@@ -93,6 +101,7 @@ static int pgx_connect(struct pgx *c, struct err *e)
         char msg[200];
         snprintf(msg, sizeof(msg), "%s", c->conn ? PQerrorMessage(c->conn) : "out of memory");
         msg[strcspn(msg, "\n")] = '\0';
+        snprintf(c->last_fail, sizeof(c->last_fail), "%s", msg);
         if (c->conn != NULL) {
             PQfinish(c->conn);
             c->conn = NULL;
@@ -209,7 +218,7 @@ int pgx_check(struct pgx *c, struct err *e)
     c->last_txstatus = PQTRANS_IDLE;
     if (c->last_try_ms > 0 && cm_now_ms() - c->last_try_ms < PGX_RETRY_INTERVAL_MS)
         return err_set_transient(e, PGX_ERR_DB, "db_unavailable",
-                                 "could not reach the database (retrying)");
+                                 "could not reach the database (retrying): %s", c->last_fail);
     int rc = pgx_connect(c, e);
     if (rc == PGX_OK) {
         c->reconnects++;

@@ -15,14 +15,15 @@
 struct pgx {
     PGconn *conn;
     char *conninfo; /* owned; NULL: use keywords/values */
-    char *kw_store[8], *val_store[8];
-    const char *kw[9], *val[9]; /* NULL-terminated, point into *_store */
-    unsigned char *prepared;    /* [SQLQ_COUNT]: prepared on this conn */
-    struct ar *ar;              /* scratch arena: PQclear callbacks */
+    char *kw_store[12], *val_store[12];
+    const char *kw[13], *val[13]; /* NULL-terminated, point into *_store */
+    unsigned char *prepared;      /* [SQLQ_COUNT]: prepared on this conn */
+    struct ar *ar;                /* scratch arena: PQclear callbacks */
     int reconnects;
-    double last_try_ms; /* last failed connect attempt */
-    int last_txstatus;  /* PQtransactionStatus after the last exec */
-    int tx_broken;      /* connection lost inside a transaction */
+    double last_try_ms;  /* last failed connect attempt */
+    char last_fail[200]; /* libpq's reason for it, repeated while retrying */
+    int last_txstatus;   /* PQtransactionStatus after the last exec */
+    int tx_broken;       /* connection lost inside a transaction */
     int listens[PGX_MAX_LISTENS];
     int n_listens;
     /* queue client (jq.c) */

@@ -10,6 +10,7 @@ PKGS=(
   libvulkan-dev glslc spirv-tools vulkan-tools mesa-vulkan-drivers vulkan-validationlayers
   postgresql postgresql-client nginx-light
   libcmocka-dev curl ca-certificates wrk
+  iproute2 openssl util-linux
   nodejs npm
   chromium
   python3 python3-torch python3-pil python3-numpy
