@@ -3,8 +3,13 @@
 // latency and batched throughput, in this process.
 //
 //   node ref_bench.js tfjs MODEL.json SIZE ITERS BATCH   (@tensorflow/tfjs, CPU backend)
+//   node ref_bench.js tfjs-wasm MODEL.json SIZE ITERS BATCH
+//        (@tensorflow/tfjs-backend-wasm: XNNPACK, WebAssembly SIMD, one thread:
+//        the package turns threads off under node, tfjs issue 3830, and its
+//        threaded binary cannot start a worker from a blob: URL there)
 //   node ref_bench.js onnx MODEL.onnx SIZE ITERS BATCH   (onnxruntime-node, CPU EP)
-// Prints one JSON line {"runtime","load_ms","latency_ms_median","throughput_ips","batch"}.
+// Prints one JSON line {"runtime","load_ms","latency_ms_median","latency_ms_min","cpu_ms",
+// "throughput_ips","batch"}.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -21,9 +26,18 @@ async function main() {
   let run;
   let runtime;
   const t0 = now();
-  if (kind === 'tfjs') {
+  if (kind === 'tfjs' || kind === 'tfjs-wasm') {
     const tf = require('@tensorflow/tfjs');
-    await tf.setBackend('cpu');
+    if (kind === 'tfjs-wasm') {
+      const wasm = require('@tensorflow/tfjs-backend-wasm');
+      if (!(await tf.setBackend('wasm')) || !(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')))
+        throw new Error('tfjs-backend-wasm: no WebAssembly SIMD backend');
+      runtime = '@tensorflow/tfjs-backend-wasm ' + require('@tensorflow/tfjs-backend-wasm/package.json').version +
+                ' (simd, ' + wasm.getThreadsCount() + ' thread)';
+    } else {
+      await tf.setBackend('cpu');
+      runtime = '@tensorflow/tfjs ' + require('@tensorflow/tfjs/package.json').version + ' (cpu backend)';
+    }
     const mj = JSON.parse(fs.readFileSync(file, 'utf8'));
     const specs = [];
     const bufs = [];
@@ -36,7 +50,6 @@ async function main() {
                   weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.length) };
     const graph = mj.format === 'graph-model';
     const m = graph ? await tf.loadGraphModel(tf.io.fromMemory(art)) : await tf.loadLayersModel(tf.io.fromMemory(art));
-    runtime = '@tensorflow/tfjs ' + require('@tensorflow/tfjs/package.json').version + ' (cpu backend)';
     // graph models here have a fixed batch of 1 in their placeholder: a
     // batch is b runs; layers models take the batch in one predict
     const one = async (b) => {
@@ -64,13 +77,19 @@ async function main() {
   await run(1);
   const load = now() - t0;
   const lat = [];
+  const c0 = process.cpuUsage();
   for (let i = 0; i < iters; i++) { const t = now(); await run(1); lat.push(now() - t); }
+  const c1 = process.cpuUsage(c0);
+  // CPU of the whole process (every thread) per inference: the work itself
+  // when the machine is shared, comparable with vkv bench's cpu_ms
+  const cpu = (c1.user + c1.system) / 1000 / iters;
   await run(batch);
   const reps = Math.max(2, iters >> 2);
   const tb = now();
   for (let i = 0; i < reps; i++) await run(batch);
   const thr = reps * batch * 1000 / (now() - tb);
   console.log(JSON.stringify({ runtime, load_ms: +load.toFixed(1), latency_ms_median: +median(lat).toFixed(2),
+                                latency_ms_min: +Math.min(...lat).toFixed(2), cpu_ms: +cpu.toFixed(2),
                                throughput_ips: +thr.toFixed(2), batch }));
 }
 main().catch((e) => { console.error(e); process.exit(1); });
