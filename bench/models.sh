@@ -20,19 +20,19 @@ ITERS=${ITERS:-20}
 BATCH=${BATCH:-8}
 MODELS=${MODELS:-nsfw-mobilenet-v2 blazeface-back-tfjs blazeface-back-onnx}
 export NODE_PATH=$PWD/var/ref/node_modules
-printf '%-22s %-8s %-44s %9s %8s %8s %10s %9s %9s %8s %s\n' model weights runtime "lat_ms" "min_ms" "cpu_ms" "ips@$BATCH" dispatch load_ms graph_ms "weights(MB, x fp32)"
+printf '%-22s %-8s %-52s %9s %8s %8s %10s %9s %9s %8s %s\n' model weights runtime "lat_ms" "min_ms" "cpu_ms" "ips@$BATCH" dispatch load_ms graph_ms "weights(MB, x fp32)"
 # one row of the table from a JSON line of `vkv bench` or tests/ref/ref_bench.js
 row() {
   node -e '
     const j = JSON.parse(process.argv[1]);
     const pad = (s, n) => String(s).padEnd(n), num = (v, n) => (v == null ? "-" : v.toFixed(2)).padStart(n);
     const rt = j.runtime || ("vkv " + j.executor + " (" + j.device.split(" (")[0] + ")");
-    console.log(pad(j.model || process.argv[2], 22) + " " + pad(j.weights || "f32", 8) + " " + pad(rt, 44) +
+    console.log(pad(j.model || process.argv[2], 22) + " " + pad(j.weights || "f32", 8) + " " + pad(rt, 52) +
       num(j.latency_ms_median, 10) + num(j.latency_ms_min, 9) + num(j.cpu_ms, 9) + num(j.throughput_ips, 11) +
       String(j.dispatches == null ? "-" : j.dispatches).padStart(10) + num(j.load_ms, 9) + num(j.graph_ms, 9) +
       (j.weight_bytes ? "  " + (j.weight_bytes / 1048576).toFixed(2) + " MB, x" + j.weight_ratio.toFixed(3) +
        (j.packed ? "" : " (not packed)") : ""));
-  ' "$1" "$2"
+  ' "$1" "${2:-}"
 }
 # ours / reference: median latency and CPU per inference (lavapipe spreads a
 # run over both cores, the references here may use one: CPU time is the work)
