@@ -238,9 +238,11 @@ int api_auth_check(struct api_ctx *ctx, struct api_req *r, enum api_auth need);
 /* -------------------------------------------------------------- models */
 
 /*
- * Reads every models/ *.json manifest in dir (names, tasks).  Returns a new
- * table; caller frees with api_models_free.  A missing or unreadable
- * folder gives an empty table and a warning (no task is then valid).
+ * Reads every models/ *.json manifest in dir with the one manifest reader
+ * (tasks/rt_manifest.h): refused manifests and "serve": false ones are
+ * logged and not offered.  Returns a new table; caller frees with
+ * api_models_free.  A missing or unreadable folder gives an empty table and
+ * a warning (no task is then valid).
  */
 struct api_models *api_models_init(const char *dir);
 void api_models_free(struct api_models *m);

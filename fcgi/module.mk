@@ -7,6 +7,9 @@ API_PARSE_OBJS := $(O)/fcgi/api_req.o $(O)/fcgi/api_resp.o $(O)/fcgi/api_route.o
 CFLAGS_fcgi := $(call PKGS_CFLAGS,jansson libpq)
 API_LDLIBS := -lfcgi $(COMMON_LDLIBS)
 
+# the one manifest reader (tasks/rt_manifest.c: JSON and files only, no runtime)
+API_OBJS += $(O)/tasks/rt_manifest.o
+
 BINS += $(BIN)/vkv-api
 
 $(BIN)/vkv-api: $(API_OBJS) $(COMMON_LIB)

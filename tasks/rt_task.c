@@ -16,6 +16,7 @@
 #include "tasks/rt_task.h"
 #include "import/rt_import.h"
 #include "runtime/ir/rt_ir.h"
+#include "tasks/rt_manifest.h"
 #include "tasks/rt_task_detect.h"
 #include "common/cm.h"
 
@@ -349,35 +350,34 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
                        const struct rt_task_opts *o, struct rt_task_model **out, struct err *e)
 {
     struct rt_task_opts od = rt_task_opts_default();
-    uint8_t *buf;
-    size_t len;
-    json_error_t je;
     double t0 = cm_now_ms(), v;
     int rc;
 
     *out = NULL;
     if (o == NULL)
         o = &od;
-    rc = rt_import_file_read(manifest_path, 1 << 20, &buf, &len, e);
+    struct rt_manifest mf;
+    rc = rt_manifest_read(manifest_path, &mf, e);
     if (rc < 0)
-        return rc;
-    json_t *man = json_loadb((const char *)buf, len, 0, &je);
-    free(buf);
-    if (man == NULL)
-        return BAD("invalid manifest \"%s\": %s at line %d", manifest_path, je.text, je.line);
+        return e->status = rc == RT_MANIFEST_ERR_IO ? RT_ERR_IO : RT_ERR_INVALID;
+    const json_t *man = mf.json;
+    const char *name = mf.name, *task = mf.tasks[0], *fmt = mf.format;
+    const char *file = json_string_value(json_object_get(man, "model"));
     struct rt_task_model *m = cm_xcalloc(1, sizeof(*m));
     m->cn_heat = m->cn_wh = -1;
-    const char *name = json_string_value(json_object_get(man, "name"));
-    const char *task = json_string_value(json_object_get(man, "task"));
-    const char *fmt = json_string_value(json_object_get(man, "format"));
-    const char *file = json_string_value(json_object_get(man, "model"));
-    if (task == NULL)
-        task = json_string_value(json_array_get(json_object_get(man, "tasks"), 0));
     rc = 0;
-    if (name == NULL || task == NULL || fmt == NULL || file == NULL)
-        rc = BAD("manifest \"%s\" needs name, task, format and model", manifest_path);
-    else if (strchr(name, '/') || strstr(file, "..") || file[0] == '/')
-        rc = BAD("manifest \"%s\": invalid name or model path", manifest_path);
+    if (!strcmp(fmt, "moondream2"))
+        rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
+                     "manifest %s: format moondream2 is loaded by vlm/ (vkv-md, the worker), not "
+                     "the task layer",
+                     manifest_path);
+    else if (mf.n_tasks != 1)
+        rc = BAD("manifest %s: a model of the task layer serves one task, not %d", manifest_path,
+                 mf.n_tasks);
+    else if (file == NULL)
+        rc = BAD("manifest %s needs \"model\" (the model file)", manifest_path);
+    else if (strstr(file, "..") || file[0] == '/')
+        rc = BAD("manifest %s: invalid model path", manifest_path);
     if (rc == 0) {
         snprintf(m->name, sizeof(m->name), "%s", name);
         if (!strcmp(task, "classify"))
@@ -464,7 +464,7 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         }
         m->graph_ms = cm_now_ms() - tg;
     }
-    json_decref(man);
+    rt_manifest_clear(&mf);
     if (rc == 0) {
         const struct rt_tensor *x = g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
         if (x == NULL || x->ndim != 4 || x->shape[1] != m->in.h || x->shape[2] != m->in.w ||

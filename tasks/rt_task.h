@@ -10,8 +10,9 @@
  *   rt_task_run(m, imgs, 2, res, &e);   -> {"model":..., "labels":[...]} per image
  *   rt_task_model_free(m);
  *
- * A manifest (models/<name>.json, see models/README.md) names the task
- * ("classify", "detect_faces", "detect"), the model file (relative to
+ * A manifest (models/<name>.json, read by tasks/rt_manifest.h, see
+ * models/README.md) names the task ("classify", "detect_faces", "detect",
+ * "segment", "upscale"; one per model here), the model file (relative to
  * $VKV_MODEL_CACHE/<name>/, default var/cache/models; VKV_MODELS_DIR is the manifests folder), the
  * preprocessing (size, resize mode, letterbox, scale/mean/std) and the postprocessing parameters.
  * The imported graph, after the passes and weight rounding, is cached as a packed file next to the

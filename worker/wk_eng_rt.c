@@ -3,10 +3,13 @@
  * layer (tasks/rt_task.h): one rt_device per process, one
  * rt_task_model per resident model.
  *
- * Registration: every manifest in VKV_MODELS_DIR whose task the runtime
- * runs (classify, detect_faces, detect) and whose fetched files are in
- * VKV_MODEL_CACHE/<name>/ is a model this worker claims jobs for; its
- * batch limit is the manifest's "batch_limit" (capped by VKV_WORKER_BATCH).
+ * Registration: every manifest in VKV_MODELS_DIR that the one manifest
+ * reader accepts (tasks/rt_manifest.h, the rule vkv-api applies too), that
+ * is not "serve": false, whose task the runtime runs (classify,
+ * detect_faces, detect, segment) or whose format is moondream2, and whose
+ * fetched files are in VKV_MODEL_CACHE/<name>/ is a model this worker claims
+ * jobs for; its batch limit is the manifest's "batch_limit" (capped by
+ * VKV_WORKER_BATCH).
  *
  * A batch: every image is decoded on the CPU (common/img.h, the configured
  * limits; a bad image fails only its own job), then the decoded images run
@@ -29,9 +32,9 @@
 #include "common/img.h"
 #include "common/log.h"
 #include "runtime/rt.h"
+#include "tasks/rt_manifest.h"
 #include "tasks/rt_task.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,15 +74,19 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
     struct rt_eng *r = ctx;
     char path[2048];
     snprintf(path, sizeof(path), "%s/%s.json", r->manifests, model);
-    json_t *man = json_load_file(path, 0, NULL);
-    const char *fmt = json_string_value(json_object_get(man, "format"));
-    if (fmt != NULL && strcmp(fmt, "moondream2") == 0) {
+    struct rt_manifest man;
+    struct err me;
+    err_clear(&me);
+    if (rt_manifest_read(path, &man, &me) < 0)
+        return err_set(e, WK_ERR, ERR_INTERNAL, "model_unavailable", "cannot load model %s: %s",
+                       model, me.msg);
+    if (strcmp(man.format, "moondream2") == 0) {
         char dir[2048];
         snprintf(dir, sizeof(dir), "%s/%s", r->cache, model);
         void *md = NULL;
-        int w = wk_md_load(r->dev, dir, json_string_value(json_object_get(man, "weights")), &md,
-                           bytes, e);
-        json_decref(man);
+        int w = wk_md_load(r->dev, dir, json_string_value(json_object_get(man.json, "weights")),
+                           &md, bytes, e);
+        rt_manifest_clear(&man);
         if (w != WK_OK)
             return w;
         struct rte_handle *h = cm_xcalloc(1, sizeof(*h));
@@ -87,7 +94,7 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
         *handle = h;
         return WK_OK;
     }
-    json_decref(man);
+    rt_manifest_clear(&man);
     struct rt_task_opts o = rt_task_opts_default();
     o.max_batch = max_batch;
     o.models_dir = r->cache;
@@ -266,67 +273,48 @@ static int is_runnable_task(const char *task)
                             !strcmp(task, "detect") || !strcmp(task, "segment"));
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* registers the runnable manifests of dir into eng */
+/*
+ * Registers the runnable manifests of the models folder into eng, read by
+ * the one manifest reader (tasks/rt_manifest.h) as the API reads them: a
+ * refused manifest is logged with the reader's message, as vkv-api logs it.
+ */
 static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
 {
-    DIR *d = opendir(r->manifests);
-    if (d == NULL) {
-        log_warn("could not open the models folder \"%s\"", r->manifests);
+    struct rt_manifest_dir d;
+    struct err e;
+    err_clear(&e);
+    if (rt_manifest_dir_read(r->manifests, &d, &e) < 0) {
+        log_warn("%s", e.msg);
         return;
     }
-    char *files[256];
-    int nf = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL && nf < 256) {
-        size_t l = strlen(de->d_name);
-        if (l > 5 && !strcmp(de->d_name + l - 5, ".json"))
-            files[nf++] = cm_xstrdup(de->d_name);
-    }
-    closedir(d);
-    qsort(files, (size_t)nf, sizeof(files[0]), name_cmp);
-    for (int i = 0; i < nf; i++) {
-        char path[2048], stem[WK_MODEL_NAME_LEN];
-        snprintf(path, sizeof(path), "%s/%s", r->manifests, files[i]);
-        size_t l = strlen(files[i]) - 5;
-        if (l >= sizeof(stem)) {
-            free(files[i]);
-            continue;
-        }
-        memcpy(stem, files[i], l);
-        stem[l] = '\0';
-        free(files[i]);
-        json_t *j = json_load_file(path, 0, NULL);
-        const char *task = json_string_value(json_object_get(j, "task"));
-        const char *fmt = json_string_value(json_object_get(j, "format"));
-        int md = fmt != NULL && strcmp(fmt, "moondream2") == 0;
-        if (md)
-            task = "moondream2";
-        const char *name = json_string_value(json_object_get(j, "name"));
-        json_int_t bl = json_integer_value(json_object_get(j, "batch_limit"));
+    for (int i = 0; i < d.n_refused; i++)
+        log_warn("model manifest refused: %s", d.refused[i].err.msg);
+    for (int i = 0; i < d.n; i++) {
+        const struct rt_manifest *m = &d.m[i];
+        int md = strcmp(m->format, "moondream2") == 0;
+        json_int_t bl = json_integer_value(json_object_get(m->json, "batch_limit"));
         char cache[2048];
-        snprintf(cache, sizeof(cache), "%s/%s", r->cache, stem);
+        snprintf(cache, sizeof(cache), "%s/%s", r->cache, m->name);
         struct stat st;
-        if (j == NULL || (!md && !is_runnable_task(task))) {
-            log_info("model %s: task %s not run by this worker", stem, task ? task : "(none)");
-        } else if (name != NULL && strcmp(name, stem) != 0) {
-            log_warn("model %s: manifest name \"%s\" differs from its file name; skipped", stem,
-                     name);
+        if (!m->serve) {
+            log_info("model %s: \"serve\": false; not claimed", m->name);
+        } else if (!md && (m->n_tasks != 1 || !is_runnable_task(m->tasks[0]))) {
+            log_info("model %s: task %s not run by this worker", m->name, m->tasks[0]);
+        } else if (strlen(m->name) >= WK_MODEL_NAME_LEN) {
+            log_warn("model %s: name longer than %d characters; skipped", m->name,
+                     WK_MODEL_NAME_LEN - 1);
         } else if (stat(cache, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            log_warn("model %s: files not fetched (%s missing: run make models); skipped", stem,
+            log_warn("model %s: files not fetched (%s missing: run make models); skipped", m->name,
                      cache);
         } else if (eng->n_models < WK_MAX_MODELS) {
-            snprintf(eng->models[eng->n_models], WK_MODEL_NAME_LEN, "%s", stem);
+            snprintf(eng->models[eng->n_models], WK_MODEL_NAME_LEN, "%s", m->name);
             int b = md ? 1 : (bl > 0 && bl < batch ? (int)bl : batch);
             eng->model_batch[eng->n_models++] = b;
-            log_info("model %s: task %s, batch limit %d", stem, task, b);
+            log_info("model %s: task %s, batch limit %d", m->name, md ? "moondream2" : m->tasks[0],
+                     b);
         }
-        json_decref(j);
     }
+    rt_manifest_dir_free(&d);
 }
 
 int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir, int batch,

@@ -284,7 +284,7 @@ static int reply_not_installed(struct api_req *r, struct md_call *c)
             r, 503, "model_not_installed", 0,
             "no %s model is installed: /v1/%s needs a vision-language model (an image encoder and "
             "a text decoder with a KV cache), and none can be obtained on this server yet; to add "
-            "one, put its manifest with \"tasks\": [\"%s\"] in the models folder and restart "
+            "one, put its manifest with \"task\": [\"%s\"] in the models folder and restart "
             "vkv-api and the workers (see README, \"Moondream API\")",
             c->task, c->kind == MD_CAPTION ? "caption" : "query", c->task);
     return api_reply_error(r, 503, "model_not_installed", 0,

@@ -59,10 +59,10 @@ ok "vkv-admin creates tenants and keys"
 
 # --- models: a fixed catalogue, independent of models/ ---
 mkdir -p "$T/models"
-echo '{"name":"centernet","task":"detect","source":{"version":"3.0.4"}}' >"$T/models/centernet.json"
-echo '{"name":"tagger","tasks":["classify","tag"],"description":"test tagger","version":"2.0.1"}' >"$T/models/tagger.json"
+echo '{"name":"centernet","task":"detect","format":"tfjs-graph","source":{"version":"3.0.4"}}' >"$T/models/centernet.json"
+echo '{"name":"tagger","task":["classify","tag"],"format":"onnx","description":"test tagger","version":"2.0.1"}' >"$T/models/tagger.json"
 for m in m-sse m-fail m-wait m-none m-timeout m-cancel m-bytes m-deadline; do
-  echo "{\"name\":\"$m\",\"task\":\"detect\"}" >"$T/models/$m.json"
+  echo "{\"name\":\"$m\",\"task\":\"detect\",\"format\":\"tfjs-graph\"}" >"$T/models/$m.json"
 done
 python3 tests/integration/api_images.py "$T/img"
 

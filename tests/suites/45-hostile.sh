@@ -40,7 +40,7 @@ KB=$("$BIN/vkv-admin" key create bob | tail -1)
 [[ -n $KA && -n $KB ]] || { nok "tenants and keys"; exit 1; }
 
 mkdir -p "$T/models"
-echo '{"name":"centernet","task":"detect"}' >"$T/models/centernet.json"
+echo '{"name":"centernet","task":"detect","format":"tfjs-graph"}' >"$T/models/centernet.json"
 python3 tests/integration/api_images.py "$T/img"
 python3 tests/integration/hostile_inputs.py "$T/bomb"
 

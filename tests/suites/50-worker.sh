@@ -49,8 +49,17 @@ M=$T/models
 mkdir -p "$M"
 cp models/*.json "$M/"
 for n in wk-test-a wk-test-b wk-test-c; do
-  printf '{"name":"%s","task":"classify"}\n' "$n" >"$M/$n.json"
+  printf '{"name":"%s","task":"classify","format":"tfjs-graph"}\n' "$n" >"$M/$n.json"
 done
+# a manifest whose "name" differs from its file name (part 3: the API, the
+# worker and the loader must all refuse it with the one reader's message)
+python3 - "$M" <<'PY'
+import json, sys
+m = json.load(open("models/nsfw-mobilenet-v2.json"))
+m["name"] = "nsfw-other"
+json.dump(m, open(sys.argv[1] + "/nsfw-renamed.json", "w"))
+PY
+RENAMED_MSG='manifest nsfw-renamed.json: "name" is "nsfw-other" but a model is named by its file ("nsfw-renamed"): rename the file or the name'
 export WK_MODELS_DIR=$M
 export VKV_MAX_ATTEMPTS=3
 
@@ -285,6 +294,27 @@ v1_ready() {
 }
 wk_until "$VW" v1_ready
 check "the Vulkan worker registers nsfw-mobilenet-v2 on $(wk_json "$T/gpu-v1.json" 'j["device"]["name"]' 2>/dev/null)" v1_ready
+
+# nsfw-renamed.json says "name": "nsfw-other": one rule in the API's
+# catalogue, the worker and the loader (tasks/rt_manifest.h), so no job is
+# accepted that no worker claims; all three give the same reason
+for n in nsfw-other nsfw-renamed; do
+  wk_job_body "$T/renamed.json" classify "$n" BACKGROUND "$IMG"
+  wk_post /v1/jobs "$T/renamed.json"
+  check "a job for the renamed manifest's model \"$n\" is refused: 400 unknown_model" \
+    eq "$HTTP $(wk_json "$BODY" 'j["error"]["code"]')" "400 unknown_model"
+done
+wk_get /v1/models
+check "GET /v1/models offers neither name of the renamed manifest" \
+  eq "$(wk_json "$BODY" '[m["name"] for m in j["models"] if "nsfw-" in m["name"] and m["name"] != "nsfw-mobilenet-v2"]')" "[]"
+check "the worker does not register it" \
+  eq "$(wk_json "$T/gpu-v1.json" '[m for m in j["device"]["models"] if m in ("nsfw-other", "nsfw-renamed")]')" "[]"
+CLI run "$M/nsfw-renamed.json" "$IMG" >"$T/renamed.out" 2>"$T/renamed.err"
+check "vkv run (the loader) refuses it" test "$?" -ne 0
+LOGGED_MSG=${RENAMED_MSG//\"/\\\"}   # the log's msg="..." escapes quotes
+check "vkv-api logs the reader's message" grep -qF "$LOGGED_MSG" "$WK_DIR/api.log"
+check "vkv-worker logs the same message" grep -qF "$LOGGED_MSG" "$WK_DIR/worker-v1.log"
+check "vkv run says the same" grep -qF "$RENAMED_MSG" "$T/renamed.err"
 
 # the CLI's answer for some images, then the same through nginx
 CLS_IMGS=(grace_hopper.jpg astronaut.png starry_night.jpg chelsea.png)

@@ -48,7 +48,7 @@ pg_tmp_migrate >"$T/migrate.log" 2>&1 || { nok "migrations apply"; exit 1; }
 "$BIN/vkv-admin" tenant create chaos >/dev/null
 KEY=$("$BIN/vkv-admin" key create chaos | tail -1)
 mkdir -p "$T/models"
-echo '{"name":"wk-test-a","task":"classify"}' >"$T/models/wk-test-a.json"
+echo '{"name":"wk-test-a","task":"classify","format":"tfjs-graph"}' >"$T/models/wk-test-a.json"
 python3 tests/integration/api_images.py "$T/img" >/dev/null
 printf '{"task":"classify","model":"wk-test-a","tier":"INTERACTIVE","image_url":"%s"}' \
   "$(cat "$T/img/ok.png.durl")" >"$T/job.json"
