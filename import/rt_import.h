@@ -83,4 +83,12 @@ int rt_import_onnx_mem(const uint8_t *buf, size_t len, const struct rt_import_op
  */
 int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len, struct err *e);
 
+/*
+ * A float read from an untrusted model where an integer is meant (a shape,
+ * an axis, an index), truncated toward zero; out-of-range values saturate and
+ * NaN gives 0, so the cast is never undefined and the caller's range checks
+ * refuse the value.
+ */
+int64_t rt_import_f2i(float f);
+
 #endif

@@ -227,20 +227,9 @@ static float hv_f(const struct ox_val *v, int64_t i)
     return v->is_int ? (float)v->iv[i] : v->f[i];
 }
 
-/* A float outside int64's range (or NaN) in an untrusted model would make the
- * cast undefined; saturate and let the caller's range checks refuse it. */
 static int64_t hv_i(const struct ox_val *v, int64_t i)
 {
-    if (v->is_int)
-        return v->iv[i];
-    float f = v->f[i];
-    if (!(f == f))
-        return 0;
-    if (f >= 9.2e18f)
-        return INT64_MAX;
-    if (f <= -9.2e18f)
-        return INT64_MIN;
-    return (int64_t)f;
+    return v->is_int ? v->iv[i] : rt_import_f2i(v->f[i]);
 }
 
 /* ---- protobuf: tensors and attributes ---------------------------------- */

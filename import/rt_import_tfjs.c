@@ -37,6 +37,17 @@
  * after checking its size against max.  Returns 0, RT_ERR_IO
  * (transient, errno kept) or RT_ERR_TOO_LARGE.
  */
+int64_t rt_import_f2i(float f)
+{
+    if (!(f == f))
+        return 0;
+    if (f >= 9.2e18f)
+        return INT64_MAX;
+    if (f <= -9.2e18f)
+        return INT64_MIN;
+    return (int64_t)f;
+}
+
 int rt_import_file_read(const char *path, long long max, uint8_t **buf, size_t *len, struct err *e)
 {
     FILE *f = fopen(path, "rb");
@@ -336,7 +347,7 @@ static float tj_wf(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
 static int64_t tj_wi(const struct tj_ctx *c, const struct tj_weight *w, int64_t i)
 {
     if (!w->is_int || w->q || w->esz != 4)
-        return (int64_t)tj_wf(c, w, i);
+        return rt_import_f2i(tj_wf(c, w, i));
     int32_t v;
     memcpy(&v, c->bin + w->off + 4 * i, 4);
     return v;

@@ -14,6 +14,7 @@
 #include "tests/lib/th.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,30 @@ static void onnx_crafted(void)
     w_sub(&m, 7, &g);
     seed("onnx", "constant_of_shape_huge.onnx", NULL, 0, m.b, m.n);
     TH_CHECK(onnx(m.b, m.n, &e) == RT_ERR_TOO_LARGE, "ConstantOfShape 65536^3: %s", e.msg);
+
+    /* The same with a FLOAT shape of 1e30 and NaN: a float read as an integer
+     * must saturate, not be an undefined cast (a UBSan finding of fuzz_onnx). */
+    struct pbw fs;
+    memset(&fs, 0, sizeof(fs));
+    w_int(&fs, 1, 2);
+    w_int(&fs, 2, 1); /* FLOAT */
+    w_str(&fs, 8, "shape");
+    float fv[2] = {1e30f, NAN};
+    w_bytes(&fs, 9, fv, sizeof(fv));
+    struct pbw g2 = {0}, m2 = {0};
+    node(&nn, "ConstantOfShape", "shape", NULL, "z");
+    w_sub(&g2, 1, &nn);
+    node(&nn, "Add", "x", "z", "y");
+    w_sub(&g2, 1, &nn);
+    w_sub(&g2, 5, &fs);
+    value_info(&vi, "x", xd, 4);
+    w_sub(&g2, 11, &vi);
+    value_info(&vi, "y", xd, 4);
+    w_sub(&g2, 12, &vi);
+    w_sub(&m2, 8, &op);
+    w_sub(&m2, 7, &g2);
+    seed("onnx", "constant_of_shape_float_huge.onnx", NULL, 0, m2.b, m2.n);
+    TH_CHECK(onnx(m2.b, m2.n, &e) < 0, "ConstantOfShape with a float shape 1e30, NaN: %s", e.msg);
 
     /* a length varint pointing past the end, and an overlong varint */
     uint8_t bad1[] = {0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
