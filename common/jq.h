@@ -394,4 +394,40 @@ int jq_schema_migrate(struct pgx *c, int *applied, struct err *e);
 /* deletes history, idempotency keys and batches older than days; *n rows */
 int jq_retention_run(struct pgx *c, int days, int64_t *n, struct err *e);
 
+/* ---- text generation: progress, preemption, streams (jq_stream.c) ------- */
+
+/*
+ * A generating job's text so far (the whole text, not a delta; it only
+ * grows: a shorter text than the stored one is not written), NOTIFYed on
+ * the job's channel vkv_job_progress_<id>.  JQ_ERR_CONFLICT when the job
+ * is no longer running on worker.
+ */
+int jq_job_progress(struct pgx *c, const char *worker, int64_t id, const char *text, struct err *e);
+/* *yes = whether a job of a tier above `tier` waits for model (unpaused
+ * tiers, runnable now) */
+int jq_job_higher_waiting(struct pgx *c, const char *model, int tier, int *yes, struct err *e);
+/*
+ * Hands a running job back for a higher tier (migration 0006, job_suspend):
+ * queued again at once, first in its tier, attempts not charged, params
+ * "resume_tokens" = resume_json (a JSON array of token ids; NULL: start
+ * over).  *state_out (may be NULL): JQ_STATE_QUEUED, or JQ_STATE_CANCELED
+ * when a cancel was requested (nothing changed: the caller fails the job as
+ * canceled).  JQ_ERR_CONFLICT when the job is not running on worker.
+ */
+int jq_job_suspend(struct pgx *c, const char *worker, int64_t id, const char *resume_json,
+                   int *state_out, struct err *e);
+/* follows job_id's text on c: LISTEN on its channel and on vkv_job_done */
+int jq_stream_open(struct pgx *c, int64_t job_id, struct err *e);
+/* stops following (UNLISTEN); cannot fail */
+void jq_stream_close(struct pgx *c, int64_t job_id);
+/*
+ * Waits up to timeout_ms until the job's text is longer than `sent` bytes
+ * or the job is final.  Returns JQ_OK or JQ_EMPTY (timeout) with *state
+ * (enum jq_state) and *text (new string, caller frees; NULL when the job
+ * has none or is final: its result holds the whole text then), or
+ * JQ_ERR_NOT_FOUND (not the tenant's job), JQ_ERR_DB.
+ */
+int jq_stream_wait(struct pgx *c, int64_t tenant_id, int64_t job_id, size_t sent, int timeout_ms,
+                   int *state, char **text, struct err *e);
+
 #endif

@@ -396,14 +396,18 @@ int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen, 
     if (pgx_check(c, e) != PGX_OK)
         return PGX_ERR_DB;
     double deadline = cm_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    /* the socket is looked at once even with timeout 0: a worker asks
+     * between decode steps whether a notification arrived, without waiting */
+    int looked = 0;
     for (;;) {
         if (pgx_take_notify(c, channel, chlen, payload, plen))
             return 1;
         double left = deadline - cm_now_ms();
-        if (left <= 0)
+        if (left <= 0 && looked)
             return 0;
+        looked = 1;
         struct pollfd p = {.fd = PQsocket(c->conn), .events = POLLIN};
-        int rc = poll(&p, 1, (int)(left + 0.999));
+        int rc = poll(&p, 1, left > 0 ? (int)(left + 0.999) : 0);
         if (rc < 0 && errno != EINTR)
             return err_set_transient(e, PGX_ERR_DB, "db_unavailable",
                                      "could not wait for notifications: %s", strerror(errno));

@@ -101,7 +101,8 @@ int32_t pgx_bin_i32(const PGresult *r, int row, int col);
 int pgx_listen(struct pgx *c, int id, struct err *e);
 
 /*
- * Waits up to timeout_ms for a notification on any LISTENed channel.
+ * Waits up to timeout_ms for a notification on any LISTENed channel (0: reads
+ * what the socket holds now without waiting).
  * Returns 1 with channel and payload filled (copied into the caller's buffers,
  * truncated), 0 on timeout, or PGX_ERR_DB when the connection broke (it is
  * reset on the next pgx call; LISTENs must then be issued again: see

@@ -501,6 +501,68 @@ static void t_cancel(struct pgx *c)
     pgx_free(l);
 }
 
+/* text generation: progress published by the job's worker only and only
+ * growing, read by a stream; a running job suspended for a higher tier is
+ * queued again, uncharged, with its tokens (migration 0006) */
+static void t_stream_suspend(struct pgx *c)
+{
+    struct err e;
+    int st = -1, yes = -1;
+    char *text = NULL;
+    int64_t id = enq(c, tenant_a, "m_gen", 0);
+    TH_EQ_INT(claim1(c, "w-gen", "m_gen", 30), id, "claim the BACKGROUND generation");
+    struct pgx *l = conn();
+    TH_EQ_INT(jq_stream_open(l, id, &e), JQ_OK, "follow the job's text");
+    TH_EQ_INT(jq_stream_wait(l, tenant_a, id, 0, 50, &st, &text, &e), JQ_EMPTY,
+              "no text yet: the wait times out");
+    free(text);
+    TH_EQ_INT(jq_job_progress(c, "w-other", id, "A", &e), JQ_ERR_CONFLICT,
+              "another worker cannot publish");
+    TH_EQ_INT(jq_job_progress(c, "w-gen", id, "A cat", &e), JQ_OK, "publish");
+    TH_EQ_INT(jq_stream_wait(l, tenant_a, id, 0, 2000, &st, &text, &e), JQ_OK,
+              "the stream sees it");
+    TH_CHECK(text != NULL && strcmp(text, "A cat") == 0, "the text so far (%s)", text ? text : "-");
+    TH_EQ_INT(st, JQ_STATE_RUNNING, "running");
+    free(text);
+    TH_EQ_INT(jq_job_progress(c, "w-gen", id, "A", &e), JQ_OK, "a shorter text is accepted...");
+    TH_EQ_INT(jq_stream_wait(l, tenant_a, id, 0, 50, &st, &text, &e), JQ_OK, "...but not written");
+    TH_CHECK(text != NULL && strcmp(text, "A cat") == 0, "the text stays (%s)", text ? text : "-");
+    free(text);
+    TH_EQ_INT(jq_stream_wait(l, tenant_b, id, 0, 50, &st, &text, &e), JQ_ERR_NOT_FOUND,
+              "another tenant cannot follow it");
+    free(text);
+
+    TH_EQ_INT(jq_job_higher_waiting(c, "m_gen", 0, &yes, &e), JQ_OK, "ask for a higher tier");
+    TH_EQ_INT(yes, 0, "none waits");
+    int64_t hi = enq(c, tenant_a, "m_gen", 3);
+    TH_EQ_INT(jq_job_higher_waiting(c, "m_gen", 0, &yes, &e), JQ_OK, "ask again");
+    TH_EQ_INT(yes, 1, "the IMMEDIATE job waits");
+    TH_EQ_INT(jq_job_higher_waiting(c, "m_gen", 3, &yes, &e), JQ_OK, "ask for above IMMEDIATE");
+    TH_EQ_INT(yes, 0, "nothing is above IMMEDIATE");
+    TH_EQ_INT(jq_job_suspend(c, "w-other", id, "[1,2]", &st, &e), JQ_ERR_CONFLICT,
+              "another worker cannot suspend it");
+    TH_EQ_INT(jq_job_suspend(c, "w-gen", id, "[464,3797]", &st, &e), JQ_OK, "suspend");
+    TH_EQ_INT(st, JQ_STATE_QUEUED, "queued again");
+    TH_CHECK(json_has(c, tenant_a, id, "464, 3797") || json_has(c, tenant_a, id, "464,3797"),
+             "its tokens are in params.resume_tokens");
+    TH_EQ_INT(claim1(c, "w-gen", "m_gen", 30), hi, "the next claim takes the IMMEDIATE job");
+    TH_EQ_INT(claim1(c, "w-gen", "m_gen", 30), id, "then the suspended one again");
+    TH_CHECK(json_has(c, tenant_a, id, "\"attempts\": 1") ||
+                 json_has(c, tenant_a, id, "\"attempts\" : 1"),
+             "the suspension charged no attempt");
+    TH_EQ_INT(jq_job_cancel(c, tenant_a, id, &st, &e), JQ_OK, "cancel it while running");
+    TH_EQ_INT(jq_job_suspend(c, "w-gen", id, NULL, &st, &e), JQ_OK, "suspend after the cancel");
+    TH_EQ_INT(st, JQ_STATE_CANCELED, "reported canceled, for the worker to end it so");
+    TH_EQ_INT(jq_job_fail_state(c, "w-gen", id, "canceled", 1, &st, &e), JQ_OK, "end it");
+    TH_EQ_INT(jq_stream_wait(l, tenant_a, id, 5, 2000, &st, &text, &e), JQ_OK,
+              "the stream ends with the job");
+    TH_EQ_INT(st, JQ_STATE_CANCELED, "final state canceled");
+    free(text);
+    jq_stream_close(l, id);
+    TH_EQ_INT(jq_job_fail_state(c, "w-gen", hi, "done", 1, &st, &e), JQ_OK, "end the other");
+    pgx_free(l);
+}
+
 static void t_deadline(struct pgx *c)
 {
     struct err e;
@@ -1012,6 +1074,7 @@ int main(int argc, char **argv)
     t_lease_expiry(c);
     t_retry(c);
     t_cancel(c);
+    t_stream_suspend(c);
     t_deadline(c);
     t_idempotency(c);
     t_pause(c);
