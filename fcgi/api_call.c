@@ -69,6 +69,79 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
     return API_OK;
 }
 
+int api_call_stream(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
+                    long long timeout_ms, int (*on_text)(void *ud, const char *piece, size_t len),
+                    void *ud, json_t **job, int64_t *job_id, size_t *sent, struct err *e)
+{
+    *job = NULL;
+    *sent = 0;
+    if (timeout_ms <= 0)
+        timeout_ms = ctx->wait_timeout_ms;
+    int existed = 0;
+    int rc = api_job_enqueue(ctx, r, spec, 0, job_id, &existed, e);
+    if (rc != JQ_OK)
+        return rc;
+    rc = jq_stream_open(ctx->db, *job_id, e);
+    if (rc != JQ_OK)
+        return rc;
+    double until = cm_now_ms() + (double)timeout_ms;
+    int state = JQ_STATE_QUEUED;
+    for (;;) {
+        double left = until - cm_now_ms();
+        if (left <= 0 || api_stopping()) {
+            int st = 0;
+            struct err ce;
+            err_clear(&ce);
+            jq_job_cancel(ctx->db, r->tenant.id, *job_id, &st, &ce);
+            jq_stream_close(ctx->db, *job_id);
+            return err_set(e, API_ERR, ERR_TIMEOUT, "timeout",
+                           "job %lld did not finish within %lld ms; it was canceled",
+                           (long long)*job_id, timeout_ms);
+        }
+        int slice = left > API_CALL_SLICE_MS ? API_CALL_SLICE_MS : (int)left + 1;
+        char *text = NULL;
+        rc = jq_stream_wait(ctx->db, r->tenant.id, *job_id, *sent, slice, &state, &text, e);
+        if (rc != JQ_OK && rc != JQ_EMPTY) {
+            free(text);
+            jq_stream_close(ctx->db, *job_id);
+            return rc;
+        }
+        size_t n = text != NULL ? strlen(text) : 0;
+        int stop = 0;
+        if (n > *sent) {
+            stop = on_text(ud, text + *sent, n - *sent);
+            *sent = n;
+        }
+        free(text);
+        if (stop) {
+            int st = 0;
+            struct err ce;
+            err_clear(&ce);
+            jq_job_cancel(ctx->db, r->tenant.id, *job_id, &st, &ce);
+            jq_stream_close(ctx->db, *job_id);
+            return err_set(e, stop, ERR_UNAVAILABLE, "client_gone",
+                           "job %lld canceled: the stream could not be written",
+                           (long long)*job_id);
+        }
+        if (state != JQ_STATE_QUEUED && state != JQ_STATE_RUNNING)
+            break;
+    }
+    jq_stream_close(ctx->db, *job_id);
+    char *jtext = NULL;
+    rc = jq_job_get_json(ctx->db, r->tenant.id, *job_id, &jtext, e);
+    if (rc != JQ_OK)
+        return rc;
+    json_t *j = json_loads(jtext, 0, NULL);
+    free(jtext);
+    if (j == NULL)
+        return err_set(e, API_ERR, ERR_INTERNAL, "internal",
+                       "could not parse the job json of job %lld", (long long)*job_id);
+    *job = api_json_own(ctx->ar, j);
+    if (*job == NULL)
+        return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of request memory");
+    return API_OK;
+}
+
 static double timing(json_t *t, const char *key)
 {
     json_t *v = json_object_get(t, key);

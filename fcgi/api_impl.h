@@ -109,6 +109,19 @@ int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
 int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
                   long long timeout_ms, json_t **job, int64_t *job_id, struct err *e);
 
+/*
+ * As api_call_sync, for a job that generates text: while it runs, each
+ * time its published text (jq_job_progress) grows, on_text(ud, piece, len)
+ * gets the new bytes (complete UTF-8 characters); a non-zero return (the
+ * client is gone) cancels the job and ends the call with that status.
+ * Follows the job with LISTEN on its progress channel and vkv_job_done, a
+ * 250 ms polling fallback.  The final job JSON's result holds the whole
+ * text; *sent receives how many of its bytes went out through on_text.
+ */
+int api_call_stream(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
+                    long long timeout_ms, int (*on_text)(void *ud, const char *piece, size_t len),
+                    void *ud, json_t **job, int64_t *job_id, size_t *sent, struct err *e);
+
 /* flags of api_call_sync_reply */
 enum {
     API_SYNC_ADD_IDS = 1, /* add "job_id" and "request_id" to the answered result */

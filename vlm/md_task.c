@@ -211,7 +211,10 @@ struct stream {
     const struct mdt_req *r;
     struct tok_stream ts;
     struct tok_buf buf;
-    int stopped;
+    int answer;          /* 1: the answer (streamed); 0: reasoning */
+    const uint32_t *ids; /* the generation's ids so far (rt_dec_generate writes them first) */
+    uint32_t n;
+    int suspended;
 };
 
 static int on_token(void *ud, uint32_t id)
@@ -219,15 +222,21 @@ static int on_token(void *ud, uint32_t id)
     struct stream *s = ud;
     size_t before = s->buf.n;
     struct err e = {0};
+    s->n++;
     if (tok_stream_push(s->m->tok, &s->ts, (int32_t)id, 1, &s->buf, &e) < 0)
-        return 0; /* an id outside the tokenizer: nothing to show */
-    if (s->r->on_text != NULL && s->buf.n > before && s->buf.p != NULL) {
+        before = s->buf.n; /* an id outside the tokenizer: nothing to show */
+    if (s->answer && s->r->on_text != NULL && s->buf.n > before && s->buf.p != NULL) {
         char *piece = strndup(s->buf.p + before, s->buf.n - before);
         int stop = piece ? s->r->on_text(s->r->ud, piece) : 0;
         free(piece);
         if (stop)
-            s->stopped = 1;
-        return stop;
+            return stop;
+    }
+    if (s->r->on_step != NULL &&
+        s->r->on_step(s->r->ud, s->answer ? (s->buf.p ? s->buf.p : "") : NULL,
+                      s->answer ? s->buf.n : 0, s->ids, s->n) != 0) {
+        s->suspended = 1;
+        return 1;
     }
     return 0;
 }
@@ -240,7 +249,7 @@ static json_t *ids_json(const uint32_t *v, uint32_t n)
     return a;
 }
 
-static const char *finish(int end)
+static const char *finish(int end, int suspended)
 {
     switch (end) {
     case RT_DEC_END_STOP:
@@ -249,16 +258,19 @@ static const char *finish(int end)
     case RT_DEC_END_CONTEXT:
         return "length";
     default:
-        return "canceled";
+        return suspended ? "suspended" : "canceled";
     }
 }
 
-/* generates with streaming text; *text (new) the decoded answer */
+/*
+ * Generates with streaming text (stream: the answer); *text (new) the
+ * decoded answer, out the ids, *suspended whether on_step stopped it.
+ */
 static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct ids *p, int more,
                     const uint32_t *suppress, int n_sup, uint32_t stop_id, uint32_t *out,
-                    uint32_t *n_out, char **text, int stream, struct err *e)
+                    uint32_t *n_out, char **text, int stream, int *suspended, struct err *e)
 {
-    struct stream s = {m, r, {{0}, 0}, {NULL, 0, 0}, 0};
+    struct stream s = {m, r, {{0}, 0}, {NULL, 0, 0}, stream, out, 0, 0};
     tok_stream_init(&s.ts);
     struct rt_dec_gen g = {0};
     g.max_tokens = r->max_tokens ? r->max_tokens : 768;
@@ -270,15 +282,13 @@ static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct i
     g.stop = &stop_id, g.n_stop = 1;
     g.suppress = suppress, g.n_suppress = n_sup;
     g.cancel = r->cancel;
-    struct stream quiet = s;
-    quiet.r = &(struct mdt_req){0};
     g.on_token = on_token;
-    g.ud = stream ? &s : &quiet;
+    g.ud = &s;
     int end = more ? md2_generate_more(m->im, p->v, p->n, &g, out, MDT_MAX_OUT, n_out, e)
                    : md2_generate(m->im, p->v, p->n, &g, out, MDT_MAX_OUT, n_out, NULL, e);
-    struct stream *u = stream ? &s : &quiet;
-    tok_stream_flush(&u->ts, &u->buf);
-    *text = u->buf.p != NULL ? u->buf.p : strdup("");
+    tok_stream_flush(&s.ts, &s.buf);
+    *text = s.buf.p != NULL ? s.buf.p : strdup("");
+    *suspended = s.suspended;
     if (end < 0) {
         free(*text);
         *text = NULL;
@@ -366,30 +376,34 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
         uint32_t *out = malloc(MDT_MAX_OUT * 4), n = 0;
         char *text = NULL;
         uint32_t answer = 3, sup_ans[1] = {3}, sup_think[2] = {0, 6};
-        int end = 0;
+        int end = 0, susp = 0;
         if (out == NULL)
             rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
         if (rc == 0 && r->reasoning) { /* think until the answer id, then answer */
-            end = gen_text(m, r, &p, 0, sup_think, 2, answer, out, &n, &text, 0, e);
+            end = gen_text(m, r, &p, 0, sup_think, 2, answer, out, &n, &text, 0, &susp, e);
             if (end < 0) {
                 rc = end;
+            } else if (susp) { /* stopped while reasoning: no answer yet */
+                free(text);
+                text = strdup("");
+                n = 0;
             } else {
                 json_object_set_new(res, "reasoning", json_string(text));
                 json_object_set_new(res, "reasoning_tokens", ids_json(out, n));
                 free(text);
                 struct ids a = {{3}, 1};
-                end = gen_text(m, r, &a, 1, sup_ans, 1, m->eos, out, &n, &text, 1, e);
+                end = gen_text(m, r, &a, 1, sup_ans, 1, m->eos, out, &n, &text, 1, &susp, e);
             }
         } else if (rc == 0) {
             end = gen_text(m, r, &p, 0, st ? sup_ans : NULL, st ? 1 : 0, m->eos, out, &n, &text, 1,
-                           e);
+                           &susp, e);
         }
         if (rc == 0 && end < 0)
             rc = end;
         if (rc == 0) {
             json_object_set_new(res, t[0] == 'c' ? "caption" : "answer", json_string(text));
             json_object_set_new(res, "tokens", ids_json(out, n));
-            json_object_set_new(res, "finish_reason", json_string(finish(end)));
+            json_object_set_new(res, "finish_reason", json_string(finish(end, susp)));
         }
         free(text);
         free(out);

@@ -64,6 +64,11 @@ struct mdt_req {
     int (*on_text)(void *ud, const char *text);
     void *ud;
     const volatile int *cancel;
+    /* called after every generated token with the answer so far: text[0..
+     * len) (complete UTF-8 characters) and its ids;
+     * while reasoning with text NULL and the reasoning's ids.  Non-zero stops at this
+     * token boundary with finish_reason "suspended".  May be NULL. */
+    int (*on_step)(void *ud, const char *text, size_t len, const uint32_t *ids, uint32_t n);
 };
 
 /*

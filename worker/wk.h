@@ -68,6 +68,14 @@ struct wk_item {
      * so wk_analyze decodes a photo once for all its models */
     const unsigned char *rgb;
     int rgb_w, rgb_h;
+    /* in, optional: an engine that generates text calls step after every
+     * token with the answer so far (text[0..len), complete UTF-8
+     * characters; NULL while reasoning) and its token ids.  Non-zero stops
+     * the generation at this token boundary (a canceled job).  Main
+     * thread; the item's job is in hand. */
+    int (*step)(void *arg, struct wk_item *it, const char *text, size_t len, const uint32_t *ids,
+                uint32_t n);
+    void *step_arg;
     /* out */
     int status;        /* WK_OK, WK_ERR_INPUT, WK_ERR_OOM, WK_ERR_CANCELED, WK_ERR */
     struct err err;    /* when status != WK_OK */
@@ -157,7 +165,8 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
  * a manifest with "format": "moondream2" names a model directory
  * VKV_MODEL_CACHE/<name>/ (vlm/README.md) and "weights" (f32, f16, i8, q4;
  * default i8).  Each job's params carry "task" (caption, query, detect,
- * point) and the request's fields; jobs run one at a time.
+ * point) and the request's fields; jobs run one at a time.  A caption or
+ * query calls the item's step hook after every token (streaming).
  */
 struct rt_device;
 /* loads dir on dev; WK_OK with *handle and *bytes, WK_ERR_OOM, or WK_ERR */

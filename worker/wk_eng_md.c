@@ -4,7 +4,8 @@
  * (task, length, question, reasoning, object, settings.temperature,
  * top_p, max_tokens, max_objects), the result JSON of mdt_run returned
  * as the job result.  The model keeps the last image, so a question after
- * a caption of the same photo skips the vision encoder.
+ * a caption of the same photo skips the vision encoder.  Every generated
+ * token goes through the item's step hook (wk_main publishes the text).
  */
 #include "worker/wk.h"
 
@@ -42,6 +43,13 @@ int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void
 void wk_md_unload(void *handle)
 {
     mdt_close(handle);
+}
+
+/* mdt_req.on_step: the item's own hook (wk_main: progress, preemption) */
+static int md_step(void *ud, const char *text, size_t len, const uint32_t *ids, uint32_t n)
+{
+    struct wk_item *it = ud;
+    return it->step(it->step_arg, it, text, len, ids, n);
 }
 
 static double num(json_t *o, const char *k, double dflt)
@@ -85,6 +93,10 @@ int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items
         r.max_tokens = (uint32_t)num(s, "max_tokens", 768);
         r.max_objects = (uint32_t)num(s, "max_objects", 50);
         r.seed = (uint64_t)it->job_id;
+        if (it->step != NULL) {
+            r.on_step = md_step;
+            r.ud = it;
+        }
         json_t *res = NULL;
         double t1 = cm_now_ms();
         int rc = mdt_run(m, im.rgb, im.w, im.h, &r, &res, &ie);

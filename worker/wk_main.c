@@ -43,6 +43,7 @@
 #define WK_REQUEUE_MS 3000   /* jq_requeue_expired period */
 #define WK_POLL_MS 1000      /* polling fallback when no NOTIFY arrives */
 #define WK_DB_RETRY_MS 30000 /* how long a result write is retried */
+#define WK_PROGRESS_MS 50    /* generated text is published at most this often */
 
 static volatile sig_atomic_t wk_stop; /* 1: finish the batch; 2: stop now */
 
@@ -71,6 +72,12 @@ struct wk_ctx {
     struct wk_devinfo dev;
     double dev_at;
     int hb_stop;
+    /* the generation in progress (main thread only): the job, what was
+     * published and when */
+    const struct jq_job *gen_job;
+    double gen_pub_at;
+    size_t gen_pub_len;
+    int gen_pub_off; /* publishing failed: stop trying for this job */
     /* counters (under mu) */
     long jobs_done, jobs_failed, jobs_requeued, jobs_canceled, batches, images;
     double started_epoch;
@@ -288,6 +295,45 @@ static int checkpoint(void *arg, int n, struct wk_item *items)
     return wk_stop >= 2;
 }
 
+static int hand_flag_get(struct wk_ctx *w, int64_t id);
+
+/* publishes the text so far of the generation in hand (best effort: the
+ * result carries the whole text anyway) */
+static void gen_publish(struct wk_ctx *w, const char *text, size_t len)
+{
+    struct err e;
+    err_clear(&e);
+    int rc = jq_job_progress(w->db, w->name, w->gen_job->id, text, &e);
+    pgx_reset(w->db);
+    w->gen_pub_at = cm_now_ms();
+    w->gen_pub_len = len;
+    if (rc != JQ_OK) {
+        log_warn("job %lld: could not publish its text: %s", (long long)w->gen_job->id, e.msg);
+        w->gen_pub_off = 1;
+    }
+}
+
+/*
+ * wk_item.step: after every generated token.  Publishes the text every
+ * WK_PROGRESS_MS (the first piece at once), and stops the generation when
+ * the job was canceled or its lease lost.
+ */
+static int gen_step(void *arg, struct wk_item *it, const char *text, size_t len,
+                    const uint32_t *ids, uint32_t n)
+{
+    (void)ids;
+    (void)n;
+    struct wk_ctx *w = arg;
+    if (w->gen_job == NULL || w->gen_job->id != it->job_id)
+        return 0;
+    if (hand_flag_get(w, it->job_id) != 0)
+        return 1; /* canceled or lease lost: outcome_write knows which */
+    if (text != NULL && !w->gen_pub_off && len > w->gen_pub_len &&
+        (w->gen_pub_len == 0 || cm_now_ms() - w->gen_pub_at >= WK_PROGRESS_MS))
+        gen_publish(w, text, len);
+    return 0;
+}
+
 static int hand_flag_get(struct wk_ctx *w, int64_t id)
 {
     int f = 0;
@@ -444,7 +490,14 @@ static int batch_once(struct wk_ctx *w)
         items[i].input = jobs[i].input;
         items[i].input_len = jobs[i].input_len;
         items[i].params_json = jobs[i].params_json;
+        items[i].step = gen_step;
+        items[i].step_arg = w;
     }
+    /* a text generation runs one job at a time (batch limit 1) */
+    w->gen_job = n == 1 ? &jobs[0] : NULL;
+    w->gen_pub_at = cm_now_ms();
+    w->gen_pub_len = 0;
+    w->gen_pub_off = 0;
     const char *model = jobs[0].model;
     int lim = model_batch_limit(w, model);
     double t0 = cm_now_ms();
@@ -471,6 +524,7 @@ static int batch_once(struct wk_ctx *w)
         outcome_write(w, &jobs[i], &items[i], claim_epoch);
         free(items[i].result_json);
     }
+    w->gen_job = NULL;
     pthread_mutex_lock(&w->mu);
     w->n_hand = 0;
     w->batches++;

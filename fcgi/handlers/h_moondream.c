@@ -10,7 +10,9 @@
  * never a 200 stream that says nothing.  Then the call runs as a job
  * (tier IMMEDIATE unless X-Priority or a `priority`/`tier` field says
  * otherwise) through api_call_sync, and the job result is reshaped into
- * the Moondream response, plus `request_id` and `metrics`.
+ * the Moondream response, plus `request_id` and `metrics`.  A streamed
+ * caption / query follows the job's text as the worker publishes it
+ * (api_call_stream) and sends it chunk by chunk.
  *
  *   detect/point: task "detect" (CenterNet, 80 COCO classes); the object
  *     name is matched to classes here (md_objects.c), so an object the
@@ -561,6 +563,103 @@ int api_h_md_segment(struct api_ctx *ctx, struct api_req *r)
     return api_sse_event(r, NULL, ev);
 }
 
+/* the stream of a caption / query: begun with the first text */
+struct md_sse {
+    struct api_req *r;
+    int begun;
+};
+
+static int sse_chunk(struct md_sse *s, const char *piece, size_t len)
+{
+    if (!s->begun) {
+        if (api_sse_begin(s->r) != API_OK)
+            return API_ERR_IO;
+        s->begun = 1;
+    }
+    json_t *t = json_stringn(piece, len);
+    if (t == NULL) /* not UTF-8: the stored text is; never expected */
+        t = json_string("");
+    json_t *ev = json_pack("{s:o, s:b}", "chunk", t, "completed", 0);
+    return api_sse_event(s->r, NULL, ev) == API_OK ? 0 : API_ERR_IO;
+}
+
+static int sse_text(void *ud, const char *piece, size_t len)
+{
+    return sse_chunk(ud, piece, len);
+}
+
+/* the end of a stream that had begun and cannot change its status now */
+static int sse_fail(struct api_req *r, const char *code, const char *msg)
+{
+    json_t *fin = json_pack("{s:s, s:b, s:s, s:{s:s, s:s}, s:s}", "chunk", "", "completed", 1,
+                            "finish_reason", "error", "error", "code", code, "message",
+                            msg ? msg : "", "request_id", r->request_id ? r->request_id : "");
+    return api_sse_event(r, NULL, fin);
+}
+
+/*
+ * A streamed caption / query: the job's text goes out as the worker
+ * publishes it (every 50 ms at most), as the official clients read it:
+ * data: {"chunk": "...", "completed": false} ... then {"chunk": "",
+ * "completed": true, "finish_reason", "request_id", "metrics"}.  The
+ * stream begins with the first text, so a job that fails before any text
+ * (bad image, model unavailable, timeout) still answers a real 4xx/5xx;
+ * after that an error is a final event with "error".
+ */
+static int stream_answer(struct api_ctx *ctx, struct api_req *r, struct md_call *c,
+                         const char *params, const char *key)
+{
+    struct api_job_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    spec.task = c->task;
+    spec.model = c->model;
+    spec.tier = c->tier;
+    spec.params_json = params;
+    spec.image = c->image;
+    spec.idem_key = r->idem_key;
+    struct err e;
+    err_clear(&e);
+    struct md_sse s = {r, 0};
+    json_t *job = NULL;
+    int64_t job_id = 0;
+    size_t sent = 0;
+    int rc = api_call_stream(ctx, r, &spec, c->timeout_ms, sse_text, &s, &job, &job_id, &sent, &e);
+    if (rc == API_ERR_IO)
+        return API_ERR_IO;
+    if (rc != API_OK)
+        return s.begun ? sse_fail(r, e.code, e.msg) : api_reply_err(r, &e);
+    const char *state = json_string_value(json_object_get(job, "state"));
+    json_t *text = json_object_get(json_object_get(job, "result"), key);
+    if (state == NULL || strcmp(state, "succeeded") != 0 || !json_is_string(text)) {
+        const char *msg = json_string_value(json_object_get(job, "error"));
+        int canceled = state != NULL && strcmp(state, "canceled") == 0;
+        char m[512];
+        snprintf(m, sizeof(m), "job %lld %s: %s", (long long)job_id, state ? state : "ended",
+                 msg                    ? msg
+                 : json_is_string(text) ? "no detail"
+                                        : "no text in the result");
+        if (s.begun)
+            return sse_fail(r, canceled ? "canceled" : "inference_failed", m);
+        if (canceled)
+            return api_reply_error(r, 503, "canceled", 0, "job %lld was canceled",
+                                   (long long)job_id);
+        return api_reply_error(r, 500, "inference_failed", 0, "%s", m);
+    }
+    /* the rest of the text (all of it when the job was faster than the
+     * first publication) */
+    const char *t = json_string_value(text);
+    size_t n = json_string_length(text);
+    if (!s.begun || sent < n)
+        if (sse_chunk(&s, t + (sent < n ? sent : n), sent < n ? n - sent : 0) != 0)
+            return API_ERR_IO;
+    json_t *fin =
+        json_pack("{s:s, s:b, s:s, s:s, s:I}", "chunk", "", "completed", 1, "finish_reason", "stop",
+                  "request_id", r->request_id ? r->request_id : "", "job_id", (json_int_t)job_id);
+    if (fin != NULL)
+        json_object_set_new(fin, "metrics", metrics_json(r, job));
+    return api_sse_event(r, NULL, fin);
+}
+
 /* caption and query: validated in full, then a model serving the task
  * answers, or 503 model_not_installed before any byte of a stream */
 static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind kind)
@@ -627,32 +726,22 @@ static int caption_or_query(struct api_ctx *ctx, struct api_req *r, enum md_kind
     free(ps);
     if (pj == NULL)
         return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
+    const char *key = kind == MD_CAPTION ? "caption" : "answer";
+    if (c.stream)
+        return stream_answer(ctx, r, &c, pj, key);
     json_t *job = NULL;
     int64_t job_id = 0;
     if (run_job(ctx, r, &c, pj, &job, &job_id) != API_OK)
         return API_ERR;
-    const char *key = kind == MD_CAPTION ? "caption" : "answer";
     json_t *text = json_object_get(json_object_get(job, "result"), key);
     if (!json_is_string(text))
         return api_reply_error(r, 500, "internal", 0, "job %lld has no \"%s\"", (long long)job_id,
                                key);
-    if (!c.stream) {
-        json_t *out = json_object();
-        if (out == NULL)
-            return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
-        json_object_set(out, key, text);
-        return reply_ok(r, &c, out, job, job_id);
-    }
-    /* the whole text is one chunk: the job produced it at once */
-    if (api_sse_begin(r) != API_OK)
-        return API_ERR_IO;
-    if (api_sse_event(r, NULL, json_pack("{s:O, s:b}", "chunk", text, "completed", 0)) != API_OK)
-        return API_ERR_IO;
-    json_t *fin = json_pack("{s:s, s:b, s:s, s:s}", "chunk", "", "completed", 1, "finish_reason",
-                            "stop", "request_id", r->request_id ? r->request_id : "");
-    if (fin != NULL)
-        json_object_set_new(fin, "metrics", metrics_json(r, job));
-    return api_sse_event(r, NULL, fin);
+    json_t *out = json_object();
+    if (out == NULL)
+        return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
+    json_object_set(out, key, text);
+    return reply_ok(r, &c, out, job, job_id);
 }
 
 int api_h_md_caption(struct api_ctx *ctx, struct api_req *r)

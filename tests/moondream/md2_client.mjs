@@ -45,10 +45,33 @@ let r = await md.caption({ image, length: 'short' });
 ok(typeof r.caption === 'string' && r.caption.length > 0, 'client caption (whole): a caption', JSON.stringify(r));
 r = await md.query({ image, question: 'What is this?' });
 ok(typeof r.answer === 'string' && r.answer.length > 0, 'client query (whole): an answer', JSON.stringify(r));
+function getJson(route) {
+  return new Promise((resolve, reject) => {
+    http.get(`${URL_}/v1/${route}`, { headers: { 'X-Moondream-Auth': KEY } }, rr => {
+      let t = ''; rr.on('data', c => { t += c; }); rr.on('end', () => resolve(JSON.parse(t)));
+    }).on('error', reject);
+  });
+}
+// the newest job of a task, whole (result included)
+async function lastJob(task) {
+  const l = await getJson(`jobs?task=${task}&limit=1`);
+  const id = (l.jobs || l.items || l.data || [])[0]?.id;
+  return id ? getJson(`jobs/${id}`) : null;
+}
+
+// token by token: the published defaults generate until the reduced
+// model's context is full (~70 tokens), published every 50 ms at most
 let s = await md.caption({ image, length: 'long', stream: true });
-let parts = [];
-for await (const c of s.caption) parts.push(c);
-ok(parts.length > 0 && parts.join('').length > 0, 'client caption (stream): chunks', JSON.stringify(parts));
+let parts = [], times = [];
+for await (const c of s.caption) { parts.push(c); times.push(Date.now()); }
+let job = await lastJob('caption');
+const fin = job && Date.parse(job.finished_at);
+ok(parts.length > 1 && job && job.result && parts.join('') === job.result.caption,
+   'client caption (stream): several chunks that join to the job\'s whole caption',
+   JSON.stringify({ parts, result: job && job.result && job.result.caption }));
+ok(job && times[0] < fin - 100,
+   'client caption (stream): the first chunk arrived before the job completed',
+   `first chunk ${times[0]}, job finished ${fin}`);
 s = await md.query({ image, question: 'What is this?', stream: true });
 parts = [];
 for await (const c of s.answer) parts.push(c);

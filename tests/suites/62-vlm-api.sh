@@ -2,7 +2,8 @@
 # Moondream 2 through the service: nginx -> vkv-api -> PostgreSQL ->
 # vkv-worker running the reduced random-weight Moondream 2 (vlm/) on
 # lavapipe; the official moondream@0.2.0 client for caption and query,
-# whole and streamed; greedy answers equal vkv md's on the same photo.
+# whole and streamed (token by token: several chunks before the job ends);
+# greedy answers equal vkv md's on the same photo.
 set -uo pipefail
 cd "${VKV_ROOT:-$(pwd)}"
 BIN=${BIN:-build/bin}
