@@ -102,7 +102,6 @@ const struct rt_caps *rt_device_caps(struct rt_device *dev);
 
 /* validation messages counted since creation (RT_VALIDATE=1); cannot fail */
 int rt_device_validation_errors(const struct rt_device *dev);
-int rt_device_validation_warnings(const struct rt_device *dev);
 /* validation errors of all devices so far, including those reported while
  * destroying (leaked objects); for teardown tests; cannot fail */
 int rt_validation_errors_total(void);
@@ -191,14 +190,10 @@ int rt_plan_dispatch_count(const struct rt_plan *p);
 /* graph nodes after the passes; cannot fail */
 int rt_plan_node_count(const struct rt_plan *p);
 
-/* inputs/outputs count and shape for batch max_batch (dim 0 is the batch);
+/* input/output i's shape at the reserved shape (dim 0 is the batch);
  * shape must hold 4 entries; returns the rank, or <0 for a bad index */
-int rt_plan_input_count(const struct rt_plan *p);
 int rt_plan_input_shape(const struct rt_plan *p, int i, int64_t *shape);
-int rt_plan_output_count(const struct rt_plan *p);
 int rt_plan_output_shape(const struct rt_plan *p, int i, int64_t *shape);
-/* borrowed; valid until rt_plan_destroy */
-const char *rt_plan_output_name(const struct rt_plan *p, int i);
 /* the graph after passes and quantisation, at max_batch (borrowed; valid
  * until rt_plan_destroy): what rt_pack_save stores; rt_ref_run of it is the
  * exact reference of the plan's results */

@@ -581,7 +581,7 @@ int md2_vision(struct md2 *m, const float *crops, uint32_t n, uint32_t th, uint3
         return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_crops",
                        "%u crops for a %ux%u tiling", n, th, tw);
     uint32_t d = v->enc_dim, N = m->N, g = m->grid, mg = v->margin, win = g - 2 * mg;
-    uint64_t range = m->dev->caps.max_storage_range;
+    uint64_t range = rt_device_caps(m->dev)->max_storage_range;
     uint64_t per = (uint64_t)N * 4 * (v->ff_dim > 3 * d ? v->ff_dim : 3 * d);
     uint64_t perp = (uint64_t)N * m->kp * 4;
     uint32_t bc = (uint32_t)(range / (per > perp ? per : perp));

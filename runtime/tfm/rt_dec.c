@@ -362,7 +362,7 @@ static int record(struct rt_dec_run *r, struct rt_tf_seq *s, uint32_t t, uint32_
             rc = rt_tf_linear(s, &w[L_PROJ], att, D, x, D, t, RT_TF_ACT_NONE, 1, e);
     }
     struct rt_tf_ref last = rt_tf_sub(x, (uint64_t)(t - 1) * D * 4, (uint64_t)D * 4);
-    if (rc == 0 && last.off % m->dev->caps.min_storage_align != 0)
+    if (rc == 0 && last.off % m->dev->gpu.caps.min_storage_align != 0)
         rc = err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape", "dim %u misaligns rows",
                      D);
     if (rc == 0)
@@ -422,11 +422,11 @@ int rt_dec_run_init(struct rt_dec *m, uint32_t max_len, uint32_t max_t, uint64_t
         {&r->host, r->host_logits + (uint64_t)c->vocab * 4, 1},
     };
     for (size_t i = 0; i < sizeof(bs) / sizeof(bs[0]) && rc == 0; i++) {
-        if (bs[i].size > d->caps.max_storage_range)
+        if (bs[i].size > d->gpu.caps.max_storage_range)
             rc = err_set(e, RT_ERR_TOO_LARGE, ERR_INVALID, "too_long",
                          "prefill of %u positions needs a %llu-byte buffer (limit %llu)", max_t,
                          (unsigned long long)bs[i].size,
-                         (unsigned long long)d->caps.max_storage_range);
+                         (unsigned long long)d->gpu.caps.max_storage_range);
         else
             rc = rt_tf_buf_init(d, bs[i].size, bs[i].host, bs[i].b, e);
     }

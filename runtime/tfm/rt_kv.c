@@ -20,7 +20,7 @@ int rt_kv_init(struct rt_device *d, uint32_t n_layers, uint32_t dim, uint32_t ca
         return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "vram_budget",
                        "KV cache of %llu bytes (%u positions) exceeds the budget of %llu",
                        (unsigned long long)bytes, cap, (unsigned long long)budget);
-    if ((uint64_t)cap * dim * (f16 ? 2 : 4) > d->caps.max_storage_range)
+    if ((uint64_t)cap * dim * (f16 ? 2 : 4) > d->gpu.caps.max_storage_range)
         return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "KV cache layer of %u positions over maxStorageBufferRange", cap);
     struct rt_kv *kv = calloc(1, sizeof(*kv));

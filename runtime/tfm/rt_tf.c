@@ -21,8 +21,8 @@ int rt_tf_buf_init(struct rt_device *d, uint64_t size, int host, struct rt_tf_bu
     if (b == NULL)
         return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                        "could not allocate a buffer");
-    enum rt_mem_kind kind = host ? RT_MEM_HOST : (d->caps.uma ? RT_MEM_UMA : RT_MEM_DEVICE);
-    int rc = rt_buffer_create(d, size, kind, &b->b, e);
+    enum rt_mem_kind kind = host ? RT_MEM_HOST : (d->gpu.caps.uma ? RT_MEM_UMA : RT_MEM_DEVICE);
+    int rc = rt_buffer_create(&d->gpu, size, kind, &b->b, e);
     if (rc < 0) {
         free(b);
         return rc;
@@ -36,7 +36,7 @@ void rt_tf_buf_free(struct rt_device *d, struct rt_tf_buf *b)
 {
     if (b == NULL)
         return;
-    rt_buffer_destroy(d, &b->b);
+    rt_buffer_destroy(&d->gpu, &b->b);
     free(b);
 }
 
@@ -56,12 +56,12 @@ static int one_shot_copy(struct rt_device *d, VkBuffer src, uint64_t so, VkBuffe
 {
     VkCommandBufferAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = d->cmd_pool,
+        .commandPool = d->gpu.cmd_pool,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
     VkCommandBuffer cmd;
-    RT_VK_TRY(vkAllocateCommandBuffers(d->dev, &ai, &cmd));
+    RT_VK_TRY(vkAllocateCommandBuffers(d->gpu.dev, &ai, &cmd));
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     vkBeginCommandBuffer(cmd, &bi);
@@ -78,16 +78,16 @@ static int one_shot_copy(struct rt_device *d, VkBuffer src, uint64_t so, VkBuffe
     VkFence f = VK_NULL_HANDLE;
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     if (r == VK_SUCCESS)
-        r = vkCreateFence(d->dev, &fci, NULL, &f);
+        r = vkCreateFence(d->gpu.dev, &fci, NULL, &f);
     VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
     if (r == VK_SUCCESS)
-        r = vkQueueSubmit(d->queue, 1, &si, f);
+        r = vkQueueSubmit(d->gpu.queue, 1, &si, f);
     if (r == VK_SUCCESS)
-        r = vkWaitForFences(d->dev, 1, &f, VK_TRUE, d->timeout_ns);
+        r = vkWaitForFences(d->gpu.dev, 1, &f, VK_TRUE, d->gpu.timeout_ns);
     if (f != VK_NULL_HANDLE)
-        vkDestroyFence(d->dev, f, NULL);
-    vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &cmd);
+        vkDestroyFence(d->gpu.dev, f, NULL);
+    vkFreeCommandBuffers(d->gpu.dev, d->gpu.cmd_pool, 1, &cmd);
     if (r != VK_SUCCESS)
         return rt_vk_fail(r, "buffer copy", __FILE__, __LINE__, e);
     return 0;
@@ -104,12 +104,12 @@ int rt_tf_buf_write(struct rt_device *d, struct rt_tf_buf *b, uint64_t off, cons
         return 0;
     }
     struct rt_buffer st;
-    int rc = rt_buffer_create(d, n, RT_MEM_HOST, &st, e);
+    int rc = rt_buffer_create(&d->gpu, n, RT_MEM_HOST, &st, e);
     if (rc < 0)
         return rc;
     memcpy(st.map, src, (size_t)n);
     rc = one_shot_copy(d, st.buf, 0, b->b.buf, off, n, e);
-    rt_buffer_destroy(d, &st);
+    rt_buffer_destroy(&d->gpu, &st);
     return rc;
 }
 
@@ -124,13 +124,13 @@ int rt_tf_buf_read(struct rt_device *d, struct rt_tf_buf *b, uint64_t off, void 
         return 0;
     }
     struct rt_buffer st;
-    int rc = rt_buffer_create(d, n, RT_MEM_HOST, &st, e);
+    int rc = rt_buffer_create(&d->gpu, n, RT_MEM_HOST, &st, e);
     if (rc < 0)
         return rc;
     rc = one_shot_copy(d, b->b.buf, off, st.buf, 0, n, e);
     if (rc == 0)
         memcpy(dst, st.map, (size_t)n);
-    rt_buffer_destroy(d, &st);
+    rt_buffer_destroy(&d->gpu, &st);
     return rc;
 }
 
@@ -164,14 +164,14 @@ int rt_tf_seq_init(struct rt_device *d, struct rt_tf_seq **out, struct err *e)
     s->sets_in_pool = SETS_PER_POOL;
     VkCommandBufferAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = d->cmd_pool,
+        .commandPool = d->gpu.cmd_pool,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
-    VkResult r = vkAllocateCommandBuffers(d->dev, &ai, &s->cmd);
+    VkResult r = vkAllocateCommandBuffers(d->gpu.dev, &ai, &s->cmd);
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     if (r == VK_SUCCESS)
-        r = vkCreateFence(d->dev, &fci, NULL, &s->fence);
+        r = vkCreateFence(d->gpu.dev, &fci, NULL, &s->fence);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     if (r == VK_SUCCESS)
         r = vkBeginCommandBuffer(s->cmd, &bi);
@@ -180,10 +180,10 @@ int rt_tf_seq_init(struct rt_device *d, struct rt_tf_seq **out, struct err *e)
         return rt_vk_fail(r, "sequence init", __FILE__, __LINE__, e);
     }
     VkPhysicalDeviceProperties pp;
-    vkGetPhysicalDeviceProperties(d->phys, &pp);
+    vkGetPhysicalDeviceProperties(d->gpu.phys, &pp);
     VkFormatProperties fu, ff;
-    vkGetPhysicalDeviceFormatProperties(d->phys, VK_FORMAT_R32G32B32A32_UINT, &fu);
-    vkGetPhysicalDeviceFormatProperties(d->phys, VK_FORMAT_R32G32B32A32_SFLOAT, &ff);
+    vkGetPhysicalDeviceFormatProperties(d->gpu.phys, VK_FORMAT_R32G32B32A32_UINT, &fu);
+    vkGetPhysicalDeviceFormatProperties(d->gpu.phys, VK_FORMAT_R32G32B32A32_SFLOAT, &ff);
     VkFormatFeatureFlags want = VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
     if ((fu.bufferFeatures & want) && (ff.bufferFeatures & want))
         s->texel_align =
@@ -196,7 +196,7 @@ int rt_tf_seq_texel_ok(const struct rt_tf_seq *s, struct rt_tf_ref r)
 {
     /* host-visible buffers are made without the texel-buffer usage */
     return s->texel_align != 0 && !r.buf->host && r.off % s->texel_align == 0 && r.size % 16 == 0 &&
-           r.size / 16 <= s->d->caps.max_texel_elements;
+           r.size / 16 <= s->d->gpu.caps.max_texel_elements;
 }
 
 void rt_tf_seq_free(struct rt_tf_seq *s)
@@ -205,14 +205,14 @@ void rt_tf_seq_free(struct rt_tf_seq *s)
         return;
     struct rt_device *d = s->d;
     for (int i = 0; i < s->n_pools; i++)
-        vkDestroyDescriptorPool(d->dev, s->pools[i], NULL);
+        vkDestroyDescriptorPool(d->gpu.dev, s->pools[i], NULL);
     for (int i = 0; i < s->n_views; i++)
-        vkDestroyBufferView(d->dev, s->views[i], NULL);
+        vkDestroyBufferView(d->gpu.dev, s->views[i], NULL);
     free(s->views);
     if (s->fence != VK_NULL_HANDLE)
-        vkDestroyFence(d->dev, s->fence, NULL);
+        vkDestroyFence(d->gpu.dev, s->fence, NULL);
     if (s->cmd != VK_NULL_HANDLE)
-        vkFreeCommandBuffers(d->dev, d->cmd_pool, 1, &s->cmd);
+        vkFreeCommandBuffers(d->gpu.dev, d->gpu.cmd_pool, 1, &s->cmd);
     free(s);
 }
 
@@ -283,13 +283,13 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
 {
     struct rt_device *d = s->d;
     CM_ASSERT(!s->ended && nb >= 1 && nb <= RT_MAX_BINDINGS && push_size <= 128);
-    if (gx > d->caps.max_wg_count[0] || gy > d->caps.max_wg_count[1] ||
-        gz > d->caps.max_wg_count[2])
+    if (gx > d->gpu.caps.max_wg_count[0] || gy > d->gpu.caps.max_wg_count[1] ||
+        gz > d->gpu.caps.max_wg_count[2])
         return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                        "dispatch grid %ux%ux%u over the device limit", gx, gy, gz);
     for (int i = 0; i < nb; i++)
-        if (b[i].r.buf == NULL || b[i].r.size == 0 || b[i].r.size > d->caps.max_storage_range ||
-            b[i].r.off % d->caps.min_storage_align != 0)
+        if (b[i].r.buf == NULL || b[i].r.size == 0 || b[i].r.size > d->gpu.caps.max_storage_range ||
+            b[i].r.off % d->gpu.caps.min_storage_align != 0)
             return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
                            "binding %d of %s: empty, misaligned or over maxStorageBufferRange", i,
                            rt_shaders[sh].name);
@@ -301,10 +301,10 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
                                "binding %d of %s cannot be a texel buffer", i, rt_shaders[sh].name);
             tmask |= 1u << i;
         }
-    VkPipeline pipe = rt_pipeline_get(d, sh, spec, n_spec, nb, tmask, e);
+    VkPipeline pipe = rt_pipeline_get(&d->pipes, sh, spec, n_spec, nb, tmask, e);
     VkDescriptorSetLayout dsl;
     VkPipelineLayout pl;
-    if (pipe == VK_NULL_HANDLE || rt_layout_get(d, nb, tmask, &dsl, &pl, e) < 0)
+    if (pipe == VK_NULL_HANDLE || rt_pipeline_layout(&d->pipes, nb, tmask, &dsl, &pl, e) < 0)
         return e->status;
     if (tmask != 0 && s->n_views + nb > s->cap_views) {
         int cap = s->cap_views ? s->cap_views * 2 : 64;
@@ -329,7 +329,7 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
             .poolSizeCount = 2,
             .pPoolSizes = ps,
         };
-        RT_VK_TRY(vkCreateDescriptorPool(d->dev, &pci, NULL, &s->pools[s->n_pools]));
+        RT_VK_TRY(vkCreateDescriptorPool(d->gpu.dev, &pci, NULL, &s->pools[s->n_pools]));
         s->n_pools++;
         s->sets_in_pool = 0;
     }
@@ -340,7 +340,7 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
         .pSetLayouts = &dsl,
     };
     VkDescriptorSet set;
-    RT_VK_TRY(vkAllocateDescriptorSets(d->dev, &dai, &set));
+    RT_VK_TRY(vkAllocateDescriptorSets(d->gpu.dev, &dai, &set));
     s->sets_in_pool++;
     VkDescriptorBufferInfo bi[RT_MAX_BINDINGS];
     VkWriteDescriptorSet ws[RT_MAX_BINDINGS];
@@ -363,13 +363,13 @@ int rt_tf_seq_dispatch(struct rt_tf_seq *s, enum rt_shader_id sh, const uint32_t
                 .offset = b[i].r.off,
                 .range = b[i].r.size,
             };
-            RT_VK_TRY(vkCreateBufferView(d->dev, &vci, NULL, &s->views[s->n_views]));
+            RT_VK_TRY(vkCreateBufferView(d->gpu.dev, &vci, NULL, &s->views[s->n_views]));
             ws[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
             ws[i].pBufferInfo = NULL;
             ws[i].pTexelBufferView = &s->views[s->n_views++];
         }
     }
-    vkUpdateDescriptorSets(d->dev, (uint32_t)nb, ws, 0, NULL);
+    vkUpdateDescriptorSets(d->gpu.dev, (uint32_t)nb, ws, 0, NULL);
     hazard(s, b, nb);
     vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
     vkCmdBindDescriptorSets(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl, 0, 1, &set, 0, NULL);
@@ -404,21 +404,21 @@ int rt_tf_seq_kick(struct rt_tf_seq *s, struct err *e)
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
                        .commandBufferCount = 1,
                        .pCommandBuffers = &s->cmd};
-    RT_VK_TRY(vkQueueSubmit(d->queue, 1, &si, s->fence));
+    RT_VK_TRY(vkQueueSubmit(d->gpu.queue, 1, &si, s->fence));
     return 0;
 }
 
 int rt_tf_seq_wait(struct rt_tf_seq *s, struct err *e)
 {
     struct rt_device *d = s->d;
-    VkResult r = vkWaitForFences(d->dev, 1, &s->fence, VK_TRUE, d->timeout_ns);
+    VkResult r = vkWaitForFences(d->gpu.dev, 1, &s->fence, VK_TRUE, d->gpu.timeout_ns);
     if (r == VK_TIMEOUT)
         return err_set(e, RT_ERR_TIMEOUT, ERR_UNAVAILABLE, "device_timeout",
                        "sequence did not finish within %llu ms",
-                       (unsigned long long)(d->timeout_ns / 1000000));
+                       (unsigned long long)(d->gpu.timeout_ns / 1000000));
     if (r != VK_SUCCESS)
         return rt_vk_fail(r, "vkWaitForFences", __FILE__, __LINE__, e);
-    RT_VK_TRY(vkResetFences(d->dev, 1, &s->fence));
+    RT_VK_TRY(vkResetFences(d->gpu.dev, 1, &s->fence));
     return 0;
 }
 
@@ -476,13 +476,13 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
         return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_weight",
                        "cannot store a %ux%u weight as %s (group %u)", n, k, rt_tf_wtype_name(type),
                        group);
-    uint64_t al = d->caps.min_storage_align > 256 ? d->caps.min_storage_align : 256;
+    uint64_t al = d->gpu.caps.min_storage_align > 256 ? d->gpu.caps.min_storage_align : 256;
     uint64_t row_d, row_s, row_z;
     part_bytes(type, 1, k, group, &row_d, &row_s, &row_z);
     /* parts of at most 1 GiB keep every element index of a part under 2^31
      * (the kernels index with 32-bit uints) whatever maxStorageBufferRange is */
     uint64_t range =
-        d->caps.max_storage_range < (1ull << 30) ? d->caps.max_storage_range : (1ull << 30);
+        d->gpu.caps.max_storage_range < (1ull << 30) ? d->gpu.caps.max_storage_range : (1ull << 30);
     const char *lim = getenv("VKV_TF_PART_BYTES"); /* tests: force several parts */
     if (lim != NULL && strtoull(lim, NULL, 10) > 0 && strtoull(lim, NULL, 10) < range)
         range = strtoull(lim, NULL, 10);
@@ -524,7 +524,7 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
     out->bytes = off;
     L->host = out->buf->b.map;
     if (L->host == NULL) {
-        if ((rc = rt_buffer_create(d, off, RT_MEM_HOST, &L->st, e)) < 0) {
+        if ((rc = rt_buffer_create(&d->gpu, off, RT_MEM_HOST, &L->st, e)) < 0) {
             rt_tf_weight_free(d, out);
             return rc;
         }
@@ -553,7 +553,7 @@ static int weight_finish(struct rt_device *d, const float *bias, struct rt_tf_we
     int rc = 0;
     if (L->st.buf != VK_NULL_HANDLE) {
         rc = one_shot_copy(d, L->st.buf, 0, out->buf->b.buf, 0, L->total, e);
-        rt_buffer_destroy(d, &L->st);
+        rt_buffer_destroy(&d->gpu, &L->st);
         if (rc < 0)
             rt_tf_weight_free(d, out);
     }
@@ -599,7 +599,7 @@ int rt_tf_weight_upload_raw(struct rt_device *d, int type, uint32_t n, uint32_t 
     if ((type == RT_TF_I8 || type == RT_TF_Q4) && scale == NULL) {
         rt_tf_weight_free(d, out);
         if (L.st.buf != VK_NULL_HANDLE)
-            rt_buffer_destroy(d, &L.st);
+            rt_buffer_destroy(&d->gpu, &L.st);
         return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "invalid_weight",
                        "%s weight without scales", rt_tf_wtype_name(type));
     }
@@ -723,7 +723,7 @@ int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf
     /* texel buffers on CPU devices: llvmpipe gathers a texel fetch as one
      * vector, a storage-buffer load lane by lane */
     const char *tx = getenv("VKV_TF_TEXEL");
-    int texel = tx != NULL ? tx[0] == '1' : s->d->caps.type[0] == 'c';
+    int texel = tx != NULL ? tx[0] == '1' : s->d->gpu.caps.type[0] == 'c';
     texel = texel && rt_tf_seq_texel_ok(s, x);
     for (int p = 0; p < w->n_parts && texel; p++)
         texel = rt_tf_seq_texel_ok(s, w->data[p]);

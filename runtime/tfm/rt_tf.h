@@ -20,7 +20,9 @@
 #ifndef VKV_RT_TF_H
 #define VKV_RT_TF_H
 
-#include "runtime/vk/rt_impl.h"
+#include "runtime/vk/rt_buffer.h"
+#include "runtime/vk/rt_command.h"
+#include "runtime/vk/rt_device.h"
 
 #include <stdint.h>
 

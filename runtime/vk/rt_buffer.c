@@ -1,15 +1,12 @@
 /*
- * rt_buffer.c: device and host-visible buffers.  A plan makes a handful of
- * big ones (weights, activations, staging), each bound to its own
- * VkDeviceMemory block, and sub-allocates them itself (rt_plan.c), so the
- * allocation count stays far below maxMemoryAllocationCount and nothing is
- * allocated after plan creation.  See runtime/README.md "Memory".
+ * rt_buffer.c: device and host-visible buffers, each on its own
+ * VkDeviceMemory block (see rt_buffer.h and runtime/README.md "Plans").
  */
-#include "runtime/vk/rt_impl.h"
+#include "runtime/vk/rt_buffer.h"
 
 #include <string.h>
 
-static int mem_type(const struct rt_device *d, uint32_t bits, VkMemoryPropertyFlags want,
+static int mem_type(const struct rt_gpu *d, uint32_t bits, VkMemoryPropertyFlags want,
                     VkMemoryPropertyFlags nice)
 {
     int best = -1;
@@ -26,7 +23,7 @@ static int mem_type(const struct rt_device *d, uint32_t bits, VkMemoryPropertyFl
 }
 
 /* creates a buffer and its memory; 0 or <0 with e set (RT_ERR_OOM on exhaustion) */
-int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind kind,
+int rt_buffer_create(struct rt_gpu *d, VkDeviceSize size, enum rt_mem_kind kind,
                      struct rt_buffer *b, struct err *e)
 {
     memset(b, 0, sizeof(*b));
@@ -90,7 +87,7 @@ int rt_buffer_create(struct rt_device *d, VkDeviceSize size, enum rt_mem_kind ki
 }
 
 /* destroys b; a zeroed struct is fine */
-void rt_buffer_destroy(struct rt_device *d, struct rt_buffer *b)
+void rt_buffer_destroy(struct rt_gpu *d, struct rt_buffer *b)
 {
     if (b->map != NULL)
         vkUnmapMemory(d->dev, b->mem);

@@ -4,11 +4,12 @@
  * (all storage buffers, one 128-byte push-constant range), compute
  * pipelines deduplicated by (shader, specialisation constants) and created
  * on first use, and the VkPipelineCache persisted to
- *   $VKV_VAR_DIR/cache/pipelines-<device uuid>.bin  (or ~/.cache/vkvision/)
- * so later loads skip the driver's compile (llvmpipe's LLVM JIT).
- * VKV_NO_PIPELINE_CACHE=1 disables the file.  See runtime/README.md.
+ *   <cache_dir>/pipelines-<device uuid>.bin
+ * so later loads skip the driver's compile (llvmpipe's LLVM JIT).  The
+ * caller chooses cache_dir (rt_device.c; none: not persisted).  See
+ * runtime/README.md.
  */
-#include "runtime/vk/rt_impl.h"
+#include "runtime/vk/rt_pipeline.h"
 #include "common/cm.h"
 #include "common/log.h"
 
@@ -21,29 +22,22 @@
 
 #define CACHE_MAX_BYTES (64u << 20)
 
-static void cache_path_set(struct rt_device *d)
+static void cache_path_set(struct rt_pipes *ps, const char *dir)
 {
-    const char *v = getenv("VKV_NO_PIPELINE_CACHE");
-    if (v != NULL && v[0] && strcmp(v, "0") != 0)
+    if (dir == NULL || !dir[0])
         return;
-    const char *var = getenv("VKV_VAR_DIR");
-    char dir[400];
-    if (var != NULL && var[0])
-        snprintf(dir, sizeof(dir), "%s/cache", var);
-    else if (getenv("HOME") != NULL)
-        snprintf(dir, sizeof(dir), "%s/.cache/vkvision", getenv("HOME"));
-    else
-        return;
-    snprintf(d->cache_path, sizeof(d->cache_path), "%s/pipelines-%s.bin", dir, d->caps.uuid);
+    snprintf(ps->cache_path, sizeof(ps->cache_path), "%.400s/pipelines-%s.bin", dir,
+             ps->gpu->caps.uuid);
 }
 
 /* reads the cache file if it exists and its header matches this device */
-static void *cache_read(struct rt_device *d, size_t *len)
+static void *cache_read(struct rt_pipes *ps, size_t *len)
 {
+    struct rt_gpu *g = ps->gpu;
     *len = 0;
-    if (!d->cache_path[0])
+    if (!ps->cache_path[0])
         return NULL;
-    FILE *f = fopen(d->cache_path, "rb");
+    FILE *f = fopen(ps->cache_path, "rb");
     if (f == NULL)
         return NULL;
     void *buf = NULL;
@@ -55,7 +49,7 @@ static void *cache_read(struct rt_device *d, size_t *len)
             uint32_t h[4];
             memcpy(h, buf, sizeof(h));
             VkPhysicalDeviceProperties pr;
-            vkGetPhysicalDeviceProperties(d->phys, &pr);
+            vkGetPhysicalDeviceProperties(g->phys, &pr);
             if (h[0] >= 32 && h[1] == VK_PIPELINE_CACHE_HEADER_VERSION_ONE && h[2] == pr.vendorID &&
                 h[3] == pr.deviceID &&
                 memcmp((char *)buf + 16, pr.pipelineCacheUUID, VK_UUID_SIZE) == 0)
@@ -83,42 +77,44 @@ static void mkdir_p(const char *path)
 }
 
 /* writes the cache file atomically (tmp + rename); failures are only logged */
-int rt_pipeline_cache_save(struct rt_device *d)
+int rt_pipeline_cache_save(struct rt_pipes *ps)
 {
-    if (!d->cache_path[0] || d->cache == VK_NULL_HANDLE)
+    struct rt_gpu *g = ps->gpu;
+    if (!ps->cache_path[0] || ps->cache == VK_NULL_HANDLE)
         return 0;
     size_t n = 0;
-    if (vkGetPipelineCacheData(d->dev, d->cache, &n, NULL) != VK_SUCCESS || n == 0 ||
+    if (vkGetPipelineCacheData(g->dev, ps->cache, &n, NULL) != VK_SUCCESS || n == 0 ||
         n > CACHE_MAX_BYTES)
         return -1;
     void *buf = malloc(n);
     if (buf == NULL)
         return -1;
     int rc = -1;
-    if (vkGetPipelineCacheData(d->dev, d->cache, &n, buf) == VK_SUCCESS) {
-        mkdir_p(d->cache_path);
+    if (vkGetPipelineCacheData(g->dev, ps->cache, &n, buf) == VK_SUCCESS) {
+        mkdir_p(ps->cache_path);
         char tmp[600];
-        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", d->cache_path, (int)getpid());
+        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", ps->cache_path, (int)getpid());
         FILE *f = fopen(tmp, "wb");
         if (f != NULL) {
             int ok = fwrite(buf, 1, n, f) == n;
             ok &= fclose(f) == 0;
-            if (ok && rename(tmp, d->cache_path) == 0)
+            if (ok && rename(tmp, ps->cache_path) == 0)
                 rc = 0;
             else
                 remove(tmp);
         }
         if (rc < 0)
-            log_warn("msg=\"could not write pipeline cache\" path=\"%s\" err=\"%s\"", d->cache_path,
-                     strerror(errno));
+            log_warn("msg=\"could not write pipeline cache\" path=\"%s\" err=\"%s\"",
+                     ps->cache_path, strerror(errno));
     }
     free(buf);
     return rc;
 }
 
 /* layouts for 1..RT_MAX_BINDINGS storage buffers and the pipeline cache */
-int rt_pipeline_init(struct rt_device *d, struct err *e)
+int rt_pipeline_init(struct rt_pipes *ps, struct rt_gpu *g, const char *cache_dir, struct err *e)
 {
+    ps->gpu = g;
     VkDescriptorSetLayoutBinding b[RT_MAX_BINDINGS];
     for (int i = 0; i < RT_MAX_BINDINGS; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
@@ -127,14 +123,14 @@ int rt_pipeline_init(struct rt_device *d, struct err *e)
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
-    uint32_t push = d->caps.max_push_constants < 128 ? d->caps.max_push_constants : 128;
+    uint32_t push = g->caps.max_push_constants < 128 ? g->caps.max_push_constants : 128;
     for (int n = 1; n <= RT_MAX_BINDINGS; n++) {
         VkDescriptorSetLayoutCreateInfo ci = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
             .bindingCount = (uint32_t)n,
             .pBindings = b,
         };
-        RT_VK_TRY(vkCreateDescriptorSetLayout(d->dev, &ci, NULL, &d->dsl[n]));
+        RT_VK_TRY(vkCreateDescriptorSetLayout(g->dev, &ci, NULL, &ps->dsl[n]));
         VkPushConstantRange pr = {
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
             .offset = 0,
@@ -143,25 +139,25 @@ int rt_pipeline_init(struct rt_device *d, struct err *e)
         VkPipelineLayoutCreateInfo pl = {
             .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
             .setLayoutCount = 1,
-            .pSetLayouts = &d->dsl[n],
+            .pSetLayouts = &ps->dsl[n],
             .pushConstantRangeCount = 1,
             .pPushConstantRanges = &pr,
         };
-        RT_VK_TRY(vkCreatePipelineLayout(d->dev, &pl, NULL, &d->layout[n]));
+        RT_VK_TRY(vkCreatePipelineLayout(g->dev, &pl, NULL, &ps->layout[n]));
     }
-    cache_path_set(d);
+    cache_path_set(ps, cache_dir);
     size_t len = 0;
-    void *data = cache_read(d, &len);
+    void *data = cache_read(ps, &len);
     VkPipelineCacheCreateInfo cci = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
         .initialDataSize = len,
         .pInitialData = data,
     };
-    VkResult r = vkCreatePipelineCache(d->dev, &cci, NULL, &d->cache);
+    VkResult r = vkCreatePipelineCache(g->dev, &cci, NULL, &ps->cache);
     if (r != VK_SUCCESS && len > 0) {
         cci.initialDataSize = 0;
         cci.pInitialData = NULL;
-        r = vkCreatePipelineCache(d->dev, &cci, NULL, &d->cache);
+        r = vkCreatePipelineCache(g->dev, &cci, NULL, &ps->cache);
     }
     free(data);
     if (r != VK_SUCCESS)
@@ -170,21 +166,23 @@ int rt_pipeline_init(struct rt_device *d, struct err *e)
 }
 
 /* layouts for n_bind bindings, bit i of texel_mask = uniform texel buffer */
-int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask, VkDescriptorSetLayout *dsl,
-                  VkPipelineLayout *pl, struct err *e)
+int rt_pipeline_layout(struct rt_pipes *ps, int n_bind, uint32_t texel_mask,
+                       VkDescriptorSetLayout *dsl, VkPipelineLayout *pl, struct err *e)
 {
+    struct rt_gpu *g = ps->gpu;
     if (texel_mask == 0) {
-        *dsl = d->dsl[n_bind];
-        *pl = d->layout[n_bind];
+        *dsl = ps->dsl[n_bind];
+        *pl = ps->layout[n_bind];
         return 0;
     }
-    for (int i = 0; i < d->n_tlayouts; i++)
-        if (d->tlayouts[i].n_bind == (uint32_t)n_bind && d->tlayouts[i].texel_mask == texel_mask) {
-            *dsl = d->tlayouts[i].dsl;
-            *pl = d->tlayouts[i].pl;
+    for (int i = 0; i < ps->n_tlayouts; i++)
+        if (ps->tlayouts[i].n_bind == (uint32_t)n_bind &&
+            ps->tlayouts[i].texel_mask == texel_mask) {
+            *dsl = ps->tlayouts[i].dsl;
+            *pl = ps->tlayouts[i].pl;
             return 0;
         }
-    if (d->n_tlayouts >= RT_LAYOUT_MAX)
+    if (ps->n_tlayouts >= RT_LAYOUT_MAX)
         return err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "internal",
                        "too many descriptor layouts");
     VkDescriptorSetLayoutBinding b[RT_MAX_BINDINGS];
@@ -196,14 +194,14 @@ int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask, VkDescri
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
-    struct rt_layout *L = &d->tlayouts[d->n_tlayouts];
+    struct rt_layout *L = &ps->tlayouts[ps->n_tlayouts];
     VkDescriptorSetLayoutCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
         .bindingCount = (uint32_t)n_bind,
         .pBindings = b,
     };
-    RT_VK_TRY(vkCreateDescriptorSetLayout(d->dev, &ci, NULL, &L->dsl));
-    uint32_t push = d->caps.max_push_constants < 128 ? d->caps.max_push_constants : 128;
+    RT_VK_TRY(vkCreateDescriptorSetLayout(g->dev, &ci, NULL, &L->dsl));
+    uint32_t push = g->caps.max_push_constants < 128 ? g->caps.max_push_constants : 128;
     VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = push};
     VkPipelineLayoutCreateInfo plc = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -212,56 +210,60 @@ int rt_layout_get(struct rt_device *d, int n_bind, uint32_t texel_mask, VkDescri
         .pushConstantRangeCount = 1,
         .pPushConstantRanges = &pr,
     };
-    VkResult r = vkCreatePipelineLayout(d->dev, &plc, NULL, &L->pl);
+    VkResult r = vkCreatePipelineLayout(g->dev, &plc, NULL, &L->pl);
     if (r != VK_SUCCESS) {
-        vkDestroyDescriptorSetLayout(d->dev, L->dsl, NULL);
+        vkDestroyDescriptorSetLayout(g->dev, L->dsl, NULL);
         return rt_vk_fail(r, "vkCreatePipelineLayout", __FILE__, __LINE__, e);
     }
     L->n_bind = (uint32_t)n_bind;
     L->texel_mask = texel_mask;
-    d->n_tlayouts++;
+    ps->n_tlayouts++;
     *dsl = L->dsl;
     *pl = L->pl;
     return 0;
 }
 
 /* saves the cache, destroys pipelines, modules and layouts */
-void rt_pipeline_fini(struct rt_device *d)
+void rt_pipeline_fini(struct rt_pipes *ps)
 {
-    if (d->n_pipes > 0)
-        rt_pipeline_cache_save(d);
-    for (int i = 0; i < d->n_pipes; i++)
-        vkDestroyPipeline(d->dev, d->pipes[i].pipe, NULL);
-    d->n_pipes = 0;
+    struct rt_gpu *g = ps->gpu;
+    if (g == NULL)
+        return;
+    if (ps->n_pipes > 0)
+        rt_pipeline_cache_save(ps);
+    for (int i = 0; i < ps->n_pipes; i++)
+        vkDestroyPipeline(g->dev, ps->pipes[i].pipe, NULL);
+    ps->n_pipes = 0;
     for (int i = 0; i < RT_SHADER_COUNT; i++)
-        if (d->modules[i] != VK_NULL_HANDLE)
-            vkDestroyShaderModule(d->dev, d->modules[i], NULL);
-    if (d->cache != VK_NULL_HANDLE)
-        vkDestroyPipelineCache(d->dev, d->cache, NULL);
-    for (int i = 0; i < d->n_tlayouts; i++) {
-        vkDestroyPipelineLayout(d->dev, d->tlayouts[i].pl, NULL);
-        vkDestroyDescriptorSetLayout(d->dev, d->tlayouts[i].dsl, NULL);
+        if (ps->modules[i] != VK_NULL_HANDLE)
+            vkDestroyShaderModule(g->dev, ps->modules[i], NULL);
+    if (ps->cache != VK_NULL_HANDLE)
+        vkDestroyPipelineCache(g->dev, ps->cache, NULL);
+    for (int i = 0; i < ps->n_tlayouts; i++) {
+        vkDestroyPipelineLayout(g->dev, ps->tlayouts[i].pl, NULL);
+        vkDestroyDescriptorSetLayout(g->dev, ps->tlayouts[i].dsl, NULL);
     }
-    d->n_tlayouts = 0;
+    ps->n_tlayouts = 0;
     for (int n = 1; n <= RT_MAX_BINDINGS; n++) {
-        if (d->layout[n] != VK_NULL_HANDLE)
-            vkDestroyPipelineLayout(d->dev, d->layout[n], NULL);
-        if (d->dsl[n] != VK_NULL_HANDLE)
-            vkDestroyDescriptorSetLayout(d->dev, d->dsl[n], NULL);
+        if (ps->layout[n] != VK_NULL_HANDLE)
+            vkDestroyPipelineLayout(g->dev, ps->layout[n], NULL);
+        if (ps->dsl[n] != VK_NULL_HANDLE)
+            vkDestroyDescriptorSetLayout(g->dev, ps->dsl[n], NULL);
     }
 }
 
 /* the pipeline for (shader, spec), created on first use; NULL with e set */
-VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint32_t *spec,
+VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint32_t *spec,
                            int n_spec, int n_bind, uint32_t texel_mask, struct err *e)
 {
-    for (int i = 0; i < d->n_pipes; i++) {
-        struct rt_pipe *p = &d->pipes[i];
+    struct rt_gpu *g = ps->gpu;
+    for (int i = 0; i < ps->n_pipes; i++) {
+        struct rt_pipe *p = &ps->pipes[i];
         if (p->shader == sh && p->n_spec == n_spec &&
             (n_spec == 0 || memcmp(p->spec, spec, (size_t)n_spec * sizeof(uint32_t)) == 0))
             return p->pipe;
     }
-    if (d->n_pipes >= RT_PIPE_MAX) {
+    if (ps->n_pipes >= RT_PIPE_MAX) {
         err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "too_many_pipelines",
                 "too many distinct pipelines (limit %d)", RT_PIPE_MAX);
         return VK_NULL_HANDLE;
@@ -272,22 +274,22 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
                 (int)sh, n_bind);
         return VK_NULL_HANDLE;
     }
-    if (d->modules[sh] == VK_NULL_HANDLE) {
+    if (ps->modules[sh] == VK_NULL_HANDLE) {
         VkShaderModuleCreateInfo mci = {
             .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
             .codeSize = rt_shaders[sh].size,
             .pCode = rt_shaders[sh].words,
         };
-        VkResult r = vkCreateShaderModule(d->dev, &mci, NULL, &d->modules[sh]);
+        VkResult r = vkCreateShaderModule(g->dev, &mci, NULL, &ps->modules[sh]);
         if (r != VK_SUCCESS) {
-            d->modules[sh] = VK_NULL_HANDLE;
+            ps->modules[sh] = VK_NULL_HANDLE;
             rt_vk_fail(r, "vkCreateShaderModule", __FILE__, __LINE__, e);
             return VK_NULL_HANDLE;
         }
     }
     VkDescriptorSetLayout dsl;
     VkPipelineLayout pl;
-    if (rt_layout_get(d, n_bind, texel_mask, &dsl, &pl, e) < 0)
+    if (rt_pipeline_layout(ps, n_bind, texel_mask, &dsl, &pl, e) < 0)
         return VK_NULL_HANDLE;
     VkSpecializationMapEntry map[8];
     for (int i = 0; i < n_spec; i++)
@@ -308,14 +310,14 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
             {
                 .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                .module = d->modules[sh],
+                .module = ps->modules[sh],
                 .pName = "main",
                 .pSpecializationInfo = n_spec ? &si : NULL,
             },
         .layout = pl,
     };
-    struct rt_pipe *p = &d->pipes[d->n_pipes];
-    VkResult r = vkCreateComputePipelines(d->dev, d->cache, 1, &ci, NULL, &p->pipe);
+    struct rt_pipe *p = &ps->pipes[ps->n_pipes];
+    VkResult r = vkCreateComputePipelines(g->dev, ps->cache, 1, &ci, NULL, &p->pipe);
     if (r != VK_SUCCESS) {
         rt_vk_fail(r, "vkCreateComputePipelines", __FILE__, __LINE__, e);
         return VK_NULL_HANDLE;
@@ -325,6 +327,6 @@ VkPipeline rt_pipeline_get(struct rt_device *d, enum rt_shader_id sh, const uint
     memset(p->spec, 0, sizeof(p->spec));
     if (n_spec) /* spec may be NULL then: memcpy's arguments must not be */
         memcpy(p->spec, spec, (size_t)n_spec * sizeof(uint32_t));
-    d->n_pipes++;
+    ps->n_pipes++;
     return p->pipe;
 }

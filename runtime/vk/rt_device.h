@@ -1,0 +1,24 @@
+/*
+ * rt_device.h: struct rt_device, the handle rt.h hands out (its public
+ * functions rt_device_* are declared in rt.h): an opened GPU (rt_gpu.h),
+ * its pipelines (rt_pipeline.h) and the kernel-choice switches the plans
+ * read.  Internal to runtime/ (plans, tfm/); ops/ sees the device only as
+ * struct rt_op_target.
+ *
+ * May include: rt_gpu.h, rt_pipeline.h.
+ */
+#ifndef VKV_RT_DEVICE_H
+#define VKV_RT_DEVICE_H
+
+#include "runtime/vk/rt_gpu.h"
+#include "runtime/vk/rt_pipeline.h"
+
+struct rt_device {
+    struct rt_gpu gpu;
+    struct rt_pipes pipes;
+    int use_fp16, use_int8, use_gemm; /* after the switches */
+    int use_texel;                    /* uniform texel buffers for GEMM operands */
+    uint32_t gemm_rb, gemm_cb;        /* forced GEMM register tile: rows, vec4 column blocks */
+};
+
+#endif
