@@ -826,12 +826,16 @@ out:
 static int prompt(struct md2_image *im, const uint32_t *ids, uint32_t n, float *logits,
                   struct err *e)
 {
-    if (n == 0 || n > im->hid_rows)
-        return err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "prompt_too_long",
-                       "prompt of %u tokens (at most %u)", n, im->hid_rows);
+    if (n == 0)
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument", "empty prompt");
     int rc = rt_kv_restore(rt_dec_run_kv(im->run), im->snap, e);
-    if (rc == 0)
-        rc = rt_dec_prefill(im->run, ids, NULL, n, im->m->N + 1, logits, e);
+    /* in pieces of the rows the run was planned for: a resumed answer
+     * (prompt + the tokens generated before) may be longer; the cache makes
+     * the pieces equal to one prefill */
+    for (uint32_t off = 0; rc == 0 && off < n; off += im->hid_rows) {
+        uint32_t k = n - off < im->hid_rows ? n - off : im->hid_rows;
+        rc = rt_dec_prefill(im->run, ids + off, NULL, k, im->m->N + 1, logits, e);
+    }
     return rc;
 }
 
@@ -880,7 +884,10 @@ int md2_locate(struct md2_image *im, const uint32_t *ids, uint32_t n, int detect
     *n_out = 0;
     if (lbuf == NULL)
         return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
-    int rc = prompt(im, ids, n, im->lg, e);
+    /* the whole prompt's residual rows are read back: one piece */
+    int rc = n > im->hid_rows ? err_set(e, RT_ERR_TOO_LARGE, ERR_TOO_LARGE, "prompt_too_long",
+                                        "prompt of %u tokens (at most %u)", n, im->hid_rows)
+                              : prompt(im, ids, n, im->lg, e);
     if (rc == 0)
         rc = rt_dec_hidden(im->run, n, im->hid, e);
     /* the last row of the prompt's residual stream */

@@ -211,7 +211,7 @@ struct stream {
     const struct mdt_req *r;
     struct tok_stream ts;
     struct tok_buf buf;
-    int answer;          /* 1: the answer (streamed); 0: reasoning */
+    int answer;          /* 1: the answer (streamed, resumable); 0: reasoning */
     const uint32_t *ids; /* the generation's ids so far (rt_dec_generate writes them first) */
     uint32_t n;
     int suspended;
@@ -263,8 +263,9 @@ static const char *finish(int end, int suspended)
 }
 
 /*
- * Generates with streaming text (stream: the answer); *text (new) the
- * decoded answer, out the ids, *suspended whether on_step stopped it.
+ * Generates with streaming text (stream: the answer, resumable from
+ * r->resume when more == 0); *text (new) the decoded answer, out the ids
+ * (the resumed ones first), *suspended whether on_step stopped it.
  */
 static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct ids *p, int more,
                     const uint32_t *suppress, int n_sup, uint32_t stop_id, uint32_t *out,
@@ -284,8 +285,35 @@ static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct i
     g.cancel = r->cancel;
     g.on_token = on_token;
     g.ud = &s;
-    int end = more ? md2_generate_more(m->im, p->v, p->n, &g, out, MDT_MAX_OUT, n_out, e)
-                   : md2_generate(m->im, p->v, p->n, &g, out, MDT_MAX_OUT, n_out, NULL, e);
+    /* a resumed answer: the tokens of the suspended run, then more */
+    uint32_t nr = stream && !more && r->resume != NULL ? r->n_resume : 0;
+    if (nr > g.max_tokens)
+        nr = g.max_tokens;
+    uint32_t *full = NULL, pn = p->n;
+    const uint32_t *pv = p->v;
+    if (nr > 0) {
+        full = malloc((size_t)(p->n + nr) * 4);
+        if (full == NULL)
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
+        memcpy(full, p->v, (size_t)p->n * 4);
+        memcpy(full + p->n, r->resume, (size_t)nr * 4);
+        pv = full, pn = p->n + nr;
+        memcpy(out, r->resume, (size_t)nr * 4);
+        for (uint32_t i = 0; i < nr; i++)
+            (void)tok_stream_push(m->tok, &s.ts, (int32_t)r->resume[i], 1, &s.buf, e);
+        err_clear(e);
+        s.n = nr;
+        g.max_tokens -= nr;
+    }
+    int end;
+    uint32_t n_new = 0;
+    if (nr > 0 && g.max_tokens == 0)
+        end = RT_DEC_END_LIMIT; /* it had stopped on its last token */
+    else
+        end = more ? md2_generate_more(m->im, pv, pn, &g, out + nr, MDT_MAX_OUT - nr, &n_new, e)
+                   : md2_generate(m->im, pv, pn, &g, out + nr, MDT_MAX_OUT - nr, &n_new, NULL, e);
+    free(full);
+    *n_out = nr + n_new;
     tok_stream_flush(&s.ts, &s.buf);
     *text = s.buf.p != NULL ? s.buf.p : strdup("");
     *suspended = s.suspended;
@@ -383,7 +411,7 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
             end = gen_text(m, r, &p, 0, sup_think, 2, answer, out, &n, &text, 0, &susp, e);
             if (end < 0) {
                 rc = end;
-            } else if (susp) { /* stopped while reasoning: no answer yet */
+            } else if (susp) { /* a reasoning is not resumable: no answer yet */
                 free(text);
                 text = strdup("");
                 n = 0;

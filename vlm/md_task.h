@@ -65,10 +65,17 @@ struct mdt_req {
     void *ud;
     const volatile int *cancel;
     /* called after every generated token with the answer so far: text[0..
-     * len) (complete UTF-8 characters) and its ids;
-     * while reasoning with text NULL and the reasoning's ids.  Non-zero stops at this
+     * len) (complete UTF-8 characters) and its ids, resumed ones included;
+     * while reasoning with text NULL and the reasoning's ids (a suspended
+     * reasoning cannot resume: it starts over).  Non-zero stops at this
      * token boundary with finish_reason "suspended".  May be NULL. */
     int (*on_step)(void *ud, const char *text, size_t len, const uint32_t *ids, uint32_t n);
+    /* answer tokens an earlier, suspended run of this request generated:
+     * prefilled after the prompt and kept at the head of the answer, so the
+     * run continues (caption and query without reasoning; ignored
+     * otherwise).  Borrowed; ids must be < the vocabulary. */
+    const uint32_t *resume;
+    uint32_t n_resume;
 };
 
 /*

@@ -37,6 +37,7 @@ enum wk_status {
     WK_ERR_DEVICE_LOST = -3, /* fatal to the process */
     WK_ERR_INPUT = -4,       /* one job's input is invalid (permanent) */
     WK_ERR_CANCELED = -5,    /* the job was canceled at a checkpoint */
+    WK_SUSPENDED = -6,       /* a generation gave way to a higher tier (handed back) */
 };
 
 const char *wk_status_str(int status);
@@ -71,15 +72,17 @@ struct wk_item {
     /* in, optional: an engine that generates text calls step after every
      * token with the answer so far (text[0..len), complete UTF-8
      * characters; NULL while reasoning) and its token ids.  Non-zero stops
-     * the generation at this token boundary (a canceled job).  Main
-     * thread; the item's job is in hand. */
+     * the generation at this token boundary: the item ends WK_SUSPENDED
+     * with resume_json.  Main thread; the item's job is in hand. */
     int (*step)(void *arg, struct wk_item *it, const char *text, size_t len, const uint32_t *ids,
                 uint32_t n);
     void *step_arg;
     /* out */
-    int status;        /* WK_OK, WK_ERR_INPUT, WK_ERR_OOM, WK_ERR_CANCELED, WK_ERR */
+    int status;        /* WK_OK, WK_ERR_INPUT, WK_ERR_OOM, WK_ERR_CANCELED, WK_SUSPENDED, WK_ERR */
     struct err err;    /* when status != WK_OK */
     char *result_json; /* new string, caller frees with free() */
+    char *resume_json; /* WK_SUSPENDED: the answer's ids as a JSON array (new string, caller
+                          frees), or NULL to start over */
     double decode_ms;  /* decode + preprocess of this item */
     double infer_ms;   /* the batch's inference time (shared) */
     double post_ms;    /* postprocess of this item */
@@ -166,7 +169,9 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
  * VKV_MODEL_CACHE/<name>/ (vlm/README.md) and "weights" (f32, f16, i8, q4;
  * default i8).  Each job's params carry "task" (caption, query, detect,
  * point) and the request's fields; jobs run one at a time.  A caption or
- * query calls the item's step hook after every token (streaming).
+ * query calls the item's step hook after every token (streaming, and the
+ * preemption test at token boundaries); params "resume_tokens" (set by
+ * jq_job_suspend) continue a suspended answer.
  */
 struct rt_device;
 /* loads dir on dev; WK_OK with *handle and *bytes, WK_ERR_OOM, or WK_ERR */

@@ -5,7 +5,9 @@
  * top_p, max_tokens, max_objects), the result JSON of mdt_run returned
  * as the job result.  The model keeps the last image, so a question after
  * a caption of the same photo skips the vision encoder.  Every generated
- * token goes through the item's step hook (wk_main publishes the text).
+ * token goes through the item's step hook (wk_main publishes the text and
+ * asks whether a higher tier waits); a generation stopped there ends
+ * WK_SUSPENDED with its answer's ids, which the next run continues from.
  */
 #include "worker/wk.h"
 
@@ -50,6 +52,30 @@ static int md_step(void *ud, const char *text, size_t len, const uint32_t *ids, 
 {
     struct wk_item *it = ud;
     return it->step(it->step_arg, it, text, len, ids, n);
+}
+
+/* params.resume_tokens (jq_job_suspend): a new array of *n ids, or NULL */
+static uint32_t *resume_ids(json_t *p, uint32_t *n)
+{
+    json_t *a = json_object_get(p, "resume_tokens");
+    *n = 0;
+    size_t k = json_array_size(a);
+    if (k == 0 || k > 4096)
+        return NULL;
+    uint32_t *v = malloc(k * sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < k; i++) {
+        json_t *x = json_array_get(a, i);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+            json_integer_value(x) > (json_int_t)UINT32_MAX) {
+            free(v);
+            return NULL; /* not ours: start over */
+        }
+        v[i] = (uint32_t)json_integer_value(x);
+    }
+    *n = (uint32_t)k;
+    return v;
 }
 
 static double num(json_t *o, const char *k, double dflt)
@@ -97,11 +123,13 @@ int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items
             r.on_step = md_step;
             r.ud = it;
         }
+        r.resume = resume_ids(p, &r.n_resume);
         json_t *res = NULL;
         double t1 = cm_now_ms();
         int rc = mdt_run(m, im.rgb, im.w, im.h, &r, &res, &ie);
         it->infer_ms = cm_now_ms() - t1;
         img_free(&im);
+        free((void *)r.resume);
         json_decref(p);
         if (rc == RT_ERR_OOM || rc == RT_ERR_DEVICE_LOST) {
             *e = ie;
@@ -115,6 +143,19 @@ int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items
         if (rc < 0) {
             it->status = WK_ERR_INPUT;
             it->err = ie;
+            continue;
+        }
+        const char *fin = json_string_value(json_object_get(res, "finish_reason"));
+        if (fin != NULL && strcmp(fin, "suspended") == 0) {
+            /* given way at a token boundary: the answer so far continues
+             * later (a reasoning starts over) */
+            json_t *tk = json_object_get(res, "tokens");
+            if (json_object_get(res, "reasoning") == NULL && json_array_size(tk) > 0)
+                it->resume_json = json_dumps(tk, JSON_COMPACT);
+            json_decref(res);
+            it->status = WK_SUSPENDED;
+            err_set(&it->err, WK_SUSPENDED, ERR_UNAVAILABLE, "suspended",
+                    "gave way to a higher tier");
             continue;
         }
         double t2 = cm_now_ms();

@@ -39,11 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WK_STATUS_MS 2000    /* status heartbeat period */
-#define WK_REQUEUE_MS 3000   /* jq_requeue_expired period */
-#define WK_POLL_MS 1000      /* polling fallback when no NOTIFY arrives */
-#define WK_DB_RETRY_MS 30000 /* how long a result write is retried */
-#define WK_PROGRESS_MS 50    /* generated text is published at most this often */
+#define WK_STATUS_MS 2000       /* status heartbeat period */
+#define WK_REQUEUE_MS 3000      /* jq_requeue_expired period */
+#define WK_POLL_MS 1000         /* polling fallback when no NOTIFY arrives */
+#define WK_DB_RETRY_MS 30000    /* how long a result write is retried */
+#define WK_PROGRESS_MS 50       /* generated text is published at most this often */
+#define WK_PREEMPT_POLL_MS 1000 /* higher tier asked for at least this often while generating */
 
 static volatile sig_atomic_t wk_stop; /* 1: finish the batch; 2: stop now */
 
@@ -73,13 +74,14 @@ struct wk_ctx {
     double dev_at;
     int hb_stop;
     /* the generation in progress (main thread only): the job, what was
-     * published and when */
+     * published, when a higher tier was last asked for */
     const struct jq_job *gen_job;
-    double gen_pub_at;
+    double gen_pub_at, gen_asked_at;
     size_t gen_pub_len;
     int gen_pub_off; /* publishing failed: stop trying for this job */
     /* counters (under mu) */
     long jobs_done, jobs_failed, jobs_requeued, jobs_canceled, batches, images;
+    long jobs_suspended;
     double started_epoch;
     const char *state;
 };
@@ -146,6 +148,9 @@ static char *status_json(struct wk_ctx *w)
         (json_int_t)w->images, "started_at_ms", w->started_epoch, "batch_limit", w->batch);
     pthread_mutex_unlock(&w->mu);
     CM_ASSERT(o != NULL);
+    pthread_mutex_lock(&w->mu);
+    json_object_set_new(o, "jobs_suspended", json_integer((json_int_t)w->jobs_suspended));
+    pthread_mutex_unlock(&w->mu);
     json_object_set_new(o, "load_ms_total", json_incref(json_object_get(res, "load_ms_total")));
     json_object_set_new(o, "unload_ms_total", json_incref(json_object_get(res, "unload_ms_total")));
     json_object_set_new(o, "models_seen", json_incref(json_object_get(res, "models")));
@@ -313,10 +318,43 @@ static void gen_publish(struct wk_ctx *w, const char *text, size_t len)
     }
 }
 
+/* whether a job of a higher tier waits for the model in hand: asked when a
+ * vkv_job_new notification for it arrived (read without waiting), and at
+ * least every WK_PREEMPT_POLL_MS */
+static int gen_higher_waiting(struct wk_ctx *w)
+{
+    const struct jq_job *j = w->gen_job;
+    if (j->tier >= JQ_TIER_IMMEDIATE)
+        return 0;
+    int ask = cm_now_ms() - w->gen_asked_at >= WK_PREEMPT_POLL_MS;
+    char ch[64], payload[128];
+    struct err e;
+    err_clear(&e);
+    for (int i = 0; i < 64; i++) {
+        int rc = pgx_notify_wait(w->db, 0, ch, sizeof(ch), payload, sizeof(payload), &e);
+        if (rc != 1)
+            break;
+        if (payload[0] == '\0' || strcmp(payload, j->model) == 0)
+            ask = 1;
+    }
+    pgx_reset(w->db);
+    if (!ask)
+        return 0;
+    int yes = 0;
+    err_clear(&e);
+    if (jq_job_higher_waiting(w->db, j->model, j->tier, &yes, &e) != JQ_OK)
+        log_warn("job %lld: could not look for a higher tier: %s", (long long)j->id, e.msg);
+    pgx_reset(w->db);
+    w->gen_asked_at = cm_now_ms();
+    return yes;
+}
+
 /*
  * wk_item.step: after every generated token.  Publishes the text every
  * WK_PROGRESS_MS (the first piece at once), and stops the generation when
- * the job was canceled or its lease lost.
+ * a higher tier waits for this model (the job is then suspended: handed
+ * back, attempts not charged, its tokens kept) or when the job was
+ * canceled or its lease lost.
  */
 static int gen_step(void *arg, struct wk_item *it, const char *text, size_t len,
                     const uint32_t *ids, uint32_t n)
@@ -331,7 +369,14 @@ static int gen_step(void *arg, struct wk_item *it, const char *text, size_t len,
     if (text != NULL && !w->gen_pub_off && len > w->gen_pub_len &&
         (w->gen_pub_len == 0 || cm_now_ms() - w->gen_pub_at >= WK_PROGRESS_MS))
         gen_publish(w, text, len);
-    return 0;
+    if (wk_stop < 2 && !gen_higher_waiting(w))
+        return 0;
+    /* stopping here: the readers get everything generated so far */
+    if (text != NULL && !w->gen_pub_off && len > w->gen_pub_len)
+        gen_publish(w, text, len);
+    log_info("job %lld (tier %d): suspended after %u tokens for a higher tier",
+             (long long)it->job_id, w->gen_job->tier, n);
+    return 1;
 }
 
 static int hand_flag_get(struct wk_ctx *w, int64_t id)
@@ -365,7 +410,24 @@ static void outcome_write(struct wk_ctx *w, const struct jq_job *j, struct wk_it
         struct err e;
         err_clear(&e);
         int rc, kind;
-        if (it->status == WK_OK && flag == 0) {
+        if (it->status == WK_SUSPENDED && flag == 0) {
+            /* handed back at a token boundary: queued again at once, its
+             * attempts not charged, its tokens kept (jq_job_suspend) */
+            int st = 0;
+            rc = jq_job_suspend(w->db, w->name, j->id, it->resume_json, &st, &e);
+            pgx_reset(w->db);
+            if (rc == JQ_OK && st == JQ_STATE_CANCELED) {
+                flag = 1; /* a cancel came first: end it canceled below */
+                continue;
+            }
+            if (rc == JQ_OK) {
+                pthread_mutex_lock(&w->mu);
+                w->jobs_suspended++;
+                pthread_mutex_unlock(&w->mu);
+                return;
+            }
+            kind = 4;
+        } else if (it->status == WK_OK && flag == 0) {
             kind = 0;
             rc = jq_job_complete(w->db, w->name, j->id, it->result_json, NULL, 0, NULL, tbuf, &e);
         } else if (flag < 0 ||
@@ -378,7 +440,8 @@ static void outcome_write(struct wk_ctx *w, const struct jq_job *j, struct wk_it
                 it->status == WK_ERR_OOM || (it->status != WK_ERR_INPUT && it->err.transient);
             char msg[320];
             if (flag > 0 ||
-                (it->status == WK_ERR_CANCELED && strcmp(it->err.code, "canceled") == 0)) {
+                (it->status == WK_ERR_CANCELED && strcmp(it->err.code, "canceled") == 0) ||
+                it->status == WK_SUSPENDED) {
                 transient = 0;
                 kind = 3;
                 snprintf(msg, sizeof(msg), "canceled");
@@ -495,7 +558,7 @@ static int batch_once(struct wk_ctx *w)
     }
     /* a text generation runs one job at a time (batch limit 1) */
     w->gen_job = n == 1 ? &jobs[0] : NULL;
-    w->gen_pub_at = cm_now_ms();
+    w->gen_pub_at = w->gen_asked_at = cm_now_ms();
     w->gen_pub_len = 0;
     w->gen_pub_off = 0;
     const char *model = jobs[0].model;
@@ -523,6 +586,7 @@ static int batch_once(struct wk_ctx *w)
         CM_ASSERT(items[i].done);
         outcome_write(w, &jobs[i], &items[i], claim_epoch);
         free(items[i].result_json);
+        free(items[i].resume_json);
     }
     w->gen_job = NULL;
     pthread_mutex_lock(&w->mu);

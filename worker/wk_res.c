@@ -38,6 +38,8 @@ const char *wk_status_str(int status)
         return "invalid input";
     case WK_ERR_CANCELED:
         return "canceled";
+    case WK_SUSPENDED:
+        return "suspended";
     default:
         return "unknown status";
     }

@@ -120,6 +120,48 @@ w = await raw('point', { image_url: image.imageUrl, object: 'A', variant: 'moond
 ok(w.status === 200 && close(JSON.parse(w.text).points, expect.points) && JSON.parse(w.text).count === 2,
    'point with variant moondream2: the points of vkv md', w.text);
 
+// IMMEDIATE preemption at token boundaries: a BACKGROUND caption (greedy,
+// 64 tokens, streamed so the test knows it is generating) gives way to an
+// IMMEDIATE caption at the next token, is queued again with its tokens,
+// and continues afterwards with its attempts unchanged
+function rawStream(route, body, onFirst) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(`${URL_}/v1/${route}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Moondream-Auth': KEY,
+                 'Content-Length': Buffer.byteLength(data) },
+    }, res => {
+      let text = '', first = false;
+      res.on('data', c => {
+        text += c;
+        if (!first && text.includes('"chunk"')) { first = true; onFirst(); }
+      });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+let imP = null;
+const bgR = await rawStream('caption', { image_url: image.imageUrl, length: 'normal', stream: true,
+                                         tier: 'BACKGROUND', settings: { temperature: 0, max_tokens: 64 } },
+  () => { imP = raw('caption', { image_url: image.imageUrl, length: 'short', settings: greedy }); });
+const imR = imP ? await imP : { status: 0, text: '{}' };
+const bgEv = sse(bgR.text), bgFin = bgEv[bgEv.length - 1] || {};
+const bgJ = bgFin.job_id ? await getJson(`jobs/${bgFin.job_id}`) : {};
+const imJ = imR.status === 200 ? await getJson(`jobs/${JSON.parse(imR.text).job_id}`) : {};
+ok(imR.status === 200 && bgR.status === 200 && Date.parse(imJ.finished_at) < Date.parse(bgJ.finished_at),
+   'IMMEDIATE caption sent while a BACKGROUND caption generates: it finishes first',
+   JSON.stringify({ im: imJ.finished_at, bg: bgJ.finished_at, st: imR.status }));
+ok(bgJ.state === 'succeeded' && bgJ.attempts === 1 && Array.isArray(bgJ.params?.resume_tokens) &&
+   bgJ.params.resume_tokens.length > 0,
+   'the BACKGROUND caption was suspended with its tokens, completed afterwards, attempts unchanged (1)',
+   JSON.stringify({ state: bgJ.state, attempts: bgJ.attempts, params: bgJ.params }));
+ok(bgEv.map(e => e.chunk || '').join('') === expect.caption64 && bgJ.result?.caption === expect.caption64,
+   'the suspended and resumed greedy caption equals vkv md\'s uninterrupted one (stream and result)',
+   JSON.stringify({ got: bgJ.result?.caption, want: expect.caption64 }));
+
 // GET /v1/models lists the model
 const lm = await new Promise(res => http.get(`${URL_}/v1/models`, { headers: { 'X-Moondream-Auth': KEY } },
   rr => { let t = ''; rr.on('data', c => { t += c; }); rr.on('end', () => res(JSON.parse(t))); }));

@@ -43,6 +43,7 @@ echo "ok - reduced Moondream 2 installed in $M with its manifest"
 # what the greedy answers must be (vkv md, same weights format as the manifest: i8)
 IMG=$IMAGES/grace_hopper.jpg
 cap=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 6) &&
+  cap64=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 64) &&
   cap1=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 1) &&
   ans=$("$BIN/vkv" md query "$M" "$IMG" --question "What is this?" --max-tokens 6) &&
   det=$("$BIN/vkv" md detect "$M" "$IMG" --object A --max-objects 2) &&
@@ -50,8 +51,9 @@ cap=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 6) &&
   { echo "not ok - vkv md runs the installed model"; exit 1; }
 "$PY" -c 'import json,sys; print(json.dumps({"caption": json.loads(sys.argv[1])["caption"],
   "caption1": json.loads(sys.argv[2])["caption"], "answer": json.loads(sys.argv[3])["answer"],
-  "objects": json.loads(sys.argv[4])["objects"], "points": json.loads(sys.argv[5])["points"]}))' \
-  "$cap" "$cap1" "$ans" "$det" "$pts" >"$T/expect.json"
+  "objects": json.loads(sys.argv[4])["objects"], "points": json.loads(sys.argv[5])["points"],
+  "caption64": json.loads(sys.argv[6])["caption"]}))' \
+  "$cap" "$cap1" "$ans" "$det" "$pts" "$cap64" >"$T/expect.json"
 
 source tests/lib/pg_tmp.sh
 source tests/lib/nginx_tmp.sh
