@@ -21,7 +21,9 @@ $(SQL_GEN_O): $(SQL_GEN_C) $(SQL_GEN_H)
 	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
 
 $(COMMON_LIB): $(SQL_GEN_O)
-$(O)/common/pgx.o $(O)/common/jq.o $(O)/common/jq_schema.o: $(SQL_GEN_H)
+# order-only for every common/ object: a new file that includes the
+# generated header has no .d file yet on its first build (-j2 raced)
+$(patsubst %.c,$(O)/%.o,$(wildcard common/*.c)): | $(SQL_GEN_H)
 
 .PHONY: gen
 gen: $(SQL_GEN_C) $(SQL_GEN_H)
