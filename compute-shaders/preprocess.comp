@@ -3,9 +3,17 @@
  * preprocess.comp: RGB8 images -> NHWC float input: resize (nearest or
  * bilinear, align_corners / half-pixel) and y = (v*scale - mean[c]) *
  * inv_std[c].  The host uploads only raw pixels.
+ * Each invocation writes OXB = 4 output pixels (all 3 channels) of one row:
+ * the grid is (column quads, rows, images), so no division by shapes; the
+ * row's source coordinates are computed once; a source pixel (3 bytes) is
+ * read as the 32-bit words that hold it and, for bilinear, its right-hand
+ * neighbour (6 bytes: at most 3 words) instead of one word per channel
+ * and tap (llvmpipe loads a storage buffer lane by lane: loads are what
+ * cost there).  Same arithmetic as the reference (resize.glsl mirrors
+ * rt_ref_resize_*): the results do not change.
  * Bindings: 0 params: per image uvec4 {w, h, byte offset in binding 1, 0};
- * 1 pixels (bytes packed 4 per uint); 2 y[N,OH,OW,C] f32.
- * Push: struct rt_push_pre.
+ * 1 pixels (bytes packed 4 per uint); 2 y[N,OH,OW,3] f32.
+ * Push: struct rt_push_pre (c == 3).  Grid: (ceil(OW/4/64), OH, N).
  */
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -20,40 +28,69 @@ layout(push_constant) uniform P {
     float mean[3], inv_std[3];
 } p;
 
-float px(uint base, uint w, uint yy, uint xx, uint c)
+const uint OXB = 4u;
+
+/* byte `rel` (0..11) of the three words u */
+float byte_at(uvec3 u, uint rel)
 {
-    uint o = base + (yy * w + xx) * 3u + c;
-    return float((pix[o >> 2] >> ((o & 3u) * 8u)) & 255u);
+    uint wi = rel >> 2u;
+    uint v = wi == 0u ? u.x : (wi == 1u ? u.y : u.z);
+    return float((v >> ((rel & 3u) * 8u)) & 255u);
+}
+
+/* the words holding bytes o .. o+5, clamped to the image's last word (a
+   clamped word only holds bytes past the image, which are never used) */
+uvec3 words(uint o, uint last)
+{
+    uint wb = o >> 2u;
+    return uvec3(pix[min(wb, last)], pix[min(wb + 1u, last)], pix[min(wb + 2u, last)]);
 }
 
 void main()
 {
-    uint idx = flat_index();
-    if (idx >= p.n * p.oh * p.ow * p.c)
+    uint ox0 = gl_GlobalInvocationID.x * OXB, oy = gl_GlobalInvocationID.y,
+         n = gl_GlobalInvocationID.z;
+    if (ox0 >= p.ow || oy >= p.oh || n >= p.n)
         return;
-    uint c = idx % p.c;
-    uint r = idx / p.c;
-    uint ox = r % p.ow;
-    r /= p.ow;
-    uint oy = r % p.oh;
-    uint n = r / p.oh;
     uvec4 im = img[n];
     uint w = im.x, h = im.y, base = im.z;
-    float v;
+    uint last = (base + w * h * 3u - 1u) >> 2u;
+    uint yo = ((n * p.oh + oy) * p.ow + ox0) * 3u;
     if (p.bilinear == 0u) {
         uint sy = resize_nearest(oy, h, p.oh, p.align_corners, p.half_pixel);
-        uint sx = resize_nearest(ox, w, p.ow, p.align_corners, p.half_pixel);
-        v = px(base, w, sy, sx, c);
-    } else {
-        float fy = resize_src(oy, h, p.oh, p.align_corners, p.half_pixel);
-        float fx = resize_src(ox, w, p.ow, p.align_corners, p.half_pixel);
-        uint y0 = min(uint(fy), h - 1u), x0 = min(uint(fx), w - 1u);
-        uint y1 = min(y0 + 1u, h - 1u), x1 = min(x0 + 1u, w - 1u);
-        float ly = fy - float(y0), lx = fx - float(x0);
-        float a = px(base, w, y0, x0, c), b = px(base, w, y0, x1, c);
-        float cc = px(base, w, y1, x0, c), d = px(base, w, y1, x1, c);
-        float top = a + (b - a) * lx, bot = cc + (d - cc) * lx;
-        v = top + (bot - top) * ly;
+        for (uint o = 0u; o < OXB; o++) {
+            if (ox0 + o >= p.ow)
+                break;
+            uint sx = resize_nearest(ox0 + o, w, p.ow, p.align_corners, p.half_pixel);
+            uint q = base + (sy * w + sx) * 3u;
+            uvec3 u = words(q, last);
+            for (uint c = 0u; c < 3u; c++)
+                y[yo + o * 3u + c] =
+                    (byte_at(u, (q & 3u) + c) * p.scale - p.mean[c]) * p.inv_std[c];
+        }
+        return;
     }
-    y[idx] = (v * p.scale - p.mean[c]) * p.inv_std[c];
+    float fy = resize_src(oy, h, p.oh, p.align_corners, p.half_pixel);
+    uint y0 = min(uint(fy), h - 1u);
+    uint y1 = min(y0 + 1u, h - 1u);
+    float ly = fy - float(y0);
+    for (uint o = 0u; o < OXB; o++) {
+        if (ox0 + o >= p.ow)
+            break;
+        float fx = resize_src(ox0 + o, w, p.ow, p.align_corners, p.half_pixel);
+        uint x0 = min(uint(fx), w - 1u);
+        uint x1 = min(x0 + 1u, w - 1u);
+        float lx = fx - float(x0);
+        uint q0 = base + (y0 * w + x0) * 3u, q1 = base + (y1 * w + x0) * 3u;
+        uint dx = (x1 - x0) * 3u; /* the right-hand tap: 3 bytes on, or the same pixel */
+        uvec3 u0 = words(q0, last), u1 = words(q1, last);
+        uint r0 = q0 & 3u, r1 = q1 & 3u;
+        for (uint c = 0u; c < 3u; c++) {
+            float a = byte_at(u0, r0 + c), b = byte_at(u0, r0 + dx + c);
+            float cc = byte_at(u1, r1 + c), d = byte_at(u1, r1 + dx + c);
+            float top = a + (b - a) * lx, bot = cc + (d - cc) * lx;
+            float v = top + (bot - top) * ly;
+            y[yo + o * 3u + c] = (v * p.scale - p.mean[c]) * p.inv_std[c];
+        }
+    }
 }

@@ -79,7 +79,17 @@ static int build_pre(const struct rt_record_ctx *p, struct rt_build *b, const st
     rt_dispatch_bind(d, p->mp->reg[g->inputs[0]], 1);
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
-    return rt_dispatch_grid1d(d, (uint64_t)rt_tensor_nelem(x), 64, e);
+    /* 4 output pixels per invocation, 64 per workgroup (preprocess.comp) */
+    uint32_t gx = (pc.ow + 4 * 64 - 1) / (4 * 64);
+    const uint32_t *lim = p->tgt->caps.max_wg_count;
+    if (gx > lim[0] || pc.oh > lim[1] || pc.n > lim[2])
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
+                       "preprocessing to %ux%u x %u images too large for one dispatch", pc.ow,
+                       pc.oh, pc.n);
+    d->groups[0] = gx;
+    d->groups[1] = pc.oh;
+    d->groups[2] = pc.n;
+    return 0;
 }
 
 /* builds the dispatch list of g into b (b->d owned by the caller) */
