@@ -59,6 +59,17 @@ struct ox_val {
     float *f;         /* owned */
     int64_t *iv;      /* owned */
     int tid_const[2]; /* IR constant made from it: [0] as is, [1] NHWC */
+    /*
+     * A rank-5 activation, which the IR (rank <= 4) cannot hold: the
+     * source tensor tid5 seen with dims d5 (row-major), its axes permuted
+     * by p5 (logical axis i is source axis p5[i]), optionally with logical
+     * axis fix_axis fixed at fix_idx (a one-wide Slice).  Only Reshape ->
+     * Transpose -> Slice -> Squeeze chains (attention's q/k/v split) use
+     * it; the Squeeze back to rank 4 makes IR nodes (ox_v5_squeeze).
+     */
+    int v5, tid5, fix_axis;
+    int64_t d5[5], fix_idx;
+    int p5[5];
 };
 
 struct ox_attr {
@@ -90,6 +101,7 @@ struct ox_ctx {
     int nv, capv;
     int buckets[4096];
     int opset;
+    int v5_ok; /* the current op accepts rank-5 views (Transpose, Slice, Squeeze) */
     const struct ox_node *nd;
 };
 
@@ -677,6 +689,10 @@ static int ox_in(struct ox_ctx *c, int i, int required)
     if (k < 0)
         return BAD("%s node \"%s\": unknown input \"%.*s\"", n->op, n->name,
                    (int)(n->in_len[i] > 60 ? 60 : n->in_len[i]), (const char *)n->in[i]);
+    if (c->v[k].v5 && !(c->v5_ok && i == 0))
+        return UNSUP("%s node \"%s\": a rank-5 value as input %d (only Transpose, Slice and "
+                     "Squeeze take one)",
+                     n->op, n->name, i);
     return k;
 }
 
@@ -1087,11 +1103,19 @@ static int host_transpose(struct ox_ctx *c, int k, const int *perm, int ndim)
     return 0;
 }
 
+static int ox_v5_transpose(struct ox_ctx *c, int x);
+static int ox_v5_reshape(struct ox_ctx *c, int x, const int64_t *t0);
+static int ox_v5_squeeze(struct ox_ctx *c, int x, int a);
+
 static int op_transpose(struct ox_ctx *c)
 {
+    c->v5_ok = 1;
     int x = ox_in(c, 0, 1);
+    c->v5_ok = 0;
     if (x < 0)
         return x;
+    if (c->v[x].v5)
+        return ox_v5_transpose(c, x);
     int64_t ld[RT_MAX_DIMS];
     int r = ox_shape(c, &c->v[x], ld);
     int64_t p64[RT_MAX_DIMS];
@@ -1220,6 +1244,12 @@ static int op_reshape(struct ox_ctx *c)
     if (s < 0)
         return s;
     struct ox_val *S = &c->v[s];
+    if (S->ndim == 1 && S->n == 5 && !c->v[x].host) {
+        int64_t t5[5];
+        for (int i = 0; i < 5; i++)
+            t5[i] = hv_i(S, i);
+        return ox_v5_reshape(c, x, t5);
+    }
     if (S->ndim != 1 || S->n > RT_MAX_DIMS)
         return UNSUP("Reshape node \"%s\": target of %lld dims", c->nd->name, (long long)S->n);
     int64_t t[RT_MAX_DIMS];
@@ -1247,7 +1277,9 @@ static int op_flatten(struct ox_ctx *c)
 /* Squeeze/Unsqueeze: axes from the attribute (opset < 13) or input 1 */
 static int op_squeeze(struct ox_ctx *c, int unsq)
 {
+    c->v5_ok = !unsq;
     int x = ox_in(c, 0, 1);
+    c->v5_ok = 0;
     if (x < 0)
         return x;
     int64_t axes[RT_MAX_DIMS];
@@ -1265,6 +1297,16 @@ static int op_squeeze(struct ox_ctx *c, int unsq)
         na = attr_ints(c->nd, "axes", axes, RT_MAX_DIMS);
         if (na > RT_MAX_DIMS)
             return UNSUP("%s node \"%s\": %d axes", c->nd->op, c->nd->name, na);
+    }
+    if (c->v[x].v5) {
+        if (na != 1)
+            return UNSUP("%s node \"%s\": squeezing a rank-5 value needs one axis", c->nd->op,
+                         c->nd->name);
+        int64_t a5 = axes[0] < 0 ? axes[0] + 5 : axes[0];
+        if (a5 < 0 || a5 > 4)
+            return BAD("%s node \"%s\": invalid axis %lld", c->nd->op, c->nd->name,
+                       (long long)axes[0]);
+        return ox_v5_squeeze(c, x, (int)a5);
     }
     int64_t ld[RT_MAX_DIMS], t[RT_MAX_DIMS];
     int r = ox_shape(c, &c->v[x], ld), nt = 0;
@@ -1787,6 +1829,545 @@ static int op_clip(struct ox_ctx *c)
     return op_unary(c, RT_ACT_CLIP, lo, hi);
 }
 
+/* ---- rank-5 views, Slice, ReduceMean, Pow, Resize, ConvTranspose --------- */
+
+/* logical dims of a rank-5 view */
+static void v5_dims(const struct ox_val *v, int64_t *d)
+{
+    for (int i = 0; i < 5; i++)
+        d[i] = v->fix_axis == i ? 1 : v->d5[v->p5[i]];
+}
+
+/* Reshape of an activation to rank 5: a view, no IR node */
+static int ox_v5_reshape(struct ox_ctx *c, int x, const int64_t *t0)
+{
+    int64_t ld[RT_MAX_DIMS], t[5];
+    int r = ox_shape(c, &c->v[x], ld), at = -1;
+    int64_t total = dims_prod(r, ld), known = 1;
+    for (int i = 0; i < 5; i++) {
+        t[i] = t0[i];
+        if (t[i] == 0) {
+            if (i >= r)
+                return BAD("Reshape node \"%s\": copies a missing dim", c->nd->name);
+            t[i] = ld[i];
+        }
+        if (t[i] == -1) {
+            if (at >= 0)
+                return BAD("Reshape node \"%s\": two -1 dims", c->nd->name);
+            at = i;
+            continue;
+        }
+        if (t[i] < 1 || t[i] > RT_MAX_TENSOR_ELEMS || known > RT_MAX_TENSOR_ELEMS / t[i])
+            return BAD("Reshape node \"%s\": invalid target dim %lld", c->nd->name,
+                       (long long)t[i]);
+        known *= t[i];
+    }
+    if (at >= 0) {
+        if (total % known)
+            return BAD("Reshape node \"%s\": cannot infer -1", c->nd->name);
+        t[at] = total / known;
+        known = total;
+    }
+    if (known != total)
+        return BAD("Reshape node \"%s\": %lld elements into %lld", c->nd->name, (long long)total,
+                   (long long)known);
+    int tx = ox_ir(c, x, WANT_PLAIN);
+    if (tx < 0)
+        return tx;
+    int o = ox_out(c);
+    if (o < 0)
+        return o;
+    struct ox_val *v = &c->v[o];
+    v->v5 = 1;
+    v->tid5 = tx;
+    v->fix_axis = -1;
+    for (int i = 0; i < 5; i++) {
+        v->d5[i] = t[i];
+        v->p5[i] = i;
+    }
+    return 0;
+}
+
+/* the view with logical axis a (fixed, one wide) squeezed away: IR nodes */
+static int ox_v5_squeeze(struct ox_ctx *c, int x, int a)
+{
+    struct ox_val v = c->v[x];
+    if (v.fix_axis != a)
+        return UNSUP("%s node \"%s\": squeezing a rank-5 value other than at its sliced axis",
+                     c->nd->op, c->nd->name);
+    int s = v.p5[a];
+    int64_t pre = dims_prod(s, v.d5), post = dims_prod(4 - s, v.d5 + s + 1);
+    struct rt_attrs at;
+    memset(&at, 0, sizeof(at));
+    at.ndim = 3;
+    at.shape[0] = s > 0 ? -1 : pre; /* -1 keeps the batch free */
+    at.shape[1] = v.d5[s];
+    at.shape[2] = post;
+    int t = ir_node(c, RT_OP_RESHAPE, &v.tid5, 1, &at);
+    if (t < 0)
+        return t;
+    memset(&at, 0, sizeof(at));
+    at.ndim = 3;
+    at.slice_start[0] = 0;
+    at.slice_end[0] = RT_MAX_TENSOR_ELEMS;
+    at.slice_start[1] = v.fix_idx;
+    at.slice_end[1] = v.fix_idx + 1;
+    at.slice_start[2] = 0;
+    at.slice_end[2] = RT_MAX_TENSOR_ELEMS;
+    if ((t = ir_node(c, RT_OP_SLICE, &t, 1, &at)) < 0)
+        return t;
+    memset(&at, 0, sizeof(at));
+    at.ndim = 4;
+    for (int i = 0, j = 0; i < 5; i++)
+        if (i != s)
+            at.shape[j++] = v.d5[i];
+    if (s > 0)
+        at.shape[0] = -1;
+    if ((t = ir_node(c, RT_OP_RESHAPE, &t, 1, &at)) < 0)
+        return t;
+    int q[4], ident = 1;
+    for (int i = 0, j = 0; i < 5; i++) {
+        if (i == a)
+            continue;
+        q[j] = v.p5[i] - (v.p5[i] > s);
+        ident &= q[j] == j;
+        j++;
+    }
+    if (!ident) {
+        memset(&at, 0, sizeof(at));
+        at.ndim = 4;
+        memcpy(at.perm, q, sizeof(q));
+        if ((t = ir_node(c, RT_OP_TRANSPOSE, &t, 1, &at)) < 0)
+            return t;
+    }
+    return ox_out_ir(c, t, 0);
+}
+
+static int ox_v5_transpose(struct ox_ctx *c, int x)
+{
+    int64_t p64[5];
+    int np = attr_ints(c->nd, "perm", p64, 5), seen = 0;
+    if (np != 5)
+        return UNSUP("Transpose node \"%s\" of a rank-5 value without a 5-entry perm", c->nd->name);
+    struct ox_val v = c->v[x];
+    if (v.fix_axis >= 0)
+        return UNSUP("Transpose node \"%s\" of a sliced rank-5 value", c->nd->name);
+    int o = ox_out(c);
+    if (o < 0)
+        return o;
+    struct ox_val *ov = &c->v[o];
+    ov->v5 = 1;
+    ov->tid5 = v.tid5;
+    ov->fix_axis = -1;
+    memcpy(ov->d5, v.d5, sizeof(v.d5));
+    for (int i = 0; i < 5; i++) {
+        if (p64[i] < 0 || p64[i] > 4 || (seen & (1 << p64[i])))
+            return BAD("Transpose node \"%s\": invalid perm", c->nd->name);
+        seen |= 1 << p64[i];
+        ov->p5[i] = v.p5[p64[i]];
+    }
+    return 0;
+}
+
+/* starts/ends/axes/steps of a Slice (attributes before opset 10, inputs after) */
+static int slice_args(struct ox_ctx *c, int64_t *st, int64_t *en, int64_t *ax, int64_t *sp)
+{
+    int n;
+    if (c->opset < 10) {
+        n = attr_ints(c->nd, "starts", st, 8);
+        if (attr_ints(c->nd, "ends", en, 8) != n || n < 1)
+            return BAD("Slice node \"%s\": starts and ends differ in length", c->nd->name);
+        int na = attr_ints(c->nd, "axes", ax, 8);
+        if (na >= 0 && na != n)
+            return BAD("Slice node \"%s\": axes and starts differ in length", c->nd->name);
+        for (int i = 0; i < n; i++) {
+            if (na < 0)
+                ax[i] = i;
+            sp[i] = 1;
+        }
+        return n;
+    }
+    int k[4];
+    for (int i = 0; i < 4; i++)
+        if ((k[i] = ox_in_host(c, i + 1, i < 2)) < -1)
+            return k[i];
+    n = (int)c->v[k[0]].n;
+    if (n < 1 || n > 8 || c->v[k[1]].n != n || (k[2] >= 0 && c->v[k[2]].n != n) ||
+        (k[3] >= 0 && c->v[k[3]].n != n))
+        return BAD("Slice node \"%s\": inconsistent starts/ends/axes/steps", c->nd->name);
+    for (int i = 0; i < n; i++) {
+        st[i] = hv_i(&c->v[k[0]], i);
+        en[i] = hv_i(&c->v[k[1]], i);
+        ax[i] = k[2] >= 0 ? hv_i(&c->v[k[2]], i) : i;
+        sp[i] = k[3] >= 0 ? hv_i(&c->v[k[3]], i) : 1;
+    }
+    return n;
+}
+
+static int op_slice(struct ox_ctx *c)
+{
+    c->v5_ok = 1;
+    int x = ox_in(c, 0, 1);
+    c->v5_ok = 0;
+    if (x < 0)
+        return x;
+    int64_t st[8], en[8], ax[8], sp[8], ld[5], b[5] = {0}, e[5];
+    int n = slice_args(c, st, en, ax, sp);
+    if (n < 0)
+        return n;
+    int r;
+    if (c->v[x].v5) {
+        r = 5;
+        v5_dims(&c->v[x], ld);
+    } else {
+        r = ox_shape(c, &c->v[x], ld);
+    }
+    for (int i = 0; i < r; i++)
+        e[i] = ld[i];
+    int touched = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
+        if (a < 0 || a >= r || (touched & (1 << a)))
+            return BAD("Slice node \"%s\": invalid axis %lld", c->nd->name, (long long)ax[i]);
+        touched |= 1 << a;
+        if (sp[i] != 1)
+            return UNSUP("Slice node \"%s\": step %lld (only 1)", c->nd->name, (long long)sp[i]);
+        int64_t d = ld[a], s0 = st[i], e0 = en[i];
+        if (s0 < 0)
+            s0 += d;
+        if (e0 < 0)
+            e0 += d;
+        s0 = s0 < 0 ? 0 : (s0 > d ? d : s0);
+        e0 = e0 < 0 ? 0 : (e0 > d ? d : e0);
+        if (e0 <= s0)
+            return UNSUP("Slice node \"%s\": empty result", c->nd->name);
+        b[a] = s0;
+        e[a] = e0;
+    }
+    if (c->v[x].v5) {
+        struct ox_val v = c->v[x];
+        int a = -1;
+        for (int i = 0; i < 5; i++) {
+            if (b[i] == 0 && e[i] == ld[i])
+                continue;
+            if (a >= 0 || e[i] - b[i] != 1 || v.fix_axis >= 0)
+                return UNSUP("Slice node \"%s\" of a rank-5 value: only one index of one axis",
+                             c->nd->name);
+            a = i;
+        }
+        if (a < 0)
+            return UNSUP("Slice node \"%s\" of a rank-5 value that keeps it whole", c->nd->name);
+        int o = ox_out(c);
+        if (o < 0)
+            return o;
+        struct ox_val *ov = &c->v[o];
+        ov->v5 = 1;
+        ov->tid5 = v.tid5;
+        memcpy(ov->d5, v.d5, sizeof(v.d5));
+        memcpy(ov->p5, v.p5, sizeof(v.p5));
+        c->v[o].fix_axis = a;
+        c->v[o].fix_idx = b[a];
+        return 0;
+    }
+    if (c->v[x].host) {
+        struct ox_val *v = &c->v[x];
+        int64_t od[RT_MAX_DIMS];
+        for (int i = 0; i < r; i++)
+            od[i] = e[i] - b[i];
+        int o = ox_out(c);
+        if (o < 0)
+            return o;
+        int rc = ox_host_alloc(c, &c->v[o], v->is_int, r, od);
+        if (rc < 0)
+            return rc;
+        v = &c->v[x];
+        struct ox_val *ov = &c->v[o];
+        int64_t l[4] = {1, 1, 1, 1}, lb[4] = {0, 0, 0, 0}, lo[4] = {1, 1, 1, 1};
+        for (int i = 0; i < r; i++) {
+            l[4 - r + i] = ld[i];
+            lb[4 - r + i] = b[i];
+            lo[4 - r + i] = od[i];
+        }
+        int64_t q = 0;
+        for (int64_t i0 = 0; i0 < lo[0]; i0++)
+            for (int64_t i1 = 0; i1 < lo[1]; i1++)
+                for (int64_t i2 = 0; i2 < lo[2]; i2++)
+                    for (int64_t i3 = 0; i3 < lo[3]; i3++, q++) {
+                        int64_t s =
+                            (((i0 + lb[0]) * l[1] + i1 + lb[1]) * l[2] + i2 + lb[2]) * l[3] + i3 +
+                            lb[3];
+                        if (v->is_int)
+                            ov->iv[q] = v->iv[s];
+                        else
+                            ov->f[q] = v->f[s];
+                    }
+        return 0;
+    }
+    struct ox_val *v = &c->v[x];
+    int t = ox_ir(c, x, WANT_ANY);
+    if (t < 0)
+        return t;
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = r;
+    static const int map[4] = {0, 3, 1, 2};
+    for (int i = 0; i < r; i++) {
+        int d = v->nchw ? map[i] : i;
+        a.slice_start[d] = b[i];
+        a.slice_end[d] = e[i];
+    }
+    return ox_out_ir(c, ir_node(c, RT_OP_SLICE, &t, 1, &a), v->nchw);
+}
+
+static int op_reduce_mean(struct ox_ctx *c)
+{
+    int x = ox_in(c, 0, 1);
+    if (x < 0)
+        return x;
+    if (c->v[x].host)
+        return UNSUP("ReduceMean of a constant");
+    int64_t axes[RT_MAX_DIMS], ld[RT_MAX_DIMS];
+    int na;
+    if (c->opset >= 18 && c->nd->n_in > 1) {
+        int k = ox_in_host(c, 1, 1);
+        if (k < 0)
+            return k;
+        if (c->v[k].n > RT_MAX_DIMS)
+            return UNSUP("ReduceMean node \"%s\": %lld axes", c->nd->name, (long long)c->v[k].n);
+        na = (int)c->v[k].n;
+        for (int i = 0; i < na; i++)
+            axes[i] = hv_i(&c->v[k], i);
+    } else {
+        na = attr_ints(c->nd, "axes", axes, RT_MAX_DIMS);
+    }
+    int r = ox_shape(c, &c->v[x], ld);
+    if (na != 1)
+        return UNSUP("ReduceMean node \"%s\": %d axes (one only)", c->nd->name, na);
+    int64_t ax = axes[0] < 0 ? axes[0] + r : axes[0];
+    if (ax < 0 || ax >= r)
+        return BAD("ReduceMean node \"%s\": axis %lld for rank %d", c->nd->name, (long long)axes[0],
+                   r);
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.keepdims = attr_i(c->nd, "keepdims", 1) != 0;
+    int nchw = c->v[x].nchw && a.keepdims;
+    static const int map[4] = {0, 3, 1, 2};
+    a.axis = nchw ? map[ax] : (int)ax;
+    int t = ox_ir(c, x, nchw ? WANT_ANY : WANT_PLAIN);
+    if (t < 0)
+        return t;
+    return ox_out_ir(c, ir_node(c, RT_OP_REDUCE_MEAN, &t, 1, &a), nchw);
+}
+
+/* Pow by a constant scalar 1, 2 or 0.5 (what layer norms written out use) */
+static int op_pow(struct ox_ctx *c)
+{
+    int x = ox_in(c, 0, 1), p = ox_in_host(c, 1, 1);
+    if (x < 0)
+        return x;
+    if (p < 0)
+        return p;
+    if (c->v[x].host)
+        return UNSUP("Pow of a constant");
+    if (c->v[p].n != 1)
+        return UNSUP("Pow node \"%s\": a non-scalar exponent", c->nd->name);
+    float ex = hv_f(&c->v[p], 0);
+    int nchw = c->v[x].nchw;
+    int t = ox_ir(c, x, WANT_ANY);
+    if (t < 0)
+        return t;
+    if (ex == 1.0f)
+        return ox_out_ir(c, t, nchw);
+    if (ex == 0.5f)
+        return op_unary(c, RT_ACT_SQRT, 0, 0);
+    if (ex != 2.0f)
+        return UNSUP("Pow node \"%s\": exponent %g (1, 2 or 0.5 only)", c->nd->name, (double)ex);
+    int in[2] = {t, t};
+    return ox_out_ir(c, ir_node(c, RT_OP_MUL, in, 2, NULL), nchw);
+}
+
+/*
+ * Resize of an NCHW image, H and W only.  Supported where the IR's resize
+ * computes the same source coordinates: nearest with asymmetric/floor or
+ * tf_half_pixel_for_nn/floor, linear with asymmetric, half_pixel,
+ * pytorch_half_pixel or align_corners; scales must give whole sizes
+ * (the IR scales by in/out).
+ */
+static int op_resize(struct ox_ctx *c)
+{
+    const struct ox_node *n = c->nd;
+    int x = ox_in(c, 0, 1);
+    if (x < 0)
+        return x;
+    if (c->v[x].host)
+        return UNSUP("Resize of a constant");
+    int ks = c->opset >= 11 ? 2 : 1, kz = c->opset >= 11 ? 3 : -1;
+    int sc = ox_in_host(c, ks, 0), sz = kz > 0 ? ox_in_host(c, kz, 0) : -1;
+    if (sc < -1)
+        return sc;
+    if (sz < -1)
+        return sz;
+    int64_t ld[RT_MAX_DIMS];
+    if (ox_shape(c, &c->v[x], ld) != 4)
+        return UNSUP("Resize node \"%s\": rank-4 images only", n->name);
+    int64_t out[4];
+    if (sz >= 0 && c->v[sz].n == 4) {
+        for (int i = 0; i < 4; i++)
+            out[i] = hv_i(&c->v[sz], i);
+    } else if (sc >= 0 && c->v[sc].n == 4) {
+        for (int i = 0; i < 4; i++) {
+            double s = hv_f(&c->v[sc], i), o = (double)ld[i] * s;
+            if (!(s > 0) || o > 65536 || fabs(o - floor(o + 0.5)) > 1e-4)
+                return UNSUP("Resize node \"%s\": scale %g does not give a whole size", n->name, s);
+            out[i] = (int64_t)floor(o + 0.5);
+        }
+    } else {
+        return UNSUP("Resize node \"%s\": needs 4 constant scales or sizes", n->name);
+    }
+    if (out[0] != ld[0] || out[1] != ld[1])
+        return UNSUP("Resize node \"%s\": resizes batch or channels", n->name);
+    if (out[2] < 1 || out[3] < 1 || out[2] > 65536 || out[3] > 65536)
+        return BAD("Resize node \"%s\": output %lldx%lld", n->name, (long long)out[2],
+                   (long long)out[3]);
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.resize.out_h = (int)out[2];
+    a.resize.out_w = (int)out[3];
+    const char *ctm = "half_pixel";
+    if (c->opset < 11)
+        ctm = "asymmetric";
+    int nearest = attr_str_is(n, "mode", "nearest", "nearest");
+    int linear = attr_str_is(n, "mode", "linear", "nearest");
+    if (!nearest && !linear)
+        return UNSUP("Resize node \"%s\": mode (nearest or linear only)", n->name);
+    int asym = attr_str_is(n, "coordinate_transformation_mode", "asymmetric", ctm);
+    int half = attr_str_is(n, "coordinate_transformation_mode", "half_pixel", ctm) ||
+               attr_str_is(n, "coordinate_transformation_mode", "pytorch_half_pixel", ctm);
+    int align = attr_str_is(n, "coordinate_transformation_mode", "align_corners", ctm);
+    int tfnn = attr_str_is(n, "coordinate_transformation_mode", "tf_half_pixel_for_nn", ctm);
+    if (nearest) {
+        if (c->opset >= 11 && !attr_str_is(n, "nearest_mode", "floor", "round_prefer_floor"))
+            return UNSUP("Resize node \"%s\": nearest_mode (floor only)", n->name);
+        if (!asym && !tfnn)
+            return UNSUP("Resize node \"%s\": nearest with this coordinate mode", n->name);
+        a.resize.mode = 0;
+        a.resize.half_pixel = tfnn;
+    } else {
+        if (!asym && !half && !align)
+            return UNSUP("Resize node \"%s\": linear with this coordinate mode", n->name);
+        a.resize.mode = 1;
+        a.resize.half_pixel = half;
+        a.resize.align_corners = align;
+    }
+    int t = ox_ir(c, x, WANT_NHWC);
+    if (t < 0)
+        return t;
+    return ox_out_ir(c, ir_node(c, RT_OP_RESIZE, &t, 1, &a), 1);
+}
+
+/*
+ * ConvTranspose with kernel == stride, no padding, one group: every input
+ * pixel writes its own kh x kw block, so it is a DENSE to kh*kw*Cout
+ * channels followed by a depth-to-space (reshape, transpose, reshape).
+ * Other forms are refused.
+ */
+static int op_conv_transpose(struct ox_ctx *c)
+{
+    const struct ox_node *n = c->nd;
+    int x = ox_in(c, 0, 1), w = ox_in_host(c, 1, 1), b = ox_in_host(c, 2, 0);
+    if (x < 0)
+        return x;
+    if (w < 0)
+        return w;
+    if (b < -1)
+        return b;
+    if (c->v[x].host)
+        return UNSUP("ConvTranspose of a constant");
+    int tx = ox_ir(c, x, WANT_NHWC);
+    if (tx < 0)
+        return tx;
+    struct ox_val *W = &c->v[w];
+    int64_t H = c->g->tensors[tx].shape[1], Wd = c->g->tensors[tx].shape[2];
+    int64_t Cin = c->g->tensors[tx].shape[3];
+    if (W->ndim != 4 || W->dims[0] != Cin)
+        return BAD("ConvTranspose node \"%s\": weights do not fit %lld input channels", n->name,
+                   (long long)Cin);
+    int64_t Co = W->dims[1], KH = W->dims[2], KW = W->dims[3];
+    int64_t s[2], d[2], op[2], pads[4] = {0, 0, 0, 0};
+    if (ox_int2(n, "strides", s, 1) < 0 || ox_int2(n, "dilations", d, 1) < 0 ||
+        ox_int2(n, "output_padding", op, 0) < 0)
+        return UNSUP("ConvTranspose node \"%s\": non-2-D attributes", n->name);
+    int np = attr_ints(n, "pads", pads, 4);
+    if (attr_i(n, "group", 1) != 1 || s[0] != KH || s[1] != KW || d[0] != 1 || d[1] != 1 || op[0] ||
+        op[1] || (np >= 0 && (pads[0] || pads[1] || pads[2] || pads[3])) ||
+        ox_attr(n, "output_shape") || !attr_str_is(n, "auto_pad", "NOTSET", "NOTSET"))
+        return UNSUP("ConvTranspose node \"%s\": only kernel == stride, unpadded, one group",
+                     n->name);
+    if (KH < 1 || KW < 1 || KH > 16 || KW > 16)
+        return UNSUP("ConvTranspose node \"%s\": kernel %lldx%lld", n->name, (long long)KH,
+                     (long long)KW);
+    int64_t N = KH * KW * Co;
+    float *wf = malloc((size_t)(Cin * N) * sizeof(float));
+    float *bf = malloc((size_t)N * sizeof(float));
+    if (wf == NULL || bf == NULL) {
+        free(wf);
+        free(bf);
+        return err_set(c->e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate weights");
+    }
+    /* W[i, o, kh, kw] -> dense [i, (kh, kw, o)] */
+    for (int64_t i = 0; i < Cin; i++)
+        for (int64_t o = 0; o < Co; o++)
+            for (int64_t h = 0; h < KH; h++)
+                for (int64_t ww = 0; ww < KW; ww++)
+                    wf[i * N + (h * KW + ww) * Co + o] = hv_f(W, ((i * Co + o) * KH + h) * KW + ww);
+    if (b >= 0 && c->v[b].n != Co) {
+        free(wf);
+        free(bf);
+        return BAD("ConvTranspose node \"%s\": bias of %lld values for %lld outputs", n->name,
+                   (long long)c->v[b].n, (long long)Co);
+    }
+    for (int64_t j = 0; j < N; j++)
+        bf[j] = b >= 0 ? hv_f(&c->v[b], j % Co) : 0.0f;
+    char nm[RT_NAME_LEN];
+    ox_name(W, nm, sizeof(nm));
+    int64_t wd[2] = {Cin, N};
+    int in[3] = {tx, rt_graph_const_add(c->g, nm, 2, wd, wf, c->e), -1};
+    free(wf);
+    if (in[1] < 0) {
+        free(bf);
+        return in[1];
+    }
+    snprintf(nm, sizeof(nm), "%.80s/bias", n->name);
+    in[2] = rt_graph_const_add(c->g, nm, 1, &N, bf, c->e);
+    free(bf);
+    if (in[2] < 0)
+        return in[2];
+    int t = ir_node(c, RT_OP_DENSE, in, 3, NULL);
+    if (t < 0)
+        return t;
+    /* [N,H,W,(kh,kw,o)] -> [N*H, W, kh, kw*o] -> [N*H, kh, W, kw*o] -> [N, H*kh, W*kw, o] */
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 4;
+    a.shape[0] = -1;
+    a.shape[1] = Wd;
+    a.shape[2] = KH;
+    a.shape[3] = KW * Co;
+    if ((t = ir_node(c, RT_OP_RESHAPE, &t, 1, &a)) < 0)
+        return t;
+    static const int swap12[4] = {0, 2, 1, 3};
+    if ((t = ir_transpose(c, t, swap12)) < 0)
+        return t;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 4;
+    a.shape[0] = -1;
+    a.shape[1] = H * KH;
+    a.shape[2] = Wd * KW;
+    a.shape[3] = Co;
+    return ox_out_ir(c, ir_node(c, RT_OP_RESHAPE, &t, 1, &a), 1);
+}
+
 static int ox_node_run(struct ox_ctx *c)
 {
     const char *op = c->nd->op;
@@ -1861,6 +2442,18 @@ static int ox_node_run(struct ox_ctx *c)
         return op_gather(c);
     if (!strcmp(op, "Cast"))
         return op_cast(c);
+    if (!strcmp(op, "Slice"))
+        return op_slice(c);
+    if (!strcmp(op, "ReduceMean"))
+        return op_reduce_mean(c);
+    if (!strcmp(op, "Pow"))
+        return op_pow(c);
+    if (!strcmp(op, "Sqrt"))
+        return op_unary(c, RT_ACT_SQRT, 0, 0);
+    if (!strcmp(op, "Resize") || (!strcmp(op, "Upsample") && c->opset < 11))
+        return op_resize(c);
+    if (!strcmp(op, "ConvTranspose"))
+        return op_conv_transpose(c);
     return UNSUP("unsupported ONNX op %s (node \"%s\")", op, c->nd->name);
 }
 
@@ -1978,6 +2571,9 @@ static int ox_output(struct ox_ctx *c, const uint8_t *buf, size_t len)
         if (k < 0)
             return BAD("graph output \"%.*s\" is never produced", (int)(f.len > 60 ? 60 : f.len),
                        (const char *)f.data);
+        if (c->v[k].v5)
+            return UNSUP("graph output \"%.*s\" has rank 5", (int)(f.len > 60 ? 60 : f.len),
+                         (const char *)f.data);
         if (c->v[k].host)
             return UNSUP("graph output \"%.*s\" is a constant", (int)(f.len > 60 ? 60 : f.len),
                          (const char *)f.data);

@@ -14,6 +14,7 @@
 #define ACT_ELU 8
 #define ACT_GELU 9
 #define ACT_CLIP 10
+#define ACT_SQRT 11
 
 float erf_approx(float x)
 {
@@ -37,6 +38,7 @@ float apply_act(int act, float x, float alpha, float beta)
     if (act == ACT_ELU) return x < 0.0 ? alpha * (exp(x) - 1.0) : x;
     if (act == ACT_GELU) return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
     if (act == ACT_CLIP) return clamp(x, alpha, beta);
+    if (act == ACT_SQRT) return sqrt(x);
     return x;
 }
 

@@ -53,7 +53,7 @@ const char *rt_op_name(enum rt_op op)
 
 static const char *const act_names[] = {
     "none",        "relu",  "relu6", "sigmoid", "tanh", "hardswish",
-    "hardsigmoid", "leaky", "elu",   "gelu",    "clip",
+    "hardsigmoid", "leaky", "elu",   "gelu",    "clip", "sqrt",
 };
 
 /* readable activation name; "?" for values out of range; cannot fail */
@@ -254,7 +254,7 @@ int rt_shape_broadcast(const struct rt_tensor *a, const struct rt_tensor *b, int
 
 static int act_check(const struct rt_attrs *a, struct err *e)
 {
-    if ((int)a->act < 0 || a->act > RT_ACT_CLIP)
+    if ((int)a->act < 0 || a->act > RT_ACT_SQRT)
         return BAD("invalid activation: %d", (int)a->act);
     if (a->act == RT_ACT_CLIP && !(a->alpha <= a->beta))
         return BAD("invalid clip range: %g..%g", a->alpha, a->beta);

@@ -57,6 +57,7 @@ enum rt_act {
     RT_ACT_ELU,
     RT_ACT_GELU,
     RT_ACT_CLIP, /* clamp(x, lo, hi) */
+    RT_ACT_SQRT, /* sqrt(x) (ONNX Sqrt, layer norms written out as elementwise ops) */
 };
 
 enum rt_op {

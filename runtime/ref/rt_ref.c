@@ -46,6 +46,8 @@ float rt_ref_act(enum rt_act act, float alpha, float beta, float x)
         return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case RT_ACT_CLIP:
         return x < alpha ? alpha : (x > beta ? beta : x);
+    case RT_ACT_SQRT:
+        return sqrtf(x);
     }
     return x;
 }

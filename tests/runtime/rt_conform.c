@@ -296,10 +296,14 @@ static void elem_cases(void)
             snprintf(what, sizeof(what), "%s broadcast case %zu", rt_op_name((enum rt_op)op), i);
             check(g, y, RT_WEIGHTS_F32, what);
         }
-    for (int act = RT_ACT_RELU; act <= RT_ACT_CLIP; act++) {
+    for (int act = RT_ACT_RELU; act <= RT_ACT_SQRT; act++) {
         struct rt_graph *g = rt_graph_init();
         struct err e = {0};
         int x = in_id(g, S(3, 17, 0, 0));
+        if (act == RT_ACT_SQRT) { /* a non-negative input: x * x */
+            int xx[2] = {x, x};
+            x = rt_graph_node_add(g, RT_OP_MUL, xx, 2, NULL, "square", &e);
+        }
         struct rt_attrs a;
         memset(&a, 0, sizeof(a));
         a.act = (enum rt_act)act;
