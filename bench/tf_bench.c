@@ -8,6 +8,9 @@
  *       multiply-add rate (tf_peak), one-row matmul at the 2B model's
  *       shapes per weight type as a fraction of the copy bandwidth (weight
  *       bytes / s), many-row matmul (m rows) as a fraction of the peak.
+ *   vkv-tf-bench limits [--iters N]
+ *       the copy bandwidth and peak multiply-add lines of micro only (what
+ *       bench/runtime-ops.sh compares the convolution kernels with).
  *   vkv-tf-bench decoder [--weights i8|q4|f16|f32] [--layers N] [--prefill T]
  *                        [--tokens N] [--config tiny]
  *       Moondream 2's text decoder with random weights: load time, device
@@ -120,7 +123,7 @@ static int rec_lin(struct rt_tf_seq *s, void *ud, struct err *e)
     return rt_tf_linear(s, l->w, l->x, l->w->k, l->y, l->w->n, l->m, 0, 0, e);
 }
 
-static int micro(uint32_t m_rows, int runs)
+static int micro(uint32_t m_rows, int runs, int limits_only)
 {
     struct err e = {0};
     const struct rt_caps *caps = rt_device_caps(dev);
@@ -151,6 +154,8 @@ static int micro(uint32_t m_rows, int runs)
            groups, iters, ms, last_cpu, peak_g, 2 * peak_g);
     fflush(stdout);
     rt_tf_buf_free(dev, a);
+    if (limits_only)
+        return 0;
 
     /* one-row (decode) and many-row (prefill) matmul at the 2B model's shapes */
     static const uint32_t shapes[][2] = {{6144, 2048}, {8192, 2048}, {2048, 8192}, {51200, 2048}};
@@ -318,8 +323,10 @@ static int decoder(int wtype, uint32_t layers, uint32_t prefill, uint32_t tokens
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "micro") != 0 && strcmp(argv[1], "decoder") != 0)) {
+    if (argc < 2 || (strcmp(argv[1], "micro") != 0 && strcmp(argv[1], "limits") != 0 &&
+                     strcmp(argv[1], "decoder") != 0)) {
         fprintf(stderr, "usage: vkv-tf-bench micro [--m M] [--iters N]\n"
+                        "       vkv-tf-bench limits [--iters N]\n"
                         "       vkv-tf-bench decoder [--weights i8|q4|f16|f32] [--layers N] "
                         "[--prefill T] [--tokens N] [--config tiny]\n");
         return 2;
@@ -353,8 +360,8 @@ int main(int argc, char **argv)
     struct err e = {0};
     if (rt_device_create(getenv("RT_DEVICE"), &dev, &e) < 0)
         return die("device", &e);
-    int rc = strcmp(argv[1], "micro") == 0 ? micro(m_rows, runs)
-                                           : decoder(wtype, layers, prefill, tokens, tiny);
+    int rc = strcmp(argv[1], "decoder") == 0 ? decoder(wtype, layers, prefill, tokens, tiny)
+                                             : micro(m_rows, runs, strcmp(argv[1], "limits") == 0);
     rt_device_destroy(dev);
     return rc;
 }

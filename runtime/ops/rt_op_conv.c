@@ -90,6 +90,7 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
         d->bind[0].texel = RT_TEXEL_RGBA32F;
         d->bind[1].texel = wfmt[wt];
     }
+    d->flops = 2.0 * m * kk * n;
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
@@ -149,6 +150,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     }
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
+    d->flops = 2.0 * pc->n * pc->oh * pc->ow * pc->co * pc->kh * pc->kw * pc->cg;
     uint32_t oxb = vec4 ? 4 : 1; /* output columns per invocation */
     uint64_t gx = ((pc->co + (vec4 ? 3 : 0)) / (vec4 ? 4 : 1) + 7) / 8;
     uint64_t gy = ((pc->ow + oxb - 1) / oxb + 7) / 8;

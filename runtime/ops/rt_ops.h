@@ -54,7 +54,8 @@ struct rt_dispatch {
     uint32_t push[32];
     uint32_t push_size;
     uint32_t groups[3];
-    int node; /* graph node (for timing / errors) */
+    int node;     /* graph node (for timing / errors) */
+    double flops; /* floating-point operations (multiply-adds x 2), 0 where not counted */
 };
 
 /* what the families may know of the device (filled by the executor) */

@@ -157,7 +157,9 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
             .queryCount = (uint32_t)b.n + 1,
         };
         rec->qsh = calloc((size_t)b.n + 1, sizeof(*rec->qsh));
-        if (rec->qsh == NULL || vkCreateQueryPool(d->dev, &qci, NULL, &rec->qp) != VK_SUCCESS)
+        rec->qflop = calloc((size_t)b.n + 1, sizeof(*rec->qflop));
+        if (rec->qsh == NULL || rec->qflop == NULL ||
+            vkCreateQueryPool(d->dev, &qci, NULL, &rec->qp) != VK_SUCCESS)
             rec->qp = VK_NULL_HANDLE;
     }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -260,6 +262,7 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
             vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, rec->qp,
                                 (uint32_t)i + 1);
             rec->qsh[i] = x->shader;
+            rec->qflop[i] = x->flops;
         }
     }
     rt_command_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
@@ -297,5 +300,6 @@ void rt_record_free(struct rt_gpu *d, struct rt_rec *rec)
         vkDestroyBufferView(d->dev, rec->views[i], NULL);
     free(rec->views);
     free(rec->qsh);
+    free(rec->qflop);
     memset(rec, 0, sizeof(*rec));
 }

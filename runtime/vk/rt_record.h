@@ -31,6 +31,7 @@ struct rt_rec {
     VkBufferView *views; /* texel-buffer views of this recording */
     int n_views;
     enum rt_shader_id *qsh; /* shader of each timed dispatch */
+    double *qflop;          /* its floating-point operations (0: not counted) */
 };
 
 /* what every recording of one plan shares (all borrowed) */

@@ -52,7 +52,7 @@ static void profile_print(struct rt_gpu *gpu, const struct rt_rec *rec)
 {
     int n = rec->n_dispatch;
     uint64_t *ts = calloc((size_t)n + 1, sizeof(uint64_t));
-    double per[RT_SHADER_COUNT + 1] = {0};
+    double per[RT_SHADER_COUNT + 1] = {0}, flop[RT_SHADER_COUNT + 1] = {0};
     int cnt[RT_SHADER_COUNT + 1] = {0};
     if (ts == NULL)
         return;
@@ -66,10 +66,16 @@ static void profile_print(struct rt_gpu *gpu, const struct rt_rec *rec)
             double us = (double)(ts[i + 1] - ts[i]) * tick / 1000.0;
             per[rec->qsh[i]] += us;
             cnt[rec->qsh[i]]++;
+            flop[rec->qsh[i]] += rec->qflop[i];
             total += us;
         }
+        /* GFLOP/s where the op counted its arithmetic (conv, dense): compared
+           with the device's peak by bench/runtime-ops.sh */
         for (int s = 0; s < RT_SHADER_COUNT; s++)
-            if (cnt[s])
+            if (cnt[s] && flop[s] > 0 && per[s] > 0)
+                fprintf(stderr, "profile %-12s %4d dispatches %9.1f us %8.2f GFLOP/s\n",
+                        rt_shaders[s].name, cnt[s], per[s], flop[s] / (per[s] * 1e3));
+            else if (cnt[s])
                 fprintf(stderr, "profile %-12s %4d dispatches %9.1f us\n", rt_shaders[s].name,
                         cnt[s], per[s]);
         fprintf(stderr, "profile total        %4d dispatches %9.1f us\n", n, total);
