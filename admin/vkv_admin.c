@@ -83,7 +83,9 @@ int main(int argc, char **argv)
     struct err e;
     err_clear(&e);
     struct pgx *c = NULL;
-    if (pgx_open(&c, NULL, &e) != PGX_OK) {
+    struct pgx_settings ps;
+    cfg_pgx_settings(&ps);
+    if (pgx_open(&c, &ps, &e) != PGX_OK) {
         pgx_free(c);
         return adm_fail("could not connect", &e);
     }

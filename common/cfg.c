@@ -9,13 +9,19 @@
 #include "common/cfg.h"
 
 #include "common/cm.h"
+#include "common/img.h"
 #include "common/log.h"
+#include "common/pgx.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* a built-in default of a library (img.h) as the table's string */
+#define CFG_STR_(x) #x
+#define CFG_STR(x) CFG_STR_(x)
 
 #define A CFG_PROG_API
 #define W CFG_PROG_WORKER
@@ -56,14 +62,14 @@ static const struct cfg_entry cfg_entries[] = {
     {"VKV_RATE_BURST", CFG_TYPE_INT, "400", 0, 1000000, 0, A | R,
      "requests per API key above the rate nginx lets through at once"},
     /* images */
-    {"VKV_MAX_IMAGE_BYTES", CFG_TYPE_INT, "15728640", 1024, 1073741824, 0, A | W | C,
-     "largest encoded image accepted"},
-    {"VKV_MAX_IMAGE_SIDE", CFG_TYPE_INT, "8192", 16, 65535, 0, A | W | C,
+    {"VKV_MAX_IMAGE_BYTES", CFG_TYPE_INT, CFG_STR(IMG_DEFAULT_MAX_BYTES), 1024, 1073741824, 0,
+     A | W | C, "largest encoded image accepted"},
+    {"VKV_MAX_IMAGE_SIDE", CFG_TYPE_INT, CFG_STR(IMG_DEFAULT_MAX_SIDE), 16, 65535, 0, A | W | C,
      "largest image width or height accepted"},
-    {"VKV_MAX_IMAGE_PIXELS", CFG_TYPE_INT, "40000000", 256, 1000000000, 0, A | W | C,
-     "largest width*height accepted, checked before decoding"},
-    {"VKV_MAX_DECODE_CPU_MS", CFG_TYPE_INT, "500", 0, 600000, 0, A | W | C,
-     "CPU time one request's image decoding may use (0 = no limit)"},
+    {"VKV_MAX_IMAGE_PIXELS", CFG_TYPE_INT, CFG_STR(IMG_DEFAULT_MAX_PIXELS), 256, 1000000000, 0,
+     A | W | C, "largest width*height accepted, checked before decoding"},
+    {"VKV_MAX_DECODE_CPU_MS", CFG_TYPE_INT, CFG_STR(IMG_DEFAULT_MAX_CPU_MS), 0, 600000, 0,
+     A | W | C, "CPU time one request's image decoding may use (0 = no limit)"},
     {"VKV_THUMB_SIDE", CFG_TYPE_INT, "160", 0, 1024, 0, A,
      "side of the thumbnail vkv-api keeps per job for the dashboard (below 8 = none)"},
     /* postgresql */
@@ -307,4 +313,28 @@ int cfg_main(int prog, int argc, char **argv)
         return 0;
     }
     return -1;
+}
+
+/* ---- settings handed to the libraries ---------------------------------- */
+
+void cfg_img_limits(struct img_limits *l)
+{
+    l->max_bytes = (size_t)cfg_int("VKV_MAX_IMAGE_BYTES");
+    l->max_side = (uint32_t)cfg_int("VKV_MAX_IMAGE_SIDE");
+    l->max_pixels = (uint64_t)cfg_int("VKV_MAX_IMAGE_PIXELS");
+    l->max_cpu_ms = (uint32_t)cfg_int("VKV_MAX_DECODE_CPU_MS");
+}
+
+void cfg_pgx_settings(struct pgx_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->host = cfg_str("VKV_PG_HOST");
+    s->port = (int)cfg_int("VKV_PG_PORT");
+    s->dbname = cfg_str("VKV_PG_DB");
+    s->user = cfg_str("VKV_PG_USER");
+    s->password = cfg_str("VKV_PG_PASSWORD");
+    s->passfile = cfg_str("VKV_PG_PASSFILE");
+    s->sslmode = cfg_str("VKV_PG_SSLMODE");
+    s->sslrootcert = cfg_str("VKV_PG_SSLROOTCERT");
+    s->channel_binding = cfg_str("VKV_PG_CHANNEL_BINDING");
 }

@@ -63,4 +63,18 @@ void cfg_log(int prog);
  */
 int cfg_main(int prog, int argc, char **argv);
 
+/*
+ * The settings a library takes as arguments, filled from the table: the
+ * libraries (img.c, pgx.c, jq.c) read no configuration themselves; the
+ * programs pass what these return.  Values are borrowed from the table
+ * (valid for the life of the process).  Cannot fail.
+ */
+struct img_limits;
+struct pgx_settings;
+/* VKV_MAX_IMAGE_BYTES / _SIDE / _PIXELS, VKV_MAX_DECODE_CPU_MS */
+void cfg_img_limits(struct img_limits *l);
+/* VKV_PG_HOST / _PORT / _DB / _USER / _PASSWORD / _PASSFILE / _SSLMODE /
+ * _SSLROOTCERT / _CHANNEL_BINDING */
+void cfg_pgx_settings(struct pgx_settings *s);
+
 #endif

@@ -20,8 +20,6 @@
  */
 #include "common/img.h"
 
-#include "common/cfg.h"
-
 #include <stdio.h> /* before jpeglib.h, which needs FILE */
 #include <jpeglib.h>
 #include <jerror.h>
@@ -37,10 +35,10 @@
 
 void img_limits_default(struct img_limits *l)
 {
-    l->max_bytes = (size_t)cfg_int("VKV_MAX_IMAGE_BYTES");
-    l->max_side = (uint32_t)cfg_int("VKV_MAX_IMAGE_SIDE");
-    l->max_pixels = (uint64_t)cfg_int("VKV_MAX_IMAGE_PIXELS");
-    l->max_cpu_ms = (uint32_t)cfg_int("VKV_MAX_DECODE_CPU_MS");
+    l->max_bytes = IMG_DEFAULT_MAX_BYTES;
+    l->max_side = IMG_DEFAULT_MAX_SIDE;
+    l->max_pixels = IMG_DEFAULT_MAX_PIXELS;
+    l->max_cpu_ms = IMG_DEFAULT_MAX_CPU_MS;
 }
 
 const char *img_format_name(enum img_format f)

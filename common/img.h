@@ -2,8 +2,9 @@
  * img.h: image probing and decoding to RGB8 (JPEG with libjpeg-turbo,
  * PNG with libpng, WebP with libwebp).
  *
- * Limits come from the caller (struct img_limits; img_limits_default()
- * reads VKV_MAX_IMAGE_BYTES / _SIDE / _PIXELS) and are checked BEFORE any
+ * Limits come from the caller (struct img_limits: programs fill it from
+ * their VKV_MAX_IMAGE_* settings with cfg_img_limits, common/cfg.h;
+ * img_limits_default() gives the built-in defaults) and are checked BEFORE any
  * pixel memory is allocated or any scan is decoded: the encoded size
  * first, then the width and height read from the headers.  A tiny file
  * declaring 60000x60000 is refused with "image_too_large" (ERR_TOO_LARGE) after
@@ -105,8 +106,14 @@ struct img {
 
 /* ---- limits and formats ---- */
 
-/* fills l from VKV_MAX_IMAGE_BYTES/SIDE/PIXELS (the defaults when
- * cfg_load was not called); cannot fail */
+/* the built-in limits, also the defaults of the VKV_MAX_IMAGE_* and
+ * VKV_MAX_DECODE_CPU_MS settings (common/cfg.c takes them from here) */
+#define IMG_DEFAULT_MAX_BYTES 15728640
+#define IMG_DEFAULT_MAX_SIDE 8192
+#define IMG_DEFAULT_MAX_PIXELS 40000000
+#define IMG_DEFAULT_MAX_CPU_MS 500
+
+/* fills l with the built-in limits above; reads no setting; cannot fail */
 void img_limits_default(struct img_limits *l);
 
 /* the format from the first bytes (n may be small); cannot fail */

@@ -14,7 +14,6 @@
  */
 #include "common/jq.h"
 
-#include "common/cfg.h"
 #include "common/cm.h"
 #include "common/pgx_impl.h"
 
@@ -199,15 +198,40 @@ static char *jq_text_array(const char *const *v, int n)
 
 /* ---- settings ------------------------------------------------------------ */
 
+/*
+ * The queue client's state per connection: its limits and the depth cache.
+ * Owned by jq, kept in the connection's client slot (pgx frees it with the
+ * connection), made on first use, so struct pgx knows nothing of the queue.
+ */
+struct jq_conn {
+    int64_t depth_limit;
+    int max_attempts;
+    int64_t depth_seen[JQ_TIERS], depth_added[JQ_TIERS];
+    double depth_at[JQ_TIERS];
+};
+
+static struct jq_conn *jq_conn(struct pgx *c)
+{
+    if (c->client == NULL) {
+        struct jq_conn *s = cm_xcalloc(1, sizeof(*s));
+        s->depth_limit = 100000;
+        s->max_attempts = 3;
+        c->client = s;
+        c->client_free = free;
+    }
+    return c->client;
+}
+
 /* sets the limits of c (see jq.h); cannot fail */
 void jq_limits_set(struct pgx *c, int64_t depth_limit, int max_attempts)
 {
+    struct jq_conn *s = jq_conn(c);
     if (depth_limit > 0)
-        c->jq_depth_limit = depth_limit;
+        s->depth_limit = depth_limit;
     if (max_attempts > 0)
-        c->jq_max_attempts = max_attempts;
+        s->max_attempts = max_attempts;
     for (int t = 0; t < JQ_TIERS; t++)
-        c->jq_depth_at[t] = 0;
+        s->depth_at[t] = 0;
 }
 
 int jq_retry_after_s(void)
@@ -381,20 +405,21 @@ int jq_tx_rollback(struct pgx *c, struct err *e)
 /* the per-tier depth limit; see the file comment for the caches */
 static int jq_depth_check(struct pgx *c, int tier, struct err *e)
 {
-    int64_t limit = c->jq_depth_limit;
+    struct jq_conn *s = jq_conn(c);
+    int64_t limit = s->depth_limit;
     double now = cm_now_ms();
-    if (c->jq_depth_at[tier] <= 0 || now - c->jq_depth_at[tier] >= JQ_DEPTH_CACHE_MS) {
+    if (s->depth_at[tier] <= 0 || now - s->depth_at[tier] >= JQ_DEPTH_CACHE_MS) {
         char t[24], l[24];
         const char *v[2] = {pgx_i64(t, tier), pgx_i64(l, limit)};
         PGresult *r = jq_q(c, SQLQ_JQ_TIER_DEPTH, 2, v, e);
         if (r == NULL)
             return jq_fail(c, e);
-        c->jq_depth_seen[tier] = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        c->jq_depth_added[tier] = 0;
-        c->jq_depth_at[tier] = now;
+        s->depth_seen[tier] = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        s->depth_added[tier] = 0;
+        s->depth_at[tier] = now;
         pgx_reset(c);
     }
-    int64_t n = c->jq_depth_seen[tier] + c->jq_depth_added[tier];
+    int64_t n = s->depth_seen[tier] + s->depth_added[tier];
     if (n >= limit)
         return err_set(e, JQ_ERR_TIER_FULL, ERR_RATE_LIMITED, "tier_full",
                        "could not enqueue: tier %s holds about %lld queued jobs (limit %lld)",
@@ -448,7 +473,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         j->idempotency_key,
         j->batch_id ? pgx_i64(batch, j->batch_id) : NULL,
         j->deadline_ms ? pgx_i64(dl, j->deadline_ms) : NULL,
-        pgx_i64(ma, j->max_attempts ? j->max_attempts : c->jq_max_attempts),
+        pgx_i64(ma, j->max_attempts ? j->max_attempts : jq_conn(c)->max_attempts),
     };
     int lens[11] = {0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0};
     int fmts[11] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
@@ -476,7 +501,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         if (existed != NULL)
             *existed = ex;
         if (!ex)
-            c->jq_depth_added[j->tier]++;
+            jq_conn(c)->depth_added[j->tier]++;
         pgx_reset(c);
         return JQ_OK;
     }

@@ -96,9 +96,11 @@ const char *jq_status_str(int status);
 /* ---- settings --------------------------------------------------------- */
 
 /*
- * Per-connection limits (defaults: VKV_TIER_DEPTH_LIMIT and VKV_MAX_ATTEMPTS
- * when cfg was loaded, else 100000 and 3).  depth_limit: queued jobs per
- * tier before enqueue answers JQ_ERR_TIER_FULL.
+ * Per-connection limits, given by the caller (the programs pass their
+ * VKV_TIER_DEPTH_LIMIT and VKV_MAX_ATTEMPTS; 100000 and 3 until set; <= 0
+ * keeps the current value).  depth_limit: queued jobs per tier before
+ * enqueue answers JQ_ERR_TIER_FULL.  Kept in jq's own per-connection state
+ * (struct jq_conn in jq.c), not in struct pgx.
  */
 void jq_limits_set(struct pgx *c, int64_t depth_limit, int max_attempts);
 /* seconds a client should wait after JQ_ERR_TIER_FULL (Retry-After) */

@@ -16,7 +16,6 @@
 #include "common/pgx_impl.h"
 
 #include "common/ar.h"
-#include "common/cfg.h"
 #include "common/cm.h"
 #include "common/log.h"
 
@@ -54,31 +53,32 @@ static void pgx_set_kw(struct pgx *c, int i, const char *k, const char *v)
     c->val[i] = c->val_store[i];
 }
 
-/* builds keyword/value pairs from the VKV_PG_* settings */
-static void pgx_params_from_cfg(struct pgx *c)
+/* builds keyword/value pairs from the caller's settings */
+static void pgx_params_from(struct pgx *c, const struct pgx_settings *s)
 {
     int n = 0;
-    const char *host = cfg_str("VKV_PG_HOST");
+    const char *host = s->host ? s->host : "";
     char abs[PATH_MAX + 1];
     /* libpq takes a socket directory only as an absolute path */
     if (host[0] != '/' && strchr(host, '/') != NULL && realpath(host, abs) != NULL)
         host = abs;
     char port[24];
-    snprintf(port, sizeof(port), "%lld", cfg_int("VKV_PG_PORT"));
-    pgx_set_kw(c, n++, "host", host);
-    pgx_set_kw(c, n++, "port", port);
-    pgx_set_kw(c, n++, "dbname", cfg_str("VKV_PG_DB"));
-    pgx_set_kw(c, n++, "user", cfg_str("VKV_PG_USER"));
-    if (cfg_str("VKV_PG_PASSWORD")[0] != '\0')
-        pgx_set_kw(c, n++, "password", cfg_str("VKV_PG_PASSWORD"));
-    /* empty = libpq's own default (and its PG* environment variables) */
-    static const char *const opt[][2] = {{"passfile", "VKV_PG_PASSFILE"},
-                                         {"sslmode", "VKV_PG_SSLMODE"},
-                                         {"sslrootcert", "VKV_PG_SSLROOTCERT"},
-                                         {"channel_binding", "VKV_PG_CHANNEL_BINDING"}};
+    snprintf(port, sizeof(port), "%d", s->port);
+    if (host[0] != '\0')
+        pgx_set_kw(c, n++, "host", host);
+    if (s->port > 0)
+        pgx_set_kw(c, n++, "port", port);
+    /* NULL or empty = libpq's own default (and its PG* environment variables) */
+    const char *const opt[][2] = {{"dbname", s->dbname},
+                                  {"user", s->user},
+                                  {"password", s->password},
+                                  {"passfile", s->passfile},
+                                  {"sslmode", s->sslmode},
+                                  {"sslrootcert", s->sslrootcert},
+                                  {"channel_binding", s->channel_binding}};
     for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
-        if (cfg_str(opt[i][1])[0] != '\0')
-            pgx_set_kw(c, n++, opt[i][0], cfg_str(opt[i][1]));
+        if (opt[i][1] != NULL && opt[i][1][0] != '\0')
+            pgx_set_kw(c, n++, opt[i][0], opt[i][1]);
     pgx_set_kw(c, n++, "connect_timeout", "5");
     pgx_set_kw(c, n++, "application_name", "vkvision");
     c->kw[n] = NULL;
@@ -135,18 +135,16 @@ static int pgx_connect(struct pgx *c, struct err *e)
  * Opens a connection (see pgx.h).  Cannot fail to return an object: on a
  * connection error *out is still set and the error is transient.
  */
-int pgx_open(struct pgx **out, const char *conninfo, struct err *e)
+int pgx_open(struct pgx **out, const struct pgx_settings *s, struct err *e)
 {
     struct pgx *c = cm_xcalloc(1, sizeof(*c));
     c->prepared = cm_xcalloc(SQLQ_COUNT, 1);
     c->ar = ar_init(4096);
     CM_ASSERT(c->ar != NULL);
-    if (conninfo != NULL)
-        c->conninfo = cm_xstrdup(conninfo);
+    if (s->conninfo != NULL)
+        c->conninfo = cm_xstrdup(s->conninfo);
     else
-        pgx_params_from_cfg(c);
-    c->jq_depth_limit = 100000;
-    c->jq_max_attempts = 3;
+        pgx_params_from(c, s);
     *out = c;
     return pgx_connect(c, e);
 }
@@ -156,6 +154,8 @@ void pgx_free(struct pgx *c)
 {
     if (c == NULL)
         return;
+    if (c->client_free != NULL)
+        c->client_free(c->client);
     ar_free(c->ar);
     if (c->conn != NULL)
         PQfinish(c->conn);

@@ -40,15 +40,32 @@ enum pgx_status {
 /* ---- connections ---------------------------------------------------- */
 
 /*
- * Opens a connection.  conninfo: a libpq conninfo string or URI; NULL builds
- * one from the configuration keys VKV_PG_HOST, VKV_PG_PORT, VKV_PG_DB,
- * VKV_PG_USER, VKV_PG_PASSWORD (cfg_load must have run), or, when cfg was
- * not loaded, from libpq's own PG* environment variables.
- * Returns a new connection in *out (caller frees with pgx_free), or
- * PGX_ERR_DB (transient) when the server cannot be reached: the connection
- * object is still returned, and reconnects on its next use.
+ * Where to connect, given by the caller (programs fill it from their
+ * settings with cfg_pgx_settings, common/cfg.h): conninfo, a libpq
+ * conninfo string or URI ("" = libpq's own PG* environment variables),
+ * wins when non-NULL; otherwise host (a socket directory or a host name; a
+ * relative directory is made absolute), port, dbname, user and password
+ * (NULL or "" = none given: libpq may take it from the passfile), and
+ * the libpq options passfile, sslmode, sslrootcert, channel_binding (NULL
+ * or "" = libpq's default).  Borrowed:
+ * pgx_open copies what it keeps.
  */
-int pgx_open(struct pgx **out, const char *conninfo, struct err *e);
+struct pgx_settings {
+    const char *conninfo;
+    const char *host;
+    int port;
+    const char *dbname, *user, *password;
+    /* libpq's passfile, sslmode, sslrootcert and channel_binding */
+    const char *passfile, *sslmode, *sslrootcert, *channel_binding;
+};
+
+/*
+ * Opens a connection as s says.  Returns a new connection in *out (caller
+ * frees with pgx_free), or PGX_ERR_DB (transient) when the server cannot
+ * be reached: the connection object is still returned, and reconnects on
+ * its next use.
+ */
+int pgx_open(struct pgx **out, const struct pgx_settings *s, struct err *e);
 /* closes and frees; c may be NULL */
 void pgx_free(struct pgx *c);
 

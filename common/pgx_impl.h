@@ -26,11 +26,11 @@ struct pgx {
     int tx_broken;       /* connection lost inside a transaction */
     int listens[PGX_MAX_LISTENS];
     int n_listens;
-    /* queue client (jq.c) */
-    int64_t jq_depth_limit;
-    int jq_max_attempts;
-    int64_t jq_depth_seen[4], jq_depth_added[4];
-    double jq_depth_at[4];
+    /* the per-connection state of the layer above (the queue client's
+     * struct jq_conn, jq.c), owned by that layer: pgx only frees it with
+     * the connection */
+    void *client;
+    void (*client_free)(void *client);
 };
 
 #endif

@@ -32,7 +32,9 @@ int api_db_global_init(void)
     struct pgx *c = NULL;
     struct err e;
     err_clear(&e);
-    if (pgx_open(&c, NULL, &e) != PGX_OK) {
+    struct pgx_settings ps;
+    cfg_pgx_settings(&ps);
+    if (pgx_open(&c, &ps, &e) != PGX_OK) {
         log_warn("could not check the schema at start: %s", e.msg);
         pgx_free(c);
         return 0;
@@ -54,7 +56,9 @@ struct pgx *api_db_thread_init(int thread)
     struct pgx *c = NULL;
     struct err e;
     err_clear(&e);
-    if (pgx_open(&c, NULL, &e) != PGX_OK)
+    struct pgx_settings ps;
+    cfg_pgx_settings(&ps);
+    if (pgx_open(&c, &ps, &e) != PGX_OK)
         log_warn("thread %d: %s (will retry on the next request)", thread, e.msg);
     if (c != NULL)
         jq_limits_set(c, cfg_int("VKV_TIER_DEPTH_LIMIT"), (int)cfg_int("VKV_MAX_ATTEMPTS"));

@@ -11,6 +11,7 @@
  */
 #include "worker/wk.h"
 
+#include "common/cfg.h"
 #include "common/cm.h"
 #include "common/img.h"
 #include "common/log.h"
@@ -331,7 +332,7 @@ int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch,
     int *who = cm_xcalloc((size_t)n, sizeof(*who));
     int rc = WK_OK;
     struct img_limits lim;
-    img_limits_default(&lim);
+    cfg_img_limits(&lim);
 
     /* windows of jobs whose decoded photos fit decoded_max together (at least one job each): the
      * pixels of a whole batch of photos at the image limits need not fit in memory at once */

@@ -333,7 +333,7 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
     }
     snprintf(r->manifests, sizeof(r->manifests), "%s", models_dir);
     snprintf(r->cache, sizeof(r->cache), "%s", cfg_str("VKV_MODEL_CACHE"));
-    img_limits_default(&r->lim);
+    cfg_img_limits(&r->lim);
     eng->ops = &rte_ops;
     eng->ctx = r;
     eng->kind = "vulkan";

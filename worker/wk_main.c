@@ -740,8 +740,10 @@ int main(int argc, char **argv)
              d.name, d.driver, w.budget >> 20, w.budget_source, w.batch, w.lease_s, w.eng.n_models);
     cfg_log(CFG_PROG_WORKER);
 
-    pgx_open(&w.db, NULL, &e);
-    pgx_open(&w.hb, NULL, &e);
+    struct pgx_settings ps;
+    cfg_pgx_settings(&ps);
+    pgx_open(&w.db, &ps, &e);
+    pgx_open(&w.hb, &ps, &e);
     if (w.db == NULL || w.hb == NULL) {
         log_error("could not open PostgreSQL connections: %s", e.msg);
         return WK_EXIT_DB;

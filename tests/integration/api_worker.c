@@ -62,7 +62,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "config: %s\n", e.msg);
         return 1;
     }
-    if (pgx_open(&c, NULL, &e) != PGX_OK) {
+    struct pgx_settings ps;
+    cfg_pgx_settings(&ps);
+    if (pgx_open(&c, &ps, &e) != PGX_OK) {
         fprintf(stderr, "connect: %s\n", e.msg);
         pgx_free(c);
         return 1;

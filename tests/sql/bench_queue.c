@@ -38,7 +38,8 @@ static struct pgx *conn(void)
 {
     struct pgx *c = NULL;
     struct err e;
-    if (pgx_open(&c, "", &e) != PGX_OK) {
+    struct pgx_settings ps = {.conninfo = ""};
+    if (pgx_open(&c, &ps, &e) != PGX_OK) {
         fprintf(stderr, "bench_queue: could not connect: %s\n", e.msg);
         exit(1);
     }

@@ -30,7 +30,8 @@ static struct pgx *conn(void)
     struct pgx *c = NULL;
     struct err e;
     err_clear(&e);
-    if (pgx_open(&c, "", &e) != PGX_OK) {
+    struct pgx_settings ps = {.conninfo = ""};
+    if (pgx_open(&c, &ps, &e) != PGX_OK) {
         printf("# could not connect: %s\n", e.msg);
         exit(1);
     }
