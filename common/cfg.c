@@ -52,13 +52,16 @@ static const struct cfg_entry cfg_entries[] = {
      "long requests of one API key at once, all processes (nginx limit_conn)"},
     {"VKV_AUTH_FAIL_RATE", CFG_TYPE_INT, "10", 0, 1000000, 0, A,
      "failed key lookups per second per client address, burst 2x (0 = no limit)"},
+    {"VKV_API_LIMITS_FILE", CFG_TYPE_STR, "", 0, 0, 0, A,
+     "file mapped by every vkv-api process of the host to share the per-tenant and failed-auth "
+     "buckets (empty = vkv-api.limits beside VKV_API_SOCKET)"},
     {"VKV_API_SOCKET_GROUP", CFG_TYPE_STR, "", 0, 0, 0, A,
      "group given the FastCGI socket (mode 0660), for an nginx running as another user"},
     {"VKV_API_PROCESSES", CFG_TYPE_INT, "2", 1, 64, 0, R, "vkv-api processes started by make run"},
     {"VKV_MAX_BODY_BYTES", CFG_TYPE_INT, "20971520", 1024, 1073741824, 0, A | R,
      "largest request body accepted (nginx and vkv-api)"},
     {"VKV_RATE_LIMIT", CFG_TYPE_INT, "200", 1, 1000000, 0, A | R,
-     "requests per second per API key, enforced by nginx (limit_req)"},
+     "requests per second per API key (nginx limit_req) and per tenant (vkv-api, all processes)"},
     {"VKV_RATE_BURST", CFG_TYPE_INT, "400", 0, 1000000, 0, A | R,
      "requests per API key above the rate nginx lets through at once"},
     /* images */

@@ -289,6 +289,33 @@ int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admi
     return JQ_OK;
 }
 
+int jq_key_hashes(struct pgx *c, int max, unsigned char **out, int *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    char m[24];
+    const char *v[1] = {pgx_i64(m, max)};
+    const int fmts[1] = {0};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_KEY_HASHES, 1, v, NULL, fmts, 1, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    int rows = PQntuples(r);
+    unsigned char *h = rows > 0 ? malloc((size_t)rows * crypto_hash_sha256_BYTES) : NULL;
+    if (rows > 0 && h == NULL) {
+        pgx_reset(c);
+        return err_set(e, JQ_ERR, ERR_INTERNAL, "out_of_memory", "out of memory (key hashes)");
+    }
+    int k = 0;
+    for (int i = 0; i < rows; i++)
+        if (PQgetlength(r, i, 0) == crypto_hash_sha256_BYTES)
+            memcpy(h + (size_t)k++ * crypto_hash_sha256_BYTES, PQgetvalue(r, i, 0),
+                   crypto_hash_sha256_BYTES);
+    pgx_reset(c);
+    *out = h;
+    *n = k;
+    return JQ_OK;
+}
+
 int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e)
 {
     if (jq_str_ok(name, 128, "tenant name", e) != JQ_OK)

@@ -125,6 +125,12 @@ int jq_settings_set(struct pgx *c, const struct jq_settings *s, char **json, str
  * (ERR_AUTH "invalid_key") for unknown or revoked keys or an empty key.
  */
 int jq_auth_key(struct pgx *c, const char *key, int64_t *tenant_id, int *is_admin, struct err *e);
+/*
+ * The SHA-256 of every usable (not revoked) key, newest first, at most
+ * max: *out (n x 32 bytes, caller frees) and *n.  For the failed-auth
+ * limit's "is this key worth a lookup" test, never for authentication.
+ */
+int jq_key_hashes(struct pgx *c, int max, unsigned char **out, int *n, struct err *e);
 /* creates a tenant; JQ_ERR_CONFLICT when the name exists */
 int jq_tenant_create(struct pgx *c, const char *name, int64_t *tenant_id, struct err *e);
 /* tenant id by name; JQ_ERR_NOT_FOUND */

@@ -118,7 +118,7 @@ int api_auth_check(struct api_ctx *ctx, struct api_req *r, enum api_auth need)
     int64_t tid = 0;
     int admin = 0;
     int retry = 0;
-    if (api_limit_auth_blocked(r->remote_addr, &retry)) {
+    if (api_limit_auth_blocked(ctx->db, r->remote_addr, r->auth_key, &retry)) {
         api_reply_error(r, 429, "too_many_failed_auth", retry,
                         "too many requests with unknown or revoked keys from this address");
         return API_ERR;

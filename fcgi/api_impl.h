@@ -164,13 +164,23 @@ int api_long_enter(struct api_req *r);
 /* releases r's slot when it holds one; cannot fail */
 void api_long_leave(struct api_req *r);
 
-/* ---- per-process token buckets (api_limit.c) ---- */
+/* ---- failed-auth and per-tenant rate limits (api_limit.c) ---- */
 
-/* sets the rates before any thread starts; a rate <= 0 disables that limit */
-void api_limit_init(double fail_rate, double tenant_rate, double tenant_burst);
+/*
+ * Sets the rates (a rate <= 0 disables that limit) and maps path (empty:
+ * none) as the bucket table shared with the other vkv-api processes; call
+ * before any thread starts.  0, or -1 with e set: the limits then work
+ * per process (the caller logs it).
+ */
+int api_limit_init(const char *path, double fail_rate, double tenant_rate, double tenant_burst,
+                   struct err *e);
 
-/* 1 when addr has used up its failed authentications (*retry_after set) */
-int api_limit_auth_blocked(const char *addr, int *retry_after);
+/*
+ * 1 when addr has used up its failed authentications and key (borrowed) is
+ * not one of the usable keys (*retry_after set): refuse without a lookup.
+ * May reload the usable keys' hashes on db (at most once per second).
+ */
+int api_limit_auth_blocked(struct pgx *db, const char *addr, const char *key, int *retry_after);
 
 /* counts one failed key lookup from addr */
 void api_limit_auth_failed(const char *addr);

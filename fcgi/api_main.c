@@ -284,8 +284,24 @@ int main(int argc, char **argv)
     if (reserve == 0)
         reserve = nthreads / 4 > 2 ? nthreads / 4 : 2;
     api_long_init(nthreads, reserve, (int)cfg_int("VKV_LONG_PER_TENANT"));
-    api_limit_init((double)cfg_int("VKV_AUTH_FAIL_RATE"), (double)cfg_int("VKV_RATE_LIMIT"),
-                   (double)cfg_int("VKV_RATE_BURST"));
+    /* one table of buckets for all the processes behind the same nginx */
+    char lpath[4096];
+    const char *lf = cfg_str("VKV_API_LIMITS_FILE");
+    if (lf[0] != '\0') {
+        snprintf(lpath, sizeof lpath, "%s", lf);
+    } else {
+        const char *slash = strrchr(path, '/');
+        snprintf(lpath, sizeof lpath, "%.*svkv-api.limits", slash ? (int)(slash - path + 1) : 0,
+                 path);
+    }
+    struct err le;
+    err_clear(&le);
+    if (api_limit_init(lpath, (double)cfg_int("VKV_AUTH_FAIL_RATE"),
+                       (double)cfg_int("VKV_RATE_LIMIT"), (double)cfg_int("VKV_RATE_BURST"),
+                       &le) != 0)
+        log_warn("rate limits per process only: %s", le.msg);
+    else
+        log_info("rate limit buckets shared through %s", lpath);
     struct api_thread *th = cm_xcalloc((size_t)nthreads, sizeof(*th));
     for (int i = 0; i < nthreads; i++) {
         struct api_ctx *ctx = &th[i].ctx;

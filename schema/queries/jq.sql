@@ -27,6 +27,10 @@ SELECT tenant_id, is_admin::int
   FROM api_keys
  WHERE key_hash = $1::bytea AND revoked_at IS NULL
 
+-- name: jq_key_hashes
+-- the hashes of every usable key, at most $1 (api_limit.c)
+SELECT key_hash FROM api_keys WHERE revoked_at IS NULL ORDER BY id DESC LIMIT $1::int
+
 -- name: jq_tenant_create
 INSERT INTO tenants (name) VALUES ($1::text)
 ON CONFLICT (name) DO NOTHING
