@@ -251,7 +251,8 @@ static const struct vkv_cmd cmds[] = {
      "vkv bench-ops [--device SEL] [--batch N] [--weights f32|f16|i8] [--iters N] [--res N] "
      "[--only mobilenetv2|chain]"},
     {"run", vkv_cli_run,
-     "vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR]"},
+     "vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR] "
+     "[--dump-faces DIR]"},
     {"bench", vkv_cli_bench,
      "vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] [--cpu] [--image F]"},
     {"upscale", vkv_cli_upscale,

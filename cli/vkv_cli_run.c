@@ -12,6 +12,7 @@
  */
 #include "cli/vkv_cli_run.h"
 #include "tasks/rt_task.h"
+#include "tasks/rt_task_faces.h"
 #include "common/cm.h"
 #include "common/img.h"
 
@@ -145,6 +146,33 @@ static int ppm_write(const char *path, const struct img *im)
     return bad ? -1 : 0;
 }
 
+/*
+ * --dump-faces: each face of a faces result as the aligned crop its
+ * attributes were computed from, DIR/<basename>.f<i>.ppm (the reference
+ * comparison of suite 35 runs tfjs on these files).
+ */
+static int faces_dump(const char *dir, const char *img_path, const struct img *im,
+                      const struct rt_faces *f, const json_t *res)
+{
+    const char *b = strrchr(img_path, '/');
+    b = b ? b + 1 : img_path;
+    int bl = (int)(strrchr(b, '.') ? strrchr(b, '.') - b : (long)strlen(b));
+    struct rt_image ri = {.rgb = im->rgb, .w = im->w, .h = im->h};
+    static uint8_t px[RT_FACES_CROP * RT_FACES_CROP * 3];
+    struct img crop = {.rgb = px, .w = RT_FACES_CROP, .h = RT_FACES_CROP};
+    const json_t *faces = json_object_get(res, "faces");
+    for (size_t i = 0; i < json_array_size(faces); i++) {
+        struct rt_faces_box fb;
+        rt_faces_box_from_json(json_array_get(faces, i), im->w, im->h, &fb);
+        rt_faces_align(&ri, &fb, rt_faces_crop_scale(f), RT_FACES_CROP, px);
+        char p[2048];
+        snprintf(p, sizeof(p), "%s/%.*s.f%zu.ppm", dir, bl, b, i);
+        if (ppm_write(p, &crop) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static void manifest_path(const char *model, char *out, size_t cap)
 {
     if (strchr(model, '/') || strstr(model, ".json")) {
@@ -169,7 +197,7 @@ static int weights_parse(const char *s, enum rt_weights *w)
 }
 
 struct cli {
-    const char *model, *device, *dump, *image;
+    const char *model, *device, *dump, *image, *dump_faces;
     const char *imgs[CLI_MAX_IMAGES];
     int n_imgs, cpu, batch, iters;
     enum rt_weights weights;
@@ -196,6 +224,9 @@ static int cli_parse(int argc, char **argv, struct cli *c, int bench)
             i++;
         } else if (!strcmp(a, "--dump-rgb") && v && !bench) {
             c->dump = v;
+            i++;
+        } else if (!strcmp(a, "--dump-faces") && v && !bench) {
+            c->dump_faces = v;
             i++;
         } else if (!strcmp(a, "--image") && v && bench) {
             c->image = v;
@@ -229,7 +260,7 @@ static int cli_parse(int argc, char **argv, struct cli *c, int bench)
                 bench ? "usage: vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] "
                         "[--cpu] [--device SEL] [--image FILE]\n"
                       : "usage: vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] "
-                        "[--device SEL] [--dump-rgb FILE.ppm]\n");
+                        "[--device SEL] [--dump-rgb FILE.ppm|DIR] [--dump-faces DIR]\n");
         return -1;
     }
     return 0;
@@ -309,6 +340,15 @@ int vkv_cli_run(int argc, char **argv)
             rc = 1;
         } else {
             for (int i = 0; i < n; i++) {
+                if (c.dump_faces != NULL && rc == 0) {
+                    if (rt_task_model_faces(m) == NULL) {
+                        fprintf(stderr, "vkv: --dump-faces needs a faces model\n");
+                        rc = 1;
+                    } else if (faces_dump(c.dump_faces, c.imgs[i], &ims[i], rt_task_model_faces(m),
+                                          res[i]) < 0) {
+                        rc = 1;
+                    }
+                }
                 if (n > 1)
                     json_object_set_new(res[i], "file", json_string(c.imgs[i]));
                 char *s = json_dumps(res[i], JSON_COMPACT | JSON_REAL_PRECISION(8));

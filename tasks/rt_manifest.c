@@ -19,8 +19,10 @@
 
 #define BAD(...) err_set(e, RT_MANIFEST_ERR_INVALID, ERR_INVALID, "invalid_manifest", __VA_ARGS__)
 
-/* the formats some loader reads: tasks/rt_task.c (tfjs, onnx), vlm/ (moondream2) */
-static const char *const formats[] = {"tfjs-layers", "tfjs-graph", "tfjs", "onnx", "moondream2"};
+/* the formats some loader reads: tasks/rt_task.c (tfjs, onnx, pipeline: the
+ * faces pipeline of other manifests, tasks/rt_task_faces.c), vlm/ (moondream2) */
+static const char *const formats[] = {"tfjs-layers", "tfjs-graph", "tfjs",
+                                      "onnx",        "moondream2", "pipeline"};
 
 static const char *base_name(const char *path)
 {
@@ -100,14 +102,14 @@ static int check(struct rt_manifest *m, const char *file, struct err *e)
     m->format = json_string_value(json_object_get(j, "format"));
     if (m->format == NULL)
         return BAD("manifest %s: no \"format\" (one of tfjs-layers, tfjs-graph, tfjs, onnx, "
-                   "moondream2)",
+                   "moondream2, pipeline)",
                    file);
     int known = 0;
     for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
         known |= strcmp(m->format, formats[i]) == 0;
     if (!known)
-        return BAD("manifest %s: unknown format \"%.30s\" (tfjs-layers, tfjs-graph, tfjs, onnx or "
-                   "moondream2)",
+        return BAD("manifest %s: unknown format \"%.30s\" (tfjs-layers, tfjs-graph, tfjs, onnx, "
+                   "moondream2 or pipeline)",
                    file, m->format);
     const json_t *sv = json_object_get(j, "serve");
     if (sv != NULL && !json_is_boolean(sv))

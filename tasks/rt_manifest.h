@@ -14,7 +14,8 @@
  *     model that serves several (Moondream 2).  "tasks" is not a manifest
  *     key and refuses the manifest, so a typo never hides a model;
  *   - "format" is required, one of tfjs-layers, tfjs-graph, tfjs, onnx,
- *     moondream2;
+ *     moondream2, pipeline (the faces pipeline: "parts" names other
+ *     manifests, no files of its own);
  *   - "serve": false keeps the model out of the service: the API does not
  *     offer it and no worker claims it; the CLI and the tests load it.
  * A refused manifest is refused by all three with the same message.

@@ -18,6 +18,7 @@
 #include "runtime/ir/rt_ir.h"
 #include "tasks/rt_manifest.h"
 #include "tasks/rt_task_detect.h"
+#include "tasks/rt_task_faces.h"
 #include "common/cm.h"
 
 #include <math.h>
@@ -64,7 +65,8 @@ struct rt_task_model {
     struct rt_face_opts face;
     char lm_names[6][24];
     struct rt_centernet_opts cn;
-    int cn_heat, cn_wh; /* output indices */
+    int cn_heat, cn_wh;     /* output indices */
+    struct rt_faces *faces; /* RT_TASK_FACES: the pipeline; exec is NULL */
 };
 
 /* ---- options and accessors --------------------------------------------- */
@@ -109,6 +111,14 @@ const struct rt_task_input *rt_task_model_input(const struct rt_task_model *m)
 {
     return &m->in;
 }
+const char *rt_task_model_label(const struct rt_task_model *m, int i)
+{
+    return i >= 0 && i < m->n_labels ? m->labels[i] : NULL;
+}
+struct rt_faces *rt_task_model_faces(const struct rt_task_model *m)
+{
+    return m->faces;
+}
 size_t rt_task_model_weight_bytes_f32(const struct rt_task_model *m)
 {
     return m->weight_bytes_f32;
@@ -121,23 +131,24 @@ int64_t rt_task_model_output_size(const struct rt_task_model *m, int j)
 
 size_t rt_task_model_bytes(const struct rt_task_model *m)
 {
-    return rt_exec_device_bytes(m->exec);
+    return m->faces ? rt_faces_bytes(m->faces) : rt_exec_device_bytes(m->exec);
 }
 
 size_t rt_task_model_weight_bytes(const struct rt_task_model *m)
 {
-    return rt_exec_weight_bytes(m->exec);
+    return m->faces ? rt_faces_weight_bytes(m->faces) : rt_exec_weight_bytes(m->exec);
 }
 
 int rt_task_model_dispatch_count(const struct rt_task_model *m)
 {
-    return rt_exec_dispatch_count(m->exec);
+    return m->faces ? rt_faces_dispatch_count(m->faces) : rt_exec_dispatch_count(m->exec);
 }
 
 void rt_task_model_free(struct rt_task_model *m)
 {
     if (m == NULL)
         return;
+    rt_faces_free(m->faces);
     rt_exec_destroy(m->exec);
     for (int i = 0; i < m->n_labels; i++)
         free(m->labels[i]);
@@ -214,9 +225,15 @@ static int manifest_input(struct rt_task_model *m, const json_t *in, struct err 
         }
     }
     const char *color = json_string_value(json_object_get(in, "color"));
-    if (color && strcmp(color, "RGB"))
+    if (color && strcmp(color, "RGB") && strcmp(color, "GRAY"))
         return err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
-                       "manifest: input color %.10s (RGB only)", color);
+                       "manifest: input color %.10s (RGB or GRAY)", color);
+    m->in.gray = color != NULL && !strcmp(color, "GRAY");
+    if (num_get(in, "channels", m->in.gray ? 1 : 3, 1, 3, &v, e) < 0)
+        return e->status;
+    if ((int)v != (m->in.gray ? 1 : 3))
+        return BAD("manifest: input.channels must be %d for color %s", m->in.gray ? 1 : 3,
+                   m->in.gray ? "GRAY" : "RGB");
     return 0;
 }
 
@@ -366,6 +383,30 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
     struct rt_task_model *m = cm_xcalloc(1, sizeof(*m));
     m->cn_heat = m->cn_wh = -1;
     rc = 0;
+    if (!strcmp(fmt, "pipeline")) {
+        /* a pipeline of other manifests (rt_task_faces.c): no model file of its own */
+        if (mf.n_tasks != 1 || strcmp(task, "faces") != 0)
+            rc = BAD("manifest %s: format pipeline serves the task faces only", manifest_path);
+        snprintf(m->name, sizeof(m->name), "%s", name);
+        m->kind = RT_TASK_FACES;
+        if (rc == 0)
+            rc = num_get(man, "batch_limit", 8, 1, 64, &v, e);
+        if (rc == 0) {
+            m->batch_limit = (int)v;
+            m->max_batch =
+                o->max_batch > 0 && o->max_batch < m->batch_limit ? o->max_batch : m->batch_limit;
+            rc = rt_faces_load(dev, manifest_path, man, o, &m->faces, e);
+        }
+        rt_manifest_clear(&mf);
+        if (rc < 0) {
+            rt_task_model_free(m);
+            return rc;
+        }
+        m->weights = o->weights;
+        m->load_ms = cm_now_ms() - t0;
+        *out = m;
+        return 0;
+    }
     if (!strcmp(fmt, "moondream2"))
         rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                      "manifest %s: format moondream2 is loaded by vlm/ (vkv-md, the worker), not "
@@ -467,10 +508,11 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
     rt_manifest_clear(&mf);
     if (rc == 0) {
         const struct rt_tensor *x = g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
+        int ch = m->in.gray ? 1 : 3;
         if (x == NULL || x->ndim != 4 || x->shape[1] != m->in.h || x->shape[2] != m->in.w ||
-            x->shape[3] != 3)
-            rc = BAD("model \"%s\": needs one [N,%d,%d,3] input as the manifest says", m->name,
-                     m->in.h, m->in.w);
+            x->shape[3] != ch)
+            rc = BAD("model \"%s\": needs one [N,%d,%d,%d] input as the manifest says", m->name,
+                     m->in.h, m->in.w, ch);
         else if (g->n_outputs > 16)
             rc = BAD("model \"%s\": more than 16 outputs", m->name);
     }
@@ -490,7 +532,8 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         po.max_batch = m->max_batch;
         po.weights = o->weights;
         po.max_device_bytes = o->max_device_bytes;
-        po.pre.enabled = 1;
+        /* the device preprocessing makes 3 channels: a GRAY input is made on the host */
+        po.pre.enabled = !m->in.gray;
         po.pre.max_w = po.pre.max_h = RT_TASK_PRE_MAX_SIDE;
         po.pre.bilinear = m->in.bilinear;
         po.pre.align_corners = m->in.align_corners;
@@ -522,6 +565,12 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
 }
 
 /* ---- preprocessing ------------------------------------------------------- */
+
+/*
+ * Luma weights of a "GRAY" input, applied after the resize (as human's
+ * emotion.ts does: tf.mul by [0.2989, 0.5870, 0.1140], then a sum).
+ */
+static const float rt_task_gray_w[3] = {0.2989f, 0.5870f, 0.1140f};
 
 /* a letterboxed image's pixel: the image at the top left, black elsewhere */
 static inline float px(const struct rt_image *img, int side_w, int side_h, int x, int y, int c)
@@ -556,7 +605,8 @@ int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *im
         float fy = in->half_pixel ? (float)(ry * (y + 0.5) - 0.5) : (float)(ry * y);
         for (int x = 0; x < in->w; x++) {
             float fx = in->half_pixel ? (float)(rx * (x + 0.5) - 0.5) : (float)(rx * x);
-            float *o = out + ((size_t)y * (size_t)in->w + (size_t)x) * 3;
+            float *o = out + ((size_t)y * (size_t)in->w + (size_t)x) * (in->gray ? 1 : 3);
+            float g = 0;
             for (int c = 0; c < 3; c++) {
                 float v;
                 if (in->bilinear) {
@@ -586,8 +636,13 @@ int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *im
                     xx = xx < 0 ? 0 : xx > sw - 1 ? sw - 1 : xx;
                     v = px(img, sw, sh, xx, yy, c);
                 }
-                o[c] = (v * in->scale - in->mean[c]) / in->std[c];
+                if (in->gray)
+                    g += v * rt_task_gray_w[c];
+                else
+                    o[c] = (v * in->scale - in->mean[c]) / in->std[c];
             }
+            if (in->gray)
+                o[0] = (g * in->scale - in->mean[0]) / in->std[0];
         }
     }
     return 0;
@@ -938,6 +993,9 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
                     struct err *e)
 {
     int rc = 0;
+    if (m->faces != NULL)
+        return err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
+                       "model %s is a pipeline: no raw outputs (use rt_task_run)", m->name);
     if (n < 1 || n > m->max_batch)
         return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_batch",
                        "batch of %d images (1..%d)", n, m->max_batch);
@@ -956,7 +1014,7 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
             goto fail;
         }
     }
-    size_t in_n = (size_t)m->in.w * (size_t)m->in.h * 3;
+    size_t in_n = (size_t)m->in.w * (size_t)m->in.h * (m->in.gray ? 1 : 3);
     int small = 1;
     for (int i = 0; i < n; i++) {
         int s = imgs[i].w > imgs[i].h ? imgs[i].w : imgs[i].h;
@@ -964,7 +1022,7 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
             (m->in.letterbox ? s : imgs[i].h) > RT_TASK_PRE_MAX_SIDE)
             small = 0;
     }
-    if (rt_exec_has_rgb8(m->exec) && small) {
+    if (!m->in.gray && rt_exec_has_rgb8(m->exec) && small) {
         struct rt_image lb[1024];
         uint8_t *bufs[1024];
         for (int i = 0; i < n; i++) {
@@ -1011,6 +1069,8 @@ int rt_task_run(struct rt_task_model *m, const struct rt_image *imgs, int n, jso
     int done = 0, rc = 0;
     for (int i = 0; i < n; i++)
         results[i] = NULL;
+    if (m->faces != NULL)
+        return rt_faces_run(m->faces, m->name, imgs, n, results, e);
     while (done < n && rc == 0) {
         int k = n - done < m->max_batch ? n - done : m->max_batch;
         float *outs[16];

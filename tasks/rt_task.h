@@ -42,6 +42,8 @@ enum rt_task_kind {
     RT_TASK_DETECT,       /* CenterNet objects (rt_task_detect.c) */
     RT_TASK_SEGMENT,      /* person mask -> SVG outline + bbox (rt_task_detect.c) */
     RT_TASK_UPSCALE,      /* super-resolution, an image out (rt_task_upscale.c, not rt_task_run) */
+    RT_TASK_FACES,        /* detect_faces + aligned crops + age/gender/descriptor/emotion
+                             (rt_task_faces.c, a pipeline of three models) */
 };
 
 struct rt_task_opts {
@@ -60,6 +62,7 @@ struct rt_task_input {
     int bilinear, align_corners, half_pixel;
     int letterbox; /* pad to a square (black, image at the top left) first */
     float scale, mean[3], std[3];
+    int gray; /* "color": "GRAY": one channel, luma of the resized RGB, mean[0]/std[0] */
 };
 
 struct rt_task_model;
@@ -120,13 +123,18 @@ int rt_task_model_packed(const struct rt_task_model *m);
 int rt_task_model_output_count(const struct rt_task_model *m);
 int64_t rt_task_model_output_size(const struct rt_task_model *m, int j);
 const struct rt_task_input *rt_task_model_input(const struct rt_task_model *m);
+/* the manifest's label i, NULL past the table */
+const char *rt_task_model_label(const struct rt_task_model *m, int i);
+/* the pipeline of an RT_TASK_FACES model (rt_task_faces.h), else NULL; borrowed */
+struct rt_faces *rt_task_model_faces(const struct rt_task_model *m);
 
 /* ---- pieces, exposed for tests ------------------------------------------ */
 
 /*
  * CPU preprocessing exactly as tf.image.resizeBilinear (alignCorners,
  * halfPixelCenters) or nearest, after an optional letterbox, then
- * y = (x*scale - mean)/std; out holds in->h*in->w*3 floats (NHWC).
+ * y = (x*scale - mean)/std; out holds in->h*in->w*3 floats (NHWC), or
+ * in->h*in->w for a GRAY input (luma 0.2989 R + 0.587 G + 0.114 B).
  * Returns 0 or <0 for a bad image.  Cannot allocate.
  */
 int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *img, float *out,

@@ -6,10 +6,10 @@
  * Registration: every manifest in VKV_MODELS_DIR that the one manifest
  * reader accepts (tasks/rt_manifest.h, the rule vkv-api applies too), that
  * is not "serve": false, whose task the runtime runs (classify,
- * detect_faces, detect, segment) or whose format is moondream2, and whose
- * fetched files are in VKV_MODEL_CACHE/<name>/ is a model this worker claims
- * jobs for; its batch limit is the manifest's "batch_limit" (capped by
- * VKV_WORKER_BATCH).
+ * detect_faces, detect, segment, faces) or whose format is moondream2, and
+ * whose fetched files are in VKV_MODEL_CACHE/<name>/ (for a pipeline, the
+ * folders of its "parts") is a model this worker claims jobs for; its
+ * batch limit is the manifest's "batch_limit" (capped by VKV_WORKER_BATCH).
  *
  * A batch: every image is decoded on the CPU (common/img.h, the configured
  * limits; a bad image fails only its own job), then the decoded images run
@@ -269,8 +269,9 @@ static void rte_destroy(void *ctx)
 
 static int is_runnable_task(const char *task)
 {
-    return task != NULL && (!strcmp(task, "classify") || !strcmp(task, "detect_faces") ||
-                            !strcmp(task, "detect") || !strcmp(task, "segment"));
+    return task != NULL &&
+           (!strcmp(task, "classify") || !strcmp(task, "detect_faces") || !strcmp(task, "detect") ||
+            !strcmp(task, "segment") || !strcmp(task, "faces"));
 }
 
 /*
@@ -296,6 +297,21 @@ static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
         char cache[2048];
         snprintf(cache, sizeof(cache), "%s/%s", r->cache, m->name);
         struct stat st;
+        const json_t *parts = json_object_get(m->json, "parts");
+        if (!strcmp(m->format, "pipeline") && json_is_object(parts)) {
+            /* a pipeline (faces) has no files: it needs those of its parts */
+            snprintf(cache, sizeof(cache), "%s", r->cache);
+            const char *k;
+            json_t *pv;
+            json_object_foreach((json_t *)parts, k, pv)
+            {
+                char pc[2048];
+                snprintf(pc, sizeof(pc), "%s/%s", r->cache,
+                         json_string_value(pv) ? json_string_value(pv) : "");
+                if (json_string_value(pv) == NULL || stat(pc, &st) != 0 || !S_ISDIR(st.st_mode))
+                    snprintf(cache, sizeof(cache), "%s", pc);
+            }
+        }
         if (!m->serve) {
             log_info("model %s: \"serve\": false; not claimed", m->name);
         } else if (!md && (m->n_tasks != 1 || !is_runnable_task(m->tasks[0]))) {

@@ -13,6 +13,10 @@
 #         onnxruntime-node: same faces, IoU >= 0.999, scores within 2e-6,
 #         the 6 landmarks within 5e-5 box widths (bounds a few times the
 #         measured figures, stated where each check runs)
+#     - faces: BlazeFace faces aligned and cropped by us (`vkv run faces
+#       --dump-faces`), FaceRes (age, gender, descriptor) and the emotion
+#       model on Vulkan vs the same human-models graphs on tfjs over the
+#       same crops (tests/ref/faces_ref.js): bounds stated at the check
 #  3. quantisation: int8 and fp16 weights vs fp32 on 6 images (CPU
 #     reference executor, whose weights are rounded exactly as the
 #     device's; one Vulkan int8 run checks that): bounds and measured
@@ -51,7 +55,7 @@ for i in "${IMAGES[@]}"; do
   [[ -f $f ]] || { nok "test image $f missing (make testdata)"; continue; }
   paths+=("$f")
 done
-for m in nsfw-mobilenet-v2 blazeface-back-tfjs blazeface-back-onnx; do
+for m in nsfw-mobilenet-v2 blazeface-back-tfjs blazeface-back-onnx faceres emotion; do
   [[ -d var/cache/models/$m ]] || nok "model $m missing (make models)"
 done
 [[ -d var/ref/node_modules/onnxruntime-node ]] || nok "reference runtimes missing (make models)"
@@ -76,6 +80,8 @@ run() { # out model args...
 run "$T/nsfw.vk.jsonl" nsfw-mobilenet-v2 "${PPM[@]}"
 run "$T/bft.vk.jsonl" blazeface-back-tfjs "${PPM[@]}"
 run "$T/bfo.vk.jsonl" blazeface-back-onnx "${PPM[@]}"
+mkdir -p "$T/crops"
+run "$T/faces.vk.jsonl" faces "${PPM[@]}" --dump-faces "$T/crops"
 
 # the references depend only on the pixels, the pinned runtimes and the
 # weights: their output is cached under var/cache/ref by a hash of all that
@@ -99,6 +105,22 @@ t0=$SECONDS
 refrun "$T/nsfw.ref.jsonl" nsfw_ref.js var/cache/models/nsfw-mobilenet-v2/model.json
 refrun "$T/face.ref.jsonl" blazeface_ref.js \
   var/cache/models/blazeface-back-onnx/face_detection_back_256x256_barracuda.onnx models/blazeface-back-onnx.json
+CROPS=("$T"/crops/*.ppm)
+if [[ -e ${CROPS[0]} ]]; then
+  # keyed by the crops (our alignment) and the two models' files
+  key=$(cat "${CROPS[@]}" "$REF/faces_ref.js" "$REF/ppm.js" "$REF/package-lock.json" \
+        var/cache/models/faceres/faceres.* var/cache/models/emotion/emotion.* | sha256sum | cut -c1-16)
+  c=var/cache/ref/faces_ref-$key.jsonl
+  if [[ -s $c ]]; then
+    cp "$c" "$T/faces.ref.jsonl"; echo "# faces_ref.js: cached ($c)"
+  elif node "$REF/faces_ref.js" var/cache/models "${CROPS[@]}" >"$T/faces.ref.jsonl" 2>"$T/faces.ref.err"; then
+    mkdir -p var/cache/ref && cp "$T/faces.ref.jsonl" "$c"
+  else
+    tail -5 "$T/faces.ref.err"; nok "faces_ref.js reference failed"
+  fi
+else
+  nok "vkv run faces wrote no face crops"
+fi
 echo "# references: $((SECONDS - t0)) s"
 
 # Bounds are a few times the figures measured on lavapipe (2026-12-07, 12
@@ -113,6 +135,15 @@ node $REF/compare.js faces "$T/face.ref.jsonl" "$T/bft.vk.jsonl" "blazeface tfjs
   --iou 0.999 --score 2e-6 --lm 5e-5 || fail=1
 node $REF/compare.js faces "$T/face.ref.jsonl" "$T/bfo.vk.jsonl" "blazeface onnx-import vulkan-f32 vs onnxruntime" \
   --iou 0.999 --score 2e-6 --lm 5e-5 || fail=1
+# Face attributes f32 vs tfjs on the same crops (2026-12-07, the 6 faces
+# BlazeFace finds in the 12 images, lavapipe): descriptor components
+# (L2-normalised) 1.3e-6 measured, bound 5e-6; P(male) 3.6e-7 and each
+# expression probability 6.0e-7 measured, bound 2e-6, same top expression;
+# age identical measured, bound 0.2 years (rounded to 0.1 as human rounds
+# it, so one step may flip).  Our JSON holds 6 significant digits, which is
+# most of what is measured.
+node $REF/faces_compare.js "$T/faces.ref.jsonl" "$T/faces.vk.jsonl" "faces vulkan-f32 vs tfjs" \
+  --desc 5e-6 --age 0.2 --male 2e-6 --emo 2e-6 || fail=1
 
 # -- 3. quantisation (6 of the images) ------------------------------------------
 Q=()
