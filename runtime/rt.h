@@ -168,6 +168,26 @@ void rt_plan_destroy(struct rt_plan *p);
 int rt_plan_run(struct rt_plan *p, int batch, const float *const *inputs, float **outputs,
                 struct err *e);
 
+/*
+ * As rt_plan_run, at a shape within the reserved one (each input's dims
+ * at max_batch, rt_plan_input_shape): a smaller batch, sequence length or
+ * crop count, with no re-planning.  shapes[i] holds input i's dims (its
+ * rank as reserved), each in 1..reserved; inputs[i] holds their product
+ * of floats.  outputs[j] receives output j's elements at that shape
+ * (never more than at the reserved one) and, when out_shapes is non-NULL,
+ * out_shapes[j * 4 .. j * 4 + 4) its dims (0-padded).  The memory plan,
+ * buffers and weights are the reserved ones (each tensor uses a prefix of
+ * its region); the first run at a shape records a command buffer, later
+ * runs replay it.  Returns 0 or <0 with e set: RT_ERR_INVALID for a dim
+ * out of range or a graph that does not shrink with its inputs (a RESHAPE
+ * to a literal size), RT_UNSUPPORTED from an op that cannot run the shape.
+ */
+int rt_plan_run_shape(struct rt_plan *p, const int64_t *const *shapes, const float *const *inputs,
+                      float **outputs, int64_t *out_shapes, struct err *e);
+/* command buffers recorded since creation (one at creation, one per new
+ * run shape); for tests that a smaller shape is not re-planned; cannot fail */
+int rt_plan_record_count(const struct rt_plan *p);
+
 struct rt_image {
     const uint8_t *rgb; /* w*h*3 bytes, row-major, no padding; borrowed */
     int w, h;
@@ -228,6 +248,9 @@ int rt_exec_run_rgb8(struct rt_exec *x, int batch, const struct rt_image *imgs, 
 /* bytes the executor holds (device memory, or host memory of the CPU
  * reference's constants), the weights alone, dispatches (or nodes) per
  * inference; cannot fail */
+/* as rt_plan_run_shape (the reference re-infers the graph at the shape) */
+int rt_exec_run_shape(struct rt_exec *x, const int64_t *const *shapes, const float *const *inputs,
+                      float **outputs, int64_t *out_shapes, struct err *e);
 size_t rt_exec_device_bytes(const struct rt_exec *x);
 size_t rt_exec_weight_bytes(const struct rt_exec *x);
 int rt_exec_dispatch_count(const struct rt_exec *x);

@@ -17,6 +17,9 @@ struct rt_backend_iface {
     /* as rt_exec_run_rgb8; NULL when the backend has no RGB8 input path */
     int (*run_rgb8)(void *impl, int batch, const struct rt_image *imgs, float **outputs,
                     struct err *e);
+    /* as rt_exec_run_shape */
+    int (*run_shape)(void *impl, const int64_t *const *shapes, const float *const *inputs,
+                     float **outputs, int64_t *out_shapes, struct err *e);
     size_t (*device_bytes)(const void *impl);
     size_t (*weight_bytes)(const void *impl);
     int (*dispatch_count)(const void *impl);

@@ -58,6 +58,12 @@ int rt_exec_run_rgb8(struct rt_exec *x, int batch, const struct rt_image *imgs, 
     return x->iface->run_rgb8(x->impl, batch, imgs, outputs, e);
 }
 
+int rt_exec_run_shape(struct rt_exec *x, const int64_t *const *shapes, const float *const *inputs,
+                      float **outputs, int64_t *out_shapes, struct err *e)
+{
+    return x->iface->run_shape(x->impl, shapes, inputs, outputs, out_shapes, e);
+}
+
 size_t rt_exec_device_bytes(const struct rt_exec *x)
 {
     return x->iface->device_bytes(x->impl);

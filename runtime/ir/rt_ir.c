@@ -693,6 +693,31 @@ oom:
     return NULL;
 }
 
+/* re-infers every node's output in node order after the inputs changed;
+ * a RESHAPE target whose dim 0 is the old batch follows the new one */
+static int reinfer(struct rt_graph *g, int64_t old_batch, int64_t batch, struct err *e)
+{
+    for (int n = 0; n < g->n_nodes; n++) {
+        struct rt_node *nd = &g->nodes[n];
+        if (nd->op == RT_OP_RESHAPE && nd->a.ndim > 0 && nd->a.shape[0] == old_batch)
+            nd->a.shape[0] = batch;
+        int ndim = 0;
+        int64_t s[RT_MAX_DIMS] = {0};
+        int rc = infer(g, nd, &ndim, s, e);
+        if (rc < 0)
+            return rc;
+        rc = shape_check(g->tensors[nd->out].name, ndim, s, e);
+        if (rc < 0)
+            return rc;
+        struct rt_tensor *t = &g->tensors[nd->out];
+        t->ndim = ndim;
+        memset(t->shape, 0, sizeof(t->shape));
+        for (int i = 0; i < ndim; i++)
+            t->shape[i] = s[i];
+    }
+    return 0;
+}
+
 /* sets the batch of every input and re-infers all shapes; 0 or <0 with e set */
 int rt_graph_batch_set(struct rt_graph *g, int64_t batch, struct err *e)
 {
@@ -710,25 +735,25 @@ int rt_graph_batch_set(struct rt_graph *g, int64_t batch, struct err *e)
         if (rc < 0)
             return rc;
     }
-    for (int n = 0; n < g->n_nodes; n++) {
-        struct rt_node *nd = &g->nodes[n];
-        if (nd->op == RT_OP_RESHAPE && nd->a.ndim > 0 && nd->a.shape[0] == old)
-            nd->a.shape[0] = batch;
-        int ndim = 0;
-        int64_t s[RT_MAX_DIMS] = {0};
-        int rc = infer(g, nd, &ndim, s, e);
+    return reinfer(g, old, batch, e);
+}
+
+/* sets every input's dims (ranks unchanged) and re-infers; 0 or <0 with e set */
+int rt_graph_inputs_set(struct rt_graph *g, const int64_t (*shapes)[RT_MAX_DIMS], struct err *e)
+{
+    if (g->n_inputs == 0)
+        return 0;
+    int64_t old = g->tensors[g->inputs[0]].ndim > 0 ? g->tensors[g->inputs[0]].shape[0] : 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        struct rt_tensor *t = &g->tensors[g->inputs[i]];
+        for (int d = 0; d < t->ndim; d++)
+            t->shape[d] = shapes[i][d];
+        int rc = shape_check(t->name, t->ndim, t->shape, e);
         if (rc < 0)
             return rc;
-        rc = shape_check(g->tensors[nd->out].name, ndim, s, e);
-        if (rc < 0)
-            return rc;
-        struct rt_tensor *t = &g->tensors[nd->out];
-        t->ndim = ndim;
-        memset(t->shape, 0, sizeof(t->shape));
-        for (int i = 0; i < ndim; i++)
-            t->shape[i] = s[i];
     }
-    return 0;
+    int64_t batch = g->tensors[g->inputs[0]].ndim > 0 ? shapes[0][0] : 0;
+    return reinfer(g, old, batch, e);
 }
 
 /* fp32 -> IEEE half, round to nearest even; cannot fail */

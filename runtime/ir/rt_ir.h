@@ -205,6 +205,15 @@ struct rt_graph *rt_graph_clone(const struct rt_graph *g, struct err *e);
 int rt_graph_batch_set(struct rt_graph *g, int64_t batch, struct err *e);
 
 /*
+ * Sets the dims of every graph input (shapes[i][0..ndim): same ranks as
+ * now) and re-infers every shape in place, as rt_graph_batch_set with a
+ * batch of shapes[0][0].  Returns 0 or <0 with e set: a dim over the
+ * limits, or a node whose shape rule refuses the new inputs (a RESHAPE to
+ * a literal size that no longer matches).
+ */
+int rt_graph_inputs_set(struct rt_graph *g, const int64_t (*shapes)[RT_MAX_DIMS], struct err *e);
+
+/*
  * Graph passes (rt_pass.c), each in place, each keeping graph outputs and
  * their ids: constant folding (nodes whose inputs are all constants are
  * computed on the CPU reference), folding BATCHNORM into a preceding

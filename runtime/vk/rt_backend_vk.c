@@ -14,6 +14,12 @@ static int vk_run_rgb8(void *impl, int batch, const struct rt_image *imgs, float
     return rt_plan_run_rgb8(impl, batch, imgs, outputs, e);
 }
 
+static int vk_run_shape(void *impl, const int64_t *const *shapes, const float *const *inputs,
+                        float **outputs, int64_t *out_shapes, struct err *e)
+{
+    return rt_plan_run_shape(impl, shapes, inputs, outputs, out_shapes, e);
+}
+
 static size_t vk_device_bytes(const void *impl)
 {
     return rt_plan_device_bytes(impl);
@@ -35,7 +41,8 @@ static void vk_destroy(void *impl)
 }
 
 static const struct rt_backend_iface vk_iface = {
-    "vulkan", vk_run, vk_run_rgb8, vk_device_bytes, vk_weight_bytes, vk_dispatch_count, vk_destroy,
+    "vulkan",        vk_run,          vk_run_rgb8,       vk_run_shape,
+    vk_device_bytes, vk_weight_bytes, vk_dispatch_count, vk_destroy,
 };
 
 int rt_backend_vk_create(struct rt_device *dev, const struct rt_graph *g,

@@ -4,8 +4,11 @@
  * optimised graph to the memory planner (rt_memplan.c), allocates the
  * three buffers (rt_buffer.c), uploads the weights (rt_upload.c), records
  * the reserved shape (rt_record.c) and runs through the executor
- * (rt_run.c).  Command buffers are recorded once per (batch size, input
- * mode) and replayed.  See runtime/README.md "Plans".
+ * (rt_run.c).  Everything is sized for the reserved shape (the graph's
+ * inputs at max_batch); a run at a smaller shape (batch, sequence length,
+ * crop count) uses a prefix of each region.  Command buffers are recorded
+ * once per (input shapes, input mode) and replayed; the cache keeps the
+ * REC_CAP most recently used.  See runtime/README.md "Plans".
  */
 #include "runtime/vk/rt_run.h"
 #include "runtime/vk/rt_upload.h"
@@ -15,6 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* recordings kept per plan: enough for every batch of a worker's plan
+ * (max_batch 32 by default) in both input modes; the least recently used
+ * other than the reserved one is freed beyond that */
+#define REC_CAP 80
+
+/* one recorded run shape */
+struct plan_rec {
+    int rgb;
+    uint64_t used; /* tick of the last run, for eviction */
+    int64_t shape[RT_MAX_INPUTS][RT_MAX_DIMS];
+    struct rt_rec rec;
+};
+
 struct rt_plan {
     struct rt_device *dev;
     struct rt_op_target tgt; /* what the op families see of dev */
@@ -22,10 +38,13 @@ struct rt_plan {
     struct rt_plan_opts o;
     struct rt_memplan mp;
     struct rt_buffer buf[RT_REG_KINDS];
-    struct rt_rec *rec; /* [(max_batch + 1) * 2]: index batch*2 + rgb */
+    struct plan_rec rec[REC_CAP];
+    int n_rec;
+    uint64_t tick;
+    int n_recorded; /* recordings made since creation (rt_plan_record_count) */
     VkFence fence;
-    int n_dispatch;
-    int profile; /* VKV_RT_PROFILE=1 */
+    int n_dispatch, n_barrier; /* of the reserved shape's recording */
+    int profile;               /* VKV_RT_PROFILE=1 */
 };
 
 /* a copy of g's tables without constant data (for re-inferring shapes) */
@@ -51,58 +70,125 @@ static struct rt_graph *shape_clone(const struct rt_graph *g, struct err *e)
     return c;
 }
 
-/* the plan's graph at batch (borrowed when batch is max_batch, else a new
- * shape-only copy in *owned that the caller frees) */
-static const struct rt_graph *graph_at(struct rt_plan *p, int batch, struct rt_graph **owned,
-                                       struct err *e)
+/* the plan's graph at the run shape (borrowed when it is the reserved one,
+ * else a new shape-only copy in *owned that the caller frees); refuses a
+ * shape under which some tensor would outgrow its reserved region */
+static const struct rt_graph *graph_at(struct rt_plan *p, const int64_t (*shape)[RT_MAX_DIMS],
+                                       struct rt_graph **owned, struct err *e)
 {
     *owned = NULL;
-    if (batch == p->o.max_batch)
+    int same = 1;
+    for (int i = 0; i < p->g->n_inputs && same; i++) {
+        const struct rt_tensor *t = &p->g->tensors[p->g->inputs[i]];
+        same = memcmp(t->shape, shape[i], (size_t)t->ndim * sizeof(int64_t)) == 0;
+    }
+    if (same)
         return p->g;
-    struct rt_graph *gb = shape_clone(p->g, e);
-    if (gb == NULL)
+    struct rt_graph *gs = shape_clone(p->g, e);
+    if (gs == NULL)
         return NULL;
-    if (rt_graph_batch_set(gb, batch, e) < 0) {
-        rt_graph_free(gb);
+    if (rt_graph_inputs_set(gs, shape, e) < 0) {
+        rt_graph_free(gs);
         return NULL;
     }
-    *owned = gb;
-    return gb;
+    for (int i = 0; i < gs->n_tensors; i++) {
+        if (gs->tensors[i].is_const)
+            continue;
+        if (rt_tensor_nelem(&gs->tensors[i]) > rt_tensor_nelem(&p->g->tensors[i])) {
+            err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_shape",
+                    "tensor %s would be larger than at the reserved shape", p->g->tensors[i].name);
+            rt_graph_free(gs);
+            return NULL;
+        }
+    }
+    *owned = gs;
+    return gs;
 }
 
-/* records the command buffer for (batch, rgb) */
-static int record(struct rt_plan *p, int batch, int rgb, struct err *e)
+/* the recording of (shape, rgb): found, or recorded now (evicting the least
+ * recently used one other than the reserved shape's when full) */
+static struct rt_rec *rec_get(struct rt_plan *p, const int64_t (*shape)[RT_MAX_DIMS], int rgb,
+                              const struct rt_graph **gout, struct rt_graph **owned, struct err *e)
+{
+    size_t sb = (size_t)p->g->n_inputs * sizeof(shape[0]);
+    *owned = NULL;
+    *gout = NULL;
+    struct plan_rec *r = NULL;
+    for (int i = 0; i < p->n_rec && r == NULL; i++)
+        if (p->rec[i].rgb == rgb && memcmp(p->rec[i].shape, shape, sb) == 0)
+            r = &p->rec[i];
+    const struct rt_graph *g = graph_at(p, shape, owned, e);
+    if (g == NULL)
+        return NULL;
+    *gout = g;
+    if (r == NULL) {
+        if (p->n_rec < REC_CAP) {
+            r = &p->rec[p->n_rec++];
+        } else {
+            r = &p->rec[1]; /* rec[0] is the reserved shape's */
+            for (int i = 2; i < p->n_rec; i++)
+                if (p->rec[i].used < r->used)
+                    r = &p->rec[i];
+            rt_record_free(&p->dev->gpu, &r->rec);
+        }
+        memset(r, 0, sizeof(*r));
+        r->rgb = rgb;
+        memcpy(r->shape, shape, sb);
+        struct rt_record_ctx c = {
+            p->dev, &p->tgt, &p->mp, p->buf, &p->o.pre, p->o.max_batch, p->profile,
+        };
+        if (rt_record_build(&c, g, rgb, &r->rec, e) < 0) {
+            r->rgb = -1; /* an empty slot that matches no run */
+            rt_graph_free(*owned);
+            *owned = NULL;
+            return NULL;
+        }
+        p->n_recorded++;
+    }
+    r->used = ++p->tick;
+    return &r->rec;
+}
+
+/* the reserved shapes with dim 0 set to batch */
+static void shape_at_batch(const struct rt_plan *p, int batch, int64_t (*shape)[RT_MAX_DIMS])
+{
+    memset(shape, 0, (size_t)RT_MAX_INPUTS * sizeof(shape[0]));
+    for (int i = 0; i < p->g->n_inputs; i++) {
+        const struct rt_tensor *t = &p->g->tensors[p->g->inputs[i]];
+        memcpy(shape[i], t->shape, sizeof(t->shape));
+        shape[i][0] = batch;
+    }
+}
+
+/* runs at shape: inputs already staged (float mode: in this call) */
+static int run_common(struct rt_plan *p, const int64_t (*shape)[RT_MAX_DIMS], int rgb,
+                      const float *const *inputs, float **outputs, int64_t *out_shapes,
+                      struct err *e)
 {
     struct rt_graph *owned;
-    const struct rt_graph *g = graph_at(p, batch, &owned, e);
-    if (g == NULL)
+    const struct rt_graph *g;
+    struct rt_rec *rec = rec_get(p, shape, rgb, &g, &owned, e);
+    if (rec == NULL)
         return e->status;
-    struct rt_record_ctx c = {
-        p->dev, &p->tgt, &p->mp, p->buf, &p->o.pre, p->o.max_batch, p->profile,
-    };
-    int rc = rt_record_build(&c, g, rgb, &p->rec[batch * 2 + rgb], e);
-    rt_graph_free(owned);
-    return rc;
-}
-
-static int run_common(struct rt_plan *p, int batch, int rgb, float **outputs, struct err *e)
-{
-    struct rt_rec *rec = &p->rec[batch * 2 + rgb];
-    if (rec->cmd == VK_NULL_HANDLE) {
-        int rc = record(p, batch, rgb, e);
-        if (rc < 0)
-            return rc;
+    size_t bytes[RT_MAX_INPUTS > 16 ? RT_MAX_INPUTS : 16];
+    if (!rgb) {
+        for (int i = 0; i < g->n_inputs; i++)
+            bytes[i] = (size_t)rt_tensor_nelem(&g->tensors[g->inputs[i]]) * 4;
+        rt_run_stage_floats(&p->mp, &p->buf[RT_REG_STAGE], g->n_inputs, inputs, bytes);
     }
     int rc = rt_run_submit(&p->dev->gpu, p->fence, rec, e);
-    if (rc < 0)
-        return rc;
-    size_t bytes[16];
-    for (int i = 0; i < p->g->n_outputs; i++) {
-        const struct rt_tensor *t = &p->g->tensors[p->g->outputs[i]];
-        bytes[i] = (size_t)(rt_tensor_nelem(t) / p->o.max_batch) * (size_t)batch * 4;
+    if (rc == 0) {
+        for (int i = 0; i < g->n_outputs; i++) {
+            const struct rt_tensor *t = &g->tensors[g->outputs[i]];
+            bytes[i] = (size_t)rt_tensor_nelem(t) * 4;
+            if (out_shapes != NULL)
+                for (int d = 0; d < RT_MAX_DIMS; d++)
+                    out_shapes[i * RT_MAX_DIMS + d] = d < t->ndim ? t->shape[d] : 0;
+        }
+        rt_run_read_outputs(&p->mp, &p->buf[RT_REG_STAGE], g->n_outputs, outputs, bytes);
     }
-    rt_run_read_outputs(&p->mp, &p->buf[RT_REG_STAGE], p->g->n_outputs, outputs, bytes);
-    return 0;
+    rt_graph_free(owned);
+    return rc;
 }
 
 /* ---- public API ---------------------------------------------------------------------- */
@@ -223,15 +309,21 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
     rc = rt_upload_weights(gpu, p->g, &p->mp, &p->buf[RT_REG_WEIGHT], p->fence, e);
     if (rc < 0)
         goto fail;
-    p->rec = calloc((size_t)(p->o.max_batch + 1) * 2, sizeof(*p->rec));
-    if (p->rec == NULL) {
-        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not allocate plan");
+    /* the reserved shape is recorded now (rec[0], never evicted), so an op
+       that cannot run it is refused at load */
+    int64_t shape[RT_MAX_INPUTS][RT_MAX_DIMS];
+    shape_at_batch(p, p->o.max_batch, shape);
+    struct rt_graph *owned;
+    const struct rt_graph *gr;
+    struct rt_rec *r0 =
+        rec_get(p, (const int64_t(*)[RT_MAX_DIMS])shape, p->o.pre.enabled ? 1 : 0, &gr, &owned, e);
+    if (r0 == NULL) {
+        rc = e->status;
         goto fail;
     }
-    rc = record(p, p->o.max_batch, p->o.pre.enabled ? 1 : 0, e);
-    if (rc < 0)
-        goto fail;
-    p->n_dispatch = p->rec[p->o.max_batch * 2 + (p->o.pre.enabled ? 1 : 0)].n_dispatch;
+    p->n_dispatch = r0->n_dispatch;
+    p->n_barrier = r0->n_barrier;
+    rt_graph_free(owned);
     rt_pipeline_cache_save(&dev->pipes);
     *out = p;
     return 0;
@@ -248,10 +340,8 @@ void rt_plan_destroy(struct rt_plan *p)
     struct rt_gpu *d = &p->dev->gpu;
     if (d->dev != VK_NULL_HANDLE)
         vkDeviceWaitIdle(d->dev);
-    if (p->rec != NULL)
-        for (int i = 0; i < (p->o.max_batch + 1) * 2; i++)
-            rt_record_free(d, &p->rec[i]);
-    free(p->rec);
+    for (int i = 0; i < p->n_rec; i++)
+        rt_record_free(d, &p->rec[i].rec);
     if (p->fence != VK_NULL_HANDLE)
         vkDestroyFence(d->dev, p->fence, NULL);
     for (int i = RT_REG_KINDS - 1; i >= 0; i--)
@@ -276,13 +366,33 @@ int rt_plan_run(struct rt_plan *p, int batch, const float *const *inputs, float 
     int rc = batch_check(p, batch, e);
     if (rc < 0)
         return rc;
-    size_t bytes[8];
+    int64_t shape[RT_MAX_INPUTS][RT_MAX_DIMS];
+    shape_at_batch(p, batch, shape);
+    return run_common(p, (const int64_t(*)[RT_MAX_DIMS])shape, 0, inputs, outputs, NULL, e);
+}
+
+/* runs float inputs at a shape within the reserved one; see rt.h */
+int rt_plan_run_shape(struct rt_plan *p, const int64_t *const *shapes, const float *const *inputs,
+                      float **outputs, int64_t *out_shapes, struct err *e)
+{
+    int64_t shape[RT_MAX_INPUTS][RT_MAX_DIMS];
+    memset(shape, 0, sizeof(shape));
     for (int i = 0; i < p->g->n_inputs; i++) {
         const struct rt_tensor *t = &p->g->tensors[p->g->inputs[i]];
-        bytes[i] = (size_t)(rt_tensor_nelem(t) / p->o.max_batch) * (size_t)batch * 4;
+        for (int d = 0; d < t->ndim; d++) {
+            if (shapes[i][d] < 1 || shapes[i][d] > t->shape[d])
+                return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_shape",
+                               "dim %d of input %s is %lld (reserved 1..%lld)", d, t->name,
+                               (long long)shapes[i][d], (long long)t->shape[d]);
+            shape[i][d] = shapes[i][d];
+        }
     }
-    rt_run_stage_floats(&p->mp, &p->buf[RT_REG_STAGE], p->g->n_inputs, inputs, bytes);
-    return run_common(p, batch, 0, outputs, e);
+    return run_common(p, (const int64_t(*)[RT_MAX_DIMS])shape, 0, inputs, outputs, out_shapes, e);
+}
+
+int rt_plan_record_count(const struct rt_plan *p)
+{
+    return p->n_recorded;
 }
 
 /* runs RGB8 images through the preprocessing shader; see rt.h */
@@ -301,7 +411,9 @@ int rt_plan_run_rgb8(struct rt_plan *p, int batch, const struct rt_image *imgs, 
     rc = rt_run_stage_rgb8(&p->mp, &p->buf[RT_REG_STAGE], &p->o.pre, batch, imgs, e);
     if (rc < 0)
         return rc;
-    return run_common(p, batch, 1, outputs, e);
+    int64_t shape[RT_MAX_INPUTS][RT_MAX_DIMS];
+    shape_at_batch(p, batch, shape);
+    return run_common(p, (const int64_t(*)[RT_MAX_DIMS])shape, 1, NULL, outputs, NULL, e);
 }
 
 size_t rt_plan_device_bytes(const struct rt_plan *p)
@@ -354,5 +466,5 @@ const struct rt_graph *rt_plan_graph(const struct rt_plan *p)
 /* barriers recorded for batch max_batch (float input); for tests and bench */
 int rt_plan_barrier_count(const struct rt_plan *p)
 {
-    return p->rec[p->o.max_batch * 2 + (p->o.pre.enabled ? 1 : 0)].n_barrier;
+    return p->n_barrier;
 }

@@ -6,8 +6,8 @@
  * a one-node graph, runs rt_ref_run on the quantised graph and
  * rt_plan_run on the device, and compares with a per-variant tolerance.
  * Then: a multi-node chain (fusion), batching (lazily recorded batch
- * sizes), RGB8 preprocessing, the OOM limit, and teardown.  Fails on any
- * validation-layer error (RT_VALIDATE=1, set by suite 30-runtime).
+ * sizes), smaller run shapes of a reserved plan (no re-plan), RGB8 preprocessing, the OOM limit,
+ * and teardown.  Fails on any validation-layer error (RT_VALIDATE=1, set by suite 30-runtime).
  *
  *   rt_conform            all cases
  *   rt_conform -v         print every comparison
@@ -577,6 +577,186 @@ static void chain_cases(void)
     rt_graph_free(g);
 }
 
+/*
+ * Runs plan p (reserved for g's shapes) at the smaller input shapes sh
+ * and compares with the reference of g re-inferred at sh; 1 when every
+ * output matches within 1e-5 + 1e-4*|ref|.
+ */
+static int run_at(struct rt_plan *p, const struct rt_graph *g, int64_t (*sh)[4], const char *what)
+{
+    struct err e = {0};
+    int ok = 1;
+    float *in[8] = {0}, *ref[16] = {0}, *got[16] = {0};
+    int64_t oshape[16 * 4];
+    const int64_t *shp[8];
+    struct rt_graph *gs = rt_graph_clone(g, &e);
+    if (gs == NULL || rt_graph_inputs_set(gs, (const int64_t(*)[4])sh, &e) < 0) {
+        printf("# %s: reference shapes: %s\n", what, e.msg);
+        rt_graph_free(gs);
+        return 0;
+    }
+    for (int i = 0; i < gs->n_inputs; i++) {
+        int64_t n = rt_tensor_nelem(&gs->tensors[gs->inputs[i]]);
+        in[i] = malloc((size_t)n * sizeof(float));
+        fill(in[i], n, -1.0f, 1.0f);
+        shp[i] = sh[i];
+    }
+    for (int i = 0; i < gs->n_outputs; i++) {
+        /* sized for the reserved shape: a run never writes more */
+        size_t n = (size_t)rt_tensor_nelem(&g->tensors[g->outputs[i]]);
+        ref[i] = calloc(n, sizeof(float));
+        got[i] = calloc(n, sizeof(float));
+    }
+    if (rt_ref_run(gs, (const float *const *)in, ref, &e) < 0 ||
+        rt_plan_run_shape(p, shp, (const float *const *)in, got, oshape, &e) < 0) {
+        printf("# %s: %s\n", what, e.msg);
+        ok = 0;
+    }
+    for (int i = 0; i < gs->n_outputs && ok; i++) {
+        const struct rt_tensor *t = &gs->tensors[gs->outputs[i]];
+        for (int d = 0; d < t->ndim && ok; d++)
+            ok = oshape[i * 4 + d] == t->shape[d];
+        if (!ok)
+            printf("# %s: output %d dims differ from the reference's\n", what, i);
+        int64_t n = rt_tensor_nelem(t);
+        for (int64_t j = 0; j < n && ok; j++)
+            if (!(fabsf(got[i][j] - ref[i][j]) <= 1e-5f + 1e-4f * fabsf(ref[i][j]))) {
+                printf("# %s: output %d [%lld] = %g, reference %g\n", what, i, (long long)j,
+                       got[i][j], ref[i][j]);
+                ok = 0;
+            }
+    }
+    rt_graph_free(gs);
+    for (int i = 0; i < 8; i++)
+        free(in[i]);
+    for (int i = 0; i < 16; i++) {
+        free(ref[i]);
+        free(got[i]);
+    }
+    return ok;
+}
+
+/* a sequence model's shape: x[N,S,8] -> dense 8->12 + bias -> gelu -> + c[12] -> softmax */
+static struct rt_graph *seq_graph(void)
+{
+    struct err e = {0};
+    struct rt_graph *g = rt_graph_init();
+    int x = in_id(g, S(2, 16, 8, 0));
+    int de[3] = {x, const_id(g, S(8, 12, 0, 0), -1, 1), const_id(g, S(12, 0, 0, 0), -1, 1)};
+    int d = rt_graph_node_add(g, RT_OP_DENSE, de, 3, NULL, "proj", &e);
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.act = RT_ACT_GELU;
+    int ge = rt_graph_node_add(g, RT_OP_ACT, &d, 1, &a, "gelu", &e);
+    int ad[2] = {ge, const_id(g, S(12, 0, 0, 0), -1, 1)};
+    int s = rt_graph_node_add(g, RT_OP_ADD, ad, 2, NULL, "shift", &e);
+    memset(&a, 0, sizeof(a));
+    a.axis = -1;
+    int out = rt_graph_node_add(g, RT_OP_SOFTMAX, &s, 1, &a, "prob", &e);
+    if (rt_graph_output_add(g, out, &e) < 0)
+        printf("# seq graph: %s\n", e.msg);
+    return g;
+}
+
+/* plans reserved at a worst shape run smaller ones without re-planning */
+static void shape_cases(void)
+{
+    struct err e = {0};
+    int out;
+    /* images: reserved 3 x 12x12, run 2 crops of 7x9 and 1 of 12x12 */
+    struct rt_graph *g = chain_graph(3, &out);
+    struct rt_plan_opts o = rt_plan_opts_default();
+    o.max_batch = 3;
+    struct rt_plan *p = NULL;
+    if (rt_plan_create(dev, g, &o, &p, &e) < 0) {
+        TH_CHECK(0, "chain plan for shapes: %s", e.msg);
+        rt_graph_free(g);
+        return;
+    }
+    size_t bytes = rt_plan_device_bytes(p);
+    int rec0 = rt_plan_record_count(p);
+    TH_EQ_INT(rec0, 1, "the reserved shape is recorded at creation");
+    int64_t sh[8][4] = {{2, 7, 9, 3}};
+    TH_CHECK(run_at(p, g, sh, "chain at 2x7x9"), "chain reserved 3x12x12 runs 2x7x9");
+    TH_EQ_INT(rt_plan_record_count(p), rec0 + 1, "a new shape is recorded once");
+    TH_CHECK(run_at(p, g, sh, "chain at 2x7x9 again"), "chain 2x7x9 replayed");
+    TH_EQ_INT(rt_plan_record_count(p), rec0 + 1, "the same shape is replayed, not recorded");
+    int64_t sh1[8][4] = {{1, 12, 12, 3}};
+    TH_CHECK(run_at(p, g, sh1, "chain at 1x12x12"), "chain at batch 1 through run_shape");
+    TH_CHECK(rt_plan_device_bytes(p) == bytes, "device bytes unchanged by smaller runs (%zu)",
+             bytes);
+    int64_t big[4] = {3, 13, 12, 3};
+    const int64_t *bigp[1] = {big};
+    float dummy[1], *dout[1] = {dummy};
+    const float *din[1] = {dummy};
+    TH_EQ_INT(rt_plan_run_shape(p, bigp, din, dout, NULL, &e), RT_ERR_INVALID,
+              "a dim over the reserved one is refused: %s", e.msg);
+    rt_plan_destroy(p);
+    rt_graph_free(g);
+
+    /* sequences: reserved [2,16,8], run [1,5,8] and [2,1,8] */
+    g = seq_graph();
+    o = rt_plan_opts_default();
+    o.max_batch = 2;
+    p = NULL;
+    if (rt_plan_create(dev, g, &o, &p, &e) < 0) {
+        TH_CHECK(0, "sequence plan: %s", e.msg);
+        rt_graph_free(g);
+        return;
+    }
+    bytes = rt_plan_device_bytes(p);
+    int64_t s5[8][4] = {{1, 5, 8}}, s1[8][4] = {{2, 1, 8}}, s16[8][4] = {{2, 16, 8}};
+    TH_CHECK(run_at(p, g, s16, "seq at 2x16"), "sequence at the reserved length 16");
+    TH_CHECK(run_at(p, g, s5, "seq at 1x5"), "sequence reserved 2x16 runs 1x5");
+    TH_CHECK(run_at(p, g, s1, "seq at 2x1"), "sequence reserved 2x16 runs 2x1");
+    TH_EQ_INT(rt_plan_record_count(p), 3, "one recording per shape (16, 5, 1)");
+    TH_CHECK(rt_plan_device_bytes(p) == bytes, "sequence plan bytes unchanged");
+    rt_plan_destroy(p);
+    /* both backends of rt_exec take a run shape and agree */
+    struct rt_exec *xv = NULL, *xr = NULL;
+    e = (struct err){0};
+    float sin[1 * 5 * 8], ov[1 * 5 * 12], orf[1 * 5 * 12];
+    fill(sin, 40, -1, 1);
+    int64_t s5d[4] = {1, 5, 8}, osv[4], osr[4];
+    const int64_t *s5p[1] = {s5d};
+    const float *sinp[1] = {sin};
+    float *ovp[1] = {ov}, *orp[1] = {orf};
+    int ok = rt_exec_create(dev, g, &o, &xv, &e) == 0 &&
+             rt_exec_create(NULL, g, &o, &xr, &e) == 0 &&
+             rt_exec_run_shape(xv, s5p, sinp, ovp, osv, &e) == 0 &&
+             rt_exec_run_shape(xr, s5p, sinp, orp, osr, &e) == 0 && osv[1] == 5 && osr[1] == 5 &&
+             osv[2] == 12 && osr[2] == 12;
+    for (int i = 0; i < 60 && ok; i++)
+        ok = fabsf(ov[i] - orf[i]) <= 1e-5f + 1e-4f * fabsf(orf[i]);
+    TH_CHECK(ok, "rt_exec_run_shape: vulkan and cpu-reference agree at 1x5: %s", e.msg);
+    rt_exec_destroy(xv);
+    rt_exec_destroy(xr);
+    rt_graph_free(g);
+
+    /* a RESHAPE to a literal size does not shrink: refused, not misread */
+    g = rt_graph_init();
+    int x = in_id(g, S(2, 4, 4, 0));
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 1;
+    a.shape[0] = 32;
+    out = rt_graph_node_add(g, RT_OP_RESHAPE, &x, 1, &a, "flat32", &e);
+    int o2 = rt_graph_node_add(g, RT_OP_SOFTMAX, &out, 1, &(struct rt_attrs){.axis = -1}, "sm", &e);
+    rt_graph_output_add(g, o2, &e);
+    o = rt_plan_opts_default();
+    o.max_batch = 2;
+    p = NULL;
+    int64_t sm[4] = {2, 2, 4};
+    const int64_t *smp[1] = {sm};
+    float buf[32] = {0}, res[32], *resp[1] = {res};
+    const float *bufp[1] = {buf};
+    TH_CHECK(rt_plan_create(dev, g, &o, &p, &e) == 0 &&
+                 rt_plan_run_shape(p, smp, bufp, resp, NULL, &e) == RT_ERR_INVALID,
+             "a literal reshape refuses a smaller shape: %s", e.msg);
+    rt_plan_destroy(p);
+    rt_graph_free(g);
+}
+
 /* RGB8 preprocessing shader vs resize + normalise on the CPU */
 static void preprocess_cases(void)
 {
@@ -721,6 +901,7 @@ int main(int argc, char **argv)
     elem_cases();
     data_cases();
     chain_cases();
+    shape_cases();
     preprocess_cases();
     plan_edge_cases();
     limit_cases();
