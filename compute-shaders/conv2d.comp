@@ -7,11 +7,15 @@
  * columns).  Trip count per invocation: KH*KW*(CG+1) (host keeps < 60000).
  * Bindings: 0 x[N,H,W,C] f32, 1 w[KH,KW,CG,CO] (WTYPE), 2 bias[CO] f32,
  * 3 scale[CO] f32 (int8 only), 4 y[N,OH,OW,CO] f32, 5 residual (RES).
- * Spec 2, 3: KH, KW (unrolled taps); 4: RES.
+ * Spec 2, 3: KH, KW (unrolled taps); 4: RES; 5: CQ, output channel quads
+ * per invocation on the VEC4 path (host: (CO per group / 4) % CQ == 0): a
+ * small reduction (the first layer's 3 input channels) then feeds 4*CQ
+ * channels from each x load instead of 4.
  * TEXEL variants (conv2d_tx_*, VEC4 only) read x (R32F) and w as texel buffers.
  * Push: struct rt_push_conv.  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int VEC4 = 0;
@@ -19,6 +23,7 @@ layout(constant_id = 1) const int VEC4 = 0;
 layout(constant_id = 2) const uint KH = 1;
 layout(constant_id = 3) const uint KW = 1;
 layout(constant_id = 4) const int RES = 0;
+layout(constant_id = 5) const uint CQ = 1;
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
@@ -53,13 +58,16 @@ void main()
     uint z = gl_GlobalInvocationID.z;
     uint oy = z % p.oh, n = z / p.oh;
     if (VEC4 != 0) {
-        /* 4 output channels x OXB columns: one vec4 weight load feeds OXB columns */
-        uint oc = gl_GlobalInvocationID.x * 4u, ox0 = gl_GlobalInvocationID.y * OXB;
+        /* 4*CQ output channels x OXB columns: one vec4 weight load feeds OXB
+           columns, one x load 4*CQ channels */
+        /* CQ > 1: few channel blocks, so the SIMD lanes (x) take the columns */
+        uvec2 gi = CQ > 1u ? gl_GlobalInvocationID.yx : gl_GlobalInvocationID.xy;
+        uint oc = gi.x * 4u * CQ, ox0 = gi.y * OXB;
         if (oc >= p.co || ox0 >= p.ow)
             return;
         uint g = oc / p.cog;
-        vec4 acc[OXB];
-        for (uint o = 0u; o < OXB; o++)
+        vec4 acc[OXB * CQ];
+        for (uint o = 0u; o < OXB * CQ; o++)
             acc[o] = vec4(0.0);
         for (uint ky = 0u; ky < KH; ky++) {
             int iy = int(oy * p.sh + ky * p.dh) - p.pt;
@@ -76,20 +84,28 @@ void main()
                 }
                 uint wb = (ky * KW + kx) * p.cg * p.co + oc;
                 for (uint ci = 0u; ci < p.cg; ci++) {
-                    vec4 wv = wraw4(wb + ci * p.co);
-                    for (uint o = 0u; o < OXB; o++)
-                        if (ok[o])
-                            acc[o] += xload(xb[o] + ci) * wv;
+                    float xv[OXB];
+                    [[unroll]] for (uint o = 0u; o < OXB; o++)
+                        xv[o] = ok[o] ? xload(xb[o] + ci) : 0.0;
+                    /* forced: with CQ > 1 the body passes the driver's
+                       unrolling limit, and a dynamically indexed acc[]
+                       would live in memory */
+                    [[unroll]] for (uint q = 0u; q < CQ; q++) {
+                        vec4 wv = wraw4(wb + ci * p.co + 4u * q);
+                        [[unroll]] for (uint o = 0u; o < OXB; o++)
+                            acc[q * OXB + o] += xv[o] * wv;
+                    }
                 }
             }
         }
-        vec4 s = wscale4(oc), b = bias4[oc >> 2];
-        for (uint o = 0u; o < OXB; o++)
-            if (ox0 + o < p.ow)
-            {
-                uint i4 = (((n * p.oh + oy) * p.ow + ox0 + o) * p.co + oc) >> 2;
-                y4[i4] = act4(acc[o] * s + b + resid4(i4));
-            }
+        for (uint q = 0u; q < CQ; q++) {
+            vec4 s = wscale4(oc + 4u * q), b = bias4[(oc >> 2) + q];
+            for (uint o = 0u; o < OXB; o++)
+                if (ox0 + o < p.ow) {
+                    uint i4 = ((((n * p.oh + oy) * p.ow + ox0 + o) * p.co + oc) >> 2) + q;
+                    y4[i4] = act4(acc[q * OXB + o] * s + b + resid4(i4));
+                }
+        }
         return;
     }
 #if !TEXEL

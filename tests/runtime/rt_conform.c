@@ -211,6 +211,10 @@ static void conv_cases(void)
         {1, 7, 7, 4, 1, 1, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},        /* 1x1 stride 2 */
         {2, 6, 5, 8, 1, 1, 12, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},      /* gemm vec4 */
         {1, 5, 7, 12, 3, 3, 12, 2, 2, 0, 0, 1, 1, 1, 12, 1, RT_ACT_RELU},     /* dw vec4 s2 */
+        /* RGB input layers: several channel quads per invocation on CPU devices */
+        {1, 11, 13, 3, 3, 3, 32, 2, 2, 0, 0, 1, 1, 1, 1, 1, RT_ACT_RELU6}, /* 8 quads */
+        {2, 9, 10, 3, 5, 5, 24, 2, 2, 2, 2, 1, 1, 1, 1, 1, RT_ACT_NONE},   /* 6 quads */
+        {1, 6, 7, 8, 3, 3, 32, 1, 1, 1, 1, 1, 1, 1, 2, 1, RT_ACT_LEAKY},   /* 2 groups of 4 */
     };
     static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
