@@ -100,6 +100,9 @@ struct api_req {
     struct api_out out;
     int status;    /* status sent, 0 until the head is out */
     int streaming; /* SSE head sent */
+    /* the client asked for a stream (set by the handler once it has read
+     * "stream": true): an error is then sent as SSE, api_reply_error */
+    int sse_wanted;
     double t0_ms;
     long long max_json_values; /* from api_limits; 0 = no limit */
 };
@@ -164,7 +167,11 @@ json_t *api_json_own(struct ar *ar, json_t *j);
 int api_reply_json(struct api_req *r, int status, json_t *body, const char *extra_headers);
 
 /* sends {"error":{"code","message","request_id"}} with status; adds
- * Retry-After: retry_after when retry_after > 0 */
+ * Retry-After: retry_after when retry_after > 0.  When the request asked
+ * for a stream (r->sse_wanted) or a stream has begun, the body goes as SSE
+ * instead: "event: error" with that JSON, then "data: <code>", a line that
+ * is not JSON, so that the official Node client, which ignores a stream's
+ * status, raises an error (README, "Moondream API") */
 int api_reply_error(struct api_req *r, int status, const char *code, int retry_after,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

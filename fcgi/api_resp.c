@@ -152,6 +152,43 @@ static void utf8_scrub(char *s)
     }
 }
 
+/*
+ * An error for a request that asked for a stream (see api.h, sse_wanted).
+ * The official Node client (moondream 0.2.0) reads a stream without looking
+ * at its status and skips every event without a "chunk", so a JSON error
+ * body ended its stream empty, as if the model had nothing to say.  It
+ * raises only on a "data:" line that is not JSON; so the error goes as an
+ * "error" event carrying the JSON error body (for clients that read
+ * events), then a bare "data: <code>" line, which that client raises as
+ * "... "model_not_installed" is not valid JSON".  Before the stream began,
+ * the status is still the error's.  Takes ownership of body.
+ */
+static int reply_error_sse(struct api_req *r, int status, const char *code, json_t *body,
+                           const char *extra)
+{
+    int rc = API_OK;
+    if (!r->streaming) {
+        char hdr[128];
+        snprintf(hdr, sizeof(hdr), "Cache-Control: no-cache\r\n%s", extra);
+        rc = send_head(r, status, "text/event-stream", (size_t)-1, hdr);
+        if (rc != API_OK) {
+            json_decref(body);
+            return rc;
+        }
+        r->streaming = 1;
+    }
+    rc = api_sse_event(r, "error", body);
+    if (rc == API_OK)
+        rc = out_write(r, "data: ", 6);
+    if (rc == API_OK)
+        rc = out_write(r, code, strlen(code));
+    if (rc == API_OK)
+        rc = out_write(r, "\n\n", 2);
+    if (rc == API_OK && r->out.flush(r->out.u) != 0)
+        rc = API_ERR_IO;
+    return rc;
+}
+
 static int reply_errorv(struct api_req *r, int status, const char *code, int retry_after,
                         const char *fmt, va_list ap)
 {
@@ -172,6 +209,8 @@ static int reply_errorv(struct api_req *r, int status, const char *code, int ret
         log_warn("status=%d code=%s msg=\"%s\"", status, code, msg);
     else
         log_info("status=%d code=%s msg=\"%s\"", status, code, msg);
+    if (r->streaming || r->sse_wanted)
+        return reply_error_sse(r, status, code, body, extra);
     return api_reply_json(r, status, body, extra[0] ? extra : NULL);
 }
 

@@ -23,6 +23,8 @@
  * faces pipeline of other manifests, tasks/rt_task_faces.c), vlm/ (moondream2) */
 static const char *const formats[] = {"tfjs-layers", "tfjs-graph", "tfjs",
                                       "onnx",        "moondream2", "pipeline"};
+/* the tasks only format moondream2 serves (vlm/md_task.c) */
+static const char *const vlm_tasks[] = {"caption", "query", "locate"};
 
 static const char *base_name(const char *path)
 {
@@ -111,6 +113,15 @@ static int check(struct rt_manifest *m, const char *file, struct err *e)
         return BAD("manifest %s: unknown format \"%.30s\" (tfjs-layers, tfjs-graph, tfjs, onnx, "
                    "moondream2 or pipeline)",
                    file, m->format);
+    /* the text-generating tasks have one runner, vlm/ (format moondream2):
+     * an image model's manifest naming one would be offered by the API and
+     * claimed by no worker, its jobs waiting until they time out */
+    for (int k = 0; k < m->n_tasks; k++)
+        for (size_t i = 0; i < sizeof(vlm_tasks) / sizeof(vlm_tasks[0]); i++)
+            if (strcmp(m->tasks[k], vlm_tasks[i]) == 0 && strcmp(m->format, "moondream2") != 0)
+                return BAD("manifest %s: task \"%s\" is run only by the vision-language runner "
+                           "(format moondream2), not by format \"%s\"",
+                           file, m->tasks[k], m->format);
     const json_t *sv = json_object_get(j, "serve");
     if (sv != NULL && !json_is_boolean(sv))
         return BAD("manifest %s: \"serve\" must be true or false", file);

@@ -5,9 +5,10 @@
  *
  * Design: every request is validated completely -- JSON, fields, the
  * image (decoded under the limits), the object name -- BEFORE anything is
- * enqueued or any byte is sent, because the Node client ignores the status
- * of a stream: an error must be a real 4xx/5xx with the JSON error body,
- * never a 200 stream that says nothing.  Then the call runs as a job
+ * enqueued or any byte is sent, so that an error has its real 4xx/5xx
+ * status, never a 200 stream that says nothing; as the Node client ignores
+ * the status of a stream, an error of a streamed call is sent in a form it
+ * raises (api_reply_error, r->sse_wanted).  Then the call runs as a job
  * (tier IMMEDIATE unless X-Priority or a `priority`/`tier` field says
  * otherwise) through api_call_sync, and the job result is reshaped into
  * the Moondream response, plus `request_id` and `metrics`.  A streamed
@@ -137,6 +138,7 @@ static int parse_common(struct api_ctx *ctx, struct api_req *r, struct md_call *
         return API_ERR_INVALID;
     if (opt_bool(c->body, "stream", &c->stream, e) != API_OK)
         return API_ERR_INVALID;
+    r->sse_wanted = c->stream;
 
     /* the route's default tier (IMMEDIATE: a person is waiting) unless
      * X-Priority or the body's "tier"/"priority" says otherwise */

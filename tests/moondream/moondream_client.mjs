@@ -108,19 +108,36 @@ async function errorsAndStreams() {
   r = await raw('query', { question: 'text-only question' });
   ok(r.status === 503, 'query without an image is accepted up to the model check', r.status);
 
-  // a stream that ends in an error before the first byte: real status, JSON body
+  // a stream that ends in an error before the first byte: the real status, and
+  // the error as an "error" event (the JSON error body) then a non-JSON line
+  const sseData = t => t.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6));
   r = await raw('caption', { image_url: durl('coffee.png'), stream: true });
-  ok(r.status === 503 && /application\/json/.test(r.headers['content-type']) &&
-     !r.text.startsWith('data:') && r.json?.error?.code === 'model_not_installed',
-     'caption stream: error before the first byte (503 JSON, not an event stream)', r.text);
-  // the Node client ignores a stream's status: it must end promptly with no chunks
-  const t0 = Date.now();
-  const s = await md.caption({ image: { imageUrl: durl('coffee.png') }, stream: true });
-  const chunks = [];
-  for await (const c of s.caption) chunks.push(c);
-  ok(chunks.length === 0 && Date.now() - t0 < 10000, 'client caption stream on an error: no chunks, no hang');
+  let d = sseData(r.text);
+  ok(r.status === 503 && /text\/event-stream/.test(r.headers['content-type']) &&
+     /^event: error\n/.test(r.text) && d.length === 2 &&
+     JSON.parse(d[0]).error?.code === 'model_not_installed' && d[1] === 'model_not_installed',
+     'caption stream, no model: 503, event "error" with the JSON error, then data: model_not_installed', r.text);
+  // the Node client ignores a stream's status: it must raise, promptly, with the code
+  for (const [what, call, key] of [
+    ['caption', () => md.caption({ image: { imageUrl: durl('coffee.png') }, stream: true }), 'caption'],
+    ['query', () => md.query({ image: { imageUrl: durl('coffee.png') }, question: 'what?', stream: true }), 'answer']]) {
+    const t0 = Date.now();
+    const chunks = [];
+    const msg = await rejects((async () => {
+      const s = await call();
+      for await (const c of s[key]) chunks.push(c);
+    })());
+    ok(msg !== null && /model_not_installed/.test(msg) && chunks.length === 0 && Date.now() - t0 < 10000,
+       `client ${what} stream, no model: the client raises an error naming model_not_installed, no chunks`,
+       `${msg} ${JSON.stringify(chunks)}`);
+  }
   r = await raw('caption', { image_url: 'data:image/jpeg;base64,AAAA', stream: true });
-  ok(r.status === 400 && r.json?.error?.code === 'invalid_image', 'stream with a bad image: 400 before any byte', r.text);
+  d = sseData(r.text);
+  ok(r.status === 400 && d.length === 2 && JSON.parse(d[0]).error?.code === 'invalid_image' &&
+     d[1] === 'invalid_image', 'stream with a bad image: 400 before any byte, the error as events', r.text);
+  r = await raw('caption', { image_url: 'data:image/jpeg;base64,AAAA' });
+  ok(r.status === 400 && /application\/json/.test(r.headers['content-type']) &&
+     r.json?.error?.code === 'invalid_image', 'no stream asked: the error is a JSON body', r.text);
 
   // validation, all before anything is enqueued
   const bad = [

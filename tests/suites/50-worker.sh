@@ -58,8 +58,14 @@ import json, sys
 m = json.load(open("models/nsfw-mobilenet-v2.json"))
 m["name"] = "nsfw-other"
 json.dump(m, open(sys.argv[1] + "/nsfw-renamed.json", "w"))
+# an image model's manifest naming a text task: no worker could run it
+m = json.load(open("models/nsfw-mobilenet-v2.json"))
+m.pop("name", None)
+m["task"] = "caption"
+json.dump(m, open(sys.argv[1] + "/nsfw-caption.json", "w"))
 PY
 RENAMED_MSG='manifest nsfw-renamed.json: "name" is "nsfw-other" but a model is named by its file ("nsfw-renamed"): rename the file or the name'
+CAPTION_MSG='manifest nsfw-caption.json: task "caption" is run only by the vision-language runner (format moondream2), not by format "tfjs-layers"'
 export WK_MODELS_DIR=$M
 export VKV_MAX_ATTEMPTS=3
 
@@ -315,6 +321,17 @@ LOGGED_MSG=${RENAMED_MSG//\"/\\\"}   # the log's msg="..." escapes quotes
 check "vkv-api logs the reader's message" grep -qF "$LOGGED_MSG" "$WK_DIR/api.log"
 check "vkv-worker logs the same message" grep -qF "$LOGGED_MSG" "$WK_DIR/worker-v1.log"
 check "vkv run says the same" grep -qF "$RENAMED_MSG" "$T/renamed.err"
+# nsfw-caption.json: a caption task in an image model's format is refused by
+# all three too (it was offered by the API and claimed by no worker)
+wk_get /v1/models
+check "GET /v1/models does not offer nsfw-caption" \
+  eq "$(wk_json "$BODY" '[m["name"] for m in j["models"] if m["name"] == "nsfw-caption"]')" "[]"
+CLI run "$M/nsfw-caption.json" "$IMG" >"$T/caption.out" 2>"$T/caption.err"
+check "vkv run (the loader) refuses nsfw-caption" test "$?" -ne 0
+LOGGED_MSG=${CAPTION_MSG//\"/\\\"}
+check "vkv-api and vkv-worker log why nsfw-caption is refused, vkv run says the same" \
+  bash -c 'grep -qF "$1" "$2" && grep -qF "$1" "$3" && grep -qF "$4" "$5"' _ "$LOGGED_MSG" \
+  "$WK_DIR/api.log" "$WK_DIR/worker-v1.log" "$CAPTION_MSG" "$T/caption.err"
 
 # the CLI's answer for some images, then the same through nginx
 CLS_IMGS=(grace_hopper.jpg astronaut.png starry_night.jpg chelsea.png)
