@@ -38,10 +38,15 @@ pg_tmp_start >/dev/null || exit 1
 "$BIN/vkv-admin" tenant create bench >/dev/null 2>&1
 KEY=$("$BIN/vkv-admin" key create bench 2>/dev/null | tail -1)
 mkdir -p "$T/models"
-echo '{"name":"centernet","task":"detect"}' >"$T/models/centernet.json"
+echo '{"name":"centernet","task":"detect","format":"tfjs-graph"}' >"$T/models/centernet.json"
 python3 tests/integration/api_images.py "$T/img"
 printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","image_url":"%s"}' \
   "$(cat "$T/img/ok.png.durl")" >"$T/body.json"
+# the group enqueue: GROUP images in one POST /v1/batches (one transaction)
+GROUP=${API_BENCH_GROUP:-50}
+{ printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","images":['
+  for ((i = 0; i < GROUP; i++)); do ((i)) && printf ','; printf '"%s"' "$(cat "$T/img/ok.png.durl")"; done
+  printf ']}'; } >"$T/group.json"
 
 export VKV_MODELS_DIR=$T/models VKV_API_THREADS=${API_BENCH_THREADS:-8} VKV_LOG_LEVEL=warn \
        VKV_TIER_DEPTH_LIMIT=100000000 VKV_RATE_LIMIT=1000000 VKV_RATE_BURST=1000000
@@ -63,6 +68,14 @@ errs=$(grep -c 'Socket errors' "$T/wrk.out")
 p50=$(awk '$1 == "50%" {print $2}' "$T/wrk.out")
 p99=$(awk '$1 == "99%" {print $2}' "$T/wrk.out")
 
+# 1b. the same images, GROUP per request (POST /v1/batches)
+BODY_FILE=$T/group.json KEY=$KEY wrk -t2 -c"$CONNS" -d2s -s bench/api_post.lua "$NGINX_URL/v1/batches" >/dev/null 2>&1
+BODY_FILE=$T/group.json KEY=$KEY wrk -t2 -c"$CONNS" -d"${SECS}s" -s bench/api_post.lua \
+  "$NGINX_URL/v1/batches" >"$T/wrk-group.out" 2>&1
+group_rps=$(awk '/^Requests\/sec/ {print $2}' "$T/wrk-group.out")
+gnon2xx=$(awk '/Non-2xx/ {print $5}' "$T/wrk-group.out")
+gerrs=$(grep -c 'Socket errors' "$T/wrk-group.out")
+
 # 2. raw INSERT of the same row on the same cluster, same concurrency
 pgbench -n -c"$CONNS" -j2 -T2 -f bench/api_insert.sql >/dev/null 2>&1
 pgbench -n -c"$CONNS" -j2 -T"$SECS" -f bench/api_insert.sql >"$T/pgbench.out" 2>&1
@@ -71,13 +84,23 @@ raw_tps=$(awk '/^tps = / {print $3; exit}' "$T/pgbench.out")
 pgbench -n -c"$CONNS" -j2 -T"$SECS" -f bench/api_insert_notify.sql >"$T/pgbench2.out" 2>&1
 notify_tps=$(awk '/^tps = / {print $3; exit}' "$T/pgbench2.out")
 
+echo "# load $(cut -d' ' -f1 /proc/loadavg), $(nproc) cores; thumbnails: VKV_THUMB_SIDE=${VKV_THUMB_SIDE:-160 (default)}"
 echo "api enqueue (POST /v1/jobs via nginx+FastCGI, $CONNS conns, ${SECS}s): ${api_rps:-?} req/s  p50 ${p50:-?}  p99 ${p99:-?}"
+[[ -n ${group_rps:-} ]] && awk -v g="$group_rps" -v n="$GROUP" -v c="$CONNS" -v s="$SECS" 'BEGIN {
+  printf "api group enqueue (POST /v1/batches, %d images each, %d conns, %ds): %.1f req/s = %.0f jobs/s\n", n, c, s, g, g * n }'
 echo "raw INSERT (pgbench, same row, $CONNS clients, ${SECS}s):             ${raw_tps:-?} tps"
 echo "raw INSERT + pg_notify (pgbench, $CONNS clients, ${SECS}s):      ${notify_tps:-?} tps"
 if [[ -n ${api_rps:-} && -n ${raw_tps:-} && -n ${notify_tps:-} ]]; then
   awk -v a="$api_rps" -v r="$raw_tps" -v n="$notify_tps" 'BEGIN {
     printf "ratio api/raw INSERT: %.2f (target >= 0.50)\n", a / r
     printf "ratio api/INSERT+NOTIFY: %.2f\n", a / n }'
+fi
+if [[ -n ${group_rps:-} && -n ${raw_tps:-} ]]; then
+  awk -v g="$group_rps" -v n="$GROUP" -v r="$raw_tps" 'BEGIN {
+    printf "ratio api group enqueue/raw INSERT: %.2f (target >= 0.50)\n", g * n / r }'
+fi
+if [[ -n ${gnon2xx:-} || $gerrs != 0 ]]; then
+  echo "bench api: wrk saw errors on the group enqueue (non-2xx: ${gnon2xx:-0}):"; cat "$T/wrk-group.out"; exit 1
 fi
 if [[ -n ${non2xx:-} || $errs != 0 ]]; then
   echo "bench api: wrk saw errors (non-2xx: ${non2xx:-0}):"; cat "$T/wrk.out"; exit 1

@@ -15,6 +15,10 @@
 #   bash bench/worker.sh                 N=32 B=8 M=40
 #   WB_N=64 WB_BATCH=16 WB_M=100 bash bench/worker.sh
 #   WB_PARTS=sync WB_IMAGE=var/testdata/images/HappyFish.jpg bash bench/worker.sh
+#  3. (WB_PARTS=synctest, alone) the same synchronous round trip with no
+#     model at all: a 16x16 PNG, the worker's test engine with no delay, so
+#     total - inference is only API + queue + worker (the issue-15 target:
+#     p50 <= 3 ms)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
@@ -24,8 +28,17 @@ T=$(mktemp -d "${VKV_TEST_TMP:-/tmp}/bench-worker.XXXXXX")
 chmod 755 "$T"
 export VKV_TEST_TMP=$T VKV_LOG_LEVEL=warn
 IMG=${WB_IMAGE:-var/testdata/images/grace_hopper.jpg}
-[[ -f $IMG && -d var/cache/models/nsfw-mobilenet-v2 ]] ||
-  { echo "bench worker: run make models testdata first"; exit 1; }
+PARTS=${WB_PARTS:-album sync}
+if [[ $PARTS == synctest ]]; then
+  mkdir -p "$T/models"
+  printf '{"name":"wk-test-a","task":"classify","format":"tfjs-graph"}\n' >"$T/models/wk-test-a.json"
+  export WK_MODELS_DIR=$T/models
+  python3 tests/integration/api_images.py "$T/img" >/dev/null
+  IMG=$T/img/ok.png
+else
+  [[ -f $IMG && -d var/cache/models/nsfw-mobilenet-v2 ]] ||
+    { echo "bench worker: run make models testdata first"; exit 1; }
+fi
 
 source tests/integration/worker_lib.sh
 trap wk_stack_stop EXIT
@@ -67,9 +80,14 @@ echo "batching ratio (batch $BATCH / batch 1): $(python3 -c "print(f'{$rb / $r1:
 fi
 
 # synchronous call overhead
-[[ " ${WB_PARTS:-album sync} " == *" sync "* ]] || exit 0
-wk_worker_start sync --batch 1
-{ printf '{"image_url":"data:image/jpeg;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
+[[ " $PARTS " == *" sync "* || $PARTS == synctest ]] || exit 0
+if [[ $PARTS == synctest ]]; then
+  wk_worker_start sync --batch 1 --engine test --test-models wk-test-a --test-delay-ms 0
+  { printf '{"model":"wk-test-a","image_url":"data:image/png;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
+else
+  wk_worker_start sync --batch 1
+  { printf '{"image_url":"data:image/jpeg;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
+fi
 for ((i = 0; i < 3; i++)); do wk_post /v1/classify "$T/cls.json"; done   # warm
 : >"$T/sync.txt"
 for ((i = 0; i < M; i++)); do

@@ -536,6 +536,172 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
                              "could not enqueue: idempotency key in use by a concurrent request");
 }
 
+/* appends a big-endian int32 */
+static uint8_t *jq_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+/*
+ * A one-dimensional array in PostgreSQL's binary format (elements of type
+ * oid; vals[i] NULL = SQL NULL): malloc'd, or NULL when it would pass
+ * JQ_GROUP_BYTES_MAX or memory ran out.
+ */
+#define JQ_GROUP_BYTES_MAX ((size_t)1 << 30)
+static uint8_t *jq_array_bin(uint32_t oid, int n, const uint8_t *const *vals, const size_t *lens,
+                             size_t *out_len)
+{
+    size_t total = 20;
+    int nulls = 0;
+    for (int i = 0; i < n; i++) {
+        if (vals[i] == NULL)
+            nulls = 1;
+        else if (lens[i] > JQ_GROUP_BYTES_MAX - total)
+            return NULL;
+        total += 4 + (vals[i] ? lens[i] : 0);
+        if (total > JQ_GROUP_BYTES_MAX)
+            return NULL;
+    }
+    uint8_t *a = malloc(total), *p = a;
+    if (a == NULL)
+        return NULL;
+    p = jq_put32(p, 1);
+    p = jq_put32(p, (uint32_t)nulls);
+    p = jq_put32(p, oid);
+    p = jq_put32(p, (uint32_t)n);
+    p = jq_put32(p, 1);
+    for (int i = 0; i < n; i++) {
+        if (vals[i] == NULL) {
+            p = jq_put32(p, 0xffffffffu);
+            continue;
+        }
+        p = jq_put32(p, (uint32_t)lens[i]);
+        memcpy(p, vals[i], lens[i]);
+        p += lens[i];
+    }
+    *out_len = total;
+    return a;
+}
+
+#define JQ_OID_BYTEA 17
+#define JQ_OID_TEXT 25
+
+int jq_job_enqueue_many(struct pgx *c, const struct jq_new_job *jobs, int n,
+                        const uint8_t *const *thumbs, const size_t *thumb_lens, int64_t *ids,
+                        struct err *e)
+{
+    if (n <= 0 || n > JQ_GROUP_MAX)
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "a group enqueue takes 1 to %d jobs, not %d", JQ_GROUP_MAX, n);
+    const struct jq_new_job *j0 = &jobs[0];
+    if (j0->tenant_id <= 0)
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_tenant", "invalid tenant: %lld",
+                       (long long)j0->tenant_id);
+    if (jq_str_ok(j0->task, JQ_TASK_MAX, "task", e) != JQ_OK ||
+        jq_str_ok(j0->model, JQ_MODEL_MAX, "model", e) != JQ_OK || jq_tier_ok(j0->tier, e) != JQ_OK)
+        return JQ_ERR_INVALID;
+    if (j0->deadline_ms < 0 || j0->max_attempts < 0 || j0->max_attempts > 100 || j0->batch_id < 0)
+        return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "invalid deadline_ms %d, max_attempts %d or batch %lld", j0->deadline_ms,
+                       j0->max_attempts, (long long)j0->batch_id);
+    const uint8_t **pv = calloc((size_t)n * 4, sizeof(*pv));
+    size_t *pl = calloc((size_t)n * 4, sizeof(*pl));
+    uint8_t *arr[4] = {NULL, NULL, NULL, NULL};
+    size_t alen[4] = {0, 0, 0, 0};
+    int rc = JQ_OK;
+    if (pv == NULL || pl == NULL) {
+        rc = err_set(e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of memory (group enqueue)");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        const struct jq_new_job *j = &jobs[i];
+        if (j->idempotency_key != NULL || j->tenant_id != j0->tenant_id || j->tier != j0->tier ||
+            j->batch_id != j0->batch_id) {
+            rc = err_set(e, JQ_ERR_INVALID, ERR_INTERNAL, "internal",
+                         "group enqueue: job %d differs from the first in tenant, tier or batch, "
+                         "or has an idempotency key",
+                         i);
+            goto out;
+        }
+        if (j->input_len > JQ_INPUT_MAX || (j->input == NULL && j->input_len > 0)) {
+            rc = err_set(e, JQ_ERR_INVALID, ERR_TOO_LARGE, "input_too_large",
+                         "invalid input %d: %zu bytes (limit %zu)", i, j->input_len, JQ_INPUT_MAX);
+            goto out;
+        }
+        const char *p = j->params_json;
+        while (p != NULL && isspace((unsigned char)*p))
+            p++;
+        if (p != NULL && *p != '{') {
+            rc = err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_params",
+                         "invalid params of job %d: expected a JSON object", i);
+            goto out;
+        }
+        pv[i] = (const uint8_t *)j->params_json;
+        pl[i] = j->params_json ? strlen(j->params_json) : 0;
+        pv[n + i] = j->input ? j->input : (const uint8_t *)"";
+        pl[n + i] = j->input_len;
+        pv[2 * n + i] = (const uint8_t *)j->input_type;
+        pl[2 * n + i] = j->input_type ? strlen(j->input_type) : 0;
+        pv[3 * n + i] = thumbs ? thumbs[i] : NULL;
+        pl[3 * n + i] = thumbs && thumbs[i] ? thumb_lens[i] : 0;
+    }
+    static const uint32_t oids[4] = {JQ_OID_TEXT, JQ_OID_BYTEA, JQ_OID_TEXT, JQ_OID_BYTEA};
+    for (int k = 0; k < 4; k++) {
+        arr[k] = jq_array_bin(oids[k], n, pv + (size_t)k * n, pl + (size_t)k * n, &alen[k]);
+        if (arr[k] == NULL || alen[k] > INT32_MAX) {
+            rc = err_set(e, JQ_ERR_INVALID, ERR_TOO_LARGE, "input_too_large",
+                         "the group's inputs pass %zu bytes", JQ_GROUP_BYTES_MAX);
+            goto out;
+        }
+    }
+    rc = jq_depth_check(c, j0->tier, e);
+    if (rc != JQ_OK)
+        goto out;
+    char ten[24], tier[24], batch[24], dl[24], ma[24];
+    const char *v[11] = {
+        pgx_i64(ten, j0->tenant_id),
+        j0->task,
+        j0->model,
+        pgx_i64(tier, j0->tier),
+        (const char *)arr[0],
+        (const char *)arr[1],
+        (const char *)arr[2],
+        j0->batch_id ? pgx_i64(batch, j0->batch_id) : NULL,
+        j0->deadline_ms ? pgx_i64(dl, j0->deadline_ms) : NULL,
+        pgx_i64(ma, j0->max_attempts ? j0->max_attempts : jq_conn(c)->max_attempts),
+        (const char *)arr[3],
+    };
+    int lens[11] = {0, 0, 0, 0, (int)alen[0], (int)alen[1], (int)alen[2], 0, 0, 0, (int)alen[3]};
+    int fmts[11] = {0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_MANY, 11, v, lens, fmts, 0, e);
+    if (r == NULL) {
+        rc = jq_fail(c, e);
+        if (rc == JQ_ERR_INVALID && e != NULL)
+            snprintf(e->code, sizeof(e->code), "invalid_params");
+        goto out;
+    }
+    if (PQntuples(r) != n) {
+        pgx_reset(c);
+        rc = err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "unknown batch: %lld",
+                     (long long)j0->batch_id);
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    jq_conn(c)->depth_added[j0->tier] += n;
+    pgx_reset(c);
+out:
+    for (int k = 0; k < 4; k++)
+        free(arr[k]);
+    free(pv);
+    free(pl);
+    return rc;
+}
+
 int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected, const char *label,
                     int64_t *batch_id, struct err *e)
 {

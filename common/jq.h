@@ -182,6 +182,20 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
                    struct err *e);
 
 /*
+ * The group enqueue: jobs[0..n) in one statement, all with jobs[0]'s
+ * tenant, task, model, tier, batch, deadline and max_attempts (the caller
+ * guarantees it) and no idempotency key; each its own params, input, type
+ * and thumbnail (thumbs[i], thumb_lens[i]; thumbs NULL or thumbs[i] NULL =
+ * none).  ids[0..n) receive the new ids in order.  One depth check, one
+ * fairness lookup, at most one NOTIFY.  Same errors as jq_job_enqueue;
+ * n <= JQ_GROUP_MAX.  May run inside jq_tx_begin/commit (all or nothing).
+ */
+#define JQ_GROUP_MAX 1000
+int jq_job_enqueue_many(struct pgx *c, const struct jq_new_job *jobs, int n,
+                        const uint8_t *const *thumbs, const size_t *thumb_lens, int64_t *ids,
+                        struct err *e);
+
+/*
  * Creates a batch (an album) of n_expected images at `tier` for tenant;
  * the caller then enqueues the per-image jobs with batch_id set, ideally in
  * one transaction.  label may be NULL.

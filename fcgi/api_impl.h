@@ -86,6 +86,15 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
                     int64_t batch_id, int64_t *job_id, int *existed, struct err *e);
 
 /*
+ * The group enqueue of a batch: spec with images[i] and, where not NULL,
+ * params[i] as each job's own, n jobs in one statement (jq_job_enqueue_many)
+ * into batch_id; ids[0..n) receive the job ids.  jq status codes.
+ */
+int api_job_enqueue_group(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
+                          const struct api_image *images, const char *const *params, int n,
+                          int64_t batch_id, int64_t *ids, struct err *e);
+
+/*
  * Turns a multipart/form-data body into a JSON object of its text fields
  * (owned by the arena; "params" parsed as JSON, "deadline_ms" as an
  * integer) and validates its file parts named image/images/file into

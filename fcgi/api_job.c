@@ -296,6 +296,41 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
     return rc;
 }
 
+int api_job_enqueue_group(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
+                          const struct api_image *images, const char *const *params, int n,
+                          int64_t batch_id, int64_t *ids, struct err *e)
+{
+    struct jq_new_job *jobs = ar_calloc(ctx->ar, (size_t)n, sizeof(*jobs));
+    const uint8_t **thumbs = ar_calloc(ctx->ar, (size_t)n, sizeof(*thumbs));
+    size_t *tlens = ar_calloc(ctx->ar, (size_t)n, sizeof(*tlens));
+    if (jobs == NULL || thumbs == NULL || tlens == NULL)
+        return err_set(e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate the group of %d jobs", n);
+    for (int i = 0; i < n; i++) {
+        /* analyze resolves each image's params to its model list */
+        struct api_job_spec js = *spec;
+        js.image = images[i];
+        if (params != NULL && params[i] != NULL)
+            js.params_json = params[i];
+        if (strcmp(js.task, API_ANALYZE_TASK) == 0 && api_analyze_params(ctx, &js, e) != API_OK)
+            return JQ_ERR_INVALID;
+        struct jq_new_job *j = &jobs[i];
+        j->tenant_id = r->tenant.id;
+        j->task = js.task;
+        j->model = js.model;
+        j->tier = js.tier;
+        j->params_json = js.params_json;
+        j->input = js.image.data;
+        j->input_len = js.image.len;
+        j->input_type = js.image.mime;
+        j->batch_id = batch_id;
+        j->deadline_ms = (int)js.deadline_ms;
+        thumbs[i] = js.image.thumb;
+        tlens[i] = js.image.thumb_len;
+    }
+    return jq_job_enqueue_many(ctx->db, jobs, n, thumbs, tlens, ids, e);
+}
+
 int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
                      struct api_image *images, int max_images, int *nimages, struct err *e)
 {

@@ -111,20 +111,17 @@ int api_h_batches_create(struct api_ctx *ctx, struct api_req *r)
         return api_reply_err(r, &e);
     if (jq_batch_create(ctx->db, r->tenant.id, spec.tier, n, label, &bid, &e) != JQ_OK)
         goto fail;
-    json_t *ids = json_array();
-    for (int i = 0; i < n; i++) {
-        struct api_job_spec js = spec;
-        js.image = imgs[i];
-        if (img_params[i] != NULL)
-            js.params_json = img_params[i];
-        int64_t jid = 0;
-        int existed = 0;
-        if (api_job_enqueue(ctx, r, &js, bid, &jid, &existed, &e) != JQ_OK) {
-            json_decref(ids);
-            goto fail;
-        }
-        json_array_append_new(ids, json_integer(jid));
+    /* one statement for the whole batch (the group enqueue) */
+    int64_t *jids = ar_calloc(ctx->ar, (size_t)n, sizeof(*jids));
+    if (jids == NULL) {
+        err_set(&e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory", "could not allocate %d job ids", n);
+        goto fail;
     }
+    if (api_job_enqueue_group(ctx, r, &spec, imgs, img_params, n, bid, jids, &e) != JQ_OK)
+        goto fail;
+    json_t *ids = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(ids, json_integer(jids[i]));
     if (jq_tx_commit(ctx->db, &e) != JQ_OK) {
         json_decref(ids);
         return api_reply_err(r, &e);

@@ -125,6 +125,55 @@ SELECT i.job_id, 1
 UNION ALL
 SELECT NULL, 0 FROM b WHERE NOT b.ok
 
+-- name: jq_enqueue_many
+-- the group enqueue: n jobs of one tenant, task, model, tier and batch in
+-- one statement (one round trip, one fairness lookup, at most one NOTIFY).
+-- $1 tenant, $2 task, $3 model, $4 tier, $5 params text[] (NULL element =
+-- {}), $6 inputs bytea[], $7 input types text[], $8 batch id, $9 deadline
+-- ms, $10 max attempts, $11 thumbnails bytea[] (NULL element = none).
+-- Returns the new ids in the arrays' order; no row for a batch that is not
+-- the tenant's.  Fair keys advance by the quantum per job, as n single
+-- enqueues in one transaction would.
+WITH b AS MATERIALIZED (
+    SELECT ($8::bigint IS NULL OR EXISTS (
+                SELECT 1 FROM batches WHERE id = $8::bigint AND tenant_id = $1::bigint)) AS ok
+),
+u AS MATERIALIZED (
+    SELECT x.n, nextval('job_id_seq') AS id, x.p, x.i, x.t, x.th
+      FROM b, unnest($5::text[], $6::bytea[], $7::text[], $11::bytea[])
+              WITH ORDINALITY AS x(p, i, t, th, n)
+     WHERE b.ok
+),
+fk AS MATERIALIZED (
+    SELECT job_fair_key($1::bigint, $4::smallint) AS v,
+           (SELECT s.fair_quantum_ms FROM queue_settings s WHERE s.id = 1) AS q
+),
+wake AS MATERIALIZED (
+    -- as jq_enqueue: the snapshot predates the insert
+    SELECT $4::smallint = 3 OR NOT job_model_waiting($3::text, $4::smallint) AS w
+),
+ins AS (
+    INSERT INTO jobs (id, tenant_id, batch_id, task, model, tier, fair_key,
+                      params, input, input_type, max_attempts, deadline_at)
+    SELECT u.id, $1::bigint, $8::bigint, $2::text, $3::text, $4::smallint,
+           fk.v + (u.n - 1) * fk.q, coalesce(u.p::jsonb, '{}'::jsonb), u.i, u.t,
+           $10::int, now() + make_interval(secs => $9::int / 1000.0)
+      FROM u, fk
+    RETURNING id
+),
+th AS (
+    INSERT INTO job_thumbs (job_id, tenant_id, bytes)
+    SELECT u.id, $1::bigint, u.th FROM u WHERE u.th IS NOT NULL
+    ON CONFLICT (job_id) DO NOTHING
+    RETURNING job_id
+),
+nt AS MATERIALIZED (
+    SELECT pg_notify('vkv_job_new', $3::text) AS x
+      FROM wake WHERE wake.w AND EXISTS (SELECT 1 FROM ins)
+)
+SELECT u.id, (SELECT count(*) FROM nt) + (SELECT count(*) FROM th) AS side
+  FROM u ORDER BY u.n
+
 -- name: jq_batch_create
 INSERT INTO batches (tenant_id, tier, label, n_expected)
 VALUES ($1::bigint, $2::smallint, $3::text, $4::int)

@@ -310,6 +310,21 @@ req POST /v1/batches "${AJ[@]}" -d "{\"task\":\"detect\",\"label\":\"holiday\",\
 BID=$(jget id)
 [[ $STATUS == 202 && $(jget total) == 3 && $(jget tier_name) == BACKGROUND && -n $(jget job_ids.2) ]]
 check $? "POST /v1/batches: 3 jobs at BACKGROUND" "$STATUS $(head -c 300 "$T/body")"
+# the group enqueue writes the three in one statement: ids in the images'
+# order, each job its own params and input, a thumbnail each, fair keys a
+# quantum apart (as three enqueues in a row), all in the batch
+J0=$(jget job_ids.0) J1=$(jget job_ids.1) J2=$(jget job_ids.2)
+grp=$(psql -XAtq -F' ' -c "SELECT string_agg(coalesce(params->>'n', '-'), ',' ORDER BY id),
+         string_agg(md5(input), ',' ORDER BY id),
+         count(DISTINCT t.job_id), count(*) FILTER (WHERE batch_id = $BID),
+         bool_and(fair_key - lag_fk = (SELECT fair_quantum_ms FROM queue_settings) OR lag_fk IS NULL)
+    FROM (SELECT j.*, lag(fair_key) OVER (ORDER BY id) AS lag_fk FROM jobs j
+           WHERE id IN ($J0, $J1, $J2)) j LEFT JOIN job_thumbs t ON t.job_id = j.id")
+read -r gparams ginputs gthumbs gbatch gfair <<<"$grp"
+i0=$(python3 -c 'import hashlib,base64,sys; print(hashlib.md5(open(sys.argv[1],"rb").read()).hexdigest())' "$T/img/ok.png")
+i1=$(python3 -c 'import hashlib,base64,sys; print(hashlib.md5(open(sys.argv[1],"rb").read()).hexdigest())' "$T/img/ok2.png")
+((J0 < J1 && J1 < J2)) && [[ $gparams == "-,2,-" && $ginputs == "$i0,$i1,$i0" && $gthumbs == 3 && $gbatch == 3 && $gfair == t ]]
+check $? "group enqueue: ids in order, params -,2,- ($gparams), inputs in order, $gthumbs thumbnails, $gbatch in the batch, fair keys a quantum apart ($gfair)" "$grp"
 req GET "/v1/batches/$BID" -H "Authorization: Bearer $KA"
 [[ $STATUS == 200 && $(jget total) == 3 && $(jget counts.queued) == 3 ]]; check $? "GET /v1/batches/{id}: progress counts" "$(head -c 300 "$T/body")"
 req GET "/v1/batches/$BID" -H "Authorization: Bearer $KB"
