@@ -256,7 +256,8 @@ static const struct vkv_cmd cmds[] = {
     {"bench", vkv_cli_bench,
      "vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] [--cpu] [--image F]"},
     {"upscale", vkv_cli_upscale,
-     "vkv upscale MODEL IMAGE OUT.png|.webp|.ppm [--cpu] [--device SEL] [--quality 1..100|101]"},
+     "vkv upscale MODEL IMAGE OUT.png|.webp|.jpg|.ppm [--cpu] [--device SEL] [--quality "
+     "1..100|101]"},
     {"decode", vkv_cli_decode,
      "vkv decode WEIGHTS.safetensors [--config FILE|JSON] [--wtype f32|f16|i8|q4] "
      "(--ids 1,2,3 | --text STR --tokenizer tokenizer.json) [--prefix P] [--generate N] "

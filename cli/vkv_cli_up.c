@@ -74,7 +74,9 @@ static int out_write(const char *path, const uint8_t *rgb, int w, int h, int qua
         fprintf(f, "P6\n%d %d\n255\n", w, h);
         bad = fwrite(rgb, 1, (size_t)w * h * 3, f) != (size_t)w * h * 3;
     } else {
-        enum imgenc_format fm = ends_with(path, ".webp") ? IMGENC_WEBP : IMGENC_PNG;
+        enum imgenc_format fm = ends_with(path, ".webp")                              ? IMGENC_WEBP
+                                : ends_with(path, ".jpg") || ends_with(path, ".jpeg") ? IMGENC_JPEG
+                                                                                      : IMGENC_PNG;
         if (imgenc_encode(rgb, w, h, fm, quality, &enc, &n, &e) != IMGENC_OK) {
             fprintf(stderr, "vkv: %s (%s)\n", e.msg, e.code);
             return -1;
@@ -112,8 +114,9 @@ int vkv_cli_upscale(int argc, char **argv)
             np = 99;
     }
     if (np != 3) {
-        fprintf(stderr, "usage: vkv upscale MODEL IMAGE OUT.png|.webp|.ppm [--cpu] [--device SEL] "
-                        "[--quality 1..100|101]\n");
+        fprintf(stderr,
+                "usage: vkv upscale MODEL IMAGE OUT.png|.webp|.jpg|.ppm [--cpu] [--device SEL] "
+                "[--quality 1..100|101]\n");
         return 2;
     }
     char mp[1024];

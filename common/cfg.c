@@ -73,6 +73,8 @@ static const struct cfg_entry cfg_entries[] = {
      A | W | C, "largest width*height accepted, checked before decoding"},
     {"VKV_MAX_DECODE_CPU_MS", CFG_TYPE_INT, CFG_STR(IMG_DEFAULT_MAX_CPU_MS), 0, 600000, 0,
      A | W | C, "CPU time one request's image decoding may use (0 = no limit)"},
+    {"VKV_MAX_RESULT_BYTES", CFG_TYPE_INT, "33554432", 1024, 536870912, 0, W,
+     "largest image result (an upscaled PNG/WebP/JPEG) a job may store; larger fails the job"},
     {"VKV_THUMB_SIDE", CFG_TYPE_INT, "160", 0, 1024, 0, A,
      "side of the thumbnail vkv-api keeps per job for the dashboard (below 8 = none)"},
     /* postgresql */

@@ -12,7 +12,8 @@
  *
  * libjpeg and libpng signal errors by calling an error callback that must
  * not return; we longjmp out of it back into img_jpeg_decode() /
- * img_png_decode(), the only functions here that call setjmp.  Their
+ * img_png_decode() / img_jpeg_encode(), the only functions here that call
+ * setjmp.  Their
  * locals that change after setjmp are volatile; after the jump they
  * destroy the library state and free their own temporaries.  Nothing
  * else in vkvision uses setjmp/longjmp (STYLE.md §5).
@@ -553,6 +554,63 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row4);
+    return IMG_OK;
+}
+
+/* ---- JPEG encoder ---- */
+
+/* what the encoder's longjmp must find intact: on the heap, so no local
+ * changed after setjmp is read after the jump */
+struct img_jpeg_out {
+    unsigned char *buf; /* jpeg_mem_dest's buffer (malloc'd by libjpeg-turbo) */
+    unsigned long size;
+};
+
+int img_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len,
+                    struct err *e)
+{
+    *out = NULL;
+    *len = 0;
+    if (rgb == NULL || w < 1 || h < 1 || (long)w > JPEG_MAX_DIMENSION ||
+        (long)h > JPEG_MAX_DIMENSION || quality < 1 || quality > 100)
+        return err_set(e, IMG_ERR_INVALID, ERR_INVALID, "invalid_image",
+                       "JPEG holds 1..%ld pixels a side at quality 1..100, not %dx%d at %d",
+                       (long)JPEG_MAX_DIMENSION, w, h, quality);
+    struct img_jpeg_out *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return img_oom(e, sizeof(*o));
+    struct jpeg_compress_struct cinfo;
+    struct img_jpeg_err jerr;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = img_jpeg_error_exit;
+    jerr.msg[0] = 0;
+    jerr.costly = 0;
+    if (setjmp(jerr.jb)) {
+        jpeg_destroy_compress(&cinfo);
+        free(o->buf);
+        free(o);
+        return err_set(e, IMG_ERR_OOM, ERR_INTERNAL, "encode_failed", "JPEG encoder: %s", jerr.msg);
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &o->buf, &o->size);
+    cinfo.image_width = (JDIMENSION)w;
+    cinfo.image_height = (JDIMENSION)h;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        /* libjpeg's row type is not const; it only reads the rows */
+        JSAMPROW row = (JSAMPROW)(uintptr_t)(rgb + (size_t)cinfo.next_scanline * (size_t)w * 3);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *out = o->buf;
+    *len = (size_t)o->size;
+    free(o);
     return IMG_OK;
 }
 

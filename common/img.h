@@ -163,4 +163,18 @@ void img_free(struct img *im);
 int img_resize_bilinear(const struct img *src, int w, int h, struct ar *ar, struct img *dst,
                         struct err *e);
 
+/* ---- encoding ---- */
+
+/*
+ * Encodes w x h RGB8 pixels (rgb borrowed, rows of w*3 bytes, each side
+ * 1..65500) as a baseline JPEG (libjpeg-turbo, 4:2:0, quality 1..100).
+ * Lives here because libjpeg reports errors by longjmp and img.c is the
+ * one file allowed setjmp.  On IMG_OK *out is a new malloc'd buffer of
+ * *len bytes the caller frees with free(); on error (IMG_ERR_INVALID: bad
+ * size or quality; IMG_ERR_OOM: the encoder failed) *out is NULL and e is
+ * filled.  Thread-safe.  Callers normally use imgenc_encode (imgenc.h).
+ */
+int img_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len,
+                    struct err *e);
+
 #endif

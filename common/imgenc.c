@@ -1,9 +1,11 @@
 /*
- * imgenc.c: PNG and WebP encoding (imgenc.h).  libpng's simplified
+ * imgenc.c: PNG, WebP and JPEG encoding (imgenc.h).  libpng's simplified
  * writer reports errors by return value (its own longjmp stays inside
- * libpng), so no setjmp here.
+ * libpng), so no setjmp here; JPEG goes to img_jpeg_encode (img.c), which
+ * keeps libjpeg's.
  */
 #include "common/imgenc.h"
+#include "common/img.h"
 
 #include <png.h>
 #include <webp/encode.h>
@@ -17,6 +19,8 @@ int imgenc_format_parse(const char *s, enum imgenc_format *f)
         *f = IMGENC_PNG;
     else if (s && !strcmp(s, "webp"))
         *f = IMGENC_WEBP;
+    else if (s && (!strcmp(s, "jpeg") || !strcmp(s, "jpg")))
+        *f = IMGENC_JPEG;
     else
         return -1;
     return 0;
@@ -24,7 +28,7 @@ int imgenc_format_parse(const char *s, enum imgenc_format *f)
 
 const char *imgenc_mime(enum imgenc_format f)
 {
-    return f == IMGENC_WEBP ? "image/webp" : "image/png";
+    return f == IMGENC_WEBP ? "image/webp" : f == IMGENC_JPEG ? "image/jpeg" : "image/png";
 }
 
 static int png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len, struct err *e)
@@ -67,6 +71,12 @@ int imgenc_encode(const uint8_t *rgb, int w, int h, enum imgenc_format f, int qu
                        "cannot encode a %dx%d image", w, h);
     if (f == IMGENC_PNG)
         return png_encode(rgb, w, h, out, len, e);
+    if (f == IMGENC_JPEG) {
+        int rc = img_jpeg_encode(rgb, w, h, quality, out, len, e);
+        return rc == IMG_OK            ? IMGENC_OK
+               : rc == IMG_ERR_INVALID ? IMGENC_ERR_INVALID
+                                       : IMGENC_ERR_OOM;
+    }
     if (w > WEBP_MAX_DIMENSION || h > WEBP_MAX_DIMENSION || quality < 1 || quality > 101)
         return err_set(e, IMGENC_ERR_INVALID, ERR_INVALID, "invalid_image",
                        "WebP holds at most %dx%d pixels at quality 1..100 (101 lossless), "

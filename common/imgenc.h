@@ -1,8 +1,8 @@
 /*
- * imgenc.h: encodes an RGB8 image to PNG (libpng's simplified API) or WebP
- * (libwebp's one-call encoders), in memory; neither needs setjmp.  Used for
- * images the service produces (upscaling).  JPEG output is not offered: it
- * would need libjpeg's setjmp error path, which only img.c may use.
+ * imgenc.h: encodes an RGB8 image to PNG (libpng's simplified API), WebP
+ * (libwebp's one-call encoders) or JPEG (libjpeg-turbo through
+ * img_jpeg_encode in img.c, the one file allowed libjpeg's setjmp error
+ * path), in memory.  Used for images the service produces (upscaling).
  */
 #ifndef VKV_IMGENC_H
 #define VKV_IMGENC_H
@@ -12,9 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* the largest image the service produces, in pixels (an upscale's output:
+ * the worker's tiled run and vkv-api's check at submission share it) */
+#define IMGENC_MAX_PIXELS (64LL << 20)
+
 enum imgenc_format {
     IMGENC_PNG = 0,
     IMGENC_WEBP, /* lossy at quality 1..100; 101 = lossless */
+    IMGENC_JPEG, /* baseline 4:2:0 at quality 1..100 */
 };
 
 enum imgenc_status {
@@ -23,9 +28,9 @@ enum imgenc_status {
     IMGENC_ERR_OOM = -3,     /* allocation or the encoder failed */
 };
 
-/* "png" / "webp" -> format, 0; -1 for anything else */
+/* "png" / "webp" / "jpeg" (or "jpg") -> format, 0; -1 for anything else */
 int imgenc_format_parse(const char *s, enum imgenc_format *f);
-/* the MIME type ("image/png", "image/webp"); static string */
+/* the MIME type ("image/png", "image/webp", "image/jpeg"); static string */
 const char *imgenc_mime(enum imgenc_format f);
 
 /*

@@ -188,6 +188,10 @@ int api_reply_err(struct api_req *r, const struct err *e);
 
 /* sends a text body with the given content type */
 int api_reply_text(struct api_req *r, int status, const char *ctype, const char *text, size_t n);
+/* sends n bytes of any content type (an image result); extra_headers as
+ * for api_reply_json */
+int api_reply_bytes(struct api_req *r, int status, const char *ctype, const void *data, size_t n,
+                    const char *extra_headers);
 
 /* SSE: sends the 200 head (text/event-stream, no-cache, X-Accel-Buffering:
  * no) once; api_sse_event sends "event: <name>\ndata: <json>\n\n" (event
@@ -262,6 +266,10 @@ json_t *api_models_tasks_json(const struct api_models *m);
 json_t *api_models_names_json(const struct api_models *m, const char *task);
 /* [{id, name, description, version, tasks, manifest, default}] (new reference) */
 json_t *api_models_list_json(const struct api_models *m);
+/* an upscale model's scale (the manifest's post.scale), 0 for any other */
+int api_models_scale(const struct api_models *m, const char *model);
+/* the model of task with that scale, or NULL; borrowed */
+const char *api_models_by_scale(const struct api_models *m, const char *task, int scale);
 
 /* -------------------------------------------------------------- tiers */
 

@@ -10,6 +10,7 @@
 #include "fcgi/api.h"
 #include "fcgi/api_impl.h"
 #include "fcgi/handlers/h_analyze.h"
+#include "fcgi/handlers/h_upscale.h"
 
 #include "common/ar.h"
 #include "common/durl.h"
@@ -198,6 +199,7 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
                            "field \"model\" must be a string");
         spec->model = json_string_value(v);
     }
+    int model_given = spec->model != NULL;
     if (check_task_model(ctx, spec, e) != API_OK)
         return API_ERR_INVALID;
 
@@ -217,6 +219,9 @@ int api_job_spec_from_json(struct api_ctx *ctx, struct api_req *r, json_t *body,
     }
 
     if (strcmp(spec->task, API_ANALYZE_TASK) == 0 && api_analyze_params(ctx, spec, e) != API_OK)
+        return API_ERR_INVALID;
+    if (strcmp(spec->task, API_UPSCALE_TASK) == 0 &&
+        api_upscale_params(ctx, spec, model_given, e) != API_OK)
         return API_ERR_INVALID;
 
     v = json_object_get(body, "deadline_ms");
@@ -263,6 +268,9 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
             return JQ_ERR_INVALID;
         spec = &as;
     }
+    /* every route's upscale job, with its image now known (form or URL) */
+    if (strcmp(spec->task, API_UPSCALE_TASK) == 0 && api_upscale_check_size(ctx, spec, e) != API_OK)
+        return JQ_ERR_INVALID;
     struct jq_new_job j;
     memset(&j, 0, sizeof(j));
     j.tenant_id = r->tenant.id;

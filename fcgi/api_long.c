@@ -48,9 +48,10 @@ int api_long_is(const struct api_route *rt, const struct api_req *r)
     for (int i = 0; long_routes[i]; i++)
         if (strcmp(rt->pattern, long_routes[i]) == 0)
             return 1;
-    /* POST /v1/jobs?wait=MS answers when the job ends */
-    return strcmp(rt->pattern, "/v1/jobs") == 0 && strcmp(r->method, "POST") == 0 &&
-           r->query != NULL && (strncmp(r->query, "wait=", 5) == 0 || strstr(r->query, "&wait="));
+    /* POST /v1/jobs?wait=MS and /v1/upscale?wait=MS answer when the job ends */
+    return (strcmp(rt->pattern, "/v1/jobs") == 0 || strcmp(rt->pattern, "/v1/upscale") == 0) &&
+           strcmp(r->method, "POST") == 0 && r->query != NULL &&
+           (strncmp(r->query, "wait=", 5) == 0 || strstr(r->query, "&wait="));
 }
 
 /* the slot of tenant t (or a free one when add); -1 when the table is full */

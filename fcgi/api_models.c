@@ -123,3 +123,26 @@ json_t *api_models_list_json(const struct api_models *ms)
     }
     return a;
 }
+
+/* an upscale model's "post.scale" (1..16), else 0 */
+static int manifest_scale(const struct rt_manifest *m)
+{
+    json_int_t sc = json_integer_value(json_object_get(json_object_get(m->json, "post"), "scale"));
+    return rt_manifest_has_task(m, "upscale") && sc > 0 && sc <= 16 ? (int)sc : 0;
+}
+
+int api_models_scale(const struct api_models *ms, const char *model)
+{
+    for (int i = 0; model != NULL && i < ms->n; i++)
+        if (strcmp(ms->m[i]->name, model) == 0)
+            return manifest_scale(ms->m[i]);
+    return 0;
+}
+
+const char *api_models_by_scale(const struct api_models *ms, const char *task, int scale)
+{
+    for (int i = 0; i < ms->n; i++)
+        if (manifest_scale(ms->m[i]) == scale && rt_manifest_has_task(ms->m[i], task))
+            return ms->m[i]->name;
+    return NULL;
+}

@@ -21,6 +21,7 @@ struct api_query_rule {
 
 static const struct api_query_rule api_query_rules[] = {
     {"POST", "/v1/jobs", {"wait", NULL}},
+    {"POST", "/v1/upscale", {"wait", NULL}},
     {"GET",
      "/v1/jobs",
      {"state", "tier", "task", "model", "batch_id", "created_after", "limit", "cursor", "tenant",

@@ -110,6 +110,15 @@ int api_reply_text(struct api_req *r, int status, const char *ctype, const char 
     return rc;
 }
 
+int api_reply_bytes(struct api_req *r, int status, const char *ctype, const void *data, size_t n,
+                    const char *extra_headers)
+{
+    int rc = send_head(r, status, ctype, n, extra_headers);
+    if (rc == API_OK && n > 0)
+        rc = out_write(r, data, n);
+    return rc;
+}
+
 int api_reply_json(struct api_req *r, int status, json_t *body, const char *extra_headers)
 {
     if (body == NULL)

@@ -13,6 +13,7 @@
 #include "fcgi/handlers/h_moondream.h"
 #include "fcgi/handlers/h_station.h"
 #include "fcgi/handlers/h_analyze.h"
+#include "fcgi/handlers/h_upscale.h"
 
 #include <stddef.h>
 
@@ -49,6 +50,8 @@ static const struct api_route api_routes[] = {
     {"POST", "/v1/segment", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_md_segment},
     /* photo analysis: several models, one decode (fcgi/handlers/h_analyze.c) */
     {"POST", "/v1/analyze", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_analyze},
+    /* upscaling: asynchronous unless ?wait= (fcgi/handlers/h_upscale.c) */
+    {"POST", "/v1/upscale", API_AUTH_TENANT, JQ_TIER_INTERACTIVE, api_h_upscale},
     /* Moondream Station status (fcgi/handlers/h_station.c) */
     {"GET", "/health", API_AUTH_NONE, API_TIER_NONE, api_h_station_health},
     {"GET", "/v1/stats", API_AUTH_TENANT, API_TIER_NONE, api_h_station_stats},

@@ -13,7 +13,7 @@ PKGS=(
   iproute2 openssl util-linux
   nodejs npm
   chromium
-  python3 python3-torch python3-pil python3-numpy
+  python3 python3-torch python3-pil python3-numpy python3-onnx
 )
 
 missing=()

@@ -26,14 +26,16 @@
 #ifndef RT_TASK_UPSCALE_H
 #define RT_TASK_UPSCALE_H
 
+#include "common/imgenc.h"
 #include "tasks/rt_task.h"
 
 #include <stdint.h>
 
 /* input pixels shared by neighbouring tiles on each side (> receptive field 10) */
 #define RT_UPSCALE_OVERLAP 12
-/* largest output, in pixels (RGB8: 3 bytes each) */
-#define RT_UPSCALE_MAX_OUT_PIXELS (64LL << 20)
+/* largest output, in pixels (RGB8: 3 bytes each): the service's limit on
+ * images it produces, which vkv-api checks at submission */
+#define RT_UPSCALE_MAX_OUT_PIXELS IMGENC_MAX_PIXELS
 
 /* the model's scale (output side / input side), 0 when m is not an upscale model */
 int rt_task_upscale_scale(const struct rt_task_model *m);

@@ -12,7 +12,7 @@ $(BIN)/wk_unit: $(O)/tests/integration/worker_unit.o $(WK_CORE_OBJS) $(COMMON_LI
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)
 
 # the Vulkan engine runs models through the task layer (tasks/)
-WK_ENG_SRC := worker/wk_eng_rt.c worker/wk_eng_md.c
+WK_ENG_SRC := worker/wk_eng_rt.c worker/wk_eng_md.c worker/wk_eng_up.c
 WK_ENG_LIBS := $(VLM_LIB) $(TASK_LIB) $(IMPORT_LIB) $(RT_LIB)
 WK_ENG_LDLIBS := $(RT_LDLIBS)
 WK_SRCS := worker/wk_main.c worker/wk_eng_test.c $(WK_ENG_SRC)

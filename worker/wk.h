@@ -83,11 +83,16 @@ struct wk_item {
     char *result_json; /* new string, caller frees with free() */
     char *resume_json; /* WK_SUSPENDED: the answer's ids as a JSON array (new string, caller
                           frees), or NULL to start over */
-    double decode_ms;  /* decode + preprocess of this item */
-    double infer_ms;   /* the batch's inference time (shared) */
-    double post_ms;    /* postprocess of this item */
-    int batch_size;    /* size of the chunk this item ran in */
-    int done;          /* outcome decided */
+    /* an image result (upscale): new buffer, caller frees with free(); its
+     * MIME type is a static string; NULL/0 for JSON-only results */
+    uint8_t *result_bytes;
+    size_t result_len;
+    const char *result_type;
+    double decode_ms; /* decode + preprocess of this item */
+    double infer_ms;  /* the batch's inference time (shared) */
+    double post_ms;   /* postprocess of this item */
+    int batch_size;   /* size of the chunk this item ran in */
+    int done;         /* outcome decided */
 };
 
 /* ---- the engine: what the residency manager and the batch runner drive ---- */
@@ -180,6 +185,22 @@ int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void
 void wk_md_unload(void *handle);
 /* runs items one by one (a bad input fails only its item); WK_OK or a batch error */
 int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items, struct err *e);
+
+/*
+ * Upscale jobs in the Vulkan engine (worker/wk_eng_up.c, over
+ * tasks/rt_task_upscale.h): each item upscaled in tiles and encoded as its
+ * params ask ({"format": "png"|"webp"|"jpeg", "quality"}); the encoding is
+ * the item's result_bytes, at most max_result bytes (else the item fails
+ * with result_too_large).  img_limits is a struct img_limits (the decode
+ * limits).  WK_OK (every item filled: result or its own error), or
+ * WK_ERR_OOM / WK_ERR_DEVICE_LOST / WK_ERR with e and no item filled.
+ */
+struct rt_task_model;
+int wk_up_run(struct rt_task_model *m, const void *img_limits, size_t max_result, int n,
+              struct wk_item *items, struct err *e);
+/* reads an upscale job's params: *format an enum imgenc_format, *quality;
+ * WK_OK or WK_ERR_INPUT with e ("invalid_params") */
+int wk_up_params(const char *params_json, int *format, int *quality, struct err *e);
 
 /* ---- wk_res: residency ---- */
 

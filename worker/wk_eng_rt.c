@@ -6,10 +6,11 @@
  * Registration: every manifest in VKV_MODELS_DIR that the one manifest
  * reader accepts (tasks/rt_manifest.h, the rule vkv-api applies too), that
  * is not "serve": false, whose task the runtime runs (classify,
- * detect_faces, detect, segment, faces) or whose format is moondream2, and
- * whose fetched files are in VKV_MODEL_CACHE/<name>/ (for a pipeline, the
- * folders of its "parts") is a model this worker claims jobs for; its
- * batch limit is the manifest's "batch_limit" (capped by VKV_WORKER_BATCH).
+ * detect_faces, detect, segment, faces, upscale: wk_eng_up.c) or whose format
+ * is moondream2, and whose fetched files are in VKV_MODEL_CACHE/<name>/ (for
+ * a pipeline, the folders of its "parts") is a model this worker claims jobs
+ * for; its batch limit is the manifest's "batch_limit" (capped by
+ * VKV_WORKER_BATCH).
  *
  * A batch: every image is decoded on the CPU (common/img.h, the configured
  * limits; a bad image fails only its own job), then the decoded images run
@@ -34,6 +35,7 @@
 #include "runtime/rt.h"
 #include "tasks/rt_manifest.h"
 #include "tasks/rt_task.h"
+#include "tasks/rt_task_upscale.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -52,6 +54,7 @@ struct rt_eng {
     char manifests[1024];
     char cache[1024];
     struct img_limits lim;
+    size_t max_result; /* VKV_MAX_RESULT_BYTES: an image result's size */
 };
 
 static int map_rt(int rc)
@@ -162,6 +165,8 @@ static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct
     if (h->md != NULL)
         return wk_md_run(h->md, &r->lim, n, items, e);
     struct rt_task_model *m = h->m;
+    if (rt_task_upscale_scale(m) > 0)
+        return wk_up_run(m, &r->lim, r->max_result, n, items, e);
     struct img dec[WK_MAX_BATCH];
     struct rt_image imgs[WK_MAX_BATCH];
     struct wk_item *its[WK_MAX_BATCH];
@@ -271,7 +276,7 @@ static int is_runnable_task(const char *task)
 {
     return task != NULL &&
            (!strcmp(task, "classify") || !strcmp(task, "detect_faces") || !strcmp(task, "detect") ||
-            !strcmp(task, "segment") || !strcmp(task, "faces"));
+            !strcmp(task, "segment") || !strcmp(task, "faces") || !strcmp(task, "upscale"));
 }
 
 /*
@@ -350,6 +355,7 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
     snprintf(r->manifests, sizeof(r->manifests), "%s", models_dir);
     snprintf(r->cache, sizeof(r->cache), "%s", cfg_str("VKV_MODEL_CACHE"));
     cfg_img_limits(&r->lim);
+    r->max_result = (size_t)cfg_int("VKV_MAX_RESULT_BYTES");
     eng->ops = &rte_ops;
     eng->ctx = r;
     eng->kind = "vulkan";

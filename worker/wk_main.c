@@ -429,7 +429,8 @@ static void outcome_write(struct wk_ctx *w, const struct jq_job *j, struct wk_it
             kind = 4;
         } else if (it->status == WK_OK && flag == 0) {
             kind = 0;
-            rc = jq_job_complete(w->db, w->name, j->id, it->result_json, NULL, 0, NULL, tbuf, &e);
+            rc = jq_job_complete(w->db, w->name, j->id, it->result_json, it->result_bytes,
+                                 it->result_len, it->result_type, tbuf, &e);
         } else if (flag < 0 ||
                    (it->status == WK_ERR_CANCELED && strcmp(it->err.code, "lease_lost") == 0)) {
             /* someone else owns it now: write nothing */
@@ -587,6 +588,7 @@ static int batch_once(struct wk_ctx *w)
         outcome_write(w, &jobs[i], &items[i], claim_epoch);
         free(items[i].result_json);
         free(items[i].resume_json);
+        free(items[i].result_bytes);
     }
     w->gen_job = NULL;
     pthread_mutex_lock(&w->mu);

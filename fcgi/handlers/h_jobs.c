@@ -149,12 +149,28 @@ int api_h_jobs_result(struct api_ctx *ctx, struct api_req *r)
     uint8_t *bytes = NULL;
     size_t len = 0;
     char type[64] = "";
-    if (jq_job_result_bytes_get(ctx->db, r->tenant.id, id, &bytes, &len, type, &e) != JQ_OK)
+    int rc = jq_job_result_bytes_get(ctx->db, r->tenant.id, id, &bytes, &len, type, &e);
+    if (rc == JQ_OK) {
+        rc = api_reply_bytes(r, 200, type[0] ? type : "application/octet-stream", bytes, len, NULL);
+        free(bytes);
+        return rc;
+    }
+    if (rc != JQ_ERR_NOT_FOUND)
         return api_reply_err(r, &e);
-    int rc = api_reply_text(r, 200, type[0] ? type : "application/octet-stream",
-                            (const char *)bytes, len);
-    free(bytes);
-    return rc;
+    /* no image: the JSON result of a job that succeeded (another tenant's
+     * job or an unknown id is not found: 404, as for GET /v1/jobs/{id}) */
+    char *text = NULL;
+    err_clear(&e);
+    if (jq_job_get_json(ctx->db, r->tenant.id, id, &text, &e) != JQ_OK)
+        return api_reply_err(r, &e);
+    json_t *job = api_json_own(ctx->ar, json_loads(text, 0, NULL));
+    free(text);
+    const char *state = json_string_value(json_object_get(job, "state"));
+    json_t *res = json_object_get(job, "result");
+    if (state == NULL || strcmp(state, "succeeded") != 0 || json_is_null(res) || res == NULL)
+        return api_reply_error(r, 409, "result_not_ready", 0, "job %lld has no result (state %s)",
+                               (long long)id, state ? state : "unknown");
+    return api_reply_json(r, 200, json_incref(res), NULL);
 }
 
 int api_h_jobs_cancel(struct api_ctx *ctx, struct api_req *r)
