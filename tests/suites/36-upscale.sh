@@ -64,9 +64,11 @@ else
   nok "x8: $(cat "$T/x8.json" "$T/x8.err")"
 fi
 
-# the same model with 48-pixel tiles (VKV_NO_PACK: the pack is per tile size)
+# the same model with 48-pixel tiles (VKV_NO_PACK: the pack is per tile size); a model is
+# named by its manifest's file, so the copy keeps the name esrgan-slim-x2 in a folder of its own
+mkdir -p "$T/t48"
 sed 's/"height": 128/"height": 48/; s/"width": 128/"width": 48/' models/esrgan-slim-x2.json \
-  >"$T/x2-t48.json"
+  >"$T/t48/esrgan-slim-x2.json"
 
 # -- 2. tfjs on a real photo ----------------------------------------------------
 PHOTO=var/testdata/images/chelsea.png
@@ -88,7 +90,7 @@ for y in range(y0, y0 + ch):
     out += px[(y * w + x0) * 3:(y * w + x0 + cw) * 3]
 open(sys.argv[2], 'wb').write(b'P6\n%d %d\n255\n' % (cw, ch) + bytes(out))
 PY
-  if VKV_NO_PACK=1 "$VKV" upscale "$T/x2-t48.json" "$T/crop.ppm" "$T/crop-vk.ppm" >/dev/null 2>"$T/crop.err" &&
+  if VKV_NO_PACK=1 "$VKV" upscale "$T/t48/esrgan-slim-x2.json" "$T/crop.ppm" "$T/crop-vk.ppm" >/dev/null 2>"$T/crop.err" &&
      node tests/ref/esrgan_ref.js var/cache/models/esrgan-slim-x2 "$T/crop.ppm" "$T/crop-tf.ppm" \
        >/dev/null 2>"$T/tf.err" &&
      r=$($CMP "$T/crop-vk.ppm" "$T/crop-tf.ppm" --max 1); then
@@ -99,7 +101,7 @@ PY
 fi
 
 # -- 3. seams -----------------------------------------------------------------------
-if VKV_NO_PACK=1 "$VKV" upscale "$T/x2-t48.json" "$FIX" "$T/x2-tiled.ppm" >/dev/null 2>"$T/t.err" &&
+if VKV_NO_PACK=1 "$VKV" upscale "$T/t48/esrgan-slim-x2.json" "$FIX" "$T/x2-tiled.ppm" >/dev/null 2>"$T/t.err" &&
    r=$($CMP "$T/x2-tiled.ppm" "$T/x2.png" --max 1); then
   ok "x2 in 48-px tiles (5x5) equals the untiled run: $r"
 else
