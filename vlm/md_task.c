@@ -33,6 +33,8 @@ struct mdt_model {
     struct md2_image *im;
     uint64_t im_hash;
     int im_w, im_h;
+    /* device bytes the weights and the kept image may take together (0: no limit) */
+    uint64_t max_bytes;
 };
 
 static char *read_file(const char *path, size_t max, size_t *n)
@@ -62,6 +64,18 @@ int mdt_rev(const struct mdt_model *m)
 struct md2 *mdt_md2(struct mdt_model *m)
 {
     return m->m;
+}
+
+int mdt_limit(struct mdt_model *m, uint64_t max_bytes, struct err *e)
+{
+    uint64_t w = md2_device_bytes(m->m);
+    if (max_bytes != 0 && w >= max_bytes)
+        return err_set_transient(e, RT_ERR_OOM, "out_of_device_memory",
+                                 "moondream2: the weights take %llu bytes, over the %llu bytes "
+                                 "allowed",
+                                 (unsigned long long)w, (unsigned long long)max_bytes);
+    m->max_bytes = max_bytes;
+    return 0;
 }
 
 uint64_t mdt_device_bytes(const struct mdt_model *m)
@@ -178,6 +192,16 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* what the KV cache and activations of a new image may take: the limit less
+ * the weights (the previous image is freed before a new one is made) */
+static uint64_t image_budget(const struct mdt_model *m)
+{
+    if (m->max_bytes == 0)
+        return 0;
+    uint64_t w = md2_device_bytes(m->m);
+    return m->max_bytes > w ? m->max_bytes - w : 1;
+}
+
 static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, struct err *e)
 {
     m->t_vision = m->t_prefix = 0;
@@ -197,7 +221,7 @@ static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, s
         rc = md2_vision(m->m, crops, (uint32_t)n, (uint32_t)th, (uint32_t)tw, proj, NULL, e);
     double t1 = now_ms();
     if (rc == 0)
-        rc = md2_image_init(m->m, proj, m->bos, 0, 0, &m->im, e);
+        rc = md2_image_init(m->m, proj, m->bos, 0, image_budget(m), &m->im, e);
     m->t_vision = t1 - t0, m->t_prefix = now_ms() - t1, m->crops = n;
     free(crops);
     free(proj);

@@ -44,7 +44,14 @@ void mdt_close(struct mdt_model *m);
 const char *mdt_revision(const struct mdt_model *m);
 /* enum mdr_rev */
 int mdt_rev(const struct mdt_model *m);
-/* device bytes of the weights and the kept image */
+/*
+ * Bounds the device bytes of the weights and the kept image together
+ * (max_bytes 0: no limit).  Returns 0, or RT_ERR_OOM (transient, e set)
+ * when the weights alone reach it; a later image whose KV cache and
+ * activations do not fit in what is left fails its mdt_run with RT_ERR_OOM.
+ */
+int mdt_limit(struct mdt_model *m, uint64_t max_bytes, struct err *e);
+/* device bytes of the weights and the kept image (KV cache, activations) */
 uint64_t mdt_device_bytes(const struct mdt_model *m);
 struct md2 *mdt_md2(struct mdt_model *m);
 

@@ -118,6 +118,12 @@ struct wk_engine_ops {
     int (*run)(void *ctx, void *handle, int n, struct wk_item *items, struct err *e);
     /* (optional) device bytes in use by everything on the device, or 0 */
     size_t (*device_used)(void *ctx);
+    /*
+     * (optional) device bytes a loaded model holds now, for a model whose
+     * working memory grows after load (Moondream's KV cache of the kept
+     * image); called after each run; cannot fail
+     */
+    size_t (*model_bytes)(void *ctx, void *handle);
 };
 
 /* what the status heartbeat reports about the device (engine-filled) */
@@ -179,10 +185,16 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
  * jq_job_suspend) continue a suspended answer.
  */
 struct rt_device;
-/* loads dir on dev; WK_OK with *handle and *bytes, WK_ERR_OOM, or WK_ERR */
-int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void **handle,
-               size_t *bytes, struct err *e);
+/*
+ * loads dir on dev within limit device bytes (0: none) for the weights and
+ * the kept image together; WK_OK with *handle and *bytes, WK_ERR_OOM, or
+ * WK_ERR
+ */
+int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, size_t limit,
+               void **handle, size_t *bytes, struct err *e);
 void wk_md_unload(void *handle);
+/* device bytes of the weights and the kept image now */
+size_t wk_md_bytes(void *handle);
 /* runs items one by one (a bad input fails only its item); WK_OK or a batch error */
 int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items, struct err *e);
 

@@ -64,6 +64,12 @@ static int batch_chunks(struct wk_res *r, struct wk_res_model *m, int n, struct 
         struct err e;
         err_clear(&e);
         int rc = r->ops->run(r->ctx, m->handle, c, tmp, &e);
+        if (r->ops->model_bytes != NULL) {
+            size_t b = r->ops->model_bytes(r->ctx, m->handle);
+            pthread_mutex_lock(&r->mu);
+            m->bytes = b;
+            pthread_mutex_unlock(&r->mu);
+        }
         if (rc == WK_OK) {
             for (int j = 0; j < c; j++) {
                 tmp[j].done = 1;

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void **handle,
-               size_t *bytes, struct err *e)
+int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, size_t limit,
+               void **handle, size_t *bytes, struct err *e)
 {
     int wt = weights ? rt_tf_wtype_parse(weights) : RT_TF_I8;
     if (wt < 0)
@@ -37,6 +37,12 @@ int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void
     if (rc < 0)
         return err_set(e, WK_ERR, ERR_INTERNAL, "model_unavailable", "cannot load %s: %s", dir,
                        le.msg);
+    /* the weights are measured once loaded: over the limit, they go at once
+     * and residency treats it as out of memory (evict, retry) */
+    if (mdt_limit(m, limit, &le) < 0) {
+        mdt_close(m);
+        return WK_ERR_OOM;
+    }
     *handle = m;
     *bytes = (size_t)mdt_device_bytes(m);
     return WK_OK;
@@ -45,6 +51,11 @@ int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, void
 void wk_md_unload(void *handle)
 {
     mdt_close(handle);
+}
+
+size_t wk_md_bytes(void *handle)
+{
+    return (size_t)mdt_device_bytes(handle);
 }
 
 /* mdt_req.on_step: the item's own hook (wk_main: progress, preemption) */

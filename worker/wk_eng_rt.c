@@ -88,7 +88,7 @@ static int rte_load(void *ctx, const char *model, int max_batch, size_t limit, v
         snprintf(dir, sizeof(dir), "%s/%s", r->cache, model);
         void *md = NULL;
         int w = wk_md_load(r->dev, dir, json_string_value(json_object_get(man.json, "weights")),
-                           &md, bytes, e);
+                           limit, &md, bytes, e);
         rt_manifest_clear(&man);
         if (w != WK_OK)
             return w;
@@ -245,7 +245,14 @@ static int rte_run(void *ctx, void *handle, int n, struct wk_item *items, struct
     return WK_OK;
 }
 
-static const struct wk_engine_ops rte_ops = {rte_load, rte_unload, rte_run, NULL};
+static size_t rte_model_bytes(void *ctx, void *handle)
+{
+    (void)ctx;
+    const struct rte_handle *h = handle;
+    return h->md != NULL ? wk_md_bytes(h->md) : rt_task_model_bytes(h->m);
+}
+
+static const struct wk_engine_ops rte_ops = {rte_load, rte_unload, rte_run, NULL, rte_model_bytes};
 
 static void rte_devinfo(void *ctx, struct wk_devinfo *d)
 {

@@ -116,7 +116,7 @@ static size_t test_used(void *ctx)
     return ((struct test_eng *)ctx)->used;
 }
 
-static const struct wk_engine_ops test_ops = {test_load, test_unload, test_run, test_used};
+static const struct wk_engine_ops test_ops = {test_load, test_unload, test_run, test_used, NULL};
 
 static void test_devinfo(void *ctx, struct wk_devinfo *d)
 {

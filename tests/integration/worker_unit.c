@@ -97,7 +97,7 @@ static int fake_run(void *ctx, void *handle, int n, struct wk_item *items, struc
     return WK_OK;
 }
 
-static const struct wk_engine_ops fake_ops = {fake_load, fake_unload, fake_run, NULL};
+static const struct wk_engine_ops fake_ops = {fake_load, fake_unload, fake_run, NULL, NULL};
 
 static void items_init(struct wk_item *it, int n, int first_id)
 {

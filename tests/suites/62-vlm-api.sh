@@ -88,4 +88,58 @@ MD_URL=$NGINX_URL MD_KEY=$KEY MD_IMAGES=$IMAGES MD_CLIENT_MODULES=$MDC/node_modu
   MD_EXPECT=$T/expect.json timeout 600 node tests/moondream/md2_client.mjs
 rc=$?
 ((rc == 0)) || { echo "# worker log:"; tail -20 "$T/worker.log"; }
-exit $rc
+
+# ---- residency: what /v1/gpus says about Moondream, and its out-of-memory path
+fails=0
+check() { # check "what" cmd...
+  local what=$1; shift
+  if "$@"; then echo "ok - $what"; else echo "not ok - $what"; fails=$((fails + 1)); fi
+}
+gpu_of() { # gpu_of NAME -> $T/gpu-NAME.json (that worker's entry of GET /v1/gpus)
+  curl -s --max-time 10 -H "Authorization: Bearer $KEY" "$NGINX_URL/v1/gpus" >"$T/gpus.json" &&
+    "$PY" - "$T/gpus.json" "$1" "$T/gpu-$1.json" <<'PY'
+import json, sys
+w = [g for g in json.load(open(sys.argv[1]))["gpus"] if g["name"] == sys.argv[2]]
+sys.exit(1) if not w else json.dump(w[0], open(sys.argv[3], "w"))
+PY
+}
+gj() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+# the kept image's KV cache and activations count: the worker's resident
+# bytes after a caption are vkv md's device_bytes on the same weights (the
+# image positions, and so the cache, do not depend on the photo)
+md_bytes=$(gj /dev/stdin 'j["metrics"]["device_bytes"]' <<<"$cap")
+res_ok() {
+  gpu_of vlm-worker &&
+    [[ $(gj "$T/gpu-vlm-worker.json" '[(m["resident"], m["loads"], m["bytes"]) for m in j["device"]["resident"] if m["model"] == "moondream2"] == [(True, 1, '"$md_bytes"')]') == True ]]
+}
+for _ in $(seq 1 50); do res_ok && break; sleep 0.2; done # the heartbeat's next report
+check "GET /v1/gpus: moondream2 resident, loaded once, $md_bytes bytes (weights + the kept image's KV cache)" res_ok
+kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null
+
+# 8 MiB cannot hold the weights (about 15 MiB in i8): the load is refused as
+# out of memory, counted, the job fails after its attempts, the worker lives
+VKV_VRAM_BUDGET_MB=8 VKV_WORKER_NAME=vlm-small "$BIN/vkv-worker" >"$T/worker-small.log" 2>&1 &
+PIDS+=($!)
+"$PY" -c 'import base64,json,sys; print(json.dumps({"task":"caption","model":"moondream2",
+  "tier":"BACKGROUND","params":{"task":"caption","length":"short","settings":{"max_tokens":2}},
+  "image_url":"data:image/jpeg;base64,"+base64.b64encode(open(sys.argv[1],"rb").read()).decode()}))'   "$IMG" >"$T/small-job.json"
+jid=$(curl -s --max-time 10 -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json'   --data-binary @"$T/small-job.json" "$NGINX_URL/v1/jobs" | tee "$T/small-post.json" |
+  gj /dev/stdin 'j["id"]') || { echo "# POST /v1/jobs: $(head -c 300 "$T/small-post.json")"; }
+state=
+for _ in $(seq 1 600); do # bounded: 120 s
+  curl -s --max-time 10 -H "Authorization: Bearer $KEY" "$NGINX_URL/v1/jobs/$jid" >"$T/small-get.json"
+  state=$(gj "$T/small-get.json" 'j["state"]' 2>/dev/null)
+  [[ $state == failed || $state == succeeded ]] && break
+  sleep 0.2
+done
+check "budget below the weights: the caption job fails after its attempts ($state)" \
+  test "$(gj "$T/small-get.json" 'j["state"] + " " + str(j["attempts"])')" = "failed 3"
+check "... with a clear out-of-device-memory error" grep -q 'out of device memory' "$T/small-get.json"
+oom_ok() {
+  gpu_of vlm-small &&
+    [[ $(gj "$T/gpu-vlm-small.json" 'j["device"]["oom_events"] >= 3 and j["device"]["load_failures"] >= 3 and j["device"]["vram_used_bytes"] == 0') == True ]]
+}
+for _ in $(seq 1 50); do oom_ok && break; sleep 0.2; done
+check "... counted in GET /v1/gpus (oom_events, load_failures), nothing resident" oom_ok
+check "... and the worker is still running" kill -0 "${PIDS[-1]}"
+((fails == 0 && rc == 0))
