@@ -33,5 +33,14 @@ if [[ -x $BIN/rt_conform ]]; then
   else
     echo "not ok - moondream_ref.py wrote the decoder reference"; rc=1
   fi
+  # VKV_RT_PROFILE=1: per-shader device time, with GFLOP/s for the ops that
+  # count their arithmetic (what bench/runtime-ops.sh compares with the peak)
+  prof=$(VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
+  if grep -qE '^profile gemm(_tx)?_f32 +[0-9]+ dispatches +[0-9.]+ us +[0-9.]+ GFLOP/s$' <<<"$prof" &&
+     grep -qE '^profile preprocess|^profile total +[0-9]+ dispatches' <<<"$prof"; then
+    echo "ok - VKV_RT_PROFILE=1 prints per-shader device time and GFLOP/s"
+  else
+    echo "not ok - VKV_RT_PROFILE=1 profile lines: $(head -c 400 <<<"$prof")"; rc=1
+  fi
 fi
 exit $rc
