@@ -89,10 +89,14 @@ static uint32_t *resume_ids(json_t *p, uint32_t *n)
     return v;
 }
 
-static double num(json_t *o, const char *k, double dflt)
+/* a setting within [lo, hi], else dflt: POST /v1/jobs passes params that
+ * /v1/caption would have refused, and a cast of an out-of-range double is
+ * undefined */
+static double num(json_t *o, const char *k, double dflt, double lo, double hi)
 {
     json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : dflt;
+    double x = json_is_number(v) ? json_number_value(v) : dflt;
+    return x >= lo && x <= hi ? x : dflt;
 }
 
 int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items, struct err *e)
@@ -125,10 +129,10 @@ int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items
         r.object = json_string_value(json_object_get(p, "object"));
         r.reasoning = json_is_true(json_object_get(p, "reasoning"));
         /* the published defaults: temperature 0.5, top_p 0.3, 768 tokens, 50 objects */
-        r.temperature = (float)num(s, "temperature", 0.5);
-        r.top_p = (float)num(s, "top_p", 0.3);
-        r.max_tokens = (uint32_t)num(s, "max_tokens", 768);
-        r.max_objects = (uint32_t)num(s, "max_objects", 50);
+        r.temperature = (float)num(s, "temperature", 0.5, 0, 2);
+        r.top_p = (float)num(s, "top_p", 0.3, 0, 1);
+        r.max_tokens = (uint32_t)num(s, "max_tokens", 768, 1, 4096);
+        r.max_objects = (uint32_t)num(s, "max_objects", 50, 1, 100);
         r.seed = (uint64_t)it->job_id;
         if (it->step != NULL) {
             r.on_step = md_step;
