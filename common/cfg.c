@@ -77,6 +77,8 @@ static const struct cfg_entry cfg_entries[] = {
      "largest image result (an upscaled PNG/WebP/JPEG) a job may store; larger fails the job"},
     {"VKV_THUMB_SIDE", CFG_TYPE_INT, "160", 0, 1024, 0, A,
      "side of the thumbnail vkv-api keeps per job for the dashboard (below 8 = none)"},
+    {"VKV_FACES_CACHE_MB", CFG_TYPE_INT, "512", 1, 1048576, 0, A,
+     "memory per vkv-api process for the face search's descriptor matrices (about 1 KB a face)"},
     /* postgresql */
     {"VKV_PG_HOST", CFG_TYPE_STR, "var/run", 0, 0, 0, A | W | C | R,
      "PostgreSQL host or socket directory"},

@@ -151,6 +151,13 @@ static double timing(json_t *t, const char *key)
 int api_call_sync_reply(struct api_ctx *ctx, struct api_req *r, struct api_job_spec *spec,
                         const struct api_image *fimg, int nfimg, int flags)
 {
+    return api_call_sync_reply_hook(ctx, r, spec, fimg, nfimg, flags, NULL, NULL);
+}
+
+int api_call_sync_reply_hook(struct api_ctx *ctx, struct api_req *r, struct api_job_spec *spec,
+                             const struct api_image *fimg, int nfimg, int flags,
+                             api_result_hook hook, void *arg)
+{
     struct err e;
     err_clear(&e);
     if (nfimg > 0) {
@@ -187,12 +194,18 @@ int api_call_sync_reply(struct api_ctx *ctx, struct api_req *r, struct api_job_s
         return api_reply_error(r, 500, "internal", 0, "job %lld succeeded without a JSON result",
                                (long long)id);
     json_t *out;
-    if (flags & API_SYNC_ADD_IDS) {
+    if ((flags & API_SYNC_ADD_IDS) || hook != NULL) {
         out = json_deep_copy(result);
         json_object_set_new(out, "job_id", json_integer(id));
         json_object_set_new(out, "request_id", json_string(r->request_id));
     } else {
         out = json_incref(result);
+    }
+    if (out == NULL)
+        return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
+    if (hook != NULL && hook(ctx, r, id, out, arg, &e) != API_OK) {
+        json_decref(out);
+        return api_reply_err(r, &e);
     }
     json_t *t = json_object_get(job, "timings");
     char *hdr =

@@ -149,6 +149,46 @@ enum {
 int api_call_sync_reply(struct api_ctx *ctx, struct api_req *r, struct api_job_spec *spec,
                         const struct api_image *fimg, int nfimg, int flags);
 
+/*
+ * A hook of api_call_sync_reply_hook: may change out (the answered copy of
+ * the succeeded job's result, owned by the caller) before the reply;
+ * returns API_OK or an error in e (answered instead).
+ */
+typedef int (*api_result_hook)(struct api_ctx *ctx, struct api_req *r, int64_t job_id, json_t *out,
+                               void *arg, struct err *e);
+
+/* api_call_sync_reply with a hook on the result (NULL: none) */
+int api_call_sync_reply_hook(struct api_ctx *ctx, struct api_req *r, struct api_job_spec *spec,
+                             const struct api_image *fimg, int nfimg, int flags,
+                             api_result_hook hook, void *arg);
+
+/* ---- face search (api_faces.c) ---- */
+
+struct api_face_match {
+    int64_t id;
+    float score; /* exact cosine similarity */
+};
+
+/*
+ * The k (1..100) faces of tenant most similar to q (1024 floats,
+ * normalised here), best first, skipping face skip (0 = none): the
+ * tenant's in-memory int8 matrix is brought up to date from PostgreSQL
+ * (rows added since the last call; a reload when rows went missing), the
+ * scan keeps 4k + 64 candidates, and those are re-scored with their float
+ * descriptors.  Writes out[0..*n) and the rows searched in *searched.
+ * Returns API_OK or an error (503 db_unavailable, 507 out_of_memory).
+ * Thread-safe: one matrix per tenant per process, shared by the threads.
+ */
+int api_faces_search(struct api_ctx *ctx, int64_t tenant, const float *q, int k, int64_t skip,
+                     struct api_face_match *out, int *n, int64_t *searched, struct err *e);
+
+/* bytes of the matrices held by this process (metrics, tests); cannot fail */
+size_t api_faces_cache_bytes(void);
+
+/* parses a real[] in PostgreSQL's binary array format into v[0..dim);
+ * 0 or -1 when it is not a one-dimensional float4 array of dim values */
+int api_faces_parse_vec(const char *p, int len, float *v, int dim);
+
 /* parses a decimal job/batch id path segment; -1 when invalid */
 int64_t api_id_parse(const char *s);
 

@@ -57,6 +57,9 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/stats", API_AUTH_TENANT, API_TIER_NONE, api_h_station_stats},
     /* the worker's first task (fcgi/handlers/h_classify.c) */
     {"POST", "/v1/classify", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_classify},
+    /* faces with attributes and the face search (fcgi/handlers/h_faces.c) */
+    {"POST", "/v1/faces", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_faces},
+    {"POST", "/v1/faces/similar", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_faces_similar},
     {NULL, NULL, API_AUTH_NONE, API_TIER_NONE, NULL},
 };
 

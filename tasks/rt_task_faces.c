@@ -271,7 +271,7 @@ static double r6(double x)
     return strtod(b, NULL);
 }
 
-/* the L2-normalised descriptor as a JSON array (migration 0006's trigger
+/* the L2-normalised descriptor as a JSON array (the faces migration's trigger
  * moves it into the faces table when the job is archived) */
 static json_t *desc_json(const float *d)
 {

@@ -30,6 +30,10 @@ int api_h_metrics(struct api_ctx *ctx, struct api_req *r);
 int api_h_models(struct api_ctx *ctx, struct api_req *r);
 int api_h_gpus(struct api_ctx *ctx, struct api_req *r);
 
+/* h_faces.c */
+int api_h_faces(struct api_ctx *ctx, struct api_req *r);
+int api_h_faces_similar(struct api_ctx *ctx, struct api_req *r);
+
 /* h_classify.c */
 int api_h_classify(struct api_ctx *ctx, struct api_req *r);
 
