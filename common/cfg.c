@@ -86,7 +86,7 @@ static const struct cfg_entry cfg_entries[] = {
     {"VKV_PG_DB", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R, "PostgreSQL database"},
     {"VKV_PG_USER", CFG_TYPE_STR, "vkvision", 0, 0, 0, A | W | C | R, "PostgreSQL role"},
     {"VKV_PG_PASSWORD", CFG_TYPE_STR, "", 0, 0, 1, A | W | C | R,
-     "PostgreSQL password (empty for local socket trust/peer)"},
+     "PostgreSQL password (empty for a local socket with peer)"},
     {"VKV_PG_PASSFILE", CFG_TYPE_STR, "", 0, 0, 0, A | W | C | R,
      "libpq password file (host:port:db:user:password lines, mode 0600) instead of "
      "VKV_PG_PASSWORD"},

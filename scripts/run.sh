@@ -102,7 +102,7 @@ if [[ ! -f $VAR/pg/PG_VERSION ]]; then
   say "creating the PostgreSQL cluster in $VAR/pg"
   mkdir -p "$VAR/pg"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$VAR/pg" "$VAR/run" "$LOG"
-  as_pg "$PGBIN/initdb" -D "$VAR/pg" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+  as_pg "$PGBIN/initdb" -D "$VAR/pg" -U postgres --auth-local=peer --auth-host=reject -E UTF8 --locale=C.UTF-8 \
     >"$LOG/initdb.log" 2>&1 || { cat "$LOG/initdb.log"; exit 1; }
   cat >>"$VAR/pg/postgresql.conf" <<CONF
 # vkvision (make run): unix socket only
@@ -113,7 +113,27 @@ autovacuum_naptime = 10s
 CONF
 fi
 [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$VAR/run" "$LOG"
-if ! as_pg "$PGBIN/pg_ctl" -D "$VAR/pg" status >/dev/null 2>&1; then
+# who may connect, written at every start (a cluster made before had trust):
+# over the socket, peer -- the OS user who runs this script (and postgres)
+# as postgres and as the service role, nobody else as them; any other role
+# (the read-only logins of vkv_readonly_login) with its SCRAM password
+me=$(id -un)
+cat >"$VAR/pg/pg_hba.conf" <<HBA
+# written by scripts/run.sh at every start; no trust
+local all postgres,$VKV_PG_USER peer map=vkv
+local all all scram-sha-256
+HBA
+{
+  echo "# written by scripts/run.sh at every start: OS user -> PostgreSQL role"
+  echo "vkv postgres postgres"
+  echo "vkv postgres $VKV_PG_USER"
+  echo "vkv $me postgres"
+  echo "vkv $me $VKV_PG_USER"
+} >"$VAR/pg/pg_ident.conf"
+[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$VAR/pg/pg_hba.conf" "$VAR/pg/pg_ident.conf"
+if as_pg "$PGBIN/pg_ctl" -D "$VAR/pg" status >/dev/null 2>&1; then
+  as_pg "$PGBIN/pg_ctl" -D "$VAR/pg" reload >/dev/null
+else
   as_pg "$PGBIN/pg_ctl" -D "$VAR/pg" -l "$LOG/postgresql.log" -o "-p $VKV_PG_PORT" -w -t 60 \
     start >/dev/null || { tail -20 "$LOG/postgresql.log"; exit 1; }
   pg_started=1

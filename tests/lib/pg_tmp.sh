@@ -8,12 +8,14 @@
 #   pg_tmp_migrate          # "$BIN/vkv-admin" migrate: applies schema/migrations,
 #                           # then schema/roles.sql as postgres (superuser part)
 #   psql -XAtqc 'select 1'  # plain libpq clients find the cluster via PG*
+#   pg_tmp_peer_allow ROLE  # lets the test runner connect as ROLE (peer)
 #   pg_tmp_restart          # fast (clean) stop + start: clients are
 #                           # disconnected, committed data stays
 #   pg_tmp_stop             # stops the server and removes the directory
 #
 # Layout: PG_TMP_DIR=$(mktemp -d) (under VKV_TEST_TMP when set) owned by the
-# postgres user: data/ (fsync=off, synchronous_commit=off, trust auth),
+# postgres user: data/ (fsync=off, synchronous_commit=off; no trust: peer
+# over the socket, see pg_tmp_peer_allow, SCRAM over TCP),
 # sock/ (the unix socket directory = PGHOST), log.  The server listens on
 # 127.0.0.1:PGPORT (a free port found by trying) and on the socket.  We run
 # as root and PostgreSQL refuses root, so initdb/pg_ctl run as `postgres`
@@ -46,10 +48,22 @@ pg_tmp_start() {
   mkdir -p "$PG_TMP_DIR/sock"
   chown -R postgres:postgres "$PG_TMP_DIR"
   if ! pg_tmp__as_pg "$PG_TMP_BINDIR/initdb" -D "$PG_TMP_DIR/data" -U postgres \
-      --auth=trust -E UTF8 --locale=C.UTF-8 >"$PG_TMP_DIR/initdb.log" 2>&1; then
+      --auth-local=peer --auth-host=reject -E UTF8 --locale=C.UTF-8 >"$PG_TMP_DIR/initdb.log" 2>&1; then
     echo "# pg_tmp: initdb failed:"; sed 's/^/# /' "$PG_TMP_DIR/initdb.log" | tail -20
     return 1
   fi
+  # no trust: over the socket, peer (the user running the tests and postgres
+  # as postgres, and as the roles given to pg_tmp_peer_allow); over TCP,
+  # SCRAM (a role needs a password)
+  {
+    echo "# tests/lib/pg_tmp.sh: no trust"
+    echo "local all all peer map=pg_tmp"
+    echo "host all all 127.0.0.1/32 scram-sha-256"
+    echo "host all all ::1/128 scram-sha-256"
+  } >"$PG_TMP_DIR/data/pg_hba.conf"
+  PG_TMP_RUNNER=$(id -un)
+  printf 'pg_tmp postgres postgres\npg_tmp %s postgres\n' "$PG_TMP_RUNNER" \
+    >"$PG_TMP_DIR/data/pg_ident.conf"
   {
     echo "fsync = off"
     echo "synchronous_commit = off"
@@ -86,6 +100,23 @@ pg_tmp_start() {
     trap "pg_tmp_stop; ${prev:-:}" EXIT
   fi
   return 0
+}
+
+# pg_tmp_peer_allow ROLE...: the user running the tests may connect as
+# these (login) roles over the socket too (peer); reloads the server and
+# waits (at most 5 s) until each role gets in, as a reload is asynchronous
+pg_tmp_peer_allow() {
+  [[ -n ${PG_TMP_DIR:-} ]] || return 1
+  local r i
+  for r in "$@"; do echo "pg_tmp $PG_TMP_RUNNER $r"; done >>"$PG_TMP_DIR/data/pg_ident.conf"
+  pg_tmp__as_pg "$PG_TMP_BINDIR/pg_ctl" -D "$PG_TMP_DIR/data" reload >/dev/null || return 1
+  for r in "$@"; do
+    for ((i = 0; i < 50; i++)); do
+      psql -XAtqw -U "$r" -c 'select 1' >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    ((i < 50)) || return 1
+  done
 }
 
 pg_tmp__pg_ctl_start() {

@@ -66,6 +66,13 @@ check "queue stats" "$admin" queue
 
 # read-only role: views yes, keys and inputs no
 psql -XAtqc "select vkv_readonly_login('vkv_ro_login')" >/dev/null
+check "the test runner may connect as vkv_ro_login (peer, pg_tmp_peer_allow)" pg_tmp_peer_allow vkv_ro_login
+# the throw-away cluster has no trust either: peer over the socket, SCRAM over TCP
+out=$(runuser -u nobody -- psql -XAtqw -U postgres -c 'select 1' 2>&1)
+check "another OS user cannot connect as postgres over the socket (${out##*FATAL:  })" \
+  grep -q 'Peer authentication failed' <<<"$out"
+out=$(psql -XAtqw -h 127.0.0.1 -U postgres -c 'select 1' 2>&1)
+check "TCP without a password is refused (${out##*failed: })" grep -q 'no password supplied' <<<"$out"
 ro() { psql -XAtq -U vkv_ro_login -c "$1" >/dev/null 2>&1; }
 for v in admin_job_history admin_live_jobs admin_queue_depth admin_wait_percentiles admin_usage admin_workers; do
   check "vkv_readonly reads $v" ro "select * from $v limit 1"

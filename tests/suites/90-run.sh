@@ -74,6 +74,21 @@ check "the second run does not create a new cluster" bash -c "! grep -q 'creatin
 code=$(curl -s -o "$dir/job.json" -w '%{http_code}' -H "Authorization: Bearer $key" "$url/v1/jobs/${id:-0}")
 check "the queued job survived the restart (GET 200, got $code)" test "$code" = 200
 check "it is still queued" grep -q '"state" *: *"queued"' "$dir/job.json"
+# no trust (issue 9): the socket admits the operator by peer as postgres and
+# the service role, anyone else only with a SCRAM password; the README's
+# read-only login example as written
+pq() { psql -XAtqw -h "$VKV_PG_HOST" -p "$VKV_PG_PORT" -d "${VKV_PG_DB:-vkvision}" "$@" 2>&1; }
+check "pg_hba.conf has no trust line" bash -c "! grep -v '^#' '$VKV_VAR_DIR/pg/pg_hba.conf' | grep -qw trust"
+out=$(pq -U vkvision -c 'select current_user')
+check "the operator connects as the service role by peer ($out)" test "$out" = vkvision
+out=$(runuser -u nobody -- psql -XAtqw -h "$VKV_PG_HOST" -p "$VKV_PG_PORT" -d postgres -U postgres -c 'select 1' 2>&1)
+check "another OS user cannot connect as postgres (${out##*FATAL:  })" grep -q 'Peer authentication failed' <<<"$out"
+pq -U vkvision -c "SELECT vkv_readonly_login('analyst')" >/dev/null
+out=$(pq -U analyst -c 'select 1')
+check "a read-only login without its password is refused (${out##*failed: })" grep -q 'no password supplied' <<<"$out"
+pq -U vkvision -c "ALTER ROLE analyst PASSWORD 'analyst-pw'" >/dev/null
+out=$(PGPASSWORD=analyst-pw pq -U analyst -c 'SELECT count(*) >= 0 FROM admin_wait_percentiles')
+check "with its password (SCRAM) it reads the admin views ($out)" test "$out" = t
 check "Ctrl-C stops the second run" stop_run
 left=$(procs_of_run)
 check "no process is left behind after the second Ctrl-C (left: ${left:-none})" test -z "$left"
