@@ -65,15 +65,33 @@ int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_
         }
     }
     free(acc);
+    /* effort level 0: about half the time of WebPEncodeRGB's default (4)
+     * at 160 px for the same size within a few percent (measured with
+     * libwebp 1.2.4); the thumbnail is made on every enqueue, the
+     * synchronous calls' included */
+    WebPConfig cfg;
+    WebPPicture pic;
+    WebPMemoryWriter wr;
     uint8_t *webp = NULL;
-    size_t n = WebPEncodeRGB(dst, w, h, w * 3,
-                             (float)(quality < 1     ? 1
-                                     : quality > 100 ? 100
-                                                     : quality),
-                             &webp);
+    size_t n = 0;
+    WebPMemoryWriterInit(&wr);
+    if (WebPConfigInit(&cfg) && WebPPictureInit(&pic)) {
+        cfg.quality = (float)(quality < 1 ? 1 : quality > 100 ? 100 : quality);
+        cfg.method = 0;
+        pic.width = w;
+        pic.height = h;
+        pic.writer = WebPMemoryWrite;
+        pic.custom_ptr = &wr;
+        if (WebPValidateConfig(&cfg) && WebPPictureImportRGB(&pic, dst, w * 3) &&
+            WebPEncode(&cfg, &pic)) {
+            webp = wr.mem;
+            n = wr.size;
+        }
+        WebPPictureFree(&pic);
+    }
     free(dst);
     if (n == 0 || webp == NULL) {
-        WebPFree(webp);
+        WebPMemoryWriterClear(&wr);
         return err_set_transient(e, THUMB_ERR_OOM, "out_of_memory",
                                  "could not encode a %dx%d thumbnail", w, h);
     }
