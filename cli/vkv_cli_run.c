@@ -13,6 +13,7 @@
 #include "cli/vkv_cli_run.h"
 #include "tasks/rt_task.h"
 #include "tasks/rt_task_faces.h"
+#include "tasks/rt_task_ocr.h"
 #include "common/cm.h"
 #include "common/img.h"
 
@@ -198,6 +199,8 @@ static int weights_parse(const char *s, enum rt_weights *w)
 
 struct cli {
     const char *model, *device, *dump, *image, *dump_faces;
+    const char *ocr_dump, *ocr_map; /* --ocr-dump DIR, --ocr-det-map FILE.f32 (ocr models) */
+    int ocr_inputs_only;            /* --ocr-inputs-only: dump, do not recognise */
     const char *imgs[CLI_MAX_IMAGES];
     int n_imgs, cpu, batch, iters;
     enum rt_weights weights;
@@ -227,6 +230,14 @@ static int cli_parse(int argc, char **argv, struct cli *c, int bench)
             i++;
         } else if (!strcmp(a, "--dump-faces") && v && !bench) {
             c->dump_faces = v;
+            i++;
+        } else if (!strcmp(a, "--ocr-dump") && v && !bench) {
+            c->ocr_dump = v;
+            i++;
+        } else if (!strcmp(a, "--ocr-inputs-only") && !bench) {
+            c->ocr_inputs_only = 1;
+        } else if (!strcmp(a, "--ocr-det-map") && v && !bench) {
+            c->ocr_map = v;
             i++;
         } else if (!strcmp(a, "--image") && v && bench) {
             c->image = v;
@@ -260,7 +271,8 @@ static int cli_parse(int argc, char **argv, struct cli *c, int bench)
                 bench ? "usage: vkv bench MODEL [--batch N] [--iters N] [--weights f32|f16|i8] "
                         "[--cpu] [--device SEL] [--image FILE]\n"
                       : "usage: vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] "
-                        "[--device SEL] [--dump-rgb FILE.ppm|DIR] [--dump-faces DIR]\n");
+                        "[--device SEL] [--dump-rgb FILE.ppm|DIR] [--dump-faces DIR] "
+                        "[--ocr-dump DIR] [--ocr-det-map FILE.f32] [--ocr-inputs-only]\n");
         return -1;
     }
     return 0;
@@ -288,6 +300,59 @@ static int model_open(const struct cli *c, int max_batch, struct rt_device **dev
         *dev = NULL;
         return -1;
     }
+    return 0;
+}
+
+/*
+ * The OCR stages' tensors for a comparison with another runtime (tests/ref/
+ * ocr_ref.js): --ocr-dump writes them, --ocr-det-map replaces the detection
+ * graph's output with a given map (f32, the detection input's size),
+ * --ocr-inputs-only stops before the recognition graph (its inputs dumped).
+ */
+static int ocr_debug_run(const struct cli *c, struct rt_task_model *m, const struct rt_image *ri,
+                         int n)
+{
+    struct rt_ocr *o = rt_task_model_ocr(m);
+    if (o == NULL || n != 1) {
+        fprintf(stderr, "vkv: --ocr-dump and --ocr-det-map need an ocr model and one image\n");
+        return 2;
+    }
+    struct rt_ocr_debug dbg;
+    memset(&dbg, 0, sizeof(dbg));
+    dbg.dump_dir = c->ocr_dump;
+    dbg.inputs_only = c->ocr_inputs_only && c->ocr_dump;
+    uint8_t *map = NULL;
+    size_t len = 0;
+    if (c->ocr_map) {
+        struct rt_ocr_opts op = rt_ocr_opts_of(o);
+        int dw, dh;
+        rt_ocr_det_size(&op, ri[0].w, ri[0].h, &dw, &dh);
+        if (read_all(c->ocr_map, &map, &len) < 0)
+            return 1;
+        if (len != (size_t)dw * (size_t)dh * sizeof(float)) {
+            fprintf(stderr, "vkv: %s has %zu bytes, the %dx%d detection map %zu\n", c->ocr_map, len,
+                    dw, dh, (size_t)dw * (size_t)dh * sizeof(float));
+            free(map);
+            return 1;
+        }
+        dbg.det_map = (const float *)(void *)map;
+        dbg.det_map_w = dw;
+        dbg.det_map_h = dh;
+    }
+    struct err e;
+    err_clear(&e);
+    json_t *res = NULL;
+    int rc = rt_ocr_run(o, rt_task_model_name(m), &ri[0], &dbg, &res, &e);
+    free(map);
+    if (rc < 0) {
+        fprintf(stderr, "vkv: run failed: %s (%s)\n", e.msg, e.code);
+        return 1;
+    }
+    char *s = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(8));
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    json_decref(res);
     return 0;
 }
 
@@ -333,7 +398,11 @@ int vkv_cli_run(int argc, char **argv)
     }
     if (rc == 0 && model_open(&c, 0, &dev, &m) < 0)
         rc = 1;
-    if (rc == 0) {
+    if (rc == 0 && (c.ocr_dump || c.ocr_map)) {
+        rc = ocr_debug_run(&c, m, ri, n);
+        rt_task_model_free(m);
+        rt_device_destroy(dev);
+    } else if (rc == 0) {
         err_clear(&e);
         if (rt_task_run(m, ri, n, res, &e) < 0) {
             fprintf(stderr, "vkv: run failed: %s (%s)\n", e.msg, e.code);
@@ -381,6 +450,50 @@ static double process_cpu_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/*
+ * vkv bench of an ocr model: whole photos (detection, orientation and
+ * recognition of every line), as many executors as the image's shapes need;
+ * the first run plans them and is not timed.
+ */
+static int ocr_bench(const struct cli *c, struct rt_device *dev, struct rt_task_model *m,
+                     const struct img *im)
+{
+    struct rt_image ri = {.rgb = im->rgb, .w = im->w, .h = im->h};
+    int iters = c->iters ? c->iters : 5;
+    double *lat = cm_xmalloc((size_t)iters * sizeof(double)), cpu = 0;
+    struct err e;
+    err_clear(&e);
+    json_t *res = NULL;
+    double t0 = cm_now_ms();
+    int rc = rt_task_run(m, &ri, 1, &res, &e);
+    double first = cm_now_ms() - t0;
+    size_t lines = rc == 0 ? json_array_size(json_object_get(res, "lines")) : 0;
+    json_decref(res);
+    for (int i = 0; rc == 0 && i < iters; i++) {
+        t0 = cm_now_ms();
+        double c0 = process_cpu_ms();
+        rc = rt_task_run(m, &ri, 1, &res, &e);
+        lat[i] = cm_now_ms() - t0;
+        cpu += process_cpu_ms() - c0;
+        json_decref(res);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "vkv: bench failed: %s (%s)\n", e.msg, e.code);
+    } else {
+        qsort(lat, (size_t)iters, sizeof(double), dbl_cmp);
+        printf("{\"model\":\"%s\",\"executor\":\"%s\",\"device\":\"%s\",\"load_ms\":%.2f,"
+               "\"first_ms\":%.2f,\"latency_ms_median\":%.3f,\"latency_ms_min\":%.3f,"
+               "\"cpu_ms\":%.3f,\"lines\":%zu,\"executors\":%d,\"model_bytes\":%zu,\"iters\":%d,"
+               "\"image\":[%d,%d]}\n",
+               rt_task_model_name(m), dev ? "vulkan" : "cpu-ref",
+               dev ? rt_device_caps(dev)->name : "cpu", rt_task_model_load_ms(m), first,
+               lat[iters / 2], lat[0], cpu / iters, lines, rt_ocr_exec_count(rt_task_model_ocr(m)),
+               rt_task_model_bytes(m), iters, im->w, im->h);
+    }
+    free(lat);
+    return rc < 0 ? 1 : 0;
+}
+
 /* see vkv_cli_run.h; prints one JSON object */
 int vkv_cli_bench(int argc, char **argv)
 {
@@ -411,6 +524,13 @@ int vkv_cli_bench(int argc, char **argv)
     if (model_open(&c, c.batch, &dev, &m) < 0) {
         img_free(&im);
         return 1;
+    }
+    if (rt_task_model_ocr(m) != NULL) {
+        rc = ocr_bench(&c, dev, m, &im);
+        rt_task_model_free(m);
+        rt_device_destroy(dev);
+        img_free(&im);
+        return rc;
     }
     int batch = c.batch < rt_task_model_batch_limit(m) ? c.batch : rt_task_model_batch_limit(m);
     int iters = c.iters ? c.iters : (c.cpu ? 3 : 20);

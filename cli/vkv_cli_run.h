@@ -7,7 +7,8 @@
 #ifndef VKV_CLI_RUN_H
 #define VKV_CLI_RUN_H
 
-/* vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR] */
+/* vkv run MODEL IMAGE... [--weights f32|f16|i8] [--cpu] [--device SEL] [--dump-rgb F.ppm|DIR]
+ *         [--ocr-dump DIR] [--ocr-det-map F.f32] [--ocr-inputs-only] (ocr models, one image) */
 int vkv_cli_run(int argc, char **argv);
 /* vkv bench MODEL [--batch N] [--iters N] [--weights W] [--cpu] [--device SEL] [--image F] */
 int vkv_cli_bench(int argc, char **argv);

@@ -42,8 +42,9 @@ void api_long_init(int threads, int reserve, int per_tenant)
 int api_long_is(const struct api_route *rt, const struct api_req *r)
 {
     static const char *const long_routes[] = {
-        "/v1/jobs/{}/events", "/v1/caption",  "/v1/query", "/v1/detect",        "/v1/point",
-        "/v1/segment",        "/v1/classify", "/v1/faces", "/v1/faces/similar", NULL,
+        "/v1/jobs/{}/events", "/v1/caption", "/v1/query",    "/v1/detect",
+        "/v1/point",          "/v1/segment", "/v1/classify", "/v1/faces",
+        "/v1/faces/similar",  "/v1/ocr",     NULL,
     };
     for (int i = 0; long_routes[i]; i++)
         if (strcmp(rt->pattern, long_routes[i]) == 0)

@@ -60,6 +60,8 @@ static const struct api_route api_routes[] = {
     /* faces with attributes and the face search (fcgi/handlers/h_faces.c) */
     {"POST", "/v1/faces", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_faces},
     {"POST", "/v1/faces/similar", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_faces_similar},
+    /* text lines (PP-OCRv4, models/ppocr-v4.json), synchronous like /v1/classify */
+    {"POST", "/v1/ocr", API_AUTH_TENANT, JQ_TIER_IMMEDIATE, api_h_ocr},
     {NULL, NULL, API_AUTH_NONE, API_TIER_NONE, NULL},
 };
 

@@ -12,3 +12,9 @@ CFLAGS_tasks := $(call PKGS_CFLAGS,$(COMMON_PKGS))
 $(TASK_LIB): $(TASK_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# the OCR character list parser (tests/fuzz/fuzz_ocr_keys.c)
+FUZZ_TARGETS         += ocr_keys
+FUZZ_SRCS_ocr_keys   := tasks/rt_task_ocr.c
+FUZZ_LIBS_ocr_keys   := $(TASK_LIB) $(IMPORT_LIB) $(RT_LIB)
+FUZZ_LDLIBS_ocr_keys := $(RT_LDLIBS)

@@ -19,6 +19,7 @@
 #include "tasks/rt_manifest.h"
 #include "tasks/rt_task_detect.h"
 #include "tasks/rt_task_faces.h"
+#include "tasks/rt_task_ocr.h"
 #include "common/cm.h"
 
 #include <math.h>
@@ -67,6 +68,7 @@ struct rt_task_model {
     struct rt_centernet_opts cn;
     int cn_heat, cn_wh;     /* output indices */
     struct rt_faces *faces; /* RT_TASK_FACES: the pipeline; exec is NULL */
+    struct rt_ocr *ocr;     /* RT_TASK_OCR: its own executors, one per input shape; exec is NULL */
 };
 
 /* ---- options and accessors --------------------------------------------- */
@@ -129,19 +131,28 @@ int64_t rt_task_model_output_size(const struct rt_task_model *m, int j)
     return j >= 0 && j < m->n_out ? m->out_size[j] : 0;
 }
 
+struct rt_ocr *rt_task_model_ocr(struct rt_task_model *m)
+{
+    return m->ocr;
+}
+
 size_t rt_task_model_bytes(const struct rt_task_model *m)
 {
+    if (m->ocr)
+        return rt_ocr_bytes(m->ocr);
     return m->faces ? rt_faces_bytes(m->faces) : rt_exec_device_bytes(m->exec);
 }
 
 size_t rt_task_model_weight_bytes(const struct rt_task_model *m)
 {
-    return m->faces ? rt_faces_weight_bytes(m->faces) : rt_exec_weight_bytes(m->exec);
+    return m->faces ? rt_faces_weight_bytes(m->faces) : m->exec ? rt_exec_weight_bytes(m->exec) : 0;
 }
 
 int rt_task_model_dispatch_count(const struct rt_task_model *m)
 {
-    return m->faces ? rt_faces_dispatch_count(m->faces) : rt_exec_dispatch_count(m->exec);
+    return m->faces  ? rt_faces_dispatch_count(m->faces)
+           : m->exec ? rt_exec_dispatch_count(m->exec)
+                     : 0;
 }
 
 void rt_task_model_free(struct rt_task_model *m)
@@ -150,6 +161,7 @@ void rt_task_model_free(struct rt_task_model *m)
         return;
     rt_faces_free(m->faces);
     rt_exec_destroy(m->exec);
+    rt_ocr_free(m->ocr);
     for (int i = 0; i < m->n_labels; i++)
         free(m->labels[i]);
     free(m->labels);
@@ -431,9 +443,27 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             m->kind = RT_TASK_SEGMENT;
         else if (!strcmp(task, "upscale"))
             m->kind = RT_TASK_UPSCALE;
+        else if (!strcmp(task, "ocr"))
+            m->kind = RT_TASK_OCR;
         else
             rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                          "manifest \"%s\": unknown task \"%.30s\"", manifest_path, task);
+    }
+    if (rc == 0 && m->kind == RT_TASK_OCR) {
+        /* two graphs run at the image's own shapes: rt_task_ocr.c holds them */
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s/%s", models_dir(o), name);
+        rc = rt_ocr_load(dev, man, dir, &m->ocr, e);
+        rt_manifest_clear(&mf);
+        if (rc < 0) {
+            rt_task_model_free(m);
+            return rc;
+        }
+        m->batch_limit = m->max_batch = 1;
+        m->weights = RT_WEIGHTS_F32;
+        m->load_ms = cm_now_ms() - t0;
+        *out = m;
+        return 0;
     }
     if (rc == 0)
         rc = manifest_input(m, json_object_get(man, "input"), e);
@@ -996,6 +1026,10 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
     if (m->faces != NULL)
         return err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                        "model %s is a pipeline: no raw outputs (use rt_task_run)", m->name);
+    if (m->kind == RT_TASK_OCR)
+        return err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_task",
+                       "model \"%s\": ocr runs two graphs per image (rt_ocr_run), no raw outputs",
+                       m->name);
     if (n < 1 || n > m->max_batch)
         return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_batch",
                        "batch of %d images (1..%d)", n, m->max_batch);
@@ -1071,6 +1105,11 @@ int rt_task_run(struct rt_task_model *m, const struct rt_image *imgs, int n, jso
         results[i] = NULL;
     if (m->faces != NULL)
         return rt_faces_run(m->faces, m->name, imgs, n, results, e);
+    if (m->kind == RT_TASK_OCR) {
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = rt_ocr_run(m->ocr, m->name, &imgs[i], NULL, &results[i], e);
+        done = n;
+    }
     while (done < n && rc == 0) {
         int k = n - done < m->max_batch ? n - done : m->max_batch;
         float *outs[16];

@@ -44,6 +44,7 @@ enum rt_task_kind {
     RT_TASK_UPSCALE,      /* super-resolution, an image out (rt_task_upscale.c, not rt_task_run) */
     RT_TASK_FACES,        /* detect_faces + aligned crops + age/gender/descriptor/emotion
                              (rt_task_faces.c, a pipeline of three models) */
+    RT_TASK_OCR,          /* PP-OCRv4 text lines (rt_task_ocr.c) */
 };
 
 struct rt_task_opts {
@@ -106,6 +107,9 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
 
 /* accessors; borrowed strings valid until rt_task_model_free; cannot fail */
 const char *rt_task_model_name(const struct rt_task_model *m);
+struct rt_ocr;
+/* an ocr model's pipeline (borrowed, lives as m), NULL for other tasks */
+struct rt_ocr *rt_task_model_ocr(struct rt_task_model *m);
 enum rt_task_kind rt_task_model_kind(const struct rt_task_model *m);
 int rt_task_model_batch_limit(const struct rt_task_model *m);
 /* device bytes (weights + activations + staging); host bytes of the

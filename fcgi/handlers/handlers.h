@@ -36,5 +36,7 @@ int api_h_faces_similar(struct api_ctx *ctx, struct api_req *r);
 
 /* h_classify.c */
 int api_h_classify(struct api_ctx *ctx, struct api_req *r);
+/* POST /v1/ocr: the "ocr" task, synchronous like /v1/classify */
+int api_h_ocr(struct api_ctx *ctx, struct api_req *r);
 
 #endif
