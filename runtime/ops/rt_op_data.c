@@ -156,8 +156,9 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         if (d == NULL)
             return e->status;
         d->spec[0] = nd->op == RT_OP_POOL_MAX;
-        d->n_spec = 1;
-        return rt_dispatch_grid1d(d, total, 64, e);
+        d->spec[1] = pc.c % 4 == 0;
+        d->n_spec = 2;
+        return rt_dispatch_grid1d(d, d->spec[1] ? total / 4 : total, 64, e);
     }
     case RT_OP_GLOBAL_AVG: {
         struct rt_push_gavg pc = {(uint32_t)x->shape[0], (uint32_t)(x->shape[1] * x->shape[2]),

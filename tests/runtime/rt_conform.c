@@ -342,16 +342,16 @@ static void data_cases(void)
                                 {3, 3, 1, 1, 1, 0, 0},
                                 {3, 2, 2, 1, 1, 1, 0},
                                 {5, 5, 3, 3, 0, 0, 0}};
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 10; i++) {
         struct rt_graph *g = rt_graph_init();
-        int x = in_id(g, S(2, 9, 8, 3));
+        int x = in_id(g, S(2, 9, 8, i < 5 ? 3 : 8)); /* 8 channels: the vec4 kernel */
         memset(&a, 0, sizeof(a));
-        a.pool = (struct rt_pool_attrs){pc[i][0], pc[i][1],         pc[i][2], pc[i][3], pc[i][4],
-                                        pc[i][4], pc[i][4] ? 0 : 0, pc[i][4], pc[i][5]};
-        enum rt_op op = pc[i][6] ? RT_OP_POOL_MAX : RT_OP_POOL_AVG;
+        const int *q = pc[i % 5];
+        a.pool = (struct rt_pool_attrs){q[0], q[1], q[2], q[3], q[4], q[4], 0, q[4], q[5]};
+        enum rt_op op = q[6] ? RT_OP_POOL_MAX : RT_OP_POOL_AVG;
         char what[64];
-        snprintf(what, sizeof(what), "%s %dx%d/%d pad %d count_pad %d", rt_op_name(op), pc[i][0],
-                 pc[i][1], pc[i][2], pc[i][4], pc[i][5]);
+        snprintf(what, sizeof(what), "%s %dx%d/%d pad %d count_pad %d c%d", rt_op_name(op), q[0],
+                 q[1], q[2], q[4], q[5], i < 5 ? 3 : 8);
         check(g, rt_graph_node_add(g, op, &x, 1, &a, "pool", &e), RT_WEIGHTS_F32, what);
     }
     static const int64_t ga[][4] = {{2, 5, 7, 9}, {1, 90, 91, 3}, {1, 1, 1, 130}};
