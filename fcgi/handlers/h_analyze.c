@@ -32,6 +32,7 @@ static const struct {
     {"detect", 1},       /* COCO objects (centernet) */
     {"detect_faces", 1}, /* faces (BlazeFace) */
     {"segment", 0},      /* person outline (selfie) */
+    {"faces", 0},        /* faces with attributes, stored for the face search */
 };
 #define NPARTS (sizeof(parts) / sizeof(parts[0]))
 
@@ -45,7 +46,7 @@ static int part_known(const char *t)
 
 static const char *part_list(void)
 {
-    return "classify, detect, detect_faces, segment";
+    return "classify, detect, detect_faces, segment, faces";
 }
 
 int api_analyze_check_model(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)

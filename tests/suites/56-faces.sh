@@ -13,7 +13,8 @@
 #     (similarity 1.0 to A's); A's searches never return it, and B's never
 #     return A's faces; B cannot search with A's face_id (404, as missing)
 #  4. a search by image stores nothing ("store": false); by descriptor
-#  5. bad requests: status and code; a deleted face is no longer found
+#  5. faces as a part of /v1/analyze: stored and searchable alike
+#  6. bad requests: status and code; a deleted face is no longer found
 # Needs `make models testdata`.  Prints "ok - ..." / "not ok - ...".
 set -uo pipefail
 cd "${VKV_ROOT:-$(pwd)}"
@@ -192,6 +193,20 @@ check $? "a search by image finds that person's photos" "$(head -c 300 "$BODY")"
 [[ $(psql -XAtqc "select count(*) from faces") == "$n_a" ]]
 check $? "a search by image stores no face"
 
+# ===================== 4b. faces in /v1/analyze ==========================
+n_a=$(psql -XAtqc "select count(*) from faces")
+img_body "$T/b.json" astronaut '"tasks":["detect_faces","faces"]'
+post "$KEY_A" /v1/analyze "$T/b.json"
+[[ $HTTP == 200 && $(j '[f["face_id"] > 0 and "descriptor" not in f and f["age"] > 0 for f in j["results"]["faces"]["faces"]] == [True] and j["failed"] == []') == 1 ]]
+check $? "/v1/analyze with tasks [detect_faces, faces]: the face with attributes and a face_id, no descriptor" "$HTTP $(head -c 300 "$BODY")"
+AN_ID=$(j 'j["results"]["faces"]["faces"][0]["face_id"]')
+[[ $(psql -XAtqc "select count(*) from faces") == $((n_a + 1)) ]]
+check $? "the analyze job's face is stored"
+printf '{"face_id":%s,"limit":3}' "$AN_ID" >"$T/b.json"
+post "$KEY_A" /v1/faces/similar "$T/b.json"
+[[ $HTTP == 200 && $(j 'j["matches"][0]["face_id"] in ('"${FID[astronaut]}, ${FID[astronaut_m]}, ${FID[astronaut_c]}"')') == 1 ]]
+check $? "the analyzed face finds the same person first" "$(head -c 300 "$BODY")"
+
 # ===================== 5. bad requests, deletion ========================
 bad() { # expected_status expected_code body what
   printf '%s' "$3" >"$T/b.json"
@@ -213,7 +228,7 @@ check $? "a search by an image without a face: 422 no_face" "$HTTP $(head -c 200
 psql -XAtqc "delete from faces where id = ${FID[grace_hopper_m]}" >/dev/null
 printf '{"face_id":%s,"limit":10}' "$GRACE_ID" >"$T/b.json"
 post "$KEY_A" /v1/faces/similar "$T/b.json"
-[[ $HTTP == 200 && $(j ''"${FID[grace_hopper_m]}"' not in [m["face_id"] for m in j["matches"]] and j["searched"] == '"$(( ${#FID[@]} - 1 ))") == 1 ]]
+[[ $HTTP == 200 && $(j ''"${FID[grace_hopper_m]}"' not in [m["face_id"] for m in j["matches"]] and j["searched"] == '"${#FID[@]}") == 1 ]]
 check $? "a deleted face is no longer found (the cached matrix is rebuilt)" "$(head -c 300 "$BODY")"
 printf '{"face_id":%s,"min_similarity":0.99}' "$GRACE_ID" >"$T/b.json"
 post "$KEY_A" /v1/faces/similar "$T/b.json"
