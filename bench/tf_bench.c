@@ -34,6 +34,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *env_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* a device with the runtime's settings from the environment (RT_VALIDATE, ...) */
+static int env_device_create(const char *selector, struct rt_device **dev, struct err *e)
+{
+    struct rt_device_opts o = rt_device_opts_default();
+    int rc = rt_device_opts_read(&o, env_get, NULL, e);
+    o.selector = selector;
+    return rc < 0 ? rc : rt_device_create(&o, dev, e);
+}
+
 static struct rt_device *dev;
 static uint32_t rng = 1;
 
@@ -358,7 +373,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct err e = {0};
-    if (rt_device_create(getenv("RT_DEVICE"), &dev, &e) < 0)
+    if (env_device_create(getenv("RT_DEVICE"), &dev, &e) < 0)
         return die("device", &e);
     int rc = strcmp(argv[1], "decoder") == 0 ? decoder(wtype, layers, prefill, tokens, tiny)
                                              : micro(m_rows, runs, strcmp(argv[1], "limits") == 0);

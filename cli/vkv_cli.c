@@ -10,6 +10,7 @@
  *
  * Exit status: 0 ok, 1 failure, 2 usage.  See cli/README.md.
  */
+#include "cli/vkv_cli_dev.h"
 #include "runtime/rt.h"
 #include "runtime/ir/rt_ir.h"
 #include "runtime/ir/rt_synth.h"
@@ -213,7 +214,7 @@ static int cmd_bench_ops(int argc, char **argv)
         return 2;
     struct err e = {0};
     struct rt_device *dev = NULL;
-    if (rt_device_create(sel, &dev, &e) < 0) {
+    if (vkv_cli_device_create(sel, &dev, &e) < 0) {
         fprintf(stderr, "vkv: %s\n", e.msg);
         return 1;
     }

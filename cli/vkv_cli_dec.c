@@ -27,6 +27,7 @@
  * one tensor at a time and handed to the device (quantised there for
  * i8/q4); no whole-model host copy exists.
  */
+#include "cli/vkv_cli_dev.h"
 #include "cli/vkv_cli_dec.h"
 #include "runtime/rt.h"
 #include "runtime/tfm/rt_dec.h"
@@ -242,7 +243,7 @@ int vkv_cli_decode(int argc, char **argv)
     uint32_t max_len = (uint32_t)n_ids + (uint32_t)generate + 1;
     if (max_len > cfg.max_context)
         max_len = cfg.max_context;
-    if (st_open(&sf, weights, NULL, &e) < 0 || rt_device_create(device, &dev, &e) < 0 ||
+    if (st_open(&sf, weights, NULL, &e) < 0 || vkv_cli_device_create(device, &dev, &e) < 0 ||
         rt_dec_init(dev, &cfg, wtype, &m, &e) < 0 || load_weights(m, sf, &e) < 0 ||
         rt_dec_run_init(m, max_len, (uint32_t)n_ids, 0, &r, &e) < 0) {
         fprintf(stderr, "vkv: %s\n", e.msg);

@@ -13,6 +13,7 @@
  * Exit status 0 with the JSON on stdout, 1 with the error on stderr, 2 on
  * usage.
  */
+#include "cli/vkv_cli_dev.h"
 #include "cli/vkv_cli_md.h"
 #include "common/img.h"
 #include "vlm/md_task.h"
@@ -99,7 +100,7 @@ int vkv_cli_md(int argc, char **argv)
     struct rt_device *dev = NULL;
     struct mdt_model *m = NULL;
     json_t *res = NULL;
-    int rc = rt_device_create(device, &dev, &e);
+    int rc = vkv_cli_device_create(device, &dev, &e);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (rc == 0)

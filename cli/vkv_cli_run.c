@@ -10,6 +10,7 @@
  * --cpu runs the CPU reference executor instead of Vulkan.  See
  * runtime/README.md and models/README.md.
  */
+#include "cli/vkv_cli_dev.h"
 #include "cli/vkv_cli_run.h"
 #include "tasks/rt_task.h"
 #include "tasks/rt_task_faces.h"
@@ -286,7 +287,7 @@ static int model_open(const struct cli *c, int max_batch, struct rt_device **dev
     err_clear(&e);
     *dev = NULL;
     *m = NULL;
-    if (!c->cpu && rt_device_create(c->device, dev, &e) < 0) {
+    if (!c->cpu && vkv_cli_device_create(c->device, dev, &e) < 0) {
         fprintf(stderr, "vkv: %s (use --cpu for the CPU reference)\n", e.msg);
         return -1;
     }

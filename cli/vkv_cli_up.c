@@ -2,6 +2,7 @@
  * vkv_cli_up.c: `vkv upscale` (vkv_cli_up.h).  Prints one JSON line with
  * the sizes, the tile count and the time, so scripts can read it.
  */
+#include "cli/vkv_cli_dev.h"
 #include "cli/vkv_cli_up.h"
 #include "tasks/rt_task_upscale.h"
 #include "common/cm.h"
@@ -148,7 +149,7 @@ int vkv_cli_upscale(int argc, char **argv)
         fprintf(stderr, "vkv: cannot decode \"%s\": %s (%s)\n", pos[1], e.msg, e.code);
         goto done;
     }
-    if (!cpu && rt_device_create(device, &dev, &e) < 0) {
+    if (!cpu && vkv_cli_device_create(device, &dev, &e) < 0) {
         fprintf(stderr, "vkv: %s (use --cpu for the CPU reference)\n", e.msg);
         goto done;
     }

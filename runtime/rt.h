@@ -4,7 +4,8 @@
  * Code outside runtime/ includes only this header (the importers and tasks
  * of the models engineer also use runtime/ir/rt_ir.h to build graphs).
  *
- *   struct rt_device *dev;  rt_device_create("0", &dev, &e);
+ *   struct rt_device_opts d = rt_device_opts_default();  d.selector = "0";
+ *   struct rt_device *dev;  rt_device_create(&d, &dev, &e);
  *   struct rt_graph *g = ...importer...;
  *   struct rt_plan_opts o = rt_plan_opts_default();  o.max_batch = 4;
  *   struct rt_plan *p;  rt_plan_create(dev, g, &o, &p, &e);  rt_graph_free(g);
@@ -84,14 +85,58 @@ int rt_device_count(struct err *e);
 int rt_device_caps_get(int index, struct rt_caps *caps, struct err *e);
 
 /*
- * Creates a logical device.  selector: NULL or "" = device 0; a decimal
- * index; a UUID (36 chars, as in rt_caps.uuid); or a case-insensitive
- * substring of the device name.  With RT_VALIDATE=1 the validation layer
- * and a message counter are enabled.  Returns 0 and a new device in *out
- * (caller frees with rt_device_destroy), or <0 with e set (RT_ERR_VULKAN
- * when no device matches).
+ * A device's settings.  The runtime reads no environment: the caller fills
+ * this, from its configuration (vkv-worker: the config table, shown by
+ * --print-config) or from the environment (the vkv CLI, tests) through
+ * rt_device_opts_read.  Each field names the setting that fills it.
  */
-int rt_device_create(const char *selector, struct rt_device **out, struct err *e);
+struct rt_device_opts {
+    /* VKV_WORKER_DEVICE / --device: NULL or "" = device 0; a decimal
+     * index; a UUID (36 chars, as in rt_caps.uuid); or a case-insensitive
+     * substring of the device name.  Borrowed for rt_device_create. */
+    const char *selector;
+    int validate;              /* RT_VALIDATE: validation layer + message counter */
+    int no_fp16;               /* VKV_NO_FP16: fp16 weight requests fall back to fp32 */
+    int no_int8;               /* VKV_NO_INT8: int8 weight requests fall back to fp32 */
+    int no_gemm;               /* VKV_NO_GEMM: 1x1 convs and dense on the direct conv kernel */
+    int no_texel;              /* VKV_NO_TEXEL: storage-buffer kernels only */
+    int gemm_rows;             /* VKV_GEMM_TILE=RxC: GEMM tile rows 1..8; 0 = per layer */
+    int gemm_cols;             /* ... and vec4 column blocks 1..8 */
+    char cache_dir[400];       /* VKV_VAR_DIR + "/cache" (pipeline cache); "" = none
+                                  (also with VKV_NO_PIPELINE_CACHE) */
+    uint64_t timeout_ms;       /* VKV_RT_TIMEOUT_MS: fence wait per run; 60000 */
+    uint64_t max_device_bytes; /* VKV_RT_MAX_DEVICE_BYTES: plan creation fails with
+                                  RT_ERR_OOM above it; 0 = the plan's own limit */
+    int profile;               /* VKV_RT_PROFILE: per-shader device time after each run */
+    int tf_linear;             /* VKV_TF_LINEAR: transformer linear kernel, 0 by rows,
+                                  1 "mv" (<= 4 rows), 2 "mm" */
+    int tf_texel;              /* VKV_TF_TEXEL: -1 by device type, 0 off, 1 on */
+    uint64_t tf_part_bytes;    /* VKV_TF_PART_BYTES: transformer weight part limit
+                                  (tests force several parts); 0 = device range */
+};
+
+/* the settings rt_device_opts_read asks for, NULL-terminated (static):
+ * every one is a row of the programs' configuration table */
+extern const char *const rt_device_opt_names[];
+
+/* no switches, device 0, no pipeline cache, 60 s timeout; cannot fail */
+struct rt_device_opts rt_device_opts_default(void);
+
+/*
+ * Fills o from the settings named in rt_device_opt_names as get(ctx, name)
+ * returns them (NULL or "" = unset: the default); o->selector is left as
+ * it was.  Booleans: 1/true/yes/on, 0/false/no/off.  Returns 0, or
+ * RT_ERR_INVALID with e set naming the setting and its value.
+ */
+int rt_device_opts_read(struct rt_device_opts *o, const char *(*get)(void *ctx, const char *name),
+                        void *ctx, struct err *e);
+
+/*
+ * Creates a logical device with o (NULL = rt_device_opts_default(); copied).
+ * Returns 0 and a new device in *out (caller frees with rt_device_destroy),
+ * or <0 with e set (RT_ERR_INVALID when no device matches o->selector).
+ */
+int rt_device_create(const struct rt_device_opts *o, struct rt_device **out, struct err *e);
 
 /* destroys the device; all its plans must be destroyed first; NULL ok */
 void rt_device_destroy(struct rt_device *dev);
@@ -100,7 +145,7 @@ void rt_device_destroy(struct rt_device *dev);
  * this call when the device has VK_EXT_memory_budget. */
 const struct rt_caps *rt_device_caps(struct rt_device *dev);
 
-/* validation messages counted since creation (RT_VALIDATE=1); cannot fail */
+/* validation messages counted since creation (opts.validate); cannot fail */
 int rt_device_validation_errors(const struct rt_device *dev);
 /* validation errors of all devices so far, including those reported while
  * destroying (leaked objects); for teardown tests; cannot fail */
@@ -132,7 +177,7 @@ struct rt_plan_opts {
     struct rt_preprocess pre;
     uint64_t max_device_bytes; /* 0 = no limit; plan creation fails with RT_ERR_OOM
                                   when weights+activations+staging exceed it
-                                  (env VKV_RT_MAX_DEVICE_BYTES overrides when set) */
+                                  (the device's max_device_bytes overrides when set) */
     int no_fuse;               /* 1: skip the fusion passes (debugging) */
 };
 

@@ -346,6 +346,13 @@ static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
     rt_manifest_dir_free(&d);
 }
 
+/* the config table as the runtime's settings lookup (rt_device_opts_read) */
+static const char *cfg_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return cfg_str(name);
+}
+
 int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *models_dir, int batch,
                    struct err *e)
 {
@@ -353,7 +360,12 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
     struct rt_eng *r = cm_xcalloc(1, sizeof(*r));
     struct err de;
     err_clear(&de);
-    int rc = rt_device_create(selector, &r->dev, &de);
+    /* the runtime's device settings are rows of the config table */
+    struct rt_device_opts dopt = rt_device_opts_default();
+    int rc = rt_device_opts_read(&dopt, cfg_get, NULL, &de);
+    dopt.selector = selector;
+    if (rc == RT_OK)
+        rc = rt_device_create(&dopt, &r->dev, &de);
     if (rc != RT_OK) {
         free(r);
         return err_set(e, WK_ERR, ERR_INTERNAL, "no_device",

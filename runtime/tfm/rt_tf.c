@@ -483,9 +483,9 @@ static int weight_alloc(struct rt_device *d, int type, uint32_t n, uint32_t k, u
      * (the kernels index with 32-bit uints) whatever maxStorageBufferRange is */
     uint64_t range =
         d->gpu.caps.max_storage_range < (1ull << 30) ? d->gpu.caps.max_storage_range : (1ull << 30);
-    const char *lim = getenv("VKV_TF_PART_BYTES"); /* tests: force several parts */
-    if (lim != NULL && strtoull(lim, NULL, 10) > 0 && strtoull(lim, NULL, 10) < range)
-        range = strtoull(lim, NULL, 10);
+    uint64_t lim = d->opts.tf_part_bytes; /* tests: force several parts */
+    if (lim > 0 && lim < range)
+        range = lim;
     uint64_t rows = range / row_d;
     if (rows == 0)
         return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
@@ -718,18 +718,17 @@ int rt_tf_linear(struct rt_tf_seq *s, const struct rt_tf_weight *w, struct rt_tf
                        "linear: bad shape m %u ldx %u ldy %u for %ux%u", m, ldx, ldy, w->n, w->k);
     CHECK(need(x, rows_bytes(m, ldx, w->k), "linear", "x", e));
     CHECK(need(y, rows_bytes(m, ldy, w->n), "linear", "y", e));
-    const char *force = getenv("VKV_TF_LINEAR");
+    int force = s->d->opts.tf_linear; /* 1 mv, 2 mm */
     int mv = m <= 4;
     /* texel buffers on CPU devices: llvmpipe gathers a texel fetch as one
      * vector, a storage-buffer load lane by lane */
-    const char *tx = getenv("VKV_TF_TEXEL");
-    int texel = tx != NULL ? tx[0] == '1' : s->d->gpu.caps.type[0] == 'c';
+    int texel = s->d->opts.tf_texel >= 0 ? s->d->opts.tf_texel : s->d->gpu.caps.type[0] == 'c';
     texel = texel && rt_tf_seq_texel_ok(s, x);
     for (int p = 0; p < w->n_parts && texel; p++)
         texel = rt_tf_seq_texel_ok(s, w->data[p]);
-    if (force != NULL && strcmp(force, "mm") == 0)
+    if (force == 2)
         mv = 0;
-    else if (force != NULL && strcmp(force, "mv") == 0 && m <= 4)
+    else if (force == 1 && m <= 4)
         mv = 1;
     static const enum rt_shader_id mvs[] = {RT_SHADER_TF_LINEAR_MV_F32, RT_SHADER_TF_LINEAR_MV_F16,
                                             RT_SHADER_TF_LINEAR_MV_I8, RT_SHADER_TF_LINEAR_MV_Q4};

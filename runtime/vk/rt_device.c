@@ -1,11 +1,10 @@
 /*
  * rt_device.c: the public device (rt_device_* in rt.h): opens the GPU
  * (rt_gpu.c), then its pipeline state (rt_pipeline.c), and holds the
- * kernel-choice switches.  The top of the device stack: rt_gpu and
- * rt_pipeline never call back into it.  Env switches: VKV_NO_FP16,
- * VKV_NO_INT8, VKV_NO_GEMM, VKV_NO_TEXEL, VKV_GEMM_TILE, RT_VALIDATE,
- * VKV_RT_TIMEOUT_MS, VKV_NO_PIPELINE_CACHE, VKV_VAR_DIR.  See
- * runtime/README.md.
+ * kernel-choice switches of its rt_device_opts.  The top of the device
+ * stack: rt_gpu and rt_pipeline never call back into it.  Reads no
+ * environment: rt_device_opts_read parses what the caller's lookup gives.
+ * See runtime/README.md "Device settings".
  */
 #include "runtime/vk/rt_device.h"
 #include "common/cm.h"
@@ -13,11 +12,122 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-static int env_on(const char *name)
+const char *const rt_device_opt_names[] = {
+    "RT_VALIDATE",
+    "VKV_NO_FP16",
+    "VKV_NO_INT8",
+    "VKV_NO_GEMM",
+    "VKV_NO_TEXEL",
+    "VKV_GEMM_TILE",
+    "VKV_VAR_DIR",
+    "VKV_NO_PIPELINE_CACHE",
+    "VKV_RT_TIMEOUT_MS",
+    "VKV_RT_MAX_DEVICE_BYTES",
+    "VKV_RT_PROFILE",
+    "VKV_TF_LINEAR",
+    "VKV_TF_TEXEL",
+    "VKV_TF_PART_BYTES",
+    NULL,
+};
+
+struct rt_device_opts rt_device_opts_default(void)
 {
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+    struct rt_device_opts o;
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = 60000;
+    o.tf_texel = -1;
+    return o;
+}
+
+#define OPT_BAD(name, v)                                                                           \
+    err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_config", "invalid value for %s: \"%.60s\"",   \
+            name, v)
+
+static int opt_bool(const char *name, const char *v, int *out, struct err *e)
+{
+    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+        !strcasecmp(v, "on"))
+        *out = 1;
+    else if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+             !strcasecmp(v, "off"))
+        *out = 0;
+    else
+        return OPT_BAD(name, v);
+    return 0;
+}
+
+static int opt_u64(const char *name, const char *v, uint64_t min, uint64_t *out, struct err *e)
+{
+    char *end = NULL;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (v[0] == '-' || end == v || *end != '\0' || x < min)
+        return OPT_BAD(name, v);
+    *out = x;
+    return 0;
+}
+
+/* fills o from get(); see rt.h */
+int rt_device_opts_read(struct rt_device_opts *o, const char *(*get)(void *ctx, const char *name),
+                        void *ctx, struct err *e)
+{
+    for (int i = 0; rt_device_opt_names[i] != NULL; i++) {
+        const char *k = rt_device_opt_names[i], *v = get(ctx, k);
+        if (v == NULL || v[0] == '\0')
+            continue;
+        int rc = 0, b = 0;
+        if (!strcmp(k, "RT_VALIDATE"))
+            rc = opt_bool(k, v, &o->validate, e);
+        else if (!strcmp(k, "VKV_NO_FP16"))
+            rc = opt_bool(k, v, &o->no_fp16, e);
+        else if (!strcmp(k, "VKV_NO_INT8"))
+            rc = opt_bool(k, v, &o->no_int8, e);
+        else if (!strcmp(k, "VKV_NO_GEMM"))
+            rc = opt_bool(k, v, &o->no_gemm, e);
+        else if (!strcmp(k, "VKV_NO_TEXEL"))
+            rc = opt_bool(k, v, &o->no_texel, e);
+        else if (!strcmp(k, "VKV_RT_PROFILE"))
+            rc = opt_bool(k, v, &o->profile, e);
+        else if (!strcmp(k, "VKV_GEMM_TILE")) {
+            unsigned r, c;
+            char tail;
+            if (sscanf(v, "%ux%u%c", &r, &c, &tail) != 2 || r < 1 || r > 8 || c < 1 || c > 8)
+                return OPT_BAD(k, v);
+            o->gemm_rows = (int)r;
+            o->gemm_cols = (int)c;
+        } else if (!strcmp(k, "VKV_VAR_DIR")) {
+            if (strlen(v) + sizeof("/cache") > sizeof(o->cache_dir))
+                return OPT_BAD(k, v);
+            /* before VKV_NO_PIPELINE_CACHE in the names, which may clear it */
+            snprintf(o->cache_dir, sizeof(o->cache_dir), "%s/cache", v);
+        } else if (!strcmp(k, "VKV_NO_PIPELINE_CACHE")) {
+            rc = opt_bool(k, v, &b, e);
+            if (rc == 0 && b)
+                o->cache_dir[0] = '\0';
+        } else if (!strcmp(k, "VKV_RT_TIMEOUT_MS"))
+            rc = opt_u64(k, v, 1, &o->timeout_ms, e);
+        else if (!strcmp(k, "VKV_RT_MAX_DEVICE_BYTES"))
+            rc = opt_u64(k, v, 0, &o->max_device_bytes, e);
+        else if (!strcmp(k, "VKV_TF_PART_BYTES"))
+            rc = opt_u64(k, v, 0, &o->tf_part_bytes, e);
+        else if (!strcmp(k, "VKV_TF_LINEAR")) {
+            if (!strcmp(v, "mv"))
+                o->tf_linear = 1;
+            else if (!strcmp(v, "mm"))
+                o->tf_linear = 2;
+            else if (!strcmp(v, "auto"))
+                o->tf_linear = 0;
+            else
+                return OPT_BAD(k, v);
+        } else if (!strcmp(k, "VKV_TF_TEXEL")) {
+            rc = opt_bool(k, v, &b, e);
+            o->tf_texel = b;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 int rt_device_count(struct err *e)
@@ -31,40 +141,27 @@ int rt_device_caps_get(int index, struct rt_caps *caps, struct err *e)
 }
 
 /* creates a logical device; see rt.h */
-int rt_device_create(const char *selector, struct rt_device **out, struct err *e)
+int rt_device_create(const struct rt_device_opts *o, struct rt_device **out, struct err *e)
 {
     *out = NULL;
     struct rt_device *d = cm_xcalloc(1, sizeof(*d));
-    const char *to = getenv("VKV_RT_TIMEOUT_MS");
-    long long ms = to ? atoll(to) : 0;
-    int rc =
-        rt_gpu_open(&d->gpu, selector, env_on("RT_VALIDATE"), (uint64_t)(ms > 0 ? ms : 60000), e);
+    d->opts = o != NULL ? *o : rt_device_opts_default();
+    d->opts.selector = NULL; /* borrowed for this call only */
+    const struct rt_device_opts *op = &d->opts;
+    int rc = rt_gpu_open(&d->gpu, o != NULL ? o->selector : NULL, op->validate,
+                         op->timeout_ms > 0 ? op->timeout_ms : 60000, e);
     if (rc < 0)
         goto fail;
-    d->use_fp16 = !env_on("VKV_NO_FP16");
-    d->use_int8 = !env_on("VKV_NO_INT8");
-    d->use_gemm = !env_on("VKV_NO_GEMM");
-    d->use_texel = d->gpu.caps.texel_formats && !env_on("VKV_NO_TEXEL");
-    /* GEMM register tile (rows x 4*cols), per layer by default; VKV_GEMM_TILE=RxC
-       forces one (R, C in 1..8) */
-    d->gemm_rb = 0; /* 0: chosen per layer (rt_op_conv.c) */
-    d->gemm_cb = 0;
-    const char *tile = getenv("VKV_GEMM_TILE");
-    unsigned tr, tc;
-    if (tile != NULL && sscanf(tile, "%ux%u", &tr, &tc) == 2 && tr >= 1 && tr <= 8 && tc >= 1 &&
-        tc <= 8) {
-        d->gemm_rb = tr;
-        d->gemm_cb = tc;
-    }
-    char dir[400] = "";
-    const char *var = getenv("VKV_VAR_DIR");
-    if (env_on("VKV_NO_PIPELINE_CACHE"))
-        dir[0] = '\0';
-    else if (var != NULL && var[0])
-        snprintf(dir, sizeof(dir), "%.390s/cache", var);
-    else if (getenv("HOME") != NULL)
-        snprintf(dir, sizeof(dir), "%.370s/.cache/vkvision", getenv("HOME"));
-    rc = rt_pipeline_init(&d->pipes, &d->gpu, dir, e);
+    d->use_fp16 = !op->no_fp16;
+    d->use_int8 = !op->no_int8;
+    d->use_gemm = !op->no_gemm;
+    d->use_texel = d->gpu.caps.texel_formats && !op->no_texel;
+    /* GEMM register tile (rows x 4*cols): 0 = chosen per layer (rt_op_conv.c) */
+    d->gemm_rb = (uint32_t)op->gemm_rows;
+    d->gemm_cb = (uint32_t)op->gemm_cols;
+    if (d->gemm_rb < 1 || d->gemm_rb > 8 || d->gemm_cb < 1 || d->gemm_cb > 8)
+        d->gemm_rb = d->gemm_cb = 0;
+    rc = rt_pipeline_init(&d->pipes, &d->gpu, op->cache_dir, e);
     if (rc < 0)
         goto fail;
     *out = d;

@@ -14,6 +14,7 @@
 #include "runtime/vk/rt_pipeline.h"
 
 struct rt_device {
+    struct rt_device_opts opts; /* as created (selector not kept); tfm/ and plans read it */
     struct rt_gpu gpu;
     struct rt_pipes pipes;
     int use_fp16, use_int8, use_gemm; /* after the switches */

@@ -44,7 +44,7 @@ struct rt_plan {
     int n_recorded; /* recordings made since creation (rt_plan_record_count) */
     VkFence fence;
     int n_dispatch, n_barrier; /* of the reserved shape's recording */
-    int profile;               /* VKV_RT_PROFILE=1 */
+    int profile;               /* the device's opts.profile */
 };
 
 /* a copy of g's tables without constant data (for re-inferring shapes) */
@@ -247,8 +247,7 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
     struct rt_plan *p = cm_xcalloc(1, sizeof(*p));
     p->dev = dev;
     p->o = o ? *o : rt_plan_opts_default();
-    const char *prof = getenv("VKV_RT_PROFILE");
-    p->profile = prof != NULL && prof[0] == '1';
+    p->profile = dev->opts.profile;
     int rc = opts_check(p, g0, e);
     if (rc < 0)
         goto fail;
@@ -281,9 +280,8 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
         goto fail;
     uint64_t total = rt_plan_device_bytes(p);
     uint64_t limit = p->o.max_device_bytes;
-    const char *env = getenv("VKV_RT_MAX_DEVICE_BYTES");
-    if (env != NULL && env[0])
-        limit = strtoull(env, NULL, 10);
+    if (dev->opts.max_device_bytes > 0)
+        limit = dev->opts.max_device_bytes;
     if (limit > 0 && total > limit) {
         rc = err_set_transient(e, RT_ERR_OOM, "device_out_of_memory",
                                "could not fit model: needs %llu device bytes, limit %llu",

@@ -18,6 +18,21 @@
 #include "runtime/tfm/rt_tf.h"
 #include "tests/lib/th.h"
 
+static const char *env_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* a device with the runtime's settings from the environment (RT_VALIDATE, ...) */
+static int env_device_create(const char *selector, struct rt_device **dev, struct err *e)
+{
+    struct rt_device_opts o = rt_device_opts_default();
+    int rc = rt_device_opts_read(&o, env_get, NULL, e);
+    o.selector = selector;
+    return rc < 0 ? rc : rt_device_create(&o, dev, e);
+}
+
 enum { N = 48, K = 128 };
 
 static float frand(unsigned *s)
@@ -78,7 +93,7 @@ int main(void)
 {
     struct err e;
     struct rt_device *d;
-    if (rt_device_create(getenv("VKV_DEVICE") ? getenv("VKV_DEVICE") : "0", &d, &e) != 0) {
+    if (env_device_create(getenv("VKV_DEVICE") ? getenv("VKV_DEVICE") : "0", &d, &e) != 0) {
         TH_CHECK(0, "a Vulkan device (%s)", e.msg);
         return th_done();
     }

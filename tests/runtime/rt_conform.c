@@ -22,6 +22,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *env_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* a device with the runtime's settings from the environment (RT_VALIDATE, ...) */
+static int env_device_create(const char *selector, struct rt_device **dev, struct err *e)
+{
+    struct rt_device_opts o = rt_device_opts_default();
+    int rc = rt_device_opts_read(&o, env_get, NULL, e);
+    o.selector = selector;
+    return rc < 0 ? rc : rt_device_create(&o, dev, e);
+}
+
 static struct rt_device *dev;
 static int verbose;
 static uint32_t rng = 12345;
@@ -883,7 +898,7 @@ static void limit_cases(void)
     TH_EQ_INT(rt_plan_create(dev, g, &o, &p, &e), RT_ERR_INVALID, "max_batch 0 rejected");
     rt_graph_free(g);
     struct rt_device *d2 = NULL;
-    TH_CHECK(rt_device_create("no-such-gpu-name", &d2, &e) == RT_ERR_INVALID && d2 == NULL,
+    TH_CHECK(env_device_create("no-such-gpu-name", &d2, &e) == RT_ERR_INVALID && d2 == NULL,
              "unknown device selector: %s", e.msg);
 }
 
@@ -895,7 +910,7 @@ int main(int argc, char **argv)
     TH_CHECK(n >= 1, "vulkan devices: %d %s", n, e.msg);
     if (n < 1)
         return th_done();
-    TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &dev, &e) == 0, "device created: %s", e.msg);
+    TH_CHECK(env_device_create(getenv("RT_DEVICE"), &dev, &e) == 0, "device created: %s", e.msg);
     if (dev == NULL)
         return th_done();
     const struct rt_caps *c = rt_device_caps(dev);
@@ -913,7 +928,7 @@ int main(int argc, char **argv)
     /* the storage-buffer kernels too (the default picks texel-buffer variants) */
     setenv("VKV_NO_TEXEL", "1", 1);
     dev = NULL;
-    TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &dev, &e) == 0,
+    TH_CHECK(env_device_create(getenv("RT_DEVICE"), &dev, &e) == 0,
              "device without texel "
              "buffers: %s",
              e.msg);
@@ -930,7 +945,7 @@ int main(int argc, char **argv)
         struct rt_device *d2 = NULL;
         struct rt_plan *p = NULL;
         struct rt_plan_opts o = rt_plan_opts_default();
-        TH_CHECK(rt_device_create(getenv("RT_DEVICE"), &d2, &e) == 0 &&
+        TH_CHECK(env_device_create(getenv("RT_DEVICE"), &d2, &e) == 0 &&
                      rt_plan_create(d2, g, &o, &p, &e) == 0,
                  "second device + plan: %s", e.msg);
         rt_plan_destroy(p);

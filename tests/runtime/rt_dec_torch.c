@@ -18,6 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *env_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* a device with the runtime's settings from the environment (RT_VALIDATE, ...) */
+static int env_device_create(const char *selector, struct rt_device **dev, struct err *e)
+{
+    struct rt_device_opts o = rt_device_opts_default();
+    int rc = rt_device_opts_read(&o, env_get, NULL, e);
+    o.selector = selector;
+    return rc < 0 ? rc : rt_device_create(&o, dev, e);
+}
+
 static struct rt_device *dev;
 
 static uint32_t ju(json_t *o, const char *k)
@@ -100,7 +115,7 @@ int main(int argc, char **argv)
     uint32_t T = (uint32_t)json_array_size(toks), prefix = ju(tx, "prefix");
     uint32_t G = (uint32_t)json_array_size(gen), V = c.vocab, D = c.dim;
     struct err e = {0};
-    if (rt_device_create(getenv("RT_DEVICE"), &dev, &e) < 0) {
+    if (env_device_create(getenv("RT_DEVICE"), &dev, &e) < 0) {
         TH_CHECK(0, "device created: %s", e.msg);
         return th_done();
     }

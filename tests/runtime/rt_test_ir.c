@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "runtime/ir/rt_synth.h"
 #include "common/cm.h"
+#include "common/cfg.h"
 
 static int64_t S4[4];
 static const int64_t *sh4(int64_t a, int64_t b, int64_t c, int64_t d)
@@ -590,6 +591,62 @@ static void test_op_table(void)
     rt_graph_free(g);
 }
 
+/* a settings lookup over a fixed list of name=value pairs */
+static const char *pairs_get(void *ctx, const char *name)
+{
+    for (const char *const *kv = ctx; kv[0] != NULL; kv += 2)
+        if (strcmp(kv[0], name) == 0)
+            return kv[1];
+    return NULL;
+}
+
+/* device settings: parsed from a lookup (no environment), each a config-table row */
+static void test_device_opts(void)
+{
+    for (int i = 0; rt_device_opt_names[i] != NULL; i++) {
+        int found = 0;
+        for (const struct cfg_entry *c = cfg_table_get(); c->name != NULL; c++)
+            found |= strcmp(c->name, rt_device_opt_names[i]) == 0 && (c->progs & CFG_PROG_WORKER);
+        TH_CHECK(found, "device setting %s is a worker row of the config table (--print-config)",
+                 rt_device_opt_names[i]);
+    }
+    struct err e = {0};
+    const char *set[] = {"VKV_NO_TEXEL",
+                         "yes",
+                         "VKV_GEMM_TILE",
+                         "2x4",
+                         "VKV_TF_LINEAR",
+                         "mm",
+                         "VKV_VAR_DIR",
+                         "/v",
+                         "VKV_RT_TIMEOUT_MS",
+                         "1500",
+                         "VKV_TF_TEXEL",
+                         "0",
+                         NULL};
+    struct rt_device_opts o = rt_device_opts_default();
+    TH_CHECK(rt_device_opts_read(&o, pairs_get, set, &e) == 0 && o.no_texel == 1 &&
+                 o.gemm_rows == 2 && o.gemm_cols == 4 && o.tf_linear == 2 &&
+                 strcmp(o.cache_dir, "/v/cache") == 0 && o.timeout_ms == 1500 && o.tf_texel == 0 &&
+                 o.validate == 0 && o.no_fp16 == 0,
+             "device settings parsed from a lookup: %s", e.msg);
+    const char *off[] = {"VKV_VAR_DIR", "/v", "VKV_NO_PIPELINE_CACHE", "1", NULL};
+    o = rt_device_opts_default();
+    TH_CHECK(rt_device_opts_read(&o, pairs_get, off, &e) == 0 && o.cache_dir[0] == '\0',
+             "VKV_NO_PIPELINE_CACHE clears the cache directory");
+    const char *bad[][3] = {{"VKV_NO_FP16", "maybe", NULL},
+                            {"VKV_GEMM_TILE", "9x1", NULL},
+                            {"VKV_RT_TIMEOUT_MS", "-5", NULL},
+                            {"VKV_TF_LINEAR", "fast", NULL}};
+    for (size_t i = 0; i < CM_ARRAY_LEN(bad); i++) {
+        o = rt_device_opts_default();
+        e = (struct err){0};
+        int rc = rt_device_opts_read(&o, pairs_get, bad[i], &e);
+        TH_CHECK(rc == RT_ERR_INVALID && strstr(e.msg, bad[i][0]) != NULL,
+                 "%s=%s refused naming the setting: %s", bad[i][0], bad[i][1], e.msg);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *seeds = argc > 2 && strcmp(argv[1], "--write-seeds") == 0 ? argv[2] : NULL;
@@ -599,5 +656,6 @@ int main(int argc, char **argv)
     test_ref_ops();
     test_passes();
     test_pack(seeds);
+    test_device_opts();
     return th_done();
 }

@@ -18,6 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *env_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* a device with the runtime's settings from the environment (RT_VALIDATE, ...) */
+static int env_device_create(const char *selector, struct rt_device **dev, struct err *e)
+{
+    struct rt_device_opts o = rt_device_opts_default();
+    int rc = rt_device_opts_read(&o, env_get, NULL, e);
+    o.selector = selector;
+    return rc < 0 ? rc : rt_device_create(&o, dev, e);
+}
+
 static struct rt_device *dev;
 static uint32_t rng = 7;
 static struct rt_tf_buf *bufs[256];
@@ -246,7 +261,7 @@ static void t_linear_raw(void)
              "raw q4 (group 64, symmetric) uploaded: %s", e0.msg);
     struct rt_tf_ref X = dbuf(x, (size_t)m * K), Y = dbuf(NULL, (size_t)m * n);
     for (int mm = 0; mm < 2; mm++) {
-        setenv("VKV_TF_LINEAR", mm ? "mm" : "mv", 1);
+        dev->opts.tf_linear = mm ? 2 : 1; /* mm : mv */
         RUN(rt_tf_linear(s, &W, X, K, Y, n, m, 0, 0, e));
         get(Y, got, (size_t)m * n);
         rt_tfr_linear(x, K, wr, NULL, ref, n, m, n, K, 0, 0);
@@ -254,7 +269,7 @@ static void t_linear_raw(void)
                  : "linear raw q4 g64 symmetric (mv kernel)",
               got, ref, (size_t)m * n, 8e-7f * 16);
     }
-    unsetenv("VKV_TF_LINEAR");
+    dev->opts.tf_linear = 0;
     /* x in a host-visible buffer (no texel-buffer usage): storage-buffer path */
     struct rt_tf_buf *hb = NULL;
     rt_tf_buf_init(dev, (uint64_t)m * K * 4, 1, &hb, &e0);
@@ -288,7 +303,7 @@ static void t_parts(void)
     float *x = rnd((size_t)m * K, -1, 1), *w = rnd((size_t)n * K, -1, 1), *b = rnd(n, -1, 1);
     float *wr = malloc((size_t)n * K * 4), *ref = calloc((size_t)m * n, 4),
           *got = calloc((size_t)m * n, 4);
-    setenv("VKV_TF_PART_BYTES", "16384", 1); /* 64 f32 rows of 64 */
+    dev->opts.tf_part_bytes = 16384; /* 64 f32 rows of 64 */
     for (int type = 0; type < 4; type++) {
         struct err e0 = {0};
         struct rt_tf_weight W;
@@ -298,7 +313,7 @@ static void t_parts(void)
         struct rt_tf_ref X = dbuf(x, (size_t)m * K), Y = dbuf(NULL, (size_t)m * n);
         rt_tfr_round_weight(type, w, n, K, wr);
         for (int mm = 0; mm < 2; mm++) {
-            setenv("VKV_TF_LINEAR", mm ? "mm" : "mv", 1);
+            dev->opts.tf_linear = mm ? 2 : 1; /* mm : mv */
             RUN(rt_tf_linear(s, &W, X, K, Y, n, m, 0, 0, e));
             get(Y, got, (size_t)m * n);
             rt_tfr_linear(x, K, wr, b, ref, n, m, n, K, 0, 0);
@@ -307,7 +322,7 @@ static void t_parts(void)
                      rt_tf_wtype_name(type), W.n_parts, mm ? "mm" : "mv");
             check(what, got, ref, (size_t)m * n, 8e-7f * 8);
         }
-        unsetenv("VKV_TF_LINEAR");
+        dev->opts.tf_linear = 0;
         if (type < 3) {
             uint32_t ids[4] = {0, 63, 64, 299};
             float out[4 * 64], want[4 * 64];
@@ -323,7 +338,7 @@ static void t_parts(void)
         }
         rt_tf_weight_free(dev, &W);
     }
-    unsetenv("VKV_TF_PART_BYTES");
+    dev->opts.tf_part_bytes = 0;
     free(x), free(w), free(b), free(wr), free(ref), free(got);
 }
 
@@ -669,7 +684,7 @@ int main(int argc, char **argv)
     (void)argc;
     (void)argv;
     struct err e = {0};
-    if (rt_device_create(getenv("RT_DEVICE"), &dev, &e) < 0) {
+    if (env_device_create(getenv("RT_DEVICE"), &dev, &e) < 0) {
         printf("# no Vulkan device: %s\n", e.msg);
         TH_CHECK(0, "device created");
         return th_done();

@@ -17,6 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *env_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* a device with the runtime's settings from the environment (RT_VALIDATE, ...) */
+static int env_device_create(const char *selector, struct rt_device **dev, struct err *e)
+{
+    struct rt_device_opts o = rt_device_opts_default();
+    int rc = rt_device_opts_read(&o, env_get, NULL, e);
+    o.selector = selector;
+    return rc < 0 ? rc : rt_device_create(&o, dev, e);
+}
+
 /* relative bounds per format: features, projection, prompt logits.
  * Measured 2026-12-07 on lavapipe with tests/ref/md2_small.json (seed 1):
  * f32 2.6e-7 3.1e-7 2.1e-7; f16 3.9e-4 4.8e-4 4.3e-4; i8 1.2e-2 1.6e-2 1.6e-2;
@@ -84,7 +99,7 @@ int main(int argc, char **argv)
     flat(json_object_get(vis, "features"), rfeat);
     flat(json_object_get(vis, "projected"), rproj);
     struct rt_device *dev = NULL;
-    TH_CHECK(rt_device_create(NULL, &dev, &e) == 0, "device: %s", e.msg);
+    TH_CHECK(env_device_create(NULL, &dev, &e) == 0, "device: %s", e.msg);
     if (dev == NULL)
         return th_done();
     for (int wt = RT_TF_F32; wt <= RT_TF_Q4; wt++) {
