@@ -1,4 +1,10 @@
 #version 450
+// vkv-variant: conv2d_f32 WTYPE=0
+// vkv-variant: conv2d_f16 WTYPE=1
+// vkv-variant: conv2d_i8 WTYPE=2
+// vkv-variant: conv2d_tx_f32 WTYPE=0,TEXEL=1
+// vkv-variant: conv2d_tx_f16 WTYPE=1,TEXEL=1
+// vkv-variant: conv2d_tx_i8 WTYPE=2,TEXEL=1
 /*
  * conv2d.comp: direct convolution, any stride/dilation/padding/groups.
  * Grid x = output channel (quads with VEC4), y = output column,

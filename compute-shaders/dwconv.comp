@@ -1,4 +1,10 @@
 #version 450
+// vkv-variant: dwconv_f32 WTYPE=0
+// vkv-variant: dwconv_f16 WTYPE=1
+// vkv-variant: dwconv_i8 WTYPE=2
+// vkv-variant: dwconv_tx_f32 WTYPE=0,TEXEL=1
+// vkv-variant: dwconv_tx_f16 WTYPE=1,TEXEL=1
+// vkv-variant: dwconv_tx_i8 WTYPE=2,TEXEL=1
 /*
  * dwconv.comp: depthwise convolution (groups == C, CO = C * mult).  Grid
  * x = output channel (quads with VEC4), y = output column (blocks of OXB

@@ -1,4 +1,10 @@
 #version 450
+// vkv-variant: gemm_f32 WTYPE=0
+// vkv-variant: gemm_f16 WTYPE=1
+// vkv-variant: gemm_i8 WTYPE=2
+// vkv-variant: gemm_tx_f32 WTYPE=0,TEXEL=1
+// vkv-variant: gemm_tx_f16 WTYPE=1,TEXEL=1
+// vkv-variant: gemm_tx_i8 WTYPE=2,TEXEL=1
 /*
  * gemm.comp: y[M,N] = act(x[M,K] w[K,N] * scale[N] + bias[N]) for 1x1
  * convolutions and dense layers.  Register-blocked, no shared memory: each

@@ -1,4 +1,8 @@
 #version 450
+// vkv-variant: tf_attn_h64 HD=64
+// vkv-variant: tf_attn_h72 HD=72
+// vkv-variant: tf_attn_h64_kvh HD=64,KVH=1
+// vkv-variant: tf_attn_h72_kvh HD=72,KVH=1
 /*
  * tf_attn.comp: multi-head attention for many queries (prefill, vision):
  * o = softmax(q k^T * scale + mask) v per (sequence, head), with the

@@ -1,4 +1,8 @@
 #version 450
+// vkv-variant: tf_attn_dec_h64 HD=64
+// vkv-variant: tf_attn_dec_h72 HD=72
+// vkv-variant: tf_attn_dec_h64_kvh HD=64,KVH=1
+// vkv-variant: tf_attn_dec_h72_kvh HD=72,KVH=1
 /*
  * tf_attn_dec.comp: attention of one query per head against a KV cache
  * (decode): keys and values 0 .. n-1 with n = state[st] + 1, all visible.

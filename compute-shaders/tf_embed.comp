@@ -1,4 +1,7 @@
 #version 450
+// vkv-variant: tf_embed_f32 WTYPE=0
+// vkv-variant: tf_embed_f16 WTYPE=1
+// vkv-variant: tf_embed_i8 WTYPE=2
 /*
  * tf_embed.comp: x[t, c] = table[ids[t], c] (embedding lookup) for the
  * rows row0 .. row0 + rows - 1 held by this table part (a large table is

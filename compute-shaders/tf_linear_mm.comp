@@ -1,4 +1,12 @@
 #version 450
+// vkv-variant: tf_linear_mm_tx_f32 WTYPE=0,TEXEL=1
+// vkv-variant: tf_linear_mm_tx_f16 WTYPE=1,TEXEL=1
+// vkv-variant: tf_linear_mm_tx_i8 WTYPE=2,TEXEL=1
+// vkv-variant: tf_linear_mm_tx_q4 WTYPE=3,TEXEL=1
+// vkv-variant: tf_linear_mm_f32 WTYPE=0
+// vkv-variant: tf_linear_mm_f16 WTYPE=1
+// vkv-variant: tf_linear_mm_i8 WTYPE=2
+// vkv-variant: tf_linear_mm_q4 WTYPE=3
 /*
  * tf_linear_mm.comp: y[m, n] = act(sum_k x[m, k] * W[n, k] * rs[n] + bias[n]) (+ y[m, n]
  * when ACC) for many rows (prefill, vision).  Each invocation computes a

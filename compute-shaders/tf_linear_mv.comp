@@ -1,4 +1,12 @@
 #version 450
+// vkv-variant: tf_linear_mv_f32 WTYPE=0
+// vkv-variant: tf_linear_mv_f16 WTYPE=1
+// vkv-variant: tf_linear_mv_i8 WTYPE=2
+// vkv-variant: tf_linear_mv_q4 WTYPE=3
+// vkv-variant: tf_linear_mv_tx_f32 WTYPE=0,TEXEL=1
+// vkv-variant: tf_linear_mv_tx_f16 WTYPE=1,TEXEL=1
+// vkv-variant: tf_linear_mv_tx_i8 WTYPE=2,TEXEL=1
+// vkv-variant: tf_linear_mv_tx_q4 WTYPE=3,TEXEL=1
 /*
  * tf_linear_mv.comp: y[m, n] = act(sum_k x[m, k] * W[n, k] * rs[n] + bias[n]) (+ y[m, n]
  * when ACC), for m <= 4 rows (decode: one row).  One workgroup of 64

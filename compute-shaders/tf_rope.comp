@@ -1,4 +1,6 @@
 #version 450
+// vkv-variant: tf_rope_kvh KVH=1
+// vkv-variant: tf_rope
 /*
  * tf_rope.comp: splits fused QKV rows, applies rotary position embedding to
  * the first `rot` dims of each q and k head and writes q to `qo` and k, v
