@@ -6,7 +6,9 @@
 # needs is planned by the untimed first run) against onnxruntime-node (CPU
 # execution provider) running the same three ONNX files on the very inputs
 # our pipeline made for that photo (tests/ref/ocr_ref.js bench), in the same
-# run.  Prints the medians, process CPU per photo on our side, and the ratio.
+# run.  Prints the medians, process CPU per photo (all threads) on both
+# sides, and the ratios of both: on a loaded machine the CPU ratio is the
+# steadier one (lavapipe's threads wait for cores).
 #   bash bench/ocr.sh                          (ITERS=3, two photos)
 #   OCR_IMAGES="scenetext02.jpg" bash bench/ocr.sh
 # Needs `make models testdata` and a built vkv.
@@ -31,7 +33,8 @@ const [img, vk, ref] = process.argv.slice(1);
 const v = JSON.parse(vk), r = JSON.parse(ref);
 console.log(`ppocr-v4 ${img} (${v.image[0]}x${v.image[1]}, ${v.lines} lines): vulkan ${v.latency_ms_median.toFixed(0)} ms ` +
   `(min ${v.latency_ms_min.toFixed(0)}, CPU ${v.cpu_ms.toFixed(0)} ms, first run ${v.first_ms.toFixed(0)} ms, ` +
-  `${v.executors} graph shapes), onnxruntime-node ${r.ms_median.toFixed(0)} ms (min ${r.ms_min.toFixed(0)}), ` +
-  `ratio ${(v.latency_ms_median / r.ms_median).toFixed(2)}x`);
+  `${v.executors} graph shapes), onnxruntime-node ${r.ms_median.toFixed(0)} ms (min ${r.ms_min.toFixed(0)}, ` +
+  `CPU ${r.cpu_ms.toFixed(0)} ms), ratio ${(v.latency_ms_median / r.ms_median).toFixed(2)}x wall, ` +
+  `${(v.cpu_ms / r.cpu_ms).toFixed(2)}x CPU`);
 ' "$img" "$vk" "$ref"
 done

@@ -19,7 +19,8 @@
 //     OURS_DUMP's inputs against the probabilities we computed there
 //   ... ocr_ref.js bench MODEL_DIR DUMP N
 //     the three graphs on DUMP's inputs N times (after one untimed run):
-//     {"ms_median"} per photo, what `vkv bench ppocr-v4` times
+//     {"ms_median", "ms_min", "cpu_ms"} per photo (cpu_ms: process CPU, all
+//     threads), what `vkv bench ppocr-v4` times
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -239,13 +240,16 @@ async function bench(dir, dump, n) {
   };
   await once();
   const t = [];
+  const c0 = process.cpuUsage();
   for (let k = 0; k < n; k++) {
     const t0 = process.hrtime.bigint();
     await once();
     t.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  const c = process.cpuUsage(c0);
   t.sort((a, b) => a - b);
-  console.log(JSON.stringify({ ms_median: t[t.length >> 1], ms_min: t[0], iters: n, lines: xr.length }));
+  const cpuMs = (c.user + c.system) / 1000 / n; // all threads of the process, per photo
+  console.log(JSON.stringify({ ms_median: t[t.length >> 1], ms_min: t[0], cpu_ms: cpuMs, iters: n, lines: xr.length }));
 }
 
 const [cmd, dir, dump, a, b] = process.argv.slice(2);
