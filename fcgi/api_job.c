@@ -149,7 +149,7 @@ static int check_task_model(struct api_ctx *ctx, struct api_job_spec *spec, stru
         !api_models_has(ctx->models, spec->task, NULL))
         return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_task",
                        "unknown task \"%.64s\"; valid tasks: %s", spec->task,
-                       list_str(ctx, api_models_tasks_json(ctx->models)));
+                       list_str(ctx, api_analyze_tasks_json(ctx->models)));
     if (spec->model == NULL) {
         spec->model = api_models_default(ctx->models, spec->task);
     } else if (strlen(spec->model) > JQ_MODEL_MAX ||

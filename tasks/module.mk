@@ -18,3 +18,8 @@ FUZZ_TARGETS         += ocr_keys
 FUZZ_SRCS_ocr_keys   := tasks/rt_task_ocr.c
 FUZZ_LIBS_ocr_keys   := $(TASK_LIB) $(IMPORT_LIB) $(RT_LIB)
 FUZZ_LDLIBS_ocr_keys := $(RT_LDLIBS)
+
+# libFuzzer target of the tagger's tag table (tests/fuzz/README.md)
+FUZZ_TARGETS   += tags
+FUZZ_SRCS_tags := tasks/rt_tags.c
+FUZZ_LIBS_tags := $(TASK_LIB)

@@ -17,6 +17,7 @@
 #include "import/rt_import.h"
 #include "runtime/ir/rt_ir.h"
 #include "tasks/rt_manifest.h"
+#include "tasks/rt_tags.h"
 #include "tasks/rt_task_detect.h"
 #include "tasks/rt_task_faces.h"
 #include "tasks/rt_task_ocr.h"
@@ -69,6 +70,9 @@ struct rt_task_model {
     int cn_heat, cn_wh;     /* output indices */
     struct rt_faces *faces; /* RT_TASK_FACES: the pipeline; exec is NULL */
     struct rt_ocr *ocr;     /* RT_TASK_OCR: its own executors, one per input shape; exec is NULL */
+    struct rt_tags *tags;   /* a tagger's table (output 0 in its order) */
+    struct rt_tags_opts tag_opts;
+    int tag_spaces;
 };
 
 /* ---- options and accessors --------------------------------------------- */
@@ -162,6 +166,7 @@ void rt_task_model_free(struct rt_task_model *m)
     rt_faces_free(m->faces);
     rt_exec_destroy(m->exec);
     rt_ocr_free(m->ocr);
+    rt_tags_free(m->tags);
     for (int i = 0; i < m->n_labels; i++)
         free(m->labels[i]);
     free(m->labels);
@@ -217,6 +222,15 @@ static int manifest_input(struct rt_task_model *m, const json_t *in, struct err 
     if (num_get(in, "letterbox", 0, 0, 1, &v, e) < 0)
         return e->status;
     m->in.letterbox = v != 0;
+    if (num_get(in, "pad_value", 0, 0, 255, &v, e) < 0)
+        return e->status;
+    m->in.pad_value = (int)v;
+    if (num_get(in, "pad_center", 0, 0, 1, &v, e) < 0)
+        return e->status;
+    m->in.pad_center = v != 0;
+    if (m->in.pad_center && m->kind != RT_TASK_TAG && m->kind != RT_TASK_CLASSIFY)
+        return BAD("manifest: input.pad_center is for classify and tag models (the boxes of "
+                   "other tasks are mapped back from a top-left letterbox)");
     if (num_get(in, "scale", 1.0 / 255, -1e6, 1e6, &v, e) < 0)
         return e->status;
     m->in.scale = (float)v;
@@ -237,15 +251,66 @@ static int manifest_input(struct rt_task_model *m, const json_t *in, struct err 
         }
     }
     const char *color = json_string_value(json_object_get(in, "color"));
-    if (color && strcmp(color, "RGB") && strcmp(color, "GRAY"))
+    if (color && strcmp(color, "RGB") && strcmp(color, "BGR") && strcmp(color, "GRAY"))
         return err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
-                       "manifest: input color %.10s (RGB or GRAY)", color);
+                       "manifest: input color %.10s (RGB, BGR or GRAY)", color);
     m->in.gray = color != NULL && !strcmp(color, "GRAY");
+    m->in.bgr = color != NULL && !strcmp(color, "BGR");
     if (num_get(in, "channels", m->in.gray ? 1 : 3, 1, 3, &v, e) < 0)
         return e->status;
     if ((int)v != (m->in.gray ? 1 : 3))
         return BAD("manifest: input.channels must be %d for color %s", m->in.gray ? 1 : 3,
-                   m->in.gray ? "GRAY" : "RGB");
+                   m->in.gray ? "GRAY"
+                   : color    ? color
+                              : "RGB");
+    return 0;
+}
+
+/*
+ * A tagger's "post": thresholds per category ({"general": 0.35,
+ * "character": 0.85, "9": ...}), "threshold" for the categories not named,
+ * "max_tags", "sigmoid" (outputs are logits), "underscores" ("spaces", the
+ * default, or "keep").
+ */
+static int manifest_tag_post(struct rt_task_model *m, const json_t *post, struct err *e)
+{
+    double v;
+    m->tag_opts = rt_tags_opts_default();
+    if (num_get(post, "threshold", 0.35, 0, 1, &v, e) < 0)
+        return e->status;
+    for (int c = 0; c < RT_TAGS_CATS; c++)
+        if (c != 4 || json_object_get(post, "threshold") != NULL)
+            m->tag_opts.threshold[c] = (float)v;
+    const json_t *th = json_object_get(post, "thresholds");
+    if (th != NULL && !json_is_object(th))
+        return BAD("manifest: post.thresholds must be an object {category: 0..1}");
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)th, k, x)
+    {
+        int cat = -1;
+        for (int c = 0; c < RT_TAGS_CATS && cat < 0; c++) {
+            const char *w = rt_tags_category_word(c);
+            char num[8];
+            snprintf(num, sizeof(num), "%d", c);
+            if ((w && !strcmp(w, k)) || !strcmp(num, k))
+                cat = c;
+        }
+        if (cat < 0 || !json_is_number(x) || json_number_value(x) < 0 || json_number_value(x) > 1)
+            return BAD("manifest: post.thresholds.%.20s: a category word or 0..%d, and 0..1", k,
+                       RT_TAGS_CATS - 1);
+        m->tag_opts.threshold[cat] = (float)json_number_value(x);
+    }
+    if (num_get(post, "max_tags", 64, 1, 4096, &v, e) < 0)
+        return e->status;
+    m->tag_opts.max_tags = (int)v;
+    if (num_get(post, "sigmoid", 0, 0, 1, &v, e) < 0)
+        return e->status;
+    m->tag_opts.sigmoid = v != 0;
+    const char *us = json_string_value(json_object_get(post, "underscores"));
+    if (us && strcmp(us, "spaces") && strcmp(us, "keep"))
+        return BAD("manifest: post.underscores must be spaces or keep");
+    m->tag_spaces = us == NULL || !strcmp(us, "spaces");
     return 0;
 }
 
@@ -277,6 +342,8 @@ static int manifest_post(struct rt_task_model *m, const json_t *post, const json
         m->softmax = v != 0;
         return 0;
     }
+    if (m->kind == RT_TASK_TAG)
+        return manifest_tag_post(m, post, e);
     if (m->kind == RT_TASK_DETECT_FACES) {
         struct rt_face_opts *f = &m->face;
         const json_t *an = json_object_get(post, "anchors");
@@ -370,6 +437,28 @@ static size_t weights_f32(const struct rt_graph *g)
     return n;
 }
 
+/* a tagger's CSV: the manifest's "tags", a file beside the model */
+static int tags_load(struct rt_task_model *m, const json_t *man, const char *dir,
+                     const char *manifest_path, struct err *e)
+{
+    const char *file = json_string_value(json_object_get(man, "tags"));
+    if (file == NULL || strstr(file, "..") || file[0] == '/')
+        return BAD("manifest \"%s\": a tagger needs \"tags\", its CSV beside the model",
+                   manifest_path);
+    char path[1024];
+    uint8_t *buf;
+    size_t len;
+    snprintf(path, sizeof(path), "%s/%s/%s", dir, m->name, file);
+    int rc = rt_import_file_read(path, RT_TAGS_FILE_MAX, &buf, &len, e);
+    if (rc < 0)
+        return rc;
+    rc = rt_tags_parse((const char *)buf, len, m->tag_spaces, &m->tags, e);
+    free(buf);
+    if (rc < 0)
+        snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), " (%s)", file);
+    return rc;
+}
+
 /*
  * See rt_task.h.  The manifest is read whole (limit 1 MiB); the model
  * path comes from "model" under <models_dir>/<name>/ and must not climb
@@ -445,6 +534,8 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
             m->kind = RT_TASK_UPSCALE;
         else if (!strcmp(task, "ocr"))
             m->kind = RT_TASK_OCR;
+        else if (!strcmp(task, "tag"))
+            m->kind = RT_TASK_TAG;
         else
             rc = err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_model",
                          "manifest \"%s\": unknown task \"%.30s\"", manifest_path, task);
@@ -535,6 +626,8 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         }
         m->graph_ms = cm_now_ms() - tg;
     }
+    if (rc == 0 && m->kind == RT_TASK_TAG)
+        rc = tags_load(m, man, models_dir(o), manifest_path, e);
     rt_manifest_clear(&mf);
     if (rc == 0) {
         const struct rt_tensor *x = g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
@@ -574,6 +667,10 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
         rc = rt_exec_create(dev, g, &po, &m->exec, e);
     }
     rt_graph_free(g);
+    if (rc == 0 && m->kind == RT_TASK_TAG &&
+        (m->n_out < 1 || m->out_size[0] != rt_tags_count(m->tags)))
+        rc = BAD("model \"%s\": output 0 has %lld values per image, its tags file %d rows", m->name,
+                 (long long)(m->n_out ? m->out_size[0] : 0), rt_tags_count(m->tags));
     if (rc == 0 && m->kind == RT_TASK_DETECT) {
         for (int j = 0; j < m->n_out; j++) {
             if (m->out_ndim[j] == 4 && m->out_shape[j][3] == 4)
@@ -602,13 +699,21 @@ int rt_task_model_load(struct rt_device *dev, const char *manifest_path,
  */
 static const float rt_task_gray_w[3] = {0.2989f, 0.5870f, 0.1140f};
 
-/* a letterboxed image's pixel: the image at the top left, black elsewhere */
-static inline float px(const struct rt_image *img, int side_w, int side_h, int x, int y, int c)
+/* where a letterbox puts the image in its square of side s */
+static void pad_offset(const struct rt_task_input *in, int w, int h, int *ox, int *oy)
 {
-    (void)side_w;
-    (void)side_h;
-    if (x >= img->w || y >= img->h)
-        return 0.0f;
+    int s = w > h ? w : h;
+    *ox = in->letterbox && in->pad_center ? (s - w) / 2 : 0;
+    *oy = in->letterbox && in->pad_center ? (s - h) / 2 : 0;
+}
+
+/* a letterboxed image's pixel: the image at (ox, oy), pad_value elsewhere */
+static inline float px(const struct rt_image *img, int ox, int oy, float fill, int x, int y, int c)
+{
+    x -= ox;
+    y -= oy;
+    if (x < 0 || y < 0 || x >= img->w || y >= img->h)
+        return fill;
     return (float)img->rgb[((size_t)y * (size_t)img->w + (size_t)x) * 3 + (size_t)c];
 }
 
@@ -624,9 +729,11 @@ int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *im
         img->h > RT_TASK_MAX_IMAGE_SIDE)
         return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_image", "invalid image size %dx%d",
                        img ? img->w : 0, img ? img->h : 0);
-    int sw = img->w, sh = img->h;
+    int sw = img->w, sh = img->h, ox, oy;
+    float fill = (float)in->pad_value;
     if (in->letterbox)
         sw = sh = img->w > img->h ? img->w : img->h;
+    pad_offset(in, img->w, img->h, &ox, &oy);
     double ry =
         in->align_corners && in->h > 1 ? (double)(sh - 1) / (in->h - 1) : (double)sh / in->h;
     double rx =
@@ -639,6 +746,7 @@ int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *im
             float g = 0;
             for (int c = 0; c < 3; c++) {
                 float v;
+                int sc = in->bgr ? 2 - c : c; /* the image's channel for model channel c */
                 if (in->bilinear) {
                     int y0 = (int)floorf(fy), x0 = (int)floorf(fx);
                     float ly = fy - (float)y0, lx = fx - (float)x0;
@@ -655,8 +763,10 @@ int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *im
                         y0 = sh - 1;
                     if (x0 > sw - 1)
                         x0 = sw - 1;
-                    float tl = px(img, sw, sh, x0, y0, c), tr = px(img, sw, sh, x1, y0, c);
-                    float bl = px(img, sw, sh, x0, y1, c), br = px(img, sw, sh, x1, y1, c);
+                    float tl = px(img, ox, oy, fill, x0, y0, sc),
+                          tr = px(img, ox, oy, fill, x1, y0, sc);
+                    float bl = px(img, ox, oy, fill, x0, y1, sc),
+                          br = px(img, ox, oy, fill, x1, y1, sc);
                     float top = tl + (tr - tl) * lx, bot = bl + (br - bl) * lx;
                     v = top + (bot - top) * ly;
                 } else {
@@ -664,7 +774,7 @@ int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *im
                     int xx = (int)(in->align_corners ? roundf(fx) : floorf(fx));
                     yy = yy < 0 ? 0 : yy > sh - 1 ? sh - 1 : yy;
                     xx = xx < 0 ? 0 : xx > sw - 1 ? sw - 1 : xx;
-                    v = px(img, sw, sh, xx, yy, c);
+                    v = px(img, ox, oy, fill, xx, yy, sc);
                 }
                 if (in->gray)
                     g += v * rt_task_gray_w[c];
@@ -915,6 +1025,13 @@ static int face_outputs(const struct rt_task_model *m, int *sc, int *rg, int max
 static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
                         const struct rt_image *img, struct err *e)
 {
+    if (m->kind == RT_TASK_TAG) {
+        json_t *res =
+            rt_tags_result(m->tags, &m->tag_opts, outs[0] + (size_t)b * (size_t)m->out_size[0],
+                           (int)m->out_size[0]);
+        json_object_set_new(res, "model", json_string(m->name));
+        return res;
+    }
     if (m->kind == RT_TASK_UPSCALE) {
         err_set(e, RT_UNSUPPORTED, ERR_UNPROCESSABLE, "unsupported_task",
                 "model \"%s\" makes images: upscale jobs are not served yet, only `vkv "
@@ -997,23 +1114,44 @@ static json_t *post_one(struct rt_task_model *m, float *const *outs, int b,
 
 /* ---- running --------------------------------------------------------------- */
 
-/* a letterboxed copy of img (new buffer in *buf) or img itself */
-static int letterbox(const struct rt_image *img, struct rt_image *out, uint8_t **buf, struct err *e)
+/*
+ * The pixels the device preprocessing gets: img itself, or a copy (new
+ * buffer in *buf) letterboxed as the manifest says and/or with its
+ * channels in the model's order (BGR).  Only for images up to
+ * RT_TASK_PRE_MAX_SIDE, so a copy is small.
+ */
+static int host_prep(const struct rt_task_input *in, const struct rt_image *img,
+                     struct rt_image *out, uint8_t **buf, struct err *e)
 {
     *buf = NULL;
     *out = *img;
-    if (img->w == img->h)
+    int pad = in->letterbox && img->w != img->h;
+    if (!pad && !in->bgr)
         return 0;
-    int s = img->w > img->h ? img->w : img->h;
-    uint8_t *p = calloc((size_t)s * (size_t)s, 3);
+    int sw = pad ? (img->w > img->h ? img->w : img->h) : img->w;
+    int sh = pad ? sw : img->h, ox, oy;
+    pad_offset(in, img->w, img->h, &ox, &oy);
+    uint8_t *p = malloc((size_t)sw * (size_t)sh * 3);
     if (p == NULL)
         return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
-                       "could not allocate a %dx%d canvas", s, s);
-    for (int y = 0; y < img->h; y++)
-        memcpy(p + (size_t)y * (size_t)s * 3, img->rgb + (size_t)y * (size_t)img->w * 3,
-               (size_t)img->w * 3);
+                       "could not allocate a %dx%d canvas", sw, sh);
+    memset(p, in->pad_value, (size_t)sw * (size_t)sh * 3);
+    for (int y = 0; y < img->h; y++) {
+        const uint8_t *s = img->rgb + (size_t)y * (size_t)img->w * 3;
+        uint8_t *d = p + ((size_t)(y + oy) * (size_t)sw + (size_t)ox) * 3;
+        if (!in->bgr) {
+            memcpy(d, s, (size_t)img->w * 3);
+            continue;
+        }
+        for (int x = 0; x < img->w; x++) {
+            d[3 * x] = s[3 * x + 2];
+            d[3 * x + 1] = s[3 * x + 1];
+            d[3 * x + 2] = s[3 * x];
+        }
+    }
     out->rgb = p;
-    out->w = out->h = s;
+    out->w = sw;
+    out->h = sh;
     *buf = p;
     return 0;
 }
@@ -1062,8 +1200,8 @@ int rt_task_run_raw(struct rt_task_model *m, const struct rt_image *imgs, int n,
         for (int i = 0; i < n; i++) {
             bufs[i] = NULL;
             lb[i] = imgs[i];
-            if (m->in.letterbox && rc == 0)
-                rc = letterbox(&imgs[i], &lb[i], &bufs[i], e);
+            if (rc == 0)
+                rc = host_prep(&m->in, &imgs[i], &lb[i], &bufs[i], e);
         }
         if (rc == 0)
             rc = rt_exec_run_rgb8(m->exec, n, lb, outs, e);

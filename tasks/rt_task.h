@@ -45,6 +45,7 @@ enum rt_task_kind {
     RT_TASK_FACES,        /* detect_faces + aligned crops + age/gender/descriptor/emotion
                              (rt_task_faces.c, a pipeline of three models) */
     RT_TASK_OCR,          /* PP-OCRv4 text lines (rt_task_ocr.c) */
+    RT_TASK_TAG,          /* multi-label tagger: probabilities + a CSV of tags (rt_tags.c) */
 };
 
 struct rt_task_opts {
@@ -61,7 +62,10 @@ struct rt_task_opts rt_task_opts_default(void);
 struct rt_task_input {
     int w, h; /* model input size */
     int bilinear, align_corners, half_pixel;
-    int letterbox; /* pad to a square (black, image at the top left) first */
+    int letterbox;  /* pad to a square first: image at the top left, black, unless... */
+    int pad_value;  /* ... the padding is this grey level (0..255; WD14: 255) */
+    int pad_center; /* ... and the image centred (WD14) */
+    int bgr;        /* the model takes its channels as B, G, R */
     float scale, mean[3], std[3];
     int gray; /* "color": "GRAY": one channel, luma of the resized RGB, mean[0]/std[0] */
 };
@@ -137,8 +141,9 @@ struct rt_faces *rt_task_model_faces(const struct rt_task_model *m);
 /*
  * CPU preprocessing exactly as tf.image.resizeBilinear (alignCorners,
  * halfPixelCenters) or nearest, after an optional letterbox, then
- * y = (x*scale - mean)/std; out holds in->h*in->w*3 floats (NHWC), or
- * in->h*in->w for a GRAY input (luma 0.2989 R + 0.587 G + 0.114 B).
+ * y = (x*scale - mean)/std in the model's channel order (RGB, or BGR); out
+ * holds in->h*in->w*3 floats (NHWC), or in->h*in->w for a GRAY input (luma
+ * 0.2989 R + 0.587 G + 0.114 B).
  * Returns 0 or <0 for a bad image.  Cannot allocate.
  */
 int rt_task_preprocess(const struct rt_task_input *in, const struct rt_image *img, float *out,

@@ -303,6 +303,10 @@ int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, stru
 #define WK_ANALYZE_MODEL "analyze"
 /* sub-tasks of one analyze job */
 #define WK_ANALYZE_MAX_PARTS 8
+/* what an analyze job's caption part asks the captioner (Moondream 2) */
+#define WK_ANALYZE_CAPTION_PARAMS "{\"task\":\"caption\",\"length\":\"short\"}"
+/* at most this many caption words become tags */
+#define WK_CAPTION_TAGS 16
 /* decoded pixels one analyze run holds at once; more photos run in turns */
 #define WK_ANALYZE_DECODED_MAX ((size_t)256 << 20)
 
@@ -332,9 +336,13 @@ int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch,
  * The tags of an analyze result's "results" object (borrowed), by the rule
  * in worker/README.md: classify -> its top label lowercased (+ "nsfw" when
  * that is Porn, Hentai or Sexy); detect -> each object label once, most
- * frequent first; detect_faces -> "face" when any.  Returns a new array of
- * strings in *tags and a new array of {"tag", "source", "count", "score"}
- * in *details (caller decrefs both).  Cannot fail.
+ * frequent first; detect_faces -> "face" when any; tag -> the tagger's tags
+ * as it chose them, then "rating:<its rating>" (+ "nsfw" when explicit or
+ * questionable); caption -> the caption's words (lowercased, no stopwords,
+ * 3 bytes or more, at most WK_CAPTION_TAGS).  Each tag once, the first
+ * source wins.  Returns a new array of strings in *tags and a new array of
+ * {"tag", "source", "count", "score"} in *details ("score" absent for
+ * caption words) (caller decrefs both).  Cannot fail.
  */
 void wk_analyze_tags(const json_t *results, json_t **tags, json_t **details);
 

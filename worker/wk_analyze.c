@@ -110,15 +110,78 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+/* adds tag once (a later source of the same tag is dropped); score < 0: none (caption words) */
 static void tag_add(json_t *tags, json_t *details, const char *tag, const char *source,
                     json_int_t count, double score)
 {
     size_t i;
     json_t *v;
     json_array_foreach(tags, i, v) if (strcmp(json_string_value(v), tag) == 0) return;
-    json_array_append_new(tags, json_string(tag));
-    json_array_append_new(details, json_pack("{s:s, s:s, s:I, s:f}", "tag", tag, "source", source,
-                                             "count", count, "score", score));
+    json_t *t = json_string(tag);
+    if (t == NULL)
+        return; /* not UTF-8: a model's label we cannot show */
+    json_array_append_new(tags, t);
+    json_t *d = json_pack("{s:s, s:s, s:I}", "tag", tag, "source", source, "count", count);
+    if (score >= 0)
+        json_object_set_new(d, "score", json_real(score));
+    json_array_append_new(details, d);
+}
+
+/* words of a caption that say nothing about the photo */
+static const char *const stopwords[] = {
+    "the",     "and",     "with",       "for",        "from",    "into",    "onto",    "over",
+    "under",   "near",    "its",        "his",        "her",     "their",   "this",    "that",
+    "these",   "those",   "there",      "here",       "are",     "was",     "were",    "has",
+    "have",    "had",     "been",       "being",      "some",    "while",   "which",   "who",
+    "what",    "where",   "when",       "very",       "also",    "other",   "each",    "both",
+    "image",   "photo",   "picture",    "shows",      "showing", "depicts", "appears", "seen",
+    "visible", "front",   "background", "foreground", "can",     "one",     "two",     "three",
+    "several", "many",    "few",        "not",        "out",     "off",     "about",   "around",
+    "behind",  "between", "they",       "them",       "she",     "him",     "you",     "our",
+    "your",    "than",    "then",       "like",       "such",    "just",    "more",    "most",
+    "all",     "any",     "upon",       "along",      NULL};
+
+static int stopword(const char *w)
+{
+    for (int k = 0; stopwords[k]; k++)
+        if (strcmp(stopwords[k], w) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The caption's words as tags, in the caption's order: ASCII letters and
+ * digits lowercased, bytes of other UTF-8 letters kept as they are (a word
+ * is never cut inside a character), words of fewer than 3 bytes and
+ * stopwords dropped, each once, at most WK_CAPTION_TAGS.
+ */
+static void caption_tags(json_t *tags, json_t *details, const char *text)
+{
+    char w[64];
+    size_t n = 0, added = 0;
+    for (const char *p = text;; p++) {
+        unsigned char c = (unsigned char)*p;
+        int in = c >= 0x80 || isalnum(c);
+        if (in && n + 1 < sizeof(w)) {
+            w[n++] = (char)tolower(c);
+            continue;
+        }
+        if (in) {
+            n = sizeof(w); /* too long to be a word: skip it whole */
+            continue;
+        }
+        if (n >= 3 && n < sizeof(w)) {
+            w[n] = '\0';
+            if (!stopword(w) && added < WK_CAPTION_TAGS) {
+                size_t before = json_array_size(tags);
+                tag_add(tags, details, w, "caption", 1, -1);
+                added += json_array_size(tags) > before;
+            }
+        }
+        n = 0;
+        if (c == '\0')
+            break;
+    }
 }
 
 struct obj_count {
@@ -192,6 +255,30 @@ void wk_analyze_tags(const json_t *results, json_t **tags, json_t **details)
         }
         tag_add(*tags, *details, "face", "detect_faces", (json_int_t)json_array_size(faces), best);
     }
+    /* the multi-label tagger's tags as it chose them, then its rating */
+    json_t *tg = json_object_get(results, "tag");
+    json_t *t;
+    size_t i;
+    json_array_foreach(json_object_get(tg, "tags"), i, t)
+    {
+        const char *name = json_string_value(json_object_get(t, "tag"));
+        if (name != NULL)
+            tag_add(*tags, *details, name, "tag", 1,
+                    json_number_value(json_object_get(t, "score")));
+    }
+    const char *rating = json_string_value(json_object_get(json_object_get(tg, "rating"), "tag"));
+    if (rating != NULL) {
+        char buf[160];
+        double sc = json_number_value(json_object_get(json_object_get(tg, "rating"), "score"));
+        snprintf(buf, sizeof(buf), "rating:%s", rating);
+        tag_add(*tags, *details, buf, "tag", 1, sc);
+        if (!strcmp(rating, "explicit") || !strcmp(rating, "questionable"))
+            tag_add(*tags, *details, "nsfw", "tag", 1, sc);
+    }
+    const char *cap =
+        json_string_value(json_object_get(json_object_get(results, "caption"), "caption"));
+    if (cap != NULL)
+        caption_tags(*tags, *details, cap);
 }
 
 /* ---- the run ---- */
@@ -250,6 +337,13 @@ static int run_window(struct wk_res *r, const struct wk_engine *eng, int max_bat
                     continue;
                 memset(&sub[m], 0, sizeof(sub[m]));
                 sub[m].job_id = items[i].job_id;
+                if (strcmp(pairs[p].task, "caption") == 0) {
+                    /* the captioner (Moondream 2) takes its task from params and decodes the
+                     * photo itself: a second decode, small beside its seconds of generation */
+                    sub[m].params_json = WK_ANALYZE_CAPTION_PARAMS;
+                    sub[m].input = items[i].input;
+                    sub[m].input_len = items[i].input_len;
+                }
                 sub[m].rgb = jobs[i].dec.rgb;
                 sub[m].rgb_w = jobs[i].dec.w;
                 sub[m].rgb_h = jobs[i].dec.h;

@@ -6,7 +6,7 @@
  * Registration: every manifest in VKV_MODELS_DIR that the one manifest
  * reader accepts (tasks/rt_manifest.h, the rule vkv-api applies too), that
  * is not "serve": false, whose task the runtime runs (classify,
- * detect_faces, detect, segment, faces, ocr, upscale: wk_eng_up.c) or whose format
+ * detect_faces, detect, segment, faces, ocr, tag, upscale: wk_eng_up.c) or whose format
  * is moondream2, and whose fetched files are in VKV_MODEL_CACHE/<name>/ (for
  * a pipeline, the folders of its "parts") is a model this worker claims jobs
  * for; its batch limit is the manifest's "batch_limit" (capped by
@@ -284,7 +284,7 @@ static int is_runnable_task(const char *task)
     return task != NULL &&
            (!strcmp(task, "classify") || !strcmp(task, "detect_faces") || !strcmp(task, "detect") ||
             !strcmp(task, "segment") || !strcmp(task, "faces") || !strcmp(task, "upscale") ||
-            !strcmp(task, "ocr"));
+            !strcmp(task, "ocr") || !strcmp(task, "tag"));
 }
 
 /*

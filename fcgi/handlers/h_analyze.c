@@ -33,6 +33,8 @@ static const struct {
     {"detect_faces", 1}, /* faces (BlazeFace) */
     {"segment", 0},      /* person outline (selfie) */
     {"faces", 0},        /* faces with attributes, stored for the face search */
+    {"tag", 1},          /* multi-label tagger (WD14-style), when an operator installed one */
+    {"caption", 0},      /* Moondream 2's short caption: seconds per photo, asked for by name */
 };
 #define NPARTS (sizeof(parts) / sizeof(parts[0]))
 
@@ -46,7 +48,18 @@ static int part_known(const char *t)
 
 static const char *part_list(void)
 {
-    return "classify, detect, detect_faces, segment, faces";
+    return "classify, detect, detect_faces, segment, faces, tag, caption";
+}
+
+json_t *api_analyze_tasks_json(const struct api_models *ms)
+{
+    json_t *a = api_models_tasks_json(ms);
+    int any = 0;
+    for (size_t i = 0; i < NPARTS; i++)
+        any |= api_models_has(ms, parts[i].task, NULL);
+    if (any)
+        json_array_append_new(a, json_string(API_ANALYZE_TASK));
+    return a;
 }
 
 int api_analyze_check_model(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)
@@ -91,7 +104,7 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
                 json_array_append_new(out_tasks, json_string(parts[i].task));
         if (json_array_size(out_tasks) == 0)
             return err_set(e, API_ERR, ERR_UNAVAILABLE, "model_not_installed",
-                           "no model installed for any of classify, detect, detect_faces");
+                           "no model installed for any of classify, detect, detect_faces, tag");
     } else {
         if (!json_is_array(tasks) || json_array_size(tasks) == 0 || json_array_size(tasks) > NPARTS)
             return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",

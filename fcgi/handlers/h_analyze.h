@@ -27,11 +27,19 @@ int api_h_analyze(struct api_ctx *ctx, struct api_req *r);
 int api_analyze_check_model(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e);
 
 /*
+ * The tasks a job may name, for the lists clients see (GET /v1/models
+ * "tasks", the unknown_task message): the catalogue's, plus "analyze" when
+ * a model of any analyze part is installed.  Returns a new array (caller
+ * decrefs).  Cannot fail.
+ */
+json_t *api_analyze_tasks_json(const struct api_models *ms);
+
+/*
  * Validates and completes an analyze job's params in place:
  * {"tasks"?: [...], "models"?: {task: model}} becomes {"tasks": [...],
  * "models": {task: model}} with every task's model named (the catalogue's
- * default when not given; default tasks: those of classify, detect and
- * detect_faces with a model).  Idempotent.  spec->params_json is replaced
+ * default when not given; default tasks: those of classify, detect,
+ * detect_faces and tag with a model).  Idempotent.  spec->params_json is replaced
  * by an arena string.  Returns API_OK, or 400 (invalid_field,
  * unknown_task, unknown_model, unknown_field) / 503 model_not_installed.
  */

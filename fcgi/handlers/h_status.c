@@ -7,6 +7,7 @@
  * answers and 503 (Retry-After) while it does not.
  */
 #include "fcgi/api.h"
+#include "fcgi/handlers/h_analyze.h"
 #include "fcgi/api_impl.h"
 #include "fcgi/handlers/handlers.h"
 #include "fcgi/handlers/h_moondream.h"
@@ -226,7 +227,7 @@ int api_h_models(struct api_ctx *ctx, struct api_req *r)
     json_decref(workers);
     return api_reply_json(r, 200,
                           json_pack("{s:o, s:o, s:o}", "models", models, "tasks",
-                                    api_models_tasks_json(ctx->models), "unavailable",
+                                    api_analyze_tasks_json(ctx->models), "unavailable",
                                     api_md_unavailable_json(ctx->models)),
                           NULL);
 }

@@ -33,6 +33,7 @@ struct fake {
     int max_n_seen;
     int bad_input_job; /* job id whose input is "corrupt" */
     int rgb_items;     /* items run from decoded pixels (wk_analyze) */
+    int caption_items; /* items asked for a caption, with the photo's bytes */
 };
 
 static int fake_load(void *ctx, const char *model, int max_batch, size_t limit, void **handle,
@@ -82,6 +83,9 @@ static int fake_run(void *ctx, void *handle, int n, struct wk_item *items, struc
         f->max_n_seen = n;
     for (int i = 0; i < n; i++) {
         f->rgb_items += items[i].rgb != NULL && items[i].rgb_w == 2 && items[i].rgb_h == 2;
+        f->caption_items += items[i].params_json != NULL &&
+                            strcmp(items[i].params_json, WK_ANALYZE_CAPTION_PARAMS) == 0 &&
+                            items[i].input != NULL;
         if (items[i].job_id == f->bad_input_job) {
             items[i].status = WK_ERR_INPUT;
             err_set(&items[i].err, WK_ERR_INPUT, ERR_INVALID, "invalid_image", "invalid image");
@@ -330,6 +334,34 @@ static void test_analyze_tags(void)
     json_decref(tags);
     json_decref(det);
     json_decref(res);
+    /* the tagger's tags and rating, then the caption's words */
+    res = json_loads("{\"classify\":{\"labels\":[{\"label\":\"Neutral\",\"score\":0.9}]},"
+                     "\"tag\":{\"tags\":[{\"tag\":\"cat\",\"category\":\"general\",\"score\":0.8},"
+                     "{\"tag\":\"neutral\",\"category\":\"general\",\"score\":0.5},"
+                     "{\"tag\":\"long hair\",\"category\":\"general\",\"score\":0.4}],"
+                     "\"rating\":{\"tag\":\"questionable\",\"score\":0.6}},"
+                     "\"caption\":{\"caption\":\"A Cat sits on the cat-tree by two "
+                     "red \\u00e9t\\u00e9 chairs in the image, xyzzyxyzzyxyzzyxyzzyxyzzyxyzzyxyzzy"
+                     "xyzzyxyzzyxyzzyxyzzyxyzzyxyzzyxyzzy.\"}}",
+                     0, NULL);
+    TH_CHECK(res != NULL, "the tag/caption sample parses");
+    wk_analyze_tags(res, &tags, &det);
+    s = json_dumps(tags, JSON_COMPACT | JSON_ENSURE_ASCII);
+    TH_EQ_STR(s,
+              "[\"neutral\",\"cat\",\"long hair\",\"rating:questionable\",\"nsfw\",\"sits\","
+              "\"tree\",\"red\",\"\\u00E9t\\u00E9\",\"chairs\"]",
+              "tags: tagger's in its order (a tag already there once), rating, nsfw; caption "
+              "words lowercased, no stopwords, no short or overlong words");
+    free(s);
+    json_t *capd = json_array_get(det, 5);
+    TH_EQ_STR(json_string_value(json_object_get(capd, "source")), "caption",
+              "tag_details: caption words say so");
+    TH_CHECK(json_object_get(capd, "score") == NULL, "tag_details: a caption word has no score");
+    TH_EQ_STR(json_string_value(json_object_get(json_array_get(det, 3), "source")), "tag",
+              "tag_details: the rating comes from the tagger");
+    json_decref(tags);
+    json_decref(det);
+    json_decref(res);
     json_t *empty = json_loads("{\"classify\":{\"model\":\"x\",\"error\":{}}}", 0, NULL);
     wk_analyze_tags(empty, &tags, &det);
     TH_EQ_INT(json_array_size(tags), 0, "tags: a failed slot gives none");
@@ -345,12 +377,12 @@ static void test_analyze_run(void)
     wk_res_init(&r, &fake_ops, &f, 1000);
     struct wk_engine eng;
     memset(&eng, 0, sizeof(eng));
-    const char *names[] = {"m-cls", "m-det", "missing"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"m-cls", "m-det", "missing", "m-cap"};
+    for (int i = 0; i < 4; i++) {
         snprintf(eng.models[i], WK_MODEL_NAME_LEN, "%s", names[i]);
         eng.model_batch[i] = 8;
     }
-    eng.n_models = 3;
+    eng.n_models = 4;
     struct wk_item it[5];
     items_init(it, 5, 100);
     const char *both = "{\"tasks\":[\"classify\",\"detect\"],"
@@ -405,6 +437,23 @@ static void test_analyze_run(void)
     TH_EQ_INT(f.runs, 2, "analyze: one batch per model across the jobs");
     TH_EQ_INT(f.max_n_seen, 3, "analyze: m-cls ran its 3 photos as one batch");
     items_free(it, 5);
+
+    /* a caption part: the captioner gets its task in params and the photo's bytes */
+    items_init(it, 1, 150);
+    it[0].input = png2x2;
+    it[0].input_len = sizeof(png2x2);
+    it[0].params_json = "{\"tasks\":[\"classify\",\"caption\"],"
+                        "\"models\":{\"classify\":\"m-cls\",\"caption\":\"m-cap\"}}";
+    rc = wk_analyze_run(&r, &eng, 8, WK_ANALYZE_DECODED_MAX, 1, it, NULL, NULL);
+    TH_CHECK(rc == WK_OK && it[0].status == WK_OK, "analyze with a caption part runs");
+    TH_EQ_INT(f.caption_items, 1,
+              "analyze: the caption part asked for a short caption of the photo");
+    a = json_loads(it[0].result_json ? it[0].result_json : "null", 0, NULL);
+    TH_EQ_STR(json_string_value(json_object_get(
+                  json_object_get(json_object_get(a, "results"), "caption"), "model")),
+              "m-cap", "analyze: the captioner's answer in its slot");
+    json_decref(a);
+    items_free(it, 1);
 
     /* a lost device: returned, jobs left for the caller to hand back */
     items_init(it, 2, 200);

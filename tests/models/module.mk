@@ -7,3 +7,11 @@ TEST_BINS += $(MODELS_TEST_BIN)
 $(MODELS_TEST_BIN): $(O)/tests/models/test_models_hostile.o $(IMPORT_LIB) $(RT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(RT_LDLIBS) $(LDLIBS_BASE)
+
+# the tagger's tag table (tasks/rt_tags.c), run by suite 38-tagger
+TAGS_TEST_BIN := $(BIN)/test_tags
+TEST_BINS += $(TAGS_TEST_BIN)
+
+$(TAGS_TEST_BIN): $(O)/tests/models/test_tags.o $(TASK_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(COMMON_LDLIBS) $(LDLIBS_BASE)

@@ -6,10 +6,15 @@
 #     photo; the tags follow the documented rule;
 #  2. a failing model (a manifest whose files are broken) keeps the other
 #     models' results, its error in its slot; all models failing is a 500;
-#  3. bad analyze requests: status, code, and no job written;
+#  3. bad analyze requests: status, code, and no job written; a task whose
+#     model is not installed (caption here) is 503 model_not_installed;
 #  4. an album through /v1/batches (task analyze): progress polled while it
 #     runs always has finished <= total and the counts add up to total; at
 #     the end every photo's result equals its /v1/analyze answer.
+# The catalogue has the test tagger (tests/models/tagger_model.py, WD14
+# layout, python3-onnx): "tag" is in the default set, its result equals a
+# separate tag job's and its tags and rating join the tags; GET /v1/models
+# lists "analyze" among the tasks.
 # Needs `make models testdata`.  Prints "ok - ..." / "not ok - ...".
 set -uo pipefail
 cd "${VKV_ROOT:-$(pwd)}"
@@ -46,17 +51,21 @@ m["name"] = "x-broken"; m["description"] = "a classifier whose files are missing
 json.dump(m, open(sys.argv[1] + "/x-broken.json", "w"))
 PY
 for d in "$CACHE"/*/; do ln -s "$(cd "$d" && pwd)" "$T/cache/$(basename "$d")"; done
+/usr/bin/python3 tests/models/tagger_model.py "$T/tagger" >/dev/null ||
+  { nok "the test tagger builds (python3-onnx)"; exit 1; }
+cp "$T/tagger/manifests/tiny-tagger.json" "$T/models/"
+mv "$T/tagger/cache/tiny-tagger" "$T/cache/"
 export VKV_MODEL_CACHE=$T/cache WK_MODELS_DIR=$T/models VKV_WAIT_TIMEOUT_MS=300000
 # under SANITIZE a CenterNet inference takes about a minute: the suite runs
 # the fast models (classify, detect_faces) on fewer photos, asked for by
 # "tasks"; the normal build runs the default set (with detect) on all
 PHOTOS=(grace_hopper.jpg messi5.jpg coffee.png chelsea.png)
 album=(grace_hopper.jpg messi5.jpg coffee.png chelsea.png grace_hopper.jpg coffee.png)
-TASKS=(classify detect detect_faces) ASK= ALBUM_PARAMS=
+TASKS=(classify detect detect_faces tag) ASK= ALBUM_PARAMS=
 if [[ -n ${SANITIZE:-} ]]; then
   PHOTOS=(grace_hopper.jpg coffee.png) album=(grace_hopper.jpg coffee.png grace_hopper.jpg coffee.png)
-  TASKS=(classify detect_faces) ASK='"tasks":["classify","detect_faces"]'
-  ALBUM_PARAMS='"params":{"tasks":["classify","detect_faces"]},'
+  TASKS=(classify detect_faces tag) ASK='"tasks":["classify","detect_faces","tag"]'
+  ALBUM_PARAMS='"params":{"tasks":["classify","detect_faces","tag"]},'
   export VKV_RT_TIMEOUT_MS=400000
   echo "# SANITIZE build: tasks ${TASKS[*]} on ${#PHOTOS[@]} photos (detect: the normal build)"
 fi
@@ -108,20 +117,27 @@ PY
 import json, sys
 a = json.load(open(sys.argv[1])); r = a["results"]
 tags, det = [], []
+def add(t):
+    if t not in tags: tags.append(t)
 top = r["classify"]["labels"][0]
-tags.append(top["label"].lower())
-if top["label"].lower() in ("porn", "hentai", "sexy"): tags.append("nsfw")
+add(top["label"].lower())
+if top["label"].lower() in ("porn", "hentai", "sexy"): add("nsfw")
 cnt = {}
 for o in r.get("detect", {}).get("objects", []): cnt[o["label"]] = cnt.get(o["label"], 0) + 1
-tags += sorted(cnt, key=lambda l: (-cnt[l], l))
-if r.get("detect_faces", {}).get("faces"): tags.append("face")
+for l in sorted(cnt, key=lambda l: (-cnt[l], l)): add(l)
+if r.get("detect_faces", {}).get("faces"): add("face")
+tg = r.get("tag", {})
+for t in tg.get("tags", []): add(t["tag"])
+if "rating" in tg:
+    add("rating:" + tg["rating"]["tag"])
+    if tg["rating"]["tag"] in ("explicit", "questionable"): add("nsfw")
 ok = a["tags"] == tags and [d["tag"] for d in a["tag_details"]] == tags and \
      all(d["count"] == cnt[d["tag"]] for d in a["tag_details"] if d["source"] == "detect") and \
      a["image"]["width"] > 0 and a["timings_ms"]["decode"] >= 0
 print(f"# tags {a['tags']} expected {tags}", file=sys.stderr)
 sys.exit(0 if ok else 1)
 PY
-  check $? "$photo: tags follow the rule (top class, COCO objects by count, face)"
+  check $? "$photo: tags follow the rule (top class, COCO objects by count, face, the tagger's tags and rating)"
 done
 if [[ -z ${SANITIZE:-} ]]; then
   [[ $(wk_json "$T/an-grace_hopper.jpg.json" '"person" in j["tags"] and "face" in j["tags"]') == 1 ]]
@@ -164,7 +180,8 @@ bad() { # bad NAME STATUS CODE PATH BODYFILE
   [[ $HTTP == "$2" && $got == "$3" && $(rows) == "$before" ]]
   check $? "$1: $2 $3, nothing written" "$HTTP $got $(head -c 200 "$BODY")"
 }
-body "$T/b.json" coffee.png '"tasks":["caption"]'; bad "unknown analyze task" 400 unknown_task /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"tasks":["upscale"]'; bad "not an analyze task" 400 unknown_task /v1/analyze "$T/b.json"
+body "$T/b.json" coffee.png '"tasks":["caption"]'; bad "caption without a captioner installed" 503 model_not_installed /v1/analyze "$T/b.json"
 body "$T/b.json" coffee.png '"tasks":["detect","detect"]'; bad "a task twice" 400 invalid_field /v1/analyze "$T/b.json"
 body "$T/b.json" coffee.png '"tasks":5'; bad "tasks not a list" 400 invalid_field /v1/analyze "$T/b.json"
 body "$T/b.json" coffee.png '"models":{"detect":"nsfw-mobilenet-v2"}'; bad "a model of another task" 400 unknown_model /v1/analyze "$T/b.json"
@@ -173,6 +190,13 @@ body "$T/b.json" coffee.png '"task":"classify"'; bad "task field on /v1/analyze"
 printf '{"tasks":["detect"]}' >"$T/b.json"; bad "no image" 400 missing_field /v1/analyze "$T/b.json"
 body "$T/b.json" coffee.png '"task":"analyze","model":"centernet"'; bad "/v1/jobs analyze with another model" 400 unknown_model /v1/jobs "$T/b.json"
 body "$T/b.json" coffee.png '"task":"analyze","params":{"tasks":["detect"],"k":1}'; bad "/v1/jobs analyze with an unknown param" 400 unknown_field /v1/jobs "$T/b.json"
+
+wk_get /v1/models
+[[ $(wk_json "$BODY" '"analyze" in j["tasks"] and "tag" in j["tasks"] and any(m["name"] == "tiny-tagger" and m["tasks"] == ["tag"] for m in j["models"])') == 1 ]]
+check $? "GET /v1/models: tasks list analyze and tag, the tagger is a model" "$(head -c 300 "$BODY")"
+body "$T/b.json" coffee.png '"task":"nosuch"'; wk_post /v1/jobs "$T/b.json"
+[[ $HTTP == 400 && $(grep -c '\\"analyze\\"' "$BODY") == 1 ]]
+check $? "an unknown task: the valid tasks listed include analyze" "$HTTP $(head -c 300 "$BODY")"
 
 # ===================== 4. an album ======================================
 { printf '{"task":"analyze",%s"images":[' "$ALBUM_PARAMS"
