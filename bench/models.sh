@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
 ITERS=${ITERS:-20}
 BATCH=${BATCH:-8}
-MODELS=${MODELS:-nsfw-mobilenet-v2 blazeface-back-tfjs blazeface-back-onnx}
+MODELS=${MODELS:-nsfw-mobilenet-v2 blazeface-back-tfjs blazeface-back-onnx faceres emotion}
 export NODE_PATH=$PWD/var/ref/node_modules
 printf '%-22s %-8s %-52s %9s %8s %8s %10s %9s %9s %8s %s\n' model weights runtime "lat_ms" "min_ms" "cpu_ms" "ips@$BATCH" dispatch load_ms graph_ms "weights(MB, x fp32)"
 # one row of the table from a JSON line of `vkv bench` or tests/ref/ref_bench.js
@@ -50,6 +50,7 @@ ratio() {
 for m in $MODELS; do
   man=models/$m.json
   size=$(node -e 'console.log(require("./'"$man"'").input.width)')
+  ch=$(node -e 'console.log(require("./'"$man"'").input.channels || 3)')
   fmt=$(node -e 'console.log(require("./'"$man"'").format)')
   file=var/cache/models/$m/$(node -e 'console.log(require("./'"$man"'").model)')
   ours=()
@@ -64,7 +65,7 @@ for m in $MODELS; do
   # tfjs-backend-wasm (XNNPACK, the native-engine anchor); ONNX on onnxruntime-node
   kinds=onnx; [[ $fmt == tfjs* ]] && kinds="tfjs tfjs-wasm"
   for kind in $kinds; do
-    r=$(node tests/ref/ref_bench.js $kind "$file" "$size" "$ITERS" "$BATCH" 2>/dev/null) || { echo "$m: reference $kind failed"; continue; }
+    r=$(node tests/ref/ref_bench.js $kind "$file" "$size" "$ITERS" "$BATCH" "$ch" 2>/dev/null) || { echo "$m: reference $kind failed"; continue; }
     row "$r" "$m"
     [[ $kind == tfjs ]] && continue
     anchor=; [[ $m == nsfw-mobilenet-v2 ]] && anchor=1

@@ -2,7 +2,8 @@
 // alone (no decode, no pre/post-processing) on a fixed random input, batch 1
 // latency and batched throughput, in this process.
 //
-//   node ref_bench.js tfjs MODEL.json SIZE ITERS BATCH   (@tensorflow/tfjs, CPU backend)
+//   node ref_bench.js tfjs MODEL.json SIZE ITERS BATCH [CHANNELS]   (@tensorflow/tfjs, CPU backend;
+//        CHANNELS 3 unless given: 1 for a grayscale input such as emotion's)
 //   node ref_bench.js tfjs-wasm MODEL.json SIZE ITERS BATCH
 //        (@tensorflow/tfjs-backend-wasm: XNNPACK, WebAssembly SIMD, one thread:
 //        the package turns threads off under node, tfjs issue 3830, and its
@@ -18,7 +19,8 @@ function median(a) { const s = [...a].sort((x, y) => x - y); return s[s.length >
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 async function main() {
-  const [kind, file, sizeS, itersS, batchS] = process.argv.slice(2);
+  const [kind, file, sizeS, itersS, batchS, chS] = process.argv.slice(2);
+  const ch = chS ? parseInt(chS, 10) : 3;
   const size = parseInt(sizeS, 10);
   const iters = parseInt(itersS, 10);
   const batch = parseInt(batchS, 10);
@@ -53,7 +55,7 @@ async function main() {
     // graph models here have a fixed batch of 1 in their placeholder: a
     // batch is b runs; layers models take the batch in one predict
     const one = async (b) => {
-      const x = tf.tensor4d(rnd(b * size * size * 3), [b, size, size, 3]);
+      const x = tf.tensor4d(rnd(b * size * size * ch), [b, size, size, ch]);
       const y = graph ? m.execute(x) : m.predict(x);
       const ys = Array.isArray(y) ? y : [y];
       for (const t of ys) { await t.data(); t.dispose(); }
