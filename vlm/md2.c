@@ -839,6 +839,16 @@ static int prompt(struct md2_image *im, const uint32_t *ids, uint32_t n, float *
     return rc;
 }
 
+int md2_prefill(struct md2_image *im, const uint32_t *ids, uint32_t n, float *logits, struct err *e)
+{
+    return prompt(im, ids, n, logits, e);
+}
+
+struct rt_dec_run *md2_image_run(struct md2_image *im)
+{
+    return im->run;
+}
+
 int md2_generate(struct md2_image *im, const uint32_t *ids, uint32_t n, const struct rt_dec_gen *g,
                  uint32_t *out, uint32_t cap, uint32_t *n_out, float *first_logits, struct err *e)
 {

@@ -111,6 +111,14 @@ int md2_generate(struct md2_image *im, const uint32_t *prompt, uint32_t n,
                  const struct rt_dec_gen *g, uint32_t *out, uint32_t cap, uint32_t *n_out,
                  float *first_logits, struct err *e);
 
+/* restores the image prefix and prefills prompt[0..n) (any length up to
+ * the context: in pieces of the run's prefill rows); logits (vocab floats)
+ * receives the last position's.  0 or <0 with e. */
+int md2_prefill(struct md2_image *im, const uint32_t *prompt, uint32_t n, float *logits,
+                struct err *e);
+/* the image's decoder run (borrowed): several images' runs decode together
+ * with rt_dec_generate_batch after md2_prefill */
+struct rt_dec_run *md2_image_run(struct md2_image *im);
 /* as md2_generate without restoring the image prefix: continues after the
  * positions already in the cache (reasoning, then the answer) */
 int md2_generate_more(struct md2_image *im, const uint32_t *prompt, uint32_t n,

@@ -202,6 +202,32 @@ static uint64_t image_budget(const struct mdt_model *m)
     return m->max_bytes > w ? m->max_bytes - w : 1;
 }
 
+/* a new image state for rgb within budget device bytes (0: no limit):
+ * crops, vision encoder, prefix prefill and snapshot; timings into *tv,
+ * *tp, crop count into *crops */
+static int encode_new(struct mdt_model *m, const uint8_t *rgb, int w, int h, uint64_t budget,
+                      struct md2_image **out, double *tv, double *tp, int *crops, struct err *e)
+{
+    float *crop = NULL, *proj = NULL;
+    int n = 0, th = 0, tw = 0;
+    *out = NULL;
+    int rc = mdc_crops(&m->geom, rgb, w, h, &crop, &n, &th, &tw, e);
+    const struct md2_config *c = md2_get_config(m->m);
+    if (rc == 0 && (proj = malloc((size_t)md2_image_tokens(m->m) * c->text.dim * 4)) == NULL)
+        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
+    double t0 = now_ms();
+    if (rc == 0)
+        rc = md2_vision(m->m, crop, (uint32_t)n, (uint32_t)th, (uint32_t)tw, proj, NULL, e);
+    double t1 = now_ms();
+    if (rc == 0)
+        rc = md2_image_init(m->m, proj, m->bos, 0, budget, out, e);
+    *tv = t1 - t0, *tp = now_ms() - t1, *crops = n;
+    free(crop);
+    free(proj);
+    return rc;
+}
+
+/* the kept image (m->im) for rgb: reused when it is the same photo */
 static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, struct err *e)
 {
     m->t_vision = m->t_prefix = 0;
@@ -210,21 +236,8 @@ static int encode_image(struct mdt_model *m, const uint8_t *rgb, int w, int h, s
         return 0;
     md2_image_free(m->im);
     m->im = NULL;
-    float *crops = NULL, *proj = NULL;
-    int n = 0, th = 0, tw = 0;
-    int rc = mdc_crops(&m->geom, rgb, w, h, &crops, &n, &th, &tw, e);
-    const struct md2_config *c = md2_get_config(m->m);
-    if (rc == 0 && (proj = malloc((size_t)md2_image_tokens(m->m) * c->text.dim * 4)) == NULL)
-        rc = err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
-    double t0 = now_ms();
-    if (rc == 0)
-        rc = md2_vision(m->m, crops, (uint32_t)n, (uint32_t)th, (uint32_t)tw, proj, NULL, e);
-    double t1 = now_ms();
-    if (rc == 0)
-        rc = md2_image_init(m->m, proj, m->bos, 0, image_budget(m), &m->im, e);
-    m->t_vision = t1 - t0, m->t_prefix = now_ms() - t1, m->crops = n;
-    free(crops);
-    free(proj);
+    int rc =
+        encode_new(m, rgb, w, h, image_budget(m), &m->im, &m->t_vision, &m->t_prefix, &m->crops, e);
     if (rc == 0)
         m->im_hash = hash, m->im_w = w, m->im_h = h;
     return rc;
@@ -286,61 +299,76 @@ static const char *finish(int end, int suspended)
     }
 }
 
+/* one text generation: its stream, settings, prompt (+ resumed ids) */
+struct gen {
+    struct stream s;
+    struct rt_dec_gen g;
+    uint32_t stop;
+    uint32_t *full; /* owned: prompt + resumed ids, or NULL */
+    const uint32_t *pv;
+    uint32_t pn, nr; /* prompt length (resumed ids included), resumed ids */
+};
+
 /*
- * Generates with streaming text (stream: the answer, resumable from
- * r->resume when more == 0); *text (new) the decoded answer, out the ids
- * (the resumed ones first), *suspended whether on_step stopped it.
+ * Prepares a generation with streaming text (stream: the answer,
+ * resumable from r->resume when more == 0) into out (the resumed ids
+ * first).  G must stay where it is until gen_end.  0 or <0 with e.
  */
-static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct ids *p, int more,
-                    const uint32_t *suppress, int n_sup, uint32_t stop_id, uint32_t *out,
-                    uint32_t *n_out, char **text, int stream, int *suspended, struct err *e)
+static int gen_setup(struct mdt_model *m, const struct mdt_req *r, const struct ids *p, int more,
+                     const uint32_t *suppress, int n_sup, uint32_t stop_id, uint32_t *out,
+                     int stream, struct gen *G, struct err *e)
 {
-    struct stream s = {m, r, {{0}, 0}, {NULL, 0, 0}, stream, out, 0, 0};
-    tok_stream_init(&s.ts);
-    struct rt_dec_gen g = {0};
-    g.max_tokens = r->max_tokens ? r->max_tokens : 768;
-    if (g.max_tokens > MDT_MAX_OUT)
-        g.max_tokens = MDT_MAX_OUT;
-    g.temperature = r->temperature;
-    g.top_p = r->top_p > 0 ? r->top_p : 1.0f;
-    g.seed = r->seed;
-    g.stop = &stop_id, g.n_stop = 1;
-    g.suppress = suppress, g.n_suppress = n_sup;
-    g.cancel = r->cancel;
-    g.on_token = on_token;
-    g.ud = &s;
+    memset(G, 0, sizeof(*G));
+    G->s = (struct stream){m, r, {{0}, 0}, {NULL, 0, 0}, stream, out, 0, 0};
+    tok_stream_init(&G->s.ts);
+    struct rt_dec_gen *g = &G->g;
+    g->max_tokens = r->max_tokens ? r->max_tokens : 768;
+    if (g->max_tokens > MDT_MAX_OUT)
+        g->max_tokens = MDT_MAX_OUT;
+    g->temperature = r->temperature;
+    g->top_p = r->top_p > 0 ? r->top_p : 1.0f;
+    g->seed = r->seed;
+    G->stop = stop_id;
+    g->stop = &G->stop, g->n_stop = 1;
+    g->suppress = suppress, g->n_suppress = n_sup;
+    g->cancel = r->cancel;
+    g->on_token = on_token;
+    g->ud = &G->s;
+    G->pv = p->v, G->pn = p->n;
     /* a resumed answer: the tokens of the suspended run, then more */
     uint32_t nr = stream && !more && r->resume != NULL ? r->n_resume : 0;
-    if (nr > g.max_tokens)
-        nr = g.max_tokens;
-    uint32_t *full = NULL, pn = p->n;
-    const uint32_t *pv = p->v;
+    if (nr > g->max_tokens)
+        nr = g->max_tokens;
     if (nr > 0) {
-        full = malloc((size_t)(p->n + nr) * 4);
-        if (full == NULL)
+        G->full = malloc((size_t)(p->n + nr) * 4);
+        if (G->full == NULL)
             return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
-        memcpy(full, p->v, (size_t)p->n * 4);
-        memcpy(full + p->n, r->resume, (size_t)nr * 4);
-        pv = full, pn = p->n + nr;
+        memcpy(G->full, p->v, (size_t)p->n * 4);
+        memcpy(G->full + p->n, r->resume, (size_t)nr * 4);
+        G->pv = G->full, G->pn = p->n + nr;
         memcpy(out, r->resume, (size_t)nr * 4);
         for (uint32_t i = 0; i < nr; i++)
-            (void)tok_stream_push(m->tok, &s.ts, (int32_t)r->resume[i], 1, &s.buf, e);
+            (void)tok_stream_push(m->tok, &G->s.ts, (int32_t)r->resume[i], 1, &G->s.buf, e);
         err_clear(e);
-        s.n = nr;
-        g.max_tokens -= nr;
+        G->s.n = nr;
+        g->max_tokens -= nr;
     }
-    int end;
-    uint32_t n_new = 0;
-    if (nr > 0 && g.max_tokens == 0)
-        end = RT_DEC_END_LIMIT; /* it had stopped on its last token */
-    else
-        end = more ? md2_generate_more(m->im, pv, pn, &g, out + nr, MDT_MAX_OUT - nr, &n_new, e)
-                   : md2_generate(m->im, pv, pn, &g, out + nr, MDT_MAX_OUT - nr, &n_new, NULL, e);
-    free(full);
-    *n_out = nr + n_new;
-    tok_stream_flush(&s.ts, &s.buf);
-    *text = s.buf.p != NULL ? s.buf.p : strdup("");
-    *suspended = s.suspended;
+    G->nr = nr;
+    return 0;
+}
+
+/* ends G after its generation (end: enum rt_dec_end or <0, n_new ids
+ * after the resumed ones): *n_out, *text (new; NULL when end < 0),
+ * *suspended; returns end */
+static int gen_end(struct gen *G, int end, uint32_t n_new, uint32_t *n_out, char **text,
+                   int *suspended)
+{
+    free(G->full);
+    G->full = NULL;
+    *n_out = G->nr + n_new;
+    tok_stream_flush(&G->s.ts, &G->s.buf);
+    *text = G->s.buf.p != NULL ? G->s.buf.p : strdup("");
+    *suspended = G->s.suspended;
     if (end < 0) {
         free(*text);
         *text = NULL;
@@ -348,13 +376,39 @@ static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct i
     return end;
 }
 
-int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct mdt_req *r,
-            json_t **result, struct err *e)
+/*
+ * Generates with streaming text (see gen_setup); *text (new) the decoded
+ * answer, out the ids (the resumed ones first), *suspended whether
+ * on_step stopped it.
+ */
+static int gen_text(struct mdt_model *m, const struct mdt_req *r, const struct ids *p, int more,
+                    const uint32_t *suppress, int n_sup, uint32_t stop_id, uint32_t *out,
+                    uint32_t *n_out, char **text, int stream, int *suspended, struct err *e)
 {
-    *result = NULL;
+    struct gen G;
+    int rc = gen_setup(m, r, p, more, suppress, n_sup, stop_id, out, stream, &G, e);
+    if (rc < 0) {
+        free(G.full);
+        free(G.s.buf.p);
+        return rc;
+    }
+    int end;
+    uint32_t n_new = 0, nr = G.nr;
+    if (nr > 0 && G.g.max_tokens == 0)
+        end = RT_DEC_END_LIMIT; /* it had stopped on its last token */
+    else
+        end =
+            more ? md2_generate_more(m->im, G.pv, G.pn, &G.g, out + nr, MDT_MAX_OUT - nr, &n_new, e)
+                 : md2_generate(m->im, G.pv, G.pn, &G.g, out + nr, MDT_MAX_OUT - nr, &n_new, NULL,
+                                e);
+    return gen_end(&G, end, n_new, n_out, text, suspended);
+}
+
+/* the prompt of r's task for m's revision into p (empty on entry) */
+static int build_prompt(struct mdt_model *m, const struct mdt_req *r, struct ids *p, struct err *e)
+{
     const char *t = r->task ? r->task : "";
     int st = m->rev == MDR_REV_STARMIE;
-    struct ids p = {{0}, 0};
     int rc = 0;
     if (strcmp(t, "caption") == 0) {
         const char *len = r->length ? r->length : "normal";
@@ -369,7 +423,7 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
             return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_field",
                            "caption length \"%s\": short, normal or long", len);
         uint32_t sp[5] = {1, 32708, 2, s_id[k], 3};
-        rc = add(&p, st ? sp : l_ids[k], 5, e);
+        rc = add(p, st ? sp : l_ids[k], 5, e);
     } else if (strcmp(t, "query") == 0) {
         if (r->question == NULL || !r->question[0])
             return err_set(e, RT_ERR_INVALID, ERR_INVALID, "missing_field", "missing question");
@@ -379,11 +433,11 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
                            m->revision);
         static const uint32_t sq[3] = {1, 15381, 2}, lq[4] = {198, 198, 24361, 25};
         static const uint32_t la[4] = {198, 198, 33706, 25}, sa[2] = {3, 3}, sr[2] = {3, 4};
-        rc = st ? add(&p, sq, 3, e) : add(&p, lq, 4, e);
+        rc = st ? add(p, sq, 3, e) : add(p, lq, 4, e);
         if (rc == 0)
-            rc = add_text(m, &p, st ? "" : " ", r->question, e);
+            rc = add_text(m, p, st ? "" : " ", r->question, e);
         if (rc == 0)
-            rc = st ? add(&p, r->reasoning ? sr : sa, 2, e) : add(&p, la, 4, e);
+            rc = st ? add(p, r->reasoning ? sr : sa, 2, e) : add(p, la, 4, e);
     } else if (strcmp(t, "detect") == 0 || strcmp(t, "point") == 0) {
         if (r->object == NULL || !r->object[0])
             return err_set(e, RT_ERR_INVALID, ERR_INVALID, "missing_field", "missing object");
@@ -391,15 +445,26 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
         static const uint32_t sd[4] = {1, 7235, 476, 2}, spn[3] = {1, 2581, 2};
         static const uint32_t ld[4] = {198, 198, 47504, 25}, lp[4] = {198, 198, 12727, 25};
         static const uint32_t s_end = 3, l_end = 628;
-        rc = st ? (det ? add(&p, sd, 4, e) : add(&p, spn, 3, e)) : add(&p, det ? ld : lp, 4, e);
+        rc = st ? (det ? add(p, sd, 4, e) : add(p, spn, 3, e)) : add(p, det ? ld : lp, 4, e);
         if (rc == 0)
-            rc = add_text(m, &p, " ", r->object, e);
+            rc = add_text(m, p, " ", r->object, e);
         if (rc == 0)
-            rc = add(&p, st ? &s_end : &l_end, 1, e);
+            rc = add(p, st ? &s_end : &l_end, 1, e);
     } else {
         return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_task",
                        "task \"%s\": caption, query, detect or point", t);
     }
+    return rc;
+}
+
+int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct mdt_req *r,
+            json_t **result, struct err *e)
+{
+    *result = NULL;
+    const char *t = r->task ? r->task : "";
+    int st = m->rev == MDR_REV_STARMIE;
+    struct ids p = {{0}, 0};
+    int rc = build_prompt(m, r, &p, e);
     if (rc < 0)
         return rc;
     double t0 = now_ms();
@@ -473,4 +538,182 @@ int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct 
                                   "total_ms", now_ms() - t0));
     *result = res;
     return 0;
+}
+
+/* a request decoded in a batch */
+static int batchable(const struct mdt_req *r)
+{
+    const char *t = r->task ? r->task : "";
+    return (strcmp(t, "caption") == 0 || strcmp(t, "query") == 0) && !r->reasoning;
+}
+
+static int fatal(int rc)
+{
+    return rc == RT_ERR_OOM || rc == RT_ERR_DEVICE_LOST;
+}
+
+int mdt_run_batch(struct mdt_model *m, int n, const struct mdt_image *img, const struct mdt_req *r,
+                  json_t **result, struct err *errs, struct err *e)
+{
+    if (n < 0 || n > MDT_MAX_BATCH)
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "batch of %d (at most %d)", n,
+                       MDT_MAX_BATCH);
+    struct one {
+        int i;                 /* request index */
+        struct md2_image *own; /* NULL: the model's kept image */
+        struct ids p;
+        struct gen G;
+        uint32_t *out, n_new;
+        float *lg;
+        int end;
+        double tv, tp, t0;
+        int crops;
+    } *b = calloc(MDT_MAX_BATCH, sizeof(*b));
+    int later[MDT_MAX_BATCH], nl = 0, k = 0, rc = 0;
+    if (b == NULL)
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
+    for (int i = 0; i < n; i++) {
+        result[i] = NULL;
+        err_clear(&errs[i]);
+        if (batchable(&r[i]))
+            b[k++].i = i;
+        else
+            later[nl++] = i;
+    }
+    if (k < 2) { /* nothing to share */
+        for (int j = 0; j < k; j++)
+            later[nl++] = b[j].i;
+        k = 0;
+    }
+    uint32_t V = md2_get_config(m->m)->text.vocab;
+    /* the batch's activations and extra image states live for this call
+     * only: what stays resident is the weights and the kept image */
+    struct rt_dec_batch *batch = NULL;
+    if (k > 0)
+        rc = rt_dec_batch_init(md2_text(m->m), (uint32_t)k, &batch, e);
+    /* prompts, images, prefills; a request that fails leaves the batch */
+    int ready = 0;
+    for (int j = 0; j < k && rc == 0; j++) {
+        struct one *o = &b[j];
+        const struct mdt_req *q = &r[o->i];
+        struct err *ie = &errs[o->i];
+        static const uint32_t sup_ans[1] = {3};
+        const uint32_t *sup = m->rev == MDR_REV_STARMIE ? sup_ans : NULL;
+        o->t0 = now_ms();
+        int irc = build_prompt(m, q, &o->p, ie);
+        if (irc == 0 && ready == 0) {
+            irc = encode_image(m, img[o->i].rgb, img[o->i].w, img[o->i].h, ie);
+            o->tv = m->t_vision, o->tp = m->t_prefix, o->crops = m->crops;
+        } else if (irc == 0) {
+            /* within the residency limit: what the weights, the kept
+             * image, the batch and the images made so far leave */
+            uint64_t budget = 0;
+            if (m->max_bytes != 0) {
+                uint64_t used = mdt_device_bytes(m) + rt_dec_batch_device_bytes(batch);
+                for (int x = 0; x < j; x++)
+                    used += b[x].own ? md2_image_device_bytes(b[x].own) : 0;
+                budget = m->max_bytes > used ? m->max_bytes - used : 1;
+            }
+            irc = encode_new(m, img[o->i].rgb, img[o->i].w, img[o->i].h, budget, &o->own, &o->tv,
+                             &o->tp, &o->crops, ie);
+            if (irc == RT_ERR_OOM) { /* no room for one more image state: alone, after */
+                err_clear(ie);
+                later[nl++] = o->i;
+                o->i = -1;
+                continue;
+            }
+        }
+        if (irc == 0 &&
+            ((o->out = malloc(MDT_MAX_OUT * 4)) == NULL || (o->lg = malloc((size_t)V * 4)) == NULL))
+            irc = err_set(ie, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
+        if (irc == 0)
+            irc = gen_setup(m, q, &o->p, 0, sup, sup ? 1 : 0, m->eos, o->out, 1, &o->G, ie);
+        if (irc == 0 && !(o->G.nr > 0 && o->G.g.max_tokens == 0))
+            irc = md2_prefill(o->own ? o->own : m->im, o->G.pv, o->G.pn, o->lg, ie);
+        if (irc < 0 && fatal(irc)) {
+            *e = *ie;
+            rc = irc;
+        } else if (irc < 0) {
+            o->i = -1 - o->i; /* failed: errs holds why */
+        } else {
+            ready++;
+        }
+    }
+    /* the decode steps, all sequences at once */
+    struct rt_dec_run *runs[MDT_MAX_BATCH];
+    float *first[MDT_MAX_BATCH];
+    struct rt_dec_gen gs[MDT_MAX_BATCH];
+    uint32_t *outs[MDT_MAX_BATCH], nn[MDT_MAX_BATCH];
+    int ends[MDT_MAX_BATCH], who[MDT_MAX_BATCH], nb = 0;
+    double tg = now_ms();
+    for (int j = 0; j < k && rc == 0; j++) {
+        struct one *o = &b[j];
+        if (o->i < 0)
+            continue;
+        if (o->G.nr > 0 && o->G.g.max_tokens == 0) {
+            o->end = RT_DEC_END_LIMIT; /* it had stopped on its last token */
+            continue;
+        }
+        runs[nb] = md2_image_run(o->own ? o->own : m->im);
+        first[nb] = o->lg;
+        gs[nb] = o->G.g;
+        outs[nb] = o->out + o->G.nr;
+        who[nb++] = j;
+    }
+    if (rc == 0 && nb > 0)
+        rc = rt_dec_generate_batch(batch, runs, (uint32_t)nb, first, gs, outs, MDT_MAX_OUT, nn,
+                                   ends, e);
+    double t_gen = now_ms() - tg;
+    for (int x = 0; x < nb && rc == 0; x++)
+        b[who[x]].end = ends[x], b[who[x]].n_new = nn[x];
+    /* results */
+    for (int j = 0; j < k; j++) {
+        struct one *o = &b[j];
+        if (o->i >= 0 && rc == 0) {
+            const struct mdt_req *q = &r[o->i];
+            uint32_t n_out = 0;
+            char *text = NULL;
+            int susp = 0;
+            gen_end(&o->G, o->end, o->n_new, &n_out, &text, &susp);
+            json_t *res = json_object();
+            if (res != NULL) {
+                json_object_set_new(res, q->task[0] == 'c' ? "caption" : "answer",
+                                    json_string(text));
+                json_object_set_new(res, "tokens", ids_json(o->out, n_out));
+                json_object_set_new(res, "finish_reason", json_string(finish(o->end, susp)));
+                json_object_set_new(res, "revision", json_string(m->revision));
+                json_object_set_new(res, "metrics",
+                                    json_pack("{s:f, s:i, s:f, s:f, s:f, s:i}", "vision_ms", o->tv,
+                                              "crops", o->crops, "prefix_ms", o->tp, "generate_ms",
+                                              t_gen, "total_ms", now_ms() - o->t0, "batch", nb));
+            }
+            result[o->i] = res;
+            if (res == NULL)
+                err_set(&errs[o->i], RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory");
+            free(text);
+        } else {
+            free(o->G.full);
+            free(o->G.s.buf.p);
+        }
+        md2_image_free(o->own);
+        free(o->out);
+        free(o->lg);
+    }
+    free(b);
+    rt_dec_batch_free(batch);
+    /* the others, one by one */
+    for (int j = 0; j < nl && rc == 0; j++) {
+        int i = later[j];
+        int irc = mdt_run(m, img[i].rgb, img[i].w, img[i].h, &r[i], &result[i], &errs[i]);
+        if (irc < 0 && fatal(irc)) {
+            *e = errs[i];
+            rc = irc;
+        }
+    }
+    if (rc < 0)
+        for (int i = 0; i < n; i++) {
+            json_decref(result[i]);
+            result[i] = NULL;
+        }
+    return rc;
 }

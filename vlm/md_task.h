@@ -95,4 +95,25 @@ struct mdt_req {
 int mdt_run(struct mdt_model *m, const uint8_t *rgb, int w, int h, const struct mdt_req *r,
             json_t **result, struct err *e);
 
+/* an image of a batch: RGB8, w x h, borrowed */
+struct mdt_image {
+    const uint8_t *rgb;
+    int w, h;
+};
+#define MDT_MAX_BATCH 8
+/*
+ * Runs n requests (n <= MDT_MAX_BATCH) as mdt_run would one by one, the
+ * captions and queries without reasoning decoding together: each gets its
+ * own image state (the first keeps the model's last image), its prompt is
+ * prefilled, then every decode step runs all of them at once
+ * (rt_dec_generate_batch; a sequence that ends leaves the batch).  Greedy
+ * answers equal mdt_run's.  The rest (detect, point, reasoning, an image
+ * state over the device memory) run one by one after.  Each result[i] (new
+ * JSON, "metrics" with "batch": the sequences decoded together) or errs[i]
+ * (status < 0: that request's own error).  Returns 0, or <0 with e for what
+ * ends them all (RT_ERR_OOM, RT_ERR_DEVICE_LOST); results are NULL then.
+ */
+int mdt_run_batch(struct mdt_model *m, int n, const struct mdt_image *img, const struct mdt_req *r,
+                  json_t **result, struct err *errs, struct err *e);
+
 #endif

@@ -148,6 +148,10 @@ struct wk_engine {
     int n_models;
     char models[WK_MAX_MODELS][WK_MODEL_NAME_LEN];
     int model_batch[WK_MAX_MODELS]; /* batch limit per model */
+    /* 1: the model generates text token by token (its jobs run one tier
+     * at a time: a claimed job below the batch's highest tier is handed
+     * back at once, uncharged) */
+    int model_gen[WK_MAX_MODELS];
     /* refreshes *d (budget/usage change); cannot fail */
     void (*devinfo)(void *ctx, struct wk_devinfo *d);
     /* releases the engine (models must be unloaded first) */
@@ -179,9 +183,12 @@ int wk_eng_rt_init(struct wk_engine *eng, const char *selector, const char *mode
  * a manifest with "format": "moondream2" names a model directory
  * VKV_MODEL_CACHE/<name>/ (vlm/README.md) and "weights" (f32, f16, i8, q4;
  * default i8).  Each job's params carry "task" (caption, query, detect,
- * point) and the request's fields; jobs run one at a time.  A caption or
- * query calls the item's step hook after every token (streaming, and the
- * preemption test at token boundaries); params "resume_tokens" (set by
+ * point) and the request's fields.  The captions and queries (without
+ * reasoning) of a batch decode together, one decode step for all of them
+ * (batched decoding, mdt_run_batch; the batch limit is the manifest's
+ * "batch_limit", default 1, at most wk_md_batch_max()); detect, point and
+ * reasoning run one at a time.  A caption or query calls the item's step hook after every token
+ * (streaming, and the preemption test at token boundaries); params "resume_tokens" (set by
  * jq_job_suspend) continue a suspended answer.
  */
 struct rt_device;
@@ -195,8 +202,10 @@ int wk_md_load(struct rt_device *dev, const char *dir, const char *weights, size
 void wk_md_unload(void *handle);
 /* device bytes of the weights and the kept image now */
 size_t wk_md_bytes(void *handle);
-/* runs items one by one (a bad input fails only its item); WK_OK or a batch error */
+/* runs items (a bad input fails only its item); WK_OK or a batch error */
 int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items, struct err *e);
+/* the most jobs that decode together; cannot fail */
+int wk_md_batch_max(void);
 
 /*
  * Upscale jobs in the Vulkan engine (worker/wk_eng_up.c, over

@@ -99,87 +99,151 @@ static double num(json_t *o, const char *k, double dflt, double lo, double hi)
     return x >= lo && x <= hi ? x : dflt;
 }
 
+int wk_md_batch_max(void)
+{
+    return MDT_MAX_BATCH;
+}
+
+/* one job's request: its decoded image and params (kept alive for r) */
+struct md_job {
+    struct wk_item *it;
+    struct img im;
+    json_t *p;
+    struct mdt_req r;
+};
+
+/* decodes the job's image and reads its params; 0, or <0 with the item's
+ * status and error set (its own input) */
+static int md_job_read(struct md_job *j, const void *img_limits)
+{
+    struct wk_item *it = j->it;
+    double t0 = cm_now_ms();
+    struct err ie;
+    err_clear(&ie);
+    j->p = json_loads(it->params_json ? it->params_json : "{}", 0, NULL);
+    if (it->input == NULL ||
+        img_decode(it->input, it->input_len, img_limits, NULL, &j->im, NULL, &ie) != IMG_OK) {
+        it->status = WK_ERR_INPUT;
+        if (it->input == NULL)
+            err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image", "job has no input image");
+        else
+            it->err = ie;
+        return -1;
+    }
+    it->decode_ms = cm_now_ms() - t0;
+    json_t *p = j->p, *s = json_object_get(p, "settings");
+    struct mdt_req *r = &j->r;
+    r->task = json_string_value(json_object_get(p, "task"));
+    r->length = json_string_value(json_object_get(p, "length"));
+    r->question = json_string_value(json_object_get(p, "question"));
+    r->object = json_string_value(json_object_get(p, "object"));
+    r->reasoning = json_is_true(json_object_get(p, "reasoning"));
+    /* the published defaults: temperature 0.5, top_p 0.3, 768 tokens, 50 objects */
+    r->temperature = (float)num(s, "temperature", 0.5, 0, 2);
+    r->top_p = (float)num(s, "top_p", 0.3, 0, 1);
+    r->max_tokens = (uint32_t)num(s, "max_tokens", 768, 1, 4096);
+    r->max_objects = (uint32_t)num(s, "max_objects", 50, 1, 100);
+    r->seed = (uint64_t)it->job_id;
+    if (it->step != NULL) {
+        r->on_step = md_step;
+        r->ud = it;
+    }
+    r->resume = resume_ids(p, &r->n_resume);
+    return 0;
+}
+
+static void md_job_free(struct md_job *j)
+{
+    img_free(&j->im);
+    free((void *)j->r.resume);
+    json_decref(j->p);
+}
+
+/* the item's outcome from its result (taken) or error */
+static void md_outcome(struct wk_item *it, json_t *res, const struct err *ie, int n_batch)
+{
+    if (res == NULL) {
+        it->status = WK_ERR_INPUT;
+        it->err = *ie;
+        return;
+    }
+    const char *fin = json_string_value(json_object_get(res, "finish_reason"));
+    if (fin != NULL && strcmp(fin, "suspended") == 0) {
+        /* given way at a token boundary: the answer so far continues
+         * later (a reasoning starts over) */
+        json_t *tk = json_object_get(res, "tokens");
+        if (json_object_get(res, "reasoning") == NULL && json_array_size(tk) > 0)
+            it->resume_json = json_dumps(tk, JSON_COMPACT);
+        json_decref(res);
+        it->status = WK_SUSPENDED;
+        err_set(&it->err, WK_SUSPENDED, ERR_UNAVAILABLE, "suspended", "gave way to a higher tier");
+        return;
+    }
+    double t2 = cm_now_ms();
+    it->result_json = json_dumps(res, JSON_COMPACT);
+    json_decref(res);
+    CM_ASSERT(it->result_json != NULL);
+    it->status = WK_OK;
+    it->batch_size = n_batch;
+    it->post_ms = cm_now_ms() - t2;
+}
+
 int wk_md_run(void *handle, const void *img_limits, int n, struct wk_item *items, struct err *e)
 {
     struct mdt_model *m = handle;
-    for (int i = 0; i < n; i++) {
-        struct wk_item *it = &items[i];
-        double t0 = cm_now_ms();
-        struct img im = {0};
+    /* in groups of up to MDT_MAX_BATCH: the captions and queries of a group
+     * decode together (mdt_run_batch), the rest one by one */
+    for (int g0 = 0; g0 < n; g0 += MDT_MAX_BATCH) {
+        int gn = n - g0 < MDT_MAX_BATCH ? n - g0 : MDT_MAX_BATCH, k = 0;
+        struct md_job jobs[MDT_MAX_BATCH];
+        struct mdt_image img[MDT_MAX_BATCH];
+        struct mdt_req req[MDT_MAX_BATCH];
+        json_t *res[MDT_MAX_BATCH];
+        struct err errs[MDT_MAX_BATCH];
+        memset(jobs, 0, sizeof(jobs));
+        for (int i = 0; i < gn; i++) {
+            struct md_job *j = &jobs[k];
+            j->it = &items[g0 + i];
+            if (md_job_read(j, img_limits) < 0) {
+                md_job_free(j);
+                memset(j, 0, sizeof(*j));
+                continue;
+            }
+            img[k] = (struct mdt_image){j->im.rgb, j->im.w, j->im.h};
+            req[k++] = j->r;
+        }
         struct err ie;
         err_clear(&ie);
-        json_t *p = json_loads(it->params_json ? it->params_json : "{}", 0, NULL);
-        if (it->input == NULL ||
-            img_decode(it->input, it->input_len, img_limits, NULL, &im, NULL, &ie) != IMG_OK) {
-            it->status = WK_ERR_INPUT;
-            if (it->input == NULL)
-                err_set(&it->err, WK_ERR_INPUT, ERR_INVALID, "invalid_image",
-                        "job has no input image");
-            else
-                it->err = ie;
-            json_decref(p);
-            continue;
-        }
-        it->decode_ms = cm_now_ms() - t0;
-        json_t *s = json_object_get(p, "settings");
-        struct mdt_req r = {0};
-        r.task = json_string_value(json_object_get(p, "task"));
-        r.length = json_string_value(json_object_get(p, "length"));
-        r.question = json_string_value(json_object_get(p, "question"));
-        r.object = json_string_value(json_object_get(p, "object"));
-        r.reasoning = json_is_true(json_object_get(p, "reasoning"));
-        /* the published defaults: temperature 0.5, top_p 0.3, 768 tokens, 50 objects */
-        r.temperature = (float)num(s, "temperature", 0.5, 0, 2);
-        r.top_p = (float)num(s, "top_p", 0.3, 0, 1);
-        r.max_tokens = (uint32_t)num(s, "max_tokens", 768, 1, 4096);
-        r.max_objects = (uint32_t)num(s, "max_objects", 50, 1, 100);
-        r.seed = (uint64_t)it->job_id;
-        if (it->step != NULL) {
-            r.on_step = md_step;
-            r.ud = it;
-        }
-        r.resume = resume_ids(p, &r.n_resume);
-        json_t *res = NULL;
         double t1 = cm_now_ms();
-        int rc = mdt_run(m, im.rgb, im.w, im.h, &r, &res, &ie);
-        it->infer_ms = cm_now_ms() - t1;
-        img_free(&im);
-        free((void *)r.resume);
-        json_decref(p);
+        int rc = k > 0 ? mdt_run_batch(m, k, img, req, res, errs, &ie) : 0;
+        double dt = cm_now_ms() - t1;
+        int nb = 0;
+        for (int i = 0; i < k && rc == 0; i++)
+            nb += res[i] != NULL &&
+                  json_integer_value(json_object_get(json_object_get(res[i], "metrics"), "batch")) >
+                      1;
+        for (int i = 0; i < k; i++) {
+            jobs[i].it->infer_ms = dt;
+            if (rc == 0)
+                md_outcome(jobs[i].it, res[i], &errs[i], nb > 1 ? nb : 1);
+            md_job_free(&jobs[i]);
+        }
         if (rc == RT_ERR_OOM || rc == RT_ERR_DEVICE_LOST) {
             *e = ie;
-            for (int k = 0; k < n; k++) {
-                free(items[k].result_json);
-                items[k].result_json = NULL;
-                items[k].status = WK_OK;
+            for (int x = 0; x < n; x++) {
+                free(items[x].result_json);
+                items[x].result_json = NULL;
+                free(items[x].resume_json);
+                items[x].resume_json = NULL;
+                items[x].status = WK_OK;
             }
             return rc == RT_ERR_OOM ? WK_ERR_OOM : WK_ERR_DEVICE_LOST;
         }
-        if (rc < 0) {
-            it->status = WK_ERR_INPUT;
-            it->err = ie;
-            continue;
-        }
-        const char *fin = json_string_value(json_object_get(res, "finish_reason"));
-        if (fin != NULL && strcmp(fin, "suspended") == 0) {
-            /* given way at a token boundary: the answer so far continues
-             * later (a reasoning starts over) */
-            json_t *tk = json_object_get(res, "tokens");
-            if (json_object_get(res, "reasoning") == NULL && json_array_size(tk) > 0)
-                it->resume_json = json_dumps(tk, JSON_COMPACT);
-            json_decref(res);
-            it->status = WK_SUSPENDED;
-            err_set(&it->err, WK_SUSPENDED, ERR_UNAVAILABLE, "suspended",
-                    "gave way to a higher tier");
-            continue;
-        }
-        double t2 = cm_now_ms();
-        it->result_json = json_dumps(res, JSON_COMPACT);
-        json_decref(res);
-        CM_ASSERT(it->result_json != NULL);
-        it->status = WK_OK;
-        it->batch_size = 1;
-        it->post_ms = cm_now_ms() - t2;
+        if (rc < 0) /* not a request's own: every request of the group */
+            for (int i = 0; i < k; i++) {
+                jobs[i].it->status = WK_ERR;
+                jobs[i].it->err = ie;
+            }
     }
     return WK_OK;
 }

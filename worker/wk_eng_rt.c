@@ -337,7 +337,14 @@ static void register_models(struct wk_engine *eng, struct rt_eng *r, int batch)
                      cache);
         } else if (eng->n_models < WK_MAX_MODELS) {
             snprintf(eng->models[eng->n_models], WK_MODEL_NAME_LEN, "%s", m->name);
-            int b = md ? 1 : (bl > 0 && bl < batch ? (int)bl : batch);
+            /* Moondream 2: jobs decode together up to its "batch_limit"
+             * (each one's image state takes device memory: default 1) */
+            int mb = batch < wk_md_batch_max() ? batch : wk_md_batch_max();
+            int b = md ? (bl > 0 && bl < mb ? (int)bl
+                          : bl > 0          ? mb
+                                            : 1)
+                       : (bl > 0 && bl < batch ? (int)bl : batch);
+            eng->model_gen[eng->n_models] = md;
             eng->model_batch[eng->n_models++] = b;
             log_info("model %s: task %s, batch limit %d", m->name, md ? "moondream2" : m->tasks[0],
                      b);

@@ -48,6 +48,14 @@
 
 static volatile sig_atomic_t wk_stop; /* 1: finish the batch; 2: stop now */
 
+/* a generation in hand (main thread only): what was published and when */
+struct wk_gen {
+    const struct jq_job *job;
+    double pub_at;
+    size_t pub_len;
+    int pub_off; /* publishing failed: stop trying for this job */
+};
+
 struct wk_ctx {
     /* settings */
     char name[128];
@@ -73,12 +81,12 @@ struct wk_ctx {
     struct wk_devinfo dev;
     double dev_at;
     int hb_stop;
-    /* the generation in progress (main thread only): the job, what was
-     * published, when a higher tier was last asked for */
-    const struct jq_job *gen_job;
-    double gen_pub_at, gen_asked_at;
-    size_t gen_pub_len;
-    int gen_pub_off; /* publishing failed: stop trying for this job */
+    /* the generations in hand (main thread only) and when the higher
+     * tiers were last asked for */
+    struct wk_gen gen[WK_MAX_BATCH];
+    int n_gen;
+    double gen_asked_at;
+    signed char gen_higher[8]; /* per tier: a higher tier waits (1), not (0), unknown (-1) */
     /* counters (under mu) */
     long jobs_done, jobs_failed, jobs_requeued, jobs_canceled, batches, images;
     long jobs_suspended;
@@ -302,29 +310,38 @@ static int checkpoint(void *arg, int n, struct wk_item *items)
 
 static int hand_flag_get(struct wk_ctx *w, int64_t id);
 
-/* publishes the text so far of the generation in hand (best effort: the
+/* the generation state of the batch item whose job is id, or NULL */
+static struct wk_gen *gen_find(struct wk_ctx *w, int64_t id)
+{
+    for (int i = 0; i < w->n_gen; i++)
+        if (w->gen[i].job->id == id)
+            return &w->gen[i];
+    return NULL;
+}
+
+/* publishes the text so far of a generation in hand (best effort: the
  * result carries the whole text anyway) */
-static void gen_publish(struct wk_ctx *w, const char *text, size_t len)
+static void gen_publish(struct wk_ctx *w, struct wk_gen *g, const char *text, size_t len)
 {
     struct err e;
     err_clear(&e);
-    int rc = jq_job_progress(w->db, w->name, w->gen_job->id, text, &e);
+    int rc = jq_job_progress(w->db, w->name, g->job->id, text, &e);
     pgx_reset(w->db);
-    w->gen_pub_at = cm_now_ms();
-    w->gen_pub_len = len;
+    g->pub_at = cm_now_ms();
+    g->pub_len = len;
     if (rc != JQ_OK) {
-        log_warn("job %lld: could not publish its text: %s", (long long)w->gen_job->id, e.msg);
-        w->gen_pub_off = 1;
+        log_warn("job %lld: could not publish its text: %s", (long long)g->job->id, e.msg);
+        g->pub_off = 1;
     }
 }
 
-/* whether a job of a higher tier waits for the model in hand: asked when a
- * vkv_job_new notification for it arrived (read without waiting), and at
- * least every WK_PREEMPT_POLL_MS */
-static int gen_higher_waiting(struct wk_ctx *w)
+/* whether a job of a tier above g's waits for the model in hand: asked
+ * again (once per tier of the batch) when a vkv_job_new notification for
+ * it arrived (read without waiting), and at least every WK_PREEMPT_POLL_MS */
+static int gen_higher_waiting(struct wk_ctx *w, const struct wk_gen *g)
 {
-    const struct jq_job *j = w->gen_job;
-    if (j->tier >= JQ_TIER_IMMEDIATE)
+    const struct jq_job *j = g->job;
+    if (j->tier >= JQ_TIER_IMMEDIATE || j->tier < 0)
         return 0;
     int ask = cm_now_ms() - w->gen_asked_at >= WK_PREEMPT_POLL_MS;
     char ch[64], payload[128];
@@ -338,44 +355,49 @@ static int gen_higher_waiting(struct wk_ctx *w)
             ask = 1;
     }
     pgx_reset(w->db);
-    if (!ask)
-        return 0;
-    int yes = 0;
-    err_clear(&e);
-    if (jq_job_higher_waiting(w->db, j->model, j->tier, &yes, &e) != JQ_OK)
-        log_warn("job %lld: could not look for a higher tier: %s", (long long)j->id, e.msg);
-    pgx_reset(w->db);
-    w->gen_asked_at = cm_now_ms();
-    return yes;
+    if (ask) { /* a new round: every tier is asked again */
+        memset(w->gen_higher, -1, sizeof(w->gen_higher));
+        w->gen_asked_at = cm_now_ms();
+    }
+    if (w->gen_higher[j->tier] < 0) {
+        int yes = 0;
+        err_clear(&e);
+        if (jq_job_higher_waiting(w->db, j->model, j->tier, &yes, &e) != JQ_OK)
+            log_warn("job %lld: could not look for a higher tier: %s", (long long)j->id, e.msg);
+        pgx_reset(w->db);
+        w->gen_higher[j->tier] = (signed char)(yes != 0);
+    }
+    return w->gen_higher[j->tier] > 0;
 }
 
 /*
- * wk_item.step: after every generated token.  Publishes the text every
- * WK_PROGRESS_MS (the first piece at once), and stops the generation when
- * a higher tier waits for this model (the job is then suspended: handed
- * back, attempts not charged, its tokens kept) or when the job was
- * canceled or its lease lost.
+ * wk_item.step: after every generated token of an item.  Publishes its
+ * text every WK_PROGRESS_MS (the first piece at once), and stops its
+ * generation when a higher tier waits for this model (the job is then
+ * suspended: handed back, attempts not charged, its tokens kept) or when
+ * the job was canceled or its lease lost.  The other items of a batch go
+ * on until their own next token.
  */
 static int gen_step(void *arg, struct wk_item *it, const char *text, size_t len,
                     const uint32_t *ids, uint32_t n)
 {
     (void)ids;
-    (void)n;
     struct wk_ctx *w = arg;
-    if (w->gen_job == NULL || w->gen_job->id != it->job_id)
+    struct wk_gen *g = gen_find(w, it->job_id);
+    if (g == NULL)
         return 0;
     if (hand_flag_get(w, it->job_id) != 0)
         return 1; /* canceled or lease lost: outcome_write knows which */
-    if (text != NULL && !w->gen_pub_off && len > w->gen_pub_len &&
-        (w->gen_pub_len == 0 || cm_now_ms() - w->gen_pub_at >= WK_PROGRESS_MS))
-        gen_publish(w, text, len);
-    if (wk_stop < 2 && !gen_higher_waiting(w))
+    if (text != NULL && !g->pub_off && len > g->pub_len &&
+        (g->pub_len == 0 || cm_now_ms() - g->pub_at >= WK_PROGRESS_MS))
+        gen_publish(w, g, text, len);
+    if (wk_stop < 2 && !gen_higher_waiting(w, g))
         return 0;
     /* stopping here: the readers get everything generated so far */
-    if (text != NULL && !w->gen_pub_off && len > w->gen_pub_len)
-        gen_publish(w, text, len);
-    log_info("job %lld (tier %d): suspended after %u tokens for a higher tier",
-             (long long)it->job_id, w->gen_job->tier, n);
+    if (text != NULL && !g->pub_off && len > g->pub_len)
+        gen_publish(w, g, text, len);
+    log_info("job %lld (tier %d): suspended after %u tokens (%s)", (long long)it->job_id,
+             g->job->tier, n, wk_stop >= 2 ? "stopping" : "a higher tier waits");
     return 1;
 }
 
@@ -489,6 +511,14 @@ static void outcome_write(struct wk_ctx *w, const struct jq_job *j, struct wk_it
     }
 }
 
+static int model_gen(const struct wk_ctx *w, const char *model)
+{
+    for (int i = 0; i < w->eng.n_models; i++)
+        if (strcmp(w->eng.models[i], model) == 0)
+            return w->eng.model_gen[i];
+    return 0;
+}
+
 static int model_batch_limit(const struct wk_ctx *w, const char *model)
 {
     for (int i = 0; i < w->eng.n_models; i++)
@@ -534,6 +564,21 @@ static int batch_once(struct wk_ctx *w)
         return 0;
     }
     CM_ASSERT(n >= 1 && n <= WK_MAX_BATCH);
+    /* a model that generates text runs one tier per batch: the jobs of the
+     * highest tier claimed decode together, the others are handed back at
+     * once (uncharged, their tokens kept), so an IMMEDIATE job never waits
+     * for lower-tier image encodes and prefills */
+    int n_run = n;
+    if (model_gen(w, jobs[0].model)) {
+        for (int i = 1; i < n; i++) /* by tier, highest first, else in claim order */
+            for (int k = i; k > 0 && jobs[k].tier > jobs[k - 1].tier; k--) {
+                struct jq_job t = jobs[k];
+                jobs[k] = jobs[k - 1];
+                jobs[k - 1] = t;
+            }
+        for (n_run = 1; n_run < n && jobs[n_run].tier == jobs[0].tier;)
+            n_run++;
+    }
     pthread_mutex_lock(&w->mu);
     w->n_hand = n;
     w->hand_since = cm_now_ms();
@@ -557,11 +602,22 @@ static int batch_once(struct wk_ctx *w)
         items[i].step = gen_step;
         items[i].step_arg = w;
     }
-    /* a text generation runs one job at a time (batch limit 1) */
-    w->gen_job = n == 1 ? &jobs[0] : NULL;
-    w->gen_pub_at = w->gen_asked_at = cm_now_ms();
-    w->gen_pub_len = 0;
-    w->gen_pub_off = 0;
+    for (int i = n_run; i < n; i++) { /* handed back as they came */
+        json_t *p = json_loads(jobs[i].params_json ? jobs[i].params_json : "{}", 0, NULL);
+        json_t *rt = json_object_get(p, "resume_tokens");
+        items[i].resume_json = json_is_array(rt) ? json_dumps(rt, JSON_COMPACT) : NULL;
+        json_decref(p);
+        items[i].status = WK_SUSPENDED;
+        err_set(&items[i].err, WK_SUSPENDED, ERR_UNAVAILABLE, "suspended",
+                "claimed with a higher tier: handed back");
+        items[i].done = 1;
+    }
+    /* each item's generation (texts published, higher tiers asked for) */
+    for (int i = 0; i < n; i++)
+        w->gen[i] = (struct wk_gen){&jobs[i], 0, 0, 0};
+    w->n_gen = n;
+    w->gen_asked_at = cm_now_ms();
+    memset(w->gen_higher, -1, sizeof(w->gen_higher));
     const char *model = jobs[0].model;
     int lim = model_batch_limit(w, model);
     double t0 = cm_now_ms();
@@ -569,8 +625,8 @@ static int batch_once(struct wk_ctx *w)
         rc = wk_analyze_run(&w->res, &w->eng, w->batch, WK_ANALYZE_DECODED_MAX, n, items,
                             checkpoint, w);
     else
-        rc = wk_batch_run(&w->res, model, lim, n, items, checkpoint, w);
-    log_info("batch of %d %s jobs in %.1f ms", n, model, cm_now_ms() - t0);
+        rc = wk_batch_run(&w->res, model, lim, n_run, items, checkpoint, w);
+    log_info("batch of %d %s jobs in %.1f ms", n_run, model, cm_now_ms() - t0);
     int exit_code = 1;
     if (rc == WK_ERR_DEVICE_LOST) {
         log_error("device lost: handing back %d jobs and exiting", n);
@@ -590,7 +646,7 @@ static int batch_once(struct wk_ctx *w)
         free(items[i].resume_json);
         free(items[i].result_bytes);
     }
-    w->gen_job = NULL;
+    w->n_gen = 0;
     pthread_mutex_lock(&w->mu);
     w->n_hand = 0;
     w->batches++;

@@ -601,3 +601,299 @@ int rt_dec_generate(struct rt_dec_run *r, float *first_logits, const struct rt_d
     *n_out = n;
     return rc < 0 ? rc : end;
 }
+
+/* ---- batched decoding ----------------------------------------------------------- */
+
+/* one decode step of several runs recorded as one submission: the linears
+ * see n rows (each weight read once per step), rotary/KV write and
+ * attention go per run to its own cache at its own position (state[i]) */
+struct rt_dec_batch {
+    struct rt_dec *m;
+    uint32_t cap; /* rows the buffers hold */
+    struct rt_tf_buf *x, *h, *qkv, *q, *att, *ff, *hl, *logits, *host;
+    uint64_t host_ids, host_logits;
+    struct rt_tf_seq *step;
+    struct rt_dec_run *rec[RT_DEC_MAX_BATCH]; /* the runs step was recorded for */
+    uint32_t n_rec;
+};
+
+void rt_dec_batch_free(struct rt_dec_batch *b)
+{
+    if (b == NULL)
+        return;
+    struct rt_device *d = b->m->dev;
+    rt_tf_seq_free(b->step);
+    struct rt_tf_buf *v[] = {b->x, b->h, b->qkv, b->q, b->att, b->ff, b->hl, b->logits, b->host};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        rt_tf_buf_free(d, v[i]);
+    free(b);
+}
+
+int rt_dec_batch_init(struct rt_dec *m, uint32_t cap, struct rt_dec_batch **out, struct err *e)
+{
+    const struct rt_dec_config *c = &m->c;
+    uint64_t D = c->dim;
+    if (cap == 0 || cap > RT_DEC_MAX_BATCH)
+        return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_argument",
+                       "decode batch of %u (1..%d)", cap, RT_DEC_MAX_BATCH);
+    /* per-run rows are bound at offsets of whole rows */
+    uint64_t al = m->dev->gpu.caps.min_storage_align ? m->dev->gpu.caps.min_storage_align : 1;
+    if ((D * 4) % al != 0 || (D * 12) % al != 0)
+        return err_set(e, RT_UNSUPPORTED, ERR_UNAVAILABLE, "unsupported_shape",
+                       "dim %u misaligns rows for a batched step", c->dim);
+    struct rt_dec_batch *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory for a batch");
+    b->m = m;
+    b->cap = cap;
+    b->host_ids = 256;
+    b->host_logits = (256 + (uint64_t)cap * 4 + 255) / 256 * 256;
+    struct {
+        struct rt_tf_buf **p;
+        uint64_t size;
+        int host;
+    } bs[] = {
+        {&b->x, cap * D * 4, 0},
+        {&b->h, cap * D * 4, 0},
+        {&b->qkv, cap * D * 12, 0},
+        {&b->q, cap * D * 4, 0},
+        {&b->att, cap * D * 4, 0},
+        {&b->ff, (uint64_t)cap * c->ff_dim * 4, 0},
+        {&b->hl, cap * D * 4, 0},
+        {&b->logits, (uint64_t)cap * c->vocab * 4, 0},
+        {&b->host, b->host_logits + (uint64_t)cap * c->vocab * 4, 1},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(bs) / sizeof(bs[0]) && rc == 0; i++) {
+        if (bs[i].size > m->dev->gpu.caps.max_storage_range)
+            rc = err_set(e, RT_ERR_TOO_LARGE, ERR_UNAVAILABLE, "too_large",
+                         "a decode batch of %u needs a %llu-byte buffer (limit %llu)", cap,
+                         (unsigned long long)bs[i].size,
+                         (unsigned long long)m->dev->gpu.caps.max_storage_range);
+        else
+            rc = rt_tf_buf_init(m->dev, bs[i].size, bs[i].host, bs[i].p, e);
+    }
+    if (rc < 0) {
+        rt_dec_batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+void rt_dec_batch_reset(struct rt_dec_batch *b)
+{
+    rt_tf_seq_free(b->step);
+    b->step = NULL;
+    b->n_rec = 0;
+}
+
+uint64_t rt_dec_batch_device_bytes(const struct rt_dec_batch *b)
+{
+    uint64_t n = 0;
+    const struct rt_tf_buf *v[] = {b->x, b->h, b->qkv, b->q, b->att, b->ff, b->hl, b->logits};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        n += v[i]->b.size;
+    return n;
+}
+
+/* records one step of runs[0..n) (the same pass as record() with t = 1
+ * per run, the rows side by side) */
+static int record_batch(struct rt_dec_batch *b, struct rt_dec_run *const *runs, uint32_t n,
+                        struct err *e)
+{
+    struct rt_dec *m = b->m;
+    const struct rt_dec_config *c = &m->c;
+    uint32_t D = c->dim;
+    rt_tf_seq_free(b->step);
+    b->step = NULL;
+    b->n_rec = 0;
+    int rc = rt_tf_seq_init(m->dev, &b->step, e);
+    if (rc < 0)
+        return rc;
+    struct rt_tf_seq *s = b->step;
+    struct rt_tf_ref x = rt_tf_whole(b->x), h = rt_tf_whole(b->h), qkv = rt_tf_whole(b->qkv),
+                     q = rt_tf_whole(b->q), att = rt_tf_whole(b->att), ff = rt_tf_whole(b->ff),
+                     host = rt_tf_whole(b->host);
+    struct rt_tf_ref state = rt_tf_sub(host, 0, 4 * RT_DEC_MAX_BATCH),
+                     ids = rt_tf_sub(host, b->host_ids, (uint64_t)n * 4);
+    rc = rt_tf_embed(s, &m->wte, ids, 0, n, x, D, e);
+    for (uint32_t l = 0; l < c->n_layers && rc == 0; l++) {
+        const struct rt_tf_weight *w = &m->lin[l * L_N];
+        rc = rt_tf_layernorm(s, x, D, small_ref(m, 2 * l), small_ref(m, 2 * l + 1), h, D, n, D,
+                             c->ln_eps, e);
+        if (rc == 0)
+            rc = rt_tf_linear(s, &w[L_QKV], h, D, qkv, 3 * D, n, RT_TF_ACT_NONE, 0, e);
+        if (rc == 0)
+            rc = rt_tf_linear(s, &w[L_FC1], h, D, ff, c->ff_dim, n, RT_TF_ACT_GELU_TANH, 0, e);
+        for (uint32_t i = 0; i < n && rc == 0; i++) {
+            struct rt_kv *kv = runs[i]->kv;
+            rc = rt_tf_rope(s, rt_tf_sub(qkv, (uint64_t)i * D * 12, (uint64_t)D * 12), 3 * D,
+                            cs_ref(m), state, i, rt_tf_sub(q, (uint64_t)i * D * 4, (uint64_t)D * 4),
+                            D, rt_kv_ref(kv, l, 0), rt_kv_ref(kv, l, 1), D, 1, D, m->hd, c->rot_dim,
+                            kv->cap, c->kv_f16, e);
+        }
+        if (rc == 0)
+            rc = rt_tf_linear(s, &w[L_FC2], ff, c->ff_dim, x, D, n, RT_TF_ACT_NONE, 1, e);
+        for (uint32_t i = 0; i < n && rc == 0; i++) {
+            struct rt_kv *kv = runs[i]->kv;
+            struct rt_tf_attn a = {
+                .q = {q, i * D, D, 0},
+                .k = {rt_kv_ref(kv, l, 0), 0, D, 0},
+                .v = {rt_kv_ref(kv, l, 1), 0, D, 0},
+                .o = {att, i * D, D, 0},
+                .state = state,
+                .st = i,
+                .t = 1,
+                .batch = 1,
+                .heads = c->n_heads,
+                .hd = m->hd,
+                .prefix = 0,
+                .causal = 1,
+                .scale = 1.0f / sqrtf((float)m->hd),
+                .kv_f16 = c->kv_f16,
+            };
+            rc = rt_tf_attention(s, &a, e);
+        }
+        if (rc == 0)
+            rc = rt_tf_linear(s, &w[L_PROJ], att, D, x, D, n, RT_TF_ACT_NONE, 1, e);
+    }
+    if (rc == 0)
+        rc = rt_tf_layernorm(s, x, D, small_ref(m, 2 * c->n_layers),
+                             small_ref(m, 2 * c->n_layers + 1), rt_tf_whole(b->hl), D, n, D,
+                             c->ln_eps, e);
+    if (rc == 0)
+        rc = rt_tf_linear(s, &m->lm_head, rt_tf_whole(b->hl), D, rt_tf_whole(b->logits), c->vocab,
+                          n, RT_TF_ACT_NONE, 0, e);
+    if (rc == 0)
+        rc = rt_tf_seq_copy(s, rt_tf_sub(rt_tf_whole(b->logits), 0, (uint64_t)n * c->vocab * 4),
+                            rt_tf_sub(host, b->host_logits, (uint64_t)n * c->vocab * 4), e);
+    if (rc == 0)
+        rc = rt_tf_seq_end(s, e);
+    if (rc < 0) {
+        rt_tf_seq_free(b->step);
+        b->step = NULL;
+        return rc;
+    }
+    memcpy(b->rec, runs, n * sizeof(runs[0]));
+    b->n_rec = n;
+    return 0;
+}
+
+int rt_dec_batch_step(struct rt_dec_batch *b, struct rt_dec_run *const *runs, uint32_t n,
+                      const uint32_t *ids, float *logits, struct err *e)
+{
+    const struct rt_dec_config *c = &b->m->c;
+    if (n == 0 || n > b->cap)
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "batch step of %u runs (%u)", n,
+                       b->cap);
+    for (uint32_t i = 0; i < n; i++) {
+        if (runs[i]->m != b->m || ids[i] >= c->vocab)
+            return err_set(e, RT_ERR_INVALID, ERR_INVALID, "invalid_input",
+                           "run %u: another model or token id %u >= vocab %u", i, ids[i], c->vocab);
+        if (runs[i]->kv->len + 1 > runs[i]->kv->cap)
+            return err_set(e, RT_ERR_TOO_LARGE, ERR_INVALID, "too_long",
+                           "KV cache full at %u positions", runs[i]->kv->cap);
+    }
+    double t0 = cm_now_ms();
+    if (b->step == NULL || b->n_rec != n || memcmp(b->rec, runs, n * sizeof(runs[0])) != 0) {
+        int rc = record_batch(b, runs, n, e);
+        if (rc < 0)
+            return rc;
+    }
+    uint32_t *st = (uint32_t *)b->host->b.map;
+    uint32_t *hid = (uint32_t *)((char *)b->host->b.map + b->host_ids);
+    for (uint32_t i = 0; i < n; i++) {
+        st[i] = runs[i]->kv->len;
+        hid[i] = ids[i];
+    }
+    int rc = rt_tf_seq_submit(b->step, e);
+    if (rc < 0)
+        return rc;
+    memcpy(logits, (const char *)b->host->b.map + b->host_logits, (size_t)n * c->vocab * 4);
+    double dt = (cm_now_ms() - t0) / n;
+    for (uint32_t i = 0; i < n; i++) {
+        runs[i]->kv->len += 1;
+        runs[i]->last_t = 0; /* the run's own activations do not hold this step */
+        runs[i]->st.steps++;
+        runs[i]->st.step_ms += dt;
+    }
+    return 0;
+}
+
+int rt_dec_generate_batch(struct rt_dec_batch *b, struct rt_dec_run *const *runs, uint32_t n,
+                          float *const *first_logits, const struct rt_dec_gen *g,
+                          uint32_t *const *out, uint32_t cap, uint32_t *n_out, int *end,
+                          struct err *e)
+{
+    const struct rt_dec_config *c = &b->m->c;
+    if (n == 0 || n > b->cap)
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "batch of %u runs (%u)", n,
+                       b->cap);
+    struct rt_sampler sm[RT_DEC_MAX_BATCH];
+    struct rt_dec_run *act[RT_DEC_MAX_BATCH];
+    uint32_t who[RT_DEC_MAX_BATCH], ids[RT_DEC_MAX_BATCH];
+    float *lg = malloc((size_t)n * c->vocab * 4);
+    int rc = lg == NULL ? err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "no memory") : 0;
+    uint32_t ns = 0;
+    for (; ns < n && rc == 0; ns++) {
+        rc = rt_sample_init(&sm[ns], c->vocab, g[ns].seed, e);
+        if (rc == 0) {
+            memcpy(lg + (size_t)ns * c->vocab, first_logits[ns], (size_t)c->vocab * 4);
+            n_out[ns] = 0;
+            end[ns] = 0;
+        }
+    }
+    if (rc < 0)
+        ns--;
+    /* row i of lg belongs to sequence who[i] (the active ones, in order) */
+    uint32_t n_act = n;
+    for (uint32_t i = 0; i < n; i++)
+        who[i] = i;
+    while (rc == 0 && n_act > 0) {
+        uint32_t k = 0;
+        for (uint32_t r = 0; r < n_act; r++) {
+            uint32_t i = who[r];
+            const struct rt_dec_gen *gi = &g[i];
+            float *l = lg + (size_t)r * c->vocab;
+            for (int j = 0; j < gi->n_suppress; j++)
+                if (gi->suppress[j] < c->vocab)
+                    l[gi->suppress[j]] = -INFINITY;
+            uint32_t id = rt_sample_pick(&sm[i], l, gi->temperature, gi->top_p);
+            if (is_in(id, gi->stop, gi->n_stop)) {
+                end[i] = RT_DEC_END_STOP;
+                continue;
+            }
+            if (n_out[i] < cap)
+                out[i][n_out[i]] = id;
+            n_out[i]++;
+            if (gi->on_token != NULL && gi->on_token(gi->ud, id) != 0)
+                end[i] = RT_DEC_END_CALLBACK;
+            else if (n_out[i] >= gi->max_tokens)
+                end[i] = RT_DEC_END_LIMIT;
+            else if (gi->cancel != NULL && *gi->cancel)
+                end[i] = RT_DEC_END_CANCELLED;
+            else if (runs[i]->kv->len >= runs[i]->kv->cap)
+                end[i] = RT_DEC_END_CONTEXT;
+            if (end[i] != 0)
+                continue;
+            /* still going: its row moves up to k (rows only move down) */
+            if (k != r)
+                memmove(lg + (size_t)k * c->vocab, l, (size_t)c->vocab * 4);
+            who[k] = i;
+            act[k] = runs[i];
+            ids[k] = id;
+            k++;
+        }
+        n_act = k;
+        if (n_act > 0)
+            rc = rt_dec_batch_step(b, act, n_act, ids, lg, e);
+    }
+    for (uint32_t i = 0; i < ns; i++)
+        rt_sample_free(&sm[i]);
+    free(lg);
+    /* the caller may free these runs now: a later run at the same address
+     * must not replay a step bound to freed caches */
+    rt_dec_batch_reset(b);
+    return rc;
+}

@@ -128,6 +128,44 @@ struct rt_dec_gen {
 int rt_dec_generate(struct rt_dec_run *r, float *first_logits, const struct rt_dec_gen *g,
                     uint32_t *out, uint32_t cap, uint32_t *n_out, struct err *e);
 
+/*
+ * Batched decoding: one decode step of several runs of one model recorded
+ * as one submission.  The linears see one row per run, so each weight is
+ * read once per step for all of them; rotary embedding, KV write and
+ * attention go to each run's own cache at its own position.  The step is
+ * re-recorded only when the set of runs changes (a sequence ended).
+ */
+#define RT_DEC_MAX_BATCH 16
+struct rt_dec_batch;
+/* activations for up to cap runs (1..RT_DEC_MAX_BATCH) of m.  Returns 0 and
+ * *out (free with rt_dec_batch_free before m), or <0 with e (RT_ERR_OOM,
+ * RT_ERR_TOO_LARGE over the device's buffer range, RT_UNSUPPORTED when the
+ * dim misaligns per-run rows) */
+int rt_dec_batch_init(struct rt_dec *m, uint32_t cap, struct rt_dec_batch **out, struct err *e);
+void rt_dec_batch_free(struct rt_dec_batch *b);
+/* forgets the recorded step (its runs may be freed after); cannot fail */
+void rt_dec_batch_reset(struct rt_dec_batch *b);
+/* device bytes of the batch's activations; cannot fail */
+uint64_t rt_dec_batch_device_bytes(const struct rt_dec_batch *b);
+/* one position per run (ids[i] into runs[i], n <= cap, distinct runs of
+ * b's model); logits receives n rows of vocab floats.  0 or <0 with e.
+ * The step recorded for these runs is replayed while the same runs come
+ * back: call rt_dec_batch_reset before freeing any of them. */
+int rt_dec_batch_step(struct rt_dec_batch *b, struct rt_dec_run *const *runs, uint32_t n,
+                      const uint32_t *ids, float *logits, struct err *e);
+/*
+ * rt_dec_generate for n runs at once: sequence i samples from
+ * first_logits[i] with g[i] (its own seed, stops, limit, callback, cancel),
+ * writes out[i] (up to cap) and gets n_out[i] and end[i] (enum rt_dec_end);
+ * a sequence that ends leaves the batch, the others go on.  Greedy answers
+ * equal rt_dec_generate's one by one.  Ends with rt_dec_batch_reset.  0, or <0 with e (device
+ * errors end every sequence).
+ */
+int rt_dec_generate_batch(struct rt_dec_batch *b, struct rt_dec_run *const *runs, uint32_t n,
+                          float *const *first_logits, const struct rt_dec_gen *g,
+                          uint32_t *const *out, uint32_t cap, uint32_t *n_out, int *end,
+                          struct err *e);
+
 struct rt_dec_stats {
     uint32_t steps;          /* decode steps since rt_dec_run_init */
     double step_ms, host_ms; /* totals: wall per step, host part (record-free) */

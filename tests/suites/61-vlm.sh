@@ -50,6 +50,8 @@ cp tests/ref/md2_small.json "$M/config.json"
 # (our decoder, crops, vision, prompt templates, generation, region head)
 "$PY" tests/ref/md_tok_gen.py starmie "$M/tokenizer.json" &&
   "$PY" tests/ref/md_tok_gen.py gpt2 "$T/gpt2-tokenizer.json" || rc=1
+# batched decoding: every request of a batch answers what it answers alone
+for w in f32 i8; do "$BIN/md_batch_test" "$M" $w || rc=1; done
 IMG=var/testdata/images/grace_hopper.jpg
 rm -rf "$T/pc" && "$PY" tests/ref/md_crops_ref.py --crop 36 --patch 4 --margin 2 "$T/pc" "$IMG"
 til=$("$PY" -c 'import struct,sys; w,h,a,b=struct.unpack("<4i",open(sys.argv[1],"rb").read(16)); print("%dx%d"%(a,b))' "$T/pc/0.rgb")

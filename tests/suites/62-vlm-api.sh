@@ -44,6 +44,7 @@ echo "ok - reduced Moondream 2 installed in $M with its manifest"
 IMG=$IMAGES/grace_hopper.jpg
 cap=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 6) &&
   cap64=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 64) &&
+  capB=$("$BIN/vkv" md caption "$M" "$IMAGES/chelsea.png" --length short --max-tokens 11) &&
   cap1=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 1) &&
   ans=$("$BIN/vkv" md query "$M" "$IMG" --question "What is this?" --max-tokens 6) &&
   det=$("$BIN/vkv" md detect "$M" "$IMG" --object A --max-objects 2) &&
@@ -52,8 +53,8 @@ cap=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 6) &&
 "$PY" -c 'import json,sys; print(json.dumps({"caption": json.loads(sys.argv[1])["caption"],
   "caption1": json.loads(sys.argv[2])["caption"], "answer": json.loads(sys.argv[3])["answer"],
   "objects": json.loads(sys.argv[4])["objects"], "points": json.loads(sys.argv[5])["points"],
-  "caption64": json.loads(sys.argv[6])["caption"]}))' \
-  "$cap" "$cap1" "$ans" "$det" "$pts" "$cap64" >"$T/expect.json"
+  "caption64": json.loads(sys.argv[6])["caption"], "captionB": json.loads(sys.argv[7])["caption"]}))' \
+  "$cap" "$cap1" "$ans" "$det" "$pts" "$cap64" "$capB" >"$T/expect.json"
 
 source tests/lib/pg_tmp.sh
 source tests/lib/nginx_tmp.sh
@@ -70,7 +71,7 @@ pg_tmp_start || { echo "not ok - PostgreSQL starts"; exit 1; }
 pg_tmp_migrate >"$T/migrate.log" 2>&1 || { echo "not ok - migrations apply"; exit 1; }
 "$BIN/vkv-admin" tenant create vlm >/dev/null
 KEY=$("$BIN/vkv-admin" key create vlm | tail -1)
-export VKV_MODELS_DIR=$T/models VKV_MODEL_CACHE=$CACHE VKV_API_THREADS=4 \
+export VKV_MODELS_DIR=$T/models VKV_MODEL_CACHE=$CACHE VKV_API_THREADS=12 \
   VKV_WAIT_TIMEOUT_MS=120000 VKV_LOG_LEVEL=info
 VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
 PIDS+=($!)
@@ -79,14 +80,63 @@ nginx_tmp_start "$T/nginx" "$T/api.sock" || { echo "not ok - nginx starts"; exit
 VKV_WORKER_NAME=vlm-worker "$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do grep -q "model moondream2" "$T/worker.log" && break; sleep 0.1; done
-if grep -q "model moondream2: task moondream2, batch limit 1" "$T/worker.log"; then
-  echo "ok - vkv-worker registers moondream2"
+if grep -q "model moondream2: task moondream2, batch limit 4" "$T/worker.log"; then
+  echo "ok - vkv-worker registers moondream2 (batch limit 4: batched decoding)"
 else
   echo "not ok - vkv-worker registers moondream2"; tail -5 "$T/worker.log"; exit 1
 fi
 MD_URL=$NGINX_URL MD_KEY=$KEY MD_IMAGES=$IMAGES MD_CLIENT_MODULES=$MDC/node_modules \
   MD_EXPECT=$T/expect.json timeout 600 node tests/moondream/md2_client.mjs
 rc=$?
+
+# batched decoding through the API: four BACKGROUND requests queued while
+# their tier is paused are claimed together and decode in one batch; each
+# answer equals vkv md's one-by-one answer
+A64=$(base64 -w0 "$IMG"); B64=$(base64 -w0 "$IMAGES/chelsea.png")
+body() { # image-b64 mime extra-json
+  printf '{"image_url":"data:%s;base64,%s","tier":"BACKGROUND",%s}' "$2" "$1" "$3"
+}
+"$BIN/vkv-admin" tier pause BACKGROUND >/dev/null
+body "$A64" image/jpeg '"settings":{"temperature":0,"max_tokens":6}' >"$T/b1.json"
+body "$A64" image/jpeg '"settings":{"temperature":0,"max_tokens":64}' >"$T/b2.json"
+body "$B64" image/png '"length":"short","settings":{"temperature":0,"max_tokens":11}' >"$T/b3.json"
+body "$A64" image/jpeg '"question":"What is this?","settings":{"temperature":0,"max_tokens":6}' >"$T/b4.json"
+BP=()
+for i in 1 2 3 4; do
+  route=caption; ((i == 4)) && route=query
+  curl -s -o "$T/b$i.out" -H "X-Moondream-Auth: $KEY" -H 'Content-Type: application/json' \
+    --data-binary @"$T/b$i.json" "$NGINX_URL/v1/$route" &
+  BP+=($!)
+done
+for _ in $(seq 1 100); do
+  nq=$(curl -s -H "X-Moondream-Auth: $KEY" "$NGINX_URL/v1/jobs?state=queued&limit=10" |
+    grep -o '"state": *"queued"' | wc -l)
+  ((nq >= 4)) && break
+  sleep 0.1
+done
+"$BIN/vkv-admin" tier resume BACKGROUND >/dev/null
+for p in "${BP[@]}"; do wait "$p"; done
+for i in 1 2 3 4; do
+  id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("job_id", 0))' "$T/b$i.out")
+  curl -s -H "X-Moondream-Auth: $KEY" "$NGINX_URL/v1/jobs/$id"
+  echo
+done >"$T/bjobs.txt"
+if "$PY" - "$T/expect.json" "$T" <<'PYEOF'
+import json, sys
+exp = json.load(open(sys.argv[1]))
+want = [exp["caption"], exp["caption64"], exp["captionB"], exp["answer"]]
+got = [json.load(open(f"{sys.argv[2]}/b{i}.out")) for i in (1, 2, 3, 4)]
+texts = [g.get("caption", g.get("answer")) for g in got]
+jobs = [json.loads(l) for l in open(f"{sys.argv[2]}/bjobs.txt") if l.strip()]
+sizes = [j.get("result", {}).get("metrics", {}).get("batch") for j in jobs]
+ok = texts == want and sizes == [4, 4, 4, 4]
+print(("ok" if ok else "not ok") + " - four BACKGROUND requests decoded in one batch (metrics.batch %s), "
+      "each answer equal to vkv md's one-by-one answer" % sizes)
+if not ok:
+    print("# got %s\n# want %s" % (texts, want))
+sys.exit(0 if ok else 1)
+PYEOF
+then :; else rc=1; fi
 ((rc == 0)) || { echo "# worker log:"; tail -20 "$T/worker.log"; }
 
 # ---- residency: what /v1/gpus says about Moondream, and its out-of-memory path
