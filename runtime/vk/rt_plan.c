@@ -29,6 +29,9 @@ struct plan_rec {
     uint64_t used; /* tick of the last run, for eviction */
     int64_t shape[RT_MAX_INPUTS][RT_MAX_DIMS];
     struct rt_rec rec;
+    /* the graph at this shape (owned; NULL at the reserved shape): kept so
+     * a repeated run does not clone and re-infer the graph every time */
+    struct rt_graph *gs;
 };
 
 struct rt_plan {
@@ -117,6 +120,11 @@ static struct rt_rec *rec_get(struct rt_plan *p, const int64_t (*shape)[RT_MAX_D
     for (int i = 0; i < p->n_rec && r == NULL; i++)
         if (p->rec[i].rgb == rgb && memcmp(p->rec[i].shape, shape, sb) == 0)
             r = &p->rec[i];
+    if (r != NULL) {
+        *gout = r->gs != NULL ? r->gs : p->g;
+        r->used = ++p->tick;
+        return &r->rec;
+    }
     const struct rt_graph *g = graph_at(p, shape, owned, e);
     if (g == NULL)
         return NULL;
@@ -130,6 +138,7 @@ static struct rt_rec *rec_get(struct rt_plan *p, const int64_t (*shape)[RT_MAX_D
                 if (p->rec[i].used < r->used)
                     r = &p->rec[i];
             rt_record_free(&p->dev->gpu, &r->rec);
+            rt_graph_free(r->gs);
         }
         memset(r, 0, sizeof(*r));
         r->rgb = rgb;
@@ -143,6 +152,8 @@ static struct rt_rec *rec_get(struct rt_plan *p, const int64_t (*shape)[RT_MAX_D
             *owned = NULL;
             return NULL;
         }
+        r->gs = *owned; /* the recording keeps its graph */
+        *owned = NULL;
         p->n_recorded++;
     }
     r->used = ++p->tick;
@@ -338,8 +349,10 @@ void rt_plan_destroy(struct rt_plan *p)
     struct rt_gpu *d = &p->dev->gpu;
     if (d->dev != VK_NULL_HANDLE)
         vkDeviceWaitIdle(d->dev);
-    for (int i = 0; i < p->n_rec; i++)
+    for (int i = 0; i < p->n_rec; i++) {
         rt_record_free(d, &p->rec[i].rec);
+        rt_graph_free(p->rec[i].gs);
+    }
     if (p->fence != VK_NULL_HANDLE)
         vkDestroyFence(d->dev, p->fence, NULL);
     for (int i = RT_REG_KINDS - 1; i >= 0; i--)
