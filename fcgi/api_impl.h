@@ -102,6 +102,14 @@ int api_job_enqueue_group(struct api_ctx *ctx, struct api_req *r, const struct a
  */
 int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
                      struct api_image *images, int max_images, int *nimages, struct err *e);
+/*
+ * The body of a one-image request as JSON: multipart/form-data through
+ * api_form_to_json (its image file, if any, in *fimg with *nfimg = 1) or
+ * application/json (*nfimg = 0); any other type is 415
+ * unsupported_media_type.  *body is owned by the arena.  API_OK or an error.
+ */
+int api_req_body(struct api_ctx *ctx, struct api_req *r, json_t **body, struct api_image *fimg,
+                 int *nfimg, struct err *e);
 
 /* ---- the synchronous call (api_call.c) ---- */
 

@@ -339,6 +339,21 @@ int api_job_enqueue_group(struct api_ctx *ctx, struct api_req *r, const struct a
     return jq_job_enqueue_many(ctx->db, jobs, n, thumbs, tlens, ids, e);
 }
 
+int api_req_body(struct api_ctx *ctx, struct api_req *r, json_t **body, struct api_image *fimg,
+                 int *nfimg, struct err *e)
+{
+    memset(fimg, 0, sizeof(*fimg));
+    *nfimg = 0;
+    if (api_req_ctype_is(r, "multipart/form-data"))
+        return api_form_to_json(ctx, r, body, fimg, 1, nfimg, e);
+    if (!api_req_ctype_is(r, "application/json"))
+        return err_set(e, API_ERR_INVALID, ERR_UNSUPPORTED, "unsupported_media_type",
+                       "expected application/json or multipart/form-data, got \"%.64s\"",
+                       r->content_type[0] ? r->content_type : "(none)");
+    *body = api_req_json(r, ctx->ar, e);
+    return *body != NULL ? API_OK : API_ERR;
+}
+
 int api_form_to_json(struct api_ctx *ctx, struct api_req *r, json_t **body,
                      struct api_image *images, int max_images, int *nimages, struct err *e)
 {

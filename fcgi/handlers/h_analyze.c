@@ -207,20 +207,9 @@ int api_h_analyze(struct api_ctx *ctx, struct api_req *r)
     err_clear(&e);
     json_t *body = NULL;
     struct api_image fimg;
-    memset(&fimg, 0, sizeof(fimg));
     int nfimg = 0;
-    if (api_req_ctype_is(r, "multipart/form-data")) {
-        if (api_form_to_json(ctx, r, &body, &fimg, 1, &nfimg, &e) != API_OK)
-            return api_reply_err(r, &e);
-    } else if (api_req_ctype_is(r, "application/json")) {
-        body = api_req_json(r, ctx->ar, &e);
-        if (body == NULL)
-            return api_reply_err(r, &e);
-    } else {
-        return api_reply_error(r, 415, "unsupported_media_type", 0,
-                               "expected application/json or multipart/form-data, got \"%.64s\"",
-                               r->content_type[0] ? r->content_type : "(none)");
-    }
+    if (api_req_body(ctx, r, &body, &fimg, &nfimg, &e) != API_OK)
+        return api_reply_err(r, &e);
     if (body_to_job(ctx, body, &e) != API_OK)
         return api_reply_err(r, &e);
     struct api_job_spec spec;

@@ -32,23 +32,6 @@
 
 #define DIM 1024
 
-/* the request body as JSON (JSON or multipart with an image file) */
-static int read_body(struct api_ctx *ctx, struct api_req *r, json_t **body, struct api_image *fimg,
-                     int *nfimg, struct err *e)
-{
-    memset(fimg, 0, sizeof(*fimg));
-    *nfimg = 0;
-    if (api_req_ctype_is(r, "multipart/form-data"))
-        return api_form_to_json(ctx, r, body, fimg, 1, nfimg, e);
-    if (api_req_ctype_is(r, "application/json")) {
-        *body = api_req_json(r, ctx->ar, e);
-        return *body == NULL ? API_ERR : API_OK;
-    }
-    return err_set(e, API_ERR_INVALID, ERR_UNSUPPORTED, "unsupported_media_type",
-                   "expected application/json or multipart/form-data, got \"%.64s\"",
-                   r->content_type[0] ? r->content_type : "(none)");
-}
-
 /* a boolean field (JSON true/false, or "true"/"false" from a form); removed */
 static int take_bool(json_t *body, const char *k, int *out, struct err *e)
 {
@@ -133,7 +116,7 @@ int api_h_faces(struct api_ctx *ctx, struct api_req *r)
     json_t *body = NULL;
     struct api_image fimg;
     int nfimg = 0, desc = 0;
-    if (read_body(ctx, r, &body, &fimg, &nfimg, &e) != API_OK ||
+    if (api_req_body(ctx, r, &body, &fimg, &nfimg, &e) != API_OK ||
         take_bool(body, "descriptor", &desc, &e) != API_OK)
         return api_reply_err(r, &e);
     json_t *task = json_object_get(body, "task");
@@ -222,7 +205,7 @@ int api_h_faces_similar(struct api_ctx *ctx, struct api_req *r)
     struct api_image fimg;
     int nfimg = 0;
     long long face_id = 0, limit = 10, face_index = 0;
-    if (read_body(ctx, r, &body, &fimg, &nfimg, &e) != API_OK ||
+    if (api_req_body(ctx, r, &body, &fimg, &nfimg, &e) != API_OK ||
         take_int(body, "face_id", 0, 1, INT64_MAX, &face_id, &e) != API_OK ||
         take_int(body, "limit", 10, 1, 100, &limit, &e) != API_OK ||
         take_int(body, "face_index", 0, 0, 63, &face_index, &e) != API_OK)

@@ -25,35 +25,14 @@
 /* how often an event stream looks at the job's state */
 #define EVENTS_SLICE_MS 500
 
-/* reads the body of a job submission into a JSON object + optional image */
-static int read_submission(struct api_ctx *ctx, struct api_req *r, json_t **body,
-                           struct api_image *form_img, int *has_form_img, struct err *e)
-{
-    *has_form_img = 0;
-    if (api_req_ctype_is(r, "multipart/form-data")) {
-        int n = 0;
-        if (api_form_to_json(ctx, r, body, form_img, 1, &n, e) != API_OK)
-            return API_ERR;
-        *has_form_img = n;
-        return API_OK;
-    }
-    if (!api_req_ctype_is(r, "application/json"))
-        return err_set(e, API_ERR_INVALID, ERR_UNSUPPORTED, "unsupported_media_type",
-                       "expected application/json or multipart/form-data, got \"%.64s\"",
-                       r->content_type[0] ? r->content_type : "(none)");
-    *body = api_req_json(r, ctx->ar, e);
-    return *body ? API_OK : API_ERR;
-}
-
 int api_h_jobs_create(struct api_ctx *ctx, struct api_req *r)
 {
     struct err e;
     err_clear(&e);
     json_t *body = NULL;
     struct api_image fimg;
-    memset(&fimg, 0, sizeof(fimg));
     int has_fimg = 0;
-    if (read_submission(ctx, r, &body, &fimg, &has_fimg, &e) != API_OK)
+    if (api_req_body(ctx, r, &body, &fimg, &has_fimg, &e) != API_OK)
         return api_reply_err(r, &e);
     struct api_job_spec spec;
     if (api_job_spec_from_json(ctx, r, body, &spec, &e) != API_OK)
