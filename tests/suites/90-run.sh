@@ -37,6 +37,13 @@ procs_of_run() { # every process whose command line names our var dir or
   # `sleep 3600` of the idle loop named neither)
   { pgrep -f -- "$VKV_VAR_DIR"; [[ -n ${RUN_PID:-} ]] && pgrep -s "$RUN_PID"; } | sort -u | tr '\n' ' '
 }
+procs_left() { # procs_of_run once the stopped run's children have had up
+  # to 5 s to finish exiting (one was seen still exiting right after run.sh
+  # ended); an orphan (the old `sleep 3600`) is still there after it
+  local l
+  for _ in $(seq 1 50); do l=$(procs_of_run); [[ -z $l ]] && break; sleep 0.1; done
+  echo "$l"
+}
 stop_run() { # SIGINT to the whole group, as a terminal's Ctrl-C does
   kill -INT -- -$RUN_PID 2>/dev/null
   for _ in $(seq 1 200); do kill -0 $RUN_PID 2>/dev/null || break; sleep 0.1; done
@@ -63,7 +70,7 @@ code=$(curl -s -o "$dir/enq.json" -w '%{http_code}' -H "Authorization: Bearer $k
 check "a job is enqueued through nginx (202, got $code)" test "$code" = 202
 id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$dir/enq.json" 2>/dev/null)
 check "Ctrl-C stops make run" stop_run
-left=$(procs_of_run)
+left=$(procs_left)
 check "no process is left behind after Ctrl-C (left: ${left:-none})" test -z "$left"
 check "nginx is gone from the port" bash -c "! curl -s -m 2 $url/v1/health >/dev/null"
 
@@ -90,7 +97,7 @@ pq -U vkvision -c "ALTER ROLE analyst PASSWORD 'analyst-pw'" >/dev/null
 out=$(PGPASSWORD=analyst-pw pq -U analyst -c 'SELECT count(*) >= 0 FROM admin_wait_percentiles')
 check "with its password (SCRAM) it reads the admin views ($out)" test "$out" = t
 check "Ctrl-C stops the second run" stop_run
-left=$(procs_of_run)
+left=$(procs_left)
 check "no process is left behind after the second Ctrl-C (left: ${left:-none})" test -z "$left"
 
 # started in the background by a script (SIGINT ignored, as a service
@@ -114,7 +121,7 @@ for sig in INT TERM; do
   check "run.sh started in the background (SIGINT ignored) comes up" start_bg "$dir/run-bg-$sig.log"
   check "SIG$sig to run.sh alone stops it" stop_one "$sig"
   sleep 0.5
-  left=$(procs_of_run)
+  left=$(procs_left)
   check "no process is left behind after SIG$sig to the background run.sh (left: ${left:-none})" test -z "$left"
   pgleft=$(pgrep -f -- "postgres.*$VKV_VAR_DIR/pg" | tr '\n' ' ')
   check "PostgreSQL was stopped too (left: ${pgleft:-none})" test -z "$pgleft"
@@ -134,7 +141,7 @@ done
 check "with a worker up, health is ok and every catalogue model is servable ($hs)" test "${hs%% *}" = ok
 check "the worker's log names the models it found" grep -q "centernet" "$dir/var/log/worker-0.log"
 check "Ctrl-C stops the run with workers" stop_run
-left=$(procs_of_run)
+left=$(procs_left)
 check "no process is left behind (left: ${left:-none})" test -z "$left"
 
 # the banner says "is up" only when /v1/health answered: a vkv-api that
@@ -149,6 +156,6 @@ RUN_PID=$(cat "$dir/run-bad.log.pid")
 check "with no vkv-api the banner says NOT healthy" grep -q 'vkvision is NOT healthy' "$dir/run-bad.log"
 check "... and never 'is up'" bash -c "! grep -q 'vkvision is up' '$dir/run-bad.log'"
 check "SIGTERM stops that run too" stop_one TERM
-left=$(procs_of_run)
+left=$(procs_left)
 check "no process is left behind (left: ${left:-none})" test -z "$left"
 exit 0
