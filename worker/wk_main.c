@@ -396,8 +396,8 @@ static int gen_step(void *arg, struct wk_item *it, const char *text, size_t len,
     /* stopping here: the readers get everything generated so far */
     if (text != NULL && !g->pub_off && len > g->pub_len)
         gen_publish(w, g, text, len);
-    log_info("job %lld (tier %d): suspended after %u tokens (%s)", (long long)it->job_id,
-             g->job->tier, n, wk_stop >= 2 ? "stopping" : "a higher tier waits");
+    log_info("job %lld (%s): suspended after %u tokens (%s)", (long long)it->job_id,
+             jq_tier_str(g->job->tier), n, wk_stop >= 2 ? "stopping" : "a higher tier waits");
     return 1;
 }
 
