@@ -1019,11 +1019,14 @@ static int cmp_double(const void *a, const void *b)
  * there yet), so a batch enqueued in one transaction cost O(n^2).  5,000
  * enqueues in one transaction on a fresh connection: the last thousand must
  * cost per job about what the first did.  Each thousand is timed in runs of
- * 100 and compared by its median run (a load spike on this shared machine
- * moves one run, not the median).  Measured under load 16 on 2 cores:
- * ratio 0.81 with the probe of migration 0005, 6.43 with the old inline
- * max() (0.41 -> 2.60 ms/job); the bound 2.0 leaves 2.5x for noise on one
- * side and catches the bug on the other.  A ratio, not a time.
+ * 100 and compared by its fastest run: load from other processes on this
+ * shared machine only ever slows a run, and the median still failed once
+ * (ratio 3.33 under load 15, 0.98 on the rerun) when a spike covered half a
+ * thousand, while the bug slows every run of the last thousand, the fastest
+ * too.  Measured under load 16 on 2 cores: ratio 0.81 with the probe of
+ * migration 0005, 6.43 with the old inline max() (0.41 -> 2.60 ms/job); the
+ * bound 2.0 leaves 2.5x for noise on one side and catches the bug on the
+ * other.  A ratio, not a time.
  */
 static void t_enqueue_linear(void)
 {
@@ -1048,10 +1051,10 @@ static void t_enqueue_linear(void)
     memcpy(last, runs + N / RUN - RUNS_PER_K, sizeof(last));
     qsort(first, RUNS_PER_K, sizeof(double), cmp_double);
     qsort(last, RUNS_PER_K, sizeof(double), cmp_double);
-    double f = first[RUNS_PER_K / 2] / RUN, l = last[RUNS_PER_K / 2] / RUN;
+    double f = first[0] / RUN, l = last[0] / RUN;
     printf("# enqueue in one transaction: first thousand %.3f ms/job, last thousand %.3f "
-           "ms/job (median of runs of %d), ratio %.2f\n",
-           f, l, RUN, l / f);
+           "ms/job (fastest of runs of %d; medians %.3f and %.3f), ratio %.2f\n",
+           f, l, RUN, first[RUNS_PER_K / 2] / RUN, last[RUNS_PER_K / 2] / RUN, l / f);
     TH_CHECK(l / f < 2.0, "the last thousand costs per job what the first did (ratio %.2f < 2)",
              l / f);
     TH_EQ_INT(jq_tx_rollback(c, &e), JQ_OK, "roll back: nothing stays queued");
