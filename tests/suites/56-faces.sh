@@ -9,6 +9,11 @@
 #     mirrored copy: our test data has no two photos of one person) and
 #     the messi5 photo; a search by each face finds that person's other two
 #     photos first; face_distance (SQL) agrees
+#  2b. repeated people on real photos (tests/data/people.csv: the face-api
+#     demo photos, opencv-doc's basketball frames, the Debian portraits; who
+#     is who decided by looking): tenant P stores every labelled face; a
+#     search by each face of a person seen more than once ranks that
+#     person's other faces above every other person's; prints the figure
 #  3. tenant isolation: tenant B stores the very same grace_hopper photo
 #     (similarity 1.0 to A's); A's searches never return it, and B's never
 #     return A's faces; B cannot search with A's face_id (404, as missing)
@@ -31,6 +36,10 @@ IMGS=var/testdata/images
 CACHE=${VKV_MODEL_CACHE:-var/cache/models}
 for f in grace_hopper.jpg astronaut.png messi5.jpg rocket.jpg; do
   [[ -f $IMGS/$f ]] || { nok "test photo $IMGS/$f present (make testdata)"; exit 1; }
+done
+PEOPLE=tests/data/people.csv
+for f in $(grep -v '^#' "$PEOPLE" | tail -n +2 | cut -d, -f1 | sort -u); do
+  [[ -f var/testdata/$f ]] || { nok "test photo var/testdata/$f present (make testdata)"; exit 1; }
 done
 for m in blazeface-back-tfjs faceres emotion; do
   [[ -d $CACHE/$m ]] || { nok "model $m fetched (make models)"; exit 1; }
@@ -167,6 +176,82 @@ same=$(psql -XAtqc "select max(face_distance(a.descriptor, b.descriptor)) from f
 other=$(psql -XAtqc "select min(face_distance(a.descriptor, b.descriptor)) from faces a, faces b where a.id in (${FID[grace_hopper]}, ${FID[grace_hopper_m]}, ${FID[grace_hopper_c]}) and b.id in (${FID[astronaut]}, ${FID[astronaut_m]}, ${FID[astronaut_c]}, ${FID[messi5]})")
 python3 -c "import sys; sys.exit(0 if float('$same') < float('$other') else 1)"
 check $? "face_distance in SQL: grace_hopper's photos closer to each other ($same) than to anyone else ($other)"
+
+# ===================== 2b. repeated people on real photos ================
+"$BIN/vkv-admin" tenant create wk-people >/dev/null && KEY_P=$("$BIN/vkv-admin" key create wk-people 2>/dev/null)
+check $? "a tenant for the repeated-people set"
+mkdir -p "$T/people"
+for f in $(grep -v '^#' "$PEOPLE" | tail -n +2 | cut -d, -f1 | sort -u); do
+  case $f in *.png) mime=image/png ;; *) mime=image/jpeg ;; esac
+  { printf '{"image_url":"data:%s;base64,' "$mime"; base64 -w0 "var/testdata/$f"; printf '"}'; } >"$T/b.json"
+  post "$KEY_P" /v1/faces "$T/b.json"
+  [[ $HTTP == 200 ]] || nok "$f: POST /v1/faces ($HTTP $(head -c 200 "$BODY"))"
+  cp "$BODY" "$T/people/${f//\//_}.json"
+done
+# each labelled face -> its face_id (IoU >= 0.5 with the detected box); every
+# detected face must be labelled, so "every other person" is the whole tenant
+python3 - "$PEOPLE" "$T/people" >"$T/people.ids" <<'PY'
+import csv, json, sys
+rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if not l.startswith("#"))]
+def iou(a, b):
+    w = min(a[2], b[2]) - max(a[0], b[0]); h = min(a[3], b[3]) - max(a[1], b[1])
+    i = max(w, 0) * max(h, 0)
+    return i / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i)
+bad, n_det = [], 0
+for f in sorted({r["file"] for r in rows}):
+    faces = json.load(open(f"{sys.argv[2]}/{f.replace('/', '_')}.json")).get("faces", [])
+    n_det += len(faces)
+    mine = [r for r in rows if r["file"] == f]
+    for d in faces:
+        b = d["box"]; db = (b["x_min"], b["y_min"], b["x_max"], b["y_max"])
+        hit = [r for r in mine if iou(db, [float(r[k]) for k in ("x_min", "y_min", "x_max", "y_max")]) >= 0.5]
+        if len(hit) != 1:
+            bad.append(f"{f}: detected face {db} matches {len(hit)} rows")
+            continue
+        if "face_id" in hit[0]: bad.append(f"{f}: two faces match {hit[0]['person']}")
+        hit[0]["face_id"] = d["face_id"]
+for r in rows:
+    if "face_id" not in r: bad.append(f"{r['file']}: {r['person']} not detected")
+    else: print(r["face_id"], r["person"])
+for b in bad: print("# " + b, file=sys.stderr)
+print(f"# {len(rows)} labelled faces, {n_det} detected", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+check $? "every labelled face of $PEOPLE detected once, every detected face labelled"
+while read -r id person; do
+  [[ $(grep -c " $person\$" "$T/people.ids") -ge 2 ]] || continue
+  printf '{"face_id":%s,"limit":100}' "$id" >"$T/b.json"
+  post "$KEY_P" /v1/faces/similar "$T/b.json"
+  [[ $HTTP == 200 ]] || nok "people: search by face $id ($HTTP $(head -c 200 "$BODY"))"
+  cp "$BODY" "$T/people/sim-$id.json"
+done <"$T/people.ids"
+python3 - "$T/people.ids" "$T/people" <<'PY'
+import json, os, sys
+who = dict(l.split() for l in open(sys.argv[1]))
+queries = [q for q in who if list(who.values()).count(who[q]) > 1]
+bad, lines, worst_same, best_other = [], [], 1.0, -1.0
+for q in queries:
+    p = f"{sys.argv[2]}/sim-{q}.json"
+    if not os.path.exists(p): bad.append(f"{q}: no answer"); continue
+    s = json.load(open(p)); m = s["matches"]
+    same = [x for x in m if who.get(str(x["face_id"])) == who[q]]
+    other = [x for x in m if who.get(str(x["face_id"])) != who[q]]
+    if len(same) != list(who.values()).count(who[q]) - 1 or s["searched"] != len(who):
+        bad.append(f"{q}: {len(same)} same-person matches, searched {s['searched']} of {len(who)}")
+        continue
+    ranks = [m.index(x) + 1 for x in same]
+    lo, hi = min(x["similarity"] for x in same), max(x["similarity"] for x in other)
+    worst_same, best_other = min(worst_same, lo), max(best_other, hi)
+    if max(ranks) != len(same): bad.append(f"{q} ({who[q]}): same person at ranks {ranks}")
+    lines.append(f"{who[q]} face {q}: ranks {ranks}, same {lo:.3f}, best other {hi:.3f}")
+for l in lines: print("# people: " + l)
+print(f"# people: {len(queries)} queries over {len(who)} faces of {len(set(who.values()))} people: "
+      f"same person first in {len(queries) - len(bad)}/{len(queries)}; "
+      f"lowest same-person similarity {worst_same:.3f}, highest other-person {best_other:.3f}")
+for b in bad: print("# " + b)
+sys.exit(1 if bad or not queries else 0)
+PY
+check $? "repeated people on real photos: each face's search ranks that person's other faces above every other person's"
 
 # ===================== 3. tenant isolation ===============================
 printf '{"face_id":%s,"limit":100}' "$B_ID" >"$T/b.json"

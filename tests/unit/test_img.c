@@ -946,9 +946,9 @@ static void test_testdata(void)
         int w, h;
         if (sscanf(line, "%255[^\t]\t%d\t%d", name, &w, &h) != 3)
             continue;
-        const char *dirs[] = {"images", "formats"};
+        const char *dirs[] = {"images", "formats", "people"};
         FILE *f = NULL;
-        for (int d = 0; d < 2 && f == NULL; d++) {
+        for (int d = 0; d < 3 && f == NULL; d++) {
             snprintf(path, sizeof path, "%s/var/testdata/%s/%s", root ? root : ".", dirs[d], name);
             f = fopen(path, "rb");
         }
