@@ -1090,12 +1090,14 @@ int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen, st
     return rc == 1 ? JQ_OK : JQ_EMPTY;
 }
 
-/* 1 when the state is final, 0 when not, or a negative status */
-static int jq_job_final(struct pgx *c, int64_t tenant_id, int64_t job_id, struct err *e)
+/* 1 with *json (malloc'd) when the job has ended, 0 while it is queued or
+ * running, or a negative status; one statement */
+static int jq_job_final_json(struct pgx *c, int64_t tenant_id, int64_t job_id, char **json,
+                             struct err *e)
 {
     char t[24], j[24];
     const char *v[2] = {pgx_i64(t, tenant_id), pgx_i64(j, job_id)};
-    PGresult *r = jq_q(c, SQLQ_JQ_JOB_STATE, 2, v, e);
+    PGresult *r = jq_q(c, SQLQ_JQ_JOB_GET_FINAL, 2, v, e);
     if (r == NULL)
         return jq_fail(c, e);
     if (PQntuples(r) < 1) {
@@ -1103,8 +1105,9 @@ static int jq_job_final(struct pgx *c, int64_t tenant_id, int64_t job_id, struct
         return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "job %lld not found",
                        (long long)job_id);
     }
-    const char *s = PQgetvalue(r, 0, 0);
-    int fin = strcmp(s, "queued") != 0 && strcmp(s, "running") != 0;
+    int fin = !PQgetisnull(r, 0, 0);
+    if (fin)
+        *json = cm_xstrdup(PQgetvalue(r, 0, 0));
     pgx_reset(c);
     return fin;
 }
@@ -1126,6 +1129,12 @@ static int jq_payload_has(const char *payload, const char *want)
 int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms, char **json,
                      struct err *e)
 {
+    return jq_job_wait_done_ex(c, tenant_id, job_id, timeout_ms, 1, json, e);
+}
+
+int jq_job_wait_done_ex(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms,
+                        int look_first, char **json, struct err *e)
+{
     *json = NULL;
     int rc = jq_listen(c, JQ_CHAN_JOB_DONE, e);
     if (rc != JQ_OK)
@@ -1133,14 +1142,14 @@ int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeo
     char want[24];
     pgx_i64(want, job_id);
     double deadline = cm_now_ms() + timeout_ms;
-    int check = 1;
+    int check = look_first;
     for (int guard = 0; guard < 10000000; guard++) {
         if (check) {
-            int fin = jq_job_final(c, tenant_id, job_id, e);
+            int fin = jq_job_final_json(c, tenant_id, job_id, json, e);
             if (fin < 0)
                 return fin;
             if (fin)
-                return jq_job_get_json(c, tenant_id, job_id, json, e);
+                return JQ_OK;
             check = 0;
         }
         double left = deadline - cm_now_ms();

@@ -369,6 +369,15 @@ int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen, st
  */
 int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms, char **json,
                      struct err *e);
+/*
+ * jq_job_wait_done; look_first 0 skips the first look at the job, for a
+ * caller that was LISTENing on vkv_job_done (jq_listen) before the job
+ * could end, e.g. before enqueueing it: then only its notification (or
+ * the 1 s fallback) leads to a statement, one round trip per call instead
+ * of two.  Ownership and returns as jq_job_wait_done.
+ */
+int jq_job_wait_done_ex(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms,
+                        int look_first, char **json, struct err *e);
 
 /* ---- worker registry (GET /v1/gpus) ------------------------------------ */
 

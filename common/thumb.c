@@ -6,16 +6,16 @@
  */
 #include "common/thumb.h"
 
+#include "common/ar.h"
+
 #include <webp/encode.h>
 
 #include <stdlib.h>
 #include <string.h>
 
-int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_t *len,
-               struct err *e)
+int thumb_shrink(const struct img *im, int side, struct ar *ar, struct img *out, struct err *e)
 {
-    *out = NULL;
-    *len = 0;
+    memset(out, 0, sizeof(*out));
     if (side < 8 || side > 1024 || im == NULL || im->rgb == NULL || im->w < 1 || im->h < 1)
         return err_set(e, THUMB_ERR_INVALID, ERR_INTERNAL, "invalid_thumbnail",
                        "cannot make a thumbnail of side %d from a %dx%d image", side,
@@ -33,15 +33,24 @@ int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_
         w = w < 1 ? 1 : w;
         h = h < 1 ? 1 : h;
     }
-    uint8_t *dst = malloc((size_t)w * (size_t)h * 3);
-    /* per destination pixel of one row: channel sums and counts */
-    uint64_t *acc = calloc((size_t)w * 4, sizeof(*acc));
-    if (dst == NULL || acc == NULL) {
-        free(dst);
+    size_t bytes = (size_t)w * (size_t)h * 3;
+    uint8_t *dst = ar ? ar_alloc(ar, bytes) : malloc(bytes);
+    /* per destination pixel of one row: channel sums and counts (32 bits
+     * hold them: a destination pixel covers at most (65535/8 + 1)^2
+     * source pixels of 255); per source column its destination column,
+     * computed once instead of a division per pixel */
+    uint32_t *acc = calloc((size_t)w * 4, sizeof(*acc));
+    uint32_t *xmap = malloc((size_t)im->w * sizeof(*xmap));
+    if (dst == NULL || acc == NULL || xmap == NULL) {
+        if (ar == NULL)
+            free(dst);
         free(acc);
+        free(xmap);
         return err_set_transient(e, THUMB_ERR_OOM, "out_of_memory",
                                  "could not allocate a %dx%d thumbnail", w, h);
     }
+    for (int x = 0; x < im->w; x++)
+        xmap[x] = (uint32_t)((long long)x * w / im->w) * 4;
     for (int dy = 0; dy < h; dy++) {
         int y0 = (int)((long long)dy * im->h / h), y1 = (int)((long long)(dy + 1) * im->h / h);
         if (y1 <= y0)
@@ -50,7 +59,7 @@ int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_
         for (int y = y0; y < y1; y++) {
             const uint8_t *row = im->rgb + (size_t)y * (size_t)im->w * 3;
             for (int x = 0; x < im->w; x++) {
-                uint64_t *a = acc + (size_t)((long long)x * w / im->w) * 4;
+                uint32_t *a = acc + xmap[x];
                 a[0] += row[3 * x];
                 a[1] += row[3 * x + 1];
                 a[2] += row[3 * x + 2];
@@ -59,12 +68,31 @@ int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_
         }
         uint8_t *d = dst + (size_t)dy * (size_t)w * 3;
         for (int dx = 0; dx < w; dx++) {
-            const uint64_t *a = acc + (size_t)dx * 4;
+            const uint32_t *a = acc + (size_t)dx * 4;
             for (int c = 0; c < 3; c++)
                 d[3 * dx + c] = (uint8_t)((a[c] + a[3] / 2) / a[3]);
         }
     }
     free(acc);
+    free(xmap);
+    out->w = w;
+    out->h = h;
+    out->rgb = dst;
+    out->owned = ar == NULL;
+    return THUMB_OK;
+}
+
+int thumb_webp(const struct img *im, int side, int quality, uint8_t **out, size_t *len,
+               struct err *e)
+{
+    *out = NULL;
+    *len = 0;
+    struct img small;
+    int rc = thumb_shrink(im, side, NULL, &small, e);
+    if (rc != THUMB_OK)
+        return rc;
+    int w = small.w, h = small.h;
+    uint8_t *dst = small.rgb;
     /* effort level 0: about half the time of WebPEncodeRGB's default (4)
      * at 160 px for the same size within a few percent (measured with
      * libwebp 1.2.4); the thumbnail is made on every enqueue, the

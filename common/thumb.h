@@ -11,6 +11,8 @@
 #include "common/err.h"
 #include "common/img.h"
 
+struct ar;
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +23,16 @@ enum thumb_status {
 };
 
 #define THUMB_MIME "image/webp"
+
+/*
+ * The thumbnail's pixels without the encode: im (RGB8, borrowed) box-
+ * filtered to fit side x side (a copy when it already fits).  out->rgb is
+ * in ar (until its reset) when ar is non-NULL, else malloc'd for
+ * img_free().  Lets a caller keep the small picture and encode it later
+ * (vkv-api does so after a synchronous call's reply).  Errors as
+ * thumb_webp; *out is then empty.
+ */
+int thumb_shrink(const struct img *im, int side, struct ar *ar, struct img *out, struct err *e);
 
 /*
  * Encodes a thumbnail of im (RGB8, borrowed) no larger than side x side

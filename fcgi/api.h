@@ -104,6 +104,10 @@ struct api_req {
      * "stream": true): an error is then sent as SSE, api_reply_error */
     int sse_wanted;
     double t0_ms;
+    /* a synchronous call's stages (cm_now_ms; 0 = not reached), answered
+     * in its Server-Timing header: enqueue started, job enqueued, job
+     * JSON read back after it ended */
+    double t_enq_ms, t_queued_ms, t_done_ms;
     long long max_json_values; /* from api_limits; 0 = no limit */
 };
 
@@ -206,6 +210,8 @@ int api_sse_comment(struct api_req *r, const char *text);
 struct api_models;
 
 /* per-thread state, passed explicitly to every handler */
+struct api_later; /* work left for after the reply (api_impl.h) */
+
 struct api_ctx {
     int thread;
     struct ar *ar;  /* request arena */
@@ -215,6 +221,10 @@ struct api_ctx {
     long long wait_timeout_ms;             /* VKV_WAIT_TIMEOUT_MS */
     long long sse_timeout_ms;              /* longest an events stream stays open */
     unsigned long long decode_cpu_used_ms; /* this request's image decoding so far */
+    /* the request waits for its job (a long route): its images keep only
+     * the thumbnail's pixels, encoded and stored after the reply */
+    int thumb_later;
+    struct api_later *later; /* in ar, or NULL; run by api_after_reply */
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *ctx, struct api_req *r);

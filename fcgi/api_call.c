@@ -3,9 +3,12 @@
  * (POST /v1/classify, the Moondream routes): enqueue at a tier, wait for
  * the job to end, return its JSON.
  *
- * The wait uses jq_job_wait_done (LISTEN vkv_job_done + a 1 s polling
- * fallback) on the thread's own connection, in slices so that a stopping
- * server does not hold the thread for the whole timeout.  A call that
+ * The wait LISTENs on vkv_job_done before the enqueue, so the job's end
+ * cannot be missed and nothing is read until its notification (or the 1 s
+ * polling fallback) comes: then one statement returns state and JSON
+ * (jq_job_wait_done_ex).  It runs on the thread's own connection, in slices
+ * so that a stopping server does not hold the thread for the whole
+ * timeout.  A call that
  * times out cancels its job: nobody would read the result, and GPU time is
  * the scarce resource (Moondream Station keeps running abandoned work).
  */
@@ -29,11 +32,20 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
     if (timeout_ms <= 0)
         timeout_ms = ctx->wait_timeout_ms;
     int existed = 0;
-    int rc = api_job_enqueue(ctx, r, spec, 0, job_id, &existed, e);
+    /* listening before the job exists: its notification cannot be missed,
+     * so the first wait needs no look at the job (one round trip less) */
+    int rc = jq_listen(ctx->db, JQ_CHAN_JOB_DONE, e);
     if (rc != JQ_OK)
         return rc;
+    r->t_enq_ms = cm_now_ms();
+    rc = api_job_enqueue(ctx, r, spec, 0, job_id, &existed, e);
+    if (rc != JQ_OK)
+        return rc;
+    r->t_queued_ms = cm_now_ms();
     double until = cm_now_ms() + (double)timeout_ms;
     char *text = NULL;
+    /* an idempotent replay may have ended long ago */
+    int look = existed;
     for (;;) {
         double left = until - cm_now_ms();
         if (left <= 0 || api_stopping()) {
@@ -49,7 +61,8 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
         int slice = left > API_CALL_SLICE_MS ? API_CALL_SLICE_MS : (int)left + 1;
         free(text);
         text = NULL;
-        rc = jq_job_wait_done(ctx->db, r->tenant.id, *job_id, slice, &text, e);
+        rc = jq_job_wait_done_ex(ctx->db, r->tenant.id, *job_id, slice, look, &text, e);
+        look = 1;
         if (rc == JQ_OK)
             break;
         if (rc != JQ_EMPTY) {
@@ -57,6 +70,7 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
             return rc;
         }
     }
+    r->t_done_ms = cm_now_ms();
     json_error_t je;
     json_t *j = text ? json_loads(text, 0, &je) : NULL;
     free(text);
@@ -212,8 +226,11 @@ int api_call_sync_reply_hook(struct api_ctx *ctx, struct api_req *r, struct api_
         ar_printf(ctx->ar,
                   "X-Job-Id: %lld\r\n"
                   "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
-                  "post;dur=%.3f, worker;dur=%.3f\r\n",
+                  "post;dur=%.3f, worker;dur=%.3f, api_in;dur=%.3f, api_enqueue;dur=%.3f, "
+                  "api_wait;dur=%.3f, api_out;dur=%.3f\r\n",
                   (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
-                  timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"));
+                  timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"),
+                  r->t_enq_ms - r->t0_ms, r->t_queued_ms - r->t_enq_ms,
+                  r->t_done_ms - r->t_queued_ms, cm_now_ms() - r->t_done_ms);
     return api_reply_json(r, 200, out, hdr);
 }

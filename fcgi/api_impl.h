@@ -7,6 +7,8 @@
 
 #include "fcgi/api.h"
 
+#include "common/img.h"
+
 #include <stdint.h>
 
 /* images per POST /v1/batches */
@@ -41,7 +43,24 @@ struct api_image {
      * arena), or NULL when VKV_THUMB_SIDE is 0 or it could not be made */
     const uint8_t *thumb;
     size_t thumb_len;
+    /* instead of thumb when ctx->thumb_later: its pixels (in the arena),
+     * w = 0 when none */
+    struct img thumb_src;
 };
+
+/* a thumbnail to encode and store once the reply is out */
+struct api_later {
+    int64_t tenant_id, job_id;
+    struct img thumb_src; /* borrowed from the request arena */
+};
+
+/*
+ * Runs what a request left for after its reply (ctx->later: a synchronous
+ * call's thumbnail, encoded and written with one statement), then clears
+ * it.  Called between FCGX_Finish_r and ar_reset; best effort: a failure
+ * is logged, never answered.
+ */
+void api_after_reply(struct api_ctx *ctx);
 
 /*
  * Validates an image given as a data URL (or plain base64) string: decodes

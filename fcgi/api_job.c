@@ -99,8 +99,17 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
     }
     out->thumb = NULL;
     out->thumb_len = 0;
-    if (ctx->lim->thumb_side > 0)
+    memset(&out->thumb_src, 0, sizeof(out->thumb_src));
+    if (ctx->lim->thumb_side > 0 && ctx->thumb_later) {
+        /* the WebP encode (most of a thumbnail's cost) waits for the
+         * reply: keep only the small picture */
+        struct err te;
+        err_clear(&te);
+        if (thumb_shrink(&im, ctx->lim->thumb_side, ctx->ar, &out->thumb_src, &te) != THUMB_OK)
+            log_warn("no thumbnail: %s", te.msg);
+    } else if (ctx->lim->thumb_side > 0) {
         thumb_keep(ctx, &im, out);
+    }
     img_free(&im);
     out->data = data;
     out->len = n;
@@ -286,6 +295,16 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
     j.deadline_ms = (int)spec->deadline_ms;
     *existed = 0;
     int rc = jq_job_enqueue(ctx->db, &j, job_id, existed, e);
+    if (rc == JQ_OK && !*existed && spec->image.thumb == NULL &&
+        spec->image.thumb_src.rgb != NULL) {
+        struct api_later *l = ar_calloc(ctx->ar, 1, sizeof(*l));
+        if (l != NULL) {
+            l->tenant_id = r->tenant.id;
+            l->job_id = *job_id;
+            l->thumb_src = spec->image.thumb_src;
+            ctx->later = l;
+        }
+    }
     if (rc != JQ_OK || *existed || spec->image.thumb == NULL)
         return rc;
     /* the thumbnail outlives the job's input (job_thumbs, schema/README.md);
@@ -302,6 +321,30 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
         log_warn("job %lld: thumbnail not stored: %s", (long long)*job_id, te.msg);
     }
     return rc;
+}
+
+void api_after_reply(struct api_ctx *ctx)
+{
+    struct api_later *l = ctx->later;
+    ctx->later = NULL;
+    if (l == NULL || ctx->db == NULL)
+        return;
+    struct err te;
+    err_clear(&te);
+    uint8_t *t = NULL;
+    size_t n = 0;
+    if (thumb_webp(&l->thumb_src, ctx->lim->thumb_side, API_THUMB_QUALITY, &t, &n, &te) !=
+        THUMB_OK) {
+        log_warn("job %lld: no thumbnail: %s", (long long)l->job_id, te.msg);
+        return;
+    }
+    char tn[24], id[24];
+    const char *v[3] = {pgx_i64(tn, l->tenant_id), pgx_i64(id, l->job_id), (const char *)t};
+    const int lens[3] = {0, 0, (int)n}, fmts[3] = {0, 0, 1};
+    if (pgx_exec(ctx->db, SQLQ_DASH_THUMB_PUT, 3, v, lens, fmts, 0, &te) == NULL)
+        log_warn("job %lld: thumbnail not stored: %s", (long long)l->job_id, te.msg);
+    pgx_reset(ctx->db);
+    thumb_free(t);
 }
 
 int api_job_enqueue_group(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,

@@ -144,7 +144,8 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
         goto done;
     if (api_auth_check(ctx, &r, rt->auth) != API_OK)
         goto done;
-    if (api_long_is(rt, &r) && api_long_enter(&r) != API_OK)
+    ctx->thumb_later = api_long_is(rt, &r);
+    if (ctx->thumb_later && api_long_enter(&r) != API_OK)
         goto done;
     rt->fn(ctx, &r);
     api_long_leave(&r);
@@ -185,6 +186,8 @@ static void *api_thread_main(void *arg)
         if (!keep)
             fr.keepConnection = 0;
         FCGX_Finish_r(&fr);
+        api_after_reply(ctx);
+        ctx->thumb_later = 0;
         ar_reset(ctx->ar);
         api_db_request_end(ctx->db);
     }

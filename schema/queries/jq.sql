@@ -622,10 +622,14 @@ t AS (
 SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM i)
      + (SELECT count(*) FROM w) + (SELECT count(*) FROM b) + (SELECT count(*) FROM t)
 
--- name: jq_job_state
--- $1 tenant (0 = any), $2 job id: the state, for waiters
-SELECT state FROM jobs_all
- WHERE id = $2::bigint AND ($1::bigint = 0 OR tenant_id = $1::bigint)
+-- name: jq_job_get_final
+-- $1 tenant (0 = any), $2 job id: one row, the job's JSON once it has
+-- ended, NULL while it is queued or running; no row when there is no such
+-- job.  The synchronous wait's one statement per look (state + JSON).
+SELECT CASE WHEN j.state IN ('queued', 'running') THEN NULL
+            ELSE job_json(j, true)::text END
+  FROM jobs_all j
+ WHERE j.id = $2::bigint AND ($1::bigint = 0 OR j.tenant_id = $1::bigint)
 
 -- name: jq_settings_set
 -- NULL leaves a setting as it is.  Returns the settings as JSON.

@@ -366,6 +366,17 @@ for ((i = 0; i < ${#CLS_IMGS[@]}; i++)); do
   check "POST /v1/classify $im: 200" eq "$HTTP" 200
   check "POST /v1/classify $im equals vkv run" same_json "$i" "$T/api-$i.json"
 done
+# a synchronous call's thumbnail is made after its reply (off the request
+# path): it is there moments later; its Server-Timing has the API's stages
+sh=$(curl -s -o /dev/null -D - -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  --data-binary @"$T/cls-0.json" "$NGINX_URL/v1/classify" | tr -d '\r')
+sid=$(sed -n 's/^[Xx]-[Jj]ob-[Ii]d: *//p' <<<"$sh")
+check "POST /v1/classify: Server-Timing has the API's stages (api_in, api_enqueue, api_wait, api_out)" \
+  bash -c "grep -qiE '^server-timing:.*api_in;dur=[0-9.]+, api_enqueue;dur=[0-9.]+, api_wait;dur=[0-9.]+, api_out;dur=[0-9.]+' <<<\"\$1\"" _ "$sh"
+sync_thumb() { wk_get "/v1/jobs/$sid/thumbnail"; [[ $HTTP == 200 ]]; }
+wk_until 5 sync_thumb
+check "POST /v1/classify: the job's thumbnail (written after the reply) is a WebP" \
+  bash -c "[[ -n \$1 && \$(head -c4 \"\$2\") == RIFF ]]" _ "$sid" "$BODY"
 # as a job, with its timings
 wk_job_body "$T/job-cls.json" classify nsfw-mobilenet-v2 INTERACTIVE "var/testdata/images/${CLS_IMGS[0]}"
 jid=$(wk_enqueue "$T/job-cls.json")

@@ -6,6 +6,7 @@
  * apart.  Lossy WebP (quality 90) moves colours a little: tolerance 4 of
  * 255 (measured at most 1 with Debian 12's libwebp 1.2.4).
  */
+#include "common/ar.h"
 #include "common/err.h"
 #include "common/img.h"
 #include "common/thumb.h"
@@ -102,6 +103,23 @@ int main(void)
     TH_CHECK(roundtrip(&l, 160, &out, &n) == 0 && out.w == 160 && out.h == 1,
              "a 4000x1 strip becomes 160x1");
     img_free(&out);
+
+    /* the pixels alone (encoded later by vkv-api), in an arena: exact box
+     * means, no lossy step */
+    struct ar *ar = ar_init(1 << 20);
+    struct err e0;
+    struct img sm;
+    err_clear(&e0);
+    TH_EQ_INT(thumb_shrink(&c, 120, ar, &sm, &e0), THUMB_OK, "thumb_shrink into an arena");
+    TH_CHECK(sm.w == 80 && sm.h == 120 && !sm.owned, "80x120, arena-owned (got %dx%d, owned %d)",
+             sm.w, sm.h, sm.owned);
+    int grey = 1;
+    for (int i = 0; i < sm.w * sm.h * 3; i++)
+        grey &= sm.rgb[i] >= 127 && sm.rgb[i] <= 128;
+    TH_CHECK(grey, "the checkerboard's box means are 127-128 everywhere");
+    TH_EQ_INT(thumb_shrink(&c, 4, ar, &sm, &e0), THUMB_ERR_INVALID, "side 4 is refused");
+    TH_CHECK(sm.rgb == NULL, "and leaves no pixels");
+    ar_free(ar);
 
     /* bad arguments */
     uint8_t *t = (uint8_t *)1;
