@@ -316,6 +316,14 @@ int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, stru
 #define WK_ANALYZE_CAPTION_PARAMS "{\"task\":\"caption\",\"length\":\"short\"}"
 /* at most this many caption words become tags */
 #define WK_CAPTION_TAGS 16
+/* face-attribute tags (faces part): gender:<g> from this gender_score
+ * (|2p-1|: p >= 0.75), expression:<e> from this emotion probability; age
+ * brackets child < 13 <= teen < 20 <= adult < 65 <= senior (years) */
+#define WK_TAG_GENDER_MIN 0.5
+#define WK_TAG_EMOTION_MIN 0.5
+#define WK_AGE_TEEN 13.0
+#define WK_AGE_ADULT 20.0
+#define WK_AGE_SENIOR 65.0
 /* decoded pixels one analyze run holds at once; more photos run in turns */
 #define WK_ANALYZE_DECODED_MAX ((size_t)256 << 20)
 
@@ -345,7 +353,11 @@ int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch,
  * The tags of an analyze result's "results" object (borrowed), by the rule
  * in worker/README.md: classify -> its top label lowercased (+ "nsfw" when
  * that is Porn, Hentai or Sexy); detect -> each object label once, most
- * frequent first; detect_faces -> "face" when any; tag -> the tagger's tags
+ * frequent first; detect_faces -> "face" when any; faces -> "face", then
+ * "gender:<g>" (gender_score >= WK_TAG_GENDER_MIN), "age:<bracket>"
+ * (child, teen, adult, senior: WK_AGE_*), "expression:<emotion>"
+ * (emotion_score >= WK_TAG_EMOTION_MIN), each group most faces first; ocr
+ * -> "text" when it read any line (count: lines); tag -> the tagger's tags
  * as it chose them, then "rating:<its rating>" (+ "nsfw" when explicit or
  * questionable); caption -> the caption's words (lowercased, no stopwords,
  * 3 bytes or more, at most WK_CAPTION_TAGS).  Each tag once, the first

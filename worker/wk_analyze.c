@@ -198,13 +198,105 @@ static int obj_cmp(const void *a, const void *b)
     return strcmp(x->label, y->label);
 }
 
+/* one attribute tag (gender:..., age:..., expression:...) and its faces */
+struct attr {
+    char tag[48];
+    json_int_t n;
+    double best;
+};
+
+static void attr_add(struct attr *a, size_t *na, size_t cap, const char *tag, double sc)
+{
+    size_t k;
+    for (k = 0; k < *na && strcmp(a[k].tag, tag) != 0; k++)
+        ;
+    if (k == *na) {
+        if (*na == cap)
+            return;
+        snprintf(a[k].tag, sizeof(a[k].tag), "%s", tag);
+        a[k].n = 0;
+        a[k].best = 0;
+        (*na)++;
+    }
+    a[k].n++;
+    if (sc > a[k].best)
+        a[k].best = sc;
+}
+
+static int attr_cmp(const void *x, const void *y)
+{
+    const struct attr *a = x, *b = y;
+    if (a->n != b->n)
+        return a->n > b->n ? -1 : 1;
+    return strcmp(a->tag, b->tag);
+}
+
+/* the age bracket of an age in years (WK_AGE_* bounds) */
+static const char *age_bracket(double age)
+{
+    if (age < WK_AGE_TEEN)
+        return "age:child";
+    if (age < WK_AGE_ADULT)
+        return "age:teen";
+    if (age < WK_AGE_SENIOR)
+        return "age:adult";
+    return "age:senior";
+}
+
+/*
+ * The faces part: "face" (every face), then gender:<g> for faces whose
+ * gender_score reaches WK_TAG_GENDER_MIN, age:<bracket> for every face,
+ * expression:<emotion> for faces whose emotion_score reaches
+ * WK_TAG_EMOTION_MIN; within each group most faces first, then by name.
+ * The prefixes keep the attribute words apart from the classifier's and the
+ * tagger's ("neutral" is both an NSFW class and an expression).
+ */
+static void face_tags(json_t *tags, json_t *details, const json_t *faces)
+{
+    if (json_array_size(faces) == 0)
+        return;
+    struct attr g[4], a[4], x[8];
+    size_t ng = 0, na = 0, nx = 0, i;
+    double best = 0;
+    json_t *f;
+    json_array_foreach(faces, i, f)
+    {
+        double sc = json_number_value(json_object_get(f, "score"));
+        best = sc > best ? sc : best;
+        const char *gender = json_string_value(json_object_get(f, "gender"));
+        double gs = json_number_value(json_object_get(f, "gender_score"));
+        char buf[48];
+        if (gender != NULL && gs >= WK_TAG_GENDER_MIN && strlen(gender) < 24) {
+            snprintf(buf, sizeof(buf), "gender:%s", gender);
+            attr_add(g, &ng, 4, buf, gs);
+        }
+        json_t *age = json_object_get(f, "age");
+        if (json_is_number(age))
+            attr_add(a, &na, 4, age_bracket(json_number_value(age)), sc);
+        const char *emo = json_string_value(json_object_get(f, "emotion"));
+        double es = json_number_value(json_object_get(f, "emotion_score"));
+        if (emo != NULL && es >= WK_TAG_EMOTION_MIN && strlen(emo) < 24) {
+            snprintf(buf, sizeof(buf), "expression:%s", emo);
+            attr_add(x, &nx, 8, buf, es);
+        }
+    }
+    tag_add(tags, details, "face", "faces", (json_int_t)json_array_size(faces), best);
+    struct attr *groups[3] = {g, a, x};
+    size_t counts[3] = {ng, na, nx};
+    for (int k = 0; k < 3; k++) {
+        qsort(groups[k], counts[k], sizeof(struct attr), attr_cmp);
+        for (size_t m = 0; m < counts[k]; m++)
+            tag_add(tags, details, groups[k][m].tag, "faces", groups[k][m].n, groups[k][m].best);
+    }
+}
+
 void wk_analyze_tags(const json_t *results, json_t **tags, json_t **details)
 {
     *tags = json_array();
     *details = json_array();
     CM_ASSERT(*tags != NULL && *details != NULL);
-    /* the order is fixed (classify, detect, detect_faces), whatever the
-     * order of the tasks asked for */
+    /* the order is fixed (classify, detect, detect_faces, faces, ocr, tag,
+     * caption), whatever the order of the tasks asked for */
     json_t *cls = json_object_get(results, "classify");
     json_t *top = json_array_get(json_object_get(cls, "labels"), 0);
     const char *label = json_string_value(json_object_get(top, "label"));
@@ -254,6 +346,20 @@ void wk_analyze_tags(const json_t *results, json_t **tags, json_t **details)
                 best = sc;
         }
         tag_add(*tags, *details, "face", "detect_faces", (json_int_t)json_array_size(faces), best);
+    }
+    face_tags(*tags, *details, json_object_get(json_object_get(results, "faces"), "faces"));
+    json_t *lines = json_object_get(json_object_get(results, "ocr"), "lines");
+    if (json_array_size(lines) > 0) {
+        double best = 0;
+        size_t i;
+        json_t *l;
+        json_array_foreach(lines, i, l)
+        {
+            double sc = json_number_value(json_object_get(l, "confidence"));
+            if (sc > best)
+                best = sc;
+        }
+        tag_add(*tags, *details, "text", "ocr", (json_int_t)json_array_size(lines), best);
     }
     /* the multi-label tagger's tags as it chose them, then its rating */
     json_t *tg = json_object_get(results, "tag");

@@ -35,6 +35,7 @@ static const struct {
     {"faces", 0},        /* faces with attributes, stored for the face search */
     {"tag", 1},          /* multi-label tagger (WD14-style), when an operator installed one */
     {"caption", 0},      /* Moondream 2's short caption: seconds per photo, asked for by name */
+    {"ocr", 0},          /* text lines (PP-OCRv4): seconds per photo on a CPU device, by name */
 };
 #define NPARTS (sizeof(parts) / sizeof(parts[0]))
 
@@ -48,7 +49,7 @@ static int part_known(const char *t)
 
 static const char *part_list(void)
 {
-    return "classify, detect, detect_faces, segment, faces, tag, caption";
+    return "classify, detect, detect_faces, segment, faces, tag, caption, ocr";
 }
 
 json_t *api_analyze_tasks_json(const struct api_models *ms)

@@ -362,6 +362,44 @@ static void test_analyze_tags(void)
     json_decref(tags);
     json_decref(det);
     json_decref(res);
+    /* faces with attributes (thresholds WK_TAG_*, brackets WK_AGE_*), then OCR's text */
+    res = json_loads("{\"ocr\":{\"lines\":[{\"text\":\"A\",\"confidence\":0.7},"
+                     "{\"text\":\"B\",\"confidence\":0.9}]},"
+                     "\"faces\":{\"faces\":["
+                     "{\"score\":0.9,\"age\":34.5,\"gender\":\"female\",\"gender_score\":0.8,"
+                     "\"emotion\":\"happy\",\"emotion_score\":0.7},"
+                     "{\"score\":0.8,\"age\":12.9,\"gender\":\"male\",\"gender_score\":0.49,"
+                     "\"emotion\":\"sad\",\"emotion_score\":0.49},"
+                     "{\"score\":0.95,\"age\":65,\"gender\":\"female\",\"gender_score\":0.5,"
+                     "\"emotion\":\"neutral\",\"emotion_score\":0.5},"
+                     "{\"score\":0.7,\"age\":19.9,\"gender\":\"male\",\"gender_score\":0.95,"
+                     "\"emotion\":\"happy\",\"emotion_score\":0.99}]}}",
+                     0, NULL);
+    TH_CHECK(res != NULL, "the faces/ocr sample parses");
+    wk_analyze_tags(res, &tags, &det);
+    s = json_dumps(tags, JSON_COMPACT);
+    TH_EQ_STR(s,
+              "[\"face\",\"gender:female\",\"gender:male\",\"age:adult\",\"age:child\","
+              "\"age:senior\",\"age:teen\",\"expression:happy\",\"expression:neutral\","
+              "\"text\"]",
+              "tags: face, gender over its cut, age brackets, expressions over their cut (most "
+              "faces first, then by name), text");
+    free(s);
+    TH_EQ_INT(json_integer_value(json_object_get(json_array_get(det, 0), "count")), 4,
+              "tag_details: four faces");
+    TH_EQ_INT(json_integer_value(json_object_get(json_array_get(det, 1), "count")), 2,
+              "tag_details: two female faces (0.5 reaches the cut)");
+    TH_CHECK(json_number_value(json_object_get(json_array_get(det, 7), "score")) > 0.98,
+             "tag_details: an expression's best probability");
+    TH_EQ_INT(json_integer_value(json_object_get(json_array_get(det, 9), "count")), 2,
+              "tag_details: text counts the lines");
+    TH_CHECK(json_number_value(json_object_get(json_array_get(det, 9), "score")) > 0.89,
+             "tag_details: text's best line confidence");
+    TH_EQ_STR(json_string_value(json_object_get(json_array_get(det, 9), "source")), "ocr",
+              "tag_details: text comes from ocr");
+    json_decref(tags);
+    json_decref(det);
+    json_decref(res);
     json_t *empty = json_loads("{\"classify\":{\"model\":\"x\",\"error\":{}}}", 0, NULL);
     wk_analyze_tags(empty, &tags, &det);
     TH_EQ_INT(json_array_size(tags), 0, "tags: a failed slot gives none");

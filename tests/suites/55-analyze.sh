@@ -15,6 +15,9 @@
 # layout, python3-onnx): "tag" is in the default set, its result equals a
 # separate tag job's and its tags and rating join the tags; GET /v1/models
 # lists "analyze" among the tasks.
+# Parts asked for by name: ocr on a scene-text photo has /v1/ocr's lines and
+# the "text" tag, a broken OCR model keeps the other parts; faces on two
+# portraits have /v1/faces's attributes and the face-attribute tags.
 # Needs `make models testdata`.  Prints "ok - ..." / "not ok - ...".
 set -uo pipefail
 cd "${VKV_ROOT:-$(pwd)}"
@@ -29,10 +32,10 @@ check() { if [[ $1 == 0 ]]; then ok "$2"; else nok "$2${3:+ ($3)}"; fi; }
 
 IMGS=var/testdata/images
 CACHE=${VKV_MODEL_CACHE:-var/cache/models}
-for f in grace_hopper.jpg messi5.jpg coffee.png chelsea.png; do
+for f in grace_hopper.jpg messi5.jpg coffee.png chelsea.png scenetext01.jpg; do
   [[ -f $IMGS/$f ]] || { nok "test photo $IMGS/$f present (make testdata)"; exit 1; }
 done
-for m in nsfw-mobilenet-v2 centernet blazeface-back-onnx; do
+for m in nsfw-mobilenet-v2 centernet blazeface-back-onnx ppocr-v4 faceres emotion; do
   [[ -d $CACHE/$m ]] || { nok "model $m fetched (make models)"; exit 1; }
 done
 
@@ -49,7 +52,11 @@ import json, sys
 m = json.load(open("models/nsfw-mobilenet-v2.json"))
 m["name"] = "x-broken"; m["description"] = "a classifier whose files are missing (55-analyze)"
 json.dump(m, open(sys.argv[1] + "/x-broken.json", "w"))
+m = json.load(open("models/ppocr-v4.json"))
+m["name"] = "x-broken-ocr"; m["description"] = "an OCR model whose files are missing (55-analyze)"
+json.dump(m, open(sys.argv[1] + "/x-broken-ocr.json", "w"))
 PY
+mkdir -p "$T/cache/x-broken-ocr"
 for d in "$CACHE"/*/; do ln -s "$(cd "$d" && pwd)" "$T/cache/$(basename "$d")"; done
 /usr/bin/python3 tests/models/tagger_model.py "$T/tagger" >/dev/null ||
   { nok "the test tagger builds (python3-onnx)"; exit 1; }
@@ -145,6 +152,91 @@ if [[ -z ${SANITIZE:-} ]]; then
   [[ $(wk_json "$T/an-coffee.png.json" '"cup" in j["tags"]') == 1 ]]
   check $? "coffee.png: tagged cup" "$(wk_json "$T/an-coffee.png.json" 'j["tags"]')"
 fi
+
+# ============ 1b. OCR and face attributes as analyze parts ================
+# ocr: the same lines as /v1/ocr, the "text" tag; faces: the same faces and
+# attributes as /v1/faces, the face-attribute tags by the documented cuts
+# (worker/wk.h WK_TAG_*, WK_AGE_*); an OCR model that fails keeps the rest
+tagrule() { # FILE: tags of the faces and ocr parts recomputed from the results
+  python3 - "$1" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1])); r = a["results"]
+tags, cnt = [], {}
+def add(t, n):
+    if t not in tags: tags.append(t); cnt[t] = n
+top = r.get("classify", {}).get("labels", [{}])[0].get("label")
+if top: add(top.lower(), 1)
+faces = r.get("faces", {}).get("faces", [])
+if faces:
+    add("face", len(faces))
+    def group(words):
+        c = {}
+        for w in words: c[w] = c.get(w, 0) + 1
+        for w in sorted(c, key=lambda w: (-c[w], w)): add(w, c[w])
+    group(["gender:" + f["gender"] for f in faces if f["gender_score"] >= 0.5])
+    group(["age:" + ("child" if f["age"] < 13 else "teen" if f["age"] < 20 else
+                     "adult" if f["age"] < 65 else "senior") for f in faces])
+    group(["expression:" + f["emotion"] for f in faces if f["emotion_score"] >= 0.5])
+lines = r.get("ocr", {}).get("lines", [])
+if lines: add("text", len(lines))
+ok = a["tags"] == tags and all(d["count"] == cnt[d["tag"]] for d in a["tag_details"])
+print(f"# tags {a['tags']} expected {tags}", file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+}
+body "$T/a.json" scenetext01.jpg '"tasks":["classify","ocr"]'
+wk_post /v1/analyze "$T/a.json"; cp "$BODY" "$T/an-ocr.json"
+body "$T/o.json" scenetext01.jpg
+wk_post /v1/ocr "$T/o.json"; cp "$BODY" "$T/sep-ocr.json"
+python3 - "$T/an-ocr.json" "$T/sep-ocr.json" <<'PY'
+import json, sys
+a, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+o = a.get("results", {}).get("ocr", {})
+ok = a.get("failed") == [] and o.get("model") == "ppocr-v4" and len(o.get("lines", [])) >= 5 and \
+     o["lines"] == s.get("lines") and o["text"] == s.get("text") and o["image"] == s.get("image") and \
+     "text" in a["tags"] and "ocr" in a["timings_ms"]
+print(f"# analyze ocr {json.dumps(o)[:300]} /v1/ocr {json.dumps(s)[:300]}", file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+check $? "scenetext01.jpg: analyze's ocr part has /v1/ocr's lines and text; tagged text"
+tagrule "$T/an-ocr.json"
+check $? "scenetext01.jpg: tags follow the rule (text counts the lines)"
+body "$T/a.json" chelsea.png '"tasks":["ocr"]'
+wk_post /v1/analyze "$T/a.json"
+[[ $HTTP == 200 && $(wk_json "$BODY" 'j["results"]["ocr"]["lines"] == [] and "text" not in j["tags"]') == 1 ]]
+check $? "chelsea.png: no line read, no text tag" "$HTTP $(head -c 300 "$BODY")"
+body "$T/a.json" scenetext01.jpg '"tasks":["classify","ocr"],"models":{"ocr":"x-broken-ocr"}'
+wk_post /v1/analyze "$T/a.json"; cp "$BODY" "$T/an-ocr-broken.json"
+python3 - "$T/an-ocr-broken.json" "$T/an-ocr.json" <<'PY'
+import json, sys
+a, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+o = a["results"]["ocr"]
+ok = a["failed"] == ["ocr"] and o["model"] == "x-broken-ocr" and o["error"]["code"] != "" and \
+     a["results"]["classify"] == ref["results"]["classify"] and "text" not in a["tags"]
+print("# " + json.dumps(a)[:400], file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+check $? "a failing OCR model: 200, its error in its slot, classify's result kept and equal"
+for photo in grace_hopper.jpg messi5.jpg; do
+  body "$T/a.json" "$photo" '"tasks":["faces"]'
+  wk_post /v1/analyze "$T/a.json"; cp "$BODY" "$T/an-faces-$photo.json"
+  body "$T/f.json" "$photo"
+  wk_post /v1/faces "$T/f.json"; cp "$BODY" "$T/sep-faces-$photo.json"
+  python3 - "$T/an-faces-$photo.json" "$T/sep-faces-$photo.json" <<'PY'
+import json, sys
+a, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+keys = ("box", "score", "age", "gender", "gender_score", "emotion", "emotion_score", "emotions")
+fa = [{k: f[k] for k in keys} for f in a.get("results", {}).get("faces", {}).get("faces", [])]
+fs = [{k: f[k] for k in keys} for f in s.get("faces", [])]
+ok = a.get("failed") == [] and len(fa) >= 1 and fa == fs and "face" in a["tags"] and \
+     any(t.startswith("age:") for t in a["tags"])
+print(f"# analyze {fa} /v1/faces {fs} tags {a.get('tags')}", file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+  check $? "$photo: analyze's faces part has /v1/faces's faces and attributes"
+  tagrule "$T/an-faces-$photo.json"
+  check $? "$photo: face-attribute tags follow the rule (gender, age bracket, expression)"
+done
 
 # ===================== 2. a failing model ===============================
 body "$T/a.json" grace_hopper.jpg "${ASK:+$ASK,}\"models\":{\"classify\":\"x-broken\"}"
