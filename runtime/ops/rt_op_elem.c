@@ -15,6 +15,23 @@ static void dims4(const struct rt_tensor *t, uint32_t *d)
         d[i] = i < off ? 1u : (uint32_t)t->shape[i - off];
 }
 
+/*
+ * How binary.comp indexes an operand of dims d (right-aligned to the
+ * output's od): 1 the output's own shape, 2 one value, 3 the output's last
+ * dim alone (a per-channel vector in NHWC), else 0 (the general broadcast).
+ */
+static int operand_mode(const uint32_t *d, const uint32_t *od)
+{
+    int same = 1, one = 1, last = d[3] == od[3];
+    for (int i = 0; i < 4; i++) {
+        same &= d[i] == od[i];
+        one &= d[i] == 1;
+        if (i < 3)
+            last &= d[i] == 1;
+    }
+    return same ? 1 : one ? 2 : last ? 3 : 0;
+}
+
 /* builds elementwise node k */
 int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
 {
@@ -33,9 +50,6 @@ int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
         d = rt_build_add(b, RT_SHADER_BINARY, k, e);
         if (d == NULL)
             return e->status;
-        d->spec[0] = (uint32_t)nd->a.act;
-        d->spec[1] = (uint32_t)(nd->op - RT_OP_ADD);
-        d->n_spec = 2;
         struct rt_push_binary pc;
         memset(&pc, 0, sizeof(pc));
         pc.total = (uint32_t)total;
@@ -52,12 +66,21 @@ int rt_op_elem_build(struct rt_build *b, int k, struct err *e)
         }
         pc.alpha = nd->a.alpha;
         pc.beta = nd->a.beta;
+        int ma = operand_mode(da, pc.od), mb = operand_mode(db, pc.od);
+        int vec4 =
+            ma != 0 && mb != 0 && total % 4 == 0 && ((ma != 3 && mb != 3) || pc.od[3] % 4 == 0);
+        d->spec[0] = (uint32_t)nd->a.act;
+        d->spec[1] = (uint32_t)(nd->op - RT_OP_ADD);
+        d->spec[2] = (uint32_t)ma;
+        d->spec[3] = (uint32_t)mb;
+        d->spec[4] = (uint32_t)vec4;
+        d->n_spec = 5;
         rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
         rt_dispatch_bind(d, b->reg[nd->in[1]], 0);
         rt_dispatch_bind(d, b->reg[nd->out], 1);
         memcpy(d->push, &pc, sizeof(pc));
         d->push_size = sizeof(pc);
-        return rt_dispatch_grid1d(d, total, 64, e);
+        return rt_dispatch_grid1d(d, vec4 ? total / 4 : total, 64, e);
     }
     case RT_OP_ACT:
     case RT_OP_RESHAPE: {

@@ -301,9 +301,16 @@ static void elem_cases(void)
         {{2, 3, 4, 5}, {2, 1, 4, 1}},
         {{1, 7, 0, 0}, {3, 1, 0, 0}},
         {{3, 1, 1, 6}, {3, 5, 4, 6}},
+        /* binary.comp's index modes: same shape, one value (either side),
+         * the last dim, with and without 4 elements per invocation */
+        {{2, 3, 4, 8}, {2, 3, 4, 8}},
+        {{3, 5, 7, 0}, {1, 0, 0, 0}},
+        {{1, 0, 0, 0}, {4, 4, 6, 0}},
+        {{2, 6, 4, 8}, {8, 0, 0, 0}},
+        {{1, 1, 1, 8}, {2, 6, 4, 8}},
     };
     for (int op = RT_OP_ADD; op <= RT_OP_MIN; op++)
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < sizeof(sh) / sizeof(sh[0]); i++) {
             struct rt_graph *g = rt_graph_init();
             struct err e = {0};
             int in[2] = {in_id(g, sh[i][0]), const_id(g, sh[i][1], 0.5f, 1.5f)};
