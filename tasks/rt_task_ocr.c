@@ -291,7 +291,8 @@ static struct ocr_exec *exec_get(struct rt_ocr *o, enum graph gr, int h, int w, 
         return NULL;
     }
     struct rt_plan_opts po = rt_plan_opts_default();
-    po.max_batch = 1;
+    /* lines run in batches; the detector sees one image */
+    po.max_batch = gr == G_DET ? 1 : RT_OCR_BATCH;
     struct rt_exec *ex = NULL;
     int rc = rt_exec_create(o->dev, g, &po, &ex, e);
     rt_graph_free(g);
@@ -667,50 +668,197 @@ static double r6(double v)
     return v == 0 ? 0 : round(v * 1e6) / 1e6;
 }
 
+/* one detected box on its way to a line */
+struct line {
+    uint8_t *c; /* the straightened crop (NULL: the box was degenerate) */
+    int cw, ch;
+    int angle;   /* 0 or 180 */
+    double p180; /* the classifier's probability of "180" */
+    int rw, W;   /* recognition: the crop's width at height 48, the padded input width */
+    char *text;  /* CTC-decoded (NULL: not recognised) */
+    double conf;
+    int nc; /* characters decoded */
+};
+
+/* turns crop l 180 degrees in place */
+static void turn180(struct line *l)
+{
+    size_t n = (size_t)l->cw * l->ch;
+    for (size_t a = 0, b = n - 1; n > 1 && a < b; a++, b--)
+        for (int k = 0; k < 3; k++) {
+            uint8_t t = l->c[a * 3 + k];
+            l->c[a * 3 + k] = l->c[b * 3 + k];
+            l->c[b * 3 + k] = t;
+        }
+}
+
 /*
- * The orientation classifier on a crop (PaddleOCR's TextClassifier: 48 high,
- * at most 192 wide, zero padded): turns the crop 180 degrees in place when
- * class "180" wins above cls_thresh.  *p180 gets that class's probability.
+ * The orientation classifier on the crops of ls[0..n) in batches of
+ * RT_OCR_BATCH (PaddleOCR's TextClassifier: 48 high, at most 192 wide,
+ * zero padded; each crop's input is the one it would have alone): turns a
+ * crop 180 degrees in place when class "180" wins above cls_thresh.
  */
-static int orient(struct rt_ocr *o, const struct rt_ocr_debug *dbg, int i, uint8_t *c, int cw,
-                  int ch, int *angle, double *p180, struct err *e)
+static int orient(struct rt_ocr *o, const struct rt_ocr_debug *dbg, struct line *ls, int n,
+                  struct err *e)
 {
     static const float mean[3] = {0.5f, 0.5f, 0.5f}, std[3] = {0.5f, 0.5f, 0.5f};
-    *angle = 0;
-    *p180 = 0;
     if (o->onnx[G_CLS] == NULL)
         return 0;
-    int rw = (int)ceil(RT_OCR_REC_H * (double)cw / ch);
-    rw = rw > RT_OCR_CLS_W ? RT_OCR_CLS_W : (rw < 1 ? 1 : rw);
-    float *in = calloc((size_t)RT_OCR_CLS_W * RT_OCR_REC_H * 3, sizeof(float)), out[2] = {0, 0};
+    const size_t one = (size_t)RT_OCR_CLS_W * RT_OCR_REC_H * 3;
+    float *in = malloc(one * RT_OCR_BATCH * sizeof(float)), out[2 * RT_OCR_BATCH];
+    int idx[RT_OCR_BATCH];
     if (in == NULL)
         return OOM();
-    struct ocr_exec *x = exec_get(o, G_CLS, RT_OCR_REC_H, RT_OCR_CLS_W, e);
-    int rc = x ? 0 : (e->status ? e->status : RT_ERR_INVALID);
-    if (rc == 0) {
-        resize_norm(c, cw, ch, rw, RT_OCR_REC_H, RT_OCR_CLS_W, mean, std, in);
-        char nm[32];
-        snprintf(nm, sizeof(nm), "cls_%d.f32", i);
-        dump(dbg, nm, in, (size_t)RT_OCR_CLS_W * RT_OCR_REC_H * 3);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n;) {
+        int m = 0;
+        memset(in, 0, one * RT_OCR_BATCH * sizeof(float));
+        for (; i < n && m < RT_OCR_BATCH; i++) {
+            struct line *l = &ls[i];
+            if (l->c == NULL)
+                continue;
+            int rw = (int)ceil(RT_OCR_REC_H * (double)l->cw / l->ch);
+            rw = rw > RT_OCR_CLS_W ? RT_OCR_CLS_W : (rw < 1 ? 1 : rw);
+            float *x = in + one * m;
+            resize_norm(l->c, l->cw, l->ch, rw, RT_OCR_REC_H, RT_OCR_CLS_W, mean, std, x);
+            char nm[32];
+            snprintf(nm, sizeof(nm), "cls_%d.f32", i);
+            dump(dbg, nm, x, one);
+            idx[m++] = i;
+        }
+        if (m == 0)
+            break;
+        struct ocr_exec *x = exec_get(o, G_CLS, RT_OCR_REC_H, RT_OCR_CLS_W, e);
+        if (x == NULL) {
+            rc = e->status ? e->status : RT_ERR_INVALID;
+            break;
+        }
         const float *ins[1] = {in};
         float *outs[1] = {out};
-        rc = rt_exec_run(x->x, 1, ins, outs, e);
+        if ((rc = rt_exec_run(x->x, m, ins, outs, e)) < 0)
+            break;
+        for (int k = 0; k < m; k++) {
+            struct line *l = &ls[idx[k]];
+            const float *p = out + 2 * k;
+            l->p180 = p[1];
+            if (p[1] > p[0] && p[1] > o->op.cls_thresh) {
+                l->angle = 180;
+                turn180(l);
+            }
+        }
     }
     free(in);
-    if (rc < 0)
-        return rc;
-    *p180 = out[1];
-    if (out[1] > out[0] && out[1] > o->op.cls_thresh) {
-        *angle = 180;
-        size_t n = (size_t)cw * ch;
-        for (size_t a = 0, b = n - 1; a < b; a++, b--)
-            for (int k = 0; k < 3; k++) {
-                uint8_t t = c[a * 3 + k];
-                c[a * 3 + k] = c[b * 3 + k];
-                c[b * 3 + k] = t;
+    return rc;
+}
+
+/* CTC greedy decoding of one line's T x C probabilities into l: argmax per
+ * step, repeats merged, blanks (0) dropped; 0 or RT_ERR_OOM */
+static int ctc(const struct rt_ocr *o, const float *prob, int T, int C, struct line *l,
+               struct err *e)
+{
+    char text[4096];
+    size_t tl = 0;
+    double conf = 0;
+    int nc = 0, prev = -1;
+    for (int t = 0; t < T; t++) {
+        const float *r = prob + (size_t)t * C;
+        int best = 0;
+        for (int k = 1; k < C; k++)
+            if (r[k] > r[best])
+                best = k;
+        if (best != 0 && best != prev) {
+            const char *s = best <= o->n_chars ? o->chars + o->offs[best - 1] : " ";
+            size_t sl = strlen(s);
+            if (tl + sl < sizeof(text)) {
+                memcpy(text + tl, s, sl);
+                tl += sl;
             }
+            conf += r[best];
+            nc++;
+        }
+        prev = best;
     }
+    text[tl] = '\0';
+    l->text = strdup(text);
+    if (l->text == NULL)
+        return OOM();
+    l->conf = nc ? conf / nc : 0;
+    l->nc = nc;
     return 0;
+}
+
+/*
+ * Recognition of ls[0..n) (crops classified already): the lines of each
+ * input width W, in their order, in batches of RT_OCR_BATCH; each line's
+ * input is the one it would have alone (its crop at height 48, zero-padded
+ * to W), so a batch gives each line the probabilities of a run of its own.
+ * PaddleOCR pads a batch to its widest line instead; the buckets keep the
+ * planned shapes few and a line's result independent of its neighbours.
+ */
+static int recognise(struct rt_ocr *o, const struct rt_ocr_debug *dbg, struct line *ls, int n,
+                     json_t *recs, struct err *e)
+{
+    static const float mean[3] = {0.5f, 0.5f, 0.5f}, std[3] = {0.5f, 0.5f, 0.5f};
+    int rc = 0, C = o->n_chars + 2;
+    float *in = NULL, *prob = NULL;
+    size_t in_cap = 0, prob_cap = 0;
+    int idx[RT_OCR_BATCH];
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (ls[i].c == NULL || ls[i].text != NULL)
+            continue;
+        int W = ls[i].W, m = 0;
+        size_t one = (size_t)W * RT_OCR_REC_H * 3;
+        if (one * RT_OCR_BATCH > in_cap) {
+            free(in);
+            in_cap = one * RT_OCR_BATCH;
+            if ((in = malloc(in_cap * sizeof(float))) == NULL) {
+                rc = OOM();
+                break;
+            }
+        }
+        memset(in, 0, one * RT_OCR_BATCH * sizeof(float));
+        /* this line and the next ones of its width not yet done */
+        for (int j = i; j < n && m < RT_OCR_BATCH; j++) {
+            struct line *l = &ls[j];
+            if (l->c == NULL || l->text != NULL || l->W != W)
+                continue;
+            float *x = in + one * m;
+            resize_norm(l->c, l->cw, l->ch, l->rw, RT_OCR_REC_H, W, mean, std, x);
+            char nm[32];
+            snprintf(nm, sizeof(nm), "rec_%d.f32", j);
+            dump(dbg, nm, x, one);
+            json_array_append_new(recs, json_pack("[iii]", j, RT_OCR_REC_H, W));
+            idx[m++] = j;
+        }
+        struct ocr_exec *x = exec_get(o, G_REC, RT_OCR_REC_H, W, e);
+        if (x == NULL) {
+            rc = e->status ? e->status : RT_ERR_INVALID;
+            break;
+        }
+        int T = (int)x->steps;
+        size_t per = (size_t)T * C;
+        if (per * RT_OCR_BATCH > prob_cap) {
+            free(prob);
+            prob_cap = per * RT_OCR_BATCH;
+            if ((prob = malloc(prob_cap * sizeof(float))) == NULL) {
+                rc = OOM();
+                break;
+            }
+        }
+        const float *ins[1] = {in};
+        if ((rc = rt_exec_run(x->x, m, ins, &prob, e)) < 0)
+            break;
+        for (int k = 0; rc == 0 && k < m; k++) {
+            char pn[32];
+            snprintf(pn, sizeof(pn), "recout_%d.f32", idx[k]);
+            dump(dbg, pn, prob + per * k, per);
+            rc = ctc(o, prob + per * k, T, C, &ls[idx[k]], e);
+        }
+        i--; /* line i may have a width-W neighbour left beyond this batch */
+    }
+    free(in);
+    free(prob);
+    return rc;
 }
 
 /* ---- run ---------------------------------------------------------------------- */
@@ -777,94 +925,52 @@ int rt_ocr_run(struct rt_ocr *o, const char *name, const struct rt_image *img,
                                             boxes[i].p[2].y, boxes[i].p[3].x, boxes[i].p[3].y));
     char *all = NULL;
     size_t all_len = 0;
+    struct line *ls = nb > 0 ? calloc((size_t)nb, sizeof(*ls)) : NULL;
+    if (nb > 0 && ls == NULL)
+        rc = OOM();
+    for (int i = 0; rc == 0 && i < nb; i++)
+        ls[i].c = crop(img, &boxes[i], &ls[i].cw, &ls[i].ch);
+    if (rc == 0)
+        rc = orient(o, dbg, ls, nb, e);
     for (int i = 0; rc == 0 && i < nb; i++) {
-        int cw, ch;
-        uint8_t *c = crop(img, &boxes[i], &cw, &ch);
-        if (c == NULL)
+        struct line *l = &ls[i];
+        if (l->c == NULL)
             continue;
-        int angle = 0;
-        double p180 = 0;
-        if ((rc = orient(o, dbg, i, c, cw, ch, &angle, &p180, e)) < 0) {
-            free(c);
-            break;
-        }
-        json_array_append_new(cls, json_pack("[if]", i, p180));
-        int rw = (int)ceil(RT_OCR_REC_H * (double)cw / ch);
+        json_array_append_new(cls, json_pack("[if]", i, l->p180));
+        int rw = (int)ceil(RT_OCR_REC_H * (double)l->cw / l->ch);
         int W = RT_OCR_REC_MIN_W;
         while (W < rw && W < o->op.rec_max_w)
             W += RT_OCR_REC_STEP_W;
         if (W > o->op.rec_max_w)
             W = o->op.rec_max_w;
-        if (rw > W)
-            rw = W;
-        if (rw < 1)
-            rw = 1;
-        float *in = calloc((size_t)W * RT_OCR_REC_H * 3, sizeof(float)), *prob = NULL;
+        l->rw = rw > W ? W : (rw < 1 ? 1 : rw);
+        l->W = W;
+    }
+    if (rc == 0 && dbg && dbg->inputs_only) {
+        /* the crops for another runtime, without recognising them here */
         static const float mean[3] = {0.5f, 0.5f, 0.5f}, std[3] = {0.5f, 0.5f, 0.5f};
-        if (dbg && dbg->inputs_only && in) {
-            /* the crops for another runtime, without recognising them here */
-            resize_norm(c, cw, ch, rw, RT_OCR_REC_H, W, mean, std, in);
-            char nm[32];
-            snprintf(nm, sizeof(nm), "rec_%d.f32", i);
-            dump(dbg, nm, in, (size_t)W * RT_OCR_REC_H * 3);
-            json_array_append_new(recs, json_pack("[iii]", i, RT_OCR_REC_H, W));
-            free(c);
-            free(in);
-            continue;
-        }
-        struct ocr_exec *x = in ? exec_get(o, G_REC, RT_OCR_REC_H, W, e) : NULL;
-        if (in == NULL)
-            rc = OOM();
-        else if (x == NULL)
-            rc = e->status ? e->status : RT_ERR_INVALID;
-        int T = x ? (int)x->steps : 0, C = o->n_chars + 2;
-        if (rc == 0 && (prob = malloc((size_t)T * C * sizeof(float))) == NULL)
-            rc = OOM();
-        if (rc == 0) {
-            resize_norm(c, cw, ch, rw, RT_OCR_REC_H, W, mean, std, in);
-            char nm[32];
-            snprintf(nm, sizeof(nm), "rec_%d.f32", i);
-            dump(dbg, nm, in, (size_t)W * RT_OCR_REC_H * 3);
-            json_array_append_new(recs, json_pack("[iii]", i, RT_OCR_REC_H, W));
-            const float *ins[1] = {in};
-            rc = rt_exec_run(x->x, 1, ins, &prob, e);
-        }
-        free(c);
-        free(in);
-        if (rc < 0) {
-            free(prob);
-            break;
-        }
-        char pn[32];
-        snprintf(pn, sizeof(pn), "recout_%d.f32", i);
-        dump(dbg, pn, prob, (size_t)T * C);
-        /* CTC greedy: argmax per step, repeats merged, blanks (0) dropped */
-        char text[4096];
-        size_t tl = 0;
-        double conf = 0;
-        int nc = 0, prev = -1;
-        for (int t = 0; t < T; t++) {
-            const float *r = prob + (size_t)t * C;
-            int best = 0;
-            for (int k = 1; k < C; k++)
-                if (r[k] > r[best])
-                    best = k;
-            if (best != 0 && best != prev) {
-                const char *s = best <= o->n_chars ? o->chars + o->offs[best - 1] : " ";
-                size_t sl = strlen(s);
-                if (tl + sl < sizeof(text)) {
-                    memcpy(text + tl, s, sl);
-                    tl += sl;
-                }
-                conf += r[best];
-                nc++;
+        for (int i = 0; rc == 0 && i < nb; i++) {
+            struct line *l = &ls[i];
+            if (l->c == NULL)
+                continue;
+            float *in = calloc((size_t)l->W * RT_OCR_REC_H * 3, sizeof(float));
+            if (in == NULL) {
+                rc = OOM();
+                break;
             }
-            prev = best;
+            resize_norm(l->c, l->cw, l->ch, l->rw, RT_OCR_REC_H, l->W, mean, std, in);
+            char nm[32];
+            snprintf(nm, sizeof(nm), "rec_%d.f32", i);
+            dump(dbg, nm, in, (size_t)l->W * RT_OCR_REC_H * 3);
+            json_array_append_new(recs, json_pack("[iii]", i, RT_OCR_REC_H, l->W));
+            free(in);
         }
-        free(prob);
-        text[tl] = '\0';
-        conf = nc ? conf / nc : 0;
-        if (nc == 0 || conf < o->op.min_score)
+    } else if (rc == 0) {
+        rc = recognise(o, dbg, ls, nb, recs, e);
+    }
+    for (int i = 0; rc == 0 && i < nb; i++) {
+        const struct line *l = &ls[i];
+        if (l->text == NULL || l->nc == 0 || l->conf < o->op.min_score)
             continue;
         const struct box *b = &boxes[i];
         json_t *poly = json_array();
@@ -877,21 +983,27 @@ int rt_ocr_run(struct rt_ocr *o, const char *name, const struct rt_image *img,
             y1 = fmax(y1, py);
             json_array_append_new(poly, json_pack("{s:f,s:f}", "x", r6(px), "y", r6(py)));
         }
-        json_array_append_new(lines,
-                              json_pack("{s:s,s:f,s:f,s:i,s:o,s:{s:f,s:f,s:f,s:f}}", "text", text,
-                                        "confidence", r6(conf), "box_score", r6(b->score), "angle",
-                                        angle, "polygon", poly, "box", "x_min", r6(x0), "y_min",
-                                        r6(y0), "x_max", r6(x1), "y_max", r6(y1)));
+        json_array_append_new(lines, json_pack("{s:s,s:f,s:f,s:i,s:o,s:{s:f,s:f,s:f,s:f}}", "text",
+                                               l->text, "confidence", r6(l->conf), "box_score",
+                                               r6(b->score), "angle", l->angle, "polygon", poly,
+                                               "box", "x_min", r6(x0), "y_min", r6(y0), "x_max",
+                                               r6(x1), "y_max", r6(y1)));
+        size_t tl = strlen(l->text);
         char *na = realloc(all, all_len + tl + 2);
         if (na) {
             all = na;
             if (all_len)
                 all[all_len++] = '\n';
-            memcpy(all + all_len, text, tl);
+            memcpy(all + all_len, l->text, tl);
             all_len += tl;
             all[all_len] = '\0';
         }
     }
+    for (int i = 0; ls && i < nb; i++) {
+        free(ls[i].c);
+        free(ls[i].text);
+    }
+    free(ls);
     free(boxes);
     if (dbg && dbg->dump_dir) {
         json_object_set_new(shapes, "rec", recs);

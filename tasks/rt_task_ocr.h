@@ -27,6 +27,7 @@
 #define RT_OCR_REC_MIN_W 320
 #define RT_OCR_REC_STEP_W 160 /* recognition widths: 320, 480, ... */
 #define RT_OCR_CLS_W 192      /* orientation classifier input: 48 x 192 */
+#define RT_OCR_BATCH 8        /* lines per classifier / recognition run */
 #define RT_OCR_MAX_KEYS 65536 /* characters in the list */
 #define RT_OCR_MAX_KEYS_BYTES (4 << 20)
 

@@ -571,7 +571,10 @@ static int infer(const struct rt_graph *g, struct rt_node *nd, int *ndim, int64_
                 return BAD("empty slice of dim %d: %lld..%lld", i, (long long)a->slice_start[i],
                            (long long)a->slice_end[i]);
             a->slice_start[i] = b;
-            a->slice_end[i] = en;
+            /* an end at or past the dim ("to the end") stays as given, so a
+             * re-inference at a larger batch or shape keeps the whole dim */
+            if (a->slice_end[i] < d)
+                a->slice_end[i] = en;
             s[i] = en - b;
         }
         return 0;

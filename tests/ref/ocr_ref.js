@@ -18,7 +18,8 @@
 //     "cls_max_abs", "cls_disagree"}; rec_max_abs: the recognition graph on
 //     OURS_DUMP's inputs against the probabilities we computed there
 //   ... ocr_ref.js bench MODEL_DIR DUMP N
-//     the three graphs on DUMP's inputs N times (after one untimed run):
+//     the three graphs on DUMP's inputs N times (after one untimed run), the
+//     lines in the batches our pipeline runs (8 of one input width):
 //     {"ms_median", "ms_min", "cpu_ms"} per photo (cpu_ms: process CPU, all
 //     threads), what `vkv bench ppocr-v4` times
 'use strict';
@@ -43,6 +44,22 @@ function nchw(x, h, w) {
     for (let i = 0; i < w; i++)
       for (let c = 0; c < 3; c++) o[c * h * w + y * w + i] = x[(y * w + i) * 3 + c];
   return new ort.Tensor('float32', o, [1, 3, h, w]);
+}
+
+// [[h, w, NHWC floats], ...] -> NCHW tensors of up to n consecutive items of one h x w
+function batches(items, n) {
+  const out = [];
+  for (let k = 0; k < items.length; ) {
+    const [h, w] = items[k];
+    let m = 1;
+    while (k + m < items.length && m < n && items[k + m][0] === h && items[k + m][1] === w) m++;
+    const one = 3 * h * w;
+    const o = new Float32Array(one * m);
+    for (let j = 0; j < m; j++) o.set(nchw(items[k + j][2], h, w).data, one * j);
+    out.push(new ort.Tensor('float32', o, [m, 3, h, w]));
+    k += m;
+  }
+  return out;
 }
 
 async function run(sess, x) {
@@ -231,8 +248,13 @@ async function bench(dir, dump, n) {
   const sc = await ort.InferenceSession.create(path.join(dir, CLS));
   const [h, w] = sh.det;
   const xd = nchw(f32(path.join(dump, 'det_in.f32')), h, w);
-  const xc = sh.cls.map(([i]) => nchw(f32(path.join(dump, `cls_${i}.f32`)), 48, 192));
-  const xr = sh.rec.map(([i, rh, rw]) => nchw(f32(path.join(dump, `rec_${i}.f32`)), rh, rw));
+  // the batches our pipeline runs (tasks/rt_task_ocr.c, RT_OCR_BATCH): the
+  // classifier on the crops in order, 8 at a time; recognition on the lines
+  // of one input width, 8 at a time, in the order shapes.json lists them
+  const BATCH = 8;
+  const xc = batches(sh.cls.map(([i]) => [48, 192, f32(path.join(dump, `cls_${i}.f32`))]), BATCH);
+  const xr = batches(sh.rec.map(([i, rh, rw]) => [rh, rw, f32(path.join(dump, `rec_${i}.f32`))]), BATCH);
+  const nlines = sh.rec.length;
   const once = async () => {
     await run(sd, xd);
     for (const x of xc) await run(sc, x);
@@ -249,7 +271,9 @@ async function bench(dir, dump, n) {
   const c = process.cpuUsage(c0);
   t.sort((a, b) => a - b);
   const cpuMs = (c.user + c.system) / 1000 / n; // all threads of the process, per photo
-  console.log(JSON.stringify({ ms_median: t[t.length >> 1], ms_min: t[0], cpu_ms: cpuMs, iters: n, lines: xr.length }));
+  console.log(
+    JSON.stringify({ ms_median: t[t.length >> 1], ms_min: t[0], cpu_ms: cpuMs, iters: n, lines: nlines, rec_runs: xr.length }),
+  );
 }
 
 const [cmd, dir, dump, a, b] = process.argv.slice(2);

@@ -83,6 +83,9 @@ static void test_ir(void)
     sl.slice_end[3] = 6;
     int s = rt_graph_node_add(g, RT_OP_SLICE, &y, 1, &sl, "slice", &e);
     TH_CHECK(s > 0 && g->tensors[s].shape[1] == 2, "slice with negative start clamps");
+    sl.slice_end[0] = 1000; /* to the end of the batch, whatever it becomes */
+    int s_all = rt_graph_node_add(g, RT_OP_SLICE, &y, 1, &sl, "slice_all", &e);
+    TH_CHECK(s_all > 0 && g->tensors[s_all].shape[0] == 1, "slice to the end at batch 1");
     struct rt_attrs b = {0};
     int bin[2] = {y, wid};
     TH_CHECK(rt_graph_node_add(g, RT_OP_ADD, bin, 2, &b, "badadd", &e) < 0,
@@ -96,6 +99,8 @@ static void test_ir(void)
     TH_CHECK(rt_graph_batch_set(g, 3, &e) == 0 && g->tensors[add].shape[0] == 3 &&
                  g->tensors[rs].shape[0] == 3 && g->tensors[rs].shape[1] == 90,
              "batch_set re-infers shapes, reshape batch follows");
+    TH_CHECK(g->tensors[s_all].shape[0] == 3 && g->tensors[s].shape[0] == 1,
+             "batch_set: a slice to the end follows the batch, a slice [0, 1) stays one wide");
     struct rt_graph *c = rt_graph_clone(g, &e);
     TH_CHECK(c != NULL && c->n_nodes == g->n_nodes && c->tensors[wid].data != g->tensors[wid].data,
              "clone is deep");
