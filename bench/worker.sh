@@ -34,7 +34,7 @@ if [[ $PARTS == synctest ]]; then
   printf '{"name":"wk-test-a","task":"classify","format":"tfjs-graph"}\n' >"$T/models/wk-test-a.json"
   export WK_MODELS_DIR=$T/models
   python3 tests/integration/api_images.py "$T/img" >/dev/null
-  IMG=$T/img/ok.png
+  IMG=${WB_TEST_IMAGE:-$T/img/ok.png}
 else
   [[ -f $IMG && -d var/cache/models/nsfw-mobilenet-v2 ]] ||
     { echo "bench worker: run make models testdata first"; exit 1; }
@@ -83,7 +83,8 @@ fi
 [[ " $PARTS " == *" sync "* || $PARTS == synctest ]] || exit 0
 if [[ $PARTS == synctest ]]; then
   wk_worker_start sync --batch 1 --engine test --test-models wk-test-a --test-delay-ms 0
-  { printf '{"model":"wk-test-a","image_url":"data:image/png;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
+  mime=image/png; [[ $IMG == *.jpg ]] && mime=image/jpeg
+  { printf '{"model":"wk-test-a","image_url":"data:%s;base64,' $mime; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
 else
   wk_worker_start sync --batch 1
   { printf '{"image_url":"data:image/jpeg;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"

@@ -468,14 +468,16 @@ static void img_jpeg_progress(j_common_ptr c)
 static int img_too_costly(struct err *e, const struct img_limits *lim);
 
 static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *info,
-                           const struct img_limits *lim, uint8_t *dst, struct err *e)
+                           const struct img_limits *lim, int denom, uint8_t *dst, struct err *e)
 {
     struct jpeg_decompress_struct cinfo;
     struct img_jpeg_err jerr;
     struct jpeg_progress_mgr prog;
     memset(&prog, 0, sizeof prog);
     uint8_t *volatile row4 = NULL;
-    size_t w = (size_t)info->stored_w, h = (size_t)info->stored_h;
+    /* the output size of DCT scaling by 1/denom: libjpeg rounds up */
+    size_t w = ((size_t)info->stored_w + (size_t)denom - 1) / (size_t)denom;
+    size_t h = ((size_t)info->stored_h + (size_t)denom - 1) / (size_t)denom;
 
     memset(&cinfo, 0, sizeof cinfo);
     cinfo.err = jpeg_std_error(&jerr.pub);
@@ -501,11 +503,16 @@ static int img_jpeg_decode(const uint8_t *d, size_t n, const struct img_info *in
         snprintf(jerr.msg, sizeof jerr.msg, "no image in the stream");
         longjmp(jerr.jb, 1);
     }
-    if (cinfo.image_width != w || cinfo.image_height != h) {
+    if (cinfo.image_width != (JDIMENSION)info->stored_w ||
+        cinfo.image_height != (JDIMENSION)info->stored_h) {
         snprintf(jerr.msg, sizeof jerr.msg, "frame size %ux%u differs from the header",
                  cinfo.image_width, cinfo.image_height);
         longjmp(jerr.jb, 1);
     }
+    /* scaling skips only inverse-DCT work: every block is still entropy
+     * decoded, so a truncated or corrupt stream fails as at full size */
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (unsigned int)denom;
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
@@ -875,8 +882,10 @@ static void img_orient(const uint8_t *src, size_t sw, size_t sh, int o, uint8_t 
  * Probes, checks limits, then decodes data[0..n) to RGB8 with EXIF
  * orientation applied.  Ownership and errors: see img.h.  Thread-safe.
  */
-int img_decode(const void *data, size_t n, const struct img_limits *lim, struct ar *ar,
-               struct img *out, struct img_info *info_out, struct err *e)
+/* img_decode, a JPEG at 1/denom (1, 2, 4 or 8) of its size; min_side > 0
+ * picks the denominator (img_decode_reduced) */
+static int img_decode_at(const void *data, size_t n, const struct img_limits *lim, int min_side,
+                         struct ar *ar, struct img *out, struct img_info *info_out, struct err *e)
 {
     struct img_limits tmp;
     struct img_info info;
@@ -890,7 +899,15 @@ int img_decode(const void *data, size_t n, const struct img_limits *lim, struct 
     if (rc != IMG_OK)
         return rc;
 
-    size_t bytes = (size_t)info.stored_w * (size_t)info.stored_h * 3;
+    int denom = 1;
+    if (min_side > 0 && info.format == IMG_FORMAT_JPEG) {
+        int longer = info.stored_w > info.stored_h ? info.stored_w : info.stored_h;
+        while (denom < 8 && (longer + 2 * denom - 1) / (2 * denom) >= min_side)
+            denom *= 2;
+    }
+    size_t sw = ((size_t)info.stored_w + (size_t)denom - 1) / (size_t)denom;
+    size_t sh = ((size_t)info.stored_h + (size_t)denom - 1) / (size_t)denom;
+    size_t bytes = sw * sh * 3;
     uint8_t *final = img_buf_alloc(ar, bytes);
     if (final == NULL)
         return img_oom(e, bytes);
@@ -903,7 +920,7 @@ int img_decode(const void *data, size_t n, const struct img_limits *lim, struct 
     }
     switch (info.format) {
     case IMG_FORMAT_JPEG:
-        rc = img_jpeg_decode(data, n, &info, lim, pix, e);
+        rc = img_jpeg_decode(data, n, &info, lim, denom, pix, e);
         break;
     case IMG_FORMAT_PNG:
         rc = img_png_decode(data, n, &info, lim, pix, e);
@@ -917,7 +934,7 @@ int img_decode(const void *data, size_t n, const struct img_limits *lim, struct 
         break;
     }
     if (rc == IMG_OK && pix != final)
-        img_orient(pix, (size_t)info.stored_w, (size_t)info.stored_h, info.orientation, final);
+        img_orient(pix, sw, sh, info.orientation, final);
     if (pix != final)
         free(pix);
     if (rc != IMG_OK) {
@@ -925,11 +942,23 @@ int img_decode(const void *data, size_t n, const struct img_limits *lim, struct 
             free(final);
         return rc;
     }
-    out->w = info.w;
-    out->h = info.h;
+    out->w = (int)(info.orientation >= 5 ? sh : sw);
+    out->h = (int)(info.orientation >= 5 ? sw : sh);
     out->rgb = final;
     out->owned = ar == NULL;
     return IMG_OK;
+}
+
+int img_decode(const void *data, size_t n, const struct img_limits *lim, struct ar *ar,
+               struct img *out, struct img_info *info_out, struct err *e)
+{
+    return img_decode_at(data, n, lim, 0, ar, out, info_out, e);
+}
+
+int img_decode_reduced(const void *data, size_t n, const struct img_limits *lim, int min_side,
+                       struct ar *ar, struct img *out, struct img_info *info, struct err *e)
+{
+    return img_decode_at(data, n, lim, min_side > 0 ? min_side : 1, ar, out, info, e);
 }
 
 /* frees malloc'ed pixels; arena pixels are left to the arena; im may be NULL */

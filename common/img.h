@@ -150,6 +150,21 @@ int img_probe(const void *data, size_t n, const struct img_limits *lim, struct i
 int img_decode(const void *data, size_t n, const struct img_limits *lim, struct ar *ar,
                struct img *out, struct img_info *info, struct err *e);
 
+/*
+ * img_decode for a caller that needs the file proved whole but not every
+ * pixel (vkv-api's validation, whose pixels only make a thumbnail): a JPEG
+ * is decoded with libjpeg's DCT scaling at the smallest size 1/2, 1/4 or
+ * 1/8 whose longer side stays >= min_side (1..; <= 0 counts as 1).  Every
+ * block is still entropy-decoded, so a truncated or corrupt JPEG fails
+ * exactly as in img_decode, under the same limits and CPU budget (checked
+ * against the file's full size), with a fraction of the inverse-DCT,
+ * upsampling and colour work and of the memory.  PNG and WebP decode at
+ * full size.  out->w/h are the decoded (oriented) size; info the file's.
+ * Ownership and returns as img_decode.
+ */
+int img_decode_reduced(const void *data, size_t n, const struct img_limits *lim, int min_side,
+                       struct ar *ar, struct img *out, struct img_info *info, struct err *e);
+
 /* frees a malloc'ed img->rgb (does nothing for arena memory); im may be NULL */
 void img_free(struct img *im);
 

@@ -7,7 +7,8 @@
  * invariants the callers rely on: a decode that succeeds agrees with the
  * probe (format, displayed size), fits the limits, and every output byte
  * is readable; probe and decode fail the same way; arena and malloc paths
- * agree; and the resize of any decoded image works.
+ * agree; the reduced decode (img_decode_reduced) gives the same verdict;
+ * and the resize of any decoded image works.
  * See tests/fuzz/README.md.
  */
 #include "tests/fuzz/fuzz.h"
@@ -29,6 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     int prc = img_probe(data, size, &lim, &pinfo, &e);
     int drc = img_decode(data, size, &lim, NULL, &im, &dinfo, &e);
+    /* the reduced decode (vkv-api's validation) gives the same verdict */
+    struct img red;
+    int rrc = img_decode_reduced(data, size, &lim, 16, NULL, &red, NULL, &e);
+    CM_ASSERT(rrc == drc);
+    CM_ASSERT(rrc != IMG_OK ||
+              (red.w >= 1 && red.h >= 1 && red.w <= dinfo.w && red.h <= dinfo.h &&
+               (dinfo.format == IMG_FORMAT_JPEG || (red.w == dinfo.w && red.h == dinfo.h))));
+    img_free(&red);
     if (prc != IMG_OK) {
         /* what the probe refuses, the decoder refuses the same way */
         CM_ASSERT(drc == prc && im.rgb == NULL);

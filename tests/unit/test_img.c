@@ -525,6 +525,70 @@ static void test_jpeg(void)
     TH_CHECK(decode(&j, &small, &im, NULL, &e) == IMG_OK, "jpeg within explicit limits decodes");
     img_free(&im);
 
+    /* reduced decode (vkv-api's validation): DCT scaling, the same verdicts */
+    {
+        int bw = 800, bh = 600;
+        uint8_t *bp = pattern(bw, bh);
+        struct buf jb = jpeg_enc(bp, bw, bh, 0, NULL, 0);
+        err_clear(&e);
+        TH_EQ_INT(img_decode_reduced(jb.p, jb.n, NULL, 160, NULL, &im, &info, &e), IMG_OK,
+                  "reduced decode of an 800x600 jpeg");
+        TH_CHECK(im.w == 200 && im.h == 150 && info.w == 800 && info.h == 600 && im.owned,
+                 "min side 160: 1/4, 200x150; info keeps 800x600 (got %dx%d)", im.w, im.h);
+        TH_CHECK(quadrants(&im, Q_RED, Q_GREEN, Q_BLUE, Q_WHITE, 40), "reduced colours are right");
+        img_free(&im);
+        TH_CHECK(img_decode_reduced(jb.p, jb.n, NULL, 0, NULL, &im, NULL, &e) == IMG_OK &&
+                     im.w == 100 && im.h == 75,
+                 "min side 0: the smallest scale, 1/8 (got %dx%d)", im.w, im.h);
+        img_free(&im);
+        TH_CHECK(img_decode_reduced(jb.p, jb.n, NULL, 500, NULL, &im, NULL, &e) == IMG_OK &&
+                     im.w == 800 && im.h == 600,
+                 "min side 500: full size (1/2 would be 400 wide; got %dx%d)", im.w, im.h);
+        img_free(&im);
+        uint8_t ex6[64];
+        size_t ex6n = exif_block(ex6, 6, 0);
+        struct buf jo = jpeg_enc(bp, bw, bh, 0, ex6, ex6n);
+        TH_CHECK(img_decode_reduced(jo.p, jo.n, NULL, 160, NULL, &im, &info, &e) == IMG_OK &&
+                     im.w == 150 && im.h == 200 && info.w == 600 && info.h == 800,
+                 "EXIF orientation 6, reduced: 150x200 upright (got %dx%d)", im.w, im.h);
+        img_free(&im);
+        struct buf jpr = jpeg_enc(bp, bw, bh, J_PROGRESSIVE, NULL, 0);
+        TH_CHECK(img_decode_reduced(jpr.p, jpr.n, NULL, 160, NULL, &im, NULL, &e) == IMG_OK &&
+                     quadrants(&im, Q_RED, Q_GREEN, Q_BLUE, Q_WHITE, 40),
+                 "progressive jpeg, reduced");
+        img_free(&im);
+        /* a truncated or scribbled stream: the reduced decode says what the
+         * full one says, at every cut */
+        int same = 1, refused = 0;
+        for (size_t cut = 16; cut < jb.n; cut += jb.n / 23) {
+            struct img a, b;
+            int r1 = img_decode(jb.p, cut, NULL, NULL, &a, NULL, &e);
+            int r2 = img_decode_reduced(jb.p, cut, NULL, 160, NULL, &b, NULL, &e);
+            same &= r1 == r2;
+            refused += r2 != IMG_OK;
+            img_free(&a);
+            img_free(&b);
+        }
+        TH_CHECK(same && refused >= 20, "truncated at 23 places: same verdicts, %d refused",
+                 refused);
+        same = 1;
+        for (size_t at = 700; at + 16 < jb.n; at += jb.n / 17) {
+            struct buf x = {0};
+            buf_put(&x, jb.p, jb.n);
+            for (size_t i = at; i < at + 16; i++)
+                x.p[i] ^= 0xa5;
+            struct img a, b;
+            int r1 = img_decode(x.p, x.n, NULL, NULL, &a, NULL, &e);
+            int r2 = img_decode_reduced(x.p, x.n, NULL, 160, NULL, &b, NULL, &e);
+            same &= r1 == r2;
+            img_free(&a);
+            img_free(&b);
+            free(x.p);
+        }
+        TH_CHECK(same, "scribbled entropy data at 17 places: same verdicts");
+        free(jb.p), free(jo.p), free(jpr.p), free(bp);
+    }
+
     free(j.p), free(jp.p), free(jg.p), free(jc.p), free(jbad.p), free(pat);
 }
 
