@@ -312,7 +312,8 @@ int wk_batch_run(struct wk_res *r, const char *model, int max_batch, int n, stru
 #define WK_ANALYZE_MODEL "analyze"
 /* sub-tasks of one analyze job */
 #define WK_ANALYZE_MAX_PARTS 8
-/* what an analyze job's caption part asks the captioner (Moondream 2) */
+/* what an analyze job's caption part asks the captioner (Moondream 2) when its params
+ * carry no "caption" options (the published sampling defaults) */
 #define WK_ANALYZE_CAPTION_PARAMS "{\"task\":\"caption\",\"length\":\"short\"}"
 /* at most this many caption words become tags */
 #define WK_CAPTION_TAGS 16

@@ -36,9 +36,11 @@ struct job {
     struct err first_err; /* of the first failed part */
     double infer_ms[WK_ANALYZE_MAX_PARTS];
     struct img dec;
+    char *cap_params; /* the captioner's params from params.caption; NULL: the default */
 };
 
-/* parses {"tasks": [...], "models": {task: model}} into j; 0 or -1 with e */
+/* parses {"tasks": [...], "models": {task: model}, "caption"?: {length, settings}} into j
+ * (j->cap_params allocated when caption options are given); 0 or -1 with e */
 static int params_parse(const char *text, struct job *j, struct err *e)
 {
     json_t *p = json_loads(text ? text : "{}", 0, NULL);
@@ -66,6 +68,22 @@ static int params_parse(const char *text, struct job *j, struct err *e)
         snprintf(j->parts[j->nparts].task, TASK_LEN, "%s", task);
         snprintf(j->parts[j->nparts].model, WK_MODEL_NAME_LEN, "%s", model);
         j->nparts++;
+    }
+    json_t *cap = json_object_get(p, "caption");
+    if (json_is_object(cap)) {
+        /* vkv-api checked the options (fcgi/handlers/h_analyze.c) */
+        json_t *cp =
+            json_pack("{s:s, s:O?, s:O?}", "task", "caption", "length",
+                      json_object_get(cap, "length"), "settings", json_object_get(cap, "settings"));
+        if (cp == NULL || json_string_value(json_object_get(cp, "length")) == NULL) {
+            json_decref(cp);
+            rc = err_set(e, WK_ERR_INPUT, ERR_INVALID, "invalid_params",
+                         "analyze params: caption needs a length");
+            goto out;
+        }
+        j->cap_params = json_dumps(cp, JSON_COMPACT);
+        json_decref(cp);
+        CM_ASSERT(j->cap_params != NULL);
     }
 out:
     json_decref(p);
@@ -446,7 +464,8 @@ static int run_window(struct wk_res *r, const struct wk_engine *eng, int max_bat
                 if (strcmp(pairs[p].task, "caption") == 0) {
                     /* the captioner (Moondream 2) takes its task from params and decodes the
                      * photo itself: a second decode, small beside its seconds of generation */
-                    sub[m].params_json = WK_ANALYZE_CAPTION_PARAMS;
+                    sub[m].params_json =
+                        jobs[i].cap_params ? jobs[i].cap_params : WK_ANALYZE_CAPTION_PARAMS;
                     sub[m].input = items[i].input;
                     sub[m].input_len = items[i].input_len;
                 }
@@ -576,6 +595,8 @@ int wk_analyze_run(struct wk_res *r, const struct wk_engine *eng, int max_batch,
                 jobs[i].slot[k] = NULL;
             }
             img_free(&jobs[i].dec);
+            free(jobs[i].cap_params);
+            jobs[i].cap_params = NULL;
         }
         lo = hi;
     }

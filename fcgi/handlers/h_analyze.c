@@ -75,6 +75,69 @@ int api_analyze_check_model(struct api_ctx *ctx, struct api_job_spec *spec, stru
     return API_OK;
 }
 
+/*
+ * params.caption: {"length"?, "settings"?: {temperature, top_p, max_tokens}}
+ * for the caption part, checked as /v1/caption checks them; *out is the
+ * resolved object ({"length", "settings"}), owned by the request's arena
+ */
+static int caption_opts(struct api_ctx *ctx, json_t *c, json_t **out, struct err *e)
+{
+    if (!json_is_object(c))
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "\"caption\" must be an object: {length?, settings?}");
+    const char *key;
+    json_t *v;
+    json_object_foreach(c, key, v)
+    {
+        if (strcmp(key, "length") != 0 && strcmp(key, "settings") != 0)
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_field",
+                           "unknown caption option \"%.64s\" (length, settings)", key);
+    }
+    const char *len = "short";
+    json_t *l = json_object_get(c, "length");
+    if (l != NULL) {
+        len = json_string_value(l);
+        if (len == NULL ||
+            (strcmp(len, "short") != 0 && strcmp(len, "normal") != 0 && strcmp(len, "long") != 0))
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                           "caption.length must be short, normal or long");
+    }
+    json_t *set = api_json_own(ctx->ar, json_object());
+    json_t *o = api_json_own(ctx->ar, json_object());
+    if (set == NULL || o == NULL)
+        return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of request memory");
+    json_t *st = json_object_get(c, "settings");
+    if (st != NULL && !json_is_object(st))
+        return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                       "caption.settings must be an object");
+    /* the generation settings of /v1/caption, with its bounds */
+    static const struct {
+        const char *k;
+        double lo, hi;
+    } lim[3] = {{"temperature", 0, 2}, {"top_p", 0, 1}, {"max_tokens", 1, 4096}};
+    json_object_foreach(st, key, v)
+    {
+        int i = 0;
+        while (i < 3 && strcmp(lim[i].k, key) != 0)
+            i++;
+        if (i == 3)
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_field",
+                           "unknown caption setting \"%.64s\" (temperature, top_p, max_tokens)",
+                           key);
+        double x = json_number_value(v);
+        if (!json_is_number(v) || x < lim[i].lo || x > lim[i].hi || (i == 1 && x == 0) ||
+            (i == 2 && !json_is_integer(v)))
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                           "caption.settings.%s must be a%s number in %s%g..%g", lim[i].k,
+                           i == 2 ? "n integer" : "", i == 1 ? "(" : "", lim[i].lo, lim[i].hi);
+        json_object_set(set, key, v);
+    }
+    json_object_set_new(o, "length", json_string(len));
+    json_object_set(o, "settings", set);
+    *out = o;
+    return API_OK;
+}
+
 int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct err *e)
 {
     json_t *p =
@@ -86,9 +149,9 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
     json_t *v;
     json_object_foreach(p, key, v)
     {
-        if (strcmp(key, "tasks") != 0 && strcmp(key, "models") != 0)
+        if (strcmp(key, "tasks") != 0 && strcmp(key, "models") != 0 && strcmp(key, "caption") != 0)
             return err_set(e, API_ERR_INVALID, ERR_INVALID, "unknown_field",
-                           "unknown analyze parameter \"%.64s\" (tasks, models)", key);
+                           "unknown analyze parameter \"%.64s\" (tasks, models, caption)", key);
     }
     json_t *tasks = json_object_get(p, "tasks");
     json_t *models = json_object_get(p, "models");
@@ -128,6 +191,18 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
             json_array_append_new(out_tasks, json_string(s));
         }
     }
+    json_t *copt = NULL, *cap = json_object_get(p, "caption");
+    if (cap != NULL && !json_is_null(cap)) {
+        int asked = 0;
+        size_t k;
+        json_t *u;
+        json_array_foreach(out_tasks, k, u) asked |= strcmp(json_string_value(u), "caption") == 0;
+        if (!asked)
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                           "\"caption\" options given, but caption is not among the tasks");
+        if (caption_opts(ctx, cap, &copt, e) != API_OK)
+            return API_ERR_INVALID;
+    }
     json_object_foreach(models, key, v)
     {
         int asked = 0;
@@ -155,6 +230,8 @@ int api_analyze_params(struct api_ctx *ctx, struct api_job_spec *spec, struct er
         json_object_set_new(out_models, task, json_string(model));
     }
     json_t *resolved = json_pack("{s:O, s:O}", "tasks", out_tasks, "models", out_models);
+    if (resolved != NULL && copt != NULL)
+        json_object_set(resolved, "caption", copt);
     char *s = resolved ? json_dumps(resolved, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(resolved);
     spec->params_json = s ? ar_strdup(ctx->ar, s) : NULL;
@@ -169,7 +246,8 @@ static int body_to_job(struct api_ctx *ctx, json_t *body, struct err *e)
 {
     if (json_object_get(body, "task") != NULL || json_object_get(body, "params") != NULL)
         return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
-                       "/v1/analyze takes \"tasks\" and \"models\", not \"task\" or \"params\"");
+                       "/v1/analyze takes \"tasks\", \"models\" and \"caption\", not \"task\" "
+                       "or \"params\"");
     json_t *params = json_object();
     json_t *tasks = json_object_get(body, "tasks");
     if (json_is_string(tasks)) {
@@ -195,8 +273,21 @@ static int body_to_job(struct api_ctx *ctx, json_t *body, struct err *e)
     } else if (models != NULL) {
         json_object_set(params, "models", models);
     }
+    json_t *cap = json_object_get(body, "caption");
+    if (json_is_string(cap)) {
+        json_t *c = json_loads(json_string_value(cap), 0, NULL);
+        if (c == NULL) {
+            json_decref(params);
+            return err_set(e, API_ERR_INVALID, ERR_INVALID, "invalid_field",
+                           "field \"caption\" must be a json object {length?, settings?}");
+        }
+        json_object_set_new(params, "caption", c);
+    } else if (cap != NULL) {
+        json_object_set(params, "caption", cap);
+    }
     json_object_del(body, "tasks");
     json_object_del(body, "models");
+    json_object_del(body, "caption");
     json_object_set_new(body, "params", params);
     json_object_set_new(body, "task", json_string(API_ANALYZE_TASK));
     return API_OK;

@@ -7,6 +7,11 @@ with random weights (no real tokenizer can be fetched here).
                                    filler tokens up to 51200 ids
   md_tok_gen.py gpt2 OUT.json      the 256 byte tokens first, filler, and
                                    <|endoftext|> at 50256 (the GPT-2 layout)
+  md_tok_gen.py starmie-words OUT.json
+                                   starmie, but every other filler token
+                                   starts with a space, so text decoded
+                                   from random ids falls into words (the
+                                   caption words of /v1/analyze's tags)
 
 Byte-level BPE (ByteLevel pre-tokenizer and decoder) without merges: text
 encodes to byte tokens; every id of a 51200 vocabulary decodes.
@@ -32,7 +37,7 @@ def main():
     kind, out = sys.argv[1], sys.argv[2]
     byte_tok = [bytes_to_unicode()[b] for b in range(256)]
     vocab, added = {}, []
-    if kind == "starmie":
+    if kind in ("starmie", "starmie-words"):
         specials = ["<|endoftext|>"] + ["<|md_reserved_%d|>" % i for i in range(1, 10)]
         for i, s in enumerate(specials):
             vocab[s] = i
@@ -51,7 +56,9 @@ def main():
             added.append({"id": nid, "content": "<|endoftext|>", "single_word": False,
                           "lstrip": False, "rstrip": False, "normalized": False, "special": True})
         else:
-            vocab["w%d" % k] = nid
+            # "\u0120" is the byte-level form of a space
+            space = "\u0120" if kind == "starmie-words" and k % 2 else ""
+            vocab["%sw%d" % (space, k)] = nid
             k += 1
         nid += 1
     tj = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,

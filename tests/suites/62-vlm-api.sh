@@ -3,7 +3,8 @@
 # vkv-worker running the reduced random-weight Moondream 2 (vlm/) on
 # lavapipe; the official moondream@0.2.0 client for caption and query,
 # whole and streamed (token by token: several chunks before the job ends);
-# greedy answers equal vkv md's on the same photo.
+# greedy answers equal vkv md's on the same photo; /v1/analyze with a caption
+# part gives that caption and its words as tags.
 set -uo pipefail
 cd "${VKV_ROOT:-$(pwd)}"
 BIN=${BIN:-build/bin}
@@ -28,12 +29,13 @@ if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
   export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 fi
 
-# the model directory, as an operator installs it (random weights, reduced sizes)
+# the model directory, as an operator installs it (random weights, reduced sizes;
+# a tokenizer whose filler tokens fall into words, for the caption tags below)
 CACHE=$T/cache; M=$CACHE/moondream2
 mkdir -p "$M" "$T/models"
 "$PY" tests/ref/moondream_ref.py --config tests/ref/md2_small.json --parts text,vision,region \
   --save "$M/model.safetensors" >/dev/null &&
-  "$PY" tests/ref/md_tok_gen.py starmie "$M/tokenizer.json" ||
+  "$PY" tests/ref/md_tok_gen.py starmie-words "$M/tokenizer.json" ||
   { echo "not ok - reduced Moondream 2 written"; exit 1; }
 cp tests/ref/md2_small.json "$M/config.json"
 echo 2025-06-21 >"$M/revision"
@@ -138,6 +140,75 @@ sys.exit(0 if ok else 1)
 PYEOF
 then :; else rc=1; fi
 ((rc == 0)) || { echo "# worker log:"; tail -20 "$T/worker.log"; }
+
+# ---- /v1/analyze with a caption part on the same model: the caption is
+# /v1/caption's and vkv md's greedy caption of the photo, and the tags are
+# its words by README's rule ("Photo analysis", Tags), with the stopwords
+# read from worker/wk_analyze.c so the rule has one source
+acheck() { # acheck "what" python-expression-over-j (file $T/an.json)
+  if "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+    "$T/an.json" "$2" 2>/dev/null; then
+    echo "ok - $1"
+  else
+    echo "not ok - $1"; echo "# $(head -c 600 "$T/an.json")"; rc=1
+  fi
+}
+for ph in "$IMG" "$IMAGES/chelsea.png"; do
+  want=$("$BIN/vkv" md caption "$M" "$ph" --length short --max-tokens 12) ||
+    { echo "not ok - vkv md caption $ph"; rc=1; continue; }
+  echo "$want" >"$T/an-want.json"
+  case $ph in *.png) mime=image/png ;; *) mime=image/jpeg ;; esac
+  body "$(base64 -w0 "$ph")" "$mime" \
+    '"tasks":["caption"],"caption":{"length":"short","settings":{"temperature":0,"max_tokens":12}}' |
+    sed 's/"tier":"BACKGROUND",//' >"$T/an-b.json"
+  curl -s -o "$T/an.json" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    --data-binary @"$T/an-b.json" "$NGINX_URL/v1/analyze"
+  body "$(base64 -w0 "$ph")" "$mime" '"length":"short","settings":{"temperature":0,"max_tokens":12}' |
+    sed 's/"tier":"BACKGROUND",//' >"$T/cap-b.json"
+  curl -s -o "$T/cap.json" -H "X-Moondream-Auth: $KEY" -H 'Content-Type: application/json' \
+    --data-binary @"$T/cap-b.json" "$NGINX_URL/v1/caption"
+  # the tag rule, from the caption (README: lowercased, ASCII letters and
+  # digits plus bytes of other UTF-8 letters, words under 3 bytes and the
+  # stopwords dropped, each once, at most 16)
+  "$PY" - "$T/an-want.json" worker/wk_analyze.c >"$T/an-tags.json" <<'PY'
+import json, re, sys
+cap = json.load(open(sys.argv[1]))["caption"]
+src = open(sys.argv[2]).read()
+stop = set(re.findall(r'"([a-z]+)"', src.split("stopwords[] = {", 1)[1].split("NULL}", 1)[0]))
+tags, w = [], b""
+for c in cap.encode() + b"\0":
+    if c >= 0x80 or chr(c).isascii() and chr(c).isalnum():
+        w += bytes([c]).lower(); continue
+    t = w.decode("utf-8", "replace")
+    if 3 <= len(w) < 64 and t not in stop and t not in tags and len(tags) < 16:
+        tags.append(t)
+    w = b""
+print(json.dumps({"caption": cap, "tags": tags, "stopwords": len(stop)}))
+PY
+  w=$(cat "$T/an-tags.json")
+  n=$(basename "$ph")
+  acheck "$n: /v1/analyze tasks [caption] (greedy, 12 tokens) answers the caption of vkv md caption --length short" \
+    'j["results"]["caption"]["caption"] == '"$w"'["caption"] and j["failed"] == [] and j["tasks"] == ["caption"]'
+  acheck "$n: ... and of /v1/caption with the same settings" \
+    'j["results"]["caption"]["caption"] == json.load(open("'"$T/cap.json"'"))["caption"]'
+  acheck "$n: ... its tags are the caption's words by the documented rule ($(echo "$w" | "$PY" -c 'import json,sys; j=json.load(sys.stdin); print(len(j["tags"]), "of", repr(j["caption"][:60]), "-", j["stopwords"], "stopwords")'))" \
+    'len(j["tags"]) >= 2 and j["tags"] == '"$w"'["tags"] and all(d["source"] == "caption" and "score" not in d for d in j["tag_details"]) and '"$w"'["stopwords"] > 50'
+done
+# the analyze job stored the resolved caption options
+jid=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["job_id"])' "$T/an.json")
+curl -s -o "$T/an.json" -H "Authorization: Bearer $KEY" "$NGINX_URL/v1/jobs/$jid"
+acheck "the analyze job's params hold the resolved caption options" \
+  'j["params"]["caption"] == {"length": "short", "settings": {"temperature": 0, "max_tokens": 12}}'
+abad() { # abad "what" code body-fields
+  printf '{"image_url":"data:image/jpeg;base64,%s",%s}' "$A64" "$3" >"$T/an-b.json"
+  curl -s -o "$T/an.json" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    --data-binary @"$T/an-b.json" "$NGINX_URL/v1/analyze"
+  acheck "$1: 400 $2" 'j["error"]["code"] == "'"$2"'"'
+}
+abad "caption options without the caption task" invalid_field '"tasks":["detect_faces"],"caption":{"length":"short"}'
+abad "caption.settings.temperature 3" invalid_field '"tasks":["caption"],"caption":{"settings":{"temperature":3}}'
+abad "caption.length odd" invalid_field '"tasks":["caption"],"caption":{"length":"tiny"}'
+abad "an unknown caption option" unknown_field '"tasks":["caption"],"caption":{"seed":1}'
 
 # ---- residency: what /v1/gpus says about Moondream, and its out-of-memory path
 fails=0
