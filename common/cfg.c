@@ -79,6 +79,9 @@ static const struct cfg_entry cfg_entries[] = {
      "side of the thumbnail vkv-api keeps per job for the dashboard (below 8 = none)"},
     {"VKV_FACES_CACHE_MB", CFG_TYPE_INT, "512", 1, 1048576, 0, A,
      "memory per vkv-api process for the face search's descriptor matrices (about 1 KB a face)"},
+    {"VKV_FACES_PGVECTOR", CFG_TYPE_INT, "1", 0, 1, 0, A,
+     "1: search faces through pgvector's index when the database has it (migration 0008); 0: "
+     "always the exact in-memory search"},
     /* postgresql */
     {"VKV_PG_HOST", CFG_TYPE_STR, "var/run", 0, 0, 0, A | W | C | R,
      "PostgreSQL host or socket directory"},

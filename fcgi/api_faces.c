@@ -17,6 +17,13 @@
  * Memory: VKV_FACES_CACHE_MB per process (all tenants); past it the least
  * recently searched tenants not in use are dropped (and reloaded when
  * searched again).
+ *
+ * Where the operator's PostgreSQL has pgvector, migration 0008 sets up an
+ * HNSW index on the descriptors, and the search asks the database instead
+ * (faces_vector_search: ORDER BY the distance, through the index).  Whether
+ * it is there is asked again every VEC_RECHECK_MS, so a
+ * `SELECT faces_vector_setup()` after installing pgvector takes effect
+ * without a restart.  Untested here: Debian 12 has no pgvector.
  */
 #include "fcgi/api_impl.h"
 
@@ -38,6 +45,8 @@
 #define DIM 1024
 /* rows per fetch while loading a tenant */
 #define PAGE 4096
+/* how often a process asks again whether pgvector's index is there */
+#define VEC_RECHECK_MS 60000.0
 
 struct tcache {
     int64_t tenant;
@@ -51,6 +60,9 @@ struct tcache {
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct tcache *g_head;
+/* faces_vector_ready()'s last answer (-1: not asked yet) and when (g_mu) */
+static int g_vec = -1;
+static double g_vec_ms;
 
 size_t api_faces_cache_bytes(void)
 {
@@ -276,13 +288,89 @@ static int scored_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* whether to search through pgvector's index (asked at most every VEC_RECHECK_MS) */
+static int vec_ready(struct api_ctx *ctx)
+{
+    if (cfg_int("VKV_FACES_PGVECTOR") == 0)
+        return 0;
+    double now = cm_now_ms();
+    pthread_mutex_lock(&g_mu);
+    int v = g_vec, known = g_vec >= 0 && now - g_vec_ms < VEC_RECHECK_MS;
+    pthread_mutex_unlock(&g_mu);
+    if (known)
+        return v;
+    struct err e;
+    err_clear(&e);
+    PGresult *res = pgx_exec(ctx->db, SQLQ_FACES_VECTOR_READY, 0, NULL, NULL, NULL, 0, &e);
+    /* not known (the database is away): the in-memory search, asked again next time */
+    if (res == NULL || PQntuples(res) != 1)
+        return 0;
+    int now_v = PQgetvalue(res, 0, 0)[0] == 't';
+    pthread_mutex_lock(&g_mu);
+    if (g_vec != now_v)
+        log_info("face search: %s", now_v ? "through pgvector's index (migration 0008)"
+                                          : "exact, in memory (no pgvector index)");
+    g_vec = now_v;
+    g_vec_ms = now;
+    pthread_mutex_unlock(&g_mu);
+    return now_v;
+}
+
+static float be_f32(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    x = ntohl(x);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/* the search through pgvector's index (faces_vector_search, migration 0008) */
+static int vec_search(struct api_ctx *ctx, int64_t tenant, const float *q, int k, int64_t skip,
+                      struct api_face_match *out, int *n, int64_t *searched, struct err *e)
+{
+    char tb[24], sb[24], kb[24];
+    const char *v[4] = {pgx_i64(tb, tenant), NULL, pgx_i64(sb, skip), pgx_i64(kb, k)};
+    PGresult *res = pgx_exec(ctx->db, SQLQ_FACES_STAT, 1, v, NULL, NULL, 1, e);
+    if (res == NULL)
+        return API_ERR;
+    *searched = pgx_bin_i64(res, 0, 0);
+    /* the query as a real[] literal: %.9g keeps every float exactly */
+    char *arr = ar_alloc(ctx->ar, (size_t)DIM * 18 + 4);
+    if (arr == NULL)
+        return err_set(e, API_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of memory");
+    size_t o = 0;
+    arr[o++] = '{';
+    for (int i = 0; i < DIM; i++)
+        o += (size_t)snprintf(arr + o, 18, "%s%.9g", i ? "," : "", (double)q[i]);
+    arr[o++] = '}';
+    arr[o] = '\0';
+    v[1] = arr;
+    res = pgx_exec(ctx->db, SQLQ_FACES_VECTOR_SEARCH, 4, v, NULL, NULL, 1, e);
+    if (res == NULL)
+        return API_ERR;
+    for (int i = 0; i < PQntuples(res) && i < k; i++) {
+        out[i].id = pgx_bin_i64(res, i, 0);
+        out[i].score = be_f32(PQgetvalue(res, i, 1));
+        *n = i + 1;
+    }
+    return API_OK;
+}
+
 int api_faces_search(struct api_ctx *ctx, int64_t tenant, const float *q0, int k, int64_t skip,
-                     struct api_face_match *out, int *n, int64_t *searched, struct err *e)
+                     struct api_face_match *out, int *n, int64_t *searched, const char **how,
+                     struct err *e)
 {
     float q[DIM];
     memcpy(q, q0, sizeof(q));
     normalise(q);
     *n = 0;
+    *how = "exact";
+    if (vec_ready(ctx)) {
+        *how = "pgvector";
+        return vec_search(ctx, tenant, q, k, skip, out, n, searched, e);
+    }
     struct tcache *t = acquire(tenant);
     pthread_rwlock_wrlock(&t->lk);
     int rc = refresh(ctx, t, e);

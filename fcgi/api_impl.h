@@ -202,12 +202,16 @@ struct api_face_match {
  * tenant's in-memory int8 matrix is brought up to date from PostgreSQL
  * (rows added since the last call; a reload when rows went missing), the
  * scan keeps 4k + 64 candidates, and those are re-scored with their float
- * descriptors.  Writes out[0..*n) and the rows searched in *searched.
+ * descriptors.  Where the database has pgvector's index (migration 0008,
+ * faces_vector_ready(); VKV_FACES_PGVECTOR=1) the search runs there
+ * instead, approximate as the index is.  Writes out[0..*n), the rows
+ * searched in *searched and *how ("exact" or "pgvector", static).
  * Returns API_OK or an error (503 db_unavailable, 507 out_of_memory).
  * Thread-safe: one matrix per tenant per process, shared by the threads.
  */
 int api_faces_search(struct api_ctx *ctx, int64_t tenant, const float *q, int k, int64_t skip,
-                     struct api_face_match *out, int *n, int64_t *searched, struct err *e);
+                     struct api_face_match *out, int *n, int64_t *searched, const char **how,
+                     struct err *e);
 
 /* bytes of the matrices held by this process (metrics, tests); cannot fail */
 size_t api_faces_cache_bytes(void);

@@ -274,17 +274,20 @@ int api_h_faces_similar(struct api_ctx *ctx, struct api_req *r)
     struct api_face_match m[100];
     int n = 0;
     int64_t searched = 0;
+    const char *how = "exact";
     double t0 = cm_now_ms();
-    if (api_faces_search(ctx, r->tenant.id, q, (int)limit, face_id, m, &n, &searched, &e) != API_OK)
+    if (api_faces_search(ctx, r->tenant.id, q, (int)limit, face_id, m, &n, &searched, &how, &e) !=
+        API_OK)
         return api_reply_err(r, &e);
     double search_ms = cm_now_ms() - t0;
     while (n > 0 && m[n - 1].score < min_sim)
         n--;
     /* what the answer shows of each match */
     json_t *matches = json_array();
-    json_t *out = json_pack("{s:o, s:o, s:I, s:f, s:s}", "query", json_incref(query), "matches",
-                            matches, "searched", (json_int_t)searched, "search_ms",
-                            round(search_ms * 1000) / 1000, "request_id", r->request_id);
+    json_t *out =
+        json_pack("{s:o, s:o, s:I, s:s, s:f, s:s}", "query", json_incref(query), "matches", matches,
+                  "searched", (json_int_t)searched, "search", how, "search_ms",
+                  round(search_ms * 1000) / 1000, "request_id", r->request_id);
     if (out == NULL)
         return api_reply_error(r, 503, "out_of_memory", 1, "out of memory");
     if (n > 0) {

@@ -41,3 +41,12 @@ SELECT face_index, id, descriptor::text
 -- The ids of the tenant's faces after $2, at most $3 (an index-only scan),
 -- to find rows that committed behind the last id the API holds.
 SELECT id FROM faces WHERE tenant_id = $1::bigint AND id > $2::bigint ORDER BY id LIMIT $3::int;
+
+-- name: faces_vector_ready
+-- Whether pgvector's index for the faces is set up (migration 0008).
+SELECT faces_vector_ready();
+
+-- name: faces_vector_search
+-- The tenant's $4 faces nearest to descriptor $2 through pgvector's HNSW
+-- index, face $3 left out (0 = none): id, cosine similarity, best first.
+SELECT id, similarity FROM faces_vector_search($1::bigint, $2::real[], $3::bigint, $4::int);
