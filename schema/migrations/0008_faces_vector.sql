@@ -81,24 +81,31 @@ $$;
 -- pgvector's index is.  The index is shared by all tenants and the tenant
 -- is a filter on what it returns, so ef_search is raised with the limit,
 -- and pgvector 0.8's iterative scan (which keeps reading the index until
--- enough rows pass the filter) is asked for where it exists.
+-- enough rows pass the filter) is asked for where it exists.  The query
+-- runs through EXECUTE ... USING (a constant statement, its values as
+-- parameters): a plan made for the actual query vector, as an index
+-- ordering needs, instead of a cached plan over a placeholder.  The
+-- first statement loads pgvector's library, so that the hnsw.* settings
+-- are its own and not placeholders.
 CREATE FUNCTION faces_vector_search(p_tenant bigint, p_query real[], p_skip bigint,
                                     p_limit int)
 RETURNS TABLE (id bigint, similarity real)
 LANGUAGE plpgsql AS $$
 BEGIN
+    EXECUTE 'SELECT $1::vector(1024)' USING p_query;
     PERFORM set_config('hnsw.ef_search', greatest(40, least(1000, 4 * p_limit + 64))::text, true);
     BEGIN
         PERFORM set_config('hnsw.iterative_scan', 'strict_order', true);
     EXCEPTION WHEN others THEN
         NULL; -- pgvector before 0.8: no iterative scan
     END;
-    RETURN QUERY
-        SELECT f.id, (1 - (f.embedding <=> p_query::vector(1024)))::real
-          FROM faces f
-         WHERE f.tenant_id = p_tenant AND f.id <> p_skip AND f.embedding IS NOT NULL
-         ORDER BY f.embedding <=> p_query::vector(1024)
-         LIMIT p_limit;
+    RETURN QUERY EXECUTE
+        'SELECT f.id, (1 - (f.embedding <=> $2::vector(1024)))::real
+           FROM faces f
+          WHERE f.tenant_id = $1 AND f.id <> $3 AND f.embedding IS NOT NULL
+          ORDER BY f.embedding <=> $2::vector(1024)
+          LIMIT $4'
+        USING p_tenant, p_query, p_skip, p_limit;
 END
 $$;
 
