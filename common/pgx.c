@@ -114,6 +114,11 @@ static int pgx_connect(struct pgx *c, struct err *e)
     PGresult *sr = PQexec(c->conn, sqlq_table[SQLQ_PGX_SESSION].text);
     int sok = PQresultStatus(sr) == PGRES_COMMAND_OK;
     PQclear(sr);
+    if (sok) {
+        sr = PQexec(c->conn, sqlq_table[SQLQ_PGX_SESSION_TOAST].text);
+        sok = PQresultStatus(sr) == PGRES_TUPLES_OK;
+        PQclear(sr);
+    }
     if (!sok)
         return err_set_transient(e, PGX_ERR_DB, "db_unavailable",
                                  "could not set up the session: %s", PQerrorMessage(c->conn));

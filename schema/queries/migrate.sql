@@ -50,3 +50,13 @@ VALUES ($1::int, $2::text, $3::text)
 -- re-planning each execution (the claim and enqueue plans are shaped by
 -- their equality probes, not by parameter values)
 SET plan_cache_mode = force_generic_plan
+
+-- name: pgx_session_toast
+-- run on every new connection, after pgx_session: large values this
+-- session writes (job inputs: JPEG/PNG/WebP, result bytes, thumbnails) are
+-- already compressed, and pglz spends ~2 ms failing to shrink a 60 KB JPEG
+-- (most of an enqueue's time); lz4 gives up in microseconds.  Set only
+-- where the server was built with lz4: one row when set, none otherwise.
+SELECT set_config('default_toast_compression', 'lz4', false)
+  FROM pg_settings
+ WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)

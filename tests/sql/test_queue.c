@@ -16,6 +16,7 @@
 #include "common/pgx.h"
 #include "tests/lib/th.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1028,6 +1029,50 @@ static int cmp_double(const void *a, const void *b)
  * bound 2.0 leaves 2.5x for noise on one side and catches the bug on the
  * other.  A ratio, not a time.
  */
+/* large values a session writes are compressed with lz4 where the server
+ * has it (pgx_session_toast): a job input compresses with lz4, not pglz */
+static void t_toast_lz4(struct pgx *c)
+{
+    PGconn *pc = pgx_conn_get(c);
+    PGresult *r = PQexec(pc, "SELECT current_setting('default_toast_compression'), "
+                             "'lz4' = ANY (enumvals) FROM pg_settings "
+                             "WHERE name = 'default_toast_compression'");
+    int has = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+              strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    char set[32];
+    snprintf(set, sizeof(set), "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?");
+    PQclear(r);
+    if (!has) {
+        printf("# SKIP 2 checks: this PostgreSQL has no lz4 (default_toast_compression %s)\n", set);
+        return;
+    }
+    TH_CHECK(strcmp(set, "lz4") == 0,
+             "a pgx session writes with lz4 (default_toast_compression %s)", set);
+    static uint8_t zeros[100000];
+    struct jq_new_job j = {.tenant_id = tenant_a,
+                           .task = "caption",
+                           .model = "m_toast",
+                           .tier = 1,
+                           .input = zeros,
+                           .input_len = sizeof(zeros),
+                           .input_type = "image/png"};
+    int64_t id = 0;
+    struct err e;
+    TH_EQ_INT(jq_job_enqueue(c, &j, &id, NULL, &e), JQ_OK, "enqueue a 100 KB input");
+    char q[160];
+    snprintf(q, sizeof(q), "SELECT pg_column_compression(input) FROM jobs WHERE id = %lld",
+             (long long)id);
+    r = PQexec(pc, q);
+    const char *how =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
+            ? PQgetvalue(r, 0, 0)
+            : "none";
+    TH_CHECK(strcmp(how, "lz4") == 0, "the stored input is lz4-compressed (%s)", how);
+    PQclear(r);
+    int st = 0;
+    jq_job_cancel(c, tenant_a, id, &st, &e);
+}
+
 static void t_enqueue_linear(void)
 {
     struct pgx *c = conn();
@@ -1088,6 +1133,7 @@ int main(int argc, char **argv)
     t_notify_wait(c);
     t_workers_metrics(c);
     t_retention(c);
+    t_toast_lz4(c);
     t_enqueue_linear();
     pgx_free(c);
     pgx_free(c2);
