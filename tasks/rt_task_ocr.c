@@ -567,8 +567,9 @@ void rt_ocr_det_size(const struct rt_ocr_opts *op, int w, int h, int *dw, int *d
     int m = w > h ? w : h;
     double r = m > op->det_max_side ? (double)op->det_max_side / m : 1.0;
     int rh = (int)(h * r), rw = (int)(w * r);
-    rh = (int)lround(rh / 32.0) * 32;
-    rw = (int)lround(rw / 32.0) * 32;
+    /* Python's round(): halves to even (an 80-pixel side gives 64, not 96) */
+    rh = (int)rint(rh / 32.0) * 32;
+    rw = (int)rint(rw / 32.0) * 32;
     *dh = rh < 32 ? 32 : rh;
     *dw = rw < 32 ? 32 : rw;
 }

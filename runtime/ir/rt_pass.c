@@ -1,8 +1,8 @@
 /*
  * rt_pass.c: graph passes run by rt_plan_create before memory planning:
- * constant folding, batch-norm folding into conv/dense, activation fusion,
- * dead-node removal, and weight quantisation (int8 per output channel or
- * fp16 storage).
+ * constant folding, batch-norm and constant scale/shift folding into
+ * conv/dense (after it, or before a pointwise one), hard-swish recognition, activation fusion,
+ * dead-node removal, and weight quantisation (int8 per output channel or fp16 storage).
  *
  * Every pass keeps tensor ids stable (a removed node leaves its tensor in
  * the table with no producer), keeps graph outputs, and leaves the graph
@@ -141,6 +141,260 @@ static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
         return 1; /* tensor table grew: caller reallocates cnt and calls again */
     }
     return 0;
+}
+
+/* 1 when tensor t is a constant of one value equal to v */
+static int const_scalar_is(const struct rt_graph *g, int t, float v)
+{
+    const struct rt_tensor *c = &g->tensors[t];
+    return c->is_const && c->data != NULL && rt_tensor_nelem(c) == 1 && c->data[0] == v;
+}
+
+/*
+ * MUL or ADD of a CONV2D/DENSE output (act NONE, one consumer, no residual)
+ * by a constant of one value or one per output channel (its dims 1 but the
+ * last) -> new weights and bias: PP-OCR's learnable affine blocks (a
+ * scale and a shift after each convolution) cost two passes over the
+ * activations each otherwise.  Returns 1 when it folded (tensor table
+ * grew: the caller recounts and calls again), 0 when nothing is left.
+ */
+static int fold_affine(struct rt_graph *g, int *cnt, struct err *e)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *nd = &g->nodes[k];
+        if (nd->op != RT_OP_MUL && nd->op != RT_OP_ADD)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int xt = nd->in[side], ct = nd->in[1 - side];
+            const struct rt_tensor *c = &g->tensors[ct], *x = &g->tensors[xt];
+            int p = x->producer;
+            if (!c->is_const || c->data == NULL || xt == ct || p < 0 || cnt[xt] != 1 ||
+                c->ndim > x->ndim)
+                continue;
+            struct rt_node *cv = &g->nodes[p];
+            if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->a.act != RT_ACT_NONE ||
+                cv->n_in > 3 || !g->tensors[cv->in[1]].is_const ||
+                (cv->n_in > 2 && !g->tensors[cv->in[2]].is_const))
+                continue;
+            struct rt_tensor wt = g->tensors[cv->in[1]];
+            int64_t n = rt_tensor_nelem(&wt), cout = wt.shape[wt.ndim - 1];
+            int64_t cn = rt_tensor_nelem(c);
+            int per_ch = cn == cout && c->ndim >= 1 && c->shape[c->ndim - 1] == cout;
+            if (cn != 1 && !per_ch)
+                continue;
+            int mul = nd->op == RT_OP_MUL;
+            float *w = mul ? malloc((size_t)n * sizeof(float)) : NULL;
+            float *b = malloc((size_t)cout * sizeof(float));
+            if ((mul && w == NULL) || b == NULL) {
+                free(w);
+                free(b);
+                return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not fold %s",
+                               nd->name);
+            }
+            const float *cd = c->data;
+            const float *ob = cv->n_in > 2 ? g->tensors[cv->in[2]].data : NULL;
+            for (int64_t i = 0; mul && i < n; i++)
+                w[i] = wt.data[i] * cd[per_ch ? i % cout : 0];
+            for (int64_t o = 0; o < cout; o++) {
+                float v = cd[per_ch ? o : 0], b0 = ob ? ob[o] : 0.0f;
+                b[o] = mul ? b0 * v : b0 + v;
+            }
+            int64_t bshape[1] = {cout};
+            /* copy what we need first: const_new may move g->tensors */
+            int wid = mul ? const_new(g, wt.name, wt.ndim, wt.shape, w, e) : cv->in[1];
+            int bid = wid < 0 ? wid : const_new(g, nd->name, 1, bshape, b, e);
+            free(w);
+            free(b);
+            if (wid < 0 || bid < 0)
+                return wid < 0 ? wid : bid;
+            nd = &g->nodes[k];
+            cv = &g->nodes[p];
+            cv->in[1] = wid;
+            cv->in[2] = bid;
+            cv->n_in = 3;
+            cv->a.act = nd->a.act;
+            cv->a.alpha = nd->a.alpha;
+            cv->a.beta = nd->a.beta;
+            g->tensors[cv->out].producer = -1;
+            cv->out = nd->out;
+            g->tensors[cv->out].producer = p;
+            nd->op = DEAD_OP;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * MUL or ADD (act NONE) by a constant of one value or one per channel whose
+ * only consumer is a 1x1 unpadded CONV2D (groups 1) or a DENSE, as its
+ * input -> folded into that node's weights (MUL: row ci scaled by s[ci])
+ * or bias (ADD: b[co] += sum over ci of W[ci][co] * t[ci]); exact, as no
+ * padding mixes in a value the affine map did not see.  PP-OCR's affine
+ * blocks after an activation, before a pointwise convolution.  Returns 1
+ * when it folded (tensor table grew), 0 when nothing is left.
+ */
+static int fold_affine_into(struct rt_graph *g, int *cnt, struct err *e)
+{
+    consumers_count(g, cnt);
+    for (int q = 0; q < g->n_nodes; q++) {
+        struct rt_node *cv = &g->nodes[q];
+        if (cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE)
+            continue;
+        if (cv->n_in > 3 || !g->tensors[cv->in[1]].is_const ||
+            (cv->n_in > 2 && !g->tensors[cv->in[2]].is_const))
+            continue;
+        const struct rt_tensor *wt0 = &g->tensors[cv->in[1]];
+        if (cv->op == RT_OP_CONV2D &&
+            (wt0->ndim != 4 || wt0->shape[0] != 1 || wt0->shape[1] != 1 || cv->a.conv.groups > 1 ||
+             cv->a.conv.pad_t || cv->a.conv.pad_l || cv->a.conv.pad_b || cv->a.conv.pad_r))
+            continue;
+        int yt = cv->in[0], k = g->tensors[yt].producer;
+        if (k < 0 || cnt[yt] != 1)
+            continue;
+        struct rt_node *nd = &g->nodes[k];
+        if ((nd->op != RT_OP_MUL && nd->op != RT_OP_ADD) || nd->a.act != RT_ACT_NONE)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int xt = nd->in[side], ct = nd->in[1 - side];
+            const struct rt_tensor *c = &g->tensors[ct], *x = &g->tensors[xt];
+            struct rt_tensor wt = g->tensors[cv->in[1]];
+            int64_t n = rt_tensor_nelem(&wt), cout = wt.shape[wt.ndim - 1];
+            int64_t cin = wt.ndim >= 2 ? wt.shape[wt.ndim - 2] : 0, cn = rt_tensor_nelem(c);
+            if (!c->is_const || c->data == NULL || xt == ct || c->ndim > x->ndim || x->ndim < 1 ||
+                x->shape[x->ndim - 1] != cin ||
+                (cn != 1 && (cn != cin || c->shape[c->ndim - 1] != cin)))
+                continue;
+            int mul = nd->op == RT_OP_MUL;
+            float *w = mul ? malloc((size_t)n * sizeof(float)) : NULL;
+            float *b = mul ? NULL : malloc((size_t)cout * sizeof(float));
+            if ((mul && w == NULL) || (!mul && b == NULL)) {
+                free(w);
+                free(b);
+                return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory", "could not fold %s",
+                               nd->name);
+            }
+            const float *cd = c->data;
+            const float *ob = cv->n_in > 2 ? g->tensors[cv->in[2]].data : NULL;
+            for (int64_t i = 0; mul && i < n; i++)
+                w[i] = wt.data[i] * cd[cn == 1 ? 0 : (i / cout) % cin];
+            for (int64_t o = 0; !mul && o < cout; o++) {
+                double acc = ob ? ob[o] : 0.0;
+                for (int64_t i = 0; i < cin; i++)
+                    acc += (double)wt.data[i * cout + o] * cd[cn == 1 ? 0 : i];
+                b[o] = (float)acc;
+            }
+            int64_t bshape[1] = {cout};
+            int wid = mul ? const_new(g, wt.name, wt.ndim, wt.shape, w, e) : cv->in[1];
+            int bid = mul ? (cv->n_in > 2 ? cv->in[2] : -1)
+                          : (wid < 0 ? wid : const_new(g, nd->name, 1, bshape, b, e));
+            free(w);
+            free(b);
+            if (wid < 0 || (!mul && bid < 0))
+                return wid < 0 ? wid : bid;
+            nd = &g->nodes[k];
+            cv = &g->nodes[q];
+            cv->in[0] = xt;
+            cv->in[1] = wid;
+            if (bid >= 0) {
+                cv->in[2] = bid;
+                cv->n_in = 3;
+            }
+            g->tensors[nd->out].producer = -1;
+            nd->op = DEAD_OP;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* the x of ADD(x, 3) with RELU6 fused (node ap, one consumer), else -1 */
+static int relu6_plus3_of(const struct rt_graph *g, const int *cnt, int at)
+{
+    int ap = g->tensors[at].producer;
+    if (ap < 0 || cnt[at] != 1)
+        return -1;
+    const struct rt_node *a = &g->nodes[ap];
+    if (a->op != RT_OP_ADD || a->a.act != RT_ACT_RELU6)
+        return -1;
+    if (const_scalar_is(g, a->in[1], 3))
+        return a->in[0];
+    return const_scalar_is(g, a->in[0], 3) ? a->in[1] : -1;
+}
+
+/* the MUL(x, r) or MUL(r, x) node producing t (one consumer, act NONE)
+ * with r = relu6_plus3_of x; *r gets r's tensor; else -1 */
+static int mul_x_relu6(const struct rt_graph *g, const int *cnt, int t, int *r)
+{
+    int mp = g->tensors[t].producer;
+    if (mp < 0 || cnt[t] != 1)
+        return -1;
+    const struct rt_node *m = &g->nodes[mp];
+    if (m->op != RT_OP_MUL || m->a.act != RT_ACT_NONE)
+        return -1;
+    for (int side = 0; side < 2; side++)
+        if (relu6_plus3_of(g, cnt, m->in[1 - side]) == m->in[side]) {
+            *r = m->in[1 - side];
+            return m->in[side];
+        }
+    return -1;
+}
+
+static void kill(struct rt_graph *g, int t)
+{
+    int p = g->tensors[t].producer;
+    g->nodes[p].op = DEAD_OP;
+    g->tensors[t].producer = -1;
+}
+
+/*
+ * Hard-swish as ONNX exporters write it, x * relu6(x + 3) / 6 in either
+ * order (MUL(x, DIV(r, 6)) or DIV(MUL(x, r), 6), r = ADD(x, 3) with RELU6
+ * fused; the inner nodes with one consumer) -> one ACT HARDSWISH of x,
+ * which fuse_act then puts into x's producer: three passes over the
+ * activations become none.
+ */
+static void fold_hardswish(struct rt_graph *g, int *cnt)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *n = &g->nodes[k];
+        int x = -1, inner = -1, r = -1;
+        if (n->op == RT_OP_DIV && n->a.act == RT_ACT_NONE && const_scalar_is(g, n->in[1], 6)) {
+            /* DIV(MUL(x, r), 6) */
+            x = mul_x_relu6(g, cnt, n->in[0], &r);
+            inner = n->in[0];
+        } else if (n->op == RT_OP_MUL && n->a.act == RT_ACT_NONE) {
+            /* MUL(x, DIV(r, 6)) */
+            for (int side = 0; side < 2 && x < 0; side++) {
+                int dt = n->in[1 - side], dp = g->tensors[dt].producer;
+                if (dp < 0 || cnt[dt] != 1)
+                    continue;
+                const struct rt_node *d = &g->nodes[dp];
+                if (d->op != RT_OP_DIV || d->a.act != RT_ACT_NONE ||
+                    !const_scalar_is(g, d->in[1], 6) ||
+                    relu6_plus3_of(g, cnt, d->in[0]) != n->in[side])
+                    continue;
+                x = n->in[side];
+                inner = dt;
+                r = d->in[0];
+            }
+        }
+        if (x < 0)
+            continue;
+        kill(g, inner);
+        kill(g, r);
+        n = &g->nodes[k];
+        n->op = RT_OP_ACT;
+        n->in[0] = x;
+        n->n_in = 1;
+        n->a.act = RT_ACT_HARDSWISH;
+        n->a.alpha = 0;
+        n->a.beta = 0;
+        consumers_count(g, cnt);
+    }
+    compact(g);
 }
 
 static int fusable_act_host(enum rt_op op)
@@ -288,12 +542,30 @@ int rt_graph_optimize(struct rt_graph *g, struct err *e)
         }
         break;
     }
+    for (int guard = 0; rc == 0 && guard < RT_MAX_NODES; guard++) {
+        free(cnt);
+        cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+        if (cnt == NULL)
+            return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                           "could not allocate pass state");
+        rc = fold_affine(g, cnt, e);
+        if (rc == 0)
+            rc = fold_affine_into(g, cnt, e);
+        if (rc == 1) {
+            compact(g);
+            rc = 0;
+            continue;
+        }
+        break;
+    }
     if (rc == 0) {
         free(cnt);
         cnt = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
         if (cnt == NULL)
             return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
                            "could not allocate pass state");
+        fuse_act(g, cnt);
+        fold_hardswish(g, cnt);
         fuse_act(g, cnt);
         for (int guard = 0; guard < RT_MAX_NODES; guard++) {
             free(cnt);

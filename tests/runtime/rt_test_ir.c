@@ -415,6 +415,93 @@ static void test_passes(void)
     rt_graph_free(g);
 }
 
+/*
+ * conv -> MUL by a scalar -> ADD of a per-channel vector (a learnable affine
+ * block), then hard-swish written out (x * (relu6(x + 3) / 6), or with
+ * div_last (x * relu6(x + 3)) / 6), then MUL by a scalar and ADD of a
+ * per-channel vector before a pointwise conv (folded into that one)
+ */
+static void test_passes_affine(int div_last)
+{
+    struct err e = {0};
+    struct rt_graph *g = rt_graph_init();
+    int x = rt_graph_input_add(g, "x", 4, sh4(1, 4, 4, 2), &e);
+    float w[3 * 3 * 2 * 4], s = 1.5f, t[4] = {0.5f, -1, 2, 0}, three = 3, six = 6, s2 = 0.25f;
+    for (int i = 0; i < (int)(sizeof(w) / sizeof(w[0])); i++)
+        w[i] = (float)((i * 29) % 13 - 6) / 5.0f;
+    int wid = rt_graph_const_add(g, "w", 4, sh4(3, 3, 2, 4), w, &e);
+    struct rt_attrs a = {0};
+    a.conv.stride_h = a.conv.stride_w = 1;
+    a.conv.pad_t = a.conv.pad_l = a.conv.pad_b = a.conv.pad_r = 1;
+    int in[2] = {x, wid};
+    int c = rt_graph_node_add(g, RT_OP_CONV2D, in, 2, &a, "conv", &e);
+    memset(&a, 0, sizeof(a));
+    int b2[2] = {rt_graph_const_add(g, "s", 1, sh4(1, 0, 0, 0), &s, &e), c};
+    int m1 = rt_graph_node_add(g, RT_OP_MUL, b2, 2, &a, "scale", &e);
+    b2[0] = m1;
+    b2[1] = rt_graph_const_add(g, "t", 4, sh4(1, 1, 1, 4), t, &e);
+    int a1 = rt_graph_node_add(g, RT_OP_ADD, b2, 2, &a, "shift", &e);
+    b2[0] = a1;
+    b2[1] = rt_graph_const_add(g, "three", 1, sh4(1, 0, 0, 0), &three, &e);
+    a.act = RT_ACT_RELU6;
+    int h1 = rt_graph_node_add(g, RT_OP_ADD, b2, 2, &a, "hs_add", &e);
+    a.act = RT_ACT_NONE;
+    int six_id = rt_graph_const_add(g, "six", 1, sh4(1, 0, 0, 0), &six, &e), h3;
+    if (div_last) { /* (x * relu6(x + 3)) / 6 */
+        b2[0] = h1;
+        b2[1] = a1;
+        int h2 = rt_graph_node_add(g, RT_OP_MUL, b2, 2, &a, "hs_mul", &e);
+        b2[0] = h2;
+        b2[1] = six_id;
+        h3 = rt_graph_node_add(g, RT_OP_DIV, b2, 2, &a, "hs_div", &e);
+    } else { /* x * (relu6(x + 3) / 6) */
+        b2[0] = h1;
+        b2[1] = six_id;
+        int h2 = rt_graph_node_add(g, RT_OP_DIV, b2, 2, &a, "hs_div", &e);
+        b2[0] = a1;
+        b2[1] = h2;
+        h3 = rt_graph_node_add(g, RT_OP_MUL, b2, 2, &a, "hs_mul", &e);
+    }
+    b2[0] = h3;
+    b2[1] = rt_graph_const_add(g, "s2", 1, sh4(1, 0, 0, 0), &s2, &e);
+    int m2 = rt_graph_node_add(g, RT_OP_MUL, b2, 2, &a, "scale2", &e);
+    float t2[4] = {-0.5f, 0.25f, 1, 3}, pw[4 * 3], pb[3] = {0.1f, 0, -0.2f};
+    for (int i = 0; i < 12; i++)
+        pw[i] = (float)((i * 7) % 5 - 2) / 3.0f;
+    b2[0] = m2;
+    b2[1] = rt_graph_const_add(g, "t2", 1, sh4(4, 0, 0, 0), t2, &e);
+    int a2 = rt_graph_node_add(g, RT_OP_ADD, b2, 2, &a, "shift2", &e);
+    int pin[3] = {a2, rt_graph_const_add(g, "pw", 4, sh4(1, 1, 4, 3), pw, &e),
+                  rt_graph_const_add(g, "pb", 1, sh4(3, 0, 0, 0), pb, &e)};
+    memset(&a, 0, sizeof(a));
+    a.conv.stride_h = a.conv.stride_w = 1;
+    int y = rt_graph_node_add(g, RT_OP_CONV2D, pin, 3, &a, "pointwise", &e);
+    rt_graph_output_add(g, y, &e);
+    float xin[32], o1[48], o2[48];
+    for (int i = 0; i < 32; i++)
+        xin[i] = (float)((i * 11) % 19) / 6.0f - 1.5f;
+    const float *ins[1] = {xin};
+    float *outs[1] = {o1};
+    TH_CHECK(rt_ref_run(g, ins, outs, &e) == 0, "affine: reference of the unoptimised graph");
+    struct rt_graph *o = rt_graph_clone(g, &e);
+    TH_CHECK(o != NULL && rt_graph_optimize(o, &e) == 0, "affine: optimize: %s", e.msg);
+    TH_EQ_INT(o->n_nodes, 2,
+              "scale and shift folded into the conv before and after them, hard-swish fused");
+    TH_CHECK(o->nodes[0].op == RT_OP_CONV2D && o->nodes[0].a.act == RT_ACT_HARDSWISH &&
+                 o->nodes[1].op == RT_OP_CONV2D && o->nodes[1].out == y,
+             "affine: conv with hard-swish, then the pointwise conv with the second scale/shift");
+    outs[0] = o2;
+    float maxd = 1;
+    if (rt_ref_run(o, ins, outs, &e) == 0) {
+        maxd = 0;
+        for (int i = 0; i < 48; i++)
+            maxd = fmaxf(maxd, fabsf(o1[i] - o2[i]));
+    }
+    TH_CHECK(maxd < 1e-5f, "affine: the optimised graph computes the same values (max %g)", maxd);
+    rt_graph_free(o);
+    rt_graph_free(g);
+}
+
 static long file_read(const char *path, uint8_t **out)
 {
     FILE *f = fopen(path, "rb");
@@ -660,6 +747,8 @@ int main(int argc, char **argv)
     test_half();
     test_ref_ops();
     test_passes();
+    test_passes_affine(0);
+    test_passes_affine(1);
     test_pack(seeds);
     test_device_opts();
     return th_done();
