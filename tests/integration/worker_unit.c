@@ -31,9 +31,10 @@ struct fake {
     int lose_device_at_run; /* run number that loses the device (0 = never) */
     int runs, loads, unloads;
     int max_n_seen;
-    int bad_input_job; /* job id whose input is "corrupt" */
-    int rgb_items;     /* items run from decoded pixels (wk_analyze) */
-    int caption_items; /* items asked for a caption, with the photo's bytes */
+    int bad_input_job;     /* job id whose input is "corrupt" */
+    int rgb_items;         /* items run from decoded pixels (wk_analyze) */
+    int caption_items;     /* items asked for a caption, with the photo's bytes */
+    char last_params[256]; /* params_json of the last item run with params */
 };
 
 static int fake_load(void *ctx, const char *model, int max_batch, size_t limit, void **handle,
@@ -83,6 +84,8 @@ static int fake_run(void *ctx, void *handle, int n, struct wk_item *items, struc
         f->max_n_seen = n;
     for (int i = 0; i < n; i++) {
         f->rgb_items += items[i].rgb != NULL && items[i].rgb_w == 2 && items[i].rgb_h == 2;
+        if (items[i].params_json != NULL)
+            snprintf(f->last_params, sizeof(f->last_params), "%s", items[i].params_json);
         f->caption_items += items[i].params_json != NULL &&
                             strcmp(items[i].params_json, WK_ANALYZE_CAPTION_PARAMS) == 0 &&
                             items[i].input != NULL;
@@ -491,6 +494,24 @@ static void test_analyze_run(void)
                   json_object_get(json_object_get(a, "results"), "caption"), "model")),
               "m-cap", "analyze: the captioner's answer in its slot");
     json_decref(a);
+    items_free(it, 1);
+
+    /* caption options in the job's params go to the captioner as its params */
+    items_init(it, 1, 160);
+    it[0].input = png2x2;
+    it[0].input_len = sizeof(png2x2);
+    it[0].params_json = "{\"tasks\":[\"caption\"],\"models\":{\"caption\":\"m-cap\"},"
+                        "\"caption\":{\"length\":\"long\",\"settings\":{\"temperature\":0,"
+                        "\"max_tokens\":9}}}";
+    rc = wk_analyze_run(&r, &eng, 8, WK_ANALYZE_DECODED_MAX, 1, it, NULL, NULL);
+    json_t *got = json_loads(f.last_params, 0, NULL);
+    json_t *want = json_loads("{\"task\":\"caption\",\"length\":\"long\","
+                              "\"settings\":{\"temperature\":0,\"max_tokens\":9}}",
+                              0, NULL);
+    TH_CHECK(rc == WK_OK && it[0].status == WK_OK && json_equal(got, want),
+             "analyze: caption options reach the captioner as its params (%s)", f.last_params);
+    json_decref(got);
+    json_decref(want);
     items_free(it, 1);
 
     /* a lost device: returned, jobs left for the caller to hand back */
