@@ -141,6 +141,8 @@ static const struct cfg_entry cfg_entries[] = {
      "fence wait per model run before RT_ERR_TIMEOUT"},
     {"VKV_RT_MAX_DEVICE_BYTES", CFG_TYPE_INT, "0", 0, 1LL << 50, 0, W,
      "plan creation fails with out-of-memory above this many device bytes; 0 = no limit"},
+    {"VKV_RT_PROFILE_DISPATCH", CFG_TYPE_BOOL, "0", 0, 0, 0, W,
+     "with VKV_RT_PROFILE: one line per dispatch (node, grid, device time, GFLOP/s)"},
     {"VKV_RT_PROFILE", CFG_TYPE_BOOL, "0", 0, 0, 0, W,
      "per-shader device time on stderr after each run"},
     {"VKV_TF_LINEAR", CFG_TYPE_STR, "", 0, 0, 0, W,

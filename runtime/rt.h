@@ -108,6 +108,8 @@ struct rt_device_opts {
     uint64_t max_device_bytes; /* VKV_RT_MAX_DEVICE_BYTES: plan creation fails with
                                   RT_ERR_OOM above it; 0 = the plan's own limit */
     int profile;               /* VKV_RT_PROFILE: per-shader device time after each run */
+    int profile_dispatch;      /* VKV_RT_PROFILE_DISPATCH: with profile, also one line per
+                                  dispatch (node, grid, time, GFLOP/s) */
     int tf_linear;             /* VKV_TF_LINEAR: transformer linear kernel, 0 by rows,
                                   1 "mv" (<= 4 rows), 2 "mm" */
     int tf_texel;              /* VKV_TF_TEXEL: -1 by device type, 0 off, 1 on */

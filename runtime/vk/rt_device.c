@@ -15,21 +15,14 @@
 #include <strings.h>
 
 const char *const rt_device_opt_names[] = {
-    "RT_VALIDATE",
-    "VKV_NO_FP16",
-    "VKV_NO_INT8",
-    "VKV_NO_GEMM",
-    "VKV_NO_TEXEL",
-    "VKV_GEMM_TILE",
-    "VKV_VAR_DIR",
-    "VKV_NO_PIPELINE_CACHE",
-    "VKV_RT_TIMEOUT_MS",
-    "VKV_RT_MAX_DEVICE_BYTES",
-    "VKV_RT_PROFILE",
-    "VKV_TF_LINEAR",
-    "VKV_TF_TEXEL",
-    "VKV_TF_PART_BYTES",
-    NULL,
+    "RT_VALIDATE",       "VKV_NO_FP16",
+    "VKV_NO_INT8",       "VKV_NO_GEMM",
+    "VKV_NO_TEXEL",      "VKV_GEMM_TILE",
+    "VKV_VAR_DIR",       "VKV_NO_PIPELINE_CACHE",
+    "VKV_RT_TIMEOUT_MS", "VKV_RT_MAX_DEVICE_BYTES",
+    "VKV_RT_PROFILE",    "VKV_RT_PROFILE_DISPATCH",
+    "VKV_TF_LINEAR",     "VKV_TF_TEXEL",
+    "VKV_TF_PART_BYTES", NULL,
 };
 
 struct rt_device_opts rt_device_opts_default(void)
@@ -89,6 +82,8 @@ int rt_device_opts_read(struct rt_device_opts *o, const char *(*get)(void *ctx, 
             rc = opt_bool(k, v, &o->no_texel, e);
         else if (!strcmp(k, "VKV_RT_PROFILE"))
             rc = opt_bool(k, v, &o->profile, e);
+        else if (!strcmp(k, "VKV_RT_PROFILE_DISPATCH"))
+            rc = opt_bool(k, v, &o->profile_dispatch, e);
         else if (!strcmp(k, "VKV_GEMM_TILE")) {
             unsigned r, c;
             char tail;

@@ -47,7 +47,7 @@ struct rt_plan {
     int n_recorded; /* recordings made since creation (rt_plan_record_count) */
     VkFence fence;
     int n_dispatch, n_barrier; /* of the reserved shape's recording */
-    int profile;               /* the device's opts.profile */
+    int profile;               /* 0, 1 opts.profile, 2 with opts.profile_dispatch */
 };
 
 /* a copy of g's tables without constant data (for re-inferring shapes) */
@@ -258,7 +258,7 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
     struct rt_plan *p = cm_xcalloc(1, sizeof(*p));
     p->dev = dev;
     p->o = o ? *o : rt_plan_opts_default();
-    p->profile = dev->opts.profile;
+    p->profile = dev->opts.profile ? (dev->opts.profile_dispatch ? 2 : 1) : 0;
     int rc = opts_check(p, g0, e);
     if (rc < 0)
         goto fail;

@@ -4,6 +4,7 @@
  */
 #include "runtime/vk/rt_record.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,10 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
         };
         rec->qsh = calloc((size_t)b.n + 1, sizeof(*rec->qsh));
         rec->qflop = calloc((size_t)b.n + 1, sizeof(*rec->qflop));
+        if (p->profile == 2) {
+            rec->qlabel = calloc((size_t)b.n + 1, sizeof(*rec->qlabel));
+            rec->qgrid = calloc((size_t)b.n + 1, sizeof(*rec->qgrid));
+        }
         if (rec->qsh == NULL || rec->qflop == NULL ||
             vkCreateQueryPool(d->dev, &qci, NULL, &rec->qp) != VK_SUCCESS)
             rec->qp = VK_NULL_HANDLE;
@@ -263,6 +268,11 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
                                 (uint32_t)i + 1);
             rec->qsh[i] = x->shader;
             rec->qflop[i] = x->flops;
+            if (rec->qlabel != NULL && rec->qgrid != NULL) {
+                if (x->node >= 0)
+                    snprintf(rec->qlabel[i], RT_NAME_LEN, "%s", g->nodes[x->node].name);
+                memcpy(rec->qgrid[i], x->groups, sizeof(rec->qgrid[i]));
+            }
         }
     }
     rt_command_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
@@ -301,5 +311,7 @@ void rt_record_free(struct rt_gpu *d, struct rt_rec *rec)
     free(rec->views);
     free(rec->qsh);
     free(rec->qflop);
+    free(rec->qlabel);
+    free(rec->qgrid);
     memset(rec, 0, sizeof(*rec));
 }

@@ -30,8 +30,10 @@ struct rt_rec {
     VkQueryPool qp;      /* profiling: a timestamp after each dispatch */
     VkBufferView *views; /* texel-buffer views of this recording */
     int n_views;
-    enum rt_shader_id *qsh; /* shader of each timed dispatch */
-    double *qflop;          /* its floating-point operations (0: not counted) */
+    enum rt_shader_id *qsh;      /* shader of each timed dispatch */
+    double *qflop;               /* its floating-point operations (0: not counted) */
+    char (*qlabel)[RT_NAME_LEN]; /* profile 2: its graph node's name ("" for preprocessing) */
+    uint32_t (*qgrid)[3];        /* profile 2: its workgroup counts */
 };
 
 /* what every recording of one plan shares (all borrowed) */
@@ -42,7 +44,7 @@ struct rt_record_ctx {
     const struct rt_buffer *buf; /* [RT_REG_KINDS] */
     const struct rt_preprocess *pre;
     int max_batch; /* the preprocessing params region holds max_batch entries */
-    int profile;   /* 1: timestamps (rt_rec.qp) */
+    int profile;   /* 1: timestamps (rt_rec.qp); 2: also rt_rec.qlabel, qgrid */
 };
 
 /*

@@ -68,6 +68,15 @@ static void profile_print(struct rt_gpu *gpu, const struct rt_rec *rec)
             cnt[rec->qsh[i]]++;
             flop[rec->qsh[i]] += rec->qflop[i];
             total += us;
+            if (rec->qlabel != NULL && rec->qgrid != NULL) {
+                /* per dispatch, in recording order (VKV_RT_PROFILE_DISPATCH) */
+                char gf[32] = "-";
+                if (rec->qflop[i] > 0 && us > 0)
+                    snprintf(gf, sizeof(gf), "%.2f", rec->qflop[i] / (us * 1e3));
+                fprintf(stderr, "profile-dispatch %4d %-14s %5ux%ux%u %9.1f us %8s GFLOP/s %s\n", i,
+                        rt_shaders[rec->qsh[i]].name, rec->qgrid[i][0], rec->qgrid[i][1],
+                        rec->qgrid[i][2], us, gf, rec->qlabel[i][0] ? rec->qlabel[i] : "-");
+            }
         }
         /* GFLOP/s where the op counted its arithmetic (conv, dense): compared
            with the device's peak by bench/runtime-ops.sh */

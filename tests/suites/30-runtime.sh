@@ -42,5 +42,17 @@ if [[ -x $BIN/rt_conform ]]; then
   else
     echo "not ok - VKV_RT_PROFILE=1 profile lines: $(head -c 400 <<<"$prof")"; rc=1
   fi
+  # VKV_RT_PROFILE_DISPATCH=1 adds one line per dispatch (as many as the
+  # 'profile total' lines of the runs count), convolutions with their node
+  prof=$(VKV_RT_PROFILE=1 VKV_RT_PROFILE_DISPATCH=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
+  nd=$(grep -c '^profile-dispatch ' <<<"$prof")
+  tot=$(awk '/^profile total/ {s += $3} END {print s + 0}' <<<"$prof")
+  if ((tot > 0 && nd == tot)) &&
+     grep -qE '^profile-dispatch +0 [a-z0-9_]+ +[0-9]+x[0-9]+x[0-9]+ +[0-9.]+ us ' <<<"$prof" &&
+     grep -qE '^profile-dispatch +[0-9]+ gemm(_tx)?_f32 +[0-9]+x[0-9]+x[0-9]+ +[0-9.]+ us +[0-9.]+ GFLOP/s [^ -]' <<<"$prof"; then
+    echo "ok - VKV_RT_PROFILE_DISPATCH=1 prints one line per dispatch ($nd of $tot)"
+  else
+    echo "not ok - VKV_RT_PROFILE_DISPATCH=1: $nd lines for total '$tot': $(grep -m3 '^profile-dispatch' <<<"$prof" | head -c 400)"; rc=1
+  fi
 fi
 exit $rc
