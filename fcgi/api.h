@@ -105,9 +105,9 @@ struct api_req {
     int sse_wanted;
     double t0_ms;
     /* a synchronous call's stages (cm_now_ms; 0 = not reached), answered
-     * in its Server-Timing header: enqueue started, job enqueued, job
-     * JSON read back after it ended */
-    double t_enq_ms, t_queued_ms, t_done_ms;
+     * in its Server-Timing header: body read, enqueue started, job
+     * enqueued, job JSON read back after it ended */
+    double t_body_ms, t_enq_ms, t_queued_ms, t_done_ms;
     long long max_json_values; /* from api_limits; 0 = no limit */
 };
 

@@ -226,11 +226,11 @@ int api_call_sync_reply_hook(struct api_ctx *ctx, struct api_req *r, struct api_
         ar_printf(ctx->ar,
                   "X-Job-Id: %lld\r\n"
                   "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
-                  "post;dur=%.3f, worker;dur=%.3f, api_in;dur=%.3f, api_enqueue;dur=%.3f, "
-                  "api_wait;dur=%.3f, api_out;dur=%.3f\r\n",
+                  "post;dur=%.3f, worker;dur=%.3f, api_body;dur=%.3f, api_in;dur=%.3f, "
+                  "api_enqueue;dur=%.3f, api_wait;dur=%.3f, api_out;dur=%.3f\r\n",
                   (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
                   timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"),
-                  r->t_enq_ms - r->t0_ms, r->t_queued_ms - r->t_enq_ms,
+                  r->t_body_ms - r->t0_ms, r->t_enq_ms - r->t_body_ms, r->t_queued_ms - r->t_enq_ms,
                   r->t_done_ms - r->t_queued_ms, cm_now_ms() - r->t_done_ms);
     return api_reply_json(r, 200, out, hdr);
 }

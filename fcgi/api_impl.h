@@ -43,8 +43,9 @@ struct api_image {
      * arena), or NULL when VKV_THUMB_SIDE is 0 or it could not be made */
     const uint8_t *thumb;
     size_t thumb_len;
-    /* instead of thumb when ctx->thumb_later: its pixels (in the arena),
-     * w = 0 when none */
+    /* instead of thumb when ctx->thumb_later: its pixels, at most 4 x
+     * VKV_THUMB_SIDE^2 (the box filter runs after the reply too), valid
+     * until the arena's reset; w = 0 when none */
     struct img thumb_src;
 };
 

@@ -103,7 +103,15 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
     out->thumb = NULL;
     out->thumb_len = 0;
     memset(&out->thumb_src, 0, sizeof(out->thumb_src));
-    if (ctx->lim->thumb_side > 0 && ctx->thumb_later) {
+    long long side = ctx->lim->thumb_side;
+    if (side > 0 && ctx->thumb_later && (long long)im.w * im.h <= 4 * side * side &&
+        ar_on_reset(ctx->ar, free, im.rgb) == 0) {
+        /* small already (a JPEG decoded at a reduced scale): the box
+         * filter waits for the reply too; the arena's reset frees it */
+        out->thumb_src = im;
+        out->thumb_src.owned = 0;
+        im.rgb = NULL;
+    } else if (side > 0 && ctx->thumb_later) {
         /* the WebP encode (most of a thumbnail's cost) waits for the
          * reply: keep only the small picture */
         struct err te;

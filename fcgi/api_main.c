@@ -130,6 +130,7 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
         r.body = ar_strdup(ctx->ar, "");
     }
 
+    r.t_body_ms = cm_now_ms();
     int path_matched = 0;
     const struct api_route *rt = api_route_match(api_routes_get(), &r, &path_matched);
     if (rt == NULL) {
