@@ -34,7 +34,15 @@ static int copy4d(struct rt_build *b, int k, int in, const struct rt_push_copy4d
     rt_dispatch_bind(d, b->reg[b->g->nodes[k].out], 1);
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
-    return rt_dispatch_grid1d(d, pc->total, 64, e);
+    /* 4 elements per invocation when the last dim is copied whole and
+     * contiguous, and every offset lands on a multiple of 4 (copy4d.comp) */
+    int vec4 = pc->dims[3] % 4 == 0 && pc->ostr[3] == 1 && pc->istr[3] == 1 && pc->ibeg[3] == 0 &&
+               pc->ilim[3] >= (int32_t)pc->dims[3] && pc->ooff % 4 == 0 && pc->ioff % 4 == 0;
+    for (int i = 0; i < 3; i++)
+        vec4 = vec4 && pc->ostr[i] % 4 == 0 && pc->istr[i] % 4 == 0;
+    d->spec[0] = (uint32_t)vec4;
+    d->n_spec = 1;
+    return rt_dispatch_grid1d(d, vec4 ? pc->total / 4 : pc->total, 64, e);
 }
 
 static struct rt_dispatch *simple(struct rt_build *b, int k, enum rt_shader_id sh, const void *pc,
@@ -193,7 +201,10 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         d = simple(b, k, RT_SHADER_RESIZE, &pc, sizeof(pc), e);
         if (d == NULL)
             return e->status;
-        return rt_dispatch_grid1d(d, total, 64, e);
+        int vec4 = pc.c % 4 == 0; /* 4 channels per invocation (resize.comp) */
+        d->spec[0] = (uint32_t)vec4;
+        d->n_spec = 1;
+        return rt_dispatch_grid1d(d, vec4 ? total / 4 : total, 64, e);
     }
     case RT_OP_MATMUL: {
         const struct rt_tensor *bt = &g->tensors[nd->in[1]];

@@ -430,6 +430,51 @@ static void data_cases(void)
         check(g, rt_graph_node_add(g, RT_OP_TRANSPOSE, &x, 1, &a, "tr", &e), RT_WEIGHTS_F32,
               "transpose 2-D");
     }
+    /* copy4d's VEC4 path: the last dim whole and a multiple of 4 (concat
+     * along it at an offset of 4, along H, a transpose keeping it, a pad
+     * and a slice of the outer dims) */
+    {
+        struct rt_graph *g = rt_graph_init();
+        int in[2] = {in_id(g, S(1, 3, 4, 4)), in_id(g, S(1, 3, 4, 8))};
+        memset(&a, 0, sizeof(a));
+        a.axis = 3;
+        check(g, rt_graph_node_add(g, RT_OP_CONCAT, in, 2, &a, "cat", &e), RT_WEIGHTS_F32,
+              "concat channels 4 + 8 (vec4 copies)");
+        g = rt_graph_init();
+        int in3[3] = {in_id(g, S(1, 2, 4, 8)), in_id(g, S(1, 3, 4, 8)),
+                      const_id(g, S(1, 1, 4, 8), -1, 1)};
+        a.axis = 1;
+        check(g, rt_graph_node_add(g, RT_OP_CONCAT, in3, 3, &a, "cat", &e), RT_WEIGHTS_F32,
+              "concat axis 1, 8 channels (vec4 copies)");
+        g = rt_graph_init();
+        int x = in_id(g, S(2, 3, 5, 8));
+        memset(&a, 0, sizeof(a));
+        a.ndim = 4;
+        a.perm[0] = 0;
+        a.perm[1] = 2;
+        a.perm[2] = 1;
+        a.perm[3] = 3;
+        check(g, rt_graph_node_add(g, RT_OP_TRANSPOSE, &x, 1, &a, "tr", &e), RT_WEIGHTS_F32,
+              "transpose H<->W, 8 channels (vec4 copies)");
+        g = rt_graph_init();
+        x = in_id(g, S(1, 3, 4, 12));
+        memset(&a, 0, sizeof(a));
+        a.ndim = 4;
+        a.pad_before[1] = 1;
+        a.pad_after[2] = 2;
+        a.pad_value = 0.5f;
+        check(g, rt_graph_node_add(g, RT_OP_PAD, &x, 1, &a, "pad", &e), RT_WEIGHTS_F32,
+              "pad H and W, 12 channels (vec4 copies)");
+        g = rt_graph_init();
+        x = in_id(g, S(2, 6, 3, 8));
+        memset(&a, 0, sizeof(a));
+        a.ndim = 4;
+        a.slice_start[1] = 2;
+        a.slice_end[1] = 5;
+        a.slice_end[0] = a.slice_end[2] = a.slice_end[3] = 100;
+        check(g, rt_graph_node_add(g, RT_OP_SLICE, &x, 1, &a, "sl", &e), RT_WEIGHTS_F32,
+              "slice of H, 8 channels (vec4 copies)");
+    }
     {
         struct rt_graph *g = rt_graph_init();
         int x = in_id(g, S(2, 3, 4, 5));
@@ -460,14 +505,17 @@ static void data_cases(void)
                                 {9, 11, 1, 0, 0}, {9, 11, 1, 1, 0}, {9, 11, 1, 0, 1},
                                 {3, 2, 1, 0, 1},  {9, 11, 0, 0, 0}, {9, 11, 0, 1, 0},
                                 {3, 2, 0, 0, 1}};
-    for (size_t i = 0; i < 7; i++) {
+    /* 3 channels: one per invocation; 8: the VEC4 path */
+    for (size_t i = 0; i < 14; i++) {
         struct rt_graph *g = rt_graph_init();
-        int x = in_id(g, S(2, 5, 4, 3));
+        int ch = i < 7 ? 3 : 8;
+        const int *z = rz[i % 7];
+        int x = in_id(g, S(2, 5, 4, ch));
         memset(&a, 0, sizeof(a));
-        a.resize = (struct rt_resize_attrs){rz[i][0], rz[i][1], rz[i][2], rz[i][3], rz[i][4]};
+        a.resize = (struct rt_resize_attrs){z[0], z[1], z[2], z[3], z[4]};
         char what[80];
-        snprintf(what, sizeof(what), "resize %s to %dx%d align %d half %d",
-                 rz[i][2] ? "bilinear" : "nearest", rz[i][0], rz[i][1], rz[i][3], rz[i][4]);
+        snprintf(what, sizeof(what), "resize %s to %dx%d align %d half %d, %d channels",
+                 z[2] ? "bilinear" : "nearest", z[0], z[1], z[3], z[4], ch);
         check(g, rt_graph_node_add(g, RT_OP_RESIZE, &x, 1, &a, "rz", &e), RT_WEIGHTS_F32, what);
     }
     {
