@@ -75,6 +75,13 @@ static const struct cfg_entry cfg_entries[] = {
      A | W | C, "CPU time one request's image decoding may use (0 = no limit)"},
     {"VKV_MAX_RESULT_BYTES", CFG_TYPE_INT, "33554432", 1024, 536870912, 0, W,
      "largest image result (an upscaled PNG/WebP/JPEG) a job may store; larger fails the job"},
+    {"VKV_ENQUEUE_GROUP_MAX", CFG_TYPE_INT, "64", 1, 256, 0, A,
+     "single-job enqueues of concurrent requests written in one statement per vkv-api process "
+     "(1 = each alone)"},
+    {"VKV_ENQUEUE_GROUP_LEADERS", CFG_TYPE_INT, "4", 1, 1024, 0, A,
+     "group enqueue statements in flight at once per vkv-api process"},
+    {"VKV_ENQUEUE_GROUP_WAIT_US", CFG_TYPE_INT, "0", 0, 1000000, 0, A,
+     "microseconds a group enqueue waits for rows of requests still being served (0 = none)"},
     {"VKV_THUMB_SIDE", CFG_TYPE_INT, "160", 0, 1024, 0, A,
      "side of the thumbnail vkv-api keeps per job for the dashboard (below 8 = none)"},
     {"VKV_FACES_CACHE_MB", CFG_TYPE_INT, "512", 1, 1048576, 0, A,

@@ -19,6 +19,7 @@
 
 #include "sql_queries.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -454,12 +455,17 @@ static int jq_depth_check(struct pgx *c, int tier, struct err *e)
     return JQ_OK;
 }
 
-/* enqueues one job (see jq.h) */
-int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, int *existed,
-                   struct err *e)
+/* a thumbnail the table takes (job_thumbs' CHECK); another one is left
+ * out rather than failing its job */
+#define JQ_THUMB_MAX ((size_t)1 << 20)
+static int jq_thumb_ok(const struct jq_new_job *j)
 {
-    if (existed != NULL)
-        *existed = 0;
+    return j->thumb != NULL && j->thumb_len >= 1 && j->thumb_len <= JQ_THUMB_MAX;
+}
+
+/* the fields of one job, checked before any statement */
+static int jq_job_check(const struct jq_new_job *j, struct err *e)
+{
     if (j->tenant_id <= 0)
         return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_tenant", "invalid tenant: %lld",
                        (long long)j->tenant_id);
@@ -484,12 +490,24 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
             return err_set(e, JQ_ERR_INVALID, ERR_INVALID, "invalid_params",
                            "invalid params: expected a JSON object");
     }
-    int rc = jq_depth_check(c, j->tier, e);
+    return JQ_OK;
+}
+
+/* enqueues one job (see jq.h) */
+int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, int *existed,
+                   struct err *e)
+{
+    if (existed != NULL)
+        *existed = 0;
+    int rc = jq_job_check(j, e);
+    if (rc != JQ_OK)
+        return rc;
+    rc = jq_depth_check(c, j->tier, e);
     if (rc != JQ_OK)
         return rc;
 
     char ten[24], tier[24], batch[24], dl[24], ma[24];
-    const char *v[11] = {
+    const char *v[12] = {
         pgx_i64(ten, j->tenant_id),
         j->task,
         j->model,
@@ -501,13 +519,14 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         j->batch_id ? pgx_i64(batch, j->batch_id) : NULL,
         j->deadline_ms ? pgx_i64(dl, j->deadline_ms) : NULL,
         pgx_i64(ma, j->max_attempts ? j->max_attempts : jq_conn(c)->max_attempts),
+        jq_thumb_ok(j) ? (const char *)j->thumb : NULL,
     };
-    int lens[11] = {0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0};
-    int fmts[11] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
+    int lens[12] = {0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0, (int)j->thumb_len};
+    int fmts[12] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
     /* an idempotency race (the other insert committed after our snapshot)
      * answers no row: the second run sees it */
     for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 11, v, lens, fmts, 0, e);
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 12, v, lens, fmts, 0, e);
         if (r == NULL) {
             rc = jq_fail(c, e);
             if (rc == JQ_ERR_INVALID && e != NULL)
@@ -700,6 +719,219 @@ out:
     free(pv);
     free(pl);
     return rc;
+}
+
+/* "{v0,v1,...}" of n integers in the arena-free buffer b (NULL = SQL NULL) */
+static char *jq_int_array(const int64_t *v, const int *isnull, int n)
+{
+    size_t cap = (size_t)n * 22 + 3;
+    char *b = malloc(cap), *p = b;
+    if (b == NULL)
+        return NULL;
+    *p++ = '{';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        if (isnull != NULL && isnull[i])
+            p += snprintf(p, cap - (size_t)(p - b), "NULL");
+        else
+            p += snprintf(p, cap - (size_t)(p - b), "%lld", (long long)v[i]);
+    }
+    *p++ = '}';
+    *p = '\0';
+    return b;
+}
+
+/*
+ * One run of jq_enqueue_rows over rows[idx[0..m)], whose depth was
+ * counted in depth_added beforehand.  JQ_OK with each row's rc/id/existed
+ * set (rc JQ_EMPTY: the idempotency race, to run again), or the
+ * statement's error (no row written, nothing set).
+ */
+static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int m, struct err *e)
+{
+    const uint8_t **pv = calloc((size_t)m * 7, sizeof(*pv));
+    size_t *pl = calloc((size_t)m * 7, sizeof(*pl));
+    int64_t *iv = calloc((size_t)m * 4, sizeof(*iv));
+    int *inull = calloc((size_t)m, sizeof(*inull));
+    uint8_t *arr[7] = {0};
+    size_t alen[7] = {0};
+    char *ia[4] = {0};
+    int rc = JQ_OK;
+    if (pv == NULL || pl == NULL || iv == NULL || inull == NULL) {
+        rc = err_set(e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of memory (enqueue)");
+        goto out;
+    }
+    for (int k = 0; k < m; k++) {
+        const struct jq_new_job *j = rows[idx[k]].job;
+        const char *tx[5] = {j->task, j->model, j->params_json, j->input_type, j->idempotency_key};
+        for (int f = 0; f < 5; f++) {
+            int slot = f < 3 ? f : f + 1; /* 0 task 1 model 2 params 3 input 4 type 5 key */
+            pv[(size_t)slot * m + k] = (const uint8_t *)tx[f];
+            pl[(size_t)slot * m + k] = tx[f] ? strlen(tx[f]) : 0;
+        }
+        pv[(size_t)3 * m + k] = j->input ? j->input : (const uint8_t *)"";
+        pl[(size_t)3 * m + k] = j->input_len;
+        pv[(size_t)6 * m + k] = jq_thumb_ok(j) ? j->thumb : NULL;
+        pl[(size_t)6 * m + k] = jq_thumb_ok(j) ? j->thumb_len : 0;
+        iv[k] = j->tenant_id;
+        iv[m + k] = j->tier;
+        iv[2 * m + k] = j->deadline_ms;
+        inull[k] = j->deadline_ms == 0;
+        iv[3 * m + k] = j->max_attempts ? j->max_attempts : jq_conn(c)->max_attempts;
+    }
+    static const uint32_t oids[7] = {JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_BYTEA,
+                                     JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_BYTEA};
+    for (int f = 0; f < 7; f++) {
+        arr[f] = jq_array_bin(oids[f], m, pv + (size_t)f * m, pl + (size_t)f * m, &alen[f]);
+        if (arr[f] == NULL || alen[f] > INT32_MAX) {
+            rc = err_set(e, JQ_ERR_INVALID, ERR_TOO_LARGE, "input_too_large",
+                         "the group's inputs pass %zu bytes", JQ_GROUP_BYTES_MAX);
+            goto out;
+        }
+    }
+    for (int f = 0; f < 4; f++) {
+        ia[f] = jq_int_array(iv + (size_t)f * m, f == 2 ? inull : NULL, m);
+        if (ia[f] == NULL) {
+            rc = err_set(e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of memory (enqueue)");
+            goto out;
+        }
+    }
+    /* $1 tenants $2 tasks $3 models $4 tiers $5 params $6 inputs $7 types
+     * $8 keys $9 deadlines $10 max attempts $11 thumbnails */
+    const char *v[11] = {ia[0],
+                         (const char *)arr[0],
+                         (const char *)arr[1],
+                         ia[1],
+                         (const char *)arr[2],
+                         (const char *)arr[3],
+                         (const char *)arr[4],
+                         (const char *)arr[5],
+                         ia[2],
+                         ia[3],
+                         (const char *)arr[6]};
+    int lens[11] = {
+        0, (int)alen[0], (int)alen[1], 0, (int)alen[2], (int)alen[3], (int)alen[4], (int)alen[5], 0,
+        0, (int)alen[6]};
+    int fmts[11] = {0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS, 11, v, lens, fmts, 0, e);
+    if (r == NULL) {
+        rc = jq_fail(c, e);
+        if (rc == JQ_ERR_INVALID && e != NULL)
+            snprintf(e->code, sizeof(e->code), "invalid_params");
+        goto out;
+    }
+    if (PQntuples(r) != m) {
+        pgx_reset(c);
+        rc = err_set(e, JQ_ERR_DB, ERR_INTERNAL, "internal", "enqueue of %d rows answered %d rows",
+                     m, PQntuples(r));
+        goto out;
+    }
+    for (int k = 0; k < m; k++) {
+        struct jq_row *w = &rows[idx[k]];
+        if (PQgetisnull(r, k, 0)) {
+            w->rc = JQ_EMPTY;
+            continue;
+        }
+        w->rc = JQ_OK;
+        w->id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        w->existed = atoi(PQgetvalue(r, k, 1));
+    }
+    pgx_reset(c);
+out:
+    for (int f = 0; f < 7; f++)
+        free(arr[f]);
+    for (int f = 0; f < 4; f++)
+        free(ia[f]);
+    free(pv);
+    free(pl);
+    free(iv);
+    free(inull);
+    return rc;
+}
+
+/* takes back the depth a row counted before it was written */
+static void jq_depth_unadd(struct pgx *c, int tier)
+{
+    if (jq_conn(c)->depth_added[tier] > 0)
+        jq_conn(c)->depth_added[tier]--;
+}
+
+int jq_job_enqueue_rows(struct pgx *c, struct jq_row *rows, int n)
+{
+    assert(n >= 1 && n <= JQ_GROUP_MAX);
+    if (n == 1) {
+        /* the one-row statement is the cheaper one */
+        struct jq_row *w = &rows[0];
+        err_clear(&w->e);
+        w->id = 0;
+        w->existed = 0;
+        w->rc = w->job->batch_id != 0 ? err_set(&w->e, JQ_ERR_INVALID, ERR_INTERNAL, "internal",
+                                                "jq_job_enqueue_rows takes no batch job")
+                                      : jq_job_enqueue(c, w->job, &w->id, &w->existed, &w->e);
+        return JQ_OK;
+    }
+    int *idx = calloc((size_t)n, sizeof(*idx));
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        struct jq_row *w = &rows[i];
+        err_clear(&w->e);
+        w->id = 0;
+        w->existed = 0;
+        w->rc = jq_job_check(w->job, &w->e);
+        if (w->rc == JQ_OK && w->job->batch_id != 0)
+            w->rc = err_set(&w->e, JQ_ERR_INVALID, ERR_INTERNAL, "internal",
+                            "jq_job_enqueue_rows takes no batch job");
+        if (w->rc == JQ_OK && idx == NULL)
+            w->rc =
+                err_set(&w->e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of memory (enqueue)");
+        if (w->rc == JQ_OK)
+            w->rc = jq_depth_check(c, w->job->tier, &w->e);
+        if (w->rc != JQ_OK)
+            continue;
+        /* counted now, so that the group's later rows see it */
+        jq_conn(c)->depth_added[w->job->tier]++;
+        idx[m++] = i;
+    }
+    /* the idempotency race leaves rows with JQ_EMPTY: their second run sees
+     * the other insert (as jq_job_enqueue's second attempt) */
+    for (int attempt = 0; attempt < 2 && m > 0; attempt++) {
+        struct err e;
+        err_clear(&e);
+        int rc = jq_rows_exec(c, rows, idx, m, &e);
+        if (rc != JQ_OK && m > 1) {
+            /* one row's bad field fails the statement: each row alone, so
+             * that only that row gets the error */
+            for (int k = 0; k < m; k++) {
+                jq_depth_unadd(c, rows[idx[k]].job->tier);
+                jq_job_enqueue_rows(c, &rows[idx[k]], 1);
+            }
+            m = 0;
+            break;
+        }
+        int left = 0;
+        for (int k = 0; k < m; k++) {
+            struct jq_row *w = &rows[idx[k]];
+            if (rc != JQ_OK) {
+                w->rc = rc;
+                w->e = e;
+            }
+            if (w->rc == JQ_EMPTY)
+                idx[left++] = idx[k];
+            else if (w->rc != JQ_OK || w->existed)
+                jq_depth_unadd(c, w->job->tier);
+        }
+        m = left;
+    }
+    for (int k = 0; k < m; k++) {
+        struct jq_row *w = &rows[idx[k]];
+        jq_depth_unadd(c, w->job->tier);
+        w->rc = err_set_transient(&w->e, JQ_ERR_DB, "db_unavailable",
+                                  "could not enqueue: idempotency key in use by a concurrent "
+                                  "request");
+    }
+    free(idx);
+    return JQ_OK;
 }
 
 int jq_batch_create(struct pgx *c, int64_t tenant_id, int tier, int n_expected, const char *label,

@@ -166,6 +166,8 @@ struct jq_new_job {
     int64_t batch_id;            /* 0 = none */
     int deadline_ms;             /* 0 = none: ms from now to start by */
     int max_attempts;            /* 0 = default */
+    const uint8_t *thumb;        /* the dashboard's WebP thumbnail, NULL = none; */
+    size_t thumb_len;            /* written in the job's statement (jq_job_enqueue*) */
 };
 
 /*
@@ -194,6 +196,30 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
 int jq_job_enqueue_many(struct pgx *c, const struct jq_new_job *jobs, int n,
                         const uint8_t *const *thumbs, const size_t *thumb_lens, int64_t *ids,
                         struct err *e);
+
+/*
+ * The single jobs of concurrent requests (vkv-api's group enqueue) in one
+ * statement and one commit: each row its own tenant, task, model, tier,
+ * params, input, idempotency key, deadline, max attempts and thumbnail
+ * (batch_id must be 0).  One row runs jq_job_enqueue's statement.  Per row, as jq_job_enqueue would
+ * answer it: rc JQ_OK with id and existed (an idempotency key used before, also by an earlier row
+ * of the same call, gives the first job's id and existed 1; nothing written), or JQ_ERR_TIER_FULL /
+ * JQ_ERR_INVALID / JQ_ERR_DB with e.  The depth limit is checked row by row against the
+ * connection's cached count, the group's earlier rows included.  When the statement fails (one
+ * row's bad field fails all), every row runs again alone, so that only the
+ * bad row gets the error.  A row is committed when it answers JQ_OK (the
+ * statement runs outside any transaction: do not call inside
+ * jq_tx_begin).  1 <= n <= JQ_GROUP_MAX.  Returns JQ_OK; the caller owns
+ * rows and what they point to.
+ */
+struct jq_row {
+    const struct jq_new_job *job; /* in */
+    int64_t id;                   /* out */
+    int existed;                  /* out */
+    int rc;                       /* out */
+    struct err e;                 /* out, when rc != JQ_OK */
+};
+int jq_job_enqueue_rows(struct pgx *c, struct jq_row *rows, int n);
 
 /*
  * Creates a batch (an album) of n_expected images at `tier` for tenant;

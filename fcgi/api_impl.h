@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+struct jq_row;
+
 /* images per POST /v1/batches */
 #define API_MAX_BATCH 1000
 /* after SIGTERM, threads get this long before the process exits anyway */
@@ -244,6 +246,31 @@ int api_long_enter(struct api_req *r);
 
 /* releases r's slot when it holds one; cannot fail */
 void api_long_leave(struct api_req *r);
+/* long requests in flight in this process now */
+int api_long_active(void);
+
+/* ---- group enqueue (api_group.c) ---------------------------------------- */
+
+/*
+ * Turns the group enqueue on for this process (off: every row alone):
+ * at most max_rows rows per statement, at most `leaders` statements in
+ * flight at once; a leader waits up to wait_us for rows of requests still
+ * being served (0 = never waits).  Call once before the threads start.
+ */
+void api_group_init(int max_rows, int leaders, int wait_us);
+/* +1 when a thread starts serving a request, -1 when it is done */
+void api_group_request(int delta);
+/*
+ * Enqueues row (batch 0) together with the rows of concurrent requests in
+ * one statement, on db when this thread leads the group (another thread's
+ * connection otherwise).  Returns row->rc with row->id/existed/e filled
+ * as jq_job_enqueue_rows answers; the row is committed when JQ_OK.  row and
+ * what it points to stay the caller's.
+ */
+int api_group_enqueue(struct pgx *db, struct jq_row *row);
+/* statements run and rows written by the group enqueue since start, and
+ * the rows waiting for a leader now */
+void api_group_stats(long long *statements, long long *rows, int *waiting);
 
 /* ---- failed-auth and per-tenant rate limits (api_limit.c) ---- */
 

@@ -304,8 +304,24 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
     j.idempotency_key = spec->idem_key;
     j.batch_id = batch_id;
     j.deadline_ms = (int)spec->deadline_ms;
+    j.thumb = spec->image.thumb;
+    j.thumb_len = spec->image.thumb ? spec->image.thumb_len : 0;
     *existed = 0;
-    int rc = jq_job_enqueue(ctx->db, &j, job_id, existed, e);
+    int rc;
+    if (batch_id != 0) { /* inside the batch's transaction, on its connection */
+        rc = jq_job_enqueue(ctx->db, &j, job_id, existed, e);
+    } else {
+        /* shared with concurrent requests (api_group.c) */
+        struct jq_row row;
+        memset(&row, 0, sizeof(row));
+        row.job = &j;
+        rc = api_group_enqueue(ctx->db, &row);
+        if (rc != JQ_OK && e != NULL)
+            *e = row.e;
+        *job_id = row.id;
+        *existed = row.existed;
+    }
+    /* a long route's thumbnail is made after the reply (api_after_reply) */
     if (rc == JQ_OK && !*existed && spec->image.thumb == NULL &&
         spec->image.thumb_src.rgb != NULL) {
         struct api_later *l = ar_calloc(ctx->ar, 1, sizeof(*l));
@@ -315,21 +331,6 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
             l->thumb_src = spec->image.thumb_src;
             ctx->later = l;
         }
-    }
-    if (rc != JQ_OK || *existed || spec->image.thumb == NULL)
-        return rc;
-    /* the thumbnail outlives the job's input (job_thumbs, schema/README.md);
-     * inside a batch's transaction it commits with the jobs */
-    char t[24], id[24];
-    const char *v[3] = {pgx_i64(t, r->tenant.id), pgx_i64(id, *job_id),
-                        (const char *)spec->image.thumb};
-    const int lens[3] = {0, 0, (int)spec->image.thumb_len}, fmts[3] = {0, 0, 1};
-    struct err te;
-    err_clear(&te);
-    if (pgx_exec(ctx->db, SQLQ_DASH_THUMB_PUT, 3, v, lens, fmts, 0, &te) == NULL) {
-        /* the job is enqueued (or, in a batch, the transaction is now
-         * aborted and the commit reports it) */
-        log_warn("job %lld: thumbnail not stored: %s", (long long)*job_id, te.msg);
     }
     return rc;
 }

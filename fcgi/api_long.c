@@ -96,6 +96,14 @@ int api_long_enter(struct api_req *r)
     return API_ERR;
 }
 
+int api_long_active(void)
+{
+    pthread_mutex_lock(&api_long_mu);
+    int n = api_long_total;
+    pthread_mutex_unlock(&api_long_mu);
+    return n;
+}
+
 void api_long_leave(struct api_req *r)
 {
     if (!r->long_held)

@@ -183,7 +183,9 @@ static void *api_thread_main(void *arg)
             continue;
         }
         int keep = 1;
+        api_group_request(1);
         api_serve(ctx, &fr, &keep);
+        api_group_request(-1);
         if (!keep)
             fr.keepConnection = 0;
         FCGX_Finish_r(&fr);
@@ -288,6 +290,8 @@ int main(int argc, char **argv)
     if (reserve == 0)
         reserve = nthreads / 4 > 2 ? nthreads / 4 : 2;
     api_long_init(nthreads, reserve, (int)cfg_int("VKV_LONG_PER_TENANT"));
+    api_group_init((int)cfg_int("VKV_ENQUEUE_GROUP_MAX"), (int)cfg_int("VKV_ENQUEUE_GROUP_LEADERS"),
+                   (int)cfg_int("VKV_ENQUEUE_GROUP_WAIT_US"));
     /* one table of buckets for all the processes behind the same nginx */
     char lpath[4096];
     const char *lf = cfg_str("VKV_API_LIMITS_FILE");

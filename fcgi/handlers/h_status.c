@@ -12,6 +12,7 @@
 #include "fcgi/handlers/handlers.h"
 #include "fcgi/handlers/h_moondream.h"
 
+#include "common/ar.h"
 #include "common/jq.h"
 #include "common/pgx.h"
 
@@ -161,7 +162,28 @@ int api_h_metrics(struct api_ctx *ctx, struct api_req *r)
     char *text = NULL;
     if (jq_metrics_text(ctx->db, &text, &e) != JQ_OK)
         return api_reply_err(r, &e);
-    int rc = api_reply_text(r, 200, "text/plain; version=0.0.4", text, strlen(text));
+    /* this process's group enqueue (fcgi/api_group.c): rows / statements
+     * is the mean group */
+    long long st = 0, rows = 0;
+    int waiting = 0;
+    api_group_stats(&st, &rows, &waiting);
+    const char *own = ar_printf(ctx->ar,
+                                "# HELP vkv_api_enqueue_statements_total single-job enqueue "
+                                "statements of this vkv-api process\n"
+                                "# TYPE vkv_api_enqueue_statements_total counter\n"
+                                "vkv_api_enqueue_statements_total %lld\n"
+                                "# HELP vkv_api_enqueue_rows_total jobs those statements wrote or "
+                                "answered\n"
+                                "# TYPE vkv_api_enqueue_rows_total counter\n"
+                                "vkv_api_enqueue_rows_total %lld\n"
+                                "# HELP vkv_api_enqueue_waiting jobs waiting for a group "
+                                "enqueue statement now\n"
+                                "# TYPE vkv_api_enqueue_waiting gauge\n"
+                                "vkv_api_enqueue_waiting %d\n",
+                                st, rows, waiting);
+    char *all = own ? ar_printf(ctx->ar, "%s%s", text, own) : NULL;
+    int rc = all ? api_reply_text(r, 200, "text/plain; version=0.0.4", all, strlen(all))
+                 : api_reply_text(r, 200, "text/plain; version=0.0.4", text, strlen(text));
     free(text);
     return rc;
 }

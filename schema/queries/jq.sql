@@ -74,8 +74,10 @@ SELECT coalesce((SELECT depth_cached FROM fresh),
 -- name: jq_enqueue
 -- $1 tenant, $2 task, $3 model, $4 tier, $5 params json text, $6 input bytea,
 -- $7 input type, $8 idempotency key, $9 batch id, $10 deadline ms,
--- $11 max attempts.  Returns (id, existed) or, for a batch that is not the
--- tenant's, one row (NULL, false); no row: an idempotency race, run again.
+-- $11 max attempts, $12 the WebP thumbnail (NULL = none; written with the
+-- job, so one statement and one commit).  Returns (id, existed) or, for a
+-- batch that is not the tenant's, one row (NULL, false); no row: an
+-- idempotency race, run again.
 WITH b AS MATERIALIZED (
     SELECT ($9::bigint IS NULL OR EXISTS (
                 SELECT 1 FROM batches WHERE id = $9::bigint AND tenant_id = $1::bigint)) AS ok
@@ -106,6 +108,12 @@ ins AS (
       FROM nid, fk
      WHERE nid.id IS NOT NULL
     RETURNING id, model
+),
+th AS (
+    -- runs whether or not the query reads it (a data-modifying CTE)
+    INSERT INTO job_thumbs (job_id, tenant_id, bytes)
+    SELECT ins.id, $1::bigint, $12::bytea FROM ins WHERE $12::bytea IS NOT NULL
+    ON CONFLICT (job_id) DO NOTHING
 )
 SELECT ins.id, 0 AS existed
   FROM ins
@@ -173,6 +181,79 @@ nt AS MATERIALIZED (
 )
 SELECT u.id, (SELECT count(*) FROM nt) + (SELECT count(*) FROM th) AS side
   FROM u ORDER BY u.n
+
+-- name: jq_enqueue_rows
+-- the single jobs of concurrent requests in one statement (vkv-api's group
+-- enqueue, fcgi/api_group.c): each row its own tenant, task, model, tier,
+-- params, input, type, idempotency key, deadline, max attempts and
+-- thumbnail; no batch.  $1 tenants bigint[], $2 tasks text[], $3 models
+-- text[], $4 tiers smallint[], $5 params text[] (NULL = {}), $6 inputs
+-- bytea[], $7 input types text[], $8 idempotency keys text[] (NULL =
+-- none), $9 deadlines ms int[] (NULL = none), $10 max attempts int[],
+-- $11 thumbnails bytea[] (NULL = none).
+-- Returns one row per input row in order: (id, existed).  An idempotency
+-- key used before (or by an earlier row of this statement) answers the
+-- first job's id with existed = 1 and writes nothing; NULL id: the key's
+-- first insert committed after our snapshot (a race; run that row again).
+-- Fair keys and wake-ups as jq_enqueue: per tenant and tier one fairness
+-- lookup, the rows a quantum apart in their order; per model and tier one
+-- wake-up test on a snapshot that predates the insert.
+WITH x AS MATERIALIZED (
+    SELECT x.n, x.ten, x.task, x.model, x.tier, x.p, x.i, x.t, x.k, x.dl, x.ma, x.th,
+           nextval('job_id_seq') AS id
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[],
+                  $6::bytea[], $7::text[], $8::text[], $9::int[], $10::int[], $11::bytea[])
+           WITH ORDINALITY AS x(ten, task, model, tier, p, i, t, k, dl, ma, th, n)
+     ORDER BY x.n
+),
+k AS (
+    INSERT INTO idempotency (tenant_id, key, job_id)
+    SELECT x.ten, x.k, x.id FROM x WHERE x.k IS NOT NULL ORDER BY x.n
+    ON CONFLICT DO NOTHING
+    RETURNING tenant_id, key, job_id
+),
+nw AS MATERIALIZED (
+    SELECT x.* FROM x
+     WHERE x.k IS NULL OR EXISTS (SELECT 1 FROM k WHERE k.job_id = x.id)
+),
+fk AS MATERIALIZED (
+    SELECT g.ten, g.tier, job_fair_key(g.ten, g.tier) AS v
+      FROM (SELECT DISTINCT nw.ten, nw.tier FROM nw) g
+),
+q AS MATERIALIZED (
+    SELECT s.fair_quantum_ms AS q FROM queue_settings s WHERE s.id = 1
+),
+wake AS MATERIALIZED (
+    SELECT g.model FROM (SELECT DISTINCT nw.model, nw.tier FROM nw) g
+     WHERE g.tier = 3 OR NOT job_model_waiting(g.model, g.tier)
+),
+ins AS (
+    INSERT INTO jobs (id, tenant_id, task, model, tier, fair_key, params, input, input_type,
+                      idempotency_key, max_attempts, deadline_at)
+    SELECT nw.id, nw.ten, nw.task, nw.model, nw.tier,
+           fk.v + (row_number() OVER (PARTITION BY nw.ten, nw.tier ORDER BY nw.n) - 1) * q.q,
+           coalesce(nw.p::jsonb, '{}'::jsonb), nw.i, nw.t, nw.k, nw.ma,
+           now() + make_interval(secs => nw.dl / 1000.0)
+      FROM nw JOIN fk ON fk.ten = nw.ten AND fk.tier = nw.tier, q
+    RETURNING id
+),
+th AS (
+    INSERT INTO job_thumbs (job_id, tenant_id, bytes)
+    SELECT nw.id, nw.ten, nw.th FROM nw WHERE nw.th IS NOT NULL
+    ON CONFLICT (job_id) DO NOTHING
+    RETURNING job_id
+),
+nt AS MATERIALIZED (
+    SELECT pg_notify('vkv_job_new', wake.model) AS x FROM wake
+)
+SELECT CASE WHEN x.k IS NULL OR kk.job_id = x.id THEN x.id
+            ELSE coalesce(kk.job_id, i.job_id) END AS id,
+       CASE WHEN x.k IS NULL OR kk.job_id = x.id THEN 0 ELSE 1 END AS existed,
+       (SELECT count(*) FROM nt) + (SELECT count(*) FROM th) + (SELECT count(*) FROM ins) AS side
+  FROM x
+  LEFT JOIN k kk ON kk.tenant_id = x.ten AND kk.key = x.k
+  LEFT JOIN idempotency i ON x.k IS NOT NULL AND i.tenant_id = x.ten AND i.key = x.k
+ ORDER BY x.n
 
 -- name: jq_batch_create
 INSERT INTO batches (tenant_id, tier, label, n_expected)

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# 41-enqueue: the group enqueue of one vkv-api process (fcgi/api_group.c)
+# through a real nginx and PostgreSQL, loopback only.
+#
+#  1. concurrent POST /v1/jobs of two tenants, some with the same
+#     Idempotency-Key, written by ONE statement (the process's
+#     vkv_api_enqueue_statements_total/rows_total in /metrics): each
+#     request its own job id and tenant, the same key of one tenant one
+#     job (one 202, the others 200 idempotent replays), the same key of
+#     another tenant another job, every thumbnail stored with its job;
+#  2. a depth limit refuses a whole group with 429 tier_full and writes
+#     nothing;
+#  3. a crash between commit and reply: the statement is held by a table
+#     lock, vkv-api is frozen (SIGSTOP), the lock goes and the job commits,
+#     vkv-api is killed (-9) without having answered; after a restart the
+#     same Idempotency-Key answers that job (200, idempotent_replay) and
+#     GET finds it.
+# vkv-api runs with VKV_ENQUEUE_GROUP_LEADERS=1 and a long
+# VKV_ENQUEUE_GROUP_WAIT_US, so requests that arrive together form one
+# group whatever the machine's load.  Every wait is bounded.
+set -uo pipefail
+cd "${VKV_ROOT:-$(pwd)}"
+BIN=${BIN:-build/bin}
+T=${VKV_TEST_TMP:-$(mktemp -d)}/enqueue
+rm -rf "$T"; mkdir -p "$T"
+
+pass=0; fail=0
+ok()  { echo "ok - $*"; pass=$((pass + 1)); }
+nok() { echo "not ok - $*"; fail=$((fail + 1)); }
+check() { if [[ $1 == 0 ]]; then ok "$2"; else nok "$2${3:+ ($3)}"; fi; }
+
+for b in vkv-api vkv-admin api_jget api_fcgi_call; do
+  [[ -x $BIN/$b ]] || { nok "binary $BIN/$b is built"; exit 1; }
+done
+source tests/lib/pg_tmp.sh
+source tests/lib/nginx_tmp.sh
+
+API_PID=
+LOCK_PID=
+cleanup() {
+  [[ -n $LOCK_PID ]] && { kill "$LOCK_PID" 2>/dev/null; wait "$LOCK_PID" 2>/dev/null; }
+  nginx_tmp_stop
+  [[ -n $API_PID ]] && { kill -TERM "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null; }
+  pg_tmp_stop
+}
+trap cleanup EXIT
+
+pg_tmp_start >/dev/null || { nok "PostgreSQL starts"; exit 1; }
+pg_tmp_migrate >"$T/migrate.log" 2>&1 || { nok "migrations apply"; cat "$T/migrate.log"; exit 1; }
+"$BIN/vkv-admin" tenant create alice >/dev/null && "$BIN/vkv-admin" tenant create bob >/dev/null
+KA=$("$BIN/vkv-admin" key create alice | tail -1)
+KB=$("$BIN/vkv-admin" key create bob | tail -1)
+TA=$(psql -XAtqc "select id from tenants where name = 'alice'")
+TB=$(psql -XAtqc "select id from tenants where name = 'bob'")
+[[ -n $KA && -n $KB && -n $TA && -n $TB ]] || { nok "tenants and keys"; exit 1; }
+
+mkdir -p "$T/models"
+echo '{"name":"centernet","task":"detect","format":"tfjs-graph"}' >"$T/models/centernet.json"
+python3 tests/integration/api_images.py "$T/img"
+printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","image_url":"%s"}' \
+  "$(cat "$T/img/ok.png.durl")" >"$T/job.json"
+
+export VKV_MODELS_DIR=$T/models VKV_API_THREADS=12 VKV_LOG_LEVEL=info \
+       VKV_ENQUEUE_GROUP_LEADERS=1 VKV_ENQUEUE_GROUP_WAIT_US=1000000 \
+       VKV_RATE_LIMIT=100000 VKV_RATE_BURST=100000
+api_start() { # api_start [NAME=VALUE ...]: (re)starts the one vkv-api
+  env "$@" VKV_API_SOCKET="$T/api.sock" "$BIN/vkv-api" >>"$T/api.log" 2>&1 &
+  API_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    [[ -S $T/api.sock ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+api_stop() { kill "-${1:-TERM}" "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null; API_PID=; rm -f "$T/api.sock"; }
+api_start || { nok "vkv-api starts"; tail "$T/api.log"; exit 1; }
+nginx_tmp_start "$T/nginx" "$T/api.sock" || { nok "nginx starts"; exit 1; }
+U=$NGINX_URL
+
+metric() { curl -s --max-time 10 "$U/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# post NAME KEY [IDEMPOTENCY-KEY]: POST /v1/jobs, answer in $T/NAME.{code,body}
+post() {
+  local name=$1 key=$2 idem=${3:-}
+  curl -s -o "$T/$name.body" -w '%{http_code}' --max-time 20 -H 'Expect:' \
+    -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+    ${idem:+-H "Idempotency-Key: $idem"} --data-binary @"$T/job.json" "$U/v1/jobs" >"$T/$name.code"
+}
+code() { cat "$T/$1.code" 2>/dev/null; }
+field() { "$BIN/api_jget" "$T/$1.body" "$2"; }
+sql() { psql -XAtqc "$1"; }
+
+# the lock: every INSERT INTO jobs waits behind it (SHARE conflicts with
+# the inserts' ROW EXCLUSIVE; reads go on)
+lock_on() {
+  rm -f "$T/lock.in" "$T/lock.out"; mkfifo "$T/lock.in"
+  psql -XAtq <"$T/lock.in" >"$T/lock.out" 2>&1 &
+  LOCK_PID=$!
+  exec 7>"$T/lock.in"
+  echo "BEGIN; LOCK TABLE jobs IN SHARE MODE; SELECT 'locked ' || pg_backend_pid();" >&7
+  local i
+  for i in $(seq 1 100); do
+    LOCK_BACKEND=$(sed -n 's/^locked \([0-9]*\)$/\1/p' "$T/lock.out")
+    [[ -n $LOCK_BACKEND ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+lock_off() { echo "COMMIT;" >&7; exec 7>&-; wait "$LOCK_PID"; LOCK_PID=; }
+# lock_waiters: enqueue statements waiting for the test's lock
+lock_waiters() {
+  sql "select count(*) from pg_stat_activity
+        where pg_blocking_pids(pid) @> array[$LOCK_BACKEND]
+          and query like 'WITH b AS MATERIALIZED%INSERT INTO jobs%'"
+}
+until_eq() { # until_eq WANT CMD...: polls CMD for up to 10 s
+  local want=$1 i v; shift
+  for i in $(seq 1 100); do v=$("$@"); [[ $v == "$want" ]] && return 0; sleep 0.1; done
+  return 1
+}
+
+# --- 1. one group: ids, tenants, idempotency keys, thumbnails -------------
+# a first request holds the lock; six more gather meanwhile and must all go
+# in the next statement
+st0=$(metric vkv_api_enqueue_statements_total); rows0=$(metric vkv_api_enqueue_rows_total)
+lock_on || { nok "the test's table lock"; exit 1; }
+post a0 "$KA" & p0=$!
+until_eq 1 lock_waiters || nok "the first enqueue waits for the lock"
+post a1 "$KA" & p1=$!
+post a2 "$KA" & p2=$!
+post b1 "$KB" & p3=$!
+post ak1 "$KA" same-key & p4=$!
+post ak2 "$KA" same-key & p5=$!
+post bk1 "$KB" same-key & p6=$!
+until_eq 6 metric vkv_api_enqueue_waiting
+check $? "six requests wait for the group statement while the first one runs" \
+  "waiting $(metric vkv_api_enqueue_waiting)"
+lock_off
+wait $p0 $p1 $p2 $p3 $p4 $p5 $p6
+st1=$(metric vkv_api_enqueue_statements_total); rows1=$(metric vkv_api_enqueue_rows_total)
+codes="$(code a0) $(code a1) $(code a2) $(code b1) $(code ak1) $(code ak2) $(code bk1)"
+[[ $((st1 - st0)) == 2 && $((rows1 - rows0)) == 7 ]]
+check $? "the six are written by one statement (two for all seven)" \
+  "statements $st0 -> $st1, rows $rows0 -> $rows1, codes $codes"
+ia1=$(field a1 id); ia2=$(field a2 id); ib1=$(field b1 id)
+iak1=$(field ak1 id); iak2=$(field ak2 id); ibk1=$(field bk1 id)
+[[ $(code a1) == 202 && $(code a2) == 202 && $(code b1) == 202 && -n $ia1 && -n $ia2 && -n $ib1 &&
+   $ia1 != "$ia2" && $ia1 != "$ib1" && $ia2 != "$ib1" ]]
+check $? "each request without a key gets its own job id (202)" "$codes; ids $ia1 $ia2 $ib1"
+replays="$(field ak1 idempotent_replay) $(field ak2 idempotent_replay)"
+[[ -n $iak1 && $iak1 == "$iak2" && " $(code ak1) $(code ak2) " == *" 202 "* &&
+   " $(code ak1) $(code ak2) " == *" 200 "* && " $replays " == *" true "* && " $replays " == *" false "* ]]
+check $? "the same Idempotency-Key twice in one group: one job, one 202 and one 200 replay" \
+  "ids $iak1 $iak2, codes $(code ak1) $(code ak2), replays $replays"
+[[ $(code bk1) == 202 && -n $ibk1 && $ibk1 != "$iak1" ]]
+check $? "another tenant's same key in the same group is another job" "$ibk1 vs $iak1"
+want="$ia1:$TA $ia2:$TA $ib1:$TB $iak1:$TA $ibk1:$TB"
+got=""
+for id in $ia1 $ia2 $ib1 $iak1 $ibk1; do
+  got+="$id:$(sql "select tenant_id from jobs where id = $id") "
+done
+[[ "$got" == "$want " ]]
+check $? "every job of the group belongs to its requester's tenant" "want $want, got $got"
+n=$(sql "select count(*) from jobs where id in ($ia1, $ia2, $ib1, $iak1, $ibk1)")
+nt=$(sql "select count(*) from job_thumbs j join jobs using (tenant_id)
+          where j.job_id = jobs.id and j.job_id in ($ia1, $ia2, $ib1, $iak1, $ibk1)")
+nall=$(sql "select count(*) from jobs")
+[[ $(code a0) == 202 && $n == 5 && $nt == 5 && $nall == 6 ]]
+check $? "the group's five jobs and their five thumbnails written, nothing else" \
+  "jobs $n (all $nall), thumbs $nt"
+# each request answered after its commit: GET finds every job at once
+miss=0
+for id in $ia1 $ia2 $iak1; do
+  s=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KA" "$U/v1/jobs/$id")
+  [[ $s == 200 ]] || miss=$((miss + 1))
+done
+s=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KB" "$U/v1/jobs/$ia1")
+[[ $miss == 0 && $s == 404 ]]
+check $? "GET finds each answered job, and not from another tenant" "missing $miss, bob reads alice's: $s"
+
+# --- 2. the depth limit refuses a whole group -----------------------------
+api_stop
+# the tier's cached count is at most 2 s old: let it go stale so the first
+# check recounts the 6 queued jobs
+sleep 2.2
+api_start VKV_TIER_DEPTH_LIMIT=6 || { nok "vkv-api restarts with a depth limit"; exit 1; }
+before=$(sql "select count(*) from jobs")
+st0=$(metric vkv_api_enqueue_statements_total)
+pids=()
+for i in 1 2 3 4; do post d$i "$KA" & pids+=($!); done
+wait "${pids[@]}"
+after=$(sql "select count(*) from jobs")
+codes=""; cds=""
+for i in 1 2 3 4; do codes+="$(code d$i) "; cds+="$(field d$i error.code) "; done
+[[ $codes == "429 429 429 429 " && $cds == "tier_full tier_full tier_full tier_full " &&
+   $before == "$after" ]]
+check $? "a full tier refuses every request of a group with 429 tier_full, nothing written" \
+  "codes $codes, errors $cds, jobs $before -> $after"
+
+# --- 3. a crash between commit and reply ---------------------------------
+# straight to vkv-api's socket (tests/integration/fcgi_call.c): nginx
+# would count the killed process as a failed upstream for a while
+# one thread, whose connection has prepared the enqueue statement before
+# the lock (a first Parse would wait for the lock, not the execution)
+api_stop
+api_start VKV_API_THREADS=1 || { nok "vkv-api restarts"; exit 1; }
+"$BIN/api_fcgi_call" "$T/api.sock" "$T/job.json" REQUEST_METHOD=POST REQUEST_URI=/v1/jobs \
+  CONTENT_TYPE=application/json "HTTP_AUTHORIZATION=Bearer $KA" \
+  CONTENT_LENGTH="$(wc -c <"$T/job.json")" >"$T/warm.out" 2>&1
+[[ $(head -1 "$T/warm.out") == *"Status: 202"* ]] || nok "a first enqueue on the one thread" "$(head -c 200 "$T/warm.out")"
+P=(REQUEST_METHOD=POST REQUEST_URI=/v1/jobs CONTENT_TYPE=application/json
+   "HTTP_AUTHORIZATION=Bearer $KA" HTTP_IDEMPOTENCY_KEY=crash-key
+   CONTENT_LENGTH="$(wc -c <"$T/job.json")")
+lock_on || { nok "the test's table lock"; exit 1; }
+"$BIN/api_fcgi_call" "$T/api.sock" "$T/job.json" "${P[@]}" >"$T/crash.out" 2>&1 & pc=$!
+until_eq 1 lock_waiters
+w=$?
+[[ $w == 0 && ! -s $T/crash.out ]]
+check $? "while the enqueue waits for its commit, the client has no answer" "$(head -c 200 "$T/crash.out")"
+# frozen, vkv-api cannot reply; the lock goes and PostgreSQL commits; then
+# vkv-api dies without having answered
+kill -STOP "$API_PID"
+lock_off
+until_eq 1 sql "select count(*) from jobs where idempotency_key = 'crash-key'"
+committed=$?
+api_stop KILL
+wait $pc
+[[ $(grep -c 'Status: 2' "$T/crash.out") == 0 && $committed == 0 ]]
+check $? "vkv-api killed after the commit, before its reply: no 2xx, the job is stored" \
+  "client: $(head -c 100 "$T/crash.out"), jobs with the key: $(sql "select count(*) from jobs where idempotency_key = 'crash-key'")"
+api_start || { nok "vkv-api restarts after the kill"; exit 1; }
+"$BIN/api_fcgi_call" "$T/api.sock" "$T/job.json" "${P[@]}" >"$T/retry.out" 2>&1
+sed '1,/^\r\{0,1\}$/d' "$T/retry.out" >"$T/retry.body"
+rid=$(field retry id)
+cid=$(sql "select id from jobs where idempotency_key = 'crash-key'")
+"$BIN/api_fcgi_call" "$T/api.sock" - REQUEST_METHOD=GET "REQUEST_URI=/v1/jobs/$rid" \
+  "HTTP_AUTHORIZATION=Bearer $KA" >"$T/get.out" 2>&1
+[[ $(head -1 "$T/retry.out") == *"Status: 200"* && $(field retry idempotent_replay) == true &&
+   -n $rid && $rid == "$cid" && $(head -1 "$T/get.out") == *"Status: 200"* ]]
+check $? "the client's retry with the same Idempotency-Key answers the committed job" \
+  "retry: $(head -c 300 "$T/retry.out"); committed $cid; GET: $(head -1 "$T/get.out")"
+
+echo "# 41-enqueue: $pass passed, $fail failed"
+((fail == 0))
