@@ -17,7 +17,13 @@
  * Bindings: 0 x, 1 w[KH,KW,1,CO] (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
  * TEXEL variants (dwconv_tx_*, VEC4 only) read x and w as texel buffers.
  * Push: struct rt_push_conv (cog = mult).
- * Spec: 0 ACT, 1 VEC4, 2 KH, 3 KW, 4 SW, 5 DW, 6 RES.  Workgroup 8x8.
+ * Spec: 0 ACT, 1 VEC4, 2 KH, 3 KW, 4 SW, 5 DW, 6 RES, 7 FLATQ.  Workgroup 8x8.
+ * FLATQ (VEC4 only, the channel quad count, 0 = off): the 64 invocations of
+ * a workgroup are one flat run over (column block, channel quad), quads
+ * fastest, with grid (ceil(quads * blocks / 64), 1, n * OH).  llvmpipe runs
+ * 8 consecutive invocations as one SIMD vector, so with 6 or 12 quads (24
+ * or 48 channels) the 8x8 grid left a quarter of the lanes idle; the flat
+ * run fills them.  FLATQ is a spec constant so the division is by a constant.
  */
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8, local_size_y = 8) in;
@@ -28,6 +34,7 @@ layout(constant_id = 3) const uint KW = 1;
 layout(constant_id = 4) const uint SW = 1;
 layout(constant_id = 5) const uint DW = 1;
 layout(constant_id = 6) const int RES = 0;
+layout(constant_id = 7) const uint FLATQ = 0;
 const uint OXB = 4u;
 const uint SPAN = (OXB - 1u) * SW + (KW - 1u) * DW + 1u;
 #include "common.glsl"
@@ -65,6 +72,11 @@ void main()
     int iy0 = int(oy * p.sh) - p.pt;
     if (VEC4 != 0) {
         uint c4 = gl_GlobalInvocationID.x, ox0 = gl_GlobalInvocationID.y * OXB;
+        if (FLATQ != 0u) {
+            uint f = gl_WorkGroupID.x * 64u + gl_LocalInvocationIndex;
+            c4 = f % FLATQ;
+            ox0 = (f / FLATQ) * OXB;
+        }
         if (c4 * 4u >= p.co || ox0 >= p.ow)
             return;
         uint cq = p.c >> 2;

@@ -14,7 +14,12 @@
  * invocations take adjacent column blocks so weight reads coalesce.
  * Trip count per invocation: K/4 (VEC4) or K.
  * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
- * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4, 2 RBS, 3 CBS, 4 RES.
+ * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4, 2 RBS, 3 CBS, 4 RES,
+ * 5 FLATC (VEC4 only, the column block count, 0 = off): the 64 invocations
+ * of a workgroup are one flat run over (row block, column block), column
+ * blocks fastest, grid (ceil(blocks / 64), 1): llvmpipe runs 8 consecutive
+ * invocations as one SIMD vector, so with 6 or 12 column blocks (24 or 48
+ * channels) the 8x8 grid left a quarter of the lanes idle.
  * TEXEL variants (gemm_tx_*) read x and w through uniform texel buffers
  * (VEC4 only): on llvmpipe a texel fetch is a vector gather while an SSBO
  * load is a per-lane scalar loop; on GPUs it goes through the texture cache.
@@ -27,6 +32,7 @@ layout(constant_id = 1) const int VEC4 = 0;
 layout(constant_id = 2) const uint RBS = 4;
 layout(constant_id = 3) const uint CBS = 1;
 layout(constant_id = 4) const int RES = 0;
+layout(constant_id = 5) const uint FLATC = 0;
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
@@ -60,6 +66,11 @@ void main()
 {
     if (VEC4 != 0) {
         uint c0 = gl_GlobalInvocationID.x * 4u * CB, r0 = gl_GlobalInvocationID.y * RB;
+        if (FLATC != 0u) {
+            uint f = gl_WorkGroupID.x * 64u + gl_LocalInvocationIndex;
+            c0 = (f % FLATC) * 4u * CB;
+            r0 = (f / FLATC) * RB;
+        }
         if (c0 >= p.n || r0 >= p.m)
             return;
         uint k4 = p.k >> 2, n4 = p.n >> 2;

@@ -230,6 +230,13 @@ static void conv_cases(void)
         {1, 11, 13, 3, 3, 3, 32, 2, 2, 0, 0, 1, 1, 1, 1, 1, RT_ACT_RELU6}, /* 8 quads */
         {2, 9, 10, 3, 5, 5, 24, 2, 2, 2, 2, 1, 1, 1, 1, 1, RT_ACT_NONE},   /* 6 quads */
         {1, 6, 7, 8, 3, 3, 32, 1, 1, 1, 1, 1, 1, 1, 2, 1, RT_ACT_LEAKY},   /* 2 groups of 4 */
+        /* 6 and 12 channel quads (BlazeFace): the flat (block, quad) runs of
+           dwconv/gemm on CPU devices, ragged column and row blocks */
+        {2, 6, 11, 24, 3, 3, 24, 1, 1, 1, 1, 1, 1, 1, 24, 1, RT_ACT_NONE},  /* dw 6 quads */
+        {1, 9, 7, 48, 5, 5, 48, 1, 1, 2, 2, 2, 2, 1, 48, 1, RT_ACT_RELU},   /* dw 12 quads */
+        {2, 7, 9, 24, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU},    /* gemm 6 blocks */
+        {1, 5, 13, 48, 1, 1, 48, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_NONE},   /* gemm 12 blocks */
+        {1, 4, 33, 24, 1, 1, 144, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* gemm 18 x 8 cols */
     };
     static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
