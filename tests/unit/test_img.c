@@ -37,6 +37,8 @@ struct buf {
 
 static void buf_put(struct buf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return; /* memcpy into a still-NULL buffer is undefined even for 0 bytes */
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 64;
         b->p = realloc(b->p, b->cap);
