@@ -10,7 +10,10 @@
 #  2. synchronous call overhead: M sequential POST /v1/classify calls to a
 #     warm worker at --batch 1; overhead = client total (curl time_total)
 #     minus the job's inference time (Server-Timing infer), p50 and p99,
-#     with queue wait and decode shown beside it.
+#     with queue wait and decode shown beside it, and split by component.
+#     Then the same calls with the worker's test engine (no model, same
+#     image), printed as "[no-model reference]" (WB_NO_REF=1 skips it):
+#     what the path costs without the model's CPU beside it.
 #
 #   bash bench/worker.sh                 N=32 B=8 M=40
 #   WB_N=64 WB_BATCH=16 WB_M=100 bash bench/worker.sh
@@ -29,10 +32,12 @@ chmod 755 "$T"
 export VKV_TEST_TMP=$T VKV_LOG_LEVEL=warn
 IMG=${WB_IMAGE:-var/testdata/images/grace_hopper.jpg}
 PARTS=${WB_PARTS:-album sync}
+# the real manifests plus one for the test engine (the no-model reference)
+mkdir -p "$T/models"
+cp models/*.json "$T/models/"
+printf '{"name":"wk-test-a","task":"classify","format":"tfjs-graph"}\n' >"$T/models/wk-test-a.json"
+export WK_MODELS_DIR=$T/models
 if [[ $PARTS == synctest ]]; then
-  mkdir -p "$T/models"
-  printf '{"name":"wk-test-a","task":"classify","format":"tfjs-graph"}\n' >"$T/models/wk-test-a.json"
-  export WK_MODELS_DIR=$T/models
   python3 tests/integration/api_images.py "$T/img" >/dev/null
   IMG=${WB_TEST_IMAGE:-$T/img/ok.png}
 else
@@ -81,32 +86,15 @@ fi
 
 # synchronous call overhead
 [[ " $PARTS " == *" sync "* || $PARTS == synctest ]] || exit 0
-if [[ $PARTS == synctest ]]; then
-  wk_worker_start sync --batch 1 --engine test --test-models wk-test-a --test-delay-ms 0
-  mime=image/png; [[ $IMG == *.jpg ]] && mime=image/jpeg
-  { printf '{"model":"wk-test-a","image_url":"data:%s;base64,' $mime; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
-else
-  wk_worker_start sync --batch 1
-  { printf '{"image_url":"data:image/jpeg;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
-fi
-for ((i = 0; i < 3; i++)); do wk_post /v1/classify "$T/cls.json"; done   # warm
-: >"$T/sync.txt"
-for ((i = 0; i < M; i++)); do
-  curl -s -o /dev/null -D "$T/h.txt" -w '%{time_total}\n' -H "Authorization: Bearer $KEY" \
-    -H 'Content-Type: application/json' --data-binary @"$T/cls.json" \
-    "$NGINX_URL/v1/classify" >"$T/t.txt"
-  st=$(grep -i -e '^server-timing:' -e '^x-job-id:' "$T/h.txt" | tr -d '\r' | tr '\n' ' ')
-  echo "$(cat "$T/t.txt") $st" >>"$T/sync.txt"
-done
-gpu_of_sync() { wk_get /v1/gpus; wk_json "$BODY" '[g["device"]["name"] for g in j["gpus"] if g["name"] == "sync"][0]'; }
-echo "# device: $(gpu_of_sync)"
-wk_worker_stop sync TERM
-python3 - "$T/sync.txt" "$NGINX_URL" "$KEY" <<'PY'
+sync_report() {
+python3 - "$T/sync.txt" "$NGINX_URL" "$KEY" "$1" <<'PY'
 import http.client, json, re, sys, urllib.parse
 from datetime import datetime
 u = urllib.parse.urlparse(sys.argv[2])
 c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
 ts = lambda s: datetime.fromisoformat(s)
+label = sys.argv[4]
+pre = "" if label == "sync" else f"[{label}] "
 rows, split = [], []
 for line in open(sys.argv[1]):
     total = float(line.split()[0]) * 1000
@@ -133,21 +121,61 @@ for line in open(sys.argv[1]):
 def pct(xs, p):
     xs = sorted(xs); return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 ov = [t - i for t, i, q, dc in rows]
-print(f"sync POST /v1/classify x{len(rows)}: total p50 {pct([r[0] for r in rows], 50):.2f} ms, "
+print(pre + f"sync POST /v1/classify x{len(rows)}: total p50 {pct([r[0] for r in rows], 50):.2f} ms, "
       f"inference p50 {pct([r[1] for r in rows], 50):.2f} ms")
 p50 = pct(ov, 50)
-print(f"sync call overhead (total - inference): p50 {p50:.2f} ms, p99 {pct(ov, 99):.2f} ms "
+print(pre + f"sync call overhead (total - inference): p50 {p50:.2f} ms, p99 {pct(ov, 99):.2f} ms "
       f"(queue wait p50 {pct([r[2] for r in rows], 50):.2f} ms, decode p50 {pct([r[3] for r in rows], 50):.2f} ms); "
       f"goal p50 <= 3 ms: {'met' if p50 <= 3 else 'NOT met'}")
 if split:
     q = lambda k: pct([x[k] for x in split], 50)
-    print(f"overhead split, p50: API side (validate, enqueue, wake, reply) {q('api'):.2f} ms, "
+    print(pre + f"overhead split, p50: API side (validate, enqueue, wake, reply) {q('api'):.2f} ms, "
           f"enqueue->claim {q('claim'):.2f} ms, worker run minus inference {q('worker'):.2f} ms, "
           f"model (inference) {q('model'):.2f} ms")
-    print(f"  API side in detail, p50: nginx + client hops {q('hop'):.2f} ms, body from nginx "
+    print(pre + f"  API side in detail, p50: nginx + client hops {q('hop'):.2f} ms, body from nginx "
           f"{q('api_body'):.2f} ms, vkv-api in (auth, JSON, image validation) {q('api_in'):.2f} ms, "
           f"enqueue statement {q('api_enqueue'):.2f} ms, "
           f"job end -> API has the result {q('wake'):.2f} ms, reply {q('api_out'):.2f} ms")
-    print(f"  worker in detail, p50: image decode {q('wdecode'):.2f} ms, postprocess {q('wpost'):.2f} ms "
+    print(pre + f"  worker in detail, p50: image decode {q('wdecode'):.2f} ms, postprocess {q('wpost'):.2f} ms "
           f"(both inside 'worker run minus inference')")
 PY
+}
+
+# M sequential calls of body $1 to the worker named sync -> $T/sync.txt
+sync_calls() {
+  for ((i = 0; i < 3; i++)); do wk_post /v1/classify "$1"; done   # warm
+  : >"$T/sync.txt"
+  for ((i = 0; i < M; i++)); do
+    curl -s -o /dev/null -D "$T/h.txt" -w '%{time_total}\n' -H "Authorization: Bearer $KEY" \
+      -H 'Content-Type: application/json' --data-binary @"$1" \
+      "$NGINX_URL/v1/classify" >"$T/t.txt"
+    st=$(grep -i -e '^server-timing:' -e '^x-job-id:' "$T/h.txt" | tr -d '\r' | tr '\n' ' ')
+    echo "$(cat "$T/t.txt") $st" >>"$T/sync.txt"
+  done
+}
+gpu_of_sync() { wk_get /v1/gpus; wk_json "$BODY" '[g["device"]["name"] for g in j["gpus"] if g["name"] == "sync"][0]'; }
+mime=image/png; [[ $IMG == *.jpg ]] && mime=image/jpeg
+{ printf '{"model":"wk-test-a","image_url":"data:%s;base64,' $mime; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls-test.json"
+# the no-model reference: the same path and image with the test engine
+sync_test() {
+  wk_worker_start sync --batch 1 --engine test --test-models wk-test-a --test-delay-ms 0
+  sync_calls "$T/cls-test.json"
+  echo "# device: $(gpu_of_sync)"
+  wk_worker_stop sync TERM
+}
+if [[ $PARTS == synctest ]]; then
+  sync_test
+  sync_report "sync"
+else
+  wk_worker_start sync --batch 1
+  { printf '{"image_url":"data:image/jpeg;base64,'; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls.json"
+  sync_calls "$T/cls.json"
+  echo "# device: $(gpu_of_sync)"
+  wk_worker_stop sync TERM
+  sync_report "sync"
+  if [[ ${WB_NO_REF:-0} != 1 ]]; then
+    sync_test
+    sync_report "no-model reference"
+  fi
+fi
+exit 0
