@@ -23,6 +23,7 @@ static const char *const graph_name[3] = {"detection", "recognition", "orientati
 
 struct ocr_exec {
     int h, w;
+    int batch;              /* the plan's max_batch */
     int64_t steps, classes; /* recognition output [1, steps, classes] */
     struct rt_exec *x;
     uint64_t used;
@@ -251,21 +252,36 @@ size_t rt_ocr_bytes(const struct rt_ocr *o)
     return n;
 }
 
-/* the executor of a graph at input h x w: cached, or imported and planned */
-static struct ocr_exec *exec_get(struct rt_ocr *o, enum graph gr, int h, int w, struct err *e)
+/*
+ * The executor of a graph at input h x w for runs of up to `need` items:
+ * cached (one planned for at least that many), or imported and planned for
+ * the next power of two (at most RT_OCR_BATCH), replacing a smaller plan of
+ * the same shape, else the least recently used: a photo with one line of a
+ * width plans that width for one line, not for a whole batch.
+ */
+static struct ocr_exec *exec_get(struct rt_ocr *o, enum graph gr, int h, int w, int need,
+                                 struct err *e)
 {
     struct ocr_exec *c = o->cache[gr];
     int rec = gr == G_REC;
-    int lru = 0;
+    int lru = 0, same = -1;
     o->tick++;
     for (int i = 0; i < CACHE_N; i++) {
         if (c[i].x && c[i].h == h && c[i].w == w) {
-            c[i].used = o->tick;
-            return &c[i];
+            if (c[i].batch >= need) {
+                c[i].used = o->tick;
+                return &c[i];
+            }
+            same = i;
         }
         if (c[i].used < c[lru].used)
             lru = i;
     }
+    if (same >= 0)
+        lru = same;
+    int batch = 1;
+    while (batch < need && batch < RT_OCR_BATCH)
+        batch *= 2;
     struct rt_import_opts io;
     memset(&io, 0, sizeof(io));
     io.in_h = h;
@@ -291,8 +307,7 @@ static struct ocr_exec *exec_get(struct rt_ocr *o, enum graph gr, int h, int w, 
         return NULL;
     }
     struct rt_plan_opts po = rt_plan_opts_default();
-    /* lines run in batches; the detector sees one image */
-    po.max_batch = gr == G_DET ? 1 : RT_OCR_BATCH;
+    po.max_batch = batch;
     struct rt_exec *ex = NULL;
     int rc = rt_exec_create(o->dev, g, &po, &ex, e);
     rt_graph_free(g);
@@ -302,6 +317,7 @@ static struct ocr_exec *exec_get(struct rt_ocr *o, enum graph gr, int h, int w, 
     c[lru].x = ex;
     c[lru].h = h;
     c[lru].w = w;
+    c[lru].batch = batch;
     c[lru].steps = steps;
     c[lru].classes = classes;
     c[lru].used = o->tick;
@@ -729,7 +745,7 @@ static int orient(struct rt_ocr *o, const struct rt_ocr_debug *dbg, struct line 
         }
         if (m == 0)
             break;
-        struct ocr_exec *x = exec_get(o, G_CLS, RT_OCR_REC_H, RT_OCR_CLS_W, e);
+        struct ocr_exec *x = exec_get(o, G_CLS, RT_OCR_REC_H, RT_OCR_CLS_W, m, e);
         if (x == NULL) {
             rc = e->status ? e->status : RT_ERR_INVALID;
             break;
@@ -831,7 +847,7 @@ static int recognise(struct rt_ocr *o, const struct rt_ocr_debug *dbg, struct li
             json_array_append_new(recs, json_pack("[iii]", j, RT_OCR_REC_H, W));
             idx[m++] = j;
         }
-        struct ocr_exec *x = exec_get(o, G_REC, RT_OCR_REC_H, W, e);
+        struct ocr_exec *x = exec_get(o, G_REC, RT_OCR_REC_H, W, m, e);
         if (x == NULL) {
             rc = e->status ? e->status : RT_ERR_INVALID;
             break;
@@ -896,7 +912,7 @@ int rt_ocr_run(struct rt_ocr *o, const char *name, const struct rt_image *img,
         struct ocr_exec *x = NULL;
         if (in == NULL || map == NULL)
             rc = OOM();
-        else if ((x = exec_get(o, G_DET, dh, dw, e)) == NULL)
+        else if ((x = exec_get(o, G_DET, dh, dw, 1, e)) == NULL)
             rc = e->status ? e->status : RT_ERR_INVALID;
         if (rc == 0) {
             resize_norm(img->rgb, img->w, img->h, dw, dh, dw, mean, std, in);
