@@ -7,7 +7,8 @@
 # the int8/fp32 weight-size ratio; then each convolution kernel's arithmetic
 # rate (VKV_RT_PROFILE=1: device time and counted FLOPs per shader, best run)
 # as a share of the device's peak multiply-add rate and beside its copy
-# bandwidth, both measured in the same run (`vkv-tf-bench limits`).  No
+# bandwidth, both measured in the same run (`vkv-tf-bench limits`), for
+# MobileNetV2 and for BlazeFace (real model, `make models`).  No
 # reference runtime here: the model benchmarks (bench/models.sh) compare real
 # models with onnxruntime / tfjs.
 set -uo pipefail
@@ -37,15 +38,28 @@ lim=$("$BIN/vkv-tf-bench" limits --iters 10) || { echo "vkv-tf-bench limits fail
 echo "$lim"
 peak=$(echo "$lim" | sed -nE 's/.*"bench":"peak_fma".*"gflops":([0-9.]+).*/\1/p')
 [[ -n $peak ]] || { echo "no peak_fma line"; exit 1; }
+# per shader: best device time of ITERS runs, its GFLOP/s and share of the peak
+shares() {
+  awk -v peak="$peak" -v w="$2" -v m="$1" '
+    /^profile / && / GFLOP\/s$/ { k = $2; if (!(k in us) || $5 < us[k]) { us[k] = $5; g[k] = $7; n[k] = $3 } }
+    /^profile total/ { if (!tot || $5 < tot) tot = $5 }
+    END {
+      if (!tot) { print "no profile lines (VKV_RT_PROFILE)"; exit 1 }
+      for (k in us)
+        printf "kernel %-16s %s %s: %2d dispatches, best %8.1f us, %7.2f GFLOP/s = %.3f of peak (%.1f GFLOP/s), %.2f of the best total %.1f us\n",
+               k, m, w, n[k], us[k], g[k], g[k] / peak, peak, us[k] / tot, tot
+    }'
+}
 for w in f32 i8; do
   VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --weights "$w" --iters "$ITERS" 2>&1 >/dev/null |
-    awk -v peak="$peak" -v w="$w" '
-      /^profile / && / GFLOP\/s$/ { k = $2; if (!(k in us) || $5 < us[k]) { us[k] = $5; g[k] = $7; n[k] = $3 } }
-      /^profile total/ { if (!tot || $5 < tot) tot = $5 }
-      END {
-        if (!tot) { print "no profile lines (VKV_RT_PROFILE)"; exit 1 }
-        for (k in us)
-          printf "kernel %-16s mobilenetv2 %s: %2d dispatches, best %8.1f us, %7.2f GFLOP/s = %.3f of peak (%.1f GFLOP/s), %.2f of the best total %.1f us\n",
-                 k, w, n[k], us[k], g[k], g[k] / peak, peak, us[k] / tot, tot
-      }' || exit 1
+    shares mobilenetv2 "$w" || exit 1
 done
+# the same on BlazeFace (real weights; 24-96 channels, where depthwise and
+# narrow 1x1 convolutions are most of the time); needs `make models`
+if [[ -f models/blazeface-back-onnx.json ]]; then
+  for w in f32 i8; do
+    prof=$(VKV_RT_PROFILE=1 "$BIN/vkv" bench blazeface-back-onnx --weights "$w" --iters "$ITERS" --batch 1 2>&1 >/dev/null) ||
+      { echo "blazeface-back-onnx $w: failed (make models?): $(tail -c 300 <<<"$prof")"; exit 1; }
+    shares blazeface-back-onnx "$w" <<<"$prof" || exit 1
+  done
+fi
