@@ -128,11 +128,14 @@ for r in $(seq 1 "$REPS"); do
   done
   # a BACKGROUND caption is generating: its first tokens were published
   n0=$(grep -c 'suspended after' "$T/worker.log")
+  seen=0
   for _ in $(seq 1 600); do
     st=$(curl -s -H "X-Moondream-Auth: $KEY" "$NGINX_URL/v1/jobs?state=running&limit=1")
-    [[ $st =~ \"state\":\ ?\"running\" ]] && break
+    # any JSON spacing: the list is PostgreSQL's json text ("state" : "running")
+    [[ $st =~ \"state\"[[:space:]]*:[[:space:]]*\"running\" ]] && { seen=1; break; }
     sleep 0.05
   done
+  ((seen)) || { echo "bench vlm_priority: no BACKGROUND caption was seen running (last answer: ${st:0:200})"; exit 1; }
   sleep 0.3
   post "$T/im.json" >>"$T/flood.txt"
   for p in "${FP[@]}"; do wait "$p"; done
