@@ -86,6 +86,27 @@ static int const_new(struct rt_graph *g, const char *name, int ndim, const int64
     return rt_graph_const_add(g, name, ndim, shape, data, e);
 }
 
+/*
+ * Node p (a CONV2D/DENSE) takes new weights wid and bias bid and the place
+ * of node k, the per-channel op after it that was folded into them: p now
+ * writes k's output with k's activation, and k is dead.  Takes indices, not
+ * pointers: const_new may have moved g->nodes.
+ */
+static void absorb_next(struct rt_graph *g, int p, int k, int wid, int bid)
+{
+    struct rt_node *nd = &g->nodes[k], *cv = &g->nodes[p];
+    cv->in[1] = wid;
+    cv->in[2] = bid;
+    cv->n_in = 3;
+    cv->a.act = nd->a.act;
+    cv->a.alpha = nd->a.alpha;
+    cv->a.beta = nd->a.beta;
+    g->tensors[cv->out].producer = -1;
+    cv->out = nd->out;
+    g->tensors[cv->out].producer = p;
+    nd->op = DEAD_OP;
+}
+
 /* BATCHNORM(const scale, const shift) after CONV2D/DENSE -> new weights and bias */
 static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
 {
@@ -126,18 +147,7 @@ static int fold_batchnorm(struct rt_graph *g, int *cnt, struct err *e)
         free(b);
         if (wid < 0 || bid < 0)
             return wid < 0 ? wid : bid;
-        bn = &g->nodes[k];
-        cv = &g->nodes[p];
-        cv->in[1] = wid;
-        cv->in[2] = bid;
-        cv->n_in = 3;
-        cv->a.act = bn->a.act;
-        cv->a.alpha = bn->a.alpha;
-        cv->a.beta = bn->a.beta;
-        g->tensors[cv->out].producer = -1;
-        cv->out = bn->out;
-        g->tensors[cv->out].producer = p;
-        bn->op = DEAD_OP;
+        absorb_next(g, p, k, wid, bid);
         return 1; /* tensor table grew: caller reallocates cnt and calls again */
     }
     return 0;
@@ -208,18 +218,7 @@ static int fold_affine(struct rt_graph *g, int *cnt, struct err *e)
             free(b);
             if (wid < 0 || bid < 0)
                 return wid < 0 ? wid : bid;
-            nd = &g->nodes[k];
-            cv = &g->nodes[p];
-            cv->in[1] = wid;
-            cv->in[2] = bid;
-            cv->n_in = 3;
-            cv->a.act = nd->a.act;
-            cv->a.alpha = nd->a.alpha;
-            cv->a.beta = nd->a.beta;
-            g->tensors[cv->out].producer = -1;
-            cv->out = nd->out;
-            g->tensors[cv->out].producer = p;
-            nd->op = DEAD_OP;
+            absorb_next(g, p, k, wid, bid);
             return 1;
         }
     }
