@@ -254,6 +254,14 @@ int32_t pgx_bin_i32(const PGresult *r, int row, int col)
     return (int32_t)be32toh(v);
 }
 
+float pgx_bin_f32(const PGresult *r, int row, int col)
+{
+    uint32_t v = (uint32_t)pgx_bin_i32(r, row, col);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
 /* maps a failed result to a status and fills e; r may be NULL */
 static int pgx_fail(struct pgx *c, PGresult *r, const char *what, struct err *e)
 {

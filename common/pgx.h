@@ -108,6 +108,8 @@ int pgx_script(struct pgx *c, const char *sql, struct err *e);
 /* int8/int4 value of a binary-format result field */
 int64_t pgx_bin_i64(const PGresult *r, int row, int col);
 int32_t pgx_bin_i32(const PGresult *r, int row, int col);
+/* float4 value of a binary-format result field */
+float pgx_bin_f32(const PGresult *r, int row, int col);
 
 /* ---- notifications --------------------------------------------------- */
 

@@ -316,16 +316,6 @@ static int vec_ready(struct api_ctx *ctx)
     return now_v;
 }
 
-static float be_f32(const char *p)
-{
-    uint32_t x;
-    memcpy(&x, p, 4);
-    x = ntohl(x);
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
 /* the search through pgvector's index (faces_vector_search, migration 0008) */
 static int vec_search(struct api_ctx *ctx, int64_t tenant, const float *q, int k, int64_t skip,
                       struct api_face_match *out, int *n, int64_t *searched, struct err *e)
@@ -352,7 +342,7 @@ static int vec_search(struct api_ctx *ctx, int64_t tenant, const float *q, int k
         return API_ERR;
     for (int i = 0; i < PQntuples(res) && i < k; i++) {
         out[i].id = pgx_bin_i64(res, i, 0);
-        out[i].score = be_f32(PQgetvalue(res, i, 1));
+        out[i].score = pgx_bin_f32(res, i, 1);
         *n = i + 1;
     }
     return API_OK;

@@ -24,7 +24,6 @@
 #include "common/pgx.h"
 #include "sql_queries.h"
 
-#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,16 +131,6 @@ int api_h_faces(struct api_ctx *ctx, struct api_req *r)
     return api_call_sync_reply_hook(ctx, r, &spec, &fimg, nfimg,
                                     API_SYNC_ADD_IDS | API_SYNC_OOM_503,
                                     desc ? add_descriptors : NULL, NULL);
-}
-
-static float be_f32(const char *p)
-{
-    uint32_t x;
-    memcpy(&x, p, 4);
-    x = ntohl(x);
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
 }
 
 /* the query descriptor of a search by image: a faces job not stored */
@@ -323,9 +312,8 @@ int api_h_faces_similar(struct api_ctx *ctx, struct api_req *r)
                         json_object_set_new(f, c == 7 ? "gender" : "emotion",
                                             json_string(PQgetvalue(res, row, c)));
                     else
-                        json_object_set_new(
-                            f, fl[c - 5],
-                            json_real(round(be_f32(PQgetvalue(res, row, c)) * 1e6) / 1e6));
+                        json_object_set_new(f, fl[c - 5],
+                                            json_real(round(pgx_bin_f32(res, row, c) * 1e6) / 1e6));
                 }
                 json_array_append_new(matches, f);
             }
