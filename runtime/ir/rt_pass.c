@@ -87,24 +87,30 @@ static int const_new(struct rt_graph *g, const char *name, int ndim, const int64
 }
 
 /*
- * Node p (a CONV2D/DENSE) takes new weights wid and bias bid and the place
- * of node k, the per-channel op after it that was folded into them: p now
- * writes k's output with k's activation, and k is dead.  Takes indices, not
- * pointers: const_new may have moved g->nodes.
+ * Node p takes the place of node k, the one consumer of p's output that was
+ * fused into it: p now writes k's output with k's activation, and k is dead.
+ * Takes indices, not pointers: const_new may have moved g->nodes.
  */
+static void take_place(struct rt_graph *g, int p, int k)
+{
+    struct rt_node *nd = &g->nodes[k], *pr = &g->nodes[p];
+    pr->a.act = nd->a.act;
+    pr->a.alpha = nd->a.alpha;
+    pr->a.beta = nd->a.beta;
+    g->tensors[pr->out].producer = -1;
+    pr->out = nd->out;
+    g->tensors[pr->out].producer = p;
+    nd->op = DEAD_OP;
+}
+
+/* CONV2D/DENSE p takes weights wid and bias bid with the per-channel op k folded in */
 static void absorb_next(struct rt_graph *g, int p, int k, int wid, int bid)
 {
-    struct rt_node *nd = &g->nodes[k], *cv = &g->nodes[p];
+    struct rt_node *cv = &g->nodes[p];
     cv->in[1] = wid;
     cv->in[2] = bid;
     cv->n_in = 3;
-    cv->a.act = nd->a.act;
-    cv->a.alpha = nd->a.alpha;
-    cv->a.beta = nd->a.beta;
-    g->tensors[cv->out].producer = -1;
-    cv->out = nd->out;
-    g->tensors[cv->out].producer = p;
-    nd->op = DEAD_OP;
+    take_place(g, p, k);
 }
 
 /* BATCHNORM(const scale, const shift) after CONV2D/DENSE -> new weights and bias */
@@ -416,13 +422,7 @@ static void fuse_act(struct rt_graph *g, int *cnt)
         struct rt_node *pr = &g->nodes[p];
         if (pr->op == DEAD_OP || !fusable_act_host(pr->op) || pr->a.act != RT_ACT_NONE)
             continue;
-        pr->a.act = ac->a.act;
-        pr->a.alpha = ac->a.alpha;
-        pr->a.beta = ac->a.beta;
-        g->tensors[pr->out].producer = -1;
-        pr->out = ac->out;
-        g->tensors[pr->out].producer = p;
-        ac->op = DEAD_OP;
+        take_place(g, p, k);
     }
     compact(g);
 }
@@ -476,13 +476,7 @@ static int fuse_residual(struct rt_graph *g, int *cnt, struct err *e)
             }
             cv->in[3] = rt;
             cv->n_in = 4;
-            cv->a.act = ad->a.act;
-            cv->a.alpha = ad->a.alpha;
-            cv->a.beta = ad->a.beta;
-            g->tensors[cv->out].producer = -1;
-            cv->out = ad->out;
-            g->tensors[cv->out].producer = p;
-            ad->op = DEAD_OP;
+            take_place(g, p, k);
             if (grew)
                 return 1;
             consumers_count(g, cnt);
