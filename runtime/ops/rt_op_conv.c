@@ -56,12 +56,13 @@ static void act_spec(struct rt_dispatch *d, const struct rt_node *nd)
  */
 static int flat_ok(const struct rt_build *b, uint32_t quads, uint64_t groups)
 {
-    return strcmp(b->t->caps.type, "cpu") == 0 && quads % 8 != 0 &&
-           groups <= b->t->caps.max_wg_count[0];
+    return !b->t->gpu_kernels && quads % 8 != 0 && groups <= b->t->caps.max_wg_count[0];
 }
 
 static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, struct err *e)
 {
+    if (b->t->gpu_kernels) /* shared-memory tiles (rt_op_gemm_gpu.c) */
+        return rt_op_gemm_gpu(b, k, m, kk, n, e);
     const struct rt_node *nd = &b->g->nodes[k];
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
     int vec4 = kk % 4 == 0 && n % 4 == 0;
@@ -84,7 +85,7 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
            lanes busy) */
         rb = 8;
         cb = n >= 512 ? 4 : (n >= 128 ? 2 : (n % 12 == 0 ? 3 : (n % 8 == 0 ? 2 : 1)));
-        if (strcmp(b->t->caps.type, "cpu") != 0) {
+        if (b->t->gpu_kernels) {
             /* GPUs: smaller tiles give the parallelism batch-1 layers lack
                (not measured on a GPU yet; VKV_GEMM_TILE overrides) */
             rb = 4;
@@ -162,7 +163,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     d->spec[4] = nd->n_in > 3;
     d->spec[5] = 1;
     d->n_spec = 6;
-    if (!depthwise && vec4 && pc->cg <= 4 && strcmp(b->t->caps.type, "cpu") == 0) {
+    if (!depthwise && vec4 && pc->cg <= 4 && !b->t->gpu_kernels) {
         /* a small reduction (an RGB input layer): 4 channel quads per
            invocation, lanes along the columns (conv2d.comp); measured on
            lavapipe, first layer device time: MobileNetV2 3->32 2.55 -> 2.00 ms,

@@ -64,6 +64,8 @@ struct rt_op_target {
     int use_gemm;              /* 1x1 convs and dense through the GEMM kernels */
     int use_texel;             /* uniform texel buffers for the conv/GEMM operands */
     uint32_t gemm_rb, gemm_cb; /* forced GEMM register tile (0 = per layer) */
+    int gpu_kernels;           /* the GPU kernel family (VKV_RT_KERNELS); 0 = CPU-device kernels */
+    int fp16_math;             /* GPU GEMM in fp16: -1 for fp16 weights, 0 never, 1 always */
 };
 
 /* what ops see while building: the graph at one batch size + region map */
@@ -112,5 +114,8 @@ int rt_ops_build(struct rt_build *b, int k, struct err *e);
 int rt_op_conv_build(struct rt_build *b, int k, struct err *e);
 int rt_op_elem_build(struct rt_build *b, int k, struct err *e);
 int rt_op_data_build(struct rt_build *b, int k, struct err *e);
+/* the GPU family's GEMM of CONV2D/DENSE node k, y[m,n] = x[m,kk] w[kk,n]
+ * (rt_op_gemm_gpu.c, called by rt_op_conv.c when b->t->gpu_kernels) */
+int rt_op_gemm_gpu(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, struct err *e);
 
 #endif

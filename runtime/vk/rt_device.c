@@ -22,7 +22,8 @@ const char *const rt_device_opt_names[] = {
     "VKV_RT_TIMEOUT_MS", "VKV_RT_MAX_DEVICE_BYTES",
     "VKV_RT_PROFILE",    "VKV_RT_PROFILE_DISPATCH",
     "VKV_TF_LINEAR",     "VKV_TF_TEXEL",
-    "VKV_TF_PART_BYTES", NULL,
+    "VKV_TF_PART_BYTES", "VKV_RT_KERNELS",
+    "VKV_RT_FP16_MATH",  NULL,
 };
 
 struct rt_device_opts rt_device_opts_default(void)
@@ -31,6 +32,7 @@ struct rt_device_opts rt_device_opts_default(void)
     memset(&o, 0, sizeof(o));
     o.timeout_ms = 60000;
     o.tf_texel = -1;
+    o.fp16_math = -1;
     return o;
 }
 
@@ -115,6 +117,20 @@ int rt_device_opts_read(struct rt_device_opts *o, const char *(*get)(void *ctx, 
                 o->tf_linear = 0;
             else
                 return OPT_BAD(k, v);
+        } else if (!strcmp(k, "VKV_RT_KERNELS")) {
+            if (!strcmp(v, "auto"))
+                o->kernels = 0;
+            else if (!strcmp(v, "cpu"))
+                o->kernels = 1;
+            else if (!strcmp(v, "gpu"))
+                o->kernels = 2;
+            else
+                return OPT_BAD(k, v);
+        } else if (!strcmp(k, "VKV_RT_FP16_MATH")) {
+            if (!strcmp(v, "auto"))
+                o->fp16_math = -1;
+            else
+                rc = opt_bool(k, v, &o->fp16_math, e);
         } else if (!strcmp(k, "VKV_TF_TEXEL")) {
             rc = opt_bool(k, v, &b, e);
             o->tf_texel = b;
@@ -156,6 +172,17 @@ int rt_device_create(const struct rt_device_opts *o, struct rt_device **out, str
     d->gemm_cb = (uint32_t)op->gemm_cols;
     if (d->gemm_rb < 1 || d->gemm_rb > 8 || d->gemm_cb < 1 || d->gemm_cb > 8)
         d->gemm_rb = d->gemm_cb = 0;
+    /* kernel family: GPU kernels (shared-memory tiles, rt_op_gemm_gpu.c)
+       on every device but a CPU one, whose kernels are tuned for llvmpipe */
+    d->gpu_kernels = op->kernels == 2 || (op->kernels == 0 && strcmp(d->gpu.caps.type, "cpu") != 0);
+    d->fp16_math = op->fp16_math;
+    if (d->fp16_math == 1 && !d->gpu.caps.fp16) {
+        rc = err_set(e, RT_UNSUPPORTED, ERR_INVALID, "invalid_config",
+                     "VKV_RT_FP16_MATH=1: device %s has no shaderFloat16", d->gpu.caps.name);
+        goto fail;
+    }
+    if (!d->gpu.caps.fp16)
+        d->fp16_math = 0;
     rc = rt_pipeline_init(&d->pipes, &d->gpu, op->cache_dir, e);
     if (rc < 0)
         goto fail;

@@ -4,10 +4,12 @@
  * queue and its command pool, and the validation-layer message counter.
  *
  * Each rt_gpu owns its own VkInstance, so devices are independent (one
- * worker per GPU).  No optional device feature is enabled: every shader is
- * written against core Vulkan 1.1 + storage buffers (fp16 and int8 weights
- * are unpacked from 32-bit words), so the portable path is the only path
- * needed for correctness; caps drive kernel choice.  See runtime/README.md.
+ * worker per GPU).  The only optional device feature enabled is
+ * shaderFloat16, where the device has it, for the GPU family's fp16-arithmetic
+ * GEMM (gemm_sm_h_*); every other shader is written against core Vulkan 1.1
+ * + storage buffers (fp16 and int8 weights are unpacked from 32-bit words),
+ * so the portable path is the only path needed for correctness; caps drive
+ * kernel choice.  See runtime/README.md.
  */
 #include "runtime/vk/rt_gpu.h"
 #include "common/cm.h"
@@ -391,8 +393,13 @@ int rt_gpu_open(struct rt_gpu *d, const char *selector, int validate, uint64_t t
     uint32_t n_exts = 0;
     if (d->has_budget_ext)
         exts[n_exts++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
+    VkPhysicalDeviceVulkan12Features f12 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+        .shaderFloat16 = VK_TRUE,
+    };
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pNext = d->caps.fp16 ? &f12 : NULL, /* caps.fp16 implies Vulkan 1.2 */
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qci,
         .enabledExtensionCount = n_exts,

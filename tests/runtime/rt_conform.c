@@ -38,6 +38,8 @@ static int env_device_create(const char *selector, struct rt_device **dev, struc
 }
 
 static struct rt_device *dev;
+/* looser bounds while fp16 arithmetic is forced (VKV_RT_FP16_MATH=1); 0 = the defaults */
+static float math_atol, math_rtol;
 static int verbose;
 static uint32_t rng = 12345;
 
@@ -194,6 +196,10 @@ static void check(struct rt_graph *g, int out, enum rt_weights w, const char *wh
         atol = 2e-4f;
         rtol = 1e-3f;
     }
+    if (math_atol > 0) {
+        atol = fmaxf(atol, math_atol);
+        rtol = fmaxf(rtol, math_rtol);
+    }
     char name[160];
     snprintf(name, sizeof(name), "%s [%s]", what, wname(w));
     int ok = compare(g, &o, atol, rtol, &delta, name);
@@ -210,6 +216,68 @@ struct conv_case {
     int sh, sw, pt, pl, pb, pr, dil, groups, bias;
     enum rt_act act;
 };
+
+static const enum rt_weights weight_kinds[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
+
+/* one conv case in weights w; with fp32 weights also with a fused residual add */
+static void conv_case_run(const struct conv_case *c, enum rt_weights w)
+{
+    struct rt_graph *g = rt_graph_init();
+    struct err e = {0};
+    int in[3];
+    in[0] = in_id(g, S(c->n, c->h, c->w, c->c));
+    in[1] = const_id(g, S(c->kh, c->kw, c->c / c->groups, c->co), -0.5f, 0.5f);
+    in[2] = c->bias ? const_id(g, S(c->co, 0, 0, 0), -0.2f, 0.2f) : -1;
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.conv =
+        (struct rt_conv_attrs){c->sh, c->sw, c->dil, c->dil, c->pt, c->pl, c->pb, c->pr, c->groups};
+    a.act = c->act;
+    a.alpha = 0.1f;
+    int y = rt_graph_node_add(g, RT_OP_CONV2D, in, c->bias ? 3 : 2, &a, "conv", &e);
+    if (y < 0)
+        printf("# %s\n", e.msg);
+    char what[128];
+    snprintf(what, sizeof(what), "conv2d %lldx%lldx%lldx%lld k%lldx%lld co%lld s%d g%d",
+             (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->c, (long long)c->kh,
+             (long long)c->kw, (long long)c->co, c->sh, c->groups);
+    check(g, y, w, what);
+    if (w != RT_WEIGHTS_F32)
+        return;
+    /* the same conv with a residual ADD (+ relu) fused into it */
+    g = rt_graph_init();
+    int x2 = in_id(g, S(c->n, c->h, c->w, c->c));
+    int w2 = const_id(g, S(c->kh, c->kw, c->c / c->groups, c->co), -0.5f, 0.5f);
+    int ci[3] = {x2, w2, c->bias ? const_id(g, S(c->co, 0, 0, 0), -0.2f, 0.2f) : -1};
+    a.act = RT_ACT_NONE;
+    int cy = rt_graph_node_add(g, RT_OP_CONV2D, ci, c->bias ? 3 : 2, &a, "conv", &e);
+    int r = cy < 0 ? -1 : rt_graph_input_add(g, "res", 4, g->tensors[cy].shape, &e);
+    struct rt_attrs aa;
+    memset(&aa, 0, sizeof(aa));
+    aa.act = RT_ACT_RELU;
+    int ad[2] = {r, cy};
+    y = cy < 0 || r < 0 ? -1 : rt_graph_node_add(g, RT_OP_ADD, ad, 2, &aa, "add", &e);
+    char w3[160];
+    snprintf(w3, sizeof(w3), "%s + fused residual add", what);
+    check(g, y, w, w3);
+}
+
+/* dense rows x k -> n with tanh, in weights w */
+static void dense_case_run(int64_t rows, int64_t k, int64_t n, enum rt_weights w)
+{
+    struct rt_graph *g = rt_graph_init();
+    struct err e = {0};
+    int in[3] = {in_id(g, S(rows, k, 0, 0)), const_id(g, S(k, n, 0, 0), -0.5f, 0.5f),
+                 const_id(g, S(n, 0, 0, 0), -0.5f, 0.5f)};
+    struct rt_attrs a;
+    memset(&a, 0, sizeof(a));
+    a.act = RT_ACT_TANH;
+    int y = rt_graph_node_add(g, RT_OP_DENSE, in, 3, &a, "dense", &e);
+    char what[64];
+    snprintf(what, sizeof(what), "dense %lldx%lld->%lld", (long long)rows, (long long)k,
+             (long long)n);
+    check(g, y, w, what);
+}
 
 static void conv_cases(void)
 {
@@ -238,67 +306,42 @@ static void conv_cases(void)
         {1, 5, 13, 48, 1, 1, 48, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_NONE},   /* gemm 12 blocks */
         {1, 4, 33, 24, 1, 1, 144, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* gemm 18 x 8 cols */
     };
-    static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
-        for (size_t v = 0; v < 3; v++) {
-            const struct conv_case *c = &cs[i];
-            struct rt_graph *g = rt_graph_init();
-            struct err e = {0};
-            int in[3];
-            in[0] = in_id(g, S(c->n, c->h, c->w, c->c));
-            in[1] = const_id(g, S(c->kh, c->kw, c->c / c->groups, c->co), -0.5f, 0.5f);
-            in[2] = c->bias ? const_id(g, S(c->co, 0, 0, 0), -0.2f, 0.2f) : -1;
-            struct rt_attrs a;
-            memset(&a, 0, sizeof(a));
-            a.conv = (struct rt_conv_attrs){c->sh, c->sw, c->dil, c->dil,   c->pt,
-                                            c->pl, c->pb, c->pr,  c->groups};
-            a.act = c->act;
-            a.alpha = 0.1f;
-            int y = rt_graph_node_add(g, RT_OP_CONV2D, in, c->bias ? 3 : 2, &a, "conv", &e);
-            if (y < 0)
-                printf("# %s\n", e.msg);
-            char what[128];
-            snprintf(what, sizeof(what), "conv2d %lldx%lldx%lldx%lld k%lldx%lld co%lld s%d g%d",
-                     (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->c,
-                     (long long)c->kh, (long long)c->kw, (long long)c->co, c->sh, c->groups);
-            check(g, y, ws[v], what);
-            if (v != 0)
-                continue;
-            /* the same conv with a residual ADD (+ relu) fused into it */
-            g = rt_graph_init();
-            int x2 = in_id(g, S(c->n, c->h, c->w, c->c));
-            int w2 = const_id(g, S(c->kh, c->kw, c->c / c->groups, c->co), -0.5f, 0.5f);
-            int ci[3] = {x2, w2, c->bias ? const_id(g, S(c->co, 0, 0, 0), -0.2f, 0.2f) : -1};
-            a.act = RT_ACT_NONE;
-            int cy = rt_graph_node_add(g, RT_OP_CONV2D, ci, c->bias ? 3 : 2, &a, "conv", &e);
-            int r = cy < 0 ? -1 : rt_graph_input_add(g, "res", 4, g->tensors[cy].shape, &e);
-            struct rt_attrs aa;
-            memset(&aa, 0, sizeof(aa));
-            aa.act = RT_ACT_RELU;
-            int ad[2] = {r, cy};
-            y = cy < 0 || r < 0 ? -1 : rt_graph_node_add(g, RT_OP_ADD, ad, 2, &aa, "add", &e);
-            char w3[160];
-            snprintf(w3, sizeof(w3), "%s + fused residual add", what);
-            check(g, y, ws[v], w3);
-        }
+        for (int v = 0; v < 3; v++)
+            conv_case_run(&cs[i], weight_kinds[v]);
     /* dense: small rows (direct) and >= 64 rows (gemm) */
     static const int64_t dn[][3] = {{1, 37, 13}, {70, 37, 13}, {3, 64, 129}, {5, 32, 16}};
     for (size_t i = 0; i < 4; i++)
-        for (size_t v = 0; v < 3; v++) {
-            struct rt_graph *g = rt_graph_init();
-            struct err e = {0};
-            int in[3] = {in_id(g, S(dn[i][0], dn[i][1], 0, 0)),
-                         const_id(g, S(dn[i][1], dn[i][2], 0, 0), -0.5f, 0.5f),
-                         const_id(g, S(dn[i][2], 0, 0, 0), -0.5f, 0.5f)};
-            struct rt_attrs a;
-            memset(&a, 0, sizeof(a));
-            a.act = RT_ACT_TANH;
-            int y = rt_graph_node_add(g, RT_OP_DENSE, in, 3, &a, "dense", &e);
-            char what[64];
-            snprintf(what, sizeof(what), "dense %lldx%lld->%lld", (long long)dn[i][0],
-                     (long long)dn[i][1], (long long)dn[i][2]);
-            check(g, y, ws[v], what);
-        }
+        for (int v = 0; v < 3; v++)
+            dense_case_run(dn[i][0], dn[i][1], dn[i][2], weight_kinds[v]);
+}
+
+/*
+ * Run with the GPU kernel family forced (VKV_RT_KERNELS=gpu: gemm_sm.comp):
+ * 1x1 layers of MobileNetV2 and BlazeFace, shapes whose M, N and K are not
+ * multiples of the tiles (nor of 4: the scalar path), the batch-1
+ * classifier, each in f32/f16/i8 weights and with a fused residual.
+ */
+static void gpu_gemm_cases(void)
+{
+    static const struct conv_case cs[] = {
+        {1, 112, 112, 32, 1, 1, 16, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE}, /* MNv2 project */
+        {1, 56, 56, 24, 1, 1, 144, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* MNv2 expand */
+        {1, 14, 14, 96, 1, 1, 576, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},
+        {1, 7, 7, 320, 1, 1, 1280, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* MNv2 last */
+        {1, 64, 64, 24, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU},   /* BlazeFace */
+        {1, 16, 16, 96, 1, 1, 96, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_RELU},
+        {1, 5, 7, 19, 1, 1, 37, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_HARDSWISH}, /* K, N odd */
+        {3, 9, 11, 20, 1, 1, 130, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},   /* N % 4 = 2 */
+        {2, 9, 13, 36, 1, 1, 68, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},     /* K % 16 = 4 */
+    };
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+        for (int v = 0; v < 3; v++)
+            conv_case_run(&cs[i], weight_kinds[v]);
+    static const int64_t dn[][3] = {{1, 1280, 1000}, {7, 33, 7}, {130, 64, 20}};
+    for (size_t i = 0; i < sizeof(dn) / sizeof(dn[0]); i++)
+        for (int v = 0; v < 3; v++)
+            dense_case_run(dn[i][0], dn[i][1], dn[i][2], weight_kinds[v]);
 }
 
 static void elem_cases(void)
@@ -964,6 +1007,55 @@ static void limit_cases(void)
              "unknown device selector: %s", e.msg);
 }
 
+/* a fresh device with the current environment's settings, for a pass of cases */
+static int device_again(const char *what)
+{
+    struct err e = {0};
+    rt_device_destroy(dev);
+    dev = NULL;
+    TH_CHECK(env_device_create(getenv("RT_DEVICE"), &dev, &e) == 0, "device (%s): %s", what, e.msg);
+    if (dev != NULL)
+        printf("# cases with %s\n", what);
+    return dev != NULL;
+}
+
+/*
+ * The GPU kernel family forced on this device (VKV_RT_KERNELS=gpu), as a
+ * GPU gets it: every conv case, then the GEMM shapes with the per-layer
+ * tile, with the largest tile forced (VKV_GEMM_TILE=4x2: 64 x 128 per
+ * workgroup), and in fp16 arithmetic where the device has shaderFloat16.
+ */
+static void gpu_family_passes(void)
+{
+    setenv("VKV_RT_KERNELS", "gpu", 1);
+    setenv("VKV_RT_FP16_MATH", "0", 1); /* fp32 arithmetic: the strict bounds */
+    if (device_again("VKV_RT_KERNELS=gpu VKV_RT_FP16_MATH=0")) {
+        conv_cases();
+        gpu_gemm_cases();
+    }
+    setenv("VKV_GEMM_TILE", "4x2", 1);
+    if (device_again("VKV_RT_KERNELS=gpu VKV_RT_FP16_MATH=0 VKV_GEMM_TILE=4x2"))
+        gpu_gemm_cases();
+    unsetenv("VKV_GEMM_TILE");
+    if (dev != NULL && rt_device_caps(dev)->fp16) {
+        setenv("VKV_RT_FP16_MATH", "1", 1);
+        /* fp16 products summed in fp16 over 16 terms, then in fp32: measured
+           max |d| 0.012 (dense 1280 -> 1000), 2.5x under the bound's absolute
+           part alone; K-wide fp16 sums would grow with K */
+        math_atol = 3e-2f;
+        math_rtol = 1e-2f;
+        if (device_again("VKV_RT_KERNELS=gpu VKV_RT_FP16_MATH=1"))
+            gpu_gemm_cases();
+        math_atol = math_rtol = 0;
+        unsetenv("VKV_RT_FP16_MATH");
+    } else if (dev != NULL) {
+        printf("# SKIP fp16-arithmetic GEMM: %s has no shaderFloat16\n", rt_device_caps(dev)->name);
+    }
+    unsetenv("VKV_RT_KERNELS");
+    rt_device_destroy(dev);
+    dev = NULL;
+}
+
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
@@ -1000,6 +1092,8 @@ int main(int argc, char **argv)
         rt_device_destroy(dev);
     }
     unsetenv("VKV_NO_TEXEL");
+    dev = NULL; /* destroyed above */
+    gpu_family_passes();
     /* teardown: a fresh device with a plan, destroyed in order */
     {
         int out;

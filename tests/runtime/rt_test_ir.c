@@ -715,21 +715,24 @@ static void test_device_opts(void)
                          "1500",
                          "VKV_TF_TEXEL",
                          "0",
+                         "VKV_RT_KERNELS",
+                         "gpu",
+                         "VKV_RT_FP16_MATH",
+                         "0",
                          NULL};
     struct rt_device_opts o = rt_device_opts_default();
     TH_CHECK(rt_device_opts_read(&o, pairs_get, set, &e) == 0 && o.no_texel == 1 &&
                  o.gemm_rows == 2 && o.gemm_cols == 4 && o.tf_linear == 2 &&
                  strcmp(o.cache_dir, "/v/cache") == 0 && o.timeout_ms == 1500 && o.tf_texel == 0 &&
-                 o.validate == 0 && o.no_fp16 == 0,
+                 o.kernels == 2 && o.fp16_math == 0 && o.validate == 0 && o.no_fp16 == 0,
              "device settings parsed from a lookup: %s", e.msg);
     const char *off[] = {"VKV_VAR_DIR", "/v", "VKV_NO_PIPELINE_CACHE", "1", NULL};
     o = rt_device_opts_default();
     TH_CHECK(rt_device_opts_read(&o, pairs_get, off, &e) == 0 && o.cache_dir[0] == '\0',
              "VKV_NO_PIPELINE_CACHE clears the cache directory");
-    const char *bad[][3] = {{"VKV_NO_FP16", "maybe", NULL},
-                            {"VKV_GEMM_TILE", "9x1", NULL},
-                            {"VKV_RT_TIMEOUT_MS", "-5", NULL},
-                            {"VKV_TF_LINEAR", "fast", NULL}};
+    const char *bad[][3] = {{"VKV_NO_FP16", "maybe", NULL},    {"VKV_GEMM_TILE", "9x1", NULL},
+                            {"VKV_RT_TIMEOUT_MS", "-5", NULL}, {"VKV_TF_LINEAR", "fast", NULL},
+                            {"VKV_RT_KERNELS", "fast", NULL},  {"VKV_RT_FP16_MATH", "half", NULL}};
     for (size_t i = 0; i < CM_ARRAY_LEN(bad); i++) {
         o = rt_device_opts_default();
         e = (struct err){0};

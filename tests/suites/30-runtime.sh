@@ -54,5 +54,30 @@ if [[ -x $BIN/rt_conform ]]; then
   else
     echo "not ok - VKV_RT_PROFILE_DISPATCH=1: $nd lines for total '$tot': $(grep -m3 '^profile-dispatch' <<<"$prof" | head -c 400)"; rc=1
   fi
+  # kernel family (VKV_RT_KERNELS): a CPU device keeps its kernels by default,
+  # "gpu" forces the shared-memory GEMM (rt_conform checks its results), a
+  # bad value is refused by name
+  dflt=$(VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
+  gpu=$(VKV_RT_KERNELS=gpu VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
+  type=$("$BIN/vkv" devices | grep -m1 -oE '"type": *"[a-z]+"' | grep -oE '[a-z]+"$' | tr -d '"')
+  if [[ $type == cpu ]] && ! grep -q '^profile gemm_sm' <<<"$dflt" &&
+     grep -qE '^profile gemm(_tx)?_f32 ' <<<"$dflt"; then
+    echo "ok - a CPU device keeps the CPU kernel family by default"
+  elif [[ -n $type && $type != cpu ]] && grep -q '^profile gemm_sm' <<<"$dflt"; then
+    echo "ok - a $type device takes the GPU kernel family by default"
+  else
+    echo "not ok - default kernel family on a '$type' device: $(grep '^profile gemm' <<<"$dflt" | head -c 300)"; rc=1
+  fi
+  if grep -qE '^profile gemm_sm_f32 +35 dispatches' <<<"$gpu" && ! grep -qE '^profile gemm(_tx)?_f32 ' <<<"$gpu"; then
+    echo "ok - VKV_RT_KERNELS=gpu runs MobileNetV2's 35 GEMMs on gemm_sm_f32"
+  else
+    echo "not ok - VKV_RT_KERNELS=gpu: $(grep '^profile gemm' <<<"$gpu" | head -c 300)"; rc=1
+  fi
+  bad=$(VKV_RT_KERNELS=fast "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1)
+  if [[ $? -ne 0 ]] && grep -q 'invalid value for VKV_RT_KERNELS: "fast"' <<<"$bad"; then
+    echo "ok - VKV_RT_KERNELS=fast is refused by name"
+  else
+    echo "not ok - VKV_RT_KERNELS=fast: $(head -c 300 <<<"$bad")"; rc=1
+  fi
 fi
 exit $rc

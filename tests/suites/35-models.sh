@@ -82,6 +82,10 @@ run "$T/bft.vk.jsonl" blazeface-back-tfjs "${PPM[@]}"
 run "$T/bfo.vk.jsonl" blazeface-back-onnx "${PPM[@]}"
 mkdir -p "$T/crops"
 run "$T/faces.vk.jsonl" faces "${PPM[@]}" --dump-faces "$T/crops"
+# the GPU kernel family (shared-memory GEMM, runtime/README.md "Kernel
+# families") forced on this device: held to the same bounds below
+VKV_RT_KERNELS=gpu run "$T/nsfw.gpu.jsonl" nsfw-mobilenet-v2 "${PPM[@]}"
+VKV_RT_KERNELS=gpu run "$T/bfo.gpu.jsonl" blazeface-back-onnx "${PPM[@]}"
 
 # the references depend only on the pixels, the pinned runtimes and the
 # weights: their output is cached under var/cache/ref by a hash of all that
@@ -128,12 +132,15 @@ echo "# references: $((SECONDS - t0)) s"
 # looser (|dp| 0.01, IoU 0.95), so a 100x regression passed.
 # nsfw f32 vs nsfwjs: max |dp| 5.4e-5 measured, bound 2e-4
 node $REF/compare.js nsfw "$T/nsfw.ref.jsonl" "$T/nsfw.vk.jsonl" "nsfw vulkan-f32 vs nsfwjs" --tol 2e-4 || fail=1
+node $REF/compare.js nsfw "$T/nsfw.ref.jsonl" "$T/nsfw.gpu.jsonl" "nsfw vulkan-f32 GPU kernel family vs nsfwjs" --tol 2e-4 || fail=1
 # BlazeFace f32 vs onnxruntime: IoU 1.0000, |ds| 4.3e-7, landmarks 7.2e-6
 # box widths measured; bounds IoU 0.999, 2e-6, 5e-5 (landmarks were never
 # compared)
 node $REF/compare.js faces "$T/face.ref.jsonl" "$T/bft.vk.jsonl" "blazeface tfjs-import vulkan-f32 vs onnxruntime" \
   --iou 0.999 --score 2e-6 --lm 5e-5 || fail=1
 node $REF/compare.js faces "$T/face.ref.jsonl" "$T/bfo.vk.jsonl" "blazeface onnx-import vulkan-f32 vs onnxruntime" \
+  --iou 0.999 --score 2e-6 --lm 5e-5 || fail=1
+node $REF/compare.js faces "$T/face.ref.jsonl" "$T/bfo.gpu.jsonl" "blazeface onnx-import vulkan-f32 GPU kernel family vs onnxruntime" \
   --iou 0.999 --score 2e-6 --lm 5e-5 || fail=1
 # Face attributes f32 vs tfjs on the same crops (2026-12-07, the 6 faces
 # BlazeFace finds in the 12 images, lavapipe): descriptor components
