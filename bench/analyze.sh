@@ -18,7 +18,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
-export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/share/vulkan/icd.d/lvp_icd.x86_64.json}
+source tests/lib/vk_icd.sh
+vk_icd_default
 ROUNDS=${AB_ROUNDS:-3}
 PHOTOS=${AB_PHOTOS:-grace_hopper.jpg messi5.jpg coffee.png chelsea.png}
 T=$(mktemp -d "${VKV_TEST_TMP:-/tmp}/bench-analyze.XXXXXX")

@@ -16,10 +16,8 @@ mkdir -p "$T"
 PY=/usr/bin/python3
 CFG='{"text":{"n_layers":2}}'
 IDS=50256,24564,4892,262,2939,13,198,198
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-   ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
 export VKV_VAR_DIR=$T/var
 start=$(date +%s)
 "$PY" tests/ref/moondream_ref.py --config "$CFG" --parts text --seed 5 --dtype bf16 \

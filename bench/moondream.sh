@@ -27,30 +27,15 @@ done
   { echo "bench moondream: npm ci of the client failed"; exit 1; }
 }
 
-source tests/lib/pg_tmp.sh
-source tests/lib/nginx_tmp.sh
-PIDS=()
-cleanup() {
-  nginx_tmp_stop
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  pg_tmp_stop
-}
-trap cleanup EXIT
-pg_tmp_start >/dev/null || exit 1
-pg_tmp_migrate >"$T/migrate.log" 2>&1 || { cat "$T/migrate.log"; exit 1; }
+source tests/lib/svc.sh
+svc_db "$T" >/dev/null || exit 1
 "$BIN/vkv-admin" tenant create bench >/dev/null
 KEY=$("$BIN/vkv-admin" key create bench | tail -1)
 mkdir -p "$T/models"
 cp models/centernet.json "$T/models/"
 export VKV_MODELS_DIR=$T/models VKV_API_THREADS=8 VKV_WAIT_TIMEOUT_MS=120000 VKV_LOG_LEVEL=warn
-VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
-PIDS+=($!)
-"$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
-nginx_tmp_start "$T/nginx" "$T/api.sock" >/dev/null || exit 1
+svc_bg "$T/worker.log" "$BIN/vkv-worker"
+svc_api "$T" >/dev/null || exit 1
 
 DEV=$("$BIN/vkv" devices 2>/dev/null | python3 -c 'import json,sys
 try:

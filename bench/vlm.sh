@@ -14,10 +14,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
 PY=/usr/bin/python3
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-   ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
 export VKV_VAR_DIR=${VKV_TEST_TMP:-/tmp}/vlm-bench-var
 # one command buffer runs the whole vision encoder: minutes on lavapipe at full size
 export VKV_RT_TIMEOUT_MS=${VKV_RT_TIMEOUT_MS:-1800000}

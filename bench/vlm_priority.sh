@@ -22,10 +22,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
 PY=/usr/bin/python3
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-   ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
+source tests/lib/svc.sh
 T=${VKV_TEST_TMP:-$(mktemp -d)}/vlm-priority
 rm -rf "$T"; mkdir -p "$T"
 FLOOD=${VLM_FLOOD:-6}
@@ -38,36 +37,16 @@ mkdir -p "$M" "$T/models"
 # suite 62's reduced model with a longer context, so a BACKGROUND caption
 # can run for hundreds of tokens
 "$PY" -c 'import json,sys; c=json.load(open("tests/ref/md2_small.json")); c["text"]["max_context"]=1024; json.dump(c, open(sys.argv[1], "w"))' "$T/config.json"
-"$PY" tests/ref/moondream_ref.py --config "$T/config.json" --parts text,vision,region \
-  --save "$M/model.safetensors" >/dev/null && "$PY" tests/ref/md_tok_gen.py starmie "$M/tokenizer.json" ||
-  { echo "bench vlm_priority: model not written"; exit 1; }
-cp "$T/config.json" "$M/config.json"
-echo 2025-06-21 >"$M/revision"
+svc_md_small "$M" "$T/config.json" starmie || exit 1
 cp vlm/moondream2.json "$T/models/"
 
-source tests/lib/pg_tmp.sh
-source tests/lib/nginx_tmp.sh
-PIDS=()
-cleanup() {
-  nginx_tmp_stop
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  pg_tmp_stop
-}
-trap cleanup EXIT
-pg_tmp_start || { echo "bench vlm_priority: PostgreSQL"; exit 1; }
-pg_tmp_migrate >"$T/migrate.log" 2>&1 || { echo "bench vlm_priority: migrations"; exit 1; }
+svc_db "$T" || exit 1
 "$BIN/vkv-admin" tenant create bench >/dev/null
 KEY=$("$BIN/vkv-admin" key create bench | tail -1)
 export VKV_MODELS_DIR=$T/models VKV_MODEL_CACHE=$CACHE VKV_API_THREADS=16 \
   VKV_WAIT_TIMEOUT_MS=600000 VKV_LOG_LEVEL=info VKV_LONG_PER_KEY=32 VKV_LONG_PER_TENANT=32
-VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
-nginx_tmp_start "$T/nginx" "$T/api.sock" || { echo "bench vlm_priority: nginx"; exit 1; }
-VKV_WORKER_NAME=bench-worker "$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
-PIDS+=($!)
+svc_api "$T" || exit 1
+VKV_WORKER_NAME=bench-worker svc_bg "$T/worker.log" "$BIN/vkv-worker"
 for _ in $(seq 1 100); do grep -q "model moondream2" "$T/worker.log" && break; sleep 0.1; done
 
 b64() { base64 -w0 "$1"; }

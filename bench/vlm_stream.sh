@@ -17,10 +17,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
 PY=/usr/bin/python3
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-  ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
+source tests/lib/svc.sh
 T=${VKV_TEST_TMP:-$(mktemp -d)}/vlm-stream
 rm -rf "$T"
 mkdir -p "$T"
@@ -41,51 +40,19 @@ for f in "${IMGS[@]}"; do [[ -f $f ]] || {
 }; done
 CACHE=$T/cache
 M=$CACHE/moondream2
-mkdir -p "$M" "$T/models"
-"$PY" tests/ref/moondream_ref.py --config tests/ref/md2_small.json --parts text,vision,region \
-  --save "$M/model.safetensors" >/dev/null && "$PY" tests/ref/md_tok_gen.py starmie "$M/tokenizer.json" ||
-  {
-    echo "bench vlm_stream: model not written"
-    exit 1
-  }
-cp tests/ref/md2_small.json "$M/config.json"
-echo 2025-06-21 >"$M/revision"
+mkdir -p "$T/models"
+svc_md_small "$M" tests/ref/md2_small.json starmie || exit 1
 # batch_limit N: the batch case decodes all N together
 "$PY" -c 'import json,sys; m=json.load(open("vlm/moondream2.json")); m["batch_limit"]=int(sys.argv[1]); json.dump(m, open(sys.argv[2], "w"))' \
   "$N" "$T/models/moondream2.json"
 
-source tests/lib/pg_tmp.sh
-source tests/lib/nginx_tmp.sh
-PIDS=()
-cleanup() {
-  nginx_tmp_stop
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  pg_tmp_stop
-}
-trap cleanup EXIT
-pg_tmp_start || {
-  echo "bench vlm_stream: PostgreSQL"
-  exit 1
-}
-pg_tmp_migrate >"$T/migrate.log" 2>&1 || {
-  echo "bench vlm_stream: migrations"
-  exit 1
-}
+svc_db "$T" || exit 1
 "$BIN/vkv-admin" tenant create bench >/dev/null
 KEY=$("$BIN/vkv-admin" key create bench | tail -1)
 export VKV_MODELS_DIR=$T/models VKV_MODEL_CACHE=$CACHE VKV_API_THREADS=16 \
   VKV_WAIT_TIMEOUT_MS=600000 VKV_LOG_LEVEL=info VKV_LONG_PER_KEY=32 VKV_LONG_PER_TENANT=32
-VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
-nginx_tmp_start "$T/nginx" "$T/api.sock" || {
-  echo "bench vlm_stream: nginx"
-  exit 1
-}
-VKV_WORKER_NAME=bench-worker "$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
-PIDS+=($!)
+svc_api "$T" || exit 1
+VKV_WORKER_NAME=bench-worker svc_bg "$T/worker.log" "$BIN/vkv-worker"
 for _ in $(seq 1 100); do grep -q "model moondream2" "$T/worker.log" && break; sleep 0.1; done
 grep -q "model moondream2: task moondream2, batch limit $N" "$T/worker.log" || {
   echo "bench vlm_stream: the worker did not register moondream2 with batch limit $N"

@@ -17,10 +17,8 @@ PY=/usr/bin/python3
 T=${VKV_TEST_TMP:-/tmp}/32-decoder
 mkdir -p "$T"
 CFG=tests/ref/moondream_tiny.json
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-   ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
 # a private pipeline cache (the default, ~/.cache/vkvision, is shared by every run on the machine)
 export RT_VALIDATE=1 VKV_VAR_DIR=$T/var
 if ! "$PY" -c 'import torch' 2>/dev/null; then

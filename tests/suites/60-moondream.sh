@@ -56,20 +56,8 @@ IMAGES=var/testdata/images
   { nok "test images in $IMAGES (make testdata)"; exit 1; }
 
 # ---- servers --------------------------------------------------------------
-source tests/lib/pg_tmp.sh
-source tests/lib/nginx_tmp.sh
-PIDS=()
-cleanup() {
-  nginx_tmp_stop
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  pg_tmp_stop
-}
-trap cleanup EXIT
-
-pg_tmp_start || { nok "PostgreSQL starts"; exit 1; }
-pg_tmp_migrate >"$T/migrate.log" 2>&1 || { nok "migrations apply"; cat "$T/migrate.log"; exit 1; }
+source tests/lib/svc.sh
+svc_db "$T" || { nok "PostgreSQL starts and the migrations apply"; exit 1; }
 "$BIN/vkv-admin" tenant create mdtest >/dev/null
 KEY=$("$BIN/vkv-admin" key create mdtest | tail -1)
 [[ -n $KEY ]] || { nok "vkv-admin creates a key"; exit 1; }
@@ -83,11 +71,7 @@ WAIT_MS=60000; [[ -n ${SANITIZE:-} ]] && WAIT_MS=400000 && export VKV_RT_TIMEOUT
 # (fcgi/README.md, "Long requests"; the defaults would answer some 429)
 export VKV_MODELS_DIR=$T/models VKV_API_THREADS=20 VKV_API_SHORT_RESERVE=4 VKV_LONG_PER_TENANT=16 \
        VKV_LONG_PER_KEY=16 VKV_WAIT_TIMEOUT_MS=$WAIT_MS VKV_LOG_LEVEL=info
-VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
-[[ -S $T/api.sock ]] || { nok "vkv-api listens"; tail "$T/api.log"; exit 1; }
-nginx_tmp_start "$T/nginx" "$T/api.sock" || { nok "nginx starts"; exit 1; }
+svc_api "$T" || { nok "vkv-api listens and nginx starts"; exit 1; }
 ok "PostgreSQL, vkv-api and nginx start"
 
 # ---- 2. surface -----------------------------------------------------------
@@ -113,8 +97,7 @@ if VKV_MODELS_DIR= "$BIN/vkv" run selfie "$IMAGES/astronaut.png" >"$T/selfie.jso
 else
   nok "the selfie model runs, so the /v1/segment checks can run: $(head -c 300 "$T/selfie.err")"
 fi
-VKV_WORKER_NAME=md-worker "$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
-PIDS+=($!)
+VKV_WORKER_NAME=md-worker svc_bg "$T/worker.log" "$BIN/vkv-worker"
 for _ in $(seq 1 100); do grep -q "model centernet" "$T/worker.log" && break; sleep 0.1; done
 grep -q "model centernet: task detect" "$T/worker.log" &&
   ok "vkv-worker registers centernet" || { nok "vkv-worker registers centernet"; tail "$T/worker.log"; exit 1; }

@@ -27,10 +27,8 @@ fi
 
 # the model: random weights in the official layout at reduced sizes (text
 # heads of 64, vision heads of 72, a 2x2 tiling), compared stage by stage
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-   ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
 export RT_VALIDATE=1 VKV_VAR_DIR=$T/var
 [[ -f tests/lsan.supp ]] && export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
 M=$T/small

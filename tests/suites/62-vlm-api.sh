@@ -24,21 +24,15 @@ if ! cmp -s tests/moondream/package-lock.json "$MDC/package-lock.json" 2>/dev/nu
   (cd "$MDC" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund >"$T/npm.log" 2>&1) ||
     { echo "not ok - npm ci of the moondream client"; exit 1; }
 fi
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-   ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
+source tests/lib/svc.sh
 
 # the model directory, as an operator installs it (random weights, reduced sizes;
 # a tokenizer whose filler tokens fall into words, for the caption tags below)
 CACHE=$T/cache; M=$CACHE/moondream2
-mkdir -p "$M" "$T/models"
-"$PY" tests/ref/moondream_ref.py --config tests/ref/md2_small.json --parts text,vision,region \
-  --save "$M/model.safetensors" >/dev/null &&
-  "$PY" tests/ref/md_tok_gen.py starmie-words "$M/tokenizer.json" ||
-  { echo "not ok - reduced Moondream 2 written"; exit 1; }
-cp tests/ref/md2_small.json "$M/config.json"
-echo 2025-06-21 >"$M/revision"
+mkdir -p "$T/models"
+svc_md_small "$M" tests/ref/md2_small.json starmie-words || { echo "not ok - reduced Moondream 2 written"; exit 1; }
 cp vlm/moondream2.json "$T/models/"
 echo "ok - reduced Moondream 2 installed in $M with its manifest"
 
@@ -58,29 +52,13 @@ cap=$("$BIN/vkv" md caption "$M" "$IMG" --max-tokens 6) &&
   "caption64": json.loads(sys.argv[6])["caption"], "captionB": json.loads(sys.argv[7])["caption"]}))' \
   "$cap" "$cap1" "$ans" "$det" "$pts" "$cap64" "$capB" >"$T/expect.json"
 
-source tests/lib/pg_tmp.sh
-source tests/lib/nginx_tmp.sh
-PIDS=()
-cleanup() {
-  nginx_tmp_stop
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  pg_tmp_stop
-}
-trap cleanup EXIT
-pg_tmp_start || { echo "not ok - PostgreSQL starts"; exit 1; }
-pg_tmp_migrate >"$T/migrate.log" 2>&1 || { echo "not ok - migrations apply"; exit 1; }
+svc_db "$T" || { echo "not ok - PostgreSQL starts and the migrations apply"; exit 1; }
 "$BIN/vkv-admin" tenant create vlm >/dev/null
 KEY=$("$BIN/vkv-admin" key create vlm | tail -1)
 export VKV_MODELS_DIR=$T/models VKV_MODEL_CACHE=$CACHE VKV_API_THREADS=12 \
   VKV_WAIT_TIMEOUT_MS=120000 VKV_LOG_LEVEL=info
-VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
-nginx_tmp_start "$T/nginx" "$T/api.sock" || { echo "not ok - nginx starts"; exit 1; }
-VKV_WORKER_NAME=vlm-worker "$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
-PIDS+=($!)
+svc_api "$T" || { echo "not ok - vkv-api listens and nginx starts"; exit 1; }
+VKV_WORKER_NAME=vlm-worker svc_bg "$T/worker.log" "$BIN/vkv-worker"
 for _ in $(seq 1 100); do grep -q "model moondream2" "$T/worker.log" && break; sleep 0.1; done
 if grep -q "model moondream2: task moondream2, batch limit 4" "$T/worker.log"; then
   echo "ok - vkv-worker registers moondream2 (batch limit 4: batched decoding)"
@@ -235,12 +213,11 @@ res_ok() {
 }
 for _ in $(seq 1 50); do res_ok && break; sleep 0.2; done # the heartbeat's next report
 check "GET /v1/gpus: moondream2 resident, loaded once, $md_bytes bytes (weights + the kept image's KV cache)" res_ok
-kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null
+kill -TERM "$SVC_LAST"; wait "$SVC_LAST" 2>/dev/null
 
 # 8 MiB cannot hold the weights (about 15 MiB in i8): the load is refused as
 # out of memory, counted, the job fails after its attempts, the worker lives
-VKV_VRAM_BUDGET_MB=8 VKV_WORKER_NAME=vlm-small "$BIN/vkv-worker" >"$T/worker-small.log" 2>&1 &
-PIDS+=($!)
+VKV_VRAM_BUDGET_MB=8 VKV_WORKER_NAME=vlm-small svc_bg "$T/worker-small.log" "$BIN/vkv-worker"
 "$PY" -c 'import base64,json,sys; print(json.dumps({"task":"caption","model":"moondream2",
   "tier":"BACKGROUND","params":{"task":"caption","length":"short","settings":{"max_tokens":2}},
   "image_url":"data:image/jpeg;base64,"+base64.b64encode(open(sys.argv[1],"rb").read()).decode()}))'   "$IMG" >"$T/small-job.json"
@@ -262,5 +239,5 @@ oom_ok() {
 }
 for _ in $(seq 1 50); do oom_ok && break; sleep 0.2; done
 check "... counted in GET /v1/gpus (oom_events, load_failures), nothing resident" oom_ok
-check "... and the worker is still running" kill -0 "${PIDS[-1]}"
+check "... and the worker is still running" kill -0 "$SVC_LAST"
 ((fails == 0 && rc == 0))

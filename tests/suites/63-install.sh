@@ -100,10 +100,8 @@ else
 fi
 
 # the installed directory is one the loader opens (lavapipe)
-if [[ -z ${VK_ICD_FILENAMES:-} && -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]] &&
-   ! ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-fi
+source tests/lib/vk_icd.sh
+vk_icd_default
 if timeout 300 "$BIN/vkv" md caption "$VKV_MODEL_CACHE/moondream2" var/testdata/images/grace_hopper.jpg \
      --weights f32 --max-tokens 3 --temperature 0 >"$T/cap.json" 2>"$T/err" &&
    grep -q '"revision": *"2025-06-21"' "$T/cap.json"; then

@@ -47,20 +47,8 @@ PHOTO=$IMAGES/scenetext01.jpg
 [[ -f var/cache/models/centernet/centernet.bin ]] || { nok "CenterNet weights (make models)"; exit 1; }
 
 # ---- the stack
-source tests/lib/pg_tmp.sh
-source tests/lib/nginx_tmp.sh
-PIDS=()
-cleanup() {
-  nginx_tmp_stop
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  pg_tmp_stop
-}
-trap cleanup EXIT
-
-pg_tmp_start || { nok "PostgreSQL starts"; exit 1; }
-pg_tmp_migrate >"$T/migrate.log" 2>&1 || { nok "migrations apply"; cat "$T/migrate.log"; exit 1; }
+source tests/lib/svc.sh
+svc_db "$T" || { nok "PostgreSQL starts and the migrations apply"; exit 1; }
 for t in ops acme other; do "$BIN/vkv-admin" tenant create "$t" >/dev/null; done
 ADMIN_KEY=$("$BIN/vkv-admin" key create ops --admin | tail -1)
 ACME_KEY=$("$BIN/vkv-admin" key create acme | tail -1)
@@ -73,14 +61,10 @@ mkdir -p "$T/models"
 cp models/centernet.json models/nsfw-mobilenet-v2.json "$T/models/"
 WAIT_MS=120000; [[ -n ${SANITIZE:-} ]] && WAIT_MS=400000 && export VKV_RT_TIMEOUT_MS=400000
 export VKV_MODELS_DIR=$T/models VKV_API_THREADS=8 VKV_WAIT_TIMEOUT_MS=$WAIT_MS VKV_LOG_LEVEL=info
-export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/share/vulkan/icd.d/lvp_icd.x86_64.json}
-VKV_API_SOCKET=$T/api.sock "$BIN/vkv-api" >"$T/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 50); do [[ -S $T/api.sock ]] && break; sleep 0.1; done
-[[ -S $T/api.sock ]] || { nok "vkv-api listens"; tail "$T/api.log"; exit 1; }
-VKV_WEB_ROOT=$PWD/$W nginx_tmp_start "$T/nginx" "$T/api.sock" || { nok "nginx starts"; exit 1; }
-VKV_WORKER_NAME=dash-worker "$BIN/vkv-worker" >"$T/worker.log" 2>&1 &
-PIDS+=($!)
+source tests/lib/vk_icd.sh
+vk_icd_default
+VKV_WEB_ROOT=$PWD/$W svc_api "$T" || { nok "vkv-api listens and nginx starts"; exit 1; }
+VKV_WORKER_NAME=dash-worker svc_bg "$T/worker.log" "$BIN/vkv-worker"
 ok "PostgreSQL, vkv-api, nginx and vkv-worker start"
 U=$NGINX_URL
 
