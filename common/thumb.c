@@ -132,3 +132,24 @@ void thumb_free(uint8_t *p)
 {
     WebPFree(p);
 }
+
+const char *thumb_mime(const uint8_t *b, size_t n)
+{
+    switch (img_format_sniff(b, n)) {
+    case IMG_FORMAT_PNG:
+        return "image/png";
+    case IMG_FORMAT_JPEG:
+        return "image/jpeg";
+    default:
+        return THUMB_MIME;
+    }
+}
+
+int thumb_keeps_input(const struct img_info *info, size_t len, int side)
+{
+    if (side <= 0 || len == 0 || len > THUMB_KEEP_MAX || info->w < 1 || info->h < 1 ||
+        info->w > side || info->h > side)
+        return 0;
+    return info->format == IMG_FORMAT_PNG || info->format == IMG_FORMAT_WEBP ||
+           (info->format == IMG_FORMAT_JPEG && info->orientation <= 1);
+}

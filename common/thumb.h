@@ -25,6 +25,22 @@ enum thumb_status {
 #define THUMB_MIME "image/webp"
 
 /*
+ * The Content-Type of a stored thumbnail, by its first bytes: THUMB_MIME
+ * for what thumb_webp made, "image/png" or "image/jpeg" for an input kept
+ * as its own thumbnail (thumb_keeps_input).  Static string.
+ */
+const char *thumb_mime(const uint8_t *b, size_t n);
+
+/*
+ * Whether an input can be its own thumbnail, so that no encode runs: it
+ * already fits side x side, is at most THUMB_KEEP_MAX bytes, and is a
+ * PNG, WebP or upright JPEG (EXIF orientation 1: what a browser shows
+ * without turning it).  info is the validating decode's (img.h).
+ */
+#define THUMB_KEEP_MAX ((size_t)16 << 10)
+int thumb_keeps_input(const struct img_info *info, size_t len, int side);
+
+/*
  * The thumbnail's pixels without the encode: im (RGB8, borrowed) box-
  * filtered to fit side x side (a copy when it already fits).  out->rgb is
  * in ar (until its reset) when ar is non-NULL, else malloc'd for

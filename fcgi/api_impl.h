@@ -41,8 +41,9 @@ struct api_image {
     size_t len;
     const char *mime; /* "image/jpeg", ... (static) */
     int w, h;
-    /* a WebP thumbnail for the dashboard (THUMB_MIME, in the request
-     * arena), or NULL when VKV_THUMB_SIDE is 0 or it could not be made */
+    /* the dashboard's thumbnail: a WebP in the request arena, or data
+     * itself when it is small (thumb_keeps_input); NULL when
+     * VKV_THUMB_SIDE is 0 or it could not be made */
     const uint8_t *thumb;
     size_t thumb_len;
     /* instead of thumb when ctx->thumb_later: its pixels, at most 4 x

@@ -181,6 +181,7 @@ int api_h_jobs_thumbnail(struct api_ctx *ctx, struct api_req *r)
     /* binary result: the flag is an int4 */
     if (pgx_bin_i32(res, 0, 0) == 0)
         return api_reply_text(r, 204, THUMB_MIME, "", 0);
-    return api_reply_text(r, 200, THUMB_MIME, PQgetvalue(res, 0, 1),
-                          (size_t)PQgetlength(res, 0, 1));
+    const uint8_t *b = (const uint8_t *)PQgetvalue(res, 0, 1);
+    size_t n = (size_t)PQgetlength(res, 0, 1);
+    return api_reply_text(r, 200, thumb_mime(b, n), (const char *)b, n);
 }

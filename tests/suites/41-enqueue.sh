@@ -8,6 +8,7 @@
 #     request its own job id and tenant, the same key of one tenant one
 #     job (one 202, the others 200 idempotent replays), the same key of
 #     another tenant another job, every thumbnail stored with its job;
+#     a small input is its own thumbnail, a larger one a 160-px WebP;
 #  2. a depth limit refuses a whole group with 429 tier_full and writes
 #     nothing;
 #  3. a crash between commit and reply: the statement is held by a table
@@ -177,6 +178,29 @@ done
 s=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KB" "$U/v1/jobs/$ia1")
 [[ $miss == 0 && $s == 404 ]]
 check $? "GET finds each answered job, and not from another tenant" "missing $miss, bob reads alice's: $s"
+
+# --- 1b. thumbnails: a small input is its own thumbnail (no encode), a -----
+# larger one is a WebP of at most VKV_THUMB_SIDE (160) px
+base64 -d <<<"$(sed 's/^data:[^,]*,//' "$T/img/ok.png.durl")" >"$T/ok.png"
+curl -s -D "$T/th.hdr" -o "$T/th.body" -H "Authorization: Bearer $KA" "$U/v1/jobs/$ia1/thumbnail"
+grep -q '^HTTP/1.1 200' "$T/th.hdr" && grep -qi '^content-type: image/png' "$T/th.hdr" &&
+  cmp -s "$T/th.body" "$T/ok.png"
+check $? "a 16x16 PNG job's thumbnail is its input, served as image/png" "$(head -c 300 "$T/th.hdr")"
+printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","image_url":"%s"}' \
+  "$(cat "$T/img/big.png.durl")" >"$T/big.json"
+curl -s -o "$T/big.body" --max-time 20 -H "Authorization: Bearer $KA" \
+  -H 'Content-Type: application/json' --data-binary @"$T/big.json" "$U/v1/jobs" >/dev/null
+ibig=$(field big id)
+curl -s -D "$T/thb.hdr" -o "$T/thb.body" -H "Authorization: Bearer $KA" "$U/v1/jobs/$ibig/thumbnail"
+grep -q '^HTTP/1.1 200' "$T/thb.hdr" && grep -qi '^content-type: image/webp' "$T/thb.hdr" &&
+  python3 -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+assert d[:4] == b"RIFF" and d[8:15] == b"WEBPVP8", d[:16]
+w, h = (v & 0x3fff for v in struct.unpack("<HH", d[26:30]))
+assert (w, h) == (160, 160), (w, h)' "$T/thb.body"
+check $? "a 300x300 PNG job's thumbnail is a 160x160 WebP" "job ${ibig:-?}: $(head -c 300 "$T/thb.hdr")"
+sql "delete from jobs where id = ${ibig:-0}; delete from job_thumbs where job_id = ${ibig:-0}" >/dev/null
 
 # --- 2. the depth limit refuses a whole group -----------------------------
 api_stop
