@@ -136,6 +136,42 @@ psql -XAtqc "delete from workers where name = 'live-w'" >/dev/null
 "$BIN/sqltest_queue"; rc=$?
 ((rc == 0)) || nok "sqltest_queue exited with $rc"
 
+# job_json is PL/pgSQL since 0009 (planned once per session); its output is
+# 0005's SQL body's, byte for byte: the rows the run left and synthetic rows
+# of every state (queued in backoff, running, succeeded with a result and
+# result bytes, failed, canceled), full and not
+body=$(awk '/^CREATE OR REPLACE FUNCTION job_json/ {f=1} f {print} f && /^\$\$;/ {exit}' \
+  schema/migrations/0005_job_archive.sql | sed 's/FUNCTION job_json(/FUNCTION pg_temp.job_json_0005(/')
+cmp_sql="$body
+CREATE TEMP TABLE jj AS SELECT * FROM jobs_all;
+INSERT INTO jj (id, tenant_id, batch_id, task, model, tier, state, cancel_requested, params,
+  input_type, input_bytes, idempotency_key, attempts, max_attempts, deadline_at, enqueued_at,
+  started_at, finished_at, lease_until, run_after, worker, device, error, result,
+  has_result_bytes, result_type, timings) VALUES
+ (-1, 1, NULL, 'classify', 'm', 0, 'queued', false, '{\"a\": [1, 2]}', 'image/png', 400, 'k',
+  1, 3, now() + interval '1 h', now() - interval '2 s', NULL, NULL, NULL, now() + interval '5 s',
+  NULL, NULL, 'transient: x', NULL, false, NULL, NULL),
+ (-2, 1, 7, 'detect', 'm', 3, 'running', true, '{}', 'image/jpeg', 61306, NULL, 2, 3, NULL,
+  now() - interval '1.5 s', now() - interval '0.25 s', NULL, now() + interval '10 s',
+  now() - interval '3 s', 'w1', '0: llvmpipe', NULL, NULL, false, NULL, NULL),
+ (-3, 2, NULL, 'upscale', 'u', 2, 'succeeded', false, '{}', 'image/webp', 1, NULL, 1, 1, NULL,
+  '2026-01-02 03:04:05.678901+00', '2026-01-02 03:04:05.9+00', '2026-01-02 03:04:06.123456+00',
+  NULL, NULL, 'w2', 'd', NULL, '{\"labels\": [{\"p\": 0.5, \"l\": \"\\\\u00e9\"}]}', true,
+  'image/png', '{\"decode_ms\": 1.25}'),
+ (-4, 2, NULL, 'classify', 'm', 1, 'failed', false, NULL, NULL, NULL, NULL, 3, 3, NULL,
+  now(), now(), now(), NULL, NULL, 'w', 'd', 'invalid_image: bad', NULL, false, NULL, NULL),
+ (-5, 2, NULL, 'classify', 'm', 0, 'canceled', true, '{}', 'image/png', 5, NULL, 0, 3, now(),
+  now(), NULL, now(), NULL, NULL, NULL, NULL, 'canceled', NULL, false, NULL, NULL);
+SELECT count(*) FILTER (WHERE f), count(*) FILTER (WHERE NOT f), count(DISTINCT state)
+  FROM (SELECT j.state, job_json(ROW(j.*)::jobs_all, fu)::text IS NOT DISTINCT FROM
+               pg_temp.job_json_0005(ROW(j.*)::jobs_all, fu)::text AS f
+          FROM jj j CROSS JOIN (VALUES (true), (false)) v(fu)) x;"
+got=$(psql -XAtq -v ON_ERROR_STOP=1 <<<"$cmp_sql" 2>&1 | tail -1)
+IFS='|' read -r same differ states <<<"$got"
+check "job_json (PL/pgSQL, 0009) == 0005's SQL body on ${same:-?} rows of $states states ($got)" \
+  test "${differ:-x}" = 0 -a "${same:-0}" -ge 10 -a "${states:-0}" -ge 5
+check "job_json is PL/pgSQL" test "$(psql -XAtqc "select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang where p.proname = 'job_json'")" = plpgsql
+
 # admin views over the history the run left (before retention wiped it the
 # test ran retention 0, so enqueue a little fresh history via the driver's
 # restart case below and look at the live view here)
