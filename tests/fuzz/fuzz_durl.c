@@ -4,8 +4,9 @@
  * The first byte picks the flags and the limit; the rest is the text.
  * Checks, besides "no crash": a successful decode respects the limit and
  * is NUL-terminated, the arena and malloc paths agree, durl_base64_len
- * predicts the decoded size, and encode(decode(x)) decodes back to the
- * same bytes.  See tests/fuzz/README.md.
+ * predicts the decoded size, encode(decode(x)) decodes back to the
+ * same bytes, and the table decoder gives libsodium's verdict, bytes and
+ * message (durl_base64_decode_ref) on every input.  See tests/fuzz/README.md.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -68,6 +69,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             CM_ASSERT(out == NULL);
         }
+        /* the table decoder must agree with libsodium alone: verdict,
+         * bytes, and the error code and message */
+        struct err re;
+        uint8_t *rout;
+        size_t rlen;
+        char msg[sizeof e.msg];
+        memcpy(msg, e.msg, sizeof msg);
+        int rrc = durl_base64_decode_ref(s, n, (enum durl_b64)v, max, ar, &rout, &rlen, &re);
+        CM_ASSERT(rrc == rc);
+        if (rc == DURL_OK)
+            CM_ASSERT(rlen == len && memcmp(rout, out, len) == 0);
+        else
+            CM_ASSERT(strcmp(re.code, e.code) == 0 && strcmp(re.msg, msg) == 0);
     }
     ar_free(ar);
     return 0;

@@ -269,6 +269,63 @@ static void test_roundtrip(void)
     TH_EQ_STR(durl_status_str(DURL_ERR_BASE64), "invalid base64", "status strings");
 }
 
+/* the table decoder (plain base64) against libsodium alone, on encodings
+ * of random bytes and on every one-byte change of them */
+static void test_fast_matches_ref(void)
+{
+    static const char subst[] = {'A', '/', '+', '-', '_', '=', ' ', '\n', '\x80', '\0', 'z'};
+    uint8_t buf[64];
+    char txt[128];
+    uint32_t x = 777;
+    long cases = 0, ok_cases = 0, bad = 0;
+    struct ar *ar = ar_init(1 << 16);
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = (uint8_t)(x >> 16);
+        }
+        char *enc = durl_base64_encode(buf, n, NULL);
+        size_t el = strlen(enc);
+        for (int unpad = 0; unpad < 2; unpad++) {
+            size_t tl = el;
+            while (unpad && tl > 0 && enc[tl - 1] == '=')
+                tl--;
+            for (size_t pos = 0; pos <= tl; pos++) {
+                for (size_t k = 0; k < (pos == tl ? 1 : sizeof subst); k++) {
+                    memcpy(txt, enc, tl);
+                    if (pos < tl)
+                        txt[pos] = subst[k];
+                    for (int v = 0; v < 2; v++) {
+                        uint8_t *a = NULL, *b = NULL;
+                        size_t al = 0, bl = 0;
+                        struct err ea, eb;
+                        err_clear(&ea);
+                        err_clear(&eb);
+                        ar_reset(ar);
+                        int ra = durl_base64_decode(txt, tl, (enum durl_b64)v, 0, ar, &a, &al, &ea);
+                        int rb =
+                            durl_base64_decode_ref(txt, tl, (enum durl_b64)v, 0, ar, &b, &bl, &eb);
+                        cases++;
+                        ok_cases += ra == DURL_OK;
+                        if (ra != rb || (ra == DURL_OK && (al != bl || memcmp(a, b, al) != 0)) ||
+                            (ra != DURL_OK &&
+                             (strcmp(ea.code, eb.code) != 0 || strcmp(ea.msg, eb.msg) != 0))) {
+                            if (bad++ < 3)
+                                printf("# differs: %zu bytes, pos %zu, subst 0x%02x, variant %d\n",
+                                       n, pos, (unsigned char)subst[k], v);
+                        }
+                    }
+                }
+            }
+        }
+        free(enc);
+    }
+    ar_free(ar);
+    TH_CHECK(bad == 0 && ok_cases > 1000 && ok_cases < cases,
+             "table decoder == libsodium on %ld texts (%ld decode, %ld differ)", cases, ok_cases,
+             bad);
+}
+
 int main(void)
 {
     test_good();
@@ -277,5 +334,6 @@ int main(void)
     test_plain_and_variants();
     test_limits();
     test_roundtrip();
+    test_fast_matches_ref();
     return th_done();
 }
