@@ -133,6 +133,18 @@ int api_req_ctype_is(const struct api_req *r, const char *type);
  */
 json_t *api_req_json(struct api_req *r, struct ar *ar, struct err *e);
 
+/* string values at least this long skip jansson's lexer (api_json_parse) */
+#define API_JSON_SPLICE_MIN 4096
+
+/*
+ * json_loadb(p, n, flags, je) with the same result on every input (value,
+ * or NULL and the same error), faster for texts holding long plain string
+ * values (data URLs): those of at least min_len bytes are cut out before
+ * jansson parses the rest and put back after (0: plain jansson).  Returns
+ * a new reference the caller owns.  Thread-safe.
+ */
+json_t *api_json_parse(const char *p, size_t n, size_t min_len, size_t flags, json_error_t *je);
+
 /*
  * Splits a multipart/form-data body into parts (boundary from the content
  * type).  *parts is an arena array of *nparts entries borrowing from the

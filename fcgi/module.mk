@@ -22,6 +22,11 @@ FUZZ_TARGETS += request
 FUZZ_LIBS_request := $(API_PARSE_OBJS)
 FUZZ_SRCS_request := fcgi/api_req.c fcgi/api_resp.c fcgi/api_route.c
 FUZZ_LDLIBS_request :=
+# the JSON body parser against plain jansson
+FUZZ_TARGETS += json
+FUZZ_LIBS_json := $(API_PARSE_OBJS)
+FUZZ_SRCS_json := fcgi/api_req.c
+FUZZ_LDLIBS_json :=
 
 # the dashboard's handlers run named statements of schema/queries/dash.sql
 $(O)/fcgi/handlers/h_dash.o: $(B)/gen/sql_queries.h
