@@ -17,6 +17,8 @@
  * per invocation on the VEC4 path (host: (CO per group / 4) % CQ == 0): a
  * small reduction (the first layer's 3 input channels) then feeds 4*CQ
  * channels from each x load instead of 4.
+ * Spec 6: RESC, the residual's channel count when it is narrower than CO
+ * (its missing channels read 0; include/residual.glsl), 0 = CO.
  * TEXEL variants (conv2d_tx_*, VEC4 only) read x (R32F) and w as texel buffers.
  * Push: struct rt_push_conv.  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
  */
@@ -30,6 +32,8 @@ layout(constant_id = 2) const uint KH = 1;
 layout(constant_id = 3) const uint KW = 1;
 layout(constant_id = 4) const int RES = 0;
 layout(constant_id = 5) const uint CQ = 1;
+layout(constant_id = 6) const uint RESC = 0;
+#define RES_NARROW 1
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
@@ -108,8 +112,10 @@ void main()
             vec4 s = wscale4(oc + 4u * q), b = bias4[(oc >> 2) + q];
             for (uint o = 0u; o < OXB; o++)
                 if (ox0 + o < p.ow) {
-                    uint i4 = ((((n * p.oh + oy) * p.ow + ox0 + o) * p.co + oc) >> 2) + q;
-                    y4[i4] = act4(acc[q * OXB + o] * s + b + resid4(i4));
+                    uint pix = (n * p.oh + oy) * p.ow + ox0 + o;
+                    uint i4 = ((pix * p.co + oc) >> 2) + q;
+                    vec4 r = RESC != 0u ? resid4n(pix, oc + 4u * q) : resid4(i4);
+                    y4[i4] = act4(acc[q * OXB + o] * s + b + r);
                 }
         }
         return;
@@ -134,7 +140,8 @@ void main()
                 acc += x[xb + ci] * wraw(wb + ci * p.co);
         }
     }
-    uint yi = ((n * p.oh + oy) * p.ow + ox) * p.co + oc;
-    y[yi] = apply_act(ACT, acc * wscale(oc) + bias[oc] + resid(yi), p.alpha, p.beta);
+    uint pix = (n * p.oh + oy) * p.ow + ox, yi = pix * p.co + oc;
+    float r = RESC != 0u ? residn(pix, oc) : resid(yi);
+    y[yi] = apply_act(ACT, acc * wscale(oc) + bias[oc] + r, p.alpha, p.beta);
 #endif
 }

@@ -20,6 +20,8 @@
  * blocks fastest, grid (ceil(blocks / 64), 1): llvmpipe runs 8 consecutive
  * invocations as one SIMD vector, so with 6 or 12 column blocks (24 or 48
  * channels) the 8x8 grid left a quarter of the lanes idle.
+ * 6 RESC: the residual's channel count when it is narrower than N (its
+ * missing channels read 0; include/residual.glsl), 0 = N.
  * TEXEL variants (gemm_tx_*) read x and w through uniform texel buffers
  * (VEC4 only): on llvmpipe a texel fetch is a vector gather while an SSBO
  * load is a per-lane scalar loop; on GPUs it goes through the texture cache.
@@ -33,6 +35,8 @@ layout(constant_id = 2) const uint RBS = 4;
 layout(constant_id = 3) const uint CBS = 1;
 layout(constant_id = 4) const int RES = 0;
 layout(constant_id = 5) const uint FLATC = 0;
+layout(constant_id = 6) const uint RESC = 0;
+#define RES_NARROW 1
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
@@ -103,9 +107,11 @@ void main()
                 break;
             vec4 s = wscale4(c), b = vec4(bias[c], bias[c + 1u], bias[c + 2u], bias[c + 3u]);
             for (uint i = 0u; i < RB; i++)
-                if (r0 + i < p.m)
-                    y4[(r0 + i) * n4 + (c >> 2)] =
-                        act4(acc[i * CB + j] * s + b + resid4((r0 + i) * n4 + (c >> 2)));
+                if (r0 + i < p.m) {
+                    uint i4 = (r0 + i) * n4 + (c >> 2);
+                    vec4 r = RESC != 0u ? resid4n(r0 + i, c) : resid4(i4);
+                    y4[i4] = act4(acc[i * CB + j] * s + b + r);
+                }
         }
         return;
     }
@@ -133,8 +139,9 @@ void main()
         for (uint i = 0u; i < 4u; i++) {
             uint r = r0 + i;
             if (r < p.m)
-                y[r * p.n + c] =
-                    apply_act(ACT, acc[i][j] * s + b + resid(r * p.n + c), p.alpha, p.beta);
+                y[r * p.n + c] = apply_act(
+                    ACT, acc[i][j] * s + b + (RESC != 0u ? residn(r, c) : resid(r * p.n + c)),
+                    p.alpha, p.beta);
         }
     }
 #endif

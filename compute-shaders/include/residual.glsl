@@ -2,8 +2,27 @@
  * residual.glsl: the optional residual of CONV2D/DENSE (binding 5, spec
  * RES): y = act(conv + bias + residual[same index]).  When RES is 0 the
  * host binds any valid region and nothing is read.
+ * A kernel that declares the spec constant RESC (the residual's channel
+ * count, 0 = the output's) before including this file may read a residual
+ * with fewer channels than the output, the channels past RESC reading 0:
+ * a channel zero-pad followed by ADD (BlazeFace's stride-2 blocks) folded
+ * into the convolution by the graph passes, so no padded copy is written.
+ * resid4n / residn take the output pixel (row) and channel for that case.
  */
 layout(std430, binding = 5) readonly buffer RBuf { float rdata[]; };
 layout(std430, binding = 5) readonly buffer RBuf4 { vec4 rdata4[]; };
 float resid(uint i) { return RES != 0 ? rdata[i] : 0.0; }
 vec4 resid4(uint i4) { return RES != 0 ? rdata4[i4] : vec4(0.0); }
+#ifdef RES_NARROW
+/* channel c of pixel pix in a residual of RESC channels (c < RESC reads it) */
+float residn(uint pix, uint c) { return (RES != 0 && c < RESC) ? rdata[pix * RESC + c] : 0.0; }
+/* channels c..c+3 (c % 4 == 0) of pixel pix */
+vec4 resid4n(uint pix, uint c)
+{
+    if (RES == 0 || c >= RESC)
+        return vec4(0.0);
+    if (RESC % 4u == 0u)
+        return rdata4[(pix * RESC + c) >> 2];
+    return vec4(residn(pix, c), residn(pix, c + 1u), residn(pix, c + 2u), residn(pix, c + 3u));
+}
+#endif

@@ -636,12 +636,14 @@ int rt_graph_node_add(struct rt_graph *g, enum rt_op op, const int *in, int n_in
         return rc;
     if ((op == RT_OP_CONV2D || op == RT_OP_DENSE) && n_in == 4) {
         const struct rt_tensor *r = &g->tensors[nd.in[3]];
+        /* the same shape, or fewer channels (last dim): a folded channel
+           zero-pad, the missing channels read 0 */
         int same = r->ndim == ndim;
         for (int i = 0; same && i < ndim; i++)
-            same = r->shape[i] == s[i];
+            same = i == ndim - 1 ? (r->shape[i] >= 1 && r->shape[i] <= s[i]) : r->shape[i] == s[i];
         if (!same)
-            return BAD("%s %s: residual input must have the output's shape", rt_op_name(op),
-                       nd.name);
+            return BAD("%s %s: residual input must have the output's shape (or fewer channels)",
+                       rt_op_name(op), nd.name);
     }
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;

@@ -22,6 +22,9 @@
  *    output's shape added after the bias and before the activation:
  *    y = act(conv(x) + bias + residual).  Made by the fusion pass from
  *    ADD(conv, r); importers need not produce it (bias is required then).
+ *    The residual may have fewer channels (last dim) than the output: the
+ *    missing channels read 0 (a channel zero-pad folded in by the passes;
+ *    depthwise convs are refused at build).
  *
  * Lifetime: a graph owns all its tensors, nodes and constant data; ids are
  * indices into the graph's arrays and are valid until rt_graph_free().

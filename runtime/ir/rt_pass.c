@@ -2,7 +2,8 @@
  * rt_pass.c: graph passes run by rt_plan_create before memory planning:
  * constant folding, batch-norm and constant scale/shift folding into
  * conv/dense (after it, or before a pointwise one), hard-swish recognition, activation fusion,
- * dead-node removal, and weight quantisation (int8 per output channel or fp16 storage).
+ * residual fusion (a channel zero-pad of the residual read in place), dead-node removal, and weight
+ * quantisation (int8 per output channel or fp16 storage).
  *
  * Every pass keeps tensor ids stable (a removed node leaves its tensor in
  * the table with no producer), keeps graph outputs, and leaves the graph
@@ -486,6 +487,39 @@ static int fuse_residual(struct rt_graph *g, int *cnt, struct err *e)
     return 0;
 }
 
+/*
+ * A CONV2D (groups 1) or DENSE residual that is PAD(r) with zeros after the
+ * last dim only (one consumer) -> the conv reads r itself, its missing
+ * channels as 0 (rt_ir.h): BlazeFace's stride-2 blocks add a
+ * channel-padded max-pool, and the padded copy costs a pass over the
+ * activations plus a dispatch.  Depthwise convs keep the PAD (dwconv.comp
+ * has no narrow residual).
+ */
+static void fold_pad_residual(struct rt_graph *g, int *cnt)
+{
+    consumers_count(g, cnt);
+    for (int k = 0; k < g->n_nodes; k++) {
+        struct rt_node *cv = &g->nodes[k];
+        if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->n_in != 4 ||
+            (cv->op == RT_OP_CONV2D && cv->a.conv.groups != 1))
+            continue;
+        int rt = cv->in[3], pp = g->tensors[rt].producer;
+        if (pp < 0 || cnt[rt] != 1)
+            continue;
+        const struct rt_node *pd = &g->nodes[pp];
+        int nd = g->tensors[pd->in[0]].ndim, ok = pd->op == RT_OP_PAD && pd->a.act == RT_ACT_NONE &&
+                                                  pd->a.pad_value == 0.0f && nd >= 1;
+        for (int i = 0; ok && i < nd; i++)
+            ok = pd->a.pad_before[i] == 0 && (i == nd - 1 || pd->a.pad_after[i] == 0);
+        if (!ok || g->tensors[pd->in[0]].is_const)
+            continue;
+        cv->in[3] = pd->in[0];
+        kill(g, rt);
+        consumers_count(g, cnt);
+    }
+    compact(g);
+}
+
 static void remove_dead(struct rt_graph *g, int *live)
 {
     memset(live, 0, (size_t)g->n_tensors * sizeof(*live));
@@ -572,8 +606,10 @@ int rt_graph_optimize(struct rt_graph *g, struct err *e)
                 break;
             rc = 0;
         }
-        if (rc == 0)
+        if (rc == 0) {
+            fold_pad_residual(g, cnt);
             remove_dead(g, cnt);
+        }
     }
     free(cnt);
     return rc;

@@ -38,6 +38,20 @@ static void bind_residual(struct rt_build *b, struct rt_dispatch *d, const struc
         rt_dispatch_bind(d, nd->n_in > 2 ? b->reg[nd->in[2]] : b->zero_bias[0], 0);
 }
 
+/*
+ * The residual's channel count when it is narrower than the output (a
+ * channel zero-pad folded into the residual by the graph passes: the
+ * missing channels read 0), else 0 (the kernels' spec RESC).
+ */
+static uint32_t resid_narrow(const struct rt_build *b, const struct rt_node *nd)
+{
+    if (nd->n_in <= 3)
+        return 0;
+    const struct rt_tensor *r = &b->g->tensors[nd->in[3]], *y = &b->g->tensors[nd->out];
+    int64_t rc = r->shape[r->ndim - 1], yc = y->shape[y->ndim - 1];
+    return rc < yc ? (uint32_t)rc : 0;
+}
+
 static void act_spec(struct rt_dispatch *d, const struct rt_node *nd)
 {
     d->spec[0] = (uint32_t)nd->a.act;
@@ -61,9 +75,11 @@ static int flat_ok(const struct rt_build *b, uint32_t quads, uint64_t groups)
 
 static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, struct err *e)
 {
-    if (b->t->gpu_kernels) /* shared-memory tiles (rt_op_gemm_gpu.c) */
-        return rt_op_gemm_gpu(b, k, m, kk, n, e);
     const struct rt_node *nd = &b->g->nodes[k];
+    /* shared-memory tiles (rt_op_gemm_gpu.c); a narrower residual (spec
+       RESC) only in gemm.comp */
+    if (b->t->gpu_kernels && !resid_narrow(b, nd))
+        return rt_op_gemm_gpu(b, k, m, kk, n, e);
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
     int vec4 = kk % 4 == 0 && n % 4 == 0;
     /* texel-buffer operands where the formats and sizes allow (see gemm.comp) */
@@ -101,7 +117,8 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     d->spec[3] = cb;
     d->spec[4] = nd->n_in > 3;
     d->spec[5] = 0;
-    d->n_spec = 6;
+    d->spec[6] = resid_narrow(b, nd);
+    d->n_spec = 7;
     uint32_t ncb = (n + 4 * cb - 1) / (4 * cb), nrb = (m + rb - 1) / rb;
     uint64_t flat_groups = ((uint64_t)ncb * nrb + 63) / 64;
     if (vec4 && flat_ok(b, ncb, flat_groups))
@@ -162,7 +179,8 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
     d->spec[3] = pc->kw;
     d->spec[4] = nd->n_in > 3;
     d->spec[5] = 1;
-    d->n_spec = 6;
+    d->spec[6] = resid_narrow(b, nd);
+    d->n_spec = 7;
     if (!depthwise && vec4 && pc->cg <= 4 && !b->t->gpu_kernels) {
         /* a small reduction (an RGB input layer): 4 channel quads per
            invocation, lanes along the columns (conv2d.comp); measured on
@@ -175,6 +193,9 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
         d->spec[5] = cq;
     }
     if (depthwise) {
+        if (d->spec[6]) /* dwconv.comp has no RESC; the passes never fold a pad into it */
+            return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op",
+                           "node %s: depthwise convolution with a narrower residual", nd->name);
         d->spec[4] = pc->sw;
         d->spec[5] = pc->dw;
         d->spec[6] = nd->n_in > 3;

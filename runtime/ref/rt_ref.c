@@ -70,6 +70,16 @@ static void strides4(const int64_t *d, const int64_t *od, int64_t *s)
     }
 }
 
+/* channels of CONV2D/DENSE's residual (4th input): the output's (co), or
+   fewer when a channel zero-pad was folded in (the rest read 0) */
+static int64_t resid_channels(const struct rt_graph *g, const struct rt_node *nd, int64_t co)
+{
+    if (nd->n_in <= 3)
+        return co;
+    const struct rt_tensor *r = &g->tensors[nd->in[3]];
+    return r->shape[r->ndim - 1];
+}
+
 static void conv2d(const struct rt_graph *g, const struct rt_node *nd, const float *const *in,
                    float *out)
 {
@@ -81,6 +91,7 @@ static void conv2d(const struct rt_graph *g, const struct rt_node *nd, const flo
     int64_t OH = y->shape[1], OW = y->shape[2];
     int64_t COG = CO / c->groups;
     const float *bias = nd->n_in > 2 ? in[2] : NULL;
+    int64_t RC = resid_channels(g, nd, CO);
     for (int64_t n = 0; n < N; n++)
         for (int64_t oy = 0; oy < OH; oy++)
             for (int64_t ox = 0; ox < OW; ox++)
@@ -101,9 +112,9 @@ static void conv2d(const struct rt_graph *g, const struct rt_node *nd, const flo
                                 acc += xp[ci] * wp[ci * CO];
                         }
                     }
-                    int64_t oi = ((n * OH + oy) * OW + ox) * CO + co;
-                    if (nd->n_in > 3)
-                        acc += in[3][oi];
+                    int64_t pix = (n * OH + oy) * OW + ox, oi = pix * CO + co;
+                    if (nd->n_in > 3 && co < RC)
+                        acc += in[3][pix * RC + co];
                     out[oi] = rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta, acc);
                 }
 }
@@ -115,13 +126,14 @@ static void dense(const struct rt_graph *g, const struct rt_node *nd, const floa
     int64_t K = w->shape[0], M = w->shape[1];
     int64_t rows = rt_tensor_nelem(&g->tensors[nd->in[0]]) / K;
     const float *bias = nd->n_in > 2 ? in[2] : NULL;
+    int64_t RC = resid_channels(g, nd, M);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t m = 0; m < M; m++) {
             float acc = bias ? bias[m] : 0.0f;
             for (int64_t k = 0; k < K; k++)
                 acc += in[0][r * K + k] * in[1][k * M + m];
-            if (nd->n_in > 3)
-                acc += in[3][r * M + m];
+            if (nd->n_in > 3 && m < RC)
+                acc += in[3][r * RC + m];
             out[r * M + m] = rt_ref_act(nd->a.act, nd->a.alpha, nd->a.beta, acc);
         }
 }

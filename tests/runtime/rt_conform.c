@@ -344,6 +344,95 @@ static void gpu_gemm_cases(void)
             dense_case_run(dn[i][0], dn[i][1], dn[i][2], weight_kinds[v]);
 }
 
+/*
+ * ADD(conv, PAD(r)) with r zero-padded in its channels only (BlazeFace's
+ * stride-2 blocks): the passes make r the conv's residual, read with its
+ * own channel count (spec RESC of gemm / conv2d), the missing channels 0.
+ * The reference runs the unoptimised PAD + ADD.  Channel counts cover the
+ * vec4 residual reads (r % 4 == 0), the per-channel ones, the scalar
+ * kernels and conv2d's several quads per invocation; a depthwise conv keeps
+ * its PAD (dwconv has no narrow residual).
+ */
+static void pad_residual_cases(void)
+{
+    static const struct {
+        struct conv_case c;
+        int64_t rc;
+    } cs[] = {
+        {{2, 7, 9, 24, 1, 1, 48, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU}, 24}, /* gemm, flat */
+        {{1, 5, 13, 16, 1, 1, 96, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE}, 12},
+        {{1, 6, 5, 8, 1, 1, 12, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_RELU6}, 6},   /* rc % 4 != 0 */
+        {{1, 9, 9, 20, 1, 1, 33, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE}, 20},  /* scalar gemm */
+        {{1, 8, 7, 8, 3, 3, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, RT_ACT_RELU}, 8},    /* conv2d vec4 */
+        {{2, 6, 6, 5, 3, 3, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, RT_ACT_NONE}, 3},     /* conv2d scalar */
+        {{1, 9, 10, 3, 5, 5, 24, 1, 1, 2, 2, 2, 2, 1, 1, 1, RT_ACT_NONE}, 13},  /* conv2d CQ */
+        {{1, 8, 7, 24, 3, 3, 24, 1, 1, 1, 1, 1, 1, 1, 24, 1, RT_ACT_RELU}, 16}, /* dw: PAD */
+    };
+    static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+        for (size_t v = 0; v < 3; v++) {
+            const struct conv_case *c = &cs[i].c;
+            struct rt_graph *g = rt_graph_init();
+            struct err e = {0};
+            int x = in_id(g, S(c->n, c->h, c->w, c->c));
+            /* the residual first: the fusion needs it computed before the conv */
+            int64_t oh = (c->h + c->pt + c->pb - c->dil * (c->kh - 1) - 1) / c->sh + 1;
+            int64_t ow = (c->w + c->pl + c->pr - c->dil * (c->kw - 1) - 1) / c->sw + 1;
+            int r = rt_graph_input_add(g, "res", 4, S(c->n, oh, ow, cs[i].rc), &e);
+            struct rt_attrs a;
+            memset(&a, 0, sizeof(a));
+            a.ndim = 4;
+            a.pad_after[3] = (int)(c->co - cs[i].rc);
+            int pr = r < 0 ? -1 : rt_graph_node_add(g, RT_OP_PAD, &r, 1, &a, "pad", &e);
+            int ci[3] = {x, const_id(g, S(c->kh, c->kw, c->c / c->groups, c->co), -0.5f, 0.5f),
+                         c->bias ? const_id(g, S(c->co, 0, 0, 0), -0.2f, 0.2f) : -1};
+            memset(&a, 0, sizeof(a));
+            a.conv = (struct rt_conv_attrs){c->sh, c->sw, c->dil, c->dil,   c->pt,
+                                            c->pl, c->pb, c->pr,  c->groups};
+            int cy = rt_graph_node_add(g, RT_OP_CONV2D, ci, c->bias ? 3 : 2, &a, "conv", &e);
+            memset(&a, 0, sizeof(a));
+            a.act = c->act;
+            int ad[2] = {cy, pr};
+            int y = cy < 0 || pr < 0 ? -1 : rt_graph_node_add(g, RT_OP_ADD, ad, 2, &a, "add", &e);
+            if (y < 0)
+                printf("# %s\n", e.msg);
+            char what[160];
+            snprintf(what, sizeof(what),
+                     "conv2d %lldx%lldx%lldx%lld k%lldx%lld co%lld g%d + channel-padded "
+                     "residual of %lld",
+                     (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->c,
+                     (long long)c->kh, (long long)c->kw, (long long)c->co, c->groups,
+                     (long long)cs[i].rc);
+            check(g, y, ws[v], what);
+        }
+    /* dense rows with a narrower residual: gemm (>= 64 rows) and the scalar path */
+    static const int64_t dn[][4] = {{70, 32, 16, 12}, {3, 37, 13, 5}};
+    for (size_t i = 0; i < 2; i++) {
+        struct rt_graph *g = rt_graph_init();
+        struct err e = {0};
+        int x = in_id(g, S(dn[i][0], dn[i][1], 0, 0));
+        int r = rt_graph_input_add(g, "res", 2, S(dn[i][0], dn[i][3], 0, 0), &e);
+        struct rt_attrs a;
+        memset(&a, 0, sizeof(a));
+        a.ndim = 2;
+        a.pad_after[1] = (int)(dn[i][2] - dn[i][3]);
+        int pr = rt_graph_node_add(g, RT_OP_PAD, &r, 1, &a, "pad", &e);
+        int in[3] = {x, const_id(g, S(dn[i][1], dn[i][2], 0, 0), -0.5f, 0.5f),
+                     const_id(g, S(dn[i][2], 0, 0, 0), -0.5f, 0.5f)};
+        memset(&a, 0, sizeof(a));
+        int dy = rt_graph_node_add(g, RT_OP_DENSE, in, 3, &a, "dense", &e);
+        memset(&a, 0, sizeof(a));
+        a.act = RT_ACT_TANH;
+        int ad[2] = {pr, dy};
+        int y = dy < 0 || pr < 0 ? -1 : rt_graph_node_add(g, RT_OP_ADD, ad, 2, &a, "add", &e);
+        char what[96];
+        snprintf(what, sizeof(what), "dense %lldx%lld->%lld + channel-padded residual of %lld",
+                 (long long)dn[i][0], (long long)dn[i][1], (long long)dn[i][2],
+                 (long long)dn[i][3]);
+        check(g, y, RT_WEIGHTS_F32, what);
+    }
+}
+
 static void elem_cases(void)
 {
     static const int64_t sh[][2][4] = {
@@ -1031,6 +1120,7 @@ static void gpu_family_passes(void)
     setenv("VKV_RT_FP16_MATH", "0", 1); /* fp32 arithmetic: the strict bounds */
     if (device_again("VKV_RT_KERNELS=gpu VKV_RT_FP16_MATH=0")) {
         conv_cases();
+        pad_residual_cases();
         gpu_gemm_cases();
     }
     setenv("VKV_GEMM_TILE", "4x2", 1);
@@ -1071,6 +1161,7 @@ int main(int argc, char **argv)
     printf("# device %s (%s), subgroup %d, shared %u, storage range %llu\n", c->name, c->driver,
            c->subgroup_size, c->shared_mem, (unsigned long long)c->max_storage_range);
     conv_cases();
+    pad_residual_cases();
     elem_cases();
     data_cases();
     chain_cases();
@@ -1089,6 +1180,7 @@ int main(int argc, char **argv)
     if (dev != NULL) {
         printf("# conv/dense cases again with VKV_NO_TEXEL=1\n");
         conv_cases();
+        pad_residual_cases();
         rt_device_destroy(dev);
     }
     unsetenv("VKV_NO_TEXEL");

@@ -416,6 +416,95 @@ static void test_passes(void)
 }
 
 /*
+ * BlazeFace's stride-2 block: ADD(conv 1x1 (4 -> 8 channels), PAD(maxpool(x),
+ * 4 zero channels)) + relu -> the conv reads the pool as a 4-channel
+ * residual, the PAD is gone; a depthwise conv (dw) keeps its PAD.  A wider
+ * residual is refused.
+ */
+static void test_passes_pad_residual(int dw)
+{
+    struct err e = {0};
+    struct rt_graph *g = rt_graph_init();
+    int64_t c = dw ? 8 : 4;
+    int x = rt_graph_input_add(g, "x", 4, sh4(1, 6, 6, c), &e);
+    struct rt_attrs a = {0};
+    a.pool = (struct rt_pool_attrs){2, 2, 2, 2, 0, 0, 0, 0, 0};
+    int mp = rt_graph_node_add(g, RT_OP_POOL_MAX, &x, 1, &a, "pool", &e);
+    float w[3 * 3 * 8], b[8];
+    for (int i = 0; i < (int)(sizeof(w) / sizeof(w[0])); i++)
+        w[i] = (float)((i * 23) % 13 - 6) / 7.0f;
+    for (int i = 0; i < 8; i++)
+        b[i] = (float)(i % 3) / 5.0f - 0.2f;
+    /* the residual first: it must exist before the conv for the fusion */
+    int rin = mp;
+    if (dw) { /* the residual: the first 4 channels of the pool, padded back to 8 */
+        memset(&a, 0, sizeof(a));
+        a.ndim = 4;
+        a.slice_end[0] = 1;
+        a.slice_end[1] = a.slice_end[2] = 3;
+        a.slice_end[3] = 4;
+        rin = rt_graph_node_add(g, RT_OP_SLICE, &mp, 1, &a, "slice", &e);
+    }
+    memset(&a, 0, sizeof(a));
+    a.ndim = 4;
+    a.pad_after[3] = 4;
+    int pd = rt_graph_node_add(g, RT_OP_PAD, &rin, 1, &a, "pad", &e);
+    memset(&a, 0, sizeof(a));
+    a.conv.stride_h = a.conv.stride_w = 1;
+    if (dw) /* 3x3 depthwise, 8 channels */
+        a.conv.pad_t = a.conv.pad_l = a.conv.pad_b = a.conv.pad_r = 1;
+    a.conv.groups = dw ? 8 : 1;
+    int in[3] = {mp, rt_graph_const_add(g, "w", 4, dw ? sh4(3, 3, 1, 8) : sh4(1, 1, 4, 8), w, &e),
+                 rt_graph_const_add(g, "b", 1, sh4(8, 0, 0, 0), b, &e)};
+    int cv = rt_graph_node_add(g, RT_OP_CONV2D, in, 3, &a, "conv", &e);
+    memset(&a, 0, sizeof(a));
+    a.act = RT_ACT_RELU;
+    int ad[2] = {cv, pd};
+    int y = rt_graph_node_add(g, RT_OP_ADD, ad, 2, &a, "add", &e);
+    TH_CHECK(y >= 0, "pad residual graph (dw %d): %s", dw, e.msg);
+    rt_graph_output_add(g, y, &e);
+    float xin[6 * 6 * 8], o1[3 * 3 * 8], o2[3 * 3 * 8];
+    for (int i = 0; i < 6 * 6 * c; i++)
+        xin[i] = (float)((i * 11) % 19) / 6.0f - 1.5f;
+    const float *ins[1] = {xin};
+    float *outs[1] = {o1};
+    TH_CHECK(rt_ref_run(g, ins, outs, &e) == 0, "pad residual: reference of the unoptimised graph");
+    struct rt_graph *o = rt_graph_clone(g, &e);
+    TH_CHECK(o != NULL && rt_graph_optimize(o, &e) == 0, "pad residual: optimize: %s", e.msg);
+    int pads = 0, k = o->n_nodes - 1;
+    for (int i = 0; i < o->n_nodes; i++)
+        pads += o->nodes[i].op == RT_OP_PAD;
+    TH_EQ_INT(pads, dw ? 1 : 0,
+              dw ? "a depthwise conv keeps the PAD of its residual"
+                 : "the PAD is folded into the conv's residual");
+    TH_CHECK(o->nodes[k].op == RT_OP_CONV2D && o->nodes[k].n_in == 4 &&
+                 o->nodes[k].a.act == RT_ACT_RELU && o->nodes[k].out == y &&
+                 o->nodes[k].in[3] == (dw ? pd : mp),
+             "pad residual: the conv adds %s and takes the relu", dw ? "the PAD" : "the pool");
+    outs[0] = o2;
+    float maxd = 1;
+    if (rt_ref_run(o, ins, outs, &e) == 0) {
+        maxd = 0;
+        for (int i = 0; i < 3 * 3 * 8; i++)
+            maxd = fmaxf(maxd, fabsf(o1[i] - o2[i]));
+    }
+    TH_CHECK(maxd == 0, "pad residual: the optimised graph computes the same values (max %g)",
+             maxd);
+    if (!dw) { /* a residual wider than the output is refused */
+        int wide = rt_graph_input_add(g, "wide", 4, sh4(1, 3, 3, 9), &e);
+        int in4[4] = {mp, in[1], in[2], wide};
+        memset(&a, 0, sizeof(a));
+        a.conv.stride_h = a.conv.stride_w = 1;
+        a.conv.groups = 1;
+        struct err e2 = {0};
+        TH_CHECK(rt_graph_node_add(g, RT_OP_CONV2D, in4, 4, &a, "wide", &e2) < 0,
+                 "a residual with more channels than the output is refused: %s", e2.msg);
+    }
+    rt_graph_free(o);
+    rt_graph_free(g);
+}
+
+/*
  * conv -> MUL by a scalar -> ADD of a per-channel vector (a learnable affine
  * block), then hard-swish written out (x * (relu6(x + 3) / 6), or with
  * div_last (x * relu6(x + 3)) / 6), then MUL by a scalar and ADD of a
@@ -752,6 +841,8 @@ int main(int argc, char **argv)
     test_passes();
     test_passes_affine(0);
     test_passes_affine(1);
+    test_passes_pad_residual(0);
+    test_passes_pad_residual(1);
     test_pack(seeds);
     test_device_opts();
     return th_done();
