@@ -94,19 +94,6 @@ void jq_stream_close(struct pgx *c, int64_t job_id)
     pgx_reset(c);
 }
 
-/* true when want is one of the comma-separated ids of payload */
-static int jqs_payload_has(const char *payload, const char *want)
-{
-    size_t n = strlen(want);
-    for (const char *p = payload; p != NULL && *p != '\0';) {
-        size_t k = strcspn(p, ",");
-        if (k == n && strncmp(p, want, n) == 0)
-            return 1;
-        p = p[k] == ',' ? p + k + 1 : NULL;
-    }
-    return 0;
-}
-
 /* the job's state and progress text (new string or NULL) */
 static int jqs_get(struct pgx *c, int64_t tenant_id, int64_t job_id, int *state, char **text,
                    struct err *e)
@@ -159,7 +146,7 @@ int jq_stream_wait(struct pgx *c, int64_t tenant_id, int64_t job_id, size_t sent
         char ch[64], payload[8192];
         int w = pgx_notify_wait(c, slice, ch, sizeof(ch), payload, sizeof(payload), e);
         if (w < 0 || w == 0 || strcmp(ch, chan) == 0 ||
-            (strcmp(ch, JQ_CHAN_JOB_DONE) == 0 && jqs_payload_has(payload, want)))
+            (strcmp(ch, JQ_CHAN_JOB_DONE) == 0 && jq_done_payload_has(payload, job_id, 0, NULL)))
             check = 1;
     }
     return JQ_EMPTY;

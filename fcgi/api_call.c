@@ -5,12 +5,11 @@
  *
  * The wait LISTENs on vkv_job_done before the enqueue, so the job's end
  * cannot be missed and nothing is read until its notification (or the 1 s
- * polling fallback) comes: then one statement returns state and JSON
- * (jq_job_wait_done_ex).  It runs on the thread's own connection, in slices
- * so that a stopping server does not hold the thread for the whole
- * timeout.  A call that
- * times out cancels its job: nobody would read the result, and GPU time is
- * the scarce resource (Moondream Station keeps running abandoned work).
+ * polling fallback) comes: then one statement returns state and JSON, or
+ * none when the notification carries the JSON (jq_job_wait_done_ex).  It runs on the thread's own
+ * connection, in slices so that a stopping server does not hold the thread for the whole timeout.
+ * A call that times out cancels its job: nobody would read the result, and GPU time is the scarce
+ * resource (Moondream Station keeps running abandoned work).
  */
 #include "fcgi/api.h"
 #include "fcgi/api_impl.h"
