@@ -60,6 +60,7 @@ static json_t *caps_json(const struct rt_caps *c)
     json_object_set_new(o, "storage8", json_boolean(c->storage8));
     json_object_set_new(o, "integer_dot_product", json_boolean(c->int_dot));
     json_object_set_new(o, "cooperative_matrix", json_boolean(c->coopmat));
+    json_object_set_new(o, "subgroup_arithmetic", json_boolean(c->subgroup_arith));
     json_object_set_new(o, "subgroup_size", json_integer(c->subgroup_size));
     json_object_set_new(o, "shared_memory_bytes", json_integer(c->shared_mem));
     json_object_set_new(o, "max_storage_buffer_range",

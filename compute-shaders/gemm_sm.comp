@@ -32,7 +32,9 @@
  * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
  * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4, 2 TM (rows per
  * invocation), 3 TN (vec4 column blocks per invocation), 4 RES, 5 S and
- * 6 S again (workgroup size x and y).  Shared memory 4*BK*(BM+BN) bytes
+ * 6 S again (workgroup size x and y), 7 RESC (a residual with RESC < N
+ * channels: channel c of row r is res[r * RESC + c], zero past RESC; 0 =
+ * the residual has the output's shape).  Shared memory 4*BK*(BM+BN) bytes
  * (half that for HALF); the host keeps it under the device limit.
  * Grid: (ceil(N / BN), ceil(M / BM)).  Loop trips per invocation: K.
  */
@@ -46,6 +48,7 @@ layout(constant_id = 2) const uint TM = 4;
 layout(constant_id = 3) const uint TN = 1;
 layout(constant_id = 4) const int RES = 0;
 layout(constant_id = 5) const uint S = 16;
+layout(constant_id = 7) const uint RESC = 0; /* residual channels when fewer than N, else 0 */
 layout(local_size_x_id = 5, local_size_y_id = 6) in;
 #include "common.glsl"
 #include "weights.glsl"
@@ -165,7 +168,7 @@ void main()
             if (r >= p.m)
                 continue;
             vec4 v = acc[i * TN + j];
-            if (VEC4 != 0) {
+            if (VEC4 != 0 && RESC == 0u) {
 #if HALF
                 vec4 s = vec4(1.0);
 #else
@@ -184,7 +187,9 @@ void main()
 #else
                     float s = wscale(cq);
 #endif
-                    y[o] = apply_act(ACT, v[q] * s + bias[cq] + resid(o), p.alpha, p.beta);
+                    float res = RESC == 0u ? resid(o)
+                                : (RES != 0 && cq < RESC ? rdata[r * RESC + cq] : 0.0);
+                    y[o] = apply_act(ACT, v[q] * s + bias[cq] + res, p.alpha, p.beta);
                 }
             }
         }

@@ -65,6 +65,7 @@ struct rt_caps {
     int int_dot;             /* shaderIntegerDotProduct (4x8 packed accelerated) */
     int coopmat;             /* VK_KHR_cooperative_matrix advertised */
     int subgroup_size;
+    int subgroup_arith;         /* subgroup arithmetic (subgroupAdd) in compute shaders */
     uint32_t shared_mem;        /* maxComputeSharedMemorySize */
     uint64_t max_storage_range; /* maxStorageBufferRange */
     uint64_t max_alloc;         /* maxMemoryAllocationSize */

@@ -1,7 +1,9 @@
 /*
  * rt_op_gemm_gpu.c: the GPU kernel family's GEMM (1x1 convolutions and
  * dense), compute-shaders/gemm_sm.comp: shared-memory tiles with a register
- * tile per invocation, in fp32 or fp16 arithmetic.  rt_op_conv.c hands its
+ * tile per invocation, in fp32 or fp16 arithmetic; up to 4 rows (batch-1
+ * dense layers), gemv_sg.comp: K split over a subgroup's lanes and summed
+ * with subgroupAdd, where the device has subgroup arithmetic.  rt_op_conv.c hands its
  * GEMM nodes here when the plan's target is the GPU family
  * (rt_op_target.gpu_kernels: VKV_RT_KERNELS, or a device that is not a CPU);
  * CPU devices keep gemm.comp, tuned for llvmpipe.
@@ -21,6 +23,7 @@
 #define BK 16u        /* K step staged in shared memory (gemm_sm.comp) */
 #define WG_TARGET 256 /* workgroups a layer should give before tiles shrink */
 #define K_MAX 32768u  /* loop trips per invocation stay under llvmpipe's 65535 */
+#define GEMV_ROWS 4u  /* up to this many rows: gemv_sg.comp, when subgroups can add */
 
 struct tile {
     uint32_t s, tm, tn; /* workgroup side, rows and vec4 column blocks per invocation */
@@ -37,6 +40,16 @@ static uint32_t tile_shared(struct tile t, int half)
     return BK * (t.s * t.tm + t.s * t.tn * 4u) * (half ? 2u : 4u);
 }
 
+/* a residual with fewer channels than the output: their count (spec RESC), else 0 */
+static uint32_t res_channels(const struct rt_build *b, const struct rt_node *nd, uint32_t n)
+{
+    if (nd->n_in <= 3)
+        return 0;
+    const struct rt_tensor *r = &b->g->tensors[nd->in[3]];
+    uint32_t rc = (uint32_t)r->shape[r->ndim - 1];
+    return rc != n ? rc : 0;
+}
+
 static void bind_all(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd)
 {
     struct rt_region bias = nd->n_in > 2 ? b->reg[nd->in[2]] : b->zero_bias[0];
@@ -49,6 +62,37 @@ static void bind_all(struct rt_build *b, struct rt_dispatch *d, const struct rt_
     rt_dispatch_bind(d, nd->n_in > 3 ? b->reg[nd->in[3]] : bias, 0);
 }
 
+/* a few rows: one subgroup per 8 columns, K split over its lanes (gemv_sg.comp) */
+static int gemv(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, int wt,
+                struct err *e)
+{
+    const struct rt_node *nd = &b->g->nodes[k];
+    struct rt_dispatch *d = rt_build_add(b, (enum rt_shader_id)(RT_SHADER_GEMV_SG_F32 + wt), k, e);
+    if (d == NULL)
+        return e->status;
+    memset(d->spec, 0, sizeof(d->spec));
+    d->spec[0] = (uint32_t)nd->a.act;
+    d->spec[1] = kk % 4 == 0 && n % 4 == 0;
+    d->spec[2] = m;
+    d->spec[4] = nd->n_in > 3;
+    d->spec[7] = res_channels(b, nd, n);
+    d->n_spec = 8;
+    bind_all(b, d, nd);
+    d->flops = 2.0 * m * kk * n;
+    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
+    memcpy(d->push, &pc, sizeof(pc));
+    d->push_size = sizeof(pc);
+    /* blocks of 8 columns, one per subgroup; the shader loops over any excess */
+    uint32_t sg = b->t->caps.subgroup_size > 0 ? (uint32_t)b->t->caps.subgroup_size : 32;
+    uint32_t per_wg = sg >= 64 ? 1 : 64 / sg;
+    uint64_t gx = ((uint64_t)(n + 7) / 8 + per_wg - 1) / per_wg;
+    if (gx > b->t->caps.max_wg_count[0])
+        gx = b->t->caps.max_wg_count[0];
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = d->groups[2] = 1;
+    return 0;
+}
+
 /* builds GEMM node k, y[m,n] = x[m,kk] w[kk,n], on gemm_sm.comp */
 int rt_op_gemm_gpu(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, struct err *e)
 {
@@ -58,6 +102,8 @@ int rt_op_gemm_gpu(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
                        "node %s: GEMM reduction of %u exceeds the per-invocation limit %u",
                        nd->name, kk, K_MAX);
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
+    if (m <= GEMV_ROWS && b->t->caps.subgroup_arith)
+        return gemv(b, k, m, kk, n, wt, e);
     int half = b->t->fp16_math == 1 || (b->t->fp16_math < 0 && wt == 1);
     static const struct tile tiles[] = {{16, 4, 2}, {16, 2, 1}, {8, 2, 1}};
     struct tile t = tiles[CM_ARRAY_LEN(tiles) - 1];
@@ -83,7 +129,8 @@ int rt_op_gemm_gpu(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     d->spec[4] = nd->n_in > 3;
     d->spec[5] = t.s;
     d->spec[6] = t.s;
-    d->n_spec = 7;
+    d->spec[7] = res_channels(b, nd, n);
+    d->n_spec = 8;
     bind_all(b, d, nd);
     d->flops = 2.0 * m * kk * n;
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};

@@ -235,6 +235,8 @@ static void caps_fill(VkPhysicalDevice p, int index, struct rt_caps *c)
     c->int_dot = has_dev_ext(p, "VK_KHR_shader_integer_dot_product");
     c->coopmat = has_dev_ext(p, "VK_KHR_cooperative_matrix");
     c->subgroup_size = (int)sg.subgroupSize;
+    c->subgroup_arith = (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                        (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
     c->shared_mem = P->limits.maxComputeSharedMemorySize;
     c->max_storage_range = P->limits.maxStorageBufferRange;
     c->max_alloc = 1ull << 30;

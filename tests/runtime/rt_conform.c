@@ -338,7 +338,9 @@ static void gpu_gemm_cases(void)
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
         for (int v = 0; v < 3; v++)
             conv_case_run(&cs[i], weight_kinds[v]);
-    static const int64_t dn[][3] = {{1, 1280, 1000}, {7, 33, 7}, {130, 64, 20}};
+    /* up to 4 rows: gemv_sg.comp (subgroups), N % 8 != 0 and K % 4 != 0 too */
+    static const int64_t dn[][3] = {{1, 1280, 1000}, {4, 96, 35}, {2, 37, 64},
+                                    {1, 1280, 5},    {7, 33, 7},  {130, 64, 20}};
     for (size_t i = 0; i < sizeof(dn) / sizeof(dn[0]); i++)
         for (int v = 0; v < 3; v++)
             dense_case_run(dn[i][0], dn[i][1], dn[i][2], weight_kinds[v]);
