@@ -7,10 +7,12 @@
 #     (a 224x224 image, the model's input size, and a 640x480 one);
 #   - >= 20,000 images/s batched (BATCH images per run, default 256, the
 #     224x224 image);
-# in f32 and f16 weights (f16 weights take the fp16-arithmetic GEMM where
-# the device has shaderFloat16: VKV_RT_FP16_MATH=auto), with the kernel
-# family the device gets by default (runtime/README.md "Kernel families")
-# and, for comparison, the CPU-device family forced (VKV_RT_KERNELS=cpu).
+# in f32 and f16 weights, and f16 weights with the GEMMs in fp16
+# arithmetic ("f16+fp16math", VKV_RT_FP16_MATH=1, where the device has
+# shaderFloat16; off by default, it costs accuracy: runtime/README.md),
+# with the kernel family the device gets by default (runtime/README.md
+# "Kernel families") and, for comparison, the CPU-device family forced
+# (VKV_RT_KERNELS=cpu).
 # Then each kernel's arithmetic rate as a share of the device's peak
 # multiply-add rate, measured in the same run (`vkv-tf-bench limits`).
 # The goals are an H100's; the device's name is printed with the figures.
@@ -55,12 +57,17 @@ open(sys.argv[1], "wb").write(b"P6\n%d %d\n255\n" % (w, h) + px)
 
 field() { sed -nE "s/.*\"$1\":([0-9.]+).*/\1/p" <<<"$2"; }
 rc=0
+modes=(f32 f16)
+[[ $fp16 == True ]] && modes+=(f16+fp16math)
 for fam in auto cpu; do
-  for w in f32 f16; do
+  for w in "${modes[@]}"; do
+    [[ $fam == cpu && $w == f16+fp16math ]] && continue # a GPU-family switch
     for im in 224 640; do
-      args=(--device "$uuid" --weights "$w" --iters "$ITERS" --batch "$BATCH")
+      args=(--device "$uuid" --weights "${w%%+*}" --iters "$ITERS" --batch "$BATCH")
       [[ $im == 224 ]] && args+=(--image "$img")
-      out=$(VKV_RT_KERNELS=$fam "$BIN/vkv" bench nsfw-mobilenet-v2 "${args[@]}" 2>&1 | tail -1)
+      math=0
+      [[ $w == *fp16math ]] && math=1
+      out=$(VKV_RT_KERNELS=$fam VKV_RT_FP16_MATH=$math "$BIN/vkv" bench nsfw-mobilenet-v2 "${args[@]}" 2>&1 | tail -1)
       lat=$(field latency_ms_min "$out") med=$(field latency_ms_median "$out")
       ips=$(field throughput_ips "$out") b=$(field batch "$out")
       if [[ -z $lat || -z $ips ]]; then
@@ -89,8 +96,10 @@ peak=$(sed -nE 's/.*"bench":"peak_fma".*"gflops":([0-9.]+).*/\1/p' <<<"$lim")
 # (vkv bench runs 2 warm-ups, ITERS runs at batch 1, then ITERS/4 at
 # --batch: each run's profile ends with a "profile total" line, so the
 # batched runs are the last ITERS/4 blocks)
-for w in f32 f16; do
-  prof=$(VKV_RT_PROFILE=1 "$BIN/vkv" bench nsfw-mobilenet-v2 --device "$uuid" --weights "$w" \
+for w in "${modes[@]}"; do
+  math=0
+  [[ $w == *fp16math ]] && math=1
+  prof=$(VKV_RT_PROFILE=1 VKV_RT_FP16_MATH=$math "$BIN/vkv" bench nsfw-mobilenet-v2 --device "$uuid" --weights "${w%%+*}" \
     --iters 20 --batch "$BATCH" --image "$img" 2>&1 >/dev/null)
   for b in 1 "$BATCH"; do
     awk -v peak="$peak" -v w="$w" -v b="$b" '

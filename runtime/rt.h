@@ -105,9 +105,8 @@ struct rt_device_opts {
     int gemm_cols;             /* ... and vec4 column blocks 1..8 */
     int kernels;               /* VKV_RT_KERNELS: kernel family, 0 "auto" (the GPU family on
                                   every device but a CPU one), 1 "cpu", 2 "gpu" */
-    int fp16_math;             /* VKV_RT_FP16_MATH: GPU-family GEMM in fp16 arithmetic,
-                                  -1 "auto" (layers with fp16 weights on devices with
-                                  shaderFloat16), 0 off, 1 every layer (needs shaderFloat16) */
+    int fp16_math;             /* VKV_RT_FP16_MATH: GPU-family GEMM in fp16 arithmetic
+                                  (needs shaderFloat16); off by default (accuracy) */
     char cache_dir[400];       /* VKV_VAR_DIR + "/cache" (pipeline cache); "" = none
                                   (also with VKV_NO_PIPELINE_CACHE) */
     uint64_t timeout_ms;       /* VKV_RT_TIMEOUT_MS: fence wait per run; 60000 */

@@ -104,7 +104,7 @@ int rt_op_gemm_gpu(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
     if (m <= GEMV_ROWS && b->t->caps.subgroup_arith)
         return gemv(b, k, m, kk, n, wt, e);
-    int half = b->t->fp16_math == 1 || (b->t->fp16_math < 0 && wt == 1);
+    int half = b->t->fp16_math;
     static const struct tile tiles[] = {{16, 4, 2}, {16, 2, 1}, {8, 2, 1}};
     struct tile t = tiles[CM_ARRAY_LEN(tiles) - 1];
     for (size_t i = 0; i < CM_ARRAY_LEN(tiles); i++)

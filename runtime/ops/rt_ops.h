@@ -65,7 +65,7 @@ struct rt_op_target {
     int use_texel;             /* uniform texel buffers for the conv/GEMM operands */
     uint32_t gemm_rb, gemm_cb; /* forced GEMM register tile (0 = per layer) */
     int gpu_kernels;           /* the GPU kernel family (VKV_RT_KERNELS); 0 = CPU-device kernels */
-    int fp16_math;             /* GPU GEMM in fp16: -1 for fp16 weights, 0 never, 1 always */
+    int fp16_math;             /* GPU-family GEMM in fp16 arithmetic (VKV_RT_FP16_MATH) */
 };
 
 /* what ops see while building: the graph at one batch size + region map */

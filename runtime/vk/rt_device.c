@@ -32,7 +32,6 @@ struct rt_device_opts rt_device_opts_default(void)
     memset(&o, 0, sizeof(o));
     o.timeout_ms = 60000;
     o.tf_texel = -1;
-    o.fp16_math = -1;
     return o;
 }
 
@@ -127,10 +126,7 @@ int rt_device_opts_read(struct rt_device_opts *o, const char *(*get)(void *ctx, 
             else
                 return OPT_BAD(k, v);
         } else if (!strcmp(k, "VKV_RT_FP16_MATH")) {
-            if (!strcmp(v, "auto"))
-                o->fp16_math = -1;
-            else
-                rc = opt_bool(k, v, &o->fp16_math, e);
+            rc = opt_bool(k, v, &o->fp16_math, e);
         } else if (!strcmp(k, "VKV_TF_TEXEL")) {
             rc = opt_bool(k, v, &b, e);
             o->tf_texel = b;
@@ -181,8 +177,6 @@ int rt_device_create(const struct rt_device_opts *o, struct rt_device **out, str
                      "VKV_RT_FP16_MATH=1: device %s has no shaderFloat16", d->gpu.caps.name);
         goto fail;
     }
-    if (!d->gpu.caps.fp16)
-        d->fp16_math = 0;
     rc = rt_pipeline_init(&d->pipes, &d->gpu, op->cache_dir, e);
     if (rc < 0)
         goto fail;

@@ -21,7 +21,7 @@ struct rt_device {
     int use_texel;                    /* uniform texel buffers for GEMM operands */
     uint32_t gemm_rb, gemm_cb;        /* forced GEMM register tile: rows, vec4 column blocks */
     int gpu_kernels;                  /* GPU kernel family (VKV_RT_KERNELS, device type) */
-    int fp16_math;                    /* -1 auto, 0, 1 (0 without shaderFloat16) */
+    int fp16_math;                    /* VKV_RT_FP16_MATH (only with shaderFloat16) */
 };
 
 #endif

@@ -68,8 +68,12 @@ if [[ -x $BIN/rt_conform ]]; then
   else
     echo "not ok - default kernel family on a '$type' device: $(grep '^profile gemm' <<<"$dflt" | head -c 300)"; rc=1
   fi
-  if grep -qE '^profile gemm_sm_f32 +35 dispatches' <<<"$gpu" && ! grep -qE '^profile gemm(_tx)?_f32 ' <<<"$gpu"; then
-    echo "ok - VKV_RT_KERNELS=gpu runs MobileNetV2's 35 GEMMs on gemm_sm_f32"
+  # 34 1x1 convolutions on the tiled GEMM, the batch-1 classifier (1 row) on
+  # the subgroup GEMV where the device has subgroup arithmetic
+  sm=$(awk '$1 == "profile" && $2 == "gemm_sm_f32" {print $3; exit}' <<<"$gpu")
+  gv=$(awk '$1 == "profile" && $2 == "gemv_sg_f32" {print $3; exit}' <<<"$gpu")
+  if ((${sm:-0} + ${gv:-0} == 35 && ${sm:-0} >= 34)) && ! grep -qE '^profile gemm(_tx)?_f32 ' <<<"$gpu"; then
+    echo "ok - VKV_RT_KERNELS=gpu runs MobileNetV2's 35 GEMMs on gemm_sm_f32 ($sm) and gemv_sg_f32 (${gv:-0})"
   else
     echo "not ok - VKV_RT_KERNELS=gpu: $(grep '^profile gemm' <<<"$gpu" | head -c 300)"; rc=1
   fi
