@@ -76,9 +76,8 @@ static int flat_ok(const struct rt_build *b, uint32_t quads, uint64_t groups)
 static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, struct err *e)
 {
     const struct rt_node *nd = &b->g->nodes[k];
-    /* shared-memory tiles (rt_op_gemm_gpu.c); a narrower residual (spec
-       RESC) only in gemm.comp */
-    if (b->t->gpu_kernels && !resid_narrow(b, nd))
+    /* shared-memory tiles (rt_op_gemm_gpu.c; narrower residuals too) */
+    if (b->t->gpu_kernels)
         return rt_op_gemm_gpu(b, k, m, kk, n, e);
     int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
     int vec4 = kk % 4 == 0 && n % 4 == 0;
