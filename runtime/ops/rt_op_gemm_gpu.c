@@ -8,9 +8,10 @@
  * (rt_op_target.gpu_kernels: VKV_RT_KERNELS, or a device that is not a CPU);
  * CPU devices keep gemm.comp, tuned for llvmpipe.
  *
- * The tile is chosen per layer from the grid it gives: GPUs need enough
- * workgroups to fill their compute units, and batch-1 layers of 7x7 or
- * 14x14 pixels have few rows.  Not yet measured on a GPU (none was lent):
+ * The tile is chosen per layer (tile_pick) from the grid it gives: GPUs
+ * need enough workgroups to fill their compute units, batch-1 layers of
+ * 7x7 or 14x14 pixels have few rows, and narrow layers (16-96 channels)
+ * would leave most columns of a 128-column tile empty.  Not yet measured on a GPU (none was lent):
  * the sizes follow the usual shapes of such kernels, and VKV_GEMM_TILE=RxC
  * forces TM = R rows and TN = C vec4 column blocks per invocation (16x16
  * invocations) where the tiles fit the device's shared memory.
@@ -48,6 +49,37 @@ static uint32_t res_channels(const struct rt_build *b, const struct rt_node *nd,
     const struct rt_tensor *r = &b->g->tensors[nd->in[3]];
     uint32_t rc = (uint32_t)r->shape[r->ndim - 1];
     return rc != n ? rc : 0;
+}
+
+/* the share of a tile grid's outputs that exist (the rest is M, N edge waste) */
+static double tile_use(struct tile t, uint32_t m, uint32_t n)
+{
+    return (double)m * n / ((double)tile_groups(t, m, n) * (t.s * t.tm) * (t.s * t.tn * 4u));
+}
+
+/*
+ * Largest tile first (more multiply-adds per shared-memory word) among those
+ * that give WG_TARGET workgroups, skipping tiles that would waste over a
+ * quarter of their outputs on the edges (narrow layers: 16..96 channels
+ * against 128-column tiles); else the first that gives enough workgroups;
+ * else the smallest (most workgroups).
+ */
+static struct tile tile_pick(uint32_t m, uint32_t n)
+{
+    static const struct tile tiles[] = {{16, 4, 2}, {16, 8, 1}, {16, 4, 1},
+                                        {8, 8, 1},  {16, 2, 1}, {8, 2, 1}};
+    size_t pick = CM_ARRAY_LEN(tiles) - 1;
+    int enough = 0;
+    for (size_t i = 0; i < CM_ARRAY_LEN(tiles); i++) {
+        if (tile_groups(tiles[i], m, n) < WG_TARGET)
+            continue;
+        if (tile_use(tiles[i], m, n) >= 0.75)
+            return tiles[i];
+        if (!enough)
+            pick = i;
+        enough = 1;
+    }
+    return tiles[pick];
 }
 
 static void bind_all(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd)
@@ -105,13 +137,7 @@ int rt_op_gemm_gpu(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     if (m <= GEMV_ROWS && b->t->caps.subgroup_arith)
         return gemv(b, k, m, kk, n, wt, e);
     int half = b->t->fp16_math;
-    static const struct tile tiles[] = {{16, 4, 2}, {16, 2, 1}, {8, 2, 1}};
-    struct tile t = tiles[CM_ARRAY_LEN(tiles) - 1];
-    for (size_t i = 0; i < CM_ARRAY_LEN(tiles); i++)
-        if (tile_groups(tiles[i], m, n) >= WG_TARGET) {
-            t = tiles[i];
-            break;
-        }
+    struct tile t = tile_pick(m, n);
     if (b->t->gemm_rb) {
         struct tile f = {16, b->t->gemm_rb, b->t->gemm_cb};
         if (tile_shared(f, half) <= b->t->caps.shared_mem)

@@ -334,6 +334,11 @@ static void gpu_gemm_cases(void)
         {1, 5, 7, 19, 1, 1, 37, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_HARDSWISH}, /* K, N odd */
         {3, 9, 11, 20, 1, 1, 130, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},   /* N % 4 = 2 */
         {2, 9, 13, 36, 1, 1, 68, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},     /* K % 16 = 4 */
+        {1, 2, 2, 64, 1, 1, 40, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},     /* 4 rows: gemv_sg */
+        /* the tiles tile_pick takes for narrow layers with many rows */
+        {1, 128, 128, 24, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU},  /* 64x32 */
+        {1, 128, 128, 32, 1, 1, 64, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},  /* 64x64 */
+        {2, 128, 128, 32, 1, 1, 64, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_RELU6}, /* 128x64 */
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
         for (int v = 0; v < 3; v++)
