@@ -36,7 +36,7 @@ if [[ -x $BIN/rt_conform ]]; then
   # VKV_RT_PROFILE=1: per-shader device time, with GFLOP/s for the ops that
   # count their arithmetic (what bench/runtime-ops.sh compares with the peak)
   prof=$(VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
-  if grep -qE '^profile gemm(_tx)?_f32 +[0-9]+ dispatches +[0-9.]+ us +[0-9.]+ GFLOP/s$' <<<"$prof" &&
+  if grep -qE '^profile gemm(_tx|_sm)?_f32 +[0-9]+ dispatches +[0-9.]+ us +[0-9.]+ GFLOP/s$' <<<"$prof" &&
      grep -qE '^profile preprocess|^profile total +[0-9]+ dispatches' <<<"$prof"; then
     echo "ok - VKV_RT_PROFILE=1 prints per-shader device time and GFLOP/s"
   else
@@ -49,7 +49,7 @@ if [[ -x $BIN/rt_conform ]]; then
   tot=$(awk '/^profile total/ {s += $3} END {print s + 0}' <<<"$prof")
   if ((tot > 0 && nd == tot)) &&
      grep -qE '^profile-dispatch +0 [a-z0-9_]+ +[0-9]+x[0-9]+x[0-9]+ +[0-9.]+ us ' <<<"$prof" &&
-     grep -qE '^profile-dispatch +[0-9]+ gemm(_tx)?_f32 +[0-9]+x[0-9]+x[0-9]+ +[0-9.]+ us +[0-9.]+ GFLOP/s [^ -]' <<<"$prof"; then
+     grep -qE '^profile-dispatch +[0-9]+ gemm(_tx|_sm)?_f32 +[0-9]+x[0-9]+x[0-9]+ +[0-9.]+ us +[0-9.]+ GFLOP/s [^ -]' <<<"$prof"; then
     echo "ok - VKV_RT_PROFILE_DISPATCH=1 prints one line per dispatch ($nd of $tot)"
   else
     echo "not ok - VKV_RT_PROFILE_DISPATCH=1: $nd lines for total '$tot': $(grep -m3 '^profile-dispatch' <<<"$prof" | head -c 400)"; rc=1
