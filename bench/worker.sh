@@ -107,14 +107,18 @@ for line in open(sys.argv[1]):
         j = json.loads(c.getresponse().read())
         in_db = (ts(j["finished_at"]) - ts(j["enqueued_at"])).total_seconds() * 1000
         run = (ts(j["finished_at"]) - ts(j["started_at"])).total_seconds() * 1000
-        api = (d.get("api_body", 0) + d.get("api_in", 0) + d.get("api_enqueue", 0) +
-               d.get("api_wait", 0) + d.get("api_out", 0))
+        # api_auth and api_image are newer stages (0 from older builds: the
+        # key check is then inside api_in); api_image lies within api_in
+        api = (d.get("api_body", 0) + d.get("api_auth", 0) + d.get("api_in", 0) +
+               d.get("api_enqueue", 0) + d.get("api_wait", 0) + d.get("api_out", 0))
         # outside the job's life: API validation + enqueue, wake-up, reply;
         # inside: queue wait, and the worker's run minus inference
         split.append(dict(api=total - in_db, claim=in_db - run, worker=run - d["infer"],
                           model=d["infer"], wdecode=d.get("decode", 0), wpost=d.get("post", 0),
                           hop=total - api, api_body=d.get("api_body", 0),
-                          api_in=d.get("api_in", 0),
+                          api_in=d.get("api_auth", 0) + d.get("api_in", 0),
+                          api_auth=d.get("api_auth", 0), api_image=d.get("api_image", 0),
+                          api_rest=d.get("api_in", 0) - d.get("api_image", 0),
                           api_enqueue=d.get("api_enqueue", 0),
                           wake=d.get("api_enqueue", 0) + d.get("api_wait", 0) - in_db,
                           api_out=d.get("api_out", 0)))
@@ -136,6 +140,9 @@ if split:
           f"{q('api_body'):.2f} ms, vkv-api in (auth, JSON, image validation) {q('api_in'):.2f} ms, "
           f"enqueue statement {q('api_enqueue'):.2f} ms, "
           f"job end -> API has the result {q('wake'):.2f} ms, reply {q('api_out'):.2f} ms")
+    print(pre + f"  vkv-api in, p50: key check {q('api_auth'):.2f} ms, image validation decode "
+          f"{q('api_image'):.2f} ms, the rest (body JSON, data URL, job spec, rate limit) "
+          f"{q('api_rest'):.2f} ms")
     print(pre + f"  worker in detail, p50: image decode {q('wdecode'):.2f} ms, postprocess {q('wpost'):.2f} ms "
           f"(both inside 'worker run minus inference')")
 PY

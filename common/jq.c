@@ -1345,34 +1345,16 @@ static int jq_job_final_json(struct pgx *c, int64_t tenant_id, int64_t job_id, c
 }
 
 /* see jq.h */
-int jq_done_payload_has(const char *payload, int64_t job_id, int64_t tenant_id, const char **json)
+int jq_done_payload_has(const char *payload, int64_t job_id)
 {
     char want[24];
     pgx_i64(want, job_id);
     size_t n = strlen(want);
-    if (json != NULL)
-        *json = NULL;
-    if (payload == NULL)
-        return 0;
-    size_t d = strspn(payload, "0123456789");
-    if (d > 0 && payload[d] == ':') {
-        /* "<id>:<tenant>:<json>": one job; its JSON's commas are no ids */
-        if (d != n || strncmp(payload, want, n) != 0)
-            return 0;
-        const char *t = payload + d + 1;
-        size_t td = strspn(t, "0123456789");
-        if (json != NULL && td > 0 && td < 20 && t[td] == ':' && t[td + 1] == '{' &&
-            (tenant_id == 0 || strtoll(t, NULL, 10) == tenant_id))
-            *json = t + td + 1;
-        return 1;
-    }
-    for (const char *p = payload; *p != '\0';) {
+    for (const char *p = payload; p != NULL && *p != '\0';) {
         size_t k = strcspn(p, ",");
         if (k == n && strncmp(p, want, n) == 0)
             return 1;
-        if (p[k] != ',')
-            break;
-        p += k + 1;
+        p = p[k] == ',' ? p + k + 1 : NULL;
     }
     return 0;
 }
@@ -1413,14 +1395,8 @@ int jq_job_wait_done_ex(struct pgx *c, int64_t tenant_id, int64_t job_id, int ti
             check = 1; /* notifications may be lost: look at the job */
             continue;
         }
-        const char *pj = NULL;
-        if (w == 0 || jq_done_payload_has(payload, job_id, tenant_id, &pj))
+        if (w == 0 || jq_done_payload_has(payload, job_id))
             check = 1;
-        if (pj != NULL) {
-            /* the job's JSON came with its notification: no statement */
-            *json = cm_xstrdup(pj);
-            return JQ_OK;
-        }
     }
     rc = jq_job_get_json(c, tenant_id, job_id, json, e);
     return rc == JQ_OK ? JQ_EMPTY : rc;

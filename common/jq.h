@@ -388,19 +388,16 @@ int jq_listen(struct pgx *c, const char *channel, struct err *e);
  */
 int jq_wait_notify(struct pgx *c, int timeout_ms, char *payload, size_t plen, struct err *e);
 /*
- * Whether a vkv_job_done payload names job_id: "<id>[,<id>...]" (one or
- * a batch of jobs), or "<id>:<tenant>:<job json>" (one job that ended, its
- * JSON as jq_job_get_json returns it, when it fits a notification).  For
- * the latter, when json is not NULL, *json points into payload at the JSON
- * if the tenant is tenant_id (0 = any), else NULL.  Cannot fail.
+ * Whether a vkv_job_done payload ("<id>[,<id>...]": one job, or a batch
+ * from jq_job_complete_many) names job_id.  The payload never carries a
+ * result: LISTEN needs no privilege in PostgreSQL, so every role that can
+ * connect (vkv_readonly too) could read it.  Cannot fail.
  */
-int jq_done_payload_has(const char *payload, int64_t job_id, int64_t tenant_id, const char **json);
+int jq_done_payload_has(const char *payload, int64_t job_id);
 /*
  * Waits until job_id (of tenant; 0 = any) is final or timeout_ms passes,
- * via LISTEN vkv_job_done with a polling fallback every 1 s; a notification
- * that carries the job's JSON (jq_done_payload_has) is the answer without
- * a statement.  Returns JQ_OK with the job JSON (new string, caller frees)
- * when final, JQ_EMPTY with the current JSON on timeout, JQ_ERR_NOT_FOUND.
+ * via LISTEN vkv_job_done with a polling fallback every 1 s.  Returns JQ_OK with the job JSON (new
+ * string, caller frees) when final, JQ_EMPTY with the current JSON on timeout, JQ_ERR_NOT_FOUND.
  */
 int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms, char **json,
                      struct err *e);

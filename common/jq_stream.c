@@ -146,7 +146,7 @@ int jq_stream_wait(struct pgx *c, int64_t tenant_id, int64_t job_id, size_t sent
         char ch[64], payload[8192];
         int w = pgx_notify_wait(c, slice, ch, sizeof(ch), payload, sizeof(payload), e);
         if (w < 0 || w == 0 || strcmp(ch, chan) == 0 ||
-            (strcmp(ch, JQ_CHAN_JOB_DONE) == 0 && jq_done_payload_has(payload, job_id, 0, NULL)))
+            (strcmp(ch, JQ_CHAN_JOB_DONE) == 0 && jq_done_payload_has(payload, job_id)))
             check = 1;
     }
     return JQ_EMPTY;

@@ -105,9 +105,9 @@ struct api_req {
     int sse_wanted;
     double t0_ms;
     /* a synchronous call's stages (cm_now_ms; 0 = not reached), answered
-     * in its Server-Timing header: body read, enqueue started, job
-     * enqueued, job JSON read back after it ended */
-    double t_body_ms, t_enq_ms, t_queued_ms, t_done_ms;
+     * in its Server-Timing header: body read, key checked, enqueue
+     * started, job enqueued, job JSON read back after it ended */
+    double t_body_ms, t_auth_ms, t_enq_ms, t_queued_ms, t_done_ms;
     long long max_json_values; /* from api_limits; 0 = no limit */
 };
 
@@ -233,6 +233,7 @@ struct api_ctx {
     long long wait_timeout_ms;             /* VKV_WAIT_TIMEOUT_MS */
     long long sse_timeout_ms;              /* longest an events stream stays open */
     unsigned long long decode_cpu_used_ms; /* this request's image decoding so far */
+    double decode_wall_ms;                 /* the same in wall-clock time (Server-Timing) */
     /* the request waits for its job (a long route): its images keep only
      * the thumbnail's pixels, encoded and stored after the reply */
     int thumb_later;

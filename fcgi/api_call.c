@@ -5,11 +5,12 @@
  *
  * The wait LISTENs on vkv_job_done before the enqueue, so the job's end
  * cannot be missed and nothing is read until its notification (or the 1 s
- * polling fallback) comes: then one statement returns state and JSON, or
- * none when the notification carries the JSON (jq_job_wait_done_ex).  It runs on the thread's own
- * connection, in slices so that a stopping server does not hold the thread for the whole timeout.
- * A call that times out cancels its job: nobody would read the result, and GPU time is the scarce
- * resource (Moondream Station keeps running abandoned work).
+ * polling fallback) comes: then one statement returns state and JSON
+ * (jq_job_wait_done_ex).  The notification never carries the result: any
+ * role that can connect may LISTEN (schema/README.md, "Notifications").  It runs on the thread's
+ * own connection, in slices so that a stopping server does not hold the thread for the whole
+ * timeout. A call that times out cancels its job: nobody would read the result, and GPU time is the
+ * scarce resource (Moondream Station keeps running abandoned work).
  */
 #include "fcgi/api.h"
 #include "fcgi/api_impl.h"
@@ -225,11 +226,13 @@ int api_call_sync_reply_hook(struct api_ctx *ctx, struct api_req *r, struct api_
         ar_printf(ctx->ar,
                   "X-Job-Id: %lld\r\n"
                   "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
-                  "post;dur=%.3f, worker;dur=%.3f, api_body;dur=%.3f, api_in;dur=%.3f, "
-                  "api_enqueue;dur=%.3f, api_wait;dur=%.3f, api_out;dur=%.3f\r\n",
+                  "post;dur=%.3f, worker;dur=%.3f, api_body;dur=%.3f, api_auth;dur=%.3f, "
+                  "api_in;dur=%.3f, api_image;dur=%.3f, api_enqueue;dur=%.3f, api_wait;dur=%.3f, "
+                  "api_out;dur=%.3f\r\n",
                   (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
                   timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"),
-                  r->t_body_ms - r->t0_ms, r->t_enq_ms - r->t_body_ms, r->t_queued_ms - r->t_enq_ms,
-                  r->t_done_ms - r->t_queued_ms, cm_now_ms() - r->t_done_ms);
+                  r->t_body_ms - r->t0_ms, r->t_auth_ms - r->t_body_ms, r->t_enq_ms - r->t_auth_ms,
+                  ctx->decode_wall_ms, r->t_queued_ms - r->t_enq_ms, r->t_done_ms - r->t_queued_ms,
+                  cm_now_ms() - r->t_done_ms);
     return api_reply_json(r, 200, out, hdr);
 }

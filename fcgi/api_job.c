@@ -13,6 +13,7 @@
 #include "fcgi/handlers/h_upscale.h"
 
 #include "common/ar.h"
+#include "common/cm.h"
 #include "common/durl.h"
 #include "common/img.h"
 #include "common/jq.h"
@@ -92,9 +93,11 @@ int api_image_from_bytes(struct api_ctx *ctx, const uint8_t *data, size_t n, str
      * again on its side), so a JPEG decodes at the smallest DCT scale that
      * still covers it: the same verdict for a fraction of the work */
     unsigned long long c0 = thread_cpu_ms();
+    double w0 = cm_now_ms();
     int min_side = ctx->lim->thumb_side > 0 ? ctx->lim->thumb_side : 1;
     int rc = img_decode_reduced(data, n, &il, min_side, NULL, &im, &info, e);
     ctx->decode_cpu_used_ms += thread_cpu_ms() - c0;
+    ctx->decode_wall_ms += cm_now_ms() - w0;
     if (rc != IMG_OK) {
         if (e->cls == ERR_INTERNAL)
             e->cls = rc == IMG_ERR_OOM ? ERR_UNAVAILABLE : ERR_INVALID;

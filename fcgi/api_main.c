@@ -94,6 +94,7 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
     r.out.u = fr->out;
     r.t0_ms = cm_now_ms();
     ctx->decode_cpu_used_ms = 0;
+    ctx->decode_wall_ms = 0;
     struct err e;
     err_clear(&e);
 
@@ -145,6 +146,7 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
         goto done;
     if (api_auth_check(ctx, &r, rt->auth) != API_OK)
         goto done;
+    r.t_auth_ms = cm_now_ms();
     ctx->thumb_later = api_long_is(rt, &r);
     if (ctx->thumb_later && api_long_enter(&r) != API_OK)
         goto done;
