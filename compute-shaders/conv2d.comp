@@ -19,6 +19,10 @@
  * channels from each x load instead of 4.
  * Spec 6: RESC, the residual's channel count when it is narrower than CO
  * (its missing channels read 0; include/residual.glsl), 0 = CO.
+ * Spec 7: SWR, the column stride on the CQ > 1 path without dilation
+ * (0 = off): the input row segment under the OXB columns is loaded once per
+ * (row, input channel) and shared by the KW taps (BlazeFace's 5x5 stride 2:
+ * 11 loads instead of 20).
  * TEXEL variants (conv2d_tx_*, VEC4 only) read x (R32F) and w as texel buffers.
  * Push: struct rt_push_conv.  Spec: 0 ACT, 1 VEC4.  Workgroup 8x8.
  */
@@ -33,6 +37,7 @@ layout(constant_id = 3) const uint KW = 1;
 layout(constant_id = 4) const int RES = 0;
 layout(constant_id = 5) const uint CQ = 1;
 layout(constant_id = 6) const uint RESC = 0;
+layout(constant_id = 7) const uint SWR = 0;
 #define RES_NARROW 1
 #include "common.glsl"
 #include "weights.glsl"
@@ -79,7 +84,32 @@ void main()
         vec4 acc[OXB * CQ];
         for (uint o = 0u; o < OXB * CQ; o++)
             acc[o] = vec4(0.0);
-        for (uint ky = 0u; ky < KH; ky++) {
+        if (SWR != 0u) {
+            const uint SPAN = (OXB - 1u) * SWR + KW;
+            int ix0 = int(ox0 * SWR) - p.pl;
+            for (uint ky = 0u; ky < KH; ky++) {
+                int iy = int(oy * p.sh + ky * p.dh) - p.pt;
+                if (iy < 0 || iy >= int(p.h))
+                    continue;
+                uint rb = (n * p.h + uint(iy)) * p.w, wb = ky * KW * p.cg * p.co + oc;
+                for (uint ci = 0u; ci < p.cg; ci++) {
+                    float row[SPAN];
+                    [[unroll]] for (uint j = 0u; j < SPAN; j++) {
+                        int ix = ix0 + int(j);
+                        row[j] = ix >= 0 && ix < int(p.w)
+                                     ? xload((rb + uint(ix)) * p.c + g * p.cg + ci)
+                                     : 0.0;
+                    }
+                    [[unroll]] for (uint kx = 0u; kx < KW; kx++)
+                        [[unroll]] for (uint q = 0u; q < CQ; q++) {
+                            vec4 wv = wraw4(wb + (kx * p.cg + ci) * p.co + 4u * q);
+                            [[unroll]] for (uint o = 0u; o < OXB; o++)
+                                acc[q * OXB + o] += row[o * SWR + kx] * wv;
+                        }
+                }
+            }
+        }
+        for (uint ky = 0u; SWR == 0u && ky < KH; ky++) {
             int iy = int(oy * p.sh + ky * p.dh) - p.pt;
             if (iy < 0 || iy >= int(p.h))
                 continue;

@@ -190,6 +190,14 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
         while (cq > 1 && (pc->cog / 4) % cq != 0)
             cq--;
         d->spec[5] = cq;
+        /* undilated: one load of the input row segment feeds the KW taps
+           (conv2d.comp SWR); lavapipe, BlazeFace 5x5 stride 2: about -25 %
+           against the unchanged gemm of the same runs, MobileNetV2's first
+           layer the same */
+        if (cq > 1 && pc->dw == 1 && pc->sw <= 4) {
+            d->spec[7] = pc->sw;
+            d->n_spec = 8;
+        }
     }
     if (depthwise) {
         if (d->spec[6]) /* dwconv.comp has no RESC; the passes never fold a pad into it */
