@@ -307,27 +307,18 @@ struct api_json_span {
     size_t at, len;
 };
 
-/* byte classes inside a string: 0 plain, 1 '"', 2 '\\', 3 anything else
- * (control, DEL, non-ASCII: jansson checks those) */
-static unsigned char json_str_class(unsigned char c)
+/* a byte jansson takes as is inside a string: printable ASCII other than
+ * '"' and '\\' (control, DEL and non-ASCII bytes are jansson's to check).
+ * A compare chain, not a table filled on first use: vkv-api's threads
+ * would race on such a table. */
+static int json_plain_byte(unsigned char c)
 {
-    if (c == '"')
-        return 1;
-    if (c == '\\')
-        return 2;
-    return c < 0x20 || c >= 0x7f ? 3 : 0;
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
 static long long json_scan(const char *p, size_t n, long long max, size_t min_len,
                            struct api_json_span *spans, int *nspans)
 {
-    static unsigned char cls[256];
-    static int cls_ready; /* benign: every thread writes the same bytes */
-    if (!cls_ready) {
-        for (int c = 0; c < 256; c++)
-            cls[c] = json_str_class((unsigned char)c);
-        cls_ready = 1;
-    }
     const unsigned char *u = (const unsigned char *)p;
     long long v = 1;
     int ns = 0;
@@ -341,7 +332,7 @@ static long long json_scan(const char *p, size_t n, long long max, size_t min_le
             continue;
         /* a string: its plain run first, then the rest with escapes */
         size_t at = i + 1, k = at;
-        while (k < n && cls[u[k]] == 0)
+        while (k < n && json_plain_byte(u[k]))
             k++;
         int plain = k < n && u[k] == '"';
         while (k < n && u[k] != '"')
