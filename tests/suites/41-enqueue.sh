@@ -184,8 +184,8 @@ check $? "GET finds each answered job, and not from another tenant" "missing $mi
 base64 -d <<<"$(sed 's/^data:[^,]*,//' "$T/img/ok.png.durl")" >"$T/ok.png"
 curl -s -D "$T/th.hdr" -o "$T/th.body" -H "Authorization: Bearer $KA" "$U/v1/jobs/$ia1/thumbnail"
 grep -q '^HTTP/1.1 200' "$T/th.hdr" && grep -qi '^content-type: image/png' "$T/th.hdr" &&
-  cmp -s "$T/th.body" "$T/ok.png"
-check $? "a 16x16 PNG job's thumbnail is its input, served as image/png" "$(head -c 300 "$T/th.hdr")"
+  grep -qi '^x-content-type-options: nosniff' "$T/th.hdr" && cmp -s "$T/th.body" "$T/ok.png"
+check $? "a 16x16 PNG job's thumbnail is its input, served as image/png with nosniff" "$(head -c 300 "$T/th.hdr")"
 printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","image_url":"%s"}' \
   "$(cat "$T/img/big.png.durl")" >"$T/big.json"
 curl -s -o "$T/big.body" --max-time 20 -H "Authorization: Bearer $KA" \
