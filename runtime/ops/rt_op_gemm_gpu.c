@@ -82,8 +82,17 @@ static struct tile tile_pick(uint32_t m, uint32_t n)
     return tiles[pick];
 }
 
-static void bind_all(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd)
+/* what both GPU GEMM kernels share: the bindings, spec constants 0 (act),
+ * 1 (vec4 path), 4 (residual) and 7 (residual channels), the push
+ * constants; the caller sets its own tile constants */
+static void gemm_common(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd,
+                        uint32_t m, uint32_t kk, uint32_t n)
 {
+    d->spec[0] = (uint32_t)nd->a.act;
+    d->spec[1] = kk % 4 == 0 && n % 4 == 0;
+    d->spec[4] = nd->n_in > 3;
+    d->spec[7] = res_channels(b, nd, n);
+    d->n_spec = 8;
     struct rt_region bias = nd->n_in > 2 ? b->reg[nd->in[2]] : b->zero_bias[0];
     rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
     rt_dispatch_bind(d, b->reg[nd->in[1]], 0);
@@ -92,6 +101,10 @@ static void bind_all(struct rt_build *b, struct rt_dispatch *d, const struct rt_
     rt_dispatch_bind(d, b->reg[nd->out], 1);
     /* binding 5: the residual, or (RES 0, never read) the bias */
     rt_dispatch_bind(d, nd->n_in > 3 ? b->reg[nd->in[3]] : bias, 0);
+    d->flops = 2.0 * m * kk * n;
+    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
+    memcpy(d->push, &pc, sizeof(pc));
+    d->push_size = sizeof(pc);
 }
 
 /* a few rows: one subgroup per 8 columns, K split over its lanes (gemv_sg.comp) */
@@ -103,17 +116,8 @@ static int gemv(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     if (d == NULL)
         return e->status;
     memset(d->spec, 0, sizeof(d->spec));
-    d->spec[0] = (uint32_t)nd->a.act;
-    d->spec[1] = kk % 4 == 0 && n % 4 == 0;
     d->spec[2] = m;
-    d->spec[4] = nd->n_in > 3;
-    d->spec[7] = res_channels(b, nd, n);
-    d->n_spec = 8;
-    bind_all(b, d, nd);
-    d->flops = 2.0 * m * kk * n;
-    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
-    memcpy(d->push, &pc, sizeof(pc));
-    d->push_size = sizeof(pc);
+    gemm_common(b, d, nd, m, kk, n);
     /* blocks of 8 columns, one per subgroup; the shader loops over any excess */
     uint32_t sg = b->t->caps.subgroup_size > 0 ? (uint32_t)b->t->caps.subgroup_size : 32;
     uint32_t per_wg = sg >= 64 ? 1 : 64 / sg;
@@ -148,20 +152,11 @@ int rt_op_gemm_gpu(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
     if (d == NULL)
         return e->status;
-    d->spec[0] = (uint32_t)nd->a.act;
-    d->spec[1] = kk % 4 == 0 && n % 4 == 0;
     d->spec[2] = t.tm;
     d->spec[3] = t.tn;
-    d->spec[4] = nd->n_in > 3;
     d->spec[5] = t.s;
     d->spec[6] = t.s;
-    d->spec[7] = res_channels(b, nd, n);
-    d->n_spec = 8;
-    bind_all(b, d, nd);
-    d->flops = 2.0 * m * kk * n;
-    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
-    memcpy(d->push, &pc, sizeof(pc));
-    d->push_size = sizeof(pc);
+    gemm_common(b, d, nd, m, kk, n);
     uint32_t bm = t.s * t.tm, bn = t.s * t.tn * 4u;
     uint64_t gx = (n + bn - 1) / bn, gy = (m + bm - 1) / bm;
     if (gx > b->t->caps.max_wg_count[0] || gy > b->t->caps.max_wg_count[1])
