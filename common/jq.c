@@ -523,6 +523,23 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
     };
     int lens[12] = {0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0, (int)j->thumb_len};
     int fmts[12] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+    if (j->idempotency_key == NULL && j->batch_id == 0) {
+        /* the cheaper statement: no idempotency or batch step */
+        const char *pv[10] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[9], v[10], v[11]};
+        int pl[10] = {0, 0, 0, 0, 0, lens[5], 0, 0, 0, lens[11]};
+        int pf[10] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 10, pv, pl, pf, 0, e);
+        if (r == NULL) {
+            rc = jq_fail(c, e);
+            if (rc == JQ_ERR_INVALID && e != NULL)
+                snprintf(e->code, sizeof(e->code), "invalid_params");
+            return rc;
+        }
+        *job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        jq_conn(c)->depth_added[j->tier]++;
+        pgx_reset(c);
+        return JQ_OK;
+    }
     /* an idempotency race (the other insert committed after our snapshot)
      * answers no row: the second run sees it */
     for (int attempt = 0; attempt < 2; attempt++) {
