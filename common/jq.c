@@ -125,6 +125,17 @@ static int jq_fail(struct pgx *c, struct err *e)
     return e != NULL && e->status < 0 ? e->status : JQ_ERR_DB;
 }
 
+/* a failed enqueue statement: a data error (SQLSTATE class 22 or 23, which
+ * pgx maps to JQ_ERR_INVALID) comes from the caller's values, and the API
+ * answers it as invalid_params */
+static int jq_enqueue_fail(struct pgx *c, struct err *e)
+{
+    int rc = jq_fail(c, e);
+    if (rc == JQ_ERR_INVALID && e != NULL)
+        snprintf(e->code, sizeof(e->code), "invalid_params");
+    return rc;
+}
+
 static PGresult *jq_q(struct pgx *c, int id, int n, const char *const *v, struct err *e)
 {
     return pgx_exec(c, id, n, v, NULL, NULL, 0, e);
@@ -530,10 +541,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         int pf[10] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
         PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 10, pv, pl, pf, 0, e);
         if (r == NULL) {
-            rc = jq_fail(c, e);
-            if (rc == JQ_ERR_INVALID && e != NULL)
-                snprintf(e->code, sizeof(e->code), "invalid_params");
-            return rc;
+            return jq_enqueue_fail(c, e);
         }
         *job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         jq_conn(c)->depth_added[j->tier]++;
@@ -545,10 +553,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 12, v, lens, fmts, 0, e);
         if (r == NULL) {
-            rc = jq_fail(c, e);
-            if (rc == JQ_ERR_INVALID && e != NULL)
-                snprintf(e->code, sizeof(e->code), "invalid_params");
-            return rc;
+            return jq_enqueue_fail(c, e);
         }
         if (PQntuples(r) == 0) {
             pgx_reset(c);
@@ -715,9 +720,7 @@ int jq_job_enqueue_many(struct pgx *c, const struct jq_new_job *jobs, int n,
     int fmts[11] = {0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1};
     PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_MANY, 11, v, lens, fmts, 0, e);
     if (r == NULL) {
-        rc = jq_fail(c, e);
-        if (rc == JQ_ERR_INVALID && e != NULL)
-            snprintf(e->code, sizeof(e->code), "invalid_params");
+        rc = jq_enqueue_fail(c, e);
         goto out;
     }
     if (PQntuples(r) != n) {
@@ -833,9 +836,7 @@ static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int 
     int fmts[11] = {0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1};
     PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS, 11, v, lens, fmts, 0, e);
     if (r == NULL) {
-        rc = jq_fail(c, e);
-        if (rc == JQ_ERR_INVALID && e != NULL)
-            snprintf(e->code, sizeof(e->code), "invalid_params");
+        rc = jq_enqueue_fail(c, e);
         goto out;
     }
     if (PQntuples(r) != m) {
