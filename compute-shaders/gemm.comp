@@ -13,7 +13,8 @@
  * matters on CPU drivers (llvmpipe gathers every load per lane).  Adjacent
  * invocations take adjacent column blocks so weight reads coalesce.
  * Trip count per invocation: K/4 (VEC4) or K.
- * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES).
+ * Bindings: 0 x f32, 1 w (WTYPE), 2 bias, 3 scale, 4 y, 5 residual (RES;
+ * RGBA32F texel buffer in the TEXEL variants, even when RES is 0).
  * Push: struct rt_push_gemm.  Spec: 0 ACT, 1 VEC4, 2 RBS, 3 CBS, 4 RES,
  * 5 FLATC (VEC4 only, the column block count, 0 = off): the 64 invocations
  * of a workgroup are one flat run over (row block, column block), column
@@ -22,9 +23,10 @@
  * channels) the 8x8 grid left a quarter of the lanes idle.
  * 6 RESC: the residual's channel count when it is narrower than N (its
  * missing channels read 0; include/residual.glsl), 0 = N.
- * TEXEL variants (gemm_tx_*) read x and w through uniform texel buffers
- * (VEC4 only): on llvmpipe a texel fetch is a vector gather while an SSBO
- * load is a per-lane scalar loop; on GPUs it goes through the texture cache.
+ * TEXEL variants (gemm_tx_*) read x, w and the residual through uniform
+ * texel buffers (VEC4 only; the residual's channel count a multiple of 4):
+ * on llvmpipe a texel fetch is a vector gather while an SSBO load is a
+ * per-lane scalar loop; on GPUs it goes through the texture cache.
  * Grid: (ceil(N/(4*CB)/8), ceil(M/RB/8)), workgroup 8x8.
  */
 #extension GL_GOOGLE_include_directive : require
@@ -37,6 +39,9 @@ layout(constant_id = 4) const int RES = 0;
 layout(constant_id = 5) const uint FLATC = 0;
 layout(constant_id = 6) const uint RESC = 0;
 #define RES_NARROW 1
+#if TEXEL
+#define RES_TEXEL 1
+#endif
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"

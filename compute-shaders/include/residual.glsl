@@ -8,21 +8,32 @@
  * a channel zero-pad followed by ADD (BlazeFace's stride-2 blocks) folded
  * into the convolution by the graph passes, so no padded copy is written.
  * resid4n / residn take the output pixel (row) and channel for that case.
+ * A kernel that defines RES_TEXEL reads the residual through an RGBA32F
+ * uniform texel buffer instead (a vector gather on llvmpipe, where a
+ * storage-buffer load is a per-lane loop; measured: the SSBO read was 15 %
+ * of BlazeFace's gemm time); its host binds one only when the residual's
+ * channel count is a multiple of 4, so every read is a whole texel.
  */
+#ifdef RES_TEXEL
+layout(binding = 5) uniform samplerBuffer rtex;
+float resid(uint i) { return RES != 0 ? texelFetch(rtex, int(i >> 2))[i & 3u] : 0.0; }
+vec4 resid4(uint i4) { return RES != 0 ? texelFetch(rtex, int(i4)) : vec4(0.0); }
+#else
 layout(std430, binding = 5) readonly buffer RBuf { float rdata[]; };
 layout(std430, binding = 5) readonly buffer RBuf4 { vec4 rdata4[]; };
 float resid(uint i) { return RES != 0 ? rdata[i] : 0.0; }
 vec4 resid4(uint i4) { return RES != 0 ? rdata4[i4] : vec4(0.0); }
+#endif
 #ifdef RES_NARROW
 /* channel c of pixel pix in a residual of RESC channels (c < RESC reads it) */
-float residn(uint pix, uint c) { return (RES != 0 && c < RESC) ? rdata[pix * RESC + c] : 0.0; }
+float residn(uint pix, uint c) { return (RES != 0 && c < RESC) ? resid(pix * RESC + c) : 0.0; }
 /* channels c..c+3 (c % 4 == 0) of pixel pix */
 vec4 resid4n(uint pix, uint c)
 {
     if (RES == 0 || c >= RESC)
         return vec4(0.0);
     if (RESC % 4u == 0u)
-        return rdata4[(pix * RESC + c) >> 2];
+        return resid4((pix * RESC + c) >> 2);
     return vec4(residn(pix, c), residn(pix, c + 1u), residn(pix, c + 2u), residn(pix, c + 3u));
 }
 #endif

@@ -85,6 +85,10 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     uint64_t maxt = b->t->caps.max_texel_elements;
     int texel = vec4 && b->t->use_texel && b->reg[nd->in[0]].size / 16 <= maxt &&
                 b->reg[nd->in[1]].size / 4 <= maxt;
+    /* the TEXEL variants read the residual as whole RGBA32F texels */
+    uint32_t rnarrow = resid_narrow(b, nd);
+    if (texel && nd->n_in > 3 && (rnarrow % 4 != 0 || b->reg[nd->in[3]].size / 16 > maxt))
+        texel = 0;
     enum rt_shader_id sh =
         (enum rt_shader_id)((texel ? RT_SHADER_GEMM_TX_F32 : RT_SHADER_GEMM_F32) + wt);
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
@@ -116,7 +120,7 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     d->spec[3] = cb;
     d->spec[4] = nd->n_in > 3;
     d->spec[5] = 0;
-    d->spec[6] = resid_narrow(b, nd);
+    d->spec[6] = rnarrow;
     d->n_spec = 7;
     uint32_t ncb = (n + 4 * cb - 1) / (4 * cb), nrb = (m + rb - 1) / rb;
     uint64_t flat_groups = ((uint64_t)ncb * nrb + 63) / 64;
@@ -130,6 +134,8 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
         static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
         d->bind[0].texel = RT_TEXEL_RGBA32F;
         d->bind[1].texel = wfmt[wt];
+        /* the residual, or (RES 0, never read) the bias: N % 4 == 0 floats */
+        d->bind[5].texel = RT_TEXEL_RGBA32F;
     }
     d->flops = 2.0 * m * kk * n;
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
