@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #define RT_MAX_BINDINGS 8
+#define RT_MAX_SPEC 9 /* specialisation constants per dispatch (conv2d_rgb uses 9) */
 
 enum rt_region_kind { RT_REG_ACT = 0, RT_REG_WEIGHT, RT_REG_STAGE, RT_REG_KINDS };
 
@@ -47,7 +48,7 @@ struct rt_bind {
 
 struct rt_dispatch {
     enum rt_shader_id shader;
-    uint32_t spec[8];
+    uint32_t spec[RT_MAX_SPEC];
     int n_spec;
     int n_bind;
     struct rt_bind bind[RT_MAX_BINDINGS];

@@ -269,7 +269,7 @@ VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint
         return VK_NULL_HANDLE;
     }
     if ((int)sh < 0 || sh >= RT_SHADER_COUNT || n_bind < 1 || n_bind > RT_MAX_BINDINGS ||
-        n_spec > 8) {
+        n_spec > RT_MAX_SPEC) {
         err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "invalid pipeline request %d/%d",
                 (int)sh, n_bind);
         return VK_NULL_HANDLE;
@@ -291,7 +291,7 @@ VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint
     VkPipelineLayout pl;
     if (rt_pipeline_layout(ps, n_bind, texel_mask, &dsl, &pl, e) < 0)
         return VK_NULL_HANDLE;
-    VkSpecializationMapEntry map[8];
+    VkSpecializationMapEntry map[RT_MAX_SPEC];
     for (int i = 0; i < n_spec; i++)
         map[i] = (VkSpecializationMapEntry){
             .constantID = (uint32_t)i,

@@ -21,7 +21,7 @@
 
 struct rt_pipe {
     enum rt_shader_id shader;
-    uint32_t spec[8];
+    uint32_t spec[RT_MAX_SPEC];
     int n_spec;
     VkPipeline pipe;
 };
