@@ -121,6 +121,7 @@ for line in open(sys.argv[1]):
                           api_rest=d.get("api_in", 0) - d.get("api_image", 0),
                           api_enqueue=d.get("api_enqueue", 0),
                           wake=d.get("api_enqueue", 0) + d.get("api_wait", 0) - in_db,
+                          read=d.get("api_read", 0),
                           api_out=d.get("api_out", 0)))
 def pct(xs, p):
     xs = sorted(xs); return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -139,7 +140,8 @@ if split:
     print(pre + f"  API side in detail, p50: nginx + client hops {q('hop'):.2f} ms, body from nginx "
           f"{q('api_body'):.2f} ms, vkv-api in (auth, JSON, image validation) {q('api_in'):.2f} ms, "
           f"enqueue statement {q('api_enqueue'):.2f} ms, "
-          f"job end -> API has the result {q('wake'):.2f} ms, reply {q('api_out'):.2f} ms")
+          f"job end -> API has the result {q('wake'):.2f} ms [its read after the notification "
+          f"{q('read'):.2f}], reply {q('api_out'):.2f} ms")
     print(pre + f"  vkv-api in, p50: key check {q('api_auth'):.2f} ms, image validation decode "
           f"{q('api_image'):.2f} ms, the rest (body JSON, data URL, job spec, rate limit) "
           f"{q('api_rest'):.2f} ms")
@@ -165,7 +167,7 @@ mime=image/png; [[ $IMG == *.jpg ]] && mime=image/jpeg
 { printf '{"model":"wk-test-a","image_url":"data:%s;base64,' $mime; base64 -w0 "$IMG"; printf '"}'; } >"$T/cls-test.json"
 # the no-model reference: the same path and image with the test engine
 sync_test() {
-  wk_worker_start sync --batch 1 --engine test --test-models wk-test-a --test-delay-ms 0
+  wk_worker_start sync --batch 1 --engine test --test-models wk-test-a --test-delay-ms "${WB_TEST_DELAY_MS:-0}"
   sync_calls "$T/cls-test.json"
   echo "# device: $(gpu_of_sync)"
   wk_worker_stop sync TERM

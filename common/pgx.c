@@ -391,7 +391,13 @@ static int pgx_take_notify(struct pgx *c, char *channel, size_t chlen, char *pay
     if (payload != NULL && plen > 0)
         snprintf(payload, plen, "%s", nt->extra ? nt->extra : "");
     PQfreemem(nt);
+    c->notified_ms = cm_now_ms();
     return 1;
+}
+
+double pgx_notified_ms(const struct pgx *c)
+{
+    return c->notified_ms;
 }
 
 /* drains one buffered notification without blocking; 1 or 0 */

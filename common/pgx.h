@@ -129,6 +129,9 @@ int pgx_listen(struct pgx *c, int id, struct err *e);
  */
 int pgx_notify_wait(struct pgx *c, int timeout_ms, char *channel, size_t chlen, char *payload,
                     size_t plen, struct err *e);
+/* cm_now_ms() (common/cm.h) when the last notification was taken from the
+ * connection, 0 before the first: where a waiter's time went (Server-Timing) */
+double pgx_notified_ms(const struct pgx *c);
 /* as pgx_notify_wait with timeout 0, without touching the socket when
  * nothing is buffered: drains one already-received notification */
 int pgx_notify_poll(struct pgx *c, char *channel, size_t chlen, char *payload, size_t plen);

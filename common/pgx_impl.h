@@ -26,6 +26,7 @@ struct pgx {
     int tx_broken;       /* connection lost inside a transaction */
     int listens[PGX_MAX_LISTENS];
     int n_listens;
+    double notified_ms; /* cm_now_ms() when the last notification was taken */
     /* the per-connection state of the layer above (the queue client's
      * struct jq_conn, jq.c), owned by that layer: pgx only frees it with
      * the connection */

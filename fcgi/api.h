@@ -108,6 +108,7 @@ struct api_req {
      * in its Server-Timing header: body read, key checked, enqueue
      * started, job enqueued, job JSON read back after it ended */
     double t_body_ms, t_auth_ms, t_enq_ms, t_queued_ms, t_done_ms;
+    double t_note_ms;          /* the job's notification taken (t_done_ms when none) */
     long long max_json_values; /* from api_limits; 0 = no limit */
 };
 

@@ -19,6 +19,7 @@
 #include "common/cm.h"
 #include "common/jq.h"
 #include "common/log.h"
+#include "common/pgx.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,10 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
         }
     }
     r->t_done_ms = cm_now_ms();
+    /* the read after the notification, for Server-Timing's api_read (a
+     * job found by the polling fallback has none) */
+    double nt = pgx_notified_ms(ctx->db);
+    r->t_note_ms = nt > r->t_queued_ms ? nt : r->t_done_ms;
     json_error_t je;
     json_t *j = text ? json_loads(text, 0, &je) : NULL;
     free(text);
@@ -228,11 +233,11 @@ int api_call_sync_reply_hook(struct api_ctx *ctx, struct api_req *r, struct api_
                   "Server-Timing: queue;dur=%.3f, decode;dur=%.3f, infer;dur=%.3f, "
                   "post;dur=%.3f, worker;dur=%.3f, api_body;dur=%.3f, api_auth;dur=%.3f, "
                   "api_in;dur=%.3f, api_image;dur=%.3f, api_enqueue;dur=%.3f, api_wait;dur=%.3f, "
-                  "api_out;dur=%.3f\r\n",
+                  "api_out;dur=%.3f, api_read;dur=%.3f\r\n",
                   (long long)id, timing(t, "queue_wait_ms"), timing(t, "decode_ms"),
                   timing(t, "inference_ms"), timing(t, "postprocess_ms"), timing(t, "worker_ms"),
                   r->t_body_ms - r->t0_ms, r->t_auth_ms - r->t_body_ms, r->t_enq_ms - r->t_auth_ms,
                   ctx->decode_wall_ms, r->t_queued_ms - r->t_enq_ms, r->t_done_ms - r->t_queued_ms,
-                  cm_now_ms() - r->t_done_ms);
+                  cm_now_ms() - r->t_done_ms, r->t_done_ms - r->t_note_ms);
     return api_reply_json(r, 200, out, hdr);
 }

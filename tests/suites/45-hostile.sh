@@ -41,6 +41,7 @@ KB=$("$BIN/vkv-admin" key create bob | tail -1)
 
 mkdir -p "$T/models"
 echo '{"name":"centernet","task":"detect","format":"tfjs-graph"}' >"$T/models/centernet.json"
+echo '{"name":"cls","task":"classify","format":"tfjs-graph"}' >"$T/models/cls.json"
 python3 tests/integration/api_images.py "$T/img"
 python3 tests/integration/hostile_inputs.py "$T/bomb"
 
@@ -125,6 +126,20 @@ hostile "NUL in the path (GET /v1/jobs/1%00)" 400 bad_request "$U/v1/jobs/1%00" 
 hostile "Transfer-Encoding: gzip" 400 bad_request -X POST "$U/v1/jobs" "${AH[@]}" \
   -H 'Content-Type: application/json' -H 'Transfer-Encoding: gzip' --data-binary '{"task":"detect"}'
 hostile "TRACE" 405 method_not_allowed -X TRACE "$U/v1/jobs" "${AH[@]}"
+# a synchronous call checks its image's headers first and decodes it while
+# the enqueue statement runs in a transaction, which commits only when the
+# decode passed: bad pixel data behind good headers (too big to be its own
+# thumbnail, so it takes that path) still writes nothing
+head -c 100000 "$T/img/big.png" >"$T/img/big-cut.png"
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[60000:60400] = bytes(400); open(sys.argv[2], "wb").write(b)' \
+  "$T/img/big.png" "$T/img/big-zeroed.png"
+for f in big-cut big-zeroed; do
+  { printf '{"image_url":"data:image/png;base64,'; base64 -w0 "$T/img/$f.png"; printf '"}'; } >"$T/$f.json"
+  hostile "POST /v1/classify, $f.png (headers good, pixel data bad)" 400 invalid_image -X POST \
+    "$U/v1/classify" "${AH[@]}" -H 'Content-Type: application/json' --data-binary @"$T/$f.json"
+  hostile "POST /v1/classify, $f.png as a multipart file" 400 invalid_image -X POST \
+    "$U/v1/classify" "${AH[@]}" -F "image=@$T/img/$f.png;type=image/png"
+done
 hostile "a 10 KB url" 414 uri_too_long "$U/v1/jobs?x=$(head -c 10000 /dev/zero | tr '\0' a)" "${AH[@]}"
 hostile "a 10 KB header" 400 bad_request "$U/v1/jobs" "${AH[@]}" -H "X-Junk: $(head -c 10000 /dev/zero | tr '\0' a)"
 hostile "an unknown method" '400|405' 'bad_request|method_not_allowed' -X 'BREW' "$U/v1/jobs" "${AH[@]}"

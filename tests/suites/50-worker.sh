@@ -371,12 +371,12 @@ done
 sh=$(curl -s -o /dev/null -D - -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   --data-binary @"$T/cls-0.json" "$NGINX_URL/v1/classify" | tr -d '\r')
 sid=$(sed -n 's/^[Xx]-[Jj]ob-[Ii]d: *//p' <<<"$sh")
-check "POST /v1/classify: Server-Timing has the API's stages (api_body, api_auth, api_in, api_image, api_enqueue, api_wait, api_out)" \
-  bash -c "grep -qiE '^server-timing:.*api_body;dur=[0-9.]+, api_auth;dur=[0-9.]+, api_in;dur=[0-9.]+, api_image;dur=[0-9.]+, api_enqueue;dur=[0-9.]+, api_wait;dur=[0-9.]+, api_out;dur=[0-9.]+' <<<\"\$1\"" _ "$sh"
-check "POST /v1/classify: api_image (the validation decode) is > 0 and within api_in" \
+check "POST /v1/classify: Server-Timing has the API's stages (api_body, api_auth, api_in, api_image, api_enqueue, api_wait, api_out, api_read)" \
+  bash -c "grep -qiE '^server-timing:.*api_body;dur=[0-9.]+, api_auth;dur=[0-9.]+, api_in;dur=[0-9.]+, api_image;dur=[0-9.]+, api_enqueue;dur=[0-9.]+, api_wait;dur=[0-9.]+, api_out;dur=[0-9.]+, api_read;dur=[0-9.]+' <<<\"\$1\"" _ "$sh"
+check "POST /v1/classify: api_image (the validation decode) is > 0 and within api_in; api_read (the read after the notification) within api_wait" \
   python3 -c 'import re, sys
-d = dict(re.findall(r"(api_\w+);dur=([0-9.]+)", sys.argv[1]))
-sys.exit(0 if 0 < float(d["api_image"]) <= float(d["api_in"]) else 1)' "$sh"
+d = dict((k, float(v)) for k, v in re.findall(r"(api_\w+);dur=([0-9.]+)", sys.argv[1]))
+sys.exit(0 if 0 < d["api_image"] <= d["api_in"] and 0 <= d["api_read"] <= d["api_wait"] else 1)' "$sh"
 sync_thumb() { wk_get "/v1/jobs/$sid/thumbnail"; [[ $HTTP == 200 ]]; }
 wk_until 5 sync_thumb
 check "POST /v1/classify: the job's thumbnail (written after the reply) is a WebP" \
