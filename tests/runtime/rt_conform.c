@@ -305,6 +305,11 @@ static void conv_cases(void)
         {2, 7, 9, 24, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU},    /* gemm 6 blocks */
         {1, 5, 13, 48, 1, 1, 48, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_NONE},   /* gemm 12 blocks */
         {1, 4, 33, 24, 1, 1, 144, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6}, /* gemm 18 x 8 cols */
+        /* N <= 24 on CPU devices: gemm_cw (constant weight indices, 8 / 7 / 6 rows
+           per invocation), ragged last rows, K up to 96 */
+        {1, 5, 11, 96, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU}, /* K 96, 6 rows */
+        {2, 3, 7, 12, 1, 1, 20, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_NONE},  /* N 20, 7 rows */
+        {1, 4, 9, 16, 1, 1, 8, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},  /* N 8, 8 rows */
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
         for (int v = 0; v < 3; v++)
@@ -374,6 +379,7 @@ static void pad_residual_cases(void)
         {{2, 6, 6, 5, 3, 3, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, RT_ACT_NONE}, 3},     /* conv2d scalar */
         {{1, 9, 10, 3, 5, 5, 24, 1, 1, 2, 2, 2, 2, 1, 1, 1, RT_ACT_NONE}, 13},  /* conv2d CQ */
         {{1, 8, 7, 24, 3, 3, 24, 1, 1, 1, 1, 1, 1, 1, 24, 1, RT_ACT_RELU}, 16}, /* dw: PAD */
+        {{2, 6, 7, 16, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU}, 16},  /* gemm_cw */
     };
     static const enum rt_weights ws[] = {RT_WEIGHTS_F32, RT_WEIGHTS_F16, RT_WEIGHTS_I8};
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
