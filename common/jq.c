@@ -791,6 +791,98 @@ static char *jq_int_array(const int64_t *v, const int *isnull, int n)
 }
 
 /*
+ * jq_enqueue_rows_plain over rows[idx[0..m)], none with an idempotency key:
+ * ia and arr are jq_rows_exec's arrays (tenants, tiers, deadlines, max
+ * attempts; tasks, models, params, inputs, types, keys, thumbnails).  The
+ * distinct (tenant, tier) and (model, tier) pairs are found here, so the
+ * statement needs no DISTINCT or window.  Sets each row's rc and id, or
+ * returns the statement's error (no row written).
+ */
+static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx, int m,
+                              char *const *ia, uint8_t *const *arr, const size_t *alen,
+                              struct err *e)
+{
+    int64_t *g = cm_xcalloc((size_t)m * 2, sizeof(*g)), *r = g + m;
+    int64_t *pt = cm_xcalloc((size_t)m * 3, sizeof(*pt)), *pr = pt + m, *wt = pt + 2 * m;
+    const char **wm = cm_xcalloc((size_t)m, sizeof(*wm));
+    int np = 0, nw = 0;
+    for (int k = 0; k < m; k++) {
+        const struct jq_new_job *j = rows[idx[k]].job;
+        int q = 0;
+        while (q < np && !(pt[q] == j->tenant_id && pr[q] == j->tier))
+            q++;
+        if (q == np) {
+            pt[np] = j->tenant_id;
+            pr[np++] = j->tier;
+        }
+        g[k] = q + 1;
+        r[k] = 0;
+        for (int l = 0; l < k; l++)
+            r[k] += g[l] == g[k];
+        q = 0;
+        while (q < nw && !(wt[q] == j->tier && strcmp(wm[q], j->model) == 0))
+            q++;
+        if (q == nw) {
+            wm[nw] = j->model;
+            wt[nw++] = j->tier;
+        }
+    }
+    char *ga = jq_i64_array(g, m), *ra = jq_i64_array(r, m), *pta = jq_i64_array(pt, np),
+         *pra = jq_i64_array(pr, np), *wma = jq_text_array(wm, nw), *wta = jq_i64_array(wt, nw);
+    /* $1 tenants $2 tasks $3 models $4 tiers $5 params $6 inputs $7 types
+     * $8 deadlines $9 max attempts $10 thumbnails $11 pairs $12 ranks
+     * $13/$14 fairness pairs $15/$16 wake-up pairs */
+    const char *v[16] = {ia[0],
+                         (const char *)arr[0],
+                         (const char *)arr[1],
+                         ia[1],
+                         (const char *)arr[2],
+                         (const char *)arr[3],
+                         (const char *)arr[4],
+                         ia[2],
+                         ia[3],
+                         (const char *)arr[6],
+                         ga,
+                         ra,
+                         pta,
+                         pra,
+                         wma,
+                         wta};
+    int lens[16] = {0, (int)alen[0], (int)alen[1], 0, (int)alen[2], (int)alen[3], (int)alen[4], 0,
+                    0, (int)alen[6]};
+    int fmts[16] = {0, 1, 1, 0, 1, 1, 1, 0, 0, 1};
+    int rc = JQ_OK;
+    PGresult *res = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS_PLAIN, 16, v, lens, fmts, 0, e);
+    if (res == NULL) {
+        rc = jq_fail(c, e);
+        if (rc == JQ_ERR_INVALID && e != NULL)
+            snprintf(e->code, sizeof(e->code), "invalid_params");
+    } else if (PQntuples(res) != m) {
+        pgx_reset(c);
+        rc = err_set(e, JQ_ERR_DB, ERR_INTERNAL, "internal", "enqueue of %d rows answered %d rows",
+                     m, PQntuples(res));
+    } else {
+        for (int k = 0; k < m; k++) {
+            struct jq_row *w = &rows[idx[k]];
+            w->rc = JQ_OK;
+            w->id = strtoll(PQgetvalue(res, k, 0), NULL, 10);
+            w->existed = 0;
+        }
+        pgx_reset(c);
+    }
+    free(ga);
+    free(ra);
+    free(pta);
+    free(pra);
+    free(wma);
+    free(wta);
+    free(g);
+    free(pt);
+    free(wm);
+    return rc;
+}
+
+/*
  * One run of jq_enqueue_rows over rows[idx[0..m)], whose depth was
  * counted in depth_added beforehand.  JQ_OK with each row's rc/id/existed
  * set (rc JQ_EMPTY: the idempotency race, to run again), or the
@@ -844,6 +936,13 @@ static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int 
             rc = err_set(e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of memory (enqueue)");
             goto out;
         }
+    }
+    int plain = 1;
+    for (int k = 0; k < m && plain; k++)
+        plain = rows[idx[k]].job->idempotency_key == NULL;
+    if (plain) {
+        rc = jq_rows_exec_plain(c, rows, idx, m, ia, arr, alen, e);
+        goto out;
     }
     /* $1 tenants $2 tasks $3 models $4 tiers $5 params $6 inputs $7 types
      * $8 keys $9 deadlines $10 max attempts $11 thumbnails */

@@ -8,7 +8,10 @@
  * While a leader's statement runs, new rows gather for the next leader, so
  * the group grows with the load and a lone request waits for nobody.  With
  * VKV_ENQUEUE_GROUP_WAIT_US > 0 a leader also waits up to that long while
- * other threads are still serving short requests that may bring a row.
+ * other threads are still serving short requests that have not handed a
+ * row yet (not those whose row already waits or runs in another leader's
+ * statement, nor long requests).  Rows with no idempotency key go in
+ * jq_enqueue_rows_plain, the leaner statement (common/jq.c).
  *
  * Guarantees kept: a row answers only after its statement committed (a 2xx
  * means the job is stored); each row keeps its tenant, idempotency key and
@@ -42,7 +45,10 @@ static pthread_cond_t api_group_cv; /* CLOCK_MONOTONIC, set by api_group_init */
 static int api_group_on, api_group_max = 1, api_group_wait_us, api_group_leaders = 1;
 static struct api_group_wait *api_group_head, **api_group_tail = &api_group_head;
 static int api_group_pending, api_group_leading;
-static atomic_int api_group_busy;
+/* requests being served that have not handed a row yet and may still
+ * (the leader's gather waits for these); a thread counts its own once */
+static int api_group_coming, api_group_gathering;
+static _Thread_local int api_group_counted;
 static atomic_llong api_group_stmts, api_group_rows_total;
 
 void api_group_init(int max_rows, int leaders, int wait_us)
@@ -62,7 +68,26 @@ void api_group_init(int max_rows, int leaders, int wait_us)
 
 void api_group_request(int delta)
 {
-    atomic_fetch_add(&api_group_busy, delta);
+    if (delta > 0) {
+        pthread_mutex_lock(&api_group_mu);
+        api_group_coming++;
+        api_group_counted = 1;
+        pthread_mutex_unlock(&api_group_mu);
+    } else {
+        api_group_not_coming();
+    }
+}
+
+void api_group_not_coming(void)
+{
+    if (!api_group_counted)
+        return;
+    pthread_mutex_lock(&api_group_mu);
+    api_group_coming--;
+    api_group_counted = 0;
+    if (api_group_gathering > 0)
+        pthread_cond_broadcast(&api_group_cv);
+    pthread_mutex_unlock(&api_group_mu);
 }
 
 void api_group_stats(long long *statements, long long *rows, int *waiting)
@@ -84,13 +109,16 @@ static void api_group_gather(void)
     until.tv_nsec += (long)api_group_wait_us * 1000L;
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
-    /* threads serving a short request that has not handed its row yet;
-     * long requests (event streams, synchronous waits) bring none */
-    while (api_group_pending < api_group_max &&
-           atomic_load(&api_group_busy) - api_long_active() > api_group_pending) {
+    /* requests still being served that may bring a row: not those whose
+     * row waits already, answered or in another leader's statement, nor
+     * long requests (event streams, synchronous waits), which
+     * api_group_not_coming took out when they became long */
+    api_group_gathering++;
+    while (api_group_pending < api_group_max && api_group_coming > 0) {
         if (pthread_cond_timedwait(&api_group_cv, &api_group_mu, &until) != 0)
             break;
     }
+    api_group_gathering--;
 }
 
 int api_group_enqueue(struct pgx *db, struct jq_row *row)
@@ -103,6 +131,10 @@ int api_group_enqueue(struct pgx *db, struct jq_row *row)
     memset(&me, 0, sizeof(me));
     me.row = *row;
     pthread_mutex_lock(&api_group_mu);
+    if (api_group_counted) {
+        api_group_coming--;
+        api_group_counted = 0;
+    }
     *api_group_tail = &me;
     api_group_tail = &me.next;
     api_group_pending++;
@@ -128,6 +160,12 @@ int api_group_enqueue(struct pgx *db, struct jq_row *row)
         if (api_group_head == NULL)
             api_group_tail = &api_group_head;
         api_group_pending -= n;
+        if (n == 0) {
+            /* another leader took every row (ours too) while we gathered */
+            api_group_leading--;
+            pthread_cond_broadcast(&api_group_cv);
+            continue;
+        }
         pthread_mutex_unlock(&api_group_mu);
 
         struct jq_row *rows = cm_xcalloc((size_t)n, sizeof(*rows));

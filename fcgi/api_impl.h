@@ -261,6 +261,9 @@ int api_long_active(void);
 void api_group_init(int max_rows, int leaders, int wait_us);
 /* +1 when a thread starts serving a request, -1 when it is done */
 void api_group_request(int delta);
+/* this thread's request will bring no row (it became a long request, or
+ * handed its row already): a gathering leader stops waiting for it */
+void api_group_not_coming(void);
 /*
  * Enqueues row (batch 0) together with the rows of concurrent requests in
  * one statement, on db when this thread leads the group (another thread's

@@ -150,6 +150,8 @@ static void api_serve(struct api_ctx *ctx, FCGX_Request *fr, int *keep_conn)
     ctx->thumb_later = api_long_is(rt, &r);
     if (ctx->thumb_later && api_long_enter(&r) != API_OK)
         goto done;
+    if (ctx->thumb_later)
+        api_group_not_coming();
     rt->fn(ctx, &r);
     api_long_leave(&r);
     if (r.status == 0)

@@ -179,6 +179,51 @@ s=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KB" "$U/v1
 [[ $miss == 0 && $s == 404 ]]
 check $? "GET finds each answered job, and not from another tenant" "missing $miss, bob reads alice's: $s"
 
+# --- 1c. a group of jobs without Idempotency-Key (jq_enqueue_rows_plain) --
+# two tenants and two tiers in one statement: each its own id, tenant and
+# thumbnail; alice's two INTERACTIVE jobs a fair quantum apart, after the
+# job that held the lock
+sed 's/"INTERACTIVE"/"BACKGROUND"/' "$T/job.json" >"$T/job-bg.json"
+postf() { # postf NAME KEY BODY-FILE
+  curl -s -o "$T/$1.body" -w '%{http_code}' --max-time 20 -H 'Expect:' \
+    -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    --data-binary @"$3" "$U/v1/jobs" >"$T/$1.code"
+}
+st0=$(metric vkv_api_enqueue_statements_total); rows0=$(metric vkv_api_enqueue_rows_total)
+lock_on || { nok "the test's table lock"; exit 1; }
+postf p0 "$KA" "$T/job.json" & p0=$!
+until_eq 1 lock_waiters || nok "the first plain enqueue waits for the lock"
+postf p1 "$KA" "$T/job.json" & p1=$!
+postf p2 "$KA" "$T/job.json" & p2=$!
+postf p3 "$KB" "$T/job.json" & p3=$!
+postf p4 "$KA" "$T/job-bg.json" & p4=$!
+until_eq 4 metric vkv_api_enqueue_waiting
+check $? "four plain requests wait for the group statement" "waiting $(metric vkv_api_enqueue_waiting)"
+lock_off
+wait $p0 $p1 $p2 $p3 $p4
+st1=$(metric vkv_api_enqueue_statements_total); rows1=$(metric vkv_api_enqueue_rows_total)
+codes="$(code p0) $(code p1) $(code p2) $(code p3) $(code p4)"
+[[ $((st1 - st0)) == 2 && $((rows1 - rows0)) == 5 && $codes == "202 202 202 202 202" ]]
+check $? "the four plain jobs are written by one statement, each answered 202" \
+  "statements $st0 -> $st1, rows $rows0 -> $rows1, codes $codes"
+ids=""
+for n in p0 p1 p2 p3 p4; do ids+="$(field $n id) "; done
+got=$(sql "select string_agg(tenant_id || ':' || tier, ' ' order by ord)
+             from unnest('{$(echo $ids | tr ' ' ',')}'::bigint[]) with ordinality u(id, ord)
+             join jobs j on j.id = u.id")
+nt=$(sql "select count(*) from job_thumbs t join jobs j on j.id = t.job_id and j.tenant_id = t.tenant_id
+           where t.job_id in ($(echo $ids | tr ' ' ','))")
+[[ $got == "$TA:2 $TA:2 $TA:2 $TB:2 $TA:0" && $nt == 5 ]]
+check $? "each plain job has its requester's tenant and tier, and its thumbnail" "ids $ids: $got, thumbs $nt"
+q=$(sql "select fair_quantum_ms from queue_settings where id = 1")
+fk=($(sql "select fair_key from jobs where id in ($(field p1 id), $(field p2 id)) order by fair_key"))
+f0=$(sql "select fair_key from jobs where id = $(field p0 id)")
+[[ ${#fk[@]} == 2 && $((fk[1] - fk[0])) == "$q" && ${fk[0]} -ge $((f0 + q)) ]]
+check $? "alice's two INTERACTIVE jobs of the group are a fair quantum apart, after the first" \
+  "first $f0, group ${fk[*]}, quantum $q"
+sql "delete from job_thumbs where job_id in ($(echo $ids | tr ' ' ','));
+     delete from jobs where id in ($(echo $ids | tr ' ' ','))" >/dev/null
+
 # --- 1b. thumbnails: a small input is its own thumbnail (no encode), a -----
 # larger one is a WebP of at most VKV_THUMB_SIDE (160) px
 base64 -d <<<"$(sed 's/^data:[^,]*,//' "$T/img/ok.png.durl")" >"$T/ok.png"
