@@ -854,9 +854,7 @@ static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx
     int rc = JQ_OK;
     PGresult *res = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS_PLAIN, 16, v, lens, fmts, 0, e);
     if (res == NULL) {
-        rc = jq_fail(c, e);
-        if (rc == JQ_ERR_INVALID && e != NULL)
-            snprintf(e->code, sizeof(e->code), "invalid_params");
+        rc = jq_enqueue_fail(c, e);
     } else if (PQntuples(res) != m) {
         pgx_reset(c);
         rc = err_set(e, JQ_ERR_DB, ERR_INTERNAL, "internal", "enqueue of %d rows answered %d rows",
