@@ -1,4 +1,6 @@
 #version 450
+// vkv-variant: pool
+// vkv-variant: pool_tx TEXEL=1
 /*
  * pool.comp: max / average pooling NHWC, one output per invocation; padding
  * is skipped for max, and for avg divides by kh*kw (count_pad) or by the
@@ -6,14 +8,22 @@
  * Spec: 0 MAXPOOL (1 max, 0 avg), 1 VEC4 (C % 4 == 0: 4 channels per
  * invocation, vec4 loads and stores; the index arithmetic and the loads'
  * per-lane loops on CPU drivers are shared by 4 channels).  Trip count kh*kw.
+ * pool_tx (TEXEL, VEC4 only): x is an RGBA32F uniform texel buffer, one
+ * vector gather per tap on llvmpipe instead of a per-lane loop.
  */
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int MAXPOOL = 1;
 layout(constant_id = 1) const int VEC4 = 0;
 #include "common.glsl"
+#if TEXEL
+layout(binding = 0) uniform samplerBuffer xtex;
+vec4 xload4(uint i4) { return texelFetch(xtex, int(i4)); }
+#else
 layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
 layout(std430, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
+vec4 xload4(uint i4) { return x4[i4]; }
+#endif
 layout(std430, binding = 1) writeonly buffer YBuf { float y[]; };
 layout(std430, binding = 1) writeonly buffer YBuf4 { vec4 y4[]; };
 layout(push_constant) uniform P {
@@ -42,7 +52,7 @@ void main()
             for (uint kx = 0u; kx < p.kw; kx++) {
                 int ix = ix0 + int(kx);
                 if (iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w)) {
-                    vec4 v = x4[((n * p.h + uint(iy)) * p.w + uint(ix)) * cq + c4];
+                    vec4 v = xload4(((n * p.h + uint(iy)) * p.w + uint(ix)) * cq + c4);
                     acc = MAXPOOL == 1 ? max(acc, v) : acc + v;
                     cnt++;
                 }
@@ -53,6 +63,7 @@ void main()
         y4[idx] = acc;
         return;
     }
+#if !TEXEL
     uint idx = flat_index();
     if (idx >= p.n * p.oh * p.ow * p.c)
         return;
@@ -79,4 +90,5 @@ void main()
     if (MAXPOOL == 0)
         acc /= float(p.count_pad != 0u ? p.kh * p.kw : cnt);
     y[idx] = acc;
+#endif
 }

@@ -50,7 +50,11 @@ RT_SPVS := $(foreach v,$(RT_SHADER_VARIANTS),$(SHADER_OUT)/$(call rt_v_name,$(v)
 $(B)/gen/rt_shaders.c: $(RT_SPVS) compute-shaders/embed.sh $(wildcard compute-shaders/*.comp)
 	@mkdir -p $(dir $@)
 	$(Q)bash compute-shaders/embed.sh $(B)/gen/rt_shaders $(RT_GLSLC_COOPMAT) $(RT_GLSLC_INTDOT) $(RT_SPVS)
+# a recipe (not an empty rule) so make re-reads the header's time after
+# embed.sh rewrote it: with no recipe, objects kept stale shader ids when a
+# variant was added (pool_tx after pool shifted every later id)
 $(B)/gen/rt_shaders.h: $(B)/gen/rt_shaders.c
+	$(Q)touch $@
 
 $(O)/gen/rt_shaders.o: $(B)/gen/rt_shaders.c
 	@mkdir -p $(dir $@)

@@ -160,9 +160,14 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         if ((uint64_t)p->kh * p->kw > ROW_MAX)
             return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                            "node %s: pool window %dx%d too large", nd->name, p->kh, p->kw);
-        d = simple(b, k, RT_SHADER_POOL, &pc, sizeof(pc), e);
+        /* texel-buffer input where the vec4 path and formats allow (pool.comp) */
+        int tx = pc.c % 4 == 0 && b->t->use_texel &&
+                 b->reg[nd->in[0]].size / 16 <= b->t->caps.max_texel_elements;
+        d = simple(b, k, tx ? RT_SHADER_POOL_TX : RT_SHADER_POOL, &pc, sizeof(pc), e);
         if (d == NULL)
             return e->status;
+        if (tx)
+            d->bind[0].texel = RT_TEXEL_RGBA32F;
         d->spec[0] = nd->op == RT_OP_POOL_MAX;
         d->spec[1] = pc.c % 4 == 0;
         d->n_spec = 2;
