@@ -6,12 +6,10 @@
  *
  * The per-tier depth limit reads a count cached in the tiers table (one
  * bounded recount, O(min(depth, limit)), per tier every 2 s cluster-wide)
- * at most every JQ_DEPTH_CACHE_MS per process (one cache for all of a
- * process's connections: vkv-api's threads each saw a request so seldom
- * that a per-connection cache made most synchronous calls pay a round trip
- * for it), and adds what the process enqueued since: the limit holds to
- * within what all processes enqueue in about 2.25 s, and neither an enqueue
- * nor a 429 ever pays for a count of a deep queue on its own.
+ * at most every JQ_DEPTH_CACHE_MS per connection, and adds what this
+ * connection enqueued since: the limit holds to within what all
+ * connections enqueue in about 2.25 s, and neither an enqueue nor a 429
+ * ever pays for a count of a deep queue on its own.
  * See common/README.md and schema/README.md.
  */
 #include "common/jq.h"
@@ -23,7 +21,6 @@
 
 #include <assert.h>
 #include <ctype.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,22 +218,9 @@ static char *jq_text_array(const char *const *v, int n)
 struct jq_conn {
     int64_t depth_limit;
     int max_attempts;
+    int64_t depth_seen[JQ_TIERS], depth_added[JQ_TIERS];
+    double depth_at[JQ_TIERS];
 };
-
-/* the process's depth cache (see the file comment): the count read, what
- * was enqueued since, when, and the limit it was counted up to */
-static pthread_mutex_t jq_depth_mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t jq_depth_seen[JQ_TIERS], jq_depth_added[JQ_TIERS], jq_depth_cap[JQ_TIERS];
-static double jq_depth_at[JQ_TIERS];
-
-static void jq_depth_add(int tier, int64_t n)
-{
-    pthread_mutex_lock(&jq_depth_mu);
-    jq_depth_added[tier] += n;
-    if (jq_depth_added[tier] < 0)
-        jq_depth_added[tier] = 0;
-    pthread_mutex_unlock(&jq_depth_mu);
-}
 
 static struct jq_conn *jq_conn(struct pgx *c)
 {
@@ -258,10 +242,8 @@ void jq_limits_set(struct pgx *c, int64_t depth_limit, int max_attempts)
         s->depth_limit = depth_limit;
     if (max_attempts > 0)
         s->max_attempts = max_attempts;
-    pthread_mutex_lock(&jq_depth_mu);
     for (int t = 0; t < JQ_TIERS; t++)
-        jq_depth_at[t] = 0;
-    pthread_mutex_unlock(&jq_depth_mu);
+        s->depth_at[t] = 0;
 }
 
 int jq_retry_after_s(void)
@@ -465,28 +447,18 @@ static int jq_depth_check(struct pgx *c, int tier, struct err *e)
     struct jq_conn *s = jq_conn(c);
     int64_t limit = s->depth_limit;
     double now = cm_now_ms();
-    pthread_mutex_lock(&jq_depth_mu);
-    /* counted up to a lower limit than this connection's: not enough to
-     * tell whether this one is reached */
-    int stale = jq_depth_at[tier] <= 0 || now - jq_depth_at[tier] >= JQ_DEPTH_CACHE_MS ||
-                (jq_depth_cap[tier] < limit && jq_depth_seen[tier] >= jq_depth_cap[tier]);
-    int64_t n = jq_depth_seen[tier] + jq_depth_added[tier];
-    pthread_mutex_unlock(&jq_depth_mu);
-    if (stale) {
+    if (s->depth_at[tier] <= 0 || now - s->depth_at[tier] >= JQ_DEPTH_CACHE_MS) {
         char t[24], l[24];
         const char *v[2] = {pgx_i64(t, tier), pgx_i64(l, limit)};
         PGresult *r = jq_q(c, SQLQ_JQ_TIER_DEPTH, 2, v, e);
         if (r == NULL)
             return jq_fail(c, e);
-        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        s->depth_seen[tier] = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        s->depth_added[tier] = 0;
+        s->depth_at[tier] = now;
         pgx_reset(c);
-        pthread_mutex_lock(&jq_depth_mu);
-        jq_depth_seen[tier] = n;
-        jq_depth_added[tier] = 0;
-        jq_depth_at[tier] = now;
-        jq_depth_cap[tier] = limit;
-        pthread_mutex_unlock(&jq_depth_mu);
     }
+    int64_t n = s->depth_seen[tier] + s->depth_added[tier];
     if (n >= limit)
         return err_set(e, JQ_ERR_TIER_FULL, ERR_RATE_LIMITED, "tier_full",
                        "could not enqueue: tier %s holds about %lld queued jobs (limit %lld)",
@@ -572,7 +544,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
             return jq_enqueue_fail(c, e);
         }
         *job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        jq_depth_add(j->tier, 1);
+        jq_conn(c)->depth_added[j->tier]++;
         pgx_reset(c);
         return JQ_OK;
     }
@@ -597,7 +569,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         if (existed != NULL)
             *existed = ex;
         if (!ex)
-            jq_depth_add(j->tier, 1);
+            jq_conn(c)->depth_added[j->tier]++;
         pgx_reset(c);
         return JQ_OK;
     }
@@ -759,7 +731,7 @@ int jq_job_enqueue_many(struct pgx *c, const struct jq_new_job *jobs, int n,
     }
     for (int i = 0; i < n; i++)
         ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-    jq_depth_add(j0->tier, n);
+    jq_conn(c)->depth_added[j0->tier] += n;
     pgx_reset(c);
 out:
     for (int k = 0; k < 4; k++)
@@ -996,8 +968,8 @@ out:
 /* takes back the depth a row counted before it was written */
 static void jq_depth_unadd(struct pgx *c, int tier)
 {
-    (void)c;
-    jq_depth_add(tier, -1);
+    if (jq_conn(c)->depth_added[tier] > 0)
+        jq_conn(c)->depth_added[tier]--;
 }
 
 int jq_job_enqueue_rows(struct pgx *c, struct jq_row *rows, int n)
@@ -1033,7 +1005,7 @@ int jq_job_enqueue_rows(struct pgx *c, struct jq_row *rows, int n)
         if (w->rc != JQ_OK)
             continue;
         /* counted now, so that the group's later rows see it */
-        jq_depth_add(w->job->tier, 1);
+        jq_conn(c)->depth_added[w->job->tier]++;
         idx[m++] = i;
     }
     /* the idempotency race leaves rows with JQ_EMPTY: their second run sees
