@@ -450,15 +450,27 @@ static int fuse_residual(struct rt_graph *g, int *cnt, struct err *e)
             if ((cv->op != RT_OP_CONV2D && cv->op != RT_OP_DENSE) || cv->a.act != RT_ACT_NONE ||
                 cv->n_in > 3 || g->tensors[rt].is_const)
                 continue;
-            int rp = g->tensors[rt].producer;
-            if (rp >= p) /* the residual must exist when the conv runs */
-                continue;
             const struct rt_tensor *o = &g->tensors[ad->out], *r = &g->tensors[rt];
             int same = o->ndim == r->ndim && o->ndim == g->tensors[ct].ndim;
             for (int i = 0; same && i < o->ndim; i++)
                 same = o->shape[i] == r->shape[i] && o->shape[i] == g->tensors[ct].shape[i];
             if (!same)
                 continue;
+            if (g->tensors[rt].producer >= p) {
+                /* the residual is made after the conv (tfjs orders BlazeFace's
+                   stride-2 blocks conv, max-pool, pad, add): run the conv just
+                   before the ADD instead.  Valid: its inputs exist at p, and its
+                   output's only reader is the ADD (cnt 1). */
+                struct rt_node mv = g->nodes[p];
+                memmove(&g->nodes[p], &g->nodes[p + 1], (size_t)(k - 1 - p) * sizeof(g->nodes[0]));
+                g->nodes[k - 1] = mv;
+                for (int i = p; i < k; i++)
+                    if (g->nodes[i].op != DEAD_OP)
+                        g->tensors[g->nodes[i].out].producer = i;
+                p = k - 1;
+                ad = &g->nodes[k];
+                cv = &g->nodes[p];
+            }
             int grew = 0;
             if (cv->n_in == 2) {
                 const struct rt_tensor *w = &g->tensors[cv->in[1]];

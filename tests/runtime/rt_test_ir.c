@@ -419,9 +419,10 @@ static void test_passes(void)
  * BlazeFace's stride-2 block: ADD(conv 1x1 (4 -> 8 channels), PAD(maxpool(x),
  * 4 zero channels)) + relu -> the conv reads the pool as a 4-channel
  * residual, the PAD is gone; a depthwise conv (dw) keeps its PAD.  A wider
- * residual is refused.
+ * residual is refused.  late: the graph makes the conv before the pad (the
+ * tfjs import's order), so the fusion first moves the conv to the ADD.
  */
-static void test_passes_pad_residual(int dw)
+static void test_passes_pad_residual(int dw, int late)
 {
     struct err e = {0};
     struct rt_graph *g = rt_graph_init();
@@ -435,8 +436,17 @@ static void test_passes_pad_residual(int dw)
         w[i] = (float)((i * 23) % 13 - 6) / 7.0f;
     for (int i = 0; i < 8; i++)
         b[i] = (float)(i % 3) / 5.0f - 0.2f;
-    /* the residual first: it must exist before the conv for the fusion */
-    int rin = mp;
+    int rin = mp, cv = -1, in[3];
+    memset(&a, 0, sizeof(a));
+    a.conv.stride_h = a.conv.stride_w = 1;
+    if (dw) /* 3x3 depthwise, 8 channels */
+        a.conv.pad_t = a.conv.pad_l = a.conv.pad_b = a.conv.pad_r = 1;
+    a.conv.groups = dw ? 8 : 1;
+    in[0] = mp;
+    in[1] = rt_graph_const_add(g, "w", 4, dw ? sh4(3, 3, 1, 8) : sh4(1, 1, 4, 8), w, &e);
+    in[2] = rt_graph_const_add(g, "b", 1, sh4(8, 0, 0, 0), b, &e);
+    if (late)
+        cv = rt_graph_node_add(g, RT_OP_CONV2D, in, 3, &a, "conv", &e);
     if (dw) { /* the residual: the first 4 channels of the pool, padded back to 8 */
         memset(&a, 0, sizeof(a));
         a.ndim = 4;
@@ -449,19 +459,19 @@ static void test_passes_pad_residual(int dw)
     a.ndim = 4;
     a.pad_after[3] = 4;
     int pd = rt_graph_node_add(g, RT_OP_PAD, &rin, 1, &a, "pad", &e);
-    memset(&a, 0, sizeof(a));
-    a.conv.stride_h = a.conv.stride_w = 1;
-    if (dw) /* 3x3 depthwise, 8 channels */
-        a.conv.pad_t = a.conv.pad_l = a.conv.pad_b = a.conv.pad_r = 1;
-    a.conv.groups = dw ? 8 : 1;
-    int in[3] = {mp, rt_graph_const_add(g, "w", 4, dw ? sh4(3, 3, 1, 8) : sh4(1, 1, 4, 8), w, &e),
-                 rt_graph_const_add(g, "b", 1, sh4(8, 0, 0, 0), b, &e)};
-    int cv = rt_graph_node_add(g, RT_OP_CONV2D, in, 3, &a, "conv", &e);
+    if (!late) {
+        memset(&a, 0, sizeof(a));
+        a.conv.stride_h = a.conv.stride_w = 1;
+        if (dw) /* 3x3 depthwise, 8 channels */
+            a.conv.pad_t = a.conv.pad_l = a.conv.pad_b = a.conv.pad_r = 1;
+        a.conv.groups = dw ? 8 : 1;
+        cv = rt_graph_node_add(g, RT_OP_CONV2D, in, 3, &a, "conv", &e);
+    }
     memset(&a, 0, sizeof(a));
     a.act = RT_ACT_RELU;
     int ad[2] = {cv, pd};
     int y = rt_graph_node_add(g, RT_OP_ADD, ad, 2, &a, "add", &e);
-    TH_CHECK(y >= 0, "pad residual graph (dw %d): %s", dw, e.msg);
+    TH_CHECK(y >= 0, "pad residual graph (dw %d, late %d): %s", dw, late, e.msg);
     rt_graph_output_add(g, y, &e);
     float xin[6 * 6 * 8], o1[3 * 3 * 8], o2[3 * 3 * 8];
     for (int i = 0; i < 6 * 6 * c; i++)
@@ -480,7 +490,8 @@ static void test_passes_pad_residual(int dw)
     TH_CHECK(o->nodes[k].op == RT_OP_CONV2D && o->nodes[k].n_in == 4 &&
                  o->nodes[k].a.act == RT_ACT_RELU && o->nodes[k].out == y &&
                  o->nodes[k].in[3] == (dw ? pd : mp),
-             "pad residual: the conv adds %s and takes the relu", dw ? "the PAD" : "the pool");
+             "pad residual (late %d): the conv adds %s and takes the relu", late,
+             dw ? "the PAD" : "the pool");
     outs[0] = o2;
     float maxd = 1;
     if (rt_ref_run(o, ins, outs, &e) == 0) {
@@ -841,8 +852,10 @@ int main(int argc, char **argv)
     test_passes();
     test_passes_affine(0);
     test_passes_affine(1);
-    test_passes_pad_residual(0);
-    test_passes_pad_residual(1);
+    for (int late = 0; late < 2; late++) {
+        test_passes_pad_residual(0, late);
+        test_passes_pad_residual(1, late);
+    }
     test_pack(seeds);
     test_device_opts();
     return th_done();
