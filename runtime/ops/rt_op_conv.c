@@ -1,6 +1,7 @@
 /*
  * rt_op_conv.c: CONV2D and DENSE -> one of three kernels, chosen per node:
- *   dwconv  depthwise (groups == C, one input channel per group)
+ *   dwconv3 depthwise 3x3, stride 1 / 2 (CPU devices, texel operands)
+ *   dwconv  other depthwise (groups == C, one input channel per group)
  *   gemm    1x1 stride-1 unpadded conv, and dense (register-blocked GEMM)
  *   conv2d  everything else (direct)
  * each in a weight variant (fp32 / fp16 / int8) from the tensor's qtype.
@@ -263,6 +264,61 @@ static int first_rgb(struct rt_build *b, int k, const struct rt_push_conv *pc, s
     return 1;
 }
 
+/*
+ * Depthwise 3x3, stride 1 or 2, undilated, texel operands (dwconv3.comp):
+ * one channel per SIMD lane and a tile of output pixels per invocation
+ * (4 x 8 at stride 1, 4 x 4 at stride 2), so the tile's accumulators and
+ * weights stay in registers.  Measured on lavapipe against dwconv.comp
+ * (compute-shaders/README.md).  CPU family only: GPUs keep dwconv.comp
+ * (not measured there).
+ */
+static int dw3_ok(const struct rt_build *b, const struct rt_node *nd, const struct rt_push_conv *pc)
+{
+    uint64_t maxt = b->t->caps.max_texel_elements;
+    return pc->kh == 3 && pc->kw == 3 && pc->sh == pc->sw && (pc->sw == 1 || pc->sw == 2) &&
+           pc->dh == 1 && pc->dw == 1 && pc->cog == 1 && b->t->use_texel && !b->t->gpu_kernels &&
+           b->t->dw3 && !resid_narrow(b, nd) && b->reg[nd->in[0]].size / 4 <= maxt &&
+           b->reg[nd->in[1]].size <= maxt;
+}
+
+static int dw3(struct rt_build *b, int k, const struct rt_push_conv *pc, struct err *e)
+{
+    const struct rt_node *nd = &b->g->nodes[k];
+    int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
+    uint32_t oxb = 4, oyb = pc->sw == 1 ? 8 : 4; /* the variants' OXB, OYB */
+    enum rt_shader_id sh = (enum rt_shader_id)(
+        (pc->sw == 1 ? RT_SHADER_DWCONV3_S1_F32 : RT_SHADER_DWCONV3_S2_F32) + wt);
+    struct rt_dispatch *d = rt_build_add(b, sh, k, e);
+    if (d == NULL)
+        return e->status;
+    uint32_t tx = (pc->ow + oxb - 1) / oxb, ty = (pc->oh + oyb - 1) / oyb;
+    uint32_t ly = tx < 8 ? tx : 8; /* small maps: no idle workgroup rows */
+    d->spec[0] = (uint32_t)nd->a.act;
+    d->spec[1] = nd->n_in > 3;
+    d->spec[2] = ly;
+    d->n_spec = 3;
+    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
+    bind_weights(b, d, nd);
+    rt_dispatch_bind(d, b->reg[nd->out], 1);
+    bind_residual(b, d, nd);
+    static const int wfmt[] = {RT_TEXEL_R32F, RT_TEXEL_R16F, RT_TEXEL_R8I};
+    d->bind[0].texel = RT_TEXEL_R32F;
+    d->bind[1].texel = wfmt[wt];
+    memcpy(d->push, pc, sizeof(*pc));
+    d->push_size = sizeof(*pc);
+    d->flops = 2.0 * pc->n * pc->oh * pc->ow * pc->co * 9;
+    uint64_t gx = (pc->c + 7) / 8, gy = (tx + ly - 1) / ly, gz = (uint64_t)pc->n * ty;
+    const uint32_t *lim = b->t->caps.max_wg_count;
+    if (gx > lim[0] || gy > lim[1] || gz > lim[2])
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
+                       "node %s: conv output %ux%ux%u too large for one dispatch", nd->name,
+                       pc->n * pc->oh, pc->ow, pc->co);
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = (uint32_t)gy;
+    d->groups[2] = (uint32_t)gz;
+    return 0;
+}
+
 static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int depthwise,
                   struct err *e)
 {
@@ -273,6 +329,8 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
                        "node %s: conv reduction of %llu steps exceeds the per-invocation "
                        "limit %d",
                        nd->name, (unsigned long long)trip, TRIP_MAX);
+    if (depthwise && dw3_ok(b, nd, pc))
+        return dw3(b, k, pc, e);
     if (!depthwise) {
         int rc = first_rgb(b, k, pc, e);
         if (rc != 0)

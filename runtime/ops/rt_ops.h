@@ -37,7 +37,9 @@ enum rt_texel {
     RT_TEXEL_RGBA32F,
     RT_TEXEL_RGBA16F,
     RT_TEXEL_RGBA8I,
-    RT_TEXEL_R32F
+    RT_TEXEL_R32F,
+    RT_TEXEL_R16F,
+    RT_TEXEL_R8I
 };
 
 struct rt_bind {
@@ -67,6 +69,7 @@ struct rt_op_target {
     uint32_t gemm_rb, gemm_cb; /* forced GEMM register tile (0 = per layer) */
     int gpu_kernels;           /* the GPU kernel family (VKV_RT_KERNELS); 0 = CPU-device kernels */
     int fp16_math;             /* GPU-family GEMM in fp16 arithmetic (VKV_RT_FP16_MATH) */
+    int dw3;                   /* depthwise 3x3 on dwconv3.comp where it applies (VKV_NO_DW3) */
 };
 
 /* what ops see while building: the graph at one batch size + region map */

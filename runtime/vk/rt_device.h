@@ -19,6 +19,7 @@ struct rt_device {
     struct rt_pipes pipes;
     int use_fp16, use_int8, use_gemm; /* after the switches */
     int use_texel;                    /* uniform texel buffers for GEMM operands */
+    int use_dw3;                      /* depthwise 3x3 on dwconv3.comp (VKV_NO_DW3) */
     uint32_t gemm_rb, gemm_cb;        /* forced GEMM register tile: rows, vec4 column blocks */
     int gpu_kernels;                  /* GPU kernel family (VKV_RT_KERNELS, device type) */
     int fp16_math;                    /* VKV_RT_FP16_MATH (only with shaderFloat16) */

@@ -257,7 +257,8 @@ static void caps_fill(VkPhysicalDevice p, int index, struct rt_caps *c)
     c->min_storage_align = (uint32_t)P->limits.minStorageBufferOffsetAlignment;
     c->max_texel_elements = P->limits.maxTexelBufferElements;
     static const VkFormat tf[] = {VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT,
-                                  VK_FORMAT_R8G8B8A8_SINT, VK_FORMAT_R32_SFLOAT};
+                                  VK_FORMAT_R8G8B8A8_SINT,       VK_FORMAT_R32_SFLOAT,
+                                  VK_FORMAT_R16_SFLOAT,          VK_FORMAT_R8_SINT};
     c->texel_formats = P->limits.minTexelBufferOffsetAlignment <= 256;
     for (size_t i = 0; i < CM_ARRAY_LEN(tf); i++) {
         VkFormatProperties fp;

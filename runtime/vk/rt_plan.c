@@ -277,7 +277,7 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
     if (rc < 0)
         goto fail;
     p->tgt = (struct rt_op_target){dev->gpu.caps, dev->use_gemm,    dev->use_texel, dev->gemm_rb,
-                                   dev->gemm_cb,  dev->gpu_kernels, dev->fp16_math};
+                                   dev->gemm_cb,  dev->gpu_kernels, dev->fp16_math, dev->use_dw3};
     enum rt_dtype q = RT_DTYPE_F32;
     if (p->o.weights == RT_WEIGHTS_F16 && dev->use_fp16)
         q = RT_DTYPE_F16;

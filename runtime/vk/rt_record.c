@@ -225,10 +225,14 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
                 .pBufferInfo = &bis[j],
             };
             if (x->bind[j].texel) {
-                static const VkFormat fmt[] = {VK_FORMAT_UNDEFINED, VK_FORMAT_R32G32B32A32_SFLOAT,
+                static const VkFormat fmt[] = {VK_FORMAT_UNDEFINED,
+                                               VK_FORMAT_R32G32B32A32_SFLOAT,
                                                VK_FORMAT_R16G16B16A16_SFLOAT,
-                                               VK_FORMAT_R8G8B8A8_SINT, VK_FORMAT_R32_SFLOAT};
-                static const uint64_t texel_bytes[] = {1, 16, 8, 4, 4};
+                                               VK_FORMAT_R8G8B8A8_SINT,
+                                               VK_FORMAT_R32_SFLOAT,
+                                               VK_FORMAT_R16_SFLOAT,
+                                               VK_FORMAT_R8_SINT};
+                static const uint64_t texel_bytes[] = {1, 16, 8, 4, 4, 2, 1};
                 int f = x->bind[j].texel;
                 VkBufferViewCreateInfo vci = {
                     .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,

@@ -310,6 +310,13 @@ static void conv_cases(void)
         {1, 5, 11, 96, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU}, /* K 96, 6 rows */
         {2, 3, 7, 12, 1, 1, 20, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_NONE},  /* N 20, 7 rows */
         {1, 4, 9, 16, 1, 1, 8, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},  /* N 8, 8 rows */
+        /* depthwise 3x3 stride 1 / 2 (dwconv3.comp on CPU devices): ragged row
+           and column tiles, several workgroup rows, C % 8 != 0, batch 2 */
+        {1, 19, 37, 16, 3, 3, 16, 1, 1, 1, 1, 1, 1, 1, 16, 1, RT_ACT_RELU6},
+        {2, 17, 13, 20, 3, 3, 20, 2, 2, 0, 0, 1, 1, 1, 20, 0, RT_ACT_NONE},
+        {1, 7, 7, 40, 3, 3, 40, 1, 1, 1, 1, 1, 1, 1, 40, 1, RT_ACT_HARDSWISH},
+        {1, 10, 9, 8, 3, 3, 8, 2, 2, 1, 1, 1, 1, 1, 8, 1, RT_ACT_RELU},
+        {2, 9, 20, 12, 3, 3, 12, 1, 1, 0, 2, 2, 0, 1, 12, 1, RT_ACT_LEAKY},
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
         for (int v = 0; v < 3; v++)
