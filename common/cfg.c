@@ -140,6 +140,8 @@ static const struct cfg_entry cfg_entries[] = {
      "1x1 convolutions and dense layers on the direct conv kernel"},
     {"VKV_NO_TEXEL", CFG_TYPE_BOOL, "0", 0, 0, 0, W,
      "storage-buffer kernels instead of the texel-buffer variants"},
+    {"VKV_NO_DW3", CFG_TYPE_BOOL, "0", 0, 0, 0, W,
+     "depthwise 3x3 convolutions on dwconv.comp instead of dwconv3.comp (for A/B measurements)"},
     {"VKV_GEMM_TILE", CFG_TYPE_STR, "", 0, 0, 0, W,
      "GEMM register tile RxC (1..8 each); empty = per layer"},
     {"VKV_RT_KERNELS", CFG_TYPE_STR, "", 0, 0, 0, W,

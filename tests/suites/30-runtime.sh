@@ -77,6 +77,21 @@ if [[ -x $BIN/rt_conform ]]; then
   else
     echo "not ok - VKV_RT_KERNELS=gpu: $(grep '^profile gemm' <<<"$gpu" | head -c 300)"; rc=1
   fi
+  # depthwise 3x3: MobileNetV2's 17 on dwconv3 (13 stride 1, 4 stride 2) on a
+  # CPU device with texel buffers, on dwconv with VKV_NO_DW3=1
+  nodw3=$(VKV_NO_DW3=1 VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
+  d1=$(awk '$1 == "profile" && $2 == "dwconv3_s1_f32" {print $3; exit}' <<<"$dflt")
+  d2=$(awk '$1 == "profile" && $2 == "dwconv3_s2_f32" {print $3; exit}' <<<"$dflt")
+  if [[ $type == cpu && -z ${VKV_NO_TEXEL:-} ]]; then
+    if [[ ${d1:-0} == 13 && ${d2:-0} == 4 ]] && ! grep -qE '^profile dwconv(_tx)?_f32 ' <<<"$dflt" &&
+       grep -qE '^profile dwconv(_tx)?_f32 +17 ' <<<"$nodw3" && ! grep -q '^profile dwconv3' <<<"$nodw3"; then
+      echo "ok - MobileNetV2's depthwise 3x3 layers run on dwconv3 (${d1} + ${d2}), on dwconv with VKV_NO_DW3=1"
+    else
+      echo "not ok - dwconv3 choice: default '$(grep '^profile dwconv' <<<"$dflt" | head -c 200)', VKV_NO_DW3=1 '$(grep '^profile dwconv' <<<"$nodw3" | head -c 200)'"; rc=1
+    fi
+  else
+    echo "ok - depthwise 3x3 on dwconv3 # SKIP a '$type' device${VKV_NO_TEXEL:+ with VKV_NO_TEXEL} keeps dwconv"
+  fi
   bad=$(VKV_RT_KERNELS=fast "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1)
   if [[ $? -ne 0 ]] && grep -q 'invalid value for VKV_RT_KERNELS: "fast"' <<<"$bad"; then
     echo "ok - VKV_RT_KERNELS=fast is refused by name"
