@@ -40,6 +40,16 @@ static void bind_residual(struct rt_build *b, struct rt_dispatch *d, const struc
         rt_dispatch_bind(d, nd->n_in > 2 ? b->reg[nd->in[2]] : b->zero_bias[0], 0);
 }
 
+/* the bindings every convolution kernel shares: input 0, weights (and bias),
+ * output 1, the residual if the node has one */
+static void bind_conv_io(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd)
+{
+    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
+    bind_weights(b, d, nd);
+    rt_dispatch_bind(d, b->reg[nd->out], 1);
+    bind_residual(b, d, nd);
+}
+
 /*
  * The residual's channel count when it is narrower than the output (a
  * channel zero-pad folded into the residual by the graph passes: the
@@ -107,10 +117,7 @@ static int gemm_cw(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     d->spec[4] = nd->n_in > 3;
     d->spec[5] = rnarrow;
     d->n_spec = 6;
-    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
-    bind_weights(b, d, nd);
-    rt_dispatch_bind(d, b->reg[nd->out], 1);
-    bind_residual(b, d, nd);
+    bind_conv_io(b, d, nd);
     static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
     d->bind[0].texel = RT_TEXEL_RGBA32F;
     d->bind[1].texel = wfmt[wt];
@@ -181,10 +188,7 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     uint64_t flat_groups = ((uint64_t)ncb * nrb + 63) / 64;
     if (vec4 && flat_ok(b, ncb, flat_groups))
         d->spec[5] = ncb; /* gemm.comp FLATC */
-    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
-    bind_weights(b, d, nd);
-    rt_dispatch_bind(d, b->reg[nd->out], 1);
-    bind_residual(b, d, nd);
+    bind_conv_io(b, d, nd);
     if (texel) {
         static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
         d->bind[0].texel = RT_TEXEL_RGBA32F;
@@ -248,10 +252,7 @@ static int first_rgb(struct rt_build *b, int k, const struct rt_push_conv *pc, s
     d->spec[7] = 0;
     d->spec[8] = oxb;
     d->n_spec = 9;
-    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
-    bind_weights(b, d, nd);
-    rt_dispatch_bind(d, b->reg[nd->out], 1);
-    bind_residual(b, d, nd);
+    bind_conv_io(b, d, nd);
     d->bind[0].texel = RT_TEXEL_R32F;
     static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
     d->bind[1].texel = wfmt[wt];
@@ -297,10 +298,7 @@ static int dw3(struct rt_build *b, int k, const struct rt_push_conv *pc, struct 
     d->spec[1] = nd->n_in > 3;
     d->spec[2] = ly;
     d->n_spec = 3;
-    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
-    bind_weights(b, d, nd);
-    rt_dispatch_bind(d, b->reg[nd->out], 1);
-    bind_residual(b, d, nd);
+    bind_conv_io(b, d, nd);
     static const int wfmt[] = {RT_TEXEL_R32F, RT_TEXEL_R16F, RT_TEXEL_R8I};
     d->bind[0].texel = RT_TEXEL_R32F;
     d->bind[1].texel = wfmt[wt];
@@ -389,10 +387,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
         if (vec4 && flat_ok(b, pc->co / 4, ((uint64_t)(pc->co / 4) * cols + 63) / 64))
             d->spec[7] = pc->co / 4; /* dwconv.comp FLATQ */
     }
-    rt_dispatch_bind(d, b->reg[nd->in[0]], 0);
-    bind_weights(b, d, nd);
-    rt_dispatch_bind(d, b->reg[nd->out], 1);
-    bind_residual(b, d, nd);
+    bind_conv_io(b, d, nd);
     if (texel) {
         static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
         d->bind[0].texel = depthwise ? RT_TEXEL_RGBA32F : RT_TEXEL_R32F;
