@@ -50,6 +50,22 @@ static void bind_conv_io(struct rt_build *b, struct rt_dispatch *d, const struct
     bind_residual(b, d, nd);
 }
 
+/* a convolution's workgroup counts, refused past the device's limits */
+static int conv_groups(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd,
+                       const struct rt_push_conv *pc, uint64_t gx, uint64_t gy, uint64_t gz,
+                       struct err *e)
+{
+    const uint32_t *lim = b->t->caps.max_wg_count;
+    if (gx > lim[0] || gy > lim[1] || gz > lim[2])
+        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
+                       "node %s: conv output %ux%ux%u too large for one dispatch", nd->name,
+                       pc->n * pc->oh, pc->ow, pc->co);
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = (uint32_t)gy;
+    d->groups[2] = (uint32_t)gz;
+    return 0;
+}
+
 /*
  * The residual's channel count when it is narrower than the output (a
  * channel zero-pad folded into the residual by the graph passes: the
@@ -306,15 +322,7 @@ static int dw3(struct rt_build *b, int k, const struct rt_push_conv *pc, struct 
     d->push_size = sizeof(*pc);
     d->flops = 2.0 * pc->n * pc->oh * pc->ow * pc->co * 9;
     uint64_t gx = (pc->c + 7) / 8, gy = (tx + ly - 1) / ly, gz = (uint64_t)pc->n * ty;
-    const uint32_t *lim = b->t->caps.max_wg_count;
-    if (gx > lim[0] || gy > lim[1] || gz > lim[2])
-        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
-                       "node %s: conv output %ux%ux%u too large for one dispatch", nd->name,
-                       pc->n * pc->oh, pc->ow, pc->co);
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = (uint32_t)gy;
-    d->groups[2] = (uint32_t)gz;
-    return 0;
+    return conv_groups(b, d, nd, pc, gx, gy, gz, e);
 }
 
 static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int depthwise,
@@ -410,15 +418,7 @@ static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int 
         gx = ((uint64_t)(pc->co / 4) * ((pc->ow + oxb - 1) / oxb) + 63) / 64;
         gy = 1;
     }
-    const uint32_t *lim = b->t->caps.max_wg_count;
-    if (gx > lim[0] || gy > lim[1] || gz > lim[2])
-        return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
-                       "node %s: conv output %ux%ux%u too large for one dispatch", nd->name,
-                       pc->n * pc->oh, pc->ow, pc->co);
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = (uint32_t)gy;
-    d->groups[2] = (uint32_t)gz;
-    return 0;
+    return conv_groups(b, d, nd, pc, gx, gy, gz, e);
 }
 
 /* builds CONV2D / DENSE node k */
