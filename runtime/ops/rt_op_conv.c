@@ -102,7 +102,7 @@ static int flat_ok(const struct rt_build *b, uint32_t quads, uint64_t groups)
 }
 
 /*
- * A narrow GEMM (N <= 96) on a CPU device through gemm_cw.comp: RB rows x
+ * A narrow GEMM (N <= 24) on a CPU device through gemm_cw.comp: RB rows x
  * all N columns per invocation with K and N spec constants, so every
  * weight's texel index is a constant (one load and a broadcast on
  * llvmpipe instead of a per-lane gather).  texel: the caller's gemm_tx
