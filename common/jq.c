@@ -775,7 +775,9 @@ static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx
                               struct err *e)
 {
     int64_t *g = cm_xcalloc((size_t)m * 2, sizeof(*g)), *r = g + m;
-    int64_t *pt = cm_xcalloc((size_t)m * 3, sizeof(*pt)), *pr = pt + m, *wt = pt + 2 * m;
+    /* pairs' tenants, tiers, rows so far; wake-up pairs' tiers */
+    int64_t *pt = cm_xcalloc((size_t)m * 4, sizeof(*pt)), *pr = pt + m, *pn = pt + 2 * m,
+            *wt = pt + 3 * m;
     const char **wm = cm_xcalloc((size_t)m, sizeof(*wm));
     int np = 0, nw = 0;
     for (int k = 0; k < m; k++) {
@@ -788,9 +790,7 @@ static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx
             pr[np++] = j->tier;
         }
         g[k] = q + 1;
-        r[k] = 0;
-        for (int l = 0; l < k; l++)
-            r[k] += g[l] == g[k];
+        r[k] = pn[q]++;
         q = 0;
         while (q < nw && !(wt[q] == j->tier && strcmp(wm[q], j->model) == 0))
             q++;
