@@ -163,6 +163,12 @@ static void budget_fill(VkPhysicalDevice p, struct rt_caps *c)
         }
 }
 
+const VkFormat rt_gpu_texel_format[RT_GPU_TEXEL_FORMATS] = {
+    VK_FORMAT_UNDEFINED,     VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT,
+    VK_FORMAT_R8G8B8A8_SINT, VK_FORMAT_R32_SFLOAT,          VK_FORMAT_R16_SFLOAT,
+    VK_FORMAT_R8_SINT};
+const uint32_t rt_gpu_texel_bytes[RT_GPU_TEXEL_FORMATS] = {1, 16, 8, 4, 4, 2, 1};
+
 static void caps_fill(VkPhysicalDevice p, int index, struct rt_caps *c)
 {
     memset(c, 0, sizeof(*c));
@@ -256,13 +262,10 @@ static void caps_fill(VkPhysicalDevice p, int index, struct rt_caps *c)
     c->max_push_constants = P->limits.maxPushConstantsSize;
     c->min_storage_align = (uint32_t)P->limits.minStorageBufferOffsetAlignment;
     c->max_texel_elements = P->limits.maxTexelBufferElements;
-    static const VkFormat tf[] = {VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT,
-                                  VK_FORMAT_R8G8B8A8_SINT,       VK_FORMAT_R32_SFLOAT,
-                                  VK_FORMAT_R16_SFLOAT,          VK_FORMAT_R8_SINT};
     c->texel_formats = P->limits.minTexelBufferOffsetAlignment <= 256;
-    for (size_t i = 0; i < CM_ARRAY_LEN(tf); i++) {
+    for (size_t i = 1; i < RT_GPU_TEXEL_FORMATS; i++) {
         VkFormatProperties fp;
-        vkGetPhysicalDeviceFormatProperties(p, tf[i], &fp);
+        vkGetPhysicalDeviceFormatProperties(p, rt_gpu_texel_format[i], &fp);
         if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
             c->texel_formats = 0;
     }

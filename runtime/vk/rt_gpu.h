@@ -30,6 +30,13 @@ struct rt_gpu {
     uint64_t timeout_ns; /* fence wait per submission */
 };
 
+/* the texel-buffer formats the kernels read, indexed by enum rt_texel
+ * (runtime/ops/rt_ops.h; entry 0 is RT_TEXEL_NONE), and their bytes per
+ * texel: the caps require every one, plan recording makes views of them */
+#define RT_GPU_TEXEL_FORMATS 7
+extern const VkFormat rt_gpu_texel_format[RT_GPU_TEXEL_FORMATS];
+extern const uint32_t rt_gpu_texel_bytes[RT_GPU_TEXEL_FORMATS];
+
 /* number of physical devices; <0 with e set when Vulkan is unusable */
 int rt_gpu_count(struct err *e);
 /* caps of device index without a logical device; 0 or <0 with e set */

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* rt_gpu's format table follows enum rt_texel */
+_Static_assert(RT_TEXEL_R8I + 1 == RT_GPU_TEXEL_FORMATS, "a texel kind without a format");
+
 #define MAX_REC 64 /* pending hazard regions before a forced barrier */
 
 struct hazard {
@@ -225,21 +228,14 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
                 .pBufferInfo = &bis[j],
             };
             if (x->bind[j].texel) {
-                static const VkFormat fmt[] = {VK_FORMAT_UNDEFINED,
-                                               VK_FORMAT_R32G32B32A32_SFLOAT,
-                                               VK_FORMAT_R16G16B16A16_SFLOAT,
-                                               VK_FORMAT_R8G8B8A8_SINT,
-                                               VK_FORMAT_R32_SFLOAT,
-                                               VK_FORMAT_R16_SFLOAT,
-                                               VK_FORMAT_R8_SINT};
-                static const uint64_t texel_bytes[] = {1, 16, 8, 4, 4, 2, 1};
                 int f = x->bind[j].texel;
+                uint64_t tb = rt_gpu_texel_bytes[f];
                 VkBufferViewCreateInfo vci = {
                     .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
                     .buffer = p->buf[x->bind[j].r.kind].buf,
-                    .format = fmt[f],
+                    .format = rt_gpu_texel_format[f],
                     .offset = x->bind[j].r.off,
-                    .range = x->bind[j].r.size / texel_bytes[f] * texel_bytes[f],
+                    .range = x->bind[j].r.size / tb * tb,
                 };
                 VkBufferView *v = &rec->views[rec->n_views];
                 r = vkCreateBufferView(d->dev, &vci, NULL, v);
