@@ -87,10 +87,12 @@ BODY_FILE=$T/body.json KEY=$KEY wrk -t2 -c"$CONNS" -d2s -s bench/api_post.lua "$
 cpu0=$(cpu_all)
 metric() { curl -s "$NGINX_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 st0=$(metric vkv_api_enqueue_statements_total); rows0=$(metric vkv_api_enqueue_rows_total)
+sk0=$(metric vkv_api_auth_lookups_skipped_total)
 BODY_FILE=$T/body.json KEY=$KEY wrk -t2 -c"$CONNS" -d"${SECS}s" -s bench/api_post.lua \
   --latency "$NGINX_URL/v1/jobs" >"$T/wrk.out" 2>&1
 cpu1=$(cpu_all)
 st1=$(metric vkv_api_enqueue_statements_total); rows1=$(metric vkv_api_enqueue_rows_total)
+sk1=$(metric vkv_api_auth_lookups_skipped_total)
 api_rps=$(awk '/^Requests\/sec/ {print $2}' "$T/wrk.out")
 non2xx=$(awk '/Non-2xx/ {print $5}' "$T/wrk.out")
 errs=$(grep -c 'Socket errors' "$T/wrk.out")
@@ -126,6 +128,8 @@ reqs=$(awk '/requests in/ {print $1}' "$T/wrk.out")
   printf "  group enqueue: %d statements for %d jobs, %.2f jobs per statement (VKV_ENQUEUE_GROUP_MAX=%s, VKV_ENQUEUE_GROUP_WAIT_US=%s)\n",
          s, r, s ? r / s : 0, ENVIRON["VKV_ENQUEUE_GROUP_MAX"] ? ENVIRON["VKV_ENQUEUE_GROUP_MAX"] : "64 default",
          ENVIRON["VKV_ENQUEUE_GROUP_WAIT_US"] ? ENVIRON["VKV_ENQUEUE_GROUP_WAIT_US"] : "0 default" }'
+[[ -n ${sk1:-} && -n ${sk0:-} && -n ${reqs:-} && $reqs -gt 0 ]] &&
+  echo "  key lookups left to the enqueue statement: $((sk1 - sk0)) of $reqs requests"
 [[ -n ${group_rps:-} ]] && awk -v g="$group_rps" -v n="$GROUP" -v c="$CONNS" -v s="$SECS" 'BEGIN {
   printf "api group enqueue (POST /v1/batches, %d images each, %d conns, %ds): %.1f req/s = %.0f jobs/s\n", n, c, s, g, g * n }'
 echo "raw INSERT (pgbench, same row, $CONNS clients, ${SECS}s):             ${raw_tps:-?} tps"

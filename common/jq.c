@@ -474,6 +474,12 @@ static int jq_thumb_ok(const struct jq_new_job *j)
     return j->thumb != NULL && j->thumb_len >= 1 && j->thumb_len <= JQ_THUMB_MAX;
 }
 
+/* a key the job's statement refused (jq_new_job.auth_key) */
+static int jq_key_refused(struct err *e)
+{
+    return err_set(e, JQ_ERR_NOT_FOUND, ERR_AUTH, "invalid_key", "unknown or revoked api key");
+}
+
 /* the fields of one job, checked before any statement */
 static int jq_job_check(const struct jq_new_job *j, struct err *e)
 {
@@ -486,6 +492,8 @@ static int jq_job_check(const struct jq_new_job *j, struct err *e)
     if (j->idempotency_key != NULL &&
         jq_str_ok(j->idempotency_key, JQ_IDEMPOTENCY_KEY_MAX, "idempotency key", e) != JQ_OK)
         return JQ_ERR_INVALID;
+    if (j->auth_key != NULL && (j->auth_key[0] == '\0' || strlen(j->auth_key) > JQ_KEY_MAX))
+        return jq_key_refused(e);
     if (j->input_len > JQ_INPUT_MAX || (j->input == NULL && j->input_len > 0))
         return err_set(e, JQ_ERR_INVALID, ERR_TOO_LARGE, "input_too_large",
                        "invalid input: %zu bytes (limit %zu)", j->input_len, JQ_INPUT_MAX);
@@ -518,7 +526,10 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         return rc;
 
     char ten[24], tier[24], batch[24], dl[24], ma[24];
-    const char *v[12] = {
+    unsigned char kh[crypto_hash_sha256_BYTES];
+    if (j->auth_key != NULL)
+        jq_key_hash(j->auth_key, kh);
+    const char *v[13] = {
         pgx_i64(ten, j->tenant_id),
         j->task,
         j->model,
@@ -531,17 +542,24 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         j->deadline_ms ? pgx_i64(dl, j->deadline_ms) : NULL,
         pgx_i64(ma, j->max_attempts ? j->max_attempts : jq_conn(c)->max_attempts),
         jq_thumb_ok(j) ? (const char *)j->thumb : NULL,
+        j->auth_key != NULL ? (const char *)kh : NULL,
     };
-    int lens[12] = {0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0, (int)j->thumb_len};
-    int fmts[12] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+    int lens[13] = {
+        0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0, (int)j->thumb_len, (int)sizeof(kh)};
+    int fmts[13] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1};
     if (j->idempotency_key == NULL && j->batch_id == 0) {
         /* the cheaper statement: no idempotency or batch step */
-        const char *pv[10] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[9], v[10], v[11]};
-        int pl[10] = {0, 0, 0, 0, 0, lens[5], 0, 0, 0, lens[11]};
-        int pf[10] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
-        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 10, pv, pl, pf, 0, e);
+        const char *pv[11] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[9], v[10], v[11], v[12]};
+        int pl[11] = {0, 0, 0, 0, 0, lens[5], 0, 0, 0, lens[11], lens[12]};
+        int pf[11] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1};
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 11, pv, pl, pf, 0, e);
         if (r == NULL) {
             return jq_enqueue_fail(c, e);
+        }
+        if (PQntuples(r) == 0) {
+            /* only a refused key writes nothing here */
+            pgx_reset(c);
+            return jq_key_refused(e);
         }
         *job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         jq_conn(c)->depth_added[j->tier]++;
@@ -551,7 +569,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
     /* an idempotency race (the other insert committed after our snapshot)
      * answers no row: the second run sees it */
     for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 12, v, lens, fmts, 0, e);
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 13, v, lens, fmts, 0, e);
         if (r == NULL) {
             return jq_enqueue_fail(c, e);
         }
@@ -560,7 +578,10 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
             continue;
         }
         if (PQgetisnull(r, 0, 0)) {
+            int refused = atoi(PQgetvalue(r, 0, 1)) == 2;
             pgx_reset(c);
+            if (refused)
+                return jq_key_refused(e);
             return err_set(e, JQ_ERR_NOT_FOUND, ERR_NOT_FOUND, "not_found", "unknown batch: %lld",
                            (long long)j->batch_id);
         }
@@ -765,7 +786,8 @@ static char *jq_int_array(const int64_t *v, const int *isnull, int n)
 /*
  * jq_enqueue_rows_plain over rows[idx[0..m)], none with an idempotency key:
  * ia and arr are jq_rows_exec's arrays (tenants, tiers, deadlines, max
- * attempts; tasks, models, params, inputs, types, keys, thumbnails).  The
+ * attempts; tasks, models, params, inputs, types, keys, thumbnails, API
+ * key hashes).  The
  * distinct (tenant, tier) and (model, tier) pairs are found here, so the
  * statement needs no DISTINCT or window.  Sets each row's rc and id, or
  * returns the statement's error (no row written).
@@ -803,8 +825,8 @@ static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx
          *pra = jq_i64_array(pr, np), *wma = jq_text_array(wm, nw), *wta = jq_i64_array(wt, nw);
     /* $1 tenants $2 tasks $3 models $4 tiers $5 params $6 inputs $7 types
      * $8 deadlines $9 max attempts $10 thumbnails $11 pairs $12 ranks
-     * $13/$14 fairness pairs $15/$16 wake-up pairs */
-    const char *v[16] = {ia[0],
+     * $13/$14 fairness pairs $15/$16 wake-up pairs $17 API keys */
+    const char *v[17] = {ia[0],
                          (const char *)arr[0],
                          (const char *)arr[1],
                          ia[1],
@@ -819,12 +841,28 @@ static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx
                          pta,
                          pra,
                          wma,
-                         wta};
-    int lens[16] = {0, (int)alen[0], (int)alen[1], 0, (int)alen[2], (int)alen[3], (int)alen[4], 0,
-                    0, (int)alen[6]};
-    int fmts[16] = {0, 1, 1, 0, 1, 1, 1, 0, 0, 1};
+                         wta,
+                         (const char *)arr[7]};
+    int lens[17] = {0,
+                    (int)alen[0],
+                    (int)alen[1],
+                    0,
+                    (int)alen[2],
+                    (int)alen[3],
+                    (int)alen[4],
+                    0,
+                    0,
+                    (int)alen[6],
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    (int)alen[7]};
+    int fmts[17] = {0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1};
     int rc = JQ_OK;
-    PGresult *res = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS_PLAIN, 16, v, lens, fmts, 0, e);
+    PGresult *res = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS_PLAIN, 17, v, lens, fmts, 0, e);
     if (res == NULL) {
         rc = jq_enqueue_fail(c, e);
     } else if (PQntuples(res) != m) {
@@ -834,9 +872,13 @@ static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx
     } else {
         for (int k = 0; k < m; k++) {
             struct jq_row *w = &rows[idx[k]];
+            w->existed = 0;
+            if (PQgetisnull(res, k, 0)) {
+                w->rc = jq_key_refused(&w->e); /* the row's key: nothing written */
+                continue;
+            }
             w->rc = JQ_OK;
             w->id = strtoll(PQgetvalue(res, k, 0), NULL, 10);
-            w->existed = 0;
         }
         pgx_reset(c);
     }
@@ -860,15 +902,16 @@ static int jq_rows_exec_plain(struct pgx *c, struct jq_row *rows, const int *idx
  */
 static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int m, struct err *e)
 {
-    const uint8_t **pv = calloc((size_t)m * 7, sizeof(*pv));
-    size_t *pl = calloc((size_t)m * 7, sizeof(*pl));
+    const uint8_t **pv = calloc((size_t)m * 8, sizeof(*pv));
+    size_t *pl = calloc((size_t)m * 8, sizeof(*pl));
     int64_t *iv = calloc((size_t)m * 4, sizeof(*iv));
     int *inull = calloc((size_t)m, sizeof(*inull));
-    uint8_t *arr[7] = {0};
-    size_t alen[7] = {0};
+    unsigned char(*kh)[crypto_hash_sha256_BYTES] = calloc((size_t)m, sizeof(*kh));
+    uint8_t *arr[8] = {0};
+    size_t alen[8] = {0};
     char *ia[4] = {0};
     int rc = JQ_OK;
-    if (pv == NULL || pl == NULL || iv == NULL || inull == NULL) {
+    if (pv == NULL || pl == NULL || iv == NULL || inull == NULL || kh == NULL) {
         rc = err_set(e, JQ_ERR, ERR_UNAVAILABLE, "out_of_memory", "out of memory (enqueue)");
         goto out;
     }
@@ -884,15 +927,20 @@ static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int 
         pl[(size_t)3 * m + k] = j->input_len;
         pv[(size_t)6 * m + k] = jq_thumb_ok(j) ? j->thumb : NULL;
         pl[(size_t)6 * m + k] = jq_thumb_ok(j) ? j->thumb_len : 0;
+        if (j->auth_key != NULL) {
+            jq_key_hash(j->auth_key, kh[k]);
+            pv[(size_t)7 * m + k] = kh[k];
+            pl[(size_t)7 * m + k] = sizeof(kh[k]);
+        }
         iv[k] = j->tenant_id;
         iv[m + k] = j->tier;
         iv[2 * m + k] = j->deadline_ms;
         inull[k] = j->deadline_ms == 0;
         iv[3 * m + k] = j->max_attempts ? j->max_attempts : jq_conn(c)->max_attempts;
     }
-    static const uint32_t oids[7] = {JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_BYTEA,
-                                     JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_BYTEA};
-    for (int f = 0; f < 7; f++) {
+    static const uint32_t oids[8] = {JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_TEXT,  JQ_OID_BYTEA,
+                                     JQ_OID_TEXT, JQ_OID_TEXT, JQ_OID_BYTEA, JQ_OID_BYTEA};
+    for (int f = 0; f < 8; f++) {
         arr[f] = jq_array_bin(oids[f], m, pv + (size_t)f * m, pl + (size_t)f * m, &alen[f]);
         if (arr[f] == NULL || alen[f] > INT32_MAX) {
             rc = err_set(e, JQ_ERR_INVALID, ERR_TOO_LARGE, "input_too_large",
@@ -915,8 +963,8 @@ static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int 
         goto out;
     }
     /* $1 tenants $2 tasks $3 models $4 tiers $5 params $6 inputs $7 types
-     * $8 keys $9 deadlines $10 max attempts $11 thumbnails */
-    const char *v[11] = {ia[0],
+     * $8 keys $9 deadlines $10 max attempts $11 thumbnails $12 API keys */
+    const char *v[12] = {ia[0],
                          (const char *)arr[0],
                          (const char *)arr[1],
                          ia[1],
@@ -926,12 +974,13 @@ static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int 
                          (const char *)arr[5],
                          ia[2],
                          ia[3],
-                         (const char *)arr[6]};
-    int lens[11] = {
+                         (const char *)arr[6],
+                         (const char *)arr[7]};
+    int lens[12] = {
         0, (int)alen[0], (int)alen[1], 0, (int)alen[2], (int)alen[3], (int)alen[4], (int)alen[5], 0,
-        0, (int)alen[6]};
-    int fmts[11] = {0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1};
-    PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS, 11, v, lens, fmts, 0, e);
+        0, (int)alen[6], (int)alen[7]};
+    int fmts[12] = {0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1};
+    PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_ROWS, 12, v, lens, fmts, 0, e);
     if (r == NULL) {
         rc = jq_enqueue_fail(c, e);
         goto out;
@@ -945,7 +994,10 @@ static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int 
     for (int k = 0; k < m; k++) {
         struct jq_row *w = &rows[idx[k]];
         if (PQgetisnull(r, k, 0)) {
-            w->rc = JQ_EMPTY;
+            if (atoi(PQgetvalue(r, k, 1)) == 2)
+                w->rc = jq_key_refused(&w->e);
+            else
+                w->rc = JQ_EMPTY;
             continue;
         }
         w->rc = JQ_OK;
@@ -954,10 +1006,11 @@ static int jq_rows_exec(struct pgx *c, struct jq_row *rows, const int *idx, int 
     }
     pgx_reset(c);
 out:
-    for (int f = 0; f < 7; f++)
+    for (int f = 0; f < 8; f++)
         free(arr[f]);
     for (int f = 0; f < 4; f++)
         free(ia[f]);
+    free(kh);
     free(pv);
     free(pl);
     free(iv);

@@ -168,6 +168,11 @@ struct jq_new_job {
     int max_attempts;            /* 0 = default */
     const uint8_t *thumb;        /* the dashboard's WebP thumbnail, NULL = none; */
     size_t thumb_len;            /* written in the job's statement (jq_job_enqueue*) */
+    /* NULL: the caller looked the tenant's API key up.  Else that key,
+     * checked by the job's own statement (jq_job_enqueue, _rows): unknown,
+     * revoked or another tenant's, nothing is written and the call answers
+     * JQ_ERR_NOT_FOUND with class ERR_AUTH and code "invalid_key" */
+    const char *auth_key;
 };
 
 /*

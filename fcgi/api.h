@@ -94,6 +94,13 @@ struct api_req {
     /* set by auth */
     struct api_tenant tenant;
     int authed;
+    /* the key came from the process's cache, not yet re-checked: the
+     * enqueue statement checks it (jq_new_job.auth_key), else the first
+     * reply head runs auth_settle (the lookup; a refused key turns the
+     * reply into 401).  Cleared once decided. */
+    int auth_deferred;
+    int (*auth_settle)(struct api_req *r);
+    struct api_ctx *auth_ctx;
     int long_held;           /* holds a long-request slot (api_long.c) */
     const char *remote_addr; /* REMOTE_ADDR, NULL when absent */
     /* response state */
@@ -243,7 +250,10 @@ struct api_ctx {
 
 typedef int (*api_handler_fn)(struct api_ctx *ctx, struct api_req *r);
 
-enum api_auth { API_AUTH_NONE = 0, API_AUTH_TENANT = 1, API_AUTH_ADMIN = 2 };
+/* API_AUTH_ENQUEUE: a tenant key, as TENANT, but a key this process
+ * looked up in the last API_KEY_CACHE_MS is not looked up again: the
+ * enqueue statement itself re-checks it (fcgi/README.md "Group enqueue") */
+enum api_auth { API_AUTH_NONE = 0, API_AUTH_TENANT = 1, API_AUTH_ADMIN = 2, API_AUTH_ENQUEUE = 3 };
 
 /* a route that enqueues no job has no default tier */
 #define API_TIER_NONE (-1)

@@ -297,6 +297,13 @@ int api_limit_auth_blocked(struct pgx *db, const char *addr, const char *key, in
 /* counts one failed key lookup from addr */
 void api_limit_auth_failed(const char *addr);
 
+/* the enqueue statement refused r's deferred key (api_job.c): forgets it
+ * in the key cache and counts a failed authentication; cannot fail */
+void api_auth_refused(struct api_req *r);
+
+/* how many key lookups this process left to an enqueue statement (api_db.c) */
+long long api_auth_lookups_skipped(void);
+
 /* takes one request token of the tenant: 1, or 0 with *retry_after set */
 int api_limit_tenant_take(int64_t tenant, int *retry_after);
 

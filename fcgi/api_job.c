@@ -316,6 +316,8 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
     j.thumb = spec->image.thumb;
     j.thumb_len = spec->image.thumb ? spec->image.thumb_len : 0;
     *existed = 0;
+    if (r->auth_deferred)
+        j.auth_key = r->auth_key; /* the statement checks it (api_db.c) */
     int rc;
     if (batch_id != 0) { /* inside the batch's transaction, on its connection */
         rc = jq_job_enqueue(ctx->db, &j, job_id, existed, e);
@@ -330,6 +332,10 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
         *job_id = row.id;
         *existed = row.existed;
     }
+    if (j.auth_key != NULL && rc == JQ_OK)
+        r->auth_deferred = 0;
+    else if (j.auth_key != NULL && rc == JQ_ERR_NOT_FOUND && e != NULL && e->cls == ERR_AUTH)
+        api_auth_refused(r);
     /* a long route's thumbnail is made after the reply (api_after_reply) */
     if (rc == JQ_OK && !*existed && spec->image.thumb == NULL &&
         spec->image.thumb_src.rgb != NULL) {

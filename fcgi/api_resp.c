@@ -80,6 +80,10 @@ static int out_write(struct api_req *r, const char *p, size_t n)
 static int send_head(struct api_req *r, int status, const char *ctype, size_t len,
                      const char *extra)
 {
+    /* a cached key nothing re-checked yet: looked up now; refused, the
+     * settle replied 401 instead and this reply is dropped */
+    if (r->auth_deferred && r->auth_settle != NULL && r->auth_settle(r) != API_OK)
+        return API_ERR;
     CM_ASSERT(r->status == 0);
     r->status = status;
     char head[512];

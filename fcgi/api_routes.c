@@ -1,7 +1,8 @@
 /*
  * api_routes.c: the route table of vkv-api.  Order matters only between
  * patterns that overlap (none do today).  auth: NONE (health, metrics),
- * TENANT (any valid key), ADMIN (an admin key).  tier: the default tier of
+ * TENANT (any valid key), ADMIN (an admin key), ENQUEUE (a valid key, which
+ * the enqueue statement may check instead of a lookup of its own).  tier: the default tier of
  * the jobs a route enqueues (a person waits on the synchronous routes:
  * IMMEDIATE; an album is BACKGROUND), overridden by X-Priority or the
  * body's "tier"/"priority" (api_job_tier); API_TIER_NONE: enqueues nothing.
@@ -18,7 +19,7 @@
 #include <stddef.h>
 
 static const struct api_route api_routes[] = {
-    {"POST", "/v1/jobs", API_AUTH_TENANT, JQ_TIER_INTERACTIVE, api_h_jobs_create},
+    {"POST", "/v1/jobs", API_AUTH_ENQUEUE, JQ_TIER_INTERACTIVE, api_h_jobs_create},
     {"GET", "/v1/jobs", API_AUTH_TENANT, API_TIER_NONE, api_h_jobs_list},
     {"GET", "/v1/jobs/{}", API_AUTH_TENANT, API_TIER_NONE, api_h_jobs_get},
     {"DELETE", "/v1/jobs/{}", API_AUTH_TENANT, API_TIER_NONE, api_h_jobs_cancel},

@@ -167,6 +167,7 @@ int api_h_metrics(struct api_ctx *ctx, struct api_req *r)
     long long st = 0, rows = 0;
     int waiting = 0;
     api_group_stats(&st, &rows, &waiting);
+    long long skipped = api_auth_lookups_skipped();
     const char *own = ar_printf(ctx->ar,
                                 "# HELP vkv_api_enqueue_statements_total single-job enqueue "
                                 "statements of this vkv-api process\n"
@@ -179,8 +180,12 @@ int api_h_metrics(struct api_ctx *ctx, struct api_req *r)
                                 "# HELP vkv_api_enqueue_waiting jobs waiting for a group "
                                 "enqueue statement now\n"
                                 "# TYPE vkv_api_enqueue_waiting gauge\n"
-                                "vkv_api_enqueue_waiting %d\n",
-                                st, rows, waiting);
+                                "vkv_api_enqueue_waiting %d\n"
+                                "# HELP vkv_api_auth_lookups_skipped_total key lookups left to "
+                                "the enqueue statement (a key this process saw lately)\n"
+                                "# TYPE vkv_api_auth_lookups_skipped_total counter\n"
+                                "vkv_api_auth_lookups_skipped_total %lld\n",
+                                st, rows, waiting, skipped);
     char *all = own ? ar_printf(ctx->ar, "%s%s", text, own) : NULL;
     int rc = all ? api_reply_text(r, 200, "text/plain; version=0.0.4", all, strlen(all))
                  : api_reply_text(r, 200, "text/plain; version=0.0.4", text, strlen(text));

@@ -74,13 +74,22 @@ SELECT coalesce((SELECT depth_cached FROM fresh),
 -- name: jq_enqueue
 -- $1 tenant, $2 task, $3 model, $4 tier, $5 params json text, $6 input bytea,
 -- $7 input type, $8 idempotency key, $9 batch id, $10 deadline ms,
--- $11 max attempts, $12 the WebP thumbnail (NULL = none; written with the
--- job, so one statement and one commit).  Returns (id, existed) or, for a
--- batch that is not the tenant's, one row (NULL, false); no row: an
--- idempotency race, run again.
+-- $11 max attempts, $12 the thumbnail (NULL = none; written with the
+-- job, so one statement and one commit), $13 the SHA-256 of the API key
+-- that asked (NULL = the caller looked the key up already): the key must
+-- still be the tenant's and not revoked, else nothing is written (vkv-api
+-- skips its own lookup for a key it saw recently, fcgi/README.md).
+-- Returns (id, existed) or one row (NULL, 0) for a batch that is not the
+-- tenant's, (NULL, 2) for a refused key; no row: an idempotency race, run
+-- again.
 WITH b AS MATERIALIZED (
-    SELECT ($9::bigint IS NULL OR EXISTS (
-                SELECT 1 FROM batches WHERE id = $9::bigint AND tenant_id = $1::bigint)) AS ok
+    SELECT ka.key_ok AND ($9::bigint IS NULL OR EXISTS (
+                SELECT 1 FROM batches WHERE id = $9::bigint AND tenant_id = $1::bigint)) AS ok,
+           ka.key_ok
+      FROM (SELECT $13::bytea IS NULL OR EXISTS (
+                SELECT 1 FROM api_keys a
+                 WHERE a.key_hash = $13::bytea AND a.revoked_at IS NULL
+                   AND a.tenant_id = $1::bigint) AS key_ok) ka
 ),
 k AS (
     INSERT INTO idempotency (tenant_id, key, job_id)
@@ -131,7 +140,7 @@ SELECT i.job_id, 1
  WHERE b.ok AND $8::text IS NOT NULL AND i.tenant_id = $1::bigint
    AND i.key = $8::text AND NOT EXISTS (SELECT 1 FROM k)
 UNION ALL
-SELECT NULL, 0 FROM b WHERE NOT b.ok
+SELECT NULL, CASE WHEN b.key_ok THEN 0 ELSE 2 END FROM b WHERE NOT b.ok
 
 -- name: jq_enqueue_plain
 -- jq_enqueue for a job with no idempotency key and no batch (most single
@@ -140,11 +149,20 @@ SELECT NULL, 0 FROM b WHERE NOT b.ok
 -- fifth of the statement even when they do nothing (pgbench: 111-115 us
 -- of CPU per enqueue against 134-146).  $1 tenant, $2 task, $3 model,
 -- $4 tier, $5 params json text, $6 input bytea, $7 input type,
--- $8 deadline ms, $9 max attempts, $10 the thumbnail (NULL = none).
--- Returns (id, existed = 0).
-WITH fk AS MATERIALIZED (
+-- $8 deadline ms, $9 max attempts, $10 the thumbnail (NULL = none), $11
+-- the SHA-256 of the API key that asked (NULL = the caller looked it up;
+-- else checked as jq_enqueue's $13).
+-- Returns (id, existed = 0), or no row for a refused key (nothing written).
+WITH ka AS MATERIALIZED (
+    SELECT 1 AS ok
+     WHERE $11::bytea IS NULL OR EXISTS (
+               SELECT 1 FROM api_keys a
+                WHERE a.key_hash = $11::bytea AND a.revoked_at IS NULL
+                  AND a.tenant_id = $1::bigint)
+),
+fk AS MATERIALIZED (
     -- an index probe whatever the statistics (migration 0005)
-    SELECT job_fair_key($1::bigint, $4::smallint) AS v
+    SELECT job_fair_key($1::bigint, $4::smallint) AS v FROM ka
 ),
 ins AS (
     INSERT INTO jobs (tenant_id, task, model, tier, fair_key, params, input, input_type,
@@ -223,31 +241,38 @@ SELECT u.id, (SELECT count(*) FROM nt) + (SELECT count(*) FROM th) AS side
 -- text[], $4 tiers smallint[], $5 params text[] (NULL = {}), $6 inputs
 -- bytea[], $7 input types text[], $8 idempotency keys text[] (NULL =
 -- none), $9 deadlines ms int[] (NULL = none), $10 max attempts int[],
--- $11 thumbnails bytea[] (NULL = none).
+-- $11 thumbnails bytea[] (NULL = none), $12 the asking API keys' SHA-256
+-- bytea[] (NULL = looked up by the caller; else checked as jq_enqueue's
+-- $13, and a refused row writes nothing).
 -- Returns one row per input row in order: (id, existed).  An idempotency
 -- key used before (or by an earlier row of this statement) answers the
 -- first job's id with existed = 1 and writes nothing; NULL id: the key's
--- first insert committed after our snapshot (a race; run that row again).
+-- first insert committed after our snapshot (a race; run that row again),
+-- or with existed = 2 a refused API key.
 -- Fair keys and wake-ups as jq_enqueue: per tenant and tier one fairness
 -- lookup, the rows a quantum apart in their order; per model and tier one
 -- wake-up test on a snapshot that predates the insert.
 WITH x AS MATERIALIZED (
     SELECT x.n, x.ten, x.task, x.model, x.tier, x.p, x.i, x.t, x.k, x.dl, x.ma, x.th,
-           nextval('job_id_seq') AS id
+           nextval('job_id_seq') AS id,
+           x.kh IS NULL OR EXISTS (
+               SELECT 1 FROM api_keys a
+                WHERE a.key_hash = x.kh AND a.revoked_at IS NULL AND a.tenant_id = x.ten) AS key_ok
       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[],
-                  $6::bytea[], $7::text[], $8::text[], $9::int[], $10::int[], $11::bytea[])
-           WITH ORDINALITY AS x(ten, task, model, tier, p, i, t, k, dl, ma, th, n)
+                  $6::bytea[], $7::text[], $8::text[], $9::int[], $10::int[], $11::bytea[],
+                  $12::bytea[])
+           WITH ORDINALITY AS x(ten, task, model, tier, p, i, t, k, dl, ma, th, kh, n)
      ORDER BY x.n
 ),
 k AS (
     INSERT INTO idempotency (tenant_id, key, job_id)
-    SELECT x.ten, x.k, x.id FROM x WHERE x.k IS NOT NULL ORDER BY x.n
+    SELECT x.ten, x.k, x.id FROM x WHERE x.k IS NOT NULL AND x.key_ok ORDER BY x.n
     ON CONFLICT DO NOTHING
     RETURNING tenant_id, key, job_id
 ),
 nw AS MATERIALIZED (
     SELECT x.* FROM x
-     WHERE x.k IS NULL OR EXISTS (SELECT 1 FROM k WHERE k.job_id = x.id)
+     WHERE x.key_ok AND (x.k IS NULL OR EXISTS (SELECT 1 FROM k WHERE k.job_id = x.id))
 ),
 fk AS MATERIALIZED (
     SELECT g.ten, g.tier, job_fair_key(g.ten, g.tier) AS v
@@ -279,13 +304,16 @@ th AS (
 nt AS MATERIALIZED (
     SELECT pg_notify('vkv_job_new', wake.model) AS x FROM wake
 )
-SELECT CASE WHEN x.k IS NULL OR kk.job_id = x.id THEN x.id
+SELECT CASE WHEN NOT x.key_ok THEN NULL
+            WHEN x.k IS NULL OR kk.job_id = x.id THEN x.id
             ELSE coalesce(kk.job_id, i.job_id) END AS id,
-       CASE WHEN x.k IS NULL OR kk.job_id = x.id THEN 0 ELSE 1 END AS existed,
+       CASE WHEN NOT x.key_ok THEN 2
+            WHEN x.k IS NULL OR kk.job_id = x.id THEN 0 ELSE 1 END AS existed,
        (SELECT count(*) FROM nt) + (SELECT count(*) FROM th) + (SELECT count(*) FROM ins) AS side
   FROM x
   LEFT JOIN k kk ON kk.tenant_id = x.ten AND kk.key = x.k
-  LEFT JOIN idempotency i ON x.k IS NOT NULL AND i.tenant_id = x.ten AND i.key = x.k
+  LEFT JOIN idempotency i ON x.key_ok AND x.k IS NOT NULL AND i.tenant_id = x.ten
+                         AND i.key = x.k
  ORDER BY x.n
 
 -- name: jq_enqueue_rows_plain
@@ -304,16 +332,21 @@ SELECT CASE WHEN x.k IS NULL OR kk.job_id = x.id THEN x.id
 -- int[], $10 thumbnails bytea[] (NULL = none), $11 each row's pair (1-based
 -- into $13/$14) int[], $12 each row's rank among its pair's rows (0-based)
 -- int[], $13/$14 the pairs' tenants bigint[] and tiers smallint[], $15/$16
--- the wake-up pairs' models text[] and tiers smallint[].
+-- the wake-up pairs' models text[] and tiers smallint[], $17 the asking API
+-- keys' SHA-256 bytea[] (NULL = looked up by the caller; else checked as
+-- jq_enqueue's $13, and a refused row writes nothing and answers NULL).
 -- Returns the ids in the rows' order.  Fair keys and wake-ups as
 -- jq_enqueue_rows.
 WITH x AS MATERIALIZED (
     SELECT x.n, x.ten, x.task, x.model, x.tier, x.p, x.i, x.t, x.dl, x.ma, x.th, x.g, x.r,
-           nextval('job_id_seq') AS id
+           CASE WHEN x.kh IS NULL OR EXISTS (
+                    SELECT 1 FROM api_keys a
+                     WHERE a.key_hash = x.kh AND a.revoked_at IS NULL AND a.tenant_id = x.ten)
+                THEN nextval('job_id_seq') END AS id
       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[],
                   $6::bytea[], $7::text[], $8::int[], $9::int[], $10::bytea[], $11::int[],
-                  $12::int[])
-           WITH ORDINALITY AS x(ten, task, model, tier, p, i, t, dl, ma, th, g, r, n)
+                  $12::int[], $17::bytea[])
+           WITH ORDINALITY AS x(ten, task, model, tier, p, i, t, dl, ma, th, g, r, kh, n)
 ),
 fk AS MATERIALIZED (
     SELECT array_agg(job_fair_key(g.ten, g.tier) ORDER BY g.n) AS v,
@@ -333,10 +366,11 @@ ins AS (
            coalesce(x.p::jsonb, '{}'::jsonb), x.i, x.t, x.ma,
            now() + make_interval(secs => x.dl / 1000.0)
       FROM x, fk
+     WHERE x.id IS NOT NULL
 ),
 th AS (
     INSERT INTO job_thumbs (job_id, tenant_id, bytes)
-    SELECT x.id, x.ten, x.th FROM x WHERE x.th IS NOT NULL
+    SELECT x.id, x.ten, x.th FROM x WHERE x.th IS NOT NULL AND x.id IS NOT NULL
 )
 SELECT x.id, (SELECT count(*) FROM nt) AS side FROM x ORDER BY x.n
 

@@ -9,6 +9,9 @@
 #     job (one 202, the others 200 idempotent replays), the same key of
 #     another tenant another job, every thumbnail stored with its job;
 #     a small input is its own thumbnail, a larger one a 160-px WebP;
+#     a key cached by the process and then revoked gets 401 at once
+#     (1d: alone, in a group statement, with an idempotency key, with a
+#     bad body);
 #  2. a depth limit refuses a whole group with 429 tier_full and writes
 #     nothing;
 #  3. a crash between commit and reply: the statement is held by a table
@@ -67,7 +70,7 @@ printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","image_url":"%
 
 export VKV_MODELS_DIR=$T/models VKV_API_THREADS=12 VKV_LOG_LEVEL=info \
        VKV_ENQUEUE_GROUP_LEADERS=1 VKV_ENQUEUE_GROUP_WAIT_US=1000000 \
-       VKV_RATE_LIMIT=100000 VKV_RATE_BURST=100000
+       VKV_RATE_LIMIT=100000 VKV_RATE_BURST=100000 VKV_AUTH_FAIL_RATE=1000
 api_start() { # api_start [NAME=VALUE ...]: (re)starts the one vkv-api
   env "$@" VKV_API_SOCKET="$T/api.sock" "$BIN/vkv-api" >>"$T/api.log" 2>&1 &
   API_PID=$!
@@ -250,6 +253,50 @@ w, h = (v & 0x3fff for v in struct.unpack("<HH", d[26:30]))
 assert (w, h) == (160, 160), (w, h)' "$T/thb.body"
 check $? "a 300x300 PNG job's thumbnail is a 160x160 WebP" "job ${ibig:-?}: $(head -c 300 "$T/thb.hdr")"
 sql "delete from jobs where id = ${ibig:-0}; delete from job_thumbs where job_id = ${ibig:-0}" >/dev/null
+
+# --- 1d. a key this process saw lately skips its lookup on POST /v1/jobs:
+# the statement re-checks it, so a revoked key still gets 401 at once and
+# writes nothing, alone, inside a group, with an idempotency key of an
+# earlier job, and with a request that fails before its enqueue
+KR=$("$BIN/vkv-admin" key create alice | tail -1)
+KRID=$(sql "select max(id) from api_keys")
+revoke() { sql "update api_keys set revoked_at = $1 where id = $KRID" >/dev/null; }
+# warm KR: looked up (the key's first request after a refusal), cached, 202
+warm() { revoke NULL; post "$1" "$KR" "${2:-}"; [[ $(code "$1") == 202 ]]; }
+jobs_now() { sql "select count(*) from jobs"; }
+warm w1 && revoke 'now()'
+sk0=$(metric vkv_api_auth_lookups_skipped_total)
+n0=$(jobs_now); post r1 "$KR"; n1=$(jobs_now)
+sk1=$(metric vkv_api_auth_lookups_skipped_total)
+[[ $(code w1) == 202 && $(code r1) == 401 && $(field r1 error.code) == invalid_key && $n0 == "$n1" &&
+   $((sk1 - sk0)) == 1 ]]
+check $? "a cached key revoked: the next POST /v1/jobs (its lookup skipped) gets 401 invalid_key, nothing written" \
+  "warm $(code w1), revoked $(code r1) $(head -c 200 "$T/r1.body"), jobs $n0 -> $n1, lookups skipped $sk0 -> $sk1"
+warm w2 && revoke 'now()'
+n0=$(jobs_now)
+lock_on || nok "the test's table lock"
+post g0 "$KA" & q0=$!
+until_eq 1 lock_waiters || nok "the first enqueue waits for the lock"
+post g1 "$KR" & q1=$!
+post g2 "$KA" & q2=$!
+until_eq 2 metric vkv_api_enqueue_waiting || nok "two requests wait for the group statement"
+lock_off
+wait $q0 $q1 $q2
+n1=$(jobs_now)
+[[ $(code w2) == 202 && $(code g0) == 202 && $(code g1) == 401 && $(code g2) == 202 &&
+   $(field g1 error.code) == invalid_key && $((n1 - n0)) == 2 ]]
+check $? "in a group statement the revoked key's row gets 401 and writes nothing, its neighbour 202" \
+  "codes $(code w2) $(code g0) $(code g1) $(code g2), jobs $n0 -> $n1"
+warm w3 kr-idem && revoke 'now()'
+post r3 "$KR" kr-idem
+[[ $(code w3) == 202 && $(code r3) == 401 ]]
+check $? "a revoked cached key gets 401, not the replay of its earlier job" "$(code w3) $(code r3)"
+warm w4 && revoke 'now()'
+c=$(curl -s -o "$T/r4.body" -w '%{http_code}' --max-time 20 -H "Authorization: Bearer $KR" \
+  -H 'Content-Type: application/json' --data-binary '{"task":"detect"}' "$U/v1/jobs")
+[[ $(code w4) == 202 && $c == 401 ]] && grep -q invalid_key "$T/r4.body"
+check $? "a revoked cached key with a bad body gets 401, not the body's 400" "$(code w4) $c $(head -c 200 "$T/r4.body")"
+revoke 'now()'
 
 # --- 2. the depth limit refuses a whole group -----------------------------
 api_stop
