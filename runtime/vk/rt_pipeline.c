@@ -14,6 +14,8 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,28 +254,40 @@ void rt_pipeline_fini(struct rt_pipes *ps)
     }
 }
 
-/* the pipeline for (shader, spec), created on first use; NULL with e set */
-VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint32_t *spec,
-                           int n_spec, int n_bind, uint32_t texel_mask, struct err *e)
+/* one pipeline to create: its create info points into the struct itself */
+struct pipe_job {
+    enum rt_shader_id sh;
+    uint32_t spec[RT_MAX_SPEC];
+    int n_spec;
+    VkSpecializationMapEntry map[RT_MAX_SPEC];
+    VkSpecializationInfo si;
+    VkComputePipelineCreateInfo ci;
+    VkPipeline pipe;
+    VkResult r;
+};
+
+static int pipe_find(const struct rt_pipes *ps, enum rt_shader_id sh, const uint32_t *spec,
+                     int n_spec)
 {
-    struct rt_gpu *g = ps->gpu;
     for (int i = 0; i < ps->n_pipes; i++) {
-        struct rt_pipe *p = &ps->pipes[i];
+        const struct rt_pipe *p = &ps->pipes[i];
         if (p->shader == sh && p->n_spec == n_spec &&
             (n_spec == 0 || memcmp(p->spec, spec, (size_t)n_spec * sizeof(uint32_t)) == 0))
-            return p->pipe;
+            return i;
     }
-    if (ps->n_pipes >= RT_PIPE_MAX) {
-        err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "too_many_pipelines",
-                "too many distinct pipelines (limit %d)", RT_PIPE_MAX);
-        return VK_NULL_HANDLE;
-    }
+    return -1;
+}
+
+/* fills j (module and layout created now if missing); 0 or <0 with e set */
+static int pipe_job_init(struct rt_pipes *ps, struct pipe_job *j, enum rt_shader_id sh,
+                         const uint32_t *spec, int n_spec, int n_bind, uint32_t texel_mask,
+                         struct err *e)
+{
+    struct rt_gpu *g = ps->gpu;
     if ((int)sh < 0 || sh >= RT_SHADER_COUNT || n_bind < 1 || n_bind > RT_MAX_BINDINGS ||
-        n_spec > RT_MAX_SPEC) {
-        err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal", "invalid pipeline request %d/%d",
-                (int)sh, n_bind);
-        return VK_NULL_HANDLE;
-    }
+        n_spec < 0 || n_spec > RT_MAX_SPEC)
+        return err_set(e, RT_ERR_INVALID, ERR_INTERNAL, "internal",
+                       "invalid pipeline request %d/%d", (int)sh, n_bind);
     if (ps->modules[sh] == VK_NULL_HANDLE) {
         VkShaderModuleCreateInfo mci = {
             .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -283,28 +297,31 @@ VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint
         VkResult r = vkCreateShaderModule(g->dev, &mci, NULL, &ps->modules[sh]);
         if (r != VK_SUCCESS) {
             ps->modules[sh] = VK_NULL_HANDLE;
-            rt_vk_fail(r, "vkCreateShaderModule", __FILE__, __LINE__, e);
-            return VK_NULL_HANDLE;
+            return rt_vk_fail(r, "vkCreateShaderModule", __FILE__, __LINE__, e);
         }
     }
     VkDescriptorSetLayout dsl;
     VkPipelineLayout pl;
     if (rt_pipeline_layout(ps, n_bind, texel_mask, &dsl, &pl, e) < 0)
-        return VK_NULL_HANDLE;
-    VkSpecializationMapEntry map[RT_MAX_SPEC];
+        return e->status;
+    memset(j, 0, sizeof(*j));
+    j->sh = sh;
+    j->n_spec = n_spec;
+    if (n_spec) /* spec may be NULL then: memcpy's arguments must not be */
+        memcpy(j->spec, spec, (size_t)n_spec * sizeof(uint32_t));
     for (int i = 0; i < n_spec; i++)
-        map[i] = (VkSpecializationMapEntry){
+        j->map[i] = (VkSpecializationMapEntry){
             .constantID = (uint32_t)i,
             .offset = (uint32_t)(i * 4),
             .size = 4,
         };
-    VkSpecializationInfo si = {
+    j->si = (VkSpecializationInfo){
         .mapEntryCount = (uint32_t)n_spec,
-        .pMapEntries = map,
+        .pMapEntries = j->map,
         .dataSize = (size_t)n_spec * 4,
-        .pData = spec,
+        .pData = j->spec,
     };
-    VkComputePipelineCreateInfo ci = {
+    j->ci = (VkComputePipelineCreateInfo){
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage =
             {
@@ -312,21 +329,123 @@ VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = ps->modules[sh],
                 .pName = "main",
-                .pSpecializationInfo = n_spec ? &si : NULL,
+                .pSpecializationInfo = n_spec ? &j->si : NULL,
             },
         .layout = pl,
     };
-    struct rt_pipe *p = &ps->pipes[ps->n_pipes];
-    VkResult r = vkCreateComputePipelines(g->dev, ps->cache, 1, &ci, NULL, &p->pipe);
-    if (r != VK_SUCCESS) {
-        rt_vk_fail(r, "vkCreateComputePipelines", __FILE__, __LINE__, e);
+    return 0;
+}
+
+static void pipe_job_run(struct rt_pipes *ps, struct pipe_job *j)
+{
+    j->r = vkCreateComputePipelines(ps->gpu->dev, ps->cache, 1, &j->ci, NULL, &j->pipe);
+}
+
+/* appends a created job to the registry (the caller checked the room) */
+static VkPipeline pipe_add(struct rt_pipes *ps, const struct pipe_job *j)
+{
+    struct rt_pipe *p = &ps->pipes[ps->n_pipes++];
+    p->shader = j->sh;
+    p->n_spec = j->n_spec;
+    memset(p->spec, 0, sizeof(p->spec));
+    memcpy(p->spec, j->spec, sizeof(j->spec));
+    p->pipe = j->pipe;
+    return p->pipe;
+}
+
+/* the pipeline for (shader, spec), created on first use; NULL with e set */
+VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint32_t *spec,
+                           int n_spec, int n_bind, uint32_t texel_mask, struct err *e)
+{
+    int i = pipe_find(ps, sh, spec, n_spec);
+    if (i >= 0)
+        return ps->pipes[i].pipe;
+    if (ps->n_pipes >= RT_PIPE_MAX) {
+        err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "too_many_pipelines",
+                "too many distinct pipelines (limit %d)", RT_PIPE_MAX);
         return VK_NULL_HANDLE;
     }
-    p->shader = sh;
-    p->n_spec = n_spec;
-    memset(p->spec, 0, sizeof(p->spec));
-    if (n_spec) /* spec may be NULL then: memcpy's arguments must not be */
-        memcpy(p->spec, spec, (size_t)n_spec * sizeof(uint32_t));
-    ps->n_pipes++;
-    return p->pipe;
+    struct pipe_job j;
+    if (pipe_job_init(ps, &j, sh, spec, n_spec, n_bind, texel_mask, e) < 0)
+        return VK_NULL_HANDLE;
+    pipe_job_run(ps, &j);
+    if (j.r != VK_SUCCESS) {
+        rt_vk_fail(j.r, "vkCreateComputePipelines", __FILE__, __LINE__, e);
+        return VK_NULL_HANDLE;
+    }
+    return pipe_add(ps, &j);
+}
+
+/* the compile threads of rt_pipeline_prepare: each takes the next job */
+struct pipe_pool {
+    struct rt_pipes *ps;
+    struct pipe_job *jobs;
+    int n;
+    atomic_int next;
+};
+
+static void *pipe_worker(void *arg)
+{
+    struct pipe_pool *pp = arg;
+    for (int i; (i = atomic_fetch_add(&pp->next, 1)) < pp->n;)
+        pipe_job_run(pp->ps, &pp->jobs[i]);
+    return NULL;
+}
+
+/*
+ * Creates the missing pipelines of a plan before it is recorded, on up to
+ * RT_PIPE_THREADS threads: vkCreateComputePipelines is where llvmpipe
+ * compiles (LLVM JIT), which took nearly all of a model's load time
+ * (runtime/README.md), and the Vulkan spec lets several threads create
+ * pipelines at once (the cache is internally synchronised).
+ */
+int rt_pipeline_prepare(struct rt_pipes *ps, const struct rt_pipe_req *rq, int n, struct err *e)
+{
+    struct pipe_job *jobs = calloc((size_t)(n > 0 ? n : 1), sizeof(*jobs));
+    if (jobs == NULL)
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate pipeline jobs");
+    int nj = 0, rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (pipe_find(ps, rq[i].sh, rq[i].spec, rq[i].n_spec) >= 0)
+            continue;
+        int dup = 0;
+        for (int k = 0; k < nj && !dup; k++)
+            dup = jobs[k].sh == rq[i].sh && jobs[k].n_spec == rq[i].n_spec &&
+                  (rq[i].n_spec == 0 ||
+                   memcmp(jobs[k].spec, rq[i].spec, (size_t)rq[i].n_spec * 4) == 0);
+        if (dup)
+            continue;
+        if (ps->n_pipes + nj >= RT_PIPE_MAX)
+            rc = err_set(e, RT_ERR_TOO_LARGE, ERR_INTERNAL, "too_many_pipelines",
+                         "too many distinct pipelines (limit %d)", RT_PIPE_MAX);
+        else if (pipe_job_init(ps, &jobs[nj], rq[i].sh, rq[i].spec, rq[i].n_spec, rq[i].n_bind,
+                               rq[i].texel_mask, e) == 0)
+            nj++;
+        else
+            rc = e->status;
+    }
+    if (rc == 0 && nj > 0) {
+        struct pipe_pool pp = {.ps = ps, .jobs = jobs, .n = nj};
+        atomic_init(&pp.next, 0);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int nt = cpus < 1 ? 1 : (cpus > RT_PIPE_THREADS ? RT_PIPE_THREADS : (int)cpus);
+        nt = nt > nj ? nj : nt;
+        pthread_t th[RT_PIPE_THREADS];
+        int started = 0;
+        for (int t = 1; t < nt; t++) /* a thread that cannot start leaves its share here */
+            if (pthread_create(&th[started], NULL, pipe_worker, &pp) == 0)
+                started++;
+        pipe_worker(&pp);
+        for (int t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        for (int k = 0; k < nj; k++) {
+            if (jobs[k].r == VK_SUCCESS)
+                pipe_add(ps, &jobs[k]);
+            else if (rc == 0)
+                rc = rt_vk_fail(jobs[k].r, "vkCreateComputePipelines", __FILE__, __LINE__, e);
+        }
+    }
+    free(jobs);
+    return rc;
 }

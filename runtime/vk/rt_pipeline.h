@@ -59,6 +59,20 @@ void rt_pipeline_fini(struct rt_pipes *ps);
  * set when binding i is a uniform texel buffer */
 VkPipeline rt_pipeline_get(struct rt_pipes *ps, enum rt_shader_id sh, const uint32_t *spec,
                            int n_spec, int n_bind, uint32_t texel_mask, struct err *e);
+/* one pipeline a plan will use (rt_pipeline_prepare); spec borrowed */
+struct rt_pipe_req {
+    enum rt_shader_id sh;
+    const uint32_t *spec;
+    int n_spec, n_bind;
+    uint32_t texel_mask;
+};
+
+#define RT_PIPE_THREADS 4 /* compile threads of rt_pipeline_prepare, at most the CPUs */
+
+/* creates those of rq[0..n) not created yet (each once), on several
+ * threads, so rt_pipeline_get finds them; 0 or <0 with e set (the ones
+ * created before the failure are kept) */
+int rt_pipeline_prepare(struct rt_pipes *ps, const struct rt_pipe_req *rq, int n, struct err *e);
 /* the layouts for n_bind bindings with texel_mask (borrowed); 0 or <0 with e set */
 int rt_pipeline_layout(struct rt_pipes *ps, int n_bind, uint32_t texel_mask,
                        VkDescriptorSetLayout *dsl, VkPipelineLayout *pl, struct err *e);

@@ -118,6 +118,32 @@ static int build_list(const struct rt_record_ctx *p, const struct rt_graph *g, i
     return rc;
 }
 
+/* a dispatch's bindings that are uniform texel buffers, bit per binding */
+static uint32_t texel_mask(const struct rt_dispatch *x)
+{
+    uint32_t m = 0;
+    for (int j = 0; j < x->n_bind; j++)
+        if (x->bind[j].texel)
+            m |= 1u << j;
+    return m;
+}
+
+/* every pipeline of the list, created up front on several threads */
+static int prepare_pipelines(struct rt_pipes *pipes, const struct rt_build *b, struct err *e)
+{
+    struct rt_pipe_req *rq = calloc((size_t)(b->n > 0 ? b->n : 1), sizeof(*rq));
+    if (rq == NULL)
+        return err_set(e, RT_ERR_OOM, ERR_UNAVAILABLE, "out_of_memory",
+                       "could not allocate pipeline requests");
+    for (int i = 0; i < b->n; i++) {
+        const struct rt_dispatch *x = &b->d[i];
+        rq[i] = (struct rt_pipe_req){x->shader, x->spec, x->n_spec, x->n_bind, texel_mask(x)};
+    }
+    int rc = rt_pipeline_prepare(pipes, rq, b->n, e);
+    free(rq);
+    return rc;
+}
+
 /* records g; see rt_record.h */
 int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int rgb,
                     struct rt_rec *rec, struct err *e)
@@ -128,6 +154,11 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
     int rc = build_list(p, g, rgb, &b, e);
     if (rc < 0)
         return rc;
+    rc = prepare_pipelines(pipes, &b, e);
+    if (rc < 0) {
+        free(b.d);
+        return rc;
+    }
     VkResult r;
     VkDescriptorPoolSize ps[2] = {
         {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, (uint32_t)(b.n * RT_MAX_BINDINGS + 1)},
@@ -189,10 +220,7 @@ int rt_record_build(const struct rt_record_ctx *p, const struct rt_graph *g, int
     rec->n_barrier = 0;
     for (int i = 0; i < b.n; i++) {
         const struct rt_dispatch *x = &b.d[i];
-        uint32_t tmask = 0;
-        for (int j = 0; j < x->n_bind; j++)
-            if (x->bind[j].texel)
-                tmask |= 1u << j;
+        uint32_t tmask = texel_mask(x);
         VkPipeline pipe =
             rt_pipeline_get(pipes, x->shader, x->spec, x->n_spec, x->n_bind, tmask, e);
         VkDescriptorSetLayout dsl;
