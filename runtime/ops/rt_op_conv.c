@@ -15,6 +15,8 @@
 
 #define TRIP_MAX 60000   /* llvmpipe cuts loops after 65535 iterations per invocation */
 #define CW_BODY_MAX 1152 /* gemm_cw: unrolled vec4 FMA statements (K/4 x N/4 x RB) */
+#define NS_MAX 23        /* gemm_cw's NS path: columns (N % 4 != 0) */
+#define NS_ACC_MAX 64    /* gemm_cw's NS path: scalar accumulators (RB x N) */
 
 /* 0 f32, 1 f16, 2 i8 (matches the shader variant order) */
 int rt_wtype_of(const struct rt_tensor *t)
@@ -132,12 +134,70 @@ static int gemm_cw(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     d->spec[3] = rb;
     d->spec[4] = nd->n_in > 3;
     d->spec[5] = rnarrow;
-    d->n_spec = 6;
+    d->spec[6] = 0;  /* NS: off */
+    d->spec[7] = 64; /* LX */
+    d->n_spec = 8;
     bind_conv_io(b, d, nd);
     static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
     d->bind[0].texel = RT_TEXEL_RGBA32F;
     d->bind[1].texel = wfmt[wt];
     d->bind[5].texel = RT_TEXEL_RGBA32F;
+    d->flops = 2.0 * m * kk * n;
+    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
+    memcpy(d->push, &pc, sizeof(pc));
+    d->push_size = sizeof(pc);
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = 1;
+    d->groups[2] = 1;
+    return 1;
+}
+
+/*
+ * A narrow GEMM whose N is not a multiple of 4 (BlazeFace's detection
+ * heads, N = 2 and 6) on a CPU device: gemm_cw.comp's NS path (scalar
+ * columns, constant weight indices).  gemm.comp's scalar path put the
+ * columns along the SIMD lanes, 7 of 8 idle at N = 2: the two heads took
+ * 250 + 130 us for 0.17 MFLOP.  Rows per invocation and the workgroup size
+ * keep two workgroups or more (llvmpipe runs one per thread) where M
+ * allows.  No residual; K % 4 == 0 (x and the weights as texel buffers).
+ * Returns 1 when built, 0 when the layer does not qualify, <0 on error.
+ */
+static int gemm_ns(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, struct err *e)
+{
+    const struct rt_node *nd = &b->g->nodes[k];
+    uint64_t maxt = b->t->caps.max_texel_elements;
+    uint32_t k4 = kk / 4, rb = 8, lx = 64;
+    while (rb > 1 &&
+           ((uint64_t)k4 * n * rb > CW_BODY_MAX || rb * n > NS_ACC_MAX || (uint64_t)rb * 128 > m))
+        rb--;
+    if ((uint64_t)m <= (uint64_t)rb * 64)
+        lx = 32;
+    uint64_t gx = ((uint64_t)m + (uint64_t)rb * lx - 1) / ((uint64_t)rb * lx);
+    if (b->t->gpu_kernels || b->t->gemm_rb || !b->t->use_texel || n % 4 == 0 || n > NS_MAX ||
+        kk % 4 != 0 || nd->n_in > 3 || (uint64_t)k4 * n * rb > CW_BODY_MAX ||
+        b->reg[nd->in[0]].size / 16 > maxt || b->reg[nd->in[1]].size / 4 > maxt ||
+        gx > b->t->caps.max_wg_count[0])
+        return 0;
+    int wt = rt_wtype_of(&b->g->tensors[nd->in[1]]);
+    struct rt_dispatch *d = rt_build_add(b, (enum rt_shader_id)(RT_SHADER_GEMM_CW_F32 + wt), k, e);
+    if (d == NULL)
+        return e->status;
+    act_spec(d, nd);
+    d->spec[1] = k4;
+    d->spec[2] = 1; /* N4: unused by the NS path */
+    d->spec[3] = rb;
+    d->spec[4] = 0;
+    d->spec[5] = 0;
+    d->spec[6] = n;
+    d->spec[7] = lx;
+    d->n_spec = 8;
+    bind_conv_io(b, d, nd);
+    static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
+    d->bind[0].texel = RT_TEXEL_RGBA32F;
+    d->bind[1].texel = wfmt[wt];
+    /* binding 5 (the residual, unread at RES 0) must be a texel view: the
+       bias of N floats may hold less than one RGBA32F texel, x does not */
+    d->bind[5] = d->bind[0];
     d->flops = 2.0 * m * kk * n;
     struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
     memcpy(d->push, &pc, sizeof(pc));
@@ -165,6 +225,8 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
     if (texel && nd->n_in > 3 && (rnarrow % 4 != 0 || b->reg[nd->in[3]].size / 16 > maxt))
         texel = 0;
     int rc = gemm_cw(b, k, m, kk, n, texel, rnarrow, e);
+    if (rc == 0)
+        rc = gemm_ns(b, k, m, kk, n, e);
     if (rc != 0)
         return rc < 0 ? rc : 0;
     enum rt_shader_id sh =
@@ -188,6 +250,11 @@ static int gemm(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t n, 
             rb = 4;
             cb = 1;
         }
+        /* a layer of one workgroup (64 invocations: BlazeFace's 8x8 maps,
+           M = 64) would run on one llvmpipe thread: 4 rows give two */
+        if (!b->t->gpu_kernels &&
+            (uint64_t)((n + 4 * cb - 1) / (4 * cb)) * ((m + rb - 1) / rb) <= 64)
+            rb = 4;
         if (b->t->gemm_rb) {
             rb = b->t->gemm_rb;
             cb = b->t->gemm_cb;

@@ -310,6 +310,16 @@ static void conv_cases(void)
         {1, 5, 11, 96, 1, 1, 24, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU}, /* K 96, 6 rows */
         {2, 3, 7, 12, 1, 1, 20, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_NONE},  /* N 20, 7 rows */
         {1, 4, 9, 16, 1, 1, 8, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},  /* N 8, 8 rows */
+        /* N % 4 != 0 on CPU devices: gemm_cw's NS path (BlazeFace's heads 16x16x96 -> 2
+           and 8x8x96 -> 6; 2 and 1 rows, workgroups of 64 / 32), ragged rows, N 1 */
+        {1, 16, 16, 96, 1, 1, 2, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},
+        {1, 8, 8, 96, 1, 1, 6, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_NONE},
+        {2, 5, 7, 12, 1, 1, 3, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_RELU},
+        {1, 37, 41, 8, 1, 1, 7, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_SIGMOID}, /* 8 rows */
+        {1, 9, 9, 16, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU6},
+        /* one workgroup of 8-row gemm_tx blocks: 4 rows instead (8x8 maps) */
+        {1, 8, 8, 96, 1, 1, 96, 1, 1, 0, 0, 0, 0, 1, 1, 1, RT_ACT_RELU},
+        {2, 3, 5, 96, 1, 1, 96, 1, 1, 0, 0, 0, 0, 1, 1, 0, RT_ACT_NONE},
         /* depthwise 3x3 stride 1 / 2 (dwconv3.comp on CPU devices): ragged row
            and column tiles, several workgroup rows, C % 8 != 0, batch 2 */
         {1, 19, 37, 16, 3, 3, 16, 1, 1, 1, 1, 1, 1, 1, 16, 1, RT_ACT_RELU6},
