@@ -22,12 +22,16 @@
  * R8I uniform texel buffer by WTYPE; int8 unscaled), 2 bias, 3 scale
  * (per channel, int8 only), 4 y, 5 residual (RES).
  * Push: struct rt_push_conv (kh, kw, cg, cog, sh, dh, dw unused).
- * Spec: 0 ACT, 1 RES, 2 workgroup height (column tiles per workgroup, <= 8).
- * Grid: x = channel groups of 8, y = column tiles, z = n * row tiles.
+ * Spec: 0 ACT, 1 RES.
+ * Grid: x = channel groups of 8, y = the tiles (n, row tile, column tile
+ * flattened, column fastest) in groups of 8, z = 1.  The flat order keeps
+ * small maps' workgroup rows busy without a workgroup height per map size:
+ * that spec constant made one pipeline per map size, and each of these
+ * unrolled pipelines takes llvmpipe 50-110 ms to compile at model load.
  */
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-layout(local_size_x = 8, local_size_y_id = 2) in;
+layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int RES = 0;
 #ifndef OXB
@@ -56,12 +60,12 @@ layout(push_constant) uniform P {
 void main()
 {
     uint ch = gl_GlobalInvocationID.x;
-    uint ox0 = gl_GlobalInvocationID.y * OXB;
-    uint tiles = (p.oh + OYB - 1) / OYB;
-    uint z = gl_GlobalInvocationID.z;
+    uint tx = (p.ow + OXB - 1) / OXB, tiles = (p.oh + OYB - 1) / OYB;
+    uint t = gl_GlobalInvocationID.y, z = t / tx;
+    uint ox0 = (t - z * tx) * OXB;
     uint n = z / tiles;
     uint oy0 = (z - n * tiles) * OYB;
-    if (ch >= p.c || ox0 >= p.ow)
+    if (ch >= p.c || n >= p.n)
         return;
     float wk[K * K];
     [[unroll]] for (uint i = 0; i < K * K; i++)

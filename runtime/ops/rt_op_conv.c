@@ -352,9 +352,10 @@ static int first_rgb(struct rt_build *b, int k, const struct rt_push_conv *pc, s
  * Depthwise 3x3, stride 1 or 2, undilated, texel operands (dwconv3.comp):
  * one channel per SIMD lane and a tile of output pixels per invocation
  * (4 x 8 at stride 1, 4 x 4 at stride 2), so the tile's accumulators and
- * weights stay in registers.  Measured on lavapipe against dwconv.comp
- * (compute-shaders/README.md).  CPU family only: GPUs keep dwconv.comp
- * (not measured there).
+ * weights stay in registers; the tiles run flat along y (one pipeline per
+ * stride, activation and residual, whatever the map size).  Measured on lavapipe against
+ * dwconv.comp (compute-shaders/README.md).  CPU family only: GPUs keep dwconv.comp (not measured
+ * there).
  */
 static int dw3_ok(const struct rt_build *b, const struct rt_node *nd, const struct rt_push_conv *pc)
 {
@@ -375,12 +376,10 @@ static int dw3(struct rt_build *b, int k, const struct rt_push_conv *pc, struct 
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
     if (d == NULL)
         return e->status;
-    uint32_t tx = (pc->ow + oxb - 1) / oxb, ty = (pc->oh + oyb - 1) / oyb;
-    uint32_t ly = tx < 8 ? tx : 8; /* small maps: no idle workgroup rows */
+    uint64_t tx = (pc->ow + oxb - 1) / oxb, ty = (pc->oh + oyb - 1) / oyb;
     d->spec[0] = (uint32_t)nd->a.act;
     d->spec[1] = nd->n_in > 3;
-    d->spec[2] = ly;
-    d->n_spec = 3;
+    d->n_spec = 2;
     bind_conv_io(b, d, nd);
     static const int wfmt[] = {RT_TEXEL_R32F, RT_TEXEL_R16F, RT_TEXEL_R8I};
     d->bind[0].texel = RT_TEXEL_R32F;
@@ -388,8 +387,9 @@ static int dw3(struct rt_build *b, int k, const struct rt_push_conv *pc, struct 
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
     d->flops = 2.0 * pc->n * pc->oh * pc->ow * pc->co * 9;
-    uint64_t gx = (pc->c + 7) / 8, gy = (tx + ly - 1) / ly, gz = (uint64_t)pc->n * ty;
-    return conv_groups(b, d, nd, pc, gx, gy, gz, e);
+    /* the tiles flattened along y, 8 per workgroup column (dwconv3.comp) */
+    uint64_t gx = (pc->c + 7) / 8, gy = (pc->n * ty * tx + 7) / 8;
+    return conv_groups(b, d, nd, pc, gx, gy, 1, e);
 }
 
 static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int depthwise,
