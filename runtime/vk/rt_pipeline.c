@@ -3,7 +3,8 @@
  * rt_shaders.c), descriptor-set and pipeline layouts per binding count
  * (all storage buffers, one 128-byte push-constant range), compute
  * pipelines deduplicated by (shader, specialisation constants) and created
- * on first use, and the VkPipelineCache persisted to
+ * on first use or, for a whole plan, up front on several threads
+ * (rt_pipeline_prepare), and the VkPipelineCache persisted to
  *   <cache_dir>/pipelines-<device uuid>.bin
  * so later loads skip the driver's compile (llvmpipe's LLVM JIT).  The
  * caller chooses cache_dir (rt_device.c; none: not persisted).  See

@@ -3,7 +3,8 @@
  * rt_pipeline_): the embedded SPIR-V registry (rt_shaders.h), descriptor-
  * set and pipeline layouts by binding count and texel mask (one 128-byte
  * push-constant range), compute pipelines deduplicated by (shader,
- * specialisation constants) and created on first use, and the
+ * specialisation constants) and created on first use or up front on
+ * several threads (rt_pipeline_prepare), and the
  * VkPipelineCache persisted to a file per device UUID.
  *
  * May include: rt_gpu.h, rt_shaders.h (generated), ops/rt_ops.h for
