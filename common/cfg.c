@@ -78,8 +78,9 @@ static const struct cfg_entry cfg_entries[] = {
     {"VKV_ENQUEUE_GROUP_MAX", CFG_TYPE_INT, "64", 1, 256, 0, A,
      "single-job enqueues of concurrent requests written in one statement per vkv-api process "
      "(1 = each alone)"},
-    {"VKV_ENQUEUE_GROUP_LEADERS", CFG_TYPE_INT, "4", 1, 1024, 0, A,
-     "group enqueue statements in flight at once per vkv-api process"},
+    {"VKV_ENQUEUE_GROUP_LEADERS", CFG_TYPE_INT, "0", 0, 1024, 0, A,
+     "group enqueue statements in flight at once per vkv-api process (0 = VKV_API_THREADS: a "
+     "row waits for a group only with a lower setting)"},
     {"VKV_ENQUEUE_GROUP_WAIT_US", CFG_TYPE_INT, "0", 0, 1000000, 0, A,
      "microseconds a group enqueue waits for rows of requests still being served (0 = none)"},
     {"VKV_THUMB_SIDE", CFG_TYPE_INT, "160", 0, 1024, 0, A,

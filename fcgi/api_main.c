@@ -294,7 +294,11 @@ int main(int argc, char **argv)
     if (reserve == 0)
         reserve = nthreads / 4 > 2 ? nthreads / 4 : 2;
     api_long_init(nthreads, reserve, (int)cfg_int("VKV_LONG_PER_TENANT"));
-    api_group_init((int)cfg_int("VKV_ENQUEUE_GROUP_MAX"), (int)cfg_int("VKV_ENQUEUE_GROUP_LEADERS"),
+    /* by default one statement per request: at 8 closed-loop clients a row
+     * that waited for a running statement cost more latency than the group
+     * saved (fcgi/README.md "Group enqueue") */
+    int leaders = (int)cfg_int("VKV_ENQUEUE_GROUP_LEADERS");
+    api_group_init((int)cfg_int("VKV_ENQUEUE_GROUP_MAX"), leaders > 0 ? leaders : nthreads,
                    (int)cfg_int("VKV_ENQUEUE_GROUP_WAIT_US"));
     /* one table of buckets for all the processes behind the same nginx */
     char lpath[4096];
