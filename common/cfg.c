@@ -143,6 +143,9 @@ static const struct cfg_entry cfg_entries[] = {
      "storage-buffer kernels instead of the texel-buffer variants"},
     {"VKV_NO_DW3", CFG_TYPE_BOOL, "0", 0, 0, 0, W,
      "depthwise 3x3 convolutions on dwconv.comp instead of dwconv3.comp (for A/B measurements)"},
+    {"VKV_NO_DWPW", CFG_TYPE_BOOL, "0", 0, 0, 0, W,
+     "depthwise 3x3 convolutions and the 1x1 after them unfused (dwpw.comp off; for A/B "
+     "measurements)"},
     {"VKV_GEMM_TILE", CFG_TYPE_STR, "", 0, 0, 0, W,
      "GEMM register tile RxC (1..8 each); empty = per layer"},
     {"VKV_RT_KERNELS", CFG_TYPE_STR, "", 0, 0, 0, W,

@@ -102,6 +102,7 @@ struct rt_device_opts {
     int no_gemm;               /* VKV_NO_GEMM: 1x1 convs and dense on the direct conv kernel */
     int no_texel;              /* VKV_NO_TEXEL: storage-buffer kernels only */
     int no_dw3;                /* VKV_NO_DW3: depthwise 3x3 on dwconv.comp, not dwconv3.comp */
+    int no_dwpw;               /* VKV_NO_DWPW: depthwise 3x3 and the 1x1 after it unfused */
     int gemm_rows;             /* VKV_GEMM_TILE=RxC: GEMM tile rows 1..8; 0 = per layer */
     int gemm_cols;             /* ... and vec4 column blocks 1..8 */
     int kernels;               /* VKV_RT_KERNELS: kernel family, 0 "auto" (the GPU family on

@@ -1,6 +1,8 @@
 /*
  * rt_op_conv.c: CONV2D and DENSE -> one of three kernels, chosen per node:
  *   dwconv3 depthwise 3x3, stride 1 / 2 (CPU devices, texel operands)
+ *   dwpw    depthwise 3x3 + the 1x1 after it, when the plan fused them
+ *           (rt_op_dwpw.c)
  *   dwconv  other depthwise (groups == C, one input channel per group)
  *   gemm    1x1 stride-1 unpadded conv, and dense (register-blocked GEMM)
  *   conv2d  everything else (direct)
@@ -495,6 +497,13 @@ int rt_op_conv_build(struct rt_build *b, int k, struct err *e)
     const struct rt_node *nd = &g->nodes[k];
     const struct rt_tensor *x = &g->tensors[nd->in[0]], *w = &g->tensors[nd->in[1]];
     const struct rt_tensor *y = &g->tensors[nd->out];
+    if (b->fuse != NULL) { /* the plan's depthwise + 1x1 pairs (rt_op_dwpw.c) */
+        if (b->fuse[k] >= 0)
+            return 0; /* built by its 1x1 */
+        int j = x->producer;
+        if (j >= 0 && b->fuse[j] == k)
+            return rt_op_dwpw_build(b, k, e);
+    }
     if (!w->is_const)
         return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_op",
                        "node %s: %s with non-constant weights", nd->name, rt_op_name(nd->op));

@@ -70,6 +70,7 @@ struct rt_op_target {
     int gpu_kernels;           /* the GPU kernel family (VKV_RT_KERNELS); 0 = CPU-device kernels */
     int fp16_math;             /* GPU-family GEMM in fp16 arithmetic (VKV_RT_FP16_MATH) */
     int dw3;                   /* depthwise 3x3 on dwconv3.comp where it applies (VKV_NO_DW3) */
+    int dwpw;                  /* depthwise 3x3 + 1x1 fused on dwpw.comp (VKV_NO_DWPW) */
 };
 
 /* what ops see while building: the graph at one batch size + region map */
@@ -81,6 +82,7 @@ struct rt_build {
     const struct rt_region *zero_bias; /* bias region for conv/dense without bias */
     struct rt_dispatch *d;             /* owned; the caller frees with free() */
     int n, cap;
+    const int *fuse; /* per node, from rt_op_dwpw_plan (borrowed; NULL = no fusion) */
 };
 
 /* appends a dispatch; returns it zeroed but for shader/node, or NULL with e set */
@@ -113,6 +115,20 @@ int rt_ops_check(const struct rt_graph *g, struct err *e);
 
 /* builds the dispatches of node k through its row; 0 or <0 with e set */
 int rt_ops_build(struct rt_build *b, int k, struct err *e);
+
+/*
+ * The depthwise + 1x1 fusion (rt_op_dwpw.c), decided once per plan for the
+ * device t over g (the plan's graph at its reserved shape, after the passes
+ * and the quantisation): fuse[j] = k when depthwise node j is fused into
+ * the 1x1 node k that alone reads its output (j then builds no dispatch, k
+ * builds one dwpw dispatch reading j's input, so j's inputs must live until
+ * k: the memory planner takes the same array), else -1.  fuse has
+ * g->n_nodes entries (caller-owned).  Returns the number of fused pairs;
+ * cannot fail.  The same decision holds at every smaller shape.
+ */
+int rt_op_dwpw_plan(const struct rt_op_target *t, const struct rt_graph *g, int *fuse);
+/* builds the fused dispatch of 1x1 node k (b->fuse names its depthwise); 0 or <0 */
+int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e);
 
 /* the families (one file each) */
 int rt_op_conv_build(struct rt_build *b, int k, struct err *e);

@@ -19,6 +19,14 @@ struct rt_push_conv {
     float alpha, beta;        /* activation parameters */
 };
 
+/* dwpw.comp: depthwise 3x3 (input n,h,w; output oh,ow; padding pt,pl) + 1x1;
+ * alpha/beta the 1x1's activation parameters, dalpha/dbeta the depthwise's */
+struct rt_push_dwpw {
+    uint32_t n, h, w, oh, ow;
+    int32_t pt, pl;
+    float alpha, beta, dalpha, dbeta;
+};
+
 /* gemm.comp: y[M,N] = act(x[M,K] * w[K,N] * scale[N] + bias[N]) */
 struct rt_push_gemm {
     uint32_t m, k, n;

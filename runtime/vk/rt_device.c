@@ -15,25 +15,16 @@
 #include <strings.h>
 
 const char *const rt_device_opt_names[] = {
-    "RT_VALIDATE",
-    "VKV_NO_FP16",
-    "VKV_NO_INT8",
-    "VKV_NO_GEMM",
-    "VKV_NO_TEXEL",
-    "VKV_GEMM_TILE",
-    "VKV_VAR_DIR",
-    "VKV_NO_PIPELINE_CACHE",
-    "VKV_RT_TIMEOUT_MS",
-    "VKV_RT_MAX_DEVICE_BYTES",
-    "VKV_RT_PROFILE",
-    "VKV_RT_PROFILE_DISPATCH",
-    "VKV_TF_LINEAR",
-    "VKV_TF_TEXEL",
-    "VKV_TF_PART_BYTES",
-    "VKV_RT_KERNELS",
-    "VKV_RT_FP16_MATH",
-    "VKV_NO_DW3",
-    NULL,
+    "RT_VALIDATE",       "VKV_NO_FP16",
+    "VKV_NO_INT8",       "VKV_NO_GEMM",
+    "VKV_NO_TEXEL",      "VKV_GEMM_TILE",
+    "VKV_VAR_DIR",       "VKV_NO_PIPELINE_CACHE",
+    "VKV_RT_TIMEOUT_MS", "VKV_RT_MAX_DEVICE_BYTES",
+    "VKV_RT_PROFILE",    "VKV_RT_PROFILE_DISPATCH",
+    "VKV_TF_LINEAR",     "VKV_TF_TEXEL",
+    "VKV_TF_PART_BYTES", "VKV_RT_KERNELS",
+    "VKV_RT_FP16_MATH",  "VKV_NO_DW3",
+    "VKV_NO_DWPW",       NULL,
 };
 
 struct rt_device_opts rt_device_opts_default(void)
@@ -93,6 +84,8 @@ int rt_device_opts_read(struct rt_device_opts *o, const char *(*get)(void *ctx, 
             rc = opt_bool(k, v, &o->no_texel, e);
         else if (!strcmp(k, "VKV_NO_DW3"))
             rc = opt_bool(k, v, &o->no_dw3, e);
+        else if (!strcmp(k, "VKV_NO_DWPW"))
+            rc = opt_bool(k, v, &o->no_dwpw, e);
         else if (!strcmp(k, "VKV_RT_PROFILE"))
             rc = opt_bool(k, v, &o->profile, e);
         else if (!strcmp(k, "VKV_RT_PROFILE_DISPATCH"))
@@ -176,6 +169,7 @@ int rt_device_create(const struct rt_device_opts *o, struct rt_device **out, str
     d->use_gemm = !op->no_gemm;
     d->use_texel = d->gpu.caps.texel_formats && !op->no_texel;
     d->use_dw3 = !op->no_dw3;
+    d->use_dwpw = !op->no_dwpw;
     /* GEMM register tile (rows x 4*cols): 0 = chosen per layer (rt_op_conv.c) */
     d->gemm_rb = (uint32_t)op->gemm_rows;
     d->gemm_cb = (uint32_t)op->gemm_cols;

@@ -20,6 +20,7 @@ struct rt_device {
     int use_fp16, use_int8, use_gemm; /* after the switches */
     int use_texel;                    /* uniform texel buffers for GEMM operands */
     int use_dw3;                      /* depthwise 3x3 on dwconv3.comp (VKV_NO_DW3) */
+    int use_dwpw;                     /* depthwise 3x3 + 1x1 fused (VKV_NO_DWPW) */
     uint32_t gemm_rb, gemm_cb;        /* forced GEMM register tile: rows, vec4 column blocks */
     int gpu_kernels;                  /* GPU kernel family (VKV_RT_KERNELS, device type) */
     int fp16_math;                    /* VKV_RT_FP16_MATH (only with shaderFloat16) */

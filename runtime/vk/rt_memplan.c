@@ -33,8 +33,9 @@ struct live {
 };
 
 /* plans g; see rt_memplan.h */
-int rt_memplan_build(struct rt_memplan *p, const struct rt_graph *g, const struct rt_caps *c,
-                     const struct rt_preprocess *pre, int max_batch, struct err *e)
+int rt_memplan_build(struct rt_memplan *p, const struct rt_graph *g, const int *fuse,
+                     const struct rt_caps *c, const struct rt_preprocess *pre, int max_batch,
+                     struct err *e)
 {
     memset(p, 0, sizeof(*p));
     uint64_t al = rt_memplan_align(c);
@@ -103,12 +104,13 @@ int rt_memplan_build(struct rt_memplan *p, const struct rt_graph *g, const struc
             lv[r].first = k;
         if (k > lv[r].last)
             lv[r].last = k;
+        int at = fuse != NULL && fuse[k] >= 0 ? fuse[k] : k; /* where it reads them */
         for (int i = 0; i < nd->n_in; i++) {
             if (g->tensors[nd->in[i]].is_const)
                 continue;
             int ri = lv[nd->in[i]].root;
-            if (k > lv[ri].last)
-                lv[ri].last = k;
+            if (at > lv[ri].last)
+                lv[ri].last = at;
         }
     }
     for (int i = 0; i < g->n_outputs; i++)

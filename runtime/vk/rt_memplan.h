@@ -37,14 +37,17 @@ struct rt_memplan {
 };
 
 /*
- * Plans g (at its current shapes) for a device with caps c; pre (borrowed,
+ * Plans g (at its current shapes) for a device with caps c; fuse (borrowed,
+ * g->n_nodes entries, may be NULL) is rt_op_dwpw_plan's: a node j with
+ * fuse[j] = k runs inside node k, so its inputs live until k; pre (borrowed,
  * may be NULL) adds the RGB8 staging for max_batch images of up to
  * pre->max_w x pre->max_h.  Fills *m (caller frees with rt_memplan_free,
  * also after a failure).  Returns 0, or <0 with e set: RT_UNSUPPORTED for a
  * tensor or the pixel staging over maxStorageBufferRange, RT_ERR_OOM.
  */
-int rt_memplan_build(struct rt_memplan *m, const struct rt_graph *g, const struct rt_caps *c,
-                     const struct rt_preprocess *pre, int max_batch, struct err *e);
+int rt_memplan_build(struct rt_memplan *m, const struct rt_graph *g, const int *fuse,
+                     const struct rt_caps *c, const struct rt_preprocess *pre, int max_batch,
+                     struct err *e);
 /* frees what rt_memplan_build allocated; a zeroed m ok */
 void rt_memplan_free(struct rt_memplan *m);
 /* the buffers' alignment for caps c: max(256, minStorageBufferOffsetAlignment) */

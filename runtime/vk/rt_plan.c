@@ -48,6 +48,7 @@ struct rt_plan {
     VkFence fence;
     int n_dispatch, n_barrier; /* of the reserved shape's recording */
     int profile;               /* 0, 1 opts.profile, 2 with opts.profile_dispatch */
+    int *fuse;                 /* per node: depthwise + 1x1 pairs (rt_op_dwpw_plan); owned */
 };
 
 /* a copy of g's tables without constant data (for re-inferring shapes) */
@@ -144,7 +145,7 @@ static struct rt_rec *rec_get(struct rt_plan *p, const int64_t (*shape)[RT_MAX_D
         r->rgb = rgb;
         memcpy(r->shape, shape, sb);
         struct rt_record_ctx c = {
-            p->dev, &p->tgt, &p->mp, p->buf, &p->o.pre, p->o.max_batch, p->profile,
+            p->dev, &p->tgt, &p->mp, p->buf, &p->o.pre, p->o.max_batch, p->profile, p->fuse,
         };
         if (rt_record_build(&c, g, rgb, &r->rec, e) < 0) {
             r->rgb = -1; /* an empty slot that matches no run */
@@ -276,8 +277,9 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
     rc = rt_ops_check(p->g, e);
     if (rc < 0)
         goto fail;
-    p->tgt = (struct rt_op_target){dev->gpu.caps, dev->use_gemm,    dev->use_texel, dev->gemm_rb,
-                                   dev->gemm_cb,  dev->gpu_kernels, dev->fp16_math, dev->use_dw3};
+    p->tgt = (struct rt_op_target){dev->gpu.caps,  dev->use_gemm, dev->use_texel,
+                                   dev->gemm_rb,   dev->gemm_cb,  dev->gpu_kernels,
+                                   dev->fp16_math, dev->use_dw3,  dev->use_dwpw && !p->o.no_fuse};
     enum rt_dtype q = RT_DTYPE_F32;
     if (p->o.weights == RT_WEIGHTS_F16 && dev->use_fp16)
         q = RT_DTYPE_F16;
@@ -286,7 +288,10 @@ int rt_plan_create(struct rt_device *dev, const struct rt_graph *g0, const struc
     rc = rt_graph_quantize(p->g, q, e);
     if (rc < 0)
         goto fail;
-    rc = rt_memplan_build(&p->mp, p->g, &dev->gpu.caps, &p->o.pre, p->o.max_batch, e);
+    /* after the quantisation: the fused kernel takes fp32 and fp16 weights */
+    p->fuse = cm_xcalloc((size_t)p->g->n_nodes + 1, sizeof(int));
+    rt_op_dwpw_plan(&p->tgt, p->g, p->fuse);
+    rc = rt_memplan_build(&p->mp, p->g, p->fuse, &dev->gpu.caps, &p->o.pre, p->o.max_batch, e);
     if (rc < 0)
         goto fail;
     uint64_t total = rt_plan_device_bytes(p);
@@ -358,6 +363,7 @@ void rt_plan_destroy(struct rt_plan *p)
     for (int i = RT_REG_KINDS - 1; i >= 0; i--)
         rt_buffer_destroy(d, &p->buf[i]);
     rt_memplan_free(&p->mp);
+    free(p->fuse);
     rt_graph_free(p->g);
     free(p);
 }

@@ -106,6 +106,7 @@ static int build_list(const struct rt_record_ctx *p, const struct rt_graph *g, i
     b->reg = p->mp->reg;
     b->wscale = p->mp->wscale;
     b->zero_bias = &p->mp->zero_bias;
+    b->fuse = p->fuse;
     int rc = 0;
     if (rgb)
         rc = build_pre(p, b, g, e);

@@ -43,8 +43,9 @@ struct rt_record_ctx {
     const struct rt_memplan *mp;
     const struct rt_buffer *buf; /* [RT_REG_KINDS] */
     const struct rt_preprocess *pre;
-    int max_batch; /* the preprocessing params region holds max_batch entries */
-    int profile;   /* 1: timestamps (rt_rec.qp); 2: also rt_rec.qlabel, qgrid */
+    int max_batch;   /* the preprocessing params region holds max_batch entries */
+    int profile;     /* 1: timestamps (rt_rec.qp); 2: also rt_rec.qlabel, qgrid */
+    const int *fuse; /* per node: rt_op_dwpw_plan's pairs, or NULL */
 };
 
 /*

@@ -463,6 +463,107 @@ static void pad_residual_cases(void)
     }
 }
 
+/*
+ * A depthwise 3x3 and the 1x1 conv that reads it (MobileNet / BlazeFace
+ * blocks), with the 1x1's residual (the block input, or a narrower one
+ * zero-padded in its channels) and activations on both: on CPU devices with
+ * texel buffers the plan fuses the pair into one dwpw.comp dispatch (fp32 /
+ * fp16 weights; int8 stays two), checked by the dispatch count; elsewhere
+ * (expect_dwpw 0) the same graphs run unfused.  Shapes: ragged last pixel
+ * blocks (W % PX != 0), batch 2, stride 2 with asymmetric padding, 2 to 8
+ * pixels per invocation, N up to 48, and pairs the plan leaves unfused (C
+ * 96 -> N 96 past the unrolled-body bound, 48 -> 96 at one pixel per
+ * invocation).
+ */
+static int expect_dwpw;
+
+static void dwpw_cases(void)
+{
+    static const struct {
+        int64_t n, h, w, c, co;
+        int s, pt, pl, pb, pr, dbias;
+        enum rt_act dact, act;
+        int64_t rc; /* residual channels: 0 none (else the block input when s 1, c == co) */
+        int fused;  /* fused on a CPU device (fp32 / fp16 weights) */
+    } cs[] = {
+        {1, 9, 11, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1}, /* BlazeFace */
+        {2, 7, 13, 8, 12, 1, 1, 1, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1},  /* 8 px */
+        {1, 10, 9, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1}, /* s2, narrow */
+        {1, 6, 5, 48, 96, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 0, 0},   /* 1 px: no */
+        {1, 6, 9, 48, 48, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 48, 1},  /* 2 px */
+        {2, 5, 17, 4, 4, 2, 1, 1, 1, 1, 1, RT_ACT_LEAKY, RT_ACT_HARDSWISH, 0, 1},
+        {1, 11, 7, 16, 8, 1, 0, 2, 2, 0, 1, RT_ACT_RELU6, RT_ACT_NONE, 8, 1}, /* MNv2-like */
+        {1, 6, 6, 96, 96, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 96, 0}, /* too big */
+        /* no residual, y as large as x: x dies at the depthwise in the graph, so
+           without the plan's longer lifetime y would take x's bytes */
+        {1, 12, 16, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+        for (int v = 0; v < 3; v++) {
+            struct rt_graph *g = rt_graph_init();
+            struct err e = {0};
+            int x = in_id(g, S(cs[i].n, cs[i].h, cs[i].w, cs[i].c));
+            int64_t oh = (cs[i].h + cs[i].pt + cs[i].pb - 3) / cs[i].s + 1;
+            int64_t ow = (cs[i].w + cs[i].pl + cs[i].pr - 3) / cs[i].s + 1;
+            struct rt_attrs a;
+            int r = -1;
+            if (cs[i].rc > 0 && cs[i].rc < cs[i].co) {
+                /* computed before the pair, as in BlazeFace's stride-2 blocks */
+                int ri = rt_graph_input_add(g, "res", 4, S(cs[i].n, oh, ow, cs[i].rc), &e);
+                memset(&a, 0, sizeof(a));
+                a.ndim = 4;
+                a.pad_after[3] = (int)(cs[i].co - cs[i].rc);
+                r = ri < 0 ? -1 : rt_graph_node_add(g, RT_OP_PAD, &ri, 1, &a, "pad", &e);
+            } else if (cs[i].rc > 0 && cs[i].c == cs[i].co && cs[i].s == 1) {
+                r = x; /* the block input */
+            } else if (cs[i].rc > 0) {
+                r = rt_graph_input_add(g, "res", 4, S(cs[i].n, oh, ow, cs[i].rc), &e);
+            }
+            int di[3] = {x, const_id(g, S(3, 3, 1, cs[i].c), -0.5f, 0.5f),
+                         cs[i].dbias ? const_id(g, S(cs[i].c, 0, 0, 0), -0.2f, 0.2f) : -1};
+            memset(&a, 0, sizeof(a));
+            a.conv = (struct rt_conv_attrs){cs[i].s,  cs[i].s,  1,        1,           cs[i].pt,
+                                            cs[i].pl, cs[i].pb, cs[i].pr, (int)cs[i].c};
+            a.act = cs[i].dact;
+            a.alpha = 0.1f;
+            int dy = rt_graph_node_add(g, RT_OP_CONV2D, di, cs[i].dbias ? 3 : 2, &a, "dw", &e);
+            int pi[3] = {dy, const_id(g, S(1, 1, cs[i].c, cs[i].co), -0.5f, 0.5f),
+                         const_id(g, S(cs[i].co, 0, 0, 0), -0.2f, 0.2f)};
+            memset(&a, 0, sizeof(a));
+            a.conv = (struct rt_conv_attrs){1, 1, 1, 1, 0, 0, 0, 0, 1};
+            a.act = cs[i].rc > 0 ? RT_ACT_NONE : cs[i].act;
+            int y = dy < 0 ? -1 : rt_graph_node_add(g, RT_OP_CONV2D, pi, 3, &a, "pw", &e);
+            if (cs[i].rc > 0) {
+                memset(&a, 0, sizeof(a));
+                a.act = cs[i].act;
+                int ad[2] = {y, r};
+                y = y < 0 || r < 0 ? -1 : rt_graph_node_add(g, RT_OP_ADD, ad, 2, &a, "add", &e);
+            }
+            if (y < 0)
+                printf("# %s\n", e.msg);
+            char what[160];
+            snprintf(what, sizeof(what),
+                     "dw3x3 s%d %lldx%lldx%lldx%lld + 1x1 -> %lld, residual %lld", cs[i].s,
+                     (long long)cs[i].n, (long long)cs[i].h, (long long)cs[i].w, (long long)cs[i].c,
+                     (long long)cs[i].co, (long long)cs[i].rc);
+            if (y >= 0) {
+                struct rt_plan_opts o = rt_plan_opts_default();
+                o.weights = weight_kinds[v];
+                o.max_batch = (int)cs[i].n;
+                struct rt_plan *p = NULL;
+                int want = expect_dwpw && cs[i].fused && v != 2 ? 1 : 2;
+                if (rt_graph_output_add(g, y, &e) == 0 && rt_plan_create(dev, g, &o, &p, &e) == 0)
+                    TH_CHECK(rt_plan_dispatch_count(p) == want, "%s [%s]: %d dispatches, want %d",
+                             what, wname(weight_kinds[v]), rt_plan_dispatch_count(p), want);
+                else
+                    TH_CHECK(0, "%s: plan: %s", what, e.msg);
+                rt_plan_destroy(p);
+                g->n_outputs = 0; /* check() adds it again */
+            }
+            check(g, y, weight_kinds[v], what);
+        }
+}
+
 static void elem_cases(void)
 {
     static const int64_t sh[][2][4] = {
@@ -773,8 +874,10 @@ static void chain_cases(void)
     struct err e = {0};
     struct rt_plan *p = NULL;
     if (rt_plan_create(dev, g, &o, &p, &e) == 0) {
-        TH_CHECK(rt_plan_dispatch_count(p) == 6 && rt_plan_node_count(p) == 7,
-                 "fusion leaves 6 dispatches for 10 nodes (got %d dispatches, %d nodes)",
+        /* the depthwise + 1x1 pair is one dispatch on CPU devices (dwpw.comp) */
+        int want = expect_dwpw ? 5 : 6;
+        TH_CHECK(rt_plan_dispatch_count(p) == want && rt_plan_node_count(p) == 7,
+                 "fusion leaves %d dispatches for 10 nodes (got %d dispatches, %d nodes)", want,
                  rt_plan_dispatch_count(p), rt_plan_node_count(p));
         TH_CHECK(rt_plan_barrier_count(p) <= rt_plan_dispatch_count(p),
                  "barriers only on hazards (%d)", rt_plan_barrier_count(p));
@@ -1151,6 +1254,7 @@ static void gpu_family_passes(void)
     if (device_again("VKV_RT_KERNELS=gpu VKV_RT_FP16_MATH=0")) {
         conv_cases();
         pad_residual_cases();
+        dwpw_cases();
         gpu_gemm_cases();
     }
     setenv("VKV_GEMM_TILE", "4x2", 1);
@@ -1192,9 +1296,14 @@ int main(int argc, char **argv)
            c->subgroup_size, c->shared_mem, (unsigned long long)c->max_storage_range);
     conv_cases();
     pad_residual_cases();
+    /* the fused pair on CPU devices with texel buffers, unfused with VKV_NO_DWPW=1 */
+    const char *nodwpw = getenv("VKV_NO_DWPW");
+    expect_dwpw = strcmp(c->type, "cpu") == 0 && (nodwpw == NULL || strcmp(nodwpw, "1") != 0);
+    dwpw_cases();
     elem_cases();
     data_cases();
     chain_cases();
+    expect_dwpw = 0;
     shape_cases();
     preprocess_cases();
     plan_edge_cases();
@@ -1211,6 +1320,7 @@ int main(int argc, char **argv)
         printf("# conv/dense cases again with VKV_NO_TEXEL=1\n");
         conv_cases();
         pad_residual_cases();
+        dwpw_cases();
         rt_device_destroy(dev);
     }
     unsetenv("VKV_NO_TEXEL");

@@ -821,13 +821,15 @@ static void test_device_opts(void)
                          "0",
                          "VKV_NO_DW3",
                          "on",
+                         "VKV_NO_DWPW",
+                         "1",
                          NULL};
     struct rt_device_opts o = rt_device_opts_default();
     TH_CHECK(rt_device_opts_read(&o, pairs_get, set, &e) == 0 && o.no_texel == 1 &&
                  o.gemm_rows == 2 && o.gemm_cols == 4 && o.tf_linear == 2 &&
                  strcmp(o.cache_dir, "/v/cache") == 0 && o.timeout_ms == 1500 && o.tf_texel == 0 &&
                  o.kernels == 2 && o.fp16_math == 0 && o.validate == 0 && o.no_fp16 == 0 &&
-                 o.no_dw3 == 1,
+                 o.no_dw3 == 1 && o.no_dwpw == 1,
              "device settings parsed from a lookup: %s", e.msg);
     const char *off[] = {"VKV_VAR_DIR", "/v", "VKV_NO_PIPELINE_CACHE", "1", NULL};
     o = rt_device_opts_default();

@@ -78,19 +78,31 @@ if [[ -x $BIN/rt_conform ]]; then
     echo "not ok - VKV_RT_KERNELS=gpu: $(grep '^profile gemm' <<<"$gpu" | head -c 300)"; rc=1
   fi
   # depthwise 3x3: MobileNetV2's 17 on dwconv3 (13 stride 1, 4 stride 2) on a
-  # CPU device with texel buffers, on dwconv with VKV_NO_DW3=1
-  nodw3=$(VKV_NO_DW3=1 VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
-  d1=$(awk '$1 == "profile" && $2 == "dwconv3_s1_f32" {print $3; exit}' <<<"$dflt")
-  d2=$(awk '$1 == "profile" && $2 == "dwconv3_s2_f32" {print $3; exit}' <<<"$dflt")
+  # CPU device with texel buffers (VKV_NO_DWPW=1: none fused with its 1x1), on
+  # dwconv with VKV_NO_DW3=1 VKV_NO_DWPW=1; by default some run fused with the
+  # 1x1 after them (dwpw), the others still on dwconv3
+  nodw3=$(VKV_NO_DW3=1 VKV_NO_DWPW=1 VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
+  nopw=$(VKV_NO_DWPW=1 VKV_RT_PROFILE=1 "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1 >/dev/null)
+  cnt() { awk -v s="$1" '$1 == "profile" && $2 == s {print $3; exit}' <<<"$2"; }
+  d1=$(cnt dwconv3_s1_f32 "$nopw") d2=$(cnt dwconv3_s2_f32 "$nopw")
+  f1=$(cnt dwconv3_s1_f32 "$dflt") f2=$(cnt dwconv3_s2_f32 "$dflt")
+  p1=$(cnt dwpw_s1_f32 "$dflt") p2=$(cnt dwpw_s2_f32 "$dflt")
   if [[ $type == cpu && -z ${VKV_NO_TEXEL:-} ]]; then
-    if [[ ${d1:-0} == 13 && ${d2:-0} == 4 ]] && ! grep -qE '^profile dwconv(_tx)?_f32 ' <<<"$dflt" &&
-       grep -qE '^profile dwconv(_tx)?_f32 +17 ' <<<"$nodw3" && ! grep -q '^profile dwconv3' <<<"$nodw3"; then
-      echo "ok - MobileNetV2's depthwise 3x3 layers run on dwconv3 (${d1} + ${d2}), on dwconv with VKV_NO_DW3=1"
+    if [[ ${d1:-0} == 13 && ${d2:-0} == 4 ]] && ! grep -qE '^profile (dwconv(_tx)?|dwpw_s[12])_f32 ' <<<"$nopw" &&
+       grep -qE '^profile dwconv(_tx)?_f32 +17 ' <<<"$nodw3" && ! grep -qE '^profile (dwconv3|dwpw)' <<<"$nodw3"; then
+      echo "ok - MobileNetV2's depthwise 3x3 layers run on dwconv3 (${d1} + ${d2}) with VKV_NO_DWPW=1, on dwconv with VKV_NO_DW3=1 too"
     else
-      echo "not ok - dwconv3 choice: default '$(grep '^profile dwconv' <<<"$dflt" | head -c 200)', VKV_NO_DW3=1 '$(grep '^profile dwconv' <<<"$nodw3" | head -c 200)'"; rc=1
+      echo "not ok - dwconv3 choice: VKV_NO_DWPW=1 '$(grep -E '^profile (dwconv|dwpw)' <<<"$nopw" | head -c 200)', VKV_NO_DW3=1 '$(grep -E '^profile (dwconv|dwpw)' <<<"$nodw3" | head -c 200)'"; rc=1
+    fi
+    if ((${p1:-0} + ${p2:-0} >= 1 && ${f1:-0} + ${p1:-0} == 13 && ${f2:-0} + ${p2:-0} == 4)) &&
+       ! grep -qE '^profile dwconv(_tx)?_f32 ' <<<"$dflt"; then
+      echo "ok - by default ${p1:-0} + ${p2:-0} of them run fused with their 1x1 (dwpw), ${f1:-0} + ${f2:-0} on dwconv3"
+    else
+      echo "not ok - dwpw choice: default '$(grep -E '^profile (dwconv|dwpw)' <<<"$dflt" | head -c 300)'"; rc=1
     fi
   else
     echo "ok - depthwise 3x3 on dwconv3 # SKIP a '$type' device${VKV_NO_TEXEL:+ with VKV_NO_TEXEL} keeps dwconv"
+    echo "ok - depthwise 3x3 + 1x1 fused # SKIP a '$type' device${VKV_NO_TEXEL:+ with VKV_NO_TEXEL} does not fuse"
   fi
   bad=$(VKV_RT_KERNELS=fast "$BIN/vkv" bench-ops --only mobilenetv2 --iters 1 2>&1)
   if [[ $? -ne 0 ]] && grep -q 'invalid value for VKV_RT_KERNELS: "fast"' <<<"$bad"; then

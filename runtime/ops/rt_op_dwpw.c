@@ -1,0 +1,198 @@
+/*
+ * rt_op_dwpw.c: a depthwise 3x3 convolution fused with the 1x1
+ * convolution that alone reads it, on CPU devices (dwpw.comp): the
+ * depthwise output stays in registers instead of being stored by one
+ * kernel and gathered back by the next (llvmpipe stores and gathers lane
+ * by lane).  The decision is the plan's, once, over the optimised graph
+ * (rt_op_dwpw_plan): it needs the device (kernel family, texel buffers,
+ * limits), which the IR passes do not know.  The depthwise node then
+ * builds nothing and the 1x1 node builds the fused dispatch.
+ */
+#include "runtime/ops/rt_ops.h"
+
+#include <string.h>
+
+/* unrolled statements of the channel loop (window fetches + depthwise and
+   pointwise vec4 FMAs): bounds the pipeline's compile time at load */
+#define DWPW_BODY_MAX 1600
+/* pointwise outputs per invocation: PX pixels x N/4 vec4 accumulators */
+#define DWPW_ACC_MAX 24
+
+static uint64_t body_size(uint32_t c4, uint32_t n4, uint32_t px, uint32_t s)
+{
+    uint64_t span = (uint64_t)(px - 1) * s + 3;
+    return (uint64_t)c4 * (3 * span + 9 * (uint64_t)px + 4 * (uint64_t)n4 * px);
+}
+
+/*
+ * Pixels per invocation for C/4 = c4, N/4 = n4, stride s; 0 = not fused.
+ * One pixel per invocation lost to the unfused pair (measured on lavapipe,
+ * device time against dwconv3 + gemm_tx of the same layer, alternated:
+ * BlazeFace 48 -> 96 at 16x16 stride 2, 353 against 244 us; MobileNetV2's
+ * 144 -> 24 at 56x56 0.77-1.30x): the window gathers are not shared and
+ * the pointwise weights are loaded once per pixel.
+ */
+static uint32_t pick_px(uint32_t c4, uint32_t n4, uint32_t s)
+{
+    uint32_t px = n4 ? DWPW_ACC_MAX / n4 : 0;
+    px = px > 8 ? 8 : px;
+    while (px > 0 && body_size(c4, n4, px, s) > DWPW_BODY_MAX)
+        px--;
+    return px >= 2 ? px : 0;
+}
+
+/* node j is a depthwise 3x3 (multiplier 1, stride 1 or 2, undilated, no
+   residual) over C % 4 == 0 channels */
+static int dw_ok(const struct rt_graph *g, const struct rt_node *nd)
+{
+    if (nd->op != RT_OP_CONV2D || nd->n_in > 3)
+        return 0;
+    const struct rt_tensor *x = &g->tensors[nd->in[0]], *w = &g->tensors[nd->in[1]];
+    const struct rt_tensor *y = &g->tensors[nd->out];
+    const struct rt_conv_attrs *c = &nd->a.conv;
+    if (x->ndim != 4 || w->ndim != 4 || !w->is_const)
+        return 0;
+    int64_t ch = x->shape[3];
+    return c->groups == ch && ch % 4 == 0 && w->shape[0] == 3 && w->shape[1] == 3 &&
+           w->shape[2] == 1 && w->shape[3] == ch && y->shape[3] == ch &&
+           c->stride_h == c->stride_w && (c->stride_h == 1 || c->stride_h == 2) && c->dil_h == 1 &&
+           c->dil_w == 1;
+}
+
+/* node k is a 1x1 stride-1 unpadded conv of input t to N % 4 == 0 channels */
+static int pw_ok(const struct rt_graph *g, const struct rt_node *nd, int t)
+{
+    if (nd->op != RT_OP_CONV2D || nd->in[0] != t)
+        return 0;
+    const struct rt_tensor *w = &g->tensors[nd->in[1]], *y = &g->tensors[nd->out];
+    const struct rt_conv_attrs *c = &nd->a.conv;
+    for (int i = 1; i < nd->n_in; i++)
+        if (nd->in[i] == t)
+            return 0;
+    if (w->ndim != 4 || !w->is_const || y->ndim != 4)
+        return 0;
+    if (nd->n_in > 3) { /* the residual: whole RGBA texels */
+        const struct rt_tensor *r = &g->tensors[nd->in[3]];
+        if (r->ndim != 4 || r->shape[3] % 4 != 0 || r->shape[3] > y->shape[3])
+            return 0;
+    }
+    return c->groups == 1 && w->shape[0] == 1 && w->shape[1] == 1 && y->shape[3] % 4 == 0 &&
+           c->stride_h == 1 && c->stride_w == 1 && c->pad_t == 0 && c->pad_l == 0 &&
+           c->pad_b == 0 && c->pad_r == 0;
+}
+
+/* the 1x1 node fused with depthwise node j, or -1 */
+static int pair_of(const struct rt_op_target *t, const struct rt_graph *g, int j)
+{
+    const struct rt_node *dw = &g->nodes[j];
+    if (j + 1 >= g->n_nodes || !dw_ok(g, dw))
+        return -1;
+    int mid = dw->out;
+    if (g->tensors[mid].is_output)
+        return -1;
+    /* the next node alone reads the depthwise output */
+    for (int k = j + 2; k < g->n_nodes; k++)
+        for (int i = 0; i < g->nodes[k].n_in; i++)
+            if (g->nodes[k].in[i] == mid)
+                return -1;
+    const struct rt_node *pw = &g->nodes[j + 1];
+    if (!pw_ok(g, pw, mid))
+        return -1;
+    const struct rt_tensor *x = &g->tensors[dw->in[0]], *wd = &g->tensors[dw->in[1]];
+    const struct rt_tensor *wp = &g->tensors[pw->in[1]], *y = &g->tensors[pw->out];
+    /* one weight variant for both; int8 would need two scale bindings more */
+    if (wd->qtype != wp->qtype || wd->qtype == RT_DTYPE_I8)
+        return -1;
+    uint64_t maxt = t->caps.max_texel_elements;
+    uint32_t c4 = (uint32_t)(x->shape[3] / 4), n4 = (uint32_t)(y->shape[3] / 4);
+    uint32_t px = pick_px(c4, n4, (uint32_t)dw->a.conv.stride_w);
+    uint64_t inv =
+        (uint64_t)y->shape[0] * y->shape[1] * ((y->shape[2] + (px ? px : 1) - 1) / (px ? px : 1));
+    if (px == 0 || (uint64_t)rt_tensor_nelem(x) / 4 > maxt ||
+        (uint64_t)rt_tensor_nelem(wp) / 4 > maxt || (uint64_t)rt_tensor_nelem(y) / 4 > maxt ||
+        (inv + 63) / 64 > t->caps.max_wg_count[0])
+        return -1;
+    return j + 1;
+}
+
+int rt_op_dwpw_plan(const struct rt_op_target *t, const struct rt_graph *g, int *fuse)
+{
+    int n = 0;
+    for (int j = 0; j < g->n_nodes; j++)
+        fuse[j] = -1;
+    if (!t->dwpw || t->gpu_kernels || !t->use_texel || !t->use_gemm)
+        return 0;
+    for (int j = 0; j < g->n_nodes; j++) {
+        fuse[j] = pair_of(t, g, j);
+        if (fuse[j] >= 0) {
+            n++;
+            j++; /* the 1x1 is no depthwise */
+        }
+    }
+    return n;
+}
+
+int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
+{
+    const struct rt_graph *g = b->g;
+    const struct rt_node *pw = &g->nodes[k];
+    int j = g->tensors[pw->in[0]].producer;
+    const struct rt_node *dw = &g->nodes[j];
+    const struct rt_tensor *x = &g->tensors[dw->in[0]], *y = &g->tensors[pw->out];
+    uint32_t c4 = (uint32_t)(x->shape[3] / 4), n4 = (uint32_t)(y->shape[3] / 4);
+    uint32_t s = (uint32_t)dw->a.conv.stride_w, px = pick_px(c4, n4, s);
+    int wt = rt_wtype_of(&g->tensors[pw->in[1]]); /* 0 or 1: the plan refused int8 */
+    enum rt_shader_id sh =
+        (enum rt_shader_id)((s == 1 ? RT_SHADER_DWPW_S1_F32 : RT_SHADER_DWPW_S2_F32) + wt);
+    struct rt_dispatch *d = rt_build_add(b, sh, k, e);
+    if (d == NULL)
+        return e->status;
+    uint32_t rc = 0;
+    if (pw->n_in > 3 && g->tensors[pw->in[3]].shape[3] < y->shape[3])
+        rc = (uint32_t)g->tensors[pw->in[3]].shape[3];
+    d->spec[0] = (uint32_t)pw->a.act;
+    d->spec[1] = (uint32_t)dw->a.act;
+    d->spec[2] = c4;
+    d->spec[3] = n4;
+    d->spec[4] = px;
+    d->spec[5] = pw->n_in > 3;
+    d->spec[6] = rc;
+    d->n_spec = 7;
+    struct rt_region pbias = pw->n_in > 2 ? b->reg[pw->in[2]] : b->zero_bias[0];
+    struct rt_region dbias = dw->n_in > 2 ? b->reg[dw->in[2]] : b->zero_bias[0];
+    static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F};
+    rt_dispatch_bind(d, b->reg[dw->in[0]], 0);
+    d->bind[0].texel = RT_TEXEL_RGBA32F;
+    rt_dispatch_bind(d, b->reg[pw->in[1]], 0);
+    d->bind[1].texel = wfmt[wt];
+    rt_dispatch_bind(d, pbias, 0);
+    d->bind[2].texel = RT_TEXEL_RGBA32F;
+    rt_dispatch_bind(d, pbias, 0); /* weights.glsl's scales: never read */
+    rt_dispatch_bind(d, b->reg[pw->out], 1);
+    rt_dispatch_bind(d, pw->n_in > 3 ? b->reg[pw->in[3]] : pbias, 0);
+    d->bind[5].texel = RT_TEXEL_RGBA32F;
+    rt_dispatch_bind(d, b->reg[dw->in[1]], 0);
+    d->bind[6].texel = wfmt[wt];
+    rt_dispatch_bind(d, dbias, 0);
+    d->bind[7].texel = RT_TEXEL_RGBA32F;
+    struct rt_push_dwpw pc = {(uint32_t)x->shape[0],
+                              (uint32_t)x->shape[1],
+                              (uint32_t)x->shape[2],
+                              (uint32_t)y->shape[1],
+                              (uint32_t)y->shape[2],
+                              dw->a.conv.pad_t,
+                              dw->a.conv.pad_l,
+                              pw->a.alpha,
+                              pw->a.beta,
+                              dw->a.alpha,
+                              dw->a.beta};
+    memcpy(d->push, &pc, sizeof(pc));
+    d->push_size = sizeof(pc);
+    uint64_t pix = (uint64_t)y->shape[0] * y->shape[1] * y->shape[2];
+    d->flops = 2.0 * (double)pix * (9.0 * c4 * 4 + 16.0 * c4 * n4);
+    uint64_t inv = (uint64_t)y->shape[0] * y->shape[1] * ((y->shape[2] + px - 1) / px);
+    d->groups[0] = (uint32_t)((inv + 63) / 64);
+    d->groups[1] = 1;
+    d->groups[2] = 1;
+    return 0;
+}
