@@ -12,8 +12,11 @@
 #     minus the job's inference time (Server-Timing infer), p50 and p99,
 #     with queue wait and decode shown beside it, and split by component.
 #     Then the same calls with the worker's test engine (no model, same
-#     image), printed as "[no-model reference]" (WB_NO_REF=1 skips it):
-#     what the path costs without the model's CPU beside it.
+#     image), printed as "[no-model reference]", and again with the test
+#     engine sleeping as long as the model's inference p50 ("[idle
+#     reference ...]": no CPU work, no decode in the worker; WB_NO_REF=1
+#     skips both): what the path costs without the model's CPU beside it,
+#     and what a gap that long costs the processes that wake after it.
 #
 #   bash bench/worker.sh                 N=32 B=8 M=40
 #   WB_N=64 WB_BATCH=16 WB_M=100 bash bench/worker.sh
@@ -183,8 +186,14 @@ else
   wk_worker_stop sync TERM
   sync_report "sync"
   if [[ ${WB_NO_REF:-0} != 1 ]]; then
+    # the model's inference p50, whole ms, before sync_test overwrites the calls
+    idle=$(python3 -c 'import re, sys
+v = sorted(float(m) for m in re.findall(r"infer;dur=([0-9.]+)", open(sys.argv[1]).read()))
+print(round(v[len(v) // 2]) if v else 0)' "$T/sync.txt")
     sync_test
     sync_report "no-model reference"
+    WB_TEST_DELAY_MS=$idle sync_test
+    sync_report "idle reference, the test engine sleeping ${idle} ms"
   fi
 fi
 exit 0
