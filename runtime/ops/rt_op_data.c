@@ -59,6 +59,38 @@ static struct rt_dispatch *simple(struct rt_build *b, int k, enum rt_shader_id s
     return d;
 }
 
+/*
+ * A pool with a square window and stride up to 4 on a CPU device
+ * (pool_ch.comp): one channel per SIMD lane and 4 output columns per
+ * invocation, every tap unrolled, no division per invocation.  Measured on
+ * lavapipe against pool_tx (compute-shaders/README.md).  Returns 1 when
+ * built, 0 when the pool does not qualify, <0 on error.
+ */
+static int pool_ch(struct rt_build *b, int k, const struct rt_push_pool *pc, int maxpool,
+                   struct err *e)
+{
+    const struct rt_node *nd = &b->g->nodes[k];
+    const struct rt_caps *cp = &b->t->caps;
+    uint64_t gx = (pc->c + 7) / 8, gy = ((pc->ow + 3) / 4 + 7) / 8, gz = (uint64_t)pc->n * pc->oh;
+    if (b->t->gpu_kernels || !b->t->use_texel || pc->kh != pc->kw || pc->sh != pc->sw ||
+        pc->kh < 1 || pc->kh > 4 || pc->sh < 1 || pc->sh > 4 ||
+        b->reg[nd->in[0]].size / 4 > cp->max_texel_elements || gx > cp->max_wg_count[0] ||
+        gy > cp->max_wg_count[1] || gz > cp->max_wg_count[2])
+        return 0;
+    struct rt_dispatch *d = simple(b, k, RT_SHADER_POOL_CH, pc, sizeof(*pc), e);
+    if (d == NULL)
+        return e->status;
+    d->bind[0].texel = RT_TEXEL_R32F;
+    d->spec[0] = (uint32_t)maxpool;
+    d->spec[1] = pc->kh;
+    d->spec[2] = pc->sh;
+    d->n_spec = 3;
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = (uint32_t)gy;
+    d->groups[2] = (uint32_t)gz;
+    return 1;
+}
+
 static void rows_of(const struct rt_tensor *t, int axis, struct rt_push_rows *r)
 {
     r->outer = r->inner = 1;
@@ -160,6 +192,9 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
         if ((uint64_t)p->kh * p->kw > ROW_MAX)
             return err_set(e, RT_UNSUPPORTED, ERR_INTERNAL, "unsupported_shape",
                            "node %s: pool window %dx%d too large", nd->name, p->kh, p->kw);
+        int rc = pool_ch(b, k, &pc, nd->op == RT_OP_POOL_MAX, e);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
         /* texel-buffer input where the vec4 path and formats allow (pool.comp) */
         int tx = pc.c % 4 == 0 && b->t->use_texel &&
                  b->reg[nd->in[0]].size / 16 <= b->t->caps.max_texel_elements;

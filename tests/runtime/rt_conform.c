@@ -623,11 +623,11 @@ static void elem_cases(void)
     }
 }
 
-static void data_cases(void)
+/* pools; run again with VKV_NO_TEXEL=1 (pool.comp's storage-buffer paths) */
+static void pool_cases(void)
 {
     struct rt_attrs a;
     struct err e = {0};
-    /* pools */
     static const int pc[][7] = {/* kh kw sh sw pad(t,l,b,r as one) count_pad max */
                                 {2, 2, 2, 2, 0, 0, 1},
                                 {3, 3, 2, 2, 1, 0, 1},
@@ -646,6 +646,33 @@ static void data_cases(void)
                  q[1], q[2], q[4], q[5], i < 5 ? 3 : 8);
         check(g, rt_graph_node_add(g, op, &x, 1, &a, "pool", &e), RT_WEIGHTS_F32, what);
     }
+    /* square windows, stride <= 4 (pool_ch.comp on CPU devices: a channel per lane,
+       4 columns per invocation): ragged column tiles, C % 8 != 0, batch 2 */
+    static const int pq[][10] = {/* n h w c k s pad count_pad max */
+                                 {2, 16, 21, 24, 2, 2, 0, 0, 1, 0},
+                                 {1, 7, 9, 20, 3, 2, 1, 1, 0, 0},
+                                 {1, 13, 11, 13, 3, 2, 1, 0, 0, 0},
+                                 {2, 9, 17, 8, 4, 4, 0, 0, 1, 0},
+                                 {1, 10, 37, 16, 3, 1, 1, 0, 1, 0}};
+    for (size_t i = 0; i < sizeof(pq) / sizeof(pq[0]); i++) {
+        const int *q = pq[i];
+        struct rt_graph *g = rt_graph_init();
+        int x = in_id(g, S(q[0], q[1], q[2], q[3]));
+        memset(&a, 0, sizeof(a));
+        a.pool = (struct rt_pool_attrs){q[4], q[4], q[5], q[5], q[6], q[6], q[6], q[6], q[7]};
+        enum rt_op op = q[8] ? RT_OP_POOL_MAX : RT_OP_POOL_AVG;
+        char what[96];
+        snprintf(what, sizeof(what), "%s %dx%dx%dx%d k%d/%d pad %d count_pad %d", rt_op_name(op),
+                 q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]);
+        check(g, rt_graph_node_add(g, op, &x, 1, &a, "pool", &e), RT_WEIGHTS_F32, what);
+    }
+}
+
+static void data_cases(void)
+{
+    struct rt_attrs a;
+    struct err e = {0};
+    pool_cases();
     static const int64_t ga[][4] = {{2, 5, 7, 9}, {1, 90, 91, 3}, {1, 1, 1, 130}};
     for (size_t i = 0; i < 3; i++) {
         struct rt_graph *g = rt_graph_init();
@@ -1321,6 +1348,7 @@ int main(int argc, char **argv)
         conv_cases();
         pad_residual_cases();
         dwpw_cases();
+        pool_cases();
         rt_device_destroy(dev);
     }
     unsetenv("VKV_NO_TEXEL");
