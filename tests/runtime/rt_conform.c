@@ -490,7 +490,8 @@ static void dwpw_cases(void)
         {2, 7, 13, 8, 12, 1, 1, 1, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1},  /* 8 px */
         {1, 10, 9, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1}, /* s2, narrow */
         {1, 6, 5, 48, 96, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 0, 0},   /* 1 px: no */
-        {1, 6, 9, 48, 48, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 48, 1},  /* 2 px */
+        {1, 6, 9, 48, 48, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 48, 1},  /* 3 px */
+        {1, 9, 8, 96, 24, 2, 0, 0, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1},  /* 2 px */
         {2, 5, 17, 4, 4, 2, 1, 1, 1, 1, 1, RT_ACT_LEAKY, RT_ACT_HARDSWISH, 0, 1},
         {1, 11, 7, 16, 8, 1, 0, 2, 2, 0, 1, RT_ACT_RELU6, RT_ACT_NONE, 8, 1}, /* MNv2-like */
         {1, 6, 6, 96, 96, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 96, 0}, /* too big */
