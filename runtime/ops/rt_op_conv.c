@@ -354,18 +354,24 @@ static int first_rgb(struct rt_build *b, int k, const struct rt_push_conv *pc, s
  * Depthwise 3x3, stride 1 or 2, undilated, texel operands (dwconv3.comp):
  * one channel per SIMD lane and a tile of output pixels per invocation
  * (4 x 8 at stride 1, 4 x 4 at stride 2), so the tile's accumulators and
- * weights stay in registers; the tiles run flat along y (one pipeline per
- * stride, activation and residual, whatever the map size).  Measured on lavapipe against
+ * weights stay in registers; (tile, channel group) pairs run flat along x,
+ * one per workgroup row (one pipeline per stride, activation and residual,
+ * whatever the map size).  Measured on lavapipe against
  * dwconv.comp (compute-shaders/README.md).  CPU family only: GPUs keep dwconv.comp (not measured
  * there).
  */
 static int dw3_ok(const struct rt_build *b, const struct rt_node *nd, const struct rt_push_conv *pc)
 {
     uint64_t maxt = b->t->caps.max_texel_elements;
-    return pc->kh == 3 && pc->kw == 3 && pc->sh == pc->sw && (pc->sw == 1 || pc->sw == 2) &&
-           pc->dh == 1 && pc->dw == 1 && pc->cog == 1 && b->t->use_texel && !b->t->gpu_kernels &&
-           b->t->dw3 && !resid_narrow(b, nd) && b->reg[nd->in[0]].size / 4 <= maxt &&
-           b->reg[nd->in[1]].size <= maxt;
+    /* dwconv3.comp's float-based divisions are exact below 2^22 (tile,
+       channel group) pairs */
+    uint32_t oyb = pc->sw == 1 ? 8 : 4;
+    uint64_t pairs =
+        (uint64_t)pc->n * ((pc->oh + oyb - 1) / oyb) * ((pc->ow + 3) / 4) * ((pc->c + 7) / 8);
+    return pairs < (1u << 22) && pc->kh == 3 && pc->kw == 3 && pc->sh == pc->sw &&
+           (pc->sw == 1 || pc->sw == 2) && pc->dh == 1 && pc->dw == 1 && pc->cog == 1 &&
+           b->t->use_texel && !b->t->gpu_kernels && b->t->dw3 && !resid_narrow(b, nd) &&
+           b->reg[nd->in[0]].size / 4 <= maxt && b->reg[nd->in[1]].size <= maxt;
 }
 
 static int dw3(struct rt_build *b, int k, const struct rt_push_conv *pc, struct err *e)
@@ -389,9 +395,9 @@ static int dw3(struct rt_build *b, int k, const struct rt_push_conv *pc, struct 
     memcpy(d->push, pc, sizeof(*pc));
     d->push_size = sizeof(*pc);
     d->flops = 2.0 * pc->n * pc->oh * pc->ow * pc->co * 9;
-    /* the tiles flattened along y, 8 per workgroup column (dwconv3.comp) */
-    uint64_t gx = (pc->c + 7) / 8, gy = (pc->n * ty * tx + 7) / 8;
-    return conv_groups(b, d, nd, pc, gx, gy, 1, e);
+    /* (tile, channel group) pairs, 8 per workgroup (dwconv3.comp) */
+    uint64_t gx = (pc->n * ty * tx * ((pc->c + 7) / 8) + 7) / 8;
+    return conv_groups(b, d, nd, pc, gx, 1, 1, e);
 }
 
 static int direct(struct rt_build *b, int k, const struct rt_push_conv *pc, int depthwise,
