@@ -1,8 +1,10 @@
 #version 450
 // vkv-variant: dwpw_s1_f32 S=1,WTYPE=0
 // vkv-variant: dwpw_s1_f16 S=1,WTYPE=1
+// vkv-variant: dwpw_s1_i8 S=1,WTYPE=2
 // vkv-variant: dwpw_s2_f32 S=2,WTYPE=0
 // vkv-variant: dwpw_s2_f16 S=2,WTYPE=1
+// vkv-variant: dwpw_s2_i8 S=2,WTYPE=2
 /*
  * dwpw.comp: a depthwise 3x3 convolution (stride S, undilated, C channels)
  * and the 1x1 convolution that reads it (C -> N) in one kernel, for CPU
@@ -19,10 +21,12 @@
  * PX x N accumulators.  The host bounds the unrolled body (rt_op_conv.c).
  * Bindings: 0 x[N,H,W,C] RGBA32F texel buffer, 1 pointwise w[C,N] (WTYPE
  * texel buffer, include/weights.glsl), 2 pointwise bias[N] RGBA32F texel
- * buffer, 3 unused (weights.glsl's int8 scales: int8 is not fused), 4 y f32,
+ * buffer, 3 pointwise int8 scales (weights.glsl; unused otherwise), 4 y f32,
  * 5 residual as an RGBA32F texel buffer (RES; RESC its channel count when
  * narrower than N), 6 depthwise w[3,3,1,C] (WTYPE texel buffer), 7
- * depthwise bias[C] RGBA32F texel buffer.
+ * depthwise bias[C] RGBA32F texel buffer, 8 depthwise int8 scales[C]
+ * (RGBA32F texel buffer; unused otherwise).  int8 weights are unscaled
+ * integers: each convolution's sum is scaled per channel before its bias.
  * Push: struct rt_push_dwpw.  Spec: 0 ACT, 1 DACT (the depthwise's
  * activation), 2 C4 (C / 4), 3 N4 (N / 4), 4 PX, 5 RES, 6 RESC.
  * Grid: (ceil(n * oh * ceil(ow / PX) / 64), 1, 1), workgroup 64.
@@ -46,7 +50,14 @@ layout(constant_id = 6) const uint RESC = 0;
 layout(binding = 0) uniform samplerBuffer xtex;
 layout(binding = 2) uniform samplerBuffer btex;
 layout(std430, binding = 4) writeonly buffer YBuf4 { vec4 y4[]; };
+#if WTYPE == 2
+layout(binding = 6) uniform isamplerBuffer dwtex;
+layout(binding = 8) uniform samplerBuffer dstex;
+vec4 dw4(int i) { return vec4(texelFetch(dwtex, i)); }
+#else
 layout(binding = 6) uniform samplerBuffer dwtex;
+vec4 dw4(int i) { return texelFetch(dwtex, i); }
+#endif
 layout(binding = 7) uniform samplerBuffer dbtex;
 layout(push_constant) uniform P {
     uint n, h, w, oh, ow;
@@ -94,8 +105,14 @@ void main()
     [[unroll]] for (uint c4 = 0u; c4 < C4; c4++) {
         vec4 d[PX];
         vec4 db = texelFetch(dbtex, int(c4));
+#if WTYPE == 2
+        vec4 dsc = texelFetch(dstex, int(c4));
+        [[unroll]] for (uint o = 0u; o < PX; o++)
+            d[o] = vec4(0.0);
+#else
         [[unroll]] for (uint o = 0u; o < PX; o++)
             d[o] = db;
+#endif
         [[unroll]] for (uint r = 0u; r < 3u; r++) {
             [[unroll]] for (uint j = 0u; j < SPAN; j++) {
                 bool inb = rin[r] && cin[j];
@@ -104,10 +121,14 @@ void main()
                 [[unroll]] for (uint o = 0u; o < PX; o++) {
                     int kx = int(j) - int(o * S);
                     if (kx >= 0 && kx < 3)
-                        d[o] += v * texelFetch(dwtex, int((r * 3u + uint(kx)) * C4 + c4));
+                        d[o] += v * dw4(int((r * 3u + uint(kx)) * C4 + c4));
                 }
             }
         }
+#if WTYPE == 2
+        [[unroll]] for (uint o = 0u; o < PX; o++)
+            d[o] = d[o] * dsc + db;
+#endif
         [[unroll]] for (uint o = 0u; o < PX; o++)
             d[o] = act4(DACT, d[o], p.dalpha, p.dbeta);
         [[unroll]] for (uint j = 0u; j < N4; j++) {
@@ -121,13 +142,13 @@ void main()
         }
     }
     [[unroll]] for (uint j = 0u; j < N4; j++) {
-        vec4 b = texelFetch(btex, int(j));
+        vec4 b = texelFetch(btex, int(j)), sc = wscale4(4u * j);
         [[unroll]] for (uint o = 0u; o < PX; o++)
             if (ox0 + o < p.ow) {
                 uint pix = row * p.ow + ox0 + o;
                 uint i4 = pix * N4 + j;
                 vec4 r = RESC != 0u ? resid4n(pix, 4u * j) : resid4(i4);
-                y4[i4] = act4(ACT, acc[o * N4 + j] + b + r, p.alpha, p.beta);
+                y4[i4] = act4(ACT, acc[o * N4 + j] * sc + b + r, p.alpha, p.beta);
             }
     }
 }

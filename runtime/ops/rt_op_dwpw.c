@@ -105,8 +105,8 @@ static int pair_of(const struct rt_op_target *t, const struct rt_graph *g, int j
         return -1;
     const struct rt_tensor *x = &g->tensors[dw->in[0]], *wd = &g->tensors[dw->in[1]];
     const struct rt_tensor *wp = &g->tensors[pw->in[1]], *y = &g->tensors[pw->out];
-    /* one weight variant for both; int8 would need two scale bindings more */
-    if (wd->qtype != wp->qtype || wd->qtype == RT_DTYPE_I8)
+    /* one weight variant for both */
+    if (wd->qtype != wp->qtype)
         return -1;
     uint64_t maxt = t->caps.max_texel_elements;
     uint32_t c4 = (uint32_t)(x->shape[3] / 4), n4 = (uint32_t)(y->shape[3] / 4);
@@ -146,7 +146,7 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     const struct rt_tensor *x = &g->tensors[dw->in[0]], *y = &g->tensors[pw->out];
     uint32_t c4 = (uint32_t)(x->shape[3] / 4), n4 = (uint32_t)(y->shape[3] / 4);
     uint32_t s = (uint32_t)dw->a.conv.stride_w, px = pick_px(c4, n4, s);
-    int wt = rt_wtype_of(&g->tensors[pw->in[1]]); /* 0 or 1: the plan refused int8 */
+    int wt = rt_wtype_of(&g->tensors[pw->in[1]]); /* the depthwise's too (the plan checked) */
     enum rt_shader_id sh =
         (enum rt_shader_id)((s == 1 ? RT_SHADER_DWPW_S1_F32 : RT_SHADER_DWPW_S2_F32) + wt);
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
@@ -165,14 +165,15 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     d->n_spec = 7;
     struct rt_region pbias = pw->n_in > 2 ? b->reg[pw->in[2]] : b->zero_bias[0];
     struct rt_region dbias = dw->n_in > 2 ? b->reg[dw->in[2]] : b->zero_bias[0];
-    static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F};
+    static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
     rt_dispatch_bind(d, b->reg[dw->in[0]], 0);
     d->bind[0].texel = RT_TEXEL_RGBA32F;
     rt_dispatch_bind(d, b->reg[pw->in[1]], 0);
     d->bind[1].texel = wfmt[wt];
     rt_dispatch_bind(d, pbias, 0);
     d->bind[2].texel = RT_TEXEL_RGBA32F;
-    rt_dispatch_bind(d, pbias, 0); /* weights.glsl's scales: never read */
+    /* int8 scales (weights.glsl), else never read */
+    rt_dispatch_bind(d, b->wscale[pw->in[1]].size ? b->wscale[pw->in[1]] : pbias, 0);
     rt_dispatch_bind(d, b->reg[pw->out], 1);
     rt_dispatch_bind(d, pw->n_in > 3 ? b->reg[pw->in[3]] : pbias, 0);
     d->bind[5].texel = RT_TEXEL_RGBA32F;
@@ -180,6 +181,8 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     d->bind[6].texel = wfmt[wt];
     rt_dispatch_bind(d, dbias, 0);
     d->bind[7].texel = RT_TEXEL_RGBA32F;
+    rt_dispatch_bind(d, b->wscale[dw->in[1]].size ? b->wscale[dw->in[1]] : dbias, 0);
+    d->bind[8].texel = RT_TEXEL_RGBA32F;
     struct rt_push_dwpw pc = {(uint32_t)x->shape[0],
                               (uint32_t)x->shape[1],
                               (uint32_t)x->shape[2],

@@ -21,8 +21,8 @@
 
 #include <stdint.h>
 
-#define RT_MAX_BINDINGS 8
-#define RT_MAX_SPEC 9 /* specialisation constants per dispatch (conv2d_rgb uses 9) */
+#define RT_MAX_BINDINGS 9 /* dwpw.comp's int8 variant uses 9 */
+#define RT_MAX_SPEC 9     /* specialisation constants per dispatch (conv2d_rgb uses 9) */
 
 enum rt_region_kind { RT_REG_ACT = 0, RT_REG_WEIGHT, RT_REG_STAGE, RT_REG_KINDS };
 

@@ -467,8 +467,8 @@ static void pad_residual_cases(void)
  * A depthwise 3x3 and the 1x1 conv that reads it (MobileNet / BlazeFace
  * blocks), with the 1x1's residual (the block input, or a narrower one
  * zero-padded in its channels) and activations on both: on CPU devices with
- * texel buffers the plan fuses the pair into one dwpw.comp dispatch (fp32 /
- * fp16 weights; int8 stays two), checked by the dispatch count; elsewhere
+ * texel buffers the plan fuses the pair into one dwpw.comp dispatch (fp32,
+ * fp16 and int8 weights), checked by the dispatch count; elsewhere
  * (expect_dwpw 0) the same graphs run unfused.  Shapes: ragged last pixel
  * blocks (W % PX != 0), batch 2, stride 2 with asymmetric padding, 2 to 8
  * pixels per invocation, N up to 48, and pairs the plan leaves unfused (C
@@ -484,7 +484,7 @@ static void dwpw_cases(void)
         int s, pt, pl, pb, pr, dbias;
         enum rt_act dact, act;
         int64_t rc; /* residual channels: 0 none (else the block input when s 1, c == co) */
-        int fused;  /* fused on a CPU device (fp32 / fp16 weights) */
+        int fused;  /* fused on a CPU device */
     } cs[] = {
         {1, 9, 11, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1}, /* BlazeFace */
         {2, 7, 13, 8, 12, 1, 1, 1, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1},  /* 8 px */
@@ -552,7 +552,7 @@ static void dwpw_cases(void)
                 o.weights = weight_kinds[v];
                 o.max_batch = (int)cs[i].n;
                 struct rt_plan *p = NULL;
-                int want = expect_dwpw && cs[i].fused && v != 2 ? 1 : 2;
+                int want = expect_dwpw && cs[i].fused ? 1 : 2;
                 if (rt_graph_output_add(g, y, &e) == 0 && rt_plan_create(dev, g, &o, &p, &e) == 0)
                     TH_CHECK(rt_plan_dispatch_count(p) == want, "%s [%s]: %d dispatches, want %d",
                              what, wname(weight_kinds[v]), rt_plan_dispatch_count(p), want);
