@@ -105,6 +105,25 @@ static int flat_ok(const struct rt_build *b, uint32_t quads, uint64_t groups)
     return !b->t->gpu_kernels && quads % 8 != 0 && groups <= b->t->caps.max_wg_count[0];
 }
 
+/* gemm_cw.comp's bindings (x and the weights as texel buffers), push
+   constants and grid, the same for its vector and NS paths; the caller
+   sets binding 5's view */
+static void gemm_cw_io(struct rt_build *b, struct rt_dispatch *d, const struct rt_node *nd, int wt,
+                       uint32_t m, uint32_t kk, uint32_t n, uint64_t gx)
+{
+    bind_conv_io(b, d, nd);
+    static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
+    d->bind[0].texel = RT_TEXEL_RGBA32F;
+    d->bind[1].texel = wfmt[wt];
+    d->flops = 2.0 * m * kk * n;
+    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
+    memcpy(d->push, &pc, sizeof(pc));
+    d->push_size = sizeof(pc);
+    d->groups[0] = (uint32_t)gx;
+    d->groups[1] = 1;
+    d->groups[2] = 1;
+}
+
 /*
  * A narrow GEMM (N <= 24) on a CPU device through gemm_cw.comp: RB rows x
  * all N columns per invocation with K and N spec constants, so every
@@ -139,18 +158,8 @@ static int gemm_cw(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     d->spec[6] = 0;  /* NS: off */
     d->spec[7] = 64; /* LX */
     d->n_spec = 8;
-    bind_conv_io(b, d, nd);
-    static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
-    d->bind[0].texel = RT_TEXEL_RGBA32F;
-    d->bind[1].texel = wfmt[wt];
+    gemm_cw_io(b, d, nd, wt, m, kk, n, gx);
     d->bind[5].texel = RT_TEXEL_RGBA32F;
-    d->flops = 2.0 * m * kk * n;
-    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
-    memcpy(d->push, &pc, sizeof(pc));
-    d->push_size = sizeof(pc);
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = 1;
-    d->groups[2] = 1;
     return 1;
 }
 
@@ -193,20 +202,10 @@ static int gemm_ns(struct rt_build *b, int k, uint32_t m, uint32_t kk, uint32_t 
     d->spec[6] = n;
     d->spec[7] = lx;
     d->n_spec = 8;
-    bind_conv_io(b, d, nd);
-    static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
-    d->bind[0].texel = RT_TEXEL_RGBA32F;
-    d->bind[1].texel = wfmt[wt];
+    gemm_cw_io(b, d, nd, wt, m, kk, n, gx);
     /* binding 5 (the residual, unread at RES 0) must be a texel view: the
        bias of N floats may hold less than one RGBA32F texel, x does not */
     d->bind[5] = d->bind[0];
-    d->flops = 2.0 * m * kk * n;
-    struct rt_push_gemm pc = {m, kk, n, nd->a.alpha, nd->a.beta};
-    memcpy(d->push, &pc, sizeof(pc));
-    d->push_size = sizeof(pc);
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = 1;
-    d->groups[2] = 1;
     return 1;
 }
 
