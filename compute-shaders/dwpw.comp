@@ -23,12 +23,13 @@
  * texel buffer, include/weights.glsl), 2 pointwise bias[N] RGBA32F texel
  * buffer, 3 pointwise int8 scales (weights.glsl; unused otherwise), 4 y f32,
  * 5 residual as an RGBA32F texel buffer (RES; RESC its channel count when
- * narrower than N), 6 depthwise w[3,3,1,C] (WTYPE texel buffer), 7
+ * narrower than N; with RESP the map whose 2x2 stride-2 max-pool is the
+ * residual, include/residual.glsl resid4p), 6 depthwise w[3,3,1,C] (WTYPE texel buffer), 7
  * depthwise bias[C] RGBA32F texel buffer, 8 depthwise int8 scales[C]
  * (RGBA32F texel buffer; unused otherwise).  int8 weights are unscaled
  * integers: each convolution's sum is scaled per channel before its bias.
  * Push: struct rt_push_dwpw.  Spec: 0 ACT, 1 DACT (the depthwise's
- * activation), 2 C4 (C / 4), 3 N4 (N / 4), 4 PX, 5 RES, 6 RESC.
+ * activation), 2 C4 (C / 4), 3 N4 (N / 4), 4 PX, 5 RES, 6 RESC, 10 RESP.
  * Grid: (ceil(n * oh * ceil(ow / PX) / 64), 1, 1), workgroup 64.
  */
 #extension GL_GOOGLE_include_directive : require
@@ -41,9 +42,11 @@ layout(constant_id = 3) const uint N4 = 1;
 layout(constant_id = 4) const uint PX = 1;
 layout(constant_id = 5) const int RES = 0;
 layout(constant_id = 6) const uint RESC = 0;
+layout(constant_id = 10) const int RESP = 0;
 #define TEXEL 1
 #define RES_NARROW 1
 #define RES_TEXEL 1
+#define RES_POOL 1
 #include "common.glsl"
 #include "weights.glsl"
 #include "residual.glsl"
@@ -147,7 +150,8 @@ void main()
             if (ox0 + o < p.ow) {
                 uint pix = row * p.ow + ox0 + o;
                 uint i4 = pix * N4 + j;
-                vec4 r = RESC != 0u ? resid4n(pix, 4u * j) : resid4(i4);
+                vec4 r = RESP != 0 ? resid4p(row, ox0 + o, p.ow, RESC != 0u ? RESC : 4u * N4, 4u * j)
+                         : (RESC != 0u ? resid4n(pix, 4u * j) : resid4(i4));
                 y4[i4] = act4(ACT, acc[o * N4 + j] * sc + b + r, p.alpha, p.beta);
             }
     }

@@ -13,6 +13,9 @@
  * storage-buffer load is a per-lane loop; measured: the SSBO read was 15 %
  * of BlazeFace's gemm time); its host binds one only when the residual's
  * channel count is a multiple of 4, so every read is a whole texel.
+ * A kernel that defines RES_POOL (with RES_TEXEL) may read a residual that
+ * is the 2x2 stride-2 max-pool of the bound map (resid4p): the pool folded
+ * into the read, so it is never stored (BlazeFace's stride-2 blocks).
  */
 #ifdef RES_TEXEL
 layout(binding = 5) uniform samplerBuffer rtex;
@@ -35,5 +38,20 @@ vec4 resid4n(uint pix, uint c)
     if (RESC % 4u == 0u)
         return resid4((pix * RESC + c) >> 2);
     return vec4(residn(pix, c), residn(pix, c + 1u), residn(pix, c + 2u), residn(pix, c + 3u));
+}
+#endif
+#ifdef RES_POOL
+/*
+ * Channels c..c+3 (c % 4 == 0) of output pixel (row = n * oh + oy, ox) of a
+ * residual that is the 2x2 stride-2 max-pool of the bound map (2 oh x 2 ow
+ * pixels of rc channels, rc % 4 == 0); channels from rc on read 0.
+ */
+vec4 resid4p(uint row, uint ox, uint ow, uint rc, uint c)
+{
+    if (RES == 0 || c >= rc)
+        return vec4(0.0);
+    uint q = rc >> 2, up = 2u * ow * q; /* texels per input pixel / row */
+    uint i = (2u * row * 2u * ow + 2u * ox) * q + (c >> 2);
+    return max(max(resid4(i), resid4(i + q)), max(resid4(i + up), resid4(i + up + q)));
 }
 #endif

@@ -173,6 +173,8 @@ int rt_op_data_build(struct rt_build *b, int k, struct err *e)
     }
     case RT_OP_POOL_MAX:
     case RT_OP_POOL_AVG: {
+        if (b->fuse != NULL && b->fuse[k] >= 0)
+            return 0; /* read by the fused 1x1 that adds it (rt_op_dwpw_plan) */
         const struct rt_pool_attrs *p = &nd->a.pool;
         struct rt_push_pool pc = {
             (uint32_t)x->shape[0],

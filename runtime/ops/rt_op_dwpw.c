@@ -120,6 +120,44 @@ static int pair_of(const struct rt_op_target *t, const struct rt_graph *g, int j
     return j + 1;
 }
 
+/*
+ * The fused 1x1 node that reads max-pool node p's output as its residual,
+ * when the pool can be read there instead (fuse[p] = that node), or -1: a
+ * 2x2 stride-2 unpadded max-pool of an input of exactly twice the output's
+ * rows and columns, whose output that residual alone reads.  The 1x1 then
+ * reads the pool's input and takes the maximum of the 4 texels (dwpw.comp
+ * RESP), so the pool builds nothing: on lavapipe its stores are lane by
+ * lane, and BlazeFace's first pool (128x128x24) took 270-285 us of device
+ * time, about as long as the stride-2 pair that adds it.
+ */
+static int pool_reader(const struct rt_op_target *t, const struct rt_graph *g, const int *fuse,
+                       int p)
+{
+    const struct rt_node *nd = &g->nodes[p];
+    if (nd->op != RT_OP_POOL_MAX)
+        return -1;
+    const struct rt_pool_attrs *a = &nd->a.pool;
+    const struct rt_tensor *x = &g->tensors[nd->in[0]], *y = &g->tensors[nd->out];
+    if (x->ndim != 4 || y->is_output || a->kh != 2 || a->kw != 2 || a->stride_h != 2 ||
+        a->stride_w != 2 || a->pad_t || a->pad_l || a->pad_b || a->pad_r ||
+        x->shape[1] != 2 * y->shape[1] || x->shape[2] != 2 * y->shape[2] ||
+        (uint64_t)rt_tensor_nelem(x) / 4 > t->caps.max_texel_elements)
+        return -1;
+    int reader = -1;
+    for (int k = p + 1; k < g->n_nodes; k++)
+        for (int i = 0; i < g->nodes[k].n_in; i++)
+            if (g->nodes[k].in[i] == nd->out) {
+                if (reader >= 0 || i != 3)
+                    return -1;
+                reader = k;
+            }
+    if (reader < 0)
+        return -1;
+    /* a fused 1x1 (its input's producer is a depthwise fused into it) */
+    int j = g->tensors[g->nodes[reader].in[0]].producer;
+    return j >= 0 && fuse[j] == reader ? reader : -1;
+}
+
 int rt_op_dwpw_plan(const struct rt_op_target *t, const struct rt_graph *g, int *fuse)
 {
     int n = 0;
@@ -134,7 +172,21 @@ int rt_op_dwpw_plan(const struct rt_op_target *t, const struct rt_graph *g, int 
             j++; /* the 1x1 is no depthwise */
         }
     }
+    /* the pairs are known: the pools their 1x1s can read (pair_of already
+       checked the residual: RGBA texels, channels <= N) */
+    for (int p = 0; p < g->n_nodes; p++)
+        if (fuse[p] < 0)
+            fuse[p] = pool_reader(t, g, fuse, p);
     return n;
+}
+
+int rt_op_dwpw_pooled(const struct rt_build *b, int k)
+{
+    const struct rt_node *nd = &b->g->nodes[k];
+    if (b->fuse == NULL || nd->n_in <= 3)
+        return -1;
+    int p = b->g->tensors[nd->in[3]].producer;
+    return p >= 0 && b->fuse[p] == k && b->g->nodes[p].op == RT_OP_POOL_MAX ? p : -1;
 }
 
 int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
@@ -162,7 +214,10 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     d->spec[4] = px;
     d->spec[5] = pw->n_in > 3;
     d->spec[6] = rc;
-    d->n_spec = 7;
+    /* a max-pool folded into the residual read: binding 5 is the pool's input */
+    int pool = rt_op_dwpw_pooled(b, k);
+    d->spec[10] = pool >= 0; /* RESP */
+    d->n_spec = 11;
     struct rt_region pbias = pw->n_in > 2 ? b->reg[pw->in[2]] : b->zero_bias[0];
     struct rt_region dbias = dw->n_in > 2 ? b->reg[dw->in[2]] : b->zero_bias[0];
     static const int wfmt[] = {RT_TEXEL_RGBA32F, RT_TEXEL_RGBA16F, RT_TEXEL_RGBA8I};
@@ -175,7 +230,11 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     /* int8 scales (weights.glsl), else never read */
     rt_dispatch_bind(d, b->wscale[pw->in[1]].size ? b->wscale[pw->in[1]] : pbias, 0);
     rt_dispatch_bind(d, b->reg[pw->out], 1);
-    rt_dispatch_bind(d, pw->n_in > 3 ? b->reg[pw->in[3]] : pbias, 0);
+    rt_dispatch_bind(d,
+                     pool >= 0      ? b->reg[g->nodes[pool].in[0]]
+                     : pw->n_in > 3 ? b->reg[pw->in[3]]
+                                    : pbias,
+                     0);
     d->bind[5].texel = RT_TEXEL_RGBA32F;
     rt_dispatch_bind(d, b->reg[dw->in[1]], 0);
     d->bind[6].texel = wfmt[wt];

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define RT_MAX_BINDINGS 9 /* dwpw.comp's int8 variant uses 9 */
-#define RT_MAX_SPEC 9     /* specialisation constants per dispatch (conv2d_rgb uses 9) */
+#define RT_MAX_SPEC 11    /* specialisation constants per dispatch (dwpw uses 11) */
 
 enum rt_region_kind { RT_REG_ACT = 0, RT_REG_WEIGHT, RT_REG_STAGE, RT_REG_KINDS };
 
@@ -127,6 +127,11 @@ int rt_ops_build(struct rt_build *b, int k, struct err *e);
  * cannot fail.  The same decision holds at every smaller shape.
  */
 int rt_op_dwpw_plan(const struct rt_op_target *t, const struct rt_graph *g, int *fuse);
+/* The same array also folds a 2x2 stride-2 max-pool into the residual read
+ * of the fused 1x1 that alone reads it: fuse[p] = k for pool node p (p
+ * builds nothing; k reads p's input, which must live until k).  Returns the
+ * pool node folded into 1x1 node k's residual, or -1; cannot fail. */
+int rt_op_dwpw_pooled(const struct rt_build *b, int k);
 /* builds the fused dispatch of 1x1 node k (b->fuse names its depthwise); 0 or <0 */
 int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e);
 

@@ -473,7 +473,10 @@ static void pad_residual_cases(void)
  * blocks (W % PX != 0), batch 2, stride 2 with asymmetric padding, 2 to 8
  * pixels per invocation, N up to 48, and pairs the plan leaves unfused (C
  * 96 -> N 96 past the unrolled-body bound, 48 -> 96 at one pixel per
- * invocation).
+ * invocation).  BlazeFace's stride-2 blocks add the 2x2 stride-2 max-pool
+ * of the block input (pool): the fused 1x1 reads the pool's input and the
+ * pool builds nothing (pf: folded), unless the input has an odd row count
+ * (the pool's floor drops a row) or the pair is not fused.
  */
 static int expect_dwpw;
 
@@ -485,19 +488,27 @@ static void dwpw_cases(void)
         enum rt_act dact, act;
         int64_t rc; /* residual channels: 0 none (else the block input when s 1, c == co) */
         int fused;  /* fused on a CPU device */
+        int pool;   /* the residual is the 2x2 stride-2 max-pool of x (rc = c) */
+        int pf;     /* ... folded into the fused 1x1's residual read */
     } cs[] = {
-        {1, 9, 11, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1}, /* BlazeFace */
-        {2, 7, 13, 8, 12, 1, 1, 1, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1},  /* 8 px */
-        {1, 10, 9, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1}, /* s2, narrow */
-        {1, 6, 5, 48, 96, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 0, 0},   /* 1 px: no */
-        {1, 6, 9, 48, 48, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 48, 1},  /* 3 px */
-        {1, 9, 8, 96, 24, 2, 0, 0, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1},  /* 2 px */
-        {2, 5, 17, 4, 4, 2, 1, 1, 1, 1, 1, RT_ACT_LEAKY, RT_ACT_HARDSWISH, 0, 1},
-        {1, 11, 7, 16, 8, 1, 0, 2, 2, 0, 1, RT_ACT_RELU6, RT_ACT_NONE, 8, 1}, /* MNv2-like */
-        {1, 6, 6, 96, 96, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 96, 0}, /* too big */
+        {1, 9, 11, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1, 0, 0}, /* BlazeFace */
+        {2, 7, 13, 8, 12, 1, 1, 1, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1, 0, 0},  /* 8 px */
+        {1, 10, 9, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1, 0, 0}, /* s2 */
+        {1, 6, 5, 48, 96, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 0, 0, 0, 0},   /* 1 px: no */
+        {1, 6, 9, 48, 48, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 48, 1, 0, 0},  /* 3 px */
+        {1, 9, 8, 96, 24, 2, 0, 0, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1, 0, 0},  /* 2 px */
+        {2, 5, 17, 4, 4, 2, 1, 1, 1, 1, 1, RT_ACT_LEAKY, RT_ACT_HARDSWISH, 0, 1, 0, 0},
+        {1, 11, 7, 16, 8, 1, 0, 2, 2, 0, 1, RT_ACT_RELU6, RT_ACT_NONE, 8, 1, 0, 0}, /* MNv2-like */
+        {1, 6, 6, 96, 96, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 96, 0, 0, 0}, /* too big */
         /* no residual, y as large as x: x dies at the depthwise in the graph, so
            without the plan's longer lifetime y would take x's bytes */
-        {1, 12, 16, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 0, 1},
+        {1, 12, 16, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 0, 1, 0, 0},
+        /* max-pooled residuals: channel-padded, full width at batch 2, an odd
+           row count (not folded), an unfused pair (the pool stays) */
+        {1, 10, 12, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1, 1, 1},
+        {2, 8, 14, 8, 8, 2, 1, 1, 1, 1, 0, RT_ACT_RELU6, RT_ACT_NONE, 8, 1, 1, 1},
+        {1, 9, 10, 16, 32, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 16, 1, 1, 0},
+        {1, 8, 6, 48, 96, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 48, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
         for (int v = 0; v < 3; v++) {
@@ -508,16 +519,23 @@ static void dwpw_cases(void)
             int64_t ow = (cs[i].w + cs[i].pl + cs[i].pr - 3) / cs[i].s + 1;
             struct rt_attrs a;
             int r = -1;
+            if (cs[i].pool) {
+                memset(&a, 0, sizeof(a));
+                a.pool = (struct rt_pool_attrs){2, 2, 2, 2, 0, 0, 0, 0, 0};
+                r = rt_graph_node_add(g, RT_OP_POOL_MAX, &x, 1, &a, "pool", &e);
+            }
             if (cs[i].rc > 0 && cs[i].rc < cs[i].co) {
                 /* computed before the pair, as in BlazeFace's stride-2 blocks */
-                int ri = rt_graph_input_add(g, "res", 4, S(cs[i].n, oh, ow, cs[i].rc), &e);
+                int ri = cs[i].pool
+                             ? r
+                             : rt_graph_input_add(g, "res", 4, S(cs[i].n, oh, ow, cs[i].rc), &e);
                 memset(&a, 0, sizeof(a));
                 a.ndim = 4;
                 a.pad_after[3] = (int)(cs[i].co - cs[i].rc);
                 r = ri < 0 ? -1 : rt_graph_node_add(g, RT_OP_PAD, &ri, 1, &a, "pad", &e);
             } else if (cs[i].rc > 0 && cs[i].c == cs[i].co && cs[i].s == 1) {
                 r = x; /* the block input */
-            } else if (cs[i].rc > 0) {
+            } else if (cs[i].rc > 0 && !cs[i].pool) {
                 r = rt_graph_input_add(g, "res", 4, S(cs[i].n, oh, ow, cs[i].rc), &e);
             }
             int di[3] = {x, const_id(g, S(3, 3, 1, cs[i].c), -0.5f, 0.5f),
@@ -544,15 +562,16 @@ static void dwpw_cases(void)
                 printf("# %s\n", e.msg);
             char what[160];
             snprintf(what, sizeof(what),
-                     "dw3x3 s%d %lldx%lldx%lldx%lld + 1x1 -> %lld, residual %lld", cs[i].s,
+                     "dw3x3 s%d %lldx%lldx%lldx%lld + 1x1 -> %lld, residual %lld%s", cs[i].s,
                      (long long)cs[i].n, (long long)cs[i].h, (long long)cs[i].w, (long long)cs[i].c,
-                     (long long)cs[i].co, (long long)cs[i].rc);
+                     (long long)cs[i].co, (long long)cs[i].rc, cs[i].pool ? " max-pooled" : "");
             if (y >= 0) {
                 struct rt_plan_opts o = rt_plan_opts_default();
                 o.weights = weight_kinds[v];
                 o.max_batch = (int)cs[i].n;
                 struct rt_plan *p = NULL;
                 int want = expect_dwpw && cs[i].fused ? 1 : 2;
+                want += cs[i].pool && !(expect_dwpw && cs[i].pf); /* the pool's own */
                 if (rt_graph_output_add(g, y, &e) == 0 && rt_plan_create(dev, g, &o, &p, &e) == 0)
                     TH_CHECK(rt_plan_dispatch_count(p) == want, "%s [%s]: %d dispatches, want %d",
                              what, wname(weight_kinds[v]), rt_plan_dispatch_count(p), want);
