@@ -7,7 +7,11 @@
 #   2. claim+complete jobs/s: unbatched (claim 1, complete 1) and batched
 #      (claim 32 or 128 of one model, complete_many), target >= 10,000/s;
 #   3. IMMEDIATE wait under a BACKGROUND flood, target <= one service
-#      time + 5 ms.
+#      time + 5 ms;
+#   4. a synchronous call's end: completion start -> the waiting connection
+#      has the job's JSON, with and without the waiter's wait channel
+#      (migration 0011), alternated ABBA in one run (QUEUE_WAIT_N of each,
+#      200; the completer waits 20 ms after the claim, like a short model).
 #   bash bench/queue.sh                 (BIN=build/bin by default)
 #   QUEUE_N=30000 QUEUE_WORKERS=2 bash bench/queue.sh   (the defaults)
 set -uo pipefail
@@ -45,4 +49,7 @@ e=$(sed -E 's/.*jobs_per_s=([0-9]+).*/\1/' <<<"$enq")
 
 # 3. IMMEDIATE under a BACKGROUND flood (service time 20 ms per batch)
 "$BIN/bench_queue" flood 20 100 "$W"
+
+# 4. a synchronous call's end: JSON in the notification vs notification + read
+"$BIN/bench_queue" wait "${QUEUE_WAIT_N:-200}" 20
 pg_tmp_stop

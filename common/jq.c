@@ -220,6 +220,11 @@ struct jq_conn {
     int max_attempts;
     int64_t depth_seen[JQ_TIERS], depth_added[JQ_TIERS];
     double depth_at[JQ_TIERS];
+    /* jq_wait_channel's name, "" until drawn; valid while the connection
+     * has had wait_reconnects reconnects */
+    char wait_channel[64];
+    int wait_reconnects;
+    long long wait_hits; /* jobs whose JSON came on it (jq_wait_hits) */
 };
 
 static struct jq_conn *jq_conn(struct pgx *c)
@@ -529,7 +534,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
     unsigned char kh[crypto_hash_sha256_BYTES];
     if (j->auth_key != NULL)
         jq_key_hash(j->auth_key, kh);
-    const char *v[13] = {
+    const char *v[14] = {
         pgx_i64(ten, j->tenant_id),
         j->task,
         j->model,
@@ -543,16 +548,18 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         pgx_i64(ma, j->max_attempts ? j->max_attempts : jq_conn(c)->max_attempts),
         jq_thumb_ok(j) ? (const char *)j->thumb : NULL,
         j->auth_key != NULL ? (const char *)kh : NULL,
+        j->wait_channel,
     };
-    int lens[13] = {
-        0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0, (int)j->thumb_len, (int)sizeof(kh)};
-    int fmts[13] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1};
+    int lens[14] = {
+        0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0, (int)j->thumb_len, (int)sizeof(kh), 0};
+    int fmts[14] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0};
     if (j->idempotency_key == NULL && j->batch_id == 0) {
         /* the cheaper statement: no idempotency or batch step */
-        const char *pv[11] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[9], v[10], v[11], v[12]};
-        int pl[11] = {0, 0, 0, 0, 0, lens[5], 0, 0, 0, lens[11], lens[12]};
-        int pf[11] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1};
-        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 11, pv, pl, pf, 0, e);
+        const char *pv[12] = {v[0], v[1], v[2],  v[3],  v[4],  v[5],
+                              v[6], v[9], v[10], v[11], v[12], v[13]};
+        int pl[12] = {0, 0, 0, 0, 0, lens[5], 0, 0, 0, lens[11], lens[12], 0};
+        int pf[12] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0};
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 12, pv, pl, pf, 0, e);
         if (r == NULL) {
             return jq_enqueue_fail(c, e);
         }
@@ -569,7 +576,7 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
     /* an idempotency race (the other insert committed after our snapshot)
      * answers no row: the second run sees it */
     for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 13, v, lens, fmts, 0, e);
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE, 14, v, lens, fmts, 0, e);
         if (r == NULL) {
             return jq_enqueue_fail(c, e);
         }
@@ -1534,6 +1541,38 @@ int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeo
     return jq_job_wait_done_ex(c, tenant_id, job_id, timeout_ms, 1, json, e);
 }
 
+int jq_wait_channel(struct pgx *c, const char **name, struct err *e)
+{
+    struct jq_conn *s = jq_conn(c);
+    *name = s->wait_channel;
+    if (s->wait_channel[0] != '\0' && s->wait_reconnects == pgx_reconnects_get(c))
+        return JQ_OK;
+    PGresult *r = jq_q(c, SQLQ_JQ_WAIT_LISTEN, 0, NULL, e);
+    if (r == NULL)
+        return jq_fail(c, e);
+    /* read after the statement: it may have reconnected first */
+    s->wait_reconnects = pgx_reconnects_get(c);
+    snprintf(s->wait_channel, sizeof(s->wait_channel), "%s",
+             PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+    pgx_reset(c);
+    return JQ_OK;
+}
+
+long long jq_wait_hits(struct pgx *c)
+{
+    return jq_conn(c)->wait_hits;
+}
+
+/* a wait-channel payload "<id>:<json>" of job_id: its JSON (malloc'd), else NULL */
+static char *jq_wait_payload_json(const char *payload, int64_t job_id)
+{
+    char want[24];
+    size_t n = strlen(pgx_i64(want, job_id));
+    if (strncmp(payload, want, n) != 0 || payload[n] != ':')
+        return NULL;
+    return cm_xstrdup(payload + n + 1);
+}
+
 int jq_job_wait_done_ex(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms,
                         int look_first, char **json, struct err *e)
 {
@@ -1541,6 +1580,10 @@ int jq_job_wait_done_ex(struct pgx *c, int64_t tenant_id, int64_t job_id, int ti
     int rc = jq_listen(c, JQ_CHAN_JOB_DONE, e);
     if (rc != JQ_OK)
         return rc;
+    /* this connection's wait channel, if it drew one: a notification on it
+     * comes from job_archive for a job this connection enqueued with it */
+    const struct jq_conn *s = jq_conn(c);
+    int own = s->wait_channel[0] != '\0' && s->wait_reconnects == pgx_reconnects_get(c);
     double deadline = cm_now_ms() + timeout_ms;
     int check = look_first;
     for (int guard = 0; guard < 10000000; guard++) {
@@ -1557,10 +1600,21 @@ int jq_job_wait_done_ex(struct pgx *c, int64_t tenant_id, int64_t job_id, int ti
             break;
         /* poll fallback: look at the job at least once a second */
         int slice = left > 1000 ? 1000 : (int)left + 1;
-        char payload[8192];
-        int w = pgx_notify_wait(c, slice, NULL, 0, payload, sizeof(payload), e);
+        char payload[8192], chan[64];
+        int w = pgx_notify_wait(c, slice, chan, sizeof(chan), payload, sizeof(payload), e);
         if (w < 0) {
             check = 1; /* notifications may be lost: look at the job */
+            continue;
+        }
+        if (w == 1 && own && strcmp(chan, s->wait_channel) == 0) {
+            /* the finished job itself (a stale one of an earlier call has
+             * another id); the id is the job this call enqueued for its
+             * tenant, so no look at the tenant is needed */
+            *json = jq_wait_payload_json(payload, job_id);
+            if (*json != NULL) {
+                jq_conn(c)->wait_hits++;
+                return JQ_OK;
+            }
             continue;
         }
         if (w == 0 || jq_done_payload_has(payload, job_id))

@@ -173,6 +173,10 @@ struct jq_new_job {
      * revoked or another tenant's, nothing is written and the call answers
      * JQ_ERR_NOT_FOUND with class ERR_AUTH and code "invalid_key" */
     const char *auth_key;
+    /* NULL, or the enqueuing connection's own channel (jq_wait_channel):
+     * the finished job's JSON is sent there (jq_job_wait_done_ex reads
+     * it).  Only jq_job_enqueue stores it; the group statements ignore it */
+    const char *wait_channel;
 };
 
 /*
@@ -415,6 +419,21 @@ int jq_job_wait_done(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeo
  */
 int jq_job_wait_done_ex(struct pgx *c, int64_t tenant_id, int64_t job_id, int timeout_ms,
                         int look_first, char **json, struct err *e);
+/*
+ * This connection's own wait channel (migration 0011, job_wait_listen):
+ * LISTENed on by the first call and again after a reconnect (a new name
+ * then).  A job enqueued with it (jq_new_job.wait_channel) has its final
+ * JSON sent there in "<id>:<json>" when shorter than 8000 bytes, and
+ * jq_job_wait_done_ex on this connection returns it without a statement;
+ * a longer one, or a notification lost to a reconnect, falls back to
+ * vkv_job_done and a read.  Only this session knows the name (122 random
+ * bits; no view shows jobs.wait_channel), so no other role can LISTEN on
+ * it.  *name is borrowed: valid until the next jq call on c.  JQ_OK, or
+ * JQ_ERR_DB.
+ */
+int jq_wait_channel(struct pgx *c, const char **name, struct err *e);
+/* how many waits on c returned a job from its wait channel; cannot fail */
+long long jq_wait_hits(struct pgx *c);
 
 /* ---- worker registry (GET /v1/gpus) ------------------------------------ */
 

@@ -6,8 +6,12 @@
  * The wait LISTENs on vkv_job_done before the enqueue, so the job's end
  * cannot be missed and nothing is read until its notification (or the 1 s
  * polling fallback) comes: then one statement returns state and JSON
- * (jq_job_wait_done_ex).  The notification never carries the result: any
- * role that can connect may LISTEN (schema/README.md, "Notifications").  It runs on the thread's
+ * (jq_job_wait_done_ex).  The job is enqueued with this connection's own
+ * wait channel (jq_wait_channel, a random name only this session knows):
+ * the completion sends the finished job's JSON there when it fits a
+ * notification, and then nothing is read.  vkv_job_done itself never
+ * carries a result: any role that can connect may LISTEN on it
+ * (schema/README.md, "Notifications").  It runs on the thread's
  * own connection, in slices so that a stopping server does not hold the thread for the whole
  * timeout. A call that times out cancels its job: nobody would read the result, and GPU time is the
  * scarce resource (Moondream Station keeps running abandoned work).
@@ -21,10 +25,19 @@
 #include "common/log.h"
 #include "common/pgx.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define API_CALL_SLICE_MS 1000
+
+/* synchronous calls whose job came in its notification (/metrics) */
+static atomic_llong api_wait_payloads;
+
+long long api_call_payload_results(void)
+{
+    return atomic_load(&api_wait_payloads);
+}
 
 int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_spec *spec,
                   long long timeout_ms, json_t **job, int64_t *job_id, struct err *e)
@@ -38,8 +51,15 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
     int rc = jq_listen(ctx->db, JQ_CHAN_JOB_DONE, e);
     if (rc != JQ_OK)
         return rc;
+    /* the job's JSON comes on this connection's own channel (one statement
+     * on the connection's first call); without it, vkv_job_done and a read */
+    struct api_job_spec ws = *spec;
+    if (jq_wait_channel(ctx->db, &ws.wait_channel, e) != JQ_OK || ws.wait_channel[0] == '\0')
+        ws.wait_channel = NULL;
+    err_clear(e);
+    long long hits = jq_wait_hits(ctx->db);
     r->t_enq_ms = cm_now_ms();
-    rc = api_job_enqueue(ctx, r, spec, 0, job_id, &existed, e);
+    rc = api_job_enqueue(ctx, r, &ws, 0, job_id, &existed, e);
     if (rc != JQ_OK)
         return rc;
     r->t_queued_ms = cm_now_ms();
@@ -72,8 +92,11 @@ int api_call_sync(struct api_ctx *ctx, struct api_req *r, const struct api_job_s
         }
     }
     r->t_done_ms = cm_now_ms();
+    if (jq_wait_hits(ctx->db) != hits)
+        atomic_fetch_add(&api_wait_payloads, 1);
     /* the read after the notification, for Server-Timing's api_read (a
-     * job found by the polling fallback has none) */
+     * job found by the polling fallback has none; one whose JSON came in
+     * its notification has only the parse) */
     double nt = pgx_notified_ms(ctx->db);
     r->t_note_ms = nt > r->t_queued_ms ? nt : r->t_done_ms;
     json_error_t je;

@@ -90,6 +90,9 @@ struct api_job_spec {
     struct api_image image;  /* data NULL = no image */
     const char *idem_key;    /* NULL = none */
     long long deadline_ms;   /* 0 = none, else ms from now */
+    /* NULL, or the request's connection's wait channel (api_call_sync):
+     * the job is then enqueued on that connection, not in a group */
+    const char *wait_channel;
 };
 
 /*
@@ -303,6 +306,9 @@ void api_auth_refused(struct api_req *r);
 
 /* how many key lookups this process left to an enqueue statement (api_db.c) */
 long long api_auth_lookups_skipped(void);
+/* synchronous calls of this process whose finished job came inside its
+ * notification (jq_wait_channel), not from a read; cannot fail */
+long long api_call_payload_results(void);
 
 /* takes one request token of the tenant: 1, or 0 with *retry_after set */
 int api_limit_tenant_take(int64_t tenant, int *retry_after);

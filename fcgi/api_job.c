@@ -319,7 +319,11 @@ int api_job_enqueue(struct api_ctx *ctx, struct api_req *r, const struct api_job
     if (r->auth_deferred)
         j.auth_key = r->auth_key; /* the statement checks it (api_db.c) */
     int rc;
-    if (batch_id != 0) { /* inside the batch's transaction, on its connection */
+    j.wait_channel = batch_id == 0 ? spec->wait_channel : NULL;
+    if (batch_id != 0 || j.wait_channel != NULL) {
+        /* a batch's job: inside the batch's transaction, on its
+         * connection; a waited-for job: on the connection that LISTENs on
+         * its wait channel (a group leader would write another's) */
         rc = jq_job_enqueue(ctx->db, &j, job_id, existed, e);
     } else {
         /* shared with concurrent requests (api_group.c) */

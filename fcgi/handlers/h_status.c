@@ -184,8 +184,12 @@ int api_h_metrics(struct api_ctx *ctx, struct api_req *r)
                                 "# HELP vkv_api_auth_lookups_skipped_total key lookups left to "
                                 "the enqueue statement (a key this process saw lately)\n"
                                 "# TYPE vkv_api_auth_lookups_skipped_total counter\n"
-                                "vkv_api_auth_lookups_skipped_total %lld\n",
-                                st, rows, waiting, skipped);
+                                "vkv_api_auth_lookups_skipped_total %lld\n"
+                                "# HELP vkv_api_sync_results_notified_total synchronous calls "
+                                "whose finished job came inside its notification (no read)\n"
+                                "# TYPE vkv_api_sync_results_notified_total counter\n"
+                                "vkv_api_sync_results_notified_total %lld\n",
+                                st, rows, waiting, skipped, api_call_payload_results());
     char *all = own ? ar_printf(ctx->ar, "%s%s", text, own) : NULL;
     int rc = all ? api_reply_text(r, 200, "text/plain; version=0.0.4", all, strlen(all))
                  : api_reply_text(r, 200, "text/plain; version=0.0.4", text, strlen(text));

@@ -21,6 +21,11 @@ LISTEN vkv_job_done
 -- name: jq_listen_job_cancel
 LISTEN vkv_job_cancel
 
+-- name: jq_wait_listen
+-- this session's own channel for the jobs it waits on (migration 0011):
+-- LISTENs on it and returns its name
+SELECT job_wait_listen()
+
 -- name: jq_auth_key
 -- $1 sha256 of the key
 SELECT tenant_id, is_admin::int
@@ -78,7 +83,9 @@ SELECT coalesce((SELECT depth_cached FROM fresh),
 -- job, so one statement and one commit), $13 the SHA-256 of the API key
 -- that asked (NULL = the caller looked the key up already): the key must
 -- still be the tenant's and not revoked, else nothing is written (vkv-api
--- skips its own lookup for a key it saw recently, fcgi/README.md).
+-- skips its own lookup for a key it saw recently, fcgi/README.md), $14 the
+-- waiting connection's channel (job_wait_listen, migration 0011; NULL =
+-- nobody waits on one): job_archive sends the finished job there.
 -- Returns (id, existed) or one row (NULL, 0) for a batch that is not the
 -- tenant's, (NULL, 2) for a refused key; no row: an idempotency race, run
 -- again.
@@ -110,10 +117,10 @@ fk AS MATERIALIZED (
 ins AS (
     INSERT INTO jobs (id, tenant_id, batch_id, task, model, tier, fair_key,
                       params, input, input_type, idempotency_key, max_attempts,
-                      deadline_at)
+                      deadline_at, wait_channel)
     SELECT nid.id, $1::bigint, $9::bigint, $2::text, $3::text, $4::smallint, fk.v,
            coalesce($5::jsonb, '{}'::jsonb), $6::bytea, $7::text, $8::text,
-           $11::int, now() + make_interval(secs => $10::int / 1000.0)
+           $11::int, now() + make_interval(secs => $10::int / 1000.0), $14::text
       FROM nid, fk
      WHERE nid.id IS NOT NULL
     RETURNING id, model
@@ -151,7 +158,8 @@ SELECT NULL, CASE WHEN b.key_ok THEN 0 ELSE 2 END FROM b WHERE NOT b.ok
 -- $4 tier, $5 params json text, $6 input bytea, $7 input type,
 -- $8 deadline ms, $9 max attempts, $10 the thumbnail (NULL = none), $11
 -- the SHA-256 of the API key that asked (NULL = the caller looked it up;
--- else checked as jq_enqueue's $13).
+-- else checked as jq_enqueue's $13), $12 the waiter's channel (as
+-- jq_enqueue's $14).
 -- Returns (id, existed = 0), or no row for a refused key (nothing written).
 WITH ka AS MATERIALIZED (
     SELECT 1 AS ok
@@ -166,10 +174,10 @@ fk AS MATERIALIZED (
 ),
 ins AS (
     INSERT INTO jobs (tenant_id, task, model, tier, fair_key, params, input, input_type,
-                      max_attempts, deadline_at)
+                      max_attempts, deadline_at, wait_channel)
     SELECT $1::bigint, $2::text, $3::text, $4::smallint, fk.v,
            coalesce($5::jsonb, '{}'::jsonb), $6::bytea, $7::text,
-           $9::int, now() + make_interval(secs => $8::int / 1000.0)
+           $9::int, now() + make_interval(secs => $8::int / 1000.0), $12::text
       FROM fk
     RETURNING id, model
 ),

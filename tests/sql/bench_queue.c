@@ -15,6 +15,15 @@
  *                                        batch); an IMMEDIATE job arrives
  *                                        every ~SERVICE_MS*1.7 ms: its wait
  *                                        (enqueue -> claimed) percentiles
+ *   bench_queue wait N IDLE_MS           a synchronous call's end, N times:
+ *                                        one connection enqueues and waits
+ *                                        (jq_job_wait_done_ex, no first
+ *                                        look), another claims, IDLE_MS
+ *                                        later completes it; alternately
+ *                                        with and without the waiter's
+ *                                        wait channel (migration 0011):
+ *                                        completion start -> the waiter has
+ *                                        the job's JSON, percentiles per mode
  *
  * Every loop is bounded (job counts and a 120 s wall-clock cap).
  */
@@ -312,11 +321,102 @@ static int bench_flood(int service_ms, int samples, int workers)
     return 0;
 }
 
+/* ---- wait: a synchronous call's end, with and without the wait channel ---- */
+
+struct wait_done {
+    struct pgx *w;
+    int64_t id;
+    int idle_ms;
+    double t_start, t_end; /* the completion call, cm_now_ms */
+};
+
+static void *wait_completer(void *p)
+{
+    struct wait_done *d = p;
+    struct timespec ts = {d->idle_ms / 1000, (long)(d->idle_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    struct err e;
+    d->t_start = cm_now_ms();
+    jq_job_complete(
+        d->w, "bench-wait", d->id,
+        "{\"label\":\"Neutral\",\"p\":0.91,\"top\":[{\"Drawing\":0.05},{\"Porn\":0.01}]}", NULL, 0,
+        NULL, "{\"inference_ms\":20.5,\"decode_ms\":1.1}", &e);
+    d->t_end = cm_now_ms();
+    return NULL;
+}
+
+static int bench_wait(int n, int idle_ms)
+{
+    struct pgx *l = conn(), *w = conn();
+    struct err e;
+    const char *ch = NULL;
+    if (jq_listen(l, JQ_CHAN_JOB_DONE, &e) != JQ_OK || jq_wait_channel(l, &ch, &e) != JQ_OK) {
+        printf("wait: %s\n", e.msg);
+        return 1;
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "%s", ch);
+    double *got[2], *cpl[2];
+    int cnt[2] = {0, 0};
+    for (int m = 0; m < 2; m++) {
+        got[m] = calloc((size_t)n, sizeof(double));
+        cpl[m] = calloc((size_t)n, sizeof(double));
+    }
+    const char *models[1] = {"bench_wait"};
+    double t_cap = cm_now_ms() + BENCH_CAP_MS;
+    long long hits0 = jq_wait_hits(l);
+    for (int i = 0; i < 2 * n && cm_now_ms() < t_cap; i++) {
+        int mode = (i / 2 + i) % 2; /* ABBA: 0 1 1 0 0 1 1 0 ... */
+        struct jq_new_job j = {.tenant_id = bench_tenant,
+                               .task = "classify",
+                               .model = "bench_wait",
+                               .tier = 3,
+                               .wait_channel = mode ? name : NULL};
+        int64_t id = 0;
+        if (jq_job_enqueue(l, &j, &id, NULL, &e) != JQ_OK)
+            break;
+        struct jq_job *jobs;
+        int k = 0;
+        if (jq_job_claim(w, "bench-wait", "d", models, 1, 1, 60, &jobs, &k, &e) != JQ_OK || k != 1)
+            break;
+        jq_jobs_free(jobs, k);
+        struct wait_done d = {.w = w, .id = id, .idle_ms = idle_ms};
+        pthread_t th;
+        pthread_create(&th, NULL, wait_completer, &d);
+        char *json = NULL;
+        int rc = jq_job_wait_done_ex(l, bench_tenant, id, 5000, 0, &json, &e);
+        double t_got = cm_now_ms();
+        pthread_join(th, NULL);
+        free(json);
+        if (rc != JQ_OK)
+            break;
+        got[mode][cnt[mode]] = t_got - d.t_start;
+        cpl[mode][cnt[mode]++] = d.t_end - d.t_start;
+    }
+    static const char *names[2] = {"vkv_job_done + read", "wait channel"};
+    for (int m = 0; m < 2; m++) {
+        int c = cnt[m];
+        if (c == 0)
+            continue;
+        qsort(got[m], (size_t)c, sizeof(double), cmp_d);
+        qsort(cpl[m], (size_t)c, sizeof(double), cmp_d);
+        printf("wait mode=\"%s\" n=%d idle_ms=%d completion_start_to_waiter_ms p50=%.3f p90=%.3f "
+               "completion_call_ms p50=%.3f\n",
+               names[m], c, idle_ms, got[m][c / 2], got[m][c * 9 / 10], cpl[m][c / 2]);
+        free(got[m]);
+        free(cpl[m]);
+    }
+    printf("wait channel hits=%lld\n", jq_wait_hits(l) - hits0);
+    pgx_free(l);
+    pgx_free(w);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_queue enqueue N CONNS | drain N WORKERS BATCH | "
-                        "flood SERVICE_MS SAMPLES WORKERS\n");
+                        "flood SERVICE_MS SAMPLES WORKERS | wait N IDLE_MS\n");
         return 2;
     }
     struct pgx *c = conn();
@@ -336,6 +436,12 @@ int main(int argc, char **argv)
         if (w < 1 || w > 16)
             return 2;
         return bench_flood(atoi(argv[2]), atoi(argv[3]), w);
+    }
+    if (strcmp(argv[1], "wait") == 0 && argc == 4) {
+        int n = atoi(argv[2]), idle = atoi(argv[3]);
+        if (n < 1 || n > 100000 || idle < 0 || idle > 1000)
+            return 2;
+        return bench_wait(n, idle);
     }
     fprintf(stderr, "bench_queue: bad arguments\n");
     return 2;

@@ -906,6 +906,152 @@ static void t_notify_wait(struct pgx *c)
     pgx_free(l);
 }
 
+/* enqueues one job of model on c for tenant_a with c's wait channel */
+static int64_t enq_wait(struct pgx *c, const char *model, const char *idem, const char *chan)
+{
+    struct jq_new_job j = {.tenant_id = tenant_a,
+                           .task = "caption",
+                           .model = model,
+                           .tier = 3,
+                           .idempotency_key = idem,
+                           .wait_channel = chan};
+    int64_t id = 0;
+    struct err e;
+    if (jq_job_enqueue(c, &j, &id, NULL, &e) != JQ_OK)
+        printf("# enqueue failed: %s\n", e.msg);
+    return id;
+}
+
+/* waits for id on l (no first look, as api_call_sync) and checks that the
+ * JSON came on the wait channel (hit = 1) or from the read (hit = 0), and
+ * that it is the text a read gives */
+static void wait_check(struct pgx *l, int64_t id, int hit, const char *what)
+{
+    struct err e;
+    char *json = NULL, *read = NULL;
+    long long h0 = jq_wait_hits(l);
+    TH_EQ_INT(jq_job_wait_done_ex(l, tenant_a, id, 3000, 0, &json, &e), JQ_OK, "%s: final", what);
+    TH_EQ_INT((int)(jq_wait_hits(l) - h0), hit, "%s: %s", what,
+              hit ? "the JSON came in the notification" : "the JSON came from a read");
+    TH_EQ_INT(jq_job_get_json(l, tenant_a, id, &read, &e), JQ_OK, "%s: read", what);
+    TH_CHECK(json != NULL && read != NULL && strcmp(json, read) == 0,
+             "%s: the same text as a read after the commit", what);
+    if (json != NULL && read != NULL && strcmp(json, read) != 0)
+        printf("# notified %s\n# read     %s\n", json, read);
+    free(json);
+    free(read);
+}
+
+static void t_wait_channel(struct pgx *c)
+{
+    struct err e;
+    struct pgx *l = conn(), *other = conn();
+    const char *ch = NULL;
+    TH_EQ_INT(jq_listen(l, JQ_CHAN_JOB_DONE, &e), JQ_OK, "LISTEN job_done");
+    TH_EQ_INT(jq_wait_channel(l, &ch, &e), JQ_OK, "a wait channel");
+    char name[64];
+    snprintf(name, sizeof(name), "%s", ch ? ch : "");
+    size_t hex = strspn(name + 9, "0123456789abcdef");
+    TH_CHECK(strncmp(name, "vkv_wait_", 9) == 0 && hex == 32 && name[9 + hex] == '\0',
+             "named vkv_wait_ + 32 hex digits (%s)", name);
+    TH_EQ_INT(jq_wait_channel(l, &ch, &e), JQ_OK, "asked again");
+    TH_EQ_STR(ch, name, "the same channel for the session");
+    const char *och = NULL;
+    jq_wait_channel(other, &och, &e);
+    TH_CHECK(och != NULL && strcmp(och, name) != 0, "another session draws another channel");
+    TH_EQ_INT(jq_listen(other, JQ_CHAN_JOB_DONE, &e), JQ_OK, "the other LISTENs on job_done");
+
+    /* succeeded, both enqueue statements (plain, and with an idempotency key) */
+    int64_t id = enq_wait(l, "m_wait", NULL, name);
+    TH_EQ_INT((int)(claim1(c, "w-wait", "m_wait", 30) == id), 1, "claimed");
+    TH_EQ_INT(jq_job_complete(c, "w-wait", id, "{\"label\":\"cat\",\"p\":0.5}", NULL, 0, NULL,
+                              "{\"inference_ms\":1.5}", &e),
+              JQ_OK, "completed");
+    wait_check(l, id, 1, "succeeded job");
+    /* vkv_job_done still carries the id alone (other waiters) */
+    char payload[8192] = "", want[24];
+    snprintf(want, sizeof(want), "%lld", (long long)id);
+    TH_EQ_INT(jq_wait_notify(other, 2000, payload, sizeof(payload), &e), JQ_OK,
+              "another session woken on vkv_job_done");
+    TH_EQ_STR(payload, want, "whose payload is the id, no result");
+    TH_EQ_INT(jq_wait_notify(other, 200, payload, sizeof(payload), &e), JQ_EMPTY,
+              "and nothing from the waiter's channel");
+
+    id = enq_wait(l, "m_wait", "wait-idem-1", name);
+    claim1(c, "w-wait", "m_wait", 30);
+    jq_job_complete(c, "w-wait", id, "{\"ok\":2}", NULL, 0, NULL, NULL, &e);
+    wait_check(l, id, 1, "job with an idempotency key (jq_enqueue)");
+
+    /* failed and canceled jobs come the same way */
+    id = enq_wait(l, "m_wait", NULL, name);
+    claim1(c, "w-wait", "m_wait", 30);
+    int st = 0;
+    TH_EQ_INT(jq_job_fail(c, "w-wait", id, "bad \"pixels\"", 0, &e), JQ_OK, "failed");
+    wait_check(l, id, 1, "failed job");
+    id = enq_wait(l, "m_wait", NULL, name);
+    jq_job_cancel(c, tenant_a, id, &st, &e);
+    wait_check(l, id, 1, "canceled job");
+
+    /* too long for a notification: nothing on the channel, vkv_job_done and a read */
+    size_t big = 9000;
+    char *res = malloc(big + 16);
+    memcpy(res, "{\"s\":\"", 6);
+    memset(res + 6, 'x', big);
+    memcpy(res + 6 + big, "\"}", 3);
+    id = enq_wait(l, "m_wait", NULL, name);
+    claim1(c, "w-wait", "m_wait", 30);
+    TH_EQ_INT(jq_job_complete(c, "w-wait", id, res, NULL, 0, NULL, NULL, &e), JQ_OK,
+              "a 9 KB result completes (the payload limit is not an error)");
+    free(res);
+    wait_check(l, id, 0, "9 KB result");
+
+    /* a stale notification of an earlier job is not taken for this one */
+    int64_t a = enq_wait(l, "m_wait", NULL, name), b = enq_wait(l, "m_wait", NULL, name);
+    claim1(c, "w-wait", "m_wait", 30);
+    jq_job_complete(c, "w-wait", a, "{\"job\":\"a\"}", NULL, 0, NULL, NULL, &e);
+    char *json = NULL;
+    long long h0 = jq_wait_hits(l);
+    TH_EQ_INT(jq_job_wait_done_ex(l, tenant_a, b, 300, 0, &json, &e), JQ_EMPTY,
+              "job b still queued: a's notification does not end b's wait");
+    TH_CHECK(jq_wait_hits(l) == h0 && json && strstr(json, "queued"), "and b reads as queued");
+    free(json);
+    claim1(c, "w-wait", "m_wait", 30);
+    jq_job_complete(c, "w-wait", b, "{\"job\":\"b\"}", NULL, 0, NULL, NULL, &e);
+    wait_check(l, b, 1, "job b after a");
+
+    /* only names job_wait_listen draws: never another channel */
+    int64_t bad = 0;
+    struct jq_new_job bj = {.tenant_id = tenant_a,
+                            .task = "caption",
+                            .model = "m_wait_bad",
+                            .tier = 3,
+                            .wait_channel = "vkv_job_new"};
+    TH_CHECK(jq_job_enqueue(c, &bj, &bad, NULL, &e) != JQ_OK, "wait channel vkv_job_new refused");
+    TH_EQ_INT(claim1(c, "w-wait", "m_wait_bad", 30), 0, "and nothing was written");
+
+    /* after a reconnect the session has a new channel; a job stored with the
+     * old one still ends the wait, through vkv_job_done and a read */
+    id = enq_wait(l, "m_wait", NULL, name);
+    char q[128];
+    snprintf(q, sizeof(q), "select pg_terminate_backend(%d)", PQbackendPID(pgx_conn_get(l)));
+    PQclear(PQexec(pgx_conn_get(c), q));
+    sleep_ms(100);
+    pgx_check(l, &e);
+    claim1(c, "w-wait", "m_wait", 30);
+    jq_job_complete(c, "w-wait", id, "{\"after\":\"reconnect\"}", NULL, 0, NULL, NULL, &e);
+    wait_check(l, id, 0, "job of the old channel after a reconnect");
+    TH_EQ_INT(jq_wait_channel(l, &ch, &e), JQ_OK, "a channel after the reconnect");
+    TH_CHECK(ch != NULL && strncmp(ch, "vkv_wait_", 9) == 0 && strcmp(ch, name) != 0,
+             "a new one (%s)", ch ? ch : "");
+    snprintf(name, sizeof(name), "%s", ch ? ch : "");
+    id = enq_wait(l, "m_wait", NULL, name);
+    claim1(c, "w-wait", "m_wait", 30);
+    jq_job_complete(c, "w-wait", id, "{\"new\":1}", NULL, 0, NULL, NULL, &e);
+    wait_check(l, id, 1, "job of the new channel");
+    pgx_free(l);
+    pgx_free(other);
+}
+
 static void t_workers_metrics(struct pgx *c)
 {
     struct err e;
@@ -1136,6 +1282,7 @@ int main(int argc, char **argv)
     t_immediate_under_flood(c);
     t_fairness(c);
     t_notify_wait(c);
+    t_wait_channel(c);
     t_workers_metrics(c);
     t_retention(c);
     t_toast_lz4(c);

@@ -90,6 +90,10 @@ done
 check "vkv_readonly cannot read api_keys" bash -c "! psql -XAtq -U vkv_ro_login -c 'select * from api_keys' >/dev/null 2>&1"
 check "vkv_readonly cannot read job inputs" bash -c "! psql -XAtq -U vkv_ro_login -c 'select input from jobs' >/dev/null 2>&1"
 check "vkv_readonly cannot read job thumbnails" bash -c "! psql -XAtq -U vkv_ro_login -c 'select bytes from job_thumbs' >/dev/null 2>&1"
+# results stay the service role's (so vkv_job_done carries none, and a
+# synchronous call's result goes to a channel only its waiter knows, 0011)
+check "vkv_readonly cannot read job results" bash -c "! psql -XAtq -U vkv_ro_login -c 'select result from job_history' >/dev/null 2>&1"
+check "vkv_readonly cannot read wait channels" bash -c "! psql -XAtq -U vkv_ro_login -c 'select wait_channel from jobs' >/dev/null 2>&1"
 check "vkv_readonly cannot write" bash -c "! psql -XAtq -U vkv_ro_login -c 'update tiers set paused = true' >/dev/null 2>&1"
 # ... nor store anything, hold the migration lock, wake the workers or
 # make temp tables, even after turning read-only off for its session
@@ -97,7 +101,8 @@ check "vkv_readonly cannot write" bash -c "! psql -XAtq -U vkv_ro_login -c 'upda
 lo0=$(psql -XAtqc "select count(*) from pg_largeobject_metadata")
 for q in "select lo_from_bytea(0, 'x')" "select lo_create(0)" "select pg_advisory_lock(7411001)" \
          "select pg_try_advisory_lock(1)" "select pg_advisory_xact_lock(1)" \
-         "select pg_notify('vkv_job_new', 'x')" "create temp table t (x int)"; do
+         "select pg_notify('vkv_job_new', 'x')" "create temp table t (x int)" \
+         "select job_wait_listen()"; do
   check "vkv_readonly refused: $q" bash -c "! psql -XAtq -U vkv_ro_login -c 'set default_transaction_read_only = off' -c \"$q\" >/dev/null 2>&1"
 done
 lo1=$(psql -XAtqc "select count(*) from pg_largeobject_metadata")

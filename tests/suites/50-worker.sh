@@ -356,6 +356,10 @@ if not close(a, b):
     print("# cli:", json.dumps(a)[:300]); print("# api:", json.dumps(b)[:300]); sys.exit(1)
 PY
 }
+# each call's finished job comes inside its notification (the connection's
+# wait channel, migration 0011), not from a read: /metrics counts them
+notified() { curl -s --max-time 10 "$NGINX_URL/metrics" | awk '$1 == "vkv_api_sync_results_notified_total" {print $2}'; }
+n_before=$(notified)
 for ((i = 0; i < ${#CLS_IMGS[@]}; i++)); do
   im=${CLS_IMGS[$i]}
   f=var/testdata/images/$im
@@ -366,6 +370,9 @@ for ((i = 0; i < ${#CLS_IMGS[@]}; i++)); do
   check "POST /v1/classify $im: 200" eq "$HTTP" 200
   check "POST /v1/classify $im equals vkv run" same_json "$i" "$T/api-$i.json"
 done
+n_after=$(notified)
+check "POST /v1/classify: all ${#CLS_IMGS[@]} results came in their notification, none read ($n_before -> $n_after)" \
+  test "$((n_after - n_before))" = "${#CLS_IMGS[@]}"
 # a synchronous call's thumbnail is made after its reply (off the request
 # path): it is there moments later; its Server-Timing has the API's stages
 sh=$(curl -s -o /dev/null -D - -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
