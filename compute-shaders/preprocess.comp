@@ -16,12 +16,14 @@
  * Push: struct rt_push_pre (c == 3).  Grid: (ceil(OW/4/64), OH, N).
  */
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
 #include "common.glsl"
 #include "resize.glsl"
 layout(std430, binding = 0) readonly buffer Params { uvec4 img[]; };
 layout(std430, binding = 1) readonly buffer Pix { uint pix[]; };
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
+layout(std430, binding = 2) writeonly buffer YBuf4 { vec4 y4[]; };
 layout(push_constant) uniform P {
     uint n, oh, ow, c, bilinear, align_corners, half_pixel;
     float scale;
@@ -74,9 +76,9 @@ void main()
     uint y0 = min(uint(fy), h - 1u);
     uint y1 = min(y0 + 1u, h - 1u);
     float ly = fy - float(y0);
-    for (uint o = 0u; o < OXB; o++) {
-        if (ox0 + o >= p.ow)
-            break;
+    float v[OXB * 3u]; /* unrolled: registers, not a stack array */
+    [[unroll]] for (uint o = 0u; o < OXB; o++) {
+        /* past the row's end (OW % 4 != 0): computed from clamped taps, not stored */
         float fx = resize_src(ox0 + o, w, p.ow, p.align_corners, p.half_pixel);
         uint x0 = min(uint(fx), w - 1u);
         uint x1 = min(x0 + 1u, w - 1u);
@@ -85,12 +87,23 @@ void main()
         uint dx = (x1 - x0) * 3u; /* the right-hand tap: 3 bytes on, or the same pixel */
         uvec3 u0 = words(q0, last), u1 = words(q1, last);
         uint r0 = q0 & 3u, r1 = q1 & 3u;
-        for (uint c = 0u; c < 3u; c++) {
+        [[unroll]] for (uint c = 0u; c < 3u; c++) {
             float a = byte_at(u0, r0 + c), b = byte_at(u0, r0 + dx + c);
             float cc = byte_at(u1, r1 + c), d = byte_at(u1, r1 + dx + c);
             float top = a + (b - a) * lx, bot = cc + (d - cc) * lx;
-            float v = top + (bot - top) * ly;
-            y[yo + o * 3u + c] = (v * p.scale - p.mean[c]) * p.inv_std[c];
+            v[o * 3u + c] = ((top + (bot - top) * ly) * p.scale - p.mean[c]) * p.inv_std[c];
         }
     }
+    /* OW % 4 == 0: the 12 values are 3 aligned vec4 (llvmpipe stores lane
+       by lane: 3 stores per lane instead of 12) */
+    if ((p.ow & 3u) == 0u) {
+        uint q = yo >> 2u;
+        y4[q] = vec4(v[0], v[1], v[2], v[3]);
+        y4[q + 1u] = vec4(v[4], v[5], v[6], v[7]);
+        y4[q + 2u] = vec4(v[8], v[9], v[10], v[11]);
+        return;
+    }
+    for (uint i = 0u; i < OXB * 3u; i++)
+        if (ox0 + i / 3u < p.ow)
+            y[yo + i] = v[i];
 }
