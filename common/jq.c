@@ -554,12 +554,17 @@ int jq_job_enqueue(struct pgx *c, const struct jq_new_job *j, int64_t *job_id, i
         0, 0, 0, 0, 0, (int)j->input_len, 0, 0, 0, 0, 0, (int)j->thumb_len, (int)sizeof(kh), 0};
     int fmts[14] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0};
     if (j->idempotency_key == NULL && j->batch_id == 0) {
-        /* the cheaper statement: no idempotency or batch step */
-        const char *pv[12] = {v[0], v[1], v[2],  v[3],  v[4],  v[5],
-                              v[6], v[9], v[10], v[11], v[12], v[13]};
-        int pl[12] = {0, 0, 0, 0, 0, lens[5], 0, 0, 0, lens[11], lens[12], 0};
-        int pf[12] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0};
-        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 12, pv, pl, pf, 0, e);
+        /* the cheaper statement: no idempotency or batch step.  An input
+         * that is its own thumbnail (the same bytes) is stored once: the
+         * job only says so, and job_archive copies it to job_thumbs when
+         * the job ends (migration 0012) */
+        int thumb_in = jq_thumb_ok(j) && j->thumb == j->input && j->thumb_len == j->input_len;
+        const char *thumb = thumb_in ? NULL : v[11], *flag = thumb_in ? "t" : "f";
+        const char *pv[13] = {v[0], v[1],  v[2],  v[3],  v[4],  v[5], v[6],
+                              v[9], v[10], thumb, v[12], v[13], flag};
+        int pl[13] = {0, 0, 0, 0, 0, lens[5], 0, 0, 0, thumb_in ? 0 : lens[11], lens[12], 0, 0};
+        int pf[13] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0};
+        PGresult *r = pgx_exec(c, SQLQ_JQ_ENQUEUE_PLAIN, 13, pv, pl, pf, 0, e);
         if (r == NULL) {
             return jq_enqueue_fail(c, e);
         }

@@ -97,8 +97,12 @@ ON CONFLICT (job_id) DO NOTHING
 
 -- name: dash_job_thumb
 -- $1 tenant (0 = any), $2 job id: (1, bytes) when a thumbnail is kept,
--- (0, NULL) when the job exists without one, no row when no such job
-SELECT CASE WHEN t.bytes IS NULL THEN 0 ELSE 1 END, t.bytes
+-- (0, NULL) when the job exists without one, no row when no such job.  A
+-- live job whose input is its own thumbnail has it in jobs.input (0012);
+-- one snapshot sees either that or the job_thumbs row its archive wrote.
+SELECT CASE WHEN coalesce(t.bytes, l.input) IS NULL THEN 0 ELSE 1 END,
+       coalesce(t.bytes, l.input)
   FROM jobs_all j
   LEFT JOIN job_thumbs t ON t.job_id = j.id
+  LEFT JOIN jobs l ON l.id = j.id AND l.thumb_is_input
  WHERE j.id = $2::bigint AND ($1::bigint = 0 OR j.tenant_id = $1::bigint)

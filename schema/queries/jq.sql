@@ -159,7 +159,9 @@ SELECT NULL, CASE WHEN b.key_ok THEN 0 ELSE 2 END FROM b WHERE NOT b.ok
 -- $8 deadline ms, $9 max attempts, $10 the thumbnail (NULL = none), $11
 -- the SHA-256 of the API key that asked (NULL = the caller looked it up;
 -- else checked as jq_enqueue's $13), $12 the waiter's channel (as
--- jq_enqueue's $14).
+-- jq_enqueue's $14), $13 true when the input is its own thumbnail ($10
+-- then NULL: the bytes are stored once, in jobs.input, and job_archive
+-- copies them to job_thumbs when the job ends; migration 0012).
 -- Returns (id, existed = 0), or no row for a refused key (nothing written).
 WITH ka AS MATERIALIZED (
     SELECT 1 AS ok
@@ -174,10 +176,11 @@ fk AS MATERIALIZED (
 ),
 ins AS (
     INSERT INTO jobs (tenant_id, task, model, tier, fair_key, params, input, input_type,
-                      max_attempts, deadline_at, wait_channel)
+                      max_attempts, deadline_at, wait_channel, thumb_is_input)
     SELECT $1::bigint, $2::text, $3::text, $4::smallint, fk.v,
            coalesce($5::jsonb, '{}'::jsonb), $6::bytea, $7::text,
-           $9::int, now() + make_interval(secs => $8::int / 1000.0), $12::text
+           $9::int, now() + make_interval(secs => $8::int / 1000.0), $12::text,
+           coalesce($13::boolean, false)
       FROM fk
     RETURNING id, model
 ),

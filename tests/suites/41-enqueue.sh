@@ -97,6 +97,13 @@ post() {
 code() { cat "$T/$1.code" 2>/dev/null; }
 field() { "$BIN/api_jget" "$T/$1.body" "$2"; }
 sql() { psql -XAtqc "$1"; }
+# how many of the live jobs with these ids (comma-separated) have their
+# thumbnail: a job_thumbs row of the job's tenant, or their input kept as
+# its own thumbnail (thumb_is_input, migration 0012)
+thumbs_of() {
+  sql "select count(*) from jobs j where j.id in ($1) and (j.thumb_is_input or exists
+         (select 1 from job_thumbs t where t.job_id = j.id and t.tenant_id = j.tenant_id))"
+}
 
 # the lock: every INSERT INTO jobs waits behind it (SHARE conflicts with
 # the inserts' ROW EXCLUSIVE; reads go on)
@@ -170,8 +177,7 @@ done
 [[ "$got" == "$want " ]]
 check $? "every job of the group belongs to its requester's tenant" "want $want, got $got"
 n=$(sql "select count(*) from jobs where id in ($ia1, $ia2, $ib1, $iak1, $ibk1)")
-nt=$(sql "select count(*) from job_thumbs j join jobs using (tenant_id)
-          where j.job_id = jobs.id and j.job_id in ($ia1, $ia2, $ib1, $iak1, $ibk1)")
+nt=$(thumbs_of "$ia1, $ia2, $ib1, $iak1, $ibk1")
 nall=$(sql "select count(*) from jobs")
 [[ $(code a0) == 202 && $n == 5 && $nt == 5 && $nall == 6 ]]
 check $? "the group's five jobs and their five thumbnails written, nothing else" \
@@ -218,8 +224,7 @@ for n in p0 p1 p2 p3 p4; do ids+="$(field $n id) "; done
 got=$(sql "select string_agg(tenant_id || ':' || tier, ' ' order by ord)
              from unnest('{$(echo $ids | tr ' ' ',')}'::bigint[]) with ordinality u(id, ord)
              join jobs j on j.id = u.id")
-nt=$(sql "select count(*) from job_thumbs t join jobs j on j.id = t.job_id and j.tenant_id = t.tenant_id
-           where t.job_id in ($(echo $ids | tr ' ' ','))")
+nt=$(thumbs_of "$(echo $ids | tr ' ' ',')")
 [[ $got == "$TA:2 $TA:2 $TA:2 $TB:2 $TA:0" && $nt == 5 ]]
 check $? "each plain job has its requester's tenant and tier, and its thumbnail" "ids $ids: $got, thumbs $nt"
 q=$(sql "select fair_quantum_ms from queue_settings where id = 1")
@@ -238,6 +243,24 @@ curl -s -D "$T/th.hdr" -o "$T/th.body" -H "Authorization: Bearer $KA" "$U/v1/job
 grep -q '^HTTP/1.1 200' "$T/th.hdr" && grep -qi '^content-type: image/png' "$T/th.hdr" &&
   grep -qi '^x-content-type-options: nosniff' "$T/th.hdr" && cmp -s "$T/th.body" "$T/ok.png"
 check $? "a 16x16 PNG job's thumbnail is its input, served as image/png with nosniff" "$(head -c 300 "$T/th.hdr")"
+# a lone job (POST /v1/jobs, no idempotency key) whose input is its
+# thumbnail stores the bytes once; when the job ends, job_archive copies
+# them to job_thumbs with the enqueue's time (the thumbnail's retention
+# counts from the enqueue), and the route serves the same bytes
+post tl "$KA"
+itl=$(field tl id)
+st=$(sql "select j.thumb_is_input, (select count(*) from job_thumbs t where t.job_id = j.id)
+            from jobs j where j.id = ${itl:-0}")
+[[ $(code tl) == 202 && $st == "t|0" ]]
+check $? "a lone small-PNG job: thumb_is_input set, no job_thumbs row while it is live" "$(code tl) id ${itl:-?}: $st"
+enq=$(sql "select enqueued_at from jobs where id = ${itl:-0}")
+arch=$(sql "select archived_state from job_archive(array[${itl:-0}]::bigint[], array['canceled'])")
+st=$(sql "select created_at = '$enq'::timestamptz, bytes = (select decode('$(xxd -p "$T/ok.png" | tr -d '\n')', 'hex'))
+            from job_thumbs where job_id = ${itl:-0}")
+curl -s -D "$T/tl.hdr" -o "$T/tl.body" -H "Authorization: Bearer $KA" "$U/v1/jobs/${itl:-0}/thumbnail"
+[[ $arch == canceled && $st == "t|t" ]] && grep -q '^HTTP/1.1 200' "$T/tl.hdr" && cmp -s "$T/tl.body" "$T/ok.png"
+check $? "its archive writes the input as its job_thumbs row (created_at = enqueued_at), served as before" \
+  "archive ${arch:-none}, row $st, $(head -1 "$T/tl.hdr")"
 printf '{"task":"detect","model":"centernet","tier":"INTERACTIVE","image_url":"%s"}' \
   "$(cat "$T/img/big.png.durl")" >"$T/big.json"
 curl -s -o "$T/big.body" --max-time 20 -H "Authorization: Bearer $KA" \
