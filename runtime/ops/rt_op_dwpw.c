@@ -12,38 +12,56 @@
 
 #include <string.h>
 
-/* unrolled statements of the channel loop (window fetches + depthwise and
-   pointwise vec4 FMAs): bounds the pipeline's compile time at load */
-#define DWPW_BODY_MAX 2400
-/* pointwise outputs per invocation: PX pixels x N/4 vec4 accumulators.
-   Measured on lavapipe, BlazeFace f32 batch 1, process CPU per inference,
-   3 alternated rounds: 48 (8 pixels at N = 24, 3 at N = 48; body bound
-   2400) 24.9-26.3 ms, 24 (4 and 2; bound 1600) 27.7-29.8 ms, unfused
-   33.0-33.8 ms; nsfw unchanged within noise either way (45.4-49.4 against
-   48.6-48.9 ms unfused) */
-#define DWPW_ACC_MAX 48
-
-static uint64_t body_size(uint32_t c4, uint32_t n4, uint32_t px, uint32_t s)
-{
-    uint64_t span = (uint64_t)(px - 1) * s + 3;
-    return (uint64_t)c4 * (3 * span + 9 * (uint64_t)px + 4 * (uint64_t)n4 * px);
-}
+/*
+ * Accumulators per invocation: PX pixels x N/4 vec4s.  The channel loop is
+ * rolled (dwpw.comp), so the pipeline's size is one iteration's: PX x N/4
+ * unrolled rank-4 updates, whatever C is.  Measured on lavapipe (out-of-tree
+ * chain of 7 blocks dw + 1x1 + residual, min/p25 of 100-200 runs, 4-6
+ * alternated rounds at load 3-8):
+ *   16x16 96 -> 96: unfused (dwconv3 + gemm_tx) p25 2.47 ms; rolled PX 8
+ *   (192 accumulators) 1.63-1.70, PX 4 2.03-2.44, PX 2 (4 quads a trip)
+ *   2.79-2.86; PX 16 1.57 but 1.7 s to compile.
+ *   64x64 24 -> 24: the unrolled kernel (PX 8, body bound 2400) 5.15, rolled
+ *   PX 8 3.36, PX 4 4.04; 32x32 48 -> 48: unrolled PX 3 4.87, rolled PX 8
+ *   2.17, PX 4 2.58.  Compile (plan_ms of the chain): unrolled 175-390 ms,
+ *   rolled 30-130 ms (PX 8 at N = 96: 180-320).
+ */
+#define DWPW_ACC_MAX 192
+#define DWPW_PX_MAX 8
+/* at least this many workgroups per dispatch when the grid allows (both of
+   llvmpipe's threads busy; 16x16 96 -> 96 at workgroup 64: one workgroup,
+   p25 1.93 ms; at 8 or 16: 1.63-1.70) */
+#define DWPW_MIN_GROUPS 4
 
 /*
- * Pixels per invocation for C/4 = c4, N/4 = n4, stride s; 0 = not fused.
- * One pixel per invocation lost to the unfused pair (measured on lavapipe,
- * device time against dwconv3 + gemm_tx of the same layer, alternated:
- * BlazeFace 48 -> 96 at 16x16 stride 2, 353 against 244 us; MobileNetV2's
- * 144 -> 24 at 56x56 0.77-1.30x): the window gathers are not shared and
- * the pointwise weights are loaded once per pixel.
+ * Pixels per invocation for N/4 = n4; 0 = not fused.  Fewer than 4 lost to
+ * the unfused pair (same chain, one block, alternated: MobileNetV2's 7x7
+ * 960 -> 320 at PX 2 p25 2.70 ms against 2.09 unfused; 960 -> 160 at PX 4
+ * 1.00 against 1.09, 14x14 576 -> 96 at PX 8 1.07 against 1.49): the window
+ * gathers are shared by fewer outputs and the pointwise weights loaded once
+ * per PX pixels.
  */
-static uint32_t pick_px(uint32_t c4, uint32_t n4, uint32_t s)
+static uint32_t pick_px(uint32_t n4)
 {
     uint32_t px = n4 ? DWPW_ACC_MAX / n4 : 0;
-    px = px > 8 ? 8 : px;
-    while (px > 0 && body_size(c4, n4, px, s) > DWPW_BODY_MAX)
-        px--;
-    return px >= 2 ? px : 0;
+    px = px > DWPW_PX_MAX ? DWPW_PX_MAX : px;
+    return px >= 4 ? px : 0;
+}
+
+/* invocations of a pair at px pixels each */
+static uint64_t invocations(const struct rt_tensor *y, uint32_t px)
+{
+    return (uint64_t)y->shape[0] * y->shape[1] * ((y->shape[2] + px - 1) / px);
+}
+
+/* workgroup size (8..64) for inv invocations: DWPW_MIN_GROUPS groups where
+   the grid allows */
+static uint32_t pick_wg(uint64_t inv)
+{
+    uint32_t wg = 64;
+    while (wg > 8 && (inv + wg - 1) / wg < DWPW_MIN_GROUPS)
+        wg /= 2;
+    return wg;
 }
 
 /* node j is a depthwise 3x3 (multiplier 1, stride 1 or 2, undilated, no
@@ -109,13 +127,12 @@ static int pair_of(const struct rt_op_target *t, const struct rt_graph *g, int j
     if (wd->qtype != wp->qtype)
         return -1;
     uint64_t maxt = t->caps.max_texel_elements;
-    uint32_t c4 = (uint32_t)(x->shape[3] / 4), n4 = (uint32_t)(y->shape[3] / 4);
-    uint32_t px = pick_px(c4, n4, (uint32_t)dw->a.conv.stride_w);
-    uint64_t inv =
-        (uint64_t)y->shape[0] * y->shape[1] * ((y->shape[2] + (px ? px : 1) - 1) / (px ? px : 1));
-    if (px == 0 || (uint64_t)rt_tensor_nelem(x) / 4 > maxt ||
-        (uint64_t)rt_tensor_nelem(wp) / 4 > maxt || (uint64_t)rt_tensor_nelem(y) / 4 > maxt ||
-        (inv + 63) / 64 > t->caps.max_wg_count[0])
+    uint32_t px = pick_px((uint32_t)(y->shape[3] / 4));
+    if (px == 0)
+        return -1;
+    uint64_t inv = invocations(y, px), wg = pick_wg(inv);
+    if ((uint64_t)rt_tensor_nelem(x) / 4 > maxt || (uint64_t)rt_tensor_nelem(wp) / 4 > maxt ||
+        (uint64_t)rt_tensor_nelem(y) / 4 > maxt || (inv + wg - 1) / wg > t->caps.max_wg_count[0])
         return -1;
     return j + 1;
 }
@@ -197,7 +214,9 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     const struct rt_node *dw = &g->nodes[j];
     const struct rt_tensor *x = &g->tensors[dw->in[0]], *y = &g->tensors[pw->out];
     uint32_t c4 = (uint32_t)(x->shape[3] / 4), n4 = (uint32_t)(y->shape[3] / 4);
-    uint32_t s = (uint32_t)dw->a.conv.stride_w, px = pick_px(c4, n4, s);
+    uint32_t s = (uint32_t)dw->a.conv.stride_w, px = pick_px(n4);
+    uint64_t inv = invocations(y, px);
+    uint32_t wg = pick_wg(inv);
     int wt = rt_wtype_of(&g->tensors[pw->in[1]]); /* the depthwise's too (the plan checked) */
     enum rt_shader_id sh =
         (enum rt_shader_id)((s == 1 ? RT_SHADER_DWPW_S1_F32 : RT_SHADER_DWPW_S2_F32) + wt);
@@ -214,6 +233,7 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     d->spec[4] = px;
     d->spec[5] = pw->n_in > 3;
     d->spec[6] = rc;
+    d->spec[7] = wg;
     /* a max-pool folded into the residual read: binding 5 is the pool's input */
     int pool = rt_op_dwpw_pooled(b, k);
     d->spec[10] = pool >= 0; /* RESP */
@@ -257,8 +277,7 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     d->push_size = sizeof(pc);
     uint64_t pix = (uint64_t)y->shape[0] * y->shape[1] * y->shape[2];
     d->flops = 2.0 * (double)pix * (9.0 * c4 * 4 + 16.0 * c4 * n4);
-    uint64_t inv = (uint64_t)y->shape[0] * y->shape[1] * ((y->shape[2] + px - 1) / px);
-    d->groups[0] = (uint32_t)((inv + 63) / 64);
+    d->groups[0] = (uint32_t)((inv + wg - 1) / wg);
     d->groups[1] = 1;
     d->groups[2] = 1;
     return 0;

@@ -470,13 +470,14 @@ static void pad_residual_cases(void)
  * texel buffers the plan fuses the pair into one dwpw.comp dispatch (fp32,
  * fp16 and int8 weights), checked by the dispatch count; elsewhere
  * (expect_dwpw 0) the same graphs run unfused.  Shapes: ragged last pixel
- * blocks (W % PX != 0), batch 2, stride 2 with asymmetric padding, 2 to 8
- * pixels per invocation, N up to 48, and pairs the plan leaves unfused (C
- * 96 -> N 96 past the unrolled-body bound, 48 -> 96 at one pixel per
- * invocation).  BlazeFace's stride-2 blocks add the 2x2 stride-2 max-pool
- * of the block input (pool): the fused 1x1 reads the pool's input and the
- * pool builds nothing (pf: folded), unless the input has an odd row count
- * (the pool's floor drops a row) or the pair is not fused.
+ * blocks (W % PX != 0), batch 2, stride 2 with asymmetric padding, 4 to 8
+ * pixels per invocation, N up to 160 and C up to 192 (the channel loop is
+ * rolled: any C), workgroups of 8, 16, 32 and 64 invocations with a ragged
+ * last one, and pairs the plan leaves unfused (N 200 and 384: fewer than 4
+ * pixels per invocation fit the accumulator bound).  BlazeFace's stride-2 blocks add the 2x2
+ * stride-2 max-pool of the block input (pool): the fused 1x1 reads the pool's input and the pool
+ * builds nothing (pf: folded), unless the input has an odd row count (the pool's floor drops a row)
+ * or the pair is not fused.
  */
 static int expect_dwpw;
 
@@ -493,13 +494,27 @@ static void dwpw_cases(void)
     } cs[] = {
         {1, 9, 11, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1, 0, 0}, /* BlazeFace */
         {2, 7, 13, 8, 12, 1, 1, 1, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1, 0, 0},  /* 8 px */
-        {1, 10, 9, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1, 0, 0}, /* s2 */
-        {1, 6, 5, 48, 96, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 0, 0, 0, 0},   /* 1 px: no */
-        {1, 6, 9, 48, 48, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 48, 1, 0, 0},  /* 3 px */
-        {1, 9, 8, 96, 24, 2, 0, 0, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1, 0, 0},  /* 2 px */
+        {1, 10, 9, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1, 0,
+         0},                                                                       /* s2, narrow */
+        {1, 6, 5, 48, 96, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 0, 1, 0, 0}, /* 8 px, 1 wg */
+        {1, 6, 9, 48, 48, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU, 48, 1, 0, 0},
+        {1, 9, 8, 96, 24, 2, 0, 0, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1, 0, 0},
         {2, 5, 17, 4, 4, 2, 1, 1, 1, 1, 1, RT_ACT_LEAKY, RT_ACT_HARDSWISH, 0, 1, 0, 0},
         {1, 11, 7, 16, 8, 1, 0, 2, 2, 0, 1, RT_ACT_RELU6, RT_ACT_NONE, 8, 1, 0, 0}, /* MNv2-like */
-        {1, 6, 6, 96, 96, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 96, 0, 0, 0}, /* too big */
+        {1, 6, 6, 96, 96, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 96, 1, 0, 0},
+        /* BlazeFace's 96-channel blocks: 16x16 (32 invocations: 4 workgroups
+           of 8) and the stride-2 48 -> 96 with the narrow residual */
+        {1, 16, 16, 96, 96, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 96, 1, 0, 0},
+        {1, 32, 32, 48, 96, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 48, 1, 0, 0},
+        /* 150 invocations: workgroups of 32, the last ragged; 200 at 64 */
+        {1, 30, 37, 16, 24, 1, 1, 1, 1, 1, 1, RT_ACT_RELU, RT_ACT_NONE, 24, 1, 0, 0},
+        {2, 20, 37, 8, 16, 1, 1, 1, 1, 1, 0, RT_ACT_NONE, RT_ACT_RELU6, 0, 1, 0, 0},
+        /* MobileNetV2-like wide pairs: C 192 (48 loop trips), N 160 at 4 px */
+        {1, 7, 9, 192, 32, 2, 0, 0, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1, 0, 0},
+        {1, 7, 7, 96, 160, 1, 1, 1, 1, 1, 1, RT_ACT_RELU6, RT_ACT_NONE, 0, 1, 0, 0},
+        /* under 4 px per invocation: unfused */
+        {1, 5, 6, 8, 200, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 0, 0, 0, 0},
+        {1, 4, 4, 16, 384, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 0, 0, 0, 0},
         /* no residual, y as large as x: x dies at the depthwise in the graph, so
            without the plan's longer lifetime y would take x's bytes */
         {1, 12, 16, 24, 24, 1, 1, 1, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 0, 1, 0, 0},
@@ -508,7 +523,7 @@ static void dwpw_cases(void)
         {1, 10, 12, 24, 48, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 24, 1, 1, 1},
         {2, 8, 14, 8, 8, 2, 1, 1, 1, 1, 0, RT_ACT_RELU6, RT_ACT_NONE, 8, 1, 1, 1},
         {1, 9, 10, 16, 32, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 16, 1, 1, 0},
-        {1, 8, 6, 48, 96, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 48, 0, 1, 0},
+        {1, 8, 6, 16, 200, 2, 0, 0, 1, 1, 1, RT_ACT_NONE, RT_ACT_RELU, 16, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
         for (int v = 0; v < 3; v++) {
