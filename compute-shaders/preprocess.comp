@@ -1,4 +1,6 @@
 #version 450
+// vkv-variant: preprocess TEXEL=0
+// vkv-variant: preprocess_tx TEXEL=1
 /*
  * preprocess.comp: RGB8 images -> NHWC float input: resize (nearest or
  * bilinear, align_corners / half-pixel) and y = (v*scale - mean[c]) *
@@ -12,7 +14,8 @@
  * cost there).  Same arithmetic as the reference (resize.glsl mirrors
  * rt_ref_resize_*): the results do not change.
  * Bindings: 0 params: per image uvec4 {w, h, byte offset in binding 1, 0};
- * 1 pixels (bytes packed 4 per uint); 2 y[N,OH,OW,3] f32.
+ * 1 pixels (bytes packed 4 per uint; preprocess_tx: an R32UI uniform
+ * texel buffer, a vector gather on llvmpipe); 2 y[N,OH,OW,3] f32.
  * Push: struct rt_push_pre (c == 3).  Grid: (ceil(OW/4/64), OH, N).
  */
 #extension GL_GOOGLE_include_directive : require
@@ -21,7 +24,13 @@ layout(local_size_x = 64) in;
 #include "common.glsl"
 #include "resize.glsl"
 layout(std430, binding = 0) readonly buffer Params { uvec4 img[]; };
+#if TEXEL
+layout(binding = 1) uniform usamplerBuffer pixt;
+uint pixw(uint i) { return texelFetch(pixt, int(i)).x; }
+#else
 layout(std430, binding = 1) readonly buffer Pix { uint pix[]; };
+uint pixw(uint i) { return pix[i]; }
+#endif
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
 layout(std430, binding = 2) writeonly buffer YBuf4 { vec4 y4[]; };
 layout(push_constant) uniform P {
@@ -45,7 +54,7 @@ float byte_at(uvec3 u, uint rel)
 uvec3 words(uint o, uint last)
 {
     uint wb = o >> 2u;
-    return uvec3(pix[min(wb, last)], pix[min(wb + 1u, last)], pix[min(wb + 2u, last)]);
+    return uvec3(pixw(min(wb, last)), pixw(min(wb + 1u, last)), pixw(min(wb + 2u, last)));
 }
 
 void main()

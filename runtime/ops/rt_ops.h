@@ -39,7 +39,8 @@ enum rt_texel {
     RT_TEXEL_RGBA8I,
     RT_TEXEL_R32F,
     RT_TEXEL_R16F,
-    RT_TEXEL_R8I
+    RT_TEXEL_R8I,
+    RT_TEXEL_R32UI
 };
 
 struct rt_bind {

@@ -163,11 +163,15 @@ static void budget_fill(VkPhysicalDevice p, struct rt_caps *c)
         }
 }
 
-const VkFormat rt_gpu_texel_format[RT_GPU_TEXEL_FORMATS] = {
-    VK_FORMAT_UNDEFINED,     VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT,
-    VK_FORMAT_R8G8B8A8_SINT, VK_FORMAT_R32_SFLOAT,          VK_FORMAT_R16_SFLOAT,
-    VK_FORMAT_R8_SINT};
-const uint32_t rt_gpu_texel_bytes[RT_GPU_TEXEL_FORMATS] = {1, 16, 8, 4, 4, 2, 1};
+const VkFormat rt_gpu_texel_format[RT_GPU_TEXEL_FORMATS] = {VK_FORMAT_UNDEFINED,
+                                                            VK_FORMAT_R32G32B32A32_SFLOAT,
+                                                            VK_FORMAT_R16G16B16A16_SFLOAT,
+                                                            VK_FORMAT_R8G8B8A8_SINT,
+                                                            VK_FORMAT_R32_SFLOAT,
+                                                            VK_FORMAT_R16_SFLOAT,
+                                                            VK_FORMAT_R8_SINT,
+                                                            VK_FORMAT_R32_UINT};
+const uint32_t rt_gpu_texel_bytes[RT_GPU_TEXEL_FORMATS] = {1, 16, 8, 4, 4, 2, 1, 4};
 
 static void caps_fill(VkPhysicalDevice p, int index, struct rt_caps *c)
 {

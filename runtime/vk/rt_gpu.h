@@ -33,7 +33,7 @@ struct rt_gpu {
 /* the texel-buffer formats the kernels read, indexed by enum rt_texel
  * (runtime/ops/rt_ops.h; entry 0 is RT_TEXEL_NONE), and their bytes per
  * texel: the caps require every one, plan recording makes views of them */
-#define RT_GPU_TEXEL_FORMATS 7
+#define RT_GPU_TEXEL_FORMATS 8
 extern const VkFormat rt_gpu_texel_format[RT_GPU_TEXEL_FORMATS];
 extern const uint32_t rt_gpu_texel_bytes[RT_GPU_TEXEL_FORMATS];
 

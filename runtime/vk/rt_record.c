@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* rt_gpu's format table follows enum rt_texel */
-_Static_assert(RT_TEXEL_R8I + 1 == RT_GPU_TEXEL_FORMATS, "a texel kind without a format");
+_Static_assert(RT_TEXEL_R32UI + 1 == RT_GPU_TEXEL_FORMATS, "a texel kind without a format");
 
 #define MAX_REC 64 /* pending hazard regions before a forced barrier */
 
@@ -81,6 +81,12 @@ static int build_pre(const struct rt_record_ctx *p, struct rt_build *b, const st
         d, (struct rt_region){RT_REG_STAGE, p->mp->params_off, (uint64_t)p->max_batch * 16}, 0);
     rt_dispatch_bind(d, (struct rt_region){RT_REG_STAGE, p->mp->pix_off, p->mp->pix_size}, 0);
     rt_dispatch_bind(d, p->mp->reg[g->inputs[0]], 1);
+    /* the pixel words through an R32UI texel buffer where it fits: a vector
+       gather on llvmpipe instead of a per-lane load loop */
+    if (p->tgt->use_texel && p->mp->pix_size / 4 <= p->tgt->caps.max_texel_elements) {
+        d->shader = RT_SHADER_PREPROCESS_TX;
+        d->bind[1].texel = RT_TEXEL_R32UI;
+    }
     memcpy(d->push, &pc, sizeof(pc));
     d->push_size = sizeof(pc);
     /* 4 output pixels per invocation, 64 per workgroup (preprocess.comp) */

@@ -1386,6 +1386,7 @@ int main(int argc, char **argv)
         pad_residual_cases();
         dwpw_cases();
         pool_cases();
+        preprocess_cases(); /* the storage-buffer pixel reads */
         rt_device_destroy(dev);
     }
     unsetenv("VKV_NO_TEXEL");
