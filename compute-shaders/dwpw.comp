@@ -5,6 +5,12 @@
 // vkv-variant: dwpw_s2_f32 S=2,WTYPE=0
 // vkv-variant: dwpw_s2_f16 S=2,WTYPE=1
 // vkv-variant: dwpw_s2_i8 S=2,WTYPE=2
+// vkv-variant: dwpwr_s1_f32 S=1,WTYPE=0,ROLL=1
+// vkv-variant: dwpwr_s1_f16 S=1,WTYPE=1,ROLL=1
+// vkv-variant: dwpwr_s1_i8 S=1,WTYPE=2,ROLL=1
+// vkv-variant: dwpwr_s2_f32 S=2,WTYPE=0,ROLL=1
+// vkv-variant: dwpwr_s2_f16 S=2,WTYPE=1,ROLL=1
+// vkv-variant: dwpwr_s2_i8 S=2,WTYPE=2,ROLL=1
 /*
  * dwpw.comp: a depthwise 3x3 convolution (stride S, undilated, C channels)
  * and the 1x1 convolution that reads it (C -> N) in one kernel, for CPU
@@ -33,6 +39,11 @@
  * depthwise bias[C] RGBA32F texel buffer, 8 depthwise int8 scales[C]
  * (RGBA32F texel buffer; unused otherwise).  int8 weights are unscaled
  * integers: each convolution's sum is scaled per channel before its bias.
+ * ROLL 0 (dwpw_*): the channel loop unrolled too, every weight index a
+ * constant, workgroup 64 (spec 7 unused): kept for the pairs whose whole
+ * unrolled body is small (rt_op_dwpw.c), where it measured faster than
+ * the rolled dwpwr_* (BlazeFace's 128x128 24 -> 24 stage 5.1-5.8 against
+ * 6.1-6.6 ms).
  * Push: struct rt_push_dwpw.  Spec: 0 ACT, 1 DACT (the depthwise's
  * activation), 2 C4 (C / 4), 3 N4 (N / 4), 4 PX, 5 RES, 6 RESC, 7 the
  * workgroup size WG (8..64: a small grid gets small workgroups, so that
@@ -41,7 +52,11 @@
  */
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#if ROLL
 layout(local_size_x = 64, local_size_x_id = 7) in;
+#else
+layout(local_size_x = 64) in;
+#endif
 layout(constant_id = 0) const int ACT = 0;
 layout(constant_id = 1) const int DACT = 0;
 layout(constant_id = 2) const uint C4 = 1;
@@ -112,7 +127,11 @@ void main()
     vec4 acc[PX * N4];
     [[unroll]] for (uint i = 0u; i < PX * N4; i++)
         acc[i] = vec4(0.0);
+#if ROLL
     [[dont_unroll]] for (uint c4 = 0u; c4 < C4; c4++) {
+#else
+    [[unroll]] for (uint c4 = 0u; c4 < C4; c4++) {
+#endif
         vec4 d[PX];
         vec4 db = texelFetch(dbtex, int(c4));
 #if WTYPE == 2

@@ -32,6 +32,17 @@
    llvmpipe's threads busy; 16x16 96 -> 96 at workgroup 64: one workgroup,
    p25 1.93 ms; at 8 or 16: 1.63-1.70) */
 #define DWPW_MIN_GROUPS 4
+/* the unrolled kernel (dwpw_*, ROLL 0): where 8 pixels x N/4 <= 48
+   accumulators and the whole unrolled channel loop fit this many statements
+   (BlazeFace's 24 -> 24 pairs: stage device time 5.1-5.8 ms unrolled
+   against 6.1-6.6 rolled, alternated) */
+#define DWPW_UNROLL_MAX 2400
+
+static int unrolled(uint32_t c4, uint32_t n4, uint32_t s)
+{
+    uint64_t span = 7 * (uint64_t)s + 3;
+    return n4 * 8 <= 48 && (uint64_t)c4 * (3 * span + 72 + 32 * (uint64_t)n4) <= DWPW_UNROLL_MAX;
+}
 
 /*
  * Pixels per invocation for N/4 = n4; 0 = not fused.  Fewer than 4 lost to
@@ -216,10 +227,13 @@ int rt_op_dwpw_build(struct rt_build *b, int k, struct err *e)
     uint32_t c4 = (uint32_t)(x->shape[3] / 4), n4 = (uint32_t)(y->shape[3] / 4);
     uint32_t s = (uint32_t)dw->a.conv.stride_w, px = pick_px(n4);
     uint64_t inv = invocations(y, px);
-    uint32_t wg = pick_wg(inv);
+    int unr = unrolled(c4, n4, s);
+    uint32_t wg = unr ? 64 : pick_wg(inv);
     int wt = rt_wtype_of(&g->tensors[pw->in[1]]); /* the depthwise's too (the plan checked) */
     enum rt_shader_id sh =
-        (enum rt_shader_id)((s == 1 ? RT_SHADER_DWPW_S1_F32 : RT_SHADER_DWPW_S2_F32) + wt);
+        (enum rt_shader_id)((unr ? (s == 1 ? RT_SHADER_DWPW_S1_F32 : RT_SHADER_DWPW_S2_F32)
+                                 : (s == 1 ? RT_SHADER_DWPWR_S1_F32 : RT_SHADER_DWPWR_S2_F32)) +
+                            wt);
     struct rt_dispatch *d = rt_build_add(b, sh, k, e);
     if (d == NULL)
         return e->status;

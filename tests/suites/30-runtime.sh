@@ -86,9 +86,12 @@ if [[ -x $BIN/rt_conform ]]; then
   cnt() { awk -v s="$1" '$1 == "profile" && $2 == s {print $3; exit}' <<<"$2"; }
   d1=$(cnt dwconv3_s1_f32 "$nopw") d2=$(cnt dwconv3_s2_f32 "$nopw")
   f1=$(cnt dwconv3_s1_f32 "$dflt") f2=$(cnt dwconv3_s2_f32 "$dflt")
-  p1=$(cnt dwpw_s1_f32 "$dflt") p2=$(cnt dwpw_s2_f32 "$dflt")
+  # dwpw_*: the unrolled kernel, dwpwr_*: the rolled one (rt_op_dwpw.c picks)
+  u1=$(cnt dwpw_s1_f32 "$dflt") r1=$(cnt dwpwr_s1_f32 "$dflt")
+  u2=$(cnt dwpw_s2_f32 "$dflt") r2=$(cnt dwpwr_s2_f32 "$dflt")
+  p1=$((${u1:-0} + ${r1:-0})) p2=$((${u2:-0} + ${r2:-0}))
   if [[ $type == cpu && -z ${VKV_NO_TEXEL:-} ]]; then
-    if [[ ${d1:-0} == 13 && ${d2:-0} == 4 ]] && ! grep -qE '^profile (dwconv(_tx)?|dwpw_s[12])_f32 ' <<<"$nopw" &&
+    if [[ ${d1:-0} == 13 && ${d2:-0} == 4 ]] && ! grep -qE '^profile (dwconv(_tx)?|dwpwr?_s[12])_f32 ' <<<"$nopw" &&
        grep -qE '^profile dwconv(_tx)?_f32 +17 ' <<<"$nodw3" && ! grep -qE '^profile (dwconv3|dwpw)' <<<"$nodw3"; then
       echo "ok - MobileNetV2's depthwise 3x3 layers run on dwconv3 (${d1} + ${d2}) with VKV_NO_DWPW=1, on dwconv with VKV_NO_DW3=1 too"
     else
