@@ -22,11 +22,8 @@
  * is rolled (one channel quad per iteration) and everything inside it
  * unrolled: the PX x N/4 accumulators and the PX depthwise values are
  * constant-indexed (registers or spill slots, never per-lane indexed
- * memory), and the pipeline's size does not grow with C.  Measured on
- * lavapipe, a chain of 7 blocks alternated: the channel loop unrolled too
- * (constant weight indices, the previous kernel) ran 64x64 24 -> 24 in 5.15
- * ms against 3.36 rolled and 32x32 48 -> 48 in 4.87 against 2.17, and
- * compiled 2-6x longer (rt_op_dwpw.c has the figures).  Per channel quad the
+ * memory), and the pipeline's size does not grow with C (figures in
+ * rt_op_dwpw.c and runtime/ops/README.md).  Per channel quad the
  * depthwise values of the PX pixels are computed, then added into the PX x
  * N accumulators; the weight fetches of one iteration are shared by PX
  * pixels x 8 lanes.

@@ -21,10 +21,12 @@
  *   16x16 96 -> 96: unfused (dwconv3 + gemm_tx) p25 2.47 ms; rolled PX 8
  *   (192 accumulators) 1.63-1.70, PX 4 2.03-2.44, PX 2 (4 quads a trip)
  *   2.79-2.86; PX 16 1.57 but 1.7 s to compile.
- *   64x64 24 -> 24: the unrolled kernel (PX 8, body bound 2400) 5.15, rolled
- *   PX 8 3.36, PX 4 4.04; 32x32 48 -> 48: unrolled PX 3 4.87, rolled PX 8
- *   2.17, PX 4 2.58.  Compile (plan_ms of the chain): unrolled 175-390 ms,
- *   rolled 30-130 ms (PX 8 at N = 96: 180-320).
+ *   64x64 24 -> 24: rolled PX 8 3.36, PX 4 4.04; 32x32 48 -> 48: rolled PX
+ *   8 2.17, PX 4 2.58 (the "unrolled" 5.15 and 4.87 of that run were an
+ *   experimental build whose weight indices were not constants, not the
+ *   dwpw_* kernel: on BlazeFace dwpw_* stays faster for 24 -> 24, see
+ *   DWPW_UNROLL_MAX).  Compile (plan_ms of the chain): 175-390 ms for
+ *   that build, rolled 30-130 ms (PX 8 at N = 96: 180-320).
  */
 #define DWPW_ACC_MAX 192
 #define DWPW_PX_MAX 8
