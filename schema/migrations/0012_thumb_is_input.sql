@@ -62,18 +62,23 @@ BEGIN
                d.device, d.error, d.result, d.result_bytes, d.result_type,
                d.timings
           FROM d
-        RETURNING *
+        RETURNING job_history.id, job_history.state
     ),
     w AS MATERIALIZED (
+        -- built from d, not h: returning whole history rows (results too)
+        -- for every ended job and joining them back to d was work on the
+        -- batched completion's path for the few jobs with a waiter.
+        -- finished_at is job_history's default, now(), so the text is the
+        -- row jq_job_get_final reads after the commit (20-sql compares).
         SELECT d.wait_channel AS ch,
-               h.id || ':' || job_json(ROW(h.id, h.tenant_id, h.batch_id, h.task, h.model,
-                   h.tier, h.state, h.cancel_requested, h.params, h.input_type,
-                   h.input_bytes, h.idempotency_key, h.attempts, h.max_attempts,
-                   h.deadline_at, h.enqueued_at, h.started_at, h.finished_at,
-                   NULL::timestamptz, NULL::timestamptz, h.worker, h.device, h.error,
-                   h.result, h.result_bytes IS NOT NULL, h.result_type,
-                   h.timings)::jobs_all, true)::text AS msg
-          FROM h JOIN d ON d.id = h.id
+               d.id || ':' || job_json(ROW(d.id, d.tenant_id, d.batch_id, d.task, d.model,
+                   d.tier, d.state, d.cancel_requested, d.params, d.input_type,
+                   d.input_bytes, d.idempotency_key, d.attempts, d.max_attempts,
+                   d.deadline_at, d.enqueued_at, d.started_at, now(),
+                   NULL::timestamptz, NULL::timestamptz, d.worker, d.device, d.error,
+                   d.result, d.result_bytes IS NOT NULL, d.result_type,
+                   d.timings)::jobs_all, true)::text AS msg
+          FROM d
          WHERE d.wait_channel IS NOT NULL
     ),
     n AS MATERIALIZED (
